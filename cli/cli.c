@@ -1,0 +1,134 @@
+/* Shared CLI plumbing: options-table-driven getopt_long, generated help, profile opening. */
+#include "cli/cli.h"
+
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+int tp_cli_parser_init(tp_cli_parser *p, const tp_cli_command *cmd)
+{
+    size_t n = 0;
+    while (cmd->options && cmd->options[n].name)
+        n++;
+    struct option *lo = calloc(n + 2, sizeof(*lo));
+    if (!lo)
+        return -1;
+    size_t k = 0;
+    p->shortopts[k++] = ':'; /* report a missing value as ':' */
+    for (size_t i = 0; i < n; i++) {
+        const tp_cli_option *o = &cmd->options[i];
+        lo[i].name = o->name;
+        lo[i].has_arg = o->arg_name ? required_argument : no_argument;
+        lo[i].flag = NULL;
+        lo[i].val = o->id ? o->id : o->short_name;
+        if (o->short_name && k + 3 < sizeof(p->shortopts)) {
+            p->shortopts[k++] = (char)o->short_name;
+            if (o->arg_name)
+                p->shortopts[k++] = ':';
+        }
+    }
+    lo[n].name = "help";
+    lo[n].has_arg = no_argument;
+    lo[n].val = 'h';
+    if (k + 1 < sizeof(p->shortopts))
+        p->shortopts[k++] = 'h';
+    p->shortopts[k] = '\0';
+    p->longopts = lo;
+    optind = 1;
+    opterr = 0;
+    return 0;
+}
+
+void tp_cli_parser_free(tp_cli_parser *p)
+{
+    free(p->longopts);
+    p->longopts = NULL;
+}
+
+int tp_cli_next(tp_cli_parser *p, const tp_cli_command *cmd, int argc, char **argv)
+{
+    int c = getopt_long(argc, argv, p->shortopts, p->longopts, NULL);
+    if (c == 'h') {
+        tp_cli_print_help(cmd, stdout);
+        return 'h';
+    }
+    if (c == '?') {
+        if (optopt)
+            tp_cli_usage_error(cmd, "unknown option '-%c'", optopt);
+        else
+            tp_cli_usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
+        return '?';
+    }
+    if (c == ':') {
+        tp_cli_usage_error(cmd, "option '%s' needs a value", argv[optind - 1]);
+        return '?';
+    }
+    return c;
+}
+
+void tp_cli_print_help(const tp_cli_command *cmd, FILE *out)
+{
+    fprintf(out, "Usage: tokprep %s %s\n\n%s\n", cmd->name, cmd->usage, cmd->summary);
+    if (cmd->description && *cmd->description)
+        fprintf(out, "\n%s\n", cmd->description);
+    fprintf(out, "\nOptions:\n");
+    for (const tp_cli_option *o = cmd->options; o && o->name; o++) {
+        char left[64];
+        if (o->short_name && o->short_name < 128)
+            snprintf(left, sizeof(left), "-%c, --%s%s%s", o->short_name, o->name,
+                     o->arg_name ? " " : "", o->arg_name ? o->arg_name : "");
+        else
+            snprintf(left, sizeof(left), "    --%s%s%s", o->name, o->arg_name ? " " : "",
+                     o->arg_name ? o->arg_name : "");
+        fprintf(out, "  %-26s %s\n", left, o->help);
+    }
+    fprintf(out, "  %-26s %s\n", "-h, --help", "show this help");
+    if (cmd->example)
+        fprintf(out, "\nExample:\n  %s\n", cmd->example);
+}
+
+int tp_cli_usage_error(const tp_cli_command *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "tokprep %s: ", cmd->name);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, " (see 'tokprep %s --help')\n", cmd->name);
+    return TP_EXIT_ERROR;
+}
+
+int tp_cli_sets_add(tp_cli_sets *s, const char *v)
+{
+    const char **items = realloc(s->items, (s->n + 1) * sizeof(*items));
+    if (!items)
+        return -1;
+    items[s->n++] = v;
+    s->items = items;
+    return 0;
+}
+
+void tp_cli_sets_free(tp_cli_sets *s)
+{
+    free(s->items);
+    s->items = NULL;
+    s->n = 0;
+}
+
+int tp_cli_open_profile(tp_profile **out, const char *name, const tp_cli_sets *sets)
+{
+    tp_error err = TP_ERROR_INIT;
+    if (tp_profile_open(out, name ? name : "tiktok", sets ? sets->items : NULL,
+                        sets ? sets->n : 0, &err) < 0) {
+        fprintf(stderr, "tokprep: %s\n", err.message);
+        return TP_EXIT_ERROR;
+    }
+    return 0;
+}
+
+bool tp_cli_stdout_is_tty(void)
+{
+    return isatty(STDOUT_FILENO) == 1;
+}

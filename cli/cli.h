@@ -1,0 +1,87 @@
+/* The tokprep command line: a thin client of the library. Each subcommand is one row
+ * (tp_cli_command) whose options table drives both getopt_long and the generated --help. */
+#ifndef TP_CLI_H
+#define TP_CLI_H
+
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "tokprep.h"
+
+/* Exit statuses shared by all subcommands (documented in README.md). */
+enum {
+    TP_EXIT_OK = 0,
+    TP_EXIT_FAIL = 1,  /* some file needs a fix / was rejected */
+    TP_EXIT_ERROR = 2, /* some file unreadable/failed, or usage/configuration error */
+    TP_EXIT_INTERRUPTED = 130
+};
+
+typedef struct {
+    const char *name;     /* long name without dashes */
+    int short_name;       /* 0 for none; also the getopt return value when non-zero */
+    const char *arg_name; /* NULL for flags */
+    const char *help;
+    int id;               /* value getopt_long returns (short_name, or >= 256) */
+} tp_cli_option;
+
+typedef struct tp_cli_command tp_cli_command;
+struct tp_cli_command {
+    const char *name;
+    const char *summary;     /* one line, for `tokprep --help` */
+    const char *usage;       /* after "tokprep NAME " */
+    const char *description; /* paragraph(s) for `tokprep NAME --help` */
+    const tp_cli_option *options; /* terminated by {NULL} */
+    const char *example;
+    int (*run)(const tp_cli_command *cmd, int argc, char **argv);
+};
+
+/* Common option ids (>= 256). Commands may add their own from TP_OPT_USER. */
+enum {
+    TP_OPT_HELP = 'h',
+    TP_OPT_PROFILE = 'p',
+    TP_OPT_SET = 256,
+    TP_OPT_JSON,
+    TP_OPT_USER = 300
+};
+
+/* getopt_long over cmd->options; returns the option id, -1 at the end, '?' on error (message
+ * already printed). Handles --help itself (prints help, returns 'h'). */
+typedef struct {
+    void *longopts; /* struct option[] built from cmd->options */
+    char shortopts[128];
+} tp_cli_parser;
+int tp_cli_parser_init(tp_cli_parser *p, const tp_cli_command *cmd);
+int tp_cli_next(tp_cli_parser *p, const tp_cli_command *cmd, int argc, char **argv);
+void tp_cli_parser_free(tp_cli_parser *p);
+
+void tp_cli_print_help(const tp_cli_command *cmd, FILE *out);
+/* "tokprep NAME: message" + hint to --help on stderr; returns TP_EXIT_ERROR. */
+int tp_cli_usage_error(const tp_cli_command *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Collected --set values. */
+typedef struct {
+    const char **items;
+    size_t n;
+} tp_cli_sets;
+int tp_cli_sets_add(tp_cli_sets *s, const char *v);
+void tp_cli_sets_free(tp_cli_sets *s);
+
+/* Open the profile (default "tiktok"); on failure prints "tokprep: MESSAGE" and returns
+ * TP_EXIT_ERROR, else 0. */
+int tp_cli_open_profile(tp_profile **out, const char *name, const tp_cli_sets *sets);
+
+bool tp_cli_stdout_is_tty(void);
+
+/* The subcommands, defined one per cli/cmd_*.c file. */
+extern const tp_cli_command tp_cmd_check;
+extern const tp_cli_command tp_cmd_fit;
+extern const tp_cli_command tp_cmd_run;
+extern const tp_cli_command tp_cmd_status;
+extern const tp_cli_command tp_cmd_retry;
+extern const tp_cli_command tp_cmd_upload;
+extern const tp_cli_command tp_cmd_auth;
+extern const tp_cli_command tp_cmd_profiles;
+
+#endif

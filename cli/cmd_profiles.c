@@ -1,0 +1,93 @@
+/* `tokprep profiles list|show|validate`: inspect built-in and file profiles. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "profiles/profile.h"
+
+static const tp_cli_option options[] = {
+    {"set", 0, "KEY=VALUE", "override a value (repeatable), e.g. --set fix.fill=pad", TP_OPT_SET},
+    {NULL, 0, NULL, NULL, 0},
+};
+
+static int run(const tp_cli_command *cmd, int argc, char **argv)
+{
+    tp_cli_parser parser;
+    tp_cli_sets sets = {0};
+    int rc = TP_EXIT_OK, c;
+    if (tp_cli_parser_init(&parser, cmd) < 0)
+        return TP_EXIT_ERROR;
+    while ((c = tp_cli_next(&parser, cmd, argc, argv)) != -1) {
+        if (c == 'h' || c == '?') {
+            rc = c == 'h' ? TP_EXIT_OK : TP_EXIT_ERROR;
+            goto out;
+        }
+        if (c == TP_OPT_SET)
+            tp_cli_sets_add(&sets, optarg);
+    }
+    const char *verb = optind < argc ? argv[optind] : NULL;
+    if (!verb) {
+        rc = tp_cli_usage_error(cmd, "missing action: list, show or validate");
+        goto out;
+    }
+    if (!strcmp(verb, "list")) {
+        const char *const *names = tp_profile_builtin_names();
+        for (size_t i = 0; names[i]; i++) {
+            tp_profile *p = NULL;
+            if (tp_cli_open_profile(&p, names[i], NULL) != 0) {
+                rc = TP_EXIT_ERROR;
+                continue;
+            }
+            printf("%-14s sink=%s mode=%s %dx%d fill=%s\n", names[i],
+                   p->upload.sink == TP_SINK_TIKTOK      ? "tiktok"
+                   : p->upload.sink == TP_SINK_DIRECTORY ? "directory"
+                                                         : "none",
+                   p->upload.tiktok.mode == TP_POST_DRAFT ? "draft" : "direct", p->fix.width,
+                   p->fix.height,
+                   p->fix.fill == TP_FILL_BLUR  ? "blur"
+                   : p->fix.fill == TP_FILL_PAD ? "pad"
+                                                : "crop");
+            tp_profile_free(p);
+        }
+        goto out;
+    }
+    if (!strcmp(verb, "show") || !strcmp(verb, "validate")) {
+        if (optind + 1 >= argc) {
+            rc = tp_cli_usage_error(cmd, "%s needs a profile name or path", verb);
+            goto out;
+        }
+        for (int i = optind + 1; i < argc; i++) {
+            tp_profile *p = NULL;
+            if (tp_cli_open_profile(&p, argv[i], &sets) != 0) {
+                rc = TP_EXIT_ERROR;
+                continue;
+            }
+            if (!strcmp(verb, "show")) {
+                char *yaml = tp_profile_dump(p);
+                printf("%s", yaml ? yaml : "");
+                free(yaml);
+            } else {
+                printf("%s: ok (profile '%s')\n", argv[i], p->name);
+            }
+            tp_profile_free(p);
+        }
+        goto out;
+    }
+    rc = tp_cli_usage_error(cmd, "unknown action '%s': expected list, show or validate", verb);
+out:
+    tp_cli_sets_free(&sets);
+    tp_cli_parser_free(&parser);
+    return rc;
+}
+
+const tp_cli_command tp_cmd_profiles = {
+    .name = "profiles",
+    .summary = "list, show or validate profiles",
+    .usage = "list | show NAME|PATH... | validate PATH... [--set KEY=VALUE]",
+    .description = "list      the built-in profiles\n"
+                   "show      print the merged profile as YAML (secrets shown as ***)\n"
+                   "validate  load a profile file and report the first error as FILE:LINE:COL",
+    .options = options,
+    .example = "tokprep profiles show tiktok-draft --set fix.fill=pad",
+    .run = run,
+};

@@ -1,0 +1,73 @@
+/* tokprep's entry point: global set-up, then dispatch to the subcommand's row. */
+#include <locale.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "util/tp_util.h"
+
+static const tp_cli_command *const commands[] = {
+    &tp_cmd_check, &tp_cmd_fit,  &tp_cmd_run,  &tp_cmd_status,   &tp_cmd_retry,
+    &tp_cmd_upload, &tp_cmd_auth, &tp_cmd_profiles,
+};
+
+static void print_main_help(FILE *out)
+{
+    fprintf(out, "Usage: tokprep [--version] [--help] COMMAND [OPTIONS] [ARGS]\n\n"
+                 "Get video ready for TikTok and hand it over.\n\nCommands:\n");
+    for (size_t i = 0; i < TP_ARRAY_LEN(commands); i++)
+        fprintf(out, "  %-10s %s\n", commands[i]->name, commands[i]->summary);
+    fprintf(out, "\nRun 'tokprep COMMAND --help' for a command's options and an example.\n"
+                 "Environment: TP_LOG=error|warn|info|debug sets the log level.\n");
+}
+
+static tp_log_level log_level_from_env(void)
+{
+    const char *v = getenv("TP_LOG");
+    if (!v)
+        return TP_LOG_WARN;
+    if (!strcmp(v, "error"))
+        return TP_LOG_ERROR;
+    if (!strcmp(v, "info"))
+        return TP_LOG_INFO;
+    if (!strcmp(v, "debug"))
+        return TP_LOG_DEBUG;
+    return TP_LOG_WARN;
+}
+
+int main(int argc, char **argv)
+{
+    setlocale(LC_CTYPE, "");
+    if (argc < 2) {
+        print_main_help(stderr);
+        return TP_EXIT_ERROR;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        print_main_help(stdout);
+        return TP_EXIT_OK;
+    }
+    if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V")) {
+        char buf[1024];
+        tp_version_string(buf, sizeof(buf));
+        fputs(buf, stdout);
+        return TP_EXIT_OK;
+    }
+    const tp_cli_command *cmd = NULL;
+    for (size_t i = 0; i < TP_ARRAY_LEN(commands); i++)
+        if (!strcmp(argv[1], commands[i]->name))
+            cmd = commands[i];
+    if (!cmd) {
+        fprintf(stderr, "tokprep: unknown command '%s' (see 'tokprep --help')\n", argv[1]);
+        return TP_EXIT_ERROR;
+    }
+    tp_log_init(log_level_from_env());
+    tp_error err = TP_ERROR_INIT;
+    if (tp_global_init(&err) < 0) {
+        fprintf(stderr, "tokprep: %s\n", err.message);
+        return TP_EXIT_ERROR;
+    }
+    int rc = cmd->run(cmd, argc - 1, argv + 1);
+    tp_global_cleanup();
+    return rc;
+}

@@ -1,0 +1,105 @@
+/* tokprep: get video ready for TikTok and hand it over.
+ *
+ * The public API. Conventions (after libgit2):
+ *  - names are tp_<module>_<verb>; types are opaque unless a plain struct is the point;
+ *  - functions return 0 on success or a negative TP_E* code, and fill a caller-owned tp_error;
+ *  - `T **out` parameters come first and hand ownership to the caller, who frees with tp_T_free();
+ *    every _free() accepts NULL;
+ *  - callbacks take `void *payload` last;
+ *  - thread-safety is stated per function. Objects are not shared between threads unless said. */
+#ifndef TOKPREP_H
+#define TOKPREP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define TOKPREP_VERSION "0.1.0"
+
+/* ---- errors --------------------------------------------------------------------------- */
+
+/* Error codes; functions return their negation. */
+enum {
+    TP_OK = 0,
+    TP_EINVAL = 1,       /* bad argument or value */
+    TP_ENOMEM = 2,       /* out of memory */
+    TP_EIO = 3,          /* file system error */
+    TP_ECONFIG = 4,      /* profile / configuration error */
+    TP_EMEDIA = 5,       /* not media, unreadable or corrupt media */
+    TP_EUNSUPPORTED = 6, /* valid but not supported */
+    TP_ECANCELED = 7,    /* cancelled by the caller or a signal */
+    TP_ENET = 8,         /* network error (transient) */
+    TP_EHTTP = 9,        /* HTTP / API error (see message) */
+    TP_EAUTH = 10,       /* authorisation missing, expired or refused */
+    TP_ERATE = 11,       /* rate limit or daily cap: retry later */
+    TP_EREJECT = 12,     /* the profile's policy rejects the file */
+    TP_ECONFLICT = 13,   /* busy or already done (e.g. ledger locked) */
+    TP_EINTERNAL = 14    /* a bug: please report */
+};
+
+#define TP_ERROR_MSG_MAX 1024
+
+/* A caller-owned error. `code` is a positive TP_E* value (0 = none), `raw` the underlying
+ * library's code (AVERROR, CURLcode, HTTP status) or 0, `message` names the file and what failed.
+ * Messages never contain secrets (client secret, tokens, upload URLs' tokens). */
+typedef struct tp_error {
+    int code;
+    int raw;
+    char message[TP_ERROR_MSG_MAX];
+} tp_error;
+
+#define TP_ERROR_INIT {0, 0, {0}}
+
+/* Short static name of a TP_E* code ("config", "media", ...). Thread-safe. */
+const char *tp_error_name(int code);
+
+/* ---- process set-up ------------------------------------------------------------------- */
+
+/* Process-wide initialisation (curl_global_init, FFmpeg log level). Call once from main before
+ * any other thread exists; not thread-safe. tp_global_cleanup() undoes it. */
+int tp_global_init(tp_error *err);
+void tp_global_cleanup(void);
+
+/* Versions of tokprep and of the linked libraries, one per line, into buf. Thread-safe. */
+void tp_version_string(char *buf, size_t size);
+
+/* ---- profiles ------------------------------------------------------------------------- */
+
+/* A resolved profile (built-in or file, extends merged, --set overrides applied). Immutable after
+ * open: one profile may be shared read-only by any number of threads. */
+typedef struct tp_profile tp_profile;
+
+/* Open a profile by built-in name ("tiktok", "tiktok-draft") or by file path, apply `n_sets`
+ * overrides of the form "key.path=value" (NULL allowed when n_sets is 0).
+ * On failure returns -TP_ECONFIG (or -TP_EIO, -TP_ENOMEM) and err->message reads
+ * "FILE:LINE:COL: what is wrong". The caller owns *out. */
+int tp_profile_open(tp_profile **out, const char *name_or_path, const char *const *sets,
+                    size_t n_sets, tp_error *err);
+void tp_profile_free(tp_profile *profile);
+/* The profile's `name`. Owned by the profile. */
+const char *tp_profile_name(const tp_profile *profile);
+
+/* === section: check (probe + rules) ===================================================== */
+
+/* === end section: check ================================================================ */
+
+/* === section: fit (transcode) ========================================================== */
+
+/* === end section: fit ================================================================== */
+
+/* === section: upload =================================================================== */
+
+/* === end section: upload =============================================================== */
+
+/* === section: pipeline ================================================================= */
+
+/* === end section: pipeline ============================================================= */
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,52 @@
+/* Media info: what the probe measures and the rules, planner and sinks read. Plain data only. */
+#ifndef TP_MEDIA_H
+#define TP_MEDIA_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "profiles/profile.h"
+
+typedef struct {
+    bool present;
+    char codec[TP_NAME_MAX];   /* FFmpeg codec name: h264, hevc, vp9, prores, ... */
+    char profile[TP_NAME_MAX]; /* "High", "Main 10", "" when unknown */
+    int stream_index;
+    int width, height;                 /* coded */
+    tp_rational sar;                   /* 1:1 when unknown */
+    int display_width, display_height; /* after SAR and rotation */
+    int rotation;                      /* 0, 90, 180, 270 (clockwise as displayed) */
+    tp_rational fps;                   /* average frame rate */
+    bool vfr;
+    char pix_fmt[TP_NAME_MAX];
+    int bit_depth;
+    char chroma[8];            /* "420", "422", "444", "" */
+    char hdr[8];               /* "", "pq", "hlg" */
+    bool interlaced;
+    int64_t frames;            /* when known, else 0 */
+} tp_video_info;
+
+typedef struct {
+    bool present;
+    char codec[TP_NAME_MAX];
+    int stream_index;
+    int channels;
+    char layout[TP_NAME_MAX];
+    int sample_rate;
+} tp_audio_info;
+
+typedef struct {
+    char container[TP_NAME_MAX]; /* mp4, mov, webm, mkv, avi, mpegts, ... */
+    int64_t size;                /* bytes */
+    double duration;             /* seconds, -1 when unknown */
+    double start_time;           /* seconds */
+    int64_t bit_rate;            /* bit/s */
+    bool faststart;              /* MP4/MOV: moov before mdat; true for other containers */
+    tp_video_info video;
+    tp_audio_info audio;
+    int n_video, n_audio, n_subtitle, n_data, n_attachments;
+    int decode_errors; /* --deep only, else 0 */
+    bool deep;         /* decode_errors is meaningful */
+} tp_media_info;
+
+#endif

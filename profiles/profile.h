@@ -1,0 +1,141 @@
+/* The resolved profile as a plain struct: what every other layer reads. Loaded from YAML by
+ * profiles/loader.c (libyaml), with extends merged, ${VAR} expanded and --set applied. */
+#ifndef TP_PROFILE_H
+#define TP_PROFILE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "tokprep.h"
+
+#define TP_LIST_MAX 16
+#define TP_NAME_MAX 32
+
+typedef struct {
+    int num, den;
+} tp_rational;
+
+typedef struct {
+    int n;
+    char items[TP_LIST_MAX][TP_NAME_MAX];
+} tp_strlist;
+
+typedef enum { TP_FILL_BLUR = 0, TP_FILL_PAD, TP_FILL_CROP } tp_fill;
+typedef enum { TP_TOO_LONG_SPLIT = 0, TP_TOO_LONG_TRIM, TP_TOO_LONG_REJECT } tp_too_long;
+typedef enum { TP_TOO_SHORT_REJECT = 0, TP_TOO_SHORT_EXTEND } tp_too_short;
+typedef enum { TP_SINK_TIKTOK = 0, TP_SINK_DIRECTORY, TP_SINK_NONE } tp_sink_kind;
+typedef enum { TP_POST_DIRECT = 0, TP_POST_DRAFT } tp_post_mode;
+
+typedef struct {
+    tp_strlist containers;   /* short names: mp4, mov, webm, ... */
+    tp_strlist video_codecs; /* FFmpeg codec names: h264, hevc, vp8, vp9 */
+    tp_strlist audio_codecs; /* aac, mp3, opus */
+    int min_side;            /* px, shorter displayed side */
+    int max_side;            /* px, longer displayed side */
+    int n_aspects;
+    tp_rational aspects[TP_LIST_MAX]; /* displayed w:h that pass; tolerance 1 % */
+    double fps_min, fps_max;
+    double duration_min, duration_max; /* seconds */
+    int64_t max_size;                  /* bytes */
+    bool faststart;                    /* MP4/MOV must have moov before mdat */
+} tp_rules;
+
+typedef struct {
+    char codec[TP_NAME_MAX];  /* libx264 */
+    char preset[TP_NAME_MAX]; /* veryfast */
+    int crf;                  /* 0..51 */
+    int64_t max_bitrate;      /* bit/s */
+} tp_fix_video;
+
+typedef struct {
+    char codec[TP_NAME_MAX]; /* aac */
+    int64_t bitrate;         /* bit/s */
+    int sample_rate;
+    int channels;
+} tp_fix_audio;
+
+typedef struct {
+    int width, height;
+    tp_fill fill;
+    char pad_color[TP_NAME_MAX]; /* an FFmpeg colour: black, white, #rrggbb */
+    tp_too_long too_long;
+    tp_too_short too_short;
+    tp_fix_video video;
+    tp_fix_audio audio;
+} tp_fix;
+
+typedef struct {
+    int64_t size, min, max, final_max; /* bytes */
+    int max_count;
+} tp_chunk_rules;
+
+typedef struct {
+    char *api_base;      /* https://open.tiktokapis.com */
+    char *auth_base;     /* https://www.tiktok.com */
+    char *client_key;    /* NULL when ${VAR} was unset: see tp_profile_require() */
+    char *client_secret; /* NULL when ${VAR} was unset */
+    tp_post_mode mode;
+    char privacy_level[TP_NAME_MAX];
+    char *caption; /* template: {stem}, {date} */
+    bool disable_comment, disable_duet, disable_stitch;
+    int64_t video_cover_timestamp_ms;
+    bool brand_content_toggle, brand_organic_toggle, is_aigc;
+    char *token_file;   /* "" = $XDG_CONFIG_HOME/tokprep/<profile>.json */
+    char *redirect_uri; /* http://127.0.0.1:8723/callback/ */
+    char *scope;        /* user.info.basic,video.upload,video.publish */
+    int daily_limit;    /* posts per account per 24 h */
+    double status_deadline; /* seconds of status polling before "still processing" */
+    double status_interval; /* seconds between polls (first) */
+    double timeout;         /* seconds: connect + low-speed limit for each request */
+    int max_retries;        /* for chunks and polls on transient errors */
+} tp_tiktok_conf;
+
+typedef struct {
+    tp_sink_kind sink;
+    char *directory_path;
+    tp_tiktok_conf tiktok;
+} tp_upload_conf;
+
+typedef struct {
+    int probe_workers, fit_workers, upload_workers; /* 0 = cores (already resolved: >= 1) */
+    int queue_depth;   /* bounded queues between stages */
+    int max_pending_uploads; /* fitted files waiting for upload */
+    double settle_seconds;   /* --watch: size stable this long = complete */
+    int max_attempts;        /* transient failures retried this many times */
+} tp_pipeline_conf;
+
+typedef struct {
+    int64_t max_pixels;     /* width*height refused above this */
+    int max_streams;        /* files with more streams are refused */
+    int64_t probe_size;     /* bytes libavformat may read to find streams */
+    double analyze_duration; /* seconds libavformat may analyse */
+    double probe_timeout;    /* wall seconds for one probe */
+} tp_limits;
+
+struct tp_profile {
+    char *name;
+    char *source; /* "builtin:tiktok" or the file path */
+    char hash[65]; /* SHA-256 hex of the resolved profile (canonical YAML dump) */
+    tp_rules rules;
+    tp_fix fix;
+    tp_chunk_rules chunk;
+    tp_upload_conf upload;
+    tp_pipeline_conf pipeline;
+    tp_limits limits;
+    /* Internal: the merged tree for `profiles show`, and deferred ${VAR} errors. */
+    void *priv;
+};
+
+/* Fail with a clear message if the value at key (e.g. "upload.tiktok.client_secret") came from
+ * an unset ${VAR} without default. Values are checked only when used: `check` needs no secret. */
+int tp_profile_require(const tp_profile *p, const char *key, tp_error *err);
+
+/* The merged result as YAML (secrets shown as ***); malloc'd, caller frees. */
+char *tp_profile_dump(const tp_profile *p);
+
+/* Names of the built-in profiles, NULL-terminated. */
+const char *const *tp_profile_builtin_names(void);
+
+bool tp_strlist_has(const tp_strlist *l, const char *s);
+
+#endif

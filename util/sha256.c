@@ -1,0 +1,114 @@
+/* SHA-256 for profile hashes, chunk manifests and PKCE, on top of libavutil. */
+#include <errno.h>
+#include <fcntl.h>
+#include <libavutil/mem.h>
+#include <libavutil/sha.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "util/tp_util.h"
+
+struct tp_sha256 {
+    struct AVSHA *sha;
+};
+
+tp_sha256 *tp_sha256_new(void)
+{
+    tp_sha256 *s = av_mallocz(sizeof(*s));
+    if (!s)
+        return NULL;
+    s->sha = av_sha_alloc();
+    if (!s->sha || av_sha_init(s->sha, 256) < 0) {
+        av_free(s->sha);
+        av_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+void tp_sha256_update(tp_sha256 *s, const void *data, size_t len)
+{
+    const uint8_t *p = data;
+    while (len > 0) {
+        unsigned n = len > (1u << 30) ? (1u << 30) : (unsigned)len;
+        av_sha_update(s->sha, p, n);
+        p += n;
+        len -= n;
+    }
+}
+
+void tp_sha256_final_raw(tp_sha256 *s, uint8_t out[32])
+{
+    av_sha_final(s->sha, out);
+    av_free(s->sha);
+    av_free(s);
+}
+
+void tp_sha256_final_hex(tp_sha256 *s, char hex[65])
+{
+    uint8_t d[32];
+    tp_sha256_final_raw(s, d);
+    for (int i = 0; i < 32; i++)
+        snprintf(hex + 2 * i, 3, "%02x", d[i]);
+}
+
+void tp_sha256_hex(const void *data, size_t len, char hex[65])
+{
+    tp_sha256 *s = tp_sha256_new();
+    if (!s) {
+        hex[0] = '\0';
+        return;
+    }
+    tp_sha256_update(s, data, len);
+    tp_sha256_final_hex(s, hex);
+}
+
+int tp_sha256_file_range(const char *path, int64_t offset, int64_t len, char hex[65],
+                         tp_error *err)
+{
+    int rc = 0;
+    tp_sha256 *s = NULL;
+    uint8_t *buf = NULL;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return tp_error_set(err, TP_EIO, errno, "%s: cannot open: %s", path, strerror(errno));
+    s = tp_sha256_new();
+    buf = av_malloc(1 << 20);
+    if (!s || !buf) {
+        rc = tp_error_set(err, TP_ENOMEM, 0, "%s: out of memory", path);
+        goto out;
+    }
+    int64_t done = 0;
+    while (len < 0 || done < len) {
+        size_t want = 1 << 20;
+        if (len >= 0 && (int64_t)want > len - done)
+            want = (size_t)(len - done);
+        ssize_t n = pread(fd, buf, want, offset + done);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            rc = tp_error_set(err, TP_EIO, errno, "%s: read failed: %s", path, strerror(errno));
+            goto out;
+        }
+        if (n == 0) {
+            if (len >= 0) {
+                rc = tp_error_set(err, TP_EIO, 0, "%s: file shorter than expected", path);
+                goto out;
+            }
+            break;
+        }
+        tp_sha256_update(s, buf, (size_t)n);
+        done += n;
+    }
+    tp_sha256_final_hex(s, hex);
+    s = NULL;
+out:
+    if (s) {
+        uint8_t d[32];
+        tp_sha256_final_raw(s, d);
+    }
+    av_free(buf);
+    close(fd);
+    return rc;
+}

@@ -1,0 +1,62 @@
+/* Internal utilities shared by every layer: error filling, logging, string helpers.
+ * No FFmpeg, curl or YAML here; this is the bottom layer. */
+#ifndef TP_UTIL_H
+#define TP_UTIL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tokprep.h"
+
+#define TP_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Fill err (may be NULL) and return -code so callers can `return tp_error_set(...)`.
+ * code is a positive TP_E* value. raw is the library's own code (AVERROR, CURLcode) or 0. */
+int tp_error_set(tp_error *err, int code, int raw, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+int tp_error_setv(tp_error *err, int code, int raw, const char *fmt, va_list ap);
+void tp_error_clear(tp_error *err);
+/* Prefix an existing message, e.g. with the file name: "a.mp4: <old message>". */
+void tp_error_prefix(tp_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Bounded string copy that always terminates; returns strlen(src). */
+size_t tp_strlcpy(char *dst, const char *src, size_t size);
+/* malloc'd copy, NULL on NULL or OOM. */
+char *tp_strdup(const char *s);
+/* malloc'd printf. */
+char *tp_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Levenshtein distance, capped at 255; for "did you mean". */
+int tp_edit_distance(const char *a, const char *b);
+
+/* Monotonic and wall clocks in seconds. */
+double tp_now_monotonic(void);
+double tp_now_wall(void);
+
+/* Number of online CPUs, at least 1. */
+int tp_cpu_count(void);
+
+/* Parse "1GB", "10MB", "5MiB", "128k", "15M" (k/M/G = powers of 1000, Ki/Mi/Gi = 1024; an
+ * optional trailing B). Returns 0 and *out, or -TP_EINVAL. */
+int tp_parse_size(const char *s, int64_t *out);
+
+/* Logging to stderr, with a level set once at start-up by the CLI (TP_LOG env or -v). The level
+ * is read-only after init, so calling from any thread is safe. */
+typedef enum { TP_LOG_ERROR = 0, TP_LOG_WARN, TP_LOG_INFO, TP_LOG_DEBUG } tp_log_level;
+void tp_log_init(tp_log_level level);
+void tp_log(tp_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+
+
+/* SHA-256 (libavutil's implementation). hex must hold 65 bytes. Thread-safe. */
+typedef struct tp_sha256 tp_sha256;
+tp_sha256 *tp_sha256_new(void);
+void tp_sha256_update(tp_sha256 *s, const void *data, size_t len);
+void tp_sha256_final_hex(tp_sha256 *s, char hex[65]); /* also frees s */
+void tp_sha256_final_raw(tp_sha256 *s, uint8_t out[32]); /* also frees s */
+void tp_sha256_hex(const void *data, size_t len, char hex[65]);
+/* SHA-256 of a byte range of a file (len -1 = to the end); 0 or -TP_EIO. */
+int tp_sha256_file_range(const char *path, int64_t offset, int64_t len, char hex[65],
+                         tp_error *err);
+#endif

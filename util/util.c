@@ -1,0 +1,224 @@
+/* Error filling, strings, clocks and logging for every layer. */
+#define _POSIX_C_SOURCE 200809L
+#include "util/tp_util.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+const char *tp_error_name(int code)
+{
+    if (code < 0)
+        code = -code;
+    switch (code) {
+    case TP_OK: return "ok";
+    case TP_EINVAL: return "invalid";
+    case TP_ENOMEM: return "nomem";
+    case TP_EIO: return "io";
+    case TP_ECONFIG: return "config";
+    case TP_EMEDIA: return "media";
+    case TP_EUNSUPPORTED: return "unsupported";
+    case TP_ECANCELED: return "canceled";
+    case TP_ENET: return "network";
+    case TP_EHTTP: return "http";
+    case TP_EAUTH: return "auth";
+    case TP_ERATE: return "rate";
+    case TP_EREJECT: return "reject";
+    case TP_ECONFLICT: return "conflict";
+    case TP_EINTERNAL: return "internal";
+    default: return "unknown";
+    }
+}
+
+int tp_error_setv(tp_error *err, int code, int raw, const char *fmt, va_list ap)
+{
+    if (code < 0)
+        code = -code;
+    if (err) {
+        err->code = code;
+        err->raw = raw;
+        vsnprintf(err->message, sizeof(err->message), fmt, ap);
+    }
+    return -code;
+}
+
+int tp_error_set(tp_error *err, int code, int raw, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = tp_error_setv(err, code, raw, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+void tp_error_clear(tp_error *err)
+{
+    if (err) {
+        err->code = 0;
+        err->raw = 0;
+        err->message[0] = '\0';
+    }
+}
+
+void tp_error_prefix(tp_error *err, const char *fmt, ...)
+{
+    if (!err)
+        return;
+    char joined[2 * TP_ERROR_MSG_MAX + 4];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(joined, TP_ERROR_MSG_MAX, fmt, ap);
+    va_end(ap);
+    size_t len = n < 0 ? 0 : strlen(joined);
+    memcpy(joined + len, ": ", 3);
+    tp_strlcpy(joined + len + 2, err->message, TP_ERROR_MSG_MAX);
+    tp_strlcpy(err->message, joined, sizeof(err->message));
+}
+
+size_t tp_strlcpy(char *dst, const char *src, size_t size)
+{
+    size_t len = strlen(src);
+    if (size) {
+        size_t n = len < size - 1 ? len : size - 1;
+        memcpy(dst, src, n);
+        dst[n] = '\0';
+    }
+    return len;
+}
+
+char *tp_strdup(const char *s)
+{
+    if (!s)
+        return NULL;
+    size_t n = strlen(s) + 1;
+    char *d = malloc(n);
+    if (d)
+        memcpy(d, s, n);
+    return d;
+}
+
+char *tp_asprintf(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return NULL;
+    char *s = malloc((size_t)n + 1);
+    if (!s)
+        return NULL;
+    va_start(ap, fmt);
+    vsnprintf(s, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    return s;
+}
+
+int tp_edit_distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 64 || lb > 64)
+        return 255;
+    int row[65];
+    for (size_t j = 0; j <= lb; j++)
+        row[j] = (int)j;
+    for (size_t i = 1; i <= la; i++) {
+        int prev = row[0];
+        row[0] = (int)i;
+        for (size_t j = 1; j <= lb; j++) {
+            int cur = row[j];
+            int cost = a[i - 1] == b[j - 1] ? 0 : 1;
+            int best = prev + cost;
+            if (row[j] + 1 < best)
+                best = row[j] + 1;
+            if (row[j - 1] + 1 < best)
+                best = row[j - 1] + 1;
+            row[j] = best;
+            prev = cur;
+        }
+    }
+    return row[lb] > 255 ? 255 : row[lb];
+}
+
+double tp_now_monotonic(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+double tp_now_wall(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+int tp_cpu_count(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : (int)n;
+}
+
+int tp_parse_size(const char *s, int64_t *out)
+{
+    if (!s)
+        return -TP_EINVAL;
+    while (isspace((unsigned char)*s))
+        s++;
+    if (!isdigit((unsigned char)*s))
+        return -TP_EINVAL;
+    errno = 0;
+    char *end = NULL;
+    double v = strtod(s, &end);
+    if (errno || end == s || v < 0)
+        return -TP_EINVAL;
+    while (isspace((unsigned char)*end))
+        end++;
+    double mult = 1;
+    char u = (char)toupper((unsigned char)*end);
+    if (u == 'K' || u == 'M' || u == 'G' || u == 'T') {
+        int power = u == 'K' ? 1 : u == 'M' ? 2 : u == 'G' ? 3 : 4;
+        end++;
+        double base = 1000;
+        if (*end == 'i') {
+            base = 1024;
+            end++;
+        }
+        for (int i = 0; i < power; i++)
+            mult *= base;
+    }
+    if (toupper((unsigned char)*end) == 'B')
+        end++;
+    if (*end != '\0')
+        return -TP_EINVAL;
+    double r = v * mult;
+    if (r > 9.0e18)
+        return -TP_EINVAL;
+    *out = (int64_t)(r + 0.5);
+    return 0;
+}
+
+static tp_log_level log_level = TP_LOG_WARN; /* set once by tp_log_init before threads start */
+
+void tp_log_init(tp_log_level level)
+{
+    log_level = level;
+}
+
+void tp_log(tp_log_level level, const char *fmt, ...)
+{
+    if (level > log_level)
+        return;
+    static const char *const names[] = {"error", "warn", "info", "debug"};
+    char line[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "tokprep: %s: %s\n", names[level], line);
+}
