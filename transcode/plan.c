@@ -377,13 +377,15 @@ int tp_fit_plan_make(tp_fit_plan *out, const tp_media_info *media, const tp_chec
         ok = ok && append_tonemap(f, n, media->video.hdr);
     ok = ok && append_rotation(f, n, media->video.rotation);
     ok = ok && appendf(f, n, "fps=fps=%d/%d:start_time=0,", out->out_fps.num, out->out_fps.den);
+    /* Time edits right after fps: the link still knows its frame rate there (tpad needs it to
+     * time the held frames) and trimmed frames are not scaled for nothing. */
+    if (too_long && fix->too_long == TP_TOO_LONG_TRIM)
+        ok = ok && appendf(f, n, "trim=end=%.6f,", out->out_duration);
+    else if (too_short)
+        ok = ok && appendf(f, n, "tpad=stop_mode=clone:stop_duration=%.6f,trim=end=%.6f,",
+                           out->out_duration - (dur > 0 ? dur : 0) + 1.0, out->out_duration);
     ok = ok && append_fill(f, n, fix, dw, dh);
     ok = ok && appendf(f, n, ",format=yuv420p");
-    if (too_long && fix->too_long == TP_TOO_LONG_TRIM)
-        ok = ok && appendf(f, n, ",trim=end=%.6f", out->out_duration);
-    else if (too_short)
-        ok = ok && appendf(f, n, ",tpad=stop_mode=clone:stop_duration=%.6f,trim=end=%.6f",
-                           out->out_duration - (dur > 0 ? dur : 0) + 1.0, out->out_duration);
     if (!ok)
         return tp_error_set(err, TP_EINTERNAL, 0, "fit plan: filter chain too long");
     return 0;
