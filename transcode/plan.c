@@ -142,14 +142,15 @@ __attribute__((format(printf, 3, 4))) static bool appendf(char *buf, size_t size
     return n >= 0 && (size_t)n < size - len;
 }
 
-/* HDR → SDR BT.709: linearise with zscale, tone-map in linear light (hable keeps highlights),
+/* HDR → SDR BT.709: linearise with zscale, tone-map in linear light (mobius: linear up to
+ * mid-tones, then rolls highlights off, so colours keep their saturation; hable darkens them),
  * then back to BT.709 limited range. Without this, PQ/HLG decoded as SDR looks washed out. */
 static bool append_tonemap(char *f, size_t n, const char *hdr)
 {
     const char *tin = !strcmp(hdr, "hlg") ? "arib-std-b67" : "smpte2084";
     return appendf(f, n,
                    "zscale=tin=%s:min=bt2020nc:pin=bt2020:rin=tv:t=linear:npl=100,"
-                   "format=gbrpf32le,zscale=p=bt709,tonemap=tonemap=hable:desat=0,"
+                   "format=gbrpf32le,zscale=p=bt709,tonemap=tonemap=mobius:desat=0,"
                    "zscale=t=bt709:m=bt709:r=tv,format=yuv420p,",
                    tin);
 }

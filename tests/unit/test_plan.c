@@ -220,7 +220,7 @@ static const plan_case cases[] = {
      TP_ACTION_TRANSCODE, {0}, {0}, 30, 1},
     {"interlaced PQ: deinterlace then tone-map", {0}, m_interlaced_hdr, TP_VERDICT_FIX,
      TP_ACTION_TRANSCODE, 0, false, TP_ACTION_TRANSCODE,
-     {"bwdif=", "zscale=tin=smpte2084", "tonemap=tonemap=hable", "zscale=t=bt709",
+     {"bwdif=", "zscale=tin=smpte2084", "tonemap=tonemap=mobius", "zscale=t=bt709",
       "fps=fps=", "format=yuv420p"}},
     {"HLG tone-mapped", {0}, m_hlg, TP_VERDICT_FIX, TP_ACTION_TRANSCODE, 0, false,
      TP_ACTION_TRANSCODE, {"zscale=tin=arib-std-b67", "tonemap"}, {"bwdif"}},
