@@ -421,29 +421,57 @@ static int range_error(const tp_node *n, const char *path, double v, const schem
                         n->line, n->col, path, v, r->min, r->max);
 }
 
+/* The scalar's text with ${VAR} expanded, for non-string keys: an unset variable is an error
+ * now, since the value is needed to build the profile. *tmp receives what to free. */
+static const char *expanded_scalar(const tp_node *n, const schema_row *r, char **tmp,
+                                   tp_error *err)
+{
+    *tmp = NULL;
+    if (!strstr(n->value, "${"))
+        return n->value;
+    char missing[256] = "";
+    *tmp = expand_env(n->value, missing, sizeof(missing));
+    if (*tmp)
+        return *tmp;
+    if (!missing[0])
+        tp_error_set(err, TP_ENOMEM, 0, "out of memory");
+    else
+        tp_error_set(err, TP_ECONFIG, 0,
+                     "%s:%d:%d: %s: environment variable %s is not set (set it, or write "
+                     "${%s:-default})", n->file, n->line, n->col, r->path, missing, missing);
+    return NULL;
+}
+
 static int parse_number(const tp_node *n, const schema_row *r, double *out, tp_error *err)
 {
     if (n->kind != TP_NODE_SCALAR)
         return type_error(n, r->path, "a number", err);
-    const char *s = n->value;
+    char *tmp = NULL;
+    const char *s = expanded_scalar(n, r, &tmp, err);
+    if (!s)
+        return -err->code;
+    int rc = 0;
     if (r->type == T_SIZE) {
         int64_t v;
         if (tp_parse_size(s, &v) < 0)
-            return type_error(n, r->path, "a size like 10MB, 1GiB or 15M", err);
-        *out = (double)v;
+            rc = type_error(n, r->path, "a size like 10MB, 1GiB or 15M", err);
+        else
+            *out = (double)v;
     } else {
         char *end = NULL;
         errno = 0;
         double v = strtod(s, &end);
         if (!*s || errno || *end || v != v)
-            return type_error(n, r->path, "a number", err);
-        if ((r->type == T_INT || r->type == T_INT64) && v != (double)(long long)v)
-            return type_error(n, r->path, "a whole number", err);
-        *out = v;
+            rc = type_error(n, r->path, "a number", err);
+        else if ((r->type == T_INT || r->type == T_INT64) && v != (double)(long long)v)
+            rc = type_error(n, r->path, "a whole number", err);
+        else
+            *out = v;
     }
-    if (*out < r->min || *out > r->max)
-        return range_error(n, r->path, *out, r, err);
-    return 0;
+    if (rc == 0 && (*out < r->min || *out > r->max))
+        rc = range_error(n, r->path, *out, r, err);
+    free(tmp);
+    return rc;
 }
 
 static int add_deferred(profile_priv *pp, const char *key, const char *msg)
@@ -624,9 +652,9 @@ static int walk(tp_profile *p, profile_priv *pp, const tp_node *map, const char 
             if (s)
                 return tp_error_set(err, TP_ECONFIG, 0,
                                     "%s:%d:%d: unknown key '%s' (did you mean '%s'?)", n->file,
-                                    n->line, n->col, path, s);
+                                    n->kline, n->kcol, path, s);
             return tp_error_set(err, TP_ECONFIG, 0, "%s:%d:%d: unknown key '%s'", n->file,
-                                n->line, n->col, path);
+                                n->kline, n->kcol, path);
         }
         int rc = apply_value(p, pp, r, n, err);
         if (rc < 0)
