@@ -26,7 +26,7 @@ ff -f lavfi -i testsrc2=size=360x640:rate=30:duration=4 -f lavfi -i sine=frequen
 # A phone clip: coded landscape with rotation metadata, displayed portrait.
 ff -f lavfi -i testsrc2=size=640x360:rate=30:duration=4 -f lavfi -i sine=frequency=550:duration=4 \
    -c:v libx264 -pix_fmt yuv420p -c:a aac -shortest "$in/.phone-tmp.mp4"
-ff -display_rotation 90 -i "$in/.phone-tmp.mp4" -c copy "$in/phone_rotated.mov"
+ff -i "$in/.phone-tmp.mp4" -c copy -metadata:s:v:0 rotate=90 "$in/phone_rotated.mov"
 rm -f "$in/.phone-tmp.mp4"
 # An 11-minute talk at tiny size (too long: split into parts).
 ff -f lavfi -i testsrc2=size=160x90:rate=24:duration=660 -f lavfi -i sine=frequency=300:duration=660 \
