@@ -357,12 +357,12 @@ static char *expand_env(const char *s, char *missing, size_t missing_size)
     char *out = malloc(cap);
     if (!out)
         return NULL;
+    char name[256]; /* outlives the branch: a default value points into it */
     for (const char *p = s; *p;) {
         const char *val = NULL;
         size_t vlen = 0;
         const char *close = p[0] == '$' && p[1] == '{' ? strchr(p + 2, '}') : NULL;
         if (close) {
-            char name[256];
             size_t nlen = (size_t)(close - (p + 2));
             if (nlen >= sizeof(name))
                 nlen = sizeof(name) - 1;
