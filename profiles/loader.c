@@ -259,6 +259,44 @@ static bool looks_like_path(const char *s)
     return strchr(s, '/') || strstr(s, ".yaml") || strstr(s, ".yml");
 }
 
+static int load_chain(profile_priv *pp, const char *ref, const char *from_dir, int depth,
+                      char **chain, tp_node **out, const tp_node *ref_node, tp_error *err);
+
+/* Replace *tree by its extends chain merged under it (base first). label is the file the
+ * tree came from (NULL for built-ins and buffers: relative paths are then from the cwd). */
+static int resolve_extends(profile_priv *pp, tp_node **out, const char *label, int depth,
+                           char **chain, tp_error *err)
+{
+    int rc = 0;
+    tp_node *ext = tp_tree_get(*out, "extends");
+    if (ext && !(ext->kind == TP_NODE_SCALAR && tp_scalar_is_null(ext))) {
+        if (ext->kind != TP_NODE_SCALAR) {
+            rc = tp_error_set(err, TP_ECONFIG, 0, "%s:%d:%d: extends: expected a profile name or "
+                              "path, got a %s", ext->file, ext->line, ext->col,
+                              ext->kind == TP_NODE_MAP ? "map" : "list");
+            goto fail;
+        }
+        char dir[PATH_MAX];
+        snprintf(dir, sizeof(dir), "%s", label ? label : ".");
+        char *slash = strrchr(dir, '/');
+        if (slash)
+            *slash = '\0';
+        tp_node *base = NULL;
+        rc = load_chain(pp, ext->value, dir, depth + 1, chain, &base, ext, err);
+        if (rc < 0)
+            goto fail;
+        rc = tp_tree_merge(base, *out);
+        *out = base;
+        if (rc < 0)
+            return tp_error_set(err, TP_ENOMEM, 0, "out of memory");
+    }
+    return 0;
+fail:
+    tp_tree_free(*out);
+    *out = NULL;
+    return rc;
+}
+
 /* Load name-or-path and its extends chain into one merged tree (base first). */
 static int load_chain(profile_priv *pp, const char *ref, const char *from_dir, int depth,
                       char **chain, tp_node **out, const tp_node *ref_node, tp_error *err)
@@ -320,33 +358,7 @@ static int load_chain(profile_priv *pp, const char *ref, const char *from_dir, i
     }
     if (rc < 0)
         return rc;
-    tp_node *ext = tp_tree_get(*out, "extends");
-    if (ext && !(ext->kind == TP_NODE_SCALAR && tp_scalar_is_null(ext))) {
-        if (ext->kind != TP_NODE_SCALAR) {
-            rc = tp_error_set(err, TP_ECONFIG, 0, "%s:%d:%d: extends: expected a profile name or "
-                              "path, got a %s", ext->file, ext->line, ext->col,
-                              ext->kind == TP_NODE_MAP ? "map" : "list");
-            goto fail;
-        }
-        char dir[PATH_MAX];
-        snprintf(dir, sizeof(dir), "%s", builtin ? "." : label);
-        char *slash = strrchr(dir, '/');
-        if (slash)
-            *slash = '\0';
-        tp_node *base = NULL;
-        rc = load_chain(pp, ext->value, dir, depth + 1, chain, &base, ext, err);
-        if (rc < 0)
-            goto fail;
-        rc = tp_tree_merge(base, *out);
-        *out = base;
-        if (rc < 0)
-            return tp_error_set(err, TP_ENOMEM, 0, "out of memory");
-    }
-    return 0;
-fail:
-    tp_tree_free(*out);
-    *out = NULL;
-    return rc;
+    return resolve_extends(pp, out, builtin ? NULL : label, depth, chain, err);
 }
 
 /* ${VAR} and ${VAR:-default}. Returns malloc'd string, or NULL with *missing set to the unset
@@ -832,8 +844,8 @@ bool tp_strlist_has(const tp_strlist *l, const char *s)
     return false;
 }
 
-int tp_profile_open(tp_profile **out, const char *name_or_path, const char *const *sets,
-                    size_t n_sets, tp_error *err)
+static int profile_open(tp_profile **out, const char *name_or_path, const char *text,
+                        size_t text_len, const char *const *sets, size_t n_sets, tp_error *err)
 {
     *out = NULL;
     tp_profile *p = calloc(1, sizeof(*p));
@@ -851,7 +863,17 @@ int tp_profile_open(tp_profile **out, const char *name_or_path, const char *cons
     /* Keys a profile leaves out take the built-in tiktok profile's values. */
     if ((rc = load_chain(pp, "tiktok", NULL, 0, chain, &tree, NULL, err)) < 0)
         goto fail;
-    if ((rc = load_chain(pp, name_or_path, NULL, 0, chain, &user, NULL, err)) < 0)
+    if (text) {
+        const char *label = priv_intern_file(pp, name_or_path);
+        chain[0] = (char *)label;
+        if (!label)
+            rc = tp_error_set(err, TP_ENOMEM, 0, "out of memory");
+        else if ((rc = tp_tree_parse(&user, text, text_len, label, err)) == 0)
+            rc = resolve_extends(pp, &user, NULL, 0, chain, err);
+    } else {
+        rc = load_chain(pp, name_or_path, NULL, 0, chain, &user, NULL, err);
+    }
+    if (rc < 0)
         goto fail;
     if ((rc = tp_tree_merge(tree, user)) < 0) {
         user = NULL;
@@ -924,4 +946,16 @@ fail:
     if (!p)
         priv_free(pp);
     return rc < 0 ? rc : -TP_ECONFIG;
+}
+
+int tp_profile_open(tp_profile **out, const char *name_or_path, const char *const *sets,
+                    size_t n_sets, tp_error *err)
+{
+    return profile_open(out, name_or_path, NULL, 0, sets, n_sets, err);
+}
+
+int tp_profile_open_buffer(tp_profile **out, const char *label, const char *text, size_t len,
+                           const char *const *sets, size_t n_sets, tp_error *err)
+{
+    return profile_open(out, label ? label : "<buffer>", text, len, sets, n_sets, err);
 }
