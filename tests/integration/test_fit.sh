@@ -28,7 +28,8 @@ check "input unchanged" [ "$(sha256sum land.mov)" = "$sha_before" ]
 # top-left is displayed top-right. FFmpeg 5.1's CLI cannot tag a rotation, so the tkhd matrix
 # is patched (ffprobe then reports rotation=-90, as for a phone's portrait clip).
 ff -f lavfi -i "color=c=blue:s=320x180:r=25:d=2,drawbox=x=0:y=0:w=80:h=80:color=red:t=fill" \
-   -c:v mpeg4 -q:v 2 rot.mp4
+   -c:v mpeg4 -q:v 2 rot0.mp4
+cp rot0.mp4 rot.mp4
 python3 - rot.mp4 <<'PY'
 import struct, sys
 data = bytearray(open(sys.argv[1], 'rb').read())
@@ -45,6 +46,15 @@ read -r r g b <<<"$(rgb_at out_rot/rot.mp4 170 6)"
 check "rotated: top-right is red ($r $g $b)" [ "$r" -gt 150 -a "$b" -lt 100 ]
 read -r r g b <<<"$(rgb_at out_rot/rot.mp4 6 6)"
 check "rotated: top-left is blue ($r $g $b)" [ "$b" -gt 150 -a "$r" -lt 100 ]
+
+# The other way round (FFmpeg's rotate=90 tag on a stream copy: 90° counter-clockwise): the red
+# block ends up bottom-left.
+ff -i rot0.mp4 -c copy -metadata:s:v:0 rotate=90 rot270.mov
+"$TOKPREP" fit "${FAST[@]}" -o out_rot rot270.mov >/dev/null || fail "fit rotated 270"
+read -r r g b <<<"$(rgb_at out_rot/rot270.mp4 6 310)"
+check "rotated 270: bottom-left is red ($r $g $b)" [ "$r" -gt 150 -a "$b" -lt 100 ]
+read -r r g b <<<"$(rgb_at out_rot/rot270.mp4 170 310)"
+check "rotated 270: bottom-right is blue ($r $g $b)" [ "$b" -gt 150 -a "$r" -lt 100 ]
 
 # Anamorphic: 240x320 coded with SAR 3:4 displays as 180x320 (9:16): fills the frame, no bars.
 ff -f lavfi -i "testsrc2=s=240x320:r=25:d=2" -vf setsar=3/4 -c:v mpeg4 ana.mp4
