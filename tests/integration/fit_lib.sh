@@ -1,4 +1,5 @@
 # Shared helpers for the fit integration tests (sourced, not a test itself).
+# (Pipelines never end early: with pipefail a reader that quits would SIGPIPE the writer.)
 set -euo pipefail
 : "${TOKPREP:?TOKPREP must point at the built tokprep}"
 W=$(mktemp -d)
@@ -16,7 +17,7 @@ check() { # check DESCRIPTION CONDITION...
 }
 ff() { ffmpeg -nostdin -hide_banner -v error -y "$@"; }
 probe() { # probe FILE STREAM ENTRY → value
-    ffprobe -v error -select_streams "$2" -show_entries "stream=$3" -of default=nw=1:nk=1 "$1" | head -1
+    ffprobe -v error -select_streams "$2" -show_entries "stream=$3" -of default=nw=1:nk=1 "$1" | sed -n 1p
 }
 fmt_dur() { ffprobe -v error -show_entries format=duration -of default=nw=1:nk=1 "$1"; }
 # First top-level atom of moov/mdat: "moov" means faststart.

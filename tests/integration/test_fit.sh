@@ -18,7 +18,7 @@ for fill in blur pad crop; do
     check "no temp files ($fill)" no_temp_files "out_$fill"
 done
 # Fill colours: pad leaves black bars; blur puts picture there; crop has no bars.
-top_luma() { ff -i "$1" -vf "crop=180:40:0:0,signalstats,metadata=print:key=lavfi.signalstats.YAVG:file=-" -frames:v 1 -f null - | awk -F= '/YAVG/{print int($2); exit}'; }
+top_luma() { ff -i "$1" -vf "crop=180:40:0:0,signalstats,metadata=print:key=lavfi.signalstats.YAVG:file=-" -frames:v 1 -f null - | awk -F= '!d && /YAVG/{print int($2); d=1}'; }
 check "pad: top bar black" [ "$(top_luma out_pad/land.mp4)" -lt 20 ]
 check "blur: top not black" [ "$(top_luma out_blur/land.mp4)" -gt 25 ]
 check "crop: top not black" [ "$(top_luma out_crop/land.mp4)" -gt 25 ]
@@ -72,7 +72,7 @@ for p in 1 2; do
     check_conformant "$f" 25/1
     d=$(fmt_dur "$f"); total=$(python3 -c "print($total + $d)")
     check "part $p ≤ 1.6 s ($d)" feq "$d" 1.3 0.31
-    k=$(ffprobe -v error -select_streams v:0 -show_entries packet=flags -of csv=p=0 "$f" | head -1)
+    k=$(ffprobe -v error -select_streams v:0 -show_entries packet=flags -of csv=p=0 "$f" | sed -n 1p)
     check "part $p starts on a keyframe ($k)" [ "${k:0:1}" = K ]
 done
 check "parts add up to 3 s ($total)" feq "$total" 3.0 0.05

@@ -4,7 +4,7 @@
 . "$(dirname "$0")/fit_lib.sh"
 stat_of() { # FILE KEY: the signalstats value on frame 10
     ff -i "$1" -vf "select=eq(n\,10),signalstats,metadata=print:key=lavfi.signalstats.$2:file=-" -an -f null - |
-        awk -F= '/signalstats/{print $2; exit}'
+        awk -F= '!d && /signalstats/{print $2; d=1}'
 }
 
 # HDR10: an SDR test pattern encoded as PQ/BT.2020 (SDR white at 100 nits). Tone-mapped back it

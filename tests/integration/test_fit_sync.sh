@@ -6,11 +6,11 @@
 flash_time() { # first frame whose mean luma says "white"
     ff -i "$1" -an -vf "signalstats,metadata=print:key=lavfi.signalstats.YAVG:file=-" -f null - |
         awk '/^frame:/{for(i=1;i<=NF;i++) if($i ~ /^pts_time:/){split($i,a,":"); t=a[2]}}
-             /YAVG/{split($0,b,"="); if (b[2] > 60) {print t; exit}}'
+             /YAVG/{split($0,b,"="); if (!d && b[2] > 60) {print t; d=1}}'
 }
 beep_time() { # end of the first silence = start of the beep
     ffmpeg -nostdin -hide_banner -i "$1" -vn -af silencedetect=n=-30dB:d=0.2 -f null - 2>&1 |
-        awk '/silence_end/{for(i=1;i<=NF;i++) if($i=="silence_end:") {print $(i+1); exit}}'
+        awk '/silence_end/{for(i=1;i<=NF;i++) if(!d && $i=="silence_end:") {print $(i+1); d=1}}'
 }
 # Flash and beep at t=1.5 s of the video's own clock.
 VID="color=c=black:s=320x180:r=25:d=3,drawbox=enable='between(t,1.5,1.539)':color=white:t=fill"
