@@ -5,7 +5,7 @@
 # Usage: bench/fit_bench.sh [TOKPREP] [REPEATS]   (default build/tokprep, 3 repeats, best taken)
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-TOKPREP=${1:-$here/build/tokprep}
+TOKPREP=$(realpath "${1:-$here/build/tokprep}")
 REPS=${2:-3}
 W=$(mktemp -d)
 trap 'rm -rf "$W"' EXIT
@@ -27,7 +27,9 @@ best() { # best wall time of REPS runs of a command
     local b=""
     for _ in $(seq "$REPS"); do
         rm -rf out; mkdir out
-        local t0 t1; t0=$(date +%s.%N); "$@" >/dev/null 2>&1; t1=$(date +%s.%N)
+        local t0 t1; t0=$(date +%s.%N)
+        if ! "$@" >/dev/null 2>err.txt; then echo "failed: $*" >&2; cat err.txt >&2; exit 1; fi
+        t1=$(date +%s.%N)
         b=$(python3 -c "t=$t1-$t0; b='$b'; print(t if not b or t < float(b) else b)")
     done
     printf '%.2f' "$b"

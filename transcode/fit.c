@@ -55,6 +55,7 @@ typedef struct {
     int next_split;                    /* index of the next part whose first frame is pending */
     int64_t frames_out;
     double started;
+    bool vdone, adone; /* the graph's output ended (trim): no need to read further */
 } fit_ctx;
 
 static int interrupt_cb(void *opaque)
@@ -144,16 +145,26 @@ void tp_fit_paths_free(char **paths, int n)
     free(paths);
 }
 
-/* Refuse an output that would be the input itself (same folder, same name, or a link to it). */
-static int check_not_input(const char *src, const char *final, tp_error *err)
+/* Refuse an output that would replace the input: the same folder and the same name. (A final
+ * name that is merely a hard link to the input, from an earlier pass-through, is fine: the
+ * rename replaces the link, never the input's data.) */
+static int check_not_input(const char *src, const char *outdir, const char *name, tp_error *err)
 {
-    struct stat a, b;
-    if (stat(src, &a) == 0 && stat(final, &b) == 0 && a.st_dev == b.st_dev &&
-        a.st_ino == b.st_ino)
-        return tp_error_set(err, TP_EINVAL, 0,
-                            "%s: the output %s is the input itself; choose another -o folder",
-                            src, final);
-    return 0;
+    char *rsrc = realpath(src, NULL), *rdir = realpath(outdir, NULL);
+    int rc = 0;
+    if (rsrc && rdir) {
+        const char *slash = strrchr(rsrc, '/');
+        size_t dlen = (size_t)(slash - rsrc);
+        bool same_dir = (dlen == 0 && !strcmp(rdir, "/")) ||
+                        (strlen(rdir) == dlen && !strncmp(rsrc, rdir, dlen));
+        if (same_dir && !strcmp(slash + 1, name))
+            rc = tp_error_set(err, TP_EINVAL, 0,
+                              "%s: the output %s/%s is the input itself; choose another -o folder",
+                              src, outdir, name);
+    }
+    free(rsrc);
+    free(rdir);
+    return rc;
 }
 
 static void outputs_close(fit_ctx *c, bool remove_tmp)
@@ -198,7 +209,7 @@ static int outputs_prepare(fit_ctx *c, const char *outdir, int n, const char *ex
             rc = tp_error_set(err, TP_ENOMEM, 0, "out of memory");
             break;
         }
-        rc = check_not_input(c->src, o->final, err);
+        rc = check_not_input(c->src, outdir, name, err);
         if (rc == 0)
             rc = make_temp(&o->tmp, outdir, name, err);
         free(name);
@@ -290,6 +301,9 @@ static int commit_outputs(fit_ctx *c, char ***out_paths, int *n_out, tp_error *e
             return tp_error_set(err, TP_EIO, e, "%s: cannot rename the finished output: %s",
                                 o->final, strerror(e));
         }
+        /* rename() does nothing when both names are links to one file (a pass-through fitted
+         * again): the temporary name would stay behind. */
+        unlink(o->tmp);
         free(o->tmp);
         o->tmp = NULL;
         paths[i] = o->final;
@@ -753,6 +767,8 @@ static int drain_video(fit_ctx *c, bool flush, tp_error *err)
 {
     for (;;) {
         int ret = av_buffersink_get_frame(c->vsink, c->filt);
+        if (ret == AVERROR_EOF)
+            c->vdone = true;
         if (ret == AVERROR(EAGAIN) || ret == AVERROR_EOF)
             break;
         if (ret < 0)
@@ -788,6 +804,8 @@ static int drain_audio(fit_ctx *c, bool flush, tp_error *err)
 {
     for (;;) {
         int ret = av_buffersink_get_frame(c->asink, c->filt);
+        if (ret == AVERROR_EOF)
+            c->adone = true;
         if (ret == AVERROR(EAGAIN) || ret == AVERROR_EOF)
             break;
         if (ret < 0)
@@ -896,6 +914,9 @@ static int run_transcode(fit_ctx *c, const char *outdir, tp_error *err)
     for (;;) {
         if (canceled(c))
             return tp_error_set(err, TP_ECANCELED, 0, "%s: canceled", c->src);
+        /* A trimmed output is complete once its graphs end: skip the rest of the source. */
+        if (c->vdone && (c->aidx < 0 || c->adone))
+            break;
         int ret = av_read_frame(c->in, c->pkt);
         if (ret == AVERROR_EOF)
             break;
@@ -936,6 +957,7 @@ static void ctx_reset(fit_ctx *c, bool remove_tmp)
     c->next_split = 0;
     c->frames_out = 0;
     c->end_v = c->end_a = 0;
+    c->vdone = c->adone = false;
 }
 
 int tp_fit_run(char ***out_paths, int *n_out, const char *src, const tp_media_info *media,

@@ -108,6 +108,9 @@ ff -i remux.mkv -c copy -movflags +faststart pass.mp4
 "$TOKPREP" fit "${FAST[@]}" -o out_pass pass.mp4 >/dev/null || fail "fit pass"
 check "pass: byte-identical" cmp -s pass.mp4 out_pass/pass.mp4
 check "pass: hard link" [ "$(stat -c %i pass.mp4)" = "$(stat -c %i out_pass/pass.mp4)" ]
+rc=0; "$TOKPREP" fit "${FAST[@]}" -o out_pass pass.mp4 >/dev/null || rc=$?
+check "pass again into the same folder (exit $rc)" [ $rc = 0 ]
+check "pass again: no temp left" no_temp_files out_pass
 
 # Same folder, same name: refused, input untouched, no temp file left.
 mkdir same && cp pass.mp4 same/ && sum=$(sha256sum same/pass.mp4)
