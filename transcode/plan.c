@@ -188,14 +188,13 @@ static bool append_fill(char *f, size_t n, const tp_fix *fix, int dw, int dh)
     if (fix->fill == TP_FILL_PAD)
         return appendf(f, n, "scale=%d:%d:flags=bicubic,pad=%d:%d:%d:%d:color=%s,setsar=1", fw,
                        fh, W, H, x, y, fix->pad_color[0] ? fix->pad_color : "black");
-    /* Blur: the background is the same video scaled to cover a quarter-size frame, blurred
-     * there and scaled up; blurring at full size would cost as much as the encode. */
-    int bw = even_up(W / 4.0), bh = even_up(H / 4.0);
-    int cw = wider ? even_up(bh * src_ar) : bw, ch = wider ? bh : even_up(bw / src_ar);
-    if (cw < bw)
-        cw = bw;
-    if (ch < bh)
-        ch = bh;
+    if ((wider ? H - fh : W - fw) < 4) /* bars under 2 px each: a stretch is invisible */
+        return appendf(f, n, "scale=%d:%d:flags=bicubic,setsar=1", W, H);
+    /* Blur: the background is the same video, centre-cropped to the target shape (free: crop
+     * only moves pointers), scaled down to an eighth of the size and blurred there. Only the bars
+     * are scaled back up, and they are stacked with the picture (a copy) rather than overlaid
+     * (a per-pixel blend over the whole frame): this keeps blur within a few per cent of pad. */
+    int bw = even_up(W / 8.0), bh = even_up(H / 8.0);
     int side = bw < bh ? bw : bh;
     int lr = side / 10, cr;
     if (lr < 1)
@@ -203,14 +202,37 @@ static bool append_fill(char *f, size_t n, const tp_fix *fix, int dw, int dh)
     if (lr > 20)
         lr = 20;
     cr = lr / 2 > 0 ? lr / 2 : 1;
+    int bar1 = wider ? y : x, bar2 = wider ? H - fh - y : W - fw - x;
+    int full = wider ? H : W, small = wider ? bh : bw;
+    int s1 = even_up((double)bar1 * small / full), s2 = even_up((double)bar2 * small / full);
+    if (s1 > small)
+        s1 = small;
+    if (s2 > small)
+        s2 = small;
+    if (!appendf(f, n, "split=2[tpbg][tpfg];[tpbg]"))
+        return false;
+    if (wider ? !appendf(f, n, "crop=w=trunc(ih*%d/%d/sar/2)*2:h=ih,", W, H)
+              : !appendf(f, n, "crop=w=iw:h=trunc(iw*sar*%d/%d/2)*2,", H, W))
+        return false;
+    if (!appendf(f, n,
+                 "scale=%d:%d:flags=fast_bilinear,"
+                 "boxblur=luma_radius=%d:luma_power=2:chroma_radius=%d:chroma_power=2,"
+                 "split=2[tpb1][tpb2];",
+                 bw, bh, lr, cr))
+        return false;
+    if (wider)
+        return appendf(f, n,
+                       "[tpb1]crop=%d:%d:0:0,scale=%d:%d:flags=fast_bilinear,setsar=1[tpt];"
+                       "[tpb2]crop=%d:%d:0:%d,scale=%d:%d:flags=fast_bilinear,setsar=1[tpu];"
+                       "[tpfg]scale=%d:%d:flags=bicubic,setsar=1[tpm];"
+                       "[tpt][tpm][tpu]vstack=inputs=3,setsar=1",
+                       bw, s1, W, bar1, bw, s2, bh - s2, W, bar2, fw, fh);
     return appendf(f, n,
-                   "split=2[tpbg][tpfg];"
-                   "[tpbg]scale=%d:%d:flags=fast_bilinear,crop=%d:%d,"
-                   "boxblur=luma_radius=%d:luma_power=2:chroma_radius=%d:chroma_power=2,"
-                   "scale=%d:%d:flags=bilinear,setsar=1[tpbgs];"
-                   "[tpfg]scale=%d:%d:flags=bicubic,setsar=1[tpfgs];"
-                   "[tpbgs][tpfgs]overlay=%d:%d:eof_action=endall,setsar=1",
-                   cw, ch, bw, bh, lr, cr, W, H, fw, fh, x, y);
+                   "[tpb1]crop=%d:%d:0:0,scale=%d:%d:flags=fast_bilinear,setsar=1[tpt];"
+                   "[tpb2]crop=%d:%d:%d:0,scale=%d:%d:flags=fast_bilinear,setsar=1[tpu];"
+                   "[tpfg]scale=%d:%d:flags=bicubic,setsar=1[tpm];"
+                   "[tpt][tpm][tpu]hstack=inputs=3,setsar=1",
+                   s1, bh, bar1, H, s2, bh, bw - s2, bar2, H, fw, fh);
 }
 
 /* Split points on output-frame boundaries so parts add up exactly to the whole. */

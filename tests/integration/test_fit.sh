@@ -23,6 +23,12 @@ check "pad: top bar black" [ "$(top_luma out_pad/land.mp4)" -lt 20 ]
 check "blur: top not black" [ "$(top_luma out_blur/land.mp4)" -gt 25 ]
 check "crop: top not black" [ "$(top_luma out_crop/land.mp4)" -gt 25 ]
 check "input unchanged" [ "$(sha256sum land.mov)" = "$sha_before" ]
+# Taller than 9:16 (a 9:20 screen recording): blurred bars left and right.
+ff -f lavfi -i "testsrc2=s=144x320:r=25:d=1.2" -c:v mpeg4 tall.mp4
+"$TOKPREP" fit "${FAST[@]}" -o out_tall tall.mp4 >/dev/null || fail "fit tall blur"
+check_conformant out_tall/tall.mp4 25/1
+left_luma() { ff -i "$1" -vf "crop=10:320:0:0,signalstats,metadata=print:key=lavfi.signalstats.YAVG:file=-" -frames:v 1 -f null - | awk -F= '!d && /YAVG/{print int($2); d=1}'; }
+check "tall blur: left bar not black" [ "$(left_luma out_tall/tall.mp4)" -gt 25 ]
 
 # Rotated (90° clockwise display), mpeg4 so it must be transcoded: the red block at the coded
 # top-left is displayed top-right. FFmpeg 5.1's CLI cannot tag a rotation, so the tkhd matrix

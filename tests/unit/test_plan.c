@@ -45,7 +45,7 @@ typedef struct {
     int rc; /* 0 or -TP_E* */
     bool reject;
     tp_action action;
-    const char *has[6];    /* substrings the filter chain must contain, in this order */
+    const char *has[8];    /* substrings the filter chain must contain, in this order */
     const char *hasnt[3];  /* ... must not contain */
     int fps_num, fps_den;  /* 0 = don't check */
     int n_parts;           /* 0 = don't check */
@@ -85,6 +85,11 @@ static void m_portrait_small(tp_media_info *m)
 {
     m->video.width = m->video.display_width = 720;
     m->video.height = m->video.display_height = 1280;
+}
+static void m_tall(tp_media_info *m)
+{
+    m->video.width = m->video.display_width = 1080;
+    m->video.height = m->video.display_height = 2400;
 }
 static void m_long1500(tp_media_info *m)
 {
@@ -158,9 +163,16 @@ static void m_no_video(tp_media_info *m)
 static const plan_case cases[] = {
     {"landscape blur", {"fix.fill=blur"}, NULL, TP_VERDICT_FIX, TP_ACTION_TRANSCODE, 0, false,
      TP_ACTION_TRANSCODE,
-     {"fps=fps=30/1:start_time=0", "split=2", "crop=270:480,boxblur", "scale=1080:1920",
-      "[tpfg]scale=1080:606", "overlay=0:656"},
-     {"transpose", "pad="}, 30, 1, 1, 0, 10.0},
+     {"fps=fps=30/1:start_time=0", "split=2",
+      "crop=w=trunc(ih*1080/1920/sar/2)*2:h=ih,scale=136:240", "boxblur",
+      "[tpb1]crop=136:82:0:0,scale=1080:656", "[tpb2]crop=136:84:0:156,scale=1080:658",
+      "[tpfg]scale=1080:606", "vstack=inputs=3"},
+     {"transpose", "pad=", "overlay"}, 30, 1, 1, 0, 10.0},
+    {"tall 9:20 blur: bars left and right", {"fix.fill=blur"}, m_tall, TP_VERDICT_FIX,
+     TP_ACTION_TRANSCODE, 0, false, TP_ACTION_TRANSCODE,
+     {"crop=w=iw:h=trunc(iw*sar*1920/1080/2)*2", "[tpb1]crop=", "scale=108:1920",
+      "[tpfg]scale=864:1920", "hstack=inputs=3"},
+     {"vstack"}},
     {"landscape pad", {"fix.fill=pad"}, NULL, TP_VERDICT_FIX, TP_ACTION_TRANSCODE, 0, false,
      TP_ACTION_TRANSCODE, {"scale=1080:606", "pad=1080:1920:0:656:color=black", "setsar=1",
                            "format=yuv420p"},
