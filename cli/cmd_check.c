@@ -405,8 +405,9 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
 
     if (json) {
         doc = cJSON_CreateObject();
-        cJSON *files = doc ? cJSON_AddArrayToObject(doc, "files") : NULL;
-        if (!doc || !cJSON_AddStringToObject(doc, "profile", tp_profile_name(profile)) || !files) {
+        cJSON *files = NULL;
+        if (!doc || !cJSON_AddStringToObject(doc, "profile", tp_profile_name(profile)) ||
+            !(files = cJSON_AddArrayToObject(doc, "files"))) {
             fprintf(stderr, "tokprep check: out of memory\n");
             rc = TP_EXIT_ERROR;
             goto out;
