@@ -49,7 +49,12 @@ int tp_check_file(tp_check **out, const tp_profile *profile, const char *path,
             goto fail;
         }
         c->error_code = perr.code;
-        tp_rules_error(&c->result, code, perr.message);
+        /* The violation and reason go with the path already: keep only what went wrong. */
+        const char *what = perr.message;
+        size_t plen = strlen(path);
+        if (!strncmp(what, path, plen) && what[plen] == ':' && what[plen + 1] == ' ')
+            what += plen + 2;
+        tp_rules_error(&c->result, code, what);
         memset(&c->media, 0, sizeof(c->media));
         *out = c;
         return 0;

@@ -78,6 +78,18 @@ static bool is_atom_type(const unsigned char *t)
     return true;
 }
 
+/* Boxes an ISO BMFF / QuickTime file can start with; anything else is not one (a text file's
+ * first eight bytes also "parse" as a box). */
+static bool known_first_atom(const unsigned char *t)
+{
+    static const char *const first[] = {"ftyp", "moov", "mdat", "free", "skip", "wide",
+                                        "pnot", "uuid", "styp", "sidx", "junk"};
+    for (size_t i = 0; i < TP_ARRAY_LEN(first); i++)
+        if (!memcmp(t, first[i], 4))
+            return true;
+    return false;
+}
+
 /* Walk the top-level ISO BMFF boxes with plain reads: libavformat does not tell us whether moov
  * precedes mdat, nor the major brand that separates MP4 from QuickTime. */
 static void read_atoms(int fd, int64_t fsize, file_facts *f)
@@ -89,7 +101,7 @@ static void read_atoms(int fd, int64_t fsize, file_facts *f)
         if (got < 8)
             return;
         const unsigned char *type = h + 4;
-        if (!is_atom_type(type))
+        if (!is_atom_type(type) || (n == 0 && !known_first_atom(type)))
             return;
         uint64_t size = be32(h);
         int64_t hdr = 8;
@@ -125,8 +137,8 @@ static void read_atoms(int fd, int64_t fsize, file_facts *f)
         if (size > (uint64_t)(fsize - off)) {
             f->truncated = true;
             snprintf(f->truncated_msg, sizeof(f->truncated_msg),
-                     "truncated: the '%.4s' atom at byte %lld needs %llu bytes, the file ends "
-                     "after %lld",
+                     "truncated: the '%.4s' atom at byte %lld needs %llu bytes, only %lld "
+                     "remain",
                      (const char *)type, (long long)off, (unsigned long long)size,
                      (long long)(fsize - off));
             return;

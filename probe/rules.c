@@ -155,8 +155,13 @@ void tp_rules_error(tp_check_result *out, const char *code, const char *message)
     memset(out, 0, sizeof(*out));
     out->verdict = TP_VERDICT_ERROR;
     out->action = TP_ACTION_NONE;
-    if (code)
+    if (code) {
+        /* Avoid "truncated: truncated: ..." when the message already leads with the code. */
+        size_t n = strlen(code);
+        if (!strncmp(message, code, n) && message[n] == ':' && message[n + 1] == ' ')
+            message += n + 2;
         add(out, code, TP_SEV_ERROR, "%s", message);
+    }
     tp_strlcpy(out->reason, message, sizeof(out->reason));
 }
 

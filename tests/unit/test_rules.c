@@ -352,6 +352,9 @@ static void test_error_result(void **state)
     assert_string_equal(r.reason, "x.mp4: not media");
     tp_rules_error(&r, NULL, "x.mp4: permission denied");
     assert_int_equal(r.n_violations, 0);
+    assert_string_equal(r.reason, "x.mp4: permission denied");
+    tp_rules_error(&r, "truncated", "truncated: the 'mdat' atom runs past the end");
+    assert_string_equal(r.violations[0].message, "truncated: the 'mdat' atom runs past the end");
 }
 
 static void test_names(void **state)
