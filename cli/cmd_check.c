@@ -41,8 +41,8 @@ static void on_signal(int sig)
 
 typedef struct {
     const tp_scan_entry *entry;
-    tp_check *check;  /* NULL when the scan or the check call failed */
-    tp_error err;     /* scan/check failure: the reason */
+    tp_check *check; /* NULL when the scan or the check call failed */
+    tp_error err;    /* scan/check failure: the reason */
     double seconds;
     bool done;
 } slot;
@@ -164,21 +164,11 @@ static void xml_escaped(FILE *f, const char *s)
 {
     for (; *s; s++) {
         switch (*s) {
-        case '&':
-            fputs("&amp;", f);
-            break;
-        case '<':
-            fputs("&lt;", f);
-            break;
-        case '>':
-            fputs("&gt;", f);
-            break;
-        case '"':
-            fputs("&quot;", f);
-            break;
-        case '\n':
-            fputs("&#10;", f);
-            break;
+        case '&': fputs("&amp;", f); break;
+        case '<': fputs("&lt;", f); break;
+        case '>': fputs("&gt;", f); break;
+        case '"': fputs("&quot;", f); break;
+        case '\n': fputs("&#10;", f); break;
         default:
             /* Control characters are not allowed in XML 1.0. */
             if ((unsigned char)*s >= 0x20 || *s == '\t')
@@ -211,12 +201,13 @@ static int write_junit(const char *file, const slot *slots, size_t n, const char
         return -1;
     }
     fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    fprintf(f, "<testsuites name=\"tokprep check\" tests=\"%zu\" failures=\"%zu\" errors=\"%zu\">\n",
+    fprintf(f,
+            "<testsuites name=\"tokprep check\" tests=\"%zu\" failures=\"%zu\" errors=\"%zu\">\n",
             n, counts[1] + counts[2], counts[3]);
     fprintf(f, "  <testsuite name=\"tokprep check: ");
     xml_escaped(f, profile);
-    fprintf(f, "\" tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" skipped=\"0\" time=\"%.3f\">\n",
-            n, counts[1] + counts[2], counts[3], total);
+    fprintf(f, "\" tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" skipped=\"0\" time=\"%.3f\">\n", n,
+            counts[1] + counts[2], counts[3], total);
     for (size_t i = 0; i < n; i++) {
         const slot *s = &slots[i];
         const tp_verdict v = slot_verdict(s);
@@ -276,39 +267,24 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
         return TP_EXIT_ERROR;
     while ((c = tp_cli_next(&parser, cmd, argc, argv)) != -1) {
         switch (c) {
-        case 'h':
-            goto out;
-        case '?':
-            rc = TP_EXIT_ERROR;
-            goto out;
-        case TP_OPT_PROFILE:
-            profile_name = optarg;
-            break;
-        case TP_OPT_SET:
-            tp_cli_sets_add(&sets, optarg);
-            break;
-        case TP_OPT_JSON:
-            json = true;
-            break;
-        case OPT_DEEP:
-            deep = true;
-            break;
-        case OPT_JUNIT:
-            junit = optarg;
-            break;
+        case 'h': goto out;
+        case '?': rc = TP_EXIT_ERROR; goto out;
+        case TP_OPT_PROFILE: profile_name = optarg; break;
+        case TP_OPT_SET: tp_cli_sets_add(&sets, optarg); break;
+        case TP_OPT_JSON: json = true; break;
+        case OPT_DEEP: deep = true; break;
+        case OPT_JUNIT: junit = optarg; break;
         case OPT_JOBS: {
             char *end;
             long v = strtol(optarg, &end, 10);
             if (*end || v < 1 || v > 1024) {
-                rc = tp_cli_usage_error(cmd, "-j needs a number from 1 to 1024, not '%s'",
-                                        optarg);
+                rc = tp_cli_usage_error(cmd, "-j needs a number from 1 to 1024, not '%s'", optarg);
                 goto out;
             }
             jobs = (int)v;
             break;
         }
-        default:
-            break;
+        default: break;
         }
     }
     if (optind >= argc) {
@@ -319,8 +295,8 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
         rc = TP_EXIT_ERROR;
         goto out;
     }
-    if (tp_scan_paths(&list, (const char *const *)(argv + optind), (size_t)(argc - optind),
-                      &err) < 0) {
+    if (tp_scan_paths(&list, (const char *const *)(argv + optind), (size_t)(argc - optind), &err) <
+        0) {
         fprintf(stderr, "tokprep check: %s\n", err.message);
         rc = TP_EXIT_ERROR;
         goto out;
@@ -342,8 +318,8 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
         goto out;
     }
     if (jobs <= 0)
-        jobs = profile->pipeline.probe_workers > 0 ? profile->pipeline.probe_workers
-                                                   : tp_cpu_count();
+        jobs =
+            profile->pipeline.probe_workers > 0 ? profile->pipeline.probe_workers : tp_cpu_count();
     if ((size_t)jobs > list.n)
         jobs = list.n ? (int)list.n : 1;
     size_t depth = profile->pipeline.queue_depth > 0 ? (size_t)profile->pipeline.queue_depth : 16;

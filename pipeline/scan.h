@@ -20,7 +20,10 @@ typedef struct {
     size_t n, cap;
 } tp_scan_list;
 
-#define TP_SCAN_LIST_INIT {NULL, 0, 0}
+#define TP_SCAN_LIST_INIT                                                                          \
+    {                                                                                              \
+        NULL, 0, 0                                                                                 \
+    }
 
 /* Expand paths[0..n) in order into out (which must be TP_SCAN_LIST_INIT or freed):
  *  - a file named explicitly is always listed (whatever its content: the caller reports "not

@@ -10,11 +10,11 @@
 
 struct tp_check {
     char *path;
-    bool has_media;        /* media is valid (false for TP_VERDICT_ERROR) */
+    bool has_media; /* media is valid (false for TP_VERDICT_ERROR) */
     tp_media_info media;
     tp_check_result result;
-    char *error;           /* TP_VERDICT_ERROR: the reason; else NULL */
-    int error_code;        /* TP_VERDICT_ERROR: the probe's TP_E* code (positive); else 0 */
+    char *error;    /* TP_VERDICT_ERROR: the reason; else NULL */
+    int error_code; /* TP_VERDICT_ERROR: the probe's TP_E* code (positive); else 0 */
 };
 
 /* The media info of a check, or NULL when the file could not be read. */

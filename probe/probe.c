@@ -18,7 +18,8 @@
 
 #include "util/tp_util.h"
 
-/* Video packets sampled for the VFR test: enough to see a cadence change, few enough to be cheap. */
+/* Video packets sampled for the VFR test: enough to see a cadence change, few enough to be cheap.
+ */
 #define VFR_SAMPLE 60
 /* Packets of all streams read while looking for VFR_SAMPLE video packets. */
 #define VFR_MAX_PACKETS 600
@@ -197,13 +198,13 @@ static void container_name(char *out, size_t size, const AVInputFormat *fmt, con
  * files or URLs named inside the input (playlists), which a checker must never follow. */
 static bool format_refused(const AVInputFormat *fmt, bool *playlist)
 {
-    static const char *const playlists[] = {"hls", "concat", "dash", "ffmetadata", "image2",
-                                            "lavfi", "sdp", "rtsp", "imf"};
+    static const char *const playlists[] = {"hls",   "concat", "dash", "ffmetadata", "image2",
+                                            "lavfi", "sdp",    "rtsp", "imf"};
     static const char *const not_media[] = {
-        "tty",      "srt",     "webvtt",  "ass",    "subviewer", "subviewer1", "microdvd",
-        "mpl2",     "jacosub", "realtext", "sami",  "stl",       "pjs",        "vplayer",
-        "lrc",      "aqtitle", "mpsub",   "scc",    "svag",      "txt",        "bin",
-        "idf",      "adf",     "xbin",    "ico",    "gif",       "webp_pipe",  "apng"};
+        "tty",  "srt",     "webvtt",   "ass",  "subviewer", "subviewer1", "microdvd",
+        "mpl2", "jacosub", "realtext", "sami", "stl",       "pjs",        "vplayer",
+        "lrc",  "aqtitle", "mpsub",    "scc",  "svag",      "txt",        "bin",
+        "idf",  "adf",     "xbin",     "ico",  "gif",       "webp_pipe",  "apng"};
     *playlist = false;
     for (size_t i = 0; i < TP_ARRAY_LEN(playlists); i++)
         if (!strcmp(fmt->name, playlists[i])) {
@@ -259,8 +260,7 @@ static int check_file(const char *path, int64_t *size, int *fd, tp_error *err)
     }
     *size = (int64_t)st.st_size;
     if (st.st_size == 0)
-        return tp_error_set(err, TP_EMEDIA, AVERROR_INVALIDDATA, "%s: empty file (0 bytes)",
-                            path);
+        return tp_error_set(err, TP_EMEDIA, AVERROR_INVALIDDATA, "%s: empty file (0 bytes)", path);
     return 0;
 }
 
@@ -587,15 +587,16 @@ int tp_probe_file(tp_media_info *out, const char *path, const tp_probe_opts *opt
     if (ret < 0)
         goto out;
     const AVInputFormat *fmt = NULL;
-    int64_t max_probe = lim->probe_size > 0 && lim->probe_size < (1 << 20) ? lim->probe_size
-                                                                            : (1 << 20);
+    int64_t max_probe =
+        lim->probe_size > 0 && lim->probe_size < (1 << 20) ? lim->probe_size : (1 << 20);
     /* Content only (empty name): a text file named .mp4 must not be taken for an MP4. */
     int score = av_probe_input_buffer2(pb, &fmt, "", NULL, 0, (unsigned)max_probe);
     if (score == AVERROR_EXIT) {
-        ret = is.timed_out
-                  ? tp_error_set(err, TP_EMEDIA, score, "%s: probe timed out after %g s "
-                                 "(limits.probe_timeout)", path, lim->probe_timeout)
-                  : tp_error_set(err, TP_ECANCELED, score, "%s: cancelled", path);
+        ret = is.timed_out ? tp_error_set(err, TP_EMEDIA, score,
+                                          "%s: probe timed out after %g s "
+                                          "(limits.probe_timeout)",
+                                          path, lim->probe_timeout)
+                           : tp_error_set(err, TP_ECANCELED, score, "%s: cancelled", path);
         goto out;
     }
     if (score < AVPROBE_SCORE_RETRY || !fmt) {
@@ -680,18 +681,17 @@ int tp_probe_file(tp_media_info *out, const char *path, const tp_probe_opts *opt
     }
     ret = avformat_find_stream_info(ic, sopts);
     if (ret == AVERROR_EXIT) {
-        ret = is.timed_out
-                  ? tp_error_set(err, TP_EMEDIA, ret,
-                                 "%s: probe timed out after %g s (limits.probe_timeout)", path,
-                                 lim->probe_timeout)
-                  : tp_error_set(err, TP_ECANCELED, ret, "%s: cancelled", path);
+        ret = is.timed_out ? tp_error_set(err, TP_EMEDIA, ret,
+                                          "%s: probe timed out after %g s (limits.probe_timeout)",
+                                          path, lim->probe_timeout)
+                           : tp_error_set(err, TP_ECANCELED, ret, "%s: cancelled", path);
         goto out;
     }
     if (ic->nb_streams == 0) {
         ret = facts.truncated
                   ? tp_error_set(err, TP_EMEDIA, AVERROR_EOF, "%s: %s", path, facts.truncated_msg)
-                  : tp_error_set(err, TP_EMEDIA, AVERROR_INVALIDDATA,
-                                 "%s: not media (no streams)", path);
+                  : tp_error_set(err, TP_EMEDIA, AVERROR_INVALIDDATA, "%s: not media (no streams)",
+                                 path);
         goto out;
     }
     /* Headers that decode but whose data is cut off cannot be uploaded or fixed reliably. */
@@ -702,8 +702,8 @@ int tp_probe_file(tp_media_info *out, const char *path, const tp_probe_opts *opt
     ret = 0;
 
     container_name(out->container, sizeof(out->container), ic->iformat, &facts);
-    out->faststart = facts.isobmff || !strncmp(ic->iformat->name, "mov,", 4) ? facts.faststart
-                                                                              : true;
+    out->faststart =
+        facts.isobmff || !strncmp(ic->iformat->name, "mov,", 4) ? facts.faststart : true;
     if (ic->duration != AV_NOPTS_VALUE && ic->duration >= 0)
         out->duration = (double)ic->duration / AV_TIME_BASE;
     if (ic->start_time != AV_NOPTS_VALUE)
@@ -721,18 +721,10 @@ int tp_probe_file(tp_media_info *out, const char *path, const tp_probe_opts *opt
             else
                 out->n_video++;
             break;
-        case AVMEDIA_TYPE_AUDIO:
-            out->n_audio++;
-            break;
-        case AVMEDIA_TYPE_SUBTITLE:
-            out->n_subtitle++;
-            break;
-        case AVMEDIA_TYPE_ATTACHMENT:
-            out->n_attachments++;
-            break;
-        default:
-            out->n_data++;
-            break;
+        case AVMEDIA_TYPE_AUDIO: out->n_audio++; break;
+        case AVMEDIA_TYPE_SUBTITLE: out->n_subtitle++; break;
+        case AVMEDIA_TYPE_ATTACHMENT: out->n_attachments++; break;
+        default: out->n_data++; break;
         }
     }
     int vi = pick_video(ic), ai = pick_audio(ic);

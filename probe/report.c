@@ -43,8 +43,8 @@ static cJSON *video_json(const tp_video_info *v)
               put_bool(o, "vfr", v->vfr) && put_str(o, "pix_fmt", v->pix_fmt) &&
               put_num(o, "bit_depth", v->bit_depth) && put_str(o, "chroma", v->chroma) &&
               (v->hdr[0] ? put_str(o, "hdr", v->hdr) : put_null(o, "hdr")) &&
-              put_bool(o, "interlaced", v->interlaced) &&
-              put_num(o, "frames", (double)v->frames) && put_num(o, "stream_index", v->stream_index);
+              put_bool(o, "interlaced", v->interlaced) && put_num(o, "frames", (double)v->frames) &&
+              put_num(o, "stream_index", v->stream_index);
     if (!ok) {
         cJSON_Delete(o);
         return NULL;
@@ -113,7 +113,8 @@ cJSON *tp_violations_to_json(const tp_check_result *r)
             cJSON_Delete(o);
             goto fail;
         }
-        if (!put_str(o, "code", v->code) || !put_str(o, "severity", tp_severity_name(v->severity)) ||
+        if (!put_str(o, "code", v->code) ||
+            !put_str(o, "severity", tp_severity_name(v->severity)) ||
             !put_str(o, "message", v->message))
             goto fail;
     }

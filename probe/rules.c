@@ -12,14 +12,10 @@
 const char *tp_verdict_name(tp_verdict v)
 {
     switch (v) {
-    case TP_VERDICT_PASS:
-        return "pass";
-    case TP_VERDICT_FIX:
-        return "fix";
-    case TP_VERDICT_REJECT:
-        return "reject";
-    case TP_VERDICT_ERROR:
-        return "error";
+    case TP_VERDICT_PASS: return "pass";
+    case TP_VERDICT_FIX: return "fix";
+    case TP_VERDICT_REJECT: return "reject";
+    case TP_VERDICT_ERROR: return "error";
     }
     return "error";
 }
@@ -27,12 +23,9 @@ const char *tp_verdict_name(tp_verdict v)
 const char *tp_action_name(tp_action a)
 {
     switch (a) {
-    case TP_ACTION_NONE:
-        return "none";
-    case TP_ACTION_REMUX:
-        return "remux";
-    case TP_ACTION_TRANSCODE:
-        return "transcode";
+    case TP_ACTION_NONE: return "none";
+    case TP_ACTION_REMUX: return "remux";
+    case TP_ACTION_TRANSCODE: return "transcode";
     }
     return "none";
 }
@@ -111,8 +104,8 @@ static void size_str(char *buf, size_t size, int64_t bytes)
 /* Codecs that can be copied into an MP4 by a remux. vp8 cannot (no MP4 mapping). */
 static bool mp4_copyable(const char *codec)
 {
-    static const char *const ok[] = {"h264", "hevc", "vp9", "av1", "aac", "mp3", "opus",
-                                     "ac3", "eac3", "alac", "flac"};
+    static const char *const ok[] = {"h264", "hevc", "vp9",  "av1",  "aac", "mp3",
+                                     "opus", "ac3",  "eac3", "alac", "flac"};
     for (size_t i = 0; i < TP_ARRAY_LEN(ok); i++)
         if (!strcmp(codec, ok[i]))
             return true;
@@ -206,8 +199,8 @@ static void check_video(tp_check_result *r, const tp_media_info *m, const tp_rul
      * conforms (players honour both); otherwise the fit has to bake them in. */
     const tp_severity geom = picture_ok ? TP_SEV_WARN : TP_SEV_ERROR;
     if (v->rotation % 360 != 0)
-        add(r, "rotation", geom, "%d° display rotation (coded %dx%d, displayed %dx%d)",
-            v->rotation, v->width, v->height, dw, dh);
+        add(r, "rotation", geom, "%d° display rotation (coded %dx%d, displayed %dx%d)", v->rotation,
+            v->width, v->height, dw, dh);
     if (v->sar.num > 0 && v->sar.den > 0 && v->sar.num != v->sar.den)
         add(r, "sar", geom, "non-square pixels %d:%d (coded %dx%d, displayed %dx%d)", v->sar.num,
             v->sar.den, v->width, v->height, dw, dh);
@@ -236,8 +229,7 @@ static void check_video(tp_check_result *r, const tp_media_info *m, const tp_rul
     if (v->bit_depth != 8 || strcmp(v->chroma, "420") != 0) {
         char chroma[16];
         if (strlen(v->chroma) == 3 && v->chroma[0] >= '0' && v->chroma[0] <= '9')
-            snprintf(chroma, sizeof(chroma), "%c:%c:%c", v->chroma[0], v->chroma[1],
-                     v->chroma[2]);
+            snprintf(chroma, sizeof(chroma), "%c:%c:%c", v->chroma[0], v->chroma[1], v->chroma[2]);
         else
             snprintf(chroma, sizeof(chroma), "%s", v->chroma[0] ? v->chroma : "chroma unknown");
         add(r, "pix_fmt", TP_SEV_ERROR, "%s (%d-bit %s), 8-bit 4:2:0 required",

@@ -50,14 +50,22 @@ typedef struct {
     mutate_fn mutate;
     tp_verdict verdict;
     tp_action action;
-    const char *code;       /* a violation that must be present (NULL: none required) */
-    tp_severity severity;   /* ... with this severity */
-    const char *message;    /* ... whose message contains this (NULL: not checked) */
-    const char *reason;     /* the reason must contain this (NULL: not checked) */
+    const char *code;     /* a violation that must be present (NULL: none required) */
+    tp_severity severity; /* ... with this severity */
+    const char *message;  /* ... whose message contains this (NULL: not checked) */
+    const char *reason;   /* the reason must contain this (NULL: not checked) */
 } rule_case;
 
-static void m_none(tp_media_info *m, tp_profile *p) { (void)m; (void)p; }
-static void m_mkv(tp_media_info *m, tp_profile *p) { (void)p; strcpy(m->container, "mkv"); }
+static void m_none(tp_media_info *m, tp_profile *p)
+{
+    (void)m;
+    (void)p;
+}
+static void m_mkv(tp_media_info *m, tp_profile *p)
+{
+    (void)p;
+    strcpy(m->container, "mkv");
+}
 static void m_mkv_vp8(tp_media_info *m, tp_profile *p)
 {
     (void)p;
@@ -70,7 +78,11 @@ static void m_mkv_prores(tp_media_info *m, tp_profile *p)
     strcpy(m->container, "mkv");
     strcpy(m->video.codec, "prores");
 }
-static void m_not_faststart(tp_media_info *m, tp_profile *p) { (void)p; m->faststart = false; }
+static void m_not_faststart(tp_media_info *m, tp_profile *p)
+{
+    (void)p;
+    m->faststart = false;
+}
 static void m_faststart_off(tp_media_info *m, tp_profile *p)
 {
     m->faststart = false;
@@ -96,7 +108,11 @@ static void m_no_video(tp_media_info *m, tp_profile *p)
     memset(&m->video, 0, sizeof(m->video));
     m->n_video = 0;
 }
-static void m_vcodec(tp_media_info *m, tp_profile *p) { (void)p; strcpy(m->video.codec, "mpeg4"); }
+static void m_vcodec(tp_media_info *m, tp_profile *p)
+{
+    (void)p;
+    strcpy(m->video.codec, "mpeg4");
+}
 static void m_acodec(tp_media_info *m, tp_profile *p)
 {
     (void)p;
@@ -113,16 +129,36 @@ static void set_dims(tp_media_info *m, int w, int h)
     m->video.width = m->video.display_width = w;
     m->video.height = m->video.display_height = h;
 }
-static void m_small(tp_media_info *m, tp_profile *p) { (void)p; set_dims(m, 180, 320); }
-static void m_large(tp_media_info *m, tp_profile *p) { (void)p; set_dims(m, 2304, 4096 + 8); }
-static void m_landscape(tp_media_info *m, tp_profile *p) { (void)p; set_dims(m, 1920, 1080); }
-static void m_nearly_916(tp_media_info *m, tp_profile *p) { (void)p; set_dims(m, 1080, 1918); }
+static void m_small(tp_media_info *m, tp_profile *p)
+{
+    (void)p;
+    set_dims(m, 180, 320);
+}
+static void m_large(tp_media_info *m, tp_profile *p)
+{
+    (void)p;
+    set_dims(m, 2304, 4096 + 8);
+}
+static void m_landscape(tp_media_info *m, tp_profile *p)
+{
+    (void)p;
+    set_dims(m, 1920, 1080);
+}
+static void m_nearly_916(tp_media_info *m, tp_profile *p)
+{
+    (void)p;
+    set_dims(m, 1080, 1918);
+}
 static void m_square_allowed(tp_media_info *m, tp_profile *p)
 {
     set_dims(m, 1080, 1080);
     p->rules.aspects[p->rules.n_aspects++] = (tp_rational){1, 1};
 }
-static void m_fps_low(tp_media_info *m, tp_profile *p) { (void)p; m->video.fps = (tp_rational){15, 1}; }
+static void m_fps_low(tp_media_info *m, tp_profile *p)
+{
+    (void)p;
+    m->video.fps = (tp_rational){15, 1};
+}
 static void m_fps_high(tp_media_info *m, tp_profile *p)
 {
     (void)p;
@@ -138,7 +174,11 @@ static void m_fps_unknown(tp_media_info *m, tp_profile *p)
     (void)p;
     m->video.fps = (tp_rational){0, 1};
 }
-static void m_vfr(tp_media_info *m, tp_profile *p) { (void)p; m->video.vfr = true; }
+static void m_vfr(tp_media_info *m, tp_profile *p)
+{
+    (void)p;
+    m->video.vfr = true;
+}
 static void m_rotated_ok(tp_media_info *m, tp_profile *p)
 {
     (void)p;
@@ -167,9 +207,21 @@ static void m_sar_bad(tp_media_info *m, tp_profile *p)
     m->video.sar = (tp_rational){4, 3};
     m->video.display_width = 1440;
 }
-static void m_interlaced(tp_media_info *m, tp_profile *p) { (void)p; m->video.interlaced = true; }
-static void m_hdr(tp_media_info *m, tp_profile *p) { (void)p; strcpy(m->video.hdr, "pq"); }
-static void m_hlg(tp_media_info *m, tp_profile *p) { (void)p; strcpy(m->video.hdr, "hlg"); }
+static void m_interlaced(tp_media_info *m, tp_profile *p)
+{
+    (void)p;
+    m->video.interlaced = true;
+}
+static void m_hdr(tp_media_info *m, tp_profile *p)
+{
+    (void)p;
+    strcpy(m->video.hdr, "pq");
+}
+static void m_hlg(tp_media_info *m, tp_profile *p)
+{
+    (void)p;
+    strcpy(m->video.hdr, "hlg");
+}
 static void m_10bit(tp_media_info *m, tp_profile *p)
 {
     (void)p;
@@ -182,13 +234,21 @@ static void m_444(tp_media_info *m, tp_profile *p)
     strcpy(m->video.pix_fmt, "yuv444p");
     strcpy(m->video.chroma, "444");
 }
-static void m_short_reject(tp_media_info *m, tp_profile *p) { (void)p; m->duration = 2.0; }
+static void m_short_reject(tp_media_info *m, tp_profile *p)
+{
+    (void)p;
+    m->duration = 2.0;
+}
 static void m_short_extend(tp_media_info *m, tp_profile *p)
 {
     m->duration = 2.0;
     p->fix.too_short = TP_TOO_SHORT_EXTEND;
 }
-static void m_long_split(tp_media_info *m, tp_profile *p) { (void)p; m->duration = 660.0; }
+static void m_long_split(tp_media_info *m, tp_profile *p)
+{
+    (void)p;
+    m->duration = 660.0;
+}
 static void m_long_trim(tp_media_info *m, tp_profile *p)
 {
     m->duration = 660.0;
@@ -199,8 +259,16 @@ static void m_long_reject(tp_media_info *m, tp_profile *p)
     m->duration = 660.0;
     p->fix.too_long = TP_TOO_LONG_REJECT;
 }
-static void m_duration_unknown(tp_media_info *m, tp_profile *p) { (void)p; m->duration = -1; }
-static void m_big(tp_media_info *m, tp_profile *p) { (void)p; m->size = 1200000000; }
+static void m_duration_unknown(tp_media_info *m, tp_profile *p)
+{
+    (void)p;
+    m->duration = -1;
+}
+static void m_big(tp_media_info *m, tp_profile *p)
+{
+    (void)p;
+    m->size = 1200000000;
+}
 static void m_corrupt(tp_media_info *m, tp_profile *p)
 {
     (void)p;
@@ -223,46 +291,70 @@ static void m_reject_wins(tp_media_info *m, tp_profile *p)
 #define W TP_SEV_WARN
 static const rule_case cases[] = {
     {"conformant", m_none, TP_VERDICT_PASS, TP_ACTION_NONE, NULL, E, NULL, NULL},
-    {"container", m_mkv, TP_VERDICT_FIX, TP_ACTION_REMUX, "container", E, "mkv not in [mp4, mov, webm]", NULL},
-    {"container vp8 needs transcode", m_mkv_vp8, TP_VERDICT_FIX, TP_ACTION_TRANSCODE, "container", E, NULL, NULL},
-    {"container + bad codec", m_mkv_prores, TP_VERDICT_FIX, TP_ACTION_TRANSCODE, "video_codec", E, "prores", NULL},
-    {"not_faststart", m_not_faststart, TP_VERDICT_FIX, TP_ACTION_REMUX, "not_faststart", E, NULL, NULL},
-    {"faststart not required", m_faststart_off, TP_VERDICT_PASS, TP_ACTION_NONE, NULL, E, NULL, NULL},
+    {"container", m_mkv, TP_VERDICT_FIX, TP_ACTION_REMUX, "container", E,
+     "mkv not in [mp4, mov, webm]", NULL},
+    {"container vp8 needs transcode", m_mkv_vp8, TP_VERDICT_FIX, TP_ACTION_TRANSCODE, "container",
+     E, NULL, NULL},
+    {"container + bad codec", m_mkv_prores, TP_VERDICT_FIX, TP_ACTION_TRANSCODE, "video_codec", E,
+     "prores", NULL},
+    {"not_faststart", m_not_faststart, TP_VERDICT_FIX, TP_ACTION_REMUX, "not_faststart", E, NULL,
+     NULL},
+    {"faststart not required", m_faststart_off, TP_VERDICT_PASS, TP_ACTION_NONE, NULL, E, NULL,
+     NULL},
     {"webm has no moov", m_webm_no_faststart, TP_VERDICT_PASS, TP_ACTION_NONE, NULL, E, NULL, NULL},
-    {"faststart + fps", m_no_faststart_and_fps, TP_VERDICT_FIX, TP_ACTION_TRANSCODE, "fps", E, "15 fps < 23 fps", NULL},
+    {"faststart + fps", m_no_faststart_and_fps, TP_VERDICT_FIX, TP_ACTION_TRANSCODE, "fps", E,
+     "15 fps < 23 fps", NULL},
     {"no_video", m_no_video, TP_VERDICT_REJECT, TP_ACTION_NONE, "no_video", E, NULL, "audio only"},
-    {"video_codec", m_vcodec, TP_VERDICT_FIX, TP_ACTION_TRANSCODE, "video_codec", E, "mpeg4 not in [h264, hevc, vp8, vp9]", NULL},
-    {"audio_codec", m_acodec, TP_VERDICT_FIX, TP_ACTION_TRANSCODE, "audio_codec", E, "pcm_s16le", NULL},
+    {"video_codec", m_vcodec, TP_VERDICT_FIX, TP_ACTION_TRANSCODE, "video_codec", E,
+     "mpeg4 not in [h264, hevc, vp8, vp9]", NULL},
+    {"audio_codec", m_acodec, TP_VERDICT_FIX, TP_ACTION_TRANSCODE, "audio_codec", E, "pcm_s16le",
+     NULL},
     {"audio_missing", m_no_audio, TP_VERDICT_PASS, TP_ACTION_NONE, "audio_missing", W, NULL, NULL},
-    {"too_small", m_small, TP_VERDICT_FIX, TP_ACTION_TRANSCODE, "too_small", E, "180 px < 360 px", NULL},
-    {"too_large_dims", m_large, TP_VERDICT_FIX, TP_ACTION_TRANSCODE, "too_large_dims", E, "4104 px > 4096 px", NULL},
-    {"aspect", m_landscape, TP_VERDICT_FIX, TP_ACTION_TRANSCODE, "aspect", E, "1920x1080 (16:9", NULL},
+    {"too_small", m_small, TP_VERDICT_FIX, TP_ACTION_TRANSCODE, "too_small", E, "180 px < 360 px",
+     NULL},
+    {"too_large_dims", m_large, TP_VERDICT_FIX, TP_ACTION_TRANSCODE, "too_large_dims", E,
+     "4104 px > 4096 px", NULL},
+    {"aspect", m_landscape, TP_VERDICT_FIX, TP_ACTION_TRANSCODE, "aspect", E, "1920x1080 (16:9",
+     NULL},
     {"aspect within 1 %", m_nearly_916, TP_VERDICT_PASS, TP_ACTION_NONE, NULL, E, NULL, NULL},
     {"aspect list", m_square_allowed, TP_VERDICT_PASS, TP_ACTION_NONE, NULL, E, NULL, NULL},
     {"fps low", m_fps_low, TP_VERDICT_FIX, TP_ACTION_TRANSCODE, "fps", E, "15 fps < 23 fps", NULL},
-    {"fps high", m_fps_high, TP_VERDICT_FIX, TP_ACTION_TRANSCODE, "fps", E, "120 fps > 60 fps", NULL},
+    {"fps high", m_fps_high, TP_VERDICT_FIX, TP_ACTION_TRANSCODE, "fps", E, "120 fps > 60 fps",
+     NULL},
     {"fps 23.976", m_fps_ntsc, TP_VERDICT_PASS, TP_ACTION_NONE, NULL, E, NULL, NULL},
     {"fps unknown", m_fps_unknown, TP_VERDICT_FIX, TP_ACTION_TRANSCODE, "fps", E, "unknown", NULL},
     {"vfr", m_vfr, TP_VERDICT_FIX, TP_ACTION_TRANSCODE, "vfr", E, NULL, NULL},
-    {"rotation, picture ok", m_rotated_ok, TP_VERDICT_PASS, TP_ACTION_NONE, "rotation", W, "90°", NULL},
-    {"rotation, picture bad", m_rotated_bad, TP_VERDICT_FIX, TP_ACTION_TRANSCODE, "rotation", E, NULL, NULL},
+    {"rotation, picture ok", m_rotated_ok, TP_VERDICT_PASS, TP_ACTION_NONE, "rotation", W, "90°",
+     NULL},
+    {"rotation, picture bad", m_rotated_bad, TP_VERDICT_FIX, TP_ACTION_TRANSCODE, "rotation", E,
+     NULL, NULL},
     {"sar, picture ok", m_sar_ok, TP_VERDICT_PASS, TP_ACTION_NONE, "sar", W, "4:3", NULL},
     {"sar, picture bad", m_sar_bad, TP_VERDICT_FIX, TP_ACTION_TRANSCODE, "sar", E, NULL, NULL},
     {"interlaced", m_interlaced, TP_VERDICT_FIX, TP_ACTION_TRANSCODE, "interlaced", E, NULL, NULL},
     {"hdr pq", m_hdr, TP_VERDICT_FIX, TP_ACTION_TRANSCODE, "hdr", E, "pq", NULL},
     {"hdr hlg", m_hlg, TP_VERDICT_FIX, TP_ACTION_TRANSCODE, "hdr", E, "hlg", NULL},
-    {"pix_fmt 10-bit", m_10bit, TP_VERDICT_FIX, TP_ACTION_TRANSCODE, "pix_fmt", E, "yuv420p10le (10-bit 4:2:0)", NULL},
+    {"pix_fmt 10-bit", m_10bit, TP_VERDICT_FIX, TP_ACTION_TRANSCODE, "pix_fmt", E,
+     "yuv420p10le (10-bit 4:2:0)", NULL},
     {"pix_fmt 4:4:4", m_444, TP_VERDICT_FIX, TP_ACTION_TRANSCODE, "pix_fmt", E, "4:4:4", NULL},
-    {"too short, reject", m_short_reject, TP_VERDICT_REJECT, TP_ACTION_NONE, "duration_too_short", E, "2.0 s < 3 s", "set fix.too_short=extend"},
-    {"too short, extend", m_short_extend, TP_VERDICT_FIX, TP_ACTION_TRANSCODE, "duration_too_short", E, NULL, NULL},
-    {"too long, split", m_long_split, TP_VERDICT_FIX, TP_ACTION_TRANSCODE, "duration_too_long", E, "duration_too_long: 660.0 s > 600 s", NULL},
-    {"too long, trim", m_long_trim, TP_VERDICT_FIX, TP_ACTION_TRANSCODE, "duration_too_long", E, NULL, NULL},
-    {"too long, reject", m_long_reject, TP_VERDICT_REJECT, TP_ACTION_NONE, "duration_too_long", E, NULL, "set fix.too_long=split"},
-    {"duration unknown", m_duration_unknown, TP_VERDICT_PASS, TP_ACTION_NONE, "duration_unknown", W, NULL, NULL},
-    {"file_too_large", m_big, TP_VERDICT_FIX, TP_ACTION_TRANSCODE, "file_too_large", E, "1.20 GB > 1.00 GB", NULL},
-    {"corrupt (deep)", m_corrupt, TP_VERDICT_FIX, TP_ACTION_TRANSCODE, "corrupt", E, "3 decode errors", NULL},
+    {"too short, reject", m_short_reject, TP_VERDICT_REJECT, TP_ACTION_NONE, "duration_too_short",
+     E, "2.0 s < 3 s", "set fix.too_short=extend"},
+    {"too short, extend", m_short_extend, TP_VERDICT_FIX, TP_ACTION_TRANSCODE, "duration_too_short",
+     E, NULL, NULL},
+    {"too long, split", m_long_split, TP_VERDICT_FIX, TP_ACTION_TRANSCODE, "duration_too_long", E,
+     "duration_too_long: 660.0 s > 600 s", NULL},
+    {"too long, trim", m_long_trim, TP_VERDICT_FIX, TP_ACTION_TRANSCODE, "duration_too_long", E,
+     NULL, NULL},
+    {"too long, reject", m_long_reject, TP_VERDICT_REJECT, TP_ACTION_NONE, "duration_too_long", E,
+     NULL, "set fix.too_long=split"},
+    {"duration unknown", m_duration_unknown, TP_VERDICT_PASS, TP_ACTION_NONE, "duration_unknown", W,
+     NULL, NULL},
+    {"file_too_large", m_big, TP_VERDICT_FIX, TP_ACTION_TRANSCODE, "file_too_large", E,
+     "1.20 GB > 1.00 GB", NULL},
+    {"corrupt (deep)", m_corrupt, TP_VERDICT_FIX, TP_ACTION_TRANSCODE, "corrupt", E,
+     "3 decode errors", NULL},
     {"deep and clean", m_deep_clean, TP_VERDICT_PASS, TP_ACTION_NONE, NULL, E, NULL, NULL},
-    {"reject wins over fix", m_reject_wins, TP_VERDICT_REJECT, TP_ACTION_NONE, "container", E, NULL, "too_short"},
+    {"reject wins over fix", m_reject_wins, TP_VERDICT_REJECT, TP_ACTION_NONE, "container", E, NULL,
+     "too_short"},
 };
 
 static tp_profile *open_profile(void)
@@ -326,10 +418,25 @@ static void test_table(void **state)
 static void test_codes_covered(void **state)
 {
     (void)state;
-    static const char *const codes[] = {
-        "no_video", "container", "video_codec", "audio_codec", "audio_missing", "too_small",
-        "too_large_dims", "aspect", "fps", "vfr", "rotation", "sar", "interlaced", "hdr",
-        "pix_fmt", "duration_too_short", "duration_too_long", "file_too_large", "not_faststart"};
+    static const char *const codes[] = {"no_video",
+                                        "container",
+                                        "video_codec",
+                                        "audio_codec",
+                                        "audio_missing",
+                                        "too_small",
+                                        "too_large_dims",
+                                        "aspect",
+                                        "fps",
+                                        "vfr",
+                                        "rotation",
+                                        "sar",
+                                        "interlaced",
+                                        "hdr",
+                                        "pix_fmt",
+                                        "duration_too_short",
+                                        "duration_too_long",
+                                        "file_too_large",
+                                        "not_faststart"};
     for (size_t k = 0; k < TP_ARRAY_LEN(codes); k++) {
         bool seen = false;
         for (size_t i = 0; i < TP_ARRAY_LEN(cases) && !seen; i++)
