@@ -100,9 +100,9 @@ typedef enum {
 } tp_verdict;
 
 typedef enum {
-    TP_ACTION_NONE = 0,  /* pass, reject, error */
-    TP_ACTION_REMUX,     /* only the container or the moov position is wrong: copy the streams */
-    TP_ACTION_TRANSCODE  /* re-encode (fit) */
+    TP_ACTION_NONE = 0, /* pass, reject, error */
+    TP_ACTION_REMUX,    /* only the container or the moov position is wrong: copy the streams */
+    TP_ACTION_TRANSCODE /* re-encode (fit) */
 } tp_action;
 
 typedef enum {
@@ -115,10 +115,10 @@ typedef enum {
 typedef struct tp_check tp_check;
 
 typedef struct tp_check_opts {
-    unsigned int version;        /* TP_CHECK_OPTS_VERSION */
-    int deep;                    /* non-zero: decode every packet and count decode errors */
-    const volatile int *cancel;  /* NULL, or a flag another thread/signal handler sets to
-                                    non-zero to abandon the probe (-TP_ECANCELED) */
+    unsigned int version;       /* TP_CHECK_OPTS_VERSION */
+    int deep;                   /* non-zero: decode every packet and count decode errors */
+    const volatile int *cancel; /* NULL, or a flag another thread/signal handler sets to
+                                   non-zero to abandon the probe (-TP_ECANCELED) */
 } tp_check_opts;
 
 #define TP_CHECK_OPTS_VERSION 1
