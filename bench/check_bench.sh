@@ -31,6 +31,9 @@ bytes=$(du -sb "$T/files" | cut -f1)
 # Warm the page cache for both sides alike.
 cat "$T"/files/* >/dev/null
 
+tj0=$(date +%s.%N)
+"$TOKPREP" check --json -j 1 "$T/files" >/dev/null || true
+tj1=$(date +%s.%N)
 t0=$(date +%s.%N)
 "$TOKPREP" check --json "$T/files" >"$T/tokprep.json" || true
 t1=$(date +%s.%N)
@@ -40,13 +43,15 @@ done
 t2=$(date +%s.%N)
 
 n_checked=$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["files"]))' "$T/tokprep.json")
-python3 - "$t0" "$t1" "$t2" "$N" "$n_checked" "$bytes" "$(nproc)" <<'PY'
+python3 - "$t0" "$t1" "$t2" "$N" "$n_checked" "$bytes" "$(nproc)" "$tj0" "$tj1" <<'PY'
 import sys
 t0, t1, t2 = map(float, sys.argv[1:4])
 n, checked, size, cores = int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6]), int(sys.argv[7])
+j1 = float(sys.argv[9]) - float(sys.argv[8])
 a, b = t1 - t0, t2 - t1
 print(f"files: {n} ({size / 1e6:.1f} MB), checked by tokprep: {checked}, cores: {cores}")
 print(f"tokprep check --json DIR : {a:7.3f} s  ({a / n * 1000:6.2f} ms/file)")
+print(f"tokprep check -j 1      : {j1:7.3f} s  ({j1 / n * 1000:6.2f} ms/file)")
 print(f"ffprobe shell loop       : {b:7.3f} s  ({b / n * 1000:6.2f} ms/file)")
 print(f"ratio                    : {b / a:7.1f}x")
 PY
