@@ -587,8 +587,13 @@ int tp_probe_file(tp_media_info *out, const char *path, const tp_probe_opts *opt
     if (ret < 0)
         goto out;
     const AVInputFormat *fmt = NULL;
-    int64_t max_probe =
-        lim->probe_size > 0 && lim->probe_size < (1 << 20) ? lim->probe_size : (1 << 20);
+    /* Format detection alone never needs more than 1 MiB; below 2 KiB nothing is recognisable,
+     * so the limit is clamped into that range for this step. */
+    int64_t max_probe = lim->probe_size > 0 ? lim->probe_size : (1 << 20);
+    if (max_probe > (1 << 20))
+        max_probe = 1 << 20;
+    if (max_probe < 2048)
+        max_probe = 2048;
     /* Content only (empty name): a text file named .mp4 must not be taken for an MP4. */
     int score = av_probe_input_buffer2(pb, &fmt, "", NULL, 0, (unsigned)max_probe);
     if (score == AVERROR_EXIT) {

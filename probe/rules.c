@@ -226,14 +226,18 @@ static void check_video(tp_check_result *r, const tp_media_info *m, const tp_rul
     if (v->hdr[0])
         add(r, "hdr", TP_SEV_ERROR, "HDR transfer %s, SDR (BT.709) required", v->hdr);
     /* 8-bit 4:2:0 is what every phone and TikTok's player decode; anything else is re-encoded. */
-    if (v->bit_depth != 8 || strcmp(v->chroma, "420") != 0) {
+    if (!v->pix_fmt[0]) {
+        add(r, "pix_fmt", TP_SEV_ERROR,
+            "unknown (not found within limits.probe_size / limits.analyze_duration), 8-bit "
+            "4:2:0 required");
+    } else if (v->bit_depth != 8 || strcmp(v->chroma, "420") != 0) {
         char chroma[16];
         if (strlen(v->chroma) == 3 && v->chroma[0] >= '0' && v->chroma[0] <= '9')
             snprintf(chroma, sizeof(chroma), "%c:%c:%c", v->chroma[0], v->chroma[1], v->chroma[2]);
         else
-            snprintf(chroma, sizeof(chroma), "%s", v->chroma[0] ? v->chroma : "chroma unknown");
-        add(r, "pix_fmt", TP_SEV_ERROR, "%s (%d-bit %s), 8-bit 4:2:0 required",
-            v->pix_fmt[0] ? v->pix_fmt : "unknown", v->bit_depth, chroma);
+            snprintf(chroma, sizeof(chroma), "%s", v->chroma[0] ? v->chroma : "?");
+        add(r, "pix_fmt", TP_SEV_ERROR, "%s (%d-bit %s), 8-bit 4:2:0 required", v->pix_fmt,
+            v->bit_depth, chroma);
     }
 }
 

@@ -130,6 +130,10 @@ expect text.mp4 error null not_media:error
 expect truncated_faststart.mp4 error null truncated:error
 expect truncated_moov_last.mp4 error null truncated:error
 expect does-not-exist.mp4 error null -
+expect pass.mp4 error null - --set limits.max_streams=1
+expect pass.mp4 error null - --set limits.max_pixels=1000
+# Limits are applied: with 32 bytes to analyse the pixel format stays unknown.
+expect pass.mp4 fix transcode pix_fmt:error --set limits.probe_size=32 --set limits.analyze_duration=0.1
 if [ "$(id -u)" = 0 ]; then
     # root reads mode-000 files anyway (CAP_DAC_OVERRIDE), so permission denied cannot be made
     # here; tp_probe_file maps EACCES to "permission denied" (covered when run as a user).
@@ -199,6 +203,8 @@ for line in open(sys.argv[1]):
             pass
 sys.exit(1 if bad else 0)
 EOF
+
+grep -q "2 streams > 1 (limits.max_streams)" "$T"/out*.json || fail "max_streams message"
 
 # ---- message format: measured value and limit -----------------------------------------------
 checks=$((checks + 1))
