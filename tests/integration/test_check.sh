@@ -134,13 +134,22 @@ expect pass.mp4 error null - --set limits.max_streams=1
 expect pass.mp4 error null - --set limits.max_pixels=1000
 # Limits are applied: with 32 bytes to analyse the pixel format stays unknown.
 expect pass.mp4 fix transcode pix_fmt:error --set limits.probe_size=32 --set limits.analyze_duration=0.1
-if [ "$(id -u)" = 0 ]; then
-    # root reads mode-000 files anyway (CAP_DAC_OVERRIDE), so permission denied cannot be made
-    # here; tp_probe_file maps EACCES to "permission denied" (covered when run as a user).
-    echo "SKIP: unreadable permissions (running as root, which bypasses file modes)"
-else
+if [ "$(id -u)" != 0 ]; then
     expect unreadable.mp4 error null -
     grep -q "permission denied" "$T/out$n.json" || fail "unreadable: no 'permission denied'"
+elif command -v setpriv >/dev/null; then
+    # root reads mode-000 files anyway (CAP_DAC_OVERRIDE): run this one case as nobody, with
+    # no capabilities, so the permission check really happens.
+    chmod 711 "$T"
+    checks=$((checks + 1))
+    setpriv --reuid=65534 --regid=65534 --clear-groups "$TOKPREP" check --json "$T/unreadable.mp4" >"$T/unreadable.json" 2>&1
+    rc=$?
+    [ $rc = 2 ] || fail "unreadable as nobody: exit $rc, want 2"
+    grep -q '"verdict":.*"error"' "$T/unreadable.json" && grep -q "permission denied" "$T/unreadable.json" ||
+        fail "unreadable as nobody: $(cat "$T/unreadable.json")"
+    chmod 700 "$T"
+else
+    echo "SKIP: unreadable permissions (running as root without setpriv; root bypasses modes)"
 fi
 
 # ---- measured fields ------------------------------------------------------------------------
