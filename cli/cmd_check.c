@@ -421,8 +421,11 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
     if (junit && write_junit(junit, slots, list.n, tp_profile_name(profile), counts, total) < 0)
         counts[3]++; /* an unwritten report is a failure CI must see */
 
-    if (g_cancel)
+    if (g_cancel) {
+        fprintf(stderr, "tokprep check: interrupted; files not yet probed are listed as "
+                        "errors\n");
         rc = TP_EXIT_INTERRUPTED;
+    }
     else if (counts[3])
         rc = TP_EXIT_ERROR;
     else if (counts[1] || counts[2])
