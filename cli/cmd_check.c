@@ -353,7 +353,12 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
      * complete: -j changes speed, never order. */
     for (size_t i = 0; i < list.n; i++) {
         slots[i].entry = &list.items[i];
-        tp_queue_push(sh.queue, &slots[i]);
+        if (tp_queue_push(sh.queue, &slots[i]) < 0) { /* only if closed: never, but be sure */
+            tp_error_set(&slots[i].err, TP_EINTERNAL, 0, "%s: not queued", list.items[i].path);
+            pthread_mutex_lock(&sh.lock);
+            slots[i].done = true;
+            pthread_mutex_unlock(&sh.lock);
+        }
     }
     tp_queue_close(sh.queue);
 
@@ -425,8 +430,7 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
         fprintf(stderr, "tokprep check: interrupted; files not yet probed are listed as "
                         "errors\n");
         rc = TP_EXIT_INTERRUPTED;
-    }
-    else if (counts[3])
+    } else if (counts[3])
         rc = TP_EXIT_ERROR;
     else if (counts[1] || counts[2])
         rc = TP_EXIT_FAIL;
