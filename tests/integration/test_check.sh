@@ -304,5 +304,18 @@ assert cases[3].find("error") is not None
 assert "aspect" in cases[1].find("failure").text
 EOF
 
+# ---- the public API, embedded (docs/examples/check_file.c) ----------------------------------
+example=${TP_BUILD_DIR:-}/example_check_file
+if [ -x "$example" ]; then
+    checks=$((checks + 1))
+    "$example" "$T/pass.mp4" "$T/anamorphic.mp4" "$T/text.mp4" >"$T/example.txt"
+    [ $? = 1 ] || fail "example_check_file: exit status"
+    grep -q "pass.mp4: pass none" "$T/example.txt" &&
+        grep -q "\[warn\] sar: non-square pixels 4:3" "$T/example.txt" &&
+        grep -q "text.mp4: error .*not media" "$T/example.txt" || fail "example: $(cat "$T/example.txt")"
+else
+    echo "SKIP: example_check_file not built (TP_BUILD_DIR unset)"
+fi
+
 echo "$checks groups of checks, $failures failure(s)"
 [ "$failures" = 0 ]
