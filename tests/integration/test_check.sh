@@ -48,6 +48,8 @@ ff -f lavfi -i "$(src 270x640)" "${SINE[@]}" -vf setsar=4/3 "${V[@]}" "${A[@]}" 
 ff -f lavfi -i "testsrc=s=64x64:d=1" -frames:v 1 "$T/cover.png"
 ff -i "$T/pass.mp4" -i "$T/cover.png" -map 0 -map 1 -c copy -c:v:1 png -disposition:v:1 attached_pic -movflags +faststart "$T/cover.mp4"
 ff -i "$T/no_video.m4a" -i "$T/cover.png" -map 0 -map 1 -c copy -c:v:0 png -disposition:v:0 attached_pic -f mp4 "$T/audio_cover.mp4"
+# Two audio tracks, the second marked default: a player (and the check) picks the second.
+ff -i "$T/pass.mp4" -f lavfi -i sine=f=880:d=4 -map 0:v -map 0:a -map 1:a -c:v copy -c:a:0 copy -c:a:1 libmp3lame -disposition:a:0 0 -disposition:a:1 default -shortest -movflags +faststart "$T/two_audio.mp4"
 # Broken inputs.
 : >"$T/empty.mp4"
 head -c 65536 /dev/urandom >"$T/random.bin"
@@ -174,6 +176,7 @@ media rotated.mp4 "m['video']['width']==640 and m['video']['height']==360 and m[
 media anamorphic.mp4 "m['video']['width']==270 and m['video']['sar']=='4:3' and m['video']['display_width']==360 and m['video']['display_height']==640"
 media cover.mp4 "m['video']['codec']=='h264' and m['streams']['attachments']==1 and m['streams']['video']==1"
 media audio_cover.mp4 "m['video'] is None and m['audio']['codec']=='aac'"
+media two_audio.mp4 "m['audio']['codec']=='mp3' and m['audio']['stream_index']==2 and m['streams']['audio']==2"
 media hdr.mp4 "m['video']['hdr']=='pq'"
 media vfr.mp4 "m['video']['vfr'] is True and 35 < m['video']['fps'] < 45"
 media interlaced.mp4 "m['video']['interlaced'] is True"
