@@ -201,10 +201,10 @@ static bool format_refused(const AVInputFormat *fmt, bool *playlist)
     static const char *const playlists[] = {"hls",   "concat", "dash", "ffmetadata", "image2",
                                             "lavfi", "sdp",    "rtsp", "imf"};
     static const char *const not_media[] = {
-        "tty",  "srt",     "webvtt",   "ass",  "subviewer", "subviewer1", "microdvd",
-        "mpl2", "jacosub", "realtext", "sami", "stl",       "pjs",        "vplayer",
-        "lrc",  "aqtitle", "mpsub",    "scc",  "svag",      "txt",        "bin",
-        "idf",  "adf",     "xbin",     "ico",  "gif",       "webp_pipe",  "apng"};
+        "tty",  "srt",     "webvtt",   "ass",      "subviewer", "subviewer1", "microdvd",
+        "mpl2", "jacosub", "realtext", "sami",     "stl",       "pjs",        "vplayer",
+        "lrc",  "aqtitle", "mpsub",    "scc",      "txt",       "bin",        "idf",
+        "adf",  "xbin",    "ico",      "webp_pipe"};
     *playlist = false;
     for (size_t i = 0; i < TP_ARRAY_LEN(playlists); i++)
         if (!strcmp(fmt->name, playlists[i])) {
