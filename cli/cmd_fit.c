@@ -1,6 +1,5 @@
 /* `tokprep fit`: probe, check, plan and fit each file into OUTDIR; --dry-run prints the plans. */
 #include <cjson/cJSON.h>
-#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -10,7 +9,9 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "pipeline/scan.h"
 #include "probe/probe.h"
+#include "probe/report.h"
 #include "probe/rules.h"
 #include "transcode/fit.h"
 #include "util/tp_util.h"
@@ -39,7 +40,7 @@ static void on_signal(int sig)
 }
 
 typedef struct {
-    char *path;
+    const char *path; /* owned by the scan list */
     tp_media_info media;
     tp_check_result check;
     tp_fit_plan plan;
@@ -99,6 +100,8 @@ static void on_progress(double fraction, double fps, void *payload)
 
 static void fit_one(fit_run *run, fit_job *job)
 {
+    if (job->rc < 0) /* the scan already failed it (missing, unreadable) */
+        return;
     tp_probe_opts po = {.deep = false, .limits = &run->profile->limits, .cancel = &cancel_flag};
     job->rc = tp_probe_file(&job->media, job->path, &po, &job->err);
     if (job->rc < 0)
@@ -136,49 +139,6 @@ static void *worker(void *arg)
             return NULL;
         fit_one(run, &run->jobs[i]);
     }
-}
-
-/* Files given directly, and the regular files of a given folder (not recursive, hidden files
- * skipped), in name order. */
-static int add_path(fit_job **jobs, size_t *n, size_t *cap, const char *path)
-{
-    if (*n == *cap) {
-        size_t nc = *cap ? *cap * 2 : 16;
-        fit_job *nj = realloc(*jobs, nc * sizeof(*nj));
-        if (!nj)
-            return -1;
-        *jobs = nj;
-        *cap = nc;
-    }
-    memset(&(*jobs)[*n], 0, sizeof(fit_job));
-    (*jobs)[*n].path = tp_strdup(path);
-    if (!(*jobs)[*n].path)
-        return -1;
-    (*n)++;
-    return 0;
-}
-
-static int collect(fit_job **jobs, size_t *n, size_t *cap, const char *arg)
-{
-    struct stat st;
-    if (stat(arg, &st) == 0 && S_ISDIR(st.st_mode)) {
-        struct dirent **names = NULL;
-        int k = scandir(arg, &names, NULL, alphasort);
-        int rc = 0;
-        for (int i = 0; i < k; i++) {
-            if (names[i]->d_name[0] != '.' && rc == 0) {
-                char *p = tp_asprintf("%s/%s", arg, names[i]->d_name);
-                struct stat fs;
-                if (p && stat(p, &fs) == 0 && S_ISREG(fs.st_mode))
-                    rc = add_path(jobs, n, cap, p);
-                free(p);
-            }
-            free(names[i]);
-        }
-        free(names);
-        return rc;
-    }
-    return add_path(jobs, n, cap, arg);
 }
 
 static const char *job_verdict(const fit_job *j)
@@ -287,7 +247,8 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
     int jobs_n = 0, rc = TP_EXIT_OK, c;
     fit_run fr = {0};
     pthread_t *threads = NULL;
-    size_t cap = 0;
+    tp_scan_list list = TP_SCAN_LIST_INIT;
+    tp_error err = TP_ERROR_INIT;
     if (tp_cli_parser_init(&parser, cmd) < 0)
         return TP_EXIT_ERROR;
     while ((c = tp_cli_next(&parser, cmd, argc, argv)) != -1) {
@@ -319,12 +280,25 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
     }
     if ((rc = tp_cli_open_profile(&profile, profile_name, &sets)) != 0)
         goto out;
-    for (int i = optind; i < argc; i++) {
-        if (collect(&fr.jobs, &fr.n_jobs, &cap, argv[i]) < 0) {
-            fprintf(stderr, "tokprep: out of memory\n");
-            rc = TP_EXIT_ERROR;
-            goto out;
-        }
+    /* The same files in the same order as `tokprep check` sees them. */
+    if (tp_scan_paths(&list, (const char *const *)(argv + optind), (size_t)(argc - optind), &err) <
+        0) {
+        fprintf(stderr, "tokprep fit: %s\n", err.message);
+        rc = TP_EXIT_ERROR;
+        goto out;
+    }
+    fr.jobs = calloc(list.n ? list.n : 1, sizeof(*fr.jobs));
+    if (!fr.jobs) {
+        fprintf(stderr, "tokprep fit: out of memory\n");
+        rc = TP_EXIT_ERROR;
+        goto out;
+    }
+    fr.n_jobs = list.n;
+    for (size_t i = 0; i < list.n; i++) {
+        fr.jobs[i].path = list.items[i].path;
+        if (list.items[i].error)
+            fr.jobs[i].rc = tp_error_set(&fr.jobs[i].err, -list.items[i].error, 0, "%s",
+                                         list.items[i].message);
     }
     if (outdir && !dry_run && mkdir_p(outdir) < 0) {
         fprintf(stderr, "tokprep fit: %s: cannot create the output folder: %s\n", outdir,
@@ -394,6 +368,8 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
                 cJSON_AddStringToObject(f, "error", j->plan.reason);
             else
                 cJSON_AddNullToObject(f, "error");
+            if (j->probed)
+                cJSON_AddItemToObject(f, "violations", tp_violations_to_json(&j->check));
             if (dry_run && j->planned && !j->plan.reject)
                 cJSON_AddItemToObject(f, "plan", plan_json(&j->plan));
             cJSON_AddItemToArray(files, f);
@@ -422,11 +398,10 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
          : n_reject  ? TP_EXIT_FAIL
                      : TP_EXIT_OK;
 out:
-    for (size_t i = 0; i < fr.n_jobs; i++) {
-        free(fr.jobs[i].path);
+    for (size_t i = 0; i < fr.n_jobs; i++)
         tp_fit_paths_free(fr.jobs[i].outputs, fr.jobs[i].n_outputs);
-    }
     free(fr.jobs);
+    tp_scan_list_free(&list);
     free(threads);
     tp_profile_free(profile);
     tp_cli_sets_free(&sets);
@@ -445,7 +420,7 @@ const tp_cli_command tp_cmd_fit = {
         "  transcode  H.264 High yuv420p at fix.width x fix.height, AAC-LC: <stem>.mp4, or\n"
         "             <stem>_part1.mp4, ... when fix.too_long is split\n"
         "Outputs are written under a temporary name, re-checked against the profile and renamed\n"
-        "only when they pass. A folder PATH fits its regular files (not recursive).\n"
+        "only when they pass. A folder PATH is walked recursively for audio/video files.\n"
         "Exit status: 0 all outputs written, 1 some file rejected, 2 some file failed,\n"
         "130 interrupted.",
     .options = options,

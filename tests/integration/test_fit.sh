@@ -135,6 +135,12 @@ check "read-only folder: exit 2 ($rc)" [ $rc = 2 ]
 check "read-only folder: message" grep -q "not writable" out.txt
 check "read-only folder: empty" [ -z "$(ls -A ro)" ]
 
+# A missing file: exit 2, the others still fitted.
+rc=0; "$TOKPREP" fit "${FAST[@]}" -o out_missing missing.mp4 pass.mp4 >miss.txt 2>&1 || rc=$?
+check "missing file: exit 2 ($rc)" [ $rc = 2 ]
+check "missing file: named" grep -q "missing.mp4: error" miss.txt
+check "missing file: the other written" [ -f out_missing/pass.mp4 ]
+
 # --dry-run writes nothing and shows the plan.
 "$TOKPREP" fit "${FAST[@]}" --dry-run -o out_dry land.mov >dry.txt
 check "dry-run shows the filter" grep -q "filter: .*fps=fps=25/1" dry.txt
