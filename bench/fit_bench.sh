@@ -23,16 +23,14 @@ x264=(-c:v libx264 -preset veryfast -crf 21 -profile:v high -x264-params 8x8dct=
       -pix_fmt yuv420p)
 aac=(-c:a aac -b:a 128k -ar 48000 -ac 2 -af "aresample=48000:async=1:first_pts=0")
 
-best() { # best wall time of REPS runs of a command
-    local b=""
-    for _ in $(seq "$REPS"); do
-        rm -rf out; mkdir out
-        local t0 t1; t0=$(date +%s.%N)
-        if ! "$@" >/dev/null 2>err.txt; then echo "failed: $*" >&2; cat err.txt >&2; exit 1; fi
-        t1=$(date +%s.%N)
-        b=$(python3 -c "t=$t1-$t0; b='$b'; print(t if not b or t < float(b) else b)")
-    done
-    printf '%.2f' "$b"
+run_timed() { # NAME CMD...: one timed run, appended to times.txt as "NAME wall cpu"
+    local name=$1 st=0; shift
+    rm -rf out; mkdir out
+    # bash's time keyword: wall, and user/sys including the waited-for children.
+    { TIMEFORMAT="%R %U %S"; time "$@" >/dev/null 2>err.txt || st=$?; } 2>t.txt
+    if [ "$st" != 0 ]; then echo "failed: $*" >&2; cat err.txt >&2; exit 1; fi
+    read -r wall user sys < <(tail -1 t.txt)
+    echo "$name $wall $(python3 -c "print($user + $sys)")" >>times.txt
 }
 cli_fit() { # FILL: the ffmpeg CLI running tokprep's own plan
     local p; p=$(plan "$1")
@@ -48,24 +46,46 @@ cli_naive_blur() { # split → scale to cover at full size → boxblur → overl
 tp_fit() { "$TOKPREP" fit --set fix.fill="$1" -o out src.mp4; }
 
 echo "machine: $(nproc) cores, $(uname -m); load before: $(cut -d' ' -f1-3 /proc/loadavg)"
-t_tp_blur=$(best tp_fit blur)
-t_cli_blur=$(best cli_fit blur)
-t_tp_pad=$(best tp_fit pad)
-t_cli_pad=$(best cli_fit pad)
-t_tp_crop=$(best tp_fit crop)
-t_naive=$(best cli_naive_blur)
+# Rounds interleave the variants, so a change of load on the shared machine hits all of them.
+: >times.txt
+for _ in $(seq "$REPS"); do
+    run_timed tp_blur tp_fit blur
+    run_timed cli_blur cli_fit blur
+    run_timed tp_pad tp_fit pad
+    run_timed cli_pad cli_fit pad
+    run_timed tp_crop tp_fit crop
+    run_timed naive cli_naive_blur
+done
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
+# best wall and median CPU (user+sys) per variant
+stat() { python3 - "$1" "$2" <<'PY'
+import statistics, sys
+rows = [l.split() for l in open('times.txt') if l.split()[0] == sys.argv[1]]
+col = 1 if sys.argv[2] == 'wall' else 2
+vals = [float(r[col]) for r in rows]
+print('%.2f' % (min(vals) if col == 1 else statistics.median(vals)))
+PY
+}
 r() { python3 -c "print('%.2f' % ($1 / $2))"; }
+for v in tp_blur cli_blur tp_pad cli_pad tp_crop naive; do
+    eval "w_$v=$(stat $v wall)"; eval "c_$v=$(stat $v cpu)"
+done
 cat <<MD
-| what (10 s 1080p30 landscape → 1080x1920, x264 veryfast crf 21, AAC 128k) | wall s (best of $REPS) | ratio |
+| variant (10 s 1080p30 landscape → 1080x1920, x264 veryfast crf 21, AAC 128k) | wall s (best of $REPS) | CPU s (median) |
 |---|---|---|
-| tokprep fit, fill blur | $t_tp_blur | $(r "$t_tp_blur" "$t_cli_blur")× the CLI (target ≤ 1.0) |
-| ffmpeg CLI, same graph and settings (blur) | $t_cli_blur | |
-| tokprep fit, fill pad | $t_tp_pad | $(r "$t_tp_pad" "$t_cli_pad")× the CLI (target ≤ 1.0) |
-| ffmpeg CLI, same graph and settings (pad) | $t_cli_pad | |
-| tokprep fit, fill crop | $t_tp_crop | |
-| ffmpeg CLI, naive full-size blur | $t_naive | tokprep blur is $(r "$t_naive" "$t_tp_blur")× faster (target ≥ 1.3) |
-| tokprep blur vs tokprep pad | | $(r "$t_tp_blur" "$t_tp_pad")× (target ≤ 1.10) |
+| tokprep fit, fill blur | $w_tp_blur | $c_tp_blur |
+| ffmpeg CLI, same graph and settings (blur) | $w_cli_blur | $c_cli_blur |
+| tokprep fit, fill pad | $w_tp_pad | $c_tp_pad |
+| ffmpeg CLI, same graph and settings (pad) | $w_cli_pad | $c_cli_pad |
+| tokprep fit, fill crop | $w_tp_crop | $c_tp_crop |
+| ffmpeg CLI, naive full-size blur (split → scale to cover → boxblur → overlay) | $w_naive | $c_naive |
+
+| ratio | wall | CPU | target |
+|---|---|---|---|
+| tokprep / CLI, blur | $(r "$w_tp_blur" "$w_cli_blur") | $(r "$c_tp_blur" "$c_cli_blur") | ≤ 1.0 |
+| tokprep / CLI, pad | $(r "$w_tp_pad" "$w_cli_pad") | $(r "$c_tp_pad" "$c_cli_pad") | ≤ 1.0 |
+| naive CLI blur / tokprep blur (speed-up) | $(r "$w_naive" "$w_tp_blur") | $(r "$c_naive" "$c_tp_blur") | ≥ 1.3 |
+| tokprep blur / tokprep pad | $(r "$w_tp_blur" "$w_tp_pad") | $(r "$c_tp_blur" "$c_tp_pad") | ≤ 1.10 |
 MD
 
 # One frame of each fill (at 4 s) for the docs.

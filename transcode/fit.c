@@ -145,9 +145,10 @@ void tp_fit_paths_free(char **paths, int n)
     free(paths);
 }
 
-/* Refuse an output that would replace the input: the same folder and the same name. (A final
- * name that is merely a hard link to the input, from an earlier pass-through, is fine: the
- * rename replaces the link, never the input's data.) */
+/* Refuse an output that would replace the input (the same folder and the same name) or any
+ * existing file in the input's folder. Elsewhere an existing output is replaced by rename, which
+ * never touches the old file's data (even when it is a hard link to the input, from an earlier
+ * pass-through). */
 static int check_not_input(const char *src, const char *outdir, const char *name, tp_error *err)
 {
     char *rsrc = realpath(src, NULL), *rdir = realpath(outdir, NULL);
@@ -157,10 +158,20 @@ static int check_not_input(const char *src, const char *outdir, const char *name
         size_t dlen = (size_t)(slash - rsrc);
         bool same_dir = (dlen == 0 && !strcmp(rdir, "/")) ||
                         (strlen(rdir) == dlen && !strncmp(rsrc, rdir, dlen));
+        char *final = tp_asprintf("%s/%s", rdir, name);
+        struct stat st;
         if (same_dir && !strcmp(slash + 1, name))
             rc = tp_error_set(err, TP_EINVAL, 0,
                               "%s: the output %s/%s is the input itself; choose another -o folder",
                               src, outdir, name);
+        /* In the input's own folder an existing file of that name may be another input (a.mov
+         * and a.mp4): never replace it there. */
+        else if (same_dir && final && lstat(final, &st) == 0)
+            rc = tp_error_set(err, TP_EINVAL, 0,
+                              "%s: the output %s/%s already exists in the input's folder; "
+                              "choose another -o folder",
+                              src, outdir, name);
+        free(final);
     }
     free(rsrc);
     free(rdir);

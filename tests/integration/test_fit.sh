@@ -125,6 +125,12 @@ check "same folder refused (exit $rc)" [ $rc = 2 ]
 check "same folder: clear message" grep -q "is the input itself" out.txt
 check "same folder: input unchanged" [ "$(sha256sum same/pass.mp4)" = "$sum" ]
 check "same folder: no temp" no_temp_files same
+# Another input of the same stem in that folder (a.mov → a.mp4 exists) is never replaced.
+cp land.mov same/a.mov && cp pass.mp4 same/a.mp4 && sum=$(sha256sum same/a.mp4)
+rc=0; "$TOKPREP" fit "${FAST[@]}" -o same same/a.mov >out.txt 2>&1 || rc=$?
+check "existing a.mp4 next to a.mov: refused (exit $rc)" [ $rc = 2 ]
+check "existing a.mp4: unchanged" [ "$(sha256sum same/a.mp4)" = "$sum" ]
+check "existing a.mp4: message" grep -q "already exists in the input's folder" out.txt
 
 # Read-only output folder: a clear error, exit 2, no file at all (run unprivileged: root ignores
 # permissions).
