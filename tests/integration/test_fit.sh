@@ -147,6 +147,13 @@ check "missing file: exit 2 ($rc)" [ $rc = 2 ]
 check "missing file: named" grep -q "missing.mp4: error" miss.txt
 check "missing file: the other written" [ -f out_missing/pass.mp4 ]
 
+# Two inputs with one stem in different folders: the second is refused, the first written.
+mkdir -p d1 d2 && cp pass.mp4 d1/clip.mp4 && cp remux.mkv d2/clip.mkv
+rc=0; "$TOKPREP" fit "${FAST[@]}" -o out_stem d1 d2 >stem.txt 2>&1 || rc=$?
+check "same stem: exit 2 ($rc)" [ $rc = 2 ]
+check "same stem: message" grep -q "same name as d1/clip.mp4" stem.txt
+check "same stem: first written" cmp -s d1/clip.mp4 out_stem/clip.mp4
+
 # --dry-run writes nothing and shows the plan.
 "$TOKPREP" fit "${FAST[@]}" --dry-run -o out_dry land.mov >dry.txt
 check "dry-run shows the filter" grep -q "filter: .*fps=fps=25/1" dry.txt
