@@ -649,6 +649,10 @@ int tp_probe_file(tp_media_info *out, const char *path, const tp_probe_opts *opt
                                lim->probe_timeout);
         else if (facts.truncated)
             ret = tp_error_set(err, TP_EMEDIA, AVERROR_EOF, "%s: %s", path, facts.truncated_msg);
+        else if (raw == AVERROR_EOF)
+            ret =
+                tp_error_set(err, TP_EMEDIA, AVERROR_EOF,
+                             "%s: truncated: the file ends inside the %s headers", path, fmt->name);
         else
             ret = tp_error_set(err, TP_EMEDIA, AVERROR_INVALIDDATA, "%s: not readable as %s: %s",
                                path, fmt->name, av_err2str(raw));
