@@ -311,6 +311,7 @@ static int oauth_post(tp_http *h, const tp_profile *p, const char *path, const c
         .body_len = strlen(body),
         .fd = -1,
         .timeout = p->upload.tiktok.timeout,
+        .fresh_connection = true,
     };
     rc = tp_http_do(h, &req, resp, err);
 out:

@@ -301,6 +301,8 @@ int tp_http_do(tp_http *h, const tp_http_req *req, tp_http_resp *resp, tp_error 
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
     curl_easy_setopt(c, CURLOPT_USERAGENT, "tokprep/" TOKPREP_VERSION);
+    if (req->fresh_connection)
+        curl_easy_setopt(c, CURLOPT_FRESH_CONNECT, 1L);
     long t = req->timeout > 0 ? (long)(req->timeout + 0.5) : 60;
     if (t < 1)
         t = 1;

@@ -25,6 +25,10 @@ typedef struct {
     int fd; /* file body (PUT) when >= 0: length bytes from offset, read with pread */
     int64_t offset, length;
     double timeout; /* seconds: connect timeout and "no progress for this long" */
+    /* Not idempotent (init, token exchange, refresh): use a new connection. libcurl re-sends a
+     * request by itself when a reused keep-alive connection dies before the answer, which for
+     * an init could post twice and for a refresh could spend the rotated refresh token. */
+    bool fresh_connection;
     const volatile int *cancel;
     /* Upload progress (bytes of this body sent so far); may be NULL. */
     void (*progress)(int64_t sent, void *payload);

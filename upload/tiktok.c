@@ -463,6 +463,7 @@ static int api_call(tp_tiktok *tt, int ep, const char *path, const cJSON *body, 
             .fd = -1,
             .timeout = c->timeout,
             .cancel = cancel,
+            .fresh_connection = !retry,
         };
         tp_http_resp_clear(&resp);
         rc = tp_http_do(tt->http, &req, &resp, err);
