@@ -2,6 +2,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "upload/http.h"
 
+#include <arpa/inet.h>
 #include <curl/curl.h>
 #include <ctype.h>
 #include <errno.h>
@@ -68,7 +69,9 @@ static bool host_is_loopback(const char *host)
         return false;
     if (!strcasecmp(host, "localhost") || !strcmp(host, "::1") || !strcmp(host, "[::1]"))
         return true;
-    return !strncmp(host, "127.", 4);
+    /* A real IPv4 literal in 127/8, not a name that merely starts with "127." */
+    struct in_addr a;
+    return inet_pton(AF_INET, host, &a) == 1 && (ntohl(a.s_addr) >> 24) == 127;
 }
 
 static bool url_parts(const char *url, char **scheme, char **host)
