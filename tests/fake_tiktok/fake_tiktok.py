@@ -57,6 +57,7 @@ class State:
         self.rate = {}
         self.faults = []
         self.events = []
+        self.put_started = 0.0
         self.open_id = "open-" + secrets.token_hex(8)
         for spec in args.fault or []:
             kind, ep, n = spec.split(":")
@@ -247,7 +248,9 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_PUT(self):
         u = urllib.parse.urlsplit(self.path)
+        arrived = time.time()
         with self.st.lock:
+            self.st.put_started = arrived
             done, kind = self.pre_fault("put")
             if done:
                 return
@@ -434,7 +437,8 @@ class Handler(BaseHTTPRequestHandler):
             self.close_connection = True  # the body was not read
             self.send(status, {"error": why}, headers=headers)
 
-        if u.path != "/upload/" or not p or q.get("upload_token") != p["upload_token"]:
+        # "/upload" too: curl -T appends the file name to a URL path ending in "/" (bench).
+        if u.path not in ("/upload/", "/upload") or not p or q.get("upload_token") != p["upload_token"]:
             return refuse(404, "no such upload")
         if self.headers.get("Authorization"):
             return refuse(400, "upload requests carry no Authorization header")
@@ -461,6 +465,8 @@ class Handler(BaseHTTPRequestHandler):
             return refuse(400, "chunk %d must be %d bytes, got %d" % (idx, want, last - first + 1))
         if length != want:
             return refuse(400, "Content-Length %d != range length %d" % (length, want))
+        if "first_put_at" not in p:
+            p["first_put_at"] = self.st.put_started
         h = p["hasher"].copy()
         fh = open(p["store"], "ab") if p["store"] else None
         left = want
@@ -488,6 +494,7 @@ class Handler(BaseHTTPRequestHandler):
         if p["chunks"] == n:
             p["complete"] = True
             p["sha256"] = h.hexdigest()
+            p["complete_at"] = time.time()
             self.st.events.append("complete " + p["publish_id"])
         if fault == "lose-response":
             return self.drop()
