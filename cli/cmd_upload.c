@@ -9,10 +9,12 @@
 #include "cli/cli.h"
 #include "probe/probe.h"
 #include "profiles/profile.h"
+#include "upload/auth.h"
 #include "upload/tiktok.h"
+#include "upload/tt_json.h"
 #include "util/tp_util.h"
 
-enum { OPT_CAPTION = TP_OPT_USER, OPT_NO_WAIT };
+enum { OPT_CAPTION = TP_OPT_USER, OPT_NO_WAIT, OPT_RESUME };
 
 static const tp_cli_option options[] = {
     {"profile", 'p', "NAME|PATH", "profile to use (default tiktok; tiktok-draft for drafts)",
@@ -22,6 +24,9 @@ static const tp_cli_option options[] = {
     {"caption", 0, "TEXT", "caption for every file (default: <stem>.txt or the profile's)",
      OPT_CAPTION},
     {"no-wait", 0, NULL, "do not poll status/fetch after the upload", OPT_NO_WAIT},
+    {"resume", 0, "FILE", "keep resume state in FILE (one input file): an interrupted upload "
+                          "continues where it stopped when run again",
+     OPT_RESUME},
     {NULL, 0, NULL, NULL, 0},
 };
 
@@ -58,11 +63,25 @@ typedef struct {
     const char *path;
     bool tty;
     int last_pct;
+    const char *resume_file; /* NULL = not kept */
 } progress_state;
+
+static void save_resume(const progress_state *ps, const tp_tiktok_resume *rs)
+{
+    char *text = tp_tt_resume_serialize(rs);
+    tp_error err = TP_ERROR_INIT;
+    if (!text || tp_tt_private_write(ps->resume_file, text, &err) < 0)
+        tp_log(TP_LOG_WARN, "%s: cannot save the resume state: %s", ps->resume_file,
+               text ? err.message : "out of memory");
+    free(text);
+}
 
 static void on_progress(const tp_tiktok_event *ev, void *payload)
 {
     progress_state *ps = payload;
+    if (ps->resume_file && ev->resume &&
+        (ev->kind == TP_TIKTOK_EV_INIT || ev->kind == TP_TIKTOK_EV_CHUNK_DONE))
+        save_resume(ps, ev->resume);
     if (!ps->tty || ev->kind != TP_TIKTOK_EV_BYTES || ev->total <= 0)
         return;
     int pct = (int)(ev->bytes_sent * 100 / ev->total);
@@ -131,7 +150,7 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
     tp_profile *p = NULL;
     tp_tiktok *tt = NULL;
     tp_error err = TP_ERROR_INIT;
-    const char *profile = NULL, *caption = NULL;
+    const char *profile = NULL, *caption = NULL, *resume_file = NULL;
     bool json = false, wait = true;
     int rc = TP_EXIT_OK, c;
     if (tp_cli_parser_init(&parser, cmd) < 0)
@@ -148,6 +167,7 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
         case TP_OPT_JSON: json = true; break;
         case OPT_CAPTION: caption = optarg; break;
         case OPT_NO_WAIT: wait = false; break;
+        case OPT_RESUME: resume_file = optarg; break;
         default: break;
         }
     }
@@ -155,8 +175,26 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
         rc = tp_cli_usage_error(cmd, "no FILE given");
         goto out;
     }
+    if (resume_file && optind + 1 != argc) {
+        rc = tp_cli_usage_error(cmd, "--resume takes exactly one FILE");
+        goto out;
+    }
     if ((rc = tp_cli_open_profile(&p, profile, &sets)) != 0)
         goto out;
+    tp_tiktok_resume resume = TP_TIKTOK_RESUME_INIT;
+    if (resume_file) {
+        char *text = NULL;
+        size_t len = 0;
+        int r = tp_tt_private_read(resume_file, &text, &len, &err);
+        if (r == 0)
+            r = tp_tt_resume_parse(&resume, text, len, &err);
+        free(text);
+        if (r < 0) {
+            fprintf(stderr, "tokprep upload: %s: %s\n", resume_file, err.message);
+            rc = TP_EXIT_ERROR;
+            goto out;
+        }
+    }
     if (tp_tiktok_open(&tt, p, &err) < 0) {
         fprintf(stderr, "tokprep upload: %s\n", err.message);
         rc = TP_EXIT_ERROR;
@@ -187,7 +225,7 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
                 rc = TP_EXIT_FAIL;
             continue;
         }
-        progress_state ps = {path, !json && isatty(2), -1};
+        progress_state ps = {path, !json && isatty(2), -1, resume_file};
         tp_tiktok_post_opts o = TP_TIKTOK_POST_OPTS_INIT;
         o.caption = caption;
         o.duration = media_duration(path, p);
@@ -195,7 +233,15 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
         o.progress = on_progress;
         o.payload = &ps;
         o.cancel = (const volatile int *)&interrupted;
+        o.resume = resume_file ? &resume : NULL;
         int r = tp_tiktok_post_file(&res, tt, path, &o, &err);
+        if (resume_file && r == 0 && !res.still_processing) {
+            unlink(resume_file);
+        } else if (resume_file && resume.publish_id[0]) {
+            save_resume(&ps, &resume);
+            tp_log(TP_LOG_WARN, "%s: run the same command again to continue at chunk %d/%d",
+                   resume_file, resume.next_chunk + 1, resume.chunk_count);
+        }
         if (json)
             print_json(path, r, &res, &err, false);
         else

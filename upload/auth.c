@@ -218,6 +218,17 @@ out:
     return rc;
 }
 
+int tp_tt_private_read(const char *path, char **text, size_t *len, tp_error *err)
+{
+    int rc = read_small_file(path, text, len, true, err);
+    return rc == -TP_EAUTH ? 1 : rc;
+}
+
+int tp_tt_private_write(const char *path, const char *text, tp_error *err)
+{
+    return write_private_file(path, text, err);
+}
+
 int tp_tt_token_save(const char *path, const tp_tt_token *tok, tp_error *err)
 {
     char *text = tp_tt_token_serialize(tok);

@@ -58,6 +58,12 @@ int tp_tt_refresh(tp_tt_token *tok, tp_http *h, const tp_profile *p, const char 
 int tp_tt_token_fresh(tp_tt_token *tok, tp_http *h, const tp_profile *p, const char *path,
                       tp_error *err);
 
+/* Files holding secrets (token file, resume state): read refuses group/other access like the
+ * token file (returns 1 when the file does not exist, *text malloc'd otherwise); write is
+ * atomic with mode 0600 and creates missing directories with mode 0700. */
+int tp_tt_private_read(const char *path, char **text, size_t *len, tp_error *err);
+int tp_tt_private_write(const char *path, const char *text, tp_error *err);
+
 /* Revoke at TikTok (best effort) and delete the token file. */
 int tp_tt_logout(tp_http *h, const tp_profile *p, const char *path, tp_error *err);
 

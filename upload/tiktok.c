@@ -1028,23 +1028,24 @@ int tp_tiktok_post_file(tp_tiktok_result *out, tp_tiktok *tt, const char *path,
                           path, rs->publish_id);
         goto out;
     }
-    if (!resuming) {
-        if (c->mode == TP_POST_DIRECT && o->caption) {
-            long units = tp_tt_utf16_units(o->caption);
-            if (units < 0 || units > CAPTION_MAX_UNITS) {
-                rc = tp_error_set(err, TP_EREJECT, 0,
-                                  "%s: the caption is %s (TikTok allows %d UTF-16 units)", path,
-                                  units < 0 ? "not valid UTF-8" : "too long", CAPTION_MAX_UNITS);
-                goto out;
-            }
-            if (!(caption = tp_strdup(o->caption))) {
-                rc = tp_error_set(err, TP_ENOMEM, 0, "out of memory");
-                goto out;
-            }
-        } else if (c->mode == TP_POST_DIRECT &&
-                   (rc = tp_tt_caption(&caption, path, c->caption, err)) < 0) {
+    /* The caption is needed on resume too: an expired upload URL means a new init. */
+    if (c->mode == TP_POST_DIRECT && o->caption) {
+        long units = tp_tt_utf16_units(o->caption);
+        if (units < 0 || units > CAPTION_MAX_UNITS) {
+            rc = tp_error_set(err, TP_EREJECT, 0,
+                              "%s: the caption is %s (TikTok allows %d UTF-16 units)", path,
+                              units < 0 ? "not valid UTF-8" : "too long", CAPTION_MAX_UNITS);
             goto out;
         }
+        if (!(caption = tp_strdup(o->caption))) {
+            rc = tp_error_set(err, TP_ENOMEM, 0, "out of memory");
+            goto out;
+        }
+    } else if (c->mode == TP_POST_DIRECT &&
+               (rc = tp_tt_caption(&caption, path, c->caption, err)) < 0) {
+        goto out;
+    }
+    if (!resuming) {
         if ((rc = daily_check(tt, out, err)) < 0)
             goto out;
         if (c->mode == TP_POST_DIRECT &&

@@ -412,3 +412,67 @@ int tp_tt_parse_callback(tp_tt_callback *out, const char *url_or_query)
         return -TP_EINVAL;
     return 0;
 }
+
+char *tp_tt_resume_serialize(const tp_tiktok_resume *rs)
+{
+    cJSON *o = cJSON_CreateObject();
+    char *s = NULL;
+    if (!o)
+        return NULL;
+    if (cJSON_AddStringToObject(o, "publish_id", rs->publish_id) &&
+        cJSON_AddStringToObject(o, "upload_url", rs->upload_url) &&
+        cJSON_AddNumberToObject(o, "upload_url_expires_at", rs->upload_url_expires_at) &&
+        cJSON_AddNumberToObject(o, "next_chunk", rs->next_chunk) &&
+        cJSON_AddNumberToObject(o, "chunk_count", rs->chunk_count) &&
+        cJSON_AddNumberToObject(o, "chunk_size", (double)rs->chunk_size) &&
+        cJSON_AddNumberToObject(o, "total", (double)rs->total))
+        s = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    return s;
+}
+
+int tp_tt_resume_parse(tp_tiktok_resume *rs, const char *text, size_t len, tp_error *err)
+{
+    static const char *const nums[] = {"upload_url_expires_at", "next_chunk", "chunk_count",
+                                       "chunk_size", "total"};
+    cJSON *root = parse_len(text, len);
+    tp_tiktok_resume r = TP_TIKTOK_RESUME_INIT;
+    int rc = 0;
+    if (!cJSON_IsObject(root)) {
+        rc = tp_error_set(err, TP_EINVAL, 0, "resume state is not a JSON object");
+        goto out;
+    }
+    const cJSON *pid = cJSON_GetObjectItemCaseSensitive(root, "publish_id");
+    const cJSON *url = cJSON_GetObjectItemCaseSensitive(root, "upload_url");
+    if (!cJSON_IsString(pid) || !cJSON_IsString(url) ||
+        strlen(pid->valuestring) >= sizeof(r.publish_id) ||
+        strlen(url->valuestring) >= sizeof(r.upload_url)) {
+        rc = tp_error_set(err, TP_EINVAL, 0, "resume state needs strings publish_id, upload_url");
+        goto out;
+    }
+    for (size_t i = 0; i < TP_ARRAY_LEN(nums); i++) {
+        const cJSON *n = cJSON_GetObjectItemCaseSensitive(root, nums[i]);
+        if (!cJSON_IsNumber(n) || n->valuedouble < 0 || n->valuedouble > 9.0e18) {
+            rc = tp_error_set(err, TP_EINVAL, 0, "resume state needs a number '%s'", nums[i]);
+            goto out;
+        }
+    }
+    tp_strlcpy(r.publish_id, pid->valuestring, sizeof(r.publish_id));
+    tp_strlcpy(r.upload_url, url->valuestring, sizeof(r.upload_url));
+    r.upload_url_expires_at =
+        cJSON_GetObjectItemCaseSensitive(root, "upload_url_expires_at")->valuedouble;
+    double nc = cJSON_GetObjectItemCaseSensitive(root, "next_chunk")->valuedouble;
+    double cc = cJSON_GetObjectItemCaseSensitive(root, "chunk_count")->valuedouble;
+    if (nc > 100000 || cc > 100000 || nc > cc) {
+        rc = tp_error_set(err, TP_EINVAL, 0, "resume state has impossible chunk numbers");
+        goto out;
+    }
+    r.next_chunk = (int)nc;
+    r.chunk_count = (int)cc;
+    r.chunk_size = (long long)cJSON_GetObjectItemCaseSensitive(root, "chunk_size")->valuedouble;
+    r.total = (long long)cJSON_GetObjectItemCaseSensitive(root, "total")->valuedouble;
+    *rs = r;
+out:
+    cJSON_Delete(root);
+    return rc;
+}

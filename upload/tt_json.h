@@ -94,6 +94,12 @@ int tp_tt_parse_content_range(const char *value, int64_t *last, int64_t *total);
  * ("code=..&state=..") → decoded fields. 0, or -TP_EINVAL when neither code nor error is there. */
 int tp_tt_parse_callback(tp_tt_callback *out, const char *url_or_query);
 
+/* Resume state (tokprep.h's tp_tiktok_resume) as JSON, for callers that persist it in a file
+ * (it holds the upload URL's token: write it with mode 0600). serialize: malloc'd, NULL on OOM.
+ * parse: 0, or -TP_EINVAL naming the bad field. */
+char *tp_tt_resume_serialize(const tp_tiktok_resume *rs);
+int tp_tt_resume_parse(tp_tiktok_resume *rs, const char *text, size_t len, tp_error *err);
+
 /* Percent-decode src (also '+' → ' ') into dst; -TP_EINVAL on bad escapes or overflow. */
 int tp_tt_url_decode(char *dst, size_t size, const char *src, size_t len);
 

@@ -161,6 +161,35 @@ def test_retries_exhausted():
     assert st["counts"]["init"] == 1 and out["error"]["kind"] == "network", out
 
 
+def test_resume_after_failure():
+    """A run that gives up mid-upload leaves --resume state; the next run continues on the same
+    publish_id at the next chunk (no second init) and the server's SHA-256 matches."""
+    wd = os.path.join(ROOT, "resume")
+    os.makedirs(wd)
+    srv = FakeTikTok(*(SMALL_SERVER + ["--fault", "500:put:3"]), workdir=wd)
+    try:
+        c = Client(srv, wd, sets=SMALL_SETS + ["upload.tiktok.max_retries=0"])
+        c.login()
+        f = random_file(os.path.join(wd, "v.mp4"), SIZE)
+        state = os.path.join(wd, "state", "v.resume.json")
+        r = c.run("upload", "--resume", state, f, check=2)
+        assert "run the same command again to continue at chunk 3/5" in r.stderr, r.stderr
+        assert oct(os.stat(state).st_mode & 0o777) == "0o600"
+        with open(state) as fh:
+            saved = json.load(fh)
+        assert saved["next_chunk"] == 2, saved
+        r = c.run("upload", "--resume", state, "--json", f, check=0)
+        assert "resuming publish_id" in r.stderr
+        st = srv.inspect()
+        assert st["counts"]["init"] == 1 and st["counts"]["put"] == 6, st["counts"]
+        [p] = st["publishes"]
+        assert p["complete"] and p["sha256"] == sha256_file(f)
+        assert not os.path.exists(state)
+        ALL_OUTPUTS.append((c.secrets(), c.outputs))
+    finally:
+        srv.stop()
+
+
 def check_no_secrets():
     leaks = []
     for secrets, outputs in ALL_OUTPUTS:

@@ -303,6 +303,34 @@ static void test_sniff_and_explain(void **state)
     assert_int_equal(code, TP_EHTTP);
 }
 
+static void test_resume_json(void **state)
+{
+    (void)state;
+    tp_tiktok_resume rs = TP_TIKTOK_RESUME_INIT, back = TP_TIKTOK_RESUME_INIT;
+    strcpy(rs.publish_id, "v_pub_file~v2-1.9");
+    strcpy(rs.upload_url, "https://up.example/video/?upload_id=1&upload_token=t");
+    rs.upload_url_expires_at = 1700000000.5;
+    rs.next_chunk = 3;
+    rs.chunk_count = 5;
+    rs.chunk_size = 10000000;
+    rs.total = 50000123;
+    char *s = tp_tt_resume_serialize(&rs);
+    assert_int_equal(tp_tt_resume_parse(&back, s, strlen(s), NULL), 0);
+    assert_memory_equal(&rs, &back, sizeof(rs));
+    free(s);
+    static const char *const bad[] = {
+        "{}",
+        "{\"publish_id\":\"p\",\"upload_url\":\"u\",\"upload_url_expires_at\":1,"
+        "\"next_chunk\":6,\"chunk_count\":5,\"chunk_size\":1,\"total\":1}",
+        "{\"publish_id\":\"p\",\"upload_url\":\"u\",\"upload_url_expires_at\":1,"
+        "\"next_chunk\":-1,\"chunk_count\":5,\"chunk_size\":1,\"total\":1}",
+        "[]",
+        "nul",
+    };
+    for (size_t i = 0; i < TP_ARRAY_LEN(bad); i++)
+        assert_int_equal(tp_tt_resume_parse(&back, bad[i], strlen(bad[i]), NULL), -TP_EINVAL);
+}
+
 static void test_url_policy(void **state)
 {
     (void)state;
@@ -328,7 +356,7 @@ int main(void)
         cmocka_unit_test(test_content_range), cmocka_unit_test(test_callback),
         cmocka_unit_test(test_caption_units), cmocka_unit_test(test_rate_window),
         cmocka_unit_test(test_daily),         cmocka_unit_test(test_sniff_and_explain),
-        cmocka_unit_test(test_url_policy),
+        cmocka_unit_test(test_url_policy),    cmocka_unit_test(test_resume_json),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
