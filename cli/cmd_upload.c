@@ -271,7 +271,8 @@ out:
 const tp_cli_command tp_cmd_upload = {
     .name = "upload",
     .summary = "post files to TikTok (Content Posting API: direct post or draft)",
-    .usage = "[--profile P] [--set KEY=VALUE] [--caption TEXT] [--no-wait] [--json] FILE...",
+    .usage = "[--profile P] [--set KEY=VALUE] [--caption TEXT] [--no-wait] [--resume FILE] "
+             "[--json] FILE...",
     .description =
         "Posts each FILE as it is (run 'tokprep fit' first for files that fail 'check'):\n"
         "creator_info checks (direct mode), init, chunked PUTs to the upload URL with\n"
