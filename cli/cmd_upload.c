@@ -214,9 +214,14 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
         if (deferred_until > 0) {
             /* The daily cap is per account: the rest would be refused the same way. */
             res.retry_at = deferred_until;
+            char when[64];
+            time_t t = (time_t)deferred_until;
+            struct tm tm;
+            gmtime_r(&t, &tm);
+            strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", &tm);
             int r = tp_error_set(&err, TP_ERATE, 0,
-                                 "%s: deferred by upload.tiktok.daily_limit until %.0f (epoch)",
-                                 path, deferred_until);
+                                 "%s: deferred by the account's daily posting cap until %s", path,
+                                 when);
             if (json)
                 print_json(path, r, &res, &err, true);
             else
@@ -250,8 +255,9 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
             rc = TP_EXIT_INTERRUPTED;
             break;
         }
-        if (r == -TP_ERATE && res.retry_at > 0 && p->upload.tiktok.daily_limit > 0 &&
-            !res.api_code[0])
+        /* A daily cap (ours or TikTok's) is per account: the rest would be refused too. */
+        if (r == -TP_ERATE && res.retry_at > 0 &&
+            (!res.api_code[0] || !strcmp(res.api_code, "spam_risk_too_many_posts")))
             deferred_until = res.retry_at;
         if (r == -TP_EREJECT || r == -TP_ERATE) {
             if (rc == TP_EXIT_OK)

@@ -510,9 +510,14 @@ static int api_call(tp_tiktok *tt, int ep, const char *path, const cJSON *body, 
         }
         if (limited && res)
             res->retry_at = tp_now_wall() + (wait_s >= 0 ? wait_s : 60);
+        /* TikTok's own daily cap: it does not say when, a day is the safe answer. */
+        if (!strcmp(api.code, "spam_risk_too_many_posts") && res)
+            res->retry_at = tp_now_wall() + 86400;
         rc = api_error(res, what, resp.status, &api, err);
-        if (limited && rc != -TP_ERATE)
-            rc = tp_error_set(err, TP_ERATE, (int)resp.status, "%s", err->message);
+        if (limited && rc != -TP_ERATE) {
+            err->code = TP_ERATE;
+            rc = -TP_ERATE;
+        }
         goto out;
     }
 out:

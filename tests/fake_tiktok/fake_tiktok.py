@@ -14,6 +14,7 @@ Faults are injected with --fault KIND:ENDPOINT:N (the Nth request to ENDPOINT, 1
   lose-response  handle the request fully (store the chunk), then close without answering
   expire-token   expire every access token just before handling the request
   expire-url     expire the upload URL just before handling the request (PUT only)
+--throttle B/s slows uploads down so tests can interrupt them.
 ENDPOINT is one of authorize, token, revoke, creator, init, status, put, any.
 
 GET /__inspect returns the server's state as JSON (publishes with SHA-256, request counts,
@@ -471,10 +472,13 @@ class Handler(BaseHTTPRequestHandler):
         fh = open(p["store"], "ab") if p["store"] else None
         left = want
         try:
+            throttle = self.st.args.throttle
             while left:
-                b = self.rfile.read(min(left, 1 << 20))
+                b = self.rfile.read(min(left, 65536 if throttle else 1 << 20))
                 if not b:
                     break
+                if throttle:
+                    time.sleep(len(b) / throttle)
                 h.update(b)
                 if fh:
                     fh.write(b)
@@ -559,6 +563,8 @@ def main():
     ap.add_argument("--fail-reason", help="end every publish with FAILED and this reason")
     ap.add_argument("--rate-window", type=float, default=60.0)
     ap.add_argument("--fault", action="append", help="KIND:ENDPOINT:N (see module doc)")
+    ap.add_argument("--throttle", type=float, default=0,
+                    help="read uploads at most this many bytes per second")
     ap.add_argument("--sink-hash-only", action="store_true",
                     help="hash uploads without storing them (benchmarks)")
     ap.add_argument("--store-dir", help="where reassembled uploads go (default: a temp dir)")

@@ -190,6 +190,64 @@ def test_resume_after_failure():
         srv.stop()
 
 
+def test_interrupt_then_resume():
+    """SIGINT mid-upload: tokprep stops promptly (cancel flag in curl's progress callback) with
+    exit 130 and resume state; the next run finishes the same publish."""
+    import signal
+    import subprocess
+    wd = os.path.join(ROOT, "interrupt")
+    os.makedirs(wd)
+    srv = FakeTikTok(*(SMALL_SERVER + ["--throttle", "400000"]), workdir=wd)
+    try:
+        c = Client(srv, wd, sets=SMALL_SETS)
+        c.login()
+        f = random_file(os.path.join(wd, "v.mp4"), SIZE)
+        state = os.path.join(wd, "v.resume")
+        p = subprocess.Popen([c.binary, "upload", "--resume", state] + c.args(f), env=c.env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            try:
+                with open(state) as fh:
+                    if json.load(fh)["next_chunk"] >= 1:
+                        break
+            except (OSError, ValueError):
+                pass
+            time.sleep(0.05)
+        t0 = time.time()
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=20)
+        c.outputs += [out, err]
+        assert p.returncode == 130, (p.returncode, err)
+        assert time.time() - t0 < 3, "cancel took %.1f s" % (time.time() - t0)
+        with open(state) as fh:
+            saved = json.load(fh)
+        assert 1 <= saved["next_chunk"] < 5, saved
+        c.run("upload", "--resume", state, f, check=0)
+        st = srv.inspect()
+        assert st["counts"]["init"] == 1
+        [pub] = st["publishes"]
+        assert pub["complete"] and pub["sha256"] == sha256_file(f)
+        ALL_OUTPUTS.append((c.secrets(), c.outputs))
+    finally:
+        srv.stop()
+
+
+def test_revoked_refresh_token_says_login():
+    """TikTok refuses the refresh token (invalid_grant, HTTP 200): a clear 'log in' error."""
+    def spoil(c):
+        t = c.tokens()
+        t["refresh_token"] = "rft.revoked"
+        t["expires_at"] = 0
+        with open(c.token_file, "w") as fh:
+            json.dump(t, fh)
+
+    st, out, r, c = run_upload("revoked", [], want_rc=2, before=spoil)
+    assert "invalid_grant" in out["error"]["message"], out
+    assert "auth login" in out["error"]["message"]
+    assert "creator" not in st["counts"]
+
+
 def check_no_secrets():
     leaks = []
     for secrets, outputs in ALL_OUTPUTS:
