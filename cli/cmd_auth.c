@@ -39,9 +39,17 @@ static int do_status(const tp_profile *p, const char *path, bool json)
     tp_error err = TP_ERROR_INIT;
     int64_t now = (int64_t)tp_now_wall();
     if (tp_tt_token_load(&tok, path, &err) < 0) {
-        if (json)
-            printf("{\"profile\":\"%s\",\"logged_in\":false,\"error\":\"%s\"}\n", p->name,
-                   tp_error_name(err.code));
+        if (json) {
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddStringToObject(o, "profile", p->name);
+            cJSON_AddBoolToObject(o, "logged_in", 0);
+            cJSON_AddStringToObject(o, "token_file", path);
+            cJSON_AddStringToObject(o, "error", tp_error_name(err.code));
+            char *s = cJSON_PrintUnformatted(o);
+            printf("%s\n", s ? s : "{}");
+            free(s);
+            cJSON_Delete(o);
+        }
         fprintf(stderr, "tokprep auth: %s\n", err.message);
         return err.code == TP_EAUTH ? TP_EXIT_FAIL : TP_EXIT_ERROR;
     }
