@@ -177,6 +177,29 @@ def test_multichunk_large_final_chunk():
         finish(c)
 
 
+def test_library_example_post_file():
+    """docs/examples/post_file.c: the public API alone posts a file, with progress events."""
+    exe = os.path.join(os.environ.get("TP_BUILD_DIR", ""), "example_post_file")
+    if not os.path.exists(exe):
+        print("SKIP: %s not built" % exe)
+        return
+    import subprocess
+    wd = workdir("example")
+    with FakeTikTok(*SMALL_SERVER, workdir=wd) as srv:
+        c = Client(srv, wd, sets=SMALL_SETS)
+        c.login()
+        f = random_file(os.path.join(wd, "e.mp4"), 1_000_001)
+        r = subprocess.run([exe, "tiktok", f] + c.sets, env=c.env, capture_output=True,
+                           text=True, timeout=60)
+        c.outputs += [r.stdout, r.stderr]
+        assert r.returncode == 0, r.stderr
+        assert "chunk 5/5 acknowledged (1000001 of 1000001 bytes); next_chunk=5" in r.stdout, r.stdout
+        assert "PUBLISH_COMPLETE" in r.stdout
+        st = assert_clean(srv)
+        assert st["publishes"][0]["sha256"] == sha256_file(f)
+        finish(c)
+
+
 def test_several_files_one_run():
     wd = workdir("several")
     with FakeTikTok(*SMALL_SERVER, workdir=wd) as srv:
