@@ -16,8 +16,7 @@ static const tp_cli_option options[] = {
      TP_OPT_PROFILE},
     {"set", 0, "KEY=VALUE", "override a profile value (repeatable)", TP_OPT_SET},
     {"json", 0, NULL, "status: print JSON (never includes tokens)", TP_OPT_JSON},
-    {"no-browser", 0, NULL, "login: print the address only, do not run xdg-open",
-     OPT_NO_BROWSER},
+    {"no-browser", 0, NULL, "login: print the address only, do not run xdg-open", OPT_NO_BROWSER},
     {"no-wait", 0, NULL, "login: print the address and exit; finish later with --code",
      OPT_NO_WAIT},
     {"code", 0, "URL", "login: finish with the address the browser landed on", OPT_CODE},
@@ -76,8 +75,7 @@ static int do_status(const tp_profile *p, const char *path, bool json)
                "%s\naccess token:    %s %s\nrefresh token:   %s %s\n",
                p->name, path, tok.open_id, tok.scope,
                tok.expires_at > now ? "valid until" : "expired at", a,
-               refresh_ok ? "valid until" : "expired at",
-               tok.refresh_expires_at ? r : "(unknown)");
+               refresh_ok ? "valid until" : "expired at", tok.refresh_expires_at ? r : "(unknown)");
         if (!refresh_ok)
             printf("Run 'tokprep auth login --profile %s' to log in again.\n", p->name);
     }
@@ -102,11 +100,8 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
         return TP_EXIT_ERROR;
     while ((c = tp_cli_next(&parser, cmd, argc, argv)) != -1) {
         switch (c) {
-        case 'h':
-            goto out;
-        case '?':
-            rc = TP_EXIT_ERROR;
-            goto out;
+        case 'h': goto out;
+        case '?': rc = TP_EXIT_ERROR; goto out;
         case TP_OPT_PROFILE: profile = optarg; break;
         case TP_OPT_SET: tp_cli_sets_add(&sets, optarg); break;
         case TP_OPT_JSON: json = true; break;
@@ -127,16 +122,19 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
     }
     const char *verb = optind < argc ? argv[optind] : NULL;
     if (!verb || optind + 1 < argc) {
-        rc = tp_cli_usage_error(cmd, verb ? "unexpected argument '%s'" : "missing action: "
-                                                                          "login, status, "
-                                                                          "refresh or logout",
+        rc = tp_cli_usage_error(cmd,
+                                verb ? "unexpected argument '%s'"
+                                     : "missing action: "
+                                       "login, status, "
+                                       "refresh or logout",
                                 verb ? argv[optind + 1] : "");
         goto out;
     }
     if (strcmp(verb, "login") && strcmp(verb, "status") && strcmp(verb, "refresh") &&
         strcmp(verb, "logout")) {
-        rc = tp_cli_usage_error(cmd, "unknown action '%s': expected login, status, refresh or "
-                                     "logout",
+        rc = tp_cli_usage_error(cmd,
+                                "unknown action '%s': expected login, status, refresh or "
+                                "logout",
                                 verb);
         goto out;
     }
@@ -171,8 +169,7 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
         char a[64];
         fmt_time(a, sizeof(a), tok.expires_at);
         printf("%s: open_id %s, scopes %s; access token valid until %s.\nToken file: %s\n",
-               !strcmp(verb, "login") ? "Logged in" : "Refreshed", tok.open_id, tok.scope, a,
-               path);
+               !strcmp(verb, "login") ? "Logged in" : "Refreshed", tok.open_id, tok.scope, a, path);
     }
 out:
     tp_tt_token_clear(&tok);

@@ -24,8 +24,9 @@ static const tp_cli_option options[] = {
     {"caption", 0, "TEXT", "caption for every file (default: <stem>.txt or the profile's)",
      OPT_CAPTION},
     {"no-wait", 0, NULL, "do not poll status/fetch after the upload", OPT_NO_WAIT},
-    {"resume", 0, "FILE", "keep resume state in FILE (one input file): an interrupted upload "
-                          "continues where it stopped when run again",
+    {"resume", 0, "FILE",
+     "keep resume state in FILE (one input file): an interrupted upload "
+     "continues where it stopped when run again",
      OPT_RESUME},
     {NULL, 0, NULL, NULL, 0},
 };
@@ -88,8 +89,7 @@ static void on_progress(const tp_tiktok_event *ev, void *payload)
     if (pct == ps->last_pct)
         return;
     ps->last_pct = pct;
-    fprintf(stderr, "\r%s: chunk %d/%d, %d%%", ps->path, ev->chunk_index + 1, ev->chunk_count,
-            pct);
+    fprintf(stderr, "\r%s: chunk %d/%d, %d%%", ps->path, ev->chunk_index + 1, ev->chunk_count, pct);
     if (pct == 100)
         fputc('\n', stderr);
 }
@@ -126,8 +126,7 @@ static void print_json(const char *path, int rc, const tp_tiktok_result *r, cons
     cJSON_Delete(o);
 }
 
-static void print_human(const char *path, int rc, const tp_tiktok_result *r,
-                        const tp_error *err)
+static void print_human(const char *path, int rc, const tp_tiktok_result *r, const tp_error *err)
 {
     if (rc < 0) {
         fprintf(stderr, "tokprep upload: %s\n", err->message);
@@ -157,11 +156,8 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
         return TP_EXIT_ERROR;
     while ((c = tp_cli_next(&parser, cmd, argc, argv)) != -1) {
         switch (c) {
-        case 'h':
-            goto out;
-        case '?':
-            rc = TP_EXIT_ERROR;
-            goto out;
+        case 'h': goto out;
+        case '?': rc = TP_EXIT_ERROR; goto out;
         case TP_OPT_PROFILE: profile = optarg; break;
         case TP_OPT_SET: tp_cli_sets_add(&sets, optarg); break;
         case TP_OPT_JSON: json = true; break;

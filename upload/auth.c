@@ -99,8 +99,7 @@ static int read_small_file(const char *path, char **out, size_t *len, bool check
         goto out;
     }
     if (check_perms && st.st_uid != geteuid()) {
-        rc = tp_error_set(err, TP_EIO, 0, "%s: refusing a token file owned by another user",
-                          path);
+        rc = tp_error_set(err, TP_EIO, 0, "%s: refusing a token file owned by another user", path);
         goto out;
     }
     if (st.st_size > 64 * 1024) {
@@ -276,16 +275,14 @@ static int require_client(const tp_profile *p, bool secret, tp_error *err)
         rc = tp_profile_require(p, "upload.tiktok.client_secret", err);
     if (rc == 0 && (!p->upload.tiktok.client_key || !*p->upload.tiktok.client_key))
         rc = tp_error_set(err, TP_ECONFIG, 0, "upload.tiktok.client_key is empty");
-    if (rc == 0 && secret &&
-        (!p->upload.tiktok.client_secret || !*p->upload.tiktok.client_secret))
+    if (rc == 0 && secret && (!p->upload.tiktok.client_secret || !*p->upload.tiktok.client_secret))
         rc = tp_error_set(err, TP_ECONFIG, 0, "upload.tiktok.client_secret is empty");
     return rc;
 }
 
 /* POST a form to the OAuth token endpoint; fields are name/value pairs (values escaped here). */
 static int oauth_post(tp_http *h, const tp_profile *p, const char *path, const char *what,
-                      const char *const *fields, size_t n_fields, tp_http_resp *resp,
-                      tp_error *err)
+                      const char *const *fields, size_t n_fields, tp_http_resp *resp, tp_error *err)
 {
     char *url = join_url(p->upload.tiktok.api_base, path);
     char *body = tp_strdup("");
@@ -344,8 +341,8 @@ static int token_request(tp_tt_token *tok, tp_http *h, const tp_profile *p, cons
     /* Judge by the body: TikTok answers some OAuth errors with HTTP 200. */
     rc = tp_tt_parse_token_response(tok, &api, resp.body, resp.body_len, (int64_t)tp_now_wall());
     if (rc == -TP_EHTTP)
-        rc = tp_error_set(err, TP_EHTTP, (int)resp.status,
-                          "%s: unexpected answer (HTTP %ld): %s", what, resp.status, api.message);
+        rc = tp_error_set(err, TP_EHTTP, (int)resp.status, "%s: unexpected answer (HTTP %ld): %s",
+                          what, resp.status, api.message);
     else if (rc < 0)
         rc = tp_error_set(err, TP_EAUTH, (int)resp.status, "%s: TikTok refused: %s%s%s (log_id %s)",
                           what, api.code, api.message[0] ? ": " : "", api.message,
@@ -363,8 +360,7 @@ static char *pending_path(const char *path)
     return tp_asprintf("%s.pending", path);
 }
 
-static int pending_save(const char *path, const char *verifier, const char *state,
-                        tp_error *err)
+static int pending_save(const char *path, const char *verifier, const char *state, tp_error *err)
 {
     char *pp = pending_path(path);
     char *text = tp_asprintf("%s\n%s\n%lld\n", verifier, state, (long long)tp_now_wall());
@@ -377,8 +373,8 @@ static int pending_save(const char *path, const char *verifier, const char *stat
     return rc;
 }
 
-static int pending_load(const char *path, char *verifier, size_t vsize, char *state,
-                        size_t ssize, tp_error *err)
+static int pending_load(const char *path, char *verifier, size_t vsize, char *state, size_t ssize,
+                        tp_error *err)
 {
     char *pp = pending_path(path);
     char *text = NULL;
@@ -439,8 +435,7 @@ static int parse_redirect(redirect_parts *r, const char *uri, tp_error *err)
         curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
         curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) != CURLUE_OK ||
         curl_url_get(u, CURLUPART_PATH, &path, 0) != CURLUE_OK) {
-        rc = tp_error_set(err, TP_ECONFIG, 0, "upload.tiktok.redirect_uri '%s' is not a URL",
-                          uri);
+        rc = tp_error_set(err, TP_ECONFIG, 0, "upload.tiktok.redirect_uri '%s' is not a URL", uri);
         goto out;
     }
     if (strcmp(scheme, "http") != 0 || !tp_http_url_is_loopback(uri)) {
@@ -501,8 +496,8 @@ static void reply(int fd, int status, const char *text)
 
 /* Accept connections until one brings our callback path; returns 1 with *cb filled, 0 on
  * timeout, negative on error. Other requests (favicon, probes) get a 404 and are ignored. */
-static int await_callback(int lfd, const redirect_parts *r, double wait,
-                          const volatile int *cancel, tp_tt_callback *cb, tp_error *err)
+static int await_callback(int lfd, const redirect_parts *r, double wait, const volatile int *cancel,
+                          tp_tt_callback *cb, tp_error *err)
 {
     double end = tp_now_monotonic() + wait;
     for (;;) {
@@ -586,9 +581,9 @@ static int exchange_code(tp_tt_token *tok, tp_http *h, const tp_profile *p,
                             "redirect); run 'tokprep auth login' again");
     const tp_tiktok_conf *t = &p->upload.tiktok;
     const char *fields[] = {
-        "client_key",    t->client_key,    "client_secret", t->client_secret,
-        "code",          cb->code,         "grant_type",    "authorization_code",
-        "redirect_uri",  t->redirect_uri,  "code_verifier", verifier,
+        "client_key",   t->client_key,   "client_secret", t->client_secret,
+        "code",         cb->code,        "grant_type",    "authorization_code",
+        "redirect_uri", t->redirect_uri, "code_verifier", verifier,
     };
     return token_request(tok, h, p, "POST /v2/oauth/token/ (authorization_code)", fields,
                          TP_ARRAY_LEN(fields), err);
@@ -692,15 +687,16 @@ static int refresh_locked(tp_tt_token *tok, tp_http *h, const tp_profile *p, con
         return rc;
     const tp_tiktok_conf *t = &p->upload.tiktok;
     const char *fields[] = {
-        "client_key", t->client_key, "client_secret", t->client_secret,
+        "client_key", t->client_key,   "client_secret", t->client_secret,
         "grant_type", "refresh_token", "refresh_token", tok->refresh_token,
     };
     tp_tt_token fresh = {0};
     rc = token_request(&fresh, h, p, "POST /v2/oauth/token/ (refresh_token)", fields,
                        TP_ARRAY_LEN(fields), err);
     if (rc == -TP_EAUTH) {
-        tp_error_prefix(err, "cannot refresh the access token (run 'tokprep auth login "
-                             "--profile %s')",
+        tp_error_prefix(err,
+                        "cannot refresh the access token (run 'tokprep auth login "
+                        "--profile %s')",
                         p->name);
         return rc;
     }
@@ -768,8 +764,8 @@ int tp_tt_logout(tp_http *h, const tp_profile *p, const char *path, tp_error *er
         return rc;
     if (require_client(p, true, NULL) == 0) {
         const tp_tiktok_conf *t = &p->upload.tiktok;
-        const char *fields[] = {"client_key", t->client_key, "client_secret", t->client_secret,
-                                "token", tok.access_token};
+        const char *fields[] = {"client_key",     t->client_key, "client_secret",
+                                t->client_secret, "token",       tok.access_token};
         tp_http_resp resp;
         tp_error e2 = TP_ERROR_INIT;
         if (oauth_post(h, p, "/v2/oauth/revoke/", "POST /v2/oauth/revoke/", fields,

@@ -36,11 +36,11 @@ int tp_tt_token_save(const char *path, const tp_tt_token *tok, tp_error *err);
 char *tp_tt_authorize_url(const tp_profile *p, const char *state, const char *challenge);
 
 typedef struct {
-    bool no_browser;     /* do not run xdg-open */
-    bool no_wait;        /* print the URL, remember state and verifier, return (see --code) */
+    bool no_browser;      /* do not run xdg-open */
+    bool no_wait;         /* print the URL, remember state and verifier, return (see --code) */
     const char *code_url; /* a pasted redirect URL: finish a login started earlier */
-    double wait;         /* seconds to wait for the browser's redirect */
-    FILE *out;           /* where the URL and instructions go (stdout) */
+    double wait;          /* seconds to wait for the browser's redirect */
+    FILE *out;            /* where the URL and instructions go (stdout) */
     const volatile int *cancel;
 } tp_tt_login_opts;
 

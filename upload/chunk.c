@@ -6,8 +6,7 @@
 
 #include "util/tp_util.h"
 
-static int plan_fill(tp_chunk_plan *out, int64_t size, int64_t chunk_size, int count,
-                     tp_error *err)
+static int plan_fill(tp_chunk_plan *out, int64_t size, int64_t chunk_size, int count, tp_error *err)
 {
     tp_chunk *c = calloc((size_t)count, sizeof(*c));
     if (!c)
@@ -25,8 +24,7 @@ static int plan_fill(tp_chunk_plan *out, int64_t size, int64_t chunk_size, int c
     return 0;
 }
 
-int tp_chunk_plan_make(tp_chunk_plan *out, int64_t size, const tp_chunk_rules *rules,
-                       tp_error *err)
+int tp_chunk_plan_make(tp_chunk_plan *out, int64_t size, const tp_chunk_rules *rules, tp_error *err)
 {
     out->total = 0;
     out->chunk_size = 0;

@@ -3,8 +3,8 @@
 #include "upload/http.h"
 
 #include <arpa/inet.h>
-#include <curl/curl.h>
 #include <ctype.h>
+#include <curl/curl.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,9 +23,9 @@ struct tp_http {
 typedef struct {
     const tp_http_req *req;
     tp_http_resp *resp;
-    int64_t sent;    /* bytes handed to curl from the file */
-    int read_errno;  /* pread failure */
-    bool overflow;   /* response body was truncated */
+    int64_t sent;   /* bytes handed to curl from the file */
+    int read_errno; /* pread failure */
+    bool overflow;  /* response body was truncated */
     size_t cap;
 } xfer;
 
@@ -109,7 +109,8 @@ bool tp_http_url_allowed(const char *url)
     char *scheme, *host;
     if (!url || !url_parts(url, &scheme, &host))
         return false;
-    bool r = !strcasecmp(scheme, "https") || (!strcasecmp(scheme, "http") && host_is_loopback(host));
+    bool r =
+        !strcasecmp(scheme, "https") || (!strcasecmp(scheme, "http") && host_is_loopback(host));
     curl_free(scheme);
     curl_free(host);
     return r;

@@ -40,9 +40,9 @@ typedef struct {
     char *body; /* malloc'd, NUL-terminated, capped at 1 MiB; NULL when none */
     size_t body_len;
     char content_range[128];
-    double retry_after;           /* seconds from Retry-After, -1 when absent */
-    long ratelimit_remaining;     /* X-RateLimit-Remaining, -1 when absent */
-    double ratelimit_reset;       /* X-RateLimit-Reset as seconds from now, -1 when absent */
+    double retry_after;       /* seconds from Retry-After, -1 when absent */
+    long ratelimit_remaining; /* X-RateLimit-Remaining, -1 when absent */
+    double ratelimit_reset;   /* X-RateLimit-Reset as seconds from now, -1 when absent */
     char location[1024];
 } tp_http_resp;
 

@@ -203,8 +203,7 @@ int tp_tt_caption(char **out, const char *path, const char *tmpl, tp_error *err)
         rc = tp_error_set(err, TP_EREJECT, 0,
                           "%s: the caption is %ld UTF-16 units long; TikTok allows %d (shorten "
                           "%s)",
-                          path, units, CAPTION_MAX_UNITS,
-                          f ? side : "upload.tiktok.caption");
+                          path, units, CAPTION_MAX_UNITS, f ? side : "upload.tiktok.caption");
         goto out;
     }
     *out = text;
@@ -278,8 +277,9 @@ static const explanation explanations[] = {
      "the publish_id belongs to another account or app."},
     {"app_version_check_failed", TP_EHTTP, "TikTok refused this app version."},
     {"internal_error", TP_ENET, "TikTok had an internal error; retrying later may succeed."},
-    {"internal", TP_ENET, "TikTok failed internally while processing; uploading again later may "
-                          "succeed."},
+    {"internal", TP_ENET,
+     "TikTok failed internally while processing; uploading again later may "
+     "succeed."},
     {"file_format_check_failed", TP_EREJECT,
      "TikTok could not use the file's format; re-fitting with 'tokprep fit' should help."},
     {"duration_check_failed", TP_EREJECT,
@@ -378,8 +378,7 @@ static int ensure_token(tp_tiktok *tt, bool force_refresh, tp_error *err)
     int rc;
     if (force_refresh) {
         rc = tp_tt_refresh(&tt->tok, tt->http, tt->p, tt->token_path, err);
-    } else if (tt->have_tok &&
-               tt->tok.expires_at - (int64_t)tp_now_wall() > TP_TT_REFRESH_MARGIN) {
+    } else if (tt->have_tok && tt->tok.expires_at - (int64_t)tp_now_wall() > TP_TT_REFRESH_MARGIN) {
         return 0;
     } else {
         rc = tp_tt_token_fresh(&tt->tok, tt->http, tt->p, tt->token_path, err);
@@ -405,8 +404,9 @@ static int api_error(tp_tiktok_result *res, const char *what, long status,
                             what, status);
     int tp = TP_EHTTP;
     const char *why = tp_tt_explain(api->code, &tp);
-    return tp_error_set(err, tp, (int)status, "%s: TikTok answered %s (HTTP %ld): %s [log_id %s] "
-                                              "-- %s",
+    return tp_error_set(err, tp, (int)status,
+                        "%s: TikTok answered %s (HTTP %ld): %s [log_id %s] "
+                        "-- %s",
                         what, api->code, status, api->message[0] ? api->message : "no message",
                         api->log_id[0] ? api->log_id : "none", why);
 }
@@ -415,8 +415,7 @@ static int api_error(tp_tiktok_result *res, const char *what, long status,
  * `retry` is set: never for init, whose effect is unknown after a lost answer. A rejected
  * access token is refreshed and the call repeated once (nothing happened on TikTok's side). */
 static int api_call(tp_tiktok *tt, int ep, const char *path, const cJSON *body, bool retry,
-                    cJSON **data, tp_tiktok_result *res, const volatile int *cancel,
-                    tp_error *err)
+                    cJSON **data, tp_tiktok_result *res, const volatile int *cancel, tp_error *err)
 {
     const tp_tiktok_conf *c = &tt->p->upload.tiktok;
     char what[160];
@@ -437,8 +436,8 @@ static int api_call(tp_tiktok *tt, int ep, const char *path, const cJSON *body, 
             goto out;
         double wait = tp_tt_rate_delay(&tt->rate[ep], tp_now_monotonic());
         if (wait > 0) {
-            tp_log(TP_LOG_INFO, "%s: waiting %.1f s to stay under TikTok's per-minute limit",
-                   what, wait);
+            tp_log(TP_LOG_INFO, "%s: waiting %.1f s to stay under TikTok's per-minute limit", what,
+                   wait);
             if ((rc = tp_http_sleep(wait, cancel)) < 0) {
                 rc = tp_error_set(err, TP_ECANCELED, 0, "%s: cancelled", what);
                 goto out;
@@ -500,8 +499,8 @@ static int api_call(tp_tiktok *tt, int ep, const char *path, const cJSON *body, 
             if (limited && wait_s < 0)
                 d = 60.0 / tt->rate[ep].limit + backoff(tt, attempt);
             attempt++;
-            tp_log(TP_LOG_WARN, "%s: HTTP %ld %s; retrying in %.1f s", what, resp.status,
-                   api.code, d);
+            tp_log(TP_LOG_WARN, "%s: HTTP %ld %s; retrying in %.1f s", what, resp.status, api.code,
+                   d);
             if (tp_http_sleep(d, cancel) < 0) {
                 rc = tp_error_set(err, TP_ECANCELED, 0, "%s: cancelled", what);
                 goto out;
@@ -746,8 +745,7 @@ static void emit(const tp_tiktok_post_opts *o, tp_tiktok_event_kind kind, int in
 static void on_bytes(int64_t sent, void *payload)
 {
     progress_ctx *pc = payload;
-    emit(pc->o, TP_TIKTOK_EV_BYTES, pc->index, pc->count, pc->base + sent, pc->total, pc->rs,
-         NULL);
+    emit(pc->o, TP_TIKTOK_EV_BYTES, pc->index, pc->count, pc->base + sent, pc->total, pc->rs, NULL);
 }
 
 static int upload_chunks(tp_tiktok *tt, const char *path, int fd, const char *ctype,
@@ -774,9 +772,8 @@ static int upload_chunks(tp_tiktok *tt, const char *path, int fd, const char *ct
         const tp_chunk *ch = &plan->chunks[i];
         char what[96], range[128], clen[64], ctype_h[96];
         snprintf(what, sizeof(what), "%s: PUT chunk %d/%d", path, i + 1, plan->count);
-        snprintf(range, sizeof(range), "Content-Range: bytes %lld-%lld/%lld",
-                 (long long)ch->offset, (long long)(ch->offset + ch->length - 1),
-                 (long long)plan->total);
+        snprintf(range, sizeof(range), "Content-Range: bytes %lld-%lld/%lld", (long long)ch->offset,
+                 (long long)(ch->offset + ch->length - 1), (long long)plan->total);
         snprintf(clen, sizeof(clen), "Content-Length: %lld", (long long)ch->length);
         snprintf(ctype_h, sizeof(ctype_h), "Content-Type: %s", ctype);
         const char *headers[] = {ctype_h, clen, range};
@@ -839,8 +836,8 @@ static int upload_chunks(tp_tiktok *tt, const char *path, int fd, const char *ct
                                   (long long)(last + 1));
                 goto out;
             }
-            tp_log(TP_LOG_WARN, "%s: HTTP 416, server has %lld bytes; continuing at chunk %d",
-                   what, (long long)(last + 1), j + 1);
+            tp_log(TP_LOG_WARN, "%s: HTTP 416, server has %lld bytes; continuing at chunk %d", what,
+                   (long long)(last + 1), j + 1);
             i = j;
             rs->next_chunk = i;
             if (i > 0)
@@ -866,9 +863,8 @@ static int upload_chunks(tp_tiktok *tt, const char *path, int fd, const char *ct
         /* Transient: send the same range again after a pause. */
         if (attempt >= c->max_retries) {
             if (rc == 0)
-                rc = tp_error_set(err, resp.status == 429 ? TP_ERATE : TP_ENET,
-                                  (int)resp.status, "%s: HTTP %ld after %d retries", what,
-                                  resp.status, attempt);
+                rc = tp_error_set(err, resp.status == 429 ? TP_ERATE : TP_ENET, (int)resp.status,
+                                  "%s: HTTP %ld after %d retries", what, resp.status, attempt);
             else
                 tp_error_prefix(err, "after %d retries", attempt);
             goto out;
@@ -877,7 +873,10 @@ static int upload_chunks(tp_tiktok *tt, const char *path, int fd, const char *ct
         if (wait > d)
             d = wait;
         tp_log(TP_LOG_WARN, "%s: %s; sending it again in %.1f s", what,
-               rc < 0 ? err->message : resp.status == 429 ? "rate limited" : "server error", d);
+               rc < 0               ? err->message
+               : resp.status == 429 ? "rate limited"
+                                    : "server error",
+               d);
         rc = 0;
         if (tp_http_sleep(d, o->cancel) < 0) {
             rc = tp_error_set(err, TP_ECANCELED, 0, "%s: cancelled", what);
@@ -937,8 +936,8 @@ static int failed_status(const char *path, tp_tiktok_result *res, tp_error *err)
     if (tp == TP_ECONFIG || tp == TP_EHTTP)
         tp = TP_EREJECT;
     return tp_error_set(err, tp, 0, "%s: TikTok reports FAILED (%s) for publish_id %s -- %s", path,
-                        res->fail_reason[0] ? res->fail_reason : "no reason given",
-                        res->publish_id, why);
+                        res->fail_reason[0] ? res->fail_reason : "no reason given", res->publish_id,
+                        why);
 }
 
 static int poll_status(tp_tiktok *tt, const char *path, tp_tiktok_result *res,

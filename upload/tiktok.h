@@ -19,9 +19,9 @@
 /* Sliding-window request counter (TikTok: per token, per endpoint, 60 s). */
 #define TP_TT_RATE_SLOTS 32
 typedef struct {
-    int limit;       /* requests per window (<= TP_TT_RATE_SLOTS) */
-    double window;   /* seconds */
-    int n, head;     /* ring of the last `limit` request times */
+    int limit;     /* requests per window (<= TP_TT_RATE_SLOTS) */
+    double window; /* seconds */
+    int n, head;   /* ring of the last `limit` request times */
     double times[TP_TT_RATE_SLOTS];
 } tp_tt_rate;
 

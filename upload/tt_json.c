@@ -93,8 +93,8 @@ static char *dup_str(const cJSON *item)
     return tp_strdup(item->valuestring);
 }
 
-int tp_tt_parse_token_response(tp_tt_token *tok, tp_tt_api_error *api, const char *body,
-                               size_t len, int64_t now)
+int tp_tt_parse_token_response(tp_tt_token *tok, tp_tt_api_error *api, const char *body, size_t len,
+                               int64_t now)
 {
     memset(api, 0, sizeof(*api));
     cJSON *root = parse_len(body, len);
@@ -163,8 +163,7 @@ int tp_tt_token_parse(tp_tt_token *tok, const char *text, size_t len, tp_error *
     for (size_t i = 0; i < TP_ARRAY_LEN(fields); i++) {
         *slots[i] = dup_str(cJSON_GetObjectItemCaseSensitive(root, fields[i]));
         if (!*slots[i]) {
-            rc = tp_error_set(err, TP_EINVAL, 0, "token file has no string field '%s'",
-                              fields[i]);
+            rc = tp_error_set(err, TP_EINVAL, 0, "token file has no string field '%s'", fields[i]);
             goto out;
         }
     }
@@ -231,8 +230,7 @@ int tp_tt_parse_creator_info(tp_tt_creator_info *out, const cJSON *data)
     out->comment_disabled =
         cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(data, "comment_disabled"));
     out->duet_disabled = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(data, "duet_disabled"));
-    out->stitch_disabled =
-        cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(data, "stitch_disabled"));
+    out->stitch_disabled = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(data, "stitch_disabled"));
     out->max_duration =
         num_or(cJSON_GetObjectItemCaseSensitive(data, "max_video_post_duration_sec"), -1);
     return 0;
@@ -400,8 +398,8 @@ int tp_tt_parse_callback(tp_tt_callback *out, const char *url_or_query)
             size_t nlen = (size_t)(eq - pair);
             for (size_t f = 0; f < TP_ARRAY_LEN(fields); f++) {
                 if (strlen(fields[f].name) == nlen && !memcmp(fields[f].name, pair, nlen)) {
-                    if (tp_tt_url_decode(fields[f].dst, fields[f].size, eq + 1,
-                                         plen - nlen - 1) < 0)
+                    if (tp_tt_url_decode(fields[f].dst, fields[f].size, eq + 1, plen - nlen - 1) <
+                        0)
                         return -TP_EINVAL;
                 }
             }

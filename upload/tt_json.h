@@ -46,7 +46,7 @@ typedef struct {
 } tp_tt_init_info;
 
 typedef struct {
-    char status[64];          /* PROCESSING_UPLOAD, ..., PUBLISH_COMPLETE, FAILED */
+    char status[64]; /* PROCESSING_UPLOAD, ..., PUBLISH_COMPLETE, FAILED */
     char fail_reason[TP_TT_STR];
     int n_post_ids;
     int64_t post_ids[TP_TT_MAX_IDS];
@@ -72,8 +72,8 @@ int tp_tt_parse_envelope(struct cJSON **data, tp_tt_api_error *api, const char *
 /* OAuth token endpoint answer (flat JSON; errors may come with HTTP 200, so only the body is
  * judged). `now` is epoch seconds used to turn expires_in into expires_at. 0 and *tok filled
  * (previous contents freed), or -TP_EAUTH with *api filled, or -TP_EHTTP when unparseable. */
-int tp_tt_parse_token_response(tp_tt_token *tok, tp_tt_api_error *api, const char *body,
-                               size_t len, int64_t now);
+int tp_tt_parse_token_response(tp_tt_token *tok, tp_tt_api_error *api, const char *body, size_t len,
+                               int64_t now);
 
 /* The token file (see docs/readme/upload.md). parse: 0 or -TP_EINVAL with a message that
  * names the missing field, never a value. serialize: malloc'd JSON text, NULL on OOM. */

@@ -22,11 +22,8 @@ static void on_event(const tp_tiktok_event *ev, void *payload)
                ev->chunk_index + 1, ev->chunk_count, ev->bytes_sent, ev->total,
                ev->resume->next_chunk);
         break;
-    case TP_TIKTOK_EV_STATUS:
-        printf("status: %s\n", ev->status);
-        break;
-    default:
-        break;
+    case TP_TIKTOK_EV_STATUS: printf("status: %s\n", ev->status); break;
+    default: break;
     }
 }
 

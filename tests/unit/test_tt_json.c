@@ -27,8 +27,8 @@ static void test_pkce_hex(void **state)
     char v[129];
     assert_int_equal(tp_tt_random_string(v, 128, NULL), 0);
     assert_int_equal(strlen(v), 128);
-    assert_int_equal(strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~"),
-                     128);
+    assert_int_equal(
+        strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~"), 128);
     char w[129];
     tp_tt_random_string(w, 128, NULL);
     assert_string_not_equal(v, w);
@@ -120,9 +120,10 @@ static cJSON *parse(const char *s)
 static void test_payloads(void **state)
 {
     (void)state;
-    cJSON *j = parse("{\"creator_username\":\"u\",\"privacy_level_options\":[\"PUBLIC_TO_EVERYONE\","
-                     "\"SELF_ONLY\",3],\"comment_disabled\":true,\"max_video_post_duration_sec\":"
-                     "300}");
+    cJSON *j =
+        parse("{\"creator_username\":\"u\",\"privacy_level_options\":[\"PUBLIC_TO_EVERYONE\","
+              "\"SELF_ONLY\",3],\"comment_disabled\":true,\"max_video_post_duration_sec\":"
+              "300}");
     tp_tt_creator_info ci;
     assert_int_equal(tp_tt_parse_creator_info(&ci, j), 0);
     assert_int_equal(ci.n_privacy, 2);
@@ -145,8 +146,9 @@ static void test_payloads(void **state)
     cJSON_Delete(j);
 
     tp_tt_status_info si;
-    j = parse("{\"status\":\"PUBLISH_COMPLETE\",\"publicaly_available_post_id\":[7300000000000000001],"
-              "\"uploaded_bytes\":10}");
+    j = parse(
+        "{\"status\":\"PUBLISH_COMPLETE\",\"publicaly_available_post_id\":[7300000000000000001],"
+        "\"uploaded_bytes\":10}");
     assert_int_equal(tp_tt_parse_status(&si, j), 0);
     assert_string_equal(si.status, "PUBLISH_COMPLETE");
     assert_int_equal(si.n_post_ids, 1);
@@ -198,13 +200,13 @@ static void test_callback(void **state)
     (void)state;
     tp_tt_callback cb;
     assert_int_equal(tp_tt_parse_callback(&cb, "http://127.0.0.1:8723/callback/?code=c%2A1%211&"
-                                                "scopes=user.info.basic%2Cvideo.upload&state=s.1"),
+                                               "scopes=user.info.basic%2Cvideo.upload&state=s.1"),
                      0);
     assert_string_equal(cb.code, "c*1!1");
     assert_string_equal(cb.scopes, "user.info.basic,video.upload");
     assert_string_equal(cb.state, "s.1");
     assert_int_equal(tp_tt_parse_callback(&cb, "/callback/?error=access_denied&"
-                                                "error_description=The+user+denied&state=s"),
+                                               "error_description=The+user+denied&state=s"),
                      0);
     assert_string_equal(cb.error, "access_denied");
     assert_string_equal(cb.error_description, "The user denied");
@@ -272,7 +274,8 @@ static void test_daily(void **state)
     assert_int_equal(tp_tt_daily_next(posts, 5, 5, now), 0);
     assert_int_equal(tp_tt_daily_next(posts, 5, 4, now), now - 80000 + 86400);
     assert_int_equal(tp_tt_daily_next(posts, 5, 0, now), 0);
-    /* 4 within 24 h (the first is older), limit 3: allowed when the 2nd oldest recent one (now-100) is 24 h old. */
+    /* 4 within 24 h (the first is older), limit 3: allowed when the 2nd oldest recent one (now-100)
+     * is 24 h old. */
     assert_int_equal(tp_tt_daily_next(posts, 5, 3, now), now - 100 + 86400);
     assert_int_equal(tp_tt_daily_next(posts, 5, 1, now), now - 10 + 86400);
     assert_int_equal(tp_tt_daily_next(NULL, 0, 1, now), 0);
@@ -281,8 +284,10 @@ static void test_daily(void **state)
 static void test_sniff_and_explain(void **state)
 {
     (void)state;
-    const unsigned char mp4[] = "\0\0\0\x18" "ftypisom\0\0\0\0";
-    const unsigned char mov[] = "\0\0\0\x14" "ftypqt  \0\0\0\0";
+    const unsigned char mp4[] = "\0\0\0\x18"
+                                "ftypisom\0\0\0\0";
+    const unsigned char mov[] = "\0\0\0\x14"
+                                "ftypqt  \0\0\0\0";
     const unsigned char webm[] = "\x1a\x45\xdf\xa3\0\0\0\0\0\0\0\0";
     const unsigned char junk[] = "hello world!";
     assert_string_equal(tp_tt_sniff_content_type(mp4, 12), "video/mp4");
@@ -351,12 +356,12 @@ static void test_url_policy(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_pkce_hex),      cmocka_unit_test(test_envelope),
+        cmocka_unit_test(test_pkce_hex),       cmocka_unit_test(test_envelope),
         cmocka_unit_test(test_token_response), cmocka_unit_test(test_payloads),
-        cmocka_unit_test(test_content_range), cmocka_unit_test(test_callback),
-        cmocka_unit_test(test_caption_units), cmocka_unit_test(test_rate_window),
-        cmocka_unit_test(test_daily),         cmocka_unit_test(test_sniff_and_explain),
-        cmocka_unit_test(test_url_policy),    cmocka_unit_test(test_resume_json),
+        cmocka_unit_test(test_content_range),  cmocka_unit_test(test_callback),
+        cmocka_unit_test(test_caption_units),  cmocka_unit_test(test_rate_window),
+        cmocka_unit_test(test_daily),          cmocka_unit_test(test_sniff_and_explain),
+        cmocka_unit_test(test_url_policy),     cmocka_unit_test(test_resume_json),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
