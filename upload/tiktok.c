@@ -36,6 +36,7 @@ struct tp_tiktok {
     tp_tt_token tok;
     bool have_tok;
     tp_tt_rate rate[EP__N];
+    double hold_until[EP__N]; /* monotonic: the server said X-RateLimit-Remaining: 0 */
     unsigned int seed; /* for backoff jitter */
 };
 
@@ -434,7 +435,10 @@ static int api_call(tp_tiktok *tt, int ep, const char *path, const cJSON *body, 
     for (;;) {
         if ((rc = ensure_token(tt, false, err)) < 0)
             goto out;
-        double wait = tp_tt_rate_delay(&tt->rate[ep], tp_now_monotonic());
+        double now = tp_now_monotonic();
+        double wait = tp_tt_rate_delay(&tt->rate[ep], now);
+        if (tt->hold_until[ep] - now > wait)
+            wait = tt->hold_until[ep] - now;
         if (wait > 0) {
             tp_log(TP_LOG_INFO, "%s: waiting %.1f s to stay under TikTok's per-minute limit", what,
                    wait);
@@ -479,6 +483,9 @@ static int api_call(tp_tiktok *tt, int ep, const char *path, const cJSON *body, 
             goto out;
         tp_tt_api_error api;
         rc = tp_tt_parse_envelope(data, &api, resp.body, resp.body_len);
+        /* Undocumented but reported: honour the server's own count when it sends one. */
+        if (resp.ratelimit_remaining == 0 && resp.ratelimit_reset > 0)
+            tt->hold_until[ep] = tp_now_monotonic() + resp.ratelimit_reset;
         if (rc == 0 && resp.status / 100 == 2)
             goto out;
         cJSON_Delete(*data);

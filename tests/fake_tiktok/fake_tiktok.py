@@ -60,6 +60,10 @@ class State:
         self.events = []
         self.put_started = 0.0
         self.open_id = "open-" + secrets.token_hex(8)
+        self.limits = dict(LIMITS)
+        for spec in args.limit or []:
+            ep, n = spec.split("=")
+            self.limits[ep] = int(n)
         for spec in args.fault or []:
             kind, ep, n = spec.split(":")
             self.faults.append({"kind": kind, "ep": ep, "n": int(n), "used": False})
@@ -83,16 +87,18 @@ class State:
         self.rejections.append({"endpoint": ep, "reason": why})
 
     def rate_ok(self, token, ep):
-        limit = LIMITS.get(ep)
+        """(allowed, remaining, seconds until a slot frees) for one more request."""
+        limit = self.limits.get(ep)
         if not limit:
-            return True
+            return True, None, None
         now = time.monotonic()
         win = [t for t in self.rate.get((token, ep), []) if t > now - self.args.rate_window]
         ok = len(win) < limit
         if ok:
             win.append(now)
         self.rate[(token, ep)] = win
-        return ok
+        reset = win[0] + self.args.rate_window - now if len(win) >= limit else 0
+        return ok, limit - len(win), reset
 
     def snapshot(self):
         pubs = []
@@ -137,6 +143,9 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.write(body)
 
     def envelope(self, status, code="ok", message="", data=None, headers=None):
+        if status == 200 and getattr(self, "rl_headers", None):
+            headers = dict(headers or {}, **self.rl_headers)
+            self.rl_headers = {}
         self.send(status, {"data": data if data is not None else {},
                            "error": {"code": code, "message": message, "log_id": log_id()}},
                   headers=headers)
@@ -189,10 +198,15 @@ class Handler(BaseHTTPRequestHandler):
         if self.headers.get("Content-Type", "").split(";")[0].strip() != "application/json":
             self.api_error(ep, 400, "invalid_params", "Content-Type must be application/json")
             return None
-        if not self.st.rate_ok(tok, ep):
+        ok, remaining, reset = self.st.rate_ok(tok, ep)
+        if not ok:
             self.api_error(ep, 429, "rate_limit_exceeded", "Rate limit exceeded",
                            headers={"Retry-After": "1"})
             return None
+        self.rl_headers = {}
+        if self.st.args.ratelimit_headers and remaining is not None:
+            self.rl_headers = {"X-RateLimit-Remaining": str(remaining),
+                               "X-RateLimit-Reset": "%.3f" % reset}
         return tok, info
 
     def pre_fault(self, ep):
@@ -562,6 +576,10 @@ def main():
                     help="status polls answering PROCESSING_DOWNLOAD after the upload")
     ap.add_argument("--fail-reason", help="end every publish with FAILED and this reason")
     ap.add_argument("--rate-window", type=float, default=60.0)
+    ap.add_argument("--limit", action="append",
+                    help="ENDPOINT=N: requests per window (creator 20, init 6, status 30)")
+    ap.add_argument("--ratelimit-headers", action="store_true",
+                    help="send X-RateLimit-Remaining / X-RateLimit-Reset on API answers")
     ap.add_argument("--fault", action="append", help="KIND:ENDPOINT:N (see module doc)")
     ap.add_argument("--throttle", type=float, default=0,
                     help="read uploads at most this many bytes per second")

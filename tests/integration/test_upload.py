@@ -215,6 +215,22 @@ def test_several_files_one_run():
         finish(c)
 
 
+def test_ratelimit_headers_honoured():
+    """A server stricter than the documented limits that says so in X-RateLimit-* headers:
+    tokprep waits instead of running into 429s."""
+    wd = workdir("rlheaders")
+    with FakeTikTok("--limit", "creator=2", "--rate-window", "1.5", "--ratelimit-headers",
+                    workdir=wd) as srv:
+        c = Client(srv, wd)
+        c.login()
+        files = [random_file(os.path.join(wd, "r%d.mp4" % i), 50_000 + i, seed=i)
+                 for i in range(3)]
+        c.run("upload", *files, check=0)
+        st = assert_clean(srv)  # no 429 was needed
+        assert st["counts"]["creator"] == 3 and len(completed(st)) == 3
+        finish(c)
+
+
 def test_preflight_refusals():
     wd = workdir("preflight")
     with FakeTikTok("--privacy-options", "PUBLIC_TO_EVERYONE,FOLLOWER_OF_CREATOR",
