@@ -84,6 +84,79 @@ const char *tp_profile_name(const tp_profile *profile);
 
 /* === section: check (probe + rules) ===================================================== */
 
+/* Checking one file: probe it (libavformat headers and a bounded packet sample, or every packet
+ * with `deep`), then judge the measured media against a profile's rules.
+ *
+ * A verdict of TP_VERDICT_ERROR (missing, empty, not media, truncated, permission denied) is a
+ * *result*, not a failure of tp_check_file(): the function still returns 0 and the reason is in
+ * tp_check_error(). tp_check_file() itself fails only on bad arguments, out of memory or
+ * cancellation. */
+
+typedef enum {
+    TP_VERDICT_PASS = 0, /* conforms: upload as is */
+    TP_VERDICT_FIX,      /* can be made conformant: see tp_check_action() */
+    TP_VERDICT_REJECT,   /* the profile's policy refuses it: see tp_check_reason() */
+    TP_VERDICT_ERROR     /* could not be read: see tp_check_error() */
+} tp_verdict;
+
+typedef enum {
+    TP_ACTION_NONE = 0, /* pass, reject, error */
+    TP_ACTION_REMUX,    /* only the container or the moov position is wrong: copy the streams */
+    TP_ACTION_TRANSCODE /* re-encode (fit) */
+} tp_action;
+
+typedef enum {
+    TP_SEV_ERROR = 0, /* the file cannot pass as is */
+    TP_SEV_WARN       /* advisory: the verdict does not depend on it */
+} tp_severity;
+
+/* The result of checking one file. Opaque; read with the accessors below. Immutable once
+ * returned, so it may be read from any thread. */
+typedef struct tp_check tp_check;
+
+typedef struct tp_check_opts {
+    unsigned int version;       /* TP_CHECK_OPTS_VERSION */
+    int deep;                   /* non-zero: decode every packet and count decode errors */
+    const volatile int *cancel; /* NULL, or a flag another thread/signal handler sets to
+                                   non-zero to abandon the probe (-TP_ECANCELED) */
+} tp_check_opts;
+
+#define TP_CHECK_OPTS_VERSION 1
+#define TP_CHECK_OPTS_INIT {TP_CHECK_OPTS_VERSION, 0, NULL}
+
+/* Probe `path` and judge it against `profile` (its rules, fix policy and limits).
+ * Returns 0 and a result in *out (caller frees with tp_check_free()) for every verdict including
+ * TP_VERDICT_ERROR; returns -TP_EINVAL, -TP_ENOMEM or -TP_ECANCELED (with err filled and *out
+ * NULL) when no result could be produced. `opts` may be NULL (defaults).
+ * Thread-safe: any number of checks may run at once, sharing one profile. */
+int tp_check_file(tp_check **out, const tp_profile *profile, const char *path,
+                  const tp_check_opts *opts, tp_error *err);
+void tp_check_free(tp_check *check);
+
+/* Accessors. Strings are owned by the check and live until tp_check_free(). */
+const char *tp_check_path(const tp_check *check);
+tp_verdict tp_check_verdict(const tp_check *check);
+tp_action tp_check_action(const tp_check *check);
+/* Reject/error: why, and for a reject which profile setting would change it; "" otherwise. */
+const char *tp_check_reason(const tp_check *check);
+/* TP_VERDICT_ERROR: the reason ("a.mp4: permission denied"); NULL for other verdicts. */
+const char *tp_check_error(const tp_check *check);
+size_t tp_check_violation_count(const tp_check *check);
+/* Violation i (< count): stable code ("duration_too_long"), severity and message with the
+ * measured value and the limit ("duration_too_long: 660.0 s > 600 s"). Out-params may be NULL.
+ * Returns 0, or -TP_EINVAL when i is out of range. */
+int tp_check_violation(const tp_check *check, size_t i, const char **code, tp_severity *severity,
+                       const char **message);
+/* The result as the JSON object documented in docs (path, verdict, action, violations, error,
+ * media). malloc'd, NUL-terminated; the caller frees it with free(). NULL when out of memory. */
+char *tp_check_json(const tp_check *check);
+
+/* Short static names: "pass", "fix", "reject", "error" / "none", "remux", "transcode" /
+ * "error", "warn". Thread-safe. */
+const char *tp_verdict_name(tp_verdict verdict);
+const char *tp_action_name(tp_action action);
+const char *tp_severity_name(tp_severity severity);
+
 /* === end section: check ================================================================ */
 
 /* === section: fit (transcode) ========================================================== */
