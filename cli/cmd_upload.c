@@ -40,15 +40,9 @@ static void on_signal(int sig)
     interrupted = 1;
 }
 
-/* probe/probe.c lands from another branch; until it does, the weak reference keeps this
- * building and the duration is "unknown" (TikTok then checks it after the upload). */
-#pragma weak tp_probe_file
-
 /* Duration in seconds for creator_info's max_video_post_duration_sec, -1 when unknown. */
 static double media_duration(const char *path, const tp_profile *p)
 {
-    if (!tp_probe_file)
-        return -1;
     tp_media_info mi;
     tp_error err = TP_ERROR_INIT;
     tp_probe_opts po = {.deep = false, .limits = &p->limits, .cancel = NULL};
