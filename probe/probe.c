@@ -641,6 +641,8 @@ int tp_probe_file(tp_media_info *out, const char *path, const tp_probe_opts *opt
     ret = avformat_open_input(&ic, path, fmt, &fopts);
     if (ret < 0) {
         int raw = ret;
+        char cname[TP_NAME_MAX];
+        container_name(cname, sizeof(cname), fmt, &facts);
         if (raw == AVERROR_EXIT && !is.timed_out)
             ret = tp_error_set(err, TP_ECANCELED, raw, "%s: cancelled", path);
         else if (is.timed_out)
@@ -649,9 +651,12 @@ int tp_probe_file(tp_media_info *out, const char *path, const tp_probe_opts *opt
                                lim->probe_timeout);
         else if (facts.truncated)
             ret = tp_error_set(err, TP_EMEDIA, AVERROR_EOF, "%s: %s", path, facts.truncated_msg);
+        else if (raw == AVERROR_EOF)
+            ret = tp_error_set(err, TP_EMEDIA, AVERROR_EOF,
+                               "%s: truncated: the file ends inside the %s headers", path, cname);
         else
             ret = tp_error_set(err, TP_EMEDIA, AVERROR_INVALIDDATA, "%s: not readable as %s: %s",
-                               path, fmt->name, av_err2str(raw));
+                               path, cname, av_err2str(raw));
         goto out;
     }
     if (lim->max_streams > 0 && ic->nb_streams > (unsigned)lim->max_streams) {
