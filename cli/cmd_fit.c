@@ -436,7 +436,7 @@ const tp_cli_command tp_cmd_fit = {
     .summary = "convert files to conformant MP4 (9:16 H.264/AAC) in a folder",
     .usage = "[--profile P] [--set KEY=VALUE] -o OUTDIR [--json] [--dry-run] [-j N] PATH...",
     .description =
-        "Probes each file, checks it against the profile and writes a conformant version to OUTDIR:\n"
+        "Probes each file, checks it against the profile and writes a conformant file to OUTDIR:\n"
         "  pass       a byte-identical copy (hard link where possible), original extension\n"
         "  remux      the same packets in a new MP4 with moov first: <stem>.mp4\n"
         "  transcode  H.264 High yuv420p at fix.width x fix.height, AAC-LC: <stem>.mp4, or\n"
