@@ -1,7 +1,7 @@
 /* `tokprep upload`: not implemented yet (see the open issues). */
 #include "cli/cli.h"
 
-static const tp_cli_option options[] = {{NULL}};
+static const tp_cli_option options[] = {{NULL, 0, NULL, NULL, 0}};
 
 static int run(const tp_cli_command *cmd, int argc, char **argv)
 {

@@ -61,6 +61,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "tokprep: unknown command '%s' (see 'tokprep --help')\n", argv[1]);
         return TP_EXIT_ERROR;
     }
+    if (argc > 2 && (!strcmp(argv[2], "--help") || !strcmp(argv[2], "-h"))) {
+        tp_cli_print_help(cmd, stdout);
+        return TP_EXIT_OK;
+    }
     tp_log_init(log_level_from_env());
     tp_error err = TP_ERROR_INIT;
     if (tp_global_init(&err) < 0) {

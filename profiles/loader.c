@@ -259,6 +259,44 @@ static bool looks_like_path(const char *s)
     return strchr(s, '/') || strstr(s, ".yaml") || strstr(s, ".yml");
 }
 
+static int load_chain(profile_priv *pp, const char *ref, const char *from_dir, int depth,
+                      char **chain, tp_node **out, const tp_node *ref_node, tp_error *err);
+
+/* Replace *tree by its extends chain merged under it (base first). label is the file the
+ * tree came from (NULL for built-ins and buffers: relative paths are then from the cwd). */
+static int resolve_extends(profile_priv *pp, tp_node **out, const char *label, int depth,
+                           char **chain, tp_error *err)
+{
+    int rc = 0;
+    tp_node *ext = tp_tree_get(*out, "extends");
+    if (ext && !(ext->kind == TP_NODE_SCALAR && tp_scalar_is_null(ext))) {
+        if (ext->kind != TP_NODE_SCALAR) {
+            rc = tp_error_set(err, TP_ECONFIG, 0, "%s:%d:%d: extends: expected a profile name or "
+                              "path, got a %s", ext->file, ext->line, ext->col,
+                              ext->kind == TP_NODE_MAP ? "map" : "list");
+            goto fail;
+        }
+        char dir[PATH_MAX];
+        snprintf(dir, sizeof(dir), "%s", label ? label : ".");
+        char *slash = strrchr(dir, '/');
+        if (slash)
+            *slash = '\0';
+        tp_node *base = NULL;
+        rc = load_chain(pp, ext->value, dir, depth + 1, chain, &base, ext, err);
+        if (rc < 0)
+            goto fail;
+        rc = tp_tree_merge(base, *out);
+        *out = base;
+        if (rc < 0)
+            return tp_error_set(err, TP_ENOMEM, 0, "out of memory");
+    }
+    return 0;
+fail:
+    tp_tree_free(*out);
+    *out = NULL;
+    return rc;
+}
+
 /* Load name-or-path and its extends chain into one merged tree (base first). */
 static int load_chain(profile_priv *pp, const char *ref, const char *from_dir, int depth,
                       char **chain, tp_node **out, const tp_node *ref_node, tp_error *err)
@@ -320,33 +358,7 @@ static int load_chain(profile_priv *pp, const char *ref, const char *from_dir, i
     }
     if (rc < 0)
         return rc;
-    tp_node *ext = tp_tree_get(*out, "extends");
-    if (ext && !(ext->kind == TP_NODE_SCALAR && tp_scalar_is_null(ext))) {
-        if (ext->kind != TP_NODE_SCALAR) {
-            rc = tp_error_set(err, TP_ECONFIG, 0, "%s:%d:%d: extends: expected a profile name or "
-                              "path, got a %s", ext->file, ext->line, ext->col,
-                              ext->kind == TP_NODE_MAP ? "map" : "list");
-            goto fail;
-        }
-        char dir[PATH_MAX];
-        snprintf(dir, sizeof(dir), "%s", builtin ? "." : label);
-        char *slash = strrchr(dir, '/');
-        if (slash)
-            *slash = '\0';
-        tp_node *base = NULL;
-        rc = load_chain(pp, ext->value, dir, depth + 1, chain, &base, ext, err);
-        if (rc < 0)
-            goto fail;
-        rc = tp_tree_merge(base, *out);
-        *out = base;
-        if (rc < 0)
-            return tp_error_set(err, TP_ENOMEM, 0, "out of memory");
-    }
-    return 0;
-fail:
-    tp_tree_free(*out);
-    *out = NULL;
-    return rc;
+    return resolve_extends(pp, out, builtin ? NULL : label, depth, chain, err);
 }
 
 /* ${VAR} and ${VAR:-default}. Returns malloc'd string, or NULL with *missing set to the unset
@@ -357,12 +369,12 @@ static char *expand_env(const char *s, char *missing, size_t missing_size)
     char *out = malloc(cap);
     if (!out)
         return NULL;
+    char name[256]; /* outlives the branch: a default value points into it */
     for (const char *p = s; *p;) {
         const char *val = NULL;
         size_t vlen = 0;
         const char *close = p[0] == '$' && p[1] == '{' ? strchr(p + 2, '}') : NULL;
         if (close) {
-            char name[256];
             size_t nlen = (size_t)(close - (p + 2));
             if (nlen >= sizeof(name))
                 nlen = sizeof(name) - 1;
@@ -421,29 +433,57 @@ static int range_error(const tp_node *n, const char *path, double v, const schem
                         n->line, n->col, path, v, r->min, r->max);
 }
 
+/* The scalar's text with ${VAR} expanded, for non-string keys: an unset variable is an error
+ * now, since the value is needed to build the profile. *tmp receives what to free. */
+static const char *expanded_scalar(const tp_node *n, const schema_row *r, char **tmp,
+                                   tp_error *err)
+{
+    *tmp = NULL;
+    if (!strstr(n->value, "${"))
+        return n->value;
+    char missing[256] = "";
+    *tmp = expand_env(n->value, missing, sizeof(missing));
+    if (*tmp)
+        return *tmp;
+    if (!missing[0])
+        tp_error_set(err, TP_ENOMEM, 0, "out of memory");
+    else
+        tp_error_set(err, TP_ECONFIG, 0,
+                     "%s:%d:%d: %s: environment variable %s is not set (set it, or write "
+                     "${%s:-default})", n->file, n->line, n->col, r->path, missing, missing);
+    return NULL;
+}
+
 static int parse_number(const tp_node *n, const schema_row *r, double *out, tp_error *err)
 {
     if (n->kind != TP_NODE_SCALAR)
         return type_error(n, r->path, "a number", err);
-    const char *s = n->value;
+    char *tmp = NULL;
+    const char *s = expanded_scalar(n, r, &tmp, err);
+    if (!s)
+        return -err->code;
+    int rc = 0;
     if (r->type == T_SIZE) {
         int64_t v;
         if (tp_parse_size(s, &v) < 0)
-            return type_error(n, r->path, "a size like 10MB, 1GiB or 15M", err);
-        *out = (double)v;
+            rc = type_error(n, r->path, "a size like 10MB, 1GiB or 15M", err);
+        else
+            *out = (double)v;
     } else {
         char *end = NULL;
         errno = 0;
         double v = strtod(s, &end);
         if (!*s || errno || *end || v != v)
-            return type_error(n, r->path, "a number", err);
-        if ((r->type == T_INT || r->type == T_INT64) && v != (double)(long long)v)
-            return type_error(n, r->path, "a whole number", err);
-        *out = v;
+            rc = type_error(n, r->path, "a number", err);
+        else if ((r->type == T_INT || r->type == T_INT64) && v != (double)(long long)v)
+            rc = type_error(n, r->path, "a whole number", err);
+        else
+            *out = v;
     }
-    if (*out < r->min || *out > r->max)
-        return range_error(n, r->path, *out, r, err);
-    return 0;
+    if (rc == 0 && (*out < r->min || *out > r->max))
+        rc = range_error(n, r->path, *out, r, err);
+    free(tmp);
+    return rc;
 }
 
 static int add_deferred(profile_priv *pp, const char *key, const char *msg)
@@ -624,9 +664,9 @@ static int walk(tp_profile *p, profile_priv *pp, const tp_node *map, const char 
             if (s)
                 return tp_error_set(err, TP_ECONFIG, 0,
                                     "%s:%d:%d: unknown key '%s' (did you mean '%s'?)", n->file,
-                                    n->line, n->col, path, s);
+                                    n->kline, n->kcol, path, s);
             return tp_error_set(err, TP_ECONFIG, 0, "%s:%d:%d: unknown key '%s'", n->file,
-                                n->line, n->col, path);
+                                n->kline, n->kcol, path);
         }
         int rc = apply_value(p, pp, r, n, err);
         if (rc < 0)
@@ -804,8 +844,8 @@ bool tp_strlist_has(const tp_strlist *l, const char *s)
     return false;
 }
 
-int tp_profile_open(tp_profile **out, const char *name_or_path, const char *const *sets,
-                    size_t n_sets, tp_error *err)
+static int profile_open(tp_profile **out, const char *name_or_path, const char *text,
+                        size_t text_len, const char *const *sets, size_t n_sets, tp_error *err)
 {
     *out = NULL;
     tp_profile *p = calloc(1, sizeof(*p));
@@ -823,7 +863,17 @@ int tp_profile_open(tp_profile **out, const char *name_or_path, const char *cons
     /* Keys a profile leaves out take the built-in tiktok profile's values. */
     if ((rc = load_chain(pp, "tiktok", NULL, 0, chain, &tree, NULL, err)) < 0)
         goto fail;
-    if ((rc = load_chain(pp, name_or_path, NULL, 0, chain, &user, NULL, err)) < 0)
+    if (text) {
+        const char *label = priv_intern_file(pp, name_or_path);
+        chain[0] = (char *)label;
+        if (!label)
+            rc = tp_error_set(err, TP_ENOMEM, 0, "out of memory");
+        else if ((rc = tp_tree_parse(&user, text, text_len, label, err)) == 0)
+            rc = resolve_extends(pp, &user, NULL, 0, chain, err);
+    } else {
+        rc = load_chain(pp, name_or_path, NULL, 0, chain, &user, NULL, err);
+    }
+    if (rc < 0)
         goto fail;
     if ((rc = tp_tree_merge(tree, user)) < 0) {
         user = NULL;
@@ -896,4 +946,16 @@ fail:
     if (!p)
         priv_free(pp);
     return rc < 0 ? rc : -TP_ECONFIG;
+}
+
+int tp_profile_open(tp_profile **out, const char *name_or_path, const char *const *sets,
+                    size_t n_sets, tp_error *err)
+{
+    return profile_open(out, name_or_path, NULL, 0, sets, n_sets, err);
+}
+
+int tp_profile_open_buffer(tp_profile **out, const char *label, const char *text, size_t len,
+                           const char *const *sets, size_t n_sets, tp_error *err)
+{
+    return profile_open(out, label ? label : "<buffer>", text, len, sets, n_sets, err);
 }

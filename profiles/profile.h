@@ -126,6 +126,10 @@ struct tp_profile {
     void *priv;
 };
 
+/* As tp_profile_open, from YAML text in memory (label names it in error messages). */
+int tp_profile_open_buffer(tp_profile **out, const char *label, const char *text, size_t len,
+                           const char *const *sets, size_t n_sets, tp_error *err);
+
 /* Fail with a clear message if the value at key (e.g. "upload.tiktok.client_secret") came from
  * an unset ${VAR} without default. Values are checked only when used: `check` needs no secret. */
 int tp_profile_require(const tp_profile *p, const char *key, tp_error *err);

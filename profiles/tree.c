@@ -69,6 +69,8 @@ static tp_node *node_clone(const tp_node *n, size_t *budget)
     if (!c)
         return NULL;
     c->quoted = n->quoted;
+    c->kline = n->kline;
+    c->kcol = n->kcol;
     if ((n->key && !(c->key = tp_strdup(n->key))) ||
         (n->value && !(c->value = tp_strdup(n->value)))) {
         tp_tree_free(c);
@@ -158,8 +160,8 @@ static int parse_children(parse_ctx *ctx, tp_node *parent, int depth, yaml_event
         }
         if (key) {
             child->key = key;
-            child->line = kline;
-            child->col = kcol;
+            child->kline = kline;
+            child->kcol = kcol;
         }
         if (node_append(parent, child) < 0) {
             tp_tree_free(child);

@@ -16,7 +16,8 @@ struct tp_node {
     char *value;  /* scalars */
     bool quoted;  /* scalar was quoted: never null */
     const char *file; /* owned by the loader's file list */
-    int line, col;    /* 1-based; key position for map entries */
+    int line, col;    /* 1-based position of the value */
+    int kline, kcol;  /* position of the key, for map entries */
     tp_node **items;
     size_t n;
 };

@@ -41,7 +41,7 @@ int tp_error_setv(tp_error *err, int code, int raw, const char *fmt, va_list ap)
     if (err) {
         err->code = code;
         err->raw = raw;
-        vsnprintf(err->message, sizeof(err->message), fmt, ap);
+        vsnprintf(err->message, sizeof(err->message), fmt, ap); /* NOLINT: checked by callers' format attribute */
     }
     return -code;
 }

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# The CLI skeleton: --help, --version, usage errors and profile commands with exact exit codes.
+. "$(dirname "$0")/lib.sh"
+
+expect_status 0 "--version" -- "$TOKPREP" --version
+expect_grep '^tokprep [0-9]+\.[0-9]+\.[0-9]+' "$T/out" "version line"
+expect_grep '^FFmpeg ' "$T/out" "FFmpeg version"
+expect_grep '^libcurl ' "$T/out" "libcurl version"
+expect_grep '^cJSON ' "$T/out" "cJSON version"
+expect_grep '^libyaml ' "$T/out" "libyaml version"
+
+expect_status 0 "--help" -- "$TOKPREP" --help
+for c in check fit run status retry upload auth profiles; do
+    expect_grep "^  $c " "$T/out" "--help lists $c"
+done
+for c in check fit run status retry upload auth profiles; do
+    expect_status 0 "$c --help" -- "$TOKPREP" "$c" --help
+    expect_grep "^Usage: tokprep $c" "$T/out" "$c --help has usage"
+done
+expect_status 2 "no command" -- "$TOKPREP"
+expect_status 2 "unknown command" -- "$TOKPREP" frobnicate
+expect_grep "unknown command 'frobnicate'" "$T/err" "names the unknown command"
+expect_status 2 "unknown option" -- "$TOKPREP" profiles --bogus list
+expect_grep "unknown option" "$T/err" "unknown option message"
+
+expect_status 0 "profiles list" -- "$TOKPREP" profiles list
+expect_grep '^tiktok ' "$T/out" "lists tiktok"
+expect_grep '^tiktok-draft ' "$T/out" "lists tiktok-draft"
+
+TIKTOK_CLIENT_SECRET=hunter2-secret expect_status 0 "profiles show" -- \
+    "$TOKPREP" profiles show tiktok-draft --set fix.fill=pad
+expect_grep '^name: tiktok-draft' "$T/out" "show prints merged name"
+expect_grep '^  fill: "?pad"?' "$T/out" "show applies --set"
+expect_grep 'mode: draft' "$T/out" "show merges extends"
+expect_grep 'client_secret: "\*\*\*"' "$T/out" "secret masked"
+expect_no_grep 'hunter2' "$T/out" "secret value never printed"
+
+printf 'name: mine\nextends: tiktok\nfix:\n  fil: pad\n' > "$T/bad.yaml"
+expect_status 2 "validate bad profile" -- "$TOKPREP" profiles validate "$T/bad.yaml"
+expect_grep "bad.yaml:4:3: unknown key 'fix.fil' \(did you mean 'fix.fill'\?\)" "$T/err" \
+    "validate reports file:line:col and a suggestion"
+[ "$(wc -l < "$T/err")" -eq 1 ] && ok "one-line error" || bad "error is not one line"
+
+printf 'name: mine\nextends: tiktok-draft\nfix: {fill: crop}\n' > "$T/good.yaml"
+expect_status 0 "validate good profile" -- "$TOKPREP" profiles validate "$T/good.yaml"
+expect_status 2 "unknown profile name" -- "$TOKPREP" profiles show nosuch
+expect_grep "unknown profile 'nosuch'" "$T/err" "names the unknown profile"
+expect_status 2 "bad --set" -- "$TOKPREP" profiles show tiktok --set fix.video.crf=99
+expect_grep "fix.video.crf: 99 is out of range" "$T/err" "--set out of range"
+finish
