@@ -73,6 +73,7 @@ struct tp_pipeline {
     tp_ledger *ledger;
     volatile int cancel;
     bool ran;
+    bool abandoned; /* workers did not stop after cancel: leave their memory alone */
     pthread_mutex_t mu; /* results list and job progress */
     pthread_cond_t results_cv;
     tp_job *results_head, *results_tail;

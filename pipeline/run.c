@@ -654,6 +654,14 @@ static void stop_stages(tp_pipeline *pl)
     for (int i = 0; i < TP_PS_COUNT; i++)
         if (pl->stages[i].q.items)
             tp_workq_close(&pl->stages[i].q);
+    if (pl->abandoned) {
+        /* A worker is stuck in a system call (a hung network mount, a FIFO): leave the threads
+         * and what they use; the process is about to exit and the ledger is consistent. */
+        for (int i = 0; i < TP_PS_COUNT; i++)
+            for (int t = 0; t < pl->stages[i].n_threads; t++)
+                pthread_detach(pl->stages[i].threads[t]);
+        return;
+    }
     for (int i = 0; i < TP_PS_COUNT; i++) {
         tp_pipeline_stage *st = &pl->stages[i];
         for (int t = 0; t < st->n_threads; t++)
@@ -953,6 +961,9 @@ void tp_pipeline_free(tp_pipeline *pl)
     if (!pl)
         return;
     tp_ledger_close(pl->ledger);
+    pl->ledger = NULL;
+    if (pl->abandoned)
+        return; /* stuck workers still reference it: see stop_stages() */
     pthread_mutex_destroy(&pl->mu);
     pthread_cond_destroy(&pl->results_cv);
     free(pl->workdir);
@@ -1047,15 +1058,20 @@ int tp_pipeline_run(tp_pipeline *pl, const char *const *paths, size_t n_paths,
             }
             tick(&rs);
             if (tp_now_monotonic() > deadline) {
-                tp_log(TP_LOG_WARN, "%d job(s) still stopping", rs.n_active);
-                deadline += 1e9;
+                /* Exit within 2 s is the promise: their rows stay `running` and the next run
+                 * resumes them (tp_ledger_recover). */
+                tp_log(TP_LOG_WARN, "%d job(s) did not stop in time; abandoning them",
+                       rs.n_active);
+                pl->abandoned = true;
+                break;
             }
         }
     }
 out:
     stop_stages(pl);
-    /* Anything still listed (only after a start-up failure) goes back to the ledger queued. */
-    while (rs.active)
+    /* Anything still listed (only after a start-up failure) goes back to the ledger queued;
+     * abandoned jobs belong to their stuck workers. */
+    while (rs.active && !pl->abandoned)
         finish_canceled(&rs, rs.active);
     while (rs.backlog) {
         path_node *n = rs.backlog;
