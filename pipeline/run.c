@@ -66,6 +66,15 @@ static void list_append(job_list *l, tp_job *job)
     l->n++;
 }
 
+static void list_push_front(job_list *l, tp_job *job)
+{
+    job->qnext = l->head;
+    l->head = job;
+    if (!l->tail)
+        l->tail = job;
+    l->n++;
+}
+
 static tp_job *list_pop(job_list *l)
 {
     tp_job *job = l->head;
@@ -250,9 +259,12 @@ static void pump_waiting(run_state *rs)
 {
     for (int si = TP_PS_COUNT - 1; si >= 0; si--) {
         while (rs->waiting[si].head && !rs->pl->cancel) {
-            if (!try_dispatch(rs, rs->waiting[si].head))
+            /* Unlink before pushing: once in a queue, a worker owns the job (and its qnext). */
+            tp_job *job = list_pop(&rs->waiting[si]);
+            if (!try_dispatch(rs, job)) {
+                list_push_front(&rs->waiting[si], job);
                 break;
-            list_pop(&rs->waiting[si]);
+            }
         }
     }
 }
