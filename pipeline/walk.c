@@ -82,7 +82,8 @@ static int walk_dir(const char *dir, const char *const *exclude, size_t n_exclud
             n++;
     }
     closedir(d);
-    qsort(names, n, sizeof(*names), cmp_names);
+    if (n > 1)
+        qsort(names, n, sizeof(*names), cmp_names);
     int stop = 0;
     for (size_t i = 0; i < n; i++) {
         char *path = stop ? NULL : tp_asprintf("%s/%s", dir, names[i]);
