@@ -45,10 +45,19 @@ typedef struct tp_job {
     int64_t progress_bytes, progress_total;
     double progress_emitted; /* coordinator: last emission (monotonic) */
     bool ckpt_dirty;
-    char *ckpt_publish_id, *ckpt_url;
+    char *ckpt_publish_id, *ckpt_url, *ckpt_posts;
     double ckpt_expiry;
     int ckpt_part, ckpt_last_chunk;
+    double retry_at; /* deliver: a rate-limited upload can be retried at this epoch second */
+    struct tp_worker *worker; /* the worker running it (per-thread context for sinks) */
 } tp_job;
+
+/* Per worker thread: a place for a sink to keep a session (e.g. one TikTok client per upload
+ * worker, so its client-side rate windows see every request of that thread). */
+typedef struct tp_worker {
+    void *ctx;
+    void (*ctx_free)(void *ctx);
+} tp_worker;
 
 typedef struct tp_pipeline_stage {
     const char *name;
@@ -76,6 +85,7 @@ struct tp_pipeline {
     bool abandoned; /* workers did not stop after cancel: leave their memory alone */
     pthread_mutex_t mu; /* results list and job progress */
     pthread_cond_t results_cv;
+    pthread_cond_t ckpt_cv; /* a checkpoint was persisted */
     tp_job *results_head, *results_tail;
     tp_pipeline_stage stages[TP_PS_COUNT];
 };
@@ -94,10 +104,12 @@ int tp_sink_tiktok_deliver(struct tp_pipeline *pl, tp_job *job);
 /* Report progress from a worker (thread-safe). */
 void tp_job_progress(struct tp_pipeline *pl, tp_job *job, double fraction, double fps,
                      int64_t bytes, int64_t total);
-/* Upload resume state from a worker after an acknowledged chunk (thread-safe); the coordinator
- * writes it to the ledger at its next tick (it is woken for it). */
+/* Upload resume state from a worker after an acknowledged chunk; waits until the coordinator
+ * has written it to the ledger (or the run is cancelled), so what TikTok acknowledged is on
+ * disk before the next request. posts NULL = unchanged. Thread-safe. */
 void tp_job_checkpoint(struct tp_pipeline *pl, tp_job *job, const char *publish_id,
-                       const char *upload_url, double expiry, int part, int last_chunk);
+                       const char *upload_url, double expiry, int part, int last_chunk,
+                       const char *posts);
 
 /* Files: what the walker and the watcher take. */
 bool tp_walk_name_ignored(const char *name);   /* hidden, .part, .crdownload, ~ */

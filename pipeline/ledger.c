@@ -30,7 +30,7 @@ static const char schema_sql[] =
     " stage TEXT NOT NULL, status TEXT NOT NULL, verdict TEXT, outputs TEXT, dest TEXT,"
     " publish_id TEXT, upload_url TEXT, upload_url_expiry REAL NOT NULL DEFAULT 0,"
     " upload_part INTEGER NOT NULL DEFAULT 0, last_chunk INTEGER NOT NULL DEFAULT -1,"
-    " post_id TEXT, error TEXT, error_code TEXT, attempts INTEGER NOT NULL DEFAULT 0,"
+    " posts TEXT, error TEXT, error_code TEXT, attempts INTEGER NOT NULL DEFAULT 0,"
     " created REAL NOT NULL, updated REAL NOT NULL, finished REAL NOT NULL DEFAULT 0,"
     " UNIQUE(fingerprint, profile_hash, sink));"
     "CREATE INDEX IF NOT EXISTS jobs_status ON jobs(status);"
@@ -40,7 +40,7 @@ static const char schema_sql[] =
 #define ROW_COLUMNS                                                                            \
     "id, fingerprint, profile_hash, sink, profile_name, source_path, source_size, stage, "     \
     "status, verdict, outputs, dest, publish_id, upload_url, upload_url_expiry, upload_part, " \
-    "last_chunk, post_id, error, error_code, attempts, created, updated, finished"
+    "last_chunk, posts, error, error_code, attempts, created, updated, finished"
 
 static const char *const stage_names[] = {"scan", "probe", "fit", "chunk", "deliver", "done"};
 static const char *const status_names[] = {"queued", "running", "done", "failed", "rejected"};
@@ -184,7 +184,7 @@ void tp_ledger_row_clear(tp_ledger_row *row)
     free(row->dest);
     free(row->publish_id);
     free(row->upload_url);
-    free(row->post_id);
+    free(row->posts);
     free(row->error);
     free(row->error_code);
     memset(row, 0, sizeof(*row));
@@ -219,7 +219,7 @@ static void row_from_stmt(tp_ledger_row *row, sqlite3_stmt *st)
     row->upload_url_expiry = sqlite3_column_double(st, 14);
     row->upload_part = sqlite3_column_int(st, 15);
     row->last_chunk = sqlite3_column_int(st, 16);
-    row->post_id = col_text(st, 17);
+    row->posts = col_text(st, 17);
     row->error = col_text(st, 18);
     row->error_code = col_text(st, 19);
     row->attempts = sqlite3_column_int(st, 20);
@@ -319,7 +319,7 @@ int tp_ledger_update(tp_ledger *l, tp_ledger_row *row, tp_error *err)
             l->db,
             "UPDATE jobs SET source_path=?2, source_size=?3, stage=?4, status=?5, verdict=?6, "
             "outputs=?7, dest=?8, publish_id=?9, upload_url=?10, upload_url_expiry=?11, "
-            "upload_part=?12, last_chunk=?13, post_id=?14, error=?15, error_code=?16, "
+            "upload_part=?12, last_chunk=?13, posts=?14, error=?15, error_code=?16, "
             "attempts=?17, updated=?18, finished=?19 WHERE id=?1",
             -1, &st, NULL) != SQLITE_OK)
         return db_error(l, err, "update");
@@ -341,7 +341,7 @@ int tp_ledger_update(tp_ledger *l, tp_ledger_row *row, tp_error *err)
     sqlite3_bind_double(st, 11, row->upload_url_expiry);
     sqlite3_bind_int(st, 12, row->upload_part);
     sqlite3_bind_int(st, 13, row->last_chunk);
-    bind_text(st, 14, row->post_id);
+    bind_text(st, 14, row->posts);
     bind_text(st, 15, row->error);
     bind_text(st, 16, row->error_code);
     sqlite3_bind_int(st, 17, row->attempts);
@@ -356,12 +356,13 @@ int tp_ledger_update(tp_ledger *l, tp_ledger_row *row, tp_error *err)
 
 int tp_ledger_save_upload(tp_ledger *l, int64_t id, const char *publish_id,
                           const char *upload_url, double expiry, int part, int last_chunk,
-                          tp_error *err)
+                          const char *posts, tp_error *err)
 {
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(l->db,
                            "UPDATE jobs SET publish_id=?2, upload_url=?3, upload_url_expiry=?4, "
-                           "upload_part=?5, last_chunk=?6, updated=?7 WHERE id=?1",
+                           "upload_part=?5, last_chunk=?6, updated=?7, "
+                           "posts=COALESCE(?8, posts) WHERE id=?1",
                            -1, &st, NULL) != SQLITE_OK)
         return db_error(l, err, "upload checkpoint");
     sqlite3_bind_int64(st, 1, id);
@@ -371,9 +372,17 @@ int tp_ledger_save_upload(tp_ledger *l, int64_t id, const char *publish_id,
     sqlite3_bind_int(st, 5, part);
     sqlite3_bind_int(st, 6, last_chunk);
     sqlite3_bind_double(st, 7, tp_now_wall());
+    bind_text(st, 8, posts);
     int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : db_error(l, err, "upload checkpoint");
     sqlite3_finalize(st);
     return rc;
+}
+
+int tp_ledger_set_durable(tp_ledger *l, tp_error *err)
+{
+    return sqlite3_exec(l->db, "PRAGMA synchronous=FULL;", NULL, NULL, NULL) == SQLITE_OK
+               ? 0
+               : db_error(l, err, "set-up");
 }
 
 static int exec_count(tp_ledger *l, const char *sql, int *n, tp_error *err, const char *what)

@@ -46,7 +46,7 @@ typedef struct {
     double upload_url_expiry; /* wall seconds; 0 = none */
     int upload_part;          /* index into outputs being uploaded */
     int last_chunk;           /* last chunk TikTok acknowledged, -1 = none */
-    char *post_id;
+    char *posts;        /* tiktok: JSON array of finished posts, one per output part */
     char *error;
     char *error_code; /* tp_error_name() of the failure */
     int attempts;
@@ -69,10 +69,14 @@ int tp_ledger_get(tp_ledger *l, tp_ledger_row *row, int64_t id, tp_error *err);
 int tp_ledger_insert(tp_ledger *l, tp_ledger_row *row, tp_error *err);
 /* Write every mutable field of row (by id) and bump `updated`. One transaction. */
 int tp_ledger_update(tp_ledger *l, tp_ledger_row *row, tp_error *err);
-/* Persist upload progress only (called after every acknowledged chunk). */
+/* Persist upload progress only (called after every acknowledged chunk). posts NULL keeps the
+ * stored value. */
 int tp_ledger_save_upload(tp_ledger *l, int64_t id, const char *publish_id,
                           const char *upload_url, double expiry, int part, int last_chunk,
-                          tp_error *err);
+                          const char *posts, tp_error *err);
+/* Make every commit durable against power loss (synchronous=FULL): for sinks where redoing a
+ * step is not harmless (a second TikTok post). */
+int tp_ledger_set_durable(tp_ledger *l, tp_error *err);
 /* After a crash: rows left `running` go back to `queued` at the same stage. *n = how many. */
 int tp_ledger_recover(tp_ledger *l, int *n, tp_error *err);
 /* `tokprep retry`: failed rows go back to `queued` with attempts reset. *n = how many. */

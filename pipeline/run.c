@@ -101,6 +101,7 @@ static void job_free(tp_job *job)
     free(job->publish_id);
     free(job->ckpt_publish_id);
     free(job->ckpt_url);
+    free(job->ckpt_posts);
     free(job);
 }
 
@@ -318,6 +319,22 @@ static void on_failure(run_state *rs, tp_job *job)
         advance(rs, job, TP_STAGE_PROBE);
         return;
     }
+    if (job->err.code == TP_ERATE && job->has_row && job->retry_at > tp_now_wall() + 120) {
+        /* A daily cap or a long rate limit: not a failure of the file. It stays queued for a
+         * later run, with the time it becomes possible. */
+        char when[32] = "";
+        time_t at = (time_t)job->retry_at;
+        struct tm tm;
+        strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", localtime_r(&at, &tm));
+        char *why = tp_asprintf("deferred until %s: %s", when, job->err.message);
+        job->row.status = TP_JOB_QUEUED;
+        set_str(&job->row.error, why ? why : job->err.message);
+        set_str(&job->row.error_code, tp_error_name(job->err.code));
+        ledger_write(rs, job);
+        finish_skipped(rs, job, why ? why : job->err.message, NULL);
+        free(why);
+        return;
+    }
     if (is_transient(&job->err) && job->has_row &&
         job->row.attempts + 1 < pl->profile->pipeline.max_attempts) {
         job->row.attempts++;
@@ -329,6 +346,8 @@ static void on_failure(run_state *rs, tp_job *job)
         double backoff = 1.0;
         for (int i = 1; i < job->row.attempts && backoff < 60; i++)
             backoff *= 2;
+        if (job->retry_at > tp_now_wall())
+            backoff = job->retry_at - tp_now_wall(); /* the server said when */
         job->not_before = tp_now_monotonic() + backoff;
         tp_error_clear(&job->err);
         list_append(&rs->delayed, job);
@@ -399,7 +418,7 @@ static void after_scan(run_state *rs, tp_job *job)
             set_str(&job->row.verdict, NULL);
             set_str(&job->row.publish_id, NULL);
             set_str(&job->row.upload_url, NULL);
-            set_str(&job->row.post_id, NULL);
+            set_str(&job->row.posts, NULL);
             set_str(&job->row.error, NULL);
             set_str(&job->row.error_code, NULL);
             job->row.upload_url_expiry = 0;
@@ -598,8 +617,10 @@ static void *worker_main(void *arg)
 {
     tp_pipeline_stage *st = arg;
     tp_pipeline *pl = st->pl;
+    tp_worker self = {NULL, NULL};
     tp_job *job;
     while ((job = tp_workq_pop(&st->q))) {
+        job->worker = &self;
         if (pl->cancel) {
             job->rc = tp_error_set(&job->err, TP_ECANCELED, 0, "%s: cancelled", job->path);
         } else {
@@ -620,6 +641,8 @@ static void *worker_main(void *arg)
         pthread_cond_signal(&pl->results_cv);
         pthread_mutex_unlock(&pl->mu);
     }
+    if (self.ctx_free)
+        self.ctx_free(self.ctx);
     return NULL;
 }
 
@@ -745,7 +768,7 @@ static void tick(run_state *rs)
         bool started, dirty, ckpt;
         double fraction, fps;
         int64_t bytes, total;
-        char *ckpt_id = NULL, *ckpt_url = NULL;
+        char *ckpt_id = NULL, *ckpt_url = NULL, *ckpt_posts = NULL;
         double ckpt_expiry = 0;
         int ckpt_part = 0, ckpt_last = -1;
         pthread_mutex_lock(&pl->mu);
@@ -759,28 +782,40 @@ static void tick(run_state *rs)
         if (ckpt) {
             ckpt_id = job->ckpt_publish_id;
             ckpt_url = job->ckpt_url;
-            job->ckpt_publish_id = job->ckpt_url = NULL;
+            ckpt_posts = job->ckpt_posts;
+            job->ckpt_publish_id = job->ckpt_url = job->ckpt_posts = NULL;
             ckpt_expiry = job->ckpt_expiry;
             ckpt_part = job->ckpt_part;
             ckpt_last = job->ckpt_last_chunk;
-            job->ckpt_dirty = false;
         }
         pthread_mutex_unlock(&pl->mu);
         if (ckpt && job->has_row) {
             tp_error err = TP_ERROR_INIT;
             if (tp_ledger_save_upload(pl->ledger, job->row.id, ckpt_id, ckpt_url, ckpt_expiry,
-                                      ckpt_part, ckpt_last, &err) < 0)
+                                      ckpt_part, ckpt_last, ckpt_posts, &err) < 0)
                 tp_log(TP_LOG_WARN, "%s", err.message);
             free(job->row.publish_id);
             free(job->row.upload_url);
             job->row.publish_id = ckpt_id;
             job->row.upload_url = ckpt_url;
+            if (ckpt_posts) {
+                free(job->row.posts);
+                job->row.posts = ckpt_posts;
+            }
             job->row.upload_url_expiry = ckpt_expiry;
             job->row.upload_part = ckpt_part;
             job->row.last_chunk = ckpt_last;
         } else {
             free(ckpt_id);
             free(ckpt_url);
+            free(ckpt_posts);
+        }
+        if (ckpt) {
+            /* Persisted: let the uploading worker go on. */
+            pthread_mutex_lock(&pl->mu);
+            job->ckpt_dirty = false;
+            pthread_cond_broadcast(&pl->ckpt_cv);
+            pthread_mutex_unlock(&pl->mu);
         }
         if (!started)
             continue;
@@ -913,6 +948,7 @@ int tp_pipeline_new(tp_pipeline **out, const tp_profile *profile, const tp_pipel
         return tp_error_set(err, TP_ENOMEM, 0, "out of memory");
     pthread_mutex_init(&pl->mu, NULL);
     pthread_cond_init(&pl->results_cv, NULL);
+    pthread_cond_init(&pl->ckpt_cv, NULL);
     pl->profile = profile;
     tp_pipeline_opts defaults = TP_PIPELINE_OPTS_INIT;
     pl->opts = opts ? *opts : defaults;
@@ -955,6 +991,8 @@ int tp_pipeline_new(tp_pipeline **out, const tp_profile *profile, const tp_pipel
     }
     if ((rc = tp_ledger_open(&pl->ledger, pl->state_path, true, err)) < 0)
         goto fail;
+    if (profile->upload.sink == TP_SINK_TIKTOK && (rc = tp_ledger_set_durable(pl->ledger, err)) < 0)
+        goto fail;
     *out = pl;
     return 0;
 fail:
@@ -964,6 +1002,7 @@ fail:
 
 void tp_pipeline_cancel(tp_pipeline *pl)
 {
+    /* Only a flag: async-signal-safe. Everyone who waits looks at it at least every tick. */
     if (pl)
         pl->cancel = 1;
 }
@@ -978,6 +1017,7 @@ void tp_pipeline_free(tp_pipeline *pl)
         return; /* stuck workers still reference it: see stop_stages() */
     pthread_mutex_destroy(&pl->mu);
     pthread_cond_destroy(&pl->results_cv);
+    pthread_cond_destroy(&pl->ckpt_cv);
     free(pl->workdir);
     free(pl->outdir);
     free(pl->state_path);

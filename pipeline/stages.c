@@ -29,19 +29,24 @@ void tp_job_progress(struct tp_pipeline *pl, tp_job *job, double fraction, doubl
 }
 
 void tp_job_checkpoint(struct tp_pipeline *pl, tp_job *job, const char *publish_id,
-                       const char *upload_url, double expiry, int part, int last_chunk)
+                       const char *upload_url, double expiry, int part, int last_chunk,
+                       const char *posts)
 {
-    char *id = tp_strdup(publish_id), *url = tp_strdup(upload_url);
+    char *id = tp_strdup(publish_id), *url = tp_strdup(upload_url), *ps = tp_strdup(posts);
     pthread_mutex_lock(&pl->mu);
     free(job->ckpt_publish_id);
     free(job->ckpt_url);
+    free(job->ckpt_posts);
     job->ckpt_publish_id = id;
     job->ckpt_url = url;
+    job->ckpt_posts = ps;
     job->ckpt_expiry = expiry;
     job->ckpt_part = part;
     job->ckpt_last_chunk = last_chunk;
     job->ckpt_dirty = true;
     pthread_cond_signal(&pl->results_cv);
+    while (job->ckpt_dirty && !pl->cancel)
+        pthread_cond_wait(&pl->ckpt_cv, &pl->mu);
     pthread_mutex_unlock(&pl->mu);
 }
 

@@ -146,7 +146,7 @@ static void test_resume_states(void **state)
     c.status = TP_JOB_RUNNING;
     assert_int_equal(tp_ledger_update(l, &c, &err), 0);
     assert_int_equal(tp_ledger_save_upload(l, c.id, "v_pub_file~1", "http://127.0.0.1/u?t=x",
-                                           tp_now_wall() + 3600, 0, 4, &err),
+                                           tp_now_wall() + 3600, 0, 4, "[]", &err),
                      0);
     tp_ledger_close(l); /* like a crash: rows stay `running` */
 
