@@ -18,12 +18,12 @@ def main():
         os.makedirs(src)
         # Big enough outputs and a slow preset, so fits are surely in flight at the signal.
         for i in range(3):
-            h.make_landscape(os.path.join(src, f"l{i}.mp4"), seconds=6, freq=400 + 100 * i,
+            h.make_landscape(os.path.join(src, f"l{i}.mp4"), seconds=4, freq=400 + 100 * i,
                              size="640x360")
         sink = os.path.join(t, "sink")
         work = os.path.join(t, "work")
         sets = h.set_args(["upload.sink=directory", f"upload.directory.path={sink}",
-                           "fix.width=720", "fix.height=1280", "fix.video.preset=medium"])
+                           "fix.width=360", "fix.height=640", "fix.video.preset=medium"])
         args = [h.TOKPREP, "run", "--json", "-o", work] + sets + [src]
         p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         lines = []
