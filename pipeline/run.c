@@ -411,7 +411,11 @@ static void after_scan(run_state *rs, tp_job *job)
             /* Resume where it stopped. Probing again is cheap and gives the media info the
              * later stages need; fitted outputs and upload state come from the ledger. */
             next = row.stage <= TP_STAGE_PROBE ? TP_STAGE_PROBE : row.stage;
-            set_str(&job->outputs_json, row.outputs);
+            /* A file that passed as is has itself as output, maybe under the name it had then:
+             * start it over (no fit involved); the upload resume state is kept. */
+            if (row.verdict && !strcmp(row.verdict, "pass"))
+                next = TP_STAGE_PROBE;
+            set_str(&job->outputs_json, next > TP_STAGE_PROBE ? row.outputs : NULL);
         } else {
             /* --force: start over, keeping the delivery name so files are replaced. */
             set_str(&job->row.outputs, NULL);

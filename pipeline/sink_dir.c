@@ -196,17 +196,6 @@ out:
     return rc;
 }
 
-static char *stem_of(const char *path)
-{
-    const char *base = strrchr(path, '/');
-    base = base ? base + 1 : path;
-    char *s = tp_strdup(base);
-    char *dot = s ? strrchr(s, '.') : NULL;
-    if (dot && dot != s)
-        *dot = '\0';
-    return s;
-}
-
 static const char *ext_of(const char *path)
 {
     const char *base = strrchr(path, '/');
@@ -278,7 +267,6 @@ static cJSON *build_manifest(struct tp_pipeline *pl, tp_job *job, const cJSON *o
 int tp_sink_directory_deliver(struct tp_pipeline *pl, tp_job *job)
 {
     int rc = 0;
-    char *src_stem = NULL;
     cJSON *arr = NULL;
     if (!pl->sink_dir || !job->row.dest)
         return tp_error_set(&job->err, TP_EINTERNAL, 0, "%s: no sink folder or name", job->path);
@@ -300,9 +288,8 @@ int tp_sink_directory_deliver(struct tp_pipeline *pl, tp_job *job)
         rc = tp_error_set(&job->err, TP_EINTERNAL, 0, "%s: no outputs to deliver", job->path);
         goto out;
     }
-    src_stem = stem_of(job->path);
     job->delivered = calloc((size_t)n, sizeof(char *));
-    if (!src_stem || !job->delivered) {
+    if (!job->delivered) {
         rc = tp_error_set(&job->err, TP_ENOMEM, 0, "out of memory");
         goto out;
     }
@@ -315,14 +302,9 @@ int tp_sink_directory_deliver(struct tp_pipeline *pl, tp_job *job)
                               opath ? opath : job->path);
             goto out;
         }
-        /* <stem>_part2.mp4 from the fit becomes <dest>_part2.mp4. */
-        char *ostem = stem_of(opath);
-        char *name_stem = NULL;
-        if (ostem && !strncmp(ostem, src_stem, strlen(src_stem)))
-            name_stem = tp_asprintf("%s%s", job->row.dest, ostem + strlen(src_stem));
-        else if (ostem)
-            name_stem = n == 1 ? tp_strdup(job->row.dest) : tp_asprintf("%s_part%d", job->row.dest, i + 1);
-        free(ostem);
+        /* One output: <dest>.<ext>; split parts: <dest>_partN.mp4, numbered like the fit's. */
+        char *name_stem = n == 1 ? tp_strdup(job->row.dest)
+                                 : tp_asprintf("%s_part%d", job->row.dest, i + 1);
         char *file_name = name_stem ? tp_asprintf("%s%s", name_stem, ext_of(opath)) : NULL;
         char *json_name = name_stem ? tp_asprintf("%s.json", name_stem) : NULL;
         char *final = file_name ? tp_asprintf("%s/%s", pl->sink_dir, file_name) : NULL;
@@ -358,6 +340,5 @@ int tp_sink_directory_deliver(struct tp_pipeline *pl, tp_job *job)
     }
 out:
     cJSON_Delete(arr);
-    free(src_stem);
     return rc;
 }
