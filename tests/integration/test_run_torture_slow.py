@@ -7,6 +7,7 @@ import random
 import shutil
 import subprocess
 import sys
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -39,13 +40,24 @@ def main():
         args = [h.TOKPREP, "run", "--json", "-o", work] + h.set_args(
             ["upload.sink=directory", f"upload.directory.path={sink}"]) + [src]
 
+        # Kill at a random point of each run: after a random number of its events (so kills
+        # land in every stage, deliveries included) plus a random few milliseconds.
         killed_after_delivery = 0
         for k in range(KILLS):
-            p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-            time.sleep(rnd.uniform(0.02, 0.9))
+            p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                 text=True)
+            lines = []
+            th = threading.Thread(target=lambda: lines.extend(p.stdout), daemon=True)
+            th.start()
+            target = rnd.randint(1, 30)
+            deadline = time.time() + 10
+            while len(lines) < target and p.poll() is None and time.time() < deadline:
+                time.sleep(0.005)
+            time.sleep(rnd.uniform(0, 0.05))
             p.kill()
-            out, _ = p.communicate()
-            if b'"uploaded"' in out:
+            p.wait()
+            th.join(timeout=5)
+            if any('"uploaded"' in ln for ln in lines):
                 killed_after_delivery += 1
         print(f"{KILLS} kills, {killed_after_delivery} after some delivery")
 
