@@ -13,9 +13,21 @@ typedef struct {
     const volatile int *cancel; /* non-zero = abort (checked by FFmpeg's interrupt callback) */
 } tp_probe_opts;
 
-/* Probe one file. Returns 0, or a negative TP_E* with err->message naming the file and reason
- * (-TP_EMEDIA: not media / corrupt; -TP_EIO: missing, unreadable, not a regular file).
+/* Probe one file. Returns 0, or a negative TP_E* with err->message naming the file and reason:
+ *  -TP_EIO: missing, unreadable (permission), not a regular file;
+ *  -TP_EMEDIA: empty, not media, truncated, timed out (limits.probe_timeout); err->raw is
+ *   AVERROR_EOF when the file is truncated (an MP4/MOV atom runs past the end of the file) and
+ *   AVERROR_INVALIDDATA for every other media failure, so callers can tell the two apart;
+ *  -TP_EUNSUPPORTED: over a resource limit (limits.max_streams, limits.max_pixels) or a playlist
+ *   style format that would open other files (hls, concat, ...);
+ *  -TP_ECANCELED: *opts->cancel became non-zero.
+ * Only "file:" I/O is used: a path is never interpreted as a URL or protocol.
  * Thread-safe: any number of probes may run at once. */
 int tp_probe_file(tp_media_info *out, const char *path, const tp_probe_opts *opts, tp_error *err);
+
+/* Cheap content sniff for folder walks: reads at most a few KiB and says whether libavformat
+ * recognises audio/video in it (text, subtitles and still images are not media here).
+ * Returns 0 with *is_media set, or -TP_EIO when the file cannot be read. Thread-safe. */
+int tp_probe_sniff(const char *path, bool *is_media, tp_error *err);
 
 #endif

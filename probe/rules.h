@@ -5,9 +5,7 @@
 #include "probe/media.h"
 #include "profiles/profile.h"
 
-typedef enum { TP_VERDICT_PASS = 0, TP_VERDICT_FIX, TP_VERDICT_REJECT, TP_VERDICT_ERROR } tp_verdict;
-typedef enum { TP_ACTION_NONE = 0, TP_ACTION_REMUX, TP_ACTION_TRANSCODE } tp_action;
-typedef enum { TP_SEV_ERROR = 0, TP_SEV_WARN } tp_severity;
+/* tp_verdict, tp_action and tp_severity are public: see include/tokprep.h (section check). */
 
 #define TP_MAX_VIOLATIONS 32
 
@@ -28,8 +26,10 @@ typedef struct {
 /* Judge media against the profile. Thread-safe (pure). */
 void tp_rules_check(tp_check_result *out, const tp_media_info *media, const tp_profile *p);
 
-const char *tp_verdict_name(tp_verdict v);  /* pass, fix, reject, error */
-const char *tp_action_name(tp_action a);    /* none, remux, transcode */
-const char *tp_severity_name(tp_severity s); /* error, warn */
+/* tp_verdict_name(), tp_action_name(), tp_severity_name(): declared in include/tokprep.h. */
+
+/* Fill *out as an error verdict (unreadable file) with `message` as the reason, and, when code
+ * is not NULL, one error-severity violation with that code (not_media, truncated). */
+void tp_rules_error(tp_check_result *out, const char *code, const char *message);
 
 #endif

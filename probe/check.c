@@ -1,0 +1,143 @@
+/* tp_check_file: probe + rules behind the public API. An unreadable file is a result with the
+ * error verdict, not a failure of the call, so that one bad file never stops a batch. */
+#include "probe/check.h"
+
+#include <libavutil/error.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "probe/probe.h"
+#include "probe/report.h"
+#include "util/tp_util.h"
+
+int tp_check_file(tp_check **out, const tp_profile *profile, const char *path,
+                  const tp_check_opts *opts, tp_error *err)
+{
+    tp_check *c = NULL;
+    tp_error perr = TP_ERROR_INIT;
+    int ret;
+
+    if (!out || !profile || !path)
+        return tp_error_set(err, TP_EINVAL, 0, "tp_check_file: NULL argument");
+    *out = NULL;
+    if (opts && opts->version != TP_CHECK_OPTS_VERSION)
+        return tp_error_set(err, TP_EINVAL, 0, "tp_check_file: unknown opts version %u",
+                            opts->version);
+    c = calloc(1, sizeof(*c));
+    if (!c || !(c->path = tp_strdup(path))) {
+        ret = tp_error_set(err, TP_ENOMEM, 0, "%s: out of memory", path);
+        goto fail;
+    }
+    tp_probe_opts popts = {
+        .deep = opts && opts->deep,
+        .limits = &profile->limits,
+        .cancel = opts ? opts->cancel : NULL,
+    };
+    ret = tp_probe_file(&c->media, path, &popts, &perr);
+    if (ret == -TP_ECANCELED || ret == -TP_ENOMEM) {
+        if (err)
+            *err = perr;
+        goto fail;
+    }
+    if (ret < 0) {
+        const char *code = NULL;
+        if (perr.code == TP_EMEDIA)
+            code = perr.raw == AVERROR_EOF ? "truncated" : "not_media";
+        c->error = tp_strdup(perr.message);
+        if (!c->error) {
+            ret = tp_error_set(err, TP_ENOMEM, 0, "%s: out of memory", path);
+            goto fail;
+        }
+        c->error_code = perr.code;
+        /* The violation and reason go with the path already: keep only what went wrong. */
+        const char *what = perr.message;
+        size_t plen = strlen(path);
+        if (!strncmp(what, path, plen) && what[plen] == ':' && what[plen + 1] == ' ')
+            what += plen + 2;
+        tp_rules_error(&c->result, code, what);
+        memset(&c->media, 0, sizeof(c->media));
+        *out = c;
+        return 0;
+    }
+    c->has_media = true;
+    tp_rules_check(&c->result, &c->media, profile);
+    *out = c;
+    return 0;
+fail:
+    tp_check_free(c);
+    return ret;
+}
+
+void tp_check_free(tp_check *c)
+{
+    if (!c)
+        return;
+    free(c->path);
+    free(c->error);
+    free(c);
+}
+
+const char *tp_check_path(const tp_check *c)
+{
+    return c->path;
+}
+
+tp_verdict tp_check_verdict(const tp_check *c)
+{
+    return c->result.verdict;
+}
+
+tp_action tp_check_action(const tp_check *c)
+{
+    return c->result.action;
+}
+
+const char *tp_check_reason(const tp_check *c)
+{
+    return c->result.reason;
+}
+
+const char *tp_check_error(const tp_check *c)
+{
+    return c->error;
+}
+
+size_t tp_check_violation_count(const tp_check *c)
+{
+    return (size_t)c->result.n_violations;
+}
+
+int tp_check_violation(const tp_check *c, size_t i, const char **code, tp_severity *severity,
+                       const char **message)
+{
+    if (!c || i >= (size_t)c->result.n_violations)
+        return -TP_EINVAL;
+    const tp_violation *v = &c->result.violations[i];
+    if (code)
+        *code = v->code;
+    if (severity)
+        *severity = v->severity;
+    if (message)
+        *message = v->message;
+    return 0;
+}
+
+char *tp_check_json(const tp_check *c)
+{
+    cJSON *o = tp_check_to_json(c->path, &c->result, c->has_media ? &c->media : NULL, c->error);
+    if (!o)
+        return NULL;
+    char *s = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    return s;
+}
+
+const tp_media_info *tp_check_media(const tp_check *c)
+{
+    return c && c->has_media ? &c->media : NULL;
+}
+
+const tp_check_result *tp_check_result_get(const tp_check *c)
+{
+    return &c->result;
+}

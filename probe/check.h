@@ -1,0 +1,25 @@
+/* The check result behind the public tp_check handle, visible to the library's other layers
+ * (fit plans from it, the pipeline logs it). Plain data; immutable once built. */
+#ifndef TP_CHECK_H
+#define TP_CHECK_H
+
+#include <stdbool.h>
+
+#include "probe/media.h"
+#include "probe/rules.h"
+
+struct tp_check {
+    char *path;
+    bool has_media; /* media is valid (false for TP_VERDICT_ERROR) */
+    tp_media_info media;
+    tp_check_result result;
+    char *error;    /* TP_VERDICT_ERROR: the reason; else NULL */
+    int error_code; /* TP_VERDICT_ERROR: the probe's TP_E* code (positive); else 0 */
+};
+
+/* The media info of a check, or NULL when the file could not be read. */
+const tp_media_info *tp_check_media(const tp_check *check);
+/* The full rules result (violations, verdict, action, reason). */
+const tp_check_result *tp_check_result_get(const tp_check *check);
+
+#endif

@@ -1,0 +1,773 @@
+/* Probe: fill tp_media_info from libavformat headers, our own read of the top-level MP4 atoms and
+ * a bounded sample of packet timestamps. Nothing is decoded except by find_stream_info, unless
+ * deep mode asks to decode every packet. */
+#include "probe/probe.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libavcodec/avcodec.h>
+#include <libavformat/avformat.h>
+#include <libavutil/display.h>
+#include <libavutil/pixdesc.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "util/tp_util.h"
+
+/* Video packets sampled for the VFR test: enough to see a cadence change, few enough to be cheap.
+ */
+#define VFR_SAMPLE 60
+/* Packets of all streams read while looking for VFR_SAMPLE video packets. */
+#define VFR_MAX_PACKETS 600
+/* Top-level atoms walked before giving up (a sane file has fewer than ten). */
+#define MAX_ATOMS 4096
+
+static const tp_limits default_limits = {
+    .max_pixels = 8192LL * 8192,
+    .max_streams = 64,
+    .probe_size = 10000000,
+    .analyze_duration = 10,
+    .probe_timeout = 30,
+};
+
+typedef struct {
+    double deadline; /* monotonic seconds; INFINITY = none */
+    const volatile int *cancel;
+    bool timed_out;
+} interrupt_state;
+
+static int interrupt_cb(void *opaque)
+{
+    interrupt_state *s = opaque;
+    if (s->cancel && *s->cancel)
+        return 1;
+    if (s->deadline < INFINITY && tp_now_monotonic() > s->deadline) {
+        s->timed_out = true;
+        return 1;
+    }
+    return 0;
+}
+
+/* What we learn from the first bytes ourselves: brand, moov/mdat order, truncation. */
+typedef struct {
+    char container[TP_NAME_MAX]; /* "" = let libavformat's name decide */
+    bool isobmff;
+    bool moov_seen, mdat_seen, faststart;
+    bool truncated;
+    char truncated_msg[160];
+} file_facts;
+
+static uint32_t be32(const unsigned char *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static uint64_t be64(const unsigned char *p)
+{
+    return (uint64_t)be32(p) << 32 | be32(p + 4);
+}
+
+static bool is_atom_type(const unsigned char *t)
+{
+    for (int i = 0; i < 4; i++)
+        if (t[i] < 0x20 || t[i] > 0x7e)
+            return false;
+    return true;
+}
+
+/* Boxes an ISO BMFF / QuickTime file can start with; anything else is not one (a text file's
+ * first eight bytes also "parse" as a box). */
+static bool known_first_atom(const unsigned char *t)
+{
+    static const char *const first[] = {"ftyp", "moov", "mdat", "free", "skip", "wide",
+                                        "pnot", "uuid", "styp", "sidx", "junk"};
+    for (size_t i = 0; i < TP_ARRAY_LEN(first); i++)
+        if (!memcmp(t, first[i], 4))
+            return true;
+    return false;
+}
+
+/* Walk the top-level ISO BMFF boxes with plain reads: libavformat does not tell us whether moov
+ * precedes mdat, nor the major brand that separates MP4 from QuickTime. */
+static void read_atoms(int fd, int64_t fsize, file_facts *f)
+{
+    unsigned char h[16];
+    int64_t off = 0;
+    for (int n = 0; n < MAX_ATOMS && off + 8 <= fsize; n++) {
+        ssize_t got = pread(fd, h, sizeof(h), off);
+        if (got < 8)
+            return;
+        const unsigned char *type = h + 4;
+        if (!is_atom_type(type) || (n == 0 && !known_first_atom(type)))
+            return;
+        uint64_t size = be32(h);
+        int64_t hdr = 8;
+        if (size == 1) {
+            if (got < 16)
+                return;
+            size = be64(h + 8);
+            hdr = 16;
+        } else if (size == 0) {
+            size = (uint64_t)(fsize - off); /* runs to the end of the file */
+        }
+        if (size < (uint64_t)hdr)
+            return;
+        if (n == 0 && !memcmp(type, "ftyp", 4) && got >= 12) {
+            f->isobmff = true;
+            const unsigned char *brand = h + 8;
+            if (!memcmp(brand, "qt  ", 4))
+                tp_strlcpy(f->container, "mov", sizeof(f->container));
+            else if (!memcmp(brand, "3gp", 3) || !memcmp(brand, "3g2", 3))
+                tp_strlcpy(f->container, "3gp", sizeof(f->container));
+            else if (!memcmp(brand, "M4A ", 4))
+                tp_strlcpy(f->container, "m4a", sizeof(f->container));
+            else
+                tp_strlcpy(f->container, "mp4", sizeof(f->container));
+        }
+        if (!memcmp(type, "moov", 4)) {
+            f->moov_seen = true;
+            if (!f->mdat_seen)
+                f->faststart = true;
+        } else if (!memcmp(type, "mdat", 4)) {
+            f->mdat_seen = true;
+        }
+        if (size > (uint64_t)(fsize - off)) {
+            f->truncated = true;
+            snprintf(f->truncated_msg, sizeof(f->truncated_msg),
+                     "truncated: the '%.4s' atom at byte %lld needs %llu bytes, only %lld "
+                     "remain",
+                     (const char *)type, (long long)off, (unsigned long long)size,
+                     (long long)(fsize - off));
+            return;
+        }
+        off += (int64_t)size;
+    }
+}
+
+/* Matroska and WebM share a demuxer; the EBML DocType in the first bytes tells them apart. */
+static void read_ebml_doctype(int fd, file_facts *f)
+{
+    unsigned char b[64];
+    ssize_t got = pread(fd, b, sizeof(b), 0);
+    if (got < 8 || be32(b) != 0x1A45DFA3)
+        return;
+    for (ssize_t i = 4; i + 3 < got; i++) {
+        if (b[i] != 0x42 || b[i + 1] != 0x82)
+            continue;
+        unsigned char vint = b[i + 2];
+        if (!(vint & 0x80))
+            return; /* only one-byte sizes occur in practice */
+        size_t len = vint & 0x7f;
+        if (i + 3 + (ssize_t)len > got || len >= TP_NAME_MAX)
+            return;
+        char doc[TP_NAME_MAX] = {0};
+        memcpy(doc, b + i + 3, len);
+        tp_strlcpy(f->container, !strcmp(doc, "webm") ? "webm" : "mkv", sizeof(f->container));
+        return;
+    }
+}
+
+/* libavformat's demuxer name → our short container name. */
+static void container_name(char *out, size_t size, const AVInputFormat *fmt, const file_facts *f)
+{
+    if (f->container[0]) {
+        tp_strlcpy(out, f->container, size);
+        return;
+    }
+    const char *name = fmt->name;
+    if (!strncmp(name, "mov,", 4)) {
+        tp_strlcpy(out, "mov", size); /* no ftyp: classic QuickTime */
+        return;
+    }
+    if (!strncmp(name, "matroska", 8)) {
+        tp_strlcpy(out, "mkv", size);
+        return;
+    }
+    size_t n = strcspn(name, ",");
+    if (n >= size)
+        n = size - 1;
+    memcpy(out, name, n);
+    out[n] = '\0';
+}
+
+/* Demuxers that are not audio/video here (text, subtitles, stills) or that would open other
+ * files or URLs named inside the input (playlists), which a checker must never follow. */
+static bool format_refused(const AVInputFormat *fmt, bool *playlist)
+{
+    static const char *const playlists[] = {"hls",   "concat", "dash", "ffmetadata", "image2",
+                                            "lavfi", "sdp",    "rtsp", "imf"};
+    static const char *const not_media[] = {
+        "tty",  "srt",     "webvtt",   "ass",      "subviewer", "subviewer1", "microdvd",
+        "mpl2", "jacosub", "realtext", "sami",     "stl",       "pjs",        "vplayer",
+        "lrc",  "aqtitle", "mpsub",    "scc",      "txt",       "bin",        "idf",
+        "adf",  "xbin",    "ico",      "webp_pipe"};
+    *playlist = false;
+    for (size_t i = 0; i < TP_ARRAY_LEN(playlists); i++)
+        if (!strcmp(fmt->name, playlists[i])) {
+            *playlist = true;
+            return true;
+        }
+    for (size_t i = 0; i < TP_ARRAY_LEN(not_media); i++)
+        if (!strcmp(fmt->name, not_media[i]))
+            return true;
+    size_t n = strlen(fmt->name);
+    return n > 5 && !strcmp(fmt->name + n - 5, "_pipe"); /* single still images */
+}
+
+/* Open path read-only through the file protocol only. A "file:" prefix keeps names such as
+ * "http:x" or "pipe:1" from being taken as protocols. */
+static int open_io(AVIOContext **pb, const char *path, AVIOInterruptCB *icb, const char *shown,
+                   tp_error *err)
+{
+    char *url = tp_asprintf("file:%s", path);
+    if (!url)
+        return tp_error_set(err, TP_ENOMEM, 0, "%s: out of memory", shown);
+    AVDictionary *o = NULL;
+    av_dict_set(&o, "protocol_whitelist", "file", 0);
+    int ret = avio_open2(pb, url, AVIO_FLAG_READ, icb, &o);
+    av_dict_free(&o);
+    free(url);
+    if (ret < 0) {
+        if (ret == AVERROR(EACCES) || ret == AVERROR(EPERM))
+            return tp_error_set(err, TP_EIO, ret, "%s: permission denied", shown);
+        if (ret == AVERROR_EXIT)
+            return tp_error_set(err, TP_ECANCELED, ret, "%s: cancelled", shown);
+        return tp_error_set(err, TP_EIO, ret, "%s: cannot open: %s", shown, av_err2str(ret));
+    }
+    return 0;
+}
+
+/* stat + open checks that give clear messages before FFmpeg's generic ones. */
+static int check_file(const char *path, int64_t *size, int *fd, tp_error *err)
+{
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        int e = errno;
+        return tp_error_set(err, TP_EIO, AVERROR(e), "%s: %s", path,
+                            e == ENOENT ? "no such file" : strerror(e));
+    }
+    if (!S_ISREG(st.st_mode))
+        return tp_error_set(err, TP_EIO, 0, "%s: not a regular file", path);
+    *fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (*fd < 0) {
+        int e = errno;
+        return tp_error_set(err, TP_EIO, AVERROR(e), "%s: %s", path,
+                            e == EACCES ? "permission denied" : strerror(e));
+    }
+    *size = (int64_t)st.st_size;
+    if (st.st_size == 0)
+        return tp_error_set(err, TP_EMEDIA, AVERROR_INVALIDDATA, "%s: empty file (0 bytes)", path);
+    return 0;
+}
+
+int tp_probe_sniff(const char *path, bool *is_media, tp_error *err)
+{
+    AVIOContext *pb = NULL;
+    int64_t size = 0;
+    int fd = -1, ret;
+    *is_media = false;
+    ret = check_file(path, &size, &fd, err);
+    if (fd >= 0)
+        close(fd);
+    if (ret == -TP_EMEDIA) { /* empty: not media, not an error for a folder walk */
+        tp_error_clear(err);
+        return 0;
+    }
+    if (ret < 0)
+        return ret;
+    ret = open_io(&pb, path, NULL, path, err);
+    if (ret < 0)
+        return ret;
+    const AVInputFormat *fmt = NULL;
+    /* Content only: an empty name keeps the extension out of the score. */
+    int score = av_probe_input_buffer2(pb, &fmt, "", NULL, 0, 64 * 1024);
+    bool playlist;
+    *is_media = score >= AVPROBE_SCORE_RETRY && fmt && !format_refused(fmt, &playlist);
+    avio_closep(&pb);
+    return 0;
+}
+
+static int pick_video(const AVFormatContext *ic)
+{
+    for (unsigned i = 0; i < ic->nb_streams; i++) {
+        const AVStream *st = ic->streams[i];
+        if (st->codecpar->codec_type == AVMEDIA_TYPE_VIDEO &&
+            !(st->disposition & AV_DISPOSITION_ATTACHED_PIC))
+            return (int)i;
+    }
+    return -1;
+}
+
+/* The audio stream a player picks: the default one, else the first. */
+static int pick_audio(const AVFormatContext *ic)
+{
+    int first = -1;
+    for (unsigned i = 0; i < ic->nb_streams; i++) {
+        const AVStream *st = ic->streams[i];
+        if (st->codecpar->codec_type != AVMEDIA_TYPE_AUDIO)
+            continue;
+        if (st->disposition & AV_DISPOSITION_DEFAULT)
+            return (int)i;
+        if (first < 0)
+            first = (int)i;
+    }
+    return first;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Variable frame rate when frame intervals differ by more than rounding: 2 ticks covers
+ * millisecond time bases (33/34 ms at 29.97 fps), 5 % covers a drifting clock. */
+static bool timestamps_vfr(int64_t *ts, int n)
+{
+    if (n < 3)
+        return false;
+    qsort(ts, (size_t)n, sizeof(*ts), cmp_i64);
+    int64_t d[VFR_SAMPLE + 1], sorted[VFR_SAMPLE + 1];
+    int k = 0;
+    for (int i = 1; i < n && k < VFR_SAMPLE + 1; i++)
+        if (ts[i] > ts[i - 1])
+            d[k++] = ts[i] - ts[i - 1];
+    if (k < 2)
+        return false;
+    memcpy(sorted, d, (size_t)k * sizeof(*d));
+    qsort(sorted, (size_t)k, sizeof(*sorted), cmp_i64);
+    const int64_t median = sorted[k / 2];
+    const double tol = fmax(2.0, 0.05 * (double)median);
+    return (double)(sorted[k - 1] - sorted[0]) > tol;
+}
+
+/* MOV/MP4 already hold every sample's timestamp in the index: no packet I/O needed. */
+static int index_timestamps(AVStream *st, int64_t *ts)
+{
+    int count = avformat_index_get_entries_count(st), n = 0;
+    for (int i = 0; i < count && n < VFR_SAMPLE + 1; i++) {
+        const AVIndexEntry *e = avformat_index_get_entry(st, i);
+        if (e && !(e->flags & AVINDEX_DISCARD_FRAME))
+            ts[n++] = e->timestamp;
+    }
+    return n;
+}
+
+/* Read at most VFR_MAX_PACKETS packets collecting the video stream's timestamps. */
+static int packet_timestamps(AVFormatContext *ic, int vi, int64_t *ts, AVPacket *pkt)
+{
+    int n = 0;
+    for (int i = 0; i < VFR_MAX_PACKETS && n < VFR_SAMPLE + 1; i++) {
+        if (av_read_frame(ic, pkt) < 0)
+            break;
+        if (pkt->stream_index == vi) {
+            int64_t t = pkt->pts != AV_NOPTS_VALUE ? pkt->pts : pkt->dts;
+            if (t != AV_NOPTS_VALUE)
+                ts[n++] = t;
+        }
+        av_packet_unref(pkt);
+    }
+    return n;
+}
+
+static void fill_video(tp_video_info *v, AVFormatContext *ic, int vi)
+{
+    AVStream *st = ic->streams[vi];
+    const AVCodecParameters *par = st->codecpar;
+    v->present = true;
+    v->stream_index = vi;
+    tp_strlcpy(v->codec, avcodec_get_name(par->codec_id), sizeof(v->codec));
+    const char *prof = avcodec_profile_name(par->codec_id, par->profile);
+    tp_strlcpy(v->profile, prof ? prof : "", sizeof(v->profile));
+    v->width = par->width;
+    v->height = par->height;
+
+    AVRational sar = av_guess_sample_aspect_ratio(ic, st, NULL);
+    if (sar.num <= 0 || sar.den <= 0)
+        sar = (AVRational){1, 1};
+    av_reduce(&sar.num, &sar.den, sar.num, sar.den, 1 << 16);
+    v->sar = (tp_rational){sar.num, sar.den};
+
+    /* The matrix angle is counter-clockwise; players rotate clockwise by its negation. */
+    size_t sd_size = 0;
+    const uint8_t *sd = av_stream_get_side_data(st, AV_PKT_DATA_DISPLAYMATRIX, &sd_size);
+    int rot = 0;
+    if (sd && sd_size >= 9 * sizeof(int32_t)) {
+        double theta = av_display_rotation_get((const int32_t *)sd);
+        if (!isnan(theta)) {
+            long r = -lround(theta);
+            r = ((r % 360) + 360) % 360;
+            rot = (int)(((r + 45) / 90) * 90 % 360);
+        }
+    }
+    v->rotation = rot;
+
+    /* Players stretch the width by the SAR, then rotate. */
+    int dw = (int)lround((double)par->width * sar.num / sar.den), dh = par->height;
+    if (rot == 90 || rot == 270) {
+        int t = dw;
+        dw = dh;
+        dh = t;
+    }
+    v->display_width = dw;
+    v->display_height = dh;
+
+    AVRational fps = st->avg_frame_rate;
+    if (fps.num <= 0 || fps.den <= 0)
+        fps = st->r_frame_rate;
+    if (fps.num <= 0 || fps.den <= 0)
+        fps = (AVRational){0, 1};
+    v->fps = (tp_rational){fps.num, fps.den};
+
+    const AVPixFmtDescriptor *desc =
+        par->format >= 0 ? av_pix_fmt_desc_get((enum AVPixelFormat)par->format) : NULL;
+    if (desc) {
+        tp_strlcpy(v->pix_fmt, desc->name, sizeof(v->pix_fmt));
+        v->bit_depth = desc->comp[0].depth;
+        if (desc->nb_components < 3 || (desc->flags & AV_PIX_FMT_FLAG_RGB))
+            tp_strlcpy(v->chroma, desc->flags & AV_PIX_FMT_FLAG_RGB ? "rgb" : "400",
+                       sizeof(v->chroma));
+        else if (desc->log2_chroma_w == 1 && desc->log2_chroma_h == 1)
+            tp_strlcpy(v->chroma, "420", sizeof(v->chroma));
+        else if (desc->log2_chroma_w == 1 && desc->log2_chroma_h == 0)
+            tp_strlcpy(v->chroma, "422", sizeof(v->chroma));
+        else if (desc->log2_chroma_w == 0 && desc->log2_chroma_h == 0)
+            tp_strlcpy(v->chroma, "444", sizeof(v->chroma));
+        else if (desc->log2_chroma_w == 2 && desc->log2_chroma_h == 0)
+            tp_strlcpy(v->chroma, "411", sizeof(v->chroma));
+        else
+            tp_strlcpy(v->chroma, "410", sizeof(v->chroma));
+    }
+    if (par->color_trc == AVCOL_TRC_SMPTE2084)
+        tp_strlcpy(v->hdr, "pq", sizeof(v->hdr));
+    else if (par->color_trc == AVCOL_TRC_ARIB_STD_B67)
+        tp_strlcpy(v->hdr, "hlg", sizeof(v->hdr));
+    v->interlaced = par->field_order == AV_FIELD_TT || par->field_order == AV_FIELD_BB ||
+                    par->field_order == AV_FIELD_TB || par->field_order == AV_FIELD_BT;
+    v->frames = st->nb_frames;
+}
+
+static void fill_audio(tp_audio_info *a, const AVStream *st, int ai)
+{
+    const AVCodecParameters *par = st->codecpar;
+    a->present = true;
+    a->stream_index = ai;
+    tp_strlcpy(a->codec, avcodec_get_name(par->codec_id), sizeof(a->codec));
+    a->channels = par->ch_layout.nb_channels;
+    if (av_channel_layout_describe(&par->ch_layout, a->layout, sizeof(a->layout)) < 0)
+        a->layout[0] = '\0';
+    a->sample_rate = par->sample_rate;
+}
+
+/* Deep mode: decode every packet of the chosen video and audio streams, counting failures that
+ * the headers cannot show (corrupt slices, truncated payloads). Also samples VFR timestamps. */
+static int decode_all(AVFormatContext *ic, tp_media_info *m, int64_t *ts, int *n_ts, AVPacket *pkt,
+                      const interrupt_state *is, const char *path, tp_error *err)
+{
+    AVCodecContext *dec[2] = {NULL, NULL};
+    const int idx[2] = {m->video.present ? m->video.stream_index : -1,
+                        m->audio.present ? m->audio.stream_index : -1};
+    AVFrame *frame = av_frame_alloc();
+    int ret = 0, errors = 0;
+    if (!frame)
+        return tp_error_set(err, TP_ENOMEM, 0, "%s: out of memory", path);
+    for (int k = 0; k < 2; k++) {
+        if (idx[k] < 0)
+            continue;
+        const AVCodecParameters *par = ic->streams[idx[k]]->codecpar;
+        const AVCodec *codec = avcodec_find_decoder(par->codec_id);
+        if (!codec)
+            continue; /* no decoder: nothing to verify for this stream */
+        dec[k] = avcodec_alloc_context3(codec);
+        if (!dec[k]) {
+            ret = tp_error_set(err, TP_ENOMEM, 0, "%s: out of memory", path);
+            goto out;
+        }
+        AVDictionary *o = NULL;
+        av_dict_set(&o, "threads", "1", 0); /* -j already uses the cores */
+        if (avcodec_parameters_to_context(dec[k], par) < 0 ||
+            avcodec_open2(dec[k], codec, &o) < 0) {
+            av_dict_free(&o);
+            avcodec_free_context(&dec[k]);
+            errors++;
+            continue;
+        }
+        av_dict_free(&o);
+        dec[k]->err_recognition |= AV_EF_CRCCHECK;
+    }
+    for (;;) {
+        int r = av_read_frame(ic, pkt);
+        if (r == AVERROR_EOF)
+            break;
+        if (r < 0) {
+            if (r == AVERROR_EXIT && is->cancel && *is->cancel) {
+                ret = tp_error_set(err, TP_ECANCELED, r, "%s: cancelled", path);
+                goto out;
+            }
+            errors++; /* a read error mid-file: the rest cannot be trusted */
+            break;
+        }
+        if (pkt->stream_index == idx[0] && *n_ts < VFR_SAMPLE + 1) {
+            int64_t t = pkt->pts != AV_NOPTS_VALUE ? pkt->pts : pkt->dts;
+            if (t != AV_NOPTS_VALUE)
+                ts[(*n_ts)++] = t;
+        }
+        for (int k = 0; k < 2; k++) {
+            if (!dec[k] || pkt->stream_index != idx[k])
+                continue;
+            if (avcodec_send_packet(dec[k], pkt) < 0)
+                errors++;
+            while ((r = avcodec_receive_frame(dec[k], frame)) >= 0) {
+                if (frame->decode_error_flags || (frame->flags & AV_FRAME_FLAG_CORRUPT))
+                    errors++;
+                av_frame_unref(frame);
+            }
+            if (r != AVERROR(EAGAIN) && r != AVERROR_EOF)
+                errors++;
+        }
+        av_packet_unref(pkt);
+    }
+    for (int k = 0; k < 2; k++) { /* drain */
+        if (!dec[k])
+            continue;
+        avcodec_send_packet(dec[k], NULL);
+        int r;
+        while ((r = avcodec_receive_frame(dec[k], frame)) >= 0) {
+            if (frame->decode_error_flags || (frame->flags & AV_FRAME_FLAG_CORRUPT))
+                errors++;
+            av_frame_unref(frame);
+        }
+        if (r != AVERROR_EOF && r != AVERROR(EAGAIN))
+            errors++;
+    }
+    m->decode_errors = errors;
+    m->deep = true;
+out:
+    av_packet_unref(pkt);
+    av_frame_free(&frame);
+    avcodec_free_context(&dec[0]);
+    avcodec_free_context(&dec[1]);
+    return ret;
+}
+
+int tp_probe_file(tp_media_info *out, const char *path, const tp_probe_opts *opts, tp_error *err)
+{
+    const tp_limits *lim = opts && opts->limits ? opts->limits : &default_limits;
+    interrupt_state is = {INFINITY, opts ? opts->cancel : NULL, false};
+    AVIOInterruptCB icb = {interrupt_cb, &is};
+    AVIOContext *pb = NULL;
+    AVFormatContext *ic = NULL;
+    AVDictionary *fopts = NULL, **sopts = NULL;
+    AVPacket *pkt = NULL;
+    unsigned n_sopts = 0;
+    file_facts facts = {0};
+    int64_t ts[VFR_SAMPLE + 1];
+    int fd = -1, ret, n_ts = 0;
+    char buf[32];
+
+    memset(out, 0, sizeof(*out));
+    out->duration = -1;
+    if (lim->probe_timeout > 0)
+        is.deadline = tp_now_monotonic() + lim->probe_timeout;
+
+    ret = check_file(path, &out->size, &fd, err);
+    if (ret < 0)
+        goto out;
+    read_atoms(fd, out->size, &facts);
+    if (!facts.isobmff)
+        read_ebml_doctype(fd, &facts);
+    close(fd);
+    fd = -1;
+
+    ret = open_io(&pb, path, &icb, path, err);
+    if (ret < 0)
+        goto out;
+    const AVInputFormat *fmt = NULL;
+    /* Format detection alone never needs more than 1 MiB; below 2 KiB nothing is recognisable,
+     * so the limit is clamped into that range for this step. */
+    int64_t max_probe = lim->probe_size > 0 ? lim->probe_size : (1 << 20);
+    if (max_probe > (1 << 20))
+        max_probe = 1 << 20;
+    if (max_probe < 2048)
+        max_probe = 2048;
+    /* Content only (empty name): a text file named .mp4 must not be taken for an MP4. */
+    int score = av_probe_input_buffer2(pb, &fmt, "", NULL, 0, (unsigned)max_probe);
+    if (score == AVERROR_EXIT) {
+        ret = is.timed_out ? tp_error_set(err, TP_EMEDIA, score,
+                                          "%s: probe timed out after %g s "
+                                          "(limits.probe_timeout)",
+                                          path, lim->probe_timeout)
+                           : tp_error_set(err, TP_ECANCELED, score, "%s: cancelled", path);
+        goto out;
+    }
+    if (score < AVPROBE_SCORE_RETRY || !fmt) {
+        ret = facts.truncated
+                  ? tp_error_set(err, TP_EMEDIA, AVERROR_EOF, "%s: %s", path, facts.truncated_msg)
+                  : tp_error_set(err, TP_EMEDIA, AVERROR_INVALIDDATA,
+                                 "%s: not media (no audio/video format recognised)", path);
+        goto out;
+    }
+    bool playlist;
+    if (format_refused(fmt, &playlist)) {
+        ret = playlist ? tp_error_set(err, TP_EUNSUPPORTED, 0,
+                                      "%s: %s playlists are not checked (they open other files)",
+                                      path, fmt->name)
+                       : tp_error_set(err, TP_EMEDIA, AVERROR_INVALIDDATA,
+                                      "%s: not media (%s: text, subtitles or a still image)", path,
+                                      fmt->name);
+        goto out;
+    }
+
+    ic = avformat_alloc_context();
+    pkt = av_packet_alloc();
+    if (!ic || !pkt) {
+        ret = tp_error_set(err, TP_ENOMEM, 0, "%s: out of memory", path);
+        goto out;
+    }
+    ic->pb = pb; /* custom I/O: we close pb ourselves */
+    ic->interrupt_callback = icb;
+    if (lim->probe_size > 0)
+        ic->probesize = lim->probe_size;
+    if (lim->analyze_duration > 0)
+        ic->max_analyze_duration = (int64_t)(lim->analyze_duration * AV_TIME_BASE);
+    /* One more than allowed, so that "too many" is ours to report, not a demuxer failure. */
+    if (lim->max_streams > 0)
+        ic->max_streams = lim->max_streams + 1;
+    av_dict_set(&fopts, "protocol_whitelist", "file", 0);
+    ret = avformat_open_input(&ic, path, fmt, &fopts);
+    if (ret < 0) {
+        int raw = ret;
+        char cname[TP_NAME_MAX];
+        container_name(cname, sizeof(cname), fmt, &facts);
+        if (raw == AVERROR_EXIT && !is.timed_out)
+            ret = tp_error_set(err, TP_ECANCELED, raw, "%s: cancelled", path);
+        else if (is.timed_out)
+            ret = tp_error_set(err, TP_EMEDIA, raw,
+                               "%s: probe timed out after %g s (limits.probe_timeout)", path,
+                               lim->probe_timeout);
+        else if (facts.truncated)
+            ret = tp_error_set(err, TP_EMEDIA, AVERROR_EOF, "%s: %s", path, facts.truncated_msg);
+        else if (raw == AVERROR_EOF)
+            ret = tp_error_set(err, TP_EMEDIA, AVERROR_EOF,
+                               "%s: truncated: the file ends inside the %s headers", path, cname);
+        else
+            ret = tp_error_set(err, TP_EMEDIA, AVERROR_INVALIDDATA, "%s: not readable as %s: %s",
+                               path, cname, av_err2str(raw));
+        goto out;
+    }
+    if (lim->max_streams > 0 && ic->nb_streams > (unsigned)lim->max_streams) {
+        ret = tp_error_set(err, TP_EUNSUPPORTED, 0, "%s: %u streams > %d (limits.max_streams)",
+                           path, ic->nb_streams, lim->max_streams);
+        goto out;
+    }
+    for (unsigned i = 0; i < ic->nb_streams; i++) {
+        const AVCodecParameters *par = ic->streams[i]->codecpar;
+        if (lim->max_pixels > 0 && (int64_t)par->width * par->height > lim->max_pixels) {
+            ret = tp_error_set(err, TP_EUNSUPPORTED, 0,
+                               "%s: stream %u is %dx%d = %lld pixels > %lld (limits.max_pixels)",
+                               path, i, par->width, par->height,
+                               (long long)par->width * par->height, (long long)lim->max_pixels);
+            goto out;
+        }
+    }
+
+    /* One decoder thread per stream: -j already spreads files over the cores, and spawning a
+     * thread pool per probe costs more than the probe itself. */
+    n_sopts = ic->nb_streams;
+    sopts = n_sopts ? calloc(n_sopts, sizeof(*sopts)) : NULL;
+    if (n_sopts && !sopts) {
+        ret = tp_error_set(err, TP_ENOMEM, 0, "%s: out of memory", path);
+        goto out;
+    }
+    snprintf(buf, sizeof(buf), "%lld", (long long)lim->max_pixels);
+    for (unsigned i = 0; i < n_sopts; i++) {
+        av_dict_set(&sopts[i], "threads", "1", 0);
+        if (lim->max_pixels > 0)
+            av_dict_set(&sopts[i], "max_pixels", buf, 0);
+    }
+    ret = avformat_find_stream_info(ic, sopts);
+    if (ret == AVERROR_EXIT) {
+        ret = is.timed_out ? tp_error_set(err, TP_EMEDIA, ret,
+                                          "%s: probe timed out after %g s (limits.probe_timeout)",
+                                          path, lim->probe_timeout)
+                           : tp_error_set(err, TP_ECANCELED, ret, "%s: cancelled", path);
+        goto out;
+    }
+    if (ic->nb_streams == 0) {
+        ret = facts.truncated
+                  ? tp_error_set(err, TP_EMEDIA, AVERROR_EOF, "%s: %s", path, facts.truncated_msg)
+                  : tp_error_set(err, TP_EMEDIA, AVERROR_INVALIDDATA, "%s: not media (no streams)",
+                                 path);
+        goto out;
+    }
+    /* Headers that decode but whose data is cut off cannot be uploaded or fixed reliably. */
+    if (facts.truncated) {
+        ret = tp_error_set(err, TP_EMEDIA, AVERROR_EOF, "%s: %s", path, facts.truncated_msg);
+        goto out;
+    }
+    ret = 0;
+
+    container_name(out->container, sizeof(out->container), ic->iformat, &facts);
+    out->faststart =
+        facts.isobmff || !strncmp(ic->iformat->name, "mov,", 4) ? facts.faststart : true;
+    if (ic->duration != AV_NOPTS_VALUE && ic->duration >= 0)
+        out->duration = (double)ic->duration / AV_TIME_BASE;
+    if (ic->start_time != AV_NOPTS_VALUE)
+        out->start_time = (double)ic->start_time / AV_TIME_BASE;
+    out->bit_rate = ic->bit_rate;
+    if (out->bit_rate <= 0 && out->duration > 0)
+        out->bit_rate = (int64_t)((double)out->size * 8 / out->duration);
+
+    for (unsigned i = 0; i < ic->nb_streams; i++) {
+        const AVStream *st = ic->streams[i];
+        switch (st->codecpar->codec_type) {
+        case AVMEDIA_TYPE_VIDEO:
+            if (st->disposition & AV_DISPOSITION_ATTACHED_PIC)
+                out->n_attachments++;
+            else
+                out->n_video++;
+            break;
+        case AVMEDIA_TYPE_AUDIO: out->n_audio++; break;
+        case AVMEDIA_TYPE_SUBTITLE: out->n_subtitle++; break;
+        case AVMEDIA_TYPE_ATTACHMENT: out->n_attachments++; break;
+        default: out->n_data++; break;
+        }
+    }
+    int vi = pick_video(ic), ai = pick_audio(ic);
+    if (vi >= 0)
+        fill_video(&out->video, ic, vi);
+    if (ai >= 0)
+        fill_audio(&out->audio, ic->streams[ai], ai);
+
+    if (opts && opts->deep) {
+        /* Decoding time grows with the file, so the header timeout does not apply; the cancel
+         * flag still does. */
+        is.deadline = INFINITY;
+        ret = decode_all(ic, out, ts, &n_ts, pkt, &is, path, err);
+        if (ret < 0)
+            goto out;
+    } else if (vi >= 0) {
+        if (!strncmp(ic->iformat->name, "mov,", 4))
+            n_ts = index_timestamps(ic->streams[vi], ts);
+        if (n_ts < 3)
+            n_ts = packet_timestamps(ic, vi, ts, pkt);
+    }
+    if (vi >= 0)
+        out->video.vfr = timestamps_vfr(ts, n_ts);
+
+out:
+    if (fd >= 0)
+        close(fd);
+    for (unsigned i = 0; i < n_sopts && sopts; i++)
+        av_dict_free(&sopts[i]);
+    free(sopts);
+    av_dict_free(&fopts);
+    av_packet_free(&pkt);
+    avformat_close_input(&ic);
+    avio_closep(&pb);
+    return ret;
+}
