@@ -111,15 +111,11 @@ void tp_job_checkpoint(struct tp_pipeline *pl, tp_job *job, const char *publish_
                        const char *upload_url, double expiry, int part, int last_chunk,
                        const char *posts);
 
-/* Files: what the walker and the watcher take. */
-bool tp_walk_name_ignored(const char *name);   /* hidden, .part, .crdownload, ~ */
-bool tp_walk_name_is_video(const char *name);  /* by extension */
-typedef int (*tp_walk_fn)(const char *path, void *payload);
-/* Walk path (a file is reported as is; a folder recursively, video files only, skipping
- * `exclude` absolute paths). fn returning non-zero stops. Errors on unreadable folders are
- * logged and skipped. */
-int tp_walk(const char *path, const char *const *exclude, size_t n_exclude, tp_walk_fn fn,
-            void *payload, tp_error *err);
+/* Names browsers and copy tools use while a file is still being written (hidden, .part,
+ * .crdownload, ~): not taken until renamed. */
+bool tp_walk_name_ignored(const char *name);
+/* Is path (any form) inside one of the absolute folders in dirs (NULL entries allowed)? */
+bool tp_path_within(const char *path, const char *const *dirs, size_t n);
 
 /* Remove a folder tree (our own work folders only). */
 int tp_rmtree(const char *path);

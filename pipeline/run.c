@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "pipeline/internal.h"
+#include "pipeline/scan.h"
 #include "pipeline/watch.h"
 #include "probe/rules.h"
 #include "util/tp_util.h"
@@ -1059,17 +1060,31 @@ int tp_pipeline_run(tp_pipeline *pl, const char *const *paths, size_t n_paths,
         if (rc < 0)
             goto out;
     }
-    for (size_t i = 0; i < n_paths && !pl->cancel; i++) {
-        tp_error werr = TP_ERROR_INIT;
-        if (tp_walk(paths[i], rs.exclude, 2, add_path, &rs, &werr) < 0) {
+    /* The same files, in the same order, as `check` and `fit` see (pipeline/scan.h), minus our
+     * own folders (or every run would take its own outputs as new input) and temporary names
+     * of files still being downloaded. */
+    tp_scan_list found = TP_SCAN_LIST_INIT;
+    tp_error serr = TP_ERROR_INIT;
+    if (tp_scan_paths(&found, paths, n_paths, &serr) < 0)
+        tp_log(TP_LOG_WARN, "%s", serr.message);
+    for (size_t i = 0; i < found.n && !pl->cancel; i++) {
+        const tp_scan_entry *e = &found.items[i];
+        if (e->error) {
             rs.sum.discovered++;
-            tp_event ev = {.kind = TP_EVENT_FAILED, .path = paths[i], .stage = "scan",
-                           .error_code = tp_error_name(werr.code), .reason = werr.message,
+            tp_event ev = {.kind = TP_EVENT_FAILED, .path = e->path, .stage = "scan",
+                           .error_code = tp_error_name(e->error), .reason = e->message,
                            .final_failure = 1};
             emit(pl, &ev);
             rs.sum.failed++;
+            continue;
         }
+        const char *base = strrchr(e->path, '/');
+        if (e->from_dir && (tp_walk_name_ignored(base ? base + 1 : e->path) ||
+                            tp_path_within(e->path, rs.exclude, 2)))
+            continue;
+        add_path(e->path, &rs);
     }
+    tp_scan_list_free(&found);
     for (;;) {
         admit(&rs);
         pump_waiting(&rs);

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "pipeline/internal.h"
+#include "probe/probe.h"
 #include "util/tp_util.h"
 
 typedef struct {
@@ -56,10 +57,7 @@ struct tp_watch {
 
 static bool is_excluded(tp_watch *w, const char *path)
 {
-    for (size_t i = 0; i < w->n_exclude; i++)
-        if (w->exclude[i] && !strcmp(path, w->exclude[i]))
-            return true;
-    return false;
+    return tp_path_within(path, w->exclude, w->n_exclude);
 }
 
 static const char *dir_of(tp_watch *w, int wd)
@@ -111,6 +109,16 @@ static void untrack(tp_watch *w, const char *path)
     }
 }
 
+/* Like the initial scan, judge by content, not by name: a finished caption or thumbnail is not
+ * reported. */
+static void report_media(const char *path, void (*fn)(const char *, void *), void *payload)
+{
+    bool media = false;
+    tp_error err = TP_ERROR_INIT;
+    if (tp_probe_sniff(path, &media, &err) == 0 && media)
+        fn(path, payload);
+}
+
 static void report(tp_watch *w, const char *path, void (*fn)(const char *, void *), void *payload)
 {
     untrack(w, path);
@@ -124,7 +132,7 @@ static void report(tp_watch *w, const char *path, void (*fn)(const char *, void 
                 return;
             t->size = sb.st_size;
             t->mtime_ns = mtime;
-            fn(path, payload);
+            report_media(path, fn, payload);
             return;
         }
     taken *t = calloc(1, sizeof(*t));
@@ -146,7 +154,7 @@ static void report(tp_watch *w, const char *path, void (*fn)(const char *, void 
     } else {
         free(t);
     }
-    fn(path, payload);
+    report_media(path, fn, payload);
 }
 
 /* Watch dir and its subfolders; files already inside are tracked (they may still be written),
@@ -185,8 +193,7 @@ static void add_tree(tp_watch *w, const char *dir, int depth, bool track_files)
         if (path && lstat(path, &sb) == 0) {
             if (S_ISDIR(sb.st_mode))
                 add_tree(w, path, depth + 1, track_files);
-            else if (S_ISREG(sb.st_mode) && tp_walk_name_is_video(de->d_name) &&
-                     track_files)
+            else if (S_ISREG(sb.st_mode) && track_files)
                 track(w, path);
         }
         free(path);
@@ -250,7 +257,7 @@ int tp_watch_poll(tp_watch *w, void (*fn)(const char *path, void *payload), void
             if (ev->mask & IN_ISDIR) {
                 if (ev->mask & (IN_CREATE | IN_MOVED_TO))
                     add_tree(w, path, 1, true);
-            } else if (tp_walk_name_is_video(ev->name) && !is_excluded(w, path)) {
+            } else {
                 if (ev->mask & (IN_CLOSE_WRITE | IN_MOVED_TO))
                     report(w, path, fn, payload);
                 else if (ev->mask & (IN_CREATE | IN_MODIFY))

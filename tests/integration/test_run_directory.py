@@ -23,8 +23,9 @@ def main():
             f.write(b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 3000)
         with open(os.path.join(src, "notes.txt"), "w") as f:
             f.write("not a video: ignored in folders\n")
-        sink = os.path.join(t, "sink")
-        work = os.path.join(t, "work")
+        # Sink and work folder inside the input folder: never taken as input.
+        sink = os.path.join(src, "ready")
+        work = os.path.join(src, "work")
         args = ["run", "--json", "-o", work] + h.set_args(
             ["upload.sink=directory", f"upload.directory.path={sink}"]) + [src]
 
