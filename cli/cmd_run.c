@@ -125,8 +125,8 @@ const tp_cli_command tp_cmd_run = {
     .usage = "[--profile P] [--set K=V] [-o WORKDIR] [--state FILE] [--watch] [--json] [--force] "
              "PATH...",
     .description =
-        "Runs every file (folders: video files, recursively) through scan, probe, fit, chunk\n"
-        "and the profile's sink (upload.sink: tiktok, directory or none). A job ledger\n"
+        "Runs every file (folders: walked for audio/video content) through scan, probe, fit,\n"
+        "chunk and the profile's sink (upload.sink: tiktok, directory or none). A job ledger\n"
         "(SQLite) records each content's progress: re-running resumes, and content already\n"
         "delivered to the same sink under the same profile is skipped unless --force.\n"
         "Ctrl-C stops within 2 s (exit 130); a second Ctrl-C exits at once.\n"

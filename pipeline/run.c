@@ -994,6 +994,17 @@ int tp_pipeline_new(tp_pipeline **out, const tp_profile *profile, const tp_pipel
         rc = tp_error_set(err, TP_ENOMEM, 0, "out of memory");
         goto fail;
     }
+    const char *slash = strrchr(pl->state_path, '/');
+    if (slash && slash != pl->state_path) {
+        char *dir = tp_strdup(pl->state_path);
+        if (dir) {
+            dir[slash - pl->state_path] = '\0';
+            rc = tp_mkdirs(dir, err);
+        }
+        free(dir);
+        if (rc < 0)
+            goto fail;
+    }
     if ((rc = tp_ledger_open(&pl->ledger, pl->state_path, true, err)) < 0)
         goto fail;
     if (profile->upload.sink == TP_SINK_TIKTOK && (rc = tp_ledger_set_durable(pl->ledger, err)) < 0)
