@@ -138,10 +138,14 @@ static void log_line(tp_display *d, const tp_event *ev)
     case TP_EVENT_SKIPPED:
         fprintf(o, "skipped   %s: %s\n", ev->path, ev->reason ? ev->reason : "");
         break;
-    case TP_EVENT_FAILED:
-        fprintf(o, "%s %s: %s\n", ev->final_failure ? "failed   " : "retrying ", ev->path,
-                ev->reason ? ev->reason : "");
+    case TP_EVENT_FAILED: {
+        /* Error messages name the file already. */
+        const char *r = ev->reason ? ev->reason : "";
+        bool named = ev->path && !strncmp(r, ev->path, strlen(ev->path));
+        fprintf(o, "%s %s%s%s\n", ev->final_failure ? "failed   " : "retrying ",
+                named ? "" : ev->path, named ? "" : ": ", r);
         break;
+    }
     case TP_EVENT_SUMMARY:
         fprintf(o, "summary   %d file(s): %d done, %d skipped, %d rejected, %d failed in %.1f s\n",
                 ev->n_discovered, ev->n_done, ev->n_skipped, ev->n_rejected, ev->n_failed,
@@ -217,7 +221,7 @@ void tp_display_event(const tp_event *ev, void *payload)
     if (d->mode == TP_DISPLAY_TTY) {
         redraw(d, ev->kind == TP_EVENT_SUMMARY);
         if (ev->kind == TP_EVENT_FAILED && ev->final_failure)
-            tp_log(TP_LOG_WARN, "%s: %s", ev->path, ev->reason ? ev->reason : "failed");
+            tp_log(TP_LOG_WARN, "%s", ev->reason ? ev->reason : "failed");
         if (ev->kind == TP_EVENT_SUMMARY) {
             d->lines_drawn = 0;
             log_line(d, ev);
