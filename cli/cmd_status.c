@@ -81,7 +81,7 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
     printf("by status:\n");
     print_counts(cJSON_GetObjectItem(doc, "by_status"));
     if (cJSON_GetArraySize(cJSON_GetObjectItem(doc, "pending_by_stage")) > 0) {
-        printf("unfinished, by stage:\n");
+        printf("queued or running, by stage:\n");
         print_counts(cJSON_GetObjectItem(doc, "pending_by_stage"));
     }
     print_files("failed (tokprep retry re-queues them)", cJSON_GetObjectItem(doc, "failed"));

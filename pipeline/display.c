@@ -132,8 +132,12 @@ static void log_line(tp_display *d, const tp_event *ev)
                 (long long)ev->total);
         break;
     case TP_EVENT_UPLOADED:
-        fprintf(o, "done      %s%s%s\n", ev->path, ev->n_outputs ? " → " : "",
-                ev->n_outputs ? ev->outputs[0] : "");
+        if (ev->n_outputs > 1)
+            fprintf(o, "done      %s → %s (+%d more)\n", ev->path, ev->outputs[0],
+                    ev->n_outputs - 1);
+        else
+            fprintf(o, "done      %s%s%s\n", ev->path, ev->n_outputs ? " → " : "",
+                    ev->n_outputs ? ev->outputs[0] : "");
         break;
     case TP_EVENT_SKIPPED:
         fprintf(o, "skipped   %s: %s\n", ev->path, ev->reason ? ev->reason : "");

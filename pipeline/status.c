@@ -27,7 +27,7 @@ static int collect(const tp_ledger_row *row, void *payload)
     status_acc *a = payload;
     a->total++;
     bump(a->by_status, tp_job_status_name(row->status));
-    if (row->status != TP_JOB_DONE && row->status != TP_JOB_REJECTED)
+    if (row->status == TP_JOB_QUEUED || row->status == TP_JOB_RUNNING)
         bump(a->by_stage, tp_stage_name(row->stage));
     if (row->status == TP_JOB_FAILED || row->status == TP_JOB_REJECTED) {
         cJSON *f = cJSON_CreateObject();
