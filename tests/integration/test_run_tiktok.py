@@ -127,7 +127,37 @@ def main():
                 assert s not in text, "a secret was printed"
         finally:
             srv.stop()
+    transient_retry()
     print("ok")
+
+
+def transient_retry():
+    """A chunk answered with HTTP 500 (the client's own retries off): the pipeline retries the
+    file after a backoff, continuing the same publish; the file is not failed."""
+    with h.TempDir() as t:
+        src = os.path.join(t, "in")
+        os.makedirs(src)
+        make(os.path.join(src, "c.mp4"), 660)
+        work = os.path.join(t, "work")
+        srv = FakeTikTok(*(SMALL_SERVER + ["--fault", "500:put:2"]), workdir=t)
+        try:
+            c = Client(srv, t, sets=SMALL_SETS + ["upload.tiktok.max_retries=0"])
+            c.login()
+            cmd = [c.binary, "run", "--json", "-o", work] + c.args(*(h.set_args() + [src]))
+            r = subprocess.run(cmd, env=c.env, capture_output=True, text=True, timeout=60)
+            assert r.returncode == 0, r.stderr
+            evs = h.events(r.stdout)
+            fails = [e for e in evs if e["event"] == "failed"]
+            assert len(fails) == 1 and not fails[0]["final"] and fails[0]["stage"] == "deliver", \
+                fails
+            assert [e["event"] for e in evs if e["event"] in ("uploaded", "skipped")] == \
+                ["uploaded"]
+            st = srv.inspect()
+            assert st["counts"].get("init") == 1, st["counts"]
+            [pub] = st["publishes"]
+            assert pub["complete"] and pub["sha256"] == sha256_file(os.path.join(src, "c.mp4"))
+        finally:
+            srv.stop()
 
 
 if __name__ == "__main__":
