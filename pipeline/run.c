@@ -293,6 +293,15 @@ static int choose_dest(run_state *rs, tp_job *job)
         return -1;
     tp_error err = TP_ERROR_INIT;
     int taken = tp_ledger_dest_taken(rs->pl->ledger, job->row.sink, stem, job->row.id, &err);
+    if (taken == 0 && rs->pl->sink_dir) {
+        /* Files this ledger does not know (another ledger's, the user's) are not replaced. */
+        static const char *const suffixes[] = {".json", "_part1.json", ".mp4", ".mov", ".webm"};
+        for (size_t i = 0; i < TP_ARRAY_LEN(suffixes) && !taken; i++) {
+            char *p = tp_asprintf("%s/%s%s", rs->pl->sink_dir, stem, suffixes[i]);
+            taken = p && access(p, F_OK) == 0;
+            free(p);
+        }
+    }
     if (taken > 0) {
         char *alt = tp_asprintf("%s-%.8s", stem, job->fingerprint);
         free(stem);
