@@ -269,25 +269,28 @@ typedef enum {
     TP_EVENT_FIT_DONE,       /* outputs */
     TP_EVENT_CHUNKED,        /* chunks, bytes */
     TP_EVENT_UPLOAD_PROGRESS, /* bytes, total, fraction */
-    TP_EVENT_UPLOADED,       /* delivered: outputs (sink paths) or publish_id */
-    TP_EVENT_FAILED,         /* stage, error_code, reason; `final` says whether it is retried */
-    TP_EVENT_SKIPPED,        /* reason */
+    TP_EVENT_UPLOADED,       /* handed to the sink: outputs, publish_id (tiktok) */
+    TP_EVENT_FAILED,         /* stage, error_code, reason; final_failure = not retried */
+    TP_EVENT_SKIPPED,        /* reason (done before, duplicate, rejected, deferred), verdict */
     TP_EVENT_SUMMARY         /* counts; path is NULL */
 } tp_event_kind;
+/* Each discovered file ends a run with exactly one UPLOADED, SKIPPED, or FAILED with
+ * final_failure set, unless the run is cancelled first. */
 
 /* One event. Every pointer is owned by the pipeline and valid only during the callback. */
 typedef struct tp_event {
     tp_event_kind kind;
     double ts;             /* wall clock, seconds since the epoch */
     const char *path;      /* the source file (NULL for summary) */
-    const char *stage;     /* scan, probe, fit, chunk, deliver (failed, skipped) */
-    const char *verdict;   /* probed: pass, fix, reject, error */
+    const char *stage;     /* failed: scan, probe, fit, chunk, deliver */
+    const char *verdict;   /* probed, skipped: pass, fix, reject, error (or NULL) */
     const char *action;    /* probed, fit_started: none, remux, transcode */
     const char *reason;    /* failed, skipped: why; probed: reject reason */
     const char *error_code; /* failed: tp_error_name() of the code */
     const char *fingerprint; /* content fingerprint (SHA-256 hex) when known */
     const char *publish_id;  /* uploaded (tiktok sink) */
-    const char *const *outputs; /* fit_done: fitted files; uploaded: delivered files */
+    const char *const *outputs; /* fit_done: fitted files; uploaded: delivered files
+                                 * (directory), publish ids (tiktok), kept outputs (none) */
     int n_outputs;
     double fraction;       /* fit_progress, upload_progress: 0..1 */
     double fps;            /* fit_progress: frames per second of processing */
@@ -331,7 +334,8 @@ typedef struct {
 typedef struct tp_pipeline tp_pipeline;
 
 /* Create a pipeline for `profile` (borrowed: it must outlive the pipeline) and open its ledger,
- * creating WORKDIR. Takes the ledger's lock: a second pipeline on the same ledger (in any
+ * creating WORKDIR. `opts` is copied; the strings it points to must stay valid until
+ * tp_pipeline_free(). Takes the ledger's lock: a second pipeline on the same ledger (in any
  * process) gets -TP_ECONFLICT with a message naming the holder. The caller owns *out.
  * Not thread-safe: one thread creates, runs and frees a pipeline. */
 int tp_pipeline_new(tp_pipeline **out, const tp_profile *profile, const tp_pipeline_opts *opts,
