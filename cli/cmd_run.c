@@ -16,8 +16,7 @@ static const tp_cli_option options[] = {
     {"state", 0, "FILE", "job ledger (default: WORKDIR/tokprep.db)", OPT_STATE},
     {"watch", 0, NULL, "keep running and take new files dropped into the folders", OPT_WATCH},
     {"json", 0, NULL, "NDJSON events on stdout, one per line", TP_OPT_JSON},
-    {"force", 0, NULL, "process content the ledger says is done (may deliver it again)",
-     OPT_FORCE},
+    {"force", 0, NULL, "process content the ledger says is done (may deliver it again)", OPT_FORCE},
     {NULL, 0, NULL, NULL, 0},
 };
 
@@ -97,8 +96,8 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
     signal_count = 0;
     set_handlers(on_signal);
     tp_pipeline_summary sum = {0};
-    int prc = tp_pipeline_run(pl, (const char *const *)argv + optind, (size_t)(argc - optind),
-                              &sum, &err);
+    int prc = tp_pipeline_run(pl, (const char *const *)argv + optind, (size_t)(argc - optind), &sum,
+                              &err);
     set_handlers(SIG_DFL);
     signal_pipeline = NULL;
     if (prc == -TP_ECANCELED)

@@ -155,8 +155,7 @@ static void log_line(tp_display *d, const tp_event *ev)
                 ev->n_discovered, ev->n_done, ev->n_skipped, ev->n_rejected, ev->n_failed,
                 ev->elapsed);
         break;
-    default:
-        break;
+    default: break;
     }
     fflush(o);
 }
@@ -219,8 +218,7 @@ void tp_display_event(const tp_event *ev, void *payload)
             d->fitting--;
         busy_remove(d, ev->path);
         break;
-    default:
-        break;
+    default: break;
     }
     if (d->mode == TP_DISPLAY_TTY) {
         redraw(d, ev->kind == TP_EVENT_SUMMARY);

@@ -8,8 +8,8 @@
 #include "util/tp_util.h"
 
 static const char *const event_names[] = {
-    "discovered", "probed",   "fit_started", "fit_progress", "fit_done", "chunked",
-    "upload_progress", "uploaded", "failed", "skipped", "summary",
+    "discovered",      "probed",   "fit_started", "fit_progress", "fit_done", "chunked",
+    "upload_progress", "uploaded", "failed",      "skipped",      "summary",
 };
 
 const char *tp_event_name(tp_event_kind kind)
@@ -47,16 +47,13 @@ char *tp_event_to_json(const tp_event *ev)
     else
         cJSON_AddNullToObject(o, "path");
     switch (ev->kind) {
-    case TP_EVENT_DISCOVERED:
-        break;
+    case TP_EVENT_DISCOVERED: break;
     case TP_EVENT_PROBED:
         add_str(o, "verdict", ev->verdict);
         add_str(o, "action", ev->action);
         add_str(o, "reason", ev->reason);
         break;
-    case TP_EVENT_FIT_STARTED:
-        add_str(o, "action", ev->action);
-        break;
+    case TP_EVENT_FIT_STARTED: add_str(o, "action", ev->action); break;
     case TP_EVENT_FIT_PROGRESS:
         cJSON_AddNumberToObject(o, "fraction", round3(ev->fraction));
         cJSON_AddNumberToObject(o, "fps", round3(ev->fps));
@@ -70,9 +67,7 @@ char *tp_event_to_json(const tp_event *ev)
         cJSON_AddNumberToObject(o, "total", (double)ev->total);
         cJSON_AddNumberToObject(o, "fraction", round3(ev->fraction));
         break;
-    case TP_EVENT_UPLOADED:
-        add_str(o, "publish_id", ev->publish_id);
-        break;
+    case TP_EVENT_UPLOADED: add_str(o, "publish_id", ev->publish_id); break;
     case TP_EVENT_FAILED:
         add_str(o, "stage", ev->stage);
         add_str(o, "error", ev->error_code);
@@ -91,8 +86,7 @@ char *tp_event_to_json(const tp_event *ev)
         cJSON_AddNumberToObject(o, "failed", ev->n_failed);
         cJSON_AddNumberToObject(o, "elapsed", round3(ev->elapsed));
         break;
-    default:
-        break;
+    default: break;
     }
     if (ev->kind == TP_EVENT_FIT_DONE || ev->kind == TP_EVENT_UPLOADED) {
         cJSON *arr = cJSON_AddArrayToObject(o, "outputs");

@@ -29,13 +29,13 @@ typedef struct tp_job {
     char *outputs_json; /* ledger `outputs` as the stages fill it */
     char **delivered;   /* deliver stage: delivered paths */
     int n_delivered;
-    char *publish_id;   /* deliver stage (tiktok) */
-    bool rejected;      /* the fit planner refused it */
+    char *publish_id; /* deliver stage (tiktok) */
+    bool rejected;    /* the fit planner refused it */
     char reject_reason[512];
     bool redo_from_probe; /* outputs vanished: fit again */
     bool fit_started_emitted;
     const char *fit_action; /* coordinator: static name, NULL when resumed */
-    double not_before; /* retry backoff: monotonic time */
+    double not_before;      /* retry backoff: monotonic time */
     int rc;
     tp_error err;
     /* Shared with the worker under tp_pipeline.mu: progress and upload checkpoints. */
@@ -74,15 +74,15 @@ enum { TP_PS_SCAN = 0, TP_PS_PROBE, TP_PS_FIT, TP_PS_CHUNK, TP_PS_DELIVER, TP_PS
 struct tp_pipeline {
     const tp_profile *profile;
     tp_pipeline_opts opts;
-    char *workdir;  /* absolute */
-    char *outdir;   /* WORKDIR/out */
+    char *workdir; /* absolute */
+    char *outdir;  /* WORKDIR/out */
     char *state_path;
     char *sink_key; /* ledger's sink column */
     char *sink_dir; /* directory sink: absolute path */
     tp_ledger *ledger;
     volatile int cancel;
     bool ran;
-    bool abandoned; /* workers did not stop after cancel: leave their memory alone */
+    bool abandoned;     /* workers did not stop after cancel: leave their memory alone */
     pthread_mutex_t mu; /* results list and job progress */
     pthread_cond_t results_cv;
     pthread_cond_t ckpt_cv; /* a checkpoint was persisted */

@@ -37,9 +37,9 @@ static const char schema_sql[] =
     "CREATE INDEX IF NOT EXISTS jobs_dest ON jobs(sink, dest);"
     "INSERT OR IGNORE INTO meta(key, value) VALUES('schema_version', '" SCHEMA_VERSION "');";
 
-#define ROW_COLUMNS                                                                            \
-    "id, fingerprint, profile_hash, sink, profile_name, source_path, source_size, stage, "     \
-    "status, verdict, outputs, dest, publish_id, upload_url, upload_url_expiry, upload_part, " \
+#define ROW_COLUMNS                                                                                \
+    "id, fingerprint, profile_hash, sink, profile_name, source_path, source_size, stage, "         \
+    "status, verdict, outputs, dest, publish_id, upload_url, upload_url_expiry, upload_part, "     \
     "last_chunk, posts, error, error_code, attempts, created, updated, finished"
 
 static const char *const stage_names[] = {"scan", "probe", "fit", "chunk", "deliver", "done"};
@@ -268,8 +268,8 @@ int tp_ledger_find(tp_ledger *l, tp_ledger_row *row, const char *fingerprint,
 int tp_ledger_get(tp_ledger *l, tp_ledger_row *row, int64_t id, tp_error *err)
 {
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(l->db, "SELECT " ROW_COLUMNS " FROM jobs WHERE id=?1", -1, &st,
-                           NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(l->db, "SELECT " ROW_COLUMNS " FROM jobs WHERE id=?1", -1, &st, NULL) !=
+        SQLITE_OK)
         return db_error(l, err, "lookup");
     sqlite3_bind_int64(st, 1, id);
     int rc = select_one(l, row, st, err);
@@ -300,8 +300,7 @@ int tp_ledger_insert(tp_ledger *l, tp_ledger_row *row, tp_error *err)
     int rc = 0;
     if (sqlite3_step(st) != SQLITE_DONE) {
         rc = sqlite3_extended_errcode(l->db) == SQLITE_CONSTRAINT_UNIQUE
-                 ? tp_error_set(err, TP_ECONFLICT, 0, "%s: a row for this content exists",
-                                l->path)
+                 ? tp_error_set(err, TP_ECONFLICT, 0, "%s: a row for this content exists", l->path)
                  : db_error(l, err, "insert");
     } else {
         row->id = sqlite3_last_insert_rowid(l->db);
@@ -354,9 +353,8 @@ int tp_ledger_update(tp_ledger *l, tp_ledger_row *row, tp_error *err)
     return rc;
 }
 
-int tp_ledger_save_upload(tp_ledger *l, int64_t id, const char *publish_id,
-                          const char *upload_url, double expiry, int part, int last_chunk,
-                          const char *posts, tp_error *err)
+int tp_ledger_save_upload(tp_ledger *l, int64_t id, const char *publish_id, const char *upload_url,
+                          double expiry, int part, int last_chunk, const char *posts, tp_error *err)
 {
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(l->db,

@@ -23,30 +23,30 @@ typedef enum {
     TP_JOB_QUEUED = 0, /* waiting for its stage (also: interrupted, to be resumed) */
     TP_JOB_RUNNING,    /* a worker has it; a crash leaves it here until tp_ledger_recover() */
     TP_JOB_DONE,
-    TP_JOB_FAILED,     /* see error; `tokprep retry` re-queues it */
-    TP_JOB_REJECTED    /* the profile refuses the file: final, not retried */
+    TP_JOB_FAILED,  /* see error; `tokprep retry` re-queues it */
+    TP_JOB_REJECTED /* the profile refuses the file: final, not retried */
 } tp_job_status;
 
 typedef struct {
     int64_t id;
     char fingerprint[65];
     char profile_hash[65];
-    char *sink;         /* "none", "directory:/abs/path", "tiktok:<profile>" */
+    char *sink; /* "none", "directory:/abs/path", "tiktok:<profile>" */
     char *profile_name;
     char *source_path;
     int64_t source_size;
     tp_stage stage;
     tp_job_status status;
-    char *verdict;      /* pass, fix, reject, error; NULL before probing */
-    char *outputs;      /* JSON array: [{"path", "size", "chunk_size", "chunks": [...]}] */
-    char *dest;         /* delivery stem chosen for the sink, NULL before delivery */
+    char *verdict; /* pass, fix, reject, error; NULL before probing */
+    char *outputs; /* JSON array: [{"path", "size", "chunk_size", "chunks": [...]}] */
+    char *dest;    /* delivery stem chosen for the sink, NULL before delivery */
     /* Upload resume state (tiktok sink). upload_url is a credential: never print it. */
     char *publish_id;
     char *upload_url;
     double upload_url_expiry; /* wall seconds; 0 = none */
     int upload_part;          /* index into outputs being uploaded */
     int last_chunk;           /* last chunk TikTok acknowledged, -1 = none */
-    char *posts;        /* tiktok: JSON array of finished posts, one per output part */
+    char *posts;              /* tiktok: JSON array of finished posts, one per output part */
     char *error;
     char *error_code; /* tp_error_name() of the failure */
     int attempts;
@@ -71,9 +71,9 @@ int tp_ledger_insert(tp_ledger *l, tp_ledger_row *row, tp_error *err);
 int tp_ledger_update(tp_ledger *l, tp_ledger_row *row, tp_error *err);
 /* Persist upload progress only (called after every acknowledged chunk). posts NULL keeps the
  * stored value. */
-int tp_ledger_save_upload(tp_ledger *l, int64_t id, const char *publish_id,
-                          const char *upload_url, double expiry, int part, int last_chunk,
-                          const char *posts, tp_error *err);
+int tp_ledger_save_upload(tp_ledger *l, int64_t id, const char *publish_id, const char *upload_url,
+                          double expiry, int part, int last_chunk, const char *posts,
+                          tp_error *err);
 /* Make every commit durable against power loss (synchronous=FULL): for sinks where redoing a
  * step is not harmless (a second TikTok post). */
 int tp_ledger_set_durable(tp_ledger *l, tp_error *err);

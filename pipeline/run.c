@@ -168,8 +168,11 @@ static void finish_canceled(run_state *rs, tp_job *job)
 
 static void finish_skipped(run_state *rs, tp_job *job, const char *reason, const char *verdict)
 {
-    tp_event ev = {.kind = TP_EVENT_SKIPPED, .path = job->path, .reason = reason,
-                   .verdict = verdict, .fingerprint = job->fingerprint};
+    tp_event ev = {.kind = TP_EVENT_SKIPPED,
+                   .path = job->path,
+                   .reason = reason,
+                   .verdict = verdict,
+                   .fingerprint = job->fingerprint};
     emit(rs->pl, &ev);
     rs->sum.skipped++;
     finish(rs, job);
@@ -183,8 +186,11 @@ static void finish_failed(run_state *rs, tp_job *job, const char *stage)
         set_str(&job->row.error_code, tp_error_name(job->err.code));
         ledger_write(rs, job);
     }
-    tp_event ev = {.kind = TP_EVENT_FAILED, .path = job->path, .stage = stage,
-                   .error_code = tp_error_name(job->err.code), .reason = job->err.message,
+    tp_event ev = {.kind = TP_EVENT_FAILED,
+                   .path = job->path,
+                   .stage = stage,
+                   .error_code = tp_error_name(job->err.code),
+                   .reason = job->err.message,
                    .final_failure = 1,
                    .fingerprint = job->fingerprint[0] ? job->fingerprint : NULL};
     emit(rs->pl, &ev);
@@ -201,8 +207,11 @@ static void finish_rejected(run_state *rs, tp_job *job, const char *reason)
     set_str(&job->row.error_code, tp_error_name(TP_EREJECT));
     ledger_write(rs, job);
     char *why = tp_asprintf("rejected by profile '%s': %s", rs->pl->profile->name, reason);
-    tp_event ev = {.kind = TP_EVENT_SKIPPED, .path = job->path, .verdict = "reject",
-                   .reason = why ? why : reason, .fingerprint = job->fingerprint};
+    tp_event ev = {.kind = TP_EVENT_SKIPPED,
+                   .path = job->path,
+                   .verdict = "reject",
+                   .reason = why ? why : reason,
+                   .fingerprint = job->fingerprint};
     emit(rs->pl, &ev);
     free(why);
     rs->sum.rejected++;
@@ -222,9 +231,8 @@ static bool try_dispatch(run_state *rs, tp_job *job)
 {
     tp_pipeline *pl = rs->pl;
     int si = stage_index(job->stage);
-    if (si == TP_PS_FIT && fit_budget_used(rs) >=
-                               pl->profile->pipeline.max_pending_uploads +
-                                   pl->profile->pipeline.fit_workers)
+    if (si == TP_PS_FIT && fit_budget_used(rs) >= pl->profile->pipeline.max_pending_uploads +
+                                                      pl->profile->pipeline.fit_workers)
         return false;
     pthread_mutex_lock(&pl->mu);
     job->started = false;
@@ -349,9 +357,13 @@ static void on_failure(run_state *rs, tp_job *job)
         job->row.attempts + 1 < pl->profile->pipeline.max_attempts) {
         job->row.attempts++;
         ledger_write(rs, job);
-        tp_event ev = {.kind = TP_EVENT_FAILED, .path = job->path, .stage = stage,
-                       .error_code = tp_error_name(job->err.code), .reason = job->err.message,
-                       .final_failure = 0, .fingerprint = job->fingerprint};
+        tp_event ev = {.kind = TP_EVENT_FAILED,
+                       .path = job->path,
+                       .stage = stage,
+                       .error_code = tp_error_name(job->err.code),
+                       .reason = job->err.message,
+                       .final_failure = 0,
+                       .fingerprint = job->fingerprint};
         emit(pl, &ev);
         double backoff = 1.0;
         for (int i = 1; i < job->row.attempts && backoff < 60; i++)
@@ -371,8 +383,8 @@ static void after_scan(run_state *rs, tp_job *job)
     tp_pipeline *pl = rs->pl;
     tp_error err = TP_ERROR_INIT;
     tp_ledger_row row;
-    int found = tp_ledger_find(pl->ledger, &row, job->fingerprint, pl->profile->hash,
-                               pl->sink_key, &err);
+    int found =
+        tp_ledger_find(pl->ledger, &row, job->fingerprint, pl->profile->hash, pl->sink_key, &err);
     if (found < 0) {
         job->err = err;
         finish_failed(rs, job, "scan");
@@ -465,10 +477,13 @@ static void after_probe(run_state *rs, tp_job *job)
 {
     const tp_check_result *c = &job->check;
     const char *verdict = tp_verdict_name(c->verdict);
-    tp_event ev = {.kind = TP_EVENT_PROBED, .path = job->path, .verdict = verdict,
-                   .action = tp_action_name(c->verdict == TP_VERDICT_FIX ? c->action
-                                                                         : TP_ACTION_NONE),
-                   .reason = c->reason[0] ? c->reason : NULL, .fingerprint = job->fingerprint};
+    tp_event ev = {.kind = TP_EVENT_PROBED,
+                   .path = job->path,
+                   .verdict = verdict,
+                   .action =
+                       tp_action_name(c->verdict == TP_VERDICT_FIX ? c->action : TP_ACTION_NONE),
+                   .reason = c->reason[0] ? c->reason : NULL,
+                   .fingerprint = job->fingerprint};
     emit(rs->pl, &ev);
     set_str(&job->row.verdict, verdict);
     switch (c->verdict) {
@@ -493,9 +508,7 @@ static void after_probe(run_state *rs, tp_job *job)
         advance(rs, job, TP_STAGE_CHUNK);
         return;
     }
-    default:
-        job->fit_action = tp_action_name(c->action);
-        advance(rs, job, TP_STAGE_FIT);
+    default: job->fit_action = tp_action_name(c->action); advance(rs, job, TP_STAGE_FIT);
     }
 }
 
@@ -507,8 +520,8 @@ static void output_paths(const char *json, const char *key, char ***out, int *n)
     int count = cJSON_GetArraySize(arr);
     if (count > 0 && (*out = calloc((size_t)count, sizeof(char *)))) {
         for (int i = 0; i < count; i++) {
-            const char *p = cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(arr, i),
-                                                                     key));
+            const char *p =
+                cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(arr, i), key));
             if (p)
                 (*out)[(*n)++] = tp_strdup(p);
         }
@@ -532,8 +545,10 @@ static void after_fit(run_state *rs, tp_job *job)
     char **paths;
     int n;
     output_paths(job->outputs_json, "path", &paths, &n);
-    tp_event ev = {.kind = TP_EVENT_FIT_DONE, .path = job->path,
-                   .outputs = (const char *const *)paths, .n_outputs = n,
+    tp_event ev = {.kind = TP_EVENT_FIT_DONE,
+                   .path = job->path,
+                   .outputs = (const char *const *)paths,
+                   .n_outputs = n,
                    .fingerprint = job->fingerprint};
     emit(rs->pl, &ev);
     free_paths(paths, n);
@@ -563,9 +578,12 @@ static void delivered(run_state *rs, tp_job *job)
     } else {
         output_paths(job->outputs_json, "path", &paths, &n);
     }
-    tp_event ev = {.kind = TP_EVENT_UPLOADED, .path = job->path,
-                   .outputs = (const char *const *)paths, .n_outputs = n,
-                   .publish_id = job->publish_id, .fingerprint = job->fingerprint};
+    tp_event ev = {.kind = TP_EVENT_UPLOADED,
+                   .path = job->path,
+                   .outputs = (const char *const *)paths,
+                   .n_outputs = n,
+                   .publish_id = job->publish_id,
+                   .fingerprint = job->fingerprint};
     emit(pl, &ev);
     if (paths != job->delivered)
         free_paths(paths, n);
@@ -593,7 +611,10 @@ static void after_chunk(run_state *rs, tp_job *job)
         total += (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItem(o, "size"));
     }
     cJSON_Delete(arr);
-    tp_event ev = {.kind = TP_EVENT_CHUNKED, .path = job->path, .chunks = chunks, .total = total,
+    tp_event ev = {.kind = TP_EVENT_CHUNKED,
+                   .path = job->path,
+                   .chunks = chunks,
+                   .total = total,
                    .fingerprint = job->fingerprint};
     emit(rs->pl, &ev);
     set_str(&job->row.outputs, job->outputs_json);
@@ -690,8 +711,8 @@ static int start_stages(tp_pipeline *pl, tp_error *err)
         for (int t = 0; t < n; t++) {
             int e = pthread_create(&st->threads[t], NULL, worker_main, st);
             if (e != 0)
-                return tp_error_set(err, TP_EINTERNAL, e, "cannot start a %s worker: %s",
-                                    st->name, strerror(e));
+                return tp_error_set(err, TP_EINTERNAL, e, "cannot start a %s worker: %s", st->name,
+                                    strerror(e));
             st->n_threads++;
         }
     }
@@ -835,8 +856,10 @@ static void tick(run_state *rs)
             continue;
         if (job->stage == TP_STAGE_FIT && !job->fit_started_emitted) {
             job->fit_started_emitted = true;
-            tp_event ev = {.kind = TP_EVENT_FIT_STARTED, .path = job->path,
-                           .action = job->fit_action, .fingerprint = job->fingerprint};
+            tp_event ev = {.kind = TP_EVENT_FIT_STARTED,
+                           .path = job->path,
+                           .action = job->fit_action,
+                           .fingerprint = job->fingerprint};
             emit(pl, &ev);
             job->progress_emitted = now;
             continue;
@@ -844,12 +867,15 @@ static void tick(run_state *rs)
         if (!dirty || now - job->progress_emitted < PROGRESS_INTERVAL)
             continue;
         if (job->stage == TP_STAGE_FIT && fraction > 0) {
-            tp_event ev = {.kind = TP_EVENT_FIT_PROGRESS, .path = job->path,
-                           .fraction = fraction, .fps = fps};
+            tp_event ev = {
+                .kind = TP_EVENT_FIT_PROGRESS, .path = job->path, .fraction = fraction, .fps = fps};
             emit(pl, &ev);
         } else if (job->stage == TP_STAGE_DELIVER && total > 0) {
-            tp_event ev = {.kind = TP_EVENT_UPLOAD_PROGRESS, .path = job->path,
-                           .fraction = fraction, .bytes = bytes, .total = total};
+            tp_event ev = {.kind = TP_EVENT_UPLOAD_PROGRESS,
+                           .path = job->path,
+                           .fraction = fraction,
+                           .bytes = bytes,
+                           .total = total};
             emit(pl, &ev);
         } else {
             continue;
@@ -983,8 +1009,8 @@ int tp_pipeline_new(tp_pipeline **out, const tp_profile *profile, const tp_pipel
     case TP_SINK_DIRECTORY: {
         const char *dir = profile->upload.directory_path;
         if (!dir || !*dir) {
-            rc = tp_error_set(err, TP_ECONFIG, 0,
-                              "profile '%s': upload.directory.path is empty", profile->name);
+            rc = tp_error_set(err, TP_ECONFIG, 0, "profile '%s': upload.directory.path is empty",
+                              profile->name);
             goto fail;
         }
         if ((rc = tp_mkdirs(dir, err)) < 0)
@@ -996,8 +1022,7 @@ int tp_pipeline_new(tp_pipeline **out, const tp_profile *profile, const tp_pipel
     case TP_SINK_TIKTOK:
         pl->sink_key = tp_asprintf("tiktok:%s", profile->upload.tiktok.api_base);
         break;
-    default:
-        pl->sink_key = tp_strdup("none");
+    default: pl->sink_key = tp_strdup("none");
     }
     if (!pl->state_path || !pl->sink_key) {
         rc = tp_error_set(err, TP_ENOMEM, 0, "out of memory");
@@ -1091,8 +1116,11 @@ int tp_pipeline_run(tp_pipeline *pl, const char *const *paths, size_t n_paths,
         const tp_scan_entry *e = &found.items[i];
         if (e->error) {
             rs.sum.discovered++;
-            tp_event ev = {.kind = TP_EVENT_FAILED, .path = e->path, .stage = "scan",
-                           .error_code = tp_error_name(e->error), .reason = e->message,
+            tp_event ev = {.kind = TP_EVENT_FAILED,
+                           .path = e->path,
+                           .stage = "scan",
+                           .error_code = tp_error_name(e->error),
+                           .reason = e->message,
                            .final_failure = 1};
             emit(pl, &ev);
             rs.sum.failed++;
@@ -1151,8 +1179,7 @@ int tp_pipeline_run(tp_pipeline *pl, const char *const *paths, size_t n_paths,
             if (tp_now_monotonic() > deadline) {
                 /* Exit within 2 s is the promise: their rows stay `running` and the next run
                  * resumes them (tp_ledger_recover). */
-                tp_log(TP_LOG_WARN, "%d job(s) did not stop in time; abandoning them",
-                       rs.n_active);
+                tp_log(TP_LOG_WARN, "%d job(s) did not stop in time; abandoning them", rs.n_active);
                 pl->abandoned = true;
                 break;
             }

@@ -108,8 +108,7 @@ static int copy_file(const char *src, const char *dst, const volatile int *cance
             if (w < 0 && errno == EINTR)
                 continue;
             if (w < 0) {
-                rc = tp_error_set(err, TP_EIO, errno, "%s: write failed: %s", dst,
-                                  strerror(errno));
+                rc = tp_error_set(err, TP_EIO, errno, "%s: write failed: %s", dst, strerror(errno));
                 goto out;
             }
             off += w;
@@ -215,8 +214,8 @@ static cJSON *build_manifest(struct tp_pipeline *pl, tp_job *job, const cJSON *o
     cJSON_AddStringToObject(so, "path", src);
     cJSON_AddStringToObject(so, "fingerprint", job->fingerprint);
     cJSON_AddNumberToObject(so, "size", (double)job->size);
-    cJSON_AddItemToObject(so, "media", job->have_media ? tp_media_to_cjson(&job->media)
-                                                       : cJSON_CreateNull());
+    cJSON_AddItemToObject(so, "media",
+                          job->have_media ? tp_media_to_cjson(&job->media) : cJSON_CreateNull());
     cJSON *oo = cJSON_AddObjectToObject(m, "output");
     const char *base = strrchr(final_path, '/');
     cJSON_AddStringToObject(oo, "file", base ? base + 1 : final_path);
@@ -238,10 +237,9 @@ static cJSON *build_manifest(struct tp_pipeline *pl, tp_job *job, const cJSON *o
     const tp_check_result *c = &job->check;
     cJSON_AddStringToObject(m, "verdict",
                             job->have_media ? tp_verdict_name(c->verdict) : "unknown");
-    cJSON_AddStringToObject(m, "action",
-                            job->have_media && c->verdict == TP_VERDICT_FIX
-                                ? tp_action_name(c->action)
-                                : "none");
+    cJSON_AddStringToObject(
+        m, "action",
+        job->have_media && c->verdict == TP_VERDICT_FIX ? tp_action_name(c->action) : "none");
     cJSON *viol = cJSON_AddArrayToObject(m, "violations_fixed");
     for (int i = 0; job->have_media && i < c->n_violations; i++) {
         cJSON *v = cJSON_CreateObject();
@@ -303,16 +301,16 @@ int tp_sink_directory_deliver(struct tp_pipeline *pl, tp_job *job)
             goto out;
         }
         /* One output: <dest>.<ext>; split parts: <dest>_partN.mp4, numbered like the fit's. */
-        char *name_stem = n == 1 ? tp_strdup(job->row.dest)
-                                 : tp_asprintf("%s_part%d", job->row.dest, i + 1);
+        char *name_stem =
+            n == 1 ? tp_strdup(job->row.dest) : tp_asprintf("%s_part%d", job->row.dest, i + 1);
         char *file_name = name_stem ? tp_asprintf("%s%s", name_stem, ext_of(opath)) : NULL;
         char *json_name = name_stem ? tp_asprintf("%s.json", name_stem) : NULL;
         char *final = file_name ? tp_asprintf("%s/%s", pl->sink_dir, file_name) : NULL;
         char *text = NULL;
         if (!final || !json_name) {
             rc = tp_error_set(&job->err, TP_ENOMEM, 0, "out of memory");
-        } else if ((rc = place_file(opath, strcmp(opath, job->path) != 0, pl->sink_dir,
-                                    file_name, &pl->cancel, &job->err)) == 0) {
+        } else if ((rc = place_file(opath, strcmp(opath, job->path) != 0, pl->sink_dir, file_name,
+                                    &pl->cancel, &job->err)) == 0) {
             cJSON *man = build_manifest(pl, job, o, final, i + 1, n);
             text = man ? cJSON_Print(man) : NULL;
             cJSON_Delete(man);

@@ -70,8 +70,8 @@ int tp_sink_tiktok_deliver(struct tp_pipeline *pl, tp_job *job)
         goto out;
     post_ctx ctx = {pl, job, 0, 0, 0};
     for (int i = 0; i < n; i++)
-        ctx.all_bytes += (int64_t)cJSON_GetNumberValue(
-            cJSON_GetObjectItem(cJSON_GetArrayItem(outs, i), "size"));
+        ctx.all_bytes +=
+            (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItem(cJSON_GetArrayItem(outs, i), "size"));
     for (int i = 0; i < n; i++) {
         cJSON *o = cJSON_GetArrayItem(outs, i);
         int64_t size = (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItem(o, "size"));

@@ -146,8 +146,7 @@ int tp_stage_fit(struct tp_pipeline *pl, tp_job *job)
         goto out;
     fit_ctx ctx = {pl, job};
     tp_fit_opts fo = {.progress = fit_progress_ctx, .payload = &ctx, .cancel = &pl->cancel};
-    rc = tp_fit_run(&paths, &n, job->path, &job->media, plan, pl->profile, outdir, &fo,
-                    &job->err);
+    rc = tp_fit_run(&paths, &n, job->path, &job->media, plan, pl->profile, outdir, &fo, &job->err);
     if (rc < 0) {
         tp_rmtree(outdir);
         goto out;
@@ -243,7 +242,7 @@ int tp_stage_chunk(struct tp_pipeline *pl, tp_job *job)
             goto out;
         }
         char whole[65];
-        char (*hex)[65] = calloc((size_t)plan.count, sizeof(*hex));
+        char(*hex)[65] = calloc((size_t)plan.count, sizeof(*hex));
         if (!hex) {
             tp_chunk_plan_clear(&plan);
             rc = tp_error_set(&job->err, TP_ENOMEM, 0, "out of memory");
@@ -290,12 +289,9 @@ out:
 int tp_stage_deliver(struct tp_pipeline *pl, tp_job *job)
 {
     switch (pl->profile->upload.sink) {
-    case TP_SINK_DIRECTORY:
-        return tp_sink_directory_deliver(pl, job);
-    case TP_SINK_TIKTOK:
-        return tp_sink_tiktok_deliver(pl, job);
+    case TP_SINK_DIRECTORY: return tp_sink_directory_deliver(pl, job);
+    case TP_SINK_TIKTOK: return tp_sink_tiktok_deliver(pl, job);
     case TP_SINK_NONE:
-    default:
-        return 0;
+    default: return 0;
     }
 }

@@ -1,9 +1,9 @@
 /* `status` and `retry` over a ledger: counts by stage and status, failures with reasons. */
 #include <cjson/cJSON.h>
 #include <errno.h>
-#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "pipeline/ledger.h"
 #include "util/tp_util.h"

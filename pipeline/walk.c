@@ -1,8 +1,8 @@
 /* Input filters shared by the initial scan and the watcher, and the small file-system helpers
  * the pipeline needs for its own work folders. */
 #include <dirent.h>
-#include <limits.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

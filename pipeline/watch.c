@@ -50,8 +50,8 @@ struct tp_watch {
     size_t n_exclude;
 };
 
-#define WATCH_MASK                                                                              \
-    (IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_MODIFY | IN_DELETE_SELF | IN_MOVE_SELF |    \
+#define WATCH_MASK                                                                                 \
+    (IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_MODIFY | IN_DELETE_SELF | IN_MOVE_SELF |        \
      IN_ONLYDIR)
 #define TAKEN_MAX 8192
 

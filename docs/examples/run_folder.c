@@ -49,8 +49,7 @@ static void on_event(const tp_event *ev, void *payload)
         printf("summary  %d discovered, %d done, %d skipped, %d rejected, %d failed\n",
                ev->n_discovered, ev->n_done, ev->n_skipped, ev->n_rejected, ev->n_failed);
         break;
-    default:
-        break; /* probed, fit_progress, ...: see tp_event_to_json() for a generic dump */
+    default: break; /* probed, fit_progress, ...: see tp_event_to_json() for a generic dump */
     }
 }
 
@@ -89,8 +88,7 @@ int main(int argc, char **argv)
     running = pipeline;
     signal(SIGINT, on_sigint);
     tp_pipeline_summary sum;
-    int prc = tp_pipeline_run(pipeline, (const char *const *)argv + 2, (size_t)n_paths, &sum,
-                              &err);
+    int prc = tp_pipeline_run(pipeline, (const char *const *)argv + 2, (size_t)n_paths, &sum, &err);
     signal(SIGINT, SIG_DFL);
     if (prc == -TP_ECANCELED)
         rc = 130;

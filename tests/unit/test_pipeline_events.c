@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
 #include <cmocka.h>
 
 #include <cjson/cJSON.h>
@@ -28,8 +29,12 @@ static void test_event_json(void **state)
 {
     (void)state;
     const char *outs[] = {"/out/a.mp4", "/out/a_part2.mp4"};
-    tp_event ev = {.kind = TP_EVENT_FIT_DONE, .ts = 1795651200.25, .path = "in/a \"q\".mov",
-                   .outputs = outs, .n_outputs = 2, .fingerprint = "ab12"};
+    tp_event ev = {.kind = TP_EVENT_FIT_DONE,
+                   .ts = 1795651200.25,
+                   .path = "in/a \"q\".mov",
+                   .outputs = outs,
+                   .n_outputs = 2,
+                   .fingerprint = "ab12"};
     cJSON *o = parse_event(&ev);
     assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(o, "ts")),
                         "2026-11-26T00:00:00.250Z");
@@ -39,16 +44,26 @@ static void test_event_json(void **state)
     assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(o, "fingerprint")), "ab12");
     cJSON_Delete(o);
 
-    tp_event f = {.kind = TP_EVENT_FAILED, .ts = 1, .path = "x.mp4", .stage = "probe",
-                  .error_code = "media", .reason = "x.mp4: not media", .final_failure = 1};
+    tp_event f = {.kind = TP_EVENT_FAILED,
+                  .ts = 1,
+                  .path = "x.mp4",
+                  .stage = "probe",
+                  .error_code = "media",
+                  .reason = "x.mp4: not media",
+                  .final_failure = 1};
     o = parse_event(&f);
     assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(o, "stage")), "probe");
     assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(o, "error")), "media");
     assert_true(cJSON_IsTrue(cJSON_GetObjectItem(o, "final")));
     cJSON_Delete(o);
 
-    tp_event s = {.kind = TP_EVENT_SUMMARY, .ts = 1, .n_discovered = 5, .n_done = 3,
-                  .n_skipped = 1, .n_failed = 1, .elapsed = 2.34567};
+    tp_event s = {.kind = TP_EVENT_SUMMARY,
+                  .ts = 1,
+                  .n_discovered = 5,
+                  .n_done = 3,
+                  .n_skipped = 1,
+                  .n_failed = 1,
+                  .elapsed = 2.34567};
     o = parse_event(&s);
     assert_true(cJSON_IsNull(cJSON_GetObjectItem(o, "path")));
     assert_int_equal((int)cJSON_GetNumberValue(cJSON_GetObjectItem(o, "discovered")), 5);
@@ -57,9 +72,9 @@ static void test_event_json(void **state)
     cJSON_Delete(o);
 
     /* Every kind has a stable name. */
-    const char *names[] = {"discovered", "probed",   "fit_started", "fit_progress",
-                           "fit_done",   "chunked",  "upload_progress", "uploaded",
-                           "failed",     "skipped",  "summary"};
+    const char *names[] = {"discovered", "probed",  "fit_started",     "fit_progress",
+                           "fit_done",   "chunked", "upload_progress", "uploaded",
+                           "failed",     "skipped", "summary"};
     for (int k = 0; k <= TP_EVENT_SUMMARY; k++)
         assert_string_equal(tp_event_name((tp_event_kind)k), names[k]);
 }
