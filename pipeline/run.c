@@ -1107,32 +1107,35 @@ int tp_pipeline_run(tp_pipeline *pl, const char *const *paths, size_t n_paths,
     }
     /* The same files, in the same order, as `check` and `fit` see (pipeline/scan.h), minus our
      * own folders (or every run would take its own outputs as new input) and temporary names
-     * of files still being downloaded. */
-    tp_scan_list found = TP_SCAN_LIST_INIT;
-    tp_error serr = TP_ERROR_INIT;
-    if (tp_scan_paths(&found, paths, n_paths, &serr) < 0)
-        tp_log(TP_LOG_WARN, "%s", serr.message);
-    for (size_t i = 0; i < found.n && !pl->cancel; i++) {
-        const tp_scan_entry *e = &found.items[i];
-        if (e->error) {
-            rs.sum.discovered++;
-            tp_event ev = {.kind = TP_EVENT_FAILED,
-                           .path = e->path,
-                           .stage = "scan",
-                           .error_code = tp_error_name(e->error),
-                           .reason = e->message,
-                           .final_failure = 1};
-            emit(pl, &ev);
-            rs.sum.failed++;
-            continue;
+     * of files still being downloaded. One PATH at a time, so an interrupt during a long
+     * walk is noticed between them. */
+    for (size_t p = 0; p < n_paths && !pl->cancel; p++) {
+        tp_scan_list found = TP_SCAN_LIST_INIT;
+        tp_error serr = TP_ERROR_INIT;
+        if (tp_scan_paths(&found, &paths[p], 1, &serr) < 0)
+            tp_log(TP_LOG_WARN, "%s", serr.message);
+        for (size_t i = 0; i < found.n && !pl->cancel; i++) {
+            const tp_scan_entry *e = &found.items[i];
+            if (e->error) {
+                rs.sum.discovered++;
+                tp_event ev = {.kind = TP_EVENT_FAILED,
+                               .path = e->path,
+                               .stage = "scan",
+                               .error_code = tp_error_name(e->error),
+                               .reason = e->message,
+                               .final_failure = 1};
+                emit(pl, &ev);
+                rs.sum.failed++;
+                continue;
+            }
+            const char *base = strrchr(e->path, '/');
+            if (e->from_dir && (tp_walk_name_ignored(base ? base + 1 : e->path) ||
+                                tp_path_within(e->path, rs.exclude, 2)))
+                continue;
+            add_path(e->path, &rs);
         }
-        const char *base = strrchr(e->path, '/');
-        if (e->from_dir && (tp_walk_name_ignored(base ? base + 1 : e->path) ||
-                            tp_path_within(e->path, rs.exclude, 2)))
-            continue;
-        add_path(e->path, &rs);
+        tp_scan_list_free(&found);
     }
-    tp_scan_list_free(&found);
     for (;;) {
         admit(&rs);
         pump_waiting(&rs);
