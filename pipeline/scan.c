@@ -106,7 +106,8 @@ static int walk(tp_scan_list *l, const char *dir, const ancestor *up, tp_error *
     }
     closedir(d);
     d = NULL;
-    qsort(names, n, sizeof(*names), cmp_names);
+    if (n > 1) /* qsort(NULL, 0) is undefined (UBSan) for an empty folder */
+        qsort(names, n, sizeof(*names), cmp_names);
     size_t dlen = strlen(dir);
     bool slash = dlen > 0 && dir[dlen - 1] == '/';
     for (size_t i = 0; i < n && ret == 0; i++) {
