@@ -18,7 +18,7 @@ Faults are injected with --fault KIND:ENDPOINT:N (the Nth request to ENDPOINT, 1
 ENDPOINT is one of authorize, token, revoke, creator, init, status, put, any.
 
 GET /__inspect returns the server's state as JSON (publishes with SHA-256, request counts,
-rejections) so tests can assert what arrived. See docs/readme/fake_tiktok.md.
+rejections) so tests can assert what arrived. See "The fake TikTok server" in README.md.
 """
 import argparse
 import hashlib
