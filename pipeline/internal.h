@@ -122,8 +122,4 @@ int tp_rmtree(const char *path);
 /* mkdir -p */
 int tp_mkdirs(const char *path, tp_error *err);
 
-/* Media info as JSON (for manifests). */
-struct cJSON;
-struct cJSON *tp_media_to_cjson(const tp_media_info *m);
-
 #endif
