@@ -2,6 +2,7 @@
 #include "cli/cli.h"
 
 #include <getopt.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -131,4 +132,35 @@ int tp_cli_open_profile(tp_profile **out, const char *name, const tp_cli_sets *s
 bool tp_cli_stdout_is_tty(void)
 {
     return isatty(STDOUT_FILENO) == 1;
+}
+
+/* The one piece of process state a signal handler can reach, hence the exception to the house
+ * rule. An int (sig_atomic_t is int on our platforms) because the cancel tokens are ints. */
+static volatile int interrupt_flag;
+
+static void on_interrupt(int sig)
+{
+    (void)sig;
+    interrupt_flag = 1;
+}
+
+void tp_cli_set_signal_handler(void (*handler)(int))
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = handler;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+const volatile int *tp_cli_install_interrupt(void)
+{
+    tp_cli_set_signal_handler(on_interrupt);
+    return &interrupt_flag;
+}
+
+bool tp_cli_interrupted(void)
+{
+    return interrupt_flag != 0;
 }

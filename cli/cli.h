@@ -74,6 +74,15 @@ int tp_cli_open_profile(tp_profile **out, const char *name, const tp_cli_sets *s
 
 bool tp_cli_stdout_is_tty(void);
 
+/* SIGINT/SIGTERM: install a handler that sets one shared flag, and return the flag in the form
+ * the library's cancel tokens take (tp_*_opts.cancel). Each subcommand runs once per process, so
+ * one flag serves them all. tp_cli_interrupted() reads it. */
+const volatile int *tp_cli_install_interrupt(void);
+bool tp_cli_interrupted(void);
+/* Install `handler` (or SIG_DFL) for SIGINT and SIGTERM, no flags, empty mask: for commands
+ * whose handler must do more than set the flag (run cancels its pipeline). */
+void tp_cli_set_signal_handler(void (*handler)(int));
+
 /* The subcommands, defined one per cli/cmd_*.c file. */
 extern const tp_cli_command tp_cmd_check;
 extern const tp_cli_command tp_cmd_fit;

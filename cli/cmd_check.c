@@ -3,7 +3,6 @@
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,16 +27,6 @@ static const tp_cli_option options[] = {
      OPT_JUNIT},
     {NULL, 0, NULL, NULL, 0},
 };
-
-/* SIGINT/SIGTERM set this; workers pass it to the probe as the cancel token. A signal handler
- * can reach nothing but file-scope state, hence the one exception to the house rule. */
-static volatile int g_cancel;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    g_cancel = 1;
-}
 
 typedef struct {
     const tp_scan_entry *entry;
@@ -304,12 +293,8 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
     if (list.n == 0)
         fprintf(stderr, "tokprep check: no media files found\n");
 
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    /* SIGINT/SIGTERM set the shared flag; workers pass it to the probe as the cancel token. */
+    const volatile int *cancel = tp_cli_install_interrupt();
 
     slots = calloc(list.n ? list.n : 1, sizeof(*slots));
     if (!slots) {
@@ -328,7 +313,7 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
     sh.profile = profile;
     sh.opts = (tp_check_opts)TP_CHECK_OPTS_INIT;
     sh.opts.deep = deep;
-    sh.opts.cancel = &g_cancel;
+    sh.opts.cancel = cancel;
     if (tp_queue_new(&sh.queue, depth) < 0 || !(threads = calloc((size_t)jobs, sizeof(*threads)))) {
         fprintf(stderr, "tokprep check: out of memory\n");
         rc = TP_EXIT_ERROR;
@@ -426,7 +411,7 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
     if (junit && write_junit(junit, slots, list.n, tp_profile_name(profile), counts, total) < 0)
         counts[3]++; /* an unwritten report is a failure CI must see */
 
-    if (g_cancel) {
+    if (*cancel) {
         fprintf(stderr, "tokprep check: interrupted; files not yet probed are listed as "
                         "errors\n");
         rc = TP_EXIT_INTERRUPTED;

@@ -2,7 +2,6 @@
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -29,16 +28,6 @@ static const tp_cli_option options[] = {
     {NULL, 0, NULL, NULL, 0},
 };
 
-/* Set from the SIGINT/SIGTERM handler, read by every fitting thread (FFmpeg interrupt callback
- * and the loops): the one piece of process state a signal handler may touch. */
-static volatile int cancel_flag;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    cancel_flag = 1;
-}
-
 typedef struct {
     const char *path; /* owned by the scan list */
     tp_media_info media;
@@ -57,6 +46,9 @@ typedef struct {
     const tp_profile *profile;
     const char *outdir;
     bool dry_run, tty, json;
+    /* Set by SIGINT/SIGTERM, read by every fitting thread (FFmpeg interrupt callback and the
+     * loops). */
+    const volatile int *cancel;
     pthread_mutex_t lock;
 } fit_run;
 
@@ -102,7 +94,7 @@ static void fit_one(fit_run *run, fit_job *job)
 {
     if (job->rc < 0) /* the scan already failed it (missing, unreadable) */
         return;
-    tp_probe_opts po = {.deep = false, .limits = &run->profile->limits, .cancel = &cancel_flag};
+    tp_probe_opts po = {.deep = false, .limits = &run->profile->limits, .cancel = run->cancel};
     job->rc = tp_probe_file(&job->media, job->path, &po, &job->err);
     if (job->rc < 0)
         return;
@@ -116,7 +108,7 @@ static void fit_one(fit_run *run, fit_job *job)
         return;
     progress_state ps = {.run = run, .job = job, .started = tp_now_monotonic()};
     tp_fit_opts fo = {
-        .progress = run->tty ? on_progress : NULL, .payload = &ps, .cancel = &cancel_flag};
+        .progress = run->tty ? on_progress : NULL, .payload = &ps, .cancel = run->cancel};
     job->rc = tp_fit_run(&job->outputs, &job->n_outputs, job->path, &job->media, &job->plan,
                          run->profile, run->outdir, &fo, &job->err);
     if (run->tty) {
@@ -132,7 +124,7 @@ static void *worker(void *arg)
     fit_run *run = arg;
     for (;;) {
         pthread_mutex_lock(&run->lock);
-        size_t i = run->next < run->n_jobs && !cancel_flag ? run->next++ : run->n_jobs;
+        size_t i = run->next < run->n_jobs && !*run->cancel ? run->next++ : run->n_jobs;
         pthread_mutex_unlock(&run->lock);
         if (i >= run->n_jobs)
             return NULL;
@@ -335,11 +327,7 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
     fr.tty = !json && !dry_run && isatty(STDERR_FILENO);
     pthread_mutex_init(&fr.lock, NULL);
 
-    struct sigaction sa = {0};
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    fr.cancel = tp_cli_install_interrupt();
 
     if (jobs_n == 0)
         jobs_n = profile->pipeline.fit_workers > 0 ? profile->pipeline.fit_workers : 1;
@@ -367,7 +355,7 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
     for (size_t i = 0; i < fr.n_jobs; i++) {
         fit_job *j = &fr.jobs[i];
         const char *v = job_verdict(j);
-        bool canceled_job = !j->probed && !j->rc && cancel_flag;
+        bool canceled_job = !j->probed && !j->rc && *fr.cancel;
         if (!strcmp(v, "error") || canceled_job)
             n_fail++;
         else if (!strcmp(v, "reject"))
@@ -415,7 +403,7 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
         printf("%zu files: %d %s, %d rejected, %d failed\n", fr.n_jobs, n_ok,
                dry_run ? "planned" : "written", n_reject, n_fail);
     }
-    rc = cancel_flag ? TP_EXIT_INTERRUPTED
+    rc = *fr.cancel ? TP_EXIT_INTERRUPTED
          : n_fail    ? TP_EXIT_ERROR
          : n_reject  ? TP_EXIT_FAIL
                      : TP_EXIT_OK;

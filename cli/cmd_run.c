@@ -33,16 +33,6 @@ static void on_signal(int sig)
     tp_pipeline_cancel(signal_pipeline);
 }
 
-static void set_handlers(void (*handler)(int))
-{
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = handler;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-}
-
 static int run(const tp_cli_command *cmd, int argc, char **argv)
 {
     tp_cli_parser parser;
@@ -94,11 +84,11 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
     }
     signal_pipeline = pl;
     signal_count = 0;
-    set_handlers(on_signal);
+    tp_cli_set_signal_handler(on_signal);
     tp_pipeline_summary sum = {0};
     int prc = tp_pipeline_run(pl, (const char *const *)argv + optind, (size_t)(argc - optind), &sum,
                               &err);
-    set_handlers(SIG_DFL);
+    tp_cli_set_signal_handler(SIG_DFL);
     signal_pipeline = NULL;
     if (prc == -TP_ECANCELED)
         rc = TP_EXIT_INTERRUPTED;

@@ -1,6 +1,5 @@
 /* `tokprep upload FILE...`: post files to TikTok (direct or draft per the profile). */
 #include <cjson/cJSON.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -30,15 +29,6 @@ static const tp_cli_option options[] = {
      OPT_RESUME},
     {NULL, 0, NULL, NULL, 0},
 };
-
-/* The only process-wide mutable state here: a signal handler can reach nothing else. */
-static volatile sig_atomic_t interrupted;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    interrupted = 1;
-}
 
 /* Duration in seconds for creator_info's max_video_post_duration_sec, -1 when unknown. */
 static double media_duration(const char *path, const tp_profile *p)
@@ -190,11 +180,7 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
         rc = TP_EXIT_ERROR;
         goto out;
     }
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    const volatile int *interrupted = tp_cli_install_interrupt();
     double deferred_until = 0;
     for (int i = optind; i < argc; i++) {
         const char *path = argv[i];
@@ -227,7 +213,7 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
         o.wait_status = wait;
         o.progress = on_progress;
         o.payload = &ps;
-        o.cancel = (const volatile int *)&interrupted;
+        o.cancel = interrupted;
         o.resume = resume_file ? &resume : NULL;
         int r = tp_tiktok_post_file(&res, tt, path, &o, &err);
         if (resume_file && r == 0 && !res.still_processing) {
@@ -241,7 +227,7 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
             print_json(path, r, &res, &err, false);
         else
             print_human(path, r, &res, &err);
-        if (r == -TP_ECANCELED || interrupted) {
+        if (r == -TP_ECANCELED || *interrupted) {
             rc = TP_EXIT_INTERRUPTED;
             break;
         }

@@ -7,10 +7,10 @@
 #include <stdint.h>
 
 #include "pipeline/ledger.h"
-#include "pipeline/workq.h"
 #include "probe/media.h"
 #include "probe/rules.h"
 #include "profiles/profile.h"
+#include "util/queue.h"
 
 /* One file in flight. The coordinator owns it between stages; a worker owns it while it runs a
  * stage. Only `progress_*` is shared (under tp_pipeline.mu). */
@@ -62,7 +62,7 @@ typedef struct tp_worker {
 typedef struct tp_pipeline_stage {
     const char *name;
     tp_stage stage;
-    tp_workq q;
+    tp_queue *q;
     pthread_t *threads;
     int n_threads;
     int (*work)(struct tp_pipeline *pl, tp_job *job);
@@ -121,9 +121,5 @@ bool tp_path_within(const char *path, const char *const *dirs, size_t n);
 int tp_rmtree(const char *path);
 /* mkdir -p */
 int tp_mkdirs(const char *path, tp_error *err);
-
-/* Media info as JSON (for manifests). */
-struct cJSON;
-struct cJSON *tp_media_to_cjson(const tp_media_info *m);
 
 #endif

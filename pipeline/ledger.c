@@ -503,18 +503,11 @@ int tp_fingerprint_file(char hex[65], int64_t *size, const char *path, tp_error 
             pos = offsets[r];
             end = pos + FP_SAMPLE;
         }
-        while (pos < end) {
-            size_t want = (size_t)(end - pos < FP_SAMPLE ? end - pos : FP_SAMPLE);
-            ssize_t got = pread(fd, buf, want, pos);
-            if (got < 0 && errno == EINTR)
-                continue;
-            if (got <= 0) {
-                rc = tp_error_set(err, TP_EIO, got < 0 ? errno : 0,
-                                  "%s: read failed (file changed while reading?)", path);
-                goto out;
-            }
-            tp_sha256_update(s, buf, (size_t)got);
-            pos += got;
+        int got = tp_sha256_update_fd(s, fd, pos, end - pos, buf, FP_SAMPLE);
+        if (got < 0) {
+            rc = tp_error_set(err, TP_EIO, got == -1 ? errno : 0,
+                              "%s: read failed (file changed while reading?)", path);
+            goto out;
         }
     }
     tp_sha256_final_hex(s, hex);

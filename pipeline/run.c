@@ -238,7 +238,7 @@ static bool try_dispatch(run_state *rs, tp_job *job)
     job->started = false;
     job->progress_dirty = false;
     pthread_mutex_unlock(&pl->mu);
-    if (!tp_workq_try_push(&pl->stages[si].q, job))
+    if (tp_queue_try_push(pl->stages[si].q, job) < 0)
         return false;
     rs->in_stage[si]++;
     return true;
@@ -653,8 +653,9 @@ static void *worker_main(void *arg)
     tp_pipeline_stage *st = arg;
     tp_pipeline *pl = st->pl;
     tp_worker self = {NULL, NULL};
-    tp_job *job;
-    while ((job = tp_workq_pop(&st->q))) {
+    void *item;
+    while (tp_queue_pop(st->q, &item)) {
+        tp_job *job = item;
         job->worker = &self;
         if (pl->cancel) {
             job->rc = tp_error_set(&job->err, TP_ECANCELED, 0, "%s: cancelled", job->path);
@@ -702,7 +703,7 @@ static int start_stages(tp_pipeline *pl, tp_error *err)
         st->stage = defs[i].stage;
         st->work = defs[i].work;
         st->pl = pl;
-        if (tp_workq_init(&st->q, (size_t)(c->queue_depth > 0 ? c->queue_depth : 1)) < 0)
+        if (tp_queue_new(&st->q, (size_t)(c->queue_depth > 0 ? c->queue_depth : 1)) < 0)
             return tp_error_set(err, TP_ENOMEM, 0, "out of memory");
         int n = defs[i].n > 0 ? defs[i].n : 1;
         st->threads = calloc((size_t)n, sizeof(pthread_t));
@@ -722,8 +723,8 @@ static int start_stages(tp_pipeline *pl, tp_error *err)
 static void stop_stages(tp_pipeline *pl)
 {
     for (int i = 0; i < TP_PS_COUNT; i++)
-        if (pl->stages[i].q.items)
-            tp_workq_close(&pl->stages[i].q);
+        if (pl->stages[i].q)
+            tp_queue_close(pl->stages[i].q);
     if (pl->abandoned) {
         /* A worker is stuck in a system call (a hung network mount, a FIFO): leave the threads
          * and what they use; the process is about to exit and the ledger is consistent. */
@@ -739,7 +740,8 @@ static void stop_stages(tp_pipeline *pl)
         free(st->threads);
         st->threads = NULL;
         st->n_threads = 0;
-        tp_workq_destroy(&st->q);
+        tp_queue_free(st->q);
+        st->q = NULL;
     }
 }
 

@@ -14,49 +14,9 @@
 
 #include "pipeline/internal.h"
 #include "probe/probe.h"
+#include "probe/report.h"
 #include "probe/rules.h"
 #include "util/tp_util.h"
-
-cJSON *tp_media_to_cjson(const tp_media_info *m)
-{
-    cJSON *o = cJSON_CreateObject();
-    if (!o)
-        return NULL;
-    cJSON_AddStringToObject(o, "container", m->container);
-    cJSON_AddNumberToObject(o, "size", (double)m->size);
-    cJSON_AddNumberToObject(o, "duration", m->duration);
-    cJSON_AddNumberToObject(o, "bit_rate", (double)m->bit_rate);
-    cJSON_AddBoolToObject(o, "faststart", m->faststart);
-    if (m->video.present) {
-        const tp_video_info *v = &m->video;
-        cJSON *vo = cJSON_AddObjectToObject(o, "video");
-        char buf[64];
-        cJSON_AddStringToObject(vo, "codec", v->codec);
-        cJSON_AddStringToObject(vo, "profile", v->profile);
-        cJSON_AddNumberToObject(vo, "width", v->width);
-        cJSON_AddNumberToObject(vo, "height", v->height);
-        cJSON_AddNumberToObject(vo, "display_width", v->display_width);
-        cJSON_AddNumberToObject(vo, "display_height", v->display_height);
-        cJSON_AddNumberToObject(vo, "rotation", v->rotation);
-        snprintf(buf, sizeof(buf), "%d:%d", v->sar.num, v->sar.den);
-        cJSON_AddStringToObject(vo, "sar", buf);
-        snprintf(buf, sizeof(buf), "%d/%d", v->fps.num, v->fps.den);
-        cJSON_AddStringToObject(vo, "fps", buf);
-        cJSON_AddStringToObject(vo, "pix_fmt", v->pix_fmt);
-        cJSON_AddNumberToObject(vo, "bit_depth", v->bit_depth);
-    } else {
-        cJSON_AddNullToObject(o, "video");
-    }
-    if (m->audio.present) {
-        cJSON *ao = cJSON_AddObjectToObject(o, "audio");
-        cJSON_AddStringToObject(ao, "codec", m->audio.codec);
-        cJSON_AddNumberToObject(ao, "channels", m->audio.channels);
-        cJSON_AddNumberToObject(ao, "sample_rate", m->audio.sample_rate);
-    } else {
-        cJSON_AddNullToObject(o, "audio");
-    }
-    return o;
-}
 
 static int fsync_path(const char *path, bool dir)
 {
@@ -215,7 +175,7 @@ static cJSON *build_manifest(struct tp_pipeline *pl, tp_job *job, const cJSON *o
     cJSON_AddStringToObject(so, "fingerprint", job->fingerprint);
     cJSON_AddNumberToObject(so, "size", (double)job->size);
     cJSON_AddItemToObject(so, "media",
-                          job->have_media ? tp_media_to_cjson(&job->media) : cJSON_CreateNull());
+                          job->have_media ? tp_media_to_json(&job->media) : cJSON_CreateNull());
     cJSON *oo = cJSON_AddObjectToObject(m, "output");
     const char *base = strrchr(final_path, '/');
     cJSON_AddStringToObject(oo, "file", base ? base + 1 : final_path);
@@ -230,7 +190,7 @@ static cJSON *build_manifest(struct tp_pipeline *pl, tp_job *job, const cJSON *o
     tp_error perr = TP_ERROR_INIT;
     tp_probe_opts po = {.deep = false, .limits = &pl->profile->limits, .cancel = &pl->cancel};
     if (om && tp_probe_file(om, final_path, &po, &perr) == 0)
-        cJSON_AddItemToObject(oo, "media", tp_media_to_cjson(om));
+        cJSON_AddItemToObject(oo, "media", tp_media_to_json(om));
     else
         cJSON_AddNullToObject(oo, "media");
     free(om);

@@ -47,20 +47,33 @@ void tp_queue_free(tp_queue *q)
     free(q);
 }
 
+static void put(tp_queue *q, void *item)
+{
+    q->items[(q->head + q->count) % q->capacity] = item;
+    q->count++;
+    pthread_cond_signal(&q->not_empty);
+}
+
 int tp_queue_push(tp_queue *q, void *item)
 {
     pthread_mutex_lock(&q->lock);
     while (q->count == q->capacity && !q->closed)
         pthread_cond_wait(&q->not_full, &q->lock);
-    if (q->closed) {
-        pthread_mutex_unlock(&q->lock);
-        return -TP_ECANCELED;
-    }
-    q->items[(q->head + q->count) % q->capacity] = item;
-    q->count++;
-    pthread_cond_signal(&q->not_empty);
+    int rc = q->closed ? -TP_ECANCELED : 0;
+    if (rc == 0)
+        put(q, item);
     pthread_mutex_unlock(&q->lock);
-    return 0;
+    return rc;
+}
+
+int tp_queue_try_push(tp_queue *q, void *item)
+{
+    pthread_mutex_lock(&q->lock);
+    int rc = q->closed ? -TP_ECANCELED : q->count == q->capacity ? -TP_ECONFLICT : 0;
+    if (rc == 0)
+        put(q, item);
+    pthread_mutex_unlock(&q->lock);
+    return rc;
 }
 
 static void *take(tp_queue *q)

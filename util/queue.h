@@ -17,6 +17,9 @@ void tp_queue_free(tp_queue *q);
 /* Append item, blocking while the queue is full. Returns 0, or -TP_ECANCELED when the queue is
  * (or becomes, while waiting) closed: the item was not queued. Thread-safe. */
 int tp_queue_push(tp_queue *q, void *item);
+/* Non-blocking push: 0 when queued, -TP_ECONFLICT when full, -TP_ECANCELED when closed (the
+ * item was not queued). For a dispatcher that must never block on one busy stage. Thread-safe. */
+int tp_queue_try_push(tp_queue *q, void *item);
 /* Take the oldest item, blocking while the queue is empty and open. Returns 1 with *item set,
  * or 0 when the queue is closed and drained (consumers then exit). Thread-safe. */
 int tp_queue_pop(tp_queue *q, void **item);

@@ -64,6 +64,27 @@ void tp_sha256_hex(const void *data, size_t len, char hex[65])
     tp_sha256_final_hex(s, hex);
 }
 
+int tp_sha256_update_fd(tp_sha256 *s, int fd, int64_t offset, int64_t len, void *buf,
+                        size_t bufsize)
+{
+    int64_t done = 0;
+    while (len < 0 || done < len) {
+        size_t want = bufsize;
+        if (len >= 0 && (int64_t)want > len - done)
+            want = (size_t)(len - done);
+        ssize_t n = pread(fd, buf, want, offset + done);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -1;
+        if (n == 0)
+            return len >= 0 ? -2 : 0;
+        tp_sha256_update(s, buf, (size_t)n);
+        done += n;
+    }
+    return 0;
+}
+
 int tp_sha256_file_range(const char *path, int64_t offset, int64_t len, char hex[65],
                          tp_error *err)
 {
@@ -79,27 +100,14 @@ int tp_sha256_file_range(const char *path, int64_t offset, int64_t len, char hex
         rc = tp_error_set(err, TP_ENOMEM, 0, "%s: out of memory", path);
         goto out;
     }
-    int64_t done = 0;
-    while (len < 0 || done < len) {
-        size_t want = 1 << 20;
-        if (len >= 0 && (int64_t)want > len - done)
-            want = (size_t)(len - done);
-        ssize_t n = pread(fd, buf, want, offset + done);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            rc = tp_error_set(err, TP_EIO, errno, "%s: read failed: %s", path, strerror(errno));
-            goto out;
-        }
-        if (n == 0) {
-            if (len >= 0) {
-                rc = tp_error_set(err, TP_EIO, 0, "%s: file shorter than expected", path);
-                goto out;
-            }
-            break;
-        }
-        tp_sha256_update(s, buf, (size_t)n);
-        done += n;
+    int r = tp_sha256_update_fd(s, fd, offset, len, buf, 1 << 20);
+    if (r == -1) {
+        rc = tp_error_set(err, TP_EIO, errno, "%s: read failed: %s", path, strerror(errno));
+        goto out;
+    }
+    if (r == -2) {
+        rc = tp_error_set(err, TP_EIO, 0, "%s: file shorter than expected", path);
+        goto out;
     }
     tp_sha256_final_hex(s, hex);
     s = NULL;

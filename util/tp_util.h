@@ -57,6 +57,11 @@ void tp_sha256_final_hex(tp_sha256 *s, char hex[65]); /* also frees s */
 void tp_sha256_final_raw(tp_sha256 *s, uint8_t out[32]); /* also frees s */
 void tp_sha256_hex(const void *data, size_t len, char hex[65]);
 /* SHA-256 of a byte range of a file (len -1 = to the end); 0 or -TP_EIO. */
+/* Feed bytes [offset, offset + len) of fd to s (len < 0: to the end of the file), reading through
+ * buf (bufsize bytes). Returns 0; -1 on a read error (errno set); -2 when the file ends before
+ * offset + len. Shared by tp_sha256_file_range and the ledger's fingerprint. */
+int tp_sha256_update_fd(tp_sha256 *s, int fd, int64_t offset, int64_t len, void *buf,
+                        size_t bufsize);
 int tp_sha256_file_range(const char *path, int64_t offset, int64_t len, char hex[65],
                          tp_error *err);
 #endif

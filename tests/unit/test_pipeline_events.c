@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pipeline/workq.h"
+#include "util/queue.h"
 #include "util/tp_util.h"
 
 static cJSON *parse_event(const tp_event *ev)
@@ -79,29 +79,36 @@ static void test_event_json(void **state)
         assert_string_equal(tp_event_name((tp_event_kind)k), names[k]);
 }
 
+/* Blocking pop in the old stage-queue form: NULL once closed and drained. */
+static void *pop(tp_queue *q)
+{
+    void *item = NULL;
+    return tp_queue_pop(q, &item) ? item : NULL;
+}
+
 static void test_workq_bounds(void **state)
 {
     (void)state;
-    tp_workq q;
+    tp_queue *q = NULL;
     int a = 1, b = 2, c = 3;
-    assert_int_equal(tp_workq_init(&q, 2), 0);
-    assert_true(tp_workq_try_push(&q, &a));
-    assert_true(tp_workq_try_push(&q, &b));
-    assert_false(tp_workq_try_push(&q, &c)); /* bounded */
-    assert_int_equal(tp_workq_len(&q), 2);
-    assert_ptr_equal(tp_workq_pop(&q), &a); /* FIFO */
-    assert_true(tp_workq_try_push(&q, &c));
-    tp_workq_close(&q);
-    assert_false(tp_workq_try_push(&q, &a));
-    assert_false(tp_workq_push(&q, &a));
-    assert_ptr_equal(tp_workq_pop(&q), &b); /* drained after close */
-    assert_ptr_equal(tp_workq_pop(&q), &c);
-    assert_null(tp_workq_pop(&q));
-    tp_workq_destroy(&q);
+    assert_int_equal(tp_queue_new(&q, 2), 0);
+    assert_int_equal(tp_queue_try_push(q, &a), 0);
+    assert_int_equal(tp_queue_try_push(q, &b), 0);
+    assert_int_equal(tp_queue_try_push(q, &c), -TP_ECONFLICT); /* bounded */
+    assert_int_equal(tp_queue_length(q), 2);
+    assert_ptr_equal(pop(q), &a); /* FIFO */
+    assert_int_equal(tp_queue_try_push(q, &c), 0);
+    tp_queue_close(q);
+    assert_int_equal(tp_queue_try_push(q, &a), -TP_ECANCELED);
+    assert_int_equal(tp_queue_push(q, &a), -TP_ECANCELED);
+    assert_ptr_equal(pop(q), &b); /* drained after close */
+    assert_ptr_equal(pop(q), &c);
+    assert_null(pop(q));
+    tp_queue_free(q);
 }
 
 typedef struct {
-    tp_workq *q;
+    tp_queue *q;
     long sum;
 } consumer;
 
@@ -109,7 +116,7 @@ static void *consume(void *arg)
 {
     consumer *c = arg;
     void *item;
-    while ((item = tp_workq_pop(c->q)))
+    while ((item = pop(c->q)))
         c->sum += (long)(intptr_t)item;
     return NULL;
 }
@@ -117,28 +124,28 @@ static void *consume(void *arg)
 static void test_workq_threads(void **state)
 {
     (void)state;
-    tp_workq q;
-    assert_int_equal(tp_workq_init(&q, 4), 0);
+    tp_queue *q = NULL;
+    assert_int_equal(tp_queue_new(&q, 4), 0);
     pthread_t th[3];
     consumer cs[3];
     for (int i = 0; i < 3; i++) {
-        cs[i].q = &q;
+        cs[i].q = q;
         cs[i].sum = 0;
         pthread_create(&th[i], NULL, consume, &cs[i]);
     }
     long want = 0;
     for (long i = 1; i <= 10000; i++) {
-        assert_true(tp_workq_push(&q, (void *)(intptr_t)i)); /* blocks while full */
+        assert_int_equal(tp_queue_push(q, (void *)(intptr_t)i), 0); /* blocks while full */
         want += i;
     }
-    tp_workq_close(&q);
+    tp_queue_close(q);
     long got = 0;
     for (int i = 0; i < 3; i++) {
         pthread_join(th[i], NULL);
         got += cs[i].sum;
     }
     assert_int_equal(got, want); /* each item exactly once */
-    tp_workq_destroy(&q);
+    tp_queue_free(q);
 }
 
 int main(void)
