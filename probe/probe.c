@@ -81,6 +81,7 @@ typedef struct {
     bool moov_seen, mdat_seen, faststart;
     bool truncated;
     char truncated_msg[160];
+    int ebml_tracks; /* Matroska TrackEntry count, counted up to limits.max_streams + 1 */
 } file_facts;
 
 static uint32_t be32(const unsigned char *p)
@@ -191,6 +192,83 @@ static void read_ebml_doctype(const byte_source *src, file_facts *f)
         tp_strlcpy(f->container, !strcmp(doc, "webm") ? "webm" : "mkv", sizeof(f->container));
         return;
     }
+}
+
+/* An EBML variable-length integer at off: its length (1..8), or 0 when unreadable. IDs keep
+ * their length marker; sizes drop it, and all ones means "unknown" (returned as UINT64_MAX). */
+static int ebml_vint(const byte_source *src, int64_t off, bool is_id, uint64_t *val)
+{
+    unsigned char b[8];
+    ssize_t got = src_pread(src, b, sizeof(b), off);
+    if (got < 1 || b[0] == 0)
+        return 0;
+    int len = 1;
+    while (!(b[0] & (0x80 >> (len - 1))))
+        len++;
+    if (got < len || (is_id && len > 4))
+        return 0;
+    uint64_t v = is_id ? b[0] : b[0] & (0xff >> len);
+    bool all_ones = v == (uint64_t)(0xff >> len);
+    for (int i = 1; i < len; i++) {
+        v = v << 8 | b[i];
+        all_ones = all_ones && b[i] == 0xff;
+    }
+    *val = !is_id && all_ones ? UINT64_MAX : v;
+    return len;
+}
+
+/* Count Matroska TrackEntry elements, stopping at cap + 1. libavformat parses the whole Tracks
+ * element into memory before it applies max_streams: a million empty tracks (18 MB of file)
+ * cost it a gigabyte and half a minute, so a file over the limit is refused before it opens. */
+static void count_ebml_tracks(const byte_source *src, int64_t fsize, int cap, file_facts *f)
+{
+    enum {
+        EBML = 0x1A45DFA3,
+        SEGMENT = 0x18538067,
+        TRACKS = 0x1654AE6B,
+        TRACK_ENTRY = 0xAE,
+        CLUSTER = 0x1F43B675
+    };
+    uint64_t id, size;
+    int64_t off = 0, end = fsize;
+    bool in_segment = false, in_tracks = false;
+    for (int n = 0; n < MAX_ATOMS + cap && off < end; n++) {
+        int il = ebml_vint(src, off, true, &id),
+            sl = il ? ebml_vint(src, off + il, false, &size) : 0;
+        if (!il || !sl)
+            return;
+        int64_t data = off + il + sl;
+        if (!in_segment && id == SEGMENT) {
+            in_segment = true; /* descend: its children follow */
+            off = data;
+            continue;
+        }
+        if (in_segment && !in_tracks && id == TRACKS) {
+            in_tracks = true;
+            if (size != UINT64_MAX && size < (uint64_t)(fsize - data))
+                end = data + (int64_t)size;
+            off = data;
+            continue;
+        }
+        if (in_tracks && id == TRACK_ENTRY && ++f->ebml_tracks > cap)
+            return;
+        if (id == CLUSTER || size == UINT64_MAX || size > (uint64_t)(end - data))
+            return; /* media data, or a size we cannot skip: the tracks are behind us */
+        if (n == 0 && id != EBML)
+            return;
+        off = data + (int64_t)size;
+    }
+}
+
+/* Everything we read ourselves before libavformat sees the bytes. */
+static void read_facts(const byte_source *src, int64_t fsize, const tp_limits *lim, file_facts *f)
+{
+    read_atoms(src, fsize, f);
+    if (f->isobmff)
+        return;
+    read_ebml_doctype(src, f);
+    if (lim->max_streams > 0) /* returns at once unless the file starts with an EBML header */
+        count_ebml_tracks(src, fsize, lim->max_streams, f);
 }
 
 /* libavformat's demuxer name → our short container name. */
@@ -627,6 +705,12 @@ static int probe_io(tp_media_info *out, AVIOContext *pb, const file_facts *facts
         goto out;
     }
 
+    if (lim->max_streams > 0 && facts->ebml_tracks > lim->max_streams) {
+        ret = tp_error_set(err, TP_EUNSUPPORTED, 0, "%s: more than %d tracks (limits.max_streams)",
+                           path, lim->max_streams);
+        goto out;
+    }
+
     ic = avformat_alloc_context();
     pkt = av_packet_alloc();
     if (!ic || !pkt) {
@@ -656,6 +740,13 @@ static int probe_io(tp_media_info *out, AVIOContext *pb, const file_facts *facts
                                lim->probe_timeout);
         else if (facts->truncated)
             ret = tp_error_set(err, TP_EMEDIA, AVERROR_EOF, "%s: %s", path, facts->truncated_msg);
+        else if (raw == AVERROR(ENOMEM) && lim->max_streams > 0)
+            /* What demuxers return when avformat_new_stream() refuses a stream over
+             * max_streams; a real allocation failure is far less likely on a header. */
+            ret = tp_error_set(err, TP_EUNSUPPORTED, raw,
+                               "%s: not readable as %s: more than %d streams (limits.max_streams) "
+                               "or out of memory",
+                               path, cname, lim->max_streams);
         else if (raw == AVERROR_EOF)
             ret = tp_error_set(err, TP_EMEDIA, AVERROR_EOF,
                                "%s: truncated: the file ends inside the %s headers", path, cname);
@@ -792,9 +883,7 @@ int tp_probe_file(tp_media_info *out, const char *path, const tp_probe_opts *opt
     ret = check_file(path, &out->size, &src.fd, err);
     if (ret < 0)
         goto out;
-    read_atoms(&src, out->size, &facts);
-    if (!facts.isobmff)
-        read_ebml_doctype(&src, &facts);
+    read_facts(&src, out->size, lim, &facts);
     close(src.fd);
     src.fd = -1;
 
@@ -866,9 +955,7 @@ int tp_probe_buffer(tp_media_info *out, const uint8_t *data, size_t len, const t
         is.deadline = tp_now_monotonic() + lim->probe_timeout;
     if (len == 0 || !data)
         return tp_error_set(err, TP_EMEDIA, AVERROR_INVALIDDATA, "%s: empty file (0 bytes)", name);
-    read_atoms(&src, out->size, &facts);
-    if (!facts.isobmff)
-        read_ebml_doctype(&src, &facts);
+    read_facts(&src, out->size, lim, &facts);
 
     iobuf = av_malloc(IO_BUFFER_SIZE);
     pb =
