@@ -59,4 +59,12 @@ void tp_sha256_hex(const void *data, size_t len, char hex[65]);
 /* SHA-256 of a byte range of a file (len -1 = to the end); 0 or -TP_EIO. */
 int tp_sha256_file_range(const char *path, int64_t offset, int64_t len, char hex[65],
                          tp_error *err);
+
+/* File names are bytes; JSON and XML are UTF-8. A malloc'd copy of s with each byte that does
+ * not start a valid UTF-8 sequence replaced by U+FFFD (NULL on NULL or OOM). Thread-safe. */
+char *tp_utf8_sanitize(const char *s);
+/* A malloc'd copy of s fit for one line of terminal output: control characters as \n, \t, \r
+ * or \xNN (so a name cannot split a line or send escape sequences), invalid UTF-8 bytes as
+ * \xNN; valid non-ASCII text is kept. NULL on NULL or OOM. Thread-safe. */
+char *tp_str_printable(const char *s);
 #endif
