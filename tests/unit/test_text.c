@@ -61,8 +61,37 @@ static void worst_case(void **state)
     free(p);
 }
 
+/* A message about a path of thousands of bytes keeps its reason: the middle is cut. */
+static void long_path_error(void **state)
+{
+    (void)state;
+    char path[5001];
+    memset(path, 'd', 5000);
+    path[5000] = '\0';
+    path[10] = '/';
+    memcpy(path + 3000, "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9", 8); /* cuts near UTF-8 */
+    tp_error err = TP_ERROR_INIT;
+    assert_int_equal(tp_error_set(&err, TP_EIO, 0, "%s: %s", path, "File name too long"), -TP_EIO);
+    size_t n = strlen(err.message);
+    assert_true(n < sizeof(err.message));
+    assert_true(n > sizeof(err.message) - 8);
+    assert_string_equal(err.message + n - 20, ": File name too long");
+    assert_memory_equal(err.message, path, 100);
+    assert_non_null(strstr(err.message, "\xe2\x80\xa6"));
+    char *u = tp_utf8_sanitize(err.message);
+    assert_string_equal(u, err.message); /* still valid UTF-8 */
+    free(u);
+    /* Short messages are untouched. */
+    tp_error_set(&err, TP_EIO, 0, "%s: %s", "a.mp4", "gone");
+    assert_string_equal(err.message, "a.mp4: gone");
+    tp_error_prefix(&err, "%s", path);
+    n = strlen(err.message);
+    assert_string_equal(err.message + n - 13, ": a.mp4: gone");
+}
+
 int main(void)
 {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(table), cmocka_unit_test(worst_case)};
+    const struct CMUnitTest tests[] = {cmocka_unit_test(table), cmocka_unit_test(worst_case),
+                                       cmocka_unit_test(long_path_error)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
