@@ -750,6 +750,12 @@ static int probe_io(tp_media_info *out, AVIOContext *pb, const file_facts *facts
         else if (raw == AVERROR_EOF)
             ret = tp_error_set(err, TP_EMEDIA, AVERROR_EOF,
                                "%s: truncated: the file ends inside the %s headers", path, cname);
+        else if (raw < 0 && raw > -4096 && raw != AVERROR(EIO))
+            /* A plain errno from a demuxer's header checks is about the header's values, not
+             * the system: y4m says EBUSY (a size computation gone negative) for 65535x65535. */
+            ret = tp_error_set(err, TP_EMEDIA, AVERROR_INVALIDDATA,
+                               "%s: not readable as %s: invalid header values (%s)", path, cname,
+                               av_err2str(raw));
         else
             ret = tp_error_set(err, TP_EMEDIA, AVERROR_INVALIDDATA, "%s: not readable as %s: %s",
                                path, cname, av_err2str(raw));
