@@ -1,22 +1,200 @@
-/* `tokprep auth`: not implemented yet (see the open issues). */
-#include "cli/cli.h"
+/* `tokprep auth login|status|refresh|logout`: TikTok Login Kit for desktop, token file care. */
+#include <cjson/cJSON.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
 
-static const tp_cli_option options[] = {{NULL, 0, NULL, NULL, 0}};
+#include "cli/cli.h"
+#include "profiles/profile.h"
+#include "upload/auth.h"
+#include "util/tp_util.h"
+
+enum { OPT_NO_BROWSER = TP_OPT_USER, OPT_NO_WAIT, OPT_CODE, OPT_WAIT };
+
+static const tp_cli_option options[] = {
+    {"profile", 'p', "NAME|PATH", "profile to use (default tiktok); one token file per profile",
+     TP_OPT_PROFILE},
+    {"set", 0, "KEY=VALUE", "override a profile value (repeatable)", TP_OPT_SET},
+    {"json", 0, NULL, "status: print JSON (never includes tokens)", TP_OPT_JSON},
+    {"no-browser", 0, NULL, "login: print the address only, do not run xdg-open", OPT_NO_BROWSER},
+    {"no-wait", 0, NULL, "login: print the address and exit; finish later with --code",
+     OPT_NO_WAIT},
+    {"code", 0, "URL", "login: finish with the address the browser landed on", OPT_CODE},
+    {"wait", 0, "SECONDS", "login: how long to wait for the redirect (default 300)", OPT_WAIT},
+    {NULL, 0, NULL, NULL, 0},
+};
+
+static void fmt_time(char *buf, size_t size, int64_t t)
+{
+    time_t tt = (time_t)t;
+    struct tm tm;
+    gmtime_r(&tt, &tm);
+    strftime(buf, size, "%Y-%m-%d %H:%M:%S UTC", &tm);
+}
+
+static int do_status(const tp_profile *p, const char *path, bool json)
+{
+    tp_tt_token tok = {0};
+    tp_error err = TP_ERROR_INIT;
+    int64_t now = (int64_t)tp_now_wall();
+    if (tp_tt_token_load(&tok, path, &err) < 0) {
+        if (json) {
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddStringToObject(o, "profile", p->name);
+            cJSON_AddBoolToObject(o, "logged_in", 0);
+            cJSON_AddStringToObject(o, "token_file", path);
+            cJSON_AddStringToObject(o, "error", tp_error_name(err.code));
+            char *s = cJSON_PrintUnformatted(o);
+            printf("%s\n", s ? s : "{}");
+            free(s);
+            cJSON_Delete(o);
+        }
+        fprintf(stderr, "tokprep auth: %s\n", err.message);
+        return err.code == TP_EAUTH ? TP_EXIT_FAIL : TP_EXIT_ERROR;
+    }
+    char a[64], r[64];
+    fmt_time(a, sizeof(a), tok.expires_at);
+    fmt_time(r, sizeof(r), tok.refresh_expires_at);
+    bool refresh_ok = !tok.refresh_expires_at || tok.refresh_expires_at > now;
+    if (json) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "profile", p->name);
+        cJSON_AddBoolToObject(o, "logged_in", refresh_ok);
+        cJSON_AddStringToObject(o, "token_file", path);
+        cJSON_AddStringToObject(o, "open_id", tok.open_id);
+        cJSON_AddStringToObject(o, "scope", tok.scope);
+        cJSON_AddNumberToObject(o, "expires_at", (double)tok.expires_at);
+        cJSON_AddNumberToObject(o, "refresh_expires_at", (double)tok.refresh_expires_at);
+        cJSON_AddBoolToObject(o, "access_token_valid", tok.expires_at > now);
+        char *s = cJSON_PrintUnformatted(o);
+        printf("%s\n", s ? s : "{}");
+        free(s);
+        cJSON_Delete(o);
+    } else {
+        printf("profile:         %s\ntoken file:      %s\nopen_id:         %s\nscopes:          "
+               "%s\naccess token:    %s %s\nrefresh token:   %s %s\n",
+               p->name, path, tok.open_id, tok.scope,
+               tok.expires_at > now ? "valid until" : "expired at", a,
+               refresh_ok ? "valid until" : "expired at", tok.refresh_expires_at ? r : "(unknown)");
+        if (!refresh_ok)
+            printf("Run 'tokprep auth login --profile %s' to log in again.\n", p->name);
+    }
+    tp_tt_token_clear(&tok);
+    return refresh_ok ? TP_EXIT_OK : TP_EXIT_FAIL;
+}
 
 static int run(const tp_cli_command *cmd, int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "tokprep %s: not implemented yet\n", cmd->name);
-    return TP_EXIT_ERROR;
+    tp_cli_parser parser;
+    tp_cli_sets sets = {0};
+    tp_profile *p = NULL;
+    tp_http *http = NULL;
+    tp_tt_token tok = {0};
+    tp_error err = TP_ERROR_INIT;
+    const char *profile = NULL;
+    bool json = false;
+    tp_tt_login_opts lo = {.wait = 300, .out = stdout};
+    int rc = TP_EXIT_OK, c;
+    char path[4096];
+    if (tp_cli_parser_init(&parser, cmd) < 0)
+        return TP_EXIT_ERROR;
+    while ((c = tp_cli_next(&parser, cmd, argc, argv)) != -1) {
+        switch (c) {
+        case 'h': goto out;
+        case '?': rc = TP_EXIT_ERROR; goto out;
+        case TP_OPT_PROFILE: profile = optarg; break;
+        case TP_OPT_SET: tp_cli_sets_add(&sets, optarg); break;
+        case TP_OPT_JSON: json = true; break;
+        case OPT_NO_BROWSER: lo.no_browser = true; break;
+        case OPT_NO_WAIT: lo.no_wait = true; break;
+        case OPT_CODE: lo.code_url = optarg; break;
+        case OPT_WAIT: {
+            char *end;
+            lo.wait = strtod(optarg, &end);
+            if (*end || lo.wait <= 0) {
+                rc = tp_cli_usage_error(cmd, "--wait needs a positive number of seconds");
+                goto out;
+            }
+            break;
+        }
+        default: break;
+        }
+    }
+    const char *verb = optind < argc ? argv[optind] : NULL;
+    if (!verb || optind + 1 < argc) {
+        rc = tp_cli_usage_error(cmd,
+                                verb ? "unexpected argument '%s'"
+                                     : "missing action: "
+                                       "login, status, "
+                                       "refresh or logout",
+                                verb ? argv[optind + 1] : "");
+        goto out;
+    }
+    if (strcmp(verb, "login") && strcmp(verb, "status") && strcmp(verb, "refresh") &&
+        strcmp(verb, "logout")) {
+        rc = tp_cli_usage_error(cmd,
+                                "unknown action '%s': expected login, status, refresh or "
+                                "logout",
+                                verb);
+        goto out;
+    }
+    if ((rc = tp_cli_open_profile(&p, profile, &sets)) != 0)
+        goto out;
+    if (tp_tt_token_path(path, sizeof(path), p, &err) < 0 || tp_http_new(&http, &err) < 0) {
+        fprintf(stderr, "tokprep auth: %s\n", err.message);
+        rc = TP_EXIT_ERROR;
+        goto out;
+    }
+    if (!strcmp(verb, "status")) {
+        rc = do_status(p, path, json);
+        goto out;
+    }
+    int r;
+    if (!strcmp(verb, "login"))
+        r = tp_tt_login(&tok, http, p, path, &lo, &err);
+    else if (!strcmp(verb, "refresh"))
+        r = tp_tt_refresh(&tok, http, p, path, &err);
+    else
+        r = tp_tt_logout(http, p, path, &err);
+    if (r < 0) {
+        fprintf(stderr, "tokprep auth %s: %s\n", verb, err.message);
+        rc = r == -TP_ECANCELED ? TP_EXIT_INTERRUPTED : TP_EXIT_ERROR;
+        goto out;
+    }
+    if (r == 1) /* --no-wait: URL printed */
+        goto out;
+    if (!strcmp(verb, "logout")) {
+        printf("Logged out: %s removed.\n", path);
+    } else {
+        char a[64];
+        fmt_time(a, sizeof(a), tok.expires_at);
+        printf("%s: open_id %s, scopes %s; access token valid until %s.\nToken file: %s\n",
+               !strcmp(verb, "login") ? "Logged in" : "Refreshed", tok.open_id, tok.scope, a, path);
+    }
+out:
+    tp_tt_token_clear(&tok);
+    tp_http_free(http);
+    tp_profile_free(p);
+    tp_cli_sets_free(&sets);
+    tp_cli_parser_free(&parser);
+    return rc;
 }
 
 const tp_cli_command tp_cmd_auth = {
     .name = "auth",
-    .summary = "(not implemented yet)",
-    .usage = "",
-    .description = "",
+    .summary = "log in to TikTok (OAuth with PKCE), show, refresh or remove the token",
+    .usage = "login|status|refresh|logout [--profile P] [--set KEY=VALUE] [--no-browser] "
+             "[--no-wait] [--code URL] [--json]",
+    .description =
+        "login    open TikTok's authorize page, receive the redirect on the loopback\n"
+        "         redirect_uri (upload.tiktok.redirect_uri) and store the tokens in the\n"
+        "         token file (mode 0600). Without a browser: 'login --no-wait' prints the\n"
+        "         address; open it anywhere, then 'login --code ADDRESS-YOU-LANDED-ON'.\n"
+        "status   show open_id, scopes and expiry times (never a token)\n"
+        "refresh  refresh the access token now (tokprep also does this by itself)\n"
+        "logout   revoke the token at TikTok and delete the token file\n"
+        "Needs TIKTOK_CLIENT_KEY and TIKTOK_CLIENT_SECRET (or the profile's values).",
     .options = options,
-    .example = NULL,
+    .example = "tokprep auth login --profile tiktok-draft --no-browser",
     .run = run,
 };

@@ -1,22 +1,282 @@
-/* `tokprep upload`: not implemented yet (see the open issues). */
-#include "cli/cli.h"
+/* `tokprep upload FILE...`: post files to TikTok (direct or draft per the profile). */
+#include <cjson/cJSON.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
 
-static const tp_cli_option options[] = {{NULL, 0, NULL, NULL, 0}};
+#include "cli/cli.h"
+#include "probe/probe.h"
+#include "profiles/profile.h"
+#include "upload/auth.h"
+#include "upload/tiktok.h"
+#include "upload/tt_json.h"
+#include "util/tp_util.h"
+
+enum { OPT_CAPTION = TP_OPT_USER, OPT_NO_WAIT, OPT_RESUME };
+
+static const tp_cli_option options[] = {
+    {"profile", 'p', "NAME|PATH", "profile to use (default tiktok; tiktok-draft for drafts)",
+     TP_OPT_PROFILE},
+    {"set", 0, "KEY=VALUE", "override a profile value (repeatable)", TP_OPT_SET},
+    {"json", 0, NULL, "print one JSON object per file on stdout", TP_OPT_JSON},
+    {"caption", 0, "TEXT", "caption for every file (default: <stem>.txt or the profile's)",
+     OPT_CAPTION},
+    {"no-wait", 0, NULL, "do not poll status/fetch after the upload", OPT_NO_WAIT},
+    {"resume", 0, "FILE",
+     "keep resume state in FILE (one input file): an interrupted upload "
+     "continues where it stopped when run again",
+     OPT_RESUME},
+    {NULL, 0, NULL, NULL, 0},
+};
+
+/* The only process-wide mutable state here: a signal handler can reach nothing else. */
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    interrupted = 1;
+}
+
+/* Duration in seconds for creator_info's max_video_post_duration_sec, -1 when unknown. */
+static double media_duration(const char *path, const tp_profile *p)
+{
+    tp_media_info mi;
+    tp_error err = TP_ERROR_INIT;
+    tp_probe_opts po = {.deep = false, .limits = &p->limits, .cancel = NULL};
+    memset(&mi, 0, sizeof(mi));
+    if (tp_probe_file(&mi, path, &po, &err) < 0) {
+        tp_log(TP_LOG_WARN, "%s: cannot measure the duration: %s", path, err.message);
+        return -1;
+    }
+    return mi.duration;
+}
+
+typedef struct {
+    const char *path;
+    bool tty;
+    int last_pct;
+    const char *resume_file; /* NULL = not kept */
+} progress_state;
+
+static void save_resume(const progress_state *ps, const tp_tiktok_resume *rs)
+{
+    char *text = tp_tt_resume_serialize(rs);
+    tp_error err = TP_ERROR_INIT;
+    if (!text || tp_tt_private_write(ps->resume_file, text, &err) < 0)
+        tp_log(TP_LOG_WARN, "%s: cannot save the resume state: %s", ps->resume_file,
+               text ? err.message : "out of memory");
+    free(text);
+}
+
+static void on_progress(const tp_tiktok_event *ev, void *payload)
+{
+    progress_state *ps = payload;
+    if (ps->resume_file && ev->resume &&
+        (ev->kind == TP_TIKTOK_EV_INIT || ev->kind == TP_TIKTOK_EV_CHUNK_DONE))
+        save_resume(ps, ev->resume);
+    if (!ps->tty || ev->kind != TP_TIKTOK_EV_BYTES || ev->total <= 0)
+        return;
+    int pct = (int)(ev->bytes_sent * 100 / ev->total);
+    if (pct == ps->last_pct)
+        return;
+    ps->last_pct = pct;
+    fprintf(stderr, "\r%s: chunk %d/%d, %d%%", ps->path, ev->chunk_index + 1, ev->chunk_count, pct);
+    if (pct == 100)
+        fputc('\n', stderr);
+}
+
+static void print_json(const char *path, int rc, const tp_tiktok_result *r, const tp_error *err,
+                       bool deferred)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "file", path);
+    cJSON_AddBoolToObject(o, "ok", rc == 0);
+    cJSON_AddStringToObject(o, "publish_id", r->publish_id);
+    cJSON_AddStringToObject(o, "status", deferred ? "DEFERRED" : r->status);
+    cJSON_AddBoolToObject(o, "still_processing", r->still_processing);
+    if (r->fail_reason[0])
+        cJSON_AddStringToObject(o, "fail_reason", r->fail_reason);
+    if (r->post_id)
+        cJSON_AddNumberToObject(o, "post_id", (double)r->post_id);
+    cJSON_AddNumberToObject(o, "bytes", (double)r->bytes);
+    if (r->retry_at > 0)
+        cJSON_AddNumberToObject(o, "retry_at", (double)(long long)r->retry_at);
+    if (rc < 0) {
+        cJSON *e = cJSON_AddObjectToObject(o, "error");
+        cJSON_AddStringToObject(e, "kind", tp_error_name(err->code));
+        cJSON_AddStringToObject(e, "message", err->message);
+        if (r->api_code[0])
+            cJSON_AddStringToObject(e, "api_code", r->api_code);
+        if (r->log_id[0])
+            cJSON_AddStringToObject(e, "log_id", r->log_id);
+    }
+    char *s = cJSON_PrintUnformatted(o);
+    printf("%s\n", s ? s : "{}");
+    fflush(stdout);
+    free(s);
+    cJSON_Delete(o);
+}
+
+static void print_human(const char *path, int rc, const tp_tiktok_result *r, const tp_error *err)
+{
+    if (rc < 0) {
+        fprintf(stderr, "tokprep upload: %s\n", err->message);
+        return;
+    }
+    if (r->still_processing)
+        printf("%s: uploaded, TikTok still processing (status %s, publish_id %s)\n", path,
+               r->status, r->publish_id);
+    else if (r->post_id)
+        printf("%s: %s (publish_id %s, post_id %lld)\n", path, r->status, r->publish_id,
+               r->post_id);
+    else
+        printf("%s: %s (publish_id %s)\n", path, r->status, r->publish_id);
+}
 
 static int run(const tp_cli_command *cmd, int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "tokprep %s: not implemented yet\n", cmd->name);
-    return TP_EXIT_ERROR;
+    tp_cli_parser parser;
+    tp_cli_sets sets = {0};
+    tp_profile *p = NULL;
+    tp_tiktok *tt = NULL;
+    tp_error err = TP_ERROR_INIT;
+    const char *profile = NULL, *caption = NULL, *resume_file = NULL;
+    bool json = false, wait = true;
+    int rc = TP_EXIT_OK, c;
+    if (tp_cli_parser_init(&parser, cmd) < 0)
+        return TP_EXIT_ERROR;
+    while ((c = tp_cli_next(&parser, cmd, argc, argv)) != -1) {
+        switch (c) {
+        case 'h': goto out;
+        case '?': rc = TP_EXIT_ERROR; goto out;
+        case TP_OPT_PROFILE: profile = optarg; break;
+        case TP_OPT_SET: tp_cli_sets_add(&sets, optarg); break;
+        case TP_OPT_JSON: json = true; break;
+        case OPT_CAPTION: caption = optarg; break;
+        case OPT_NO_WAIT: wait = false; break;
+        case OPT_RESUME: resume_file = optarg; break;
+        default: break;
+        }
+    }
+    if (optind >= argc) {
+        rc = tp_cli_usage_error(cmd, "no FILE given");
+        goto out;
+    }
+    if (resume_file && optind + 1 != argc) {
+        rc = tp_cli_usage_error(cmd, "--resume takes exactly one FILE");
+        goto out;
+    }
+    if ((rc = tp_cli_open_profile(&p, profile, &sets)) != 0)
+        goto out;
+    tp_tiktok_resume resume = TP_TIKTOK_RESUME_INIT;
+    if (resume_file) {
+        char *text = NULL;
+        size_t len = 0;
+        int r = tp_tt_private_read(resume_file, &text, &len, &err);
+        if (r == 0)
+            r = tp_tt_resume_parse(&resume, text, len, &err);
+        free(text);
+        if (r < 0) {
+            fprintf(stderr, "tokprep upload: %s: %s\n", resume_file, err.message);
+            rc = TP_EXIT_ERROR;
+            goto out;
+        }
+    }
+    if (tp_tiktok_open(&tt, p, &err) < 0) {
+        fprintf(stderr, "tokprep upload: %s\n", err.message);
+        rc = TP_EXIT_ERROR;
+        goto out;
+    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    double deferred_until = 0;
+    for (int i = optind; i < argc; i++) {
+        const char *path = argv[i];
+        tp_tiktok_result res;
+        memset(&res, 0, sizeof(res));
+        tp_error_clear(&err);
+        if (deferred_until > 0) {
+            /* The daily cap is per account: the rest would be refused the same way. */
+            res.retry_at = deferred_until;
+            char when[64];
+            time_t t = (time_t)deferred_until;
+            struct tm tm;
+            gmtime_r(&t, &tm);
+            strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", &tm);
+            int r = tp_error_set(&err, TP_ERATE, 0,
+                                 "%s: deferred by the account's daily posting cap until %s", path,
+                                 when);
+            if (json)
+                print_json(path, r, &res, &err, true);
+            else
+                fprintf(stderr, "tokprep upload: %s\n", err.message);
+            if (rc == TP_EXIT_OK)
+                rc = TP_EXIT_FAIL;
+            continue;
+        }
+        progress_state ps = {path, !json && isatty(2), -1, resume_file};
+        tp_tiktok_post_opts o = TP_TIKTOK_POST_OPTS_INIT;
+        o.caption = caption;
+        o.duration = media_duration(path, p);
+        o.wait_status = wait;
+        o.progress = on_progress;
+        o.payload = &ps;
+        o.cancel = (const volatile int *)&interrupted;
+        o.resume = resume_file ? &resume : NULL;
+        int r = tp_tiktok_post_file(&res, tt, path, &o, &err);
+        if (resume_file && r == 0 && !res.still_processing) {
+            unlink(resume_file);
+        } else if (resume_file && resume.publish_id[0]) {
+            save_resume(&ps, &resume);
+            tp_log(TP_LOG_WARN, "%s: run the same command again to continue at chunk %d/%d",
+                   resume_file, resume.next_chunk + 1, resume.chunk_count);
+        }
+        if (json)
+            print_json(path, r, &res, &err, false);
+        else
+            print_human(path, r, &res, &err);
+        if (r == -TP_ECANCELED || interrupted) {
+            rc = TP_EXIT_INTERRUPTED;
+            break;
+        }
+        /* A daily cap (ours or TikTok's) is per account: the rest would be refused too. */
+        if (r == -TP_ERATE && res.retry_at > 0 &&
+            (!res.api_code[0] || !strcmp(res.api_code, "spam_risk_too_many_posts")))
+            deferred_until = res.retry_at;
+        if (r == -TP_EREJECT || r == -TP_ERATE) {
+            if (rc == TP_EXIT_OK)
+                rc = TP_EXIT_FAIL;
+        } else if (r < 0) {
+            rc = TP_EXIT_ERROR;
+        }
+    }
+out:
+    tp_tiktok_free(tt);
+    tp_profile_free(p);
+    tp_cli_sets_free(&sets);
+    tp_cli_parser_free(&parser);
+    return rc;
 }
 
 const tp_cli_command tp_cmd_upload = {
     .name = "upload",
-    .summary = "(not implemented yet)",
-    .usage = "",
-    .description = "",
+    .summary = "post files to TikTok (Content Posting API: direct post or draft)",
+    .usage = "[--profile P] [--set KEY=VALUE] [--caption TEXT] [--no-wait] [--resume FILE] "
+             "[--json] FILE...",
+    .description =
+        "Posts each FILE as it is (run 'tokprep fit' first for files that fail 'check'):\n"
+        "creator_info checks (direct mode), init, chunked PUTs to the upload URL with\n"
+        "retries, then status polling until PUBLISH_COMPLETE / SEND_TO_USER_INBOX / FAILED\n"
+        "or upload.tiktok.status_deadline. Needs 'tokprep auth login' first.\n"
+        "Exit status: 0 all posted (or still processing), 1 a file was refused or deferred\n"
+        "by a limit, 2 an error, 130 interrupted.",
     .options = options,
-    .example = NULL,
+    .example = "tokprep upload --profile tiktok-draft clip.mp4",
     .run = run,
 };

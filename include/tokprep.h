@@ -165,6 +165,94 @@ const char *tp_severity_name(tp_severity severity);
 
 /* === section: upload =================================================================== */
 
+/* TikTok Content Posting API client (direct post or draft, FILE_UPLOAD in chunks). Log in first
+ * with `tokprep auth login` (the token file is shared). Upload URLs carry a token: the resume
+ * state below is secret-bearing and must be stored like the token file (mode 0600). */
+
+/* A session for one profile (one TikTok account): HTTP connection, tokens, client-side rate
+ * windows. Not thread-safe: use one session per thread (each keeps its own rate windows, so
+ * with several sessions on one account keep init calls rare). The profile must outlive it. */
+typedef struct tp_tiktok tp_tiktok;
+
+/* Open a session. Reads no token yet (that happens on the first API call), so it cannot fail
+ * for a missing login. The caller owns *out. */
+int tp_tiktok_open(tp_tiktok **out, const tp_profile *profile, tp_error *err);
+void tp_tiktok_free(tp_tiktok *tt);
+
+/* Where an interrupted upload stands. Persist it after each TP_TIKTOK_EV_CHUNK_DONE event and
+ * pass it back to resume; publish_id "" means "start with a new init". Plain data. */
+typedef struct {
+    char publish_id[256];
+    char upload_url[1024];        /* contains TikTok's upload token: never log or print it */
+    double upload_url_expires_at; /* epoch seconds; an expired URL means a new init */
+    int next_chunk;               /* chunks [0, next_chunk) are acknowledged */
+    int chunk_count;
+    long long chunk_size, total; /* the plan the URL was made for: resume checks they match */
+} tp_tiktok_resume;
+
+#define TP_TIKTOK_RESUME_INIT {{0}, {0}, 0, 0, 0, 0, 0}
+
+typedef enum {
+    TP_TIKTOK_EV_INIT = 0,   /* init answered: resume has publish_id and upload_url */
+    TP_TIKTOK_EV_BYTES,      /* bytes of the current chunk are on the wire */
+    TP_TIKTOK_EV_CHUNK_DONE, /* chunk_index acknowledged: persist *resume now */
+    TP_TIKTOK_EV_UPLOADED,   /* all chunks acknowledged; status polling follows */
+    TP_TIKTOK_EV_STATUS      /* a status poll answered `status` */
+} tp_tiktok_event_kind;
+
+typedef struct {
+    tp_tiktok_event_kind kind;
+    int chunk_index, chunk_count;
+    long long bytes_sent, total; /* of the whole file */
+    const tp_tiktok_resume *resume;
+    const char *status; /* TP_TIKTOK_EV_STATUS only */
+} tp_tiktok_event;
+
+/* Called on the posting thread; keep it short. `ev` is valid during the call only. */
+typedef void (*tp_tiktok_progress_cb)(const tp_tiktok_event *ev, void *payload);
+
+typedef struct {
+    const char *caption;       /* NULL: sidecar <stem>.txt, else the profile's template */
+    double duration;           /* seconds from the probe; < 0 = unknown (not checked) */
+    const char *content_type;  /* NULL: from the file's first bytes (mp4, mov, webm) */
+    tp_tiktok_resume *resume;  /* optional, in/out */
+    int wait_status;           /* poll status/fetch until done or status_deadline (1) */
+    tp_tiktok_progress_cb progress;
+    void *payload;
+    const volatile int *cancel; /* non-zero aborts (checked in curl's progress callback) */
+} tp_tiktok_post_opts;
+
+#define TP_TIKTOK_POST_OPTS_INIT {NULL, -1.0, NULL, NULL, 1, NULL, NULL, NULL}
+
+typedef struct {
+    char publish_id[256];
+    char status[64];      /* PUBLISH_COMPLETE, SEND_TO_USER_INBOX, FAILED, or the last
+                             PROCESSING_* when status_deadline passed / wait_status was 0 */
+    int still_processing; /* 1 when polling stopped before a terminal status */
+    char fail_reason[256];
+    long long post_id;    /* first publicaly_available_post_id, 0 when none (yet) */
+    long long bytes;
+    double retry_at;      /* epoch seconds when a -TP_ERATE failure can be retried, else 0 */
+    char api_code[64];    /* TikTok's error.code of the failing call, "" when none */
+    char log_id[64];
+} tp_tiktok_result;
+
+/* Post one file: creator_info checks (direct mode), init, chunked PUTs with retries, status
+ * polling. Returns 0 when TikTok accepted it (check out->still_processing), -TP_EREJECT when
+ * TikTok or the creator's settings refuse the file (FAILED + fail_reason, privacy/duration/
+ * caption), -TP_ERATE (daily_limit reached or rate limited; see out->retry_at), -TP_EAUTH
+ * (log in again), -TP_ENET / -TP_EHTTP (transient or API errors, message has TikTok's code and
+ * log_id), -TP_ECANCELED, -TP_EIO. An init is never repeated after a failure whose effect is
+ * unknown, so a retry by the caller cannot post twice unless it ignores the resume state.
+ * Not thread-safe for one session. */
+int tp_tiktok_post_file(tp_tiktok_result *out, tp_tiktok *tt, const char *path,
+                        const tp_tiktok_post_opts *opts, tp_error *err);
+
+/* One status/fetch for publish_id (e.g. after still_processing). Fills status, fail_reason,
+ * post_id, still_processing. Not thread-safe for one session. */
+int tp_tiktok_fetch_status(tp_tiktok_result *out, tp_tiktok *tt, const char *publish_id,
+                           tp_error *err);
+
 /* === end section: upload =============================================================== */
 
 /* === section: pipeline ================================================================= */

@@ -1,0 +1,1098 @@
+/* TikTok Content Posting API client: creator_info, init, chunked PUTs, status polling, with
+ * client-side rate limits, a daily cap, retries where they are safe, and resume state. */
+#define _POSIX_C_SOURCE 200809L
+#include "upload/tiktok.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "upload/auth.h"
+#include "upload/chunk.h"
+#include "upload/http.h"
+#include "upload/tt_json.h"
+#include "util/tp_util.h"
+
+#define CAPTION_MAX_UNITS 2200
+#define UPLOAD_URL_TTL 3600.0 /* TikTok: upload_url valid for one hour */
+#define URL_MARGIN 60.0       /* re-init rather than start a chunk this close to expiry */
+#define MAX_REINITS 1         /* after an expired URL; more would risk loops of posts */
+#define DAILY_WINDOW 86400
+
+enum { EP_CREATOR = 0, EP_INIT, EP_STATUS, EP_OTHER, EP__N };
+
+struct tp_tiktok {
+    const tp_profile *p;
+    tp_http *http;
+    char token_path[4096];
+    tp_tt_token tok;
+    bool have_tok;
+    tp_tt_rate rate[EP__N];
+    double hold_until[EP__N]; /* monotonic: the server said X-RateLimit-Remaining: 0 */
+    unsigned int seed; /* for backoff jitter */
+};
+
+/* ---- pure helpers ---------------------------------------------------------------------- */
+
+void tp_tt_rate_init(tp_tt_rate *r, int limit, double window)
+{
+    memset(r, 0, sizeof(*r));
+    r->limit = limit < 1 ? 1 : limit > TP_TT_RATE_SLOTS ? TP_TT_RATE_SLOTS : limit;
+    r->window = window;
+}
+
+double tp_tt_rate_delay(const tp_tt_rate *r, double now)
+{
+    if (r->n < r->limit)
+        return 0;
+    /* The oldest of the last `limit` requests must leave the window first. */
+    double oldest = r->times[r->head];
+    double d = oldest + r->window - now;
+    return d > 0 ? d : 0;
+}
+
+void tp_tt_rate_note(tp_tt_rate *r, double now)
+{
+    if (r->n < r->limit) {
+        r->times[(r->head + r->n) % r->limit] = now;
+        r->n++;
+    } else {
+        r->times[r->head] = now;
+        r->head = (r->head + 1) % r->limit;
+    }
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+int64_t tp_tt_daily_next(const int64_t *posts, int n, int limit, int64_t now)
+{
+    if (limit <= 0 || n <= 0)
+        return 0; /* limit 0 = no cap configured */
+    int64_t *recent = malloc((size_t)n * sizeof(*recent));
+    int k = 0;
+    if (!recent)
+        return 0;
+    for (int i = 0; i < n; i++)
+        if (posts[i] > now - DAILY_WINDOW && posts[i] <= now)
+            recent[k++] = posts[i];
+    int64_t when = 0;
+    if (k >= limit) {
+        /* One more is allowed once all but limit-1 of the recent posts left the window. */
+        qsort(recent, (size_t)k, sizeof(*recent), cmp_i64);
+        when = recent[k - limit] + DAILY_WINDOW;
+    }
+    free(recent);
+    return when;
+}
+
+long tp_tt_utf16_units(const char *s)
+{
+    long units = 0;
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p) {
+        int len;
+        uint32_t cp;
+        if (*p < 0x80) {
+            len = 1;
+            cp = *p;
+        } else if ((*p & 0xE0) == 0xC0) {
+            len = 2;
+            cp = *p & 0x1F;
+        } else if ((*p & 0xF0) == 0xE0) {
+            len = 3;
+            cp = *p & 0x0F;
+        } else if ((*p & 0xF8) == 0xF0) {
+            len = 4;
+            cp = *p & 0x07;
+        } else {
+            return -1;
+        }
+        for (int i = 1; i < len; i++) {
+            if ((p[i] & 0xC0) != 0x80)
+                return -1;
+            cp = (cp << 6) | (p[i] & 0x3F);
+        }
+        if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+            cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+            return -1;
+        units += cp >= 0x10000 ? 2 : 1;
+        p += len;
+    }
+    return units;
+}
+
+static char *replace_all(const char *s, const char *key, const char *val)
+{
+    size_t kl = strlen(key), vl = strlen(val), n = 0;
+    for (const char *q = strstr(s, key); q; q = strstr(q + kl, key))
+        n++;
+    char *o = malloc(strlen(s) + n * vl + 1), *w = o;
+    if (!o)
+        return NULL;
+    for (const char *q; (q = strstr(s, key)); s = q + kl) {
+        memcpy(w, s, (size_t)(q - s));
+        w += q - s;
+        memcpy(w, val, vl);
+        w += vl;
+    }
+    strcpy(w, s);
+    return o;
+}
+
+int tp_tt_caption(char **out, const char *path, const char *tmpl, tp_error *err)
+{
+    *out = NULL;
+    char *dup = tp_strdup(path);
+    char *stem = NULL, *side = NULL, *text = NULL;
+    int rc = 0;
+    if (!dup) {
+        rc = tp_error_set(err, TP_ENOMEM, 0, "out of memory");
+        goto out;
+    }
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    const char *dot = strrchr(base, '.');
+    size_t stem_len = dot && dot != base ? (size_t)(dot - base) : strlen(base);
+    stem = tp_asprintf("%.*s", (int)stem_len, base);
+    side = tp_asprintf("%.*s.txt", (int)(base - path + (long)stem_len), path);
+    if (!stem || !side) {
+        rc = tp_error_set(err, TP_ENOMEM, 0, "out of memory");
+        goto out;
+    }
+    FILE *f = fopen(side, "rb");
+    if (f) {
+        char buf[16384];
+        size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+        fclose(f);
+        buf[n] = '\0';
+        while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+            buf[--n] = '\0';
+        text = tp_strdup(buf);
+    } else {
+        char date[16];
+        time_t t = time(NULL);
+        struct tm tm;
+        localtime_r(&t, &tm);
+        strftime(date, sizeof(date), "%Y-%m-%d", &tm);
+        char *a = replace_all(tmpl ? tmpl : "{stem}", "{stem}", stem);
+        text = a ? replace_all(a, "{date}", date) : NULL;
+        free(a);
+    }
+    if (!text) {
+        rc = tp_error_set(err, TP_ENOMEM, 0, "out of memory");
+        goto out;
+    }
+    long units = tp_tt_utf16_units(text);
+    if (units < 0) {
+        rc = tp_error_set(err, TP_EREJECT, 0, "%s: the caption%s is not valid UTF-8", path,
+                          f ? " file" : "");
+        goto out;
+    }
+    if (units > CAPTION_MAX_UNITS) {
+        rc = tp_error_set(err, TP_EREJECT, 0,
+                          "%s: the caption is %ld UTF-16 units long; TikTok allows %d (shorten "
+                          "%s)",
+                          path, units, CAPTION_MAX_UNITS, f ? side : "upload.tiktok.caption");
+        goto out;
+    }
+    *out = text;
+    text = NULL;
+out:
+    free(dup);
+    free(stem);
+    free(side);
+    free(text);
+    return rc;
+}
+
+const char *tp_tt_sniff_content_type(const unsigned char *head, size_t n)
+{
+    if (n >= 12 && !memcmp(head + 4, "ftyp", 4))
+        return !memcmp(head + 8, "qt  ", 4) ? "video/quicktime" : "video/mp4";
+    if (n >= 4 && head[0] == 0x1A && head[1] == 0x45 && head[2] == 0xDF && head[3] == 0xA3)
+        return "video/webm";
+    /* MOV files may start with other atoms (wide, mdat, moov). */
+    if (n >= 8 && (!memcmp(head + 4, "moov", 4) || !memcmp(head + 4, "mdat", 4) ||
+                   !memcmp(head + 4, "wide", 4) || !memcmp(head + 4, "free", 4)))
+        return "video/quicktime";
+    return NULL;
+}
+
+typedef struct {
+    const char *code;
+    int tp;
+    const char *why;
+} explanation;
+
+static const explanation explanations[] = {
+    {"access_token_invalid", TP_EAUTH,
+     "TikTok no longer accepts the access token; run 'tokprep auth login'. Re-fitting will not "
+     "help."},
+    {"scope_not_authorized", TP_EAUTH,
+     "the account did not grant the scope this mode needs (video.publish for direct posts, "
+     "video.upload for drafts); run 'tokprep auth login' and approve it."},
+    {"spam_risk_too_many_posts", TP_ERATE,
+     "TikTok's daily posting cap for this account is reached; retry in about 24 h (lower "
+     "upload.tiktok.daily_limit to stay under it). Re-fitting will not help."},
+    {"spam_risk_user_banned_from_posting", TP_EREJECT,
+     "TikTok has banned this account from posting; no retry will succeed."},
+    {"spam_risk_too_many_pending_share", TP_ERATE,
+     "TikTok allows 5 pending drafts per 24 h; open the TikTok app and post or delete drafts, "
+     "then retry."},
+    {"reached_active_user_cap", TP_ERATE,
+     "the app reached TikTok's cap on active posting users (unaudited apps: 5 per 24 h); retry "
+     "tomorrow or get the app audited."},
+    {"unaudited_client_can_only_post_to_private_accounts", TP_EREJECT,
+     "TikTok lets unaudited apps post only SELF_ONLY to private accounts; set privacy_level "
+     "SELF_ONLY and make the account private, or get the app audited."},
+    {"url_ownership_unverified", TP_EREJECT,
+     "PULL_FROM_URL needs a verified domain; tokprep uses FILE_UPLOAD."},
+    {"privacy_level_option_mismatch", TP_ECONFIG,
+     "the profile's privacy_level is not offered for this creator; pick one that creator_info "
+     "lists. Re-fitting will not help."},
+    {"rate_limit_exceeded", TP_ERATE,
+     "TikTok's per-minute request limit for this token was exceeded; retry after a minute."},
+    {"invalid_param", TP_EHTTP,
+     "TikTok refused a request parameter; if it names the chunk size, adjust the profile's "
+     "chunk settings. Retrying unchanged will not help."},
+    {"invalid_params", TP_EHTTP,
+     "TikTok refused a request parameter; if it names the chunk size, adjust the profile's "
+     "chunk settings. Retrying unchanged will not help."},
+    {"invalid_file_upload", TP_EREJECT,
+     "TikTok refused the file upload (size, chunking or format); check the file with "
+     "'tokprep check' and re-fit it."},
+    {"invalid_publish_id", TP_EHTTP, "TikTok does not know this publish_id."},
+    {"token_not_authorized_for_specified_publish_id", TP_EAUTH,
+     "the publish_id belongs to another account or app."},
+    {"app_version_check_failed", TP_EHTTP, "TikTok refused this app version."},
+    {"internal_error", TP_ENET, "TikTok had an internal error; retrying later may succeed."},
+    {"internal", TP_ENET,
+     "TikTok failed internally while processing; uploading again later may "
+     "succeed."},
+    {"file_format_check_failed", TP_EREJECT,
+     "TikTok could not use the file's format; re-fitting with 'tokprep fit' should help."},
+    {"duration_check_failed", TP_EREJECT,
+     "the video is too long or too short for this creator; re-fitting with 'tokprep fit' "
+     "(too_long: split or trim) should help."},
+    {"frame_rate_check_failed", TP_EREJECT,
+     "TikTok refused the frame rate (23-60 fps); re-fitting with 'tokprep fit' should help."},
+    {"picture_size_check_failed", TP_EREJECT,
+     "TikTok refused the picture size (360-4096 px); re-fitting with 'tokprep fit' should "
+     "help."},
+    {"auth_removed", TP_EAUTH,
+     "the creator removed the app's access during processing; run 'tokprep auth login'."},
+    {"publish_cancelled", TP_EREJECT, "the post was cancelled."},
+    {"video_pull_failed", TP_ENET, "TikTok could not fetch the video; retrying may succeed."},
+};
+
+const char *tp_tt_explain(const char *code, int *tp_code)
+{
+    for (size_t i = 0; i < TP_ARRAY_LEN(explanations); i++) {
+        if (!strcmp(code, explanations[i].code)) {
+            if (tp_code)
+                *tp_code = explanations[i].tp;
+            return explanations[i].why;
+        }
+    }
+    if (!strncmp(code, "spam_risk", 9)) {
+        if (tp_code)
+            *tp_code = TP_ERATE;
+        return "TikTok's anti-spam limits refused the post; retry much later. Re-fitting will "
+               "not help.";
+    }
+    if (tp_code)
+        *tp_code = TP_EHTTP;
+    return "TikTok refused the request; see its message.";
+}
+
+/* ---- session --------------------------------------------------------------------------- */
+
+int tp_tiktok_open(tp_tiktok **out, const tp_profile *profile, tp_error *err)
+{
+    *out = NULL;
+    tp_tiktok *tt = calloc(1, sizeof(*tt));
+    int rc;
+    if (!tt)
+        return tp_error_set(err, TP_ENOMEM, 0, "out of memory");
+    tt->p = profile;
+    if ((rc = tp_tt_token_path(tt->token_path, sizeof(tt->token_path), profile, err)) < 0 ||
+        (rc = tp_http_new(&tt->http, err)) < 0) {
+        tp_tiktok_free(tt);
+        return rc;
+    }
+    /* TikTok's documented per-token limits (shared doc section 7). */
+    tp_tt_rate_init(&tt->rate[EP_CREATOR], 20, 60);
+    tp_tt_rate_init(&tt->rate[EP_INIT], 6, 60);
+    tp_tt_rate_init(&tt->rate[EP_STATUS], 30, 60);
+    tp_tt_rate_init(&tt->rate[EP_OTHER], 30, 60);
+    unsigned int seed = (unsigned int)time(NULL) ^ (unsigned int)getpid();
+    if (getrandom(&seed, sizeof(seed), GRND_NONBLOCK) < 0)
+        seed ^= (unsigned int)(uintptr_t)tt;
+    tt->seed = seed;
+    *out = tt;
+    return 0;
+}
+
+void tp_tiktok_free(tp_tiktok *tt)
+{
+    if (!tt)
+        return;
+    tp_tt_token_clear(&tt->tok);
+    tp_http_free(tt->http);
+    free(tt);
+}
+
+static double backoff(tp_tiktok *tt, int attempt)
+{
+    double d = 0.5;
+    for (int i = 0; i < attempt && d < 30; i++)
+        d *= 2;
+    if (d > 30)
+        d = 30;
+    /* Full jitter in [d/2, d): many clients retrying together do not stay in step. */
+    return d * (0.5 + 0.5 * ((double)rand_r(&tt->seed) / ((double)RAND_MAX + 1.0)));
+}
+
+static char *api_url(const tp_tiktok *tt, const char *path)
+{
+    const char *base = tt->p->upload.tiktok.api_base;
+    size_t n = strlen(base);
+    while (n && base[n - 1] == '/')
+        n--;
+    return tp_asprintf("%.*s%s", (int)n, base, path);
+}
+
+static int ensure_token(tp_tiktok *tt, bool force_refresh, tp_error *err)
+{
+    int rc;
+    if (force_refresh) {
+        rc = tp_tt_refresh(&tt->tok, tt->http, tt->p, tt->token_path, err);
+    } else if (tt->have_tok && tt->tok.expires_at - (int64_t)tp_now_wall() > TP_TT_REFRESH_MARGIN) {
+        return 0;
+    } else {
+        rc = tp_tt_token_fresh(&tt->tok, tt->http, tt->p, tt->token_path, err);
+    }
+    tt->have_tok = rc == 0;
+    return rc;
+}
+
+static void fill_api(tp_tiktok_result *res, const tp_tt_api_error *api)
+{
+    if (!res)
+        return;
+    tp_strlcpy(res->api_code, api->code, sizeof(res->api_code));
+    tp_strlcpy(res->log_id, api->log_id, sizeof(res->log_id));
+}
+
+static int api_error(tp_tiktok_result *res, const char *what, long status,
+                     const tp_tt_api_error *api, tp_error *err)
+{
+    fill_api(res, api);
+    if (!api->code[0])
+        return tp_error_set(err, TP_EHTTP, (int)status, "%s: HTTP %ld with an unreadable answer",
+                            what, status);
+    int tp = TP_EHTTP;
+    const char *why = tp_tt_explain(api->code, &tp);
+    return tp_error_set(err, tp, (int)status,
+                        "%s: TikTok answered %s (HTTP %ld): %s [log_id %s] "
+                        "-- %s",
+                        what, api->code, status, api->message[0] ? api->message : "no message",
+                        api->log_id[0] ? api->log_id : "none", why);
+}
+
+/* POST JSON to a data endpoint. Transient failures (network, 5xx, 429) are retried only when
+ * `retry` is set: never for init, whose effect is unknown after a lost answer. A rejected
+ * access token is refreshed and the call repeated once (nothing happened on TikTok's side). */
+static int api_call(tp_tiktok *tt, int ep, const char *path, const cJSON *body, bool retry,
+                    cJSON **data, tp_tiktok_result *res, const volatile int *cancel, tp_error *err)
+{
+    const tp_tiktok_conf *c = &tt->p->upload.tiktok;
+    char what[160];
+    snprintf(what, sizeof(what), "POST %s", path);
+    char *url = api_url(tt, path);
+    char *json = body ? cJSON_PrintUnformatted(body) : NULL;
+    char *auth = NULL;
+    tp_http_resp resp = {0};
+    int rc = 0, attempt = 0;
+    bool refreshed = false;
+    *data = NULL;
+    if (!url || (body && !json)) {
+        rc = tp_error_set(err, TP_ENOMEM, 0, "out of memory");
+        goto out;
+    }
+    for (;;) {
+        if ((rc = ensure_token(tt, false, err)) < 0)
+            goto out;
+        double now = tp_now_monotonic();
+        double wait = tp_tt_rate_delay(&tt->rate[ep], now);
+        if (tt->hold_until[ep] - now > wait)
+            wait = tt->hold_until[ep] - now;
+        if (wait > 0) {
+            tp_log(TP_LOG_INFO, "%s: waiting %.1f s to stay under TikTok's per-minute limit", what,
+                   wait);
+            if ((rc = tp_http_sleep(wait, cancel)) < 0) {
+                rc = tp_error_set(err, TP_ECANCELED, 0, "%s: cancelled", what);
+                goto out;
+            }
+        }
+        tp_tt_rate_note(&tt->rate[ep], tp_now_monotonic());
+        free(auth);
+        auth = tp_asprintf("Authorization: Bearer %s", tt->tok.access_token);
+        if (!auth) {
+            rc = tp_error_set(err, TP_ENOMEM, 0, "out of memory");
+            goto out;
+        }
+        const char *headers[] = {auth, "Content-Type: application/json; charset=UTF-8"};
+        tp_http_req req = {
+            .what = what,
+            .method = "POST",
+            .url = url,
+            .headers = headers,
+            .n_headers = 2,
+            .body = json ? json : "",
+            .body_len = json ? strlen(json) : 0,
+            .fd = -1,
+            .timeout = c->timeout,
+            .cancel = cancel,
+            .fresh_connection = !retry,
+        };
+        tp_http_resp_clear(&resp);
+        rc = tp_http_do(tt->http, &req, &resp, err);
+        if (rc == -TP_ENET && retry && attempt < c->max_retries) {
+            double d = backoff(tt, attempt++);
+            tp_log(TP_LOG_WARN, "%s; retrying in %.1f s", err->message, d);
+            if (tp_http_sleep(d, cancel) < 0) {
+                rc = tp_error_set(err, TP_ECANCELED, 0, "%s: cancelled", what);
+                goto out;
+            }
+            continue;
+        }
+        if (rc < 0)
+            goto out;
+        tp_tt_api_error api;
+        rc = tp_tt_parse_envelope(data, &api, resp.body, resp.body_len);
+        /* Undocumented but reported: honour the server's own count when it sends one. */
+        if (resp.ratelimit_remaining == 0 && resp.ratelimit_reset > 0)
+            tt->hold_until[ep] = tp_now_monotonic() + resp.ratelimit_reset;
+        if (rc == 0 && resp.status / 100 == 2)
+            goto out;
+        cJSON_Delete(*data);
+        *data = NULL;
+        if (!strcmp(api.code, "access_token_invalid") && !refreshed) {
+            refreshed = true;
+            tp_log(TP_LOG_INFO, "%s: access token refused; refreshing it once", what);
+            if ((rc = ensure_token(tt, true, err)) < 0)
+                goto out;
+            continue;
+        }
+        bool limited = resp.status == 429 || !strcmp(api.code, "rate_limit_exceeded");
+        double wait_s = resp.retry_after >= 0       ? resp.retry_after
+                        : resp.ratelimit_reset >= 0 ? resp.ratelimit_reset
+                                                    : -1;
+        if ((limited || resp.status >= 500) && retry && attempt < c->max_retries) {
+            double d = wait_s >= 0 && limited ? wait_s : backoff(tt, attempt);
+            if (limited && wait_s < 0)
+                d = 60.0 / tt->rate[ep].limit + backoff(tt, attempt);
+            attempt++;
+            tp_log(TP_LOG_WARN, "%s: HTTP %ld %s; retrying in %.1f s", what, resp.status, api.code,
+                   d);
+            if (tp_http_sleep(d, cancel) < 0) {
+                rc = tp_error_set(err, TP_ECANCELED, 0, "%s: cancelled", what);
+                goto out;
+            }
+            continue;
+        }
+        if (limited && res)
+            res->retry_at = tp_now_wall() + (wait_s >= 0 ? wait_s : 60);
+        /* TikTok's own daily cap: it does not say when, a day is the safe answer. */
+        if (!strcmp(api.code, "spam_risk_too_many_posts") && res)
+            res->retry_at = tp_now_wall() + 86400;
+        rc = api_error(res, what, resp.status, &api, err);
+        if (limited && rc != -TP_ERATE) {
+            err->code = TP_ERATE;
+            rc = -TP_ERATE;
+        }
+        goto out;
+    }
+out:
+    if (auth)
+        memset(auth, 0, strlen(auth));
+    free(auth);
+    free(json);
+    free(url);
+    tp_http_resp_clear(&resp);
+    return rc;
+}
+
+/* ---- daily cap bookkeeping ------------------------------------------------------------- */
+
+#define POSTS_MAX 1024
+
+static int posts_load(const tp_tiktok *tt, int64_t *posts, int *n)
+{
+    *n = 0;
+    char path[4200];
+    snprintf(path, sizeof(path), "%s.posts", tt->token_path);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    char line[64];
+    while (*n < POSTS_MAX && fgets(line, sizeof(line), f))
+        posts[(*n)++] = strtoll(line, NULL, 10);
+    fclose(f);
+    return 0;
+}
+
+static void posts_record(const tp_tiktok *tt)
+{
+    int64_t *posts = calloc(POSTS_MAX, sizeof(*posts));
+    int n = 0;
+    if (!posts)
+        return;
+    posts_load(tt, posts, &n);
+    int64_t now = (int64_t)tp_now_wall();
+    char path[4200], tmp[4300];
+    snprintf(path, sizeof(path), "%s.posts", tt->token_path);
+    snprintf(tmp, sizeof(tmp), "%s.tmp%d", path, (int)getpid());
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+    if (!f) {
+        if (fd >= 0)
+            close(fd);
+        tp_log(TP_LOG_WARN, "%s: cannot record the post for daily_limit", path);
+        free(posts);
+        return;
+    }
+    for (int i = 0; i < n; i++)
+        if (posts[i] > now - DAILY_WINDOW) /* older entries no longer count */
+            fprintf(f, "%lld\n", (long long)posts[i]);
+    fprintf(f, "%lld\n", (long long)now);
+    if (fclose(f) != 0 || rename(tmp, path) != 0) {
+        unlink(tmp);
+        tp_log(TP_LOG_WARN, "%s: cannot record the post for daily_limit", path);
+    }
+    free(posts);
+}
+
+static int daily_check(const tp_tiktok *tt, tp_tiktok_result *res, tp_error *err)
+{
+    int limit = tt->p->upload.tiktok.daily_limit;
+    if (limit <= 0)
+        return 0;
+    int64_t *posts = calloc(POSTS_MAX, sizeof(*posts));
+    int n = 0;
+    if (!posts)
+        return tp_error_set(err, TP_ENOMEM, 0, "out of memory");
+    posts_load(tt, posts, &n);
+    int64_t next = tp_tt_daily_next(posts, n, limit, (int64_t)tp_now_wall());
+    free(posts);
+    if (!next)
+        return 0;
+    res->retry_at = (double)next;
+    char when[64];
+    time_t t = (time_t)next;
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", &tm);
+    return tp_error_set(err, TP_ERATE, 0,
+                        "daily limit of %d posts per 24 h reached for this account "
+                        "(upload.tiktok.daily_limit, kept by tokprep because TikTok caps posts "
+                        "per creator); the next post is possible at %s",
+                        limit, when);
+}
+
+/* ---- posting --------------------------------------------------------------------------- */
+
+static bool has_privacy(const tp_tt_creator_info *ci, const char *level)
+{
+    for (int i = 0; i < ci->n_privacy; i++)
+        if (!strcmp(ci->privacy_options[i], level))
+            return true;
+    return false;
+}
+
+static int preflight(tp_tiktok *tt, const char *path, double duration, tp_tiktok_result *res,
+                     const volatile int *cancel, tp_error *err)
+{
+    const tp_tiktok_conf *c = &tt->p->upload.tiktok;
+    cJSON *data = NULL;
+    int rc = api_call(tt, EP_CREATOR, "/v2/post/publish/creator_info/query/", NULL, true, &data,
+                      res, cancel, err);
+    if (rc < 0)
+        return rc;
+    tp_tt_creator_info ci;
+    rc = tp_tt_parse_creator_info(&ci, data);
+    cJSON_Delete(data);
+    if (rc < 0)
+        return tp_error_set(err, TP_EHTTP, 0, "creator_info: answer lacks privacy_level_options");
+    if (!has_privacy(&ci, c->privacy_level)) {
+        char opts[512] = "";
+        for (int i = 0; i < ci.n_privacy; i++) {
+            strncat(opts, i ? ", " : "", sizeof(opts) - strlen(opts) - 1);
+            strncat(opts, ci.privacy_options[i], sizeof(opts) - strlen(opts) - 1);
+        }
+        return tp_error_set(err, TP_ECONFIG, 0,
+                            "%s: privacy_level %s is not offered for this creator (offered: %s); "
+                            "set upload.tiktok.privacy_level. Nothing was uploaded.",
+                            path, c->privacy_level, opts);
+    }
+    const char *off = !c->disable_comment && ci.comment_disabled ? "comment"
+                      : !c->disable_duet && ci.duet_disabled     ? "duet"
+                      : !c->disable_stitch && ci.stitch_disabled ? "stitch"
+                                                                 : NULL;
+    if (off)
+        return tp_error_set(err, TP_ECONFIG, 0,
+                            "%s: the creator has %s turned off in the TikTok app; set "
+                            "upload.tiktok.disable_%s: true. Nothing was uploaded.",
+                            path, off, off);
+    if (duration > 0 && ci.max_duration > 0 && duration > (double)ci.max_duration)
+        return tp_error_set(err, TP_EREJECT, 0,
+                            "%s: the video lasts %.1f s but this creator may post at most %lld s "
+                            "(max_video_post_duration_sec); re-fit it with fix.too_long split or "
+                            "trim and rules.duration. Nothing was uploaded.",
+                            path, duration, (long long)ci.max_duration);
+    if (duration <= 0)
+        tp_log(TP_LOG_WARN, "%s: duration unknown; TikTok will check it after the upload", path);
+    return 0;
+}
+
+static int do_init(tp_tiktok *tt, const char *caption, const tp_chunk_plan *plan,
+                   tp_tiktok_resume *rs, tp_tiktok_result *res, const volatile int *cancel,
+                   tp_error *err)
+{
+    const tp_tiktok_conf *c = &tt->p->upload.tiktok;
+    bool draft = c->mode == TP_POST_DRAFT;
+    cJSON *body = cJSON_CreateObject(), *data = NULL;
+    int rc = 0;
+    if (!body)
+        return tp_error_set(err, TP_ENOMEM, 0, "out of memory");
+    if (!draft) {
+        cJSON *pi = cJSON_AddObjectToObject(body, "post_info");
+        if (!pi || !cJSON_AddStringToObject(pi, "title", caption ? caption : "") ||
+            !cJSON_AddStringToObject(pi, "privacy_level", c->privacy_level) ||
+            !cJSON_AddBoolToObject(pi, "disable_comment", c->disable_comment) ||
+            !cJSON_AddBoolToObject(pi, "disable_duet", c->disable_duet) ||
+            !cJSON_AddBoolToObject(pi, "disable_stitch", c->disable_stitch) ||
+            !cJSON_AddNumberToObject(pi, "video_cover_timestamp_ms",
+                                     (double)c->video_cover_timestamp_ms) ||
+            !cJSON_AddBoolToObject(pi, "brand_content_toggle", c->brand_content_toggle) ||
+            !cJSON_AddBoolToObject(pi, "brand_organic_toggle", c->brand_organic_toggle) ||
+            !cJSON_AddBoolToObject(pi, "is_aigc", c->is_aigc)) {
+            rc = tp_error_set(err, TP_ENOMEM, 0, "out of memory");
+            goto out;
+        }
+    }
+    cJSON *si = cJSON_AddObjectToObject(body, "source_info");
+    if (!si || !cJSON_AddStringToObject(si, "source", "FILE_UPLOAD") ||
+        !cJSON_AddNumberToObject(si, "video_size", (double)plan->total) ||
+        !cJSON_AddNumberToObject(si, "chunk_size", (double)plan->chunk_size) ||
+        !cJSON_AddNumberToObject(si, "total_chunk_count", plan->count)) {
+        rc = tp_error_set(err, TP_ENOMEM, 0, "out of memory");
+        goto out;
+    }
+    /* retry=false: a lost init answer may still have created a post. */
+    rc = api_call(tt, EP_INIT,
+                  draft ? "/v2/post/publish/inbox/video/init/" : "/v2/post/publish/video/init/",
+                  body, false, &data, res, cancel, err);
+    if (rc < 0)
+        goto out;
+    tp_tt_init_info ii;
+    if (tp_tt_parse_init(&ii, data) < 0) {
+        rc = tp_error_set(err, TP_EHTTP, 0, "init: answer lacks publish_id or upload_url");
+        goto out;
+    }
+    if (!tp_http_url_allowed(ii.upload_url)) {
+        rc = tp_error_set(err, TP_EHTTP, 0,
+                          "init: TikTok returned an upload URL that is not https; refusing it");
+        goto out;
+    }
+    tp_strlcpy(rs->publish_id, ii.publish_id, sizeof(rs->publish_id));
+    tp_strlcpy(rs->upload_url, ii.upload_url, sizeof(rs->upload_url));
+    rs->upload_url_expires_at = tp_now_wall() + UPLOAD_URL_TTL;
+    rs->next_chunk = 0;
+    rs->chunk_count = plan->count;
+    rs->chunk_size = plan->chunk_size;
+    rs->total = plan->total;
+    memset(&ii, 0, sizeof(ii));
+out:
+    cJSON_Delete(body);
+    cJSON_Delete(data);
+    return rc;
+}
+
+typedef struct {
+    const tp_tiktok_post_opts *o;
+    tp_tiktok_resume *rs;
+    int64_t base; /* bytes acknowledged before this chunk */
+    int index, count;
+    int64_t total;
+} progress_ctx;
+
+static void emit(const tp_tiktok_post_opts *o, tp_tiktok_event_kind kind, int index, int count,
+                 int64_t sent, int64_t total, const tp_tiktok_resume *rs, const char *status)
+{
+    if (!o->progress)
+        return;
+    tp_tiktok_event ev = {kind, index, count, sent, total, rs, status};
+    o->progress(&ev, o->payload);
+}
+
+static void on_bytes(int64_t sent, void *payload)
+{
+    progress_ctx *pc = payload;
+    emit(pc->o, TP_TIKTOK_EV_BYTES, pc->index, pc->count, pc->base + sent, pc->total, pc->rs, NULL);
+}
+
+static int upload_chunks(tp_tiktok *tt, const char *path, int fd, const char *ctype,
+                         const char *caption, const tp_chunk_plan *plan, tp_tiktok_resume *rs,
+                         const tp_tiktok_post_opts *o, tp_tiktok_result *res, tp_error *err)
+{
+    const tp_tiktok_conf *c = &tt->p->upload.tiktok;
+    int attempt = 0, reinits = 0, resyncs = 0, rc = 0;
+    tp_http_resp resp = {0};
+    int i = rs->next_chunk;
+    while (i < plan->count) {
+        if (tp_now_wall() > rs->upload_url_expires_at - URL_MARGIN) {
+            if (reinits++ >= MAX_REINITS)
+                return tp_error_set(err, TP_EHTTP, 403,
+                                    "%s: the upload URL expired again after a new init; giving "
+                                    "up (retry later)",
+                                    path);
+            tp_log(TP_LOG_WARN, "%s: upload URL expired; starting a new upload (init)", path);
+            if ((rc = do_init(tt, caption, plan, rs, res, o->cancel, err)) < 0)
+                return rc;
+            emit(o, TP_TIKTOK_EV_INIT, 0, plan->count, 0, plan->total, rs, NULL);
+            i = 0;
+        }
+        const tp_chunk *ch = &plan->chunks[i];
+        char what[96], range[128], clen[64], ctype_h[96];
+        snprintf(what, sizeof(what), "%s: PUT chunk %d/%d", path, i + 1, plan->count);
+        snprintf(range, sizeof(range), "Content-Range: bytes %lld-%lld/%lld", (long long)ch->offset,
+                 (long long)(ch->offset + ch->length - 1), (long long)plan->total);
+        snprintf(clen, sizeof(clen), "Content-Length: %lld", (long long)ch->length);
+        snprintf(ctype_h, sizeof(ctype_h), "Content-Type: %s", ctype);
+        const char *headers[] = {ctype_h, clen, range};
+        progress_ctx pc = {o, rs, ch->offset, i, plan->count, plan->total};
+        tp_http_req req = {
+            .what = what,
+            .method = "PUT",
+            .url = rs->upload_url,
+            .headers = headers,
+            .n_headers = 3,
+            .fd = fd,
+            .offset = ch->offset,
+            .length = ch->length,
+            .timeout = c->timeout,
+            .cancel = o->cancel,
+            .progress = on_bytes,
+            .payload = &pc,
+        };
+        tp_http_resp_clear(&resp);
+        rc = tp_http_do(tt->http, &req, &resp, err);
+        double wait = -1;
+        if (rc == -TP_ENET) {
+            wait = 0;
+        } else if (rc < 0) {
+            goto out;
+        } else if (resp.status == 200 || resp.status == 201 || resp.status == 206) {
+            tp_log(TP_LOG_INFO, "%s: HTTP %ld", what, resp.status);
+            attempt = 0;
+            i++;
+            rs->next_chunk = i;
+            emit(o, TP_TIKTOK_EV_CHUNK_DONE, i - 1, plan->count, ch->offset + ch->length,
+                 plan->total, rs, NULL);
+            if (resp.status == 201 && i < plan->count) {
+                rc = tp_error_set(err, TP_EHTTP, 201,
+                                  "%s: the server reported the upload complete after chunk %d of "
+                                  "%d",
+                                  what, i, plan->count);
+                goto out;
+            }
+            continue;
+        } else if (resp.status == 416) {
+            /* The server has a different idea of progress (e.g. it stored a chunk whose answer
+             * we lost): continue from where it says it is, if that is a chunk boundary. */
+            int64_t last = -1, total = 0;
+            if (tp_tt_parse_content_range(resp.content_range, &last, &total) < 0 ||
+                total != plan->total || resyncs++ > plan->count) {
+                rc = tp_error_set(err, TP_EHTTP, 416,
+                                  "%s: HTTP 416 without a usable Content-Range; cannot resume",
+                                  what);
+                goto out;
+            }
+            int j = 0;
+            while (j < plan->count && plan->chunks[j].offset != last + 1)
+                j++;
+            if (last + 1 == plan->total)
+                j = plan->count;
+            else if (j == plan->count) {
+                rc = tp_error_set(err, TP_EHTTP, 416,
+                                  "%s: server progress %lld is not a chunk boundary", what,
+                                  (long long)(last + 1));
+                goto out;
+            }
+            tp_log(TP_LOG_WARN, "%s: HTTP 416, server has %lld bytes; continuing at chunk %d", what,
+                   (long long)(last + 1), j + 1);
+            i = j;
+            rs->next_chunk = i;
+            if (i > 0)
+                emit(o, TP_TIKTOK_EV_CHUNK_DONE, i - 1, plan->count,
+                     plan->chunks[i - 1].offset + plan->chunks[i - 1].length, plan->total, rs,
+                     NULL);
+            continue;
+        } else if (resp.status == 403) {
+            rs->upload_url_expires_at = 0; /* expired: the loop head re-inits once */
+            continue;
+        } else if (resp.status == 429) {
+            wait = resp.retry_after >= 0 ? resp.retry_after : resp.ratelimit_reset;
+            if (wait < 0)
+                wait = 0;
+        } else if (resp.status >= 500) {
+            wait = 0;
+        } else {
+            rc = tp_error_set(err, resp.status == 404 ? TP_EHTTP : TP_EHTTP, (int)resp.status,
+                              "%s: HTTP %ld (%s); the upload cannot continue", what, resp.status,
+                              resp.status == 404 ? "no such upload" : "request refused");
+            goto out;
+        }
+        /* Transient: send the same range again after a pause. */
+        if (attempt >= c->max_retries) {
+            if (rc == 0)
+                rc = tp_error_set(err, resp.status == 429 ? TP_ERATE : TP_ENET, (int)resp.status,
+                                  "%s: HTTP %ld after %d retries", what, resp.status, attempt);
+            else
+                tp_error_prefix(err, "after %d retries", attempt);
+            goto out;
+        }
+        double d = backoff(tt, attempt++);
+        if (wait > d)
+            d = wait;
+        tp_log(TP_LOG_WARN, "%s: %s; sending it again in %.1f s", what,
+               rc < 0               ? err->message
+               : resp.status == 429 ? "rate limited"
+                                    : "server error",
+               d);
+        rc = 0;
+        if (tp_http_sleep(d, o->cancel) < 0) {
+            rc = tp_error_set(err, TP_ECANCELED, 0, "%s: cancelled", what);
+            goto out;
+        }
+    }
+    rc = 0;
+out:
+    tp_http_resp_clear(&resp);
+    return rc;
+}
+
+static bool terminal(const char *status)
+{
+    return !strcmp(status, "PUBLISH_COMPLETE") || !strcmp(status, "SEND_TO_USER_INBOX") ||
+           !strcmp(status, "FAILED");
+}
+
+static int fetch_status(tp_tiktok *tt, tp_tiktok_result *out, const char *publish_id,
+                        const volatile int *cancel, tp_error *err)
+{
+    cJSON *body = cJSON_CreateObject(), *data = NULL;
+    int rc;
+    if (!body || !cJSON_AddStringToObject(body, "publish_id", publish_id)) {
+        cJSON_Delete(body);
+        return tp_error_set(err, TP_ENOMEM, 0, "out of memory");
+    }
+    rc = api_call(tt, EP_STATUS, "/v2/post/publish/status/fetch/", body, true, &data, out, cancel,
+                  err);
+    cJSON_Delete(body);
+    if (rc < 0)
+        return rc;
+    tp_tt_status_info si;
+    rc = tp_tt_parse_status(&si, data);
+    cJSON_Delete(data);
+    if (rc < 0)
+        return tp_error_set(err, TP_EHTTP, 0, "status/fetch: answer lacks status");
+    tp_strlcpy(out->publish_id, publish_id, sizeof(out->publish_id));
+    tp_strlcpy(out->status, si.status, sizeof(out->status));
+    tp_strlcpy(out->fail_reason, si.fail_reason, sizeof(out->fail_reason));
+    out->post_id = si.n_post_ids > 0 ? si.post_ids[0] : 0;
+    out->still_processing = !terminal(si.status);
+    return 0;
+}
+
+int tp_tiktok_fetch_status(tp_tiktok_result *out, tp_tiktok *tt, const char *publish_id,
+                           tp_error *err)
+{
+    memset(out, 0, sizeof(*out));
+    return fetch_status(tt, out, publish_id, NULL, err);
+}
+
+static int failed_status(const char *path, tp_tiktok_result *res, tp_error *err)
+{
+    int tp = TP_EREJECT;
+    const char *why = tp_tt_explain(res->fail_reason, &tp);
+    if (tp == TP_ECONFIG || tp == TP_EHTTP)
+        tp = TP_EREJECT;
+    return tp_error_set(err, tp, 0, "%s: TikTok reports FAILED (%s) for publish_id %s -- %s", path,
+                        res->fail_reason[0] ? res->fail_reason : "no reason given", res->publish_id,
+                        why);
+}
+
+static int poll_status(tp_tiktok *tt, const char *path, tp_tiktok_result *res,
+                       const tp_tiktok_post_opts *o, tp_error *err)
+{
+    const tp_tiktok_conf *c = &tt->p->upload.tiktok;
+    double deadline = tp_now_monotonic() + c->status_deadline;
+    double interval = c->status_interval;
+    char publish_id[256];
+    tp_strlcpy(publish_id, res->publish_id, sizeof(publish_id));
+    for (;;) {
+        int rc = fetch_status(tt, res, publish_id, o->cancel, err);
+        if (rc < 0)
+            return rc;
+        emit(o, TP_TIKTOK_EV_STATUS, 0, 0, res->bytes, res->bytes, o->resume, res->status);
+        tp_log(TP_LOG_INFO, "%s: status %s", path, res->status);
+        if (!strcmp(res->status, "FAILED"))
+            return failed_status(path, res, err);
+        if (!res->still_processing)
+            return 0;
+        double left = deadline - tp_now_monotonic();
+        if (left <= 0) {
+            tp_log(TP_LOG_WARN,
+                   "%s: still processing after %.0f s (upload.tiktok.status_deadline); check "
+                   "later with publish_id %s",
+                   path, c->status_deadline, publish_id);
+            return 0;
+        }
+        if (tp_http_sleep(interval < left ? interval : left, o->cancel) < 0)
+            return tp_error_set(err, TP_ECANCELED, 0, "%s: cancelled while waiting for status",
+                                path);
+        /* Processing takes ~30 s per 512 MB: back off gently, capped at the doc's 10 s. */
+        interval *= 1.5;
+        if (interval > 10 && c->status_interval <= 10)
+            interval = 10;
+    }
+}
+
+static int open_source(const char *path, int64_t *size, const char **ctype, tp_error *err)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return tp_error_set(err, TP_EIO, errno, "%s: cannot open: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return tp_error_set(err, TP_EIO, 0, "%s: not a regular file", path);
+    }
+    *size = st.st_size;
+    if (!*ctype) {
+        unsigned char head[16] = {0};
+        ssize_t n = pread(fd, head, sizeof(head), 0);
+        *ctype = tp_tt_sniff_content_type(head, n > 0 ? (size_t)n : 0);
+        if (!*ctype) {
+            close(fd);
+            return tp_error_set(err, TP_EREJECT, 0,
+                                "%s: not an MP4, MOV or WebM file (TikTok accepts only these)",
+                                path);
+        }
+    }
+    return fd;
+}
+
+int tp_tiktok_post_file(tp_tiktok_result *out, tp_tiktok *tt, const char *path,
+                        const tp_tiktok_post_opts *opts, tp_error *err)
+{
+    static const tp_tiktok_post_opts defaults = TP_TIKTOK_POST_OPTS_INIT;
+    const tp_tiktok_post_opts *o = opts ? opts : &defaults;
+    const tp_tiktok_conf *c = &tt->p->upload.tiktok;
+    tp_tiktok_resume local = TP_TIKTOK_RESUME_INIT;
+    tp_tiktok_resume *rs = o->resume ? o->resume : &local;
+    tp_chunk_plan plan = {0};
+    char *caption = NULL;
+    const char *ctype = o->content_type;
+    int64_t size = 0;
+    int fd = -1, rc;
+    memset(out, 0, sizeof(*out));
+    if ((rc = fd = open_source(path, &size, &ctype, err)) < 0)
+        goto out;
+    out->bytes = size;
+    if ((rc = tp_chunk_plan_make(&plan, size, &tt->p->chunk, err)) < 0) {
+        tp_error_prefix(err, "%s", path);
+        goto out;
+    }
+    bool resuming = rs->publish_id[0] && rs->total == plan.total &&
+                    rs->chunk_size == plan.chunk_size && rs->chunk_count == plan.count &&
+                    rs->next_chunk >= 0 && rs->next_chunk <= plan.count;
+    if (rs->publish_id[0] && !resuming) {
+        rc = tp_error_set(err, TP_ECONFLICT, 0,
+                          "%s: the resume state (publish_id %s) was made for a different file "
+                          "size or chunk plan; refusing to start a second post of it",
+                          path, rs->publish_id);
+        goto out;
+    }
+    /* The caption is needed on resume too: an expired upload URL means a new init. */
+    if (c->mode == TP_POST_DIRECT && o->caption) {
+        long units = tp_tt_utf16_units(o->caption);
+        if (units < 0 || units > CAPTION_MAX_UNITS) {
+            rc = tp_error_set(err, TP_EREJECT, 0,
+                              "%s: the caption is %s (TikTok allows %d UTF-16 units)", path,
+                              units < 0 ? "not valid UTF-8" : "too long", CAPTION_MAX_UNITS);
+            goto out;
+        }
+        if (!(caption = tp_strdup(o->caption))) {
+            rc = tp_error_set(err, TP_ENOMEM, 0, "out of memory");
+            goto out;
+        }
+    } else if (c->mode == TP_POST_DIRECT &&
+               (rc = tp_tt_caption(&caption, path, c->caption, err)) < 0) {
+        goto out;
+    }
+    if (!resuming) {
+        if ((rc = daily_check(tt, out, err)) < 0)
+            goto out;
+        if (c->mode == TP_POST_DIRECT &&
+            (rc = preflight(tt, path, o->duration, out, o->cancel, err)) < 0)
+            goto out;
+        tp_log(TP_LOG_INFO, "%s: init %s: %lld bytes in %d chunk(s) of %lld", path,
+               c->mode == TP_POST_DRAFT ? "draft" : "direct post", (long long)plan.total,
+               plan.count, (long long)plan.chunk_size);
+        if ((rc = do_init(tt, caption, &plan, rs, out, o->cancel, err)) < 0) {
+            tp_error_prefix(err, "%s", path);
+            goto out;
+        }
+        emit(o, TP_TIKTOK_EV_INIT, 0, plan.count, 0, plan.total, rs, NULL);
+    } else {
+        tp_log(TP_LOG_INFO, "%s: resuming publish_id %s at chunk %d/%d", path, rs->publish_id,
+               rs->next_chunk + 1, plan.count);
+    }
+    tp_strlcpy(out->publish_id, rs->publish_id, sizeof(out->publish_id));
+    if (rs->next_chunk < plan.count) {
+        if ((rc = upload_chunks(tt, path, fd, ctype, caption, &plan, rs, o, out, err)) < 0)
+            goto out;
+        posts_record(tt);
+    }
+    tp_strlcpy(out->publish_id, rs->publish_id, sizeof(out->publish_id));
+    emit(o, TP_TIKTOK_EV_UPLOADED, plan.count - 1, plan.count, plan.total, plan.total, rs, NULL);
+    if (!o->wait_status) {
+        tp_strlcpy(out->status, "PROCESSING_UPLOAD", sizeof(out->status));
+        out->still_processing = 1;
+        rc = 0;
+        goto out;
+    }
+    rc = poll_status(tt, path, out, o, err);
+out:
+    if (fd >= 0)
+        close(fd);
+    tp_chunk_plan_clear(&plan);
+    free(caption);
+    return rc;
+}

@@ -1,0 +1,53 @@
+/* TikTok Content Posting client internals: the public functions are declared in tokprep.h
+ * (section upload); this header adds the pure helpers they are built from, for unit tests and
+ * for the pipeline's `tiktok` sink.
+ *
+ * Reuse from the pipeline: open one tp_tiktok per upload worker, call tp_tiktok_post_file()
+ * with a progress callback that persists *ev->resume (e.g. in the ledger) on every
+ * TP_TIKTOK_EV_CHUNK_DONE, and pass the stored resume back after a crash or cancellation: the
+ * upload continues at next_chunk on the same upload_url (or re-inits once when it expired).
+ * Set a cancel flag to stop at the next curl progress tick. -TP_ERATE results carry retry_at
+ * (daily_limit or a 429), which the pipeline should use to defer the file rather than fail it. */
+#ifndef TP_TIKTOK_H
+#define TP_TIKTOK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "profiles/profile.h"
+
+/* Sliding-window request counter (TikTok: per token, per endpoint, 60 s). */
+#define TP_TT_RATE_SLOTS 32
+typedef struct {
+    int limit;     /* requests per window (<= TP_TT_RATE_SLOTS) */
+    double window; /* seconds */
+    int n, head;   /* ring of the last `limit` request times */
+    double times[TP_TT_RATE_SLOTS];
+} tp_tt_rate;
+
+void tp_tt_rate_init(tp_tt_rate *r, int limit, double window);
+/* Seconds to wait at time `now` before one more request is allowed (0 = go). */
+double tp_tt_rate_delay(const tp_tt_rate *r, double now);
+void tp_tt_rate_note(tp_tt_rate *r, double now);
+
+/* Daily cap: given the epoch seconds of earlier posts (any order), 0 when one more post is
+ * allowed at `now` under `limit` per 24 h, else the epoch second when it will be. */
+int64_t tp_tt_daily_next(const int64_t *posts, int n, int limit, int64_t now);
+
+/* UTF-16 code units of a UTF-8 string (TikTok counts captions that way); -1 for invalid UTF-8. */
+long tp_tt_utf16_units(const char *s);
+
+/* The caption for path: sidecar <dir>/<stem>.txt when it exists (trailing newlines dropped),
+ * else the template with {stem} and {date} (local YYYY-MM-DD) replaced. malloc'd in *out.
+ * -TP_EREJECT when longer than 2,200 UTF-16 units or not UTF-8. */
+int tp_tt_caption(char **out, const char *path, const char *tmpl, tp_error *err);
+
+/* Content-Type from the first bytes: ftyp brand "qt  " → video/quicktime, other ftyp →
+ * video/mp4, EBML → video/webm; NULL when none of these. */
+const char *tp_tt_sniff_content_type(const unsigned char *head, size_t n);
+
+/* A sentence for TikTok's error.code or fail_reason: who imposes it, whether/when a retry can
+ * succeed, whether re-fitting helps. Also the TP_E* class it maps to. Never NULL. */
+const char *tp_tt_explain(const char *code, int *tp_code);
+
+#endif
