@@ -483,7 +483,10 @@ static int parse_number(const tp_node *n, const schema_row *r, double *out, tp_e
         double v = strtod(s, &end);
         if (!*s || errno || *end || v != v)
             rc = type_error(n, r->path, "a number", err);
-        else if ((r->type == T_INT || r->type == T_INT64) && v != (double)(long long)v)
+        /* Converting a double outside long long's range is undefined: test the range first
+         * (found by fuzz_profile). */
+        else if ((r->type == T_INT || r->type == T_INT64) &&
+                 (!(v > -0x1p63 && v < 0x1p63) || v != (double)(long long)v))
             rc = type_error(n, r->path, "a whole number", err);
         else
             *out = v;

@@ -15,7 +15,8 @@
  * code is a positive TP_E* value. raw is the library's own code (AVERROR, CURLcode) or 0. */
 int tp_error_set(tp_error *err, int code, int raw, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
-int tp_error_setv(tp_error *err, int code, int raw, const char *fmt, va_list ap);
+int tp_error_setv(tp_error *err, int code, int raw, const char *fmt, va_list ap)
+    __attribute__((format(printf, 4, 0)));
 void tp_error_clear(tp_error *err);
 /* Prefix an existing message, e.g. with the file name: "a.mp4: <old message>". */
 void tp_error_prefix(tp_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
