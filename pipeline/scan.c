@@ -114,7 +114,8 @@ static int walk(tp_scan_list *l, const char *dir, const ancestor *up, tp_error *
     }
     closedir(d);
     d = NULL;
-    qsort(names, n, sizeof(*names), cmp_names);
+    if (n > 1) /* an empty folder leaves names NULL, which qsort must not get */
+        qsort(names, n, sizeof(*names), cmp_names);
     size_t dlen = strlen(dir);
     bool slash = dlen > 0 && dir[dlen - 1] == '/';
     for (size_t i = 0; i < n && ret == 0; i++) {
