@@ -1,22 +1,429 @@
-/* `tokprep fit`: not implemented yet (see the open issues). */
-#include "cli/cli.h"
+/* `tokprep fit`: probe, check, plan and fit each file into OUTDIR; --dry-run prints the plans. */
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
-static const tp_cli_option options[] = {{NULL, 0, NULL, NULL, 0}};
+#include "cli/cli.h"
+#include "pipeline/scan.h"
+#include "probe/probe.h"
+#include "probe/report.h"
+#include "probe/rules.h"
+#include "transcode/fit.h"
+#include "util/tp_util.h"
+
+enum { OPT_OUT = 'o', OPT_JOBS = 'j', OPT_DRY_RUN = TP_OPT_USER };
+
+static const tp_cli_option options[] = {
+    {"profile", 'p', "NAME|PATH", "profile to fit to (default: tiktok)", TP_OPT_PROFILE},
+    {"set", 0, "KEY=VALUE", "override a profile value (repeatable), e.g. --set fix.fill=pad",
+     TP_OPT_SET},
+    {"output", 'o', "OUTDIR", "folder for the outputs (required; created if missing)", OPT_OUT},
+    {"json", 0, NULL, "print one JSON document on stdout instead of text", TP_OPT_JSON},
+    {"dry-run", 0, NULL, "print the plan for each file; write nothing", OPT_DRY_RUN},
+    {"jobs", 'j', "N", "fit N files at once (default: pipeline.fit_workers)", OPT_JOBS},
+    {NULL, 0, NULL, NULL, 0},
+};
+
+/* Set from the SIGINT/SIGTERM handler, read by every fitting thread (FFmpeg interrupt callback
+ * and the loops): the one piece of process state a signal handler may touch. */
+static volatile int cancel_flag;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    cancel_flag = 1;
+}
+
+typedef struct {
+    const char *path; /* owned by the scan list */
+    tp_media_info media;
+    tp_check_result check;
+    tp_fit_plan plan;
+    bool probed, planned;
+    char **outputs;
+    int n_outputs;
+    int rc; /* 0, or the negative TP_E* of the failure */
+    tp_error err;
+} fit_job;
+
+typedef struct {
+    fit_job *jobs;
+    size_t n_jobs, next;
+    const tp_profile *profile;
+    const char *outdir;
+    bool dry_run, tty, json;
+    pthread_mutex_t lock;
+} fit_run;
+
+typedef struct {
+    fit_run *run;
+    fit_job *job;
+    double started;
+    double last_print;
+} progress_state;
+
+static const char *fill_name(tp_fill f)
+{
+    return f == TP_FILL_BLUR ? "blur" : f == TP_FILL_PAD ? "pad" : "crop";
+}
+
+static void on_progress(double fraction, double fps, void *payload)
+{
+    progress_state *ps = payload;
+    double now = tp_now_monotonic();
+    if (now - ps->last_print < 0.2 && fraction < 1.0)
+        return;
+    ps->last_print = now;
+    double el = now - ps->started;
+    double eta = fraction > 0.01 ? el / fraction - el : -1.0;
+    const char *base = strrchr(ps->job->path, '/');
+    base = base ? base + 1 : ps->job->path;
+    char bar[31];
+    int filled = (int)(fraction * 30.0 + 0.5);
+    for (int i = 0; i < 30; i++)
+        bar[i] = i < filled ? '#' : '.';
+    bar[30] = '\0';
+    pthread_mutex_lock(&ps->run->lock);
+    if (eta >= 0)
+        fprintf(stderr, "\r\033[K%-28.28s [%s] %3.0f%% %5.1f fps ETA %3.0fs", base, bar,
+                fraction * 100.0, fps, eta);
+    else
+        fprintf(stderr, "\r\033[K%-28.28s [%s] %3.0f%%", base, bar, fraction * 100.0);
+    fflush(stderr);
+    pthread_mutex_unlock(&ps->run->lock);
+}
+
+static void fit_one(fit_run *run, fit_job *job)
+{
+    if (job->rc < 0) /* the scan already failed it (missing, unreadable) */
+        return;
+    tp_probe_opts po = {.deep = false, .limits = &run->profile->limits, .cancel = &cancel_flag};
+    job->rc = tp_probe_file(&job->media, job->path, &po, &job->err);
+    if (job->rc < 0)
+        return;
+    job->probed = true;
+    tp_rules_check(&job->check, &job->media, run->profile);
+    job->rc = tp_fit_plan_make(&job->plan, &job->media, &job->check, run->profile, &job->err);
+    if (job->rc < 0)
+        return;
+    job->planned = true;
+    if (run->dry_run || job->plan.reject)
+        return;
+    progress_state ps = {.run = run, .job = job, .started = tp_now_monotonic()};
+    tp_fit_opts fo = {.progress = run->tty ? on_progress : NULL,
+                      .payload = &ps,
+                      .cancel = &cancel_flag};
+    job->rc = tp_fit_run(&job->outputs, &job->n_outputs, job->path, &job->media, &job->plan,
+                         run->profile, run->outdir, &fo, &job->err);
+    if (run->tty) {
+        pthread_mutex_lock(&run->lock);
+        fputs("\r\033[K", stderr);
+        fflush(stderr);
+        pthread_mutex_unlock(&run->lock);
+    }
+}
+
+static void *worker(void *arg)
+{
+    fit_run *run = arg;
+    for (;;) {
+        pthread_mutex_lock(&run->lock);
+        size_t i = run->next < run->n_jobs && !cancel_flag ? run->next++ : run->n_jobs;
+        pthread_mutex_unlock(&run->lock);
+        if (i >= run->n_jobs)
+            return NULL;
+        fit_one(run, &run->jobs[i]);
+    }
+}
+
+static const char *job_verdict(const fit_job *j)
+{
+    if (j->rc < 0 && j->err.code != TP_EREJECT)
+        return "error";
+    if (!j->probed)
+        return "error";
+    if (j->planned && j->plan.reject)
+        return "reject";
+    return tp_verdict_name(j->check.verdict);
+}
+
+static cJSON *plan_json(const tp_fit_plan *pl)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "action", tp_action_name(pl->action));
+    if (pl->action == TP_ACTION_TRANSCODE) {
+        cJSON_AddNumberToObject(o, "width", pl->out_width);
+        cJSON_AddNumberToObject(o, "height", pl->out_height);
+        char fps[32];
+        snprintf(fps, sizeof(fps), "%d/%d", pl->out_fps.num, pl->out_fps.den);
+        cJSON_AddStringToObject(o, "fps", fps);
+        cJSON_AddStringToObject(o, "filter", pl->filter);
+        cJSON_AddNumberToObject(o, "video_maxrate", (double)pl->video_bitrate_max);
+        cJSON_AddNumberToObject(o, "video_bufsize", (double)pl->video_bufsize);
+        cJSON_AddNumberToObject(o, "audio_bitrate", (double)pl->audio_bitrate);
+    }
+    cJSON_AddNumberToObject(o, "duration", pl->out_duration);
+    cJSON *parts = cJSON_AddArrayToObject(o, "parts");
+    for (int k = 0; k < pl->n_parts; k++) {
+        cJSON *p = cJSON_CreateObject();
+        cJSON_AddNumberToObject(p, "start", pl->parts[k].start);
+        cJSON_AddNumberToObject(p, "duration", pl->parts[k].duration);
+        cJSON_AddItemToArray(parts, p);
+    }
+    return o;
+}
+
+static void print_text(const fit_run *run, const fit_job *j)
+{
+    const char *v = job_verdict(j);
+    if (!strcmp(v, "error")) {
+        printf("%s: error: %s\n", j->path, j->err.message);
+        return;
+    }
+    if (!strcmp(v, "reject")) {
+        printf("%s: reject: %s\n", j->path, j->plan.reject ? j->plan.reason : j->err.message);
+        return;
+    }
+    const tp_fit_plan *pl = &j->plan;
+    printf("%s: %s → %s\n", j->path, v,
+           pl->action == TP_ACTION_NONE ? "pass (copy)" : tp_action_name(pl->action));
+    if (run->dry_run) {
+        for (int i = 0; i < j->check.n_violations; i++)
+            printf("  violation: %s\n", j->check.violations[i].message);
+        if (pl->action == TP_ACTION_TRANSCODE) {
+            printf("  video: %dx%d %d/%d fps, H.264 High yuv420p, crf %d, maxrate %lld bit/s, "
+                   "bufsize %lld bit\n",
+                   pl->out_width, pl->out_height, pl->out_fps.num, pl->out_fps.den,
+                   run->profile->fix.video.crf, (long long)pl->video_bitrate_max,
+                   (long long)pl->video_bufsize);
+            if (pl->audio_bitrate)
+                printf("  audio: AAC-LC %d Hz %d ch %lld bit/s\n",
+                       run->profile->fix.audio.sample_rate, run->profile->fix.audio.channels,
+                       (long long)pl->audio_bitrate);
+            printf("  fill: %s\n  filter: %s\n", fill_name(run->profile->fix.fill), pl->filter);
+        }
+        if (pl->n_parts > 1)
+            for (int k = 0; k < pl->n_parts; k++)
+                printf("  part %d: %.3f s + %.3f s\n", k + 1, pl->parts[k].start,
+                       pl->parts[k].duration);
+        return;
+    }
+    for (int k = 0; k < j->n_outputs; k++)
+        printf("  → %s\n", j->outputs[k]);
+}
+
+static int mkdir_p(const char *dir)
+{
+    char *tmp = tp_strdup(dir);
+    if (!tmp)
+        return -1;
+    for (char *s = tmp + 1; *s; s++) {
+        if (*s != '/')
+            continue;
+        *s = '\0';
+        if (mkdir(tmp, 0777) < 0 && errno != EEXIST) {
+            free(tmp);
+            return -1;
+        }
+        *s = '/';
+    }
+    int rc = mkdir(tmp, 0777) < 0 && errno != EEXIST ? -1 : 0;
+    free(tmp);
+    return rc;
+}
 
 static int run(const tp_cli_command *cmd, int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "tokprep %s: not implemented yet\n", cmd->name);
-    return TP_EXIT_ERROR;
+    tp_cli_parser parser;
+    tp_cli_sets sets = {0};
+    tp_profile *profile = NULL;
+    const char *profile_name = "tiktok", *outdir = NULL;
+    bool json = false, dry_run = false;
+    int jobs_n = 0, rc = TP_EXIT_OK, c;
+    fit_run fr = {0};
+    pthread_t *threads = NULL;
+    tp_scan_list list = TP_SCAN_LIST_INIT;
+    tp_error err = TP_ERROR_INIT;
+    if (tp_cli_parser_init(&parser, cmd) < 0)
+        return TP_EXIT_ERROR;
+    while ((c = tp_cli_next(&parser, cmd, argc, argv)) != -1) {
+        switch (c) {
+        case 'h': rc = TP_EXIT_OK; goto out;
+        case '?': rc = TP_EXIT_ERROR; goto out;
+        case TP_OPT_PROFILE: profile_name = optarg; break;
+        case TP_OPT_SET: tp_cli_sets_add(&sets, optarg); break;
+        case TP_OPT_JSON: json = true; break;
+        case OPT_OUT: outdir = optarg; break;
+        case OPT_DRY_RUN: dry_run = true; break;
+        case OPT_JOBS:
+            jobs_n = atoi(optarg);
+            if (jobs_n < 1 || jobs_n > 256) {
+                rc = tp_cli_usage_error(cmd, "-j needs a number from 1 to 256");
+                goto out;
+            }
+            break;
+        default: break;
+        }
+    }
+    if (optind >= argc) {
+        rc = tp_cli_usage_error(cmd, "missing PATH");
+        goto out;
+    }
+    if (!outdir && !dry_run) {
+        rc = tp_cli_usage_error(cmd, "missing -o OUTDIR");
+        goto out;
+    }
+    if ((rc = tp_cli_open_profile(&profile, profile_name, &sets)) != 0)
+        goto out;
+    /* The same files in the same order as `tokprep check` sees them. */
+    if (tp_scan_paths(&list, (const char *const *)(argv + optind), (size_t)(argc - optind), &err) <
+        0) {
+        fprintf(stderr, "tokprep fit: %s\n", err.message);
+        rc = TP_EXIT_ERROR;
+        goto out;
+    }
+    fr.jobs = calloc(list.n ? list.n : 1, sizeof(*fr.jobs));
+    if (!fr.jobs) {
+        fprintf(stderr, "tokprep fit: out of memory\n");
+        rc = TP_EXIT_ERROR;
+        goto out;
+    }
+    fr.n_jobs = list.n;
+    for (size_t i = 0; i < list.n; i++) {
+        fr.jobs[i].path = list.items[i].path;
+        if (list.items[i].error)
+            fr.jobs[i].rc = tp_error_set(&fr.jobs[i].err, -list.items[i].error, 0, "%s",
+                                         list.items[i].message);
+    }
+    if (outdir && !dry_run && mkdir_p(outdir) < 0) {
+        fprintf(stderr, "tokprep fit: %s: cannot create the output folder: %s\n", outdir,
+                strerror(errno));
+        rc = TP_EXIT_ERROR;
+        goto out;
+    }
+    fr.profile = profile;
+    fr.outdir = outdir;
+    fr.dry_run = dry_run;
+    fr.json = json;
+    fr.tty = !json && !dry_run && isatty(STDERR_FILENO);
+    pthread_mutex_init(&fr.lock, NULL);
+
+    struct sigaction sa = {0};
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+
+    if (jobs_n == 0)
+        jobs_n = profile->pipeline.fit_workers > 0 ? profile->pipeline.fit_workers : 1;
+    if ((size_t)jobs_n > fr.n_jobs)
+        jobs_n = (int)fr.n_jobs;
+    if (jobs_n <= 1) {
+        worker(&fr);
+    } else {
+        threads = calloc((size_t)jobs_n, sizeof(*threads));
+        int started = 0;
+        for (int i = 0; threads && i < jobs_n; i++)
+            if (pthread_create(&threads[i], NULL, worker, &fr) == 0)
+                started++;
+        if (started == 0)
+            worker(&fr);
+        for (int i = 0; i < started; i++)
+            pthread_join(threads[i], NULL);
+    }
+    pthread_mutex_destroy(&fr.lock);
+
+    int n_ok = 0, n_reject = 0, n_fail = 0;
+    cJSON *doc = json ? cJSON_CreateObject() : NULL, *files = NULL;
+    if (doc)
+        files = cJSON_AddArrayToObject(doc, "files");
+    for (size_t i = 0; i < fr.n_jobs; i++) {
+        fit_job *j = &fr.jobs[i];
+        const char *v = job_verdict(j);
+        bool canceled_job = !j->probed && !j->rc && cancel_flag;
+        if (!strcmp(v, "error") || canceled_job)
+            n_fail++;
+        else if (!strcmp(v, "reject"))
+            n_reject++;
+        else
+            n_ok++;
+        if (doc) {
+            cJSON *f = cJSON_CreateObject();
+            cJSON_AddStringToObject(f, "path", j->path);
+            cJSON_AddStringToObject(f, "verdict", v);
+            cJSON_AddStringToObject(f, "action", j->planned && !j->plan.reject
+                                                     ? tp_action_name(j->plan.action)
+                                                     : "none");
+            cJSON *outs = cJSON_AddArrayToObject(f, "outputs");
+            for (int k = 0; k < j->n_outputs; k++)
+                cJSON_AddItemToArray(outs, cJSON_CreateString(j->outputs[k]));
+            if (!strcmp(v, "error"))
+                cJSON_AddStringToObject(f, "error", j->err.message);
+            else if (!strcmp(v, "reject"))
+                cJSON_AddStringToObject(f, "error", j->plan.reason);
+            else
+                cJSON_AddNullToObject(f, "error");
+            if (j->probed)
+                cJSON_AddItemToObject(f, "violations", tp_violations_to_json(&j->check));
+            if (dry_run && j->planned && !j->plan.reject)
+                cJSON_AddItemToObject(f, "plan", plan_json(&j->plan));
+            cJSON_AddItemToArray(files, f);
+        } else {
+            print_text(&fr, j);
+        }
+    }
+    if (doc) {
+        cJSON *s = cJSON_AddObjectToObject(doc, "summary");
+        cJSON_AddNumberToObject(s, "files", (double)fr.n_jobs);
+        cJSON_AddNumberToObject(s, dry_run ? "planned" : "written", n_ok);
+        cJSON_AddNumberToObject(s, "rejected", n_reject);
+        cJSON_AddNumberToObject(s, "failed", n_fail);
+        cJSON_AddBoolToObject(s, "dry_run", dry_run);
+        char *txt = cJSON_Print(doc);
+        if (txt)
+            printf("%s\n", txt);
+        free(txt);
+        cJSON_Delete(doc);
+    } else if (fr.n_jobs > 1) {
+        printf("%zu files: %d %s, %d rejected, %d failed\n", fr.n_jobs, n_ok,
+               dry_run ? "planned" : "written", n_reject, n_fail);
+    }
+    rc = cancel_flag ? TP_EXIT_INTERRUPTED
+         : n_fail    ? TP_EXIT_ERROR
+         : n_reject  ? TP_EXIT_FAIL
+                     : TP_EXIT_OK;
+out:
+    for (size_t i = 0; i < fr.n_jobs; i++)
+        tp_fit_paths_free(fr.jobs[i].outputs, fr.jobs[i].n_outputs);
+    free(fr.jobs);
+    tp_scan_list_free(&list);
+    free(threads);
+    tp_profile_free(profile);
+    tp_cli_sets_free(&sets);
+    tp_cli_parser_free(&parser);
+    return rc;
 }
 
 const tp_cli_command tp_cmd_fit = {
     .name = "fit",
-    .summary = "(not implemented yet)",
-    .usage = "",
-    .description = "",
+    .summary = "convert files to conformant MP4 (9:16 H.264/AAC) in a folder",
+    .usage = "[--profile P] [--set KEY=VALUE] -o OUTDIR [--json] [--dry-run] [-j N] PATH...",
+    .description =
+        "Probes each file, checks it against the profile and writes what passes to OUTDIR:\n"
+        "  pass       a byte-identical copy (hard link where possible), original extension\n"
+        "  remux      the same packets in a new MP4 with moov first: <stem>.mp4\n"
+        "  transcode  H.264 High yuv420p at fix.width x fix.height, AAC-LC: <stem>.mp4, or\n"
+        "             <stem>_part1.mp4, ... when fix.too_long is split\n"
+        "Outputs are written under a temporary name, re-checked against the profile and renamed\n"
+        "only when they pass. A folder PATH is walked recursively for audio/video files.\n"
+        "Exit status: 0 all outputs written, 1 some file rejected, 2 some file failed,\n"
+        "130 interrupted.",
     .options = options,
-    .example = NULL,
+    .example = "tokprep fit -o out/ --set fix.fill=pad clip.mov",
     .run = run,
 };

@@ -161,6 +161,36 @@ const char *tp_severity_name(tp_severity severity);
 
 /* === section: fit (transcode) ========================================================== */
 
+/* Options for tp_fit_file(). Zero-initialise with TP_FIT_OPTIONS_INIT. */
+typedef struct tp_fit_options {
+    /* Called from the fitting thread with the fraction done (0..1) and the frames per second
+     * being processed (0 when not known). May be NULL. */
+    void (*progress)(double fraction, double fps, void *payload);
+    void *payload;
+    /* Non-zero stops the fit as soon as possible (temporary outputs are removed and the call
+     * returns -TP_ECANCELED). May be NULL. Only read, never written. */
+    const volatile int *cancel;
+} tp_fit_options;
+
+#define TP_FIT_OPTIONS_INIT {NULL, NULL, NULL}
+
+/* Fit one file to a profile: probe it, check it against the profile's rules and write what the
+ * profile needs into the existing folder outdir: a byte-identical copy (hard link where
+ * possible) when it already passes, the same packets in an MP4 with moov first when only the
+ * container is wrong, else an H.264/AAC MP4 at fix.width x fix.height (several
+ * <stem>_partN.mp4 when fix.too_long is split). Outputs appear under their final names only
+ * once complete and re-checked against the profile.
+ * On success *out_paths is a malloc'd array of *n_out malloc'd paths, owned by the caller (free
+ * with tp_fit_paths_free). Returns -TP_EREJECT when the profile refuses the file
+ * (err->message says why and which setting would change it), -TP_EMEDIA / -TP_EIO /
+ * -TP_ECANCELED / -TP_EINTERNAL (an output that does not pass) otherwise.
+ * Thread-safe: any number of fits may run at once (the profile is shared read-only). */
+int tp_fit_file(char ***out_paths, int *n_out, const char *path, const tp_profile *profile,
+                const char *outdir, const tp_fit_options *opts, tp_error *err);
+
+/* Frees the paths returned by tp_fit_file(); accepts NULL. */
+void tp_fit_paths_free(char **paths, int n);
+
 /* === end section: fit ================================================================== */
 
 /* === section: upload =================================================================== */

@@ -1,0 +1,1043 @@
+/* Fit executor: carries out a tp_fit_plan in-process with libavformat/libavcodec/libavfilter
+ * (pass = link or copy, remux = packet copy into MP4, transcode = decode → filter → x264/AAC →
+ * MP4 parts), writes under temporary names and renames only verified outputs. */
+#include <errno.h>
+#include <fcntl.h>
+#include <libavcodec/avcodec.h>
+#include <libavfilter/buffersink.h>
+#include <libavfilter/buffersrc.h>
+#include <libavformat/avformat.h>
+#include <libavutil/channel_layout.h>
+#include <libavutil/opt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "probe/probe.h"
+#include "probe/rules.h"
+#include "transcode/fit.h"
+#include "util/tp_util.h"
+
+/* Attempts at a lower bit-rate when an output still comes out over rules.max_size. */
+#define TP_SIZE_RETRIES 3
+
+typedef struct {
+    char *tmp;   /* temporary path in outdir, removed unless renamed */
+    char *final; /* <stem>.mp4 or <stem>_partN.mp4 */
+    AVFormatContext *mux;
+    int vst, ast; /* output stream indexes, -1 when absent */
+    bool header_written;
+} fit_output;
+
+typedef struct {
+    const char *src;
+    const tp_fit_plan *plan;
+    const tp_profile *profile;
+    const tp_fit_opts *opts;
+    int64_t video_maxrate; /* may be lowered by a size retry */
+
+    AVFormatContext *in;
+    int vidx, aidx;
+    AVCodecContext *vdec, *adec, *venc, *aenc;
+    AVFilterGraph *vgraph, *agraph;
+    AVFilterContext *vsrc, *vsink, *asrc, *asink;
+    AVPacket *pkt, *opkt;
+    AVFrame *frame, *filt;
+    int64_t origin_v, origin_a; /* source start, in each stream's time base */
+    int64_t end_v, end_a;       /* end of the last decoded frame (pts + duration), same bases */
+
+    int n_out;
+    fit_output out[TP_MAX_PARTS];
+    int64_t split_frame[TP_MAX_PARTS]; /* first output frame index of each part */
+    int next_split;                    /* index of the next part whose first frame is pending */
+    int64_t frames_out;
+    double started;
+    bool vdone, adone; /* the graph's output ended (trim): no need to read further */
+} fit_ctx;
+
+static int interrupt_cb(void *opaque)
+{
+    const volatile int *cancel = opaque;
+    return cancel && *cancel;
+}
+
+static bool canceled(const fit_ctx *c)
+{
+    return c->opts && c->opts->cancel && *c->opts->cancel;
+}
+
+static int av_fail(tp_error *err, int averr, const char *src, const char *what)
+{
+    char buf[AV_ERROR_MAX_STRING_SIZE];
+    av_strerror(averr, buf, sizeof(buf));
+    int code = averr == AVERROR(ENOMEM) ? TP_ENOMEM
+               : averr == AVERROR_EXIT ? TP_ECANCELED
+               : (averr == AVERROR(EACCES) || averr == AVERROR(EROFS) ||
+                  averr == AVERROR(ENOSPC) || averr == AVERROR(ENOENT) ||
+                  averr == AVERROR(EIO) || averr == AVERROR(EPERM))
+                   ? TP_EIO
+                   : TP_EMEDIA;
+    if (code == TP_ECANCELED)
+        return tp_error_set(err, code, averr, "%s: canceled", src);
+    return tp_error_set(err, code, averr, "%s: %s: %s", src, what, buf);
+}
+
+/* "dir/name.ext" → "name" (malloc'd). */
+static char *path_stem(const char *path)
+{
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    char *stem = tp_strdup(base);
+    if (!stem)
+        return NULL;
+    char *dot = strrchr(stem, '.');
+    if (dot && dot != stem)
+        *dot = '\0';
+    return stem;
+}
+
+static const char *path_ext(const char *path)
+{
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    const char *dot = strrchr(base, '.');
+    return dot && dot != base ? dot : "";
+}
+
+/* Temporary file next to the final one: same file system, so rename is atomic. Created
+ * exclusively so two fits never share one. */
+static int make_temp(char **out, const char *outdir, const char *final_name, tp_error *err)
+{
+    /* Not mkstemp: its 0600 would survive the rename; O_EXCL with 0666 honours the umask. */
+    uint64_t seed = (uint64_t)(tp_now_monotonic() * 1e9) ^ ((uint64_t)getpid() << 32) ^
+                    (uint64_t)(uintptr_t)out;
+    for (int attempt = 0; attempt < 100; attempt++) {
+        seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+        char *path = tp_asprintf("%s/.%s.tmp-%06x", outdir, final_name,
+                                 (unsigned)(seed >> 40) & 0xffffff);
+        if (!path)
+            return tp_error_set(err, TP_ENOMEM, 0, "out of memory");
+        int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+        if (fd >= 0) {
+            close(fd);
+            *out = path;
+            return 0;
+        }
+        int e = errno;
+        free(path);
+        if (e != EEXIST)
+            return tp_error_set(err, TP_EIO, e,
+                                "%s: cannot create a file in the output folder: %s", outdir,
+                                strerror(e));
+    }
+    return tp_error_set(err, TP_EIO, 0, "%s: cannot find a free temporary name", outdir);
+}
+
+void tp_fit_paths_free(char **paths, int n)
+{
+    if (!paths)
+        return;
+    for (int i = 0; i < n; i++)
+        free(paths[i]);
+    free(paths);
+}
+
+/* Refuse an output that would replace the input (the same folder and the same name) or any
+ * existing file in the input's folder. Elsewhere an existing output is replaced by rename, which
+ * never touches the old file's data (even when it is a hard link to the input, from an earlier
+ * pass-through). */
+static int check_not_input(const char *src, const char *outdir, const char *name, tp_error *err)
+{
+    char *rsrc = realpath(src, NULL), *rdir = realpath(outdir, NULL);
+    int rc = 0;
+    if (rsrc && rdir) {
+        const char *slash = strrchr(rsrc, '/');
+        size_t dlen = (size_t)(slash - rsrc);
+        bool same_dir = (dlen == 0 && !strcmp(rdir, "/")) ||
+                        (strlen(rdir) == dlen && !strncmp(rsrc, rdir, dlen));
+        char *final = tp_asprintf("%s/%s", rdir, name);
+        struct stat st;
+        if (same_dir && !strcmp(slash + 1, name))
+            rc = tp_error_set(err, TP_EINVAL, 0,
+                              "%s: the output %s/%s is the input itself; choose another -o folder",
+                              src, outdir, name);
+        /* In the input's own folder an existing file of that name may be another input (a.mov
+         * and a.mp4): never replace it there. */
+        else if (same_dir && final && lstat(final, &st) == 0)
+            rc = tp_error_set(err, TP_EINVAL, 0,
+                              "%s: the output %s/%s already exists in the input's folder; "
+                              "choose another -o folder",
+                              src, outdir, name);
+        free(final);
+    }
+    free(rsrc);
+    free(rdir);
+    return rc;
+}
+
+static void outputs_close(fit_ctx *c, bool remove_tmp)
+{
+    for (int i = 0; i < c->n_out; i++) {
+        fit_output *o = &c->out[i];
+        if (o->mux) {
+            if (o->mux->pb)
+                avio_closep(&o->mux->pb);
+            avformat_free_context(o->mux);
+            o->mux = NULL;
+        }
+        if (remove_tmp && o->tmp)
+            unlink(o->tmp);
+        free(o->tmp);
+        free(o->final);
+        o->tmp = o->final = NULL;
+    }
+    c->n_out = 0;
+}
+
+static int outputs_prepare(fit_ctx *c, const char *outdir, int n, const char *ext,
+                           tp_error *err)
+{
+    char *stem = path_stem(c->src);
+    if (!stem)
+        return tp_error_set(err, TP_ENOMEM, 0, "out of memory");
+    int rc = 0;
+    for (int i = 0; i < n; i++) {
+        fit_output *o = &c->out[i];
+        o->vst = o->ast = -1;
+        char *name = n == 1 ? tp_asprintf("%s%s", stem, ext)
+                            : tp_asprintf("%s_part%d%s", stem, i + 1, ext);
+        if (!name) {
+            rc = tp_error_set(err, TP_ENOMEM, 0, "out of memory");
+            break;
+        }
+        o->final = tp_asprintf("%s/%s", outdir, name);
+        c->n_out = i + 1;
+        if (!o->final) {
+            free(name);
+            rc = tp_error_set(err, TP_ENOMEM, 0, "out of memory");
+            break;
+        }
+        rc = check_not_input(c->src, outdir, name, err);
+        if (rc == 0)
+            rc = make_temp(&o->tmp, outdir, name, err);
+        free(name);
+        if (rc < 0)
+            break;
+    }
+    free(stem);
+    return rc;
+}
+
+static int open_mux(fit_output *o, const char *src, tp_error *err)
+{
+    int ret = avformat_alloc_output_context2(&o->mux, NULL, "mp4", o->tmp);
+    if (ret < 0)
+        return av_fail(err, ret, src, "cannot create the MP4 muxer");
+    return 0;
+}
+
+static int write_header(fit_output *o, const char *src, tp_error *err)
+{
+    AVDictionary *mo = NULL;
+    /* moov first: the mp4 muxer rewrites the file once at the end (faststart). */
+    av_dict_set(&mo, "movflags", "+faststart", 0);
+    int ret = avio_open(&o->mux->pb, o->tmp, AVIO_FLAG_WRITE);
+    if (ret >= 0)
+        ret = avformat_write_header(o->mux, &mo);
+    av_dict_free(&mo);
+    if (ret < 0)
+        return av_fail(err, ret, o->final, "cannot write the MP4 header");
+    o->header_written = true;
+    return 0;
+}
+
+static int finish_mux(fit_output *o, tp_error *err)
+{
+    int ret = 0;
+    if (o->header_written) {
+        ret = av_write_trailer(o->mux);
+        o->header_written = false;
+    }
+    int cret = avio_closep(&o->mux->pb);
+    if (ret >= 0)
+        ret = cret;
+    if (ret < 0)
+        return av_fail(err, ret, o->final, "cannot finish the MP4 file");
+    return 0;
+}
+
+/* Re-probe a finished temporary output and hold it to the same profile: an output that does not
+ * pass is an error, never a success. */
+static int verify_output(const fit_output *o, const tp_profile *p, int64_t *size, tp_error *err)
+{
+    tp_media_info m;
+    tp_check_result r;
+    tp_probe_opts po = {.deep = false, .limits = &p->limits, .cancel = NULL};
+    int rc = tp_probe_file(&m, o->tmp, &po, err);
+    if (rc < 0) {
+        tp_error_prefix(err, "%s: verifying the output", o->final);
+        return rc;
+    }
+    *size = m.size;
+    tp_rules_check(&r, &m, p);
+    if (r.verdict != TP_VERDICT_PASS) {
+        char why[512] = "";
+        for (int i = 0; i < r.n_violations; i++) {
+            if (r.violations[i].severity != TP_SEV_ERROR)
+                continue;
+            size_t len = strlen(why);
+            snprintf(why + len, sizeof(why) - len, "%s%s", len ? "; " : "",
+                     r.violations[i].message);
+        }
+        return tp_error_set(err, TP_EINTERNAL, 0,
+                            "%s: the fitted output does not pass the profile: %s", o->final,
+                            why[0] ? why : r.reason);
+    }
+    return 0;
+}
+
+static int commit_outputs(fit_ctx *c, char ***out_paths, int *n_out, tp_error *err)
+{
+    char **paths = calloc((size_t)c->n_out, sizeof(*paths));
+    if (!paths)
+        return tp_error_set(err, TP_ENOMEM, 0, "out of memory");
+    for (int i = 0; i < c->n_out; i++) {
+        fit_output *o = &c->out[i];
+        if (rename(o->tmp, o->final) < 0) {
+            int e = errno;
+            tp_fit_paths_free(paths, i);
+            return tp_error_set(err, TP_EIO, e, "%s: cannot rename the finished output: %s",
+                                o->final, strerror(e));
+        }
+        /* rename() does nothing when both names are links to one file (a pass-through fitted
+         * again): the temporary name would stay behind. */
+        unlink(o->tmp);
+        free(o->tmp);
+        o->tmp = NULL;
+        paths[i] = o->final;
+        o->final = NULL;
+    }
+    *out_paths = paths;
+    *n_out = c->n_out;
+    return 0;
+}
+
+/* ---- pass: byte copy (hard link when the file system allows) ---------------------------- */
+
+static int copy_file(const char *src, const char *dst, const volatile int *cancel,
+                     tp_error *err)
+{
+    int in = open(src, O_RDONLY | O_CLOEXEC), out = -1, rc = 0;
+    char *buf = malloc(1 << 20);
+    if (in < 0 || !buf) {
+        rc = tp_error_set(err, in < 0 ? TP_EIO : TP_ENOMEM, errno, "%s: cannot read: %s", src,
+                          strerror(errno));
+        goto out;
+    }
+    out = open(dst, O_WRONLY | O_TRUNC | O_CLOEXEC);
+    if (out < 0) {
+        rc = tp_error_set(err, TP_EIO, errno, "%s: cannot write: %s", dst, strerror(errno));
+        goto out;
+    }
+    for (;;) {
+        if (cancel && *cancel) {
+            rc = tp_error_set(err, TP_ECANCELED, 0, "%s: canceled", src);
+            goto out;
+        }
+        ssize_t n = read(in, buf, 1 << 20);
+        if (n == 0)
+            break;
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            rc = tp_error_set(err, TP_EIO, errno, "%s: read error: %s", src, strerror(errno));
+            goto out;
+        }
+        for (ssize_t off = 0; off < n;) {
+            ssize_t w = write(out, buf + off, (size_t)(n - off));
+            if (w < 0) {
+                if (errno == EINTR)
+                    continue;
+                rc = tp_error_set(err, TP_EIO, errno, "%s: write error: %s", dst,
+                                  strerror(errno));
+                goto out;
+            }
+            off += w;
+        }
+    }
+    if (fsync(out) < 0 && errno != EINVAL) {
+        rc = tp_error_set(err, TP_EIO, errno, "%s: write error: %s", dst, strerror(errno));
+        goto out;
+    }
+out:
+    if (out >= 0 && close(out) < 0 && rc == 0)
+        rc = tp_error_set(err, TP_EIO, errno, "%s: write error: %s", dst, strerror(errno));
+    if (in >= 0)
+        close(in);
+    free(buf);
+    return rc;
+}
+
+static int run_pass(fit_ctx *c, const char *outdir, tp_error *err)
+{
+    int rc = outputs_prepare(c, outdir, 1, path_ext(c->src), err);
+    if (rc < 0)
+        return rc;
+    fit_output *o = &c->out[0];
+    /* mkstemp made the name ours; a link needs the name free, so swap it in by rename. */
+    char *lnk = tp_asprintf("%s.lnk", o->tmp);
+    if (!lnk)
+        return tp_error_set(err, TP_ENOMEM, 0, "out of memory");
+    if (link(c->src, lnk) == 0) {
+        if (rename(lnk, o->tmp) < 0) {
+            rc = tp_error_set(err, TP_EIO, errno, "%s: %s", o->tmp, strerror(errno));
+            unlink(lnk);
+        }
+    } else {
+        rc = copy_file(c->src, o->tmp, c->opts ? c->opts->cancel : NULL, err);
+    }
+    free(lnk);
+    if (rc == 0 && c->opts && c->opts->progress)
+        c->opts->progress(1.0, 0.0, c->opts->payload);
+    return rc;
+}
+
+/* ---- input ------------------------------------------------------------------------------ */
+
+static int open_input(fit_ctx *c, tp_error *err)
+{
+    c->in = avformat_alloc_context();
+    if (!c->in)
+        return tp_error_set(err, TP_ENOMEM, 0, "out of memory");
+    c->in->interrupt_callback.callback = interrupt_cb;
+    c->in->interrupt_callback.opaque = (void *)(c->opts ? c->opts->cancel : NULL);
+    int ret = avformat_open_input(&c->in, c->src, NULL, NULL);
+    if (ret < 0)
+        return av_fail(err, ret, c->src, "cannot open");
+    ret = avformat_find_stream_info(c->in, NULL);
+    if (ret < 0)
+        return av_fail(err, ret, c->src, "cannot read stream information");
+    /* The streams a player would pick: the best video, and the audio that goes with it. */
+    c->vidx = av_find_best_stream(c->in, AVMEDIA_TYPE_VIDEO, -1, -1, NULL, 0);
+    c->aidx = av_find_best_stream(c->in, AVMEDIA_TYPE_AUDIO, -1, c->vidx, NULL, 0);
+    if (c->vidx >= 0 &&
+        (c->in->streams[c->vidx]->disposition & AV_DISPOSITION_ATTACHED_PIC))
+        c->vidx = -1;
+    if (c->vidx < 0)
+        return tp_error_set(err, TP_EMEDIA, 0, "%s: no video stream", c->src);
+    if (c->aidx < 0)
+        c->aidx = -1;
+    return 0;
+}
+
+/* ---- remux ------------------------------------------------------------------------------ */
+
+static int run_remux(fit_ctx *c, const char *outdir, tp_error *err)
+{
+    int rc = open_input(c, err);
+    if (rc < 0)
+        return rc;
+    rc = outputs_prepare(c, outdir, 1, ".mp4", err);
+    if (rc < 0)
+        return rc;
+    fit_output *o = &c->out[0];
+    if ((rc = open_mux(o, c->src, err)) < 0)
+        return rc;
+    int map[2] = {c->vidx, c->aidx};
+    int omap_v = -1, omap_a = -1;
+    for (int i = 0; i < 2; i++) {
+        if (map[i] < 0)
+            continue;
+        AVStream *is = c->in->streams[map[i]];
+        AVStream *os = avformat_new_stream(o->mux, NULL);
+        if (!os)
+            return tp_error_set(err, TP_ENOMEM, 0, "out of memory");
+        int ret = avcodec_parameters_copy(os->codecpar, is->codecpar);
+        if (ret < 0)
+            return av_fail(err, ret, c->src, "cannot copy stream parameters");
+        os->codecpar->codec_tag = 0;
+        os->time_base = is->time_base;
+        os->sample_aspect_ratio = is->sample_aspect_ratio;
+        /* The rotation is part of the picture, not location data: keep it. */
+        size_t sz = 0;
+        const uint8_t *dm = av_stream_get_side_data(is, AV_PKT_DATA_DISPLAYMATRIX, &sz);
+        if (dm) {
+            uint8_t *d = av_stream_new_side_data(os, AV_PKT_DATA_DISPLAYMATRIX, sz);
+            if (d)
+                memcpy(d, dm, sz);
+        }
+        if (i == 0)
+            omap_v = os->index;
+        else
+            omap_a = os->index;
+    }
+    if ((rc = write_header(o, c->src, err)) < 0)
+        return rc;
+    int64_t dur_us = c->in->duration > 0 ? c->in->duration : 0;
+    for (;;) {
+        if (canceled(c))
+            return tp_error_set(err, TP_ECANCELED, 0, "%s: canceled", c->src);
+        int ret = av_read_frame(c->in, c->pkt);
+        if (ret == AVERROR_EOF)
+            break;
+        if (ret < 0)
+            return av_fail(err, ret, c->src, "read error");
+        int os_idx = c->pkt->stream_index == c->vidx   ? omap_v
+                     : c->pkt->stream_index == c->aidx ? omap_a
+                                                       : -1;
+        if (os_idx < 0) {
+            av_packet_unref(c->pkt);
+            continue;
+        }
+        AVStream *is = c->in->streams[c->pkt->stream_index];
+        if (c->opts && c->opts->progress && dur_us > 0 && os_idx == omap_v &&
+            c->pkt->pts != AV_NOPTS_VALUE) {
+            double t = c->pkt->pts * av_q2d(is->time_base);
+            c->opts->progress(fmin(1.0, t / (dur_us / 1e6)), 0.0, c->opts->payload);
+        }
+        av_packet_rescale_ts(c->pkt, is->time_base, o->mux->streams[os_idx]->time_base);
+        c->pkt->stream_index = os_idx;
+        c->pkt->pos = -1;
+        ret = av_interleaved_write_frame(o->mux, c->pkt);
+        if (ret < 0)
+            return av_fail(err, ret, o->final, "write error");
+    }
+    return finish_mux(o, err);
+}
+
+/* ---- transcode -------------------------------------------------------------------------- */
+
+static int open_decoder(AVCodecContext **out, AVStream *st, const char *src, tp_error *err)
+{
+    const AVCodec *dec = avcodec_find_decoder(st->codecpar->codec_id);
+    if (!dec)
+        return tp_error_set(err, TP_EUNSUPPORTED, 0, "%s: no decoder for %s", src,
+                            avcodec_get_name(st->codecpar->codec_id));
+    AVCodecContext *d = avcodec_alloc_context3(dec);
+    if (!d)
+        return tp_error_set(err, TP_ENOMEM, 0, "out of memory");
+    *out = d;
+    int ret = avcodec_parameters_to_context(d, st->codecpar);
+    if (ret < 0)
+        return av_fail(err, ret, src, "decoder parameters");
+    d->pkt_timebase = st->time_base;
+    d->thread_count = 0;
+    if (dec->type == AVMEDIA_TYPE_VIDEO)
+        d->framerate = av_guess_frame_rate(NULL, st, NULL);
+    ret = avcodec_open2(d, dec, NULL);
+    if (ret < 0)
+        return av_fail(err, ret, src, "cannot open the decoder");
+    return 0;
+}
+
+static int build_graph(AVFilterGraph *g, AVFilterContext *src, AVFilterContext *sink,
+                       const char *desc, const char *file, tp_error *err)
+{
+    AVFilterInOut *outs = avfilter_inout_alloc(), *ins = avfilter_inout_alloc();
+    int ret = AVERROR(ENOMEM);
+    if (!outs || !ins)
+        goto out;
+    outs->name = av_strdup("in");
+    outs->filter_ctx = src;
+    ins->name = av_strdup("out");
+    ins->filter_ctx = sink;
+    ret = avfilter_graph_parse_ptr(g, desc, &ins, &outs, NULL);
+    if (ret >= 0)
+        ret = avfilter_graph_config(g, NULL);
+out:
+    avfilter_inout_free(&ins);
+    avfilter_inout_free(&outs);
+    if (ret < 0) {
+        av_fail(err, ret, file, "filter graph");
+        tp_error_prefix(err, "%s", desc);
+        return -TP_EINTERNAL;
+    }
+    return 0;
+}
+
+static int setup_video(fit_ctx *c, tp_error *err)
+{
+    AVStream *st = c->in->streams[c->vidx];
+    int rc = open_decoder(&c->vdec, st, c->src, err);
+    if (rc < 0)
+        return rc;
+    c->vgraph = avfilter_graph_alloc();
+    if (!c->vgraph)
+        return tp_error_set(err, TP_ENOMEM, 0, "out of memory");
+    AVRational sar = c->vdec->sample_aspect_ratio.num ? c->vdec->sample_aspect_ratio
+                                                      : (AVRational){1, 1};
+    char args[256];
+    snprintf(args, sizeof(args),
+             "video_size=%dx%d:pix_fmt=%d:time_base=%d/%d:pixel_aspect=%d/%d", c->vdec->width,
+             c->vdec->height, c->vdec->pix_fmt, st->time_base.num, st->time_base.den, sar.num,
+             sar.den);
+    int ret = avfilter_graph_create_filter(&c->vsrc, avfilter_get_by_name("buffer"), "in", args,
+                                           NULL, c->vgraph);
+    if (ret >= 0)
+        ret = avfilter_graph_create_filter(&c->vsink, avfilter_get_by_name("buffersink"), "out",
+                                           NULL, NULL, c->vgraph);
+    if (ret < 0)
+        return av_fail(err, ret, c->src, "video filter set-up");
+    enum AVPixelFormat fmts[] = {AV_PIX_FMT_YUV420P, AV_PIX_FMT_NONE};
+    av_opt_set_int_list(c->vsink, "pix_fmts", fmts, AV_PIX_FMT_NONE, AV_OPT_SEARCH_CHILDREN);
+    if ((rc = build_graph(c->vgraph, c->vsrc, c->vsink, c->plan->filter, c->src, err)) < 0)
+        return rc;
+
+    const tp_fix_video *fv = &c->profile->fix.video;
+    const AVCodec *enc = avcodec_find_encoder_by_name(fv->codec[0] ? fv->codec : "libx264");
+    if (!enc)
+        return tp_error_set(err, TP_EUNSUPPORTED, 0, "video encoder %s is not available",
+                            fv->codec);
+    AVCodecContext *e = c->venc = avcodec_alloc_context3(enc);
+    if (!e)
+        return tp_error_set(err, TP_ENOMEM, 0, "out of memory");
+    e->width = c->plan->out_width;
+    e->height = c->plan->out_height;
+    e->pix_fmt = AV_PIX_FMT_YUV420P;
+    e->sample_aspect_ratio = (AVRational){1, 1};
+    e->framerate = (AVRational){c->plan->out_fps.num, c->plan->out_fps.den};
+    e->time_base = av_inv_q(e->framerate);
+    e->rc_max_rate = c->video_maxrate;
+    e->rc_buffer_size = (int)(c->plan->video_bufsize * c->video_maxrate /
+                              (c->plan->video_bitrate_max ? c->plan->video_bitrate_max : 1));
+    e->profile = FF_PROFILE_H264_HIGH;
+    e->thread_count = 0;
+    e->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
+    /* Tone-mapped and SDR sources both leave the graph as BT.709 limited range. */
+    e->color_primaries = AVCOL_PRI_BT709;
+    e->color_trc = AVCOL_TRC_BT709;
+    e->colorspace = AVCOL_SPC_BT709;
+    e->color_range = AVCOL_RANGE_MPEG;
+    AVDictionary *o = NULL;
+    av_dict_set(&o, "preset", fv->preset[0] ? fv->preset : "veryfast", 0);
+    av_dict_set_int(&o, "crf", fv->crf, 0);
+    av_dict_set(&o, "profile", "high", 0);
+    av_dict_set(&o, "forced-idr", "1", 0);
+    /* The High profile is what x264 signals once 8x8 transforms are on; the fastest presets
+     * turn them off and would otherwise emit Constrained Baseline. */
+    av_dict_set(&o, "x264-params", "8x8dct=1", 0);
+    ret = avcodec_open2(e, enc, &o);
+    av_dict_free(&o);
+    if (ret < 0)
+        return av_fail(err, ret, c->src, "cannot open the video encoder");
+    return 0;
+}
+
+static int setup_audio(fit_ctx *c, tp_error *err)
+{
+    AVStream *st = c->in->streams[c->aidx];
+    int rc = open_decoder(&c->adec, st, c->src, err);
+    if (rc < 0)
+        return rc;
+    const tp_fix_audio *fa = &c->profile->fix.audio;
+    const AVCodec *enc = avcodec_find_encoder_by_name(fa->codec[0] ? fa->codec : "aac");
+    if (!enc)
+        return tp_error_set(err, TP_EUNSUPPORTED, 0, "audio encoder %s is not available",
+                            fa->codec);
+    AVCodecContext *e = c->aenc = avcodec_alloc_context3(enc);
+    if (!e)
+        return tp_error_set(err, TP_ENOMEM, 0, "out of memory");
+    e->sample_rate = fa->sample_rate > 0 ? fa->sample_rate : 48000;
+    av_channel_layout_default(&e->ch_layout, fa->channels > 0 ? fa->channels : 2);
+    e->sample_fmt = enc->sample_fmts ? enc->sample_fmts[0] : AV_SAMPLE_FMT_FLTP;
+    e->bit_rate = fa->bitrate > 0 ? fa->bitrate : 128000;
+    e->time_base = (AVRational){1, e->sample_rate};
+    e->profile = FF_PROFILE_AAC_LOW;
+    e->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
+    int ret = avcodec_open2(e, enc, NULL);
+    if (ret < 0)
+        return av_fail(err, ret, c->src, "cannot open the audio encoder");
+
+    c->agraph = avfilter_graph_alloc();
+    if (!c->agraph)
+        return tp_error_set(err, TP_ENOMEM, 0, "out of memory");
+    AVCodecContext *d = c->adec;
+    if (d->ch_layout.order == AV_CHANNEL_ORDER_UNSPEC)
+        av_channel_layout_default(&d->ch_layout, d->ch_layout.nb_channels);
+    char layout[128], args[512], out_layout[128], desc[768];
+    av_channel_layout_describe(&d->ch_layout, layout, sizeof(layout));
+    av_channel_layout_describe(&e->ch_layout, out_layout, sizeof(out_layout));
+    snprintf(args, sizeof(args),
+             "time_base=%d/%d:sample_rate=%d:sample_fmt=%s:channel_layout=%s", st->time_base.num,
+             st->time_base.den, d->sample_rate, av_get_sample_fmt_name(d->sample_fmt), layout);
+    ret = avfilter_graph_create_filter(&c->asrc, avfilter_get_by_name("abuffer"), "in", args,
+                                       NULL, c->agraph);
+    if (ret >= 0)
+        ret = avfilter_graph_create_filter(&c->asink, avfilter_get_by_name("abuffersink"), "out",
+                                           NULL, NULL, c->agraph);
+    if (ret < 0)
+        return av_fail(err, ret, c->src, "audio filter set-up");
+    /* async fills gaps and trims overlaps against the timestamps, so the audio keeps the same
+     * clock as the video (first_pts=0 pads silence when the audio starts late). */
+    const tp_fit_plan *pl = c->plan;
+    const tp_rules *r = &c->profile->rules;
+    int n = snprintf(desc, sizeof(desc),
+                     "aresample=%d:async=1:first_pts=0,"
+                     "aformat=sample_fmts=%s:sample_rates=%d:channel_layouts=%s",
+                     e->sample_rate, av_get_sample_fmt_name(e->sample_fmt), e->sample_rate,
+                     out_layout);
+    double dur = c->in->duration > 0 ? c->in->duration / 1e6 : -1.0;
+    if (pl->out_duration > 0 && dur > 0 && pl->out_duration > dur + 1e-3)
+        n += snprintf(desc + n, sizeof(desc) - (size_t)n, ",apad=whole_dur=%.6f,atrim=end=%.6f",
+                      pl->out_duration, pl->out_duration);
+    else if (pl->out_duration > 0 && r->duration_max > 0 && pl->n_parts == 1 && dur > 0 &&
+             pl->out_duration < dur - 1e-3)
+        n += snprintf(desc + n, sizeof(desc) - (size_t)n, ",atrim=end=%.6f", pl->out_duration);
+    if ((rc = build_graph(c->agraph, c->asrc, c->asink, desc, c->src, err)) < 0)
+        return rc;
+    av_buffersink_set_frame_size(c->asink, (unsigned)e->frame_size);
+    return 0;
+}
+
+static int setup_outputs(fit_ctx *c, tp_error *err)
+{
+    double fps = av_q2d(av_make_q(c->plan->out_fps.num, c->plan->out_fps.den));
+    for (int k = 0; k < c->n_out; k++) {
+        fit_output *o = &c->out[k];
+        int rc = open_mux(o, c->src, err);
+        if (rc < 0)
+            return rc;
+        AVCodecContext *encs[2] = {c->venc, c->aenc};
+        for (int i = 0; i < 2; i++) {
+            if (!encs[i])
+                continue;
+            AVStream *os = avformat_new_stream(o->mux, NULL);
+            if (!os)
+                return tp_error_set(err, TP_ENOMEM, 0, "out of memory");
+            int ret = avcodec_parameters_from_context(os->codecpar, encs[i]);
+            if (ret < 0)
+                return av_fail(err, ret, c->src, "stream parameters");
+            os->time_base = encs[i]->time_base;
+            if (i == 0) {
+                os->avg_frame_rate = encs[i]->framerate;
+                os->sample_aspect_ratio = (AVRational){1, 1};
+                o->vst = os->index;
+            } else {
+                o->ast = os->index;
+            }
+        }
+        if ((rc = write_header(o, c->src, err)) < 0)
+            return rc;
+        c->split_frame[k] = llround(c->plan->parts[k].start * fps);
+    }
+    return 0;
+}
+
+/* The part a packet belongs to, by presentation time: the encoder was told to start a fresh
+ * IDR at each split frame, so nothing before it references anything after. */
+static int part_of(const fit_ctx *c, int64_t pts, AVRational tb)
+{
+    int k = 0;
+    AVRational ftb = av_inv_q(av_make_q(c->plan->out_fps.num, c->plan->out_fps.den));
+    while (k + 1 < c->n_out && av_compare_ts(pts, tb, c->split_frame[k + 1], ftb) >= 0)
+        k++;
+    return k;
+}
+
+static int write_packets(fit_ctx *c, AVCodecContext *enc, bool video, tp_error *err)
+{
+    for (;;) {
+        int ret = avcodec_receive_packet(enc, c->opkt);
+        if (ret == AVERROR(EAGAIN) || ret == AVERROR_EOF)
+            return 0;
+        if (ret < 0)
+            return av_fail(err, ret, c->src, "encode error");
+        int64_t pts = c->opkt->pts != AV_NOPTS_VALUE ? c->opkt->pts : c->opkt->dts;
+        int k = part_of(c, pts, enc->time_base);
+        fit_output *o = &c->out[k];
+        int si = video ? o->vst : o->ast;
+        AVRational ftb = av_inv_q(av_make_q(c->plan->out_fps.num, c->plan->out_fps.den));
+        int64_t off = av_rescale_q(c->split_frame[k], ftb, enc->time_base);
+        if (c->opkt->pts != AV_NOPTS_VALUE)
+            c->opkt->pts -= off;
+        if (c->opkt->dts != AV_NOPTS_VALUE)
+            c->opkt->dts -= off;
+        av_packet_rescale_ts(c->opkt, enc->time_base, o->mux->streams[si]->time_base);
+        c->opkt->stream_index = si;
+        ret = av_interleaved_write_frame(o->mux, c->opkt);
+        if (ret < 0)
+            return av_fail(err, ret, o->final, "write error");
+    }
+}
+
+static void report_progress(fit_ctx *c, int64_t frame_index)
+{
+    if (!c->opts || !c->opts->progress || !(c->plan->out_duration > 0))
+        return;
+    double fps = av_q2d(av_make_q(c->plan->out_fps.num, c->plan->out_fps.den));
+    double t = frame_index / fps, wall = tp_now_monotonic() - c->started;
+    c->opts->progress(fmin(1.0, t / c->plan->out_duration), wall > 0 ? frame_index / wall : 0.0,
+                      c->opts->payload);
+}
+
+/* Pull everything the graph has ready and encode it; frame NULL flushes the encoder. */
+static int drain_video(fit_ctx *c, bool flush, tp_error *err)
+{
+    for (;;) {
+        int ret = av_buffersink_get_frame(c->vsink, c->filt);
+        if (ret == AVERROR_EOF)
+            c->vdone = true;
+        if (ret == AVERROR(EAGAIN) || ret == AVERROR_EOF)
+            break;
+        if (ret < 0)
+            return av_fail(err, ret, c->src, "video filter");
+        /* The fps filter's time base is 1/fps, so pts is the output frame index. */
+        AVRational tb = av_buffersink_get_time_base(c->vsink);
+        c->filt->pts = av_rescale_q(c->filt->pts, tb, c->venc->time_base);
+        c->filt->pict_type = AV_PICTURE_TYPE_NONE;
+        while (c->next_split < c->n_out && c->filt->pts >= c->split_frame[c->next_split]) {
+            c->filt->pict_type = AV_PICTURE_TYPE_I;
+            c->next_split++;
+        }
+        c->frames_out = c->filt->pts + 1;
+        ret = avcodec_send_frame(c->venc, c->filt);
+        av_frame_unref(c->filt);
+        if (ret < 0)
+            return av_fail(err, ret, c->src, "video encode");
+        int rc = write_packets(c, c->venc, true, err);
+        if (rc < 0)
+            return rc;
+    }
+    report_progress(c, c->frames_out);
+    if (flush) {
+        int ret = avcodec_send_frame(c->venc, NULL);
+        if (ret < 0 && ret != AVERROR_EOF)
+            return av_fail(err, ret, c->src, "video encode");
+        return write_packets(c, c->venc, true, err);
+    }
+    return 0;
+}
+
+static int drain_audio(fit_ctx *c, bool flush, tp_error *err)
+{
+    for (;;) {
+        int ret = av_buffersink_get_frame(c->asink, c->filt);
+        if (ret == AVERROR_EOF)
+            c->adone = true;
+        if (ret == AVERROR(EAGAIN) || ret == AVERROR_EOF)
+            break;
+        if (ret < 0)
+            return av_fail(err, ret, c->src, "audio filter");
+        c->filt->pts = av_rescale_q(c->filt->pts, av_buffersink_get_time_base(c->asink),
+                                    c->aenc->time_base);
+        ret = avcodec_send_frame(c->aenc, c->filt);
+        av_frame_unref(c->filt);
+        if (ret < 0)
+            return av_fail(err, ret, c->src, "audio encode");
+        int rc = write_packets(c, c->aenc, false, err);
+        if (rc < 0)
+            return rc;
+    }
+    if (flush) {
+        int ret = avcodec_send_frame(c->aenc, NULL);
+        if (ret < 0 && ret != AVERROR_EOF)
+            return av_fail(err, ret, c->src, "audio encode");
+        return write_packets(c, c->aenc, false, err);
+    }
+    return 0;
+}
+
+/* Decode what the packet (NULL = flush) yields and push it through the stream's graph. */
+static int decode_push(fit_ctx *c, bool video, const AVPacket *pkt, tp_error *err)
+{
+    AVCodecContext *dec = video ? c->vdec : c->adec;
+    AVFilterContext *src = video ? c->vsrc : c->asrc;
+    int64_t origin = video ? c->origin_v : c->origin_a;
+    int ret = avcodec_send_packet(dec, pkt);
+    if (ret < 0 && ret != AVERROR_EOF && ret != AVERROR_INVALIDDATA)
+        return av_fail(err, ret, c->src, "decode");
+    for (;;) {
+        ret = avcodec_receive_frame(dec, c->frame);
+        if (ret == AVERROR(EAGAIN))
+            return 0;
+        if (ret == AVERROR_EOF)
+            break;
+        if (ret == AVERROR_INVALIDDATA)
+            continue; /* a damaged frame: the fps filter/aresample fill the gap */
+        if (ret < 0)
+            return av_fail(err, ret, c->src, "decode");
+        int64_t pts = c->frame->best_effort_timestamp;
+        if (pts == AV_NOPTS_VALUE) {
+            av_frame_unref(c->frame);
+            continue;
+        }
+        c->frame->pts = pts - origin;
+        int64_t fdur = c->frame->pkt_duration;
+        if (fdur <= 0 && video && dec->framerate.num > 0)
+            fdur = av_rescale_q(1, av_inv_q(dec->framerate), dec->pkt_timebase);
+        if (!video && fdur <= 0)
+            fdur = av_rescale_q(c->frame->nb_samples, (AVRational){1, c->frame->sample_rate},
+                                dec->pkt_timebase);
+        int64_t *end = video ? &c->end_v : &c->end_a;
+        if (c->frame->pts + fdur > *end)
+            *end = c->frame->pts + fdur;
+        ret = av_buffersrc_add_frame_flags(src, c->frame, AV_BUFFERSRC_FLAG_KEEP_REF);
+        av_frame_unref(c->frame);
+        if (ret < 0 && ret != AVERROR_EOF)
+            return av_fail(err, ret, c->src, video ? "video filter input" : "audio filter input");
+        int rc = video ? drain_video(c, false, err) : drain_audio(c, false, err);
+        if (rc < 0)
+            return rc;
+    }
+    /* Decoder fully flushed: close the graph input at the end of the last frame (not its
+     * start), so the fps filter keeps the last frame for its whole duration. */
+    ret = av_buffersrc_close(src, video ? c->end_v : c->end_a, AV_BUFFERSRC_FLAG_PUSH);
+    if (ret < 0 && ret != AVERROR_EOF)
+        return av_fail(err, ret, c->src, "filter flush");
+    return video ? drain_video(c, true, err) : drain_audio(c, true, err);
+}
+
+static int run_transcode(fit_ctx *c, const char *outdir, tp_error *err)
+{
+    int rc = open_input(c, err);
+    if (rc < 0)
+        return rc;
+    if ((rc = setup_video(c, err)) < 0)
+        return rc;
+    if (c->aidx >= 0 && (rc = setup_audio(c, err)) < 0)
+        return rc;
+    if ((rc = outputs_prepare(c, outdir, c->plan->n_parts, ".mp4", err)) < 0)
+        return rc;
+    if ((rc = setup_outputs(c, err)) < 0)
+        return rc;
+
+    /* One clock for both streams: the earliest start is 0, so an offset between audio and video
+     * (a late audio start, an edit list) survives as an offset. */
+    int64_t start = INT64_MAX;
+    int idx[2] = {c->vidx, c->aidx};
+    for (int i = 0; i < 2; i++) {
+        if (idx[i] < 0)
+            continue;
+        AVStream *st = c->in->streams[idx[i]];
+        if (st->start_time != AV_NOPTS_VALUE)
+            start = FFMIN(start, av_rescale_q(st->start_time, st->time_base, AV_TIME_BASE_Q));
+    }
+    if (start == INT64_MAX)
+        start = 0;
+    c->origin_v = av_rescale_q(start, AV_TIME_BASE_Q, c->in->streams[c->vidx]->time_base);
+    if (c->aidx >= 0)
+        c->origin_a = av_rescale_q(start, AV_TIME_BASE_Q, c->in->streams[c->aidx]->time_base);
+    c->started = tp_now_monotonic();
+
+    for (;;) {
+        if (canceled(c))
+            return tp_error_set(err, TP_ECANCELED, 0, "%s: canceled", c->src);
+        /* A trimmed output is complete once its graphs end: skip the rest of the source. */
+        if (c->vdone && (c->aidx < 0 || c->adone))
+            break;
+        int ret = av_read_frame(c->in, c->pkt);
+        if (ret == AVERROR_EOF)
+            break;
+        if (ret < 0)
+            return av_fail(err, ret, c->src, "read error");
+        if (c->pkt->stream_index == c->vidx)
+            rc = decode_push(c, true, c->pkt, err);
+        else if (c->pkt->stream_index == c->aidx)
+            rc = decode_push(c, false, c->pkt, err);
+        av_packet_unref(c->pkt);
+        if (rc < 0)
+            return rc;
+    }
+    if ((rc = decode_push(c, true, NULL, err)) < 0)
+        return rc;
+    if (c->aidx >= 0 && (rc = decode_push(c, false, NULL, err)) < 0)
+        return rc;
+    for (int k = 0; k < c->n_out; k++)
+        if ((rc = finish_mux(&c->out[k], err)) < 0)
+            return rc;
+    if (canceled(c))
+        return tp_error_set(err, TP_ECANCELED, 0, "%s: canceled", c->src);
+    report_progress(c, c->frames_out);
+    return 0;
+}
+
+static void ctx_reset(fit_ctx *c, bool remove_tmp)
+{
+    outputs_close(c, remove_tmp);
+    avfilter_graph_free(&c->vgraph);
+    avfilter_graph_free(&c->agraph);
+    c->vsrc = c->vsink = c->asrc = c->asink = NULL;
+    avcodec_free_context(&c->vdec);
+    avcodec_free_context(&c->adec);
+    avcodec_free_context(&c->venc);
+    avcodec_free_context(&c->aenc);
+    avformat_close_input(&c->in);
+    c->next_split = 0;
+    c->frames_out = 0;
+    c->end_v = c->end_a = 0;
+    c->vdone = c->adone = false;
+}
+
+int tp_fit_run(char ***out_paths, int *n_out, const char *src, const tp_media_info *media,
+               const tp_fit_plan *plan, const tp_profile *p, const char *outdir,
+               const tp_fit_opts *opts, tp_error *err)
+{
+    if (!out_paths || !n_out || !src || !plan || !p || !outdir)
+        return tp_error_set(err, TP_EINVAL, 0, "fit: missing argument");
+    *out_paths = NULL;
+    *n_out = 0;
+    (void)media;
+    if (plan->reject)
+        return tp_error_set(err, TP_EREJECT, 0, "%s: %s", src, plan->reason);
+    struct stat st;
+    if (stat(outdir, &st) < 0 || !S_ISDIR(st.st_mode))
+        return tp_error_set(err, TP_EIO, errno, "%s: the output folder does not exist", outdir);
+    if (access(outdir, W_OK) < 0)
+        return tp_error_set(err, TP_EIO, errno, "%s: the output folder is not writable: %s",
+                            outdir, strerror(errno));
+
+    fit_ctx c = {.src = src, .plan = plan, .profile = p, .opts = opts};
+    c.video_maxrate = plan->video_bitrate_max > 0 ? plan->video_bitrate_max : 15000000;
+    c.pkt = av_packet_alloc();
+    c.opkt = av_packet_alloc();
+    c.frame = av_frame_alloc();
+    c.filt = av_frame_alloc();
+    int rc = 0;
+    if (!c.pkt || !c.opkt || !c.frame || !c.filt) {
+        rc = tp_error_set(err, TP_ENOMEM, 0, "out of memory");
+        goto out;
+    }
+    for (int attempt = 0;; attempt++) {
+        switch (plan->action) {
+        case TP_ACTION_NONE: rc = run_pass(&c, outdir, err); break;
+        case TP_ACTION_REMUX: rc = run_remux(&c, outdir, err); break;
+        default: rc = run_transcode(&c, outdir, err); break;
+        }
+        if (rc < 0)
+            goto out;
+        /* Verify every part; a transcode over the size limit goes round again, lower. */
+        int64_t biggest = 0;
+        bool oversize = false;
+        for (int k = 0; k < c.n_out; k++) {
+            int64_t size = 0;
+            rc = verify_output(&c.out[k], p, &size, err);
+            if (size > biggest)
+                biggest = size;
+            if (rc < 0 && plan->action == TP_ACTION_TRANSCODE && p->rules.max_size > 0 &&
+                size > p->rules.max_size && attempt < TP_SIZE_RETRIES) {
+                oversize = true;
+                rc = 0;
+            }
+            if (rc < 0)
+                goto out;
+        }
+        if (!oversize)
+            break;
+        double ratio = (double)p->rules.max_size * 0.85 / (double)biggest;
+        tp_log(TP_LOG_WARN, "%s: output %lld B over the limit; re-encoding at %.0f%% bit-rate",
+               src, (long long)biggest, ratio * 100.0);
+        c.video_maxrate = (int64_t)(c.video_maxrate * (ratio < 0.8 ? ratio : 0.8));
+        ctx_reset(&c, true);
+    }
+    rc = commit_outputs(&c, out_paths, n_out, err);
+out:
+    ctx_reset(&c, true);
+    av_packet_free(&c.pkt);
+    av_packet_free(&c.opkt);
+    av_frame_free(&c.frame);
+    av_frame_free(&c.filt);
+    return rc;
+}

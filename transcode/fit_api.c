@@ -1,0 +1,34 @@
+/* tp_fit_file(): the public one-call fit (probe → rules → plan → run) for embedding programs. */
+#include <stdio.h>
+
+#include "probe/probe.h"
+#include "probe/rules.h"
+#include "transcode/fit.h"
+#include "util/tp_util.h"
+
+int tp_fit_file(char ***out_paths, int *n_out, const char *path, const tp_profile *profile,
+                const char *outdir, const tp_fit_options *opts, tp_error *err)
+{
+    if (!out_paths || !n_out || !path || !profile || !outdir)
+        return tp_error_set(err, TP_EINVAL, 0, "tp_fit_file: missing argument");
+    *out_paths = NULL;
+    *n_out = 0;
+    tp_media_info media;
+    tp_check_result check;
+    tp_fit_plan plan;
+    tp_probe_opts po = {.deep = false,
+                        .limits = &profile->limits,
+                        .cancel = opts ? opts->cancel : NULL};
+    int rc = tp_probe_file(&media, path, &po, err);
+    if (rc < 0)
+        return rc;
+    tp_rules_check(&check, &media, profile);
+    if ((rc = tp_fit_plan_make(&plan, &media, &check, profile, err)) < 0)
+        return rc;
+    if (plan.reject)
+        return tp_error_set(err, TP_EREJECT, 0, "%s: %s", path, plan.reason);
+    tp_fit_opts fo = {.progress = opts ? opts->progress : NULL,
+                      .payload = opts ? opts->payload : NULL,
+                      .cancel = opts ? opts->cancel : NULL};
+    return tp_fit_run(out_paths, n_out, path, &media, &plan, profile, outdir, &fo, err);
+}

@@ -1,0 +1,415 @@
+/* Fit planner: media info + check verdict + profile → what fit will do (pass, remux or
+ * transcode with this filter chain, bit-rate ceiling and list of parts). Pure: no FFmpeg, no I/O,
+ * so every decision is unit-tested without media. */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "transcode/fit.h"
+#include "util/tp_util.h"
+
+/* The share of rules.max_size we aim at: the VBV bound is not exact and the container adds
+ * overhead (moov grows with duration), so keep a margin. */
+#define TP_SIZE_MARGIN 0.90
+/* Container overhead estimate, bytes per second of output (moov tables, mdat headers). */
+#define TP_MUX_OVERHEAD_PER_S 2000.0
+/* VBV buffer length in seconds of maxrate: a larger buffer helps quality on cuts, but the
+ * worst-case size is maxrate * (duration + buffer seconds). */
+#define TP_VBV_SECONDS 2.0
+/* Below this video ceiling the picture would be unwatchable: refuse rather than emit mush. */
+#define TP_MIN_VIDEO_BITRATE 150000
+/* Aspect ratios within this relative difference are treated as equal (same as the rules). */
+#define TP_ASPECT_TOLERANCE 0.01
+
+static int even_down(double v)
+{
+    int i = (int)floor(v + 1e-6);
+    if (i < 2)
+        i = 2;
+    return i & ~1;
+}
+
+static int even_up(double v)
+{
+    int i = (int)ceil(v - 1e-6);
+    if (i < 2)
+        i = 2;
+    return (i + 1) & ~1;
+}
+
+static int64_t gcd64(int64_t a, int64_t b)
+{
+    while (b) {
+        int64_t t = a % b;
+        a = b;
+        b = t;
+    }
+    return a < 0 ? -a : a;
+}
+
+static tp_rational rational_from_double(double v)
+{
+    tp_rational r;
+    if (fabs(v - round(v)) < 1e-6) {
+        r.num = (int)round(v);
+        r.den = 1;
+        return r;
+    }
+    /* NTSC rates stay exact: 29.97 → 30000/1001. */
+    double ntsc = v * 1.001;
+    if (fabs(ntsc - round(ntsc)) < 1e-3) {
+        r.num = (int)round(ntsc) * 1000;
+        r.den = 1001;
+        return r;
+    }
+    int64_t num = llround(v * 1000.0), den = 1000, g = gcd64(num, den);
+    r.num = (int)(num / g);
+    r.den = (int)(den / g);
+    return r;
+}
+
+static double rational_value(tp_rational r)
+{
+    return r.den ? (double)r.num / r.den : 0.0;
+}
+
+/* The output frame rate: the source's, clamped into rules.fps. A VFR source is made constant at
+ * its rounded average rate, so no fraction like 29.41 reaches the encoder. */
+static tp_rational plan_fps(const tp_media_info *m, const tp_rules *r)
+{
+    double fps = rational_value(m->video.fps);
+    tp_rational out = m->video.fps;
+    if (!(fps > 0.0) || !isfinite(fps)) {
+        fps = 30.0;
+        out = rational_from_double(30.0);
+    } else if (m->video.vfr) {
+        fps = round(fps);
+        out = rational_from_double(fps);
+    }
+    if (r->fps_max > 0 && fps > r->fps_max + 1e-9) {
+        /* A whole divisor of the source rate keeps motion even (120 → 60, 59.94 → 29.97...). */
+        int div = 2;
+        while (div <= 8 && !(fps / div <= r->fps_max + 1e-9 && fps / div >= r->fps_min - 1e-9))
+            div++;
+        if (div <= 8) {
+            fps /= div;
+            out.den *= div;
+        } else {
+            fps = r->fps_max;
+            out = rational_from_double(fps);
+        }
+    }
+    if (r->fps_min > 0 && fps < r->fps_min - 1e-9) {
+        fps = r->fps_min;
+        out = rational_from_double(fps);
+    }
+    int64_t g = gcd64(out.num, out.den);
+    if (g > 1) {
+        out.num = (int)(out.num / g);
+        out.den = (int)(out.den / g);
+    }
+    return out;
+}
+
+/* Displayed size after SAR and rotation; the probe fills it, but compute it when it did not. */
+static void display_size(const tp_media_info *m, int *w, int *h)
+{
+    *w = m->video.display_width;
+    *h = m->video.display_height;
+    if (*w > 0 && *h > 0)
+        return;
+    double sar = m->video.sar.num > 0 && m->video.sar.den > 0 ? rational_value(m->video.sar) : 1.0;
+    int cw = (int)lround(m->video.width * (sar > 1.0 ? sar : 1.0));
+    int ch = (int)lround(m->video.height / (sar < 1.0 ? sar : 1.0));
+    bool quarter = m->video.rotation == 90 || m->video.rotation == 270;
+    *w = quarter ? ch : cw;
+    *h = quarter ? cw : ch;
+}
+
+/* Appends printf output to the chain; false when the buffer is full (a planner bug, since the
+ * chain is bounded). */
+__attribute__((format(printf, 3, 4))) static bool appendf(char *buf, size_t size, const char *fmt,
+                                                          ...)
+{
+    size_t len = strlen(buf);
+    if (len >= size - 1)
+        return false;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf + len, size - len, fmt, ap);
+    va_end(ap);
+    return n >= 0 && (size_t)n < size - len;
+}
+
+/* HDR → SDR BT.709: linearise with zscale, tone-map in linear light (mobius: linear up to
+ * mid-tones, then rolls highlights off, so colours keep their saturation; hable darkens them),
+ * then back to BT.709 limited range. Without this, PQ/HLG decoded as SDR looks washed out. */
+static bool append_tonemap(char *f, size_t n, const char *hdr)
+{
+    const char *tin = !strcmp(hdr, "hlg") ? "arib-std-b67" : "smpte2084";
+    return appendf(f, n,
+                   "zscale=tin=%s:min=bt2020nc:pin=bt2020:rin=tv:t=linear:npl=100,"
+                   "format=gbrpf32le,zscale=p=bt709,tonemap=tonemap=mobius:desat=0,"
+                   "zscale=t=bt709:m=bt709:r=tv,format=yuv420p,",
+                   tin);
+}
+
+static bool append_rotation(char *f, size_t n, int rotation)
+{
+    switch (rotation) {
+    case 90: return appendf(f, n, "transpose=clock,");
+    case 180: return appendf(f, n, "hflip,vflip,");
+    case 270: return appendf(f, n, "transpose=cclock,");
+    default: return true;
+    }
+}
+
+/* The picture into W×H by fix.fill. dw×dh is the displayed (upright, square-pixel) source size;
+ * scale works on the frame as decoded-and-rotated, so scaling straight to the target size also
+ * undoes an anamorphic SAR. */
+static bool append_fill(char *f, size_t n, const tp_fix *fix, int dw, int dh)
+{
+    int W = fix->width, H = fix->height;
+    double src_ar = (double)dw / dh, dst_ar = (double)W / H;
+    if (fabs(src_ar / dst_ar - 1.0) <= TP_ASPECT_TOLERANCE)
+        return appendf(f, n, "scale=%d:%d:flags=bicubic,setsar=1", W, H);
+    bool wider = src_ar > dst_ar;
+    if (fix->fill == TP_FILL_CROP) {
+        int cw = wider ? even_up(H * src_ar) : W, ch = wider ? H : even_up(W / src_ar);
+        return appendf(f, n, "scale=%d:%d:flags=bicubic,crop=%d:%d,setsar=1", cw, ch, W, H);
+    }
+    int fw = wider ? W : even_down(H * src_ar), fh = wider ? even_down(W / src_ar) : H;
+    if (fw > W)
+        fw = W;
+    if (fh > H)
+        fh = H;
+    int x = ((W - fw) / 2) & ~1, y = ((H - fh) / 2) & ~1;
+    if (fix->fill == TP_FILL_PAD)
+        return appendf(f, n, "scale=%d:%d:flags=bicubic,pad=%d:%d:%d:%d:color=%s,setsar=1", fw,
+                       fh, W, H, x, y, fix->pad_color[0] ? fix->pad_color : "black");
+    if ((wider ? H - fh : W - fw) < 4) /* bars under 2 px each: a stretch is invisible */
+        return appendf(f, n, "scale=%d:%d:flags=bicubic,setsar=1", W, H);
+    /* Blur: the background is the same video, centre-cropped to the target shape (free: crop
+     * only moves pointers), scaled down to an eighth of the size and blurred there. Only the bars
+     * are scaled back up, and they are stacked with the picture (a copy) rather than overlaid
+     * (a per-pixel blend over the whole frame): this keeps blur within a few per cent of pad. */
+    int bw = even_up(W / 8.0), bh = even_up(H / 8.0);
+    int side = bw < bh ? bw : bh;
+    int lr = side / 10, cr;
+    if (lr < 1)
+        lr = 1;
+    if (lr > 20)
+        lr = 20;
+    cr = lr / 2 > 0 ? lr / 2 : 1;
+    int bar1 = wider ? y : x, bar2 = wider ? H - fh - y : W - fw - x;
+    int full = wider ? H : W, small = wider ? bh : bw;
+    int s1 = even_up((double)bar1 * small / full), s2 = even_up((double)bar2 * small / full);
+    if (s1 > small)
+        s1 = small;
+    if (s2 > small)
+        s2 = small;
+    if (!appendf(f, n, "split=2[tpbg][tpfg];[tpbg]"))
+        return false;
+    if (wider ? !appendf(f, n, "crop=w=trunc(ih*%d/%d/sar/2)*2:h=ih,", W, H)
+              : !appendf(f, n, "crop=w=iw:h=trunc(iw*sar*%d/%d/2)*2,", H, W))
+        return false;
+    if (!appendf(f, n,
+                 "scale=%d:%d:flags=fast_bilinear,"
+                 "boxblur=luma_radius=%d:luma_power=2:chroma_radius=%d:chroma_power=2,"
+                 "split=2[tpb1][tpb2];",
+                 bw, bh, lr, cr))
+        return false;
+    if (wider)
+        return appendf(f, n,
+                       "[tpb1]crop=%d:%d:0:0,scale=%d:%d:flags=fast_bilinear,setsar=1[tpt];"
+                       "[tpb2]crop=%d:%d:0:%d,scale=%d:%d:flags=fast_bilinear,setsar=1[tpu];"
+                       "[tpfg]scale=%d:%d:flags=bicubic,setsar=1[tpm];"
+                       "[tpt][tpm][tpu]vstack=inputs=3,setsar=1",
+                       bw, s1, W, bar1, bw, s2, bh - s2, W, bar2, fw, fh);
+    return appendf(f, n,
+                   "[tpb1]crop=%d:%d:0:0,scale=%d:%d:flags=fast_bilinear,setsar=1[tpt];"
+                   "[tpb2]crop=%d:%d:%d:0,scale=%d:%d:flags=fast_bilinear,setsar=1[tpu];"
+                   "[tpfg]scale=%d:%d:flags=bicubic,setsar=1[tpm];"
+                   "[tpt][tpm][tpu]hstack=inputs=3,setsar=1",
+                   s1, bh, bar1, H, s2, bh, bw - s2, bar2, H, fw, fh);
+}
+
+/* Split points on output-frame boundaries so parts add up exactly to the whole. */
+static void plan_parts(tp_fit_plan *out, double total, double max_part, tp_rational fps)
+{
+    int n = (int)ceil(total / max_part - 1e-9);
+    if (n < 1)
+        n = 1;
+    /* Frame rounding may push an equal share just over the limit: add a part then. */
+    for (;; n++) {
+        double fr = rational_value(fps);
+        bool ok = true;
+        for (int k = 0; k < n; k++) {
+            double s = round(total * k / n * fr) / fr;
+            double e = k + 1 == n ? total : round(total * (k + 1) / n * fr) / fr;
+            out->parts[k].start = s;
+            out->parts[k].duration = e - s;
+            if (e - s > max_part + 1e-9)
+                ok = false;
+        }
+        if (ok || n >= TP_MAX_PARTS)
+            break;
+    }
+    out->n_parts = n;
+}
+
+int tp_fit_plan_make(tp_fit_plan *out, const tp_media_info *media, const tp_check_result *check,
+                     const tp_profile *p, tp_error *err)
+{
+    if (!out || !media || !check || !p)
+        return tp_error_set(err, TP_EINVAL, 0, "fit plan: missing argument");
+    memset(out, 0, sizeof(*out));
+    const tp_rules *r = &p->rules;
+    const tp_fix *fix = &p->fix;
+    double dur = media->duration;
+    out->out_duration = dur;
+    out->n_parts = 1;
+    out->parts[0].start = 0.0;
+    out->parts[0].duration = dur;
+
+    if (check->verdict == TP_VERDICT_ERROR || check->verdict == TP_VERDICT_REJECT) {
+        out->reject = true;
+        tp_strlcpy(out->reason, check->reason[0] ? check->reason : "rejected by the rules",
+                   sizeof(out->reason));
+        return 0;
+    }
+    if (check->verdict == TP_VERDICT_PASS) {
+        out->action = TP_ACTION_NONE;
+        return 0;
+    }
+
+    bool too_long = dur > 0 && r->duration_max > 0 && dur > r->duration_max + 1e-6;
+    bool too_short = dur >= 0 && dur < r->duration_min - 1e-6;
+    if (too_long && fix->too_long == TP_TOO_LONG_REJECT) {
+        out->reject = true;
+        snprintf(out->reason, sizeof(out->reason),
+                 "duration %.1f s > %.0f s and fix.too_long is reject "
+                 "(set fix.too_long=split or trim to fit it)",
+                 dur, r->duration_max);
+        return 0;
+    }
+    if (too_short && fix->too_short == TP_TOO_SHORT_REJECT) {
+        out->reject = true;
+        snprintf(out->reason, sizeof(out->reason),
+                 "duration %.2f s < %.0f s and fix.too_short is reject "
+                 "(set fix.too_short=extend to hold the last frame)",
+                 dur, r->duration_min);
+        return 0;
+    }
+
+    out->action = check->action == TP_ACTION_REMUX && !too_long && !too_short
+                      ? TP_ACTION_REMUX
+                      : TP_ACTION_TRANSCODE;
+    if (out->action == TP_ACTION_REMUX)
+        return 0;
+
+    if (!media->video.present) {
+        out->reject = true;
+        tp_strlcpy(out->reason, "no video stream to fit", sizeof(out->reason));
+        return 0;
+    }
+    if (fix->width <= 0 || fix->height <= 0 || (fix->width | fix->height) & 1)
+        return tp_error_set(err, TP_ECONFIG, 0,
+                            "fix.width and fix.height must be positive and even (have %dx%d)",
+                            fix->width, fix->height);
+    int dw, dh;
+    display_size(media, &dw, &dh);
+    if (dw <= 0 || dh <= 0) {
+        out->reject = true;
+        tp_strlcpy(out->reason, "unknown picture size", sizeof(out->reason));
+        return 0;
+    }
+
+    out->out_width = fix->width;
+    out->out_height = fix->height;
+    out->out_fps = plan_fps(media, r);
+
+    /* Time: trim/extend change the total; split cuts it into parts. */
+    if (too_long && fix->too_long == TP_TOO_LONG_TRIM) {
+        out->out_duration = r->duration_max;
+        out->parts[0].duration = r->duration_max;
+    } else if (too_short) {
+        /* A little above the minimum so rounding in the rules' measurement cannot fail it. */
+        double target = r->duration_min + 0.1;
+        out->out_duration = target;
+        out->parts[0].duration = target;
+    } else if (too_long) {
+        plan_parts(out, dur, r->duration_max, out->out_fps);
+        if (out->parts[out->n_parts - 1].duration > r->duration_max + 1e-9 ||
+            out->n_parts >= TP_MAX_PARTS) {
+            out->reject = true;
+            snprintf(out->reason, sizeof(out->reason),
+                     "duration %.0f s would need more than %d parts of %.0f s", dur,
+                     TP_MAX_PARTS, r->duration_max);
+            return 0;
+        }
+        for (int k = 0; k < out->n_parts; k++) {
+            if (out->parts[k].duration < r->duration_min - 1e-9) {
+                out->reject = true;
+                snprintf(out->reason, sizeof(out->reason),
+                         "duration %.1f s cannot be split into parts within [%.0f, %.0f] s", dur,
+                         r->duration_min, r->duration_max);
+                return 0;
+            }
+        }
+    }
+
+    /* Bit-rate ceiling: the longest part must fit in max_size with the audio and a margin;
+     * worst case the VBV lets size reach maxrate * (duration + buffer). */
+    double longest = 0.0;
+    for (int k = 0; k < out->n_parts; k++)
+        if (out->parts[k].duration > longest)
+            longest = out->parts[k].duration;
+    if (!(longest > 0.0))
+        longest = r->duration_max > 0 ? r->duration_max : 600.0;
+    out->audio_bitrate = media->audio.present ? fix->audio.bitrate : 0;
+    int64_t vmax = fix->video.max_bitrate > 0 ? fix->video.max_bitrate : 15000000;
+    if (r->max_size > 0) {
+        double bits = (double)r->max_size * 8.0 * TP_SIZE_MARGIN;
+        bits -= TP_MUX_OVERHEAD_PER_S * 8.0 * longest;
+        bits -= (double)out->audio_bitrate * 1.05 * longest;
+        double budget = bits / (longest + TP_VBV_SECONDS);
+        if (budget < TP_MIN_VIDEO_BITRATE) {
+            out->reject = true;
+            snprintf(out->reason, sizeof(out->reason),
+                     "rules.max_size %lld B is too small for %.1f s of video "
+                     "(raise rules.max_size or shorten rules.duration)",
+                     (long long)r->max_size, longest);
+            return 0;
+        }
+        if (budget < (double)vmax)
+            vmax = (int64_t)budget;
+    }
+    out->video_bitrate_max = vmax;
+    out->video_bufsize = (int64_t)(vmax * TP_VBV_SECONDS);
+
+    /* The video chain: deinterlace, tone-map, rotate, constant rate, fill, 8-bit 4:2:0, time. */
+    char *f = out->filter;
+    size_t n = sizeof(out->filter);
+    f[0] = '\0';
+    bool ok = true;
+    if (media->video.interlaced)
+        ok = ok && appendf(f, n, "bwdif=mode=send_frame:parity=auto:deint=interlaced,");
+    if (media->video.hdr[0])
+        ok = ok && append_tonemap(f, n, media->video.hdr);
+    ok = ok && append_rotation(f, n, media->video.rotation);
+    ok = ok && appendf(f, n, "fps=fps=%d/%d:start_time=0,", out->out_fps.num, out->out_fps.den);
+    /* Time edits right after fps: the link still knows its frame rate there (tpad needs it to
+     * time the held frames) and trimmed frames are not scaled for nothing. */
+    if (too_long && fix->too_long == TP_TOO_LONG_TRIM)
+        ok = ok && appendf(f, n, "trim=end=%.6f,", out->out_duration);
+    else if (too_short)
+        ok = ok && appendf(f, n, "tpad=stop_mode=clone:stop_duration=%.6f,trim=end=%.6f,",
+                           out->out_duration - (dur > 0 ? dur : 0) + 1.0, out->out_duration);
+    ok = ok && append_fill(f, n, fix, dw, dh);
+    ok = ok && appendf(f, n, ",format=yuv420p");
+    if (!ok)
+        return tp_error_set(err, TP_EINTERNAL, 0, "fit plan: filter chain too long");
+    return 0;
+}
