@@ -126,6 +126,27 @@ years = next(f for f in files if f["path"].endswith("years.mkv"))
 assert years["media"]["duration"] > 1e9, years["media"]["duration"]
 sys.exit(1 if bad else 0)
 EOF
+# The same files through `tokprep fit`: every one is an error or a reject (nothing here can be
+# made conformant), the report is complete, and nothing is left in the output folder.
+rc=0
+timeout 120 "$TOKPREP" fit --json -o "$T/fitout" "${files[@]}" >"$T/fit.json" 2>"$T/fit.err" || rc=$?
+if [ "$rc" = 2 ]; then ok "fit over ${#files[@]} hostile files: exit 2"; else
+    bad "fit over hostile files: exit $rc (124 = hang, >128 = crash)"; tail -5 "$T/fit.err"; fi
+python3 - "$T" "${#files[@]}" <<'EOF' && ok "fit: one entry per file, each an error or reject with a reason" || bad "fit report"
+import json, os, sys
+T, n = sys.argv[1], int(sys.argv[2])
+files = json.load(open(T + "/fit.json", encoding="utf-8"))["files"]
+assert len(files) == n, "%d entries for %d files" % (len(files), n)
+for f in files:
+    assert f["verdict"] in ("error", "reject") and not f["outputs"], f
+    assert f.get("error") or f.get("reason"), f
+years = [f for f in files if f["path"].endswith("years.mkv")][0]
+assert "parts" in (years.get("error") or years.get("reason") or ""), years
+EOF
+left=$(find "$T/fitout" -type f 2>/dev/null | wc -l)
+if [ "$left" = 0 ]; then ok "fit: no file left in the output folder"; else
+    bad "fit: $left files left in the output folder"; find "$T/fitout" -type f; fi
+
 # The limits answer fast: a million streams is refused in well under the probe timeout.
 for f in streams.mkv streams.mp4 huge_pixels.mkv; do
     s=$(date +%s.%N)
@@ -201,6 +222,14 @@ expect_grep 'bad\\xff\\xfeutf8.mp4' "$T/names.txt" "names: invalid UTF-8 shown a
 timeout 10 "$TOKPREP" check --junit "$T/names.xml" "$T/names" >/dev/null 2>&1 || true
 python3 -c "import sys, xml.dom.minidom as m; m.parse(sys.argv[1])" "$T/names.xml" && ok "names: JUnit XML parses" ||
     bad "names: JUnit XML invalid"
+# fit prints the same names (the plan only: --dry-run transcodes nothing).
+timeout 20 "$TOKPREP" fit --dry-run -o "$T/nout" "$T/names" >"$T/fnames.txt" 2>&1 || true
+if LC_ALL=C grep -q $'[\x01-\x08\x0b-\x1f\x7f]' "$T/fnames.txt"; then bad "fit names: control bytes in output"; else
+    ok "fit names: no control bytes reach the terminal"; fi
+expect_grep '^.*new\\nline.mp4: ' "$T/fnames.txt" "fit names: newline shown as \\n, one line"
+timeout 20 "$TOKPREP" fit --dry-run --json -o "$T/nout" "$T/names" >"$T/fnames.json" 2>/dev/null || true
+python3 -c "import json, sys; d = json.loads(open(sys.argv[1], 'rb').read().decode('utf-8')); assert len(d['files']) == 5" "$T/fnames.json" &&
+    ok "fit names: --json is valid UTF-8 JSON" || bad "fit names: JSON invalid"
 
 # ---- long paths -------------------------------------------------------------------------------
 d="$T/long"
