@@ -1,6 +1,7 @@
 /* Fuzz harness: the probe on arbitrary bytes in memory (custom AVIOContext: our atom and EBML
- * readers, libavformat's demuxers under the profile's limits, the VFR sample), then the rules on
- * whatever it measured. An input the probe accepts is probed again in deep mode (decode loop). */
+ * readers, libavformat's demuxers under the profile's limits, the VFR sample), then the rules
+ * and the fit planner on whatever it measured (a header may claim any size, rate or duration).
+ * An input the probe accepts is probed again in deep mode (decode loop). */
 #include <libavutil/log.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -8,6 +9,7 @@
 #include "probe/probe.h"
 #include "probe/rules.h"
 #include "profiles/profile.h"
+#include "transcode/fit.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -37,6 +39,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
     tp_rules_check(&r, &m, fuzz_profile);
+    tp_fit_plan plan;
+    tp_fit_plan_make(&plan, &m, &r, fuzz_profile, &err);
     if (size <= 256 * 1024) {
         opts.deep = true;
         if (tp_probe_buffer(&m, data, size, &opts, &err) == 0)
