@@ -234,6 +234,18 @@ static void print_text(const fit_run *run, const fit_job *j)
     }
 }
 
+/* True when both paths have the same file name without extension. */
+static bool same_stem(const char *a, const char *b)
+{
+    const char *ba = strrchr(a, '/'), *bb = strrchr(b, '/');
+    ba = ba ? ba + 1 : a;
+    bb = bb ? bb + 1 : b;
+    const char *da = strrchr(ba, '.'), *db = strrchr(bb, '.');
+    size_t la = da && da != ba ? (size_t)(da - ba) : strlen(ba);
+    size_t lb = db && db != bb ? (size_t)(db - bb) : strlen(bb);
+    return la == lb && !strncmp(ba, bb, la);
+}
+
 static int mkdir_p(const char *dir)
 {
     char *tmp = tp_strdup(dir);
@@ -316,6 +328,17 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
         if (list.items[i].error)
             fr.jobs[i].rc =
                 tp_error_set(&fr.jobs[i].err, -list.items[i].error, 0, "%s", list.items[i].message);
+    }
+    /* Outputs go flat into OUTDIR: two inputs with one stem (a/x.mov, b/x.mp4) would write the
+     * same <stem>.mp4, so the later one is refused rather than silently replacing the first. */
+    for (size_t i = 0; i < fr.n_jobs; i++) {
+        for (size_t k = 0; k < i && fr.jobs[i].rc == 0; k++) {
+            if (fr.jobs[k].rc == 0 && same_stem(fr.jobs[i].path, fr.jobs[k].path))
+                fr.jobs[i].rc = tp_error_set(&fr.jobs[i].err, TP_EINVAL, 0,
+                                             "%s: same name as %s: both would be written as the "
+                                             "same output in OUTDIR (fit them separately)",
+                                             fr.jobs[i].path, fr.jobs[k].path);
+        }
     }
     if (outdir && !dry_run && mkdir_p(outdir) < 0) {
         fprintf(stderr, "tokprep fit: %s: cannot create the output folder: %s\n", outdir,
@@ -434,7 +457,7 @@ const tp_cli_command tp_cmd_fit = {
     .summary = "convert files to conformant MP4 (9:16 H.264/AAC) in a folder",
     .usage = "[--profile P] [--set KEY=VALUE] -o OUTDIR [--json] [--dry-run] [-j N] PATH...",
     .description =
-        "Probes each file, checks it against the profile and writes what passes to OUTDIR:\n"
+        "Probes each file, checks it against the profile and writes a conformant file to OUTDIR:\n"
         "  pass       a byte-identical copy (hard link where possible), original extension\n"
         "  remux      the same packets in a new MP4 with moov first: <stem>.mp4\n"
         "  transcode  H.264 High yuv420p at fix.width x fix.height, AAC-LC: <stem>.mp4, or\n"

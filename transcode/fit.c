@@ -74,10 +74,9 @@ static int av_fail(tp_error *err, int averr, const char *src, const char *what)
     char buf[AV_ERROR_MAX_STRING_SIZE];
     av_strerror(averr, buf, sizeof(buf));
     int code = averr == AVERROR(ENOMEM) ? TP_ENOMEM
-               : averr == AVERROR_EXIT ? TP_ECANCELED
-               : (averr == AVERROR(EACCES) || averr == AVERROR(EROFS) ||
-                  averr == AVERROR(ENOSPC) || averr == AVERROR(ENOENT) ||
-                  averr == AVERROR(EIO) || averr == AVERROR(EPERM))
+               : averr == AVERROR_EXIT  ? TP_ECANCELED
+               : (averr == AVERROR(EACCES) || averr == AVERROR(EROFS) || averr == AVERROR(ENOSPC) ||
+                  averr == AVERROR(ENOENT) || averr == AVERROR(EIO) || averr == AVERROR(EPERM))
                    ? TP_EIO
                    : TP_EMEDIA;
     if (code == TP_ECANCELED)
@@ -116,8 +115,8 @@ static int make_temp(char **out, const char *outdir, const char *final_name, tp_
                     (uint64_t)(uintptr_t)out;
     for (int attempt = 0; attempt < 100; attempt++) {
         seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
-        char *path = tp_asprintf("%s/.%s.tmp-%06x", outdir, final_name,
-                                 (unsigned)(seed >> 40) & 0xffffff);
+        char *path =
+            tp_asprintf("%s/.%s.tmp-%06x", outdir, final_name, (unsigned)(seed >> 40) & 0xffffff);
         if (!path)
             return tp_error_set(err, TP_ENOMEM, 0, "out of memory");
         int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
@@ -129,9 +128,8 @@ static int make_temp(char **out, const char *outdir, const char *final_name, tp_
         int e = errno;
         free(path);
         if (e != EEXIST)
-            return tp_error_set(err, TP_EIO, e,
-                                "%s: cannot create a file in the output folder: %s", outdir,
-                                strerror(e));
+            return tp_error_set(err, TP_EIO, e, "%s: cannot create a file in the output folder: %s",
+                                outdir, strerror(e));
     }
     return tp_error_set(err, TP_EIO, 0, "%s: cannot find a free temporary name", outdir);
 }
@@ -200,8 +198,7 @@ static void outputs_close(fit_ctx *c, bool remove_tmp)
     c->n_out = 0;
 }
 
-static int outputs_prepare(fit_ctx *c, const char *outdir, int n, const char *ext,
-                           tp_error *err)
+static int outputs_prepare(fit_ctx *c, const char *outdir, int n, const char *ext, tp_error *err)
 {
     char *stem = path_stem(c->src);
     if (!stem)
@@ -210,8 +207,8 @@ static int outputs_prepare(fit_ctx *c, const char *outdir, int n, const char *ex
     for (int i = 0; i < n; i++) {
         fit_output *o = &c->out[i];
         o->vst = o->ast = -1;
-        char *name = n == 1 ? tp_asprintf("%s%s", stem, ext)
-                            : tp_asprintf("%s_part%d%s", stem, i + 1, ext);
+        char *name =
+            n == 1 ? tp_asprintf("%s%s", stem, ext) : tp_asprintf("%s_part%d%s", stem, i + 1, ext);
         if (!name) {
             rc = tp_error_set(err, TP_ENOMEM, 0, "out of memory");
             break;
@@ -330,8 +327,7 @@ static int commit_outputs(fit_ctx *c, char ***out_paths, int *n_out, tp_error *e
 
 /* ---- pass: byte copy (hard link when the file system allows) ---------------------------- */
 
-static int copy_file(const char *src, const char *dst, const volatile int *cancel,
-                     tp_error *err)
+static int copy_file(const char *src, const char *dst, const volatile int *cancel, tp_error *err)
 {
     int in = open(src, O_RDONLY | O_CLOEXEC), out = -1, rc = 0;
     char *buf = malloc(1 << 20);
@@ -364,8 +360,7 @@ static int copy_file(const char *src, const char *dst, const volatile int *cance
             if (w < 0) {
                 if (errno == EINTR)
                     continue;
-                rc = tp_error_set(err, TP_EIO, errno, "%s: write error: %s", dst,
-                                  strerror(errno));
+                rc = tp_error_set(err, TP_EIO, errno, "%s: write error: %s", dst, strerror(errno));
                 goto out;
             }
             off += w;
@@ -426,8 +421,7 @@ static int open_input(fit_ctx *c, tp_error *err)
     /* The streams a player would pick: the best video, and the audio that goes with it. */
     c->vidx = av_find_best_stream(c->in, AVMEDIA_TYPE_VIDEO, -1, -1, NULL, 0);
     c->aidx = av_find_best_stream(c->in, AVMEDIA_TYPE_AUDIO, -1, c->vidx, NULL, 0);
-    if (c->vidx >= 0 &&
-        (c->in->streams[c->vidx]->disposition & AV_DISPOSITION_ATTACHED_PIC))
+    if (c->vidx >= 0 && (c->in->streams[c->vidx]->disposition & AV_DISPOSITION_ATTACHED_PIC))
         c->vidx = -1;
     if (c->vidx < 0)
         return tp_error_set(err, TP_EMEDIA, 0, "%s: no video stream", c->src);
@@ -570,13 +564,12 @@ static int setup_video(fit_ctx *c, tp_error *err)
     c->vgraph = avfilter_graph_alloc();
     if (!c->vgraph)
         return tp_error_set(err, TP_ENOMEM, 0, "out of memory");
-    AVRational sar = c->vdec->sample_aspect_ratio.num ? c->vdec->sample_aspect_ratio
-                                                      : (AVRational){1, 1};
+    AVRational sar =
+        c->vdec->sample_aspect_ratio.num ? c->vdec->sample_aspect_ratio : (AVRational){1, 1};
     char args[256];
-    snprintf(args, sizeof(args),
-             "video_size=%dx%d:pix_fmt=%d:time_base=%d/%d:pixel_aspect=%d/%d", c->vdec->width,
-             c->vdec->height, c->vdec->pix_fmt, st->time_base.num, st->time_base.den, sar.num,
-             sar.den);
+    snprintf(args, sizeof(args), "video_size=%dx%d:pix_fmt=%d:time_base=%d/%d:pixel_aspect=%d/%d",
+             c->vdec->width, c->vdec->height, c->vdec->pix_fmt, st->time_base.num,
+             st->time_base.den, sar.num, sar.den);
     int ret = avfilter_graph_create_filter(&c->vsrc, avfilter_get_by_name("buffer"), "in", args,
                                            NULL, c->vgraph);
     if (ret >= 0)
@@ -663,11 +656,11 @@ static int setup_audio(fit_ctx *c, tp_error *err)
     char layout[128], args[512], out_layout[128], desc[768];
     av_channel_layout_describe(&d->ch_layout, layout, sizeof(layout));
     av_channel_layout_describe(&e->ch_layout, out_layout, sizeof(out_layout));
-    snprintf(args, sizeof(args),
-             "time_base=%d/%d:sample_rate=%d:sample_fmt=%s:channel_layout=%s", st->time_base.num,
-             st->time_base.den, d->sample_rate, av_get_sample_fmt_name(d->sample_fmt), layout);
-    ret = avfilter_graph_create_filter(&c->asrc, avfilter_get_by_name("abuffer"), "in", args,
-                                       NULL, c->agraph);
+    snprintf(args, sizeof(args), "time_base=%d/%d:sample_rate=%d:sample_fmt=%s:channel_layout=%s",
+             st->time_base.num, st->time_base.den, d->sample_rate,
+             av_get_sample_fmt_name(d->sample_fmt), layout);
+    ret = avfilter_graph_create_filter(&c->asrc, avfilter_get_by_name("abuffer"), "in", args, NULL,
+                                       c->agraph);
     if (ret >= 0)
         ret = avfilter_graph_create_filter(&c->asink, avfilter_get_by_name("abuffersink"), "out",
                                            NULL, NULL, c->agraph);
@@ -677,11 +670,11 @@ static int setup_audio(fit_ctx *c, tp_error *err)
      * clock as the video (first_pts=0 pads silence when the audio starts late). */
     const tp_fit_plan *pl = c->plan;
     const tp_rules *r = &c->profile->rules;
-    int n = snprintf(desc, sizeof(desc),
-                     "aresample=%d:async=1:first_pts=0,"
-                     "aformat=sample_fmts=%s:sample_rates=%d:channel_layouts=%s",
-                     e->sample_rate, av_get_sample_fmt_name(e->sample_fmt), e->sample_rate,
-                     out_layout);
+    int n =
+        snprintf(desc, sizeof(desc),
+                 "aresample=%d:async=1:first_pts=0,"
+                 "aformat=sample_fmts=%s:sample_rates=%d:channel_layouts=%s",
+                 e->sample_rate, av_get_sample_fmt_name(e->sample_fmt), e->sample_rate, out_layout);
     double dur = c->in->duration > 0 ? c->in->duration / 1e6 : -1.0;
     if (pl->out_duration > 0 && dur > 0 && pl->out_duration > dur + 1e-3)
         n += snprintf(desc + n, sizeof(desc) - (size_t)n, ",apad=whole_dur=%.6f,atrim=end=%.6f",
@@ -824,8 +817,8 @@ static int drain_audio(fit_ctx *c, bool flush, tp_error *err)
             break;
         if (ret < 0)
             return av_fail(err, ret, c->src, "audio filter");
-        c->filt->pts = av_rescale_q(c->filt->pts, av_buffersink_get_time_base(c->asink),
-                                    c->aenc->time_base);
+        c->filt->pts =
+            av_rescale_q(c->filt->pts, av_buffersink_get_time_base(c->asink), c->aenc->time_base);
         ret = avcodec_send_frame(c->aenc, c->filt);
         av_frame_unref(c->filt);
         if (ret < 0)
@@ -989,8 +982,8 @@ int tp_fit_run(char ***out_paths, int *n_out, const char *src, const tp_media_in
     if (stat(outdir, &st) < 0 || !S_ISDIR(st.st_mode))
         return tp_error_set(err, TP_EIO, errno, "%s: the output folder does not exist", outdir);
     if (access(outdir, W_OK) < 0)
-        return tp_error_set(err, TP_EIO, errno, "%s: the output folder is not writable: %s",
-                            outdir, strerror(errno));
+        return tp_error_set(err, TP_EIO, errno, "%s: the output folder is not writable: %s", outdir,
+                            strerror(errno));
 
     fit_ctx c = {.src = src, .plan = plan, .profile = p, .opts = opts};
     c.video_maxrate = plan->video_bitrate_max > 0 ? plan->video_bitrate_max : 15000000;
@@ -1030,8 +1023,8 @@ int tp_fit_run(char ***out_paths, int *n_out, const char *src, const tp_media_in
         if (!oversize)
             break;
         double ratio = (double)p->rules.max_size * 0.85 / (double)biggest;
-        tp_log(TP_LOG_WARN, "%s: output %lld B over the limit; re-encoding at %.0f%% bit-rate",
-               src, (long long)biggest, ratio * 100.0);
+        tp_log(TP_LOG_WARN, "%s: output %lld B over the limit; re-encoding at %.0f%% bit-rate", src,
+               (long long)biggest, ratio * 100.0);
         c.video_maxrate = (int64_t)(c.video_maxrate * (ratio < 0.8 ? ratio : 0.8));
         ctx_reset(&c, true);
     }

@@ -186,8 +186,8 @@ static bool append_fill(char *f, size_t n, const tp_fix *fix, int dw, int dh)
         fh = H;
     int x = ((W - fw) / 2) & ~1, y = ((H - fh) / 2) & ~1;
     if (fix->fill == TP_FILL_PAD)
-        return appendf(f, n, "scale=%d:%d:flags=bicubic,pad=%d:%d:%d:%d:color=%s,setsar=1", fw,
-                       fh, W, H, x, y, fix->pad_color[0] ? fix->pad_color : "black");
+        return appendf(f, n, "scale=%d:%d:flags=bicubic,pad=%d:%d:%d:%d:color=%s,setsar=1", fw, fh,
+                       W, H, x, y, fix->pad_color[0] ? fix->pad_color : "black");
     if ((wider ? H - fh : W - fw) < 4) /* bars under 2 px each: a stretch is invisible */
         return appendf(f, n, "scale=%d:%d:flags=bicubic,setsar=1", W, H);
     /* Blur: the background is the same video, centre-cropped to the target shape (free: crop
@@ -312,9 +312,8 @@ int tp_fit_plan_make(tp_fit_plan *out, const tp_media_info *media, const tp_chec
         return 0;
     }
 
-    out->action = check->action == TP_ACTION_REMUX && !too_long && !too_short
-                      ? TP_ACTION_REMUX
-                      : TP_ACTION_TRANSCODE;
+    out->action = check->action == TP_ACTION_REMUX && !too_long && !too_short ? TP_ACTION_REMUX
+                                                                              : TP_ACTION_TRANSCODE;
     if (out->action == TP_ACTION_REMUX)
         return 0;
 
@@ -354,8 +353,8 @@ int tp_fit_plan_make(tp_fit_plan *out, const tp_media_info *media, const tp_chec
             out->n_parts >= TP_MAX_PARTS) {
             out->reject = true;
             snprintf(out->reason, sizeof(out->reason),
-                     "duration %.0f s would need more than %d parts of %.0f s", dur,
-                     TP_MAX_PARTS, r->duration_max);
+                     "duration %.0f s would need more than %d parts of %.0f s", dur, TP_MAX_PARTS,
+                     r->duration_max);
             return 0;
         }
         for (int k = 0; k < out->n_parts; k++) {

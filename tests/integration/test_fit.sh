@@ -147,6 +147,27 @@ check "missing file: exit 2 ($rc)" [ $rc = 2 ]
 check "missing file: named" grep -q "missing.mp4: error" miss.txt
 check "missing file: the other written" [ -f out_missing/pass.mp4 ]
 
+# Two inputs with one stem in different folders: the second is refused, the first written.
+mkdir -p d1 d2 && cp pass.mp4 d1/clip.mp4 && cp remux.mkv d2/clip.mkv
+rc=0; "$TOKPREP" fit "${FAST[@]}" -o out_stem d1 d2 >stem.txt 2>&1 || rc=$?
+check "same stem: exit 2 ($rc)" [ $rc = 2 ]
+check "same stem: message" grep -q "same name as d1/clip.mp4" stem.txt
+check "same stem: first written" cmp -s d1/clip.mp4 out_stem/clip.mp4
+
+# The library call (docs/examples/fit_file.c): same output as the CLI, and a reject as exit 1.
+example=${TP_BUILD_DIR:-}/example_fit_file
+if [ -n "${TP_BUILD_DIR:-}" ] && [ -x "$example" ]; then
+    mkdir out_lib
+    rc=0; "$example" out_lib land.mov --set fix.width=180 --set fix.height=320 \
+        --set fix.video.preset=ultrafast --set rules.min_side=180 --set "rules.duration=[1,600]" >lib.txt 2>&1 || rc=$?
+    check "example_fit_file: exit 0 ($rc)" [ $rc = 0 ]
+    check_conformant out_lib/land.mp4 25/1
+    rc=0; "$example" out_lib land.mov --set "rules.duration=[4,600]" >lib.txt 2>&1 || rc=$?
+    check "example_fit_file: reject is exit 1 ($rc)" [ $rc = 1 ]
+else
+    echo "SKIP: example_fit_file not built (TP_BUILD_DIR unset)"
+fi
+
 # --dry-run writes nothing and shows the plan.
 "$TOKPREP" fit "${FAST[@]}" --dry-run -o out_dry land.mov >dry.txt
 check "dry-run shows the filter" grep -q "filter: .*fps=fps=25/1" dry.txt

@@ -37,23 +37,23 @@ static void base_media(tp_media_info *m)
 
 typedef struct {
     const char *name;
-    const char *sets[4];                 /* profile overrides */
-    void (*mutate)(tp_media_info *m);    /* NULL = base media */
-    tp_verdict verdict;                  /* what the rules said */
+    const char *sets[4];              /* profile overrides */
+    void (*mutate)(tp_media_info *m); /* NULL = base media */
+    tp_verdict verdict;               /* what the rules said */
     tp_action check_action;
     /* expectations */
     int rc; /* 0 or -TP_E* */
     bool reject;
     tp_action action;
-    const char *has[8];    /* substrings the filter chain must contain, in this order */
-    const char *hasnt[3];  /* ... must not contain */
-    int fps_num, fps_den;  /* 0 = don't check */
-    int n_parts;           /* 0 = don't check */
-    double part_len;       /* each part's duration but the last, 0 = don't check */
-    double out_duration;   /* 0 = don't check */
-    int64_t vmax;          /* expected maxrate ±2 %, 0 = don't check */
-    const char *reason;    /* substring of the reject reason */
-    int width_override;    /* set fix.width behind the loader's back (it refuses odd sizes) */
+    const char *has[8];   /* substrings the filter chain must contain, in this order */
+    const char *hasnt[3]; /* ... must not contain */
+    int fps_num, fps_den; /* 0 = don't check */
+    int n_parts;          /* 0 = don't check */
+    double part_len;      /* each part's duration but the last, 0 = don't check */
+    double out_duration;  /* 0 = don't check */
+    int64_t vmax;         /* expected maxrate ±2 %, 0 = don't check */
+    const char *reason;   /* substring of the reject reason */
+    int width_override;   /* set fix.width behind the loader's back (it refuses odd sizes) */
 } plan_case;
 
 static void m_rot90(tp_media_info *m)
@@ -160,6 +160,8 @@ static void m_no_video(tp_media_info *m)
     m->video.present = false;
 }
 
+/* One case per row group: easier to read than the formatter's one-field-per-line reflow. */
+/* clang-format off */
 static const plan_case cases[] = {
     {"landscape blur", {"fix.fill=blur"}, NULL, TP_VERDICT_FIX, TP_ACTION_TRANSCODE, 0, false,
      TP_ACTION_TRANSCODE,
@@ -260,6 +262,7 @@ static const plan_case cases[] = {
     {"odd fix.width is a config error", {0}, NULL, TP_VERDICT_FIX, TP_ACTION_TRANSCODE,
      -TP_ECONFIG, .width_override = 1081},
 };
+/* clang-format on */
 
 static void run_case(const plan_case *c)
 {
@@ -338,8 +341,8 @@ static void run_case(const plan_case *c)
                  c->out_duration);
     if (c->vmax) {
         if (fabs((double)plan.video_bitrate_max / (double)c->vmax - 1.0) > 0.02)
-            fail_msg("%s: maxrate %lld, expected ~%lld", c->name,
-                     (long long)plan.video_bitrate_max, (long long)c->vmax);
+            fail_msg("%s: maxrate %lld, expected ~%lld", c->name, (long long)plan.video_bitrate_max,
+                     (long long)c->vmax);
         assert_int_equal(plan.video_bufsize, plan.video_bitrate_max * 2);
     }
     if (plan.action == TP_ACTION_TRANSCODE) {

@@ -1,0 +1,58 @@
+/* Embedding example: fit files to the built-in tiktok profile (with KEY=VALUE overrides) using
+ * the public API only, printing progress.
+ * Usage: example_fit_file OUTDIR FILE... [--set KEY=VALUE]...
+ * Exit status: 0 all written, 1 some rejected, 2 some failed. */
+#include <stdio.h>
+#include <string.h>
+
+#include "tokprep.h"
+
+static void progress(double fraction, double fps, void *payload)
+{
+    fprintf(stderr, "\r%s: %3.0f%% (%.0f fps)", (const char *)payload, fraction * 100.0, fps);
+}
+
+int main(int argc, char **argv)
+{
+    tp_error err = TP_ERROR_INIT;
+    tp_profile *profile = NULL;
+    const char *sets[32];
+    size_t n_sets = 0;
+    int status = 0;
+
+    if (argc < 3) {
+        fprintf(stderr, "usage: %s OUTDIR FILE... [--set KEY=VALUE]...\n", argv[0]);
+        return 2;
+    }
+    for (int i = 2; i + 1 < argc; i++)
+        if (!strcmp(argv[i], "--set") && n_sets < 32)
+            sets[n_sets++] = argv[++i];
+    if (tp_global_init(&err) < 0 || tp_profile_open(&profile, "tiktok", sets, n_sets, &err) < 0) {
+        fprintf(stderr, "%s\n", err.message);
+        return 2;
+    }
+    for (int i = 2; i < argc; i++) {
+        if (!strcmp(argv[i], "--set")) {
+            i++;
+            continue;
+        }
+        char **outputs = NULL;
+        int n = 0;
+        tp_fit_options opts = TP_FIT_OPTIONS_INIT;
+        opts.progress = progress;
+        opts.payload = argv[i];
+        int rc = tp_fit_file(&outputs, &n, argv[i], profile, argv[1], &opts, &err);
+        fputc('\n', stderr);
+        if (rc < 0) {
+            printf("%s: %s: %s\n", argv[i], rc == -TP_EREJECT ? "rejected" : "failed", err.message);
+            status = rc == -TP_EREJECT && status < 2 ? 1 : 2;
+            continue;
+        }
+        for (int k = 0; k < n; k++)
+            printf("%s → %s\n", argv[i], outputs[k]);
+        tp_fit_paths_free(outputs, n);
+    }
+    tp_profile_free(profile);
+    tp_global_cleanup();
+    return status;
+}
