@@ -1,22 +1,62 @@
-/* `tokprep retry`: not implemented yet (see the open issues). */
-#include "cli/cli.h"
+/* `tokprep retry`: re-queue the files the ledger records as failed. */
+#include <stdlib.h>
 
-static const tp_cli_option options[] = {{NULL, 0, NULL, NULL, 0}};
+#include "cli/cli.h"
+#include "util/tp_util.h"
+
+enum { OPT_STATE = TP_OPT_USER };
+
+static const tp_cli_option options[] = {
+    {"state", 0, "FILE", "job ledger (default: WORKDIR/tokprep.db)", OPT_STATE},
+    {"workdir", 'o', "WORKDIR", "work folder (default: ./tokprep-work)", 'o'},
+    {NULL, 0, NULL, NULL, 0},
+};
 
 static int run(const tp_cli_command *cmd, int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "tokprep %s: not implemented yet\n", cmd->name);
-    return TP_EXIT_ERROR;
+    tp_cli_parser parser;
+    const char *state = NULL, *workdir = "./tokprep-work";
+    char *state_buf = NULL;
+    int rc = TP_EXIT_OK, c;
+    if (tp_cli_parser_init(&parser, cmd) < 0)
+        return TP_EXIT_ERROR;
+    while ((c = tp_cli_next(&parser, cmd, argc, argv)) != -1) {
+        if (c == 'h' || c == '?') {
+            rc = c == 'h' ? TP_EXIT_OK : TP_EXIT_ERROR;
+            goto out;
+        }
+        if (c == OPT_STATE)
+            state = optarg;
+        else if (c == 'o')
+            workdir = optarg;
+    }
+    if (optind < argc) {
+        rc = tp_cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+        goto out;
+    }
+    if (!state)
+        state = state_buf = tp_asprintf("%s/tokprep.db", workdir);
+    tp_error err = TP_ERROR_INIT;
+    int n = 0;
+    if (tp_pipeline_retry(&n, state, &err) < 0) {
+        fprintf(stderr, "tokprep: %s\n", err.message);
+        rc = TP_EXIT_ERROR;
+        goto out;
+    }
+    printf("%d failed file(s) re-queued; run `tokprep run` over them again to process them\n", n);
+out:
+    free(state_buf);
+    tp_cli_parser_free(&parser);
+    return rc;
 }
 
 const tp_cli_command tp_cmd_retry = {
     .name = "retry",
-    .summary = "(not implemented yet)",
-    .usage = "",
-    .description = "",
+    .summary = "re-queue the files a run recorded as failed",
+    .usage = "[--state FILE | -o WORKDIR]",
+    .description = "Marks failed files in the ledger as queued again (attempts reset). The next\n"
+                   "`tokprep run` over the same files or folders processes them.",
     .options = options,
-    .example = NULL,
+    .example = "tokprep retry && tokprep run ~/Videos",
     .run = run,
 };

@@ -1,22 +1,137 @@
-/* `tokprep run`: not implemented yet (see the open issues). */
-#include "cli/cli.h"
+/* `tokprep run`: the pipeline over files and folders, with signals and progress output. */
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
-static const tp_cli_option options[] = {{NULL, 0, NULL, NULL, 0}};
+#include "cli/cli.h"
+#include "pipeline/display.h"
+
+enum { OPT_STATE = TP_OPT_USER, OPT_WATCH, OPT_FORCE };
+
+static const tp_cli_option options[] = {
+    {"profile", 'p', "NAME|PATH", "profile to use (default: tiktok)", TP_OPT_PROFILE},
+    {"set", 0, "KEY=VALUE", "override a profile value (repeatable)", TP_OPT_SET},
+    {"workdir", 'o', "WORKDIR", "work folder (default: ./tokprep-work)", 'o'},
+    {"state", 0, "FILE", "job ledger (default: WORKDIR/tokprep.db)", OPT_STATE},
+    {"watch", 0, NULL, "keep running and take new files dropped into the folders", OPT_WATCH},
+    {"json", 0, NULL, "NDJSON events on stdout, one per line", TP_OPT_JSON},
+    {"force", 0, NULL, "process content the ledger says is done (may deliver it again)", OPT_FORCE},
+    {NULL, 0, NULL, NULL, 0},
+};
+
+/* The signal handler needs the pipeline and a count: process-wide by nature, set before the
+ * handlers are installed and cleared after they are removed. */
+static tp_pipeline *volatile signal_pipeline;
+static volatile sig_atomic_t signal_count;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    if (signal_count++ > 0)
+        _exit(TP_EXIT_INTERRUPTED); /* second signal: at once; the ledger is transactional */
+    tp_pipeline_cancel(signal_pipeline);
+}
+
+static void set_handlers(void (*handler)(int))
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = handler;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
 
 static int run(const tp_cli_command *cmd, int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "tokprep %s: not implemented yet\n", cmd->name);
-    return TP_EXIT_ERROR;
+    tp_cli_parser parser;
+    tp_cli_sets sets = {0};
+    tp_profile *profile = NULL;
+    tp_pipeline *pl = NULL;
+    tp_display *display = NULL;
+    const char *profile_name = NULL;
+    tp_pipeline_opts opts = TP_PIPELINE_OPTS_INIT;
+    bool json = false;
+    int rc = TP_EXIT_OK, c;
+    if (tp_cli_parser_init(&parser, cmd) < 0)
+        return TP_EXIT_ERROR;
+    while ((c = tp_cli_next(&parser, cmd, argc, argv)) != -1) {
+        switch (c) {
+        case 'h': rc = TP_EXIT_OK; goto out;
+        case '?': rc = TP_EXIT_ERROR; goto out;
+        case TP_OPT_PROFILE: profile_name = optarg; break;
+        case TP_OPT_SET: tp_cli_sets_add(&sets, optarg); break;
+        case 'o': opts.workdir = optarg; break;
+        case OPT_STATE: opts.state_path = optarg; break;
+        case OPT_WATCH: opts.watch = 1; break;
+        case TP_OPT_JSON: json = true; break;
+        case OPT_FORCE: opts.force = 1; break;
+        default: break;
+        }
+    }
+    if (optind >= argc) {
+        rc = tp_cli_usage_error(cmd, "no files or folders given");
+        goto out;
+    }
+    if ((rc = tp_cli_open_profile(&profile, profile_name, &sets)) != 0)
+        goto out;
+    display = tp_display_new(json                     ? TP_DISPLAY_JSON
+                             : tp_cli_stdout_is_tty() ? TP_DISPLAY_TTY
+                                                      : TP_DISPLAY_LOG,
+                             stdout);
+    if (!display) {
+        rc = TP_EXIT_ERROR;
+        goto out;
+    }
+    opts.on_event = tp_display_event;
+    opts.payload = display;
+    tp_error err = TP_ERROR_INIT;
+    if (tp_pipeline_new(&pl, profile, &opts, &err) < 0) {
+        fprintf(stderr, "tokprep: %s\n", err.message);
+        rc = TP_EXIT_ERROR;
+        goto out;
+    }
+    signal_pipeline = pl;
+    signal_count = 0;
+    set_handlers(on_signal);
+    tp_pipeline_summary sum = {0};
+    int prc = tp_pipeline_run(pl, (const char *const *)argv + optind, (size_t)(argc - optind), &sum,
+                              &err);
+    set_handlers(SIG_DFL);
+    signal_pipeline = NULL;
+    if (prc == -TP_ECANCELED)
+        rc = TP_EXIT_INTERRUPTED;
+    else if (prc < 0) {
+        fprintf(stderr, "tokprep: %s\n", err.message);
+        rc = TP_EXIT_ERROR;
+    } else if (sum.failed > 0)
+        rc = TP_EXIT_ERROR;
+    else if (sum.rejected > 0)
+        rc = TP_EXIT_FAIL;
+out:
+    tp_pipeline_free(pl);
+    tp_display_free(display);
+    tp_profile_free(profile);
+    tp_cli_sets_free(&sets);
+    tp_cli_parser_free(&parser);
+    return rc;
 }
 
 const tp_cli_command tp_cmd_run = {
     .name = "run",
-    .summary = "(not implemented yet)",
-    .usage = "",
-    .description = "",
+    .summary = "probe, fit, chunk and deliver files and folders, resumably",
+    .usage = "[--profile P] [--set K=V] [-o WORKDIR] [--state FILE] [--watch] [--json] [--force] "
+             "PATH...",
+    .description =
+        "Runs every file (folders: walked for audio/video content) through scan, probe, fit,\n"
+        "chunk and the profile's sink (upload.sink: tiktok, directory or none). A job ledger\n"
+        "(SQLite) records each content's progress: re-running resumes, and content already\n"
+        "delivered to the same sink under the same profile is skipped unless --force.\n"
+        "Ctrl-C stops within 2 s (exit 130); a second Ctrl-C exits at once.\n"
+        "Exit status: 0 all done or skipped, 1 some rejected, 2 some failed, 130 interrupted.",
     .options = options,
-    .example = NULL,
+    .example = "tokprep run --set upload.sink=directory --set upload.directory.path=ready "
+               "~/Videos",
     .run = run,
 };

@@ -1,22 +1,105 @@
-/* `tokprep status`: not implemented yet (see the open issues). */
-#include "cli/cli.h"
+/* `tokprep status`: what the job ledger says, by stage and status, with failures. */
+#include <cjson/cJSON.h>
+#include <stdlib.h>
 
-static const tp_cli_option options[] = {{NULL, 0, NULL, NULL, 0}};
+#include "cli/cli.h"
+#include "util/tp_util.h"
+
+enum { OPT_STATE = TP_OPT_USER };
+
+static const tp_cli_option options[] = {
+    {"state", 0, "FILE", "job ledger (default: WORKDIR/tokprep.db)", OPT_STATE},
+    {"workdir", 'o', "WORKDIR", "work folder (default: ./tokprep-work)", 'o'},
+    {"json", 0, NULL, "print the report as one JSON document", TP_OPT_JSON},
+    {NULL, 0, NULL, NULL, 0},
+};
+
+static void print_counts(const cJSON *obj)
+{
+    const cJSON *it;
+    cJSON_ArrayForEach(it, obj)
+    {
+        printf("  %-10s %d\n", it->string, (int)it->valuedouble);
+    }
+}
+
+static void print_files(const char *title, const cJSON *arr)
+{
+    if (cJSON_GetArraySize(arr) == 0)
+        return;
+    printf("%s:\n", title);
+    const cJSON *it;
+    cJSON_ArrayForEach(it, arr)
+    {
+        printf("  %s [%s, %s]: %s\n", cJSON_GetStringValue(cJSON_GetObjectItem(it, "path")),
+               cJSON_GetStringValue(cJSON_GetObjectItem(it, "stage")),
+               cJSON_GetStringValue(cJSON_GetObjectItem(it, "error")),
+               cJSON_GetStringValue(cJSON_GetObjectItem(it, "reason")));
+    }
+}
 
 static int run(const tp_cli_command *cmd, int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "tokprep %s: not implemented yet\n", cmd->name);
-    return TP_EXIT_ERROR;
+    tp_cli_parser parser;
+    const char *state = NULL, *workdir = "./tokprep-work";
+    bool json = false;
+    char *report = NULL, *state_buf = NULL;
+    cJSON *doc = NULL;
+    int rc = TP_EXIT_OK, c;
+    if (tp_cli_parser_init(&parser, cmd) < 0)
+        return TP_EXIT_ERROR;
+    while ((c = tp_cli_next(&parser, cmd, argc, argv)) != -1) {
+        if (c == 'h' || c == '?') {
+            rc = c == 'h' ? TP_EXIT_OK : TP_EXIT_ERROR;
+            goto out;
+        }
+        if (c == OPT_STATE)
+            state = optarg;
+        else if (c == 'o')
+            workdir = optarg;
+        else if (c == TP_OPT_JSON)
+            json = true;
+    }
+    if (optind < argc) {
+        rc = tp_cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+        goto out;
+    }
+    if (!state)
+        state = state_buf = tp_asprintf("%s/tokprep.db", workdir);
+    tp_error err = TP_ERROR_INIT;
+    if (tp_pipeline_status(&report, state, &err) < 0) {
+        fprintf(stderr, "tokprep: %s\n", err.message);
+        rc = TP_EXIT_ERROR;
+        goto out;
+    }
+    if (json) {
+        printf("%s\n", report);
+        goto out;
+    }
+    doc = cJSON_Parse(report);
+    printf("%s: %d file(s)\n", state, (int)cJSON_GetNumberValue(cJSON_GetObjectItem(doc, "total")));
+    printf("by status:\n");
+    print_counts(cJSON_GetObjectItem(doc, "by_status"));
+    if (cJSON_GetArraySize(cJSON_GetObjectItem(doc, "pending_by_stage")) > 0) {
+        printf("queued or running, by stage:\n");
+        print_counts(cJSON_GetObjectItem(doc, "pending_by_stage"));
+    }
+    print_files("failed (tokprep retry re-queues them)", cJSON_GetObjectItem(doc, "failed"));
+    print_files("rejected by the profile", cJSON_GetObjectItem(doc, "rejected"));
+out:
+    cJSON_Delete(doc);
+    free(report);
+    free(state_buf);
+    tp_cli_parser_free(&parser);
+    return rc;
 }
 
 const tp_cli_command tp_cmd_status = {
     .name = "status",
-    .summary = "(not implemented yet)",
-    .usage = "",
-    .description = "",
+    .summary = "show the job ledger: counts by stage and status, failed files",
+    .usage = "[--state FILE | -o WORKDIR] [--json]",
+    .description = "Reads the ledger of `tokprep run` (also while a run is going on).",
     .options = options,
-    .example = NULL,
+    .example = "tokprep status --state tokprep-work/tokprep.db",
     .run = run,
 };

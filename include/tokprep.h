@@ -287,6 +287,120 @@ int tp_tiktok_fetch_status(tp_tiktok_result *out, tp_tiktok *tt, const char *pub
 
 /* === section: pipeline ================================================================= */
 
+/* Run a pipeline (scan → probe → fit → chunk → deliver) over files and folders, with a crash-safe
+ * job ledger (SQLite) so a re-run resumes and the same content is never delivered twice to the
+ * same sink under the same profile. Events report progress; tp_pipeline_cancel() stops it. */
+
+typedef enum {
+    TP_EVENT_DISCOVERED = 0, /* a file was found (path) */
+    TP_EVENT_PROBED,         /* verdict, action known */
+    TP_EVENT_FIT_STARTED,    /* action */
+    TP_EVENT_FIT_PROGRESS,   /* fraction, fps */
+    TP_EVENT_FIT_DONE,       /* outputs */
+    TP_EVENT_CHUNKED,        /* chunks, bytes */
+    TP_EVENT_UPLOAD_PROGRESS, /* bytes, total, fraction */
+    TP_EVENT_UPLOADED,       /* handed to the sink: outputs, publish_id (tiktok) */
+    TP_EVENT_FAILED,         /* stage, error_code, reason; final_failure = not retried */
+    TP_EVENT_SKIPPED,        /* reason (done before, duplicate, rejected, deferred), verdict */
+    TP_EVENT_SUMMARY         /* counts; path is NULL */
+} tp_event_kind;
+/* Each discovered file ends a run with exactly one UPLOADED, SKIPPED, or FAILED with
+ * final_failure set, unless the run is cancelled first. */
+
+/* One event. Every pointer is owned by the pipeline and valid only during the callback. */
+typedef struct tp_event {
+    tp_event_kind kind;
+    double ts;             /* wall clock, seconds since the epoch */
+    const char *path;      /* the source file (NULL for summary) */
+    const char *stage;     /* failed: scan, probe, fit, chunk, deliver */
+    const char *verdict;   /* probed, skipped: pass, fix, reject, error (or NULL) */
+    const char *action;    /* probed, fit_started: none, remux, transcode */
+    const char *reason;    /* failed, skipped: why; probed: reject reason */
+    const char *error_code; /* failed: tp_error_name() of the code */
+    const char *fingerprint; /* content fingerprint (SHA-256 hex) when known */
+    const char *publish_id;  /* uploaded (tiktok sink) */
+    const char *const *outputs; /* fit_done: fitted files; uploaded: delivered files
+                                 * (directory), publish ids (tiktok), kept outputs (none) */
+    int n_outputs;
+    double fraction;       /* fit_progress, upload_progress: 0..1 */
+    double fps;            /* fit_progress: frames per second of processing */
+    int64_t bytes, total;  /* upload_progress: bytes sent / total; chunked: total bytes */
+    int chunks;            /* chunked: total chunk count over all outputs */
+    int final_failure;     /* failed: 1 = recorded as failed, 0 = will be retried */
+    /* summary: files by outcome in this run, and elapsed seconds */
+    int n_discovered, n_done, n_skipped, n_rejected, n_failed;
+    double elapsed;
+} tp_event;
+
+/* Called on the thread that runs tp_pipeline_run(), never concurrently, in order. It should
+ * return quickly (the coordinator waits for it). */
+typedef void (*tp_event_cb)(const tp_event *event, void *payload);
+
+/* Short stable name of an event kind ("discovered", "fit_progress", ...). Thread-safe. */
+const char *tp_event_name(tp_event_kind kind);
+/* The event as one line of JSON without newline: {"ts": "...Z", "event": "...", "path": ..., ...}.
+ * Returns a malloc'd string the caller frees, or NULL on out-of-memory. Thread-safe. */
+char *tp_event_to_json(const tp_event *event);
+
+typedef struct {
+    unsigned version;       /* TP_PIPELINE_OPTS_VERSION */
+    const char *workdir;    /* fitted outputs under WORKDIR/out/; NULL = "./tokprep-work" */
+    const char *state_path; /* the ledger; NULL = WORKDIR/tokprep.db */
+    int watch;              /* keep running and take new files from the folders (inotify) */
+    int force;              /* redo content the ledger says is done */
+    tp_event_cb on_event;   /* NULL = no events */
+    void *payload;          /* passed to on_event */
+} tp_pipeline_opts;
+
+#define TP_PIPELINE_OPTS_VERSION 1
+#define TP_PIPELINE_OPTS_INIT {TP_PIPELINE_OPTS_VERSION, NULL, NULL, 0, 0, NULL, NULL}
+
+/* Outcome counts of one tp_pipeline_run(). */
+typedef struct {
+    int discovered, done, skipped, rejected, failed;
+    int canceled; /* 1 when stopped by tp_pipeline_cancel() */
+} tp_pipeline_summary;
+
+typedef struct tp_pipeline tp_pipeline;
+
+/* Create a pipeline for `profile` (borrowed: it must outlive the pipeline) and open its ledger,
+ * creating WORKDIR. `opts` is copied; the strings it points to must stay valid until
+ * tp_pipeline_free(). Takes the ledger's lock: a second pipeline on the same ledger (in any
+ * process) gets -TP_ECONFLICT with a message naming the holder. The caller owns *out.
+ * Not thread-safe: one thread creates, runs and frees a pipeline. */
+int tp_pipeline_new(tp_pipeline **out, const tp_profile *profile, const tp_pipeline_opts *opts,
+                    tp_error *err);
+
+/* Process `paths` (files, and folders walked recursively for video files) until all are done,
+ * or, with opts.watch, until cancelled. Worker threads come from the profile's `pipeline`
+ * section; they are joined before this returns. Fills *summary (may be NULL).
+ * Returns 0 when it ran to the end (individual files may have failed: see the summary),
+ * -TP_ECANCELED after tp_pipeline_cancel(), or another negative TP_E* for a failure of the run
+ * itself (ledger, work folder). Call at most once per pipeline. */
+int tp_pipeline_run(tp_pipeline *pipeline, const char *const *paths, size_t n_paths,
+                    tp_pipeline_summary *summary, tp_error *err);
+
+/* Ask a running pipeline to stop: no new work is taken, fits in flight are abandoned (their
+ * temporary outputs removed), uploads checkpoint; tp_pipeline_run() returns -TP_ECANCELED soon
+ * (well under 2 s). Thread-safe and async-signal-safe (it only sets a flag), so a SIGINT
+ * handler may call it. */
+void tp_pipeline_cancel(tp_pipeline *pipeline);
+
+/* Close the ledger and free. Accepts NULL. Not while tp_pipeline_run() is running. */
+void tp_pipeline_free(tp_pipeline *pipeline);
+
+/* The ledger at state_path as JSON: {"state", "total", "by_status": {status: n},
+ * "pending_by_stage": {stage: n}, "failed": [{"path", "stage", "error", "reason", "attempts",
+ * "fingerprint"}], "rejected": [...]}. Read-only: works while a run holds the ledger.
+ * *json_out is malloc'd; the caller frees it. Thread-safe (own connection per call). */
+int tp_pipeline_status(char **json_out, const char *state_path, tp_error *err);
+
+/* Re-queue every failed file in the ledger (attempts reset); the next tp_pipeline_run() over
+ * them processes them again. *n_requeued = how many. -TP_ECONFLICT while a run holds the
+ * ledger. Thread-safe. */
+int tp_pipeline_retry(int *n_requeued, const char *state_path, tp_error *err);
+
+
 /* === end section: pipeline ============================================================= */
 
 #ifdef __cplusplus

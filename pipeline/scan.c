@@ -114,7 +114,7 @@ static int walk(tp_scan_list *l, const char *dir, const ancestor *up, tp_error *
     }
     closedir(d);
     d = NULL;
-    if (n > 1) /* an empty folder leaves names NULL, which qsort must not get */
+    if (n > 1) /* qsort(NULL, 0) is undefined (UBSan) for an empty folder */
         qsort(names, n, sizeof(*names), cmp_names);
     size_t dlen = strlen(dir);
     bool slash = dlen > 0 && dir[dlen - 1] == '/';

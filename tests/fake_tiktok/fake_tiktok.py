@@ -28,7 +28,7 @@ Hostile answers (the server misbehaving, for reliability tests) use the same syn
 ENDPOINT is one of authorize, token, revoke, creator, init, status, put, any.
 
 GET /__inspect returns the server's state as JSON (publishes with SHA-256, request counts,
-rejections) so tests can assert what arrived. See docs/readme/fake_tiktok.md.
+rejections) so tests can assert what arrived. See "The fake TikTok server" in README.md.
 """
 import argparse
 import hashlib

@@ -1,0 +1,234 @@
+/* `tokprep run` output: NDJSON events, a live terminal display, or plain log lines. */
+#include "pipeline/display.h"
+
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/tp_util.h"
+
+#define BUSY_MAX 64
+#define REDRAW_INTERVAL 0.1
+
+typedef struct {
+    char *path;
+    const char *stage; /* static */
+    double fraction;
+} busy_line;
+
+struct tp_display {
+    tp_display_mode mode;
+    FILE *out;
+    /* live display state */
+    int discovered, probed, fitting, fitted, chunked, delivered, skipped, rejected, failed;
+    busy_line busy[BUSY_MAX];
+    int lines_drawn;
+    double t0, last_draw;
+};
+
+tp_display *tp_display_new(tp_display_mode mode, FILE *out)
+{
+    tp_display *d = calloc(1, sizeof(*d));
+    if (!d)
+        return NULL;
+    d->mode = mode;
+    d->out = out;
+    d->t0 = tp_now_monotonic();
+    return d;
+}
+
+void tp_display_free(tp_display *d)
+{
+    if (!d)
+        return;
+    for (int i = 0; i < BUSY_MAX; i++)
+        free(d->busy[i].path);
+    free(d);
+}
+
+static busy_line *busy_find(tp_display *d, const char *path, bool create)
+{
+    busy_line *free_slot = NULL;
+    for (int i = 0; i < BUSY_MAX; i++) {
+        if (d->busy[i].path && !strcmp(d->busy[i].path, path))
+            return &d->busy[i];
+        if (!d->busy[i].path && !free_slot)
+            free_slot = &d->busy[i];
+    }
+    if (create && free_slot && (free_slot->path = tp_strdup(path)))
+        return free_slot;
+    return NULL;
+}
+
+static void busy_remove(tp_display *d, const char *path)
+{
+    busy_line *b = path ? busy_find(d, path, false) : NULL;
+    if (b) {
+        free(b->path);
+        b->path = NULL;
+    }
+}
+
+static void bar(char *buf, int width, double fraction)
+{
+    int fill = (int)(fraction * width + 0.5);
+    for (int i = 0; i < width; i++)
+        buf[i] = i < fill ? '#' : '.';
+    buf[width] = '\0';
+}
+
+static void redraw(tp_display *d, bool force)
+{
+    double now = tp_now_monotonic();
+    if (!force && now - d->last_draw < REDRAW_INTERVAL)
+        return;
+    d->last_draw = now;
+    /* Move back to the top of what we drew last time and clear below. */
+    if (d->lines_drawn > 0)
+        fprintf(d->out, "\r\033[%dA\033[J", d->lines_drawn);
+    int finished = d->delivered + d->skipped + d->rejected + d->failed;
+    double fraction = d->discovered ? (double)finished / d->discovered : 0;
+    double elapsed = now - d->t0;
+    char b[41], eta[32] = "--";
+    bar(b, 40, fraction);
+    if (finished > 0 && finished < d->discovered) {
+        int secs = (int)(elapsed / finished * (d->discovered - finished));
+        snprintf(eta, sizeof(eta), "%d:%02d", secs / 60, secs % 60);
+    }
+    fprintf(d->out, "[%s] %d/%d files  ETA %s\n", b, finished, d->discovered, eta);
+    fprintf(d->out,
+            "probed %d  fitting %d  fitted %d  chunked %d  delivered %d  skipped %d  "
+            "rejected %d  failed %d\n",
+            d->probed, d->fitting, d->fitted, d->chunked, d->delivered, d->skipped, d->rejected,
+            d->failed);
+    int lines = 2;
+    for (int i = 0; i < BUSY_MAX; i++) {
+        if (!d->busy[i].path)
+            continue;
+        const char *name = strrchr(d->busy[i].path, '/');
+        name = name ? name + 1 : d->busy[i].path;
+        fprintf(d->out, "  %-8s %5.1f%%  %.60s\n", d->busy[i].stage, d->busy[i].fraction * 100,
+                name);
+        lines++;
+    }
+    d->lines_drawn = lines;
+    fflush(d->out);
+}
+
+static void log_line(tp_display *d, const tp_event *ev)
+{
+    FILE *o = d->out;
+    switch (ev->kind) {
+    case TP_EVENT_PROBED:
+        fprintf(o, "probed    %s: %s%s%s\n", ev->path, ev->verdict,
+                ev->action && strcmp(ev->action, "none") ? " → " : "",
+                ev->action && strcmp(ev->action, "none") ? ev->action : "");
+        break;
+    case TP_EVENT_FIT_DONE:
+        fprintf(o, "fitted    %s: %d output(s)\n", ev->path, ev->n_outputs);
+        break;
+    case TP_EVENT_CHUNKED:
+        fprintf(o, "chunked   %s: %d chunk(s), %lld bytes\n", ev->path, ev->chunks,
+                (long long)ev->total);
+        break;
+    case TP_EVENT_UPLOADED:
+        if (ev->n_outputs > 1)
+            fprintf(o, "done      %s → %s (+%d more)\n", ev->path, ev->outputs[0],
+                    ev->n_outputs - 1);
+        else
+            fprintf(o, "done      %s%s%s\n", ev->path, ev->n_outputs ? " → " : "",
+                    ev->n_outputs ? ev->outputs[0] : "");
+        break;
+    case TP_EVENT_SKIPPED:
+        fprintf(o, "skipped   %s: %s\n", ev->path, ev->reason ? ev->reason : "");
+        break;
+    case TP_EVENT_FAILED: {
+        /* Error messages name the file already. */
+        const char *r = ev->reason ? ev->reason : "";
+        bool named = ev->path && !strncmp(r, ev->path, strlen(ev->path));
+        fprintf(o, "%s %s%s%s\n", ev->final_failure ? "failed   " : "retrying ",
+                named ? "" : ev->path, named ? "" : ": ", r);
+        break;
+    }
+    case TP_EVENT_SUMMARY:
+        fprintf(o, "summary   %d file(s): %d done, %d skipped, %d rejected, %d failed in %.1f s\n",
+                ev->n_discovered, ev->n_done, ev->n_skipped, ev->n_rejected, ev->n_failed,
+                ev->elapsed);
+        break;
+    default: break;
+    }
+    fflush(o);
+}
+
+void tp_display_event(const tp_event *ev, void *payload)
+{
+    tp_display *d = payload;
+    if (d->mode == TP_DISPLAY_JSON) {
+        char *s = tp_event_to_json(ev);
+        if (s) {
+            fputs(s, d->out);
+            fputc('\n', d->out);
+            fflush(d->out);
+        }
+        free(s);
+        return;
+    }
+    switch (ev->kind) {
+    case TP_EVENT_DISCOVERED: d->discovered++; break;
+    case TP_EVENT_PROBED: d->probed++; break;
+    case TP_EVENT_FIT_STARTED: {
+        d->fitting++;
+        busy_line *b = busy_find(d, ev->path, true);
+        if (b) {
+            b->stage = "fit";
+            b->fraction = 0;
+        }
+        break;
+    }
+    case TP_EVENT_FIT_PROGRESS:
+    case TP_EVENT_UPLOAD_PROGRESS: {
+        busy_line *b = busy_find(d, ev->path, true);
+        if (b) {
+            b->stage = ev->kind == TP_EVENT_FIT_PROGRESS ? "fit" : "upload";
+            b->fraction = ev->fraction;
+        }
+        break;
+    }
+    case TP_EVENT_FIT_DONE:
+        d->fitting--;
+        d->fitted++;
+        busy_remove(d, ev->path);
+        break;
+    case TP_EVENT_CHUNKED: d->chunked++; break;
+    case TP_EVENT_UPLOADED:
+        d->delivered++;
+        busy_remove(d, ev->path);
+        break;
+    case TP_EVENT_SKIPPED:
+        if (ev->verdict && !strcmp(ev->verdict, "reject"))
+            d->rejected++;
+        else
+            d->skipped++;
+        busy_remove(d, ev->path);
+        break;
+    case TP_EVENT_FAILED:
+        if (ev->final_failure)
+            d->failed++;
+        if (busy_find(d, ev->path ? ev->path : "", false) && !strcmp(ev->stage, "fit"))
+            d->fitting--;
+        busy_remove(d, ev->path);
+        break;
+    default: break;
+    }
+    if (d->mode == TP_DISPLAY_TTY) {
+        redraw(d, ev->kind == TP_EVENT_SUMMARY);
+        if (ev->kind == TP_EVENT_FAILED && ev->final_failure)
+            tp_log(TP_LOG_WARN, "%s", ev->reason ? ev->reason : "failed");
+        if (ev->kind == TP_EVENT_SUMMARY) {
+            d->lines_drawn = 0;
+            log_line(d, ev);
+        }
+    } else {
+        log_line(d, ev);
+    }
+}

@@ -1,0 +1,129 @@
+/* Pipeline internals shared by the coordinator (run.c), the stage workers and the sinks. */
+#ifndef TP_PIPELINE_INTERNAL_H
+#define TP_PIPELINE_INTERNAL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "pipeline/ledger.h"
+#include "pipeline/workq.h"
+#include "probe/media.h"
+#include "probe/rules.h"
+#include "profiles/profile.h"
+
+/* One file in flight. The coordinator owns it between stages; a worker owns it while it runs a
+ * stage. Only `progress_*` is shared (under tp_pipeline.mu). */
+typedef struct tp_job {
+    struct tp_job *next, *prev; /* coordinator's active list */
+    struct tp_job *qnext;       /* a waiting or delayed list */
+    tp_ledger_row row; /* the ledger row; written by the coordinator only, read by workers */
+    bool has_row;
+    tp_stage stage; /* the stage to run / that ran */
+    char *path;
+    char fingerprint[65];
+    int64_t size;
+    bool have_media;
+    tp_media_info media;
+    tp_check_result check;
+    char *outputs_json; /* ledger `outputs` as the stages fill it */
+    char **delivered;   /* deliver stage: delivered paths */
+    int n_delivered;
+    char *publish_id; /* deliver stage (tiktok) */
+    bool rejected;    /* the fit planner refused it */
+    char reject_reason[512];
+    bool redo_from_probe; /* outputs vanished: fit again */
+    bool fit_started_emitted;
+    const char *fit_action; /* coordinator: static name, NULL when resumed */
+    double not_before;      /* retry backoff: monotonic time */
+    int rc;
+    tp_error err;
+    /* Shared with the worker under tp_pipeline.mu: progress and upload checkpoints. */
+    bool started; /* the worker began this stage */
+    bool progress_dirty;
+    double progress_fraction, progress_fps;
+    int64_t progress_bytes, progress_total;
+    double progress_emitted; /* coordinator: last emission (monotonic) */
+    bool ckpt_dirty;
+    char *ckpt_publish_id, *ckpt_url, *ckpt_posts;
+    double ckpt_expiry;
+    int ckpt_part, ckpt_last_chunk;
+    double retry_at; /* deliver: a rate-limited upload can be retried at this epoch second */
+    struct tp_worker *worker; /* the worker running it (per-thread context for sinks) */
+} tp_job;
+
+/* Per worker thread: a place for a sink to keep a session (e.g. one TikTok client per upload
+ * worker, so its client-side rate windows see every request of that thread). */
+typedef struct tp_worker {
+    void *ctx;
+    void (*ctx_free)(void *ctx);
+} tp_worker;
+
+typedef struct tp_pipeline_stage {
+    const char *name;
+    tp_stage stage;
+    tp_workq q;
+    pthread_t *threads;
+    int n_threads;
+    int (*work)(struct tp_pipeline *pl, tp_job *job);
+    struct tp_pipeline *pl;
+} tp_pipeline_stage;
+
+enum { TP_PS_SCAN = 0, TP_PS_PROBE, TP_PS_FIT, TP_PS_CHUNK, TP_PS_DELIVER, TP_PS_COUNT };
+
+struct tp_pipeline {
+    const tp_profile *profile;
+    tp_pipeline_opts opts;
+    char *workdir; /* absolute */
+    char *outdir;  /* WORKDIR/out */
+    char *state_path;
+    char *sink_key; /* ledger's sink column */
+    char *sink_dir; /* directory sink: absolute path */
+    tp_ledger *ledger;
+    volatile int cancel;
+    bool ran;
+    bool abandoned;     /* workers did not stop after cancel: leave their memory alone */
+    pthread_mutex_t mu; /* results list and job progress */
+    pthread_cond_t results_cv;
+    pthread_cond_t ckpt_cv; /* a checkpoint was persisted */
+    tp_job *results_head, *results_tail;
+    tp_pipeline_stage stages[TP_PS_COUNT];
+};
+
+/* Stage work functions (run on worker threads). */
+int tp_stage_scan(struct tp_pipeline *pl, tp_job *job);
+int tp_stage_probe(struct tp_pipeline *pl, tp_job *job);
+int tp_stage_fit(struct tp_pipeline *pl, tp_job *job);
+int tp_stage_chunk(struct tp_pipeline *pl, tp_job *job);
+int tp_stage_deliver(struct tp_pipeline *pl, tp_job *job);
+
+/* Sinks (deliver stage). */
+int tp_sink_directory_deliver(struct tp_pipeline *pl, tp_job *job);
+int tp_sink_tiktok_deliver(struct tp_pipeline *pl, tp_job *job);
+
+/* Report progress from a worker (thread-safe). */
+void tp_job_progress(struct tp_pipeline *pl, tp_job *job, double fraction, double fps,
+                     int64_t bytes, int64_t total);
+/* Upload resume state from a worker after an acknowledged chunk; waits until the coordinator
+ * has written it to the ledger (or the run is cancelled), so what TikTok acknowledged is on
+ * disk before the next request. posts NULL = unchanged. Thread-safe. */
+void tp_job_checkpoint(struct tp_pipeline *pl, tp_job *job, const char *publish_id,
+                       const char *upload_url, double expiry, int part, int last_chunk,
+                       const char *posts);
+
+/* Names browsers and copy tools use while a file is still being written (hidden, .part,
+ * .crdownload, ~): not taken until renamed. */
+bool tp_walk_name_ignored(const char *name);
+/* Is path (any form) inside one of the absolute folders in dirs (NULL entries allowed)? */
+bool tp_path_within(const char *path, const char *const *dirs, size_t n);
+
+/* Remove a folder tree (our own work folders only). */
+int tp_rmtree(const char *path);
+/* mkdir -p */
+int tp_mkdirs(const char *path, tp_error *err);
+
+/* Media info as JSON (for manifests). */
+struct cJSON;
+struct cJSON *tp_media_to_cjson(const tp_media_info *m);
+
+#endif

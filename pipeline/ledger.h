@@ -1,0 +1,100 @@
+/* The job ledger: one SQLite (WAL) row per source content × profile × sink, so a run can be
+ * resumed after a crash and the same content is never delivered twice. Only one thread (the
+ * pipeline's coordinator) may use a tp_ledger; a lock file makes one process the only writer. */
+#ifndef TP_LEDGER_H
+#define TP_LEDGER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "tokprep.h"
+
+/* The next stage a row needs (TP_STAGE_DONE when nothing is left). Stored as text. */
+typedef enum {
+    TP_STAGE_SCAN = 0,
+    TP_STAGE_PROBE,
+    TP_STAGE_FIT,
+    TP_STAGE_CHUNK,
+    TP_STAGE_DELIVER,
+    TP_STAGE_DONE
+} tp_stage;
+
+typedef enum {
+    TP_JOB_QUEUED = 0, /* waiting for its stage (also: interrupted, to be resumed) */
+    TP_JOB_RUNNING,    /* a worker has it; a crash leaves it here until tp_ledger_recover() */
+    TP_JOB_DONE,
+    TP_JOB_FAILED,  /* see error; `tokprep retry` re-queues it */
+    TP_JOB_REJECTED /* the profile refuses the file: final, not retried */
+} tp_job_status;
+
+typedef struct {
+    int64_t id;
+    char fingerprint[65];
+    char profile_hash[65];
+    char *sink; /* "none", "directory:/abs/path", "tiktok:<profile>" */
+    char *profile_name;
+    char *source_path;
+    int64_t source_size;
+    tp_stage stage;
+    tp_job_status status;
+    char *verdict; /* pass, fix, reject, error; NULL before probing */
+    char *outputs; /* JSON array: [{"path", "size", "chunk_size", "chunks": [...]}] */
+    char *dest;    /* delivery stem chosen for the sink, NULL before delivery */
+    /* Upload resume state (tiktok sink). upload_url is a credential: never print it. */
+    char *publish_id;
+    char *upload_url;
+    double upload_url_expiry; /* wall seconds; 0 = none */
+    int upload_part;          /* index into outputs being uploaded */
+    int last_chunk;           /* last chunk TikTok acknowledged, -1 = none */
+    char *posts;              /* tiktok: JSON array of finished posts, one per output part */
+    char *error;
+    char *error_code; /* tp_error_name() of the failure */
+    int attempts;
+    double created, updated, finished;
+} tp_ledger_row;
+
+typedef struct tp_ledger tp_ledger;
+
+/* Open (creating) the ledger at path. With `exclusive`, take the lock file `<path>.lock`
+ * (flock, released by the kernel even on kill -9); a second exclusive opener gets -TP_ECONFLICT
+ * and a message naming the holder's pid. Without it, open read-only (for `status`). */
+int tp_ledger_open(tp_ledger **out, const char *path, bool exclusive, tp_error *err);
+void tp_ledger_close(tp_ledger *l);
+
+/* Look a row up by its key. Returns 1 and fills *row (caller clears it), 0 when absent, or <0. */
+int tp_ledger_find(tp_ledger *l, tp_ledger_row *row, const char *fingerprint,
+                   const char *profile_hash, const char *sink, tp_error *err);
+int tp_ledger_get(tp_ledger *l, tp_ledger_row *row, int64_t id, tp_error *err);
+/* Insert a new row (the key must be unused); sets row->id and the timestamps. */
+int tp_ledger_insert(tp_ledger *l, tp_ledger_row *row, tp_error *err);
+/* Write every mutable field of row (by id) and bump `updated`. One transaction. */
+int tp_ledger_update(tp_ledger *l, tp_ledger_row *row, tp_error *err);
+/* Persist upload progress only (called after every acknowledged chunk). posts NULL keeps the
+ * stored value. */
+int tp_ledger_save_upload(tp_ledger *l, int64_t id, const char *publish_id, const char *upload_url,
+                          double expiry, int part, int last_chunk, const char *posts,
+                          tp_error *err);
+/* Make every commit durable against power loss (synchronous=FULL): for sinks where redoing a
+ * step is not harmless (a second TikTok post). */
+int tp_ledger_set_durable(tp_ledger *l, tp_error *err);
+/* After a crash: rows left `running` go back to `queued` at the same stage. *n = how many. */
+int tp_ledger_recover(tp_ledger *l, int *n, tp_error *err);
+/* `tokprep retry`: failed rows go back to `queued` with attempts reset. *n = how many. */
+int tp_ledger_retry_failed(tp_ledger *l, int *n, tp_error *err);
+/* Is dest already used by another row (other than exclude_id) of the same sink? 1/0/<0. */
+int tp_ledger_dest_taken(tp_ledger *l, const char *sink, const char *dest, int64_t exclude_id,
+                         tp_error *err);
+/* Call fn for each row (ordered by id), optionally only those with `status`. fn returns
+ * non-zero to stop. The row is only valid during the call. */
+int tp_ledger_foreach(tp_ledger *l, int status, int (*fn)(const tp_ledger_row *row, void *payload),
+                      void *payload, tp_error *err);
+void tp_ledger_row_clear(tp_ledger_row *row);
+
+const char *tp_stage_name(tp_stage s);
+const char *tp_job_status_name(tp_job_status s);
+
+/* Content fingerprint: SHA-256 hex of the size and samples of the content (see ledger.c for
+ * why sampling), the same for a renamed or copied file. Thread-safe. */
+int tp_fingerprint_file(char hex[65], int64_t *size, const char *path, tp_error *err);
+
+#endif

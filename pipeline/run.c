@@ -1,0 +1,1222 @@
+/* The pipeline's coordinator: one thread that alone writes the ledger and emits events, feeding
+ * per-stage worker pools (scan → probe → fit → chunk → deliver) through bounded queues and
+ * taking their results back (after Redis bio.c: workers never touch shared state). */
+#include <cjson/cJSON.h>
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "pipeline/internal.h"
+#include "pipeline/scan.h"
+#include "pipeline/watch.h"
+#include "probe/rules.h"
+#include "util/tp_util.h"
+
+#define TICK_SECONDS 0.1
+#define PROGRESS_INTERVAL 0.5
+
+typedef struct path_node {
+    struct path_node *next;
+    char path[];
+} path_node;
+
+typedef struct {
+    tp_job *head, *tail;
+    int n;
+} job_list;
+
+/* Coordinator state of one run; lives on tp_pipeline_run()'s stack. */
+typedef struct {
+    tp_pipeline *pl;
+    path_node *backlog, *backlog_tail;
+    tp_job *active; /* every job in flight, for progress and accounting */
+    int n_active, max_active;
+    int in_stage[TP_PS_COUNT]; /* pushed to the stage's queue and not back yet */
+    job_list waiting[TP_PS_COUNT];
+    job_list delayed; /* transient failures waiting for their backoff */
+    tp_pipeline_summary sum;
+    double t0;
+    const char *exclude[2];
+    tp_error fatal;
+} run_state;
+
+/* ---- small helpers --------------------------------------------------------------------- */
+
+static void emit(tp_pipeline *pl, tp_event *ev)
+{
+    ev->ts = tp_now_wall();
+    if (pl->opts.on_event)
+        pl->opts.on_event(ev, pl->opts.payload);
+}
+
+static void list_append(job_list *l, tp_job *job)
+{
+    job->qnext = NULL;
+    if (l->tail)
+        l->tail->qnext = job;
+    else
+        l->head = job;
+    l->tail = job;
+    l->n++;
+}
+
+static void list_push_front(job_list *l, tp_job *job)
+{
+    job->qnext = l->head;
+    l->head = job;
+    if (!l->tail)
+        l->tail = job;
+    l->n++;
+}
+
+static tp_job *list_pop(job_list *l)
+{
+    tp_job *job = l->head;
+    if (job) {
+        l->head = job->qnext;
+        if (!l->head)
+            l->tail = NULL;
+        l->n--;
+        job->qnext = NULL;
+    }
+    return job;
+}
+
+static void job_free(tp_job *job)
+{
+    if (!job)
+        return;
+    tp_ledger_row_clear(&job->row);
+    free(job->path);
+    free(job->outputs_json);
+    for (int i = 0; i < job->n_delivered; i++)
+        free(job->delivered[i]);
+    free(job->delivered);
+    free(job->publish_id);
+    free(job->ckpt_publish_id);
+    free(job->ckpt_url);
+    free(job->ckpt_posts);
+    free(job);
+}
+
+static void set_str(char **dst, const char *src)
+{
+    char *copy = src ? tp_strdup(src) : NULL;
+    free(*dst);
+    *dst = copy;
+}
+
+static bool is_transient(const tp_error *e)
+{
+    return e->code == TP_ENET || e->code == TP_ERATE || (e->code == TP_EHTTP && e->raw >= 500);
+}
+
+static int stage_index(tp_stage s)
+{
+    switch (s) {
+    case TP_STAGE_SCAN: return TP_PS_SCAN;
+    case TP_STAGE_PROBE: return TP_PS_PROBE;
+    case TP_STAGE_FIT: return TP_PS_FIT;
+    case TP_STAGE_CHUNK: return TP_PS_CHUNK;
+    default: return TP_PS_DELIVER;
+    }
+}
+
+static int ledger_write(run_state *rs, tp_job *job)
+{
+    if (!job->has_row)
+        return 0;
+    tp_error err = TP_ERROR_INIT;
+    int rc = tp_ledger_update(rs->pl->ledger, &job->row, &err);
+    if (rc < 0 && !rs->fatal.code) {
+        rs->fatal = err; /* the ledger is our memory: stop rather than lose track */
+        rs->pl->cancel = 1;
+    }
+    return rc;
+}
+
+/* ---- the job's life ---------------------------------------------------------------------- */
+
+static void finish(run_state *rs, tp_job *job)
+{
+    if (job->prev)
+        job->prev->next = job->next;
+    else
+        rs->active = job->next;
+    if (job->next)
+        job->next->prev = job->prev;
+    rs->n_active--;
+    job_free(job);
+}
+
+/* Interrupted work goes back to `queued` at the stage it was in; the next run resumes it. */
+static void finish_canceled(run_state *rs, tp_job *job)
+{
+    if (job->has_row && job->row.status == TP_JOB_RUNNING) {
+        job->row.status = TP_JOB_QUEUED;
+        ledger_write(rs, job);
+    }
+    finish(rs, job);
+}
+
+static void finish_skipped(run_state *rs, tp_job *job, const char *reason, const char *verdict)
+{
+    tp_event ev = {.kind = TP_EVENT_SKIPPED,
+                   .path = job->path,
+                   .reason = reason,
+                   .verdict = verdict,
+                   .fingerprint = job->fingerprint};
+    emit(rs->pl, &ev);
+    rs->sum.skipped++;
+    finish(rs, job);
+}
+
+static void finish_failed(run_state *rs, tp_job *job, const char *stage)
+{
+    if (job->has_row) {
+        job->row.status = TP_JOB_FAILED;
+        set_str(&job->row.error, job->err.message);
+        set_str(&job->row.error_code, tp_error_name(job->err.code));
+        ledger_write(rs, job);
+    }
+    tp_event ev = {.kind = TP_EVENT_FAILED,
+                   .path = job->path,
+                   .stage = stage,
+                   .error_code = tp_error_name(job->err.code),
+                   .reason = job->err.message,
+                   .final_failure = 1,
+                   .fingerprint = job->fingerprint[0] ? job->fingerprint : NULL};
+    emit(rs->pl, &ev);
+    rs->sum.failed++;
+    finish(rs, job);
+}
+
+static void finish_rejected(run_state *rs, tp_job *job, const char *reason)
+{
+    job->row.status = TP_JOB_REJECTED;
+    job->row.stage = TP_STAGE_DONE;
+    set_str(&job->row.verdict, "reject");
+    set_str(&job->row.error, reason);
+    set_str(&job->row.error_code, tp_error_name(TP_EREJECT));
+    ledger_write(rs, job);
+    char *why = tp_asprintf("rejected by profile '%s': %s", rs->pl->profile->name, reason);
+    tp_event ev = {.kind = TP_EVENT_SKIPPED,
+                   .path = job->path,
+                   .verdict = "reject",
+                   .reason = why ? why : reason,
+                   .fingerprint = job->fingerprint};
+    emit(rs->pl, &ev);
+    free(why);
+    rs->sum.rejected++;
+    finish(rs, job);
+}
+
+static int fit_budget_used(run_state *rs)
+{
+    /* Fitted files waiting to be chunked or delivered, plus those being fitted: bounded so a
+     * slow uploader cannot fill the disk with fitted files. */
+    int n = rs->in_stage[TP_PS_FIT] + rs->waiting[TP_PS_CHUNK].n + rs->in_stage[TP_PS_CHUNK] +
+            rs->waiting[TP_PS_DELIVER].n + rs->in_stage[TP_PS_DELIVER];
+    return n;
+}
+
+static bool try_dispatch(run_state *rs, tp_job *job)
+{
+    tp_pipeline *pl = rs->pl;
+    int si = stage_index(job->stage);
+    if (si == TP_PS_FIT && fit_budget_used(rs) >= pl->profile->pipeline.max_pending_uploads +
+                                                      pl->profile->pipeline.fit_workers)
+        return false;
+    pthread_mutex_lock(&pl->mu);
+    job->started = false;
+    job->progress_dirty = false;
+    pthread_mutex_unlock(&pl->mu);
+    if (!tp_workq_try_push(&pl->stages[si].q, job))
+        return false;
+    rs->in_stage[si]++;
+    return true;
+}
+
+/* Send job to `stage`, recording it in the ledger first (so a crash resumes there). */
+static void advance(run_state *rs, tp_job *job, tp_stage stage)
+{
+    job->stage = stage;
+    if (job->has_row) {
+        job->row.stage = stage;
+        job->row.status = rs->pl->cancel ? TP_JOB_QUEUED : TP_JOB_RUNNING;
+        if (ledger_write(rs, job) < 0) {
+            finish(rs, job);
+            return;
+        }
+    }
+    if (rs->pl->cancel) {
+        finish(rs, job);
+        return;
+    }
+    int si = stage_index(stage);
+    if (rs->waiting[si].n > 0 || !try_dispatch(rs, job))
+        list_append(&rs->waiting[si], job);
+}
+
+static void pump_waiting(run_state *rs)
+{
+    for (int si = TP_PS_COUNT - 1; si >= 0; si--) {
+        while (rs->waiting[si].head && !rs->pl->cancel) {
+            /* Unlink before pushing: once in a queue, a worker owns the job (and its qnext). */
+            tp_job *job = list_pop(&rs->waiting[si]);
+            if (!try_dispatch(rs, job)) {
+                list_push_front(&rs->waiting[si], job);
+                break;
+            }
+        }
+    }
+}
+
+static char *stem_of(const char *path)
+{
+    const char *base = strrchr(path, '/');
+    char *s = tp_strdup(base ? base + 1 : path);
+    char *dot = s ? strrchr(s, '.') : NULL;
+    if (dot && dot != s)
+        *dot = '\0';
+    return s;
+}
+
+/* The name the sink will use: the source's stem, or stem-<fingerprint> when another content
+ * already delivered under that stem to the same sink. Chosen once and kept in the ledger, so a
+ * re-delivery after a crash replaces the same files instead of adding new ones. */
+static int choose_dest(run_state *rs, tp_job *job)
+{
+    if (job->row.dest)
+        return 0;
+    char *stem = stem_of(job->path);
+    if (!stem)
+        return -1;
+    tp_error err = TP_ERROR_INIT;
+    int taken = tp_ledger_dest_taken(rs->pl->ledger, job->row.sink, stem, job->row.id, &err);
+    if (taken == 0 && rs->pl->sink_dir) {
+        /* Files this ledger does not know (another ledger's, the user's) are not replaced. */
+        static const char *const suffixes[] = {".json", "_part1.json", ".mp4", ".mov", ".webm"};
+        for (size_t i = 0; i < TP_ARRAY_LEN(suffixes) && !taken; i++) {
+            char *p = tp_asprintf("%s/%s%s", rs->pl->sink_dir, stem, suffixes[i]);
+            taken = p && access(p, F_OK) == 0;
+            free(p);
+        }
+    }
+    if (taken > 0) {
+        char *alt = tp_asprintf("%s-%.8s", stem, job->fingerprint);
+        free(stem);
+        stem = alt;
+    }
+    job->row.dest = stem;
+    return stem ? 0 : -1;
+}
+
+static void on_failure(run_state *rs, tp_job *job)
+{
+    tp_pipeline *pl = rs->pl;
+    const char *stage = tp_stage_name(job->stage);
+    if (job->err.code == TP_ECANCELED && pl->cancel) {
+        finish_canceled(rs, job);
+        return;
+    }
+    if (job->redo_from_probe && job->has_row && job->row.attempts < 2) {
+        /* Fitted outputs disappeared (work folder cleaned by hand): fit again. */
+        tp_log(TP_LOG_WARN, "%s", job->err.message);
+        job->row.attempts++;
+        job->redo_from_probe = false;
+        tp_error_clear(&job->err);
+        set_str(&job->row.outputs, NULL);
+        advance(rs, job, TP_STAGE_PROBE);
+        return;
+    }
+    if (job->err.code == TP_ERATE && job->has_row && job->retry_at > tp_now_wall() + 120) {
+        /* A daily cap or a long rate limit: not a failure of the file. It stays queued for a
+         * later run, with the time it becomes possible. */
+        char when[32] = "";
+        time_t at = (time_t)job->retry_at;
+        struct tm tm;
+        strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", localtime_r(&at, &tm));
+        char *why = tp_asprintf("deferred until %s: %s", when, job->err.message);
+        job->row.status = TP_JOB_QUEUED;
+        set_str(&job->row.error, why ? why : job->err.message);
+        set_str(&job->row.error_code, tp_error_name(job->err.code));
+        ledger_write(rs, job);
+        finish_skipped(rs, job, why ? why : job->err.message, NULL);
+        free(why);
+        return;
+    }
+    if (is_transient(&job->err) && job->has_row &&
+        job->row.attempts + 1 < pl->profile->pipeline.max_attempts) {
+        job->row.attempts++;
+        ledger_write(rs, job);
+        tp_event ev = {.kind = TP_EVENT_FAILED,
+                       .path = job->path,
+                       .stage = stage,
+                       .error_code = tp_error_name(job->err.code),
+                       .reason = job->err.message,
+                       .final_failure = 0,
+                       .fingerprint = job->fingerprint};
+        emit(pl, &ev);
+        double backoff = 1.0;
+        for (int i = 1; i < job->row.attempts && backoff < 60; i++)
+            backoff *= 2;
+        if (job->retry_at > tp_now_wall())
+            backoff = job->retry_at - tp_now_wall(); /* the server said when */
+        job->not_before = tp_now_monotonic() + backoff;
+        tp_error_clear(&job->err);
+        list_append(&rs->delayed, job);
+        return;
+    }
+    finish_failed(rs, job, stage);
+}
+
+static void after_scan(run_state *rs, tp_job *job)
+{
+    tp_pipeline *pl = rs->pl;
+    tp_error err = TP_ERROR_INIT;
+    tp_ledger_row row;
+    int found =
+        tp_ledger_find(pl->ledger, &row, job->fingerprint, pl->profile->hash, pl->sink_key, &err);
+    if (found < 0) {
+        job->err = err;
+        finish_failed(rs, job, "scan");
+        return;
+    }
+    if (found && !pl->opts.force && row.status != TP_JOB_QUEUED) {
+        char *why = NULL;
+        const char *verdict = row.verdict;
+        switch (row.status) {
+        case TP_JOB_DONE:
+            why = tp_asprintf("already done (same content as %s)", row.source_path);
+            break;
+        case TP_JOB_REJECTED:
+            why = tp_asprintf("rejected earlier: %s", row.error ? row.error : "");
+            break;
+        case TP_JOB_FAILED:
+            why = tp_asprintf("failed earlier: %s (run `tokprep retry` to try again)",
+                              row.error ? row.error : "");
+            break;
+        default:
+            why = tp_asprintf("duplicate of %s (same content, in progress)", row.source_path);
+            break;
+        }
+        char *v = tp_strdup(verdict);
+        tp_ledger_row_clear(&row);
+        finish_skipped(rs, job, why ? why : "already known", v);
+        free(v);
+        free(why);
+        return;
+    }
+    if (found && pl->opts.force && row.status == TP_JOB_RUNNING) {
+        /* --force does not make one run process the same content twice. */
+        char *why = tp_asprintf("duplicate of %s (same content, in progress)", row.source_path);
+        tp_ledger_row_clear(&row);
+        finish_skipped(rs, job, why ? why : "duplicate", NULL);
+        free(why);
+        return;
+    }
+    tp_stage next = TP_STAGE_PROBE;
+    if (found) {
+        job->row = row;
+        job->has_row = true;
+        set_str(&job->row.source_path, job->path);
+        job->row.source_size = job->size;
+        if (row.status == TP_JOB_QUEUED) {
+            /* Resume where it stopped. Probing again is cheap and gives the media info the
+             * later stages need; fitted outputs and upload state come from the ledger. */
+            next = row.stage <= TP_STAGE_PROBE ? TP_STAGE_PROBE : row.stage;
+            /* A file that passed as is has itself as output, maybe under the name it had then:
+             * start it over (no fit involved); the upload resume state is kept. */
+            if (row.verdict && !strcmp(row.verdict, "pass"))
+                next = TP_STAGE_PROBE;
+            set_str(&job->outputs_json, next > TP_STAGE_PROBE ? row.outputs : NULL);
+        } else {
+            /* --force: start over, keeping the delivery name so files are replaced. */
+            set_str(&job->row.outputs, NULL);
+            set_str(&job->row.verdict, NULL);
+            set_str(&job->row.publish_id, NULL);
+            set_str(&job->row.upload_url, NULL);
+            set_str(&job->row.posts, NULL);
+            set_str(&job->row.error, NULL);
+            set_str(&job->row.error_code, NULL);
+            job->row.upload_url_expiry = 0;
+            job->row.upload_part = 0;
+            job->row.last_chunk = -1;
+            job->row.attempts = 0;
+        }
+    } else {
+        memset(&job->row, 0, sizeof(job->row));
+        tp_strlcpy(job->row.fingerprint, job->fingerprint, sizeof(job->row.fingerprint));
+        tp_strlcpy(job->row.profile_hash, pl->profile->hash, sizeof(job->row.profile_hash));
+        job->row.sink = tp_strdup(pl->sink_key);
+        job->row.profile_name = tp_strdup(pl->profile->name);
+        job->row.source_path = tp_strdup(job->path);
+        job->row.source_size = job->size;
+        job->row.stage = TP_STAGE_PROBE;
+        job->row.status = TP_JOB_RUNNING;
+        job->row.last_chunk = -1;
+        if (tp_ledger_insert(pl->ledger, &job->row, &err) < 0) {
+            job->err = err;
+            finish_failed(rs, job, "scan");
+            return;
+        }
+        job->has_row = true;
+    }
+    advance(rs, job, next);
+}
+
+static void after_probe(run_state *rs, tp_job *job)
+{
+    const tp_check_result *c = &job->check;
+    const char *verdict = tp_verdict_name(c->verdict);
+    tp_event ev = {.kind = TP_EVENT_PROBED,
+                   .path = job->path,
+                   .verdict = verdict,
+                   .action =
+                       tp_action_name(c->verdict == TP_VERDICT_FIX ? c->action : TP_ACTION_NONE),
+                   .reason = c->reason[0] ? c->reason : NULL,
+                   .fingerprint = job->fingerprint};
+    emit(rs->pl, &ev);
+    set_str(&job->row.verdict, verdict);
+    switch (c->verdict) {
+    case TP_VERDICT_REJECT:
+        finish_rejected(rs, job, c->reason[0] ? c->reason : "the profile refuses this file");
+        return;
+    case TP_VERDICT_ERROR:
+        tp_error_set(&job->err, TP_EMEDIA, 0, "%s: %s", job->path,
+                     c->reason[0] ? c->reason : "cannot be judged");
+        finish_failed(rs, job, "probe");
+        return;
+    case TP_VERDICT_PASS: {
+        /* Passes as is: the source is the output; no fit, no copy in the work folder. */
+        cJSON *arr = cJSON_CreateArray();
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "path", job->path);
+        cJSON_AddItemToArray(arr, o);
+        free(job->outputs_json);
+        job->outputs_json = cJSON_PrintUnformatted(arr);
+        cJSON_Delete(arr);
+        set_str(&job->row.outputs, job->outputs_json);
+        advance(rs, job, TP_STAGE_CHUNK);
+        return;
+    }
+    default: job->fit_action = tp_action_name(c->action); advance(rs, job, TP_STAGE_FIT);
+    }
+}
+
+static void output_paths(const char *json, const char *key, char ***out, int *n)
+{
+    *out = NULL;
+    *n = 0;
+    cJSON *arr = json ? cJSON_Parse(json) : NULL;
+    int count = cJSON_GetArraySize(arr);
+    if (count > 0 && (*out = calloc((size_t)count, sizeof(char *)))) {
+        for (int i = 0; i < count; i++) {
+            const char *p =
+                cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(arr, i), key));
+            if (p)
+                (*out)[(*n)++] = tp_strdup(p);
+        }
+    }
+    cJSON_Delete(arr);
+}
+
+static void free_paths(char **paths, int n)
+{
+    for (int i = 0; i < n; i++)
+        free(paths[i]);
+    free(paths);
+}
+
+static void after_fit(run_state *rs, tp_job *job)
+{
+    if (job->rejected) {
+        finish_rejected(rs, job, job->reject_reason);
+        return;
+    }
+    char **paths;
+    int n;
+    output_paths(job->outputs_json, "path", &paths, &n);
+    tp_event ev = {.kind = TP_EVENT_FIT_DONE,
+                   .path = job->path,
+                   .outputs = (const char *const *)paths,
+                   .n_outputs = n,
+                   .fingerprint = job->fingerprint};
+    emit(rs->pl, &ev);
+    free_paths(paths, n);
+    set_str(&job->row.outputs, job->outputs_json);
+    advance(rs, job, TP_STAGE_CHUNK);
+}
+
+static void delivered(run_state *rs, tp_job *job)
+{
+    tp_pipeline *pl = rs->pl;
+    set_str(&job->row.outputs, job->outputs_json);
+    if (job->publish_id)
+        set_str(&job->row.publish_id, job->publish_id);
+    job->row.stage = TP_STAGE_DONE;
+    job->row.status = TP_JOB_DONE;
+    set_str(&job->row.error, NULL);
+    set_str(&job->row.error_code, NULL);
+    if (ledger_write(rs, job) < 0) {
+        finish(rs, job);
+        return;
+    }
+    char **paths = NULL;
+    int n = 0;
+    if (job->n_delivered > 0) {
+        paths = job->delivered;
+        n = job->n_delivered;
+    } else {
+        output_paths(job->outputs_json, "path", &paths, &n);
+    }
+    tp_event ev = {.kind = TP_EVENT_UPLOADED,
+                   .path = job->path,
+                   .outputs = (const char *const *)paths,
+                   .n_outputs = n,
+                   .publish_id = job->publish_id,
+                   .fingerprint = job->fingerprint};
+    emit(pl, &ev);
+    if (paths != job->delivered)
+        free_paths(paths, n);
+    /* Delivered: the work folder copy is no longer needed (with the none sink it is the
+     * result, so it stays). */
+    if (pl->profile->upload.sink != TP_SINK_NONE) {
+        char *dir = tp_asprintf("%s/%lld", pl->outdir, (long long)job->row.id);
+        if (dir)
+            tp_rmtree(dir);
+        free(dir);
+    }
+    rs->sum.done++;
+    finish(rs, job);
+}
+
+static void after_chunk(run_state *rs, tp_job *job)
+{
+    cJSON *arr = cJSON_Parse(job->outputs_json);
+    int chunks = 0;
+    int64_t total = 0;
+    cJSON *o;
+    cJSON_ArrayForEach(o, arr)
+    {
+        chunks += (int)cJSON_GetNumberValue(cJSON_GetObjectItem(o, "chunk_count"));
+        total += (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItem(o, "size"));
+    }
+    cJSON_Delete(arr);
+    tp_event ev = {.kind = TP_EVENT_CHUNKED,
+                   .path = job->path,
+                   .chunks = chunks,
+                   .total = total,
+                   .fingerprint = job->fingerprint};
+    emit(rs->pl, &ev);
+    set_str(&job->row.outputs, job->outputs_json);
+    if (rs->pl->profile->upload.sink == TP_SINK_NONE) {
+        delivered(rs, job);
+        return;
+    }
+    if (choose_dest(rs, job) < 0) {
+        tp_error_set(&job->err, TP_ENOMEM, 0, "out of memory");
+        finish_failed(rs, job, "chunk");
+        return;
+    }
+    advance(rs, job, TP_STAGE_DELIVER);
+}
+
+static void handle_result(run_state *rs, tp_job *job)
+{
+    rs->in_stage[stage_index(job->stage)]--;
+    if (job->rc < 0) {
+        on_failure(rs, job);
+        return;
+    }
+    switch (job->stage) {
+    case TP_STAGE_SCAN: after_scan(rs, job); break;
+    case TP_STAGE_PROBE: after_probe(rs, job); break;
+    case TP_STAGE_FIT: after_fit(rs, job); break;
+    case TP_STAGE_CHUNK: after_chunk(rs, job); break;
+    default: delivered(rs, job); break;
+    }
+}
+
+/* ---- workers ----------------------------------------------------------------------------- */
+
+static void *worker_main(void *arg)
+{
+    tp_pipeline_stage *st = arg;
+    tp_pipeline *pl = st->pl;
+    tp_worker self = {NULL, NULL};
+    tp_job *job;
+    while ((job = tp_workq_pop(&st->q))) {
+        job->worker = &self;
+        if (pl->cancel) {
+            job->rc = tp_error_set(&job->err, TP_ECANCELED, 0, "%s: cancelled", job->path);
+        } else {
+            pthread_mutex_lock(&pl->mu);
+            job->started = true;
+            job->progress_dirty = true;
+            job->progress_fraction = 0;
+            pthread_mutex_unlock(&pl->mu);
+            job->rc = st->work(pl, job);
+        }
+        pthread_mutex_lock(&pl->mu);
+        job->qnext = NULL;
+        if (pl->results_tail)
+            pl->results_tail->qnext = job;
+        else
+            pl->results_head = job;
+        pl->results_tail = job;
+        pthread_cond_signal(&pl->results_cv);
+        pthread_mutex_unlock(&pl->mu);
+    }
+    if (self.ctx_free)
+        self.ctx_free(self.ctx);
+    return NULL;
+}
+
+static int start_stages(tp_pipeline *pl, tp_error *err)
+{
+    const tp_pipeline_conf *c = &pl->profile->pipeline;
+    struct {
+        const char *name;
+        tp_stage stage;
+        int n;
+        int (*work)(tp_pipeline *, tp_job *);
+    } defs[TP_PS_COUNT] = {
+        {"scan", TP_STAGE_SCAN, c->probe_workers, tp_stage_scan},
+        {"probe", TP_STAGE_PROBE, c->probe_workers, tp_stage_probe},
+        {"fit", TP_STAGE_FIT, c->fit_workers, tp_stage_fit},
+        {"chunk", TP_STAGE_CHUNK, c->probe_workers, tp_stage_chunk},
+        {"deliver", TP_STAGE_DELIVER, c->upload_workers, tp_stage_deliver},
+    };
+    for (int i = 0; i < TP_PS_COUNT; i++) {
+        tp_pipeline_stage *st = &pl->stages[i];
+        st->name = defs[i].name;
+        st->stage = defs[i].stage;
+        st->work = defs[i].work;
+        st->pl = pl;
+        if (tp_workq_init(&st->q, (size_t)(c->queue_depth > 0 ? c->queue_depth : 1)) < 0)
+            return tp_error_set(err, TP_ENOMEM, 0, "out of memory");
+        int n = defs[i].n > 0 ? defs[i].n : 1;
+        st->threads = calloc((size_t)n, sizeof(pthread_t));
+        if (!st->threads)
+            return tp_error_set(err, TP_ENOMEM, 0, "out of memory");
+        for (int t = 0; t < n; t++) {
+            int e = pthread_create(&st->threads[t], NULL, worker_main, st);
+            if (e != 0)
+                return tp_error_set(err, TP_EINTERNAL, e, "cannot start a %s worker: %s", st->name,
+                                    strerror(e));
+            st->n_threads++;
+        }
+    }
+    return 0;
+}
+
+static void stop_stages(tp_pipeline *pl)
+{
+    for (int i = 0; i < TP_PS_COUNT; i++)
+        if (pl->stages[i].q.items)
+            tp_workq_close(&pl->stages[i].q);
+    if (pl->abandoned) {
+        /* A worker is stuck in a system call (a hung network mount, a FIFO): leave the threads
+         * and what they use; the process is about to exit and the ledger is consistent. */
+        for (int i = 0; i < TP_PS_COUNT; i++)
+            for (int t = 0; t < pl->stages[i].n_threads; t++)
+                pthread_detach(pl->stages[i].threads[t]);
+        return;
+    }
+    for (int i = 0; i < TP_PS_COUNT; i++) {
+        tp_pipeline_stage *st = &pl->stages[i];
+        for (int t = 0; t < st->n_threads; t++)
+            pthread_join(st->threads[t], NULL);
+        free(st->threads);
+        st->threads = NULL;
+        st->n_threads = 0;
+        tp_workq_destroy(&st->q);
+    }
+}
+
+/* ---- input ------------------------------------------------------------------------------- */
+
+static int add_path(const char *path, void *payload)
+{
+    run_state *rs = payload;
+    size_t len = strlen(path);
+    path_node *n = malloc(sizeof(*n) + len + 1);
+    if (!n)
+        return 1;
+    memcpy(n->path, path, len + 1);
+    n->next = NULL;
+    if (rs->backlog_tail)
+        rs->backlog_tail->next = n;
+    else
+        rs->backlog = n;
+    rs->backlog_tail = n;
+    rs->sum.discovered++;
+    tp_event ev = {.kind = TP_EVENT_DISCOVERED, .path = path};
+    emit(rs->pl, &ev);
+    return 0;
+}
+
+static void add_watched(const char *path, void *payload)
+{
+    add_path(path, payload);
+}
+
+static void admit(run_state *rs)
+{
+    while (rs->backlog && rs->n_active < rs->max_active && !rs->pl->cancel) {
+        path_node *n = rs->backlog;
+        tp_job *job = calloc(1, sizeof(*job));
+        if (!job || !(job->path = tp_strdup(n->path))) {
+            free(job);
+            return;
+        }
+        rs->backlog = n->next;
+        if (!rs->backlog)
+            rs->backlog_tail = NULL;
+        free(n);
+        job->row.last_chunk = -1;
+        job->next = rs->active;
+        if (rs->active)
+            rs->active->prev = job;
+        rs->active = job;
+        rs->n_active++;
+        advance(rs, job, TP_STAGE_SCAN);
+    }
+}
+
+/* ---- progress, checkpoints, retries ------------------------------------------------------ */
+
+static void tick(run_state *rs)
+{
+    tp_pipeline *pl = rs->pl;
+    double now = tp_now_monotonic();
+    for (tp_job *job = rs->active; job; job = job->next) {
+        bool started, dirty, ckpt;
+        double fraction, fps;
+        int64_t bytes, total;
+        char *ckpt_id = NULL, *ckpt_url = NULL, *ckpt_posts = NULL;
+        double ckpt_expiry = 0;
+        int ckpt_part = 0, ckpt_last = -1;
+        pthread_mutex_lock(&pl->mu);
+        started = job->started;
+        dirty = job->progress_dirty;
+        fraction = job->progress_fraction;
+        fps = job->progress_fps;
+        bytes = job->progress_bytes;
+        total = job->progress_total;
+        ckpt = job->ckpt_dirty;
+        if (ckpt) {
+            ckpt_id = job->ckpt_publish_id;
+            ckpt_url = job->ckpt_url;
+            ckpt_posts = job->ckpt_posts;
+            job->ckpt_publish_id = job->ckpt_url = job->ckpt_posts = NULL;
+            ckpt_expiry = job->ckpt_expiry;
+            ckpt_part = job->ckpt_part;
+            ckpt_last = job->ckpt_last_chunk;
+        }
+        pthread_mutex_unlock(&pl->mu);
+        if (ckpt && job->has_row) {
+            tp_error err = TP_ERROR_INIT;
+            if (tp_ledger_save_upload(pl->ledger, job->row.id, ckpt_id, ckpt_url, ckpt_expiry,
+                                      ckpt_part, ckpt_last, ckpt_posts, &err) < 0)
+                tp_log(TP_LOG_WARN, "%s", err.message);
+            free(job->row.publish_id);
+            free(job->row.upload_url);
+            job->row.publish_id = ckpt_id;
+            job->row.upload_url = ckpt_url;
+            if (ckpt_posts) {
+                free(job->row.posts);
+                job->row.posts = ckpt_posts;
+            }
+            job->row.upload_url_expiry = ckpt_expiry;
+            job->row.upload_part = ckpt_part;
+            job->row.last_chunk = ckpt_last;
+        } else {
+            free(ckpt_id);
+            free(ckpt_url);
+            free(ckpt_posts);
+        }
+        if (ckpt) {
+            /* Persisted: let the uploading worker go on. */
+            pthread_mutex_lock(&pl->mu);
+            job->ckpt_dirty = false;
+            pthread_cond_broadcast(&pl->ckpt_cv);
+            pthread_mutex_unlock(&pl->mu);
+        }
+        if (!started)
+            continue;
+        if (job->stage == TP_STAGE_FIT && !job->fit_started_emitted) {
+            job->fit_started_emitted = true;
+            tp_event ev = {.kind = TP_EVENT_FIT_STARTED,
+                           .path = job->path,
+                           .action = job->fit_action,
+                           .fingerprint = job->fingerprint};
+            emit(pl, &ev);
+            job->progress_emitted = now;
+            continue;
+        }
+        if (!dirty || now - job->progress_emitted < PROGRESS_INTERVAL)
+            continue;
+        if (job->stage == TP_STAGE_FIT && fraction > 0) {
+            tp_event ev = {
+                .kind = TP_EVENT_FIT_PROGRESS, .path = job->path, .fraction = fraction, .fps = fps};
+            emit(pl, &ev);
+        } else if (job->stage == TP_STAGE_DELIVER && total > 0) {
+            tp_event ev = {.kind = TP_EVENT_UPLOAD_PROGRESS,
+                           .path = job->path,
+                           .fraction = fraction,
+                           .bytes = bytes,
+                           .total = total};
+            emit(pl, &ev);
+        } else {
+            continue;
+        }
+        job->progress_emitted = now;
+        pthread_mutex_lock(&pl->mu);
+        job->progress_dirty = false;
+        pthread_mutex_unlock(&pl->mu);
+    }
+    /* Transient failures whose backoff is over go back to their stage. */
+    job_list still = {0};
+    tp_job *job;
+    while ((job = list_pop(&rs->delayed))) {
+        if (pl->cancel)
+            finish_canceled(rs, job);
+        else if (job->not_before <= now)
+            advance(rs, job, job->stage);
+        else
+            list_append(&still, job);
+    }
+    rs->delayed = still;
+}
+
+static tp_job *wait_results(tp_pipeline *pl, double timeout)
+{
+    pthread_mutex_lock(&pl->mu);
+    if (!pl->results_head && timeout > 0) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        long ns = ts.tv_nsec + (long)(timeout * 1e9);
+        ts.tv_sec += ns / 1000000000L;
+        ts.tv_nsec = ns % 1000000000L;
+        pthread_cond_timedwait(&pl->results_cv, &pl->mu, &ts);
+    }
+    tp_job *list = pl->results_head;
+    pl->results_head = pl->results_tail = NULL;
+    pthread_mutex_unlock(&pl->mu);
+    return list;
+}
+
+/* ---- start-up sweep ---------------------------------------------------------------------- */
+
+/* Remove what a killed run left behind: work folders of fits that will restart or of files
+ * already delivered, and our temporary files in the sink folder whose writer is gone. */
+static void sweep(tp_pipeline *pl)
+{
+    DIR *d = opendir(pl->outdir);
+    struct dirent *de;
+    while (d && (de = readdir(d))) {
+        char *end = NULL;
+        long long id = strtoll(de->d_name, &end, 10);
+        if (de->d_name[0] == '.' || !end || *end || id <= 0)
+            continue;
+        tp_ledger_row row;
+        tp_error err = TP_ERROR_INIT;
+        int found = tp_ledger_get(pl->ledger, &row, id, &err);
+        if (found < 0)
+            continue;
+        bool stale = !found ||
+                     (row.status == TP_JOB_DONE && pl->profile->upload.sink != TP_SINK_NONE &&
+                      !strcmp(row.sink, pl->sink_key)) ||
+                     (row.status != TP_JOB_DONE && row.stage <= TP_STAGE_FIT);
+        if (found)
+            tp_ledger_row_clear(&row);
+        if (stale) {
+            char *dir = tp_asprintf("%s/%s", pl->outdir, de->d_name);
+            if (dir)
+                tp_rmtree(dir);
+            free(dir);
+        }
+    }
+    if (d)
+        closedir(d);
+    if (!pl->sink_dir || !(d = opendir(pl->sink_dir)))
+        return;
+    static const char prefix[] = ".tokprep-tmp-";
+    while ((de = readdir(d))) {
+        if (strncmp(de->d_name, prefix, sizeof(prefix) - 1))
+            continue;
+        long pid = strtol(de->d_name + sizeof(prefix) - 1, NULL, 10);
+        if (pid == (long)getpid() || (pid > 0 && kill((pid_t)pid, 0) < 0 && errno == ESRCH)) {
+            char *p = tp_asprintf("%s/%s", pl->sink_dir, de->d_name);
+            if (p)
+                unlink(p);
+            free(p);
+        }
+    }
+    closedir(d);
+}
+
+/* ---- public API -------------------------------------------------------------------------- */
+
+static char *absolute(const char *path)
+{
+    char buf[PATH_MAX];
+    if (realpath(path, buf))
+        return tp_strdup(buf);
+    return NULL;
+}
+
+int tp_pipeline_new(tp_pipeline **out, const tp_profile *profile, const tp_pipeline_opts *opts,
+                    tp_error *err)
+{
+    int rc = 0;
+    *out = NULL;
+    if (!profile || (opts && opts->version != TP_PIPELINE_OPTS_VERSION))
+        return tp_error_set(err, TP_EINVAL, 0, "tp_pipeline_new: bad arguments");
+    tp_pipeline *pl = calloc(1, sizeof(*pl));
+    if (!pl)
+        return tp_error_set(err, TP_ENOMEM, 0, "out of memory");
+    pthread_mutex_init(&pl->mu, NULL);
+    pthread_cond_init(&pl->results_cv, NULL);
+    pthread_cond_init(&pl->ckpt_cv, NULL);
+    pl->profile = profile;
+    tp_pipeline_opts defaults = TP_PIPELINE_OPTS_INIT;
+    pl->opts = opts ? *opts : defaults;
+    const char *workdir = pl->opts.workdir ? pl->opts.workdir : "./tokprep-work";
+    if ((rc = tp_mkdirs(workdir, err)) < 0)
+        goto fail;
+    pl->workdir = absolute(workdir);
+    pl->outdir = pl->workdir ? tp_asprintf("%s/out", pl->workdir) : NULL;
+    if (!pl->outdir) {
+        rc = tp_error_set(err, TP_EIO, errno, "%s: cannot resolve the work folder", workdir);
+        goto fail;
+    }
+    if ((rc = tp_mkdirs(pl->outdir, err)) < 0)
+        goto fail;
+    pl->state_path = pl->opts.state_path ? tp_strdup(pl->opts.state_path)
+                                         : tp_asprintf("%s/tokprep.db", pl->workdir);
+    switch (profile->upload.sink) {
+    case TP_SINK_DIRECTORY: {
+        const char *dir = profile->upload.directory_path;
+        if (!dir || !*dir) {
+            rc = tp_error_set(err, TP_ECONFIG, 0, "profile '%s': upload.directory.path is empty",
+                              profile->name);
+            goto fail;
+        }
+        if ((rc = tp_mkdirs(dir, err)) < 0)
+            goto fail;
+        pl->sink_dir = absolute(dir);
+        pl->sink_key = pl->sink_dir ? tp_asprintf("directory:%s", pl->sink_dir) : NULL;
+        break;
+    }
+    case TP_SINK_TIKTOK:
+        pl->sink_key = tp_asprintf("tiktok:%s", profile->upload.tiktok.api_base);
+        break;
+    default: pl->sink_key = tp_strdup("none");
+    }
+    if (!pl->state_path || !pl->sink_key) {
+        rc = tp_error_set(err, TP_ENOMEM, 0, "out of memory");
+        goto fail;
+    }
+    const char *slash = strrchr(pl->state_path, '/');
+    if (slash && slash != pl->state_path) {
+        char *dir = tp_strdup(pl->state_path);
+        if (dir) {
+            dir[slash - pl->state_path] = '\0';
+            rc = tp_mkdirs(dir, err);
+        }
+        free(dir);
+        if (rc < 0)
+            goto fail;
+    }
+    if ((rc = tp_ledger_open(&pl->ledger, pl->state_path, true, err)) < 0)
+        goto fail;
+    if (profile->upload.sink == TP_SINK_TIKTOK && (rc = tp_ledger_set_durable(pl->ledger, err)) < 0)
+        goto fail;
+    *out = pl;
+    return 0;
+fail:
+    tp_pipeline_free(pl);
+    return rc;
+}
+
+void tp_pipeline_cancel(tp_pipeline *pl)
+{
+    /* Only a flag: async-signal-safe. Everyone who waits looks at it at least every tick. */
+    if (pl)
+        pl->cancel = 1;
+}
+
+void tp_pipeline_free(tp_pipeline *pl)
+{
+    if (!pl)
+        return;
+    tp_ledger_close(pl->ledger);
+    pl->ledger = NULL;
+    if (pl->abandoned)
+        return; /* stuck workers still reference it: see stop_stages() */
+    pthread_mutex_destroy(&pl->mu);
+    pthread_cond_destroy(&pl->results_cv);
+    pthread_cond_destroy(&pl->ckpt_cv);
+    free(pl->workdir);
+    free(pl->outdir);
+    free(pl->state_path);
+    free(pl->sink_key);
+    free(pl->sink_dir);
+    free(pl);
+}
+
+int tp_pipeline_run(tp_pipeline *pl, const char *const *paths, size_t n_paths,
+                    tp_pipeline_summary *summary, tp_error *err)
+{
+    int rc = 0;
+    tp_watch *watch = NULL;
+    run_state rs = {.pl = pl};
+    if (pl->ran)
+        return tp_error_set(err, TP_EINVAL, 0, "tp_pipeline_run: a pipeline runs once");
+    pl->ran = true;
+    rs.t0 = tp_now_monotonic();
+    rs.exclude[0] = pl->workdir;
+    rs.exclude[1] = pl->sink_dir;
+    const tp_pipeline_conf *c = &pl->profile->pipeline;
+    rs.max_active = c->queue_depth + c->probe_workers + c->fit_workers + c->upload_workers;
+    int recovered = 0;
+    if ((rc = tp_ledger_recover(pl->ledger, &recovered, err)) < 0)
+        return rc;
+    if (recovered)
+        tp_log(TP_LOG_INFO, "%s: resuming %d interrupted file(s)", pl->state_path, recovered);
+    sweep(pl);
+    if ((rc = start_stages(pl, err)) < 0)
+        goto out;
+    if (pl->opts.watch) {
+        /* Watch before walking, so nothing written in between is missed (the ledger removes
+         * any double). */
+        rc = tp_watch_open(&watch, paths, n_paths, c->settle_seconds, rs.exclude, 2, err);
+        if (rc < 0)
+            goto out;
+    }
+    /* The same files, in the same order, as `check` and `fit` see (pipeline/scan.h), minus our
+     * own folders (or every run would take its own outputs as new input) and temporary names
+     * of files still being downloaded. One PATH at a time, so an interrupt during a long
+     * walk is noticed between them. */
+    for (size_t p = 0; p < n_paths && !pl->cancel; p++) {
+        tp_scan_list found = TP_SCAN_LIST_INIT;
+        tp_error serr = TP_ERROR_INIT;
+        if (tp_scan_paths(&found, &paths[p], 1, &serr) < 0)
+            tp_log(TP_LOG_WARN, "%s", serr.message);
+        for (size_t i = 0; i < found.n && !pl->cancel; i++) {
+            const tp_scan_entry *e = &found.items[i];
+            if (e->error) {
+                rs.sum.discovered++;
+                tp_event ev = {.kind = TP_EVENT_FAILED,
+                               .path = e->path,
+                               .stage = "scan",
+                               .error_code = tp_error_name(e->error),
+                               .reason = e->message,
+                               .final_failure = 1};
+                emit(pl, &ev);
+                rs.sum.failed++;
+                continue;
+            }
+            const char *base = strrchr(e->path, '/');
+            if (e->from_dir && (tp_walk_name_ignored(base ? base + 1 : e->path) ||
+                                tp_path_within(e->path, rs.exclude, 2)))
+                continue;
+            add_path(e->path, &rs);
+        }
+        tp_scan_list_free(&found);
+    }
+    for (;;) {
+        admit(&rs);
+        pump_waiting(&rs);
+        if (pl->cancel)
+            break;
+        if (!pl->opts.watch && !rs.backlog && rs.n_active == 0)
+            break;
+        tp_job *list = wait_results(pl, TICK_SECONDS);
+        while (list) {
+            tp_job *next = list->qnext;
+            handle_result(&rs, list);
+            list = next;
+        }
+        tick(&rs);
+        if (watch) {
+            tp_error werr = TP_ERROR_INIT;
+            if (tp_watch_poll(watch, add_watched, &rs, &werr) < 0)
+                tp_log(TP_LOG_WARN, "%s", werr.message);
+        }
+    }
+    if (pl->cancel) {
+        /* Stop taking work; jobs still queued come back cancelled at once, running ones as
+         * soon as they notice the flag (fits remove their temporary outputs). */
+        while (rs.backlog) {
+            path_node *n = rs.backlog;
+            rs.backlog = n->next;
+            free(n);
+        }
+        for (int si = 0; si < TP_PS_COUNT; si++) {
+            tp_job *job;
+            while ((job = list_pop(&rs.waiting[si])))
+                finish_canceled(&rs, job);
+        }
+        tick(&rs); /* persists checkpoints, finishes delayed jobs */
+        double deadline = tp_now_monotonic() + 1.5;
+        while (rs.n_active > 0) {
+            tp_job *list = wait_results(pl, TICK_SECONDS);
+            while (list) {
+                tp_job *next = list->qnext;
+                handle_result(&rs, list);
+                list = next;
+            }
+            tick(&rs);
+            if (tp_now_monotonic() > deadline) {
+                /* Exit within 2 s is the promise: their rows stay `running` and the next run
+                 * resumes them (tp_ledger_recover). */
+                tp_log(TP_LOG_WARN, "%d job(s) did not stop in time; abandoning them", rs.n_active);
+                pl->abandoned = true;
+                break;
+            }
+        }
+    }
+out:
+    stop_stages(pl);
+    /* Anything still listed (only after a start-up failure) goes back to the ledger queued;
+     * abandoned jobs belong to their stuck workers. */
+    while (rs.active && !pl->abandoned)
+        finish_canceled(&rs, rs.active);
+    while (rs.backlog) {
+        path_node *n = rs.backlog;
+        rs.backlog = n->next;
+        free(n);
+    }
+    tp_watch_close(watch);
+    rs.sum.canceled = pl->cancel ? 1 : 0;
+    tp_event ev = {.kind = TP_EVENT_SUMMARY,
+                   .n_discovered = rs.sum.discovered,
+                   .n_done = rs.sum.done,
+                   .n_skipped = rs.sum.skipped,
+                   .n_rejected = rs.sum.rejected,
+                   .n_failed = rs.sum.failed,
+                   .elapsed = tp_now_monotonic() - rs.t0};
+    emit(pl, &ev);
+    if (summary)
+        *summary = rs.sum;
+    if (rc == 0 && rs.fatal.code) {
+        if (err)
+            *err = rs.fatal;
+        rc = -rs.fatal.code;
+    } else if (rc == 0 && pl->cancel) {
+        rc = tp_error_set(err, TP_ECANCELED, 0, "interrupted");
+    }
+    return rc;
+}

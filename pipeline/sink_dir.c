@@ -1,0 +1,342 @@
+/* The `directory` sink: each final MP4 plus `<stem>.json` (source, media info before and after,
+ * verdict, violations fixed, chunk plan with a SHA-256 per chunk), each written under a
+ * temporary name and renamed, so a reader of the folder never sees a partial file. */
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "pipeline/internal.h"
+#include "probe/probe.h"
+#include "probe/rules.h"
+#include "util/tp_util.h"
+
+cJSON *tp_media_to_cjson(const tp_media_info *m)
+{
+    cJSON *o = cJSON_CreateObject();
+    if (!o)
+        return NULL;
+    cJSON_AddStringToObject(o, "container", m->container);
+    cJSON_AddNumberToObject(o, "size", (double)m->size);
+    cJSON_AddNumberToObject(o, "duration", m->duration);
+    cJSON_AddNumberToObject(o, "bit_rate", (double)m->bit_rate);
+    cJSON_AddBoolToObject(o, "faststart", m->faststart);
+    if (m->video.present) {
+        const tp_video_info *v = &m->video;
+        cJSON *vo = cJSON_AddObjectToObject(o, "video");
+        char buf[64];
+        cJSON_AddStringToObject(vo, "codec", v->codec);
+        cJSON_AddStringToObject(vo, "profile", v->profile);
+        cJSON_AddNumberToObject(vo, "width", v->width);
+        cJSON_AddNumberToObject(vo, "height", v->height);
+        cJSON_AddNumberToObject(vo, "display_width", v->display_width);
+        cJSON_AddNumberToObject(vo, "display_height", v->display_height);
+        cJSON_AddNumberToObject(vo, "rotation", v->rotation);
+        snprintf(buf, sizeof(buf), "%d:%d", v->sar.num, v->sar.den);
+        cJSON_AddStringToObject(vo, "sar", buf);
+        snprintf(buf, sizeof(buf), "%d/%d", v->fps.num, v->fps.den);
+        cJSON_AddStringToObject(vo, "fps", buf);
+        cJSON_AddStringToObject(vo, "pix_fmt", v->pix_fmt);
+        cJSON_AddNumberToObject(vo, "bit_depth", v->bit_depth);
+    } else {
+        cJSON_AddNullToObject(o, "video");
+    }
+    if (m->audio.present) {
+        cJSON *ao = cJSON_AddObjectToObject(o, "audio");
+        cJSON_AddStringToObject(ao, "codec", m->audio.codec);
+        cJSON_AddNumberToObject(ao, "channels", m->audio.channels);
+        cJSON_AddNumberToObject(ao, "sample_rate", m->audio.sample_rate);
+    } else {
+        cJSON_AddNullToObject(o, "audio");
+    }
+    return o;
+}
+
+static int fsync_path(const char *path, bool dir)
+{
+    int fd = open(path, (dir ? O_DIRECTORY : 0) | O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    int rc = fsync(fd);
+    close(fd);
+    return rc;
+}
+
+static char *temp_name(const char *dir, const char *name)
+{
+    return tp_asprintf("%s/.tokprep-tmp-%ld-%s", dir, (long)getpid(), name);
+}
+
+static int copy_file(const char *src, const char *dst, const volatile int *cancel, tp_error *err)
+{
+    int rc = 0, in = -1, out = -1;
+    char *buf = malloc(1 << 20);
+    if (!buf)
+        return tp_error_set(err, TP_ENOMEM, 0, "out of memory");
+    in = open(src, O_RDONLY | O_CLOEXEC);
+    if (in < 0) {
+        rc = tp_error_set(err, TP_EIO, errno, "%s: cannot open: %s", src, strerror(errno));
+        goto out;
+    }
+    out = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (out < 0) {
+        rc = tp_error_set(err, TP_EIO, errno, "%s: cannot create: %s", dst, strerror(errno));
+        goto out;
+    }
+    for (;;) {
+        if (*cancel) {
+            rc = tp_error_set(err, TP_ECANCELED, 0, "%s: cancelled", dst);
+            goto out;
+        }
+        ssize_t n = read(in, buf, 1 << 20);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            rc = tp_error_set(err, TP_EIO, errno, "%s: read failed: %s", src, strerror(errno));
+            goto out;
+        }
+        if (n == 0)
+            break;
+        for (ssize_t off = 0; off < n;) {
+            ssize_t w = write(out, buf + off, (size_t)(n - off));
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w < 0) {
+                rc = tp_error_set(err, TP_EIO, errno, "%s: write failed: %s", dst, strerror(errno));
+                goto out;
+            }
+            off += w;
+        }
+    }
+    if (fsync(out) < 0)
+        rc = tp_error_set(err, TP_EIO, errno, "%s: fsync failed: %s", dst, strerror(errno));
+out:
+    if (in >= 0)
+        close(in);
+    if (out >= 0 && close(out) < 0 && rc == 0)
+        rc = tp_error_set(err, TP_EIO, errno, "%s: write failed: %s", dst, strerror(errno));
+    free(buf);
+    return rc;
+}
+
+/* Put src at final atomically. Our own fitted files are hard-linked (no copy; the work folder's
+ * name is removed after the ledger says delivered); sources are copied so that editing a source
+ * later cannot change what was delivered. */
+static int place_file(const char *src, bool ours, const char *dir, const char *final_name,
+                      const volatile int *cancel, tp_error *err)
+{
+    int rc = 0;
+    char *tmp = temp_name(dir, final_name);
+    char *final = tp_asprintf("%s/%s", dir, final_name);
+    if (!tmp || !final) {
+        rc = tp_error_set(err, TP_ENOMEM, 0, "out of memory");
+        goto out;
+    }
+    unlink(tmp);
+    if (ours && link(src, tmp) == 0) {
+        if (fsync_path(tmp, false) < 0) {
+            rc = tp_error_set(err, TP_EIO, errno, "%s: fsync failed: %s", tmp, strerror(errno));
+            goto out;
+        }
+    } else if ((rc = copy_file(src, tmp, cancel, err)) < 0) {
+        goto out;
+    }
+    if (rename(tmp, final) < 0)
+        rc = tp_error_set(err, TP_EIO, errno, "%s: cannot rename into place: %s", final,
+                          strerror(errno));
+out:
+    if (rc < 0 && tmp)
+        unlink(tmp);
+    free(tmp);
+    free(final);
+    return rc;
+}
+
+static int write_text_atomic(const char *dir, const char *name, const char *text, tp_error *err)
+{
+    int rc = 0;
+    char *tmp = temp_name(dir, name);
+    char *final = tp_asprintf("%s/%s", dir, name);
+    FILE *fp = NULL;
+    if (!tmp || !final) {
+        rc = tp_error_set(err, TP_ENOMEM, 0, "out of memory");
+        goto out;
+    }
+    fp = fopen(tmp, "w");
+    if (!fp) {
+        rc = tp_error_set(err, TP_EIO, errno, "%s: cannot create: %s", tmp, strerror(errno));
+        goto out;
+    }
+    size_t len = strlen(text);
+    bool ok = fwrite(text, 1, len, fp) == len && fputc('\n', fp) != EOF && fflush(fp) == 0 &&
+              fsync(fileno(fp)) == 0;
+    int e = errno;
+    if (fclose(fp) != 0)
+        ok = false;
+    fp = NULL;
+    if (!ok) {
+        rc = tp_error_set(err, TP_EIO, e, "%s: write failed: %s", tmp, strerror(e));
+        goto out;
+    }
+    if (rename(tmp, final) < 0)
+        rc = tp_error_set(err, TP_EIO, errno, "%s: cannot rename into place: %s", final,
+                          strerror(errno));
+out:
+    if (rc < 0 && tmp)
+        unlink(tmp);
+    free(tmp);
+    free(final);
+    return rc;
+}
+
+static const char *ext_of(const char *path)
+{
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    const char *dot = strrchr(base, '.');
+    return dot && dot != base ? dot : "";
+}
+
+static cJSON *build_manifest(struct tp_pipeline *pl, tp_job *job, const cJSON *output,
+                             const char *final_path, int part, int parts)
+{
+    cJSON *m = cJSON_CreateObject();
+    char abs[PATH_MAX];
+    const char *src = realpath(job->path, abs) ? abs : job->path;
+    cJSON_AddStringToObject(m, "tokprep", TOKPREP_VERSION);
+    cJSON *so = cJSON_AddObjectToObject(m, "source");
+    cJSON_AddStringToObject(so, "path", src);
+    cJSON_AddStringToObject(so, "fingerprint", job->fingerprint);
+    cJSON_AddNumberToObject(so, "size", (double)job->size);
+    cJSON_AddItemToObject(so, "media",
+                          job->have_media ? tp_media_to_cjson(&job->media) : cJSON_CreateNull());
+    cJSON *oo = cJSON_AddObjectToObject(m, "output");
+    const char *base = strrchr(final_path, '/');
+    cJSON_AddStringToObject(oo, "file", base ? base + 1 : final_path);
+    cJSON_AddStringToObject(oo, "path", final_path);
+    cJSON *size = cJSON_GetObjectItem(output, "size");
+    cJSON_AddNumberToObject(oo, "size", cJSON_IsNumber(size) ? size->valuedouble : 0);
+    const char *sha = cJSON_GetStringValue(cJSON_GetObjectItem(output, "sha256"));
+    cJSON_AddStringToObject(oo, "sha256", sha ? sha : "");
+    cJSON_AddNumberToObject(oo, "part", part);
+    cJSON_AddNumberToObject(oo, "parts", parts);
+    tp_media_info *om = calloc(1, sizeof(*om));
+    tp_error perr = TP_ERROR_INIT;
+    tp_probe_opts po = {.deep = false, .limits = &pl->profile->limits, .cancel = &pl->cancel};
+    if (om && tp_probe_file(om, final_path, &po, &perr) == 0)
+        cJSON_AddItemToObject(oo, "media", tp_media_to_cjson(om));
+    else
+        cJSON_AddNullToObject(oo, "media");
+    free(om);
+    const tp_check_result *c = &job->check;
+    cJSON_AddStringToObject(m, "verdict",
+                            job->have_media ? tp_verdict_name(c->verdict) : "unknown");
+    cJSON_AddStringToObject(
+        m, "action",
+        job->have_media && c->verdict == TP_VERDICT_FIX ? tp_action_name(c->action) : "none");
+    cJSON *viol = cJSON_AddArrayToObject(m, "violations_fixed");
+    for (int i = 0; job->have_media && i < c->n_violations; i++) {
+        cJSON *v = cJSON_CreateObject();
+        cJSON_AddStringToObject(v, "code", c->violations[i].code);
+        cJSON_AddStringToObject(v, "severity", tp_severity_name(c->violations[i].severity));
+        cJSON_AddStringToObject(v, "message", c->violations[i].message);
+        cJSON_AddItemToArray(viol, v);
+    }
+    cJSON *cp = cJSON_AddObjectToObject(m, "chunk_plan");
+    cJSON_AddNumberToObject(cp, "total", cJSON_IsNumber(size) ? size->valuedouble : 0);
+    cJSON *cs = cJSON_GetObjectItem(output, "chunk_size");
+    cJSON_AddNumberToObject(cp, "chunk_size", cJSON_IsNumber(cs) ? cs->valuedouble : 0);
+    cJSON *cc = cJSON_GetObjectItem(output, "chunk_count");
+    cJSON_AddNumberToObject(cp, "count", cJSON_IsNumber(cc) ? cc->valuedouble : 0);
+    cJSON *chunks = cJSON_GetObjectItem(output, "chunks");
+    cJSON_AddItemToObject(cp, "chunks", chunks ? cJSON_Duplicate(chunks, 1) : cJSON_CreateArray());
+    cJSON *po_ = cJSON_AddObjectToObject(m, "profile");
+    cJSON_AddStringToObject(po_, "name", pl->profile->name);
+    cJSON_AddStringToObject(po_, "hash", pl->profile->hash);
+    return m;
+}
+
+int tp_sink_directory_deliver(struct tp_pipeline *pl, tp_job *job)
+{
+    int rc = 0;
+    cJSON *arr = NULL;
+    if (!pl->sink_dir || !job->row.dest)
+        return tp_error_set(&job->err, TP_EINTERNAL, 0, "%s: no sink folder or name", job->path);
+    if ((rc = tp_mkdirs(pl->sink_dir, &job->err)) < 0)
+        return rc;
+    /* The manifest reports the source's media and verdict; after a resume they are not in
+     * memory any more. */
+    if (!job->have_media) {
+        tp_probe_opts po = {.deep = false, .limits = &pl->profile->limits, .cancel = &pl->cancel};
+        if (tp_probe_file(&job->media, job->path, &po, &job->err) == 0) {
+            tp_rules_check(&job->check, &job->media, pl->profile);
+            job->have_media = true;
+        }
+        tp_error_clear(&job->err);
+    }
+    arr = job->outputs_json ? cJSON_Parse(job->outputs_json) : NULL;
+    int n = cJSON_GetArraySize(arr);
+    if (n <= 0) {
+        rc = tp_error_set(&job->err, TP_EINTERNAL, 0, "%s: no outputs to deliver", job->path);
+        goto out;
+    }
+    job->delivered = calloc((size_t)n, sizeof(char *));
+    if (!job->delivered) {
+        rc = tp_error_set(&job->err, TP_ENOMEM, 0, "out of memory");
+        goto out;
+    }
+    for (int i = 0; i < n; i++) {
+        cJSON *o = cJSON_GetArrayItem(arr, i);
+        const char *opath = cJSON_GetStringValue(cJSON_GetObjectItem(o, "path"));
+        if (!opath || access(opath, R_OK) != 0) {
+            job->redo_from_probe = true;
+            rc = tp_error_set(&job->err, TP_EIO, errno, "%s: output vanished, fitting again",
+                              opath ? opath : job->path);
+            goto out;
+        }
+        /* One output: <dest>.<ext>; split parts: <dest>_partN.mp4, numbered like the fit's. */
+        char *name_stem =
+            n == 1 ? tp_strdup(job->row.dest) : tp_asprintf("%s_part%d", job->row.dest, i + 1);
+        char *file_name = name_stem ? tp_asprintf("%s%s", name_stem, ext_of(opath)) : NULL;
+        char *json_name = name_stem ? tp_asprintf("%s.json", name_stem) : NULL;
+        char *final = file_name ? tp_asprintf("%s/%s", pl->sink_dir, file_name) : NULL;
+        char *text = NULL;
+        if (!final || !json_name) {
+            rc = tp_error_set(&job->err, TP_ENOMEM, 0, "out of memory");
+        } else if ((rc = place_file(opath, strcmp(opath, job->path) != 0, pl->sink_dir, file_name,
+                                    &pl->cancel, &job->err)) == 0) {
+            cJSON *man = build_manifest(pl, job, o, final, i + 1, n);
+            text = man ? cJSON_Print(man) : NULL;
+            cJSON_Delete(man);
+            rc = text ? write_text_atomic(pl->sink_dir, json_name, text, &job->err)
+                      : tp_error_set(&job->err, TP_ENOMEM, 0, "out of memory");
+            cJSON_DeleteItemFromObject(o, "delivered");
+            cJSON_AddStringToObject(o, "delivered", final);
+        }
+        free(text);
+        free(name_stem);
+        free(file_name);
+        free(json_name);
+        if (rc < 0) {
+            free(final);
+            goto out;
+        }
+        job->delivered[job->n_delivered++] = final;
+    }
+    if (fsync_path(pl->sink_dir, true) < 0)
+        tp_log(TP_LOG_DEBUG, "%s: fsync failed: %s", pl->sink_dir, strerror(errno));
+    char *s = cJSON_PrintUnformatted(arr);
+    if (s) {
+        free(job->outputs_json);
+        job->outputs_json = s;
+    }
+out:
+    cJSON_Delete(arr);
+    return rc;
+}

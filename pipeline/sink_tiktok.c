@@ -1,0 +1,151 @@
+/* The `tiktok` sink: posts each output through the upload client (one session per upload
+ * worker), persisting its resume state in the ledger after every acknowledged chunk, so a
+ * re-run continues from the last acknowledged chunk while the upload URL is valid (the client
+ * re-initialises once it has expired). Parts of a split file are posts of their own; the ones
+ * finished are listed in the ledger's `posts` and never posted again. */
+#include <cjson/cJSON.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pipeline/internal.h"
+#include "util/tp_util.h"
+
+#if __has_include("upload/tiktok.h")
+#include "upload/tiktok.h"
+
+typedef struct {
+    struct tp_pipeline *pl;
+    tp_job *job;
+    int part;
+    int64_t done_bytes, all_bytes; /* of earlier parts, of all parts */
+} post_ctx;
+
+static void on_progress(const tp_tiktok_event *ev, void *payload)
+{
+    post_ctx *c = payload;
+    if (ev->kind == TP_TIKTOK_EV_INIT || ev->kind == TP_TIKTOK_EV_CHUNK_DONE) {
+        const tp_tiktok_resume *r = ev->resume;
+        tp_job_checkpoint(c->pl, c->job, r->publish_id, r->upload_url, r->upload_url_expires_at,
+                          c->part, r->next_chunk - 1, NULL);
+    }
+    if (ev->kind == TP_TIKTOK_EV_BYTES || ev->kind == TP_TIKTOK_EV_CHUNK_DONE) {
+        int64_t sent = c->done_bytes + ev->bytes_sent;
+        tp_job_progress(c->pl, c->job, c->all_bytes ? (double)sent / (double)c->all_bytes : 0, 0,
+                        sent, c->all_bytes);
+    }
+}
+
+static void session_free(void *ctx)
+{
+    tp_tiktok_free(ctx);
+}
+
+int tp_sink_tiktok_deliver(struct tp_pipeline *pl, tp_job *job)
+{
+    int rc = 0;
+    char *caption = NULL;
+    cJSON *outs = job->outputs_json ? cJSON_Parse(job->outputs_json) : NULL;
+    cJSON *posts = job->row.posts ? cJSON_Parse(job->row.posts) : NULL;
+    if (!cJSON_IsArray(posts)) {
+        cJSON_Delete(posts);
+        posts = cJSON_CreateArray();
+    }
+    int n = cJSON_GetArraySize(outs);
+    if (n <= 0) {
+        rc = tp_error_set(&job->err, TP_EINTERNAL, 0, "%s: no outputs to upload", job->path);
+        goto out;
+    }
+    tp_worker *w = job->worker;
+    if (!w->ctx) {
+        tp_tiktok *tt = NULL;
+        if ((rc = tp_tiktok_open(&tt, pl->profile, &job->err)) < 0)
+            goto out;
+        w->ctx = tt;
+        w->ctx_free = session_free;
+    }
+    const tp_tiktok_conf *tc = &pl->profile->upload.tiktok;
+    /* The caption comes from the source (its sidecar <stem>.txt), not from the work copy. */
+    if (tc->mode == TP_POST_DIRECT &&
+        (rc = tp_tt_caption(&caption, job->path, tc->caption, &job->err)) < 0)
+        goto out;
+    post_ctx ctx = {pl, job, 0, 0, 0};
+    for (int i = 0; i < n; i++)
+        ctx.all_bytes +=
+            (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItem(cJSON_GetArrayItem(outs, i), "size"));
+    for (int i = 0; i < n; i++) {
+        cJSON *o = cJSON_GetArrayItem(outs, i);
+        int64_t size = (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItem(o, "size"));
+        if (i < cJSON_GetArraySize(posts)) { /* posted in an earlier run */
+            ctx.done_bytes += size;
+            continue;
+        }
+        const char *path = cJSON_GetStringValue(cJSON_GetObjectItem(o, "path"));
+        tp_tiktok_resume resume = TP_TIKTOK_RESUME_INIT;
+        if (job->row.upload_part == i && job->row.publish_id && *job->row.publish_id) {
+            tp_strlcpy(resume.publish_id, job->row.publish_id, sizeof(resume.publish_id));
+            if (job->row.upload_url)
+                tp_strlcpy(resume.upload_url, job->row.upload_url, sizeof(resume.upload_url));
+            resume.upload_url_expires_at = job->row.upload_url_expiry;
+            resume.next_chunk = job->row.last_chunk + 1;
+            resume.chunk_count = (int)cJSON_GetNumberValue(cJSON_GetObjectItem(o, "chunk_count"));
+            resume.chunk_size =
+                (long long)cJSON_GetNumberValue(cJSON_GetObjectItem(o, "chunk_size"));
+            resume.total = size;
+        }
+        char *part_caption = NULL;
+        if (caption && n > 1)
+            part_caption = tp_asprintf("%s (%d/%d)", caption, i + 1, n);
+        tp_tiktok_post_opts po = TP_TIKTOK_POST_OPTS_INIT;
+        po.caption = part_caption ? part_caption : caption;
+        po.resume = &resume;
+        po.progress = on_progress;
+        po.payload = &ctx;
+        po.cancel = &pl->cancel;
+        ctx.part = i;
+        tp_tiktok_result res;
+        rc = tp_tiktok_post_file(&res, (tp_tiktok *)w->ctx, path, &po, &job->err);
+        free(part_caption);
+        if (rc < 0) {
+            job->retry_at = res.retry_at;
+            goto out;
+        }
+        cJSON *po_ = cJSON_CreateObject();
+        cJSON_AddStringToObject(po_, "publish_id", res.publish_id);
+        cJSON_AddStringToObject(po_, "status", res.status);
+        cJSON_AddBoolToObject(po_, "still_processing", res.still_processing != 0);
+        if (res.post_id)
+            cJSON_AddNumberToObject(po_, "post_id", (double)res.post_id);
+        cJSON_AddItemToArray(posts, po_);
+        char *ps = cJSON_PrintUnformatted(posts);
+        /* This part is posted: record it with the resume state cleared for the next part. */
+        tp_job_checkpoint(pl, job, NULL, NULL, 0, i + 1, -1, ps);
+        free(ps);
+        ctx.done_bytes += size;
+    }
+    job->delivered = calloc((size_t)cJSON_GetArraySize(posts) + 1, sizeof(char *));
+    cJSON *it;
+    cJSON_ArrayForEach(it, posts)
+    {
+        const char *id = cJSON_GetStringValue(cJSON_GetObjectItem(it, "publish_id"));
+        if (job->delivered && id)
+            job->delivered[job->n_delivered++] = tp_strdup(id);
+    }
+    if (job->n_delivered > 0)
+        job->publish_id = tp_strdup(job->delivered[0]);
+out:
+    free(caption);
+    cJSON_Delete(outs);
+    cJSON_Delete(posts);
+    return rc;
+}
+
+#else
+
+int tp_sink_tiktok_deliver(struct tp_pipeline *pl, tp_job *job)
+{
+    (void)pl;
+    return tp_error_set(&job->err, TP_EUNSUPPORTED, 0,
+                        "%s: this build has no TikTok client (upload/tiktok.h)", job->path);
+}
+
+#endif

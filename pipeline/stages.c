@@ -1,0 +1,297 @@
+/* The work of each stage, run on the stage's worker threads. A stage reads and fills its job
+ * only; the coordinator alone writes the ledger with the result. */
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "pipeline/internal.h"
+#include "probe/probe.h"
+#include "probe/rules.h"
+#include "transcode/fit.h"
+#include "upload/chunk.h"
+#include "util/tp_util.h"
+
+void tp_job_progress(struct tp_pipeline *pl, tp_job *job, double fraction, double fps,
+                     int64_t bytes, int64_t total)
+{
+    pthread_mutex_lock(&pl->mu);
+    job->progress_fraction = fraction;
+    job->progress_fps = fps;
+    job->progress_bytes = bytes;
+    job->progress_total = total;
+    job->progress_dirty = true;
+    pthread_mutex_unlock(&pl->mu);
+}
+
+void tp_job_checkpoint(struct tp_pipeline *pl, tp_job *job, const char *publish_id,
+                       const char *upload_url, double expiry, int part, int last_chunk,
+                       const char *posts)
+{
+    char *id = tp_strdup(publish_id), *url = tp_strdup(upload_url), *ps = tp_strdup(posts);
+    pthread_mutex_lock(&pl->mu);
+    free(job->ckpt_publish_id);
+    free(job->ckpt_url);
+    free(job->ckpt_posts);
+    job->ckpt_publish_id = id;
+    job->ckpt_url = url;
+    job->ckpt_posts = ps;
+    job->ckpt_expiry = expiry;
+    job->ckpt_part = part;
+    job->ckpt_last_chunk = last_chunk;
+    job->ckpt_dirty = true;
+    pthread_cond_signal(&pl->results_cv);
+    while (job->ckpt_dirty && !pl->cancel)
+        pthread_cond_wait(&pl->ckpt_cv, &pl->mu);
+    pthread_mutex_unlock(&pl->mu);
+}
+
+int tp_stage_scan(struct tp_pipeline *pl, tp_job *job)
+{
+    (void)pl;
+    return tp_fingerprint_file(job->fingerprint, &job->size, job->path, &job->err);
+}
+
+static int probe_source(struct tp_pipeline *pl, tp_job *job)
+{
+    tp_probe_opts po = {.deep = false, .limits = &pl->profile->limits, .cancel = &pl->cancel};
+    int rc = tp_probe_file(&job->media, job->path, &po, &job->err);
+    if (rc < 0)
+        return rc;
+    tp_rules_check(&job->check, &job->media, pl->profile);
+    job->have_media = true;
+    return 0;
+}
+
+int tp_stage_probe(struct tp_pipeline *pl, tp_job *job)
+{
+    return probe_source(pl, job);
+}
+
+typedef struct {
+    struct tp_pipeline *pl;
+    tp_job *job;
+} fit_ctx;
+
+static void fit_progress_ctx(double fraction, double fps, void *payload)
+{
+    fit_ctx *c = payload;
+    tp_job_progress(c->pl, c->job, fraction, fps, 0, 0);
+}
+
+/* The job's private fit folder: WORKDIR/out/<ledger id>. Unique per row, so two sources with the
+ * same name never collide, and a partial fit is removed wholesale before it restarts. */
+static char *job_outdir(struct tp_pipeline *pl, const tp_job *job)
+{
+    return tp_asprintf("%s/%lld", pl->outdir, (long long)job->row.id);
+}
+
+static cJSON *outputs_from_paths(char **paths, int n)
+{
+    cJSON *arr = cJSON_CreateArray();
+    for (int i = 0; arr && i < n; i++) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "path", paths[i]);
+        cJSON_AddItemToArray(arr, o);
+    }
+    return arr;
+}
+
+static int set_outputs(tp_job *job, cJSON *arr)
+{
+    char *s = arr ? cJSON_PrintUnformatted(arr) : NULL;
+    cJSON_Delete(arr);
+    if (!s)
+        return tp_error_set(&job->err, TP_ENOMEM, 0, "out of memory");
+    free(job->outputs_json);
+    job->outputs_json = s;
+    return 0;
+}
+
+int tp_stage_fit(struct tp_pipeline *pl, tp_job *job)
+{
+    int rc = 0;
+    char *outdir = NULL;
+    char **paths = NULL;
+    int n = 0;
+    tp_fit_plan *plan = calloc(1, sizeof(*plan));
+    if (!plan)
+        return tp_error_set(&job->err, TP_ENOMEM, 0, "out of memory");
+    if (!job->have_media && (rc = probe_source(pl, job)) < 0)
+        goto out;
+    if ((rc = tp_fit_plan_make(plan, &job->media, &job->check, pl->profile, &job->err)) < 0)
+        goto out;
+    if (plan->reject) {
+        job->rejected = true;
+        tp_strlcpy(job->reject_reason, plan->reason, sizeof(job->reject_reason));
+        goto out;
+    }
+    if (plan->action == TP_ACTION_NONE) {
+        /* Passes as is: the source itself is the output, nothing is copied. */
+        char *src = job->path;
+        rc = set_outputs(job, outputs_from_paths(&src, 1));
+        goto out;
+    }
+    outdir = job_outdir(pl, job);
+    if (!outdir) {
+        rc = tp_error_set(&job->err, TP_ENOMEM, 0, "out of memory");
+        goto out;
+    }
+    tp_rmtree(outdir); /* a partial fit from an interrupted run restarts from scratch */
+    if ((rc = tp_mkdirs(outdir, &job->err)) < 0)
+        goto out;
+    fit_ctx ctx = {pl, job};
+    tp_fit_opts fo = {.progress = fit_progress_ctx, .payload = &ctx, .cancel = &pl->cancel};
+    rc = tp_fit_run(&paths, &n, job->path, &job->media, plan, pl->profile, outdir, &fo, &job->err);
+    if (rc < 0) {
+        tp_rmtree(outdir);
+        goto out;
+    }
+    rc = set_outputs(job, outputs_from_paths(paths, n));
+out:
+    tp_fit_paths_free(paths, n);
+    free(outdir);
+    free(plan);
+    return rc;
+}
+
+/* Hash a file once, whole and per chunk, reading it sequentially in 1 MiB blocks. */
+static int hash_chunks(const char *path, const tp_chunk_plan *plan, char whole[65],
+                       char (*chunk_hex)[65], const volatile int *cancel, tp_error *err)
+{
+    int rc = 0;
+    uint8_t *buf = NULL;
+    tp_sha256 *all = NULL, *part = NULL;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return tp_error_set(err, TP_EIO, errno, "%s: cannot open: %s", path, strerror(errno));
+    buf = malloc(1 << 20);
+    all = tp_sha256_new();
+    if (!buf || !all) {
+        rc = tp_error_set(err, TP_ENOMEM, 0, "out of memory");
+        goto out;
+    }
+    for (int c = 0; c < plan->count; c++) {
+        part = tp_sha256_new();
+        if (!part) {
+            rc = tp_error_set(err, TP_ENOMEM, 0, "out of memory");
+            goto out;
+        }
+        int64_t pos = plan->chunks[c].offset, end = pos + plan->chunks[c].length;
+        while (pos < end) {
+            if (cancel && *cancel) {
+                rc = tp_error_set(err, TP_ECANCELED, 0, "%s: cancelled", path);
+                goto out;
+            }
+            size_t want = (size_t)(end - pos < (1 << 20) ? end - pos : (1 << 20));
+            ssize_t got = pread(fd, buf, want, pos);
+            if (got < 0 && errno == EINTR)
+                continue;
+            if (got <= 0) {
+                rc = tp_error_set(err, TP_EIO, got < 0 ? errno : 0,
+                                  "%s: read failed while hashing chunks", path);
+                goto out;
+            }
+            tp_sha256_update(part, buf, (size_t)got);
+            tp_sha256_update(all, buf, (size_t)got);
+            pos += got;
+        }
+        tp_sha256_final_hex(part, chunk_hex[c]);
+        part = NULL;
+    }
+    tp_sha256_final_hex(all, whole);
+    all = NULL;
+out:
+    if (part)
+        tp_sha256_final_hex(part, whole);
+    if (all)
+        tp_sha256_final_hex(all, whole);
+    free(buf);
+    close(fd);
+    return rc;
+}
+
+/* Plan the upload chunks of every output and record them with a SHA-256 per chunk. */
+int tp_stage_chunk(struct tp_pipeline *pl, tp_job *job)
+{
+    int rc = 0;
+    cJSON *arr = job->outputs_json ? cJSON_Parse(job->outputs_json) : NULL;
+    if (!cJSON_IsArray(arr) || cJSON_GetArraySize(arr) == 0) {
+        cJSON_Delete(arr);
+        job->redo_from_probe = true;
+        return tp_error_set(&job->err, TP_EINTERNAL, 0, "%s: no outputs recorded", job->path);
+    }
+    cJSON *o;
+    cJSON_ArrayForEach(o, arr)
+    {
+        const char *path = cJSON_GetStringValue(cJSON_GetObjectItem(o, "path"));
+        struct stat sb;
+        if (!path || stat(path, &sb) < 0) {
+            job->redo_from_probe = true;
+            rc = tp_error_set(&job->err, TP_EIO, errno, "%s: output vanished, fitting again",
+                              path ? path : job->path);
+            goto out;
+        }
+        tp_chunk_plan plan = {0};
+        if ((rc = tp_chunk_plan_make(&plan, sb.st_size, &pl->profile->chunk, &job->err)) < 0) {
+            tp_error_prefix(&job->err, "%s", path);
+            goto out;
+        }
+        char whole[65];
+        char(*hex)[65] = calloc((size_t)plan.count, sizeof(*hex));
+        if (!hex) {
+            tp_chunk_plan_clear(&plan);
+            rc = tp_error_set(&job->err, TP_ENOMEM, 0, "out of memory");
+            goto out;
+        }
+        rc = hash_chunks(path, &plan, whole, hex, &pl->cancel, &job->err);
+        if (rc == 0) {
+            cJSON_DeleteItemFromObject(o, "size");
+            cJSON_DeleteItemFromObject(o, "sha256");
+            cJSON_DeleteItemFromObject(o, "chunk_size");
+            cJSON_DeleteItemFromObject(o, "chunk_count");
+            cJSON_DeleteItemFromObject(o, "chunks");
+            cJSON_AddNumberToObject(o, "size", (double)sb.st_size);
+            cJSON_AddStringToObject(o, "sha256", whole);
+            cJSON_AddNumberToObject(o, "chunk_size", (double)plan.chunk_size);
+            cJSON_AddNumberToObject(o, "chunk_count", plan.count);
+            cJSON *chunks = cJSON_AddArrayToObject(o, "chunks");
+            for (int c = 0; c < plan.count; c++) {
+                cJSON *co = cJSON_CreateObject();
+                int64_t off = plan.chunks[c].offset, len = plan.chunks[c].length;
+                char range[96];
+                snprintf(range, sizeof(range), "bytes %lld-%lld/%lld", (long long)off,
+                         (long long)(off + len - 1), (long long)plan.total);
+                cJSON_AddNumberToObject(co, "index", c);
+                cJSON_AddNumberToObject(co, "offset", (double)off);
+                cJSON_AddNumberToObject(co, "length", (double)len);
+                cJSON_AddStringToObject(co, "content_range", range);
+                cJSON_AddStringToObject(co, "sha256", hex[c]);
+                cJSON_AddItemToArray(chunks, co);
+            }
+        }
+        free(hex);
+        tp_chunk_plan_clear(&plan);
+        if (rc < 0)
+            goto out;
+    }
+    rc = set_outputs(job, arr);
+    arr = NULL;
+out:
+    cJSON_Delete(arr);
+    return rc;
+}
+
+int tp_stage_deliver(struct tp_pipeline *pl, tp_job *job)
+{
+    switch (pl->profile->upload.sink) {
+    case TP_SINK_DIRECTORY: return tp_sink_directory_deliver(pl, job);
+    case TP_SINK_TIKTOK: return tp_sink_tiktok_deliver(pl, job);
+    case TP_SINK_NONE:
+    default: return 0;
+    }
+}

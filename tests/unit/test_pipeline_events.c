@@ -1,0 +1,152 @@
+/* Pipeline building blocks without media: NDJSON events and the stage queue. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <cjson/cJSON.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pipeline/workq.h"
+#include "util/tp_util.h"
+
+static cJSON *parse_event(const tp_event *ev)
+{
+    char *s = tp_event_to_json(ev);
+    assert_non_null(s);
+    assert_null(strchr(s, '\n')); /* one line */
+    cJSON *o = cJSON_Parse(s);
+    free(s);
+    assert_non_null(o);
+    return o;
+}
+
+static void test_event_json(void **state)
+{
+    (void)state;
+    const char *outs[] = {"/out/a.mp4", "/out/a_part2.mp4"};
+    tp_event ev = {.kind = TP_EVENT_FIT_DONE,
+                   .ts = 1795651200.25,
+                   .path = "in/a \"q\".mov",
+                   .outputs = outs,
+                   .n_outputs = 2,
+                   .fingerprint = "ab12"};
+    cJSON *o = parse_event(&ev);
+    assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(o, "ts")),
+                        "2026-11-26T00:00:00.250Z");
+    assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(o, "event")), "fit_done");
+    assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(o, "path")), "in/a \"q\".mov");
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(o, "outputs")), 2);
+    assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(o, "fingerprint")), "ab12");
+    cJSON_Delete(o);
+
+    tp_event f = {.kind = TP_EVENT_FAILED,
+                  .ts = 1,
+                  .path = "x.mp4",
+                  .stage = "probe",
+                  .error_code = "media",
+                  .reason = "x.mp4: not media",
+                  .final_failure = 1};
+    o = parse_event(&f);
+    assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(o, "stage")), "probe");
+    assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(o, "error")), "media");
+    assert_true(cJSON_IsTrue(cJSON_GetObjectItem(o, "final")));
+    cJSON_Delete(o);
+
+    tp_event s = {.kind = TP_EVENT_SUMMARY,
+                  .ts = 1,
+                  .n_discovered = 5,
+                  .n_done = 3,
+                  .n_skipped = 1,
+                  .n_failed = 1,
+                  .elapsed = 2.34567};
+    o = parse_event(&s);
+    assert_true(cJSON_IsNull(cJSON_GetObjectItem(o, "path")));
+    assert_int_equal((int)cJSON_GetNumberValue(cJSON_GetObjectItem(o, "discovered")), 5);
+    assert_int_equal((int)cJSON_GetNumberValue(cJSON_GetObjectItem(o, "done")), 3);
+    assert_true(cJSON_GetNumberValue(cJSON_GetObjectItem(o, "elapsed")) == 2.346);
+    cJSON_Delete(o);
+
+    /* Every kind has a stable name. */
+    const char *names[] = {"discovered", "probed",  "fit_started",     "fit_progress",
+                           "fit_done",   "chunked", "upload_progress", "uploaded",
+                           "failed",     "skipped", "summary"};
+    for (int k = 0; k <= TP_EVENT_SUMMARY; k++)
+        assert_string_equal(tp_event_name((tp_event_kind)k), names[k]);
+}
+
+static void test_workq_bounds(void **state)
+{
+    (void)state;
+    tp_workq q;
+    int a = 1, b = 2, c = 3;
+    assert_int_equal(tp_workq_init(&q, 2), 0);
+    assert_true(tp_workq_try_push(&q, &a));
+    assert_true(tp_workq_try_push(&q, &b));
+    assert_false(tp_workq_try_push(&q, &c)); /* bounded */
+    assert_int_equal(tp_workq_len(&q), 2);
+    assert_ptr_equal(tp_workq_pop(&q), &a); /* FIFO */
+    assert_true(tp_workq_try_push(&q, &c));
+    tp_workq_close(&q);
+    assert_false(tp_workq_try_push(&q, &a));
+    assert_false(tp_workq_push(&q, &a));
+    assert_ptr_equal(tp_workq_pop(&q), &b); /* drained after close */
+    assert_ptr_equal(tp_workq_pop(&q), &c);
+    assert_null(tp_workq_pop(&q));
+    tp_workq_destroy(&q);
+}
+
+typedef struct {
+    tp_workq *q;
+    long sum;
+} consumer;
+
+static void *consume(void *arg)
+{
+    consumer *c = arg;
+    void *item;
+    while ((item = tp_workq_pop(c->q)))
+        c->sum += (long)(intptr_t)item;
+    return NULL;
+}
+
+static void test_workq_threads(void **state)
+{
+    (void)state;
+    tp_workq q;
+    assert_int_equal(tp_workq_init(&q, 4), 0);
+    pthread_t th[3];
+    consumer cs[3];
+    for (int i = 0; i < 3; i++) {
+        cs[i].q = &q;
+        cs[i].sum = 0;
+        pthread_create(&th[i], NULL, consume, &cs[i]);
+    }
+    long want = 0;
+    for (long i = 1; i <= 10000; i++) {
+        assert_true(tp_workq_push(&q, (void *)(intptr_t)i)); /* blocks while full */
+        want += i;
+    }
+    tp_workq_close(&q);
+    long got = 0;
+    for (int i = 0; i < 3; i++) {
+        pthread_join(th[i], NULL);
+        got += cs[i].sum;
+    }
+    assert_int_equal(got, want); /* each item exactly once */
+    tp_workq_destroy(&q);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_event_json),
+        cmocka_unit_test(test_workq_bounds),
+        cmocka_unit_test(test_workq_threads),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
