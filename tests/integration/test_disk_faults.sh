@@ -6,7 +6,7 @@
 . "$(dirname "$0")/lib.sh" || exit 1
 : "${T:?lib.sh did not make a temp dir}"
 # Unmount what this test mounts before lib.sh's clean-up removes the folder.
-trap 'umount "$T/out_full" "$T/out_ro" 2>/dev/null || true; chmod -R u+rwX "$T" 2>/dev/null; rm -rf "$T"' EXIT
+trap 'umount "$T/out_full" "$T/out_ro" "$T/prun/work" 2>/dev/null || true; chmod -R u+rwX "$T" 2>/dev/null; rm -rf "$T"' EXIT
 
 ff() { ffmpeg -nostdin -v error -y "$@"; }
 # Small outputs keep this quick: a 360x640 fit of a 4 s clip is a few hundred KB.
@@ -100,5 +100,30 @@ if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
 else
     echo "SKIP: read-only mid-fit (needs root and setpriv)"
 fi
+
+# ---- tokprep run: disk full mid-fit, then the next run retries; two runs on one ledger -------------
+mkdir -p "$T/prun/src" "$T/prun/work"
+cp "$T/src.mkv" "$T/prun/src/a.mkv"
+RUN=(run --set upload.sink=directory --set "upload.directory.path=$T/prun/ready" "${SETS[@]}"
+     --state "$T/prun/ledger.db" -o "$T/prun/work")
+if [ "$(id -u)" = 0 ] && mount -t tmpfs -o size=100k tmpfs "$T/prun/work" 2>/dev/null; then
+    expect_status 2 "run with a full work folder" -- timeout 60 "$TOKPREP" "${RUN[@]}" "$T/prun/src"
+    expect_grep "No space left on device" "$T/out" "run, disk full: says why"
+    no_leftovers "$T/prun/work" "run, disk full"
+    umount "$T/prun/work"
+    expect_status 0 "the next run, space back" -- timeout 60 "$TOKPREP" "${RUN[@]}" "$T/prun/src"
+    expect_grep "^done +.*a.mkv" "$T/out" "run: the job failed on a full disk is retried and delivered"
+    [ -f "$T/prun/ready/a.mp4" ] && ok "run: output delivered" || bad "run: no output delivered"
+else
+    echo "SKIP: run with a full disk (needs root and mount)"
+fi
+cp "$T/src.mkv" "$T/prun/src/b.mkv"
+timeout 30 "$TOKPREP" "${RUN[@]}" --watch "$T/prun/src" >"$T/watch.out" 2>&1 &
+watch_pid=$!
+for _ in $(seq 100); do grep -q "^done .*b.mkv" "$T/watch.out" 2>/dev/null && break; sleep 0.1; done
+expect_status 2 "a second run on the same ledger" -- timeout 20 "$TOKPREP" "${RUN[@]}" "$T/prun/src"
+expect_grep "ledger is in use by another tokprep" "$T/err" "second run: refuses clearly"
+kill -INT $watch_pid 2>/dev/null || true
+wait $watch_pid 2>/dev/null || true
 
 finish
