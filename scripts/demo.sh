@@ -35,20 +35,13 @@ ff -f lavfi -i testsrc2=size=160x90:rate=24:duration=660 -f lavfi -i sine=freque
 head -c 3000 "$in/landscape.mp4" > "$in/broken.mp4"
 
 echo
-if "$tp" run --help >/dev/null 2>&1 && ! "$tp" run --help 2>&1 | grep -q 'not implemented'; then
-    echo "Running: tokprep run --profile scripts/demo-profile.yaml -o demo/work demo/input"
-    status=0
-    "$tp" run --profile scripts/demo-profile.yaml -o "$demo/work" "$in" || status=$?
-    echo
-    "$tp" status --state "$demo/work/tokprep.db" || true
-    echo
-    echo "tokprep run exited with status $status (non-zero is expected: broken.mp4 cannot be read)."
-    echo "Delivered files and their JSON manifests: $demo/delivered/"
-    ls -l "$demo/delivered" 2>/dev/null || true
-else
-    echo "Running: tokprep check demo/input"
-    status=0
-    "$tp" check --profile scripts/demo-profile.yaml "$in" || status=$?
-    echo "tokprep check exited with status $status."
-fi
+echo "Running: tokprep run --profile scripts/demo-profile.yaml -o demo/work demo/input"
+status=0
+"$tp" run --profile scripts/demo-profile.yaml -o "$demo/work" "$in" || status=$?
+echo
+"$tp" status --state "$demo/work/tokprep.db" || true
+echo
+echo "tokprep run exited with status $status (2 is expected: broken.mp4 cannot be read)."
+echo "Delivered files and their JSON manifests: $demo/delivered/"
+ls -l "$demo/delivered" 2>/dev/null || true
 echo "Sample inputs: $in"
