@@ -89,20 +89,27 @@ static void print_line(const slot *s, bool color)
     static const char *const col[] = {"\033[32m", "\033[33m", "\033[31m", "\033[35m"};
     const tp_verdict v = slot_verdict(s);
     const char *path = s->entry->path;
-    printf("%s%s%s %s", color ? col[v] : "", sym[v], color ? "\033[0m" : "", path);
-    if (!s->check) {
-        printf("  error: %s\n", strip_path(s->err.message, path));
-        return;
+    /* A name may hold newlines or escape sequences: one file stays one line, uncoloured. */
+    char *shown = tp_str_printable(path), *why = NULL;
+    printf("%s%s%s %s", color ? col[v] : "", sym[v], color ? "\033[0m" : "", shown ? shown : "?");
+    free(shown);
+    if (!s->check || v == TP_VERDICT_ERROR || v == TP_VERDICT_REJECT) {
+        const char *text = !s->check               ? strip_path(s->err.message, path)
+                           : v == TP_VERDICT_ERROR ? strip_path(tp_check_error(s->check), path)
+                                                   : tp_check_reason(s->check);
+        why = tp_str_printable(text);
+        if (v != TP_VERDICT_REJECT) {
+            printf("  error: %s\n", why ? why : "?");
+            free(why);
+            return;
+        }
     }
     const tp_check *c = s->check;
-    if (v == TP_VERDICT_ERROR) {
-        printf("  error: %s\n", strip_path(tp_check_error(c), path));
-        return;
-    }
     if (v == TP_VERDICT_FIX)
         printf("  %s:", tp_action_name(tp_check_action(c)));
     else if (v == TP_VERDICT_REJECT)
-        printf("  reject: %s;", tp_check_reason(c));
+        printf("  reject: %s;", why ? why : "?");
+    free(why);
     const size_t n = tp_check_violation_count(c);
     bool first = true;
     for (size_t i = 0; i < n; i++) {
@@ -149,9 +156,11 @@ static cJSON *slot_json(const slot *s)
     return o;
 }
 
-static void xml_escaped(FILE *f, const char *s)
+static void xml_escaped(FILE *f, const char *text)
 {
-    for (; *s; s++) {
+    /* XML must be UTF-8 (the declaration says so): names with other bytes get U+FFFD. */
+    char *u = tp_utf8_sanitize(text);
+    for (const char *s = u ? u : "?"; *s; s++) {
         switch (*s) {
         case '&': fputs("&amp;", f); break;
         case '<': fputs("&lt;", f); break;
@@ -165,6 +174,7 @@ static void xml_escaped(FILE *f, const char *s)
             break;
         }
     }
+    free(u);
 }
 
 /* The violations of one file, one per line, for a failure body. */
@@ -394,7 +404,10 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
             cJSON_AddNumberToObject(sum, "reject", (double)counts[2]);
             cJSON_AddNumberToObject(sum, "error", (double)counts[3]);
         }
-        char *text = cJSON_Print(doc);
+        char *raw = cJSON_Print(doc);
+        /* Paths are bytes, JSON is UTF-8: invalid sequences become U+FFFD. */
+        char *text = tp_utf8_sanitize(raw);
+        free(raw);
         if (!text) {
             fprintf(stderr, "tokprep check: out of memory\n");
             rc = TP_EXIT_ERROR;

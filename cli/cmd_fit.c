@@ -73,8 +73,8 @@ static void on_progress(double fraction, double fps, void *payload)
     ps->last_print = now;
     double el = now - ps->started;
     double eta = fraction > 0.01 ? el / fraction - el : -1.0;
-    const char *base = strrchr(ps->job->path, '/');
-    base = base ? base + 1 : ps->job->path;
+    const char *slash = strrchr(ps->job->path, '/');
+    char *base = tp_str_printable(slash ? slash + 1 : ps->job->path);
     char bar[31];
     int filled = (int)(fraction * 30.0 + 0.5);
     for (int i = 0; i < 30; i++)
@@ -82,12 +82,13 @@ static void on_progress(double fraction, double fps, void *payload)
     bar[30] = '\0';
     pthread_mutex_lock(&ps->run->lock);
     if (eta >= 0)
-        fprintf(stderr, "\r\033[K%-28.28s [%s] %3.0f%% %5.1f fps ETA %3.0fs", base, bar,
+        fprintf(stderr, "\r\033[K%-28.28s [%s] %3.0f%% %5.1f fps ETA %3.0fs", base ? base : "", bar,
                 fraction * 100.0, fps, eta);
     else
-        fprintf(stderr, "\r\033[K%-28.28s [%s] %3.0f%%", base, bar, fraction * 100.0);
+        fprintf(stderr, "\r\033[K%-28.28s [%s] %3.0f%%", base ? base : "", bar, fraction * 100.0);
     fflush(stderr);
     pthread_mutex_unlock(&ps->run->lock);
+    free(base);
 }
 
 static void fit_one(fit_run *run, fit_job *job)
@@ -169,19 +170,33 @@ static cJSON *plan_json(const tp_fit_plan *pl)
     return o;
 }
 
+/* Print s on the terminal with control characters escaped: a file name must not split the
+ * line or send escape sequences (see tp_str_printable). */
+static void print_escaped(const char *s)
+{
+    char *e = tp_str_printable(s);
+    fputs(e ? e : "?", stdout);
+    free(e);
+}
+
 static void print_text(const fit_run *run, const fit_job *j)
 {
     const char *v = job_verdict(j);
+    print_escaped(j->path);
     if (!strcmp(v, "error")) {
-        printf("%s: error: %s\n", j->path, j->err.message);
+        fputs(": error: ", stdout);
+        print_escaped(j->err.message);
+        putchar('\n');
         return;
     }
     if (!strcmp(v, "reject")) {
-        printf("%s: reject: %s\n", j->path, j->plan.reject ? j->plan.reason : j->err.message);
+        fputs(": reject: ", stdout);
+        print_escaped(j->plan.reject ? j->plan.reason : j->err.message);
+        putchar('\n');
         return;
     }
     const tp_fit_plan *pl = &j->plan;
-    printf("%s: %s → %s\n", j->path, v,
+    printf(": %s → %s\n", v,
            pl->action == TP_ACTION_NONE ? "pass (copy)" : tp_action_name(pl->action));
     if (run->dry_run) {
         for (int i = 0; i < j->check.n_violations; i++)
@@ -204,8 +219,11 @@ static void print_text(const fit_run *run, const fit_job *j)
                        pl->parts[k].duration);
         return;
     }
-    for (int k = 0; k < j->n_outputs; k++)
-        printf("  → %s\n", j->outputs[k]);
+    for (int k = 0; k < j->n_outputs; k++) {
+        fputs("  → ", stdout);
+        print_escaped(j->outputs[k]);
+        putchar('\n');
+    }
 }
 
 /* True when both paths have the same file name without extension. */
@@ -394,7 +412,10 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
         cJSON_AddNumberToObject(s, "rejected", n_reject);
         cJSON_AddNumberToObject(s, "failed", n_fail);
         cJSON_AddBoolToObject(s, "dry_run", dry_run);
-        char *txt = cJSON_Print(doc);
+        char *raw = cJSON_Print(doc);
+        /* Paths are bytes, JSON is UTF-8: invalid sequences become U+FFFD. */
+        char *txt = tp_utf8_sanitize(raw);
+        free(raw);
         if (txt)
             printf("%s\n", txt);
         free(txt);

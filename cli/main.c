@@ -1,5 +1,6 @@
 /* tokprep's entry point: global set-up, then dispatch to the subcommand's row. */
 #include <locale.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,6 +67,9 @@ int main(int argc, char **argv)
         return TP_EXIT_OK;
     }
     tp_log_init(log_level_from_env());
+    /* Over a file size limit (ulimit -f) a write must fail with EFBIG, which the fit reports and
+     * cleans up after, instead of SIGXFSZ killing the process and leaving a temporary file. */
+    signal(SIGXFSZ, SIG_IGN);
     tp_error err = TP_ERROR_INIT;
     if (tp_global_init(&err) < 0) {
         fprintf(stderr, "tokprep: %s\n", err.message);

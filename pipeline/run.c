@@ -178,10 +178,21 @@ static void finish_skipped(run_state *rs, tp_job *job, const char *reason, const
     finish(rs, job);
 }
 
+/* A full or read-only disk says nothing about the file: the job stays queued and the next run
+ * tries it again once space is back, without `tokprep retry`. raw is an errno or an AVERROR. */
+static bool is_local_resource(const tp_error *e)
+{
+    static const int codes[] = {ENOSPC, EDQUOT, EFBIG, EROFS};
+    for (size_t i = 0; i < TP_ARRAY_LEN(codes); i++)
+        if (e->raw == codes[i] || e->raw == -codes[i])
+            return true;
+    return false;
+}
+
 static void finish_failed(run_state *rs, tp_job *job, const char *stage)
 {
     if (job->has_row) {
-        job->row.status = TP_JOB_FAILED;
+        job->row.status = is_local_resource(&job->err) ? TP_JOB_QUEUED : TP_JOB_FAILED;
         set_str(&job->row.error, job->err.message);
         set_str(&job->row.error_code, tp_error_name(job->err.code));
         ledger_write(rs, job);

@@ -54,8 +54,16 @@ static int visit(tp_scan_list *l, const char *path, const ancestor *up, tp_error
 {
     struct stat st;
     if (stat(path, &st) != 0) {
-        /* A dangling symlink inside a folder is not worth an error line. */
-        return 0;
+        int e = errno;
+        /* A dangling symlink (or a symlink loop, equally pointing nowhere) inside a folder is
+         * not worth an error line; anything else (a name too long to open, no search
+         * permission) hides a file that may be media, so it is said, not skipped. */
+        if (e == ENOENT || e == ELOOP)
+            return 0;
+        char *msg = tp_asprintf("%s: %s", path, strerror(e));
+        int ret = push(l, path, -TP_EIO, msg ? msg : "cannot stat", true, err);
+        free(msg);
+        return ret;
     }
     if (S_ISDIR(st.st_mode)) {
         for (const ancestor *a = up; a; a = a->parent)

@@ -129,7 +129,10 @@ char *tp_check_json(const tp_check *c)
         return NULL;
     char *s = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
-    return s;
+    /* The path (and messages quoting it) may hold any bytes; JSON must be UTF-8. */
+    char *u = tp_utf8_sanitize(s);
+    free(s);
+    return u;
 }
 
 const tp_media_info *tp_check_media(const tp_check *c)

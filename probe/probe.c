@@ -25,6 +25,8 @@
 #define VFR_MAX_PACKETS 600
 /* Top-level atoms walked before giving up (a sane file has fewer than ten). */
 #define MAX_ATOMS 4096
+/* AVIOContext buffer for tp_probe_buffer (the file protocol's default size). */
+#define IO_BUFFER_SIZE 32768
 
 static const tp_limits default_limits = {
     .max_pixels = 8192LL * 8192,
@@ -52,6 +54,26 @@ static int interrupt_cb(void *opaque)
     return 0;
 }
 
+/* Where our own header reads come from: a file descriptor, or a buffer (tp_probe_buffer). */
+typedef struct {
+    int fd;
+    const uint8_t *data;
+    size_t len;
+} byte_source;
+
+static ssize_t src_pread(const byte_source *s, void *buf, size_t n, int64_t off)
+{
+    if (s->fd >= 0)
+        return pread(s->fd, buf, n, off);
+    if (off < 0 || (uint64_t)off >= s->len)
+        return 0;
+    size_t left = s->len - (size_t)off;
+    if (n > left)
+        n = left;
+    memcpy(buf, s->data + off, n);
+    return (ssize_t)n;
+}
+
 /* What we learn from the first bytes ourselves: brand, moov/mdat order, truncation. */
 typedef struct {
     char container[TP_NAME_MAX]; /* "" = let libavformat's name decide */
@@ -59,6 +81,7 @@ typedef struct {
     bool moov_seen, mdat_seen, faststart;
     bool truncated;
     char truncated_msg[160];
+    int ebml_tracks; /* Matroska TrackEntry count, counted up to limits.max_streams + 1 */
 } file_facts;
 
 static uint32_t be32(const unsigned char *p)
@@ -93,12 +116,12 @@ static bool known_first_atom(const unsigned char *t)
 
 /* Walk the top-level ISO BMFF boxes with plain reads: libavformat does not tell us whether moov
  * precedes mdat, nor the major brand that separates MP4 from QuickTime. */
-static void read_atoms(int fd, int64_t fsize, file_facts *f)
+static void read_atoms(const byte_source *src, int64_t fsize, file_facts *f)
 {
     unsigned char h[16];
     int64_t off = 0;
     for (int n = 0; n < MAX_ATOMS && off + 8 <= fsize; n++) {
-        ssize_t got = pread(fd, h, sizeof(h), off);
+        ssize_t got = src_pread(src, h, sizeof(h), off);
         if (got < 8)
             return;
         const unsigned char *type = h + 4;
@@ -149,10 +172,10 @@ static void read_atoms(int fd, int64_t fsize, file_facts *f)
 }
 
 /* Matroska and WebM share a demuxer; the EBML DocType in the first bytes tells them apart. */
-static void read_ebml_doctype(int fd, file_facts *f)
+static void read_ebml_doctype(const byte_source *src, file_facts *f)
 {
     unsigned char b[64];
-    ssize_t got = pread(fd, b, sizeof(b), 0);
+    ssize_t got = src_pread(src, b, sizeof(b), 0);
     if (got < 8 || be32(b) != 0x1A45DFA3)
         return;
     for (ssize_t i = 4; i + 3 < got; i++) {
@@ -169,6 +192,83 @@ static void read_ebml_doctype(int fd, file_facts *f)
         tp_strlcpy(f->container, !strcmp(doc, "webm") ? "webm" : "mkv", sizeof(f->container));
         return;
     }
+}
+
+/* An EBML variable-length integer at off: its length (1..8), or 0 when unreadable. IDs keep
+ * their length marker; sizes drop it, and all ones means "unknown" (returned as UINT64_MAX). */
+static int ebml_vint(const byte_source *src, int64_t off, bool is_id, uint64_t *val)
+{
+    unsigned char b[8];
+    ssize_t got = src_pread(src, b, sizeof(b), off);
+    if (got < 1 || b[0] == 0)
+        return 0;
+    int len = 1;
+    while (!(b[0] & (0x80 >> (len - 1))))
+        len++;
+    if (got < len || (is_id && len > 4))
+        return 0;
+    uint64_t v = is_id ? b[0] : b[0] & (0xff >> len);
+    bool all_ones = v == (uint64_t)(0xff >> len);
+    for (int i = 1; i < len; i++) {
+        v = v << 8 | b[i];
+        all_ones = all_ones && b[i] == 0xff;
+    }
+    *val = !is_id && all_ones ? UINT64_MAX : v;
+    return len;
+}
+
+/* Count Matroska TrackEntry elements, stopping at cap + 1. libavformat parses the whole Tracks
+ * element into memory before it applies max_streams: a million empty tracks (18 MB of file)
+ * cost it a gigabyte and half a minute, so a file over the limit is refused before it opens. */
+static void count_ebml_tracks(const byte_source *src, int64_t fsize, int cap, file_facts *f)
+{
+    enum {
+        EBML = 0x1A45DFA3,
+        SEGMENT = 0x18538067,
+        TRACKS = 0x1654AE6B,
+        TRACK_ENTRY = 0xAE,
+        CLUSTER = 0x1F43B675
+    };
+    uint64_t id, size;
+    int64_t off = 0, end = fsize;
+    bool in_segment = false, in_tracks = false;
+    for (int n = 0; n < MAX_ATOMS + cap && off < end; n++) {
+        int il = ebml_vint(src, off, true, &id),
+            sl = il ? ebml_vint(src, off + il, false, &size) : 0;
+        if (!il || !sl)
+            return;
+        int64_t data = off + il + sl;
+        if (!in_segment && id == SEGMENT) {
+            in_segment = true; /* descend: its children follow */
+            off = data;
+            continue;
+        }
+        if (in_segment && !in_tracks && id == TRACKS) {
+            in_tracks = true;
+            if (size != UINT64_MAX && size < (uint64_t)(fsize - data))
+                end = data + (int64_t)size;
+            off = data;
+            continue;
+        }
+        if (in_tracks && id == TRACK_ENTRY && ++f->ebml_tracks > cap)
+            return;
+        if (id == CLUSTER || size == UINT64_MAX || size > (uint64_t)(end - data))
+            return; /* media data, or a size we cannot skip: the tracks are behind us */
+        if (n == 0 && id != EBML)
+            return;
+        off = data + (int64_t)size;
+    }
+}
+
+/* Everything we read ourselves before libavformat sees the bytes. */
+static void read_facts(const byte_source *src, int64_t fsize, const tp_limits *lim, file_facts *f)
+{
+    read_atoms(src, fsize, f);
+    if (f->isobmff)
+        return;
+    read_ebml_doctype(src, f);
+    if (lim->max_streams > 0) /* returns at once unless the file starts with an EBML header */
+        count_ebml_tracks(src, fsize, lim->max_streams, f);
 }
 
 /* libavformat's demuxer name → our short container name. */
@@ -554,38 +654,21 @@ out:
     return ret;
 }
 
-int tp_probe_file(tp_media_info *out, const char *path, const tp_probe_opts *opts, tp_error *err)
+/* Everything once the bytes are reachable through pb: format detection, limits, stream info,
+ * the VFR sample and deep decoding. Files and buffers share it, so fuzzing a buffer covers the
+ * path files take. whitelist limits the protocols a demuxer may open for nested resources. */
+static int probe_io(tp_media_info *out, AVIOContext *pb, const file_facts *facts, const char *path,
+                    const char *whitelist, const tp_limits *lim, bool deep, interrupt_state *is,
+                    tp_error *err)
 {
-    const tp_limits *lim = opts && opts->limits ? opts->limits : &default_limits;
-    interrupt_state is = {INFINITY, opts ? opts->cancel : NULL, false};
-    AVIOInterruptCB icb = {interrupt_cb, &is};
-    AVIOContext *pb = NULL;
     AVFormatContext *ic = NULL;
     AVDictionary *fopts = NULL, **sopts = NULL;
     AVPacket *pkt = NULL;
     unsigned n_sopts = 0;
-    file_facts facts = {0};
     int64_t ts[VFR_SAMPLE + 1];
-    int fd = -1, ret, n_ts = 0;
+    int ret, n_ts = 0;
     char buf[32];
 
-    memset(out, 0, sizeof(*out));
-    out->duration = -1;
-    if (lim->probe_timeout > 0)
-        is.deadline = tp_now_monotonic() + lim->probe_timeout;
-
-    ret = check_file(path, &out->size, &fd, err);
-    if (ret < 0)
-        goto out;
-    read_atoms(fd, out->size, &facts);
-    if (!facts.isobmff)
-        read_ebml_doctype(fd, &facts);
-    close(fd);
-    fd = -1;
-
-    ret = open_io(&pb, path, &icb, path, err);
-    if (ret < 0)
-        goto out;
     const AVInputFormat *fmt = NULL;
     /* Format detection alone never needs more than 1 MiB; below 2 KiB nothing is recognisable,
      * so the limit is clamped into that range for this step. */
@@ -597,16 +680,16 @@ int tp_probe_file(tp_media_info *out, const char *path, const tp_probe_opts *opt
     /* Content only (empty name): a text file named .mp4 must not be taken for an MP4. */
     int score = av_probe_input_buffer2(pb, &fmt, "", NULL, 0, (unsigned)max_probe);
     if (score == AVERROR_EXIT) {
-        ret = is.timed_out ? tp_error_set(err, TP_EMEDIA, score,
-                                          "%s: probe timed out after %g s "
-                                          "(limits.probe_timeout)",
-                                          path, lim->probe_timeout)
-                           : tp_error_set(err, TP_ECANCELED, score, "%s: cancelled", path);
+        ret = is->timed_out ? tp_error_set(err, TP_EMEDIA, score,
+                                           "%s: probe timed out after %g s "
+                                           "(limits.probe_timeout)",
+                                           path, lim->probe_timeout)
+                            : tp_error_set(err, TP_ECANCELED, score, "%s: cancelled", path);
         goto out;
     }
     if (score < AVPROBE_SCORE_RETRY || !fmt) {
-        ret = facts.truncated
-                  ? tp_error_set(err, TP_EMEDIA, AVERROR_EOF, "%s: %s", path, facts.truncated_msg)
+        ret = facts->truncated
+                  ? tp_error_set(err, TP_EMEDIA, AVERROR_EOF, "%s: %s", path, facts->truncated_msg)
                   : tp_error_set(err, TP_EMEDIA, AVERROR_INVALIDDATA,
                                  "%s: not media (no audio/video format recognised)", path);
         goto out;
@@ -622,6 +705,12 @@ int tp_probe_file(tp_media_info *out, const char *path, const tp_probe_opts *opt
         goto out;
     }
 
+    if (lim->max_streams > 0 && facts->ebml_tracks > lim->max_streams) {
+        ret = tp_error_set(err, TP_EUNSUPPORTED, 0, "%s: more than %d tracks (limits.max_streams)",
+                           path, lim->max_streams);
+        goto out;
+    }
+
     ic = avformat_alloc_context();
     pkt = av_packet_alloc();
     if (!ic || !pkt) {
@@ -629,7 +718,7 @@ int tp_probe_file(tp_media_info *out, const char *path, const tp_probe_opts *opt
         goto out;
     }
     ic->pb = pb; /* custom I/O: we close pb ourselves */
-    ic->interrupt_callback = icb;
+    ic->interrupt_callback = (AVIOInterruptCB){interrupt_cb, is};
     if (lim->probe_size > 0)
         ic->probesize = lim->probe_size;
     if (lim->analyze_duration > 0)
@@ -637,23 +726,36 @@ int tp_probe_file(tp_media_info *out, const char *path, const tp_probe_opts *opt
     /* One more than allowed, so that "too many" is ours to report, not a demuxer failure. */
     if (lim->max_streams > 0)
         ic->max_streams = lim->max_streams + 1;
-    av_dict_set(&fopts, "protocol_whitelist", "file", 0);
+    av_dict_set(&fopts, "protocol_whitelist", whitelist, 0);
     ret = avformat_open_input(&ic, path, fmt, &fopts);
     if (ret < 0) {
         int raw = ret;
         char cname[TP_NAME_MAX];
-        container_name(cname, sizeof(cname), fmt, &facts);
-        if (raw == AVERROR_EXIT && !is.timed_out)
+        container_name(cname, sizeof(cname), fmt, facts);
+        if (raw == AVERROR_EXIT && !is->timed_out)
             ret = tp_error_set(err, TP_ECANCELED, raw, "%s: cancelled", path);
-        else if (is.timed_out)
+        else if (is->timed_out)
             ret = tp_error_set(err, TP_EMEDIA, raw,
                                "%s: probe timed out after %g s (limits.probe_timeout)", path,
                                lim->probe_timeout);
-        else if (facts.truncated)
-            ret = tp_error_set(err, TP_EMEDIA, AVERROR_EOF, "%s: %s", path, facts.truncated_msg);
+        else if (facts->truncated)
+            ret = tp_error_set(err, TP_EMEDIA, AVERROR_EOF, "%s: %s", path, facts->truncated_msg);
+        else if (raw == AVERROR(ENOMEM) && lim->max_streams > 0)
+            /* What demuxers return when avformat_new_stream() refuses a stream over
+             * max_streams; a real allocation failure is far less likely on a header. */
+            ret = tp_error_set(err, TP_EUNSUPPORTED, raw,
+                               "%s: not readable as %s: more than %d streams (limits.max_streams) "
+                               "or out of memory",
+                               path, cname, lim->max_streams);
         else if (raw == AVERROR_EOF)
             ret = tp_error_set(err, TP_EMEDIA, AVERROR_EOF,
                                "%s: truncated: the file ends inside the %s headers", path, cname);
+        else if (raw < 0 && raw > -4096 && raw != AVERROR(EIO))
+            /* A plain errno from a demuxer's header checks is about the header's values, not
+             * the system: y4m says EBUSY (a size computation gone negative) for 65535x65535. */
+            ret = tp_error_set(err, TP_EMEDIA, AVERROR_INVALIDDATA,
+                               "%s: not readable as %s: invalid header values (%s)", path, cname,
+                               av_err2str(raw));
         else
             ret = tp_error_set(err, TP_EMEDIA, AVERROR_INVALIDDATA, "%s: not readable as %s: %s",
                                path, cname, av_err2str(raw));
@@ -691,29 +793,29 @@ int tp_probe_file(tp_media_info *out, const char *path, const tp_probe_opts *opt
     }
     ret = avformat_find_stream_info(ic, sopts);
     if (ret == AVERROR_EXIT) {
-        ret = is.timed_out ? tp_error_set(err, TP_EMEDIA, ret,
-                                          "%s: probe timed out after %g s (limits.probe_timeout)",
-                                          path, lim->probe_timeout)
-                           : tp_error_set(err, TP_ECANCELED, ret, "%s: cancelled", path);
+        ret = is->timed_out ? tp_error_set(err, TP_EMEDIA, ret,
+                                           "%s: probe timed out after %g s (limits.probe_timeout)",
+                                           path, lim->probe_timeout)
+                            : tp_error_set(err, TP_ECANCELED, ret, "%s: cancelled", path);
         goto out;
     }
     if (ic->nb_streams == 0) {
-        ret = facts.truncated
-                  ? tp_error_set(err, TP_EMEDIA, AVERROR_EOF, "%s: %s", path, facts.truncated_msg)
+        ret = facts->truncated
+                  ? tp_error_set(err, TP_EMEDIA, AVERROR_EOF, "%s: %s", path, facts->truncated_msg)
                   : tp_error_set(err, TP_EMEDIA, AVERROR_INVALIDDATA, "%s: not media (no streams)",
                                  path);
         goto out;
     }
     /* Headers that decode but whose data is cut off cannot be uploaded or fixed reliably. */
-    if (facts.truncated) {
-        ret = tp_error_set(err, TP_EMEDIA, AVERROR_EOF, "%s: %s", path, facts.truncated_msg);
+    if (facts->truncated) {
+        ret = tp_error_set(err, TP_EMEDIA, AVERROR_EOF, "%s: %s", path, facts->truncated_msg);
         goto out;
     }
     ret = 0;
 
-    container_name(out->container, sizeof(out->container), ic->iformat, &facts);
+    container_name(out->container, sizeof(out->container), ic->iformat, facts);
     out->faststart =
-        facts.isobmff || !strncmp(ic->iformat->name, "mov,", 4) ? facts.faststart : true;
+        facts->isobmff || !strncmp(ic->iformat->name, "mov,", 4) ? facts->faststart : true;
     if (ic->duration != AV_NOPTS_VALUE && ic->duration >= 0)
         out->duration = (double)ic->duration / AV_TIME_BASE;
     if (ic->start_time != AV_NOPTS_VALUE)
@@ -743,11 +845,11 @@ int tp_probe_file(tp_media_info *out, const char *path, const tp_probe_opts *opt
     if (ai >= 0)
         fill_audio(&out->audio, ic->streams[ai], ai);
 
-    if (opts && opts->deep) {
+    if (deep) {
         /* Decoding time grows with the file, so the header timeout does not apply; the cancel
          * flag still does. */
-        is.deadline = INFINITY;
-        ret = decode_all(ic, out, ts, &n_ts, pkt, &is, path, err);
+        is->deadline = INFINITY;
+        ret = decode_all(ic, out, ts, &n_ts, pkt, is, path, err);
         if (ret < 0)
             goto out;
     } else if (vi >= 0) {
@@ -760,14 +862,117 @@ int tp_probe_file(tp_media_info *out, const char *path, const tp_probe_opts *opt
         out->video.vfr = timestamps_vfr(ts, n_ts);
 
 out:
-    if (fd >= 0)
-        close(fd);
     for (unsigned i = 0; i < n_sopts && sopts; i++)
         av_dict_free(&sopts[i]);
     free(sopts);
     av_dict_free(&fopts);
     av_packet_free(&pkt);
     avformat_close_input(&ic);
+    return ret;
+}
+
+int tp_probe_file(tp_media_info *out, const char *path, const tp_probe_opts *opts, tp_error *err)
+{
+    const tp_limits *lim = opts && opts->limits ? opts->limits : &default_limits;
+    interrupt_state is = {INFINITY, opts ? opts->cancel : NULL, false};
+    AVIOInterruptCB icb = {interrupt_cb, &is};
+    AVIOContext *pb = NULL;
+    file_facts facts = {0};
+    byte_source src = {-1, NULL, 0};
+    int ret;
+
+    memset(out, 0, sizeof(*out));
+    out->duration = -1;
+    if (lim->probe_timeout > 0)
+        is.deadline = tp_now_monotonic() + lim->probe_timeout;
+
+    ret = check_file(path, &out->size, &src.fd, err);
+    if (ret < 0)
+        goto out;
+    read_facts(&src, out->size, lim, &facts);
+    close(src.fd);
+    src.fd = -1;
+
+    ret = open_io(&pb, path, &icb, path, err);
+    if (ret < 0)
+        goto out;
+    ret = probe_io(out, pb, &facts, path, "file", lim, opts && opts->deep, &is, err);
+out:
+    if (src.fd >= 0)
+        close(src.fd);
     avio_closep(&pb);
+    return ret;
+}
+
+/* Read-only AVIOContext callbacks over a caller's buffer. */
+typedef struct {
+    const uint8_t *data;
+    size_t len, pos;
+} mem_reader;
+
+static int mem_read(void *opaque, uint8_t *buf, int n)
+{
+    mem_reader *m = opaque;
+    if (m->pos >= m->len)
+        return AVERROR_EOF;
+    size_t k = m->len - m->pos;
+    if (n >= 0 && (size_t)n < k)
+        k = (size_t)n;
+    memcpy(buf, m->data + m->pos, k);
+    m->pos += k;
+    return (int)k;
+}
+
+static int64_t mem_seek(void *opaque, int64_t off, int whence)
+{
+    mem_reader *m = opaque;
+    int64_t base;
+    switch (whence & ~AVSEEK_FORCE) {
+    case AVSEEK_SIZE: return (int64_t)m->len;
+    case SEEK_SET: base = 0; break;
+    case SEEK_CUR: base = (int64_t)m->pos; break;
+    case SEEK_END: base = (int64_t)m->len; break;
+    default: return AVERROR(EINVAL);
+    }
+    /* Offsets come from the media: a huge one must not overflow, and past the end is EOF. */
+    if (off > INT64_MAX - base || base + off < 0)
+        return AVERROR(EINVAL);
+    m->pos = base + off > (int64_t)m->len ? m->len : (size_t)(base + off);
+    return base + off;
+}
+
+int tp_probe_buffer(tp_media_info *out, const uint8_t *data, size_t len, const tp_probe_opts *opts,
+                    tp_error *err)
+{
+    static const char name[] = "<buffer>";
+    const tp_limits *lim = opts && opts->limits ? opts->limits : &default_limits;
+    interrupt_state is = {INFINITY, opts ? opts->cancel : NULL, false};
+    mem_reader mem = {data, len, 0};
+    byte_source src = {-1, data, len};
+    file_facts facts = {0};
+    AVIOContext *pb = NULL;
+    unsigned char *iobuf = NULL;
+    int ret;
+
+    memset(out, 0, sizeof(*out));
+    out->duration = -1;
+    out->size = (int64_t)len;
+    if (lim->probe_timeout > 0)
+        is.deadline = tp_now_monotonic() + lim->probe_timeout;
+    if (len == 0 || !data)
+        return tp_error_set(err, TP_EMEDIA, AVERROR_INVALIDDATA, "%s: empty file (0 bytes)", name);
+    read_facts(&src, out->size, lim, &facts);
+
+    iobuf = av_malloc(IO_BUFFER_SIZE);
+    pb =
+        iobuf ? avio_alloc_context(iobuf, IO_BUFFER_SIZE, 0, &mem, mem_read, NULL, mem_seek) : NULL;
+    if (!pb) {
+        av_free(iobuf);
+        return tp_error_set(err, TP_ENOMEM, 0, "%s: out of memory", name);
+    }
+    /* No protocol at all: a buffer must never make a demuxer open files or URLs. */
+    ret = probe_io(out, pb, &facts, name, "none", lim, opts && opts->deep, &is, err);
+    av_freep(&pb->buffer); /* libavformat may have replaced iobuf */
+    avio_context_free(&pb);
     return ret;
 }

@@ -3,13 +3,15 @@
 #define TP_PROBE_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #include "probe/media.h"
 #include "profiles/profile.h"
 
 typedef struct {
-    bool deep;                 /* also decode every packet and count decode errors */
-    const tp_limits *limits;   /* resource limits from the profile (NULL = built-in defaults) */
+    bool deep;                  /* also decode every packet and count decode errors */
+    const tp_limits *limits;    /* resource limits from the profile (NULL = built-in defaults) */
     const volatile int *cancel; /* non-zero = abort (checked by FFmpeg's interrupt callback) */
 } tp_probe_opts;
 
@@ -24,6 +26,12 @@ typedef struct {
  * Only "file:" I/O is used: a path is never interpreted as a URL or protocol.
  * Thread-safe: any number of probes may run at once. */
 int tp_probe_file(tp_media_info *out, const char *path, const tp_probe_opts *opts, tp_error *err);
+
+/* As tp_probe_file, from len bytes in memory (named "<buffer>" in messages) through a custom
+ * AVIOContext: for fuzzing and tests. No protocol is allowed, so a demuxer never opens a file or
+ * URL named inside the data. The buffer is only read, and not kept. Thread-safe. */
+int tp_probe_buffer(tp_media_info *out, const uint8_t *data, size_t len, const tp_probe_opts *opts,
+                    tp_error *err);
 
 /* Cheap content sniff for folder walks: reads at most a few KiB and says whether libavformat
  * recognises audio/video in it (text, subtitles and still images are not media here).

@@ -2,6 +2,7 @@
  * table (type, bounds, target field per key) into the plain tp_profile struct. */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -219,14 +220,21 @@ static const char *priv_intern_file(profile_priv *pp, const char *name)
 
 static int read_file(const char *path, char **out, size_t *len, tp_error *err)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
+    /* O_NONBLOCK: opening a FIFO without a writer would otherwise wait for ever; regular files
+     * ignore the flag. */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
         return tp_error_set(err, errno == ENOENT ? TP_ECONFIG : TP_EIO, errno,
                             "%s: cannot open profile: %s", path, strerror(errno));
     struct stat st;
-    if (fstat(fileno(f), &st) == 0 && !S_ISREG(st.st_mode)) {
-        fclose(f);
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
         return tp_error_set(err, TP_ECONFIG, 0, "%s: not a regular file", path);
+    }
+    FILE *f = fdopen(fd, "rb");
+    if (!f) {
+        close(fd);
+        return tp_error_set(err, TP_ENOMEM, 0, "out of memory");
     }
     char *buf = malloc(MAX_PROFILE_BYTES + 1);
     if (!buf) {
@@ -475,7 +483,10 @@ static int parse_number(const tp_node *n, const schema_row *r, double *out, tp_e
         double v = strtod(s, &end);
         if (!*s || errno || *end || v != v)
             rc = type_error(n, r->path, "a number", err);
-        else if ((r->type == T_INT || r->type == T_INT64) && v != (double)(long long)v)
+        /* Converting a double outside long long's range is undefined: test the range first
+         * (found by fuzz_profile). */
+        else if ((r->type == T_INT || r->type == T_INT64) &&
+                 (!(v > -0x1p63 && v < 0x1p63) || v != (double)(long long)v))
             rc = type_error(n, r->path, "a whole number", err);
         else
             *out = v;

@@ -186,8 +186,11 @@ static void outputs_close(fit_ctx *c, bool remove_tmp)
             avformat_free_context(o->mux);
             o->mux = NULL;
         }
-        if (remove_tmp && o->tmp)
-            unlink(o->tmp);
+        /* The folder may have turned read-only under us: then the file cannot go, but the
+         * user must hear where it is. */
+        if (remove_tmp && o->tmp && unlink(o->tmp) < 0 && errno != ENOENT)
+            tp_log(TP_LOG_WARN, "%s: cannot remove this temporary file: %s", o->tmp,
+                   strerror(errno));
         free(o->tmp);
         free(o->final);
         o->tmp = o->final = NULL;

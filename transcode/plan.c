@@ -238,7 +238,16 @@ static bool append_fill(char *f, size_t n, const tp_fix *fix, int dw, int dh)
 /* Split points on output-frame boundaries so parts add up exactly to the whole. */
 static void plan_parts(tp_fit_plan *out, double total, double max_part, tp_rational fps)
 {
-    int n = (int)ceil(total / max_part - 1e-9);
+    /* A header may claim any duration (years): more parts than fit in out->parts is reported
+     * as TP_MAX_PARTS, which the caller rejects, before anything is written past the array
+     * (test_hostile_media: a 3,170-year MKV crashed fit). Tested as a double: the int
+     * conversion of a huge value would be undefined. */
+    double want = ceil(total / max_part - 1e-9);
+    if (!(want <= TP_MAX_PARTS)) {
+        out->n_parts = TP_MAX_PARTS;
+        return;
+    }
+    int n = (int)want;
     if (n < 1)
         n = 1;
     /* Frame rounding may push an equal share just over the limit: add a part then. */

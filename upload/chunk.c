@@ -6,6 +6,11 @@
 
 #include "util/tp_util.h"
 
+/* The profile's bound on chunk.max_count; checked here too, since the plan allocates one entry
+ * per chunk and the rules may come from elsewhere than a validated profile (found by
+ * fuzz_chunk: max_count 2^31 asked calloc for 32 GiB). */
+#define MAX_COUNT_LIMIT 100000
+
 static int plan_fill(tp_chunk_plan *out, int64_t size, int64_t chunk_size, int count, tp_error *err)
 {
     tp_chunk *c = calloc((size_t)count, sizeof(*c));
@@ -35,10 +40,11 @@ int tp_chunk_plan_make(tp_chunk_plan *out, int64_t size, const tp_chunk_rules *r
                             (long long)size);
     if (rules->size <= 0 || rules->min <= 0 || rules->max < rules->min ||
         rules->size < rules->min || rules->size > rules->max || rules->final_max < rules->max ||
-        rules->max_count < 1)
+        rules->max_count < 1 || rules->max_count > MAX_COUNT_LIMIT)
         return tp_error_set(err, TP_ECONFIG, 0,
                             "chunk rules are inconsistent (need 0 < min <= size <= max <= "
-                            "final_max and max_count >= 1)");
+                            "final_max and 1 <= max_count <= %d)",
+                            MAX_COUNT_LIMIT);
     /* Small files go whole: chunk_size == video_size, one chunk. A file no bigger than the
      * preferred chunk size also goes whole, since floor(size / chunk_size) would be 0. */
     if (size < rules->min || size <= rules->size)
@@ -48,7 +54,7 @@ int tp_chunk_plan_make(tp_chunk_plan *out, int64_t size, const tp_chunk_rules *r
     int64_t count = size / cs;
     if (count > rules->max_count) {
         /* Too many chunks: raise the chunk size until the count fits. */
-        cs = (size + rules->max_count - 1) / rules->max_count;
+        cs = size / rules->max_count + (size % rules->max_count != 0); /* no overflow */
         count = size / cs;
     }
     if (cs > rules->max)

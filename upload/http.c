@@ -158,8 +158,10 @@ static size_t on_write(char *ptr, size_t size, size_t nmemb, void *ud)
     size_t n = size * nmemb;
     tp_http_resp *r = x->resp;
     if (r->body_len + n > RESP_BODY_MAX) {
+        /* No TikTok answer is this big: stop reading instead of draining a body that may never
+         * end (a server streaming garbage at full speed defeats the low-speed timeout). */
         x->overflow = true;
-        return n; /* keep the connection usable; the body is judged truncated */
+        return 0;
     }
     if (r->body_len + n + 1 > x->cap) {
         size_t nc = (r->body_len + n + 1) * 2;
@@ -348,17 +350,17 @@ int tp_http_do(tp_http *h, const tp_http_req *req, tp_http_resp *resp, tp_error 
                           strerror(x.read_errno));
         goto out;
     }
+    if (x.overflow) {
+        rc = tp_error_set(err, TP_EHTTP, (int)cc, "%s: answer longer than %d bytes, cut off",
+                          req->what, RESP_BODY_MAX);
+        goto out;
+    }
     if (cc != CURLE_OK) {
         /* curl_easy_strerror never includes the URL, unlike the error buffer. */
         rc = tp_error_set(err, TP_ENET, (int)cc, "%s: %s", req->what, curl_easy_strerror(cc));
         goto out;
     }
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp->status);
-    if (x.overflow) {
-        free(resp->body);
-        resp->body = NULL;
-        resp->body_len = 0;
-    }
 out:
     curl_slist_free_all(hdrs);
     if (rc < 0) {

@@ -51,7 +51,9 @@ void tp_http_free(tp_http *h);
 
 /* Perform one request. 0 when an HTTP status was received (any status: the caller judges it),
  * -TP_ENET on transport failure (connect, reset, timeout), -TP_ECANCELED when *cancel was set,
- * -TP_EINVAL for a URL that is not https (or http to a loopback host), -TP_EIO for file reads.
+ * -TP_EINVAL for a URL that is not https (or http to a loopback host), -TP_EIO for file reads,
+ * -TP_EHTTP when the answer's body passes 1 MiB (reading stops there: no TikTok answer is that
+ * big, and a body that never ends must not hold the client).
  * resp is reset first; free its body with tp_http_resp_clear. */
 int tp_http_do(tp_http *h, const tp_http_req *req, tp_http_resp *resp, tp_error *err);
 void tp_http_resp_clear(tp_http_resp *resp);

@@ -15,7 +15,8 @@
  * code is a positive TP_E* value. raw is the library's own code (AVERROR, CURLcode) or 0. */
 int tp_error_set(tp_error *err, int code, int raw, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
-int tp_error_setv(tp_error *err, int code, int raw, const char *fmt, va_list ap);
+int tp_error_setv(tp_error *err, int code, int raw, const char *fmt, va_list ap)
+    __attribute__((format(printf, 4, 0)));
 void tp_error_clear(tp_error *err);
 /* Prefix an existing message, e.g. with the file name: "a.mp4: <old message>". */
 void tp_error_prefix(tp_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -64,4 +65,12 @@ int tp_sha256_update_fd(tp_sha256 *s, int fd, int64_t offset, int64_t len, void 
                         size_t bufsize);
 int tp_sha256_file_range(const char *path, int64_t offset, int64_t len, char hex[65],
                          tp_error *err);
+
+/* File names are bytes; JSON and XML are UTF-8. A malloc'd copy of s with each byte that does
+ * not start a valid UTF-8 sequence replaced by U+FFFD (NULL on NULL or OOM). Thread-safe. */
+char *tp_utf8_sanitize(const char *s);
+/* A malloc'd copy of s fit for one line of terminal output: control characters as \n, \t, \r
+ * or \xNN (so a name cannot split a line or send escape sequences), invalid UTF-8 bytes as
+ * \xNN; valid non-ASCII text is kept. NULL on NULL or OOM. Thread-safe. */
+char *tp_str_printable(const char *s);
 #endif

@@ -34,6 +34,27 @@ const char *tp_error_name(int code)
     }
 }
 
+/* Copy text of length len into dst[size], cutting the middle when it does not fit: messages
+ * are "PATH: reason", and with a path of thousands of bytes the reason at the end is the part
+ * that must survive. Cuts fall on UTF-8 character boundaries. */
+static void copy_elided(char *dst, size_t size, const char *text, size_t len)
+{
+    if (len < size) {
+        memcpy(dst, text, len + 1);
+        return;
+    }
+    static const char mark[] = "\xe2\x80\xa6"; /* U+2026 horizontal ellipsis */
+    size_t head = size / 8, tail = size - 1 - head - (sizeof(mark) - 1);
+    while (head > 0 && ((unsigned char)text[head] & 0xc0) == 0x80)
+        head--;
+    const char *t = text + len - tail;
+    while (*t && ((unsigned char)*t & 0xc0) == 0x80)
+        t++;
+    memcpy(dst, text, head);
+    memcpy(dst + head, mark, sizeof(mark) - 1);
+    memcpy(dst + head + sizeof(mark) - 1, t, strlen(t) + 1);
+}
+
 int tp_error_setv(tp_error *err, int code, int raw, const char *fmt, va_list ap)
 {
     if (code < 0)
@@ -41,7 +62,19 @@ int tp_error_setv(tp_error *err, int code, int raw, const char *fmt, va_list ap)
     if (err) {
         err->code = code;
         err->raw = raw;
-        vsnprintf(err->message, sizeof(err->message), fmt, ap); /* NOLINT: checked by callers' format attribute */
+        va_list again;
+        va_copy(again, ap);
+        /* NOLINTNEXTLINE: checked by callers' format attribute */
+        int n = vsnprintf(err->message, sizeof(err->message), fmt, ap);
+        if (n >= (int)sizeof(err->message)) {
+            char *full = malloc((size_t)n + 1);
+            if (full) { /* else the plain truncation stands */
+                vsnprintf(full, (size_t)n + 1, fmt, again);
+                copy_elided(err->message, sizeof(err->message), full, (size_t)n);
+                free(full);
+            }
+        }
+        va_end(again);
     }
     return -code;
 }
@@ -76,7 +109,7 @@ void tp_error_prefix(tp_error *err, const char *fmt, ...)
     size_t len = n < 0 ? 0 : strlen(joined);
     memcpy(joined + len, ": ", 3);
     tp_strlcpy(joined + len + 2, err->message, TP_ERROR_MSG_MAX);
-    tp_strlcpy(err->message, joined, sizeof(err->message));
+    copy_elided(err->message, sizeof(err->message), joined, strlen(joined));
 }
 
 size_t tp_strlcpy(char *dst, const char *src, size_t size)

@@ -14,6 +14,16 @@ Faults are injected with --fault KIND:ENDPOINT:N (the Nth request to ENDPOINT, 1
   lose-response  handle the request fully (store the chunk), then close without answering
   expire-token   expire every access token just before handling the request
   expire-url     expire the upload URL just before handling the request (PUT only)
+Hostile answers (the server misbehaving, for reliability tests) use the same syntax:
+  huge           200 with a 64 MiB JSON body           endless  200, chunked, never ending
+  garbage        200 with an HTML page, not JSON       no-envelope  200 with a JSON array
+  wrong-types    200 ok envelope, every field of the wrong JSON type
+  missing-fields 200 ok envelope with empty data (token: no access_token)
+  stall          read the request, then send nothing for --stall seconds (slow-loris)
+  drip           send headers, then one body byte every 2 s (slower than any sane limit)
+  redirect       307 to the same path on http://localhost:PORT/__redirected (another host
+                 name); whatever arrives there is recorded in /__inspect's "redirected"
+--tls-cert/--tls-key serve HTTPS (self-signed certificates: clients must refuse them).
 --throttle B/s slows uploads down so tests can interrupt them.
 ENDPOINT is one of authorize, token, revoke, creator, init, status, put, any.
 
@@ -26,6 +36,9 @@ import json
 import os
 import re
 import secrets
+import select
+import socket
+import ssl
 import sys
 import tempfile
 import threading
@@ -38,6 +51,8 @@ CONTENT_TYPES = {"video/mp4", "video/quicktime", "video/webm"}
 VERIFIER_RE = re.compile(r"^[A-Za-z0-9\-._~]{43,128}$")
 RANGE_RE = re.compile(r"^bytes (\d+)-(\d+)/(\d+)$")
 LIMITS = {"creator": 20, "init": 6, "status": 30}
+HOSTILE = {"huge", "endless", "garbage", "no-envelope", "wrong-types", "missing-fields", "stall",
+           "drip", "redirect"}
 
 
 def log_id():
@@ -59,6 +74,7 @@ class State:
         self.faults = []
         self.events = []
         self.put_started = 0.0
+        self.redirected = []
         self.open_id = "open-" + secrets.token_hex(8)
         self.limits = dict(LIMITS)
         for spec in args.limit or []:
@@ -114,6 +130,7 @@ class State:
             "open_id": self.open_id,
             "access_tokens": len(self.access),
             "refresh_count": sum(1 for e in self.events if e == "refresh"),
+            "redirected": self.redirected,
         }
 
 
@@ -229,12 +246,119 @@ class Handler(BaseHTTPRequestHandler):
         if kind == "expire-token":
             for v in self.st.access.values():
                 v["expires_at"] = 0
+        if kind in HOSTILE:
+            self.read_body(1 << 40) if ep == "put" else self.read_body()
+            self.hostile(kind, ep)
+            return True, None
         return False, kind
+
+    # ---- hostile answers (see the module doc) ------------------------------------------------
+    def unlocked_wait(self, seconds, what, drip=False):
+        """Wait without holding the state lock (other clients and /__inspect go on), until
+        `seconds` pass or the client hangs up; record how long the client waited. drip: send
+        one byte every 2 s meanwhile."""
+        t0 = time.monotonic()
+        next_byte = t0
+        self.st.lock.release()
+        try:
+            while time.monotonic() - t0 < seconds:
+                if drip and time.monotonic() >= next_byte:
+                    try:
+                        self.wfile.write(b" ")
+                        self.wfile.flush()
+                    except OSError:
+                        break
+                    next_byte += 2
+                r, _, _ = select.select([self.connection], [], [], 0.2)
+                if r:
+                    try:
+                        if not self.connection.recv(1, socket.MSG_PEEK):
+                            break  # the client gave up
+                    except OSError:
+                        break
+        finally:
+            self.st.lock.acquire()
+        self.st.events.append("%s: client waited %.1f s" % (what, time.monotonic() - t0))
+        self.close_connection = True
+
+    def hostile(self, kind, ep):
+        self.close_connection = True
+        try:
+            if kind == "huge":
+                pad = b" " * (1 << 20)
+                head = b'{"data":{"publish_id":"p","pad":"'
+                tail = b'"},"error":{"code":"ok","message":"","log_id":"x"}}'
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(head) + 64 * len(pad) + len(tail)))
+                self.end_headers()
+                self.wfile.write(head)
+                for _ in range(64):
+                    self.wfile.write(pad)
+                self.wfile.write(tail)
+            elif kind == "endless":
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Transfer-Encoding", "chunked")
+                self.end_headers()
+                block = b" " * 65536
+                t0 = time.monotonic()
+                sent = 0
+                while time.monotonic() - t0 < 600:
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(block), block))
+                    sent += len(block)
+            elif kind == "garbage":
+                self.send(200, b"<html><body>502 Bad Gateway</body></html>", "text/html")
+            elif kind == "no-envelope":
+                self.send(200, [1, 2, 3])
+            elif kind == "wrong-types":
+                if ep == "token":
+                    self.send(200, {"access_token": 5, "expires_in": "soon", "open_id": {},
+                                    "refresh_token": [], "refresh_expires_in": None,
+                                    "scope": 1, "token_type": True})
+                else:
+                    self.envelope(200, data={
+                        "publish_id": 12345, "upload_url": {"url": "x"}, "status": [1],
+                        "uploaded_bytes": "lots", "fail_reason": 7,
+                        "publicaly_available_post_id": "7300000000000000001",
+                        "creator_username": 1, "creator_nickname": [],
+                        "privacy_level_options": "PUBLIC_TO_EVERYONE",
+                        "comment_disabled": "no", "duet_disabled": 0, "stitch_disabled": None,
+                        "max_video_post_duration_sec": "600"})
+            elif kind == "missing-fields":
+                if ep == "token":
+                    self.send(200, {"token_type": "Bearer"})
+                else:
+                    self.envelope(200, data={})
+            elif kind == "stall":
+                self.unlocked_wait(self.st.args.stall, "stall")
+            elif kind == "drip":
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", "1000")
+                self.end_headers()
+                self.wfile.flush()
+                self.unlocked_wait(self.st.args.stall, "drip", drip=True)
+            elif kind == "redirect":
+                port = self.server.server_address[1]
+                self.send(307, b"", "text/plain", headers={
+                    "Location": "http://localhost:%d/__redirected%s" % (port, self.path)})
+        except OSError:
+            pass  # the client hung up: that is what these answers are for
+
+    def redirected(self):
+        """Something followed a redirect here: record what it carried."""
+        self.st.redirected.append({"method": self.command, "path": self.path,
+                                   "authorization": bool(self.headers.get("Authorization"))})
+        self.read_body(1 << 40)
+        self.envelope(200)
 
     # ---- routing ---------------------------------------------------------------------------
     def do_GET(self):
         u = urllib.parse.urlsplit(self.path)
         with self.st.lock:
+            if u.path.startswith("/__redirected"):
+                return self.redirected()
             if u.path == "/__inspect":
                 return self.send(200, self.st.snapshot())
             if u.path == "/v2/auth/authorize/":
@@ -251,6 +375,9 @@ class Handler(BaseHTTPRequestHandler):
             "/v2/post/publish/inbox/video/init/": ("init", lambda: self.init("draft")),
             "/v2/post/publish/status/fetch/": ("status", self.status),
         }
+        if u.path.startswith("/__redirected"):
+            with self.st.lock:
+                return self.redirected()
         if u.path not in routes:
             self.read_body()
             return self.envelope(404, "invalid_params", "no such endpoint")
@@ -264,6 +391,9 @@ class Handler(BaseHTTPRequestHandler):
     def do_PUT(self):
         u = urllib.parse.urlsplit(self.path)
         arrived = time.time()
+        if u.path.startswith("/__redirected"):
+            with self.st.lock:
+                return self.redirected()
         with self.st.lock:
             self.st.put_started = arrived
             done, kind = self.pre_fault("put")
@@ -587,6 +717,10 @@ def main():
                     help="hash uploads without storing them (benchmarks)")
     ap.add_argument("--store-dir", help="where reassembled uploads go (default: a temp dir)")
     ap.add_argument("--verbose", action="store_true")
+    ap.add_argument("--stall", type=float, default=300,
+                    help="seconds the stall and drip faults last at most")
+    ap.add_argument("--tls-cert", help="serve HTTPS with this certificate (PEM)")
+    ap.add_argument("--tls-key", help="... and this key (PEM)")
     args = ap.parse_args()
     tmp = None
     if not args.sink_hash_only and not args.store_dir:
@@ -595,6 +729,10 @@ def main():
     srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     srv.daemon_threads = True
     srv.state = State(args)
+    if args.tls_cert:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(args.tls_cert, args.tls_key)
+        srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
     port = srv.server_address[1]
     if args.port_file:
         t = args.port_file + ".tmp"

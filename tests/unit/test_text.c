@@ -1,0 +1,97 @@
+/* tp_utf8_sanitize and tp_str_printable: hostile file names in JSON, XML and terminal lines. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "util/tp_util.h"
+
+typedef struct {
+    const char *in, *utf8, *printable;
+} text_case;
+
+static const text_case cases[] = {
+    {"plain.mp4", "plain.mp4", "plain.mp4"},
+    {"", "", ""},
+    {"caf\xc3\xa9 \xe2\x9c\x94 \xf0\x9f\x8e\xac.mp4",
+     "caf\xc3\xa9 \xe2\x9c\x94 \xf0\x9f\x8e\xac.mp4",
+     "caf\xc3\xa9 \xe2\x9c\x94 \xf0\x9f\x8e\xac.mp4"},
+    {"bad\xff\xfe.mp4", "bad\xef\xbf\xbd\xef\xbf\xbd.mp4", "bad\\xff\\xfe.mp4"},
+    {"new\nline\ttab\rcr.mp4", "new\nline\ttab\rcr.mp4", "new\\nline\\ttab\\rcr.mp4"},
+    {"esc\x1b[31mred\x7f", "esc\x1b[31mred\x7f", "esc\\x1b[31mred\\x7f"},
+    /* overlong '/', a UTF-16 surrogate, above U+10FFFF, cut short at the end */
+    {"\xc0\xaf", "\xef\xbf\xbd\xef\xbf\xbd", "\\xc0\\xaf"},
+    {"\xed\xa0\x80", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd", "\\xed\\xa0\\x80"},
+    {"\xf4\x90\x80\x80", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd",
+     "\\xf4\\x90\\x80\\x80"},
+    {"end\xe2\x9c", "end\xef\xbf\xbd\xef\xbf\xbd", "end\\xe2\\x9c"},
+    {"\x80lead", "\xef\xbf\xbdlead", "\\x80lead"},
+};
+
+static void table(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < TP_ARRAY_LEN(cases); i++) {
+        char *u = tp_utf8_sanitize(cases[i].in), *p = tp_str_printable(cases[i].in);
+        assert_non_null(u);
+        assert_non_null(p);
+        assert_string_equal(u, cases[i].utf8);
+        assert_string_equal(p, cases[i].printable);
+        free(u);
+        free(p);
+    }
+    assert_null(tp_utf8_sanitize(NULL));
+    assert_null(tp_str_printable(NULL));
+}
+
+/* Worst cases fill the whole allocation: every byte replaced. */
+static void worst_case(void **state)
+{
+    (void)state;
+    char in[1001];
+    memset(in, 0xff, 1000);
+    in[1000] = '\0';
+    char *u = tp_utf8_sanitize(in), *p = tp_str_printable(in);
+    assert_int_equal(strlen(u), 3000);
+    assert_int_equal(strlen(p), 4000);
+    free(u);
+    free(p);
+}
+
+/* A message about a path of thousands of bytes keeps its reason: the middle is cut. */
+static void long_path_error(void **state)
+{
+    (void)state;
+    char path[5001];
+    memset(path, 'd', 5000);
+    path[5000] = '\0';
+    path[10] = '/';
+    memcpy(path + 3000, "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9", 8); /* cuts near UTF-8 */
+    tp_error err = TP_ERROR_INIT;
+    assert_int_equal(tp_error_set(&err, TP_EIO, 0, "%s: %s", path, "File name too long"), -TP_EIO);
+    size_t n = strlen(err.message);
+    assert_true(n < sizeof(err.message));
+    assert_true(n > sizeof(err.message) - 8);
+    assert_string_equal(err.message + n - 20, ": File name too long");
+    assert_memory_equal(err.message, path, 100);
+    assert_non_null(strstr(err.message, "\xe2\x80\xa6"));
+    char *u = tp_utf8_sanitize(err.message);
+    assert_string_equal(u, err.message); /* still valid UTF-8 */
+    free(u);
+    /* Short messages are untouched. */
+    tp_error_set(&err, TP_EIO, 0, "%s: %s", "a.mp4", "gone");
+    assert_string_equal(err.message, "a.mp4: gone");
+    tp_error_prefix(&err, "%s", path);
+    n = strlen(err.message);
+    assert_string_equal(err.message + n - 13, ": a.mp4: gone");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {cmocka_unit_test(table), cmocka_unit_test(worst_case),
+                                       cmocka_unit_test(long_path_error)};
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
