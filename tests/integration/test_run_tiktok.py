@@ -98,8 +98,11 @@ def main():
             st = srv.inspect()
             # The killed client may have handed the next chunk to the kernel already: the server
             # then has it, answers the resumed PUT with 416 and its progress, and the client
-            # continues from there. Nothing else may be refused.
-            assert all("does not continue" in x["reason"] for x in st["rejections"]), st
+            # continues from there. The kill may also land while a chunk is on the wire: the
+            # server then drops the partial chunk. Nothing else may be refused.
+            assert all("does not continue" in x["reason"]
+                       or x["reason"] == "connection closed mid-chunk"
+                       for x in st["rejections"]), st
             assert st["counts"].get("init") == 2, st["counts"]  # no second init
             done = [x for x in st["publishes"] if x["complete"]]
             assert len(done) == 2, st["publishes"]
