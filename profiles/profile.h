@@ -105,6 +105,12 @@ typedef struct {
 } tp_pipeline_conf;
 
 typedef struct {
+    int max_attempts;     /* a job is tried this often (worker deaths count) before dead-letter */
+    double reclaim_after; /* seconds a job may sit un-acked before another worker takes it */
+    double claim_lease;   /* seconds the per-content claim lives without a heartbeat */
+} tp_queue_conf;
+
+typedef struct {
     int64_t max_pixels;     /* width*height refused above this */
     int max_streams;        /* files with more streams are refused */
     int64_t probe_size;     /* bytes libavformat may read to find streams */
@@ -121,6 +127,7 @@ struct tp_profile {
     tp_chunk_rules chunk;
     tp_upload_conf upload;
     tp_pipeline_conf pipeline;
+    tp_queue_conf queue;
     tp_limits limits;
     /* Internal: the merged tree for `profiles show`, and deferred ${VAR} errors. */
     void *priv;
