@@ -120,6 +120,7 @@ def with_free_box(src, dst, tag):
 
 def make_bases(d):
     """Two clips that pass as is and two that need a transcode (tiny, 1 s)."""
+    os.makedirs(d, exist_ok=True)
     bases = []
     for i, freq in enumerate((440, 660)):
         p = os.path.join(d, "base_pass%d.mp4" % i)
