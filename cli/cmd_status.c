@@ -81,7 +81,8 @@ static void print_queue(const cJSON *doc)
             printf("  %s [%s, %d attempt(s)]: %s\n",
                    cJSON_GetStringValue(cJSON_GetObjectItem(it, "path")),
                    cJSON_GetStringValue(cJSON_GetObjectItem(it, "error_code")),
-                   (int)num(it, "attempts"), cJSON_GetStringValue(cJSON_GetObjectItem(it, "reason")));
+                   (int)num(it, "attempts"),
+                   cJSON_GetStringValue(cJSON_GetObjectItem(it, "reason")));
         }
     }
 }

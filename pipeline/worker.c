@@ -18,6 +18,13 @@
 #include "profiles/profile.h"
 #include "util/tp_util.h"
 
+/* The shared TikTok limits (per-account daily cap, per-token request rates in Redis) come from
+ * the limits work (upload/tt_limits.h); built without it, each worker keeps its own windows. */
+#if __has_include("upload/tt_limits.h")
+#include "upload/tt_limits.h"
+#define TP_WORKER_SHARED_LIMITS 1
+#endif
+
 #define BLOCK_MS 1000
 #define HB_TICK 0.1
 
@@ -31,6 +38,9 @@ typedef struct {
     tp_queue_conf qc;
     tp_rqueue q;  /* main thread */
     tp_rqueue hq; /* heartbeat thread */
+#ifdef TP_WORKER_SHARED_LIMITS
+    tp_tt_limits *limits; /* on the queue's Redis: the same caps for every worker */
+#endif
     tp_queue_worker_summary sum;
     /* Shared with the heartbeat thread under mu. */
     pthread_mutex_t mu;
@@ -360,6 +370,9 @@ static int run_job(worker *w, job_run *jr, const redisReply *job, const char *pa
     if ((rc = seed_ledger(pl, job, fp, size, path, err)) < 0)
         goto out;
     tp_pipeline_set_mirror(pl, mirror_row, jr);
+#ifdef TP_WORKER_SHARED_LIMITS
+    tp_pipeline_set_tt_limits(pl, w->limits);
+#endif
     hb_set_pipeline(w, pl);
     if (cancelled(w) || hb_claim_lost(w))
         tp_pipeline_cancel(pl);
@@ -630,6 +643,10 @@ int tp_queue_worker_run(tp_queue_worker_summary *summary, const char *url,
         goto out;
     if ((rc = tp_rqueue_open(&w.hq, url, 5, err)) < 0)
         goto out;
+#ifdef TP_WORKER_SHARED_LIMITS
+    if ((rc = tp_tt_limits_redis_new(&w.limits, &w.q.url, err)) < 0)
+        goto out;
+#endif
     if (pthread_create(&hb, NULL, heartbeat_main, &w) != 0) {
         rc = tp_error_set(err, TP_EINTERNAL, errno, "cannot start the heartbeat thread");
         goto out;
@@ -703,6 +720,9 @@ out:
         tp_rmtree(w.workdir);
     tp_rqueue_close(&w.q);
     tp_rqueue_close(&w.hq);
+#ifdef TP_WORKER_SHARED_LIMITS
+    tp_tt_limits_free(w.limits);
+#endif
     tp_profile_free(w.defprof);
     free(w.workdir);
     free(w.cur_job);
