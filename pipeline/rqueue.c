@@ -222,8 +222,10 @@ static const char fail_lua[] = LUA_PRELUDE
     "return {'retry', tostring(att)}\n";
 
 /* HEARTBEAT (6 lease ms): keep the claim (or take it back if it lapsed and nobody took it)
- * and reset the entry's idle time, so XAUTOCLAIM leaves a live worker's job alone. 0 = lost. */
+ * and reset the entry's idle time, so XAUTOCLAIM leaves a live worker's job alone. 0 = lost;
+ * 2 = the job is no longer running (its outcome was just recorded): nothing to keep. */
 static const char heartbeat_lua[] =
+    "if redis.call('HGET', KEYS[1], 'state') ~= 'running' then return 2 end\n"
     "local h = redis.call('GET', KEYS[2])\n"
     "if h == ARGV[1] then redis.call('PEXPIRE', KEYS[2], ARGV[6])\n"
     "elseif h then return 0\n"

@@ -514,6 +514,8 @@ static void process(worker *w, const tp_rq_entry *e)
     int rc = path && fp ? run_job(w, &jr, job, path, profile, &err)
                         : tp_error_set(&err, TP_EINTERNAL, 0, "%s: job without path", key);
     bool lost = hb_claim_lost(w);
+    /* The pipeline is over: nothing left to keep alive while the outcome is recorded. */
+    hb_set(w, NULL, NULL, NULL);
     const char *final_state = NULL, *reason = NULL;
     if (lost) {
         /* Someone else has it now: their outcome counts; leave the job alone. */
@@ -563,7 +565,6 @@ static void process(worker *w, const tp_rq_entry *e)
         }
         freeReplyObject(fr);
     }
-    hb_set(w, NULL, NULL, NULL);
     emit_job(w, TP_QUEUE_JOB_FINISHED, path, fp, profile, final_state, reason, attempt, reclaimed,
              tp_now_monotonic() - t0);
 out:
