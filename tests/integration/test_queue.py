@@ -115,6 +115,40 @@ def dead_letter(t, r):
     assert "already queued, dead" in p.stdout, p.stdout
 
 
+def crashing_file(t, r):
+    """A file whose workers keep dying: each death used an attempt, so the next worker that
+    takes it over dead-letters it instead of running it a fourth time."""
+    src = os.path.join(t, "crash")
+    os.makedirs(src)
+    f = os.path.join(src, "crash.mp4")
+    h.make_vertical(f, seconds=1)
+    url = r.url("crash")
+    p = q.run(["enqueue", "--queue", url, "--json", f])
+    assert p.returncode == 0, p.stderr
+    fp = json.loads(p.stdout.splitlines()[0])["fingerprint"]
+    # A "worker" that took the job and died on it three times: its entry is pending, the job
+    # says running, attempts 3 (what three kill -9 in a row leave behind).
+    r.cmd("XREADGROUP", "GROUP", "workers", "ghost", "COUNT", "1", "STREAMS", "tokprep:crash:jobs",
+          ">")
+    key = "tokprep:crash:job:%s:-" % fp
+    r.cmd("HSET", key, "state", "running", "attempts", "3", "worker", "ghost")
+    r.cmd("HINCRBY", "tokprep:crash:counts", "queued", "-1")
+    r.cmd("HINCRBY", "tokprep:crash:counts", "running", "1")
+    out = os.path.join(t, "crash-out")
+    w = q.Worker(url, "w-crash", os.path.join(t, "w-crash"), ["--drain"] + sets(out))
+    rc = w.wait(60 * q.SLOW)
+    assert rc == 0, w.output()
+    fin = [e for e in w.events() if e["event"] == "job_finished"]
+    assert len(fin) == 1 and fin[0]["state"] == "dead", fin
+    assert "stopped while processing" in fin[0]["reason"], fin
+    assert not [e for e in w.events() if e["event"] == "job_started"], "it ran a 4th time"
+    st = q.status(url)
+    assert st["dead"] == 1 and st["pending"] == 0 and st["in_progress"]["total"] == 0, st
+    assert st["jobs_by_state"] == {"queued": 0, "running": 0, "done": 0, "failed": 0,
+                                   "rejected": 0, "dead": 1}, st
+    assert not os.path.exists(os.path.join(out, "crash.mp4"))
+
+
 def sigterm(t, r):
     src = os.path.join(t, "term")
     os.makedirs(src)
@@ -158,6 +192,7 @@ def main():
             enqueue_dedupe(t, r)
             bad_urls(t, r_auth)
             dead_letter(t, r)
+            crashing_file(t, r)
             sigterm(t, r)
         finally:
             r.stop()
