@@ -88,7 +88,14 @@ struct tp_pipeline {
     pthread_cond_t ckpt_cv; /* a checkpoint was persisted */
     tp_job *results_head, *results_tail;
     tp_pipeline_stage stages[TP_PS_COUNT];
+    struct tp_tt_limits *tt_limits; /* borrowed; NULL = each TikTok session's default */
 };
+
+/* TikTok's limits for every session the tiktok sink opens (e.g. a Redis store shared by many
+ * workers, upload/tt_limits.h). Borrowed: it must outlive tp_pipeline_run. Call before
+ * tp_pipeline_run. NULL (the default) = the profile's upload.tiktok.shared_limits, else per
+ * session. */
+void tp_pipeline_set_tt_limits(struct tp_pipeline *pl, struct tp_tt_limits *limits);
 
 /* Stage work functions (run on worker threads). */
 int tp_stage_scan(struct tp_pipeline *pl, tp_job *job);
