@@ -1131,8 +1131,11 @@ int tp_tiktok_post_file(tp_tiktok_result *out, tp_tiktok *tt, const char *path,
         goto out;
     }
     if (!resuming) {
-        if ((rc = daily_check(tt, &slot, out, err)) < 0)
+        if ((rc = daily_check(tt, &slot, out, err)) < 0) {
+            if (rc != -TP_ERATE)
+                tp_error_prefix(err, "%s", path);
             goto out;
+        }
         if (c->mode == TP_POST_DIRECT &&
             (rc = preflight(tt, path, o->duration, out, o->cancel, err)) < 0)
             goto out;
