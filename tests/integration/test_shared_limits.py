@@ -81,6 +81,47 @@ def test_daily_cap_race_across_processes(redis):
         assert not os.path.exists(c.token_file + ".posts")
 
 
+def test_two_runs_share_the_daily_cap(redis):
+    """Two `tokprep run` processes (own work folders and ledgers, 2 upload workers each) on one
+    account with daily_limit 2 through one Redis: 2 files uploaded in total, the other 2
+    deferred (skipped, queued for a later run)."""
+    import json
+    import subprocess
+    import pipeline_helpers as h
+    wd = workdir("run")
+    srcs = []
+    for k in range(2):
+        src = os.path.join(wd, "in%d" % k)
+        os.makedirs(src)
+        for i in range(2):
+            h.make_vertical(os.path.join(src, "v%d.mp4" % i), seconds=1, freq=300 + 100 * (2 * k + i))
+        srcs.append(src)
+    with FakeTikTok(workdir=wd) as srv:
+        c = Client(srv, wd, sets=["upload.tiktok.daily_limit=2",
+                                  "upload.tiktok.shared_limits=" + redis.url("runs"),
+                                  "pipeline.upload_workers=2"])
+        CLIENTS.append(c)
+        c.login()
+        procs = [subprocess.Popen([c.binary, "run", "--json", "-o", os.path.join(wd, "w%d" % k)]
+                                  + c.args(*(h.set_args() + [srcs[k]])), env=c.env,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                 for k in range(2)]
+        terms = {}
+        for p in procs:
+            out, err = p.communicate(timeout=120)
+            c.outputs += [out, err]
+            for path, evs in h.terminal_events(h.events(out)).items():
+                terms[path] = evs[-1]
+        kinds = sorted(e["event"] for e in terms.values())
+        assert kinds == ["skipped", "skipped", "uploaded", "uploaded"], terms
+        for e in terms.values():
+            if e["event"] == "skipped":
+                assert "deferred until" in e["reason"] and "daily limit of 2" in e["reason"], e
+        st = srv.inspect()
+        assert st["rejections"] == [], st["rejections"]
+        assert st["counts"].get("init", 0) == 2, st["counts"]
+
+
 def test_redis_down_sends_nothing():
     wd = workdir("down")
     with FakeTikTok(workdir=wd) as srv:
@@ -117,6 +158,8 @@ def main():
         for name, fn in [("local_limits_overrun_together", test_local_limits_overrun_together),
                          ("daily_cap_race_across_processes",
                           lambda: test_daily_cap_race_across_processes(redis)),
+                         ("two_runs_share_the_daily_cap",
+                          lambda: test_two_runs_share_the_daily_cap(redis)),
                          ("redis_down_sends_nothing", test_redis_down_sends_nothing),
                          ("no_secrets", check_no_secrets)]:
             try:
