@@ -311,6 +311,19 @@ static void new_member(redis_store *s, char *buf, size_t size, const char *kind)
     snprintf(buf, size, "%s:%s:%llu", kind, s->instance, ++s->counter);
 }
 
+/* EVAL, once more on a broken connection: after a Redis restart or an idle timeout the first
+ * command finds the old socket dead and the second reconnects. Safe to repeat: members are
+ * unique per call, so a script that did run before the answer was lost adds nothing twice. */
+static int eval_twice(redis_store *s, redisReply **reply, tp_error *err, const char *what,
+                      const char *script, const char *key, int nargs, const char **args)
+{
+    const char *keys[] = {key};
+    int rc = tp_redis_eval(s->r, reply, err, what, script, 1, keys, nargs, args);
+    if (rc == -TP_ENET)
+        rc = tp_redis_eval(s->r, reply, err, what, script, 1, keys, nargs, args);
+    return rc;
+}
+
 /* A Redis failure as the store's error: retryable, and saying nothing was sent. */
 static int store_down(redis_store *s, const char *doing, tp_error *err)
 {
@@ -333,10 +346,9 @@ static int run_window(redis_store *s, const char *key, int limit, double window,
     snprintf(a_limit, sizeof(a_limit), "%d", limit);
     snprintf(a_win, sizeof(a_win), "%.3f", window);
     snprintf(a_ttl, sizeof(a_ttl), "%.3f", ttl_extra);
-    const char *keys[] = {key};
     const char *args[] = {a_limit, a_win, member, a_ttl};
     redisReply *rep = NULL;
-    int rc = tp_redis_eval(s->r, &rep, err, what, RATE_SCRIPT, 1, keys, 4, args);
+    int rc = eval_twice(s, &rep, err, what, RATE_SCRIPT, key, 4, args);
     if (rc < 0)
         return rc;
     if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 ||
@@ -404,11 +416,9 @@ static void redis_daily_accepted(tp_tt_limits *l, const tp_tt_account *a, tp_tt_
     tp_error err = TP_ERROR_INIT;
     tp_tt_limits_daily_key(key, sizeof(key), s->name, a->id);
     snprintf(ttl, sizeof(ttl), "%d", TP_TT_DAILY_WINDOW + DAILY_TTL_EXTRA);
-    const char *keys[] = {key};
     const char *args[] = {slot->member, ttl};
     pthread_mutex_lock(&s->mu);
-    int rc = tp_redis_eval(s->r, NULL, &err, "daily cap: post accepted", ACCEPT_SCRIPT, 1, keys, 2,
-                           args);
+    int rc = eval_twice(s, NULL, &err, "daily cap: post accepted", ACCEPT_SCRIPT, key, 2, args);
     pthread_mutex_unlock(&s->mu);
     if (rc < 0)
         tp_log(TP_LOG_WARN, "%s (the post stays counted from its reservation)", err.message);
@@ -428,6 +438,9 @@ static void redis_daily_release(tp_tt_limits *l, const tp_tt_account *a, tp_tt_s
     tp_tt_limits_daily_key(key, sizeof(key), s->name, a->id);
     pthread_mutex_lock(&s->mu);
     int rc = tp_redis_cmd(s->r, NULL, &err, "daily cap: release", "ZREM %s %s", key, slot->member);
+    if (rc == -TP_ENET)
+        rc = tp_redis_cmd(s->r, NULL, &err, "daily cap: release", "ZREM %s %s", key,
+                          slot->member);
     pthread_mutex_unlock(&s->mu);
     if (rc < 0)
         tp_log(TP_LOG_WARN, "%s (the unused slot stays counted for 24 h)", err.message);

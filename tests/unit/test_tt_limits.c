@@ -487,6 +487,20 @@ static void test_reconnect(void **state)
     }
     assert_int_equal(rc, 0);
     assert_true(wait == 0);
+    /* The server drops idle clients (as after a restart): the next call still succeeds, on a
+     * new connection, without a failure first. */
+    tp_redis_url u;
+    tp_redis *r = NULL;
+    assert_int_equal(tp_redis_url_parse(&u, srv->url, &err), 0);
+    assert_int_equal(tp_redis_connect(&r, &u, 2, &err), 0);
+    assert_int_equal(tp_redis_cmd(r, NULL, &err, "kill", "CLIENT KILL TYPE normal SKIPME yes"), 0);
+    assert_int_equal(tp_tt_limits_rate_take(l, &acct, TP_TT_EP_STATUS, 30, 60, &wait, &err), 0);
+    tp_tt_slot slot;
+    int64_t next = 0;
+    assert_int_equal(tp_redis_cmd(r, NULL, &err, "kill", "CLIENT KILL TYPE normal SKIPME yes"), 0);
+    assert_int_equal(tp_tt_limits_daily_reserve(l, &acct, 5, &slot, &next, &err), 0);
+    tp_redis_free(r);
+    tp_redis_url_clear(&u);
     tp_tt_limits_free(l);
 }
 
