@@ -53,9 +53,9 @@ struct tp_tiktok {
     tp_tt_limits *local, *shared, *lent;
     tp_tt_account acct;
     bool acct_ready;
-    bool may_have_posted; /* the last init reached TikTok without a clear refusal */
+    bool may_have_posted;     /* the last init reached TikTok without a clear refusal */
     double hold_until[EP__N]; /* monotonic: the server said X-RateLimit-Remaining: 0 */
-    unsigned int seed; /* for backoff jitter */
+    unsigned int seed;        /* for backoff jitter */
 };
 
 /* ---- pure helpers ---------------------------------------------------------------------- */
@@ -346,7 +346,8 @@ int tp_tiktok_open(tp_tiktok **out, const tp_profile *profile, tp_error *err)
         return tp_error_set(err, TP_ENOMEM, 0, "out of memory");
     tt->p = profile;
     if ((rc = tp_tt_token_path(tt->token_path, sizeof(tt->token_path), profile, err)) < 0 ||
-        (rc = tp_http_new(&tt->http, err)) < 0 || (rc = tp_tt_limits_local_new(&tt->local, err)) < 0) {
+        (rc = tp_http_new(&tt->http, err)) < 0 ||
+        (rc = tp_tt_limits_local_new(&tt->local, err)) < 0) {
         tp_tiktok_free(tt);
         return rc;
     }

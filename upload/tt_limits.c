@@ -82,8 +82,8 @@ int tp_tt_limits_rate_take(tp_tt_limits *l, const tp_tt_account *a, tp_tt_endpoi
     return l->ops->rate_take(l, a, ep, limit, window, wait, err ? err : &local);
 }
 
-int tp_tt_limits_daily_reserve(tp_tt_limits *l, const tp_tt_account *a, int limit,
-                               tp_tt_slot *slot, int64_t *next, tp_error *err)
+int tp_tt_limits_daily_reserve(tp_tt_limits *l, const tp_tt_account *a, int limit, tp_tt_slot *slot,
+                               int64_t *next, tp_error *err)
 {
     tp_error local = TP_ERROR_INIT;
     memset(slot, 0, sizeof(*slot));
@@ -166,8 +166,8 @@ static void posts_load(const char *path, int64_t *posts, int *n)
     fclose(f);
 }
 
-static int local_daily_reserve(tp_tt_limits *l, const tp_tt_account *a, int limit,
-                               tp_tt_slot *slot, int64_t *next, tp_error *err)
+static int local_daily_reserve(tp_tt_limits *l, const tp_tt_account *a, int limit, tp_tt_slot *slot,
+                               int64_t *next, tp_error *err)
 {
     (void)l;
     (void)slot; /* only checks: the post is recorded once uploaded, as before issue 8 */
@@ -245,8 +245,14 @@ static void local_destroy(tp_tt_limits *l)
 }
 
 static const tp_tt_limits_ops local_ops = {
-    "local",           local_rate_take,     local_daily_reserve, local_daily_accepted,
-    local_daily_uploaded, local_daily_release, local_describe,      local_destroy,
+    .kind = "local",
+    .rate_take = local_rate_take,
+    .daily_reserve = local_daily_reserve,
+    .daily_accepted = local_daily_accepted,
+    .daily_uploaded = local_daily_uploaded,
+    .daily_release = local_daily_release,
+    .describe = local_describe,
+    .destroy = local_destroy,
 };
 
 int tp_tt_limits_local_new(tp_tt_limits **out, tp_error *err)
@@ -386,8 +392,8 @@ static int redis_rate_take(tp_tt_limits *l, const tp_tt_account *a, tp_tt_endpoi
     return 0;
 }
 
-static int redis_daily_reserve(tp_tt_limits *l, const tp_tt_account *a, int limit,
-                               tp_tt_slot *slot, int64_t *next, tp_error *err)
+static int redis_daily_reserve(tp_tt_limits *l, const tp_tt_account *a, int limit, tp_tt_slot *slot,
+                               int64_t *next, tp_error *err)
 {
     redis_store *s = (redis_store *)l;
     char key[512];
@@ -439,8 +445,7 @@ static void redis_daily_release(tp_tt_limits *l, const tp_tt_account *a, tp_tt_s
     pthread_mutex_lock(&s->mu);
     int rc = tp_redis_cmd(s->r, NULL, &err, "daily cap: release", "ZREM %s %s", key, slot->member);
     if (rc == -TP_ENET)
-        rc = tp_redis_cmd(s->r, NULL, &err, "daily cap: release", "ZREM %s %s", key,
-                          slot->member);
+        rc = tp_redis_cmd(s->r, NULL, &err, "daily cap: release", "ZREM %s %s", key, slot->member);
     pthread_mutex_unlock(&s->mu);
     if (rc < 0)
         tp_log(TP_LOG_WARN, "%s (the unused slot stays counted for 24 h)", err.message);
@@ -460,8 +465,14 @@ static void redis_destroy(tp_tt_limits *l)
 }
 
 static const tp_tt_limits_ops redis_ops = {
-    "redis",           redis_rate_take,     redis_daily_reserve, redis_daily_accepted,
-    redis_daily_uploaded, redis_daily_release, redis_describe,      redis_destroy,
+    .kind = "redis",
+    .rate_take = redis_rate_take,
+    .daily_reserve = redis_daily_reserve,
+    .daily_accepted = redis_daily_accepted,
+    .daily_uploaded = redis_daily_uploaded,
+    .daily_release = redis_daily_release,
+    .describe = redis_describe,
+    .destroy = redis_destroy,
 };
 
 int tp_tt_limits_redis_new(tp_tt_limits **out, const tp_redis_url *url, tp_error *err)

@@ -37,7 +37,7 @@ const char *tp_tt_endpoint_name(tp_tt_endpoint ep);
 
 /* Who the limits are counted for. */
 typedef struct {
-    char id[17];          /* tp_tt_limits_account_id(): 16 hex, identifies but reveals nothing */
+    char id[17];            /* tp_tt_limits_account_id(): 16 hex, identifies but reveals nothing */
     const char *posts_path; /* the local store's "<token file>.posts" */
 } tp_tt_account;
 
@@ -87,8 +87,8 @@ int tp_tt_limits_rate_take(tp_tt_limits *l, const tp_tt_account *a, tp_tt_endpoi
  * be possible (the message says so, naming upload.tiktok.daily_limit); -TP_ENET = Redis failed
  * (nothing reserved; do not post). Redis: the slot is reserved atomically (two racing callers
  * cannot both take the last one) and counts as a post until released. Local: only checks. */
-int tp_tt_limits_daily_reserve(tp_tt_limits *l, const tp_tt_account *a, int limit,
-                               tp_tt_slot *slot, int64_t *next, tp_error *err);
+int tp_tt_limits_daily_reserve(tp_tt_limits *l, const tp_tt_account *a, int limit, tp_tt_slot *slot,
+                               int64_t *next, tp_error *err);
 
 /* TikTok accepted the init (it has a publish_id): from now on the slot is a post. Redis: the
  * slot's time becomes now, so it leaves the 24 h window 24 h after the init. Best effort (a failure

@@ -114,7 +114,7 @@ static tp_tt_limits *store(server *srv)
 #define NEED_SERVER(srv)                                                                           \
     do {                                                                                           \
         if ((srv)->pid < 0) {                                                                      \
-            print_message("redis-server not installed: shared-limits test skipped\n");            \
+            print_message("redis-server not installed: shared-limits test skipped\n");             \
             skip();                                                                                \
         }                                                                                          \
     } while (0)
@@ -382,8 +382,7 @@ static void test_daily_race(void **state)
             tp_tt_limits_daily_release(ra[winner].l, &acct, &ra[winner].slot);
             assert_false(ra[winner].slot.held);
             assert_int_equal(tp_tt_limits_daily_reserve(a, &acct, 3, &s, &next, &err), 0);
-            assert_int_equal(tp_tt_limits_daily_reserve(b, &acct, 3, &s, &next, &err),
-                             -TP_ERATE);
+            assert_int_equal(tp_tt_limits_daily_reserve(b, &acct, 3, &s, &next, &err), -TP_ERATE);
         }
     }
     /* the daily key lives a day and an hour, no longer */
@@ -425,8 +424,7 @@ static void test_redis_gone(void **state)
     assert_int_equal(tp_tt_limits_daily_reserve(l, &acct, 5, &slot, &next, &err), 0);
     assert_true(slot.held);
     stop(srv);
-    assert_int_equal(tp_tt_limits_rate_take(l, &acct, TP_TT_EP_INIT, 6, 60, &wait, &err),
-                     -TP_ENET);
+    assert_int_equal(tp_tt_limits_rate_take(l, &acct, TP_TT_EP_INIT, 6, 60, &wait, &err), -TP_ENET);
     assert_non_null(strstr(err.message, "shared TikTok limits at redis://127.0.0.1:"));
     assert_non_null(strstr(err.message, "not sending the init request"));
     assert_non_null(strstr(err.message, "retry when Redis answers again"));
