@@ -667,8 +667,9 @@ static void daily_note(tp_tiktok *tt, tp_tt_slot *slot, bool accepted)
     tp_tt_limits *l;
     tp_tt_account *a;
     tp_error err = TP_ERROR_INIT;
-    if (tt->p->upload.tiktok.daily_limit <= 0 || limits_of(tt, &l, &err) < 0 ||
-        account(tt, &a, &err) < 0)
+    /* Even with daily_limit 0 the local store records posts (as it always did), so a cap set
+     * later counts them. */
+    if (limits_of(tt, &l, &err) < 0 || account(tt, &a, &err) < 0)
         return;
     if (accepted)
         tp_tt_limits_daily_accepted(l, a, slot);
