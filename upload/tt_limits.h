@@ -4,9 +4,12 @@
  * one Redis (issue 8), with atomic Lua scripts on Redis' clock.
  *
  * Redis keys (NAME from redis://HOST:PORT/NAME, ID from tp_tt_limits_account_id()):
- *   tokprep:NAME:rate:ID:ENDPOINT  sorted set of request times, PEXPIRE window + 1 s
+ *   tokprep:NAME:rate:ID:ENDPOINT  sorted set of request times; the window is the caller's plus
+ *                                  a 1 s margin; PEXPIRE that + 1 s
  *   tokprep:NAME:daily:ID          sorted set of post slots (score = time), PEXPIRE 24 h + 1 h
- * Neither names nor members contain a token, a client key or a secret.
+ * Neither names nor members contain a token, a client key or a secret. A post counts from its
+ * reservation before init (atomic: two callers cannot both take the last slot) unless it is
+ * released because the init was refused or never sent; see docs/ARCHITECTURE.md.
  *
  * Thread-safety: one tp_tt_limits may be used by many threads at once (the Redis store holds a
  * mutex around its connection; the local store is meant for one session and has its own mutex
