@@ -20,6 +20,7 @@
 
 #include <cmocka.h>
 
+#include "profiles/profile.h"
 #include "upload/tt_limits.h"
 #include "util/tp_redis.h"
 #include "util/tp_util.h"
@@ -142,6 +143,30 @@ static void test_account_id_and_keys(void **state)
     assert_null(strstr(key, OPEN_ID));
     assert_string_equal(tp_tt_endpoint_name(TP_TT_EP_CREATOR_INFO), "creator_info");
     assert_string_equal(tp_tt_endpoint_name(TP_TT_EP_STATUS), "status");
+}
+
+/* upload.tiktok.shared_limits is a profile key ("" by default) that the profile hash ignores:
+ * switching it on must not make the ledger see every file as new. */
+static void test_profile_key(void **state)
+{
+    (void)state;
+    tp_profile *a = NULL, *b = NULL, *c = NULL;
+    tp_error err = TP_ERROR_INIT;
+    const char *on[] = {"upload.tiktok.shared_limits=redis://10.0.0.5:6379/studio"};
+    const char *other[] = {"upload.tiktok.daily_limit=3"};
+    assert_int_equal(tp_profile_open(&a, "tiktok", NULL, 0, &err), 0);
+    assert_int_equal(tp_profile_open(&b, "tiktok", on, 1, &err), 0);
+    assert_int_equal(tp_profile_open(&c, "tiktok", other, 1, &err), 0);
+    assert_string_equal(a->upload.tiktok.shared_limits, "");
+    assert_string_equal(b->upload.tiktok.shared_limits, "redis://10.0.0.5:6379/studio");
+    assert_string_equal(a->hash, b->hash);
+    assert_string_not_equal(a->hash, c->hash); /* other keys still count */
+    char *dump = tp_profile_dump(b);
+    assert_non_null(strstr(dump, "shared_limits: \"redis://10.0.0.5:6379/studio\""));
+    free(dump);
+    tp_profile_free(a);
+    tp_profile_free(b);
+    tp_profile_free(c);
 }
 
 /* The local store is what a session did before: a 6-per-window ring and a posts file. */
@@ -507,6 +532,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_account_id_and_keys),
         cmocka_unit_test(test_local_store),
+        cmocka_unit_test(test_profile_key),
         cmocka_unit_test_setup_teardown(test_rate_shared, setup, teardown),
         cmocka_unit_test_setup_teardown(test_daily_race, setup, teardown),
         cmocka_unit_test_setup_teardown(test_redis_gone, setup, teardown),
