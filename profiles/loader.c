@@ -716,7 +716,8 @@ static void emit_yaml(const tp_node *n, int indent, const char *prefix, bool has
  * it on does not make the ledger see every file as new (and post it again). */
 static bool unhashed(const char *path)
 {
-    return !strcmp(path, "upload.tiktok.shared_limits");
+    /* queue.*: how `tokprep worker` retries and takes jobs over, not what it makes. */
+    return !strcmp(path, "upload.tiktok.shared_limits") || !strcmp(path, "queue");
 }
 
 static void buf_add(char **buf, size_t *len, size_t *cap, const char *s)

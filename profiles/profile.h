@@ -106,7 +106,7 @@ typedef struct {
     int max_attempts;        /* transient failures retried this many times */
 } tp_pipeline_conf;
 
-/* 0 = unset: the worker's defaults (3, 60 s, 30 s; pipeline/worker.c). */
+/* Not part of the profile hash. 0 (a profile without the section) = 3, 60 s, 30 s. */
 typedef struct {
     int max_attempts;     /* a job is tried this often (worker deaths count) before dead-letter */
     double reclaim_after; /* seconds a job may sit un-acked before another worker takes it */
