@@ -119,6 +119,8 @@ static const schema_row schema[] = {
     {"upload.tiktok.redirect_uri", T_PSTR, F(upload.tiktok.redirect_uri), 0, 0, 0, NULL, false},
     {"upload.tiktok.scope", T_PSTR, F(upload.tiktok.scope), 0, 0, 0, NULL, false},
     {"upload.tiktok.daily_limit", T_INT, F(upload.tiktok.daily_limit), 0, 0, 100000, NULL, false},
+    {"upload.tiktok.rate_window", T_DOUBLE, F(upload.tiktok.rate_window), 0, 0.01, 3600, NULL,
+     false},
     {"upload.tiktok.status_deadline", T_DOUBLE, F(upload.tiktok.status_deadline), 0, 0, 86400,
      NULL, false},
     {"upload.tiktok.status_interval", T_DOUBLE, F(upload.tiktok.status_interval), 0, 0.01, 3600,
