@@ -437,8 +437,11 @@ static int api_call(tp_tiktok *tt, int ep, const char *path, const cJSON *body, 
     for (;;) {
         if ((rc = ensure_token(tt, false, err)) < 0)
             goto out;
+        /* TikTok counts requests as they arrive, we as they leave: a request that took longer
+         * to get there than the one freeing its slot would land inside the window and be
+         * refused (seen in load runs). Keep a margin of 2 % of the window. */
         double now = tp_now_monotonic();
-        double wait = tp_tt_rate_delay(&tt->rate[ep], now);
+        double wait = tp_tt_rate_delay(&tt->rate[ep], now - tt->rate[ep].window / 50);
         if (tt->hold_until[ep] - now > wait)
             wait = tt->hold_until[ep] - now;
         if (wait > 0) {
