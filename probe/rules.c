@@ -303,6 +303,15 @@ void tp_rules_check(tp_check_result *out, const tp_media_info *m, const tp_profi
                      m->duration, b);
             append_reason(out, buf);
             reject = true;
+        } else if (fix->too_long == TP_TOO_LONG_SPLIT &&
+                   !(m->duration / rules->duration_max <= TP_MAX_PARTS - 1)) {
+            /* Tested as a double: a header may claim years. */
+            snprintf(buf, sizeof(buf),
+                     "too_long: %.0f s would need more than %d parts of %s s — trim it "
+                     "(fix.too_long=trim) or cut it into shorter files first",
+                     m->duration, TP_MAX_PARTS - 1, b);
+            append_reason(out, buf);
+            reject = true;
         }
     }
 

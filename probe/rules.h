@@ -5,6 +5,10 @@
 #include "probe/media.h"
 #include "profiles/profile.h"
 
+/* The most parts fix.too_long=split makes (the fit planner refuses a duration needing as many:
+ * the check says so up front rather than promising a fix that fit then refuses). */
+#define TP_MAX_PARTS 64
+
 /* tp_verdict, tp_action and tp_severity are public: see include/tokprep.h (section check). */
 
 #define TP_MAX_VIOLATIONS 32

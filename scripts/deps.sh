@@ -6,7 +6,7 @@ set -euo pipefail
 TOKPREP_PKGS=(
     build-essential cmake pkg-config git ca-certificates
     libavformat-dev libavcodec-dev libavfilter-dev libavutil-dev libswscale-dev libswresample-dev
-    libcurl4-openssl-dev libcjson-dev libyaml-dev libsqlite3-dev libcmocka-dev
+    libcurl4-openssl-dev libcjson-dev libyaml-dev libsqlite3-dev libhiredis-dev libcmocka-dev
     ffmpeg python3 procps
 )
 

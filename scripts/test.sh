@@ -9,6 +9,8 @@ cd "$here"
 # shellcheck source=scripts/deps.sh
 . scripts/deps.sh
 tokprep_install_deps
+# The scale-out tests need a real redis-server on loopback; they skip with a message without it.
+tokprep_install_deps redis-server || echo "tokprep: redis-server could not be installed; the queue tests will skip" >&2
 
 build=build
 cmake_args=(-DCMAKE_BUILD_TYPE=RelWithDebInfo)

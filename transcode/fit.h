@@ -9,7 +9,6 @@
 #include "probe/rules.h"
 #include "profiles/profile.h"
 
-#define TP_MAX_PARTS 64
 
 typedef struct {
     double start, duration; /* seconds of the source */

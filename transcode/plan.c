@@ -353,7 +353,7 @@ int tp_fit_plan_make(tp_fit_plan *out, const tp_media_info *media, const tp_chec
             out->n_parts >= TP_MAX_PARTS) {
             out->reject = true;
             snprintf(out->reason, sizeof(out->reason),
-                     "duration %.0f s would need more than %d parts of %.0f s", dur, TP_MAX_PARTS,
+                     "duration %.0f s would need more than %d parts of %.0f s", dur, TP_MAX_PARTS - 1,
                      r->duration_max);
             return 0;
         }

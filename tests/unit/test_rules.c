@@ -249,6 +249,21 @@ static void m_long_split(tp_media_info *m, tp_profile *p)
     (void)p;
     m->duration = 660.0;
 }
+static void m_long_split_63(tp_media_info *m, tp_profile *p)
+{
+    (void)p;
+    m->duration = 600.0 * 63; /* exactly 63 parts of 600 s: still fixable */
+}
+static void m_long_split_too_many(tp_media_info *m, tp_profile *p)
+{
+    (void)p;
+    m->duration = 600.0 * 63 + 1; /* 64 parts: the fit planner refuses it, so must the check */
+}
+static void m_long_split_years(tp_media_info *m, tp_profile *p)
+{
+    (void)p;
+    m->duration = 1e11; /* a header claiming 3,170 years */
+}
 static void m_long_trim(tp_media_info *m, tp_profile *p)
 {
     m->duration = 660.0;
@@ -342,6 +357,12 @@ static const rule_case cases[] = {
      E, NULL, NULL},
     {"too long, split", m_long_split, TP_VERDICT_FIX, TP_ACTION_TRANSCODE, "duration_too_long", E,
      "duration_too_long: 660.0 s > 600 s", NULL},
+    {"too long, 63 parts", m_long_split_63, TP_VERDICT_FIX, TP_ACTION_TRANSCODE,
+     "duration_too_long", E, NULL, NULL},
+    {"too long, 64 parts", m_long_split_too_many, TP_VERDICT_REJECT, TP_ACTION_NONE,
+     "duration_too_long", E, NULL, "would need more than 63 parts of 600 s"},
+    {"too long, years", m_long_split_years, TP_VERDICT_REJECT, TP_ACTION_NONE, "duration_too_long",
+     E, NULL, "fix.too_long=trim"},
     {"too long, trim", m_long_trim, TP_VERDICT_FIX, TP_ACTION_TRANSCODE, "duration_too_long", E,
      NULL, NULL},
     {"too long, reject", m_long_reject, TP_VERDICT_REJECT, TP_ACTION_NONE, "duration_too_long", E,
