@@ -22,7 +22,6 @@ their fitted outputs differ too and every upload has its own hash.
 Usage: bench/load_bench.sh [dir|tiktok|both] [--files N] [--fit-share F] [--fault-rate P]
                            [--seed N] [--keep]"""
 import argparse
-import hashlib
 import json
 import os
 import random

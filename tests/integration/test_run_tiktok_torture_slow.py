@@ -9,7 +9,8 @@ a fresh work folder and a fresh server. After each round:
     init answer and the ledger commit): allowed, counted and printed;
   - the ledger lists exactly those completed publish ids, every job is done, no temporary file
     or work folder is left, and a further run posts nothing.
-Prints the seed; TP_TORTURE_SEED=N replays one. Slow (~60 s; ~2x under ASan)."""
+Prints the seed; TP_TORTURE_SEED=N replays one. Slow: ~55 s (up to ~100 s on a busy machine or
+under ASan)."""
 import json
 import os
 import random
@@ -99,7 +100,7 @@ class Session:
         self.srv.stop()
 
 
-def expected_uploads(ses, src, names):
+def expected_uploads(ses):
     """An uninterrupted run: per source name, the SHA-256 of each output it posts, in order."""
     r = ses.run()
     assert r.returncode == 0, r.stderr
@@ -236,7 +237,7 @@ def main():
         ref = Session(t, "reference", src)
         try:
             t0 = time.time()
-            expected = expected_uploads(ref, src, names)
+            expected = expected_uploads(ref)
             t_full = time.time() - t0
         finally:
             ref.stop()
