@@ -200,12 +200,14 @@ void tp_fit_paths_free(char **paths, int n);
  * state below is secret-bearing and must be stored like the token file (mode 0600). */
 
 /* A session for one profile (one TikTok account): HTTP connection, tokens, client-side rate
- * windows. Not thread-safe: use one session per thread (each keeps its own rate windows, so
- * with several sessions on one account keep init calls rare). The profile must outlive it. */
+ * windows. Not thread-safe: use one session per thread (each keeps its own rate windows and
+ * daily count, unless the profile's upload.tiktok.shared_limits names a Redis that all sessions,
+ * processes and machines then share). The profile must outlive it. */
 typedef struct tp_tiktok tp_tiktok;
 
-/* Open a session. Reads no token yet (that happens on the first API call), so it cannot fail
- * for a missing login. The caller owns *out. */
+/* Open a session. Reads no token yet and connects to no shared-limits Redis yet (both happen on
+ * the first API call), so it cannot fail for a missing login or an unreachable Redis. The caller
+ * owns *out. */
 int tp_tiktok_open(tp_tiktok **out, const tp_profile *profile, tp_error *err);
 void tp_tiktok_free(tp_tiktok *tt);
 

@@ -80,6 +80,7 @@ struct tp_pipeline {
     char *sink_key; /* ledger's sink column */
     char *sink_dir; /* directory sink: absolute path */
     tp_ledger *ledger;
+    struct tp_tt_limits *tt_limits; /* borrowed; NULL = each TikTok session's default */
     volatile int cancel;
     bool ran;
     bool abandoned;     /* workers did not stop after cancel: leave their memory alone */
@@ -100,6 +101,12 @@ int tp_stage_deliver(struct tp_pipeline *pl, tp_job *job);
 /* Sinks (deliver stage). */
 int tp_sink_directory_deliver(struct tp_pipeline *pl, tp_job *job);
 int tp_sink_tiktok_deliver(struct tp_pipeline *pl, tp_job *job);
+
+/* TikTok's limits for every session the tiktok sink opens (e.g. a Redis store shared by many
+ * workers, upload/tt_limits.h). Borrowed: it must outlive tp_pipeline_run. Call before
+ * tp_pipeline_run. NULL (the default) = the profile's upload.tiktok.shared_limits, else per
+ * session. Defined in sink_tiktok.c. */
+void tp_pipeline_set_tt_limits(struct tp_pipeline *pl, struct tp_tt_limits *limits);
 
 /* Report progress from a worker (thread-safe). */
 void tp_job_progress(struct tp_pipeline *pl, tp_job *job, double fraction, double fps,

@@ -10,6 +10,11 @@
 #include "pipeline/internal.h"
 #include "util/tp_util.h"
 
+void tp_pipeline_set_tt_limits(struct tp_pipeline *pl, struct tp_tt_limits *limits)
+{
+    pl->tt_limits = limits;
+}
+
 #if __has_include("upload/tiktok.h")
 #include "upload/tiktok.h"
 
@@ -60,6 +65,8 @@ int tp_sink_tiktok_deliver(struct tp_pipeline *pl, tp_job *job)
         tp_tiktok *tt = NULL;
         if ((rc = tp_tiktok_open(&tt, pl->profile, &job->err)) < 0)
             goto out;
+        if (pl->tt_limits)
+            tp_tiktok_set_limits(tt, pl->tt_limits);
         w->ctx = tt;
         w->ctx_free = session_free;
     }

@@ -127,6 +127,7 @@ static const schema_row schema[] = {
      NULL, false},
     {"upload.tiktok.timeout", T_DOUBLE, F(upload.tiktok.timeout), 0, 0.1, 86400, NULL, false},
     {"upload.tiktok.max_retries", T_INT, F(upload.tiktok.max_retries), 0, 0, 100, NULL, false},
+    {"upload.tiktok.shared_limits", T_PSTR, F(upload.tiktok.shared_limits), 0, 0, 0, NULL, false},
     {"pipeline", T_MAP, 0, 0, 0, 0, NULL, false},
     {"pipeline.probe_workers", T_INT, F(pipeline.probe_workers), 0, 0, 256, NULL, false},
     {"pipeline.fit_workers", T_INT, F(pipeline.fit_workers), 0, 0, 256, NULL, false},
@@ -706,8 +707,16 @@ static int check_consistency(const tp_profile *p, tp_error *err)
     return 0;
 }
 
-static void emit_yaml(const tp_node *n, int indent, const char *prefix, char **buf, size_t *len,
-                      size_t *cap);
+static void emit_yaml(const tp_node *n, int indent, const char *prefix, bool hashing, char **buf,
+                      size_t *len, size_t *cap);
+
+/* Where a key only says how to run, not what to make: left out of the profile hash, so turning
+ * it on does not make the ledger see every file as new (and post it again). */
+static bool unhashed(const char *path)
+{
+    return !strcmp(path, "upload.tiktok.shared_limits") ||
+           !strcmp(path, "upload.tiktok.rate_window");
+}
 
 static void buf_add(char **buf, size_t *len, size_t *cap, const char *s)
 {
@@ -753,8 +762,8 @@ static void emit_scalar(const tp_node *n, char **buf, size_t *len, size_t *cap)
     buf_add(buf, len, cap, "\"");
 }
 
-static void emit_yaml(const tp_node *n, int indent, const char *prefix, char **buf, size_t *len,
-                      size_t *cap)
+static void emit_yaml(const tp_node *n, int indent, const char *prefix, bool hashing, char **buf,
+                      size_t *len, size_t *cap)
 {
     char pad[80];
     snprintf(pad, sizeof(pad), "%*s", indent, "");
@@ -762,6 +771,8 @@ static void emit_yaml(const tp_node *n, int indent, const char *prefix, char **b
         const tp_node *c = n->items[i];
         char path[256];
         snprintf(path, sizeof(path), "%s%s%s", prefix, *prefix ? "." : "", c->key);
+        if (hashing && unhashed(path))
+            continue;
         buf_add(buf, len, cap, pad);
         buf_add(buf, len, cap, c->key);
         buf_add(buf, len, cap, ":");
@@ -770,7 +781,7 @@ static void emit_yaml(const tp_node *n, int indent, const char *prefix, char **b
             buf_add(buf, len, cap, " \"***\"\n");
         } else if (c->kind == TP_NODE_MAP) {
             buf_add(buf, len, cap, "\n");
-            emit_yaml(c, indent + 2, path, buf, len, cap);
+            emit_yaml(c, indent + 2, path, hashing, buf, len, cap);
         } else if (c->kind == TP_NODE_SEQ) {
             buf_add(buf, len, cap, " [");
             for (size_t j = 0; j < c->n; j++) {
@@ -788,15 +799,20 @@ static void emit_yaml(const tp_node *n, int indent, const char *prefix, char **b
     }
 }
 
-char *tp_profile_dump(const tp_profile *p)
+static char *dump(const tp_profile *p, bool hashing)
 {
     const profile_priv *pp = p->priv;
     char *buf = NULL;
     size_t len = 0, cap = 0;
     buf_add(&buf, &len, &cap, "");
     if (pp && pp->tree)
-        emit_yaml(pp->tree, 0, "", &buf, &len, &cap);
+        emit_yaml(pp->tree, 0, "", hashing, &buf, &len, &cap);
     return buf;
+}
+
+char *tp_profile_dump(const tp_profile *p)
+{
+    return dump(p, false);
 }
 
 static void priv_free(profile_priv *pp)
@@ -831,6 +847,7 @@ void tp_profile_free(tp_profile *p)
     free(t->token_file);
     free(t->redirect_uri);
     free(t->scope);
+    free(t->shared_limits);
     priv_free(p->priv);
     free(p);
 }
@@ -943,13 +960,13 @@ static int profile_open(tp_profile **out, const char *name_or_path, const char *
         p->pipeline.fit_workers = cores;
     if (p->pipeline.upload_workers == 0)
         p->pipeline.upload_workers = cores;
-    char *dump = tp_profile_dump(p);
-    if (!dump) {
+    char *canon = dump(p, true);
+    if (!canon) {
         rc = tp_error_set(err, TP_ENOMEM, 0, "out of memory");
         goto fail;
     }
-    tp_sha256_hex(dump, strlen(dump), p->hash);
-    free(dump);
+    tp_sha256_hex(canon, strlen(canon), p->hash);
+    free(canon);
     *out = p;
     return 0;
 fail:

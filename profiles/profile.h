@@ -89,6 +89,8 @@ typedef struct {
     double status_interval; /* seconds between polls (first) */
     double timeout;         /* seconds: connect + low-speed limit for each request */
     int max_retries;        /* for chunks and polls on transient errors */
+    char *shared_limits;    /* "" = rate windows and daily cap in this process; redis://HOST:PORT/NAME
+                               = shared with every process using that Redis (upload/tt_limits.h) */
 } tp_tiktok_conf;
 
 typedef struct {

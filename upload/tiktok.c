@@ -19,25 +19,43 @@
 #include "upload/chunk.h"
 #include "upload/http.h"
 #include "upload/tt_json.h"
+#include "upload/tt_limits.h"
 #include "util/tp_util.h"
 
 #define CAPTION_MAX_UNITS 2200
 #define UPLOAD_URL_TTL 3600.0 /* TikTok: upload_url valid for one hour */
 #define URL_MARGIN 60.0       /* re-init rather than start a chunk this close to expiry */
 #define MAX_REINITS 1         /* after an expired URL; more would risk loops of posts */
-#define DAILY_WINDOW 86400
+#define DAILY_WINDOW TP_TT_DAILY_WINDOW
+#define RATE_WINDOW 60.0      /* TikTok's; upload.tiktok.rate_window changes it for test servers */
 
-enum { EP_CREATOR = 0, EP_INIT, EP_STATUS, EP_OTHER, EP__N };
+enum {
+    EP_CREATOR = TP_TT_EP_CREATOR_INFO,
+    EP_INIT = TP_TT_EP_INIT,
+    EP_STATUS = TP_TT_EP_STATUS,
+    EP_OTHER = TP_TT_EP_OTHER,
+    EP__N = TP_TT_EP_COUNT
+};
+
+/* TikTok's documented per-token limits per RATE_WINDOW (shared doc section 7). */
+static const int ep_limit[EP__N] = {20, 6, 30, 30};
 
 struct tp_tiktok {
     const tp_profile *p;
     tp_http *http;
     char token_path[4096];
+    char posts_path[4200]; /* the local store's daily-cap file */
     tp_tt_token tok;
     bool have_tok;
-    tp_tt_rate rate[EP__N];
+    /* Where the rate windows and the daily cap are kept: `local` (this session's memory and
+     * posts_path) unless upload.tiktok.shared_limits names a Redis (`shared`, opened on first
+     * use and owned) or tp_tiktok_set_limits() lent one (`lent`). */
+    tp_tt_limits *local, *shared, *lent;
+    tp_tt_account acct;
+    bool acct_ready;
+    bool may_have_posted;     /* the last init reached TikTok without a clear refusal */
     double hold_until[EP__N]; /* monotonic: the server said X-RateLimit-Remaining: 0 */
-    unsigned int seed; /* for backoff jitter */
+    unsigned int seed;        /* for backoff jitter */
 };
 
 /* ---- pure helpers ---------------------------------------------------------------------- */
@@ -328,17 +346,13 @@ int tp_tiktok_open(tp_tiktok **out, const tp_profile *profile, tp_error *err)
         return tp_error_set(err, TP_ENOMEM, 0, "out of memory");
     tt->p = profile;
     if ((rc = tp_tt_token_path(tt->token_path, sizeof(tt->token_path), profile, err)) < 0 ||
-        (rc = tp_http_new(&tt->http, err)) < 0) {
+        (rc = tp_http_new(&tt->http, err)) < 0 ||
+        (rc = tp_tt_limits_local_new(&tt->local, err)) < 0) {
         tp_tiktok_free(tt);
         return rc;
     }
-    /* TikTok's documented per-token limits (shared doc section 7), per minute; the window is a
-     * profile value only so load runs against the fake server (--rate-window) can go faster. */
-    double win = profile->upload.tiktok.rate_window > 0 ? profile->upload.tiktok.rate_window : 60;
-    tp_tt_rate_init(&tt->rate[EP_CREATOR], 20, win);
-    tp_tt_rate_init(&tt->rate[EP_INIT], 6, win);
-    tp_tt_rate_init(&tt->rate[EP_STATUS], 30, win);
-    tp_tt_rate_init(&tt->rate[EP_OTHER], 30, win);
+    snprintf(tt->posts_path, sizeof(tt->posts_path), "%s.posts", tt->token_path);
+    tt->acct.posts_path = tt->posts_path;
     unsigned int seed = (unsigned int)time(NULL) ^ (unsigned int)getpid();
     if (getrandom(&seed, sizeof(seed), GRND_NONBLOCK) < 0)
         seed ^= (unsigned int)(uintptr_t)tt;
@@ -353,7 +367,43 @@ void tp_tiktok_free(tp_tiktok *tt)
         return;
     tp_tt_token_clear(&tt->tok);
     tp_http_free(tt->http);
+    tp_tt_limits_free(tt->shared);
+    tp_tt_limits_free(tt->local);
     free(tt);
+}
+
+void tp_tiktok_set_limits(tp_tiktok *tt, tp_tt_limits *limits)
+{
+    tt->lent = limits;
+}
+
+static bool shared_wanted(const tp_tiktok *tt)
+{
+    const char *u = tt->p->upload.tiktok.shared_limits;
+    return tt->lent || (u && *u);
+}
+
+/* The store in use; opens the profile's Redis on first use (again after a failure). */
+static int limits_of(tp_tiktok *tt, tp_tt_limits **out, tp_error *err)
+{
+    *out = tt->lent ? tt->lent : tt->shared ? tt->shared : tt->local;
+    if (tt->lent || tt->shared || !shared_wanted(tt))
+        return 0;
+    int rc = tp_tt_limits_redis_open(&tt->shared, tt->p->upload.tiktok.shared_limits, err);
+    if (rc < 0) {
+        if (rc != -TP_ENOMEM && rc != -TP_EINVAL) {
+            /* Unreachable or refusing us: retryable, like a failure in the middle of a run. */
+            char why[sizeof(err->message)];
+            tp_strlcpy(why, err->message, sizeof(why));
+            rc = tp_error_set(err, TP_ENET, 0,
+                              "%s (upload.tiktok.shared_limits): not sending anything to TikTok "
+                              "without the shared limits; retry when Redis answers again",
+                              why);
+        }
+        return rc;
+    }
+    *out = tt->shared;
+    return 0;
 }
 
 static double backoff(tp_tiktok *tt, int attempt)
@@ -387,6 +437,59 @@ static int ensure_token(tp_tiktok *tt, bool force_refresh, tp_error *err)
         rc = tp_tt_token_fresh(&tt->tok, tt->http, tt->p, tt->token_path, err);
     }
     tt->have_tok = rc == 0;
+    return rc;
+}
+
+/* Who the limits count for. A shared store keys by app and account, so it needs the token's
+ * open_id (loaded here when no call has loaded it yet); the local store needs no token. */
+static int account(tp_tiktok *tt, tp_tt_account **out, tp_error *err)
+{
+    *out = &tt->acct;
+    if (tt->acct_ready || !shared_wanted(tt))
+        return 0;
+    int rc = ensure_token(tt, false, err);
+    if (rc < 0)
+        return rc;
+    tp_tt_limits_account_id(tt->acct.id, tt->p->upload.tiktok.client_key, tt->tok.open_id);
+    tt->acct_ready = true;
+    return 0;
+}
+
+/* The window TikTok's per-minute limits are kept over: the profile's (only a load run against
+ * the fake server sets it lower), made 2 % longer because TikTok counts requests as they
+ * arrive and we as they leave: a request that got there faster than the one freeing its slot
+ * would land inside the window and be refused (seen as refused inits in the 200-file load). */
+static double rate_window(const tp_tiktok *tt)
+{
+    double w = tt->p->upload.tiktok.rate_window;
+    return (w > 0 ? w : RATE_WINDOW) * 1.02;
+}
+
+/* Wait until the store lets one more request to ep go, and count it. */
+static int take_rate(tp_tiktok *tt, int ep, const char *what, tp_tiktok_result *res,
+                     const volatile int *cancel, tp_error *err)
+{
+    tp_tt_limits *l;
+    tp_tt_account *a;
+    int rc;
+    if ((rc = limits_of(tt, &l, err)) < 0 || (rc = account(tt, &a, err)) < 0)
+        goto fail;
+    for (;;) {
+        double wait = 0;
+        if ((rc = tp_tt_limits_rate_take(l, a, (tp_tt_endpoint)ep, ep_limit[ep], rate_window(tt),
+                                         &wait, err)) < 0)
+            goto fail;
+        if (wait <= 0)
+            return 0;
+        tp_log(TP_LOG_INFO, "%s: waiting %.1f s to stay under TikTok's per-minute limit", what,
+               wait);
+        if (tp_http_sleep(wait, cancel) < 0)
+            return tp_error_set(err, TP_ECANCELED, 0, "%s: cancelled", what);
+    }
+fail:
+    tp_error_prefix(err, "%s", what);
+    if (rc == -TP_ENET && res)
+        res->retry_at = tp_now_wall() + 30; /* a hint: the store may be back by then */
     return rc;
 }
 
@@ -437,22 +540,17 @@ static int api_call(tp_tiktok *tt, int ep, const char *path, const cJSON *body, 
     for (;;) {
         if ((rc = ensure_token(tt, false, err)) < 0)
             goto out;
-        /* TikTok counts requests as they arrive, we as they leave: a request that took longer
-         * to get there than the one freeing its slot would land inside the window and be
-         * refused (seen in load runs). Keep a margin of 2 % of the window. */
-        double now = tp_now_monotonic();
-        double wait = tp_tt_rate_delay(&tt->rate[ep], now - tt->rate[ep].window / 50);
-        if (tt->hold_until[ep] - now > wait)
-            wait = tt->hold_until[ep] - now;
-        if (wait > 0) {
+        double hold = tt->hold_until[ep] - tp_now_monotonic();
+        if (hold > 0) {
             tp_log(TP_LOG_INFO, "%s: waiting %.1f s to stay under TikTok's per-minute limit", what,
-                   wait);
-            if ((rc = tp_http_sleep(wait, cancel)) < 0) {
+                   hold);
+            if ((rc = tp_http_sleep(hold, cancel)) < 0) {
                 rc = tp_error_set(err, TP_ECANCELED, 0, "%s: cancelled", what);
                 goto out;
             }
         }
-        tp_tt_rate_note(&tt->rate[ep], tp_now_monotonic());
+        if ((rc = take_rate(tt, ep, what, res, cancel, err)) < 0)
+            goto out;
         free(auth);
         auth = tp_asprintf("Authorization: Bearer %s", tt->tok.access_token);
         if (!auth) {
@@ -474,6 +572,7 @@ static int api_call(tp_tiktok *tt, int ep, const char *path, const cJSON *body, 
             .fresh_connection = !retry,
         };
         tp_http_resp_clear(&resp);
+        tt->may_have_posted = true; /* until TikTok clearly refuses */
         rc = tp_http_do(tt->http, &req, &resp, err);
         if (rc == -TP_ENET && retry && attempt < c->max_retries) {
             double d = backoff(tt, attempt++);
@@ -495,6 +594,10 @@ static int api_call(tp_tiktok *tt, int ep, const char *path, const cJSON *body, 
             goto out;
         cJSON_Delete(*data);
         *data = NULL;
+        /* An error code, or an error status, is a refusal: nothing was created. A 2xx without a
+         * readable answer is not. */
+        if ((api.code[0] && strcmp(api.code, "ok")) || resp.status >= 400)
+            tt->may_have_posted = false;
         if (!strcmp(api.code, "access_token_invalid") && !refreshed) {
             refreshed = true;
             tp_log(TP_LOG_INFO, "%s: access token refused; refreshing it once", what);
@@ -509,7 +612,7 @@ static int api_call(tp_tiktok *tt, int ep, const char *path, const cJSON *body, 
         if ((limited || resp.status >= 500) && retry && attempt < c->max_retries) {
             double d = wait_s >= 0 && limited ? wait_s : backoff(tt, attempt);
             if (limited && wait_s < 0)
-                d = tt->rate[ep].window / tt->rate[ep].limit + backoff(tt, attempt);
+                d = rate_window(tt) / ep_limit[ep] + backoff(tt, attempt);
             attempt++;
             tp_log(TP_LOG_WARN, "%s: HTTP %ld %s; retrying in %.1f s", what, resp.status, api.code,
                    d);
@@ -541,81 +644,57 @@ out:
     return rc;
 }
 
-/* ---- daily cap bookkeeping ------------------------------------------------------------- */
+/* ---- daily cap ---------------------------------------------------------------------- */
 
-#define POSTS_MAX 1024
-
-static int posts_load(const tp_tiktok *tt, int64_t *posts, int *n)
+/* Before a new post: may it be made, and (shared store) reserve its slot. A resumed upload
+ * needs none: its post was counted when it started. */
+static int daily_check(tp_tiktok *tt, tp_tt_slot *slot, tp_tiktok_result *res, tp_error *err)
 {
-    *n = 0;
-    char path[4200];
-    snprintf(path, sizeof(path), "%s.posts", tt->token_path);
-    FILE *f = fopen(path, "r");
-    if (!f)
+    int limit = tt->p->upload.tiktok.daily_limit;
+    memset(slot, 0, sizeof(*slot));
+    if (limit <= 0)
         return 0;
-    char line[64];
-    while (*n < POSTS_MAX && fgets(line, sizeof(line), f))
-        posts[(*n)++] = strtoll(line, NULL, 10);
-    fclose(f);
+    tp_tt_limits *l;
+    tp_tt_account *a;
+    int64_t next = 0;
+    int rc;
+    if ((rc = limits_of(tt, &l, err)) < 0 || (rc = account(tt, &a, err)) < 0 ||
+        (rc = tp_tt_limits_daily_reserve(l, a, limit, slot, &next, err)) < 0) {
+        if (rc == -TP_ERATE && next > 0)
+            res->retry_at = (double)next;
+        else if (rc == -TP_ENET)
+            res->retry_at = tp_now_wall() + 30;
+        return rc;
+    }
     return 0;
 }
 
-static void posts_record(const tp_tiktok *tt)
+/* Which moment counts as a post is the store's business: the local store records it once every
+ * chunk is acknowledged (as before issue 8), the shared one counted it at the reservation and
+ * re-stamps it when TikTok accepts the init. */
+static void daily_note(tp_tiktok *tt, tp_tt_slot *slot, bool accepted)
 {
-    int64_t *posts = calloc(POSTS_MAX, sizeof(*posts));
-    int n = 0;
-    if (!posts)
+    tp_tt_limits *l;
+    tp_tt_account *a;
+    tp_error err = TP_ERROR_INIT;
+    /* Even with daily_limit 0 the local store records posts (as it always did), so a cap set
+     * later counts them. */
+    if (limits_of(tt, &l, &err) < 0 || account(tt, &a, &err) < 0)
         return;
-    posts_load(tt, posts, &n);
-    int64_t now = (int64_t)tp_now_wall();
-    char path[4200], tmp[4300];
-    snprintf(path, sizeof(path), "%s.posts", tt->token_path);
-    snprintf(tmp, sizeof(tmp), "%s.tmp%d", path, (int)getpid());
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
-    if (!f) {
-        if (fd >= 0)
-            close(fd);
-        tp_log(TP_LOG_WARN, "%s: cannot record the post for daily_limit", path);
-        free(posts);
-        return;
-    }
-    for (int i = 0; i < n; i++)
-        if (posts[i] > now - DAILY_WINDOW) /* older entries no longer count */
-            fprintf(f, "%lld\n", (long long)posts[i]);
-    fprintf(f, "%lld\n", (long long)now);
-    if (fclose(f) != 0 || rename(tmp, path) != 0) {
-        unlink(tmp);
-        tp_log(TP_LOG_WARN, "%s: cannot record the post for daily_limit", path);
-    }
-    free(posts);
+    if (accepted)
+        tp_tt_limits_daily_accepted(l, a, slot);
+    else
+        tp_tt_limits_daily_uploaded(l, a);
 }
 
-static int daily_check(const tp_tiktok *tt, tp_tiktok_result *res, tp_error *err)
+static void daily_release(tp_tiktok *tt, tp_tt_slot *slot)
 {
-    int limit = tt->p->upload.tiktok.daily_limit;
-    if (limit <= 0)
-        return 0;
-    int64_t *posts = calloc(POSTS_MAX, sizeof(*posts));
-    int n = 0;
-    if (!posts)
-        return tp_error_set(err, TP_ENOMEM, 0, "out of memory");
-    posts_load(tt, posts, &n);
-    int64_t next = tp_tt_daily_next(posts, n, limit, (int64_t)tp_now_wall());
-    free(posts);
-    if (!next)
-        return 0;
-    res->retry_at = (double)next;
-    char when[64];
-    time_t t = (time_t)next;
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", &tm);
-    return tp_error_set(err, TP_ERATE, 0,
-                        "daily limit of %d posts per 24 h reached for this account "
-                        "(upload.tiktok.daily_limit, kept by tokprep because TikTok caps posts "
-                        "per creator); the next post is possible at %s",
-                        limit, when);
+    tp_tt_limits *l;
+    tp_tt_account *a;
+    tp_error err = TP_ERROR_INIT;
+    if (!slot->held || limits_of(tt, &l, &err) < 0 || account(tt, &a, &err) < 0)
+        return;
+    tp_tt_limits_daily_release(l, a, slot);
 }
 
 /* ---- posting --------------------------------------------------------------------------- */
@@ -681,6 +760,7 @@ static int do_init(tp_tiktok *tt, const char *caption, const tp_chunk_plan *plan
     bool draft = c->mode == TP_POST_DRAFT;
     cJSON *body = cJSON_CreateObject(), *data = NULL;
     int rc = 0;
+    tt->may_have_posted = false;
     if (!body)
         return tp_error_set(err, TP_ENOMEM, 0, "out of memory");
     if (!draft) {
@@ -1026,6 +1106,7 @@ int tp_tiktok_post_file(tp_tiktok_result *out, tp_tiktok *tt, const char *path,
     const char *ctype = o->content_type;
     int64_t size = 0;
     int fd = -1, rc;
+    tp_tt_slot slot = {{0}, false};
     memset(out, 0, sizeof(*out));
     if ((rc = fd = open_source(path, &size, &ctype, err)) < 0)
         goto out;
@@ -1062,8 +1143,11 @@ int tp_tiktok_post_file(tp_tiktok_result *out, tp_tiktok *tt, const char *path,
         goto out;
     }
     if (!resuming) {
-        if ((rc = daily_check(tt, out, err)) < 0)
+        if ((rc = daily_check(tt, &slot, out, err)) < 0) {
+            if (rc != -TP_ERATE)
+                tp_error_prefix(err, "%s", path);
             goto out;
+        }
         if (c->mode == TP_POST_DIRECT &&
             (rc = preflight(tt, path, o->duration, out, o->cancel, err)) < 0)
             goto out;
@@ -1072,8 +1156,13 @@ int tp_tiktok_post_file(tp_tiktok_result *out, tp_tiktok *tt, const char *path,
                plan.count, (long long)plan.chunk_size);
         if ((rc = do_init(tt, caption, &plan, rs, out, o->cancel, err)) < 0) {
             tp_error_prefix(err, "%s", path);
+            /* An init whose answer was lost may have made a post: its slot stays counted. */
+            if (tt->may_have_posted)
+                slot.held = false;
             goto out;
         }
+        daily_note(tt, &slot, true);
+        slot.held = false; /* a post now: never released */
         emit(o, TP_TIKTOK_EV_INIT, 0, plan.count, 0, plan.total, rs, NULL);
     } else {
         tp_log(TP_LOG_INFO, "%s: resuming publish_id %s at chunk %d/%d", path, rs->publish_id,
@@ -1083,7 +1172,7 @@ int tp_tiktok_post_file(tp_tiktok_result *out, tp_tiktok *tt, const char *path,
     if (rs->next_chunk < plan.count) {
         if ((rc = upload_chunks(tt, path, fd, ctype, caption, &plan, rs, o, out, err)) < 0)
             goto out;
-        posts_record(tt);
+        daily_note(tt, &slot, false);
     }
     tp_strlcpy(out->publish_id, rs->publish_id, sizeof(out->publish_id));
     emit(o, TP_TIKTOK_EV_UPLOADED, plan.count - 1, plan.count, plan.total, plan.total, rs, NULL);
@@ -1095,6 +1184,8 @@ int tp_tiktok_post_file(tp_tiktok_result *out, tp_tiktok *tt, const char *path,
     }
     rc = poll_status(tt, path, out, o, err);
 out:
+    /* Refused before or by the init, or cancelled before it was sent: no post, give it back. */
+    daily_release(tt, &slot);
     if (fd >= 0)
         close(fd);
     tp_chunk_plan_clear(&plan);

@@ -16,6 +16,14 @@
 
 #include "profiles/profile.h"
 
+/* Where the session keeps TikTok's limits (upload/tt_limits.h). limits is borrowed (it must
+ * outlive the session's use) and may be shared by many sessions on many threads; NULL returns
+ * to the default: upload.tiktok.shared_limits when the profile sets it (a Redis connection the
+ * session opens on first use), else the session's own windows and "<token file>.posts". Call it
+ * between posts, not during one. */
+typedef struct tp_tt_limits tp_tt_limits;
+void tp_tiktok_set_limits(tp_tiktok *tt, tp_tt_limits *limits);
+
 /* Sliding-window request counter (TikTok: per token, per endpoint, 60 s). */
 #define TP_TT_RATE_SLOTS 32
 typedef struct {

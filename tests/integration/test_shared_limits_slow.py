@@ -1,0 +1,68 @@
+#!/usr/bin/env python3
+"""upload.tiktok.shared_limits, the rate part (slow: waits out TikTok's 60 s window once): two
+`tokprep upload` processes with 4 files each share one Redis, so together they send at most 6
+inits per minute, as the fake server enforces: all 8 files posted, no 429, and the last inits
+waited for the window. (test_shared_limits.py shows the same two processes without Redis
+overrunning the limit.) Skipped (exit 0, message) when redis-server is not installed."""
+import os
+import shutil
+import sys
+import tempfile
+import time
+import traceback
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from limits_helpers import Redis, have_redis, upload_at_once  # noqa: E402
+from harness import Client, FakeTikTok, random_file  # noqa: E402
+
+ROOT = tempfile.mkdtemp(prefix="tp_shared_limits_slow.")
+
+
+def test_rate_shared_across_processes(redis):
+    wd = os.path.join(ROOT, "rate")
+    os.makedirs(wd)
+    with FakeTikTok(workdir=wd) as srv:
+        c = Client(srv, wd, sets=["upload.tiktok.shared_limits=" + redis.url("rate")])
+        c.login()
+        fs = [random_file(os.path.join(wd, "r%d.mp4" % i), 50_000 + i, seed=100 + i)
+              for i in range(8)]
+        t0 = time.monotonic()
+        res = upload_at_once(c, [fs[:4], fs[4:]])
+        elapsed = time.monotonic() - t0
+        outs = [o for _, lines, _ in res for o in lines]
+        assert [rc for rc, _, _ in res] == [0, 0], res
+        assert len(outs) == 8 and all(o["ok"] for o in outs), outs
+        st = srv.inspect()
+        assert st["rejections"] == [], st["rejections"]
+        assert st["counts"]["init"] == 8, st["counts"]
+        assert len([p for p in st["publishes"] if p["complete"]]) == 8
+        # 8 inits at 6 per 60 s: the 7th waited for the first to leave the window
+        assert elapsed > 55, elapsed
+        waited = sum("to stay under TikTok's per-minute limit" in err for _, _, err in res)
+        assert waited >= 1, [err for _, _, err in res]
+        for s in c.secrets():
+            for o in c.outputs:
+                assert s not in o, "a secret in the output"
+        print("8 posts by 2 processes in %.1f s, no 429" % elapsed)
+
+
+def main():
+    if not have_redis():
+        print("SKIP: redis-server is not installed (scripts/test.sh installs it); shared-limits "
+              "tests not run")
+        return 0
+    failed = []
+    with Redis() as redis:
+        try:
+            test_rate_shared_across_processes(redis)
+            print("ok   rate_shared_across_processes", flush=True)
+        except Exception:
+            failed.append("rate_shared_across_processes")
+            print("FAIL rate_shared_across_processes", flush=True)
+            traceback.print_exc()
+    shutil.rmtree(ROOT, ignore_errors=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
