@@ -119,6 +119,8 @@ static const schema_row schema[] = {
     {"upload.tiktok.redirect_uri", T_PSTR, F(upload.tiktok.redirect_uri), 0, 0, 0, NULL, false},
     {"upload.tiktok.scope", T_PSTR, F(upload.tiktok.scope), 0, 0, 0, NULL, false},
     {"upload.tiktok.daily_limit", T_INT, F(upload.tiktok.daily_limit), 0, 0, 100000, NULL, false},
+    {"upload.tiktok.rate_window", T_DOUBLE, F(upload.tiktok.rate_window), 0, 0.01, 3600, NULL,
+     false},
     {"upload.tiktok.status_deadline", T_DOUBLE, F(upload.tiktok.status_deadline), 0, 0, 86400,
      NULL, false},
     {"upload.tiktok.status_interval", T_DOUBLE, F(upload.tiktok.status_interval), 0, 0.01, 3600,
@@ -717,7 +719,8 @@ static void emit_yaml(const tp_node *n, int indent, const char *prefix, bool has
 static bool unhashed(const char *path)
 {
     /* queue.*: how `tokprep worker` retries and takes jobs over, not what it makes. */
-    return !strcmp(path, "upload.tiktok.shared_limits") || !strcmp(path, "queue");
+    return !strcmp(path, "upload.tiktok.shared_limits") ||
+           !strcmp(path, "upload.tiktok.rate_window") || !strcmp(path, "queue");
 }
 
 static void buf_add(char **buf, size_t *len, size_t *cap, const char *s)

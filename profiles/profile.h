@@ -84,6 +84,7 @@ typedef struct {
     char *redirect_uri; /* http://127.0.0.1:8723/callback/ */
     char *scope;        /* user.info.basic,video.upload,video.publish */
     int daily_limit;    /* posts per account per 24 h */
+    double rate_window; /* seconds TikTok's per-minute limits count over: 60 (tests: less) */
     double status_deadline; /* seconds of status polling before "still processing" */
     double status_interval; /* seconds between polls (first) */
     double timeout;         /* seconds: connect + low-speed limit for each request */

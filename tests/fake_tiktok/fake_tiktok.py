@@ -23,6 +23,10 @@ Hostile answers (the server misbehaving, for reliability tests) use the same syn
   drip           send headers, then one body byte every 2 s (slower than any sane limit)
   redirect       307 to the same path on http://localhost:PORT/__redirected (another host
                  name); whatever arrives there is recorded in /__inspect's "redirected"
+Random faults: --fault-rate P answers a fraction P of the API and upload requests (creator,
+init, status, put; not the OAuth ones) with a fault drawn from --fault-kinds (default
+500,429,drop), from a generator seeded by --fault-seed (the draws follow the order requests
+arrive in). Nothing else is relaxed. /__inspect's "random_faults" counts them by kind:endpoint.
 --tls-cert/--tls-key serve HTTPS (self-signed certificates: clients must refuse them).
 --throttle B/s slows uploads down so tests can interrupt them.
 ENDPOINT is one of authorize, token, revoke, creator, init, status, put, any.
@@ -34,6 +38,7 @@ import argparse
 import hashlib
 import json
 import os
+import random
 import re
 import secrets
 import select
@@ -51,6 +56,8 @@ CONTENT_TYPES = {"video/mp4", "video/quicktime", "video/webm"}
 VERIFIER_RE = re.compile(r"^[A-Za-z0-9\-._~]{43,128}$")
 RANGE_RE = re.compile(r"^bytes (\d+)-(\d+)/(\d+)$")
 LIMITS = {"creator": 20, "init": 6, "status": 30}
+RANDOM_FAULT_EPS = {"creator", "init", "status", "put"}
+RANDOM_FAULT_KINDS = {"500", "429", "drop"}
 HOSTILE = {"huge", "endless", "garbage", "no-envelope", "wrong-types", "missing-fields", "stall",
            "drip", "redirect"}
 
@@ -83,6 +90,9 @@ class State:
         for spec in args.fault or []:
             kind, ep, n = spec.split(":")
             self.faults.append({"kind": kind, "ep": ep, "n": int(n), "used": False})
+        self.fault_rng = random.Random(args.fault_seed)
+        self.fault_kinds = [k for k in (args.fault_kinds or "").split(",") if k]
+        self.random_faults = {}
 
     def count(self, ep):
         self.counts[ep] = self.counts.get(ep, 0) + 1
@@ -97,6 +107,12 @@ class State:
                 f["used"] = True
                 self.events.append("fault %s:%s:%d" % (f["kind"], f["ep"], f["n"]))
                 return f["kind"]
+        if self.args.fault_rate > 0 and ep in RANDOM_FAULT_EPS and \
+                self.fault_rng.random() < self.args.fault_rate:
+            kind = self.fault_rng.choice(self.fault_kinds)
+            key = "%s:%s" % (kind, ep)
+            self.random_faults[key] = self.random_faults.get(key, 0) + 1
+            return kind
         return None
 
     def reject(self, ep, why):
@@ -131,6 +147,7 @@ class State:
             "access_tokens": len(self.access),
             "refresh_count": sum(1 for e in self.events if e == "refresh"),
             "redirected": self.redirected,
+            "random_faults": self.random_faults,
         }
 
 
@@ -711,6 +728,12 @@ def main():
     ap.add_argument("--ratelimit-headers", action="store_true",
                     help="send X-RateLimit-Remaining / X-RateLimit-Reset on API answers")
     ap.add_argument("--fault", action="append", help="KIND:ENDPOINT:N (see module doc)")
+    ap.add_argument("--fault-rate", type=float, default=0,
+                    help="fraction (0-1) of creator/init/status/put requests that get a random "
+                         "fault from --fault-kinds")
+    ap.add_argument("--fault-seed", type=int, default=0, help="seed of the random faults")
+    ap.add_argument("--fault-kinds", default="500,429,drop",
+                    help="comma-separated kinds --fault-rate draws from (500, 429, drop)")
     ap.add_argument("--throttle", type=float, default=0,
                     help="read uploads at most this many bytes per second")
     ap.add_argument("--sink-hash-only", action="store_true",
@@ -722,6 +745,10 @@ def main():
     ap.add_argument("--tls-cert", help="serve HTTPS with this certificate (PEM)")
     ap.add_argument("--tls-key", help="... and this key (PEM)")
     args = ap.parse_args()
+    kinds = [k for k in args.fault_kinds.split(",") if k]
+    if not 0 <= args.fault_rate <= 1 or not kinds or any(k not in RANDOM_FAULT_KINDS for k in kinds):
+        ap.error("--fault-rate takes 0..1 and --fault-kinds some of %s"
+                 % ",".join(sorted(RANDOM_FAULT_KINDS)))
     tmp = None
     if not args.sink_hash_only and not args.store_dir:
         tmp = tempfile.TemporaryDirectory(prefix="fake_tiktok.")

@@ -161,6 +161,13 @@ static void test_profile_key(void **state)
     assert_string_equal(b->upload.tiktok.shared_limits, "redis://10.0.0.5:6379/studio");
     assert_string_equal(a->hash, b->hash);
     assert_string_not_equal(a->hash, c->hash); /* other keys still count */
+    /* upload.tiktok.rate_window (how fast to go against a test server) is not hashed either. */
+    tp_profile *d = NULL;
+    const char *fast[] = {"upload.tiktok.rate_window=1"};
+    assert_int_equal(tp_profile_open(&d, "tiktok", fast, 1, &err), 0);
+    assert_true(d->upload.tiktok.rate_window == 1.0);
+    assert_string_equal(a->hash, d->hash);
+    tp_profile_free(d);
     char *dump = tp_profile_dump(b);
     assert_non_null(strstr(dump, "shared_limits: \"redis://10.0.0.5:6379/studio\""));
     free(dump);
