@@ -92,5 +92,7 @@ extern const tp_cli_command tp_cmd_retry;
 extern const tp_cli_command tp_cmd_upload;
 extern const tp_cli_command tp_cmd_auth;
 extern const tp_cli_command tp_cmd_profiles;
+extern const tp_cli_command tp_cmd_enqueue;
+extern const tp_cli_command tp_cmd_worker;
 
 #endif

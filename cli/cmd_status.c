@@ -5,11 +5,13 @@
 #include "cli/cli.h"
 #include "util/tp_util.h"
 
-enum { OPT_STATE = TP_OPT_USER };
+enum { OPT_STATE = TP_OPT_USER, OPT_QUEUE };
 
 static const tp_cli_option options[] = {
     {"state", 0, "FILE", "job ledger (default: WORKDIR/tokprep.db)", OPT_STATE},
     {"workdir", 'o', "WORKDIR", "work folder (default: ./tokprep-work)", 'o'},
+    {"queue", 'q', "URL", "report a Redis queue (redis://HOST[:PORT]/NAME) instead of a ledger",
+     OPT_QUEUE},
     {"json", 0, NULL, "print the report as one JSON document", TP_OPT_JSON},
     {NULL, 0, NULL, NULL, 0},
 };
@@ -38,10 +40,57 @@ static void print_files(const char *title, const cJSON *arr)
     }
 }
 
+static double num(const cJSON *obj, const char *key)
+{
+    return cJSON_GetNumberValue(cJSON_GetObjectItem(obj, key));
+}
+
+static void print_queue(const cJSON *doc)
+{
+    printf("%s: %d job(s)%s\n", cJSON_GetStringValue(cJSON_GetObjectItem(doc, "queue")),
+           (int)num(doc, "jobs"),
+           cJSON_IsTrue(cJSON_GetObjectItem(doc, "exists")) ? "" : " (no such queue yet)");
+    const cJSON *ip = cJSON_GetObjectItem(doc, "in_progress");
+    printf("  %-28s %d\n", "pending (not taken yet)", (int)num(doc, "pending"));
+    printf("  %-28s %d\n", "in progress (not acked)", (int)num(ip, "total"));
+    const cJSON *it;
+    cJSON_ArrayForEach(it, cJSON_GetObjectItem(ip, "by_worker"))
+    {
+        printf("    %-26s %d\n", it->string, (int)it->valuedouble);
+    }
+    printf("  %-28s %d\n", "done", (int)num(doc, "done"));
+    printf("  %-28s %d\n", "failed (will be retried)", (int)num(doc, "failed"));
+    printf("  %-28s %d\n", "rejected by the profile", (int)num(doc, "rejected"));
+    printf("  %-28s %d\n", "dead-lettered", (int)num(doc, "dead"));
+    const cJSON *age = cJSON_GetObjectItem(doc, "oldest_pending_age");
+    if (cJSON_IsNumber(age))
+        printf("  %-28s %.0f s\n", "oldest unfinished job", age->valuedouble);
+    if (cJSON_GetArraySize(cJSON_GetObjectItem(doc, "workers")) > 0) {
+        printf("workers (idle = seconds since the worker last talked to the queue):\n");
+        cJSON_ArrayForEach(it, cJSON_GetObjectItem(doc, "workers"))
+        {
+            printf("  %-28s pending %d, idle %.0f s\n",
+                   cJSON_GetStringValue(cJSON_GetObjectItem(it, "name")), (int)num(it, "pending"),
+                   num(it, "idle"));
+        }
+    }
+    if (cJSON_GetArraySize(cJSON_GetObjectItem(doc, "dead_letters")) > 0) {
+        printf("dead letters (latest first):\n");
+        cJSON_ArrayForEach(it, cJSON_GetObjectItem(doc, "dead_letters"))
+        {
+            printf("  %s [%s, %d attempt(s)]: %s\n",
+                   cJSON_GetStringValue(cJSON_GetObjectItem(it, "path")),
+                   cJSON_GetStringValue(cJSON_GetObjectItem(it, "error_code")),
+                   (int)num(it, "attempts"),
+                   cJSON_GetStringValue(cJSON_GetObjectItem(it, "reason")));
+        }
+    }
+}
+
 static int run(const tp_cli_command *cmd, int argc, char **argv)
 {
     tp_cli_parser parser;
-    const char *state = NULL, *workdir = "./tokprep-work";
+    const char *state = NULL, *workdir = "./tokprep-work", *queue = NULL;
     bool json = false;
     char *report = NULL, *state_buf = NULL;
     cJSON *doc = NULL;
@@ -59,14 +108,30 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
             workdir = optarg;
         else if (c == TP_OPT_JSON)
             json = true;
+        else if (c == OPT_QUEUE)
+            queue = optarg;
     }
     if (optind < argc) {
         rc = tp_cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
         goto out;
     }
+    tp_error err = TP_ERROR_INIT;
+    if (queue) {
+        if (tp_queue_status(&report, queue, &err) < 0) {
+            fprintf(stderr, "tokprep: %s\n", err.message);
+            rc = TP_EXIT_ERROR;
+            goto out;
+        }
+        if (json) {
+            printf("%s\n", report);
+        } else {
+            doc = cJSON_Parse(report);
+            print_queue(doc);
+        }
+        goto out;
+    }
     if (!state)
         state = state_buf = tp_asprintf("%s/tokprep.db", workdir);
-    tp_error err = TP_ERROR_INIT;
     if (tp_pipeline_status(&report, state, &err) < 0) {
         fprintf(stderr, "tokprep: %s\n", err.message);
         rc = TP_EXIT_ERROR;
@@ -96,9 +161,12 @@ out:
 
 const tp_cli_command tp_cmd_status = {
     .name = "status",
-    .summary = "show the job ledger: counts by stage and status, failed files",
-    .usage = "[--state FILE | -o WORKDIR] [--json]",
-    .description = "Reads the ledger of `tokprep run` (also while a run is going on).",
+    .summary = "show the job ledger (or a Redis queue): counts by stage and status, failures",
+    .usage = "[--state FILE | -o WORKDIR | --queue URL] [--json]",
+    .description =
+        "Reads the ledger of `tokprep run` (also while a run is going on), or with --queue the\n"
+        "Redis queue of `tokprep worker`s: pending, in progress by worker, done, failed, dead.\n"
+        "Exit status: 0 report printed, 2 the ledger or queue cannot be read.",
     .options = options,
     .example = "tokprep status --state tokprep-work/tokprep.db",
     .run = run,

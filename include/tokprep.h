@@ -405,6 +405,109 @@ int tp_pipeline_retry(int *n_requeued, const char *state_path, tp_error *err);
 
 /* === end section: pipeline ============================================================= */
 
+/* === section: queue ==================================================================== */
+
+/* Scale-out over Redis Streams: `enqueue` adds one job per file to a named queue on a Redis
+ * server, any number of workers (processes, machines) take the jobs and run the pipeline on
+ * them, and `status` reports the queue. URLs are redis://[[USER]:PASSWORD@]HOST[:PORT]/NAME;
+ * the password may also come from TOKPREP_REDIS_PASSWORD and is never printed. Paths must be
+ * on storage every worker sees under the same name. Redis layout: docs/ARCHITECTURE.md. */
+
+/* One file handled by tp_queue_enqueue(). Pointers are valid during the callback only. */
+typedef struct {
+    const char *path;        /* absolute path queued (as given when it could not be read) */
+    const char *fingerprint; /* content fingerprint; NULL when the file could not be read */
+    int added;               /* 1 = a new job; 0 = this content x profile already had one */
+    const char *state;       /* the job's state: queued, running, done, failed, rejected, dead */
+    const char *error;       /* the file could not be read: why (state is then NULL) */
+} tp_queue_item;
+
+typedef void (*tp_queue_item_cb)(const tp_queue_item *item, void *payload);
+
+typedef struct {
+    int added, existing, errors;
+} tp_queue_enqueue_summary;
+
+/* Scan paths (files, and folders walked for media as `run` does), fingerprint each file and add
+ * a job for each content x profile not yet in the queue (one Lua script per file, so two
+ * enqueuers never add the same job twice). profile: name or path the workers resolve; NULL or
+ * "" = each worker's default. on_item (may be NULL) is called once per file, in order.
+ * Returns 0 (files that could not be read are counted in summary->errors), or a negative
+ * TP_E* when the queue cannot be used: -TP_EINVAL bad URL, -TP_ENET unreachable, -TP_EAUTH.
+ * Thread-safe (own connection per call). */
+int tp_queue_enqueue(tp_queue_enqueue_summary *summary, const char *url, const char *profile,
+                     const char *const *paths, size_t n_paths, tp_queue_item_cb on_item,
+                     void *payload, tp_error *err);
+
+typedef enum {
+    TP_QUEUE_JOB_STARTED = 0, /* the worker took the job (claim held, attempt counted) */
+    TP_QUEUE_JOB_FINISHED     /* its outcome is recorded in Redis */
+} tp_queue_job_kind;
+
+/* A job-level event of a worker. Pointers are valid during the callback only. */
+typedef struct {
+    tp_queue_job_kind kind;
+    double ts;               /* wall clock, seconds since the epoch */
+    const char *worker;      /* consumer name */
+    const char *path;
+    const char *fingerprint;
+    const char *profile;     /* as enqueued ("" = the worker's default) */
+    const char *state;       /* finished: done, rejected, failed (retried later), dead,
+                              * requeued (interrupted or deferred; not an attempt) */
+    const char *reason;      /* finished and not done: why */
+    int attempt, max_attempts;
+    int reclaimed;           /* started: taken over from a worker that stopped answering */
+    double elapsed;          /* finished: seconds since started */
+} tp_queue_job_event;
+
+typedef void (*tp_queue_job_cb)(const tp_queue_job_event *event, void *payload);
+
+typedef struct {
+    unsigned version;        /* TP_QUEUE_WORKER_OPTS_VERSION */
+    const char *name;        /* consumer name, unique per worker; NULL = HOSTNAME-PID */
+    const char *workdir;     /* local work folder and ledger; NULL = ./tokprep-work/worker-NAME */
+    const char *profile;     /* default profile (jobs enqueued without one) and the queue.*
+                              * settings; NULL = "tiktok" */
+    const char *const *sets; /* KEY=VALUE overrides applied to every profile the worker loads */
+    size_t n_sets;
+    int drain;               /* return once no job is waiting or in progress anywhere */
+    tp_event_cb on_event;    /* pipeline events of each job (as tp_pipeline_run) */
+    tp_queue_job_cb on_job;  /* job-level events */
+    void *payload;           /* passed to both callbacks */
+    const volatile int *cancel; /* non-zero: stop (the current job checkpoints and is handed
+                                 * back to the queue at once), within about 2 s */
+} tp_queue_worker_opts;
+
+#define TP_QUEUE_WORKER_OPTS_VERSION 1
+#define TP_QUEUE_WORKER_OPTS_INIT                                                                  \
+    {TP_QUEUE_WORKER_OPTS_VERSION, NULL, NULL, NULL, NULL, 0, 0, NULL, NULL, NULL, NULL}
+
+typedef struct {
+    int done, rejected, failed, dead, requeued;
+    int canceled; /* 1 when stopped by opts.cancel */
+} tp_queue_worker_summary;
+
+/* Join the queue's consumer group and work: take over jobs idle longer than
+ * queue.reclaim_after (XAUTOCLAIM), else wait for new ones (XREADGROUP, 1 s at a time); for
+ * each, take the per-content claim, run the pipeline on the file with a local ledger whose
+ * upload checkpoints are mirrored into the job, record the outcome and only then acknowledge.
+ * Runs until *opts->cancel (returns -TP_ECANCELED) or, with drain, until the queue is empty
+ * (returns 0). Lost connections to Redis are retried; a failure to start (bad URL, profile,
+ * unreachable server, work folder) returns its negative TP_E* at once. Callbacks run on the
+ * calling thread. Not thread-safe: one worker per thread, each with its own name and workdir. */
+int tp_queue_worker_run(tp_queue_worker_summary *summary, const char *url,
+                        const tp_queue_worker_opts *opts, tp_error *err);
+
+/* The queue as JSON: {"queue", "exists", "jobs", "jobs_by_state": {state: n}, "pending" (not yet
+ * taken), "in_progress": {"total", "by_worker": {name: n}} (taken, not acknowledged: running,
+ * or failed and waiting for a retry), "done", "failed", "rejected", "dead",
+ * "oldest_pending_age" (seconds, or null), "dead_letters": [{"id", "path", "fingerprint",
+ * "profile", "reason", "error_code", "attempts", "worker"}] (latest 20), "workers": [{"name",
+ * "pending", "idle"}]}. *json_out is malloc'd; the caller frees it. Thread-safe. */
+int tp_queue_status(char **json_out, const char *url, tp_error *err);
+
+/* === end section: queue ================================================================ */
+
 #ifdef __cplusplus
 }
 #endif

@@ -89,7 +89,16 @@ struct tp_pipeline {
     pthread_cond_t ckpt_cv; /* a checkpoint was persisted */
     tp_job *results_head, *results_tail;
     tp_pipeline_stage stages[TP_PS_COUNT];
+    /* Queue worker (pipeline/worker.c): told of every ledger write, on the coordinator thread,
+     * after it is committed, so it can mirror resume state to Redis before the work goes on. */
+    void (*mirror)(const tp_ledger_row *row, void *payload);
+    void *mirror_payload;
 };
+
+/* Set the mirror hook (NULL = none). Before tp_pipeline_run(). */
+void tp_pipeline_set_mirror(struct tp_pipeline *pl,
+                            void (*mirror)(const tp_ledger_row *row, void *payload),
+                            void *payload);
 
 /* Stage work functions (run on worker threads). */
 int tp_stage_scan(struct tp_pipeline *pl, tp_job *job);

@@ -135,6 +135,8 @@ static int ledger_write(run_state *rs, tp_job *job)
         return 0;
     tp_error err = TP_ERROR_INIT;
     int rc = tp_ledger_update(rs->pl->ledger, &job->row, &err);
+    if (rc == 0 && rs->pl->mirror)
+        rs->pl->mirror(&job->row, rs->pl->mirror_payload);
     if (rc < 0 && !rs->fatal.code) {
         rs->fatal = err; /* the ledger is our memory: stop rather than lose track */
         rs->pl->cancel = 1;
@@ -853,6 +855,8 @@ static void tick(run_state *rs)
             job->row.upload_url_expiry = ckpt_expiry;
             job->row.upload_part = ckpt_part;
             job->row.last_chunk = ckpt_last;
+            if (pl->mirror)
+                pl->mirror(&job->row, pl->mirror_payload);
         } else {
             free(ckpt_id);
             free(ckpt_url);
@@ -1061,6 +1065,13 @@ int tp_pipeline_new(tp_pipeline **out, const tp_profile *profile, const tp_pipel
 fail:
     tp_pipeline_free(pl);
     return rc;
+}
+
+void tp_pipeline_set_mirror(tp_pipeline *pl, void (*mirror)(const tp_ledger_row *row, void *payload),
+                            void *payload)
+{
+    pl->mirror = mirror;
+    pl->mirror_payload = payload;
 }
 
 void tp_pipeline_cancel(tp_pipeline *pl)

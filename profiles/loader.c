@@ -137,6 +137,10 @@ static const schema_row schema[] = {
      false},
     {"pipeline.settle_seconds", T_DOUBLE, F(pipeline.settle_seconds), 0, 0, 3600, NULL, false},
     {"pipeline.max_attempts", T_INT, F(pipeline.max_attempts), 0, 1, 100, NULL, false},
+    {"queue", T_MAP, 0, 0, 0, 0, NULL, false},
+    {"queue.max_attempts", T_INT, F(queue.max_attempts), 0, 1, 100, NULL, false},
+    {"queue.reclaim_after", T_DOUBLE, F(queue.reclaim_after), 0, 1, 86400, NULL, false},
+    {"queue.claim_lease", T_DOUBLE, F(queue.claim_lease), 0, 1, 86400, NULL, false},
     {"limits", T_MAP, 0, 0, 0, 0, NULL, false},
     {"limits.max_pixels", T_INT64, F(limits.max_pixels), 0, 1, BIG, NULL, false},
     {"limits.max_streams", T_INT, F(limits.max_streams), 0, 1, 100000, NULL, false},
@@ -714,8 +718,9 @@ static void emit_yaml(const tp_node *n, int indent, const char *prefix, bool has
  * it on does not make the ledger see every file as new (and post it again). */
 static bool unhashed(const char *path)
 {
+    /* queue.*: how `tokprep worker` retries and takes jobs over, not what it makes. */
     return !strcmp(path, "upload.tiktok.shared_limits") ||
-           !strcmp(path, "upload.tiktok.rate_window");
+           !strcmp(path, "upload.tiktok.rate_window") || !strcmp(path, "queue");
 }
 
 static void buf_add(char **buf, size_t *len, size_t *cap, const char *s)

@@ -107,6 +107,13 @@ typedef struct {
     int max_attempts;        /* transient failures retried this many times */
 } tp_pipeline_conf;
 
+/* Not part of the profile hash. 0 (a profile without the section) = 3, 60 s, 30 s. */
+typedef struct {
+    int max_attempts;     /* a job is tried this often (worker deaths count) before dead-letter */
+    double reclaim_after; /* seconds a job may sit un-acked before another worker takes it */
+    double claim_lease;   /* seconds the per-content claim lives without a heartbeat */
+} tp_queue_conf;
+
 typedef struct {
     int64_t max_pixels;     /* width*height refused above this */
     int max_streams;        /* files with more streams are refused */
@@ -124,6 +131,7 @@ struct tp_profile {
     tp_chunk_rules chunk;
     tp_upload_conf upload;
     tp_pipeline_conf pipeline;
+    tp_queue_conf queue;
     tp_limits limits;
     /* Internal: the merged tree for `profiles show`, and deferred ${VAR} errors. */
     void *priv;

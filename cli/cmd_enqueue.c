@@ -1,0 +1,130 @@
+/* `tokprep enqueue`: add one job per file to a Redis queue that `tokprep worker`s consume. */
+#include <cjson/cJSON.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "util/tp_util.h"
+
+enum { OPT_QUEUE = TP_OPT_USER };
+
+static const tp_cli_option options[] = {
+    {"queue", 'q', "URL", "redis://[[USER]:PASSWORD@]HOST[:PORT]/NAME (required)", OPT_QUEUE},
+    {"profile", 'p', "NAME|PATH",
+     "profile the workers use for these jobs (default: each worker's --profile)", TP_OPT_PROFILE},
+    {"json", 0, NULL, "one JSON line per file, then a summary line", TP_OPT_JSON},
+    {NULL, 0, NULL, NULL, 0},
+};
+
+typedef struct {
+    bool json;
+} out_ctx;
+
+static void on_item(const tp_queue_item *it, void *payload)
+{
+    out_ctx *o = payload;
+    if (o->json) {
+        cJSON *j = cJSON_CreateObject();
+        cJSON_AddStringToObject(j, "path", it->path);
+        if (it->error) {
+            cJSON_AddStringToObject(j, "result", "error");
+            cJSON_AddStringToObject(j, "error", it->error);
+        } else {
+            cJSON_AddStringToObject(j, "result", it->added ? "added" : "exists");
+            cJSON_AddStringToObject(j, "fingerprint", it->fingerprint);
+            cJSON_AddStringToObject(j, "state", it->state ? it->state : "");
+        }
+        char *s = cJSON_PrintUnformatted(j);
+        if (s)
+            printf("%s\n", s);
+        free(s);
+        cJSON_Delete(j);
+    } else if (it->error) {
+        printf("error    %s\n", it->error);
+    } else if (it->added) {
+        printf("added    %s\n", it->path);
+    } else {
+        printf("exists   %s (same content already queued, %s)\n", it->path,
+               it->state ? it->state : "?");
+    }
+    fflush(stdout);
+}
+
+static int run(const tp_cli_command *cmd, int argc, char **argv)
+{
+    tp_cli_parser parser;
+    const char *url = NULL, *profile = NULL;
+    char *profile_abs = NULL;
+    tp_profile *check = NULL;
+    out_ctx o = {false};
+    int rc = TP_EXIT_OK, c;
+    if (tp_cli_parser_init(&parser, cmd) < 0)
+        return TP_EXIT_ERROR;
+    while ((c = tp_cli_next(&parser, cmd, argc, argv)) != -1) {
+        switch (c) {
+        case 'h': rc = TP_EXIT_OK; goto out;
+        case '?': rc = TP_EXIT_ERROR; goto out;
+        case OPT_QUEUE: url = optarg; break;
+        case TP_OPT_PROFILE: profile = optarg; break;
+        case TP_OPT_JSON: o.json = true; break;
+        default: break;
+        }
+    }
+    if (!url) {
+        rc = tp_cli_usage_error(cmd, "--queue URL is required");
+        goto out;
+    }
+    if (optind >= argc) {
+        rc = tp_cli_usage_error(cmd, "no files or folders given");
+        goto out;
+    }
+    if (profile) {
+        /* Fail here rather than on every worker; a file is named by its absolute path (it
+         * must be on storage the workers share), a built-in by its name. */
+        if ((rc = tp_cli_open_profile(&check, profile, NULL)) != 0)
+            goto out;
+        if (strchr(profile, '/') || strstr(profile, ".yaml") || strstr(profile, ".yml")) {
+            char buf[PATH_MAX];
+            if (realpath(profile, buf))
+                profile = profile_abs = tp_strdup(buf);
+        }
+    }
+    tp_error err = TP_ERROR_INIT;
+    tp_queue_enqueue_summary sum;
+    if (tp_queue_enqueue(&sum, url, profile, (const char *const *)argv + optind,
+                         (size_t)(argc - optind), on_item, &o, &err) < 0) {
+        fprintf(stderr, "tokprep: %s\n", err.message);
+        rc = TP_EXIT_ERROR;
+        goto out;
+    }
+    if (o.json)
+        printf("{\"summary\":true,\"added\":%d,\"existing\":%d,\"errors\":%d}\n", sum.added,
+               sum.existing, sum.errors);
+    else
+        printf("%d added, %d already queued, %d error(s)\n", sum.added, sum.existing, sum.errors);
+    if (sum.errors > 0)
+        rc = TP_EXIT_ERROR;
+out:
+    tp_profile_free(check);
+    free(profile_abs);
+    tp_cli_parser_free(&parser);
+    return rc;
+}
+
+const tp_cli_command tp_cmd_enqueue = {
+    .name = "enqueue",
+    .summary = "add files to a Redis queue for tokprep workers",
+    .usage = "--queue redis://HOST[:PORT]/NAME [--profile P] [--json] PATH...",
+    .description =
+        "Scans PATHs like `run` (folders: walked for audio/video content) and adds one job per\n"
+        "file: its absolute path (which must be on storage every worker sees), its content\n"
+        "fingerprint and the profile. The same content enqueued twice (even under another\n"
+        "name) is one job. The password may be given as TOKPREP_REDIS_PASSWORD; it is never\n"
+        "printed. Exit status: 0 every file queued or already queued, 2 some file could not be\n"
+        "read, or the queue cannot be reached (bad URL, connection, password).",
+    .options = options,
+    .example = "tokprep enqueue --queue redis://redis.local/studio /mnt/share/incoming",
+    .run = run,
+};

@@ -1,0 +1,227 @@
+/* `tokprep worker`: take jobs from a Redis queue and run the pipeline on them until stopped
+ * (SIGTERM: hand the current job back and exit 0, as service managers expect). */
+#include <cjson/cJSON.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "util/tp_util.h"
+
+enum { OPT_QUEUE = TP_OPT_USER, OPT_NAME, OPT_DRAIN };
+
+static const tp_cli_option options[] = {
+    {"queue", 'q', "URL", "redis://[[USER]:PASSWORD@]HOST[:PORT]/NAME (required)", OPT_QUEUE},
+    {"profile", 'p', "NAME|PATH",
+     "profile for jobs queued without one, and the queue.* settings (default: tiktok)",
+     TP_OPT_PROFILE},
+    {"set", 0, "KEY=VALUE", "override a value of every profile this worker loads (repeatable)",
+     TP_OPT_SET},
+    {"name", 0, "NAME", "consumer name, unique per worker (default: HOSTNAME-PID)", OPT_NAME},
+    {"workdir", 'o', "DIR", "local work folder and ledger (default: ./tokprep-work/worker-NAME)",
+     'o'},
+    {"drain", 0, NULL, "exit 0 once no job is waiting or in progress", OPT_DRAIN},
+    {"json", 0, NULL, "NDJSON events on stdout (those of `run`, plus job_started/job_finished)",
+     TP_OPT_JSON},
+    {NULL, 0, NULL, NULL, 0},
+};
+
+/* Which signal stopped us decides the exit status; the handler can only set flags. */
+static volatile int stop_flag;
+static volatile sig_atomic_t stop_signal;
+
+static void on_signal(int sig)
+{
+    if (stop_flag)
+        _exit(TP_EXIT_INTERRUPTED); /* second signal: at once (the job is re-taken later) */
+    stop_signal = sig;
+    stop_flag = 1;
+}
+
+typedef struct {
+    bool json;
+    const char *name;
+} out_ctx;
+
+static void print_json(cJSON *j)
+{
+    char *s = cJSON_PrintUnformatted(j);
+    if (s)
+        printf("%s\n", s);
+    free(s);
+    fflush(stdout);
+}
+
+static void on_event(const tp_event *ev, void *payload)
+{
+    out_ctx *o = payload;
+    if (!o->json)
+        return;
+    char *line = tp_event_to_json(ev);
+    cJSON *j = line ? cJSON_Parse(line) : NULL;
+    if (j) {
+        cJSON_AddStringToObject(j, "worker", o->name);
+        print_json(j);
+    }
+    cJSON_Delete(j);
+    free(line);
+}
+
+static void iso_time(char *buf, size_t n, double ts)
+{
+    time_t t = (time_t)ts;
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    size_t k = strftime(buf, n, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(buf + k, n - k, ".%03dZ", (int)((ts - (double)t) * 1000));
+}
+
+static void on_job(const tp_queue_job_event *ev, void *payload)
+{
+    out_ctx *o = payload;
+    bool started = ev->kind == TP_QUEUE_JOB_STARTED;
+    if (!o->json) {
+        if (started)
+            printf("%s start  %s (attempt %d/%d%s)\n", ev->worker, ev->path ? ev->path : "?",
+                   ev->attempt, ev->max_attempts, ev->reclaimed ? ", taken over" : "");
+        else
+            printf("%s %-6s %s%s%s (%.1f s)\n", ev->worker, ev->state, ev->path ? ev->path : "?",
+                   ev->reason ? ": " : "", ev->reason ? ev->reason : "", ev->elapsed);
+        fflush(stdout);
+        return;
+    }
+    char ts[40];
+    iso_time(ts, sizeof(ts), ev->ts);
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "ts", ts);
+    cJSON_AddStringToObject(j, "event", started ? "job_started" : "job_finished");
+    cJSON_AddStringToObject(j, "worker", ev->worker);
+    if (ev->path)
+        cJSON_AddStringToObject(j, "path", ev->path);
+    else
+        cJSON_AddNullToObject(j, "path");
+    if (ev->fingerprint)
+        cJSON_AddStringToObject(j, "fingerprint", ev->fingerprint);
+    cJSON_AddStringToObject(j, "profile", ev->profile ? ev->profile : "");
+    if (ev->state)
+        cJSON_AddStringToObject(j, "state", ev->state);
+    if (ev->reason)
+        cJSON_AddStringToObject(j, "reason", ev->reason);
+    cJSON_AddNumberToObject(j, "attempt", ev->attempt);
+    cJSON_AddNumberToObject(j, "max_attempts", ev->max_attempts);
+    cJSON_AddBoolToObject(j, "reclaimed", ev->reclaimed != 0);
+    if (!started)
+        cJSON_AddNumberToObject(j, "elapsed", ev->elapsed);
+    print_json(j);
+    cJSON_Delete(j);
+}
+
+static int run(const tp_cli_command *cmd, int argc, char **argv)
+{
+    tp_cli_parser parser;
+    tp_cli_sets sets = {0};
+    tp_queue_worker_opts opts = TP_QUEUE_WORKER_OPTS_INIT;
+    const char *url = NULL;
+    char name[256];
+    out_ctx o = {false, NULL};
+    int rc = TP_EXIT_OK, c;
+    if (tp_cli_parser_init(&parser, cmd) < 0)
+        return TP_EXIT_ERROR;
+    while ((c = tp_cli_next(&parser, cmd, argc, argv)) != -1) {
+        switch (c) {
+        case 'h': rc = TP_EXIT_OK; goto out;
+        case '?': rc = TP_EXIT_ERROR; goto out;
+        case OPT_QUEUE: url = optarg; break;
+        case TP_OPT_PROFILE: opts.profile = optarg; break;
+        case TP_OPT_SET: tp_cli_sets_add(&sets, optarg); break;
+        case OPT_NAME: opts.name = optarg; break;
+        case 'o': opts.workdir = optarg; break;
+        case OPT_DRAIN: opts.drain = 1; break;
+        case TP_OPT_JSON: o.json = true; break;
+        default: break;
+        }
+    }
+    if (!url) {
+        rc = tp_cli_usage_error(cmd, "--queue URL is required");
+        goto out;
+    }
+    if (optind < argc) {
+        rc = tp_cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+        goto out;
+    }
+    if (!opts.name) {
+        /* The library picks the same default; the CLI needs it for the "worker" field. */
+        char host[200] = "host";
+        gethostname(host, sizeof(host) - 1);
+        snprintf(name, sizeof(name), "%s-%ld", host, (long)getpid());
+    } else {
+        tp_strlcpy(name, opts.name, sizeof(name));
+    }
+    o.name = name;
+    opts.sets = sets.items;
+    opts.n_sets = sets.n;
+    opts.on_event = on_event;
+    opts.on_job = on_job;
+    opts.payload = &o;
+    opts.cancel = &stop_flag;
+    stop_flag = 0;
+    stop_signal = 0;
+    tp_cli_set_signal_handler(on_signal);
+    tp_error err = TP_ERROR_INIT;
+    tp_queue_worker_summary sum;
+    int wrc = tp_queue_worker_run(&sum, url, &opts, &err);
+    tp_cli_set_signal_handler(SIG_DFL);
+    if (wrc == -TP_ECANCELED)
+        rc = stop_signal == SIGTERM ? TP_EXIT_OK : TP_EXIT_INTERRUPTED;
+    else if (wrc < 0) {
+        fprintf(stderr, "tokprep: %s\n", err.message);
+        rc = TP_EXIT_ERROR;
+    }
+    if (wrc == 0 || wrc == -TP_ECANCELED) {
+        if (o.json) {
+            cJSON *j = cJSON_CreateObject();
+            cJSON_AddStringToObject(j, "event", "worker_summary");
+            cJSON_AddNullToObject(j, "path");
+            cJSON_AddStringToObject(j, "worker", name);
+            cJSON_AddNumberToObject(j, "done", sum.done);
+            cJSON_AddNumberToObject(j, "rejected", sum.rejected);
+            cJSON_AddNumberToObject(j, "failed", sum.failed);
+            cJSON_AddNumberToObject(j, "dead", sum.dead);
+            cJSON_AddNumberToObject(j, "requeued", sum.requeued);
+            print_json(j);
+            cJSON_Delete(j);
+        } else
+            fprintf(stderr,
+                    "%s: %d done, %d rejected, %d failed (retried later), %d dead-lettered, "
+                    "%d handed back\n",
+                    name, sum.done, sum.rejected, sum.failed, sum.dead, sum.requeued);
+    }
+out:
+    tp_cli_sets_free(&sets);
+    tp_cli_parser_free(&parser);
+    return rc;
+}
+
+const tp_cli_command tp_cmd_worker = {
+    .name = "worker",
+    .summary = "take jobs from a Redis queue and process them (run one per core or machine)",
+    .usage = "--queue redis://HOST[:PORT]/NAME [--profile P] [--set K=V] [--name N] [-o DIR] "
+             "[--drain] [--json]",
+    .description =
+        "Joins the queue's consumer group and runs probe, fit, chunk and delivery for each job,\n"
+        "recording the outcome in Redis before acknowledging it. Jobs of a worker that stopped\n"
+        "answering are taken over after queue.reclaim_after seconds; a job that failed\n"
+        "queue.max_attempts times goes to the dead-letter stream. Jobs queued with a profile\n"
+        "use it (a built-in name or a path on shared storage); others use --profile.\n"
+        "SIGTERM: the current job checkpoints and is handed back, exit 0 (within ~2 s).\n"
+        "SIGINT: the same, exit 130. A second signal exits at once (the job is taken over\n"
+        "later). Exit status: 0 stopped by SIGTERM or drained (--drain), 2 cannot start\n"
+        "(bad URL, profile, work folder, unreachable server, wrong password), 130 SIGINT.",
+    .options = options,
+    .example = "tokprep worker --queue redis://redis.local/studio --name $(hostname)-1 "
+               "-o /var/lib/tokprep/1",
+    .run = run,
+};

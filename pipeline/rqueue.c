@@ -1,0 +1,604 @@
+/* The scale-out queue in Redis: connection and key names, the Lua scripts that change a job's
+ * state atomically (state, counters, stream acknowledgement and claim in one step, so a crash
+ * between two of them cannot leave the queue inconsistent), `enqueue` and `status --queue`. */
+#include <cjson/cJSON.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pipeline/internal.h"
+#include "pipeline/ledger.h"
+#include "pipeline/rqueue.h"
+#include "pipeline/scan.h"
+#include "util/tp_util.h"
+
+int tp_rqueue_open(tp_rqueue *q, const char *url, double timeout, tp_error *err)
+{
+    int rc;
+    memset(q, 0, sizeof(*q));
+    if ((rc = tp_redis_url_parse(&q->url, url, err)) < 0)
+        return rc;
+    q->stream = tp_asprintf("tokprep:%s:jobs", q->url.name);
+    q->dead = tp_asprintf("tokprep:%s:dead", q->url.name);
+    q->counts = tp_asprintf("tokprep:%s:counts", q->url.name);
+    if (!q->stream || !q->dead || !q->counts) {
+        tp_rqueue_close(q);
+        return tp_error_set(err, TP_ENOMEM, 0, "out of memory");
+    }
+    if ((rc = tp_redis_connect(&q->r, &q->url, timeout, err)) < 0) {
+        tp_rqueue_close(q);
+        return rc;
+    }
+    return 0;
+}
+
+void tp_rqueue_close(tp_rqueue *q)
+{
+    tp_redis_free(q->r);
+    tp_redis_url_clear(&q->url);
+    free(q->stream);
+    free(q->dead);
+    free(q->counts);
+    memset(q, 0, sizeof(*q));
+}
+
+int tp_rqueue_ensure_group(tp_rqueue *q, tp_error *err)
+{
+    /* From id 0: jobs enqueued before the first worker ever started are delivered too. */
+    tp_error e = TP_ERROR_INIT;
+    int rc = tp_redis_cmd(q->r, NULL, &e, "creating the consumer group",
+                          "XGROUP CREATE %s " TP_RQ_GROUP " 0 MKSTREAM", q->stream);
+    if (rc == -TP_ECONFLICT)
+        return 0; /* BUSYGROUP: it exists */
+    if (rc < 0 && err)
+        *err = e;
+    return rc;
+}
+
+char *tp_rq_job_id(const char *fingerprint, const char *profile)
+{
+    return tp_asprintf("%s:%s", fingerprint, profile && *profile ? profile : "-");
+}
+
+char *tp_rq_key(const tp_rqueue *q, const char *kind, const char *job_id)
+{
+    return tp_asprintf("tokprep:%s:%s:%s", q->url.name, kind, job_id);
+}
+
+void tp_rq_entry_clear(tp_rq_entry *e)
+{
+    free(e->job_id);
+    memset(e, 0, sizeof(*e));
+}
+
+const char *tp_rq_field(const redisReply *arr, const char *field)
+{
+    if (!arr || arr->type != REDIS_REPLY_ARRAY)
+        return NULL;
+    for (size_t i = 0; i + 1 < arr->elements; i += 2) {
+        const redisReply *k = arr->element[i], *v = arr->element[i + 1];
+        if (k->type == REDIS_REPLY_STRING && v->type == REDIS_REPLY_STRING &&
+            !strcmp(k->str, field))
+            return v->str;
+    }
+    return NULL;
+}
+
+/* [id, [field, value, ...]] → *e. 1 when it is an entry, 0 for a nil (deleted) one. */
+static int parse_entry(const redisReply *it, tp_rq_entry *e)
+{
+    if (!it || it->type != REDIS_REPLY_ARRAY || it->elements < 2 ||
+        it->element[0]->type != REDIS_REPLY_STRING)
+        return 0;
+    tp_strlcpy(e->id, it->element[0]->str, sizeof(e->id));
+    const char *job = tp_rq_field(it->element[1], "job");
+    e->job_id = job ? tp_strdup(job) : NULL;
+    return 1;
+}
+
+int tp_rqueue_autoclaim(tp_rqueue *q, const char *consumer, long long min_idle_ms, tp_rq_entry *e,
+                        tp_error *err)
+{
+    redisReply *rep = NULL;
+    memset(e, 0, sizeof(*e));
+    int rc = tp_redis_cmd(q->r, &rep, err, "taking over stalled jobs (XAUTOCLAIM)",
+                          "XAUTOCLAIM %s " TP_RQ_GROUP " %s %lld 0-0 COUNT 1", q->stream, consumer,
+                          min_idle_ms);
+    if (rc < 0)
+        return rc;
+    /* [cursor, [[id, fields]...], [deleted ids]] */
+    if (rep->type == REDIS_REPLY_ARRAY && rep->elements >= 2 &&
+        rep->element[1]->type == REDIS_REPLY_ARRAY && rep->element[1]->elements > 0)
+        rc = parse_entry(rep->element[1]->element[0], e);
+    freeReplyObject(rep);
+    return rc;
+}
+
+int tp_rqueue_read(tp_rqueue *q, const char *consumer, int block_ms, tp_rq_entry *e, tp_error *err)
+{
+    redisReply *rep = NULL;
+    memset(e, 0, sizeof(*e));
+    int rc = tp_redis_cmd(q->r, &rep, err, "reading the queue (XREADGROUP)",
+                          "XREADGROUP GROUP " TP_RQ_GROUP " %s COUNT 1 BLOCK %d STREAMS %s >",
+                          consumer, block_ms, q->stream);
+    if (rc < 0)
+        return rc;
+    /* nil on timeout, else [[stream, [[id, fields]]]] */
+    if (rep->type == REDIS_REPLY_ARRAY && rep->elements > 0) {
+        const redisReply *s = rep->element[0];
+        if (s->type == REDIS_REPLY_ARRAY && s->elements >= 2 &&
+            s->element[1]->type == REDIS_REPLY_ARRAY && s->element[1]->elements > 0)
+            rc = parse_entry(s->element[1]->element[0], e);
+    }
+    freeReplyObject(rep);
+    return rc;
+}
+
+/* ---- scripts ------------------------------------------------------------------------------ */
+
+/* KEYS: 1 job hash, 2 claim, 3 counts, 4 jobs stream, 5 dead stream.
+ * ARGV: 1 consumer, 2 group, 3 entry id, 4 now (epoch s), 5 job id, then per script.
+ * `counts` holds how many jobs are in each state: every state change goes through move(). */
+#define LUA_PRELUDE                                                                                \
+    "local function move(from, to)\n"                                                              \
+    "  if from == to then return end\n"                                                            \
+    "  if from then redis.call('HINCRBY', KEYS[3], from, -1) end\n"                                \
+    "  redis.call('HINCRBY', KEYS[3], to, 1)\n"                                                    \
+    "end\n"                                                                                        \
+    "local function release()\n"                                                                   \
+    "  if redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('DEL', KEYS[2]) return 1 end\n"    \
+    "  return 0\n"                                                                                 \
+    "end\n"                                                                                        \
+    "local function final(st) return st == 'done' or st == 'dead' or st == 'rejected' end\n"
+
+/* START (6 lease ms, 7 max attempts): take the claim and count an attempt. An attempt is
+ * counted when work starts, so a worker that dies with the job has used one up. */
+static const char start_lua[] = LUA_PRELUDE
+    "local st = redis.call('HGET', KEYS[1], 'state')\n"
+    "if not st then return {'gone', ''} end\n"
+    "if final(st) then return {'final', st} end\n"
+    "local holder = redis.call('GET', KEYS[2])\n"
+    "if holder and holder ~= ARGV[1] then return {'busy', holder} end\n"
+    "local att = tonumber(redis.call('HGET', KEYS[1], 'attempts') or '0')\n"
+    "if att >= tonumber(ARGV[7]) then return {'exhausted', tostring(att)} end\n"
+    "redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[6])\n"
+    "att = redis.call('HINCRBY', KEYS[1], 'attempts', 1)\n"
+    "move(st, 'running')\n"
+    "redis.call('HSET', KEYS[1], 'state', 'running', 'worker', ARGV[1], 'started_at', ARGV[4],\n"
+    "  'updated_at', ARGV[4], 'entry', ARGV[3])\n"
+    "return {'ok', tostring(att)}\n";
+
+/* FINISH (6 state done|rejected, 7 reason, 8 error code, 9 outputs JSON, 10 publish id):
+ * record the result, then acknowledge, in one step. Returns 1 when the claim was still ours. */
+static const char finish_lua[] = LUA_PRELUDE
+    "local st = redis.call('HGET', KEYS[1], 'state')\n"
+    "move(st, ARGV[6])\n"
+    "redis.call('HSET', KEYS[1], 'state', ARGV[6], 'reason', ARGV[7], 'error_code', ARGV[8],\n"
+    "  'outputs', ARGV[9], 'publish_id', ARGV[10], 'worker', ARGV[1], 'finished_at', ARGV[4],\n"
+    "  'updated_at', ARGV[4])\n"
+    "redis.call('HDEL', KEYS[1], 'ckpt_url')\n"
+    "redis.call('XACK', KEYS[4], ARGV[2], ARGV[3])\n"
+    "return release()\n";
+
+/* FAIL (6 reason, 7 error code, 8 max attempts, 9 counted 1|0, 10 requeue now 1|0):
+ *  - counted and out of attempts: dead-letter (XADD to the dead stream) and acknowledge;
+ *  - counted: state failed, entry left pending: any worker takes it again after reclaim_after;
+ *  - not counted (interrupted, deferred): the attempt is given back, state queued; with
+ *    requeue the entry is acknowledged and added anew, so another worker takes it at once.
+ * Returns {'dead'|'retry'|'requeued'|'final'|'gone', attempts}. */
+static const char fail_lua[] = LUA_PRELUDE
+    "local st = redis.call('HGET', KEYS[1], 'state')\n"
+    "if not st or final(st) then\n"
+    "  redis.call('XACK', KEYS[4], ARGV[2], ARGV[3]) release()\n"
+    "  return {st and 'final' or 'gone', '0'}\n"
+    "end\n"
+    "local att = tonumber(redis.call('HGET', KEYS[1], 'attempts') or '0')\n"
+    "if ARGV[9] == '0' and att > 0 then\n"
+    "  att = att - 1 redis.call('HSET', KEYS[1], 'attempts', att)\n"
+    "end\n"
+    "release()\n"
+    "redis.call('HSET', KEYS[1], 'reason', ARGV[6], 'error_code', ARGV[7], 'worker', ARGV[1],\n"
+    "  'updated_at', ARGV[4])\n"
+    "if ARGV[9] == '1' and att >= tonumber(ARGV[8]) then\n"
+    "  move(st, 'dead')\n"
+    "  redis.call('HSET', KEYS[1], 'state', 'dead', 'finished_at', ARGV[4])\n"
+    "  redis.call('HDEL', KEYS[1], 'ckpt_url')\n"
+    "  local f = redis.call('HMGET', KEYS[1], 'path', 'fingerprint', 'profile')\n"
+    "  redis.call('XADD', KEYS[5], '*', 'job', ARGV[5], 'path', f[1] or '', 'fingerprint',\n"
+    "    f[2] or '', 'profile', f[3] or '', 'reason', ARGV[6], 'error_code', ARGV[7],\n"
+    "    'attempts', tostring(att), 'worker', ARGV[1])\n"
+    "  redis.call('XACK', KEYS[4], ARGV[2], ARGV[3])\n"
+    "  return {'dead', tostring(att)}\n"
+    "end\n"
+    "move(st, ARGV[9] == '1' and 'failed' or 'queued')\n"
+    "redis.call('HSET', KEYS[1], 'state', ARGV[9] == '1' and 'failed' or 'queued')\n"
+    "if ARGV[10] == '1' then\n"
+    "  redis.call('XACK', KEYS[4], ARGV[2], ARGV[3])\n"
+    "  local id = redis.call('XADD', KEYS[4], '*', 'job', ARGV[5])\n"
+    "  redis.call('HSET', KEYS[1], 'entry', id)\n"
+    "  return {'requeued', tostring(att)}\n"
+    "end\n"
+    "return {'retry', tostring(att)}\n";
+
+/* HEARTBEAT (6 lease ms): keep the claim (or take it back if it lapsed and nobody took it)
+ * and reset the entry's idle time, so XAUTOCLAIM leaves a live worker's job alone. 0 = lost;
+ * 2 = the job is no longer running (its outcome was just recorded): nothing to keep. */
+static const char heartbeat_lua[] =
+    "if redis.call('HGET', KEYS[1], 'state') ~= 'running' then return 2 end\n"
+    "local h = redis.call('GET', KEYS[2])\n"
+    "if h == ARGV[1] then redis.call('PEXPIRE', KEYS[2], ARGV[6])\n"
+    "elseif h then return 0\n"
+    "else redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[6]) end\n"
+    "redis.call('XCLAIM', KEYS[4], ARGV[2], ARGV[1], 0, ARGV[3], 'JUSTID')\n"
+    "return 1\n";
+
+const char *tp_rq_script_text(tp_rq_script s)
+{
+    switch (s) {
+    case TP_RQS_START: return start_lua;
+    case TP_RQS_FINISH: return finish_lua;
+    case TP_RQS_FAIL: return fail_lua;
+    default: return heartbeat_lua;
+    }
+}
+
+int tp_rqueue_script(tp_rqueue *q, tp_rq_script s, const char *job_id, const char *consumer,
+                     const char *entry, int nextra, const char **extra, redisReply **reply,
+                     tp_error *err)
+{
+    static const char *const what[] = {"starting a job", "recording a result",
+                                       "recording a failure", "heartbeat"};
+    int rc;
+    char now[32];
+    snprintf(now, sizeof(now), "%.3f", tp_now_wall());
+    char *job = tp_rq_key(q, "job", job_id), *claim = tp_rq_key(q, "claim", job_id);
+    const char *keys[5] = {job, claim, q->counts, q->stream, q->dead};
+    const char *args[16] = {consumer, TP_RQ_GROUP, entry, now, job_id};
+    if (!job || !claim || nextra > 11) {
+        rc = tp_error_set(err, TP_ENOMEM, 0, "out of memory");
+        goto out;
+    }
+    for (int i = 0; i < nextra; i++)
+        args[5 + i] = extra[i] ? extra[i] : "";
+    rc = tp_redis_eval(q->r, reply, err, what[s], tp_rq_script_text(s), 5, keys, 5 + nextra, args);
+out:
+    free(job);
+    free(claim);
+    return rc;
+}
+
+/* ---- enqueue ------------------------------------------------------------------------------ */
+
+/* KEYS: 1 job hash, 2 jobs stream, 3 counts. ARGV: 1 job id, 2 path, 3 fingerprint, 4 size,
+ * 5 profile, 6 now. The same content × profile enqueued twice is one job. */
+static const char enqueue_lua[] =
+    "local st = redis.call('HGET', KEYS[1], 'state')\n"
+    "if st then return {0, st} end\n"
+    "local id = redis.call('XADD', KEYS[2], '*', 'job', ARGV[1])\n"
+    "redis.call('HSET', KEYS[1], 'path', ARGV[2], 'fingerprint', ARGV[3], 'size', ARGV[4],\n"
+    "  'profile', ARGV[5], 'state', 'queued', 'attempts', 0, 'enqueued_at', ARGV[6],\n"
+    "  'updated_at', ARGV[6], 'entry', id)\n"
+    "redis.call('HINCRBY', KEYS[3], 'queued', 1)\n"
+    "return {1, 'queued'}\n";
+
+static int enqueue_one(tp_rqueue *q, const char *path, const char *profile,
+                       tp_queue_enqueue_summary *sum, tp_queue_item_cb cb, void *payload,
+                       tp_error *err)
+{
+    char fp[65] = "";
+    int64_t size = 0;
+    char abs[PATH_MAX];
+    tp_queue_item item = {.path = path};
+    tp_error ferr = TP_ERROR_INIT;
+    if (!realpath(path, abs) || tp_fingerprint_file(fp, &size, abs, &ferr) < 0) {
+        if (!ferr.code)
+            tp_error_set(&ferr, TP_EIO, 0, "%s: cannot resolve the path", path);
+        item.error = ferr.message;
+        sum->errors++;
+        if (cb)
+            cb(&item, payload);
+        return 0;
+    }
+    item.path = abs;
+    item.fingerprint = fp;
+    char *job_id = tp_rq_job_id(fp, profile);
+    char *key = job_id ? tp_rq_key(q, "job", job_id) : NULL;
+    char size_s[32], now[32];
+    snprintf(size_s, sizeof(size_s), "%lld", (long long)size);
+    snprintf(now, sizeof(now), "%.3f", tp_now_wall());
+    const char *keys[3] = {key, q->stream, q->counts};
+    const char *args[6] = {job_id, abs, fp, size_s, profile ? profile : "", now};
+    redisReply *rep = NULL;
+    int rc;
+    if (!key) {
+        rc = tp_error_set(err, TP_ENOMEM, 0, "out of memory");
+        goto out;
+    }
+    if ((rc = tp_redis_eval(q->r, &rep, err, "adding a job", enqueue_lua, 3, keys, 6, args)) < 0)
+        goto out;
+    if (rep->type == REDIS_REPLY_ARRAY && rep->elements == 2) {
+        item.added = rep->element[0]->integer == 1;
+        item.state = rep->element[1]->str;
+    }
+    if (item.added)
+        sum->added++;
+    else
+        sum->existing++;
+    if (cb)
+        cb(&item, payload);
+out:
+    freeReplyObject(rep);
+    free(key);
+    free(job_id);
+    return rc;
+}
+
+int tp_queue_enqueue(tp_queue_enqueue_summary *summary, const char *url, const char *profile,
+                     const char *const *paths, size_t n_paths, tp_queue_item_cb on_item,
+                     void *payload, tp_error *err)
+{
+    tp_rqueue q;
+    tp_queue_enqueue_summary sum = {0};
+    int rc;
+    if (summary)
+        *summary = sum;
+    if ((rc = tp_rqueue_open(&q, url, 5, err)) < 0)
+        return rc;
+    if ((rc = tp_rqueue_ensure_group(&q, err)) < 0)
+        goto out;
+    /* The same files as `run` would take (pipeline/scan.h): folders walked for media. */
+    for (size_t p = 0; p < n_paths && rc == 0; p++) {
+        tp_scan_list found = TP_SCAN_LIST_INIT;
+        tp_error serr = TP_ERROR_INIT;
+        if (tp_scan_paths(&found, &paths[p], 1, &serr) < 0)
+            tp_log(TP_LOG_WARN, "%s", serr.message);
+        for (size_t i = 0; i < found.n && rc == 0; i++) {
+            const tp_scan_entry *e = &found.items[i];
+            const char *base = strrchr(e->path, '/');
+            if (e->error) {
+                tp_queue_item item = {.path = e->path, .error = e->message};
+                sum.errors++;
+                if (on_item)
+                    on_item(&item, payload);
+            } else if (!e->from_dir || !tp_walk_name_ignored(base ? base + 1 : e->path)) {
+                rc = enqueue_one(&q, e->path, profile, &sum, on_item, payload, err);
+            }
+        }
+        tp_scan_list_free(&found);
+    }
+out:
+    tp_rqueue_close(&q);
+    if (summary)
+        *summary = sum;
+    return rc;
+}
+
+/* ---- status ------------------------------------------------------------------------------- */
+
+static double id_ms(const char *id)
+{
+    return id ? strtod(id, NULL) : 0;
+}
+
+/* "<ms>-<seq>" → the id just after it, for an exclusive XRANGE start. */
+static int group_info(tp_rqueue *q, cJSON *doc, char *last_id, size_t n, double *pending_out,
+                      tp_error *err)
+{
+    redisReply *rep = NULL;
+    int rc =
+        tp_redis_cmd(q->r, &rep, err, "reading the consumer group", "XINFO GROUPS %s", q->stream);
+    if (rc < 0)
+        return rc;
+    double lag = -1;
+    for (size_t i = 0; rep->type == REDIS_REPLY_ARRAY && i < rep->elements; i++) {
+        const redisReply *g = rep->element[i];
+        const char *name = tp_rq_field(g, "name");
+        if (!name || strcmp(name, TP_RQ_GROUP))
+            continue;
+        const char *last = tp_rq_field(g, "last-delivered-id");
+        tp_strlcpy(last_id, last ? last : "0-0", n);
+        for (size_t k = 0; k + 1 < g->elements; k += 2)
+            if (g->element[k]->type == REDIS_REPLY_STRING && !strcmp(g->element[k]->str, "lag") &&
+                g->element[k + 1]->type == REDIS_REPLY_INTEGER)
+                lag = (double)g->element[k + 1]->integer;
+    }
+    freeReplyObject(rep);
+    if (lag < 0) {
+        /* Redis cannot tell the lag (entries were deleted): count what follows the last
+         * delivered entry. */
+        rc = tp_redis_cmd(q->r, &rep, err, "counting waiting jobs", "XRANGE %s (%s + COUNT 100000",
+                          q->stream, last_id);
+        if (rc < 0)
+            return rc;
+        lag = rep->type == REDIS_REPLY_ARRAY ? (double)rep->elements : 0;
+        freeReplyObject(rep);
+    }
+    cJSON_AddNumberToObject(doc, "pending", lag);
+    *pending_out = lag;
+    return 0;
+}
+
+int tp_rqueue_counts(tp_rqueue *q, long long *waiting, long long *pending, tp_error *err)
+{
+    char last_id[64] = "0-0";
+    double lag = 0;
+    cJSON *tmp = cJSON_CreateObject();
+    int rc = tmp ? group_info(q, tmp, last_id, sizeof(last_id), &lag, err)
+                 : tp_error_set(err, TP_ENOMEM, 0, "out of memory");
+    cJSON_Delete(tmp);
+    if (rc < 0)
+        return rc;
+    *waiting = (long long)lag;
+    redisReply *rep = NULL;
+    if ((rc = tp_redis_cmd(q->r, &rep, err, "reading pending jobs (XPENDING)",
+                           "XPENDING %s " TP_RQ_GROUP, q->stream)) < 0)
+        return rc;
+    *pending = rep->type == REDIS_REPLY_ARRAY && rep->elements > 0 ? rep->element[0]->integer : 0;
+    freeReplyObject(rep);
+    return 0;
+}
+
+int tp_queue_status(char **json_out, const char *url, tp_error *err)
+{
+    tp_rqueue q;
+    redisReply *rep = NULL;
+    cJSON *doc = NULL;
+    int rc;
+    *json_out = NULL;
+    if ((rc = tp_rqueue_open(&q, url, 5, err)) < 0)
+        return rc;
+    doc = cJSON_CreateObject();
+    cJSON_AddStringToObject(doc, "queue", q.url.display);
+    if ((rc = tp_redis_cmd(q.r, &rep, err, "reading the queue", "EXISTS %s", q.stream)) < 0)
+        goto out;
+    bool exists = rep->integer == 1;
+    freeReplyObject(rep);
+    rep = NULL;
+    cJSON_AddBoolToObject(doc, "exists", exists);
+    if (exists && (rc = tp_rqueue_ensure_group(&q, err)) < 0)
+        goto out;
+    /* Job states, kept by the scripts. */
+    if ((rc = tp_redis_cmd(q.r, &rep, err, "reading the counters", "HGETALL %s", q.counts)) < 0)
+        goto out;
+    static const char *const states[] = {"queued", "running", "done", "failed", "rejected", "dead"};
+    cJSON *by_state = cJSON_AddObjectToObject(doc, "jobs_by_state");
+    double total = 0;
+    for (size_t i = 0; i < TP_ARRAY_LEN(states); i++) {
+        const char *v = tp_rq_field(rep, states[i]);
+        double n = v ? strtod(v, NULL) : 0;
+        cJSON_AddNumberToObject(by_state, states[i], n);
+        total += n;
+    }
+    cJSON_AddNumberToObject(doc, "jobs", total);
+    freeReplyObject(rep);
+    rep = NULL;
+    char last_id[64] = "0-0";
+    double waiting = 0, now_ms = tp_now_wall() * 1000.0, oldest_ms = 0;
+    cJSON *inprog = cJSON_CreateObject();
+    cJSON *by_worker = cJSON_CreateObject();
+    double n_inprog = 0;
+    if (exists) {
+        if ((rc = group_info(&q, doc, last_id, sizeof(last_id), &waiting, err)) < 0) {
+            cJSON_Delete(inprog);
+            cJSON_Delete(by_worker);
+            goto out;
+        }
+        /* Delivered, not acknowledged: being worked on, or failed and waiting for a retry. */
+        rc = tp_redis_cmd(q.r, &rep, err, "reading pending jobs (XPENDING)",
+                          "XPENDING %s " TP_RQ_GROUP, q.stream);
+        if (rc == 0 && rep->type == REDIS_REPLY_ARRAY && rep->elements >= 4) {
+            n_inprog = (double)rep->element[0]->integer;
+            if (rep->element[1]->type == REDIS_REPLY_STRING)
+                oldest_ms = id_ms(rep->element[1]->str);
+            const redisReply *cs = rep->element[3];
+            for (size_t i = 0; cs->type == REDIS_REPLY_ARRAY && i < cs->elements; i++) {
+                const redisReply *c = cs->element[i];
+                if (c->type == REDIS_REPLY_ARRAY && c->elements == 2)
+                    cJSON_AddNumberToObject(by_worker, c->element[0]->str,
+                                            strtod(c->element[1]->str, NULL));
+            }
+        }
+        freeReplyObject(rep);
+        rep = NULL;
+        if (rc < 0) {
+            cJSON_Delete(inprog);
+            cJSON_Delete(by_worker);
+            goto out;
+        }
+        if (waiting > 0) {
+            rc = tp_redis_cmd(q.r, &rep, err, "reading the oldest job", "XRANGE %s (%s + COUNT 1",
+                              q.stream, last_id);
+            if (rc == 0 && rep->type == REDIS_REPLY_ARRAY && rep->elements > 0 &&
+                rep->element[0]->type == REDIS_REPLY_ARRAY)
+                if (rep->element[0]->element[0]->type == REDIS_REPLY_STRING) {
+                    double ms = id_ms(rep->element[0]->element[0]->str);
+                    if (oldest_ms == 0 || ms < oldest_ms)
+                        oldest_ms = ms;
+                }
+            freeReplyObject(rep);
+            rep = NULL;
+            if (rc < 0) {
+                cJSON_Delete(inprog);
+                cJSON_Delete(by_worker);
+                goto out;
+            }
+        }
+    } else {
+        cJSON_AddNumberToObject(doc, "pending", 0);
+    }
+    cJSON_AddNumberToObject(inprog, "total", n_inprog);
+    cJSON_AddItemToObject(inprog, "by_worker", by_worker);
+    cJSON_AddItemToObject(doc, "in_progress", inprog);
+    cJSON_AddNumberToObject(doc, "done",
+                            cJSON_GetNumberValue(cJSON_GetObjectItem(by_state, "done")));
+    cJSON_AddNumberToObject(doc, "failed",
+                            cJSON_GetNumberValue(cJSON_GetObjectItem(by_state, "failed")));
+    cJSON_AddNumberToObject(doc, "rejected",
+                            cJSON_GetNumberValue(cJSON_GetObjectItem(by_state, "rejected")));
+    if (oldest_ms > 0)
+        cJSON_AddNumberToObject(doc, "oldest_pending_age", (now_ms - oldest_ms) / 1000.0);
+    else
+        cJSON_AddNullToObject(doc, "oldest_pending_age");
+    /* Dead letters: how many, and the latest few with their reasons. */
+    if ((rc = tp_redis_cmd(q.r, &rep, err, "reading the dead letters", "XLEN %s", q.dead)) < 0)
+        goto out;
+    cJSON_AddNumberToObject(doc, "dead", (double)rep->integer);
+    freeReplyObject(rep);
+    rep = NULL;
+    if ((rc = tp_redis_cmd(q.r, &rep, err, "reading the dead letters", "XREVRANGE %s + - COUNT 20",
+                           q.dead)) < 0)
+        goto out;
+    cJSON *dl = cJSON_AddArrayToObject(doc, "dead_letters");
+    for (size_t i = 0; rep->type == REDIS_REPLY_ARRAY && i < rep->elements; i++) {
+        const redisReply *e = rep->element[i];
+        if (e->type != REDIS_REPLY_ARRAY || e->elements < 2)
+            continue;
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "id", e->element[0]->str);
+        static const char *const fields[] = {"path",   "fingerprint", "profile",
+                                             "reason", "error_code",  "worker"};
+        for (size_t k = 0; k < TP_ARRAY_LEN(fields); k++) {
+            const char *v = tp_rq_field(e->element[1], fields[k]);
+            cJSON_AddStringToObject(o, fields[k], v ? v : "");
+        }
+        const char *att = tp_rq_field(e->element[1], "attempts");
+        cJSON_AddNumberToObject(o, "attempts", att ? strtod(att, NULL) : 0);
+        cJSON_AddItemToArray(dl, o);
+    }
+    freeReplyObject(rep);
+    rep = NULL;
+    /* Workers the group knows, with how long each has been silent. */
+    cJSON *workers = cJSON_AddArrayToObject(doc, "workers");
+    if (exists) {
+        if ((rc = tp_redis_cmd(q.r, &rep, err, "reading the workers",
+                               "XINFO CONSUMERS %s " TP_RQ_GROUP, q.stream)) < 0)
+            goto out;
+        for (size_t i = 0; rep->type == REDIS_REPLY_ARRAY && i < rep->elements; i++) {
+            const redisReply *c = rep->element[i];
+            cJSON *o = cJSON_CreateObject();
+            const char *name = tp_rq_field(c, "name");
+            cJSON_AddStringToObject(o, "name", name ? name : "");
+            for (size_t k = 0; k + 1 < c->elements; k += 2) {
+                const redisReply *kk = c->element[k], *v = c->element[k + 1];
+                if (kk->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_INTEGER)
+                    continue;
+                if (!strcmp(kk->str, "pending"))
+                    cJSON_AddNumberToObject(o, "pending", (double)v->integer);
+                else if (!strcmp(kk->str, "idle"))
+                    cJSON_AddNumberToObject(o, "idle", (double)v->integer / 1000.0);
+            }
+            cJSON_AddItemToArray(workers, o);
+        }
+        freeReplyObject(rep);
+        rep = NULL;
+    }
+    *json_out = cJSON_PrintUnformatted(doc);
+    if (!*json_out)
+        rc = tp_error_set(err, TP_ENOMEM, 0, "out of memory");
+out:
+    freeReplyObject(rep);
+    cJSON_Delete(doc);
+    tp_rqueue_close(&q);
+    return rc;
+}

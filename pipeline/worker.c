@@ -1,0 +1,733 @@
+/* `tokprep worker`: take jobs from the Redis queue and run the pipeline on each file with a
+ * local work folder and ledger. Redis holds what must outlive this process (state, attempts,
+ * the claim, and a mirror of the ledger's resume state), so another worker can take a job over
+ * after a crash without delivering twice. One thread runs jobs; a heartbeat thread keeps the
+ * claim alive and turns a cancel request into tp_pipeline_cancel(). */
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "pipeline/internal.h"
+#include "pipeline/ledger.h"
+#include "pipeline/rqueue.h"
+#include "profiles/profile.h"
+#include "util/tp_util.h"
+
+/* The shared TikTok limits (per-account daily cap, per-token request rates in Redis) come from
+ * the limits work (upload/tt_limits.h); built without it, each worker keeps its own windows. */
+#if __has_include("upload/tt_limits.h")
+#include "upload/tt_limits.h"
+#define TP_WORKER_SHARED_LIMITS 1
+#endif
+
+#define BLOCK_MS 1000
+#define HB_TICK 0.1
+
+typedef struct {
+    const tp_queue_worker_opts *o;
+    const char *url;
+    char name[256];
+    char *workdir;
+    bool auto_workdir;
+    tp_profile *defprof;
+    tp_queue_conf qc;
+    tp_rqueue q;  /* main thread */
+    tp_rqueue hq; /* heartbeat thread */
+#ifdef TP_WORKER_SHARED_LIMITS
+    tp_tt_limits *limits; /* on the queue's Redis: the same caps for every worker */
+#endif
+    tp_queue_worker_summary sum;
+    /* Shared with the heartbeat thread under mu. */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool stop;
+    char *cur_job;
+    char cur_entry[64];
+    int generation;
+    tp_pipeline *cur_pl;
+    bool claim_lost;
+} worker;
+
+typedef enum { OUT_NONE = 0, OUT_DONE, OUT_REJECTED, OUT_FAILED, OUT_DEFERRED } outcome;
+
+/* One job being run: what its events told us. Main thread only. */
+typedef struct {
+    worker *w;
+    const char *job_id;
+    char *job_key;
+    const char *fingerprint;
+    outcome out;
+    char *reason, *error_code, *outputs, *publish_id;
+    bool mirror_warned;
+} job_run;
+
+static bool cancelled(const worker *w)
+{
+    return w->o->cancel && *w->o->cancel;
+}
+
+static void set_str(char **dst, const char *src)
+{
+    char *copy = src ? tp_strdup(src) : NULL;
+    free(*dst);
+    *dst = copy;
+}
+
+/* ---- heartbeat ----------------------------------------------------------------------------- */
+
+static void timed_wait(pthread_cond_t *cv, pthread_mutex_t *mu, double seconds)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    long ns = ts.tv_nsec + (long)(seconds * 1e9);
+    ts.tv_sec += ns / 1000000000L;
+    ts.tv_nsec = ns % 1000000000L;
+    pthread_cond_timedwait(cv, mu, &ts);
+}
+
+static void *heartbeat_main(void *arg)
+{
+    worker *w = arg;
+    double interval =
+        (w->qc.claim_lease < w->qc.reclaim_after ? w->qc.claim_lease : w->qc.reclaim_after) / 3.0;
+    char lease[32];
+    snprintf(lease, sizeof(lease), "%lld", (long long)(w->qc.claim_lease * 1000));
+    double next = 0;
+    int gen = -1;
+    pthread_mutex_lock(&w->mu);
+    while (!w->stop) {
+        if (w->cur_pl && cancelled(w))
+            tp_pipeline_cancel(w->cur_pl);
+        double now = tp_now_monotonic();
+        if (w->generation != gen) {
+            gen = w->generation;
+            next = now + interval;
+        }
+        if (w->cur_job && !w->claim_lost && now >= next) {
+            char *job = tp_strdup(w->cur_job);
+            char entry[64];
+            tp_strlcpy(entry, w->cur_entry, sizeof(entry));
+            pthread_mutex_unlock(&w->mu);
+            redisReply *rep = NULL;
+            tp_error err = TP_ERROR_INIT;
+            const char *extra[1] = {lease};
+            int rc = job ? tp_rqueue_script(&w->hq, TP_RQS_HEARTBEAT, job, w->name, entry, 1, extra,
+                                            &rep, &err)
+                         : -TP_ENOMEM;
+            bool lost = rc == 0 && rep->type == REDIS_REPLY_INTEGER && rep->integer == 0;
+            if (rc < 0)
+                tp_log(TP_LOG_WARN, "%s", err.message);
+            freeReplyObject(rep);
+            free(job);
+            pthread_mutex_lock(&w->mu);
+            if (lost && gen == w->generation) {
+                /* Another worker holds the claim now (ours lapsed: Redis was unreachable or
+                 * this process was stopped longer than queue.claim_lease). Stop, or both
+                 * would deliver it. */
+                tp_log(TP_LOG_WARN, "worker %s: lost the claim on a job; stopping it", w->name);
+                w->claim_lost = true;
+                if (w->cur_pl)
+                    tp_pipeline_cancel(w->cur_pl);
+            }
+            next = tp_now_monotonic() + (rc < 0 ? 1.0 : interval);
+            continue;
+        }
+        timed_wait(&w->cv, &w->mu, HB_TICK);
+    }
+    pthread_mutex_unlock(&w->mu);
+    return NULL;
+}
+
+static void hb_set(worker *w, const char *job, const char *entry, tp_pipeline *pl)
+{
+    pthread_mutex_lock(&w->mu);
+    set_str(&w->cur_job, job);
+    tp_strlcpy(w->cur_entry, entry ? entry : "", sizeof(w->cur_entry));
+    w->cur_pl = pl;
+    if (!pl && !job)
+        w->claim_lost = false;
+    w->generation++;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+}
+
+static void hb_set_pipeline(worker *w, tp_pipeline *pl)
+{
+    pthread_mutex_lock(&w->mu);
+    w->cur_pl = pl;
+    pthread_mutex_unlock(&w->mu);
+}
+
+static bool hb_claim_lost(worker *w)
+{
+    pthread_mutex_lock(&w->mu);
+    bool lost = w->claim_lost;
+    pthread_mutex_unlock(&w->mu);
+    return lost;
+}
+
+/* ---- the job's pipeline -------------------------------------------------------------------- */
+
+static char *json_strings(const char *const *items, int n)
+{
+    cJSON *arr = cJSON_CreateArray();
+    for (int i = 0; i < n; i++)
+        cJSON_AddItemToArray(arr, cJSON_CreateString(items[i] ? items[i] : ""));
+    char *s = cJSON_PrintUnformatted(arr);
+    cJSON_Delete(arr);
+    return s;
+}
+
+static void on_pipeline_event(const tp_event *ev, void *payload)
+{
+    job_run *jr = payload;
+    const tp_queue_worker_opts *o = jr->w->o;
+    if (ev->kind != TP_EVENT_SUMMARY && o->on_event)
+        o->on_event(ev, o->payload);
+    switch (ev->kind) {
+    case TP_EVENT_UPLOADED:
+        jr->out = OUT_DONE;
+        free(jr->outputs);
+        jr->outputs = json_strings(ev->outputs, ev->n_outputs);
+        set_str(&jr->publish_id, ev->publish_id);
+        break;
+    case TP_EVENT_SKIPPED: {
+        const char *r = ev->reason ? ev->reason : "";
+        set_str(&jr->reason, r);
+        if ((ev->verdict && !strcmp(ev->verdict, "reject")) || !strncmp(r, "rejected", 8))
+            jr->out = OUT_REJECTED;
+        else if (!strncmp(r, "already done", 12))
+            jr->out = OUT_DONE; /* this worker delivered it before: its ledger says so */
+        else
+            jr->out = OUT_DEFERRED; /* a daily cap or rate limit: not the file's fault */
+        break;
+    }
+    case TP_EVENT_FAILED:
+        if (ev->final_failure) {
+            jr->out = OUT_FAILED;
+            set_str(&jr->reason, ev->reason);
+            set_str(&jr->error_code, ev->error_code);
+        }
+        break;
+    default: break;
+    }
+}
+
+/* The ledger wrote a row: copy what a successor needs to resume into the job hash. Runs on the
+ * coordinator (our) thread before the upload goes on, so Redis is never behind the ledger by
+ * more than the write in flight. */
+static void mirror_row(const tp_ledger_row *row, void *payload)
+{
+    job_run *jr = payload;
+    if (strcmp(row->fingerprint, jr->fingerprint))
+        return;
+    char expiry[32], part[16], last[16];
+    snprintf(expiry, sizeof(expiry), "%.3f", row->upload_url_expiry);
+    snprintf(part, sizeof(part), "%d", row->upload_part);
+    snprintf(last, sizeof(last), "%d", row->last_chunk);
+    const char *argv[] = {"HSET",
+                          jr->job_key,
+                          "stage",
+                          tp_stage_name(row->stage),
+                          "verdict",
+                          row->verdict ? row->verdict : "",
+                          "dest",
+                          row->dest ? row->dest : "",
+                          "ckpt_publish_id",
+                          row->publish_id ? row->publish_id : "",
+                          "ckpt_url",
+                          row->upload_url ? row->upload_url : "",
+                          "ckpt_expiry",
+                          expiry,
+                          "ckpt_part",
+                          part,
+                          "ckpt_last_chunk",
+                          last,
+                          "posts",
+                          row->posts ? row->posts : ""};
+    tp_error err = TP_ERROR_INIT;
+    if (tp_redis_cmdv(jr->w->q.r, NULL, &err, "mirroring the resume state", (int)TP_ARRAY_LEN(argv),
+                      argv, NULL) < 0 &&
+        !jr->mirror_warned) {
+        /* The local ledger still has it; only a takeover by another worker would miss it. */
+        tp_log(TP_LOG_WARN, "%s", err.message);
+        jr->mirror_warned = true;
+    }
+}
+
+static const char *nz(const char *s)
+{
+    return s && *s ? s : NULL;
+}
+
+/* Give the local ledger what the job's earlier attempts (maybe on another machine) recorded:
+ * the delivery name, posted parts and the upload checkpoint, so this run replaces the same
+ * files or continues the same TikTok upload instead of starting a second one. */
+static int seed_ledger(tp_pipeline *pl, const redisReply *job, const char *fp, int64_t size,
+                       const char *path, tp_error *err)
+{
+    const char *dest = nz(tp_rq_field(job, "dest"));
+    const char *pid = nz(tp_rq_field(job, "ckpt_publish_id"));
+    const char *posts = nz(tp_rq_field(job, "posts"));
+    if (!dest && !pid && !posts)
+        return 0;
+    tp_ledger_row row;
+    int rc = tp_ledger_find(pl->ledger, &row, fp, pl->profile->hash, pl->sink_key, err);
+    if (rc < 0)
+        return rc;
+    if (rc == 1 && row.status == TP_JOB_DONE) {
+        tp_ledger_row_clear(&row);
+        return 0;
+    }
+    if (rc == 0) {
+        memset(&row, 0, sizeof(row));
+        tp_strlcpy(row.fingerprint, fp, sizeof(row.fingerprint));
+        tp_strlcpy(row.profile_hash, pl->profile->hash, sizeof(row.profile_hash));
+        row.sink = tp_strdup(pl->sink_key);
+        row.profile_name = tp_strdup(pl->profile->name);
+        row.source_path = tp_strdup(path);
+        row.source_size = size;
+        row.stage = TP_STAGE_PROBE;
+        row.status = TP_JOB_QUEUED;
+        row.last_chunk = -1;
+        if ((rc = tp_ledger_insert(pl->ledger, &row, err)) < 0)
+            goto out;
+    }
+    if (dest)
+        set_str(&row.dest, dest);
+    const char *part = tp_rq_field(job, "ckpt_part"), *last = tp_rq_field(job, "ckpt_last_chunk");
+    int rpart = part ? atoi(part) : 0, rlast = last ? atoi(last) : -1;
+    if (posts) {
+        set_str(&row.posts, posts);
+        row.upload_part = rpart;
+    }
+    if (pid) {
+        bool same = row.publish_id && !strcmp(row.publish_id, pid);
+        if (!same || rpart > row.upload_part ||
+            (rpart == row.upload_part && rlast > row.last_chunk)) {
+            set_str(&row.publish_id, pid);
+            set_str(&row.upload_url, nz(tp_rq_field(job, "ckpt_url")));
+            const char *exp = tp_rq_field(job, "ckpt_expiry");
+            row.upload_url_expiry = exp ? strtod(exp, NULL) : 0;
+            row.upload_part = rpart;
+            row.last_chunk = rlast;
+        }
+    } else if (posts) {
+        set_str(&row.publish_id, NULL);
+        set_str(&row.upload_url, NULL);
+        row.last_chunk = -1;
+    }
+    if (row.status != TP_JOB_DONE && row.status != TP_JOB_REJECTED)
+        row.status = TP_JOB_QUEUED;
+    rc = tp_ledger_update(pl->ledger, &row, err);
+out:
+    tp_ledger_row_clear(&row);
+    return rc;
+}
+
+/* Run the pipeline on one file. Fills jr (outcome) and returns 0, or -TP_ECANCELED when
+ * stopped by a cancel request or a lost claim, or another <0 (err) for a failure to run. */
+static int run_job(worker *w, job_run *jr, const redisReply *job, const char *path,
+                   const char *profile_name, tp_error *err)
+{
+    tp_profile *own = NULL;
+    const tp_profile *prof = w->defprof;
+    tp_pipeline *pl = NULL;
+    int rc;
+    char fp[65];
+    int64_t size = 0;
+    /* The file at the path must still be the content that was queued. */
+    if ((rc = tp_fingerprint_file(fp, &size, path, err)) < 0)
+        goto out;
+    if (strcmp(fp, jr->fingerprint)) {
+        rc = tp_error_set(err, TP_ECONFLICT, 0,
+                          "%s: the content changed since it was queued (fingerprint %.12s, "
+                          "queued %.12s)",
+                          path, fp, jr->fingerprint);
+        goto out;
+    }
+    if (profile_name && *profile_name) {
+        if ((rc = tp_profile_open(&own, profile_name, w->o->sets, w->o->n_sets, err)) < 0)
+            goto out;
+        prof = own;
+    }
+    tp_pipeline_opts po = TP_PIPELINE_OPTS_INIT;
+    po.workdir = w->workdir;
+    po.on_event = on_pipeline_event;
+    po.payload = jr;
+    if ((rc = tp_pipeline_new(&pl, prof, &po, err)) < 0)
+        goto out;
+    /* The queue decides about retries: a failure recorded by an earlier attempt of this
+     * worker must not make the pipeline skip the file. */
+    int n = 0;
+    if ((rc = tp_ledger_retry_failed(pl->ledger, &n, err)) < 0)
+        goto out;
+    if ((rc = seed_ledger(pl, job, fp, size, path, err)) < 0)
+        goto out;
+    tp_pipeline_set_mirror(pl, mirror_row, jr);
+#ifdef TP_WORKER_SHARED_LIMITS
+    tp_pipeline_set_tt_limits(pl, w->limits);
+#endif
+    hb_set_pipeline(w, pl);
+    if (cancelled(w) || hb_claim_lost(w))
+        tp_pipeline_cancel(pl);
+    tp_pipeline_summary sum;
+    rc = tp_pipeline_run(pl, &path, 1, &sum, err);
+    hb_set_pipeline(w, NULL);
+out:
+    tp_pipeline_free(pl);
+    tp_profile_free(own);
+    return rc;
+}
+
+/* ---- recording outcomes -------------------------------------------------------------------- */
+
+/* Run a recording script until Redis takes it: the result must be stored before the entry
+ * is acknowledged, and both happen in the script. Gives up only when cancelled (the entry
+ * then stays pending and is taken over later). */
+static int record(worker *w, tp_rq_script s, const char *job_id, const char *entry, int n,
+                  const char **extra, redisReply **rep)
+{
+    double backoff = 0.2;
+    for (int tries = 0;; tries++) {
+        tp_error err = TP_ERROR_INIT;
+        int rc = tp_rqueue_script(&w->q, s, job_id, w->name, entry, n, extra, rep, &err);
+        if (rc == 0 || rc != -TP_ENET || (cancelled(w) && tries >= 2)) {
+            if (rc < 0)
+                tp_log(TP_LOG_WARN, "%s", err.message);
+            return rc;
+        }
+        if (tries == 0)
+            tp_log(TP_LOG_WARN, "%s (retrying)", err.message);
+        usleep((useconds_t)(backoff * 1e6));
+        if (backoff < 5)
+            backoff *= 2;
+    }
+}
+
+static void emit_job(worker *w, tp_queue_job_kind kind, const char *path, const char *fp,
+                     const char *profile, const char *state, const char *reason, int attempt,
+                     bool reclaimed, double elapsed)
+{
+    if (!w->o->on_job)
+        return;
+    tp_queue_job_event ev = {.kind = kind,
+                             .ts = tp_now_wall(),
+                             .worker = w->name,
+                             .path = path,
+                             .fingerprint = fp,
+                             .profile = profile ? profile : "",
+                             .state = state,
+                             .reason = reason,
+                             .attempt = attempt,
+                             .max_attempts = w->qc.max_attempts,
+                             .reclaimed = reclaimed ? 1 : 0,
+                             .elapsed = elapsed};
+    w->o->on_job(&ev, w->o->payload);
+}
+
+/* FAIL script → the state it reports (dead, retry, requeued, ...), "" when not recorded. */
+static void record_fail(worker *w, const char *job_id, const char *entry, const char *reason,
+                        const char *code, bool counted, bool requeue, char *state, size_t n)
+{
+    char maxa[16];
+    snprintf(maxa, sizeof(maxa), "%d", w->qc.max_attempts);
+    const char *extra[5] = {reason, code, maxa, counted ? "1" : "0", requeue ? "1" : "0"};
+    redisReply *rep = NULL;
+    state[0] = '\0';
+    if (record(w, TP_RQS_FAIL, job_id, entry, 5, extra, &rep) == 0 &&
+        rep->type == REDIS_REPLY_ARRAY && rep->elements > 0 &&
+        rep->element[0]->type == REDIS_REPLY_STRING)
+        tp_strlcpy(state, rep->element[0]->str, n);
+    freeReplyObject(rep);
+}
+
+static void process(worker *w, const tp_rq_entry *e)
+{
+    redisReply *job = NULL, *rep = NULL;
+    char *key = tp_rq_key(&w->q, "job", e->job_id ? e->job_id : "");
+    job_run jr = {.w = w, .job_id = e->job_id, .job_key = key};
+    tp_error err = TP_ERROR_INIT;
+    double t0 = tp_now_monotonic();
+    if (!key)
+        goto out;
+    if (!e->job_id || tp_redis_cmd(w->q.r, &job, &err, "reading a job", "HGETALL %s", key) < 0 ||
+        job->type != REDIS_REPLY_ARRAY || job->elements == 0) {
+        if (err.code) {
+            tp_log(TP_LOG_WARN, "%s", err.message);
+            goto out; /* left pending: taken again later */
+        }
+        /* An entry without its job (deleted by an operator): nothing to do. */
+        tp_redis_cmd(w->q.r, NULL, &err, "acknowledging", "XACK %s " TP_RQ_GROUP " %s", w->q.stream,
+                     e->id);
+        goto out;
+    }
+    const char *path = tp_rq_field(job, "path"), *fp = tp_rq_field(job, "fingerprint");
+    const char *profile = tp_rq_field(job, "profile"), *state = tp_rq_field(job, "state");
+    const char *holder = tp_rq_field(job, "worker");
+    bool reclaimed = state && !strcmp(state, "running") && holder && strcmp(holder, w->name);
+    jr.fingerprint = fp ? fp : "";
+    char lease[32], maxa[16];
+    snprintf(lease, sizeof(lease), "%lld", (long long)(w->qc.claim_lease * 1000));
+    snprintf(maxa, sizeof(maxa), "%d", w->qc.max_attempts);
+    const char *sargs[2] = {lease, maxa};
+    if (record(w, TP_RQS_START, e->job_id, e->id, 2, sargs, &rep) < 0 ||
+        rep->type != REDIS_REPLY_ARRAY || rep->elements < 2 ||
+        rep->element[0]->type != REDIS_REPLY_STRING)
+        goto out;
+    const char *verdict = rep->element[0]->str;
+    const char *info = rep->elements > 1 ? rep->element[1]->str : "";
+    if (!strcmp(verdict, "busy")) {
+        /* A live worker holds the claim (its heartbeat will take the entry back). */
+        tp_log(TP_LOG_DEBUG, "%s: held by %s", path ? path : e->job_id, info);
+        goto out;
+    }
+    if (!strcmp(verdict, "gone") || !strcmp(verdict, "final")) {
+        tp_redis_cmd(w->q.r, NULL, &err, "acknowledging", "XACK %s " TP_RQ_GROUP " %s", w->q.stream,
+                     e->id);
+        goto out;
+    }
+    char st[32];
+    if (!strcmp(verdict, "exhausted")) {
+        const char *last = tp_rq_field(job, "reason");
+        char *why = tp_asprintf("gave up after %s attempt(s): the worker(s) stopped while "
+                                "processing it%s%s",
+                                info, last && *last ? "; last error: " : "", last ? last : "");
+        record_fail(w, e->job_id, e->id, why ? why : "gave up", tp_error_name(TP_EINTERNAL), true,
+                    false, st, sizeof(st));
+        if (!strcmp(st, "dead")) {
+            w->sum.dead++;
+            emit_job(w, TP_QUEUE_JOB_FINISHED, path, fp, profile, "dead", why, atoi(info),
+                     reclaimed, 0);
+        }
+        free(why);
+        goto out;
+    }
+    int attempt = atoi(info);
+    emit_job(w, TP_QUEUE_JOB_STARTED, path, fp, profile, "running", NULL, attempt, reclaimed, 0);
+    hb_set(w, e->job_id, e->id, NULL);
+    int rc = path && fp ? run_job(w, &jr, job, path, profile, &err)
+                        : tp_error_set(&err, TP_EINTERNAL, 0, "%s: job without path", key);
+    bool lost = hb_claim_lost(w);
+    /* The pipeline is over: nothing left to keep alive while the outcome is recorded. */
+    hb_set(w, NULL, NULL, NULL);
+    const char *final_state = NULL, *reason = NULL;
+    if (lost) {
+        /* Someone else has it now: their outcome counts; leave the job alone. */
+        final_state = "lost";
+        reason = "another worker took the job over";
+    } else if (rc == -TP_ECANCELED) {
+        record_fail(w, e->job_id, e->id, "interrupted", tp_error_name(TP_ECANCELED), false, true,
+                    st, sizeof(st));
+        final_state = "requeued";
+        reason = "interrupted: handed back to the queue";
+        w->sum.requeued++;
+    } else if (rc < 0 || jr.out == OUT_FAILED || jr.out == OUT_NONE) {
+        reason = rc < 0 ? err.message : jr.reason ? jr.reason : "no outcome";
+        const char *code = rc < 0          ? tp_error_name(err.code)
+                           : jr.error_code ? jr.error_code
+                                           : tp_error_name(TP_EINTERNAL);
+        record_fail(w, e->job_id, e->id, reason, code, true, false, st, sizeof(st));
+        final_state = !strcmp(st, "dead") ? "dead" : "failed";
+        if (!strcmp(st, "dead"))
+            w->sum.dead++;
+        else
+            w->sum.failed++;
+    } else if (jr.out == OUT_DEFERRED) {
+        reason = jr.reason;
+        record_fail(w, e->job_id, e->id, reason, tp_error_name(TP_ERATE), false, false, st,
+                    sizeof(st));
+        final_state = "requeued";
+        w->sum.requeued++;
+    } else {
+        bool done = jr.out == OUT_DONE;
+        const char *extra[5] = {done ? "done" : "rejected", done ? "" : jr.reason,
+                                done ? "" : tp_error_name(TP_EREJECT),
+                                jr.outputs ? jr.outputs : "[]", jr.publish_id ? jr.publish_id : ""};
+        redisReply *fr = NULL;
+        if (record(w, TP_RQS_FINISH, e->job_id, e->id, 5, extra, &fr) == 0) {
+            final_state = extra[0];
+            reason = done ? NULL : jr.reason;
+            if (fr->type == REDIS_REPLY_INTEGER && fr->integer == 0)
+                tp_log(TP_LOG_WARN, "%s: the claim had lapsed while it ran", path);
+            if (done)
+                w->sum.done++;
+            else
+                w->sum.rejected++;
+        } else {
+            final_state = "unrecorded";
+            reason = "the result could not be stored in Redis; the job will be taken again";
+        }
+        freeReplyObject(fr);
+    }
+    emit_job(w, TP_QUEUE_JOB_FINISHED, path, fp, profile, final_state, reason, attempt, reclaimed,
+             tp_now_monotonic() - t0);
+out:
+    freeReplyObject(job);
+    freeReplyObject(rep);
+    free(key);
+    free(jr.reason);
+    free(jr.error_code);
+    free(jr.outputs);
+    free(jr.publish_id);
+}
+
+/* ---- the loop ------------------------------------------------------------------------------ */
+
+static bool queue_empty(worker *w)
+{
+    long long waiting = 0, pending = 0;
+    tp_error err = TP_ERROR_INIT;
+    if (tp_rqueue_counts(&w->q, &waiting, &pending, &err) < 0)
+        return false;
+    return waiting == 0 && pending == 0;
+}
+
+static void sleep_cancellable(worker *w, double seconds)
+{
+    double end = tp_now_monotonic() + seconds;
+    while (!cancelled(w) && tp_now_monotonic() < end)
+        usleep(50000);
+}
+
+int tp_queue_worker_run(tp_queue_worker_summary *summary, const char *url,
+                        const tp_queue_worker_opts *opts, tp_error *err)
+{
+    static const tp_queue_worker_opts defaults = TP_QUEUE_WORKER_OPTS_INIT;
+    worker w;
+    int rc = 0;
+    bool hb_started = false;
+    pthread_t hb;
+    memset(&w, 0, sizeof(w));
+    w.o = opts ? opts : &defaults;
+    w.url = url;
+    pthread_mutex_init(&w.mu, NULL);
+    pthread_cond_init(&w.cv, NULL);
+    if (summary)
+        memset(summary, 0, sizeof(*summary));
+    if (w.o->version != TP_QUEUE_WORKER_OPTS_VERSION) {
+        rc = tp_error_set(err, TP_EINVAL, 0, "tp_queue_worker_run: bad options version");
+        goto out;
+    }
+    if (w.o->name && *w.o->name) {
+        tp_strlcpy(w.name, w.o->name, sizeof(w.name));
+    } else {
+        char host[200] = "host";
+        gethostname(host, sizeof(host) - 1);
+        snprintf(w.name, sizeof(w.name), "%s-%ld", host, (long)getpid());
+    }
+    if ((rc = tp_profile_open(&w.defprof, w.o->profile ? w.o->profile : "tiktok", w.o->sets,
+                              w.o->n_sets, err)) < 0)
+        goto out;
+    w.qc = w.defprof->queue;
+    if (w.qc.max_attempts < 1)
+        w.qc.max_attempts = 3;
+    if (w.qc.reclaim_after <= 0)
+        w.qc.reclaim_after = 60;
+    if (w.qc.claim_lease <= 0)
+        w.qc.claim_lease = 30;
+    w.auto_workdir = !w.o->workdir;
+    w.workdir =
+        w.o->workdir ? tp_strdup(w.o->workdir) : tp_asprintf("./tokprep-work/worker-%s", w.name);
+    if (!w.workdir) {
+        rc = tp_error_set(err, TP_ENOMEM, 0, "out of memory");
+        goto out;
+    }
+    if ((rc = tp_rqueue_open(&w.q, url, 5, err)) < 0)
+        goto out;
+    if ((rc = tp_rqueue_ensure_group(&w.q, err)) < 0)
+        goto out;
+    if ((rc = tp_rqueue_open(&w.hq, url, 5, err)) < 0)
+        goto out;
+#ifdef TP_WORKER_SHARED_LIMITS
+    if ((rc = tp_tt_limits_redis_new(&w.limits, &w.q.url, err)) < 0)
+        goto out;
+#endif
+    if (pthread_create(&hb, NULL, heartbeat_main, &w) != 0) {
+        rc = tp_error_set(err, TP_EINTERNAL, errno, "cannot start the heartbeat thread");
+        goto out;
+    }
+    hb_started = true;
+    tp_log(TP_LOG_INFO, "worker %s on %s (work folder %s)", w.name, w.q.url.display, w.workdir);
+    long long reclaim_ms = (long long)(w.qc.reclaim_after * 1000);
+    double next_reclaim = 0, backoff = 0.5;
+    bool warned = false;
+    while (!cancelled(&w)) {
+        tp_rq_entry e;
+        tp_error lerr = TP_ERROR_INIT;
+        int got = 0;
+        /* Jobs of workers that stopped answering first, then new ones. */
+        if (tp_now_monotonic() >= next_reclaim) {
+            got = tp_rqueue_autoclaim(&w.q, w.name, reclaim_ms, &e, &lerr);
+            if (got == 0)
+                next_reclaim = tp_now_monotonic() + (w.qc.reclaim_after < 4 ? 0.25 : 1.0);
+        }
+        if (got == 0)
+            got = tp_rqueue_read(&w.q, w.name, BLOCK_MS, &e, &lerr);
+        if (got < 0) {
+            /* Redis restarting or unreachable: keep trying; jobs wait for us there. */
+            if (!warned)
+                tp_log(TP_LOG_WARN, "%s (retrying)", lerr.message);
+            warned = true;
+            sleep_cancellable(&w, backoff);
+            if (backoff < 5)
+                backoff *= 2;
+            continue;
+        }
+        if (warned)
+            tp_log(TP_LOG_INFO, "worker %s: connected again", w.name);
+        warned = false;
+        backoff = 0.5;
+        if (got == 0) {
+            if (w.o->drain && queue_empty(&w))
+                break;
+            continue;
+        }
+        process(&w, &e);
+        tp_rq_entry_clear(&e);
+    }
+    if (rc == 0) {
+        /* Leave the group's consumer list tidy, but never drop pending entries with it. */
+        redisReply *rep = NULL;
+        tp_error e2 = TP_ERROR_INIT;
+        if (tp_redis_cmd(w.q.r, &rep, &e2, "leaving the group",
+                         "XPENDING %s " TP_RQ_GROUP " - + 1 %s", w.q.stream, w.name) == 0 &&
+            rep->type == REDIS_REPLY_ARRAY && rep->elements == 0)
+            tp_redis_cmd(w.q.r, NULL, &e2, "leaving the group",
+                         "XGROUP DELCONSUMER %s " TP_RQ_GROUP " %s", w.q.stream, w.name);
+        freeReplyObject(rep);
+    }
+    if (cancelled(&w)) {
+        w.sum.canceled = 1;
+        rc = tp_error_set(err, TP_ECANCELED, 0, "interrupted");
+    }
+out:
+    if (hb_started) {
+        pthread_mutex_lock(&w.mu);
+        w.stop = true;
+        pthread_cond_signal(&w.cv);
+        pthread_mutex_unlock(&w.mu);
+        pthread_join(hb, NULL);
+    }
+    if (summary)
+        *summary = w.sum;
+    /* A name made of the pid is never used again: its local ledger is of no further use. */
+    if (hb_started && w.auto_workdir && !w.o->name)
+        tp_rmtree(w.workdir);
+    tp_rqueue_close(&w.q);
+    tp_rqueue_close(&w.hq);
+#ifdef TP_WORKER_SHARED_LIMITS
+    tp_tt_limits_free(w.limits);
+#endif
+    tp_profile_free(w.defprof);
+    free(w.workdir);
+    free(w.cur_job);
+    pthread_mutex_destroy(&w.mu);
+    pthread_cond_destroy(&w.cv);
+    return rc;
+}

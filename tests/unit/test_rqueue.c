@@ -1,0 +1,94 @@
+/* The queue's pure parts: job ids, and the queue.* profile keys (defaults in the built-in
+ * profile, left out of the profile hash so the ledger's key does not change with them). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "pipeline/rqueue.h"
+#include "profiles/profile.h"
+#include "util/tp_util.h"
+
+static void test_job_id(void **state)
+{
+    (void)state;
+    char *a = tp_rq_job_id("ab12", NULL), *b = tp_rq_job_id("ab12", ""),
+         *c = tp_rq_job_id("ab12", "tiktok-draft");
+    assert_string_equal(a, "ab12:-");
+    assert_string_equal(b, "ab12:-");
+    assert_string_equal(c, "ab12:tiktok-draft");
+    free(a);
+    free(b);
+    free(c);
+}
+
+/* The dump without the `queue` block (and the other unhashed keys): what the hash covers, i.e.
+ * the built-in profile as it was before the queue section existed. If that hash changed, every
+ * `run` ledger would see its files as new and deliver them again. */
+static char *dump_without_queue(const tp_profile *p)
+{
+    char *dump = tp_profile_dump(p);
+    assert_non_null(dump);
+    char *out = calloc(1, strlen(dump) + 1);
+    bool in_queue = false;
+    for (char *line = strtok(dump, "\n"); line; line = strtok(NULL, "\n")) {
+        if (!strcmp(line, "queue:")) {
+            in_queue = true;
+            continue;
+        }
+        if (in_queue && line[0] == ' ')
+            continue;
+        in_queue = false;
+        if (strstr(line, "shared_limits:") || strstr(line, "rate_window:"))
+            continue;
+        strcat(out, line);
+        strcat(out, "\n");
+    }
+    free(dump);
+    return out;
+}
+
+static void test_profile_keys(void **state)
+{
+    (void)state;
+    tp_profile *a = NULL, *b = NULL;
+    tp_error err = TP_ERROR_INIT;
+    const char *sets[] = {"queue.max_attempts=5", "queue.reclaim_after=2.5", "queue.claim_lease=1"};
+    assert_int_equal(tp_profile_open(&a, "tiktok", NULL, 0, &err), 0);
+    assert_int_equal(a->queue.max_attempts, 3);
+    assert_true(a->queue.reclaim_after == 60.0);
+    assert_true(a->queue.claim_lease == 30.0);
+    assert_int_equal(tp_profile_open(&b, "tiktok", sets, 3, &err), 0);
+    assert_int_equal(b->queue.max_attempts, 5);
+    assert_true(b->queue.reclaim_after == 2.5);
+    assert_string_equal(a->hash, b->hash);
+    char *canon = dump_without_queue(a);
+    char *full = tp_profile_dump(a);
+    assert_non_null(strstr(full, "queue:\n  max_attempts: 3"));
+    free(full);
+    char hex[65];
+    tp_sha256_hex(canon, strlen(canon), hex);
+    assert_string_equal(hex, a->hash);
+    free(canon);
+    /* Bounds are checked like every key. */
+    tp_profile *bad = NULL;
+    const char *zero[] = {"queue.max_attempts=0"};
+    assert_true(tp_profile_open(&bad, "tiktok", zero, 1, &err) < 0);
+    assert_null(bad);
+    tp_profile_free(a);
+    tp_profile_free(b);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_job_id),
+        cmocka_unit_test(test_profile_keys),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
