@@ -71,6 +71,8 @@ typedef struct tp_pipeline_stage {
 
 enum { TP_PS_SCAN = 0, TP_PS_PROBE, TP_PS_FIT, TP_PS_CHUNK, TP_PS_DELIVER, TP_PS_COUNT };
 
+typedef int (*tp_pipeline_mirror_fn)(const tp_ledger_row *row, void *payload, tp_error *err);
+
 struct tp_pipeline {
     const tp_profile *profile;
     tp_pipeline_opts opts;
@@ -90,14 +92,15 @@ struct tp_pipeline {
     tp_job *results_head, *results_tail;
     tp_pipeline_stage stages[TP_PS_COUNT];
     /* Queue worker (pipeline/worker.c): told of every ledger write, on the coordinator thread,
-     * after it is committed, so it can mirror resume state to Redis before the work goes on. */
-    void (*mirror)(const tp_ledger_row *row, void *payload);
+     * after it is committed, so it can mirror resume state to Redis before the work goes on.
+     * A failure (< 0, err set) stops the run like a failed ledger write: an upload must not go
+     * on with resume state that a successor could not see. */
+    tp_pipeline_mirror_fn mirror;
     void *mirror_payload;
 };
 
 /* Set the mirror hook (NULL = none). Before tp_pipeline_run(). */
-void tp_pipeline_set_mirror(struct tp_pipeline *pl,
-                            void (*mirror)(const tp_ledger_row *row, void *payload),
+void tp_pipeline_set_mirror(struct tp_pipeline *pl, tp_pipeline_mirror_fn mirror,
                             void *payload);
 
 /* Stage work functions (run on worker threads). */

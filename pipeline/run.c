@@ -136,7 +136,7 @@ static int ledger_write(run_state *rs, tp_job *job)
     tp_error err = TP_ERROR_INIT;
     int rc = tp_ledger_update(rs->pl->ledger, &job->row, &err);
     if (rc == 0 && rs->pl->mirror)
-        rs->pl->mirror(&job->row, rs->pl->mirror_payload);
+        rc = rs->pl->mirror(&job->row, rs->pl->mirror_payload, &err);
     if (rc < 0 && !rs->fatal.code) {
         rs->fatal = err; /* the ledger is our memory: stop rather than lose track */
         rs->pl->cancel = 1;
@@ -841,9 +841,8 @@ static void tick(run_state *rs)
         pthread_mutex_unlock(&pl->mu);
         if (ckpt && job->has_row) {
             tp_error err = TP_ERROR_INIT;
-            if (tp_ledger_save_upload(pl->ledger, job->row.id, ckpt_id, ckpt_url, ckpt_expiry,
-                                      ckpt_part, ckpt_last, ckpt_posts, &err) < 0)
-                tp_log(TP_LOG_WARN, "%s", err.message);
+            int rc = tp_ledger_save_upload(pl->ledger, job->row.id, ckpt_id, ckpt_url,
+                                           ckpt_expiry, ckpt_part, ckpt_last, ckpt_posts, &err);
             free(job->row.publish_id);
             free(job->row.upload_url);
             job->row.publish_id = ckpt_id;
@@ -855,8 +854,15 @@ static void tick(run_state *rs)
             job->row.upload_url_expiry = ckpt_expiry;
             job->row.upload_part = ckpt_part;
             job->row.last_chunk = ckpt_last;
-            if (pl->mirror)
-                pl->mirror(&job->row, pl->mirror_payload);
+            if (rc == 0 && pl->mirror)
+                rc = pl->mirror(&job->row, pl->mirror_payload, &err);
+            if (rc < 0 && !rs->fatal.code) {
+                /* What TikTok acknowledged could not be recorded: going on could post the file
+                 * again after a crash. Stop the run (the upload aborts at its next progress
+                 * tick) and keep the job queued; the next run resumes from what was saved. */
+                rs->fatal = err;
+                pl->cancel = 1;
+            }
         } else {
             free(ckpt_id);
             free(ckpt_url);
@@ -1067,7 +1073,7 @@ fail:
     return rc;
 }
 
-void tp_pipeline_set_mirror(tp_pipeline *pl, void (*mirror)(const tp_ledger_row *row, void *payload),
+void tp_pipeline_set_mirror(tp_pipeline *pl, tp_pipeline_mirror_fn mirror,
                             void *payload)
 {
     pl->mirror = mirror;

@@ -18,12 +18,9 @@
 #include "profiles/profile.h"
 #include "util/tp_util.h"
 
-/* The shared TikTok limits (per-account daily cap, per-token request rates in Redis) come from
- * the limits work (upload/tt_limits.h); built without it, each worker keeps its own windows. */
-#if __has_include("upload/tt_limits.h")
+/* The shared TikTok limits: the per-account daily cap and per-token request rates, kept in the
+ * queue's Redis so all workers together stay under them. */
 #include "upload/tt_limits.h"
-#define TP_WORKER_SHARED_LIMITS 1
-#endif
 
 #define BLOCK_MS 1000
 #define HB_TICK 0.1
@@ -38,9 +35,7 @@ typedef struct {
     tp_queue_conf qc;
     tp_rqueue q;  /* main thread */
     tp_rqueue hq; /* heartbeat thread */
-#ifdef TP_WORKER_SHARED_LIMITS
     tp_tt_limits *limits; /* on the queue's Redis: the same caps for every worker */
-#endif
     tp_queue_worker_summary sum;
     /* Shared with the heartbeat thread under mu. */
     pthread_mutex_t mu;
@@ -63,7 +58,6 @@ typedef struct {
     const char *fingerprint;
     outcome out;
     char *reason, *error_code, *outputs, *publish_id;
-    bool mirror_warned;
 } job_run;
 
 static bool cancelled(const worker *w)
@@ -221,11 +215,11 @@ static void on_pipeline_event(const tp_event *ev, void *payload)
 /* The ledger wrote a row: copy what a successor needs to resume into the job hash. Runs on the
  * coordinator (our) thread before the upload goes on, so Redis is never behind the ledger by
  * more than the write in flight. */
-static void mirror_row(const tp_ledger_row *row, void *payload)
+static int mirror_row(const tp_ledger_row *row, void *payload, tp_error *err)
 {
     job_run *jr = payload;
     if (strcmp(row->fingerprint, jr->fingerprint))
-        return;
+        return 0;
     char expiry[32], part[16], last[16];
     snprintf(expiry, sizeof(expiry), "%.3f", row->upload_url_expiry);
     snprintf(part, sizeof(part), "%d", row->upload_part);
@@ -250,14 +244,17 @@ static void mirror_row(const tp_ledger_row *row, void *payload)
                           last,
                           "posts",
                           row->posts ? row->posts : ""};
-    tp_error err = TP_ERROR_INIT;
-    if (tp_redis_cmdv(jr->w->q.r, NULL, &err, "mirroring the resume state", (int)TP_ARRAY_LEN(argv),
-                      argv, NULL) < 0 &&
-        !jr->mirror_warned) {
-        /* The local ledger still has it; only a takeover by another worker would miss it. */
-        tp_log(TP_LOG_WARN, "%s", err.message);
-        jr->mirror_warned = true;
+    /* A dropped connection is re-opened by the second call. If Redis stays away the run stops
+     * (the pipeline treats it like a failed ledger write): an upload that went on would leave a
+     * successor with stale resume state, and it could post the file again. */
+    int rc = 0;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        rc = tp_redis_cmdv(jr->w->q.r, NULL, err, "mirroring the resume state",
+                           (int)TP_ARRAY_LEN(argv), argv, NULL);
+        if (rc != -TP_ENET)
+            break;
     }
+    return rc;
 }
 
 static const char *nz(const char *s)
@@ -370,9 +367,7 @@ static int run_job(worker *w, job_run *jr, const redisReply *job, const char *pa
     if ((rc = seed_ledger(pl, job, fp, size, path, err)) < 0)
         goto out;
     tp_pipeline_set_mirror(pl, mirror_row, jr);
-#ifdef TP_WORKER_SHARED_LIMITS
     tp_pipeline_set_tt_limits(pl, w->limits);
-#endif
     hb_set_pipeline(w, pl);
     if (cancelled(w) || hb_claim_lost(w))
         tp_pipeline_cancel(pl);
@@ -644,10 +639,8 @@ int tp_queue_worker_run(tp_queue_worker_summary *summary, const char *url,
         goto out;
     if ((rc = tp_rqueue_open(&w.hq, url, 5, err)) < 0)
         goto out;
-#ifdef TP_WORKER_SHARED_LIMITS
     if ((rc = tp_tt_limits_redis_new(&w.limits, &w.q.url, err)) < 0)
         goto out;
-#endif
     if (pthread_create(&hb, NULL, heartbeat_main, &w) != 0) {
         rc = tp_error_set(err, TP_EINTERNAL, errno, "cannot start the heartbeat thread");
         goto out;
@@ -721,9 +714,7 @@ out:
         tp_rmtree(w.workdir);
     tp_rqueue_close(&w.q);
     tp_rqueue_close(&w.hq);
-#ifdef TP_WORKER_SHARED_LIMITS
     tp_tt_limits_free(w.limits);
-#endif
     tp_profile_free(w.defprof);
     free(w.workdir);
     free(w.cur_job);
