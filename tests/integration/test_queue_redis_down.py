@@ -186,8 +186,8 @@ def main():
             if os.environ.get("TP_TEST_VERBOSE"):
                 sys.stderr.write(w.output())
             print("Redis killed with %d/%d chunk(s) at TikTok, %d when the run stopped; done %.1f s "
-                  "after the restart, one init, one complete publish" %
-                  (at_kill, n_chunks, stopped_at, t_done - t_back))
+                  "after the restart, one init, one complete publish; SIGTERM exit in %.1f s" %
+                  (at_kill, n_chunks, stopped_at, t_done - t_back, took))
         finally:
             if w:
                 w.kill()
