@@ -58,7 +58,7 @@ typedef struct {
     const char *fingerprint;
     outcome out;
     char *reason, *error_code, *outputs, *publish_id;
-    bool mirror_failed; /* the run stopped because Redis could not take a checkpoint */
+    bool mirror_failed; /* the run stopped because Redis was unreachable for a checkpoint */
 } job_run;
 
 static bool cancelled(const worker *w)
@@ -263,7 +263,8 @@ static int mirror_row(const tp_ledger_row *row, void *payload, tp_error *err)
                           "%s: stopped: its resume state could not be recorded in Redis, and "
                           "going on could make a successor post it again (%s)",
                           row->source_path ? row->source_path : jr->fingerprint, cause);
-        jr->mirror_failed = true;
+        /* A lost connection is Redis' outage, not the file's fault (a refusal is counted). */
+        jr->mirror_failed = rc == -TP_ENET;
     }
     return rc;
 }

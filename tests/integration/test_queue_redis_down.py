@@ -87,8 +87,9 @@ def main():
         src = os.path.join(t, "clip.mp4")
         h.ff("-f", "lavfi", "-i", "testsrc2=size=180x320:rate=24:duration=2", "-f", "lavfi", "-i",
              "sine=frequency=440:duration=2", "-c:v", "libx264", "-preset", "ultrafast", "-b:v",
-             "4M", "-minrate", "4M", "-maxrate", "4M", "-bufsize", "1M", "-x264-params", "nal-hrd=cbr", "-pix_fmt", "yuv420p",
-             "-c:a", "aac", "-b:a", "32k", "-shortest", "-movflags", "+faststart", src)
+             "4M", "-minrate", "4M", "-maxrate", "4M", "-bufsize", "1M", "-x264-params",
+             "nal-hrd=cbr", "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "32k", "-shortest",
+             "-movflags", "+faststart", src)
         size = os.path.getsize(src)
         n_chunks = size // CHUNK
         assert n_chunks >= 8, "the fixture is too small for the test: %d bytes" % size
@@ -192,10 +193,10 @@ def main():
                 assert s not in text, "a secret was printed"
             if os.environ.get("TP_TEST_VERBOSE"):
                 sys.stderr.write(w.output())
-            print("Redis killed %.2f s after chunk %d/%d reached TikTok; %d chunk(s) there when the "
-                  "run stopped; done %.1f s after the restart, one init, one complete publish; "
-                  "SIGTERM exit in %.1f s" % (t_kill - t_seen, seen, n_chunks, stopped_at,
-                                              t_done - t_back, took))
+            print("Redis killed %.2f s after chunk %d/%d reached TikTok; %d chunk(s) there when "
+                  "the run stopped; done %.1f s after the restart, one init, one complete "
+                  "publish; SIGTERM exit in %.1f s" % (t_kill - t_seen, seen, n_chunks, stopped_at,
+                                                       t_done - t_back, took))
         finally:
             if w:
                 w.kill()
