@@ -58,6 +58,7 @@ typedef struct {
     const char *fingerprint;
     outcome out;
     char *reason, *error_code, *outputs, *publish_id;
+    bool mirror_failed; /* the run stopped because Redis was unreachable for a checkpoint */
 } job_run;
 
 static bool cancelled(const worker *w)
@@ -253,6 +254,17 @@ static int mirror_row(const tp_ledger_row *row, void *payload, tp_error *err)
                            (int)TP_ARRAY_LEN(argv), argv, NULL);
         if (rc != -TP_ENET)
             break;
+    }
+    if (rc < 0) {
+        /* Say what it means for the file: the reconnect's message alone names only Redis. */
+        char cause[TP_ERROR_MSG_MAX];
+        tp_strlcpy(cause, err->message, sizeof(cause));
+        rc = tp_error_set(err, -rc, err->raw,
+                          "%s: stopped: its resume state could not be recorded in Redis, and "
+                          "going on could make a successor post it again (%s)",
+                          row->source_path ? row->source_path : jr->fingerprint, cause);
+        /* A lost connection is Redis' outage, not the file's fault (a refusal is counted). */
+        jr->mirror_failed = rc == -TP_ENET;
     }
     return rc;
 }
@@ -521,6 +533,15 @@ static void process(worker *w, const tp_rq_entry *e)
                     st, sizeof(st));
         final_state = "requeued";
         reason = "interrupted: handed back to the queue";
+        w->sum.requeued++;
+    } else if (rc < 0 && jr.mirror_failed) {
+        /* Redis went away, not the file: say so now (recording waits for Redis), and give the
+         * attempt back, or a few Redis restarts would dead-letter a good file. */
+        tp_log(TP_LOG_WARN, "%s; the job is handed back once Redis answers", err.message);
+        record_fail(w, e->job_id, e->id, err.message, tp_error_name(err.code), false, true, st,
+                    sizeof(st));
+        final_state = "requeued";
+        reason = err.message;
         w->sum.requeued++;
     } else if (rc < 0 || jr.out == OUT_FAILED || jr.out == OUT_NONE) {
         reason = rc < 0 ? err.message : jr.reason ? jr.reason : "no outcome";
