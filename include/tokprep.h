@@ -332,6 +332,8 @@ typedef struct tp_event {
     /* summary: files by outcome in this run, and elapsed seconds */
     int n_discovered, n_done, n_skipped, n_rejected, n_failed;
     double elapsed;
+    double retry_at; /* skipped (deferred by a daily cap or a long rate limit): epoch seconds
+                      * when it can be tried again; else 0 */
 } tp_event;
 
 /* Called on the thread that runs tp_pipeline_run(), never concurrently, in order. It should
@@ -485,6 +487,7 @@ typedef struct {
 typedef struct {
     int done, rejected, failed, dead, requeued;
     int canceled; /* 1 when stopped by opts.cancel */
+    int deferred; /* put in the delayed set until TikTok's cap or rate limit allows it */
 } tp_queue_worker_summary;
 
 /* Join the queue's consumer group and work: take over jobs idle longer than
