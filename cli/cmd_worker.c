@@ -198,8 +198,7 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
             fprintf(stderr,
                     "%s: %d done, %d rejected, %d failed (retried later), %d dead-lettered, "
                     "%d handed back, %d deferred\n",
-                    name, sum.done, sum.rejected, sum.failed, sum.dead, sum.requeued,
-                    sum.deferred);
+                    name, sum.done, sum.rejected, sum.failed, sum.dead, sum.requeued, sum.deferred);
     }
 out:
     tp_cli_sets_free(&sets);

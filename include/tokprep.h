@@ -455,7 +455,8 @@ typedef struct {
     const char *fingerprint;
     const char *profile;     /* as enqueued ("" = the worker's default) */
     const char *state;       /* finished: done, rejected, failed (retried later), dead,
-                              * requeued (interrupted or deferred; not an attempt) */
+                              * requeued (interrupted; not an attempt), deferred (a daily
+                              * cap or long rate limit: delayed set; not an attempt) */
     const char *reason;      /* finished and not done: why */
     int attempt, max_attempts;
     int reclaimed;           /* started: taken over from a worker that stopped answering */
@@ -472,7 +473,8 @@ typedef struct {
                               * settings; NULL = "tiktok" */
     const char *const *sets; /* KEY=VALUE overrides applied to every profile the worker loads */
     size_t n_sets;
-    int drain;               /* return once no job is waiting or in progress anywhere */
+    int drain;               /* return once no job is waiting or in progress anywhere
+                              * (deferred jobs do not hold it) */
     tp_event_cb on_event;    /* pipeline events of each job (as tp_pipeline_run) */
     tp_queue_job_cb on_job;  /* job-level events */
     void *payload;           /* passed to both callbacks */
@@ -504,7 +506,9 @@ int tp_queue_worker_run(tp_queue_worker_summary *summary, const char *url,
 /* The queue as JSON: {"queue", "exists", "jobs", "jobs_by_state": {state: n}, "pending" (not yet
  * taken), "in_progress": {"total", "by_worker": {name: n}} (taken, not acknowledged: running,
  * or failed and waiting for a retry), "done", "failed", "rejected", "dead",
- * "oldest_pending_age" (seconds, or null), "dead_letters": [{"id", "path", "fingerprint",
+ * "oldest_pending_age" (seconds, or null), "deferred" (jobs in the delayed set: a daily cap or
+ * long rate limit), "next_retry_at" (the earliest one's not_before, epoch s, or null),
+ * "dead_letters": [{"id", "path", "fingerprint",
  * "profile", "reason", "error_code", "attempts", "worker"}] (latest 20), "workers": [{"name",
  * "pending", "idle"}]}. *json_out is malloc'd; the caller frees it. Thread-safe. */
 int tp_queue_status(char **json_out, const char *url, tp_error *err);

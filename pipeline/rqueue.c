@@ -518,8 +518,8 @@ int tp_queue_status(char **json_out, const char *url, tp_error *err)
     /* Job states, kept by the scripts. */
     if ((rc = tp_redis_cmd(q.r, &rep, err, "reading the counters", "HGETALL %s", q.counts)) < 0)
         goto out;
-    static const char *const states[] = {"queued", "running",  "done",
-                                         "failed", "rejected", "dead", "deferred"};
+    static const char *const states[] = {"queued",   "running", "done",    "failed",
+                                         "rejected", "dead",    "deferred"};
     cJSON *by_state = cJSON_AddObjectToObject(doc, "jobs_by_state");
     double total = 0;
     for (size_t i = 0; i < TP_ARRAY_LEN(states); i++) {

@@ -168,8 +168,8 @@ static void finish_canceled(run_state *rs, tp_job *job)
     finish(rs, job);
 }
 
-static void finish_skipped_at(run_state *rs, tp_job *job, const char *reason,
-                              const char *verdict, double retry_at)
+static void finish_skipped_at(run_state *rs, tp_job *job, const char *reason, const char *verdict,
+                              double retry_at)
 {
     tp_event ev = {.kind = TP_EVENT_SKIPPED,
                    .path = job->path,

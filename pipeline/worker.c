@@ -59,7 +59,7 @@ typedef struct {
     const char *fingerprint;
     outcome out;
     char *reason, *error_code, *outputs, *publish_id;
-    double retry_at; /* deferred: when TikTok allows it (epoch s), 0 = not said */
+    double retry_at;    /* deferred: when TikTok allows it (epoch s), 0 = not said */
     bool mirror_failed; /* the run stopped because Redis was unreachable for a checkpoint */
 } job_run;
 
@@ -450,8 +450,8 @@ static void record_fail_at(worker *w, const char *job_id, const char *entry, con
 {
     char maxa[16];
     snprintf(maxa, sizeof(maxa), "%d", w->qc.max_attempts);
-    const char *extra[6] = {reason,           code, maxa, counted ? "1" : "0", requeue ? "1" : "0",
-                            not_before ? not_before : ""};
+    const char *extra[6] = {
+        reason, code, maxa, counted ? "1" : "0", requeue ? "1" : "0", not_before ? not_before : ""};
     redisReply *rep = NULL;
     state[0] = '\0';
     if (record(w, TP_RQS_FAIL, job_id, entry, 6, extra, &rep) == 0 &&
