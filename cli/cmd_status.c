@@ -1,6 +1,7 @@
 /* `tokprep status`: what the job ledger says, by stage and status, with failures. */
 #include <cjson/cJSON.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "cli/cli.h"
 #include "util/tp_util.h"
@@ -62,6 +63,17 @@ static void print_queue(const cJSON *doc)
     printf("  %-28s %d\n", "failed (will be retried)", (int)num(doc, "failed"));
     printf("  %-28s %d\n", "rejected by the profile", (int)num(doc, "rejected"));
     printf("  %-28s %d\n", "dead-lettered", (int)num(doc, "dead"));
+    const cJSON *next = cJSON_GetObjectItem(doc, "next_retry_at");
+    if (cJSON_IsNumber(next)) {
+        char when[32] = "";
+        time_t at = (time_t)next->valuedouble;
+        struct tm tm;
+        strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", localtime_r(&at, &tm));
+        printf("  %-28s %d (next due %s)\n", "deferred (cap/rate limit)", (int)num(doc, "deferred"),
+               when);
+    } else {
+        printf("  %-28s %d\n", "deferred (cap/rate limit)", (int)num(doc, "deferred"));
+    }
     const cJSON *age = cJSON_GetObjectItem(doc, "oldest_pending_age");
     if (cJSON_IsNumber(age))
         printf("  %-28s %.0f s\n", "oldest unfinished job", age->valuedouble);

@@ -191,13 +191,14 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
             cJSON_AddNumberToObject(j, "failed", sum.failed);
             cJSON_AddNumberToObject(j, "dead", sum.dead);
             cJSON_AddNumberToObject(j, "requeued", sum.requeued);
+            cJSON_AddNumberToObject(j, "deferred", sum.deferred);
             print_json(j);
             cJSON_Delete(j);
         } else
             fprintf(stderr,
                     "%s: %d done, %d rejected, %d failed (retried later), %d dead-lettered, "
-                    "%d handed back\n",
-                    name, sum.done, sum.rejected, sum.failed, sum.dead, sum.requeued);
+                    "%d handed back, %d deferred\n",
+                    name, sum.done, sum.rejected, sum.failed, sum.dead, sum.requeued, sum.deferred);
     }
 out:
     tp_cli_sets_free(&sets);
@@ -216,6 +217,8 @@ const tp_cli_command tp_cmd_worker = {
         "answering are taken over after queue.reclaim_after seconds; a job that failed\n"
         "queue.max_attempts times goes to the dead-letter stream. Jobs queued with a profile\n"
         "use it (a built-in name or a path on shared storage); others use --profile.\n"
+        "A job deferred by TikTok's daily cap or a long rate limit waits in the delayed set\n"
+        "until then (no attempt used); --drain does not wait for deferred jobs.\n"
         "SIGTERM: the current job checkpoints and is handed back, exit 0 (within ~2 s).\n"
         "SIGINT: the same, exit 130. A second signal exits at once (the job is taken over\n"
         "later). Exit status: 0 stopped by SIGTERM or drained (--drain), 2 cannot start\n"

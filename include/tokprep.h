@@ -332,6 +332,8 @@ typedef struct tp_event {
     /* summary: files by outcome in this run, and elapsed seconds */
     int n_discovered, n_done, n_skipped, n_rejected, n_failed;
     double elapsed;
+    double retry_at; /* skipped (deferred by a daily cap or a long rate limit): epoch seconds
+                      * when it can be tried again; else 0 */
 } tp_event;
 
 /* Called on the thread that runs tp_pipeline_run(), never concurrently, in order. It should
@@ -453,7 +455,8 @@ typedef struct {
     const char *fingerprint;
     const char *profile;     /* as enqueued ("" = the worker's default) */
     const char *state;       /* finished: done, rejected, failed (retried later), dead,
-                              * requeued (interrupted or deferred; not an attempt) */
+                              * requeued (interrupted; not an attempt), deferred (a daily
+                              * cap or long rate limit: delayed set; not an attempt) */
     const char *reason;      /* finished and not done: why */
     int attempt, max_attempts;
     int reclaimed;           /* started: taken over from a worker that stopped answering */
@@ -470,7 +473,8 @@ typedef struct {
                               * settings; NULL = "tiktok" */
     const char *const *sets; /* KEY=VALUE overrides applied to every profile the worker loads */
     size_t n_sets;
-    int drain;               /* return once no job is waiting or in progress anywhere */
+    int drain;               /* return once no job is waiting or in progress anywhere
+                              * (deferred jobs do not hold it) */
     tp_event_cb on_event;    /* pipeline events of each job (as tp_pipeline_run) */
     tp_queue_job_cb on_job;  /* job-level events */
     void *payload;           /* passed to both callbacks */
@@ -485,6 +489,7 @@ typedef struct {
 typedef struct {
     int done, rejected, failed, dead, requeued;
     int canceled; /* 1 when stopped by opts.cancel */
+    int deferred; /* put in the delayed set until TikTok's cap or rate limit allows it */
 } tp_queue_worker_summary;
 
 /* Join the queue's consumer group and work: take over jobs idle longer than
@@ -501,7 +506,9 @@ int tp_queue_worker_run(tp_queue_worker_summary *summary, const char *url,
 /* The queue as JSON: {"queue", "exists", "jobs", "jobs_by_state": {state: n}, "pending" (not yet
  * taken), "in_progress": {"total", "by_worker": {name: n}} (taken, not acknowledged: running,
  * or failed and waiting for a retry), "done", "failed", "rejected", "dead",
- * "oldest_pending_age" (seconds, or null), "dead_letters": [{"id", "path", "fingerprint",
+ * "oldest_pending_age" (seconds, or null), "deferred" (jobs in the delayed set: a daily cap or
+ * long rate limit), "next_retry_at" (the earliest one's not_before, epoch s, or null),
+ * "dead_letters": [{"id", "path", "fingerprint",
  * "profile", "reason", "error_code", "attempts", "worker"}] (latest 20), "workers": [{"name",
  * "pending", "idle"}]}. *json_out is malloc'd; the caller frees it. Thread-safe. */
 int tp_queue_status(char **json_out, const char *url, tp_error *err);

@@ -22,7 +22,8 @@ int tp_rqueue_open(tp_rqueue *q, const char *url, double timeout, tp_error *err)
     q->stream = tp_asprintf("tokprep:%s:jobs", q->url.name);
     q->dead = tp_asprintf("tokprep:%s:dead", q->url.name);
     q->counts = tp_asprintf("tokprep:%s:counts", q->url.name);
-    if (!q->stream || !q->dead || !q->counts) {
+    q->delayed = tp_asprintf("tokprep:%s:delayed", q->url.name);
+    if (!q->stream || !q->dead || !q->counts || !q->delayed) {
         tp_rqueue_close(q);
         return tp_error_set(err, TP_ENOMEM, 0, "out of memory");
     }
@@ -40,6 +41,7 @@ void tp_rqueue_close(tp_rqueue *q)
     free(q->stream);
     free(q->dead);
     free(q->counts);
+    free(q->delayed);
     memset(q, 0, sizeof(*q));
 }
 
@@ -137,7 +139,7 @@ int tp_rqueue_read(tp_rqueue *q, const char *consumer, int block_ms, tp_rq_entry
 
 /* ---- scripts ------------------------------------------------------------------------------ */
 
-/* KEYS: 1 job hash, 2 claim, 3 counts, 4 jobs stream, 5 dead stream.
+/* KEYS: 1 job hash, 2 claim, 3 counts, 4 jobs stream, 5 dead stream, 6 delayed set.
  * ARGV: 1 consumer, 2 group, 3 entry id, 4 now (epoch s), 5 job id, then per script.
  * `counts` holds how many jobs are in each state: every state change goes through move(). */
 #define LUA_PRELUDE                                                                                \
@@ -181,12 +183,16 @@ static const char finish_lua[] = LUA_PRELUDE
     "redis.call('XACK', KEYS[4], ARGV[2], ARGV[3])\n"
     "return release()\n";
 
-/* FAIL (6 reason, 7 error code, 8 max attempts, 9 counted 1|0, 10 requeue now 1|0):
+/* FAIL (6 reason, 7 error code, 8 max attempts, 9 counted 1|0, 10 requeue now 1|0,
+ * 11 not_before epoch s or ""):
  *  - counted and out of attempts: dead-letter (XADD to the dead stream) and acknowledge;
  *  - counted: state failed, entry left pending: any worker takes it again after reclaim_after;
  *  - not counted (interrupted, deferred): the attempt is given back, state queued; with
- *    requeue the entry is acknowledged and added anew, so another worker takes it at once.
- * Returns {'dead'|'retry'|'requeued'|'final'|'gone', attempts}. */
+ *    requeue the entry is acknowledged and added anew, so another worker takes it at once;
+ *  - not counted with not_before (a daily cap, a long rate limit): state deferred, the entry
+ *    acknowledged and the job put in the delayed set, so no worker takes it before then
+ *    (PROMOTE adds it back). All in one step: it cannot be both pending and delayed.
+ * Returns {'dead'|'retry'|'requeued'|'deferred'|'final'|'gone', attempts}. */
 static const char fail_lua[] = LUA_PRELUDE
     "local st = redis.call('HGET', KEYS[1], 'state')\n"
     "if not st or final(st) then\n"
@@ -210,6 +216,13 @@ static const char fail_lua[] = LUA_PRELUDE
     "    'attempts', tostring(att), 'worker', ARGV[1])\n"
     "  redis.call('XACK', KEYS[4], ARGV[2], ARGV[3])\n"
     "  return {'dead', tostring(att)}\n"
+    "end\n"
+    "if ARGV[9] == '0' and ARGV[11] ~= '' then\n"
+    "  move(st, 'deferred')\n"
+    "  redis.call('HSET', KEYS[1], 'state', 'deferred', 'not_before', ARGV[11])\n"
+    "  redis.call('XACK', KEYS[4], ARGV[2], ARGV[3])\n"
+    "  redis.call('ZADD', KEYS[6], ARGV[11], ARGV[5])\n"
+    "  return {'deferred', tostring(att)}\n"
     "end\n"
     "move(st, ARGV[9] == '1' and 'failed' or 'queued')\n"
     "redis.call('HSET', KEYS[1], 'state', ARGV[9] == '1' and 'failed' or 'queued')\n"
@@ -253,7 +266,7 @@ int tp_rqueue_script(tp_rqueue *q, tp_rq_script s, const char *job_id, const cha
     char now[32];
     snprintf(now, sizeof(now), "%.3f", tp_now_wall());
     char *job = tp_rq_key(q, "job", job_id), *claim = tp_rq_key(q, "claim", job_id);
-    const char *keys[5] = {job, claim, q->counts, q->stream, q->dead};
+    const char *keys[6] = {job, claim, q->counts, q->stream, q->dead, q->delayed};
     const char *args[16] = {consumer, TP_RQ_GROUP, entry, now, job_id};
     if (!job || !claim || nextra > 11) {
         rc = tp_error_set(err, TP_ENOMEM, 0, "out of memory");
@@ -261,10 +274,54 @@ int tp_rqueue_script(tp_rqueue *q, tp_rq_script s, const char *job_id, const cha
     }
     for (int i = 0; i < nextra; i++)
         args[5 + i] = extra[i] ? extra[i] : "";
-    rc = tp_redis_eval(q->r, reply, err, what[s], tp_rq_script_text(s), 5, keys, 5 + nextra, args);
+    rc = tp_redis_eval(q->r, reply, err, what[s], tp_rq_script_text(s), 6, keys, 5 + nextra, args);
 out:
     free(job);
     free(claim);
+    return rc;
+}
+
+/* PROMOTE. KEYS: 1 delayed set, 2 jobs stream, 3 counts. ARGV: 1 job key prefix
+ * ("tokprep:NAME:job:"), 2 how many at most. Due members (score <= Redis' TIME) go back into
+ * the stream as new entries, state queued. One script, so two workers never add one job twice;
+ * Redis' clock, so workers with skewed clocks agree. A member whose job is gone or no longer
+ * deferred (deleted by an operator) is only removed. Returns how many were added. */
+static const char promote_lua[] =
+    "local t = redis.call('TIME')\n"
+    "local now = tonumber(t[1]) + tonumber(t[2]) / 1e6\n"
+    "local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, ARGV[2])\n"
+    "local n = 0\n"
+    "for _, job in ipairs(due) do\n"
+    "  redis.call('ZREM', KEYS[1], job)\n"
+    "  local key = ARGV[1] .. job\n"
+    "  if redis.call('HGET', key, 'state') == 'deferred' then\n"
+    "    local id = redis.call('XADD', KEYS[2], '*', 'job', job)\n"
+    "    redis.call('HINCRBY', KEYS[3], 'deferred', -1)\n"
+    "    redis.call('HINCRBY', KEYS[3], 'queued', 1)\n"
+    "    redis.call('HSET', key, 'state', 'queued', 'entry', id, 'updated_at', tostring(now))\n"
+    "    n = n + 1\n"
+    "  end\n"
+    "end\n"
+    "return n\n";
+
+int tp_rqueue_promote(tp_rqueue *q, int max, int *moved, tp_error *err)
+{
+    char *prefix = tp_rq_key(q, "job", "");
+    char maxs[16];
+    snprintf(maxs, sizeof(maxs), "%d", max);
+    const char *keys[3] = {q->delayed, q->stream, q->counts};
+    const char *args[2] = {prefix, maxs};
+    redisReply *rep = NULL;
+    int rc;
+    *moved = 0;
+    if (!prefix)
+        return tp_error_set(err, TP_ENOMEM, 0, "out of memory");
+    rc = tp_redis_eval(q->r, &rep, err, "moving due deferred jobs back", promote_lua, 3, keys, 2,
+                       args);
+    if (rc == 0 && rep->type == REDIS_REPLY_INTEGER)
+        *moved = (int)rep->integer;
+    freeReplyObject(rep);
+    free(prefix);
     return rc;
 }
 
@@ -461,7 +518,8 @@ int tp_queue_status(char **json_out, const char *url, tp_error *err)
     /* Job states, kept by the scripts. */
     if ((rc = tp_redis_cmd(q.r, &rep, err, "reading the counters", "HGETALL %s", q.counts)) < 0)
         goto out;
-    static const char *const states[] = {"queued", "running", "done", "failed", "rejected", "dead"};
+    static const char *const states[] = {"queued",   "running", "done",    "failed",
+                                         "rejected", "dead",    "deferred"};
     cJSON *by_state = cJSON_AddObjectToObject(doc, "jobs_by_state");
     double total = 0;
     for (size_t i = 0; i < TP_ARRAY_LEN(states); i++) {
@@ -540,6 +598,22 @@ int tp_queue_status(char **json_out, const char *url, tp_error *err)
         cJSON_AddNumberToObject(doc, "oldest_pending_age", (now_ms - oldest_ms) / 1000.0);
     else
         cJSON_AddNullToObject(doc, "oldest_pending_age");
+    /* Deferred: acknowledged, waiting in the delayed set for their not_before. */
+    if ((rc = tp_redis_cmd(q.r, &rep, err, "reading the delayed set", "ZRANGE %s 0 0 WITHSCORES",
+                           q.delayed)) < 0)
+        goto out;
+    if (rep->type == REDIS_REPLY_ARRAY && rep->elements == 2 &&
+        rep->element[1]->type == REDIS_REPLY_STRING)
+        cJSON_AddNumberToObject(doc, "next_retry_at", strtod(rep->element[1]->str, NULL));
+    else
+        cJSON_AddNullToObject(doc, "next_retry_at");
+    freeReplyObject(rep);
+    rep = NULL;
+    if ((rc = tp_redis_cmd(q.r, &rep, err, "reading the delayed set", "ZCARD %s", q.delayed)) < 0)
+        goto out;
+    cJSON_AddNumberToObject(doc, "deferred", (double)rep->integer);
+    freeReplyObject(rep);
+    rep = NULL;
     /* Dead letters: how many, and the latest few with their reasons. */
     if ((rc = tp_redis_cmd(q.r, &rep, err, "reading the dead letters", "XLEN %s", q.dead)) < 0)
         goto out;

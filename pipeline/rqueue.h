@@ -17,6 +17,7 @@ typedef struct {
     char *stream; /* tokprep:NAME:jobs */
     char *dead;   /* tokprep:NAME:dead */
     char *counts; /* tokprep:NAME:counts */
+    char *delayed; /* tokprep:NAME:delayed: deferred job ids, score = not_before (epoch s) */
 } tp_rqueue;
 
 /* Parse url and connect (timeout seconds for connect and every command). */
@@ -42,11 +43,15 @@ int tp_rqueue_autoclaim(tp_rqueue *q, const char *consumer, long long min_idle_m
 /* XREADGROUP one new entry, blocking up to block_ms: 1 and *e, 0 when none. */
 int tp_rqueue_read(tp_rqueue *q, const char *consumer, int block_ms, tp_rq_entry *e, tp_error *err);
 
+/* Move up to max deferred jobs whose not_before has come (by Redis' clock) back into the
+ * stream, atomically: *moved = how many. */
+int tp_rqueue_promote(tp_rqueue *q, int max, int *moved, tp_error *err);
+
 /* *waiting = entries never delivered, *pending = delivered and not acknowledged. */
 int tp_rqueue_counts(tp_rqueue *q, long long *waiting, long long *pending, tp_error *err);
 
 /* The scripts. Every one takes the same keys (job hash, claim, counts, jobs stream, dead
- * stream) and first arguments (consumer, group, entry id, now); see rqueue.c. */
+ * stream, delayed set) and first arguments (consumer, group, entry id, now); see rqueue.c. */
 typedef enum {
     TP_RQS_START = 0,
     TP_RQS_FINISH,

@@ -168,16 +168,23 @@ static void finish_canceled(run_state *rs, tp_job *job)
     finish(rs, job);
 }
 
-static void finish_skipped(run_state *rs, tp_job *job, const char *reason, const char *verdict)
+static void finish_skipped_at(run_state *rs, tp_job *job, const char *reason, const char *verdict,
+                              double retry_at)
 {
     tp_event ev = {.kind = TP_EVENT_SKIPPED,
                    .path = job->path,
                    .reason = reason,
                    .verdict = verdict,
-                   .fingerprint = job->fingerprint};
+                   .fingerprint = job->fingerprint,
+                   .retry_at = retry_at};
     emit(rs->pl, &ev);
     rs->sum.skipped++;
     finish(rs, job);
+}
+
+static void finish_skipped(run_state *rs, tp_job *job, const char *reason, const char *verdict)
+{
+    finish_skipped_at(rs, job, reason, verdict, 0);
 }
 
 /* A full or read-only disk says nothing about the file: the job stays queued and the next run
@@ -362,7 +369,8 @@ static void on_failure(run_state *rs, tp_job *job)
         set_str(&job->row.error, why ? why : job->err.message);
         set_str(&job->row.error_code, tp_error_name(job->err.code));
         ledger_write(rs, job);
-        finish_skipped(rs, job, why ? why : job->err.message, NULL);
+        /* The queue worker schedules the job for then instead of taking it again at once. */
+        finish_skipped_at(rs, job, why ? why : job->err.message, NULL, job->retry_at);
         free(why);
         return;
     }

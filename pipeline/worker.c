@@ -24,6 +24,7 @@
 
 #define BLOCK_MS 1000
 #define HB_TICK 0.1
+#define PROMOTE_EVERY 1.0 /* seconds between looks at the delayed set */
 
 typedef struct {
     const tp_queue_worker_opts *o;
@@ -58,6 +59,7 @@ typedef struct {
     const char *fingerprint;
     outcome out;
     char *reason, *error_code, *outputs, *publish_id;
+    double retry_at;    /* deferred: when TikTok allows it (epoch s), 0 = not said */
     bool mirror_failed; /* the run stopped because Redis was unreachable for a checkpoint */
 } job_run;
 
@@ -198,8 +200,10 @@ static void on_pipeline_event(const tp_event *ev, void *payload)
             jr->out = OUT_REJECTED;
         else if (!strncmp(r, "already done", 12))
             jr->out = OUT_DONE; /* this worker delivered it before: its ledger says so */
-        else
+        else {
             jr->out = OUT_DEFERRED; /* a daily cap or rate limit: not the file's fault */
+            jr->retry_at = ev->retry_at;
+        }
         break;
     }
     case TP_EVENT_FAILED:
@@ -438,20 +442,29 @@ static void emit_job(worker *w, tp_queue_job_kind kind, const char *path, const 
     w->o->on_job(&ev, w->o->payload);
 }
 
-/* FAIL script → the state it reports (dead, retry, requeued, ...), "" when not recorded. */
-static void record_fail(worker *w, const char *job_id, const char *entry, const char *reason,
-                        const char *code, bool counted, bool requeue, char *state, size_t n)
+/* FAIL script → the state it reports (dead, retry, requeued, deferred, ...), "" when not
+ * recorded. not_before (epoch s, NULL = none) defers the job: see fail_lua in rqueue.c. */
+static void record_fail_at(worker *w, const char *job_id, const char *entry, const char *reason,
+                           const char *code, bool counted, bool requeue, const char *not_before,
+                           char *state, size_t n)
 {
     char maxa[16];
     snprintf(maxa, sizeof(maxa), "%d", w->qc.max_attempts);
-    const char *extra[5] = {reason, code, maxa, counted ? "1" : "0", requeue ? "1" : "0"};
+    const char *extra[6] = {
+        reason, code, maxa, counted ? "1" : "0", requeue ? "1" : "0", not_before ? not_before : ""};
     redisReply *rep = NULL;
     state[0] = '\0';
-    if (record(w, TP_RQS_FAIL, job_id, entry, 5, extra, &rep) == 0 &&
+    if (record(w, TP_RQS_FAIL, job_id, entry, 6, extra, &rep) == 0 &&
         rep->type == REDIS_REPLY_ARRAY && rep->elements > 0 &&
         rep->element[0]->type == REDIS_REPLY_STRING)
         tp_strlcpy(state, rep->element[0]->str, n);
     freeReplyObject(rep);
+}
+
+static void record_fail(worker *w, const char *job_id, const char *entry, const char *reason,
+                        const char *code, bool counted, bool requeue, char *state, size_t n)
+{
+    record_fail_at(w, job_id, entry, reason, code, counted, requeue, NULL, state, n);
 }
 
 static void process(worker *w, const tp_rq_entry *e)
@@ -555,11 +568,18 @@ static void process(worker *w, const tp_rq_entry *e)
         else
             w->sum.failed++;
     } else if (jr.out == OUT_DEFERRED) {
+        /* Scheduled, not left pending: taken again after reclaim_after, it would only probe,
+         * fit and ask TikTok again to hear the same answer until the cap resets. The attempt
+         * is given back (the file is not at fault). */
         reason = jr.reason;
-        record_fail(w, e->job_id, e->id, reason, tp_error_name(TP_ERATE), false, false, st,
-                    sizeof(st));
-        final_state = "requeued";
-        w->sum.requeued++;
+        char nb[32];
+        double at = jr.retry_at > 0 ? jr.retry_at : tp_now_wall() + w->qc.reclaim_after;
+        snprintf(nb, sizeof(nb), "%lld", (long long)(at + 0.999));
+        record_fail_at(w, e->job_id, e->id, reason, tp_error_name(TP_ERATE), false, false, nb, st,
+                       sizeof(st));
+        final_state = st[0] ? st : "unrecorded";
+        if (!strcmp(st, "deferred"))
+            w->sum.deferred++;
     } else {
         bool done = jr.out == OUT_DONE;
         const char *extra[5] = {done ? "done" : "rejected", done ? "" : jr.reason,
@@ -669,13 +689,24 @@ int tp_queue_worker_run(tp_queue_worker_summary *summary, const char *url,
     hb_started = true;
     tp_log(TP_LOG_INFO, "worker %s on %s (work folder %s)", w.name, w.q.url.display, w.workdir);
     long long reclaim_ms = (long long)(w.qc.reclaim_after * 1000);
-    double next_reclaim = 0, backoff = 0.5;
+    double next_reclaim = 0, next_promote = 0, backoff = 0.5;
     bool warned = false;
     while (!cancelled(&w)) {
         tp_rq_entry e;
         tp_error lerr = TP_ERROR_INIT;
         int got = 0;
         /* Jobs of workers that stopped answering first, then new ones. */
+        if (tp_now_monotonic() >= next_promote) {
+            /* Deferred jobs whose time has come go back into the stream first. A few at a
+             * time: a cap that resets for thousands of jobs does not stall one worker. */
+            int moved = 0;
+            tp_error perr = TP_ERROR_INIT;
+            if (tp_rqueue_promote(&w.q, 10, &moved, &perr) < 0)
+                tp_log(TP_LOG_DEBUG, "%s", perr.message);
+            else if (moved > 0)
+                tp_log(TP_LOG_INFO, "worker %s: %d deferred job(s) due again", w.name, moved);
+            next_promote = tp_now_monotonic() + (moved >= 10 ? 0 : PROMOTE_EVERY);
+        }
         if (tp_now_monotonic() >= next_reclaim) {
             got = tp_rqueue_autoclaim(&w.q, w.name, reclaim_ms, &e, &lerr);
             if (got == 0)
@@ -698,7 +729,12 @@ int tp_queue_worker_run(tp_queue_worker_summary *summary, const char *url,
         warned = false;
         backoff = 0.5;
         if (got == 0) {
-            if (w.o->drain && queue_empty(&w))
+            /* Deferred jobs do not hold a drain: they may wait a day. Those already due are
+             * moved back first, so the drain does not leave them behind. */
+            int moved = 0;
+            tp_error perr = TP_ERROR_INIT;
+            if (w.o->drain && queue_empty(&w) &&
+                (tp_rqueue_promote(&w.q, 10, &moved, &perr) < 0 || moved == 0))
                 break;
             continue;
         }

@@ -145,7 +145,7 @@ def crashing_file(t, r):
     st = q.status(url)
     assert st["dead"] == 1 and st["pending"] == 0 and st["in_progress"]["total"] == 0, st
     assert st["jobs_by_state"] == {"queued": 0, "running": 0, "done": 0, "failed": 0,
-                                   "rejected": 0, "dead": 1}, st
+                                   "rejected": 0, "dead": 1, "deferred": 0}, st
     assert not os.path.exists(os.path.join(out, "crash.mp4"))
 
 
