@@ -29,17 +29,23 @@ static double round3(double v)
     return round(v * 1000.0) / 1000.0;
 }
 
+/* Epoch seconds as ISO 8601 UTC with milliseconds: 2026-11-26T01:02:03.456Z. */
+static void iso_time(char *buf, size_t size, double t)
+{
+    time_t secs = (time_t)t;
+    struct tm tm;
+    gmtime_r(&secs, &tm);
+    size_t n = strftime(buf, size, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(buf + n, size - n, ".%03dZ", (int)((t - (double)secs) * 1000.0) % 1000);
+}
+
 char *tp_event_to_json(const tp_event *ev)
 {
     cJSON *o = cJSON_CreateObject();
     if (!o)
         return NULL;
     char ts[40];
-    time_t secs = (time_t)ev->ts;
-    struct tm tm;
-    gmtime_r(&secs, &tm);
-    size_t n = strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(ts + n, sizeof(ts) - n, ".%03dZ", (int)((ev->ts - (double)secs) * 1000.0) % 1000);
+    iso_time(ts, sizeof(ts), ev->ts);
     cJSON_AddStringToObject(o, "ts", ts);
     cJSON_AddStringToObject(o, "event", tp_event_name(ev->kind));
     if (ev->path)
@@ -77,6 +83,11 @@ char *tp_event_to_json(const tp_event *ev)
     case TP_EVENT_SKIPPED:
         add_str(o, "reason", ev->reason);
         add_str(o, "verdict", ev->verdict);
+        if (ev->retry_at > 0) { /* deferred: when TikTok's cap or limit allows it again */
+            char when[40];
+            iso_time(when, sizeof(when), ev->retry_at);
+            cJSON_AddStringToObject(o, "retry_at", when);
+        }
         break;
     case TP_EVENT_SUMMARY:
         cJSON_AddNumberToObject(o, "discovered", ev->n_discovered);

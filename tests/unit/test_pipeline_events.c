@@ -71,6 +71,21 @@ static void test_event_json(void **state)
     assert_true(cJSON_GetNumberValue(cJSON_GetObjectItem(o, "elapsed")) == 2.346);
     cJSON_Delete(o);
 
+    /* A deferral says when; other skips carry no retry_at. */
+    tp_event d = {.kind = TP_EVENT_SKIPPED,
+                  .ts = 1,
+                  .path = "x.mp4",
+                  .reason = "deferred: daily limit",
+                  .retry_at = 1795651200.0 + 3600};
+    o = parse_event(&d);
+    assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(o, "retry_at")),
+                        "2026-11-26T01:00:00.000Z");
+    cJSON_Delete(o);
+    d.retry_at = 0;
+    o = parse_event(&d);
+    assert_null(cJSON_GetObjectItem(o, "retry_at"));
+    cJSON_Delete(o);
+
     /* Every kind has a stable name. */
     const char *names[] = {"discovered", "probed",  "fit_started",     "fit_progress",
                            "fit_done",   "chunked", "upload_progress", "uploaded",
