@@ -20,6 +20,17 @@ SKIP = 77
 SLOW = 3.0 if os.environ.get("TP_SANITIZE") else 1.0
 
 
+
+def wait_for(pred, timeout, what):
+    """pred()'s first truthy value within timeout seconds, else AssertionError naming what."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        v = pred()
+        if v:
+            return v
+        time.sleep(0.02)
+    raise AssertionError("timed out waiting for " + what)
+
 def require_redis():
     if not shutil.which("redis-server"):
         print("SKIP: redis-server is not installed (scripts/test.sh installs it)")

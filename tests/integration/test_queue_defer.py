@@ -21,16 +21,6 @@ QUEUE_SETS = ["pipeline.probe_workers=1", "pipeline.fit_workers=1", "queue.recla
               "queue.claim_lease=2", "queue.max_attempts=3"]
 
 
-def wait_for(pred, timeout, what):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.05)
-    raise AssertionError("timed out waiting for " + what)
-
-
 def events(ws, kind, path=None):
     return [e for w in ws for e in w.events()
             if e["event"] == kind and (path is None or e.get("path") == path)]
@@ -60,7 +50,7 @@ def main():
             def finished_two():
                 fin = events(ws, "job_finished")
                 return len(fin) >= 2 and fin
-            fin = wait_for(finished_two, 60 * q.SLOW, "both jobs to finish or defer")
+            fin = q.wait_for(finished_two, 60 * q.SLOW, "both jobs to finish or defer")
             by_state = {e["state"]: e["path"] for e in fin}
             assert sorted(by_state) == ["deferred", "done"], fin
             deferred = by_state["deferred"]
@@ -113,7 +103,7 @@ def main():
 
             def done_again():
                 return [e for e in events(ws, "job_finished", deferred) if e["state"] == "done"]
-            wait_for(done_again, 60 * q.SLOW, "the deferred job to be delivered")
+            q.wait_for(done_again, 60 * q.SLOW, "the deferred job to be delivered")
             time.sleep(2 * q.SLOW)  # room for a wrong second delivery to show
             assert len(done_again()) == 1, events(ws, "job_finished")
             assert len(events(ws, "job_started", deferred)) == 2, events(ws, "job_started")

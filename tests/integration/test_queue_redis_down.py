@@ -62,16 +62,6 @@ class PersistentRedis(q.Redis):
         self.proc.wait()
 
 
-def wait_for(pred, timeout, what):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.02)
-    raise AssertionError("timed out waiting for " + what)
-
-
 def the_publish(srv):
     pubs = srv.inspect()["publishes"]
     return pubs[0] if pubs else None
@@ -111,7 +101,7 @@ def main():
             w = q.Worker(url, "w-down", os.path.join(t, "w-down"), c.args(*sets), env=c.env)
 
             # TikTok has the publish and at least one acknowledged chunk: Redis dies.
-            seen = wait_for(lambda: (the_publish(srv) or {}).get("chunks", 0), 60 * q.SLOW,
+            seen = q.wait_for(lambda: (the_publish(srv) or {}).get("chunks", 0), 60 * q.SLOW,
                             "the first chunk at the fake server")
             t_seen = time.time()
             # Halfway through the next chunk, normally: its checkpoint is the one that fails.
@@ -154,7 +144,7 @@ def main():
                 return [e for e in w.events()
                         if e["event"] == "job_finished" and e["state"] == "done"]
             t_back = time.time()
-            done = wait_for(finished_done, 60 * q.SLOW, "the job to be done after the restart")
+            done = q.wait_for(finished_done, 60 * q.SLOW, "the job to be done after the restart")
             t_done = time.time()
             assert len(done) == 1 and done[0]["path"] == src, done
             # The stopped attempt was handed back without using up an attempt: Redis failed,

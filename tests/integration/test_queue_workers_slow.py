@@ -21,16 +21,6 @@ QUEUE_SETS = ["pipeline.probe_workers=1", "pipeline.fit_workers=1", "queue.recla
               "queue.claim_lease=2", "queue.max_attempts=3"]
 
 
-def wait_for(pred, timeout, what):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.02)
-    raise AssertionError("timed out waiting for " + what)
-
-
 def finished_once(workers, paths):
     """Every path finished `done` exactly once over all workers."""
     done = {}
@@ -79,7 +69,7 @@ def directory_sink(t, r):
         ended = {e["path"] for e in evs if e["event"] == "job_finished"}
         return fits and started and fits[-1] == started[-1] and fits[-1] not in ended \
             and fits[-1]
-    killed_path = wait_for(fitting, 60 * q.SLOW, "w1 to fit a file")
+    killed_path = q.wait_for(fitting, 60 * q.SLOW, "w1 to fit a file")
     victim.kill()
     for w in ws[1:]:
         rc = w.wait(120 * q.SLOW)
@@ -140,7 +130,7 @@ def tiktok_sink(t, r):
             up = [e["path"] for e in evs if e["event"] == "upload_progress"]
             ended = {e["path"] for e in evs if e["event"] == "job_finished"}
             return up and up[-1] not in ended and up[-1]
-        killed_path = wait_for(uploading, 60 * q.SLOW, "t1 to upload")
+        killed_path = q.wait_for(uploading, 60 * q.SLOW, "t1 to upload")
         victim.kill()
         for w in ws[1:]:
             rc = w.wait(120 * q.SLOW)
