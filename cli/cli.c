@@ -139,7 +139,7 @@ int tp_cli_next(tp_cli_parser *p, const tp_cli_command *cmd, int argc, char **ar
             return '?';
         }
     }
-    if (c != -1 && hide_password(p) < 0) {
+    if (c != -1 && c != '?' && c != ':' && hide_password(p) < 0) {
         fprintf(stderr, "tokprep %s: out of memory\n", cmd->name);
         return '?';
     }

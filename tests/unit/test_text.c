@@ -99,9 +99,9 @@ static void strip_controls(void **state)
         {"plain text", "plain text"},
         {"", ""},
         {"esc\x1b[31mred\x1b[0m", "esc[31mred[0m"},
-        {"osc\x1b]0;title\x07" "bell", "osc]0;titlebell"},
-        {"c1 \xc2\x9b" "31m and \xc2\x85next", "c1 31m and next"}, /* U+009B CSI, U+0085 NEL */
-        {"raw c1 \x9b" "31m", "raw c1 ?31m"},
+        {"osc\x1b]0;title\007bell", "osc]0;titlebell"},
+        {"c1 \302\23331m and \xc2\x85next", "c1 31m and next"}, /* U+009B CSI, U+0085 NEL */
+        {"raw c1 \23331m", "raw c1 ?31m"},
         {"del\x7f nul-free\x01\x02", "del nul-free"},
         {"lines\r\nand\ttabs", "lines  and tabs"},
         {"caf\xc3\xa9 \xc2\xa0nbsp \xe2\x9c\x94", "caf\xc3\xa9 \xc2\xa0nbsp \xe2\x9c\x94"},

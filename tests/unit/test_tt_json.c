@@ -133,7 +133,8 @@ static void test_remote_text_stripped(void **state)
                                                "07c%FFd&state=s%0D%0At"),
                      0);
     assert_string_equal(cb.error, "x[2J");
-    assert_string_equal(cb.error_description, "ab" "c?d");
+    assert_string_equal(cb.error_description, "ab"
+                                              "c?d");
     assert_string_equal(cb.state, "s  t");
     tp_tt_token_clear(&t);
 }
@@ -384,12 +385,18 @@ static void test_url_policy(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_pkce_hex),       cmocka_unit_test(test_envelope),
-        cmocka_unit_test(test_token_response), cmocka_unit_test(test_payloads),
-        cmocka_unit_test(test_content_range),  cmocka_unit_test(test_callback),
-        cmocka_unit_test(test_caption_units),  cmocka_unit_test(test_rate_window),
-        cmocka_unit_test(test_daily),          cmocka_unit_test(test_sniff_and_explain),
-        cmocka_unit_test(test_url_policy),     cmocka_unit_test(test_resume_json),
+        cmocka_unit_test(test_pkce_hex),
+        cmocka_unit_test(test_envelope),
+        cmocka_unit_test(test_token_response),
+        cmocka_unit_test(test_payloads),
+        cmocka_unit_test(test_content_range),
+        cmocka_unit_test(test_callback),
+        cmocka_unit_test(test_caption_units),
+        cmocka_unit_test(test_rate_window),
+        cmocka_unit_test(test_daily),
+        cmocka_unit_test(test_sniff_and_explain),
+        cmocka_unit_test(test_url_policy),
+        cmocka_unit_test(test_resume_json),
         cmocka_unit_test(test_remote_text_stripped),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
