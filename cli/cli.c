@@ -176,7 +176,8 @@ static const char *operand_word(const char *usage)
 
 void tp_cli_print_help(const tp_cli_command *cmd, FILE *out)
 {
-    const char *operands = operand_word(cmd->usage);
+    /* Commands with an action word (`profiles validate PATH...`) spell their own usage. */
+    const char *operands = cmd->actions ? NULL : operand_word(cmd->usage);
     if (operands)
         fprintf(out, "Usage: tokprep %s %.*s[--] %s\n\n%s\n", cmd->name,
                 (int)(operands - cmd->usage), cmd->usage, operands, cmd->summary);
