@@ -6,7 +6,12 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include "util/tp_util.h"
 
 int tp_cli_parser_init(tp_cli_parser *p, const tp_cli_command *cmd)
 {
@@ -17,7 +22,11 @@ int tp_cli_parser_init(tp_cli_parser *p, const tp_cli_command *cmd)
     if (!lo)
         return -1;
     size_t k = 0;
-    p->shortopts[k++] = ':'; /* report a missing value as ':' */
+    memset(p, 0, sizeof(*p));
+    /* '+': stop at the first operand, as POSIX says, even without POSIXLY_CORRECT: a file name
+     * from a glob must never become an option. ':': report a missing value as ':'. */
+    p->shortopts[k++] = '+';
+    p->shortopts[k++] = ':';
     for (size_t i = 0; i < n; i++) {
         const tp_cli_option *o = &cmd->options[i];
         lo[i].name = o->name;
@@ -46,11 +55,94 @@ void tp_cli_parser_free(tp_cli_parser *p)
 {
     free(p->longopts);
     p->longopts = NULL;
+    for (size_t i = 0; i < p->n_owned; i++) {
+        explicit_bzero(p->owned[i], strlen(p->owned[i]));
+        free(p->owned[i]);
+    }
+    free(p->owned);
+    p->owned = NULL;
+    p->n_owned = 0;
+}
+
+bool tp_cli_blank_url_password(char *s)
+{
+    bool blanked = false;
+    for (char *u = s ? strstr(s, "redis://") : NULL; u; u = strstr(u, "redis://")) {
+        u += strlen("redis://");
+        size_t alen = strcspn(u, "/"); /* the authority: [[USER]:PASSWORD@]HOST[:PORT] */
+        char *at = NULL;
+        for (char *q = u; q < u + alen; q++)
+            if (*q == '@')
+                at = q; /* the last '@', as tp_redis_url_parse reads it */
+        if (!at)
+            continue;
+        char *colon = memchr(u, ':', (size_t)(at - u));
+        char *pw = colon ? colon + 1 : u;
+        if (pw < at)
+            blanked = true;
+        memset(pw, '*', (size_t)(at - pw));
+    }
+    return blanked;
+}
+
+/* The value of an option is in argv (optarg points into it): keep a private copy for the
+ * command and blank the password in argv, which /proc/PID/cmdline shows to every local user. */
+static int hide_password(tp_cli_parser *p)
+{
+    if (!optarg || !strstr(optarg, "redis://"))
+        return 0;
+    char *copy = strdup(optarg);
+    char **owned = realloc(p->owned, (p->n_owned + 1) * sizeof(*owned));
+    if (!copy || !owned) {
+        free(copy);
+        if (owned)
+            p->owned = owned;
+        return -1;
+    }
+    p->owned = owned;
+    if (!tp_cli_blank_url_password(optarg)) {
+        free(copy);
+        return 0;
+    }
+    p->owned[p->n_owned++] = copy;
+    optarg = copy;
+    return 0;
 }
 
 int tp_cli_next(tp_cli_parser *p, const tp_cli_command *cmd, int argc, char **argv)
 {
+    if (!p->started) {
+        p->started = true;
+        optind = 1;
+        for (const char *const *a = cmd->actions; a && *a && argc > 1; a++)
+            if (!strcmp(argv[1], *a)) {
+                p->action = argv[1];
+                optind = 2;
+            }
+    }
+    int before = optind;
     int c = getopt_long(argc, argv, p->shortopts, p->longopts, NULL);
+    /* Second defence, for `tokprep run *` without `--`: a name such as
+     * `--set=upload.tiktok.privacy_level=PUBLIC_TO_EVERYONE` sorts before the media files, so
+     * it is the first argument and getopt takes it as an option. The argument getopt just
+     * finished (argv[before]: the option itself, never its separate value) must not also be a
+     * file here. */
+    if (c != -1 && optind > before && before < argc) {
+        struct stat st;
+        if (lstat(argv[before], &st) == 0) {
+            char *name = tp_str_printable(argv[before]);
+            fprintf(stderr,
+                    "tokprep %s: '%s' is both an option and a file in this folder; put -- "
+                    "before file names (tokprep %s -- *)\n",
+                    cmd->name, name ? name : "?", cmd->name);
+            free(name);
+            return '?';
+        }
+    }
+    if (c != -1 && c != '?' && c != ':' && hide_password(p) < 0) {
+        fprintf(stderr, "tokprep %s: out of memory\n", cmd->name);
+        return '?';
+    }
     if (c == 'h') {
         tp_cli_print_help(cmd, stdout);
         return 'h';
@@ -69,11 +161,35 @@ int tp_cli_next(tp_cli_parser *p, const tp_cli_command *cmd, int argc, char **ar
     return c;
 }
 
+/* The operand word a usage line ends with ("PATH...", "FILE..."), or NULL. */
+static const char *operand_word(const char *usage)
+{
+    static const char *const words[] = {"PATH...", "FILE..."};
+    size_t n = strlen(usage);
+    for (size_t i = 0; i < TP_ARRAY_LEN(words); i++) {
+        size_t w = strlen(words[i]);
+        if (n >= w && !strcmp(usage + n - w, words[i]))
+            return usage + n - w;
+    }
+    return NULL;
+}
+
 void tp_cli_print_help(const tp_cli_command *cmd, FILE *out)
 {
-    fprintf(out, "Usage: tokprep %s %s\n\n%s\n", cmd->name, cmd->usage, cmd->summary);
+    /* Commands with an action word (`profiles validate PATH...`) spell their own usage. */
+    const char *operands = cmd->actions ? NULL : operand_word(cmd->usage);
+    if (operands)
+        fprintf(out, "Usage: tokprep %s %.*s[--] %s\n\n%s\n", cmd->name,
+                (int)(operands - cmd->usage), cmd->usage, operands, cmd->summary);
+    else
+        fprintf(out, "Usage: tokprep %s %s\n\n%s\n", cmd->name, cmd->usage, cmd->summary);
     if (cmd->description && *cmd->description)
         fprintf(out, "\n%s\n", cmd->description);
+    if (operands)
+        fprintf(out,
+                "\nOptions go before the first %.4s: none is read after it. Put -- before names "
+                "from a\nglob, so that a file named like an option stays a file: tokprep %s -- *\n",
+                operands, cmd->name);
     fprintf(out, "\nOptions:\n");
     for (const tp_cli_option *o = cmd->options; o && o->name; o++) {
         char left[64];
@@ -127,6 +243,13 @@ int tp_cli_open_profile(tp_profile **out, const char *name, const tp_cli_sets *s
         return TP_EXIT_ERROR;
     }
     return 0;
+}
+
+void tp_cli_protect_secrets(void)
+{
+    struct rlimit rl = {0, 0};
+    setrlimit(RLIMIT_CORE, &rl);
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 }
 
 bool tp_cli_stdout_is_tty(void)

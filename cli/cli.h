@@ -33,6 +33,9 @@ struct tp_cli_command {
     const char *description; /* paragraph(s) for `tokprep NAME --help` */
     const tp_cli_option *options; /* terminated by {NULL} */
     const char *example;
+    /* Commands whose first word is an action (`auth login`): NULL-terminated list. That word may
+     * come before the options; the parser skips it and puts it in tp_cli_parser.action. */
+    const char *const *actions;
     int (*run)(const tp_cli_command *cmd, int argc, char **argv);
 };
 
@@ -46,10 +49,22 @@ enum {
 };
 
 /* getopt_long over cmd->options; returns the option id, -1 at the end, '?' on error (message
- * already printed). Handles --help itself (prints help, returns 'h'). */
+ * already printed). Handles --help itself (prints help, returns 'h').
+ *
+ * Options end where operands begin: no option is parsed after the first operand (no GNU
+ * permutation, whatever POSIXLY_CORRECT says) and `--` ends the options. An argument parsed as
+ * an option that is also the name of a file in the current folder (a glob put it there:
+ * `tokprep run *` over a file named `--set=...`) is refused with exit status 2.
+ * A value holding redis://USER:PASSWORD@ is copied (optarg points at the copy, owned by the
+ * parser) and the password is overwritten in argv, so `ps` and /proc/PID/cmdline do not show
+ * it. */
 typedef struct {
     void *longopts; /* struct option[] built from cmd->options */
     char shortopts[128];
+    bool started;
+    const char *action; /* cmd->actions word given before the options, or NULL */
+    char **owned;       /* copies of argv values whose password was blanked */
+    size_t n_owned;
 } tp_cli_parser;
 int tp_cli_parser_init(tp_cli_parser *p, const tp_cli_command *cmd);
 int tp_cli_next(tp_cli_parser *p, const tp_cli_command *cmd, int argc, char **argv);
@@ -73,6 +88,15 @@ void tp_cli_sets_free(tp_cli_sets *s);
 int tp_cli_open_profile(tp_profile **out, const char *name, const tp_cli_sets *sets);
 
 bool tp_cli_stdout_is_tty(void);
+
+/* Overwrite, in place, the password of every redis://[USER]:PASSWORD@ in s with '*' (argv
+ * hygiene, as curl does for -u). Returns true when something was blanked. */
+bool tp_cli_blank_url_password(char *s);
+
+/* For commands that hold tokens or secrets in memory: no core dump (RLIMIT_CORE 0) and not
+ * dumpable (PR_SET_DUMPABLE 0: no core, no ptrace or /proc/PID/mem by other processes of the
+ * same user). Best effort, silent. */
+void tp_cli_protect_secrets(void);
 
 /* SIGINT/SIGTERM: install a handler that sets one shared flag, and return the flag in the form
  * the library's cancel tokens take (tp_*_opts.cancel). Each subcommand runs once per process, so

@@ -83,6 +83,8 @@ static int do_status(const tp_profile *p, const char *path, bool json)
     return refresh_ok ? TP_EXIT_OK : TP_EXIT_FAIL;
 }
 
+static const char *const actions[] = {"login", "status", "refresh", "logout", NULL};
+
 static int run(const tp_cli_command *cmd, int argc, char **argv)
 {
     tp_cli_parser parser;
@@ -120,14 +122,16 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
         default: break;
         }
     }
-    const char *verb = optind < argc ? argv[optind] : NULL;
-    if (!verb || optind + 1 < argc) {
+    /* The action comes first (`auth login --no-browser`) or after the options. */
+    int next = optind;
+    const char *verb = parser.action ? parser.action : next < argc ? argv[next++] : NULL;
+    if (!verb || next < argc) {
         rc = tp_cli_usage_error(cmd,
                                 verb ? "unexpected argument '%s'"
                                      : "missing action: "
                                        "login, status, "
                                        "refresh or logout",
-                                verb ? argv[optind + 1] : "");
+                                verb ? argv[next] : "");
         goto out;
     }
     if (strcmp(verb, "login") && strcmp(verb, "status") && strcmp(verb, "refresh") &&
@@ -196,5 +200,6 @@ const tp_cli_command tp_cmd_auth = {
         "Needs TIKTOK_CLIENT_KEY and TIKTOK_CLIENT_SECRET (or the profile's values).",
     .options = options,
     .example = "tokprep auth login --profile tiktok-draft --no-browser",
+    .actions = actions,
     .run = run,
 };

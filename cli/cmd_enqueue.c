@@ -121,8 +121,9 @@ const tp_cli_command tp_cmd_enqueue = {
         "Scans PATHs like `run` (folders: walked for audio/video content) and adds one job per\n"
         "file: its absolute path (which must be on storage every worker sees), its content\n"
         "fingerprint and the profile. The same content enqueued twice (even under another\n"
-        "name) is one job. The password may be given as TOKPREP_REDIS_PASSWORD; it is never\n"
-        "printed. Exit status: 0 every file queued or already queued, 2 some file could not be\n"
+        "name) is one job. The password may be given as TOKPREP_REDIS_PASSWORD or in the file\n"
+        "TOKPREP_REDIS_PASSWORD_FILE names; it is never printed (nor left in argv).\n"
+        "Exit status: 0 every file queued or already queued, 2 some file could not be\n"
         "read, or the queue cannot be reached (bad URL, connection, password).",
     .options = options,
     .example = "tokprep enqueue --queue redis://redis.local/studio /mnt/share/incoming",

@@ -10,6 +10,8 @@ static const tp_cli_option options[] = {
     {NULL, 0, NULL, NULL, 0},
 };
 
+static const char *const actions[] = {"list", "show", "validate", NULL};
+
 static int run(const tp_cli_command *cmd, int argc, char **argv)
 {
     tp_cli_parser parser;
@@ -25,7 +27,10 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
         if (c == TP_OPT_SET)
             tp_cli_sets_add(&sets, optarg);
     }
-    const char *verb = optind < argc ? argv[optind] : NULL;
+    /* The action comes first (`profiles show --set K=V NAME`) or after the options; the
+     * names follow the options. */
+    int first = optind;
+    const char *verb = parser.action ? parser.action : first < argc ? argv[first++] : NULL;
     if (!verb) {
         rc = tp_cli_usage_error(cmd, "missing action: list, show or validate");
         goto out;
@@ -52,11 +57,11 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
         goto out;
     }
     if (!strcmp(verb, "show") || !strcmp(verb, "validate")) {
-        if (optind + 1 >= argc) {
+        if (first >= argc) {
             rc = tp_cli_usage_error(cmd, "%s needs a profile name or path", verb);
             goto out;
         }
-        for (int i = optind + 1; i < argc; i++) {
+        for (int i = first; i < argc; i++) {
             tp_profile *p = NULL;
             if (tp_cli_open_profile(&p, argv[i], &sets) != 0) {
                 rc = TP_EXIT_ERROR;
@@ -83,11 +88,12 @@ out:
 const tp_cli_command tp_cmd_profiles = {
     .name = "profiles",
     .summary = "list, show or validate profiles",
-    .usage = "list | show NAME|PATH... | validate PATH... [--set KEY=VALUE]",
+    .usage = "list | show [--set KEY=VALUE] NAME|PATH... | validate [--set KEY=VALUE] PATH...",
     .description = "list      the built-in profiles\n"
                    "show      print the merged profile as YAML (secrets shown as ***)\n"
                    "validate  load a profile file and report the first error as FILE:LINE:COL",
     .options = options,
-    .example = "tokprep profiles show tiktok-draft --set fix.fill=pad",
+    .example = "tokprep profiles show --set fix.fill=pad tiktok-draft",
+    .actions = actions,
     .run = run,
 };

@@ -13,6 +13,11 @@ static const tp_cli_command *const commands[] = {
     &tp_cmd_upload, &tp_cmd_auth, &tp_cmd_profiles, &tp_cmd_enqueue, &tp_cmd_worker,
 };
 
+/* The commands that hold tokens, the client secret or the Redis password in memory: a core
+ * dump or a same-user ptrace would hand them out (docs/SECURITY.md, class 9). */
+static const char *const secret_commands[] = {"run",     "upload", "auth",
+                                              "enqueue", "worker", "status"};
+
 static void print_main_help(FILE *out)
 {
     fprintf(out, "Usage: tokprep [--version] [--help] COMMAND [OPTIONS] [ARGS]\n\n"
@@ -66,6 +71,9 @@ int main(int argc, char **argv)
         tp_cli_print_help(cmd, stdout);
         return TP_EXIT_OK;
     }
+    for (size_t i = 0; i < TP_ARRAY_LEN(secret_commands); i++)
+        if (!strcmp(cmd->name, secret_commands[i]))
+            tp_cli_protect_secrets();
     tp_log_init(log_level_from_env());
     /* Over a file size limit (ulimit -f) a write must fail with EFBIG, which the fit reports and
      * cleans up after, instead of SIGXFSZ killing the process and leaving a temporary file. */

@@ -484,72 +484,188 @@ static int listen_loopback(const redirect_parts *r, tp_error *err)
 static void reply(int fd, int status, const char *text)
 {
     char buf[1024];
+    const char *reason = status == 200 ? "OK" : status == 400 ? "Bad Request" : "Not Found";
     int n = snprintf(buf, sizeof(buf),
                      "HTTP/1.1 %d %s\r\nContent-Type: text/html; charset=utf-8\r\n"
                      "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
-                     status, status == 200 ? "OK" : "Not Found", strlen(text), text);
+                     status, reason, strlen(text), text);
     if (n > 0) {
-        ssize_t w = write(fd, buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
+        ssize_t w = send(fd, buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1,
+                         MSG_NOSIGNAL | MSG_DONTWAIT);
         (void)w;
     }
 }
 
-/* Accept connections until one brings our callback path; returns 1 with *cb filled, 0 on
- * timeout, negative on error. Other requests (favicon, probes) get a 404 and are ignored. */
-static int await_callback(int lfd, const redirect_parts *r, double wait, const volatile int *cancel,
-                          tp_tt_callback *cb, tp_error *err)
+/* Anyone on this machine can connect to the loopback port. Each connection gets
+ * LISTEN_READ_TIMEOUT seconds and LISTEN_REQUEST_MAX bytes to send its request line; up to
+ * LISTEN_CONNECTIONS wait at once (a newcomer beyond that replaces the oldest), so one that
+ * connects and stays silent cannot hold the browser's callback back. One thread reads them all
+ * and answers one request at a time. */
+enum { LISTEN_CONNECTIONS = 16, LISTEN_REQUEST_MAX = 8192 };
+#define LISTEN_READ_TIMEOUT 2.0
+
+typedef struct {
+    int fd; /* -1: free */
+    double deadline;
+    size_t got;
+    char buf[LISTEN_REQUEST_MAX];
+} listen_conn;
+
+static void conn_close(listen_conn *c)
 {
+    if (c->fd >= 0)
+        close(c->fd);
+    c->fd = -1;
+    c->got = 0;
+}
+
+/* Equal without telling a timing observer how much of the state matched. */
+static bool state_equal(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    unsigned char diff = la != lb;
+    for (size_t i = 0; i < la && i < lb; i++)
+        diff |= (unsigned char)(a[i] ^ b[i]);
+    return diff == 0;
+}
+
+/* A complete request line in c: answer it. Returns 1 when it was our callback with the right
+ * state (*cb filled), else 0. Nothing in a request without the right state is acted on. */
+static int serve_request(listen_conn *c, const redirect_parts *r, const char *want_state,
+                         tp_tt_callback *cb)
+{
+    char *req = c->buf;
+    if (strncmp(req, "GET ", 4) != 0) {
+        reply(c->fd, 400, "bad request");
+        return 0;
+    }
+    char *target = req + 4;
+    target[strcspn(target, " \r\n")] = '\0';
+    size_t plen = strcspn(target, "?");
+    bool path_ok = plen == strlen(r->path) && !strncmp(target, r->path, plen);
+    if (!path_ok) {
+        reply(c->fd, 404, "not found"); /* favicon, probes */
+        return 0;
+    }
+    if (target[plen] != '?' || tp_tt_parse_callback(cb, target) != 0 ||
+        !state_equal(cb->state, want_state)) {
+        memset(cb, 0, sizeof(*cb));
+        reply(c->fd, 400, "this is not the answer to the login tokprep is waiting for");
+        return 0;
+    }
+    reply(c->fd, 200,
+          "<!doctype html><title>tokprep</title><p>tokprep received the answer. "
+          "You can close this window.</p>");
+    return 1;
+}
+
+/* Accept connections until one brings our callback path with our state; returns 1 with *cb
+ * filled, 0 on timeout, negative on error. Other requests get a 404 or 400 and are ignored. */
+static int await_callback(int lfd, const redirect_parts *r, const char *want_state, double wait,
+                          const volatile int *cancel, tp_tt_callback *cb, tp_error *err)
+{
+    listen_conn *conns = calloc(LISTEN_CONNECTIONS, sizeof(*conns));
+    if (!conns)
+        return tp_error_set(err, TP_ENOMEM, 0, "out of memory");
+    for (size_t i = 0; i < LISTEN_CONNECTIONS; i++)
+        conns[i].fd = -1;
     double end = tp_now_monotonic() + wait;
+    int rc = 0;
     for (;;) {
-        if (cancel && *cancel)
-            return tp_error_set(err, TP_ECANCELED, 0, "login cancelled");
-        double left = end - tp_now_monotonic();
-        if (left <= 0)
-            return 0;
-        struct pollfd pfd = {lfd, POLLIN, 0};
-        int pr = poll(&pfd, 1, left > 0.2 ? 200 : (int)(left * 1000) + 1);
-        if (pr <= 0)
-            continue;
-        int cfd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-        if (cfd < 0)
-            continue;
-        char req[8192];
-        size_t got = 0;
-        double rend = tp_now_monotonic() + 5;
-        while (got < sizeof(req) - 1 && tp_now_monotonic() < rend) {
-            struct pollfd cp = {cfd, POLLIN, 0};
-            if (poll(&cp, 1, 200) <= 0)
-                continue;
-            ssize_t n = read(cfd, req + got, sizeof(req) - 1 - got);
-            if (n <= 0)
-                break;
-            got += (size_t)n;
-            req[got] = '\0';
-            if (strstr(req, "\r\n"))
-                break; /* the request line is all we need */
+        if (cancel && *cancel) {
+            rc = tp_error_set(err, TP_ECANCELED, 0, "login cancelled");
+            break;
         }
-        req[got] = '\0';
-        int done = 0;
-        if (!strncmp(req, "GET ", 4)) {
-            char *target = req + 4;
-            char *sp = strchr(target, ' ');
-            if (sp)
-                *sp = '\0';
-            size_t plen = strcspn(target, "?");
-            bool path_ok = plen == strlen(r->path) && !strncmp(target, r->path, plen);
-            if (path_ok && target[plen] == '?' && tp_tt_parse_callback(cb, target) == 0) {
-                reply(cfd, 200,
-                      "<!doctype html><title>tokprep</title><p>tokprep received the answer. "
-                      "You can close this window.</p>");
-                done = 1;
-            } else {
-                reply(cfd, 404, "not found");
+        double now = tp_now_monotonic();
+        if (now >= end)
+            break;
+        struct pollfd pfd[1 + LISTEN_CONNECTIONS];
+        size_t slot[1 + LISTEN_CONNECTIONS];
+        nfds_t n = 0;
+        pfd[n++] = (struct pollfd){lfd, POLLIN, 0};
+        double next = end < now + 0.2 ? end : now + 0.2;
+        for (size_t i = 0; i < LISTEN_CONNECTIONS; i++) {
+            if (conns[i].fd < 0)
+                continue;
+            if (conns[i].deadline <= now) {
+                conn_close(&conns[i]); /* too slow: the browser sends at once */
+                continue;
+            }
+            if (conns[i].deadline < next)
+                next = conns[i].deadline;
+            slot[n] = i;
+            pfd[n++] = (struct pollfd){conns[i].fd, POLLIN, 0};
+        }
+        if (poll(pfd, n, (int)((next - now) * 1000) + 1) <= 0)
+            continue;
+        for (nfds_t k = 1; k < n && rc == 0; k++) {
+            listen_conn *c = &conns[slot[k]];
+            if (!pfd[k].revents)
+                continue;
+            ssize_t got = read(c->fd, c->buf + c->got, sizeof(c->buf) - 1 - c->got);
+            if (got <= 0) {
+                if (got == 0 || (errno != EAGAIN && errno != EINTR))
+                    conn_close(c);
+                continue;
+            }
+            c->got += (size_t)got;
+            c->buf[c->got] = '\0';
+            if (strstr(c->buf, "\r\n") || memchr(c->buf, '\n', c->got)) {
+                rc = serve_request(c, r, want_state, cb);
+                conn_close(c);
+            } else if (c->got >= sizeof(c->buf) - 1) {
+                reply(c->fd, 400, "request too long");
+                conn_close(c);
             }
         }
-        close(cfd);
-        if (done)
-            return 1;
+        if (rc)
+            break;
+        if (pfd[0].revents & POLLIN) {
+            int cfd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+            if (cfd < 0)
+                continue;
+            listen_conn *c = &conns[0];
+            for (size_t i = 0; i < LISTEN_CONNECTIONS; i++) {
+                if (conns[i].fd < 0) {
+                    c = &conns[i];
+                    break;
+                }
+                if (conns[i].deadline < c->deadline)
+                    c = &conns[i]; /* all busy: drop the oldest */
+            }
+            conn_close(c);
+            c->fd = cfd;
+            c->deadline = tp_now_monotonic() + LISTEN_READ_TIMEOUT;
+        }
     }
+    for (size_t i = 0; i < LISTEN_CONNECTIONS; i++)
+        conn_close(&conns[i]);
+    free(conns);
+    return rc;
+}
+
+/* The environment for programs we start: ours without the secrets (the browser and whatever
+ * xdg-open runs have no business with the client secret or the Redis password). NULL on OOM;
+ * the array is the caller's to free, the strings are environ's. */
+static char **child_environ(void)
+{
+    static const char *const secret[] = {
+        "TIKTOK_CLIENT_SECRET=", "TOKPREP_REDIS_PASSWORD=", "TOKPREP_REDIS_PASSWORD_FILE="};
+    size_t n = 0;
+    while (environ && environ[n])
+        n++;
+    char **env = calloc(n + 1, sizeof(*env));
+    if (!env)
+        return NULL;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        bool drop = false;
+        for (size_t j = 0; j < TP_ARRAY_LEN(secret); j++)
+            drop |= !strncmp(environ[i], secret[j], strlen(secret[j]));
+        if (!drop)
+            env[k++] = environ[i];
+    }
+    return env;
 }
 
 static void open_browser(const char *url)
@@ -557,28 +673,33 @@ static void open_browser(const char *url)
     /* Best effort: a desktop without xdg-open still has the printed URL. */
     pid_t pid;
     char *argv[] = {(char *)"xdg-open", (char *)url, NULL};
+    char **env = child_environ();
+    if (!env)
+        return;
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
     posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-    if (posix_spawnp(&pid, "xdg-open", &fa, NULL, argv, environ) == 0) {
+    if (posix_spawnp(&pid, "xdg-open", &fa, NULL, argv, env) == 0) {
         int st;
         waitpid(pid, &st, 0);
     }
     posix_spawn_file_actions_destroy(&fa);
+    free(env);
 }
 
 static int exchange_code(tp_tt_token *tok, tp_http *h, const tp_profile *p,
                          const tp_tt_callback *cb, const char *want_state, const char *verifier,
                          tp_error *err)
 {
-    if (cb->error[0])
-        return tp_error_set(err, TP_EAUTH, 0, "authorization refused: %s%s%s", cb->error,
-                            cb->error_description[0] ? ": " : "", cb->error_description);
-    if (strcmp(cb->state, want_state) != 0)
+    /* State first: an answer that is not to this login says nothing, not even "refused". */
+    if (!state_equal(cb->state, want_state))
         return tp_error_set(err, TP_EAUTH, 0,
                             "the redirect's state does not match this login (a stale or forged "
                             "redirect); run 'tokprep auth login' again");
+    if (cb->error[0])
+        return tp_error_set(err, TP_EAUTH, 0, "authorization refused: %s%s%s", cb->error,
+                            cb->error_description[0] ? ": " : "", cb->error_description);
     const tp_tiktok_conf *t = &p->upload.tiktok;
     const char *fields[] = {
         "client_key",   t->client_key,   "client_secret", t->client_secret,
@@ -641,7 +762,7 @@ int tp_tt_login(tp_tt_token *out, tp_http *h, const tp_profile *p, const char *p
     fflush(f);
     if (!o->no_browser)
         open_browser(url);
-    rc = await_callback(lfd, &rp, o->wait > 0 ? o->wait : 300, o->cancel, &cb, err);
+    rc = await_callback(lfd, &rp, state, o->wait > 0 ? o->wait : 300, o->cancel, &cb, err);
     if (rc == 0)
         rc = tp_error_set(err, TP_EAUTH, 0,
                           "no redirect arrived within %.0f s; run 'tokprep auth login' again "

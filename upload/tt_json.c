@@ -10,12 +10,15 @@
 
 #include "util/tp_util.h"
 
+/* Every string TikTok sends may end up in a message on a terminal: no control characters. */
 static void copy_str(char *dst, size_t size, const cJSON *item)
 {
-    if (cJSON_IsString(item) && item->valuestring)
+    if (cJSON_IsString(item) && item->valuestring) {
         tp_strlcpy(dst, item->valuestring, size);
-    else
+        tp_str_strip_controls(dst);
+    } else {
         dst[0] = '\0';
+    }
 }
 
 static cJSON *parse_len(const char *body, size_t len)
@@ -90,7 +93,9 @@ static char *dup_str(const cJSON *item)
 {
     if (!cJSON_IsString(item) || !item->valuestring)
         return NULL;
-    return tp_strdup(item->valuestring);
+    char *s = tp_strdup(item->valuestring);
+    tp_str_strip_controls(s); /* open_id and scope are printed */
+    return s;
 }
 
 int tp_tt_parse_token_response(tp_tt_token *tok, tp_tt_api_error *api, const char *body, size_t len,
@@ -224,8 +229,7 @@ int tp_tt_parse_creator_info(tp_tt_creator_info *out, const cJSON *data)
         if (out->n_privacy >= (int)TP_ARRAY_LEN(out->privacy_options))
             break;
         if (cJSON_IsString(it) && it->valuestring)
-            tp_strlcpy(out->privacy_options[out->n_privacy++], it->valuestring,
-                       sizeof(out->privacy_options[0]));
+            copy_str(out->privacy_options[out->n_privacy++], sizeof(out->privacy_options[0]), it);
     }
     out->comment_disabled =
         cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(data, "comment_disabled"));
@@ -246,6 +250,7 @@ int tp_tt_parse_init(tp_tt_init_info *out, const cJSON *data)
     if (strlen(pid->valuestring) >= sizeof(out->publish_id))
         return -TP_EHTTP;
     tp_strlcpy(out->publish_id, pid->valuestring, sizeof(out->publish_id));
+    tp_str_strip_controls(out->publish_id);
     /* FILE_UPLOAD needs the URL; it must fit whole, a truncated one would be wrong. */
     if (!cJSON_IsString(url) || !url->valuestring || !url->valuestring[0] ||
         strlen(url->valuestring) >= sizeof(out->upload_url))
@@ -261,7 +266,7 @@ int tp_tt_parse_status(tp_tt_status_info *out, const cJSON *data)
     const cJSON *st = cJSON_GetObjectItemCaseSensitive(data, "status");
     if (!cJSON_IsString(st) || !st->valuestring || !st->valuestring[0])
         return -TP_EHTTP;
-    tp_strlcpy(out->status, st->valuestring, sizeof(out->status));
+    copy_str(out->status, sizeof(out->status), st);
     copy_str(out->fail_reason, sizeof(out->fail_reason),
              cJSON_GetObjectItemCaseSensitive(data, "fail_reason"));
     /* TikTok spells it "publicaly"; accept the correct spelling too in case they fix it. */
@@ -406,6 +411,9 @@ int tp_tt_parse_callback(tp_tt_callback *out, const char *url_or_query)
         }
         i += plen + 1;
     }
+    /* The redirect comes from whoever reached the loopback port: its text gets printed. */
+    for (size_t f = 0; f < TP_ARRAY_LEN(fields); f++)
+        tp_str_strip_controls(fields[f].dst);
     if (!out->code[0] && !out->error[0])
         return -TP_EINVAL;
     return 0;

@@ -3,10 +3,13 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/time.h>
+#include <unistd.h>
 
 struct tp_redis {
     redisContext *c;
@@ -63,6 +66,63 @@ static int pct_decode(char **out, const char *s, size_t n)
     d[j] = 0;
     *out = d;
     return 0;
+}
+
+/* TOKPREP_REDIS_PASSWORD_FILE: the password is the file's first line (a secret mounted by
+ * Docker, Kubernetes or systemd's LoadCredential). A regular file (a symlink to one is fine:
+ * Kubernetes mounts them so), at most 4 KiB; others being able to read it earns a warning. */
+static int password_from_file(char **out, const char *path, tp_error *err)
+{
+    char buf[4097];
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+    if (fd < 0)
+        return tp_error_set(err, TP_ECONFIG, errno, "TOKPREP_REDIS_PASSWORD_FILE %s: %s", path,
+                            strerror(errno));
+    struct stat st;
+    int rc = 0;
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        rc = tp_error_set(err, TP_ECONFIG, 0, "TOKPREP_REDIS_PASSWORD_FILE %s: not a regular file",
+                          path);
+        goto out;
+    }
+    if (st.st_mode & S_IROTH)
+        tp_log(TP_LOG_WARN,
+               "TOKPREP_REDIS_PASSWORD_FILE %s can be read by every user (mode %04o): "
+               "chmod o-r it",
+               path, (unsigned)(st.st_mode & 07777));
+    size_t got = 0;
+    for (;;) {
+        ssize_t n = read(fd, buf + got, sizeof(buf) - 1 - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            rc = tp_error_set(err, TP_ECONFIG, errno, "TOKPREP_REDIS_PASSWORD_FILE %s: %s", path,
+                              strerror(errno));
+            goto out;
+        }
+        if (n == 0)
+            break;
+        got += (size_t)n;
+        if (got == sizeof(buf) - 1) {
+            rc = tp_error_set(err, TP_ECONFIG, 0,
+                              "TOKPREP_REDIS_PASSWORD_FILE %s: too big for a password (4 KiB "
+                              "at most)",
+                              path);
+            goto out;
+        }
+    }
+    buf[got] = '\0';
+    buf[strcspn(buf, "\r\n")] = '\0';
+    if (!buf[0]) {
+        rc = tp_error_set(err, TP_ECONFIG, 0, "TOKPREP_REDIS_PASSWORD_FILE %s is empty", path);
+        goto out;
+    }
+    if (!(*out = strdup(buf)))
+        rc = tp_error_set(err, TP_ENOMEM, 0, "out of memory");
+out:
+    explicit_bzero(buf, sizeof(buf));
+    close(fd);
+    return rc;
 }
 
 int tp_redis_url_parse(tp_redis_url *out, const char *url, tp_error *err)
@@ -135,9 +195,21 @@ int tp_redis_url_parse(tp_redis_url *out, const char *url, tp_error *err)
     snprintf(out->name, sizeof(out->name), "%s", name);
     if (!out->password) {
         const char *env = getenv("TOKPREP_REDIS_PASSWORD");
+        const char *file = getenv("TOKPREP_REDIS_PASSWORD_FILE");
+        if (env && *env && file && *file) {
+            tp_redis_url_clear(out);
+            return tp_error_set(err, TP_ECONFIG, 0,
+                                "both TOKPREP_REDIS_PASSWORD and TOKPREP_REDIS_PASSWORD_FILE "
+                                "are set: set only one");
+        }
         if (env && *env && !(out->password = strdup(env))) {
             tp_redis_url_clear(out);
             return tp_error_set(err, TP_ENOMEM, 0, "out of memory");
+        }
+        int rc = file && *file ? password_from_file(&out->password, file, err) : 0;
+        if (rc < 0) {
+            tp_redis_url_clear(out);
+            return rc;
         }
     }
     snprintf(out->display, sizeof(out->display), strchr(out->host, ':') ? "redis://[%s]:%d/%s"
@@ -159,7 +231,10 @@ static int reply_error(tp_redis *r, const redisReply *rep, tp_error *err, const 
     else if (!strncmp(m, "NOAUTH", 6) || !strncmp(m, "WRONGPASS", 9) ||
              !strncmp(m, "NOPERM", 6))
         code = TP_EAUTH;
-    return tp_error_set(err, code, 0, "%s: %s: Redis answered: %.300s", r->url.display, what, m);
+    char said[301];
+    tp_strlcpy(said, m, sizeof(said));
+    tp_str_strip_controls(said); /* the Redis is shared: its text is not ours */
+    return tp_error_set(err, code, 0, "%s: %s: Redis answered: %s", r->url.display, what, said);
 }
 
 static int open_ctx(tp_redis *r, tp_error *err)

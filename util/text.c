@@ -88,3 +88,29 @@ char *tp_str_printable(const char *s)
     *o = '\0';
     return out;
 }
+
+size_t tp_str_strip_controls(char *s)
+{
+    if (!s)
+        return 0;
+    unsigned char *r = (unsigned char *)s, *w = r;
+    while (*r) {
+        size_t n = utf8_len(r);
+        if (n == 0) { /* not UTF-8: could be a raw C1 byte (0x9b is CSI on some terminals) */
+            *w++ = '?';
+            r++;
+        } else if (n == 2 && r[0] == 0xc2 && r[1] < 0xa0) { /* U+0080..U+009F: C1 controls */
+            r += 2;
+        } else if (n == 1 && (*r < 0x20 || *r == 0x7f)) { /* C0 (ESC, CR, ...) and DEL */
+            if (*r == '\t' || *r == '\n' || *r == '\r')
+                *w++ = ' ';
+            r++;
+        } else {
+            memmove(w, r, n);
+            w += n;
+            r += n;
+        }
+    }
+    *w = '\0';
+    return (size_t)(w - (unsigned char *)s);
+}

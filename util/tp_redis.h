@@ -2,8 +2,9 @@
  * AUTH, and commands whose failures become tp_error messages. Thin over hiredis: callers build
  * commands with hiredis' printf-style format (%s, %b, %lld) and read redisReply themselves.
  *
- * The password (from the URL or TOKPREP_REDIS_PASSWORD) is a secret: it is never put in an error
- * message or a log line; tp_redis_url.display is the URL without it. */
+ * The password (from the URL, TOKPREP_REDIS_PASSWORD or the file TOKPREP_REDIS_PASSWORD_FILE
+ * names) is a secret: it is never put in an error message or a log line; tp_redis_url.display is
+ * the URL without it. */
 #ifndef TP_REDIS_H
 #define TP_REDIS_H
 
@@ -19,11 +20,14 @@ typedef struct {
     int port;
     char name[128];
     char *user;     /* NULL when absent (ACL user; "default" is implied) */
-    char *password; /* NULL when absent; from TOKPREP_REDIS_PASSWORD when the URL has none */
+    char *password; /* NULL when absent; when the URL has none: TOKPREP_REDIS_PASSWORD, or the
+                     * first line of the regular file TOKPREP_REDIS_PASSWORD_FILE (a warning when
+                     * every user may read it; both set is an error) */
     char display[512]; /* redis://HOST:PORT/NAME, safe to print */
 } tp_redis_url;
 
-/* Parse url into *out (cleared first). -TP_EINVAL with a message naming what is wrong. */
+/* Parse url into *out (cleared first). -TP_EINVAL with a message naming what is wrong;
+ * -TP_ECONFIG when the password file cannot be used. */
 int tp_redis_url_parse(tp_redis_url *out, const char *url, tp_error *err);
 /* Free the strings of u (wiping the password). */
 void tp_redis_url_clear(tp_redis_url *u);

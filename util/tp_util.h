@@ -73,4 +73,9 @@ char *tp_utf8_sanitize(const char *s);
  * or \xNN (so a name cannot split a line or send escape sequences), invalid UTF-8 bytes as
  * \xNN; valid non-ASCII text is kept. NULL on NULL or OOM. Thread-safe. */
 char *tp_str_printable(const char *s);
+/* Text from a remote party (TikTok's JSON, the OAuth redirect) made fit for a message, in place:
+ * C0 controls (ESC included) and DEL removed (tab and line breaks become spaces), C1 controls
+ * (U+0080..U+009F) removed, bytes that are not UTF-8 replaced by '?'. Never longer than before;
+ * returns the new length. Thread-safe. */
+size_t tp_str_strip_controls(char *s);
 #endif

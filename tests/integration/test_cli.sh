@@ -28,7 +28,7 @@ expect_grep '^tiktok ' "$T/out" "lists tiktok"
 expect_grep '^tiktok-draft ' "$T/out" "lists tiktok-draft"
 
 TIKTOK_CLIENT_SECRET=hunter2-secret expect_status 0 "profiles show" -- \
-    "$TOKPREP" profiles show tiktok-draft --set fix.fill=pad
+    "$TOKPREP" profiles show --set fix.fill=pad tiktok-draft
 expect_grep '^name: tiktok-draft' "$T/out" "show prints merged name"
 expect_grep '^  fill: "?pad"?' "$T/out" "show applies --set"
 expect_grep 'mode: draft' "$T/out" "show merges extends"
@@ -45,6 +45,6 @@ printf 'name: mine\nextends: tiktok-draft\nfix: {fill: crop}\n' > "$T/good.yaml"
 expect_status 0 "validate good profile" -- "$TOKPREP" profiles validate "$T/good.yaml"
 expect_status 2 "unknown profile name" -- "$TOKPREP" profiles show nosuch
 expect_grep "unknown profile 'nosuch'" "$T/err" "names the unknown profile"
-expect_status 2 "bad --set" -- "$TOKPREP" profiles show tiktok --set fix.video.crf=99
+expect_status 2 "bad --set" -- "$TOKPREP" profiles show --set fix.video.crf=99 tiktok
 expect_grep "fix.video.crf: 99 is out of range" "$T/err" "--set out of range"
 finish

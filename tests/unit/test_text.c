@@ -89,9 +89,38 @@ static void long_path_error(void **state)
     assert_string_equal(err.message + n - 13, ": a.mp4: gone");
 }
 
+/* tp_str_strip_controls: remote text made fit for a message, in place. */
+static void strip_controls(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *in, *out;
+    } cases[] = {
+        {"plain text", "plain text"},
+        {"", ""},
+        {"esc\x1b[31mred\x1b[0m", "esc[31mred[0m"},
+        {"osc\x1b]0;title\007bell", "osc]0;titlebell"},
+        {"c1 \302\23331m and \xc2\x85next", "c1 31m and next"}, /* U+009B CSI, U+0085 NEL */
+        {"raw c1 \23331m", "raw c1 ?31m"},
+        {"del\x7f nul-free\x01\x02", "del nul-free"},
+        {"lines\r\nand\ttabs", "lines  and tabs"},
+        {"caf\xc3\xa9 \xc2\xa0nbsp \xe2\x9c\x94", "caf\xc3\xa9 \xc2\xa0nbsp \xe2\x9c\x94"},
+        {"bad\xff\xfe", "bad??"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char buf[128];
+        strcpy(buf, cases[i].in);
+        size_t n = tp_str_strip_controls(buf);
+        assert_string_equal(buf, cases[i].out);
+        assert_int_equal(n, strlen(cases[i].out));
+    }
+    assert_int_equal(tp_str_strip_controls(NULL), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {cmocka_unit_test(table), cmocka_unit_test(worst_case),
-                                       cmocka_unit_test(long_path_error)};
+                                       cmocka_unit_test(long_path_error),
+                                       cmocka_unit_test(strip_controls)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

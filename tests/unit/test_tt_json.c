@@ -110,6 +110,35 @@ static void test_token_response(void **state)
     tp_tt_token_clear(&u);
 }
 
+/* TikTok's text reaches messages on a terminal: no escape sequences, whichever field. */
+static void test_remote_text_stripped(void **state)
+{
+    (void)state;
+    tp_tt_token t = {0};
+    tp_tt_api_error api;
+    const char *bad = "{\"error\":\"invalid_grant\\u001b[2J\",\"error_description\":"
+                      "\"\\u001b]0;pwned\\u0007 code\\u009b31m expired\\u007f.\","
+                      "\"log_id\":\"X\\r\\nY\"}";
+    assert_int_equal(tp_tt_parse_token_response(&t, &api, bad, strlen(bad), 1000), -TP_EAUTH);
+    assert_string_equal(api.code, "invalid_grant[2J");
+    assert_string_equal(api.message, "]0;pwned code31m expired.");
+    assert_string_equal(api.log_id, "X  Y");
+    const char *env = "{\"data\":{},\"error\":{\"code\":\"spam\\u001b[1m\","
+                      "\"message\":\"slow\\u0085 down\",\"log_id\":\"L\"}}";
+    assert_int_equal(tp_tt_parse_envelope(NULL, &api, env, strlen(env)), -TP_EHTTP);
+    assert_string_equal(api.code, "spam[1m");
+    assert_string_equal(api.message, "slow down");
+    tp_tt_callback cb;
+    assert_int_equal(tp_tt_parse_callback(&cb, "/cb/?error=x%1B%5B2J&error_description=a%C2%9Bb%"
+                                               "07c%FFd&state=s%0D%0At"),
+                     0);
+    assert_string_equal(cb.error, "x[2J");
+    assert_string_equal(cb.error_description, "ab"
+                                              "c?d");
+    assert_string_equal(cb.state, "s  t");
+    tp_tt_token_clear(&t);
+}
+
 static cJSON *parse(const char *s)
 {
     cJSON *j = cJSON_Parse(s);
@@ -356,12 +385,19 @@ static void test_url_policy(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_pkce_hex),       cmocka_unit_test(test_envelope),
-        cmocka_unit_test(test_token_response), cmocka_unit_test(test_payloads),
-        cmocka_unit_test(test_content_range),  cmocka_unit_test(test_callback),
-        cmocka_unit_test(test_caption_units),  cmocka_unit_test(test_rate_window),
-        cmocka_unit_test(test_daily),          cmocka_unit_test(test_sniff_and_explain),
-        cmocka_unit_test(test_url_policy),     cmocka_unit_test(test_resume_json),
+        cmocka_unit_test(test_pkce_hex),
+        cmocka_unit_test(test_envelope),
+        cmocka_unit_test(test_token_response),
+        cmocka_unit_test(test_payloads),
+        cmocka_unit_test(test_content_range),
+        cmocka_unit_test(test_callback),
+        cmocka_unit_test(test_caption_units),
+        cmocka_unit_test(test_rate_window),
+        cmocka_unit_test(test_daily),
+        cmocka_unit_test(test_sniff_and_explain),
+        cmocka_unit_test(test_url_policy),
+        cmocka_unit_test(test_resume_json),
+        cmocka_unit_test(test_remote_text_stripped),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
