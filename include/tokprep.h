@@ -480,11 +480,23 @@ typedef struct {
     void *payload;           /* passed to both callbacks */
     const volatile int *cancel; /* non-zero: stop (the current job checkpoints and is handed
                                  * back to the queue at once), within about 2 s */
+    /* Job fields are data written by whoever can write the queue, never configuration. */
+    const char *const *allow_profiles; /* profiles (built-in names or YAML paths) jobs may name
+                                        * besides `profile`; a job naming another is
+                                        * dead-lettered. Built-ins compare by name, files by
+                                        * realpath. Their endpoints, credentials, token file,
+                                        * sink and shared limits are replaced by `profile`'s. */
+    size_t n_allow_profiles;
+    const char *const *roots; /* folders job paths must lie under (realpath); at least one is
+                               * required ("/" allows any path): a job outside them, naming a
+                               * symlink, a non-regular file or a bad `dest` is dead-lettered */
+    size_t n_roots;
 } tp_queue_worker_opts;
 
 #define TP_QUEUE_WORKER_OPTS_VERSION 1
 #define TP_QUEUE_WORKER_OPTS_INIT                                                                  \
-    {TP_QUEUE_WORKER_OPTS_VERSION, NULL, NULL, NULL, NULL, 0, 0, NULL, NULL, NULL, NULL}
+    {TP_QUEUE_WORKER_OPTS_VERSION, NULL, NULL, NULL, NULL, 0, 0, NULL, NULL, NULL, NULL, NULL, 0,  \
+     NULL, 0}
 
 typedef struct {
     int done, rejected, failed, dead, requeued;
