@@ -16,7 +16,8 @@ enum { OPT_QUEUE = TP_OPT_USER, OPT_NAME, OPT_DRAIN, OPT_ALLOW_PROFILE, OPT_ROOT
 static const tp_cli_option options[] = {
     {"queue", 'q', "URL", "redis://[[USER]:PASSWORD@]HOST[:PORT]/NAME (required)", OPT_QUEUE},
     {"profile", 'p', "NAME|PATH",
-     "profile for jobs queued without one, and the queue.* settings (default: tiktok)",
+     "profile for jobs queued without one; the queue.* settings, endpoints, credentials and "
+     "sink of every job (default: tiktok)",
      TP_OPT_PROFILE},
     {"set", 0, "KEY=VALUE", "override a value of every profile this worker loads (repeatable)",
      TP_OPT_SET},
@@ -247,7 +248,8 @@ const tp_cli_command tp_cmd_worker = {
         "SIGTERM: the current job checkpoints and is handed back, exit 0 (within ~2 s).\n"
         "SIGINT: the same, exit 130. A second signal exits at once (the job is taken over\n"
         "later). Exit status: 0 stopped by SIGTERM or drained (--drain), 2 cannot start\n"
-        "(bad URL, profile, work folder, unreachable server, wrong password), 130 SIGINT.",
+        "(no --root, bad URL, profile, root, work folder, unreachable server, wrong password),\n"
+        "130 SIGINT.",
     .options = options,
     .example = "tokprep worker --queue redis://redis.local/studio --root /mnt/share/incoming "
                "--name $(hostname)-1 -o /var/lib/tokprep/1",
