@@ -92,13 +92,18 @@ static void on_job(const tp_queue_job_event *ev, void *payload)
     out_ctx *o = payload;
     bool started = ev->kind == TP_QUEUE_JOB_STARTED;
     if (!o->json) {
+        /* A job's path is whatever was written into Redis: no terminal escapes from it. */
+        char *path = tp_str_printable(ev->path ? ev->path : "?");
+        char *reason = ev->reason ? tp_str_printable(ev->reason) : NULL;
         if (started)
-            printf("%s start  %s (attempt %d/%d%s)\n", ev->worker, ev->path ? ev->path : "?",
-                   ev->attempt, ev->max_attempts, ev->reclaimed ? ", taken over" : "");
+            printf("%s start  %s (attempt %d/%d%s)\n", ev->worker, path ? path : "?", ev->attempt,
+                   ev->max_attempts, ev->reclaimed ? ", taken over" : "");
         else
-            printf("%s %-6s %s%s%s (%.1f s)\n", ev->worker, ev->state, ev->path ? ev->path : "?",
-                   ev->reason ? ": " : "", ev->reason ? ev->reason : "", ev->elapsed);
+            printf("%s %-6s %s%s%s (%.1f s)\n", ev->worker, ev->state, path ? path : "?",
+                   reason ? ": " : "", reason ? reason : "", ev->elapsed);
         fflush(stdout);
+        free(path);
+        free(reason);
         return;
     }
     char ts[40];

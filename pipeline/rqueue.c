@@ -397,8 +397,7 @@ static int hexval(char c)
     return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
 }
 
-int tp_rq_seal(char **out, const char *secret, const char *job_id, const char *plain,
-               tp_error *err)
+int tp_rq_seal(char **out, const char *secret, const char *job_id, const char *plain, tp_error *err)
 {
     size_t n = strlen(plain);
     uint8_t enc[32], mac[32], tag[32];

@@ -234,7 +234,7 @@ static void check_job(worker *w, const redisReply *job, char **real_path, char *
     *real_path = *prof_key = NULL;
     why[0] = '\0';
     if (!path || path[0] != '/' || has_ctl(path)) {
-        snprintf(why, n, "the job's path is not an absolute path");
+        snprintf(why, n, "the job's path is not an absolute path free of control characters");
         goto out;
     }
     shown = tp_str_printable(path);
@@ -389,8 +389,7 @@ static void on_pipeline_event(const tp_event *ev, void *payload)
  * successor with the same secret resumes, and nobody can plant a URL). Without a secret (no
  * TikTok sink) there is nothing to seal it with: it is not mirrored, and a successor starts
  * that part's upload again. */
-static int seal_url(const worker *w, const char *job_id, const char *url, char **out,
-                    tp_error *err)
+static int seal_url(const worker *w, const char *job_id, const char *url, char **out, tp_error *err)
 {
     const char *secret = w->defprof->upload.tiktok.client_secret;
     *out = NULL;
@@ -468,9 +467,8 @@ static const char *nz(const char *s)
 /* Give the local ledger what the job's earlier attempts (maybe on another machine) recorded:
  * the delivery name, posted parts and the upload checkpoint, so this run replaces the same
  * files or continues the same TikTok upload instead of starting a second one. */
-static int seed_ledger(const worker *w, const char *job_id, tp_pipeline *pl,
-                       const redisReply *job, const char *fp, int64_t size, const char *path,
-                       tp_error *err)
+static int seed_ledger(const worker *w, const char *job_id, tp_pipeline *pl, const redisReply *job,
+                       const char *fp, int64_t size, const char *path, tp_error *err)
 {
     const char *dest = nz(tp_rq_field(job, "dest"));
     const char *pid = nz(tp_rq_field(job, "ckpt_publish_id"));
@@ -564,8 +562,7 @@ static int run_job(worker *w, job_run *jr, const redisReply *job, const char *pa
     }
     if (profile_key) {
         /* One the operator allowed (check_job), with the worker's endpoints and secrets. */
-        if ((rc = tp_profile_open(&own, key_ref(profile_key), w->o->sets, w->o->n_sets, err)) <
-                0 ||
+        if ((rc = tp_profile_open(&own, key_ref(profile_key), w->o->sets, w->o->n_sets, err)) < 0 ||
             (rc = adopt_endpoint(own, w->defprof, err)) < 0)
             goto out;
         prof = own;

@@ -188,6 +188,22 @@ def bad_dest(t, r):
     assert os.listdir(os.path.join(t, "d1", "etc")) == []
 
 
+def escapes(t, r):
+    """Job fields reach the operator's terminal: no escape sequences from them."""
+    qn = "eq"
+    src = os.path.join(t, "esc")
+    os.makedirs(src)
+    put_job(r, qn, src + "/\x1b]0;pwned\x07x.mp4", fp="3" * 64)
+    put_job(r, qn, "relative.mp4", fp="4" * 64, profile="\x1b[2Jevil.yaml")
+    p = q.run(["worker", "--queue", r.url(qn), "--root", src, "--drain", "-o",
+               os.path.join(t, "w-esc")], timeout=60)
+    assert p.returncode == 0, p.stderr
+    assert "\x1b" not in p.stdout + p.stderr, repr(p.stdout + p.stderr)
+    assert p.stdout.count(" dead ") == 2, p.stdout
+    assert "not an absolute path free of control characters" in p.stdout, p.stdout
+    assert "\\x1b]0;pwned" in p.stdout, p.stdout  # shown, escaped
+
+
 def sealed_url(t, r, srv, c, worker_yaml):
     share = os.path.join(t, "share2")
     os.makedirs(share)
@@ -251,6 +267,7 @@ def main():
             secrets = [c.env["TIKTOK_CLIENT_SECRET"], tok["access_token"], tok["refresh_token"]]
             hostile_jobs(t, r, srv, evil_srv, c, worker_yaml, token_file)
             bad_dest(t, r)
+            escapes(t, r)
             sealed_url(t, r, srv, c, worker_yaml)
             for out in c.outputs:
                 for s in secrets:
