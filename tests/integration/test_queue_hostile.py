@@ -202,6 +202,13 @@ def escapes(t, r):
     assert p.stdout.count(" dead ") == 2, p.stdout
     assert "not an absolute path free of control characters" in p.stdout, p.stdout
     assert "\\x1b]0;pwned" in p.stdout, p.stdout  # shown, escaped
+    # enqueue refuses such a name early (a worker would refuse the job).
+    bad = os.path.join(src, "line\nbreak.mp4")
+    h.make_vertical(bad, seconds=1)
+    p = q.run(["enqueue", "--queue", r.url("eq2"), "--json", bad])
+    assert p.returncode == 2, (p.returncode, p.stdout, p.stderr)
+    assert "control characters" in p.stdout, p.stdout
+    assert r.cmd("KEYS", "tokprep:eq2:job:*") == [], "queued anyway"
 
 
 def sealed_url(t, r, srv, c, worker_yaml):
