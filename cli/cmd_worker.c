@@ -11,15 +11,23 @@
 #include "cli/cli.h"
 #include "util/tp_util.h"
 
-enum { OPT_QUEUE = TP_OPT_USER, OPT_NAME, OPT_DRAIN };
+enum { OPT_QUEUE = TP_OPT_USER, OPT_NAME, OPT_DRAIN, OPT_ALLOW_PROFILE, OPT_ROOT };
 
 static const tp_cli_option options[] = {
     {"queue", 'q', "URL", "redis://[[USER]:PASSWORD@]HOST[:PORT]/NAME (required)", OPT_QUEUE},
     {"profile", 'p', "NAME|PATH",
-     "profile for jobs queued without one, and the queue.* settings (default: tiktok)",
+     "profile for jobs queued without one; the queue.* settings, endpoints, credentials and "
+     "sink of every job (default: tiktok)",
      TP_OPT_PROFILE},
     {"set", 0, "KEY=VALUE", "override a value of every profile this worker loads (repeatable)",
      TP_OPT_SET},
+    {"allow-profile", 0, "NAME|PATH",
+     "a profile jobs may name besides --profile (repeatable); jobs naming any other are "
+     "dead-lettered",
+     OPT_ALLOW_PROFILE},
+    {"root", 0, "DIR",
+     "a folder job paths must lie under (repeatable; required: `--root /` allows any path)",
+     OPT_ROOT},
     {"name", 0, "NAME", "consumer name, unique per worker (default: HOSTNAME-PID)", OPT_NAME},
     {"workdir", 'o', "DIR", "local work folder and ledger (default: ./tokprep-work/worker-NAME)",
      'o'},
@@ -84,13 +92,18 @@ static void on_job(const tp_queue_job_event *ev, void *payload)
     out_ctx *o = payload;
     bool started = ev->kind == TP_QUEUE_JOB_STARTED;
     if (!o->json) {
+        /* A job's path is whatever was written into Redis: no terminal escapes from it. */
+        char *path = tp_str_printable(ev->path ? ev->path : "?");
+        char *reason = ev->reason ? tp_str_printable(ev->reason) : NULL;
         if (started)
-            printf("%s start  %s (attempt %d/%d%s)\n", ev->worker, ev->path ? ev->path : "?",
-                   ev->attempt, ev->max_attempts, ev->reclaimed ? ", taken over" : "");
+            printf("%s start  %s (attempt %d/%d%s)\n", ev->worker, path ? path : "?", ev->attempt,
+                   ev->max_attempts, ev->reclaimed ? ", taken over" : "");
         else
-            printf("%s %-6s %s%s%s (%.1f s)\n", ev->worker, ev->state, ev->path ? ev->path : "?",
-                   ev->reason ? ": " : "", ev->reason ? ev->reason : "", ev->elapsed);
+            printf("%s %-6s %s%s%s (%.1f s)\n", ev->worker, ev->state, path ? path : "?",
+                   reason ? ": " : "", reason ? reason : "", ev->elapsed);
         fflush(stdout);
+        free(path);
+        free(reason);
         return;
     }
     char ts[40];
@@ -122,7 +135,7 @@ static void on_job(const tp_queue_job_event *ev, void *payload)
 static int run(const tp_cli_command *cmd, int argc, char **argv)
 {
     tp_cli_parser parser;
-    tp_cli_sets sets = {0};
+    tp_cli_sets sets = {0}, allow = {0}, roots = {0};
     tp_queue_worker_opts opts = TP_QUEUE_WORKER_OPTS_INIT;
     const char *url = NULL;
     char name[256];
@@ -137,6 +150,8 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
         case OPT_QUEUE: url = optarg; break;
         case TP_OPT_PROFILE: opts.profile = optarg; break;
         case TP_OPT_SET: tp_cli_sets_add(&sets, optarg); break;
+        case OPT_ALLOW_PROFILE: tp_cli_sets_add(&allow, optarg); break;
+        case OPT_ROOT: tp_cli_sets_add(&roots, optarg); break;
         case OPT_NAME: opts.name = optarg; break;
         case 'o': opts.workdir = optarg; break;
         case OPT_DRAIN: opts.drain = 1; break;
@@ -152,6 +167,11 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
         rc = tp_cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
         goto out;
     }
+    if (roots.n == 0) {
+        rc = tp_cli_usage_error(cmd, "--root DIR is required: the folders job paths must lie "
+                                     "under (`--root /` allows any path)");
+        goto out;
+    }
     if (!opts.name) {
         /* The library picks the same default; the CLI needs it for the "worker" field. */
         char host[200] = "host";
@@ -163,6 +183,10 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
     o.name = name;
     opts.sets = sets.items;
     opts.n_sets = sets.n;
+    opts.allow_profiles = allow.items;
+    opts.n_allow_profiles = allow.n;
+    opts.roots = roots.items;
+    opts.n_roots = roots.n;
     opts.on_event = on_event;
     opts.on_job = on_job;
     opts.payload = &o;
@@ -202,6 +226,8 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
     }
 out:
     tp_cli_sets_free(&sets);
+    tp_cli_sets_free(&allow);
+    tp_cli_sets_free(&roots);
     tp_cli_parser_free(&parser);
     return rc;
 }
@@ -209,22 +235,28 @@ out:
 const tp_cli_command tp_cmd_worker = {
     .name = "worker",
     .summary = "take jobs from a Redis queue and process them (run one per core or machine)",
-    .usage = "--queue redis://HOST[:PORT]/NAME [--profile P] [--set K=V] [--name N] [-o DIR] "
-             "[--drain] [--json]",
+    .usage = "--queue redis://HOST[:PORT]/NAME --root DIR [--profile P] [--allow-profile P] "
+             "[--set K=V] [--name N] [-o DIR] [--drain] [--json]",
     .description =
         "Joins the queue's consumer group and runs probe, fit, chunk and delivery for each job,\n"
         "recording the outcome in Redis before acknowledging it. Jobs of a worker that stopped\n"
         "answering are taken over after queue.reclaim_after seconds; a job that failed\n"
         "queue.max_attempts times goes to the dead-letter stream. Jobs queued with a profile\n"
-        "use it (a built-in name or a path on shared storage); others use --profile.\n"
+        "use it if --profile or --allow-profile names it (built-ins by name, files by real\n"
+        "path), with this worker's endpoints, credentials, token file, sink and shared limits;\n"
+        "others use --profile. A job naming another profile, a path outside every --root, a\n"
+        "symlink or a non-regular file, or a dest that is not a plain file name is\n"
+        "dead-lettered at once with the reason (job fields are data anyone who can write the\n"
+        "queue may write).\n"
         "A job deferred by TikTok's daily cap or a long rate limit waits in the delayed set\n"
         "until then (no attempt used); --drain does not wait for deferred jobs.\n"
         "SIGTERM: the current job checkpoints and is handed back, exit 0 (within ~2 s).\n"
         "SIGINT: the same, exit 130. A second signal exits at once (the job is taken over\n"
         "later). Exit status: 0 stopped by SIGTERM or drained (--drain), 2 cannot start\n"
-        "(bad URL, profile, work folder, unreachable server, wrong password), 130 SIGINT.",
+        "(no --root, bad URL, profile, root, work folder, unreachable server, wrong password),\n"
+        "130 SIGINT.",
     .options = options,
-    .example = "tokprep worker --queue redis://redis.local/studio --name $(hostname)-1 "
-               "-o /var/lib/tokprep/1",
+    .example = "tokprep worker --queue redis://redis.local/studio --root /mnt/share/incoming "
+               "--name $(hostname)-1 -o /var/lib/tokprep/1",
     .run = run,
 };

@@ -480,11 +480,23 @@ typedef struct {
     void *payload;           /* passed to both callbacks */
     const volatile int *cancel; /* non-zero: stop (the current job checkpoints and is handed
                                  * back to the queue at once), within about 2 s */
+    /* Job fields are data written by whoever can write the queue, never configuration. */
+    const char *const *allow_profiles; /* profiles (built-in names or YAML paths) jobs may name
+                                        * besides `profile`; a job naming another is
+                                        * dead-lettered. Built-ins compare by name, files by
+                                        * realpath. Their endpoints, credentials, token file,
+                                        * sink and shared limits are replaced by `profile`'s. */
+    size_t n_allow_profiles;
+    const char *const *roots; /* folders job paths must lie under (realpath); at least one is
+                               * required ("/" allows any path): a job outside them, naming a
+                               * symlink, a non-regular file or a bad `dest` is dead-lettered */
+    size_t n_roots;
 } tp_queue_worker_opts;
 
 #define TP_QUEUE_WORKER_OPTS_VERSION 1
 #define TP_QUEUE_WORKER_OPTS_INIT                                                                  \
-    {TP_QUEUE_WORKER_OPTS_VERSION, NULL, NULL, NULL, NULL, 0, 0, NULL, NULL, NULL, NULL}
+    {TP_QUEUE_WORKER_OPTS_VERSION, NULL, NULL, NULL, NULL, 0, 0, NULL, NULL, NULL, NULL, NULL, 0,  \
+     NULL, 0}
 
 typedef struct {
     int done, rejected, failed, dead, requeued;
@@ -497,8 +509,11 @@ typedef struct {
  * each, take the per-content claim, run the pipeline on the file with a local ledger whose
  * upload checkpoints are mirrored into the job, record the outcome and only then acknowledge.
  * Runs until *opts->cancel (returns -TP_ECANCELED) or, with drain, until the queue is empty
- * (returns 0). Lost connections to Redis are retried; a failure to start (bad URL, profile,
- * unreachable server, work folder) returns its negative TP_E* at once. Callbacks run on the
+ * (returns 0). A job that names a profile not allowed, a path outside opts->roots, a symlink or
+ * non-regular file, or a `dest` that is not a plain file name is dead-lettered at once (error
+ * code "invalid") without reading the file. Lost connections to Redis are retried; a failure to
+ * start (bad URL, profile or --allow-profile, no or bad roots, unreachable server, work folder)
+ * returns its negative TP_E* at once. Callbacks run on the
  * calling thread. Not thread-safe: one worker per thread, each with its own name and workdir. */
 int tp_queue_worker_run(tp_queue_worker_summary *summary, const char *url,
                         const tp_queue_worker_opts *opts, tp_error *err);

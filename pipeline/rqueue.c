@@ -2,10 +2,16 @@
  * state atomically (state, counters, stream acknowledgement and claim in one step, so a crash
  * between two of them cannot leave the queue inconsistent), `enqueue` and `status --queue`. */
 #include <cjson/cJSON.h>
+#include <errno.h>
+#include <libavutil/aes_ctr.h>
+#include <libavutil/hmac.h>
 #include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include "pipeline/internal.h"
 #include "pipeline/ledger.h"
@@ -325,6 +331,150 @@ int tp_rqueue_promote(tp_rqueue *q, int max, int *moved, tp_error *err)
     return rc;
 }
 
+/* ---- the sealed upload URL ---------------------------------------------------------------- */
+
+#define SEAL_PREFIX "tpseal1:"
+#define SEAL_IV 16
+#define SEAL_TAG 32
+
+static void hmac256(uint8_t out[32], const uint8_t *key, size_t klen, const void *a, size_t alen,
+                    const void *b, size_t blen)
+{
+    AVHMAC *h = av_hmac_alloc(AV_HMAC_SHA256);
+    if (!h) {
+        memset(out, 0, 32);
+        return;
+    }
+    av_hmac_init(h, key, (unsigned)klen);
+    av_hmac_update(h, a, (unsigned)alen);
+    if (blen)
+        av_hmac_update(h, b, (unsigned)blen);
+    av_hmac_final(h, out, 32);
+    av_hmac_free(h);
+}
+
+/* HKDF-SHA256 (RFC 5869) with one block per key: enc (16 bytes used) and mac. */
+static void seal_keys(uint8_t enc[32], uint8_t mac[32], const char *secret, const char *job_id)
+{
+    static const char salt[] = "tokprep upload-url seal v1";
+    uint8_t prk[32];
+    hmac256(prk, (const uint8_t *)salt, sizeof(salt) - 1, secret, strlen(secret), NULL, 0);
+    char *info = tp_asprintf("enc:%s%c", job_id, 1);
+    hmac256(enc, prk, sizeof(prk), info ? info : "", info ? strlen(info) : 0, NULL, 0);
+    free(info);
+    info = tp_asprintf("mac:%s%c", job_id, 1);
+    hmac256(mac, prk, sizeof(prk), info ? info : "", info ? strlen(info) : 0, NULL, 0);
+    free(info);
+    memset(prk, 0, sizeof(prk));
+}
+
+static int aes_ctr(const uint8_t key[16], const uint8_t iv[SEAL_IV], uint8_t *dst,
+                   const uint8_t *src, size_t n)
+{
+    struct AVAESCTR *a = av_aes_ctr_alloc();
+    if (!a || av_aes_ctr_init(a, key) < 0) {
+        av_aes_ctr_free(a);
+        return -1;
+    }
+    av_aes_ctr_set_full_iv(a, iv);
+    av_aes_ctr_crypt(a, dst, src, (int)n);
+    av_aes_ctr_free(a);
+    return 0;
+}
+
+static void to_hex(char *dst, const uint8_t *src, size_t n)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        dst[2 * i] = digits[src[i] >> 4];
+        dst[2 * i + 1] = digits[src[i] & 15];
+    }
+    dst[2 * n] = '\0';
+}
+
+static int hexval(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+int tp_rq_seal(char **out, const char *secret, const char *job_id, const char *plain, tp_error *err)
+{
+    size_t n = strlen(plain);
+    uint8_t enc[32], mac[32], tag[32];
+    uint8_t *buf = malloc(SEAL_IV + n + 1);
+    char *hex = malloc(strlen(SEAL_PREFIX) + 2 * (SEAL_IV + n + SEAL_TAG) + 1);
+    int rc = 0;
+    *out = NULL;
+    if (!buf || !hex) {
+        rc = tp_error_set(err, TP_ENOMEM, 0, "out of memory");
+        goto out;
+    }
+    if (getrandom(buf, SEAL_IV, 0) != SEAL_IV) {
+        rc = tp_error_set(err, TP_EIO, errno, "getrandom failed: %s", strerror(errno));
+        goto out;
+    }
+    seal_keys(enc, mac, secret, job_id);
+    if (aes_ctr(enc, buf, buf + SEAL_IV, (const uint8_t *)plain, n) < 0) {
+        rc = tp_error_set(err, TP_ENOMEM, 0, "out of memory");
+        goto out;
+    }
+    hmac256(tag, mac, sizeof(mac), buf, SEAL_IV + n, NULL, 0);
+    strcpy(hex, SEAL_PREFIX);
+    to_hex(hex + strlen(SEAL_PREFIX), buf, SEAL_IV + n);
+    to_hex(hex + strlen(hex), tag, SEAL_TAG);
+    *out = hex;
+    hex = NULL;
+out:
+    memset(enc, 0, sizeof(enc));
+    memset(mac, 0, sizeof(mac));
+    free(buf);
+    free(hex);
+    return rc;
+}
+
+char *tp_rq_unseal(const char *secret, const char *job_id, const char *sealed)
+{
+    size_t plen = strlen(SEAL_PREFIX);
+    if (!sealed || strncmp(sealed, SEAL_PREFIX, plen))
+        return NULL;
+    const char *h = sealed + plen;
+    size_t hl = strlen(h);
+    if (hl % 2 || hl / 2 < SEAL_IV + SEAL_TAG)
+        return NULL;
+    size_t total = hl / 2, n = total - SEAL_IV - SEAL_TAG;
+    uint8_t *raw = malloc(total);
+    char *plain = malloc(n + 1);
+    uint8_t enc[32], mac[32], tag[32];
+    bool ok = raw && plain;
+    for (size_t i = 0; ok && i < total; i++) {
+        int hi = hexval(h[2 * i]), lo = hexval(h[2 * i + 1]);
+        ok = hi >= 0 && lo >= 0;
+        if (ok)
+            raw[i] = (uint8_t)(hi << 4 | lo);
+    }
+    if (ok) {
+        seal_keys(enc, mac, secret, job_id);
+        hmac256(tag, mac, sizeof(mac), raw, SEAL_IV + n, NULL, 0);
+        /* Compared in constant time: the tag is what an attacker would guess at. */
+        uint8_t diff = 0;
+        for (size_t i = 0; i < SEAL_TAG; i++)
+            diff |= (uint8_t)(tag[i] ^ raw[SEAL_IV + n + i]);
+        ok = diff == 0 && aes_ctr(enc, raw, (uint8_t *)plain, raw + SEAL_IV, n) == 0;
+        memset(enc, 0, sizeof(enc));
+        memset(mac, 0, sizeof(mac));
+    }
+    if (ok) {
+        plain[n] = '\0';
+        ok = strlen(plain) == n; /* no NUL inside */
+    }
+    free(raw);
+    if (!ok) {
+        free(plain);
+        return NULL;
+    }
+    return plain;
+}
+
 /* ---- enqueue ------------------------------------------------------------------------------ */
 
 /* KEYS: 1 job hash, 2 jobs stream, 3 counts. ARGV: 1 job id, 2 path, 3 fingerprint, 4 size,
@@ -348,7 +498,13 @@ static int enqueue_one(tp_rqueue *q, const char *path, const char *profile,
     char abs[PATH_MAX];
     tp_queue_item item = {.path = path};
     tp_error ferr = TP_ERROR_INIT;
-    if (!realpath(path, abs) || tp_fingerprint_file(fp, &size, abs, &ferr) < 0) {
+    bool ctl = false;
+    for (const char *c = path; *c && !ctl; c++)
+        ctl = (unsigned char)*c < 0x20 || *c == 0x7f;
+    /* Workers refuse such a path (it cannot be a plain job field): say so here, at once. */
+    if (ctl)
+        tp_error_set(&ferr, TP_EINVAL, 0, "a path with control characters is not queued");
+    if (ctl || !realpath(path, abs) || tp_fingerprint_file(fp, &size, abs, &ferr) < 0) {
         if (!ferr.code)
             tp_error_set(&ferr, TP_EIO, 0, "%s: cannot resolve the path", path);
         item.error = ferr.message;

@@ -65,6 +65,18 @@ int tp_rqueue_script(tp_rqueue *q, tp_rq_script s, const char *job_id, const cha
                      const char *entry, int nextra, const char **extra, redisReply **reply,
                      tp_error *err);
 
+/* The job hash is readable by every Redis user who can read the queue, and writable by those who
+ * can write it: the upload URL mirrored for resume (a credential for that upload) is stored
+ * sealed. AES-128-CTR under a random 16-byte IV, then HMAC-SHA256 over IV and ciphertext
+ * (encrypt-then-MAC); both keys derived by HKDF-SHA256 from secret (the worker's client
+ * secret) with the job id as context, so a sealed value copied into another job does not
+ * open. *out: "tpseal1:" IV, ciphertext and tag in hex (malloc'd). */
+int tp_rq_seal(char **out, const char *secret, const char *job_id, const char *plain,
+               tp_error *err);
+/* The plain text of a tp_rq_seal value (malloc'd), or NULL when it is not one, was made with
+ * another secret or job id, or was changed (the tag does not match). */
+char *tp_rq_unseal(const char *secret, const char *job_id, const char *sealed);
+
 /* Value of field in an array reply of alternating names and values (HGETALL), or NULL. */
 const char *tp_rq_field(const redisReply *arr, const char *field);
 

@@ -5,10 +5,13 @@
  * claim alive and turns a cancel request into tp_pipeline_cancel(). */
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -21,6 +24,8 @@
 /* The shared TikTok limits: the per-account daily cap and per-token request rates, kept in the
  * queue's Redis so all workers together stay under them. */
 #include "upload/tt_limits.h"
+/* The token file as the worker's own profile names it (tp_tt_token_path). */
+#include "upload/auth.h"
 
 #define BLOCK_MS 1000
 #define HB_TICK 0.1
@@ -33,6 +38,12 @@ typedef struct {
     char *workdir;
     bool auto_workdir;
     tp_profile *defprof;
+    /* What jobs may name (job fields are data: see docs/SECURITY.md, class 6). Profiles by
+     * key ("builtin:NAME" or a realpath), the worker's own first; roots as realpaths. */
+    char **allowed;
+    size_t n_allowed;
+    char **roots;
+    size_t n_roots;
     tp_queue_conf qc;
     tp_rqueue q;  /* main thread */
     tp_rqueue hq; /* heartbeat thread */
@@ -168,6 +179,162 @@ static bool hb_claim_lost(worker *w)
     return lost;
 }
 
+/* ---- what a job may name ------------------------------------------------------------------ */
+
+/* Whoever can write the queue writes job fields: they choose a file under the worker's roots
+ * and one of the profiles the operator allowed, never where the worker sends its credentials
+ * or writes its outputs. */
+
+static bool has_ctl(const char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f)
+            return true;
+    return false;
+}
+
+/* A profile reference as the loader resolves it (profiles/loader.c load_chain): a built-in
+ * name unless it looks like a path, else a file, compared by realpath. NULL: neither. */
+static char *profile_key(const char *ref)
+{
+    bool pathlike = strchr(ref, '/') || strstr(ref, ".yaml") || strstr(ref, ".yml");
+    if (!pathlike) {
+        const char *const *names = tp_profile_builtin_names();
+        for (size_t i = 0; names[i]; i++)
+            if (!strcmp(names[i], ref))
+                return tp_asprintf("builtin:%s", ref);
+    }
+    char real[PATH_MAX];
+    return realpath(ref, real) ? tp_strdup(real) : NULL;
+}
+
+/* What tp_profile_open is given for a key: the built-in's name, or the resolved path (not
+ * what the job wrote, which may be re-pointed between this check and the open). */
+static const char *key_ref(const char *key)
+{
+    return strncmp(key, "builtin:", 8) ? key : key + 8;
+}
+
+/* A delivery name a sink joins to its folder: one plain component. */
+static bool plain_name(const char *s)
+{
+    return *s && *s != '.' && *s != '-' && !strchr(s, '/') && !strstr(s, "..") && !has_ctl(s) &&
+           strlen(s) < 256;
+}
+
+/* "" when the job may run; else why not (for the dead-letter reason). *real_path: the file's
+ * realpath, *prof_key: the allowed profile's key (NULL: the worker's own). */
+static void check_job(worker *w, const redisReply *job, char **real_path, char **prof_key,
+                      char *why, size_t n)
+{
+    const char *path = tp_rq_field(job, "path"), *profile = tp_rq_field(job, "profile");
+    const char *dest = tp_rq_field(job, "dest");
+    char *shown = NULL, *key = NULL;
+    char real[PATH_MAX];
+    *real_path = *prof_key = NULL;
+    why[0] = '\0';
+    if (!path || path[0] != '/' || has_ctl(path)) {
+        snprintf(why, n, "the job's path is not an absolute path free of control characters");
+        goto out;
+    }
+    shown = tp_str_printable(path);
+    if (!realpath(path, real)) {
+        snprintf(why, n, "%s: cannot resolve the path: %s", shown, strerror(errno));
+        goto out;
+    }
+    bool inside = false;
+    for (size_t i = 0; i < w->n_roots && !inside; i++) {
+        size_t l = strlen(w->roots[i]);
+        inside = !strcmp(w->roots[i], "/") ||
+                 (!strncmp(real, w->roots[i], l) && (real[l] == '/' || real[l] == '\0'));
+    }
+    if (!inside) {
+        snprintf(why, n, "%s is outside this worker's --root folders", shown);
+        goto out;
+    }
+    /* The file itself, as it is now: no symlink at the end, a regular file (not a folder,
+     * which the pipeline would walk, nor a FIFO, which would block it). */
+    struct stat st;
+    if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode)) {
+        snprintf(why, n, "%s is a symlink: refused", shown);
+        goto out;
+    }
+    int fd = open(real, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        snprintf(why, n, "%s: %s", shown, fd < 0 ? strerror(errno) : "not a regular file");
+        if (fd >= 0)
+            close(fd);
+        goto out;
+    }
+    close(fd);
+    if (dest && *dest && !plain_name(dest)) {
+        char *d = tp_str_printable(dest);
+        snprintf(why, n, "the job's dest '%s' is not a plain file name", d ? d : "?");
+        free(d);
+        goto out;
+    }
+    if (profile && *profile) {
+        key = has_ctl(profile) ? NULL : profile_key(profile);
+        bool ok = false;
+        for (size_t i = 0; key && i < w->n_allowed && !ok; i++)
+            ok = !strcmp(key, w->allowed[i]);
+        if (!ok) {
+            char *pr = tp_str_printable(profile);
+            snprintf(why, n, "profile '%s' is not allowed on this worker (--allow-profile)",
+                     pr ? pr : "?");
+            free(pr);
+            goto out;
+        }
+        if (strcmp(key, w->allowed[0])) {
+            *prof_key = key;
+            key = NULL;
+        }
+    }
+    *real_path = tp_strdup(real);
+    if (!*real_path)
+        snprintf(why, n, "out of memory");
+out:
+    free(shown);
+    free(key);
+    if (why[0]) {
+        free(*prof_key);
+        *prof_key = NULL;
+    }
+}
+
+/* Where the job's output goes and with which credentials is the worker's own: an allowed
+ * profile contributes its rules, fixes and post settings only. */
+static int adopt_endpoint(tp_profile *p, const tp_profile *own, tp_error *err)
+{
+    tp_tiktok_conf *t = &p->upload.tiktok;
+    const tp_tiktok_conf *o = &own->upload.tiktok;
+    /* The default token file is named after the profile: resolve it for the worker's. */
+    char tok[PATH_MAX];
+    tp_error terr = TP_ERROR_INIT;
+    const char *tf = tp_tt_token_path(tok, sizeof(tok), own, &terr) == 0 ? tok : o->token_file;
+    struct {
+        char **dst;
+        const char *src;
+    } f[] = {{&t->api_base, o->api_base},
+             {&t->auth_base, o->auth_base},
+             {&t->client_key, o->client_key},
+             {&t->client_secret, o->client_secret},
+             {&t->token_file, tf},
+             {&t->redirect_uri, o->redirect_uri},
+             {&t->scope, o->scope},
+             {&t->shared_limits, o->shared_limits},
+             {&p->upload.directory_path, own->upload.directory_path}};
+    for (size_t i = 0; i < TP_ARRAY_LEN(f); i++) {
+        char *copy = f[i].src ? tp_strdup(f[i].src) : NULL;
+        if (f[i].src && !copy)
+            return tp_error_set(err, TP_ENOMEM, 0, "out of memory");
+        free(*f[i].dst);
+        *f[i].dst = copy;
+    }
+    p->upload.sink = own->upload.sink;
+    return 0;
+}
+
 /* ---- the job's pipeline -------------------------------------------------------------------- */
 
 static char *json_strings(const char *const *items, int n)
@@ -217,6 +384,20 @@ static void on_pipeline_event(const tp_event *ev, void *payload)
     }
 }
 
+/* The upload URL is a credential for the upload: in Redis, where other services read the
+ * queue, it is sealed with a key only holders of the worker's client secret can derive (so a
+ * successor with the same secret resumes, and nobody can plant a URL). Without a secret (no
+ * TikTok sink) there is nothing to seal it with: it is not mirrored, and a successor starts
+ * that part's upload again. */
+static int seal_url(const worker *w, const char *job_id, const char *url, char **out, tp_error *err)
+{
+    const char *secret = w->defprof->upload.tiktok.client_secret;
+    *out = NULL;
+    if (!secret || !*secret)
+        return 0;
+    return tp_rq_seal(out, secret, job_id, url, err);
+}
+
 /* The ledger wrote a row: copy what a successor needs to resume into the job hash. Runs on the
  * coordinator (our) thread before the upload goes on, so Redis is never behind the ledger by
  * more than the write in flight. */
@@ -226,6 +407,11 @@ static int mirror_row(const tp_ledger_row *row, void *payload, tp_error *err)
     if (strcmp(row->fingerprint, jr->fingerprint))
         return 0;
     char expiry[32], part[16], last[16];
+    char *sealed = NULL;
+    int rc = 0;
+    if (row->upload_url && *row->upload_url &&
+        (rc = seal_url(jr->w, jr->job_id, row->upload_url, &sealed, err)) < 0)
+        return rc;
     snprintf(expiry, sizeof(expiry), "%.3f", row->upload_url_expiry);
     snprintf(part, sizeof(part), "%d", row->upload_part);
     snprintf(last, sizeof(last), "%d", row->last_chunk);
@@ -240,7 +426,7 @@ static int mirror_row(const tp_ledger_row *row, void *payload, tp_error *err)
                           "ckpt_publish_id",
                           row->publish_id ? row->publish_id : "",
                           "ckpt_url",
-                          row->upload_url ? row->upload_url : "",
+                          sealed ? sealed : "",
                           "ckpt_expiry",
                           expiry,
                           "ckpt_part",
@@ -252,7 +438,6 @@ static int mirror_row(const tp_ledger_row *row, void *payload, tp_error *err)
     /* A dropped connection is re-opened by the second call. If Redis stays away the run stops
      * (the pipeline treats it like a failed ledger write): an upload that went on would leave a
      * successor with stale resume state, and it could post the file again. */
-    int rc = 0;
     for (int attempt = 0; attempt < 2; attempt++) {
         rc = tp_redis_cmdv(jr->w->q.r, NULL, err, "mirroring the resume state",
                            (int)TP_ARRAY_LEN(argv), argv, NULL);
@@ -270,6 +455,7 @@ static int mirror_row(const tp_ledger_row *row, void *payload, tp_error *err)
         /* A lost connection is Redis' outage, not the file's fault (a refusal is counted). */
         jr->mirror_failed = rc == -TP_ENET;
     }
+    free(sealed);
     return rc;
 }
 
@@ -281,8 +467,8 @@ static const char *nz(const char *s)
 /* Give the local ledger what the job's earlier attempts (maybe on another machine) recorded:
  * the delivery name, posted parts and the upload checkpoint, so this run replaces the same
  * files or continues the same TikTok upload instead of starting a second one. */
-static int seed_ledger(tp_pipeline *pl, const redisReply *job, const char *fp, int64_t size,
-                       const char *path, tp_error *err)
+static int seed_ledger(const worker *w, const char *job_id, tp_pipeline *pl, const redisReply *job,
+                       const char *fp, int64_t size, const char *path, tp_error *err)
 {
     const char *dest = nz(tp_rq_field(job, "dest"));
     const char *pid = nz(tp_rq_field(job, "ckpt_publish_id"));
@@ -324,9 +510,19 @@ static int seed_ledger(tp_pipeline *pl, const redisReply *job, const char *fp, i
         if (!same || rpart > row.upload_part ||
             (rpart == row.upload_part && rlast > row.last_chunk)) {
             set_str(&row.publish_id, pid);
-            set_str(&row.upload_url, nz(tp_rq_field(job, "ckpt_url")));
+            const char *sealed = nz(tp_rq_field(job, "ckpt_url"));
+            const char *secret = w->defprof->upload.tiktok.client_secret;
+            char *url = sealed && secret && *secret ? tp_rq_unseal(secret, job_id, sealed) : NULL;
+            if (sealed && !url)
+                tp_log(TP_LOG_WARN,
+                       "%s: the job's upload URL was not sealed with this worker's client "
+                       "secret (or was changed): ignored; the upload starts again",
+                       path);
+            free(row.upload_url);
+            row.upload_url = url;
             const char *exp = tp_rq_field(job, "ckpt_expiry");
-            row.upload_url_expiry = exp ? strtod(exp, NULL) : 0;
+            /* No URL: expired, so the uploader starts that part anew (a new init). */
+            row.upload_url_expiry = url && exp ? strtod(exp, NULL) : 0;
             row.upload_part = rpart;
             row.last_chunk = rlast;
         }
@@ -346,7 +542,7 @@ out:
 /* Run the pipeline on one file. Fills jr (outcome) and returns 0, or -TP_ECANCELED when
  * stopped by a cancel request or a lost claim, or another <0 (err) for a failure to run. */
 static int run_job(worker *w, job_run *jr, const redisReply *job, const char *path,
-                   const char *profile_name, tp_error *err)
+                   const char *profile_key, tp_error *err)
 {
     tp_profile *own = NULL;
     const tp_profile *prof = w->defprof;
@@ -364,8 +560,10 @@ static int run_job(worker *w, job_run *jr, const redisReply *job, const char *pa
                           path, fp, jr->fingerprint);
         goto out;
     }
-    if (profile_name && *profile_name) {
-        if ((rc = tp_profile_open(&own, profile_name, w->o->sets, w->o->n_sets, err)) < 0)
+    if (profile_key) {
+        /* One the operator allowed (check_job), with the worker's endpoints and secrets. */
+        if ((rc = tp_profile_open(&own, key_ref(profile_key), w->o->sets, w->o->n_sets, err)) < 0 ||
+            (rc = adopt_endpoint(own, w->defprof, err)) < 0)
             goto out;
         prof = own;
     }
@@ -380,7 +578,7 @@ static int run_job(worker *w, job_run *jr, const redisReply *job, const char *pa
     int n = 0;
     if ((rc = tp_ledger_retry_failed(pl->ledger, &n, err)) < 0)
         goto out;
-    if ((rc = seed_ledger(pl, job, fp, size, path, err)) < 0)
+    if ((rc = seed_ledger(w, jr->job_id, pl, job, fp, size, path, err)) < 0)
         goto out;
     tp_pipeline_set_mirror(pl, mirror_row, jr);
     tp_pipeline_set_tt_limits(pl, w->limits);
@@ -467,11 +665,26 @@ static void record_fail(worker *w, const char *job_id, const char *entry, const 
     record_fail_at(w, job_id, entry, reason, code, counted, requeue, NULL, state, n);
 }
 
+/* Dead-letter at once: a job this worker refuses is refused on every try. */
+static void record_refused(worker *w, const char *job_id, const char *entry, const char *reason,
+                           char *state, size_t n)
+{
+    const char *extra[6] = {reason, tp_error_name(TP_EINVAL), "1", "1", "0", ""};
+    redisReply *rep = NULL;
+    state[0] = '\0';
+    if (record(w, TP_RQS_FAIL, job_id, entry, 6, extra, &rep) == 0 &&
+        rep->type == REDIS_REPLY_ARRAY && rep->elements > 0 &&
+        rep->element[0]->type == REDIS_REPLY_STRING)
+        tp_strlcpy(state, rep->element[0]->str, n);
+    freeReplyObject(rep);
+}
+
 static void process(worker *w, const tp_rq_entry *e)
 {
     redisReply *job = NULL, *rep = NULL;
     char *key = tp_rq_key(&w->q, "job", e->job_id ? e->job_id : "");
     job_run jr = {.w = w, .job_id = e->job_id, .job_key = key};
+    char *real_path = NULL, *prof_key = NULL;
     tp_error err = TP_ERROR_INIT;
     double t0 = tp_now_monotonic();
     if (!key)
@@ -529,10 +742,21 @@ static void process(worker *w, const tp_rq_entry *e)
         goto out;
     }
     int attempt = atoi(info);
+    char why[TP_ERROR_MSG_MAX];
+    check_job(w, job, &real_path, &prof_key, why, sizeof(why));
+    if (why[0]) {
+        tp_log(TP_LOG_WARN, "worker %s: job refused: %s", w->name, why);
+        record_refused(w, e->job_id, e->id, why, st, sizeof(st));
+        if (!strcmp(st, "dead"))
+            w->sum.dead++;
+        emit_job(w, TP_QUEUE_JOB_FINISHED, path, fp, profile, st[0] ? st : "unrecorded", why,
+                 attempt, reclaimed, tp_now_monotonic() - t0);
+        goto out;
+    }
     emit_job(w, TP_QUEUE_JOB_STARTED, path, fp, profile, "running", NULL, attempt, reclaimed, 0);
     hb_set(w, e->job_id, e->id, NULL);
-    int rc = path && fp ? run_job(w, &jr, job, path, profile, &err)
-                        : tp_error_set(&err, TP_EINTERNAL, 0, "%s: job without path", key);
+    int rc = fp ? run_job(w, &jr, job, real_path, prof_key, &err)
+                : tp_error_set(&err, TP_EINTERNAL, 0, "%s: job without fingerprint", key);
     bool lost = hb_claim_lost(w);
     /* The pipeline is over: nothing left to keep alive while the outcome is recorded. */
     hb_set(w, NULL, NULL, NULL);
@@ -607,6 +831,8 @@ out:
     freeReplyObject(job);
     freeReplyObject(rep);
     free(key);
+    free(real_path);
+    free(prof_key);
     free(jr.reason);
     free(jr.error_code);
     free(jr.outputs);
@@ -629,6 +855,50 @@ static void sleep_cancellable(worker *w, double seconds)
     double end = tp_now_monotonic() + seconds;
     while (!cancelled(w) && tp_now_monotonic() < end)
         usleep(50000);
+}
+
+/* The worker's own profile, then --allow-profile's (each must load now: a typo fails at
+ * start, not on every job), and the --root folders. */
+static int allow_lists(worker *w, tp_error *err)
+{
+    const tp_queue_worker_opts *o = w->o;
+    if (o->n_roots == 0 || !o->roots)
+        return tp_error_set(err, TP_EINVAL, 0,
+                            "no --root: give the folders job paths must lie under (--root / "
+                            "allows any path)");
+    w->allowed = calloc(o->n_allow_profiles + 1, sizeof(char *));
+    w->roots = calloc(o->n_roots, sizeof(char *));
+    if (!w->allowed || !w->roots)
+        return tp_error_set(err, TP_ENOMEM, 0, "out of memory");
+    const char *own = o->profile && *o->profile ? o->profile : "tiktok";
+    if (!(w->allowed[w->n_allowed++] = profile_key(own)))
+        return tp_error_set(err, TP_ECONFIG, 0, "%s: cannot resolve the profile", own);
+    for (size_t i = 0; i < o->n_allow_profiles; i++) {
+        const char *ref = o->allow_profiles[i];
+        char *key = ref ? profile_key(ref) : NULL;
+        if (!key)
+            return tp_error_set(err, TP_ECONFIG, 0,
+                                "--allow-profile %s: no built-in profile or file of that name",
+                                ref ? ref : "(null)");
+        w->allowed[w->n_allowed++] = key;
+        tp_profile *p = NULL;
+        int rc = tp_profile_open(&p, key_ref(key), o->sets, o->n_sets, err);
+        tp_profile_free(p);
+        if (rc < 0)
+            return rc;
+    }
+    for (size_t i = 0; i < o->n_roots; i++) {
+        char real[PATH_MAX];
+        struct stat st;
+        const char *r = o->roots[i] ? o->roots[i] : "";
+        errno = 0;
+        if (!realpath(r, real) || stat(real, &st) < 0 || !S_ISDIR(st.st_mode))
+            return tp_error_set(err, TP_EINVAL, errno, "--root %s: not a folder%s%s", r,
+                                errno ? ": " : "", errno ? strerror(errno) : "");
+        if (!(w->roots[w->n_roots++] = tp_strdup(real)))
+            return tp_error_set(err, TP_ENOMEM, 0, "out of memory");
+    }
+    return 0;
 }
 
 int tp_queue_worker_run(tp_queue_worker_summary *summary, const char *url,
@@ -659,6 +929,8 @@ int tp_queue_worker_run(tp_queue_worker_summary *summary, const char *url,
     }
     if ((rc = tp_profile_open(&w.defprof, w.o->profile ? w.o->profile : "tiktok", w.o->sets,
                               w.o->n_sets, err)) < 0)
+        goto out;
+    if ((rc = allow_lists(&w, err)) < 0)
         goto out;
     w.qc = w.defprof->queue;
     if (w.qc.max_attempts < 1)
@@ -773,6 +1045,12 @@ out:
     tp_rqueue_close(&w.hq);
     tp_tt_limits_free(w.limits);
     tp_profile_free(w.defprof);
+    for (size_t i = 0; i < w.n_allowed; i++)
+        free(w.allowed[i]);
+    free(w.allowed);
+    for (size_t i = 0; i < w.n_roots; i++)
+        free(w.roots[i]);
+    free(w.roots);
     free(w.workdir);
     free(w.cur_job);
     pthread_mutex_destroy(&w.mu);

@@ -162,8 +162,11 @@ def run(args, env=None, timeout=60):
 class Worker:
     """`tokprep worker --json` as a process; its NDJSON lines are collected by a thread."""
 
-    def __init__(self, url, name, workdir, extra=(), env=None):
+    def __init__(self, url, name, workdir, extra=(), env=None, roots=("/",)):
+        """roots: the worker's --root folders (default "/": any path), unless extra has one."""
         self.name = name
+        if "--root" not in extra:
+            extra = [a for r in roots for a in ("--root", r)] + list(extra)
         self.cmd = [TOKPREP, "worker", "--queue", url, "--name", name, "-o", workdir, "--json",
                     *extra]
         self.proc = subprocess.Popen(self.cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,

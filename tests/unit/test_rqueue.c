@@ -1,5 +1,6 @@
-/* The queue's pure parts: job ids, and the queue.* profile keys (defaults in the built-in
- * profile, left out of the profile hash so the ledger's key does not change with them). */
+/* The queue's pure parts: job ids, the queue.* profile keys (defaults in the built-in
+ * profile, left out of the profile hash so the ledger's key does not change with them), and
+ * the sealed upload URL. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -84,11 +85,53 @@ static void test_profile_keys(void **state)
     tp_profile_free(b);
 }
 
+/* The upload URL at rest: opens with the same secret and job id only; any change is refused. */
+static void test_seal(void **state)
+{
+    (void)state;
+    const char *url = "https://open-upload.tiktokapis.com/upload/?upload_id=1&upload_token=abc";
+    char *a = NULL, *b = NULL;
+    tp_error err = TP_ERROR_INIT;
+    assert_int_equal(tp_rq_seal(&a, "secret-1", "fp:-", url, &err), 0);
+    assert_int_equal(tp_rq_seal(&b, "secret-1", "fp:-", url, &err), 0);
+    assert_non_null(a);
+    assert_true(strncmp(a, "tpseal1:", 8) == 0);
+    assert_null(strstr(a, "upload_token"));
+    assert_string_not_equal(a, b); /* a fresh IV each time */
+    char *plain = tp_rq_unseal("secret-1", "fp:-", a);
+    assert_non_null(plain);
+    assert_string_equal(plain, url);
+    free(plain);
+    assert_null(tp_rq_unseal("secret-2", "fp:-", a));
+    assert_null(tp_rq_unseal("secret-1", "other:-", a));
+    assert_null(tp_rq_unseal("secret-1", "fp:-", url));
+    assert_null(tp_rq_unseal("secret-1", "fp:-", "tpseal1:zz"));
+    assert_null(tp_rq_unseal("secret-1", "fp:-", "tpseal1:"));
+    size_t n = strlen(a);
+    for (size_t i = 8; i < n; i += 7) { /* every part: IV, ciphertext, tag */
+        char saved = a[i];
+        a[i] = saved == '0' ? '1' : '0';
+        assert_null(tp_rq_unseal("secret-1", "fp:-", a));
+        a[i] = saved;
+    }
+    a[n - 1] = '\0'; /* truncated */
+    assert_null(tp_rq_unseal("secret-1", "fp:-", a));
+    free(a);
+    free(b);
+    assert_int_equal(tp_rq_seal(&a, "s", "j", "", &err), 0);
+    plain = tp_rq_unseal("s", "j", a);
+    assert_non_null(plain);
+    assert_string_equal(plain, "");
+    free(plain);
+    free(a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_job_id),
         cmocka_unit_test(test_profile_keys),
+        cmocka_unit_test(test_seal),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
