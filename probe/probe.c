@@ -34,6 +34,7 @@ static const tp_limits default_limits = {
     .probe_size = 10000000,
     .analyze_duration = 10,
     .probe_timeout = 30,
+    .max_samples = 2000000,
 };
 
 typedef struct {
@@ -82,6 +83,7 @@ typedef struct {
     bool truncated;
     char truncated_msg[160];
     int ebml_tracks; /* Matroska TrackEntry count, counted up to limits.max_streams + 1 */
+    uint64_t mp4_samples; /* entries the MP4 sample tables claim, summed (limits.max_samples) */
 } file_facts;
 
 static uint32_t be32(const unsigned char *p)
@@ -114,12 +116,73 @@ static bool known_first_atom(const unsigned char *t)
     return false;
 }
 
+/* Boxes walked inside moov/moof while counting sample-table entries (a sane file has a few
+ * dozen per track). */
+#define MAX_INNER_BOXES 65536
+
+/* Add up the entry counts the sample tables under [off, end) claim. libavformat allocates
+ * from these counts before it reads the entries (stsz with a constant size, stco, stsc, stss,
+ * trun): 160 KB claiming 44 million samples cost `check` 1.1 GB. Only the headers are read;
+ * no size is trusted beyond the parent box and the file. */
+static void count_samples(const byte_source *src, int64_t off, int64_t end, int depth,
+                          int *budget, uint64_t *total)
+{
+    static const char *const containers[] = {"moov", "trak", "mdia", "minf", "stbl", "moof",
+                                             "traf"};
+    unsigned char h[24];
+    while (off + 8 <= end && (*budget)-- > 0) {
+        ssize_t got = src_pread(src, h, sizeof(h), off);
+        if (got < 8)
+            return;
+        uint64_t size = be32(h);
+        int64_t hdr = 8;
+        if (size == 1) {
+            if (got < 16)
+                return;
+            size = be64(h + 8);
+            hdr = 16;
+        } else if (size == 0) {
+            size = (uint64_t)(end - off);
+        }
+        if (size < (uint64_t)hdr)
+            return;
+        if (size > (uint64_t)(end - off))
+            size = (uint64_t)(end - off); /* truncated: count what is there */
+        const unsigned char *type = h + 4;
+        bool container = false;
+        for (size_t i = 0; i < TP_ARRAY_LEN(containers); i++)
+            container = container || !memcmp(type, containers[i], 4);
+        if (container && depth < 8) {
+            count_samples(src, off + hdr, off + (int64_t)size, depth + 1, budget, total);
+        } else if (depth > 0) {
+            /* Full-box header (version and flags), then the count at `at` bytes into the body:
+             * stsz/stz2 have a sample size or field size first. */
+            int at = -1;
+            if (!memcmp(type, "stsz", 4) || !memcmp(type, "stz2", 4))
+                at = 8;
+            else if (!memcmp(type, "stts", 4) || !memcmp(type, "stsc", 4) ||
+                     !memcmp(type, "stco", 4) || !memcmp(type, "co64", 4) ||
+                     !memcmp(type, "ctts", 4) || !memcmp(type, "stss", 4) ||
+                     !memcmp(type, "stps", 4) || !memcmp(type, "trun", 4))
+                at = 4;
+            unsigned char b[4];
+            if (at >= 0 && (uint64_t)hdr + (uint64_t)at + 4 <= size &&
+                src_pread(src, b, 4, off + hdr + at) == 4)
+                *total += be32(b);
+            else if (!memcmp(type, "sdtp", 4) && size > (uint64_t)hdr + 4)
+                *total += size - (uint64_t)hdr - 4; /* one byte per sample, allocated at once */
+        }
+        off += (int64_t)size;
+    }
+}
+
 /* Walk the top-level ISO BMFF boxes with plain reads: libavformat does not tell us whether moov
  * precedes mdat, nor the major brand that separates MP4 from QuickTime. */
 static void read_atoms(const byte_source *src, int64_t fsize, file_facts *f)
 {
     unsigned char h[16];
     int64_t off = 0;
+    int budget = MAX_INNER_BOXES;
     for (int n = 0; n < MAX_ATOMS && off + 8 <= fsize; n++) {
         ssize_t got = src_pread(src, h, sizeof(h), off);
         if (got < 8)
@@ -150,6 +213,10 @@ static void read_atoms(const byte_source *src, int64_t fsize, file_facts *f)
                 tp_strlcpy(f->container, "m4a", sizeof(f->container));
             else
                 tp_strlcpy(f->container, "mp4", sizeof(f->container));
+        }
+        if (!memcmp(type, "moov", 4) || !memcmp(type, "moof", 4)) {
+            int64_t end = size > (uint64_t)(fsize - off) ? fsize : off + (int64_t)size;
+            count_samples(src, off, end, 0, &budget, &f->mp4_samples);
         }
         if (!memcmp(type, "moov", 4)) {
             f->moov_seen = true;
@@ -708,6 +775,14 @@ static int probe_io(tp_media_info *out, AVIOContext *pb, const file_facts *facts
     if (lim->max_streams > 0 && facts->ebml_tracks > lim->max_streams) {
         ret = tp_error_set(err, TP_EUNSUPPORTED, 0, "%s: more than %d tracks (limits.max_streams)",
                            path, lim->max_streams);
+        goto out;
+    }
+
+    if (lim->max_samples > 0 && facts->mp4_samples > (uint64_t)lim->max_samples) {
+        ret = tp_error_set(err, TP_EUNSUPPORTED, 0,
+                           "%s: the sample tables claim %llu entries > %lld (limits.max_samples)",
+                           path, (unsigned long long)facts->mp4_samples,
+                           (long long)lim->max_samples);
         goto out;
     }
 
