@@ -124,11 +124,11 @@ static bool known_first_atom(const unsigned char *t)
  * from these counts before it reads the entries (stsz with a constant size, stco, stsc, stss,
  * trun): 160 KB claiming 44 million samples cost `check` 1.1 GB. Only the headers are read;
  * no size is trusted beyond the parent box and the file. */
-static void count_samples(const byte_source *src, int64_t off, int64_t end, int depth,
-                          int *budget, uint64_t *total)
+static void count_samples(const byte_source *src, int64_t off, int64_t end, int depth, int *budget,
+                          uint64_t *total)
 {
-    static const char *const containers[] = {"moov", "trak", "mdia", "minf", "stbl", "moof",
-                                             "traf"};
+    static const char *const containers[] = {"moov", "trak", "mdia", "minf",
+                                             "stbl", "moof", "traf"};
     unsigned char h[24];
     while (off + 8 <= end && (*budget)-- > 0) {
         ssize_t got = src_pread(src, h, sizeof(h), off);
@@ -779,10 +779,10 @@ static int probe_io(tp_media_info *out, AVIOContext *pb, const file_facts *facts
     }
 
     if (lim->max_samples > 0 && facts->mp4_samples > (uint64_t)lim->max_samples) {
-        ret = tp_error_set(err, TP_EUNSUPPORTED, 0,
-                           "%s: the sample tables claim %llu entries > %lld (limits.max_samples)",
-                           path, (unsigned long long)facts->mp4_samples,
-                           (long long)lim->max_samples);
+        ret =
+            tp_error_set(err, TP_EUNSUPPORTED, 0,
+                         "%s: the sample tables claim %llu entries > %lld (limits.max_samples)",
+                         path, (unsigned long long)facts->mp4_samples, (long long)lim->max_samples);
         goto out;
     }
 

@@ -404,6 +404,7 @@ static void test_work_limits(void **state)
         int rc;
         const char *msg;
     } rows[] = {
+        /* clang-format off */
         {"5 h split at 30 fps", 18000.0, 30, {"fix.too_long=split"}, -TP_EUNSUPPORTED,
          "540000 frames (18000.0 s at 30/1 fps) > 216000 (limits.max_output_frames)"},
         {"1 h at 60 fps is the default budget", 3600.0, 60, {0}, 0, NULL},
@@ -416,7 +417,7 @@ static void test_work_limits(void **state)
         {"1080x1920 at 60 fps is the default pixel rate", 10.0, 60, {0}, 0, NULL},
         {"pixel rate raised", 10.0, 60,
          {"fix.width=2160", "fix.height=3840", "limits.max_pixel_rate=497664000"}, 0, NULL},
-    };
+    }; /* clang-format on */
     for (size_t i = 0; i < TP_ARRAY_LEN(rows); i++) {
         tp_error err = TP_ERROR_INIT;
         tp_profile *p = NULL;
