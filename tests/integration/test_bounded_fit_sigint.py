@@ -64,8 +64,34 @@ def main():
             fit(bomb, outdir, [sig], f"fit {name}")
             assert os.listdir(outdir) == [], (name, os.listdir(outdir))
 
-        # A second signal does not wait for the clean-up.
-        fit(bomb, os.path.join(t, "out-twice"), [signal.SIGINT, signal.SIGINT], "fit SIGINT x2")
+        # A second signal exits at once while the first one's clean-up is still waiting: here on
+        # stdout, a pipe the test filled beforehand and never reads, so after the first SIGINT
+        # `fit` has removed its temporary files and blocks writing its report. (A blocked write
+        # also returns on EINTR, so this passes without cli.c's second-signal _exit too; what
+        # it pins down is that the first signal's clean-up comes before any such wait.)
+        outdir = os.path.join(t, "out-twice")
+        rfd, wfd = os.pipe()
+        os.set_blocking(wfd, False)
+        try:
+            while True:
+                os.write(wfd, b"x" * 4096)
+        except BlockingIOError:
+            pass
+        os.set_blocking(wfd, True)
+        p = subprocess.Popen([b.TOKPREP, "fit", "-o", outdir, *RAISED, bomb], stdout=wfd,
+                             stderr=subprocess.DEVNULL)
+        os.close(wfd)
+        try:
+            wait_for_temp(p, [outdir], "fit SIGINT x2")
+            p.send_signal(signal.SIGINT)
+            time.sleep(1.0)
+            assert p.poll() is None, "fit exited although its stdout is full"
+            # The first signal's clean-up is done: only the report is pending.
+            assert os.listdir(outdir) == [], os.listdir(outdir)
+            interrupt(p, [signal.SIGINT], "fit second SIGINT")
+        finally:
+            b.stop(p)
+            os.close(rfd)
 
         # run: the pipeline's fit stage stops the same way and leaves no temporary file.
         work = os.path.join(t, "work")
