@@ -74,3 +74,62 @@ def stop(p):
     if p.poll() is None:
         p.send_signal(signal.SIGKILL)
         p.wait()
+
+
+def _boxes(data, start, end):
+    """(offset, size, type) of the boxes in data[start:end] (32-bit sizes only: our fixtures)."""
+    off = start
+    while off + 8 <= end:
+        size, typ = struct.unpack_from(">I4s", data, off)
+        yield off, size, typ
+        off += size
+
+
+def wrap_moov_cmov(src, dst):
+    """Replace the moov with a zlib-compressed one (moov → cmov → dcom + cmvd), QuickTime's old
+    compressed header: its tables exist only once inflated."""
+    import zlib
+    data = open(src, "rb").read()
+    out = b""
+    for off, size, typ in _boxes(data, 0, len(data)):
+        box = data[off:off + size]
+        if typ == b"moov":
+            comp = zlib.compress(box, 9)
+            dcom = struct.pack(">I4s4s", 12, b"dcom", b"zlib")
+            cmvd = struct.pack(">I4sI", 12 + len(comp), b"cmvd", len(box)) + comp
+            cmov = struct.pack(">I4s", 8 + len(dcom) + len(cmvd), b"cmov") + dcom + cmvd
+            box = struct.pack(">I4s", 8 + len(cmov), b"moov") + cmov
+        out += box
+    open(dst, "wb").write(out)
+
+
+def nest_in(src, dst, box, wrapper):
+    """Wrap the first `box` in a `wrapper` box (e.g. stsz in edts: libavformat reads its table
+    wherever it finds it), growing every enclosing box by 8 bytes."""
+    data = bytearray(open(src, "rb").read())
+    pos = data.find(box.encode()) - 4
+    size = struct.unpack_from(">I", data, pos)[0]
+
+    def grow(start, end):
+        for off, sz, typ in _boxes(data, start, end):
+            if off < pos < off + sz:
+                struct.pack_into(">I", data, off, sz + 8)
+                grow(off + 8, off + sz)
+                return
+    grow(0, len(data))
+    data[pos:pos] = struct.pack(">I4s", size + 8, wrapper.encode())
+    open(dst, "wb").write(bytes(data))
+
+
+def pad_moov(src, dst, n_boxes):
+    """Put n_boxes empty 'free' boxes at the start of the moov: a walk with a box budget must
+    not stop there and miss what follows."""
+    data = open(src, "rb").read()
+    out = b""
+    for off, size, typ in _boxes(data, 0, len(data)):
+        box = data[off:off + size]
+        if typ == b"moov":
+            body = struct.pack(">I4s", 8, b"free") * n_boxes + box[8:]
+            box = struct.pack(">I4s", 8 + len(body), b"moov") + body
+        out += box
+    open(dst, "wb").write(out)
