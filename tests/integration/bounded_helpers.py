@@ -133,3 +133,9 @@ def pad_moov(src, dst, n_boxes):
             box = struct.pack(">I4s", 8 + len(body), b"moov") + body
         out += box
     open(dst, "wb").write(out)
+
+
+def prepend_unknown_box(src, dst):
+    """Put a box of an unknown type before ftyp: libavformat's MP4 reader skips it and reads on."""
+    data = open(src, "rb").read()
+    open(dst, "wb").write(struct.pack(">I4s", 16, b"abcd") + bytes(8) + data)

@@ -1,7 +1,8 @@
 """An MP4 whose sample tables claim tens of millions of entries is refused from tokprep's own
 atom read, before libavformat allocates for them (limits.max_samples): `check` stays under
-200 MiB peak and says which limit. Covers stsz (in stbl, or moved into edts), a compressed
-moov (cmov), a moov padded past the walk's box budget, and trun (fragmented MP4)."""
+200 MiB peak and says which limit. Covers stsz (in stbl, moved into edts, or behind an unknown
+first box), a compressed moov (cmov), a moov padded past the walk's box budget, and trun
+(fragmented MP4)."""
 import os
 import sys
 
@@ -45,7 +46,7 @@ def main():
         assert "claim 44000" in out, out  # the claimed count is in the message
 
         # Where libavformat would still read it: a table moved into another box, a compressed
-        # header, or behind more boxes than the walk takes.
+        # header, a file starting with an unknown box, or behind more boxes than the walk takes.
         nested = os.path.join(t, "edts_bomb.mp4")
         b.nest_in(bomb, nested, "stsz", "edts")
         expect_refused(nested)
@@ -53,6 +54,9 @@ def main():
         b.wrap_moov_cmov(bomb, cmov)
         out = expect_refused(cmov)
         assert "cmov" in out, out
+        junk = os.path.join(t, "junk_first_bomb.mp4")
+        b.prepend_unknown_box(bomb, junk)
+        expect_refused(junk)
         padded = os.path.join(t, "padded_bomb.mp4")
         b.pad_moov(bomb, padded, 1_100_000)
         out = expect_refused(padded)
