@@ -963,8 +963,12 @@ static int run_transcode(fit_ctx *c, const char *outdir, tp_error *err)
     c->started = tp_now_monotonic();
     const tp_limits *lim = &c->profile->limits;
     double fps = av_q2d(av_make_q(c->plan->out_fps.num, c->plan->out_fps.den));
-    /* A frame gap is counted in output frames; one frame of slack for rounding. */
-    c->max_held = lim->max_frame_gap > 0 ? (int64_t)ceil(lim->max_frame_gap * fps) + 1 : 0;
+    /* A frame gap is counted in output frames; one frame of slack for rounding. A planned
+     * extension (fix.too_short: extend holds the last frame) is work the profile asked for. */
+    double src_dur = c->in->duration > 0 ? c->in->duration / 1e6 : 0.0;
+    double extend = c->plan->out_duration > src_dur ? c->plan->out_duration - src_dur : 0.0;
+    c->max_held =
+        lim->max_frame_gap > 0 ? (int64_t)ceil((lim->max_frame_gap + extend) * fps) + 1 : 0;
     /* The plan was checked against max_output_frames; this catches unknown or understated
      * durations, with a second of slack for the plan's rounding. */
     c->max_frames = lim->max_output_frames > 0 ? lim->max_output_frames + (int64_t)ceil(fps) : 0;
