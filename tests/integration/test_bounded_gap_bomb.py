@@ -62,6 +62,20 @@ def main():
                                       "format=duration", "-of", "csv=p=0", fitted],
                                      capture_output=True, text=True, check=True).stdout)
         assert 1.8 < dur < 2.3, dur
+
+        # Holding the last frame because the profile asks for it (fix.too_short: extend) is not
+        # a gap: 68 s of held frame, over limits.max_frame_gap's 60 s, still fits.
+        short = os.path.join(t, "short.mp4")
+        h.make_landscape(short, seconds=2)
+        rc, out, _, took = b.run_measured(
+            ["fit", "-o", outdir] + h.set_args(["rules.duration=[70,600]",
+                                                "fix.too_short=extend"]) + [short], timeout=60)
+        assert rc == 0, (rc, out)
+        dur = float(b.subprocess.run(["ffprobe", "-v", "error", "-show_entries",
+                                      "format=duration", "-of", "csv=p=0",
+                                      os.path.join(outdir, "short.mp4")],
+                                     capture_output=True, text=True, check=True).stdout)
+        assert 69.9 < dur < 70.5, dur
     print("ok")
 
 
