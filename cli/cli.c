@@ -264,6 +264,10 @@ static volatile int interrupt_flag;
 static void on_interrupt(int sig)
 {
     (void)sig;
+    /* The first signal asks the work to stop and clean up (fit removes its temporary files);
+     * a second one means now. */
+    if (interrupt_flag)
+        _exit(TP_EXIT_INTERRUPTED);
     interrupt_flag = 1;
 }
 

@@ -100,7 +100,8 @@ void tp_cli_protect_secrets(void);
 
 /* SIGINT/SIGTERM: install a handler that sets one shared flag, and return the flag in the form
  * the library's cancel tokens take (tp_*_opts.cancel). Each subcommand runs once per process, so
- * one flag serves them all. tp_cli_interrupted() reads it. */
+ * one flag serves them all. tp_cli_interrupted() reads it. A second signal exits at once with
+ * TP_EXIT_INTERRUPTED. */
 const volatile int *tp_cli_install_interrupt(void);
 bool tp_cli_interrupted(void);
 /* Install `handler` (or SIG_DFL) for SIGINT and SIGTERM, no flags, empty mask: for commands

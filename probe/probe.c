@@ -34,6 +34,7 @@ static const tp_limits default_limits = {
     .probe_size = 10000000,
     .analyze_duration = 10,
     .probe_timeout = 30,
+    .max_samples = 2000000,
 };
 
 typedef struct {
@@ -82,6 +83,9 @@ typedef struct {
     bool truncated;
     char truncated_msg[160];
     int ebml_tracks; /* Matroska TrackEntry count, counted up to limits.max_streams + 1 */
+    uint64_t mp4_samples; /* entries the MP4 sample tables claim, summed (limits.max_samples) */
+    bool mp4_cmov;        /* a compressed movie header: tables we cannot count unpacked */
+    bool mp4_too_many;    /* more boxes than MAX_INNER_BOXES: counting stopped (fail closed) */
 } file_facts;
 
 static uint32_t be32(const unsigned char *p)
@@ -112,6 +116,90 @@ static bool known_first_atom(const unsigned char *t)
         if (!memcmp(t, first[i], 4))
             return true;
     return false;
+}
+
+/* Boxes (and 4 KiB reads of meta boxes) walked while counting sample-table entries: a sane file
+ * has a few dozen per track and six per fragment. A file with more is refused, since the rest
+ * could hide a table. */
+#define MAX_INNER_BOXES (1 << 20)
+/* Nesting followed (libavformat gives up beyond ten levels). */
+#define MAX_BOX_DEPTH 16
+
+/* Add up the entry counts the sample tables under [off, end) claim. libavformat allocates
+ * from these counts before it reads the entries (stsz with a constant size, stco, stsc, stss,
+ * trun): 160 KB claiming 44 million samples cost `check` 1.1 GB. Only the headers are read;
+ * no size is trusted beyond the parent box and the file. */
+static void count_samples(const byte_source *src, int64_t off, int64_t end, int depth, int *budget,
+                          file_facts *f)
+{
+    /* Every box libavformat's MP4 reader walks as a list of boxes: its box table applies
+     * anywhere, so an stsz inside edts or udta is read as well. */
+    static const char *const containers[] = {"moov", "trak", "mdia", "minf", "stbl", "moof",
+                                             "traf", "dinf", "edts", "udta", "tref", "mvex",
+                                             "sinf", "schi", "wave", "tapt", "clip", "matt"};
+    unsigned char h[24];
+    while (off + 8 <= end && (*budget)-- > 0) {
+        ssize_t got = src_pread(src, h, sizeof(h), off);
+        if (got < 8)
+            return;
+        uint64_t size = be32(h);
+        int64_t hdr = 8;
+        if (size == 1) {
+            if (got < 16)
+                return;
+            size = be64(h + 8);
+            hdr = 16;
+        } else if (size == 0) {
+            size = (uint64_t)(end - off);
+        }
+        if (size < (uint64_t)hdr)
+            return;
+        if (size > (uint64_t)(end - off))
+            size = (uint64_t)(end - off); /* truncated: count what is there */
+        const unsigned char *type = h + 4;
+        bool container = false;
+        for (size_t i = 0; i < TP_ARRAY_LEN(containers); i++)
+            container = container || !memcmp(type, containers[i], 4);
+        if (container && depth < MAX_BOX_DEPTH) {
+            count_samples(src, off + hdr, off + (int64_t)size, depth + 1, budget, f);
+        } else if (!memcmp(type, "meta", 4) && depth < MAX_BOX_DEPTH) {
+            /* libavformat looks for the hdlr child in steps of four bytes (QuickTime's meta has
+             * no version field, ISO's has) and reads the boxes from there. */
+            int64_t body = off + hdr, bend = off + (int64_t)size, at = -1;
+            unsigned char buf[4096];
+            for (int64_t pos = body; at < 0 && pos + 8 <= bend && (*budget)-- > 0;
+                 pos += (int64_t)sizeof(buf) - 8) {
+                ssize_t got_b = src_pread(src, buf, sizeof(buf), pos);
+                for (ssize_t i = 0; at < 0 && i + 8 <= got_b && pos + i + 8 <= bend; i += 4)
+                    if (!memcmp(buf + i + 4, "hdlr", 4))
+                        at = pos + i;
+                if (got_b < (ssize_t)sizeof(buf))
+                    break;
+            }
+            if (at >= 0)
+                count_samples(src, at, bend, depth + 1, budget, f);
+        } else if (depth > 0 && !memcmp(type, "cmov", 4)) {
+            f->mp4_cmov = true; /* zlib-packed moov: its tables appear only once inflated */
+        } else if (depth > 0) {
+            /* Full-box header (version and flags), then the count at `at` bytes into the body:
+             * stsz/stz2 have a sample size or field size first. */
+            int at = -1;
+            if (!memcmp(type, "stsz", 4) || !memcmp(type, "stz2", 4))
+                at = 8;
+            else if (!memcmp(type, "stts", 4) || !memcmp(type, "stsc", 4) ||
+                     !memcmp(type, "stco", 4) || !memcmp(type, "co64", 4) ||
+                     !memcmp(type, "ctts", 4) || !memcmp(type, "stss", 4) ||
+                     !memcmp(type, "stps", 4) || !memcmp(type, "trun", 4))
+                at = 4;
+            unsigned char b[4];
+            if (at >= 0 && (uint64_t)hdr + (uint64_t)at + 4 <= size &&
+                src_pread(src, b, 4, off + hdr + at) == 4)
+                f->mp4_samples += be32(b);
+            else if (!memcmp(type, "sdtp", 4) && size > (uint64_t)hdr + 4)
+                f->mp4_samples += size - (uint64_t)hdr - 4; /* a byte per sample, one alloc */
+        }
+        off += (int64_t)size;
+    }
 }
 
 /* Walk the top-level ISO BMFF boxes with plain reads: libavformat does not tell us whether moov
@@ -264,6 +352,10 @@ static void count_ebml_tracks(const byte_source *src, int64_t fsize, int cap, fi
 static void read_facts(const byte_source *src, int64_t fsize, const tp_limits *lim, file_facts *f)
 {
     read_atoms(src, fsize, f);
+    /* From byte 0 whatever the first box is: libavformat's MP4 reader skips unknown boxes too. */
+    int budget = MAX_INNER_BOXES;
+    count_samples(src, 0, fsize, 0, &budget, f);
+    f->mp4_too_many = budget < 0;
     if (f->isobmff)
         return;
     read_ebml_doctype(src, f);
@@ -708,6 +800,29 @@ static int probe_io(tp_media_info *out, AVIOContext *pb, const file_facts *facts
     if (lim->max_streams > 0 && facts->ebml_tracks > lim->max_streams) {
         ret = tp_error_set(err, TP_EUNSUPPORTED, 0, "%s: more than %d tracks (limits.max_streams)",
                            path, lim->max_streams);
+        goto out;
+    }
+
+    if (lim->max_samples > 0 && facts->mp4_cmov && !strncmp(fmt->name, "mov,", 4)) {
+        ret = tp_error_set(err, TP_EUNSUPPORTED, 0,
+                           "%s: compressed MP4 header (cmov): its sample tables cannot be held "
+                           "to limits.max_samples before they are unpacked",
+                           path);
+        goto out;
+    }
+    if (lim->max_samples > 0 && facts->mp4_too_many && !strncmp(fmt->name, "mov,", 4)) {
+        ret = tp_error_set(err, TP_EUNSUPPORTED, 0,
+                           "%s: more than %d boxes in the MP4 structure: its sample tables "
+                           "cannot be held to limits.max_samples",
+                           path, MAX_INNER_BOXES);
+        goto out;
+    }
+    if (lim->max_samples > 0 && facts->mp4_samples > (uint64_t)lim->max_samples &&
+        !strncmp(fmt->name, "mov,", 4)) {
+        ret =
+            tp_error_set(err, TP_EUNSUPPORTED, 0,
+                         "%s: the sample tables claim %llu entries > %lld (limits.max_samples)",
+                         path, (unsigned long long)facts->mp4_samples, (long long)lim->max_samples);
         goto out;
     }
 

@@ -20,7 +20,8 @@ typedef struct {
  *  -TP_EMEDIA: empty, not media, truncated, timed out (limits.probe_timeout); err->raw is
  *   AVERROR_EOF when the file is truncated (an MP4/MOV atom runs past the end of the file) and
  *   AVERROR_INVALIDDATA for every other media failure, so callers can tell the two apart;
- *  -TP_EUNSUPPORTED: over a resource limit (limits.max_streams, limits.max_pixels) or a playlist
+ *  -TP_EUNSUPPORTED: over a resource limit (limits.max_streams, limits.max_pixels,
+ *   limits.max_samples) or a playlist
  *   style format that would open other files (hls, concat, ...);
  *  -TP_ECANCELED: *opts->cancel became non-zero.
  * Only "file:" I/O is used: a path is never interpreted as a URL or protocol.

@@ -147,6 +147,10 @@ static const schema_row schema[] = {
     {"limits.probe_size", T_SIZE, F(limits.probe_size), 0, 32, BIG, NULL, false},
     {"limits.analyze_duration", T_DOUBLE, F(limits.analyze_duration), 0, 0, 86400, NULL, false},
     {"limits.probe_timeout", T_DOUBLE, F(limits.probe_timeout), 0, 0.1, 86400, NULL, false},
+    {"limits.max_samples", T_INT64, F(limits.max_samples), 0, 1, BIG, NULL, false},
+    {"limits.max_output_frames", T_INT64, F(limits.max_output_frames), 0, 1, BIG, NULL, false},
+    {"limits.max_pixel_rate", T_INT64, F(limits.max_pixel_rate), 0, 1, BIG, NULL, false},
+    {"limits.max_frame_gap", T_DOUBLE, F(limits.max_frame_gap), 0, 0.01, 86400, NULL, false},
 };
 #undef F
 

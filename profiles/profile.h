@@ -120,6 +120,10 @@ typedef struct {
     int64_t probe_size;     /* bytes libavformat may read to find streams */
     double analyze_duration; /* seconds libavformat may analyse */
     double probe_timeout;    /* wall seconds for one probe */
+    int64_t max_samples;     /* MP4 sample-table entries claimed (all tables and tracks) */
+    int64_t max_output_frames; /* frames one fit may encode (all parts) */
+    int64_t max_pixel_rate;    /* output width * height * fps */
+    double max_frame_gap;      /* seconds one source frame may be held in the output */
 } tp_limits;
 
 struct tp_profile {

@@ -54,6 +54,11 @@ typedef struct {
     int64_t split_frame[TP_MAX_PARTS]; /* first output frame index of each part */
     int next_split;                    /* index of the next part whose first frame is pending */
     int64_t frames_out;
+    /* Work bounds (limits.max_frame_gap, limits.max_output_frames): frames pushed into the
+     * video graph, that count when the last output frame left it, and how many output frames
+     * in a row came out with no new source frame pushed (all copies of one source frame). */
+    int64_t pushed_v, pushed_seen, held;
+    int64_t max_held, max_frames; /* 0 = unbounded */
     double started;
     bool vdone, adone; /* the graph's output ended (trim): no need to read further */
 } fit_ctx;
@@ -239,12 +244,15 @@ static int open_mux(fit_output *o, const char *src, tp_error *err)
     return 0;
 }
 
-static int write_header(fit_output *o, const char *src, tp_error *err)
+static int write_header(fit_output *o, const char *src, const volatile int *cancel, tp_error *err)
 {
     AVDictionary *mo = NULL;
+    o->mux->interrupt_callback.callback = interrupt_cb;
+    o->mux->interrupt_callback.opaque = (void *)cancel;
     /* moov first: the mp4 muxer rewrites the file once at the end (faststart). */
     av_dict_set(&mo, "movflags", "+faststart", 0);
-    int ret = avio_open(&o->mux->pb, o->tmp, AVIO_FLAG_WRITE);
+    /* The interrupt callback also stops the faststart rewrite of a long output. */
+    int ret = avio_open2(&o->mux->pb, o->tmp, AVIO_FLAG_WRITE, &o->mux->interrupt_callback, NULL);
     if (ret >= 0)
         ret = avformat_write_header(o->mux, &mo);
     av_dict_free(&mo);
@@ -471,7 +479,7 @@ static int run_remux(fit_ctx *c, const char *outdir, tp_error *err)
         else
             omap_a = os->index;
     }
-    if ((rc = write_header(o, c->src, err)) < 0)
+    if ((rc = write_header(o, c->src, c->opts ? c->opts->cancel : NULL, err)) < 0)
         return rc;
     int64_t dur_us = c->in->duration > 0 ? c->in->duration : 0;
     for (;;) {
@@ -715,7 +723,7 @@ static int setup_outputs(fit_ctx *c, tp_error *err)
                 o->ast = os->index;
             }
         }
-        if ((rc = write_header(o, c->src, err)) < 0)
+        if ((rc = write_header(o, c->src, c->opts ? c->opts->cancel : NULL, err)) < 0)
             return rc;
         c->split_frame[k] = llround(c->plan->parts[k].start * fps);
     }
@@ -769,9 +777,33 @@ static void report_progress(fit_ctx *c, int64_t frame_index)
                       c->opts->payload);
 }
 
+/* Called for each frame the video graph hands out, before it is encoded: cancellation, and the
+ * work bounds a source's timestamps cannot stretch. */
+static int frame_bounds(fit_ctx *c, tp_error *err)
+{
+    if (canceled(c))
+        return tp_error_set(err, TP_ECANCELED, 0, "%s: canceled", c->src);
+    if (c->pushed_v != c->pushed_seen) {
+        c->pushed_seen = c->pushed_v;
+        c->held = 0;
+    }
+    const tp_limits *lim = &c->profile->limits;
+    if (c->max_held > 0 && ++c->held > c->max_held)
+        return tp_error_set(err, TP_EUNSUPPORTED, 0,
+                            "%s: one source frame would fill more than %g s of the output (a gap "
+                            "in the source's timestamps) (limits.max_frame_gap)",
+                            c->src, lim->max_frame_gap);
+    if (c->max_frames > 0 && c->frames_out >= c->max_frames)
+        return tp_error_set(err, TP_EUNSUPPORTED, 0,
+                            "%s: the output grows past %lld frames (limits.max_output_frames)",
+                            c->src, (long long)lim->max_output_frames);
+    return 0;
+}
+
 /* Pull everything the graph has ready and encode it; frame NULL flushes the encoder. */
 static int drain_video(fit_ctx *c, bool flush, tp_error *err)
 {
+    int rc;
     for (;;) {
         int ret = av_buffersink_get_frame(c->vsink, c->filt);
         if (ret == AVERROR_EOF)
@@ -780,6 +812,11 @@ static int drain_video(fit_ctx *c, bool flush, tp_error *err)
             break;
         if (ret < 0)
             return av_fail(err, ret, c->src, "video filter");
+        /* One packet can expand into hours of frames (fps, tpad): the checks run per frame. */
+        if ((rc = frame_bounds(c, err)) < 0) {
+            av_frame_unref(c->filt);
+            return rc;
+        }
         /* The fps filter's time base is 1/fps, so pts is the output frame index. */
         AVRational tb = av_buffersink_get_time_base(c->vsink);
         c->filt->pts = av_rescale_q(c->filt->pts, tb, c->venc->time_base);
@@ -793,8 +830,7 @@ static int drain_video(fit_ctx *c, bool flush, tp_error *err)
         av_frame_unref(c->filt);
         if (ret < 0)
             return av_fail(err, ret, c->src, "video encode");
-        int rc = write_packets(c, c->venc, true, err);
-        if (rc < 0)
+        if ((rc = write_packets(c, c->venc, true, err)) < 0)
             return rc;
     }
     report_progress(c, c->frames_out);
@@ -817,6 +853,10 @@ static int drain_audio(fit_ctx *c, bool flush, tp_error *err)
             break;
         if (ret < 0)
             return av_fail(err, ret, c->src, "audio filter");
+        if (canceled(c)) {
+            av_frame_unref(c->filt);
+            return tp_error_set(err, TP_ECANCELED, 0, "%s: canceled", c->src);
+        }
         c->filt->pts =
             av_rescale_q(c->filt->pts, av_buffersink_get_time_base(c->asink), c->aenc->time_base);
         ret = avcodec_send_frame(c->aenc, c->filt);
@@ -846,6 +886,8 @@ static int decode_push(fit_ctx *c, bool video, const AVPacket *pkt, tp_error *er
     if (ret < 0 && ret != AVERROR_EOF && ret != AVERROR_INVALIDDATA)
         return av_fail(err, ret, c->src, "decode");
     for (;;) {
+        if (canceled(c))
+            return tp_error_set(err, TP_ECANCELED, 0, "%s: canceled", c->src);
         ret = avcodec_receive_frame(dec, c->frame);
         if (ret == AVERROR(EAGAIN))
             return 0;
@@ -872,6 +914,8 @@ static int decode_push(fit_ctx *c, bool video, const AVPacket *pkt, tp_error *er
             *end = c->frame->pts + fdur;
         ret = av_buffersrc_add_frame_flags(src, c->frame, AV_BUFFERSRC_FLAG_KEEP_REF);
         av_frame_unref(c->frame);
+        if (video)
+            c->pushed_v++;
         if (ret < 0 && ret != AVERROR_EOF)
             return av_fail(err, ret, c->src, video ? "video filter input" : "audio filter input");
         int rc = video ? drain_video(c, false, err) : drain_audio(c, false, err);
@@ -917,6 +961,17 @@ static int run_transcode(fit_ctx *c, const char *outdir, tp_error *err)
     if (c->aidx >= 0)
         c->origin_a = av_rescale_q(start, AV_TIME_BASE_Q, c->in->streams[c->aidx]->time_base);
     c->started = tp_now_monotonic();
+    const tp_limits *lim = &c->profile->limits;
+    double fps = av_q2d(av_make_q(c->plan->out_fps.num, c->plan->out_fps.den));
+    /* A frame gap is counted in output frames; one frame of slack for rounding. A planned
+     * extension (fix.too_short: extend holds the last frame) is work the profile asked for. */
+    double src_dur = c->in->duration > 0 ? c->in->duration / 1e6 : 0.0;
+    double extend = c->plan->out_duration > src_dur ? c->plan->out_duration - src_dur : 0.0;
+    c->max_held =
+        lim->max_frame_gap > 0 ? (int64_t)ceil((lim->max_frame_gap + extend) * fps) + 1 : 0;
+    /* The plan was checked against max_output_frames; this catches unknown or understated
+     * durations, with a second of slack for the plan's rounding. */
+    c->max_frames = lim->max_output_frames > 0 ? lim->max_output_frames + (int64_t)ceil(fps) : 0;
 
     for (;;) {
         if (canceled(c))
@@ -963,6 +1018,7 @@ static void ctx_reset(fit_ctx *c, bool remove_tmp)
     avformat_close_input(&c->in);
     c->next_split = 0;
     c->frames_out = 0;
+    c->pushed_v = c->pushed_seen = c->held = 0;
     c->end_v = c->end_a = 0;
     c->vdone = c->adone = false;
 }
@@ -978,6 +1034,9 @@ int tp_fit_run(char ***out_paths, int *n_out, const char *src, const tp_media_in
     (void)media;
     if (plan->reject)
         return tp_error_set(err, TP_EREJECT, 0, "%s: %s", src, plan->reason);
+    int rc = tp_fit_plan_check_limits(plan, &p->limits, src, err);
+    if (rc < 0)
+        return rc;
     struct stat st;
     if (stat(outdir, &st) < 0 || !S_ISDIR(st.st_mode))
         return tp_error_set(err, TP_EIO, errno, "%s: the output folder does not exist", outdir);
@@ -991,7 +1050,6 @@ int tp_fit_run(char ***out_paths, int *n_out, const char *src, const tp_media_in
     c.opkt = av_packet_alloc();
     c.frame = av_frame_alloc();
     c.filt = av_frame_alloc();
-    int rc = 0;
     if (!c.pkt || !c.opkt || !c.frame || !c.filt) {
         rc = tp_error_set(err, TP_ENOMEM, 0, "out of memory");
         goto out;

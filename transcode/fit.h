@@ -33,6 +33,13 @@ typedef struct {
 int tp_fit_plan_make(tp_fit_plan *out, const tp_media_info *media, const tp_check_result *check,
                      const tp_profile *p, tp_error *err);
 
+/* Refuse a transcode plan whose work exceeds the profile's limits (limits.max_output_frames,
+ * limits.max_pixel_rate) before anything is encoded: -TP_EUNSUPPORTED naming the limit; 0 for
+ * a plan within them or one that encodes nothing. name (may be NULL) prefixes the message.
+ * Pure and thread-safe; tp_fit_plan_make and tp_fit_run both call it. */
+int tp_fit_plan_check_limits(const tp_fit_plan *plan, const tp_limits *lim, const char *name,
+                             tp_error *err);
+
 typedef struct {
     /* Progress: fraction 0..1 of the file, fps of processing, called from the fitting thread. */
     void (*progress)(double fraction, double fps, void *payload);

@@ -419,5 +419,32 @@ int tp_fit_plan_make(tp_fit_plan *out, const tp_media_info *media, const tp_chec
     ok = ok && appendf(f, n, ",format=yuv420p");
     if (!ok)
         return tp_error_set(err, TP_EINTERNAL, 0, "fit plan: filter chain too long");
+    return tp_fit_plan_check_limits(out, &p->limits, NULL, err);
+}
+
+int tp_fit_plan_check_limits(const tp_fit_plan *plan, const tp_limits *lim, const char *name,
+                             tp_error *err)
+{
+    if (!plan || !lim || plan->reject || plan->action != TP_ACTION_TRANSCODE)
+        return 0;
+    const char *sep = name ? ": " : "";
+    name = name ? name : "";
+    double fps = plan->out_fps.den > 0 ? (double)plan->out_fps.num / plan->out_fps.den : 0.0;
+    double rate = (double)plan->out_width * plan->out_height * fps;
+    if (lim->max_pixel_rate > 0 && rate > (double)lim->max_pixel_rate)
+        return tp_error_set(err, TP_EUNSUPPORTED, 0,
+                            "%s%splanned output %dx%d at %d/%d fps = %.0f pixels/s > %lld "
+                            "(limits.max_pixel_rate)",
+                            name, sep, plan->out_width, plan->out_height, plan->out_fps.num,
+                            plan->out_fps.den, rate, (long long)lim->max_pixel_rate);
+    /* The source's claimed duration is what the fps filter will fill, however few frames it
+     * really holds: two frames five hours apart plan five hours of output. */
+    double frames = plan->out_duration > 0 ? ceil(plan->out_duration * fps) : 0.0;
+    if (lim->max_output_frames > 0 && frames > (double)lim->max_output_frames)
+        return tp_error_set(err, TP_EUNSUPPORTED, 0,
+                            "%s%splanned output of %.0f frames (%.1f s at %d/%d fps) > %lld "
+                            "(limits.max_output_frames)",
+                            name, sep, frames, plan->out_duration, plan->out_fps.num,
+                            plan->out_fps.den, (long long)lim->max_output_frames);
     return 0;
 }
