@@ -160,6 +160,10 @@ static cJSON *plan_json(const tp_fit_plan *pl)
         cJSON_AddNumberToObject(o, "audio_bitrate", (double)pl->audio_bitrate);
     }
     cJSON_AddNumberToObject(o, "duration", pl->out_duration);
+    if (pl->trim_end > 0)
+        cJSON_AddNumberToObject(o, "trim_end", pl->trim_end);
+    if (pl->hold_until > 0)
+        cJSON_AddNumberToObject(o, "hold_until", pl->hold_until);
     cJSON *parts = cJSON_AddArrayToObject(o, "parts");
     for (int k = 0; k < pl->n_parts; k++) {
         cJSON *p = cJSON_CreateObject();
@@ -212,6 +216,12 @@ static void print_text(const fit_run *run, const fit_job *j)
                        run->profile->fix.audio.sample_rate, run->profile->fix.audio.channels,
                        (long long)pl->audio_bitrate);
             printf("  fill: %s\n  filter: %s\n", fill_name(run->profile->fix.fill), pl->filter);
+            if (pl->trim_end > 0)
+                printf("  trim: the output ends at %.3f s\n", pl->trim_end);
+            if (pl->hold_until > 0)
+                printf("  extend: the last frame is held until %.3f s (a longer source is kept "
+                       "whole)\n",
+                       pl->hold_until);
         }
         if (pl->n_parts > 1)
             for (int k = 0; k < pl->n_parts; k++)
