@@ -19,6 +19,8 @@ typedef struct {
     bool reject;           /* the profile refuses this file; reason says why */
     char reason[512];
     char filter[2048];     /* the video filter chain (for --dry-run and logs) */
+    tp_rect crop;          /* fix.autocrop: the picture inside burned-in bars, in decoded
+                            * pixels; width 0 = no crop */
     int out_width, out_height;
     tp_rational out_fps;
     int64_t video_bitrate_max; /* VBV maxrate, bit/s */

@@ -127,6 +127,31 @@ static void display_size(const tp_media_info *m, int *w, int *h)
     *h = quarter ? cw : ch;
 }
 
+/* fix.autocrop: the picture inside burned-in bars, when the probe found any that fit inside the
+ * decoded frame; *dw×*dh become the displayed size of that picture alone. */
+static bool plan_crop(tp_rect *crop, const tp_media_info *m, const tp_fix *fix, int *dw, int *dh)
+{
+    const tp_video_info *v = &m->video;
+    const tp_rect *a = &v->active_area;
+    memset(crop, 0, sizeof(*crop));
+    if (!fix->autocrop || !v->bars_scanned || v->width <= 0 || v->height <= 0)
+        return false;
+    if (a->x < 0 || a->y < 0 || a->width < 2 || a->height < 2 || a->x > v->width - a->width ||
+        a->y > v->height - a->height || (a->width == v->width && a->height == v->height))
+        return false;
+    /* The display size scales with the coded size (SAR), axes swapped by a quarter turn. */
+    bool quarter = v->rotation == 90 || v->rotation == 270;
+    double fx = (double)(quarter ? a->height : a->width) / (quarter ? v->height : v->width);
+    double fy = (double)(quarter ? a->width : a->height) / (quarter ? v->width : v->height);
+    int w = (int)lround(*dw * fx), h = (int)lround(*dh * fy);
+    if (w <= 0 || h <= 0)
+        return false;
+    *dw = w;
+    *dh = h;
+    *crop = *a;
+    return true;
+}
+
 /* Appends printf output to the chain; false when the buffer is full (a planner bug, since the
  * chain is bounded). */
 __attribute__((format(printf, 3, 4))) static bool appendf(char *buf, size_t size, const char *fmt,
@@ -410,6 +435,11 @@ int tp_fit_plan_make(tp_fit_plan *out, const tp_media_info *media, const tp_chec
         ok = ok && appendf(f, n, "bwdif=mode=send_frame:parity=auto:deint=interlaced,");
     if (media->video.hdr[0])
         ok = ok && append_tonemap(f, n, media->video.hdr);
+    /* Bars off first (after deinterlacing, on even lines), so every fill, the blur's
+     * background included, works from the real picture. */
+    if (plan_crop(&out->crop, media, fix, &dw, &dh))
+        ok = ok && appendf(f, n, "crop=%d:%d:%d:%d,", out->crop.width, out->crop.height,
+                           out->crop.x, out->crop.y);
     ok = ok && append_rotation(f, n, media->video.rotation);
     ok = ok && appendf(f, n, "fps=fps=%d/%d:start_time=0,", out->out_fps.num, out->out_fps.den);
     /* Time edits right after fps: the link still knows its frame rate there (tpad needs it to

@@ -81,6 +81,30 @@ static void m_anamorphic_nodisp(tp_media_info *m)
     m_anamorphic(m);
     m->video.display_width = m->video.display_height = 0; /* the planner computes it */
 }
+/* A 4:3 1440x1080 frame holding a 16:9 picture between burned-in bars (found by the probe). */
+static void m_bars(tp_media_info *m)
+{
+    m->video.width = m->video.display_width = 1440;
+    m->video.bars_scanned = true;
+    m->video.active_area = (tp_rect){0, 136, 1440, 810};
+}
+static void m_bars_none(tp_media_info *m)
+{
+    m->video.bars_scanned = true;
+    m->video.active_area = (tp_rect){0, 0, 1920, 1080};
+}
+static void m_bars_rot90(tp_media_info *m)
+{
+    m_bars(m);
+    m->video.rotation = 90;
+    m->video.display_width = 1080;
+    m->video.display_height = 1440;
+}
+static void m_bars_outside(tp_media_info *m)
+{
+    m_bars(m);
+    m->video.active_area = (tp_rect){0, 300, 1440, 810}; /* past the frame: ignored */
+}
 static void m_portrait_small(tp_media_info *m)
 {
     m->video.width = m->video.display_width = 720;
@@ -194,6 +218,18 @@ static const plan_case cases[] = {
     {"anamorphic, display size left to the planner", {"fix.fill=pad"}, m_anamorphic_nodisp,
      TP_VERDICT_FIX, TP_ACTION_TRANSCODE, 0, false, TP_ACTION_TRANSCODE,
      {"scale=1080:606", "pad=1080:1920:0:656"}},
+    {"autocrop: picture inside bars", {0}, m_bars, TP_VERDICT_FIX, TP_ACTION_TRANSCODE, 0,
+     false, TP_ACTION_TRANSCODE, {"crop=1440:810:0:136,fps=", "[tpfg]scale=1080:606"}},
+    {"autocrop off", {"fix.autocrop=false"}, m_bars, TP_VERDICT_FIX, TP_ACTION_TRANSCODE, 0,
+     false, TP_ACTION_TRANSCODE, {"[tpfg]scale=1080:810"}, {"crop=1440"}},
+    {"autocrop pad", {"fix.fill=pad"}, m_bars, TP_VERDICT_FIX, TP_ACTION_TRANSCODE, 0, false,
+     TP_ACTION_TRANSCODE, {"crop=1440:810:0:136,", "scale=1080:606", "pad=1080:1920:0:656"}},
+    {"autocrop, no bars found", {0}, m_bars_none, TP_VERDICT_FIX, TP_ACTION_TRANSCODE, 0, false,
+     TP_ACTION_TRANSCODE, {"fps="}, {"crop=1920"}},
+    {"autocrop before rotation", {0}, m_bars_rot90, TP_VERDICT_FIX, TP_ACTION_TRANSCODE, 0,
+     false, TP_ACTION_TRANSCODE, {"crop=1440:810:0:136,transpose=clock,", "scale=1080:1920"}, {"split"}},
+    {"autocrop area outside the frame ignored", {0}, m_bars_outside, TP_VERDICT_FIX,
+     TP_ACTION_TRANSCODE, 0, false, TP_ACTION_TRANSCODE, {"fps="}, {"crop=1440"}},
     {"portrait 720x1280 only scaled", {0}, m_portrait_small, TP_VERDICT_FIX, TP_ACTION_TRANSCODE,
      0, false, TP_ACTION_TRANSCODE, {"scale=1080:1920"}, {"split", "pad=", "crop="}},
     {"too long split 1500 s", {"fix.too_long=split"}, m_long1500, TP_VERDICT_FIX,
