@@ -347,8 +347,14 @@ static int measure_output(const fit_output *o, tp_fit_span *span, tp_error *err)
 {
     AVFormatContext *fmt = NULL;
     AVPacket *pkt = av_packet_alloc();
+    AVDictionary *opts = NULL;
     span_acc a = {0};
-    int ret = pkt ? avformat_open_input(&fmt, o->tmp, NULL, NULL) : AVERROR(ENOMEM);
+    /* As a file, whatever characters the output folder's name holds (never a protocol). */
+    char *url = tp_asprintf("file:%s", o->tmp);
+    av_dict_set(&opts, "protocol_whitelist", "file", 0);
+    int ret = pkt && url ? avformat_open_input(&fmt, url, NULL, &opts) : AVERROR(ENOMEM);
+    av_dict_free(&opts);
+    free(url);
     while (ret >= 0) {
         ret = av_read_frame(fmt, pkt);
         if (ret >= 0 && pkt->stream_index >= 0 && pkt->stream_index < (int)fmt->nb_streams)
