@@ -95,7 +95,10 @@ static void fit_one(fit_run *run, fit_job *job)
 {
     if (job->rc < 0) /* the scan already failed it (missing, unreadable) */
         return;
-    tp_probe_opts po = {.deep = false, .limits = &run->profile->limits, .cancel = run->cancel};
+    tp_probe_opts po = {.deep = false,
+                        .bars = run->profile->fix.autocrop,
+                        .limits = &run->profile->limits,
+                        .cancel = run->cancel};
     job->rc = tp_probe_file(&job->media, job->path, &po, &job->err);
     if (job->rc < 0)
         return;
@@ -155,11 +158,22 @@ static cJSON *plan_json(const tp_fit_plan *pl)
         snprintf(fps, sizeof(fps), "%d/%d", pl->out_fps.num, pl->out_fps.den);
         cJSON_AddStringToObject(o, "fps", fps);
         cJSON_AddStringToObject(o, "filter", pl->filter);
+        if (pl->crop.width > 0) {
+            cJSON *c = cJSON_AddObjectToObject(o, "crop");
+            cJSON_AddNumberToObject(c, "x", pl->crop.x);
+            cJSON_AddNumberToObject(c, "y", pl->crop.y);
+            cJSON_AddNumberToObject(c, "width", pl->crop.width);
+            cJSON_AddNumberToObject(c, "height", pl->crop.height);
+        }
         cJSON_AddNumberToObject(o, "video_maxrate", (double)pl->video_bitrate_max);
         cJSON_AddNumberToObject(o, "video_bufsize", (double)pl->video_bufsize);
         cJSON_AddNumberToObject(o, "audio_bitrate", (double)pl->audio_bitrate);
     }
     cJSON_AddNumberToObject(o, "duration", pl->out_duration);
+    if (pl->trim_end > 0)
+        cJSON_AddNumberToObject(o, "trim_end", pl->trim_end);
+    if (pl->hold_until > 0)
+        cJSON_AddNumberToObject(o, "hold_until", pl->hold_until);
     cJSON *parts = cJSON_AddArrayToObject(o, "parts");
     for (int k = 0; k < pl->n_parts; k++) {
         cJSON *p = cJSON_CreateObject();
@@ -211,7 +225,16 @@ static void print_text(const fit_run *run, const fit_job *j)
                 printf("  audio: AAC-LC %d Hz %d ch %lld bit/s\n",
                        run->profile->fix.audio.sample_rate, run->profile->fix.audio.channels,
                        (long long)pl->audio_bitrate);
+            if (pl->crop.width > 0)
+                printf("  autocrop: the picture is %dx%d at %d,%d (burned-in bars removed)\n",
+                       pl->crop.width, pl->crop.height, pl->crop.x, pl->crop.y);
             printf("  fill: %s\n  filter: %s\n", fill_name(run->profile->fix.fill), pl->filter);
+            if (pl->trim_end > 0)
+                printf("  trim: the output ends at %.3f s\n", pl->trim_end);
+            if (pl->hold_until > 0)
+                printf("  extend: the last frame is held until %.3f s (a longer source is kept "
+                       "whole)\n",
+                       pl->hold_until);
         }
         if (pl->n_parts > 1)
             for (int k = 0; k < pl->n_parts; k++)

@@ -58,7 +58,10 @@ int tp_stage_scan(struct tp_pipeline *pl, tp_job *job)
 
 static int probe_source(struct tp_pipeline *pl, tp_job *job)
 {
-    tp_probe_opts po = {.deep = false, .limits = &pl->profile->limits, .cancel = &pl->cancel};
+    tp_probe_opts po = {.deep = false,
+                        .bars = pl->profile->fix.autocrop,
+                        .limits = &pl->profile->limits,
+                        .cancel = &pl->cancel};
     int rc = tp_probe_file(&job->media, job->path, &po, &job->err);
     if (rc < 0)
         return rc;

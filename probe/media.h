@@ -7,6 +7,11 @@
 
 #include "profiles/profile.h"
 
+/* A rectangle of pixels. */
+typedef struct {
+    int x, y, width, height;
+} tp_rect;
+
 typedef struct {
     bool present;
     char codec[TP_NAME_MAX];   /* FFmpeg codec name: h264, hevc, vp9, prores, ... */
@@ -24,6 +29,9 @@ typedef struct {
     char hdr[8];               /* "", "pq", "hlg" */
     bool interlaced;
     int64_t frames;            /* when known, else 0 */
+    bool bars_scanned;         /* frames were sampled for burned-in bars (--deep, fix.autocrop) */
+    tp_rect active_area;       /* the picture inside burned-in black bars, in decoded pixels
+                                * before rotation; the whole frame when there are none */
 } tp_video_info;
 
 typedef struct {

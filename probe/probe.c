@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "probe/bars.h"
 #include "util/tp_util.h"
 
 /* Video packets sampled for the VFR test: enough to see a cadence change, few enough to be cheap.
@@ -750,8 +751,8 @@ out:
  * the VFR sample and deep decoding. Files and buffers share it, so fuzzing a buffer covers the
  * path files take. whitelist limits the protocols a demuxer may open for nested resources. */
 static int probe_io(tp_media_info *out, AVIOContext *pb, const file_facts *facts, const char *path,
-                    const char *whitelist, const tp_limits *lim, bool deep, interrupt_state *is,
-                    tp_error *err)
+                    const char *whitelist, const tp_limits *lim, bool deep, bool bars,
+                    interrupt_state *is, tp_error *err)
 {
     AVFormatContext *ic = NULL;
     AVDictionary *fopts = NULL, **sopts = NULL;
@@ -975,6 +976,14 @@ static int probe_io(tp_media_info *out, AVIOContext *pb, const file_facts *facts
     }
     if (vi >= 0)
         out->video.vfr = timestamps_vfr(ts, n_ts);
+    /* Bars: a few frames decoded at seek points, within limits.probe_timeout (deep: none). */
+    if ((deep || bars) && vi >= 0 && tp_bars_detect(&out->video, ic, vi, out->duration) < 0) {
+        if (is->cancel && *is->cancel) {
+            ret = tp_error_set(err, TP_ECANCELED, AVERROR_EXIT, "%s: cancelled", path);
+            goto out;
+        }
+        out->video.bars_scanned = false; /* timed out or out of memory: no crop, no claim */
+    }
 
 out:
     for (unsigned i = 0; i < n_sopts && sopts; i++)
@@ -1011,7 +1020,8 @@ int tp_probe_file(tp_media_info *out, const char *path, const tp_probe_opts *opt
     ret = open_io(&pb, path, &icb, path, err);
     if (ret < 0)
         goto out;
-    ret = probe_io(out, pb, &facts, path, "file", lim, opts && opts->deep, &is, err);
+    ret = probe_io(out, pb, &facts, path, "file", lim, opts && opts->deep, opts && opts->bars, &is,
+                   err);
 out:
     if (src.fd >= 0)
         close(src.fd);
@@ -1086,7 +1096,8 @@ int tp_probe_buffer(tp_media_info *out, const uint8_t *data, size_t len, const t
         return tp_error_set(err, TP_ENOMEM, 0, "%s: out of memory", name);
     }
     /* No protocol at all: a buffer must never make a demuxer open files or URLs. */
-    ret = probe_io(out, pb, &facts, name, "none", lim, opts && opts->deep, &is, err);
+    ret = probe_io(out, pb, &facts, name, "none", lim, opts && opts->deep, opts && opts->bars, &is,
+                   err);
     av_freep(&pb->buffer); /* libavformat may have replaced iobuf */
     avio_context_free(&pb);
     return ret;

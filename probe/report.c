@@ -45,6 +45,14 @@ static cJSON *video_json(const tp_video_info *v)
               (v->hdr[0] ? put_str(o, "hdr", v->hdr) : put_null(o, "hdr")) &&
               put_bool(o, "interlaced", v->interlaced) && put_num(o, "frames", (double)v->frames) &&
               put_num(o, "stream_index", v->stream_index);
+    if (ok && v->bars_scanned) {
+        cJSON *a = cJSON_AddObjectToObject(o, "active_area");
+        ok = a && put_num(a, "x", v->active_area.x) && put_num(a, "y", v->active_area.y) &&
+             put_num(a, "width", v->active_area.width) &&
+             put_num(a, "height", v->active_area.height);
+    } else if (ok) {
+        ok = put_null(o, "active_area");
+    }
     if (!ok) {
         cJSON_Delete(o);
         return NULL;

@@ -323,6 +323,14 @@ void tp_rules_check(tp_check_result *out, const tp_media_info *m, const tp_profi
     }
     if (m->deep && m->decode_errors > 0)
         add(out, "corrupt", TP_SEV_ERROR, "%d decode errors > 0 (--deep)", m->decode_errors);
+    const tp_rect *area = &m->video.active_area;
+    if (m->video.present && m->video.bars_scanned &&
+        (area->width != m->video.width || area->height != m->video.height))
+        add(out, "burned_in_bars", TP_SEV_WARN,
+            "black bars burned into the picture: the picture is %dx%d at %d,%d of %dx%d (%s)",
+            area->width, area->height, area->x, area->y, m->video.width, m->video.height,
+            fix->autocrop ? "fit fills from the picture alone: fix.autocrop"
+                          : "set fix.autocrop=true to fill from the picture alone");
 
     if (reject) {
         out->verdict = TP_VERDICT_REJECT;

@@ -75,6 +75,7 @@ static const schema_row schema[] = {
     {"fix.pad_color", T_STR, F(fix.pad_color), 0, 0, 0, NULL, false},
     {"fix.too_long", T_ENUM, F(fix.too_long), 0, 0, 0, too_long_names, false},
     {"fix.too_short", T_ENUM, F(fix.too_short), 0, 0, 0, too_short_names, false},
+    {"fix.autocrop", T_BOOL, F(fix.autocrop), 0, 0, 0, NULL, false},
     {"fix.video", T_MAP, 0, 0, 0, 0, NULL, false},
     {"fix.video.codec", T_STR, F(fix.video.codec), 0, 0, 0, NULL, false},
     {"fix.video.preset", T_STR, F(fix.video.preset), 0, 0, 0, NULL, false},

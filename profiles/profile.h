@@ -60,6 +60,7 @@ typedef struct {
     char pad_color[TP_NAME_MAX]; /* an FFmpeg colour: black, white, #rrggbb */
     tp_too_long too_long;
     tp_too_short too_short;
+    bool autocrop; /* fill from the picture inside burned-in black bars (probe samples frames) */
     tp_fix_video video;
     tp_fix_audio audio;
 } tp_fix;

@@ -24,6 +24,13 @@
 /* Attempts at a lower bit-rate when an output still comes out over rules.max_size. */
 #define TP_SIZE_RETRIES 3
 
+/* First timestamp and end (timestamp + duration) of the packets seen, per stream kind (0 video,
+ * 1 audio), in seconds: the measured duration, which no header estimate can shorten. */
+typedef struct {
+    double first[2], end[2];
+    bool seen[2];
+} span_acc;
+
 typedef struct {
     char *tmp;   /* temporary path in outdir, removed unless renamed */
     char *final; /* <stem>.mp4 or <stem>_partN.mp4 */
@@ -61,6 +68,7 @@ typedef struct {
     int64_t max_held, max_frames; /* 0 = unbounded */
     double started;
     bool vdone, adone; /* the graph's output ended (trim): no need to read further */
+    span_acc read;     /* what was read from the source, for the coverage check */
 } fit_ctx;
 
 static int interrupt_cb(void *opaque)
@@ -109,6 +117,41 @@ static const char *path_ext(const char *path)
     base = base ? base + 1 : path;
     const char *dot = strrchr(base, '.');
     return dot && dot != base ? dot : "";
+}
+
+static void span_add(span_acc *a, const AVPacket *pkt, const AVStream *st)
+{
+    int k = st->codecpar->codec_type == AVMEDIA_TYPE_VIDEO   ? 0
+            : st->codecpar->codec_type == AVMEDIA_TYPE_AUDIO ? 1
+                                                             : -1;
+    int64_t ts = pkt->pts != AV_NOPTS_VALUE ? pkt->pts : pkt->dts;
+    /* Discarded packets are pre-roll an edit list hides: not part of what is shown. */
+    if (k < 0 || ts == AV_NOPTS_VALUE || (pkt->flags & AV_PKT_FLAG_DISCARD) ||
+        (st->disposition & AV_DISPOSITION_ATTACHED_PIC))
+        return;
+    double t = ts * av_q2d(st->time_base), d = pkt->duration * av_q2d(st->time_base);
+    if (!(d > 0)) {
+        /* Raw streams may leave it unset: one frame (or one audio frame) is the best guess. */
+        AVRational fr = st->avg_frame_rate.num > 0 ? st->avg_frame_rate : st->r_frame_rate;
+        const AVCodecParameters *cp = st->codecpar;
+        d = k == 0 ? (fr.num > 0 && fr.den > 0 ? av_q2d(av_inv_q(fr)) : 0.0)
+            : cp->frame_size > 0 && cp->sample_rate > 0 ? (double)cp->frame_size / cp->sample_rate
+                                                        : 0.0;
+    }
+    if (!isfinite(t) || !isfinite(d))
+        return;
+    if (!a->seen[k] || t < a->first[k])
+        a->first[k] = t;
+    if (!a->seen[k] || t + d > a->end[k])
+        a->end[k] = t + d;
+    a->seen[k] = true;
+}
+
+static tp_fit_span span_get(const span_acc *a)
+{
+    tp_fit_span s = {.video = a->seen[0] ? a->end[0] - a->first[0] : -1.0,
+                     .audio = a->seen[1] ? a->end[1] - a->first[1] : -1.0};
+    return s;
 }
 
 /* Temporary file next to the final one: same file system, so rename is atomic. Created
@@ -307,6 +350,54 @@ static int verify_output(const fit_output *o, const tp_profile *p, int64_t *size
     return 0;
 }
 
+/* Demux a written output (no decoding) and measure what it holds. */
+static int measure_output(const fit_output *o, tp_fit_span *span, tp_error *err)
+{
+    AVFormatContext *fmt = NULL;
+    AVPacket *pkt = av_packet_alloc();
+    AVDictionary *opts = NULL;
+    span_acc a = {0};
+    /* As a file, whatever characters the output folder's name holds (never a protocol). */
+    char *url = tp_asprintf("file:%s", o->tmp);
+    av_dict_set(&opts, "protocol_whitelist", "file", 0);
+    int ret = pkt && url ? avformat_open_input(&fmt, url, NULL, &opts) : AVERROR(ENOMEM);
+    av_dict_free(&opts);
+    free(url);
+    while (ret >= 0) {
+        ret = av_read_frame(fmt, pkt);
+        if (ret >= 0 && pkt->stream_index >= 0 && pkt->stream_index < (int)fmt->nb_streams)
+            span_add(&a, pkt, fmt->streams[pkt->stream_index]);
+        av_packet_unref(pkt);
+    }
+    avformat_close_input(&fmt);
+    av_packet_free(&pkt);
+    if (ret != AVERROR_EOF)
+        return av_fail(err, ret, o->final, "measuring the written output");
+    *span = span_get(&a);
+    return 0;
+}
+
+/* Nothing the plan did not ask to cut may be missing from the outputs (tp_fit_check_coverage):
+ * each output is measured from its own packets, the source from the packets fit read. */
+static int check_coverage(fit_ctx *c, tp_error *err)
+{
+    tp_fit_span outs[TP_MAX_PARTS];
+    for (int k = 0; k < c->n_out; k++) {
+        int rc = measure_output(&c->out[k], &outs[k], err);
+        if (rc < 0)
+            return rc;
+    }
+    tp_fit_span source = span_get(&c->read);
+    double frame = 0.0;
+    if (c->plan->out_fps.num > 0 && c->plan->out_fps.den > 0)
+        frame = (double)c->plan->out_fps.den / c->plan->out_fps.num;
+    else if (c->in && c->vidx >= 0) {
+        AVRational fr = c->in->streams[c->vidx]->avg_frame_rate;
+        frame = fr.num > 0 && fr.den > 0 ? av_q2d(av_inv_q(fr)) : 0.0;
+    }
+    return tp_fit_check_coverage(c->plan, c->src, &source, outs, c->n_out, frame, err);
+}
+
 static int commit_outputs(fit_ctx *c, char ***out_paths, int *n_out, tp_error *err)
 {
     char **paths = calloc((size_t)c->n_out, sizeof(*paths));
@@ -498,6 +589,7 @@ static int run_remux(fit_ctx *c, const char *outdir, tp_error *err)
             continue;
         }
         AVStream *is = c->in->streams[c->pkt->stream_index];
+        span_add(&c->read, c->pkt, is);
         if (c->opts && c->opts->progress && dur_us > 0 && os_idx == omap_v &&
             c->pkt->pts != AV_NOPTS_VALUE) {
             double t = c->pkt->pts * av_q2d(is->time_base);
@@ -677,19 +769,16 @@ static int setup_audio(fit_ctx *c, tp_error *err)
     /* async fills gaps and trims overlaps against the timestamps, so the audio keeps the same
      * clock as the video (first_pts=0 pads silence when the audio starts late). */
     const tp_fit_plan *pl = c->plan;
-    const tp_rules *r = &c->profile->rules;
     int n =
         snprintf(desc, sizeof(desc),
                  "aresample=%d:async=1:first_pts=0,"
                  "aformat=sample_fmts=%s:sample_rates=%d:channel_layouts=%s",
                  e->sample_rate, av_get_sample_fmt_name(e->sample_fmt), e->sample_rate, out_layout);
-    double dur = c->in->duration > 0 ? c->in->duration / 1e6 : -1.0;
-    if (pl->out_duration > 0 && dur > 0 && pl->out_duration > dur + 1e-3)
-        n += snprintf(desc + n, sizeof(desc) - (size_t)n, ",apad=whole_dur=%.6f,atrim=end=%.6f",
-                      pl->out_duration, pl->out_duration);
-    else if (pl->out_duration > 0 && r->duration_max > 0 && pl->n_parts == 1 && dur > 0 &&
-             pl->out_duration < dur - 1e-3)
-        n += snprintf(desc + n, sizeof(desc) - (size_t)n, ",atrim=end=%.6f", pl->out_duration);
+    /* Extend pads (apad never cuts a longer input); only a trim cuts. */
+    if (pl->hold_until > 0)
+        n += snprintf(desc + n, sizeof(desc) - (size_t)n, ",apad=whole_dur=%.6f", pl->hold_until);
+    else if (pl->trim_end > 0)
+        n += snprintf(desc + n, sizeof(desc) - (size_t)n, ",atrim=end=%.6f", pl->trim_end);
     if ((rc = build_graph(c->agraph, c->asrc, c->asink, desc, c->src, err)) < 0)
         return rc;
     av_buffersink_set_frame_size(c->asink, (unsigned)e->frame_size);
@@ -923,8 +1012,16 @@ static int decode_push(fit_ctx *c, bool video, const AVPacket *pkt, tp_error *er
             return rc;
     }
     /* Decoder fully flushed: close the graph input at the end of the last frame (not its
-     * start), so the fps filter keeps the last frame for its whole duration. */
-    ret = av_buffersrc_close(src, video ? c->end_v : c->end_a, AV_BUFFERSRC_FLAG_PUSH);
+     * start), so the fps filter keeps the last frame for its whole duration; extend closes it
+     * later still, so the fps filter holds the last frame until then (and never earlier than
+     * the real end, whatever the probe said). */
+    int64_t close_at = video ? c->end_v : c->end_a;
+    if (video && c->plan->hold_until > 0) {
+        int64_t hold = (int64_t)llround(c->plan->hold_until / av_q2d(dec->pkt_timebase));
+        if (hold > close_at)
+            close_at = hold;
+    }
+    ret = av_buffersrc_close(src, close_at, AV_BUFFERSRC_FLAG_PUSH);
     if (ret < 0 && ret != AVERROR_EOF)
         return av_fail(err, ret, c->src, "filter flush");
     return video ? drain_video(c, true, err) : drain_audio(c, true, err);
@@ -976,14 +1073,17 @@ static int run_transcode(fit_ctx *c, const char *outdir, tp_error *err)
     for (;;) {
         if (canceled(c))
             return tp_error_set(err, TP_ECANCELED, 0, "%s: canceled", c->src);
-        /* A trimmed output is complete once its graphs end: skip the rest of the source. */
-        if (c->vdone && (c->aidx < 0 || c->adone))
+        /* A trimmed output is complete once its graphs end: skip the rest of the source. Only a
+         * trim: anything else reads to the end, whatever duration the plan was made from. */
+        if (c->plan->trim_end > 0 && c->vdone && (c->aidx < 0 || c->adone))
             break;
         int ret = av_read_frame(c->in, c->pkt);
         if (ret == AVERROR_EOF)
             break;
         if (ret < 0)
             return av_fail(err, ret, c->src, "read error");
+        if (c->pkt->stream_index == c->vidx || c->pkt->stream_index == c->aidx)
+            span_add(&c->read, c->pkt, c->in->streams[c->pkt->stream_index]);
         if (c->pkt->stream_index == c->vidx)
             rc = decode_push(c, true, c->pkt, err);
         else if (c->pkt->stream_index == c->aidx)
@@ -1021,6 +1121,7 @@ static void ctx_reset(fit_ctx *c, bool remove_tmp)
     c->pushed_v = c->pushed_seen = c->held = 0;
     c->end_v = c->end_a = 0;
     c->vdone = c->adone = false;
+    memset(&c->read, 0, sizeof(c->read));
 }
 
 int tp_fit_run(char ***out_paths, int *n_out, const char *src, const tp_media_info *media,
@@ -1060,6 +1161,8 @@ int tp_fit_run(char ***out_paths, int *n_out, const char *src, const tp_media_in
         case TP_ACTION_REMUX: rc = run_remux(&c, outdir, err); break;
         default: rc = run_transcode(&c, outdir, err); break;
         }
+        if (rc == 0 && plan->action != TP_ACTION_NONE)
+            rc = check_coverage(&c, err);
         if (rc < 0)
             goto out;
         /* Verify every part; a transcode over the size limit goes round again, lower. */

@@ -19,12 +19,17 @@ typedef struct {
     bool reject;           /* the profile refuses this file; reason says why */
     char reason[512];
     char filter[2048];     /* the video filter chain (for --dry-run and logs) */
+    tp_rect crop;          /* fix.autocrop: the picture inside burned-in bars, in decoded
+                            * pixels; width 0 = no crop */
     int out_width, out_height;
     tp_rational out_fps;
     int64_t video_bitrate_max; /* VBV maxrate, bit/s */
     int64_t video_bufsize;
     int64_t audio_bitrate;
     double out_duration;   /* total output seconds (after trim/extend) */
+    double trim_end;       /* > 0: fix.too_long=trim, the output ends here (seconds) */
+    double hold_until;     /* > 0: fix.too_short=extend, the last frame is held until here;
+                            * a source longer than the probe said is never cut to it */
     int n_parts;
     tp_fit_part parts[TP_MAX_PARTS];
 } tp_fit_plan;
@@ -39,6 +44,20 @@ int tp_fit_plan_make(tp_fit_plan *out, const tp_media_info *media, const tp_chec
  * Pure and thread-safe; tp_fit_plan_make and tp_fit_run both call it. */
 int tp_fit_plan_check_limits(const tp_fit_plan *plan, const tp_limits *lim, const char *name,
                              tp_error *err);
+
+/* What one output (or the source) holds, measured from its packets: for each stream, the
+ * end of its last packet (timestamp + duration) minus its first timestamp; < 0 when absent. */
+typedef struct {
+    double video, audio;
+} tp_fit_span;
+
+/* The never-lose-footage check, pure: compares what fit wrote (outs[0..n_out)) with what it
+ * read from the source and with the plan. The only outputs shorter than their source are a
+ * trim (plan->trim_end) and a split, whose parts must cover the source exactly; extend
+ * (plan->hold_until) only adds. A shortfall of more than `frame` seconds (one output frame)
+ * in any part fails with -TP_EMEDIA and a message naming src. Thread-safe. */
+int tp_fit_check_coverage(const tp_fit_plan *plan, const char *src, const tp_fit_span *source,
+                          const tp_fit_span *outs, int n_out, double frame, tp_error *err);
 
 typedef struct {
     /* Progress: fraction 0..1 of the file, fps of processing, called from the fitting thread. */

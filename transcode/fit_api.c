@@ -16,8 +16,10 @@ int tp_fit_file(char ***out_paths, int *n_out, const char *path, const tp_profil
     tp_media_info media;
     tp_check_result check;
     tp_fit_plan plan;
-    tp_probe_opts po = {
-        .deep = false, .limits = &profile->limits, .cancel = opts ? opts->cancel : NULL};
+    tp_probe_opts po = {.deep = false,
+                        .bars = profile->fix.autocrop,
+                        .limits = &profile->limits,
+                        .cancel = opts ? opts->cancel : NULL};
     int rc = tp_probe_file(&media, path, &po, err);
     if (rc < 0)
         return rc;

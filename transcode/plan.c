@@ -127,6 +127,31 @@ static void display_size(const tp_media_info *m, int *w, int *h)
     *h = quarter ? cw : ch;
 }
 
+/* fix.autocrop: the picture inside burned-in bars, when the probe found any that fit inside the
+ * decoded frame; *dw×*dh become the displayed size of that picture alone. */
+static bool plan_crop(tp_rect *crop, const tp_media_info *m, const tp_fix *fix, int *dw, int *dh)
+{
+    const tp_video_info *v = &m->video;
+    const tp_rect *a = &v->active_area;
+    memset(crop, 0, sizeof(*crop));
+    if (!fix->autocrop || !v->bars_scanned || v->width <= 0 || v->height <= 0)
+        return false;
+    if (a->x < 0 || a->y < 0 || a->width < 2 || a->height < 2 || a->x > v->width - a->width ||
+        a->y > v->height - a->height || (a->width == v->width && a->height == v->height))
+        return false;
+    /* The display size scales with the coded size (SAR), axes swapped by a quarter turn. */
+    bool quarter = v->rotation == 90 || v->rotation == 270;
+    double fx = (double)(quarter ? a->height : a->width) / (quarter ? v->height : v->width);
+    double fy = (double)(quarter ? a->width : a->height) / (quarter ? v->width : v->height);
+    int w = (int)lround(*dw * fx), h = (int)lround(*dh * fy);
+    if (w <= 0 || h <= 0)
+        return false;
+    *dw = w;
+    *dh = h;
+    *crop = *a;
+    return true;
+}
+
 /* Appends printf output to the chain; false when the buffer is full (a planner bug, since the
  * chain is bounded). */
 __attribute__((format(printf, 3, 4))) static bool appendf(char *buf, size_t size, const char *fmt,
@@ -342,11 +367,15 @@ int tp_fit_plan_make(tp_fit_plan *out, const tp_media_info *media, const tp_chec
     if (too_long && fix->too_long == TP_TOO_LONG_TRIM) {
         out->out_duration = r->duration_max;
         out->parts[0].duration = r->duration_max;
+        out->trim_end = r->duration_max;
     } else if (too_short) {
-        /* A little above the minimum so rounding in the rules' measurement cannot fail it. */
+        /* A little above the minimum so rounding in the rules' measurement cannot fail it. The
+         * executor holds the last frame until then and never cuts: the probe's duration may be
+         * a guess (a raw MPEG stream said 0.04 s of a 20 s clip, and a trim here kept 3.1 s). */
         double target = r->duration_min + 0.1;
         out->out_duration = target;
         out->parts[0].duration = target;
+        out->hold_until = target;
     } else if (too_long) {
         plan_parts(out, dur, r->duration_max, out->out_fps);
         if (out->parts[out->n_parts - 1].duration > r->duration_max + 1e-9 ||
@@ -406,15 +435,17 @@ int tp_fit_plan_make(tp_fit_plan *out, const tp_media_info *media, const tp_chec
         ok = ok && appendf(f, n, "bwdif=mode=send_frame:parity=auto:deint=interlaced,");
     if (media->video.hdr[0])
         ok = ok && append_tonemap(f, n, media->video.hdr);
+    /* Bars off first (after deinterlacing, on even lines), so every fill, the blur's
+     * background included, works from the real picture. */
+    if (plan_crop(&out->crop, media, fix, &dw, &dh))
+        ok = ok && appendf(f, n, "crop=%d:%d:%d:%d,", out->crop.width, out->crop.height,
+                           out->crop.x, out->crop.y);
     ok = ok && append_rotation(f, n, media->video.rotation);
     ok = ok && appendf(f, n, "fps=fps=%d/%d:start_time=0,", out->out_fps.num, out->out_fps.den);
     /* Time edits right after fps: the link still knows its frame rate there (tpad needs it to
      * time the held frames) and trimmed frames are not scaled for nothing. */
-    if (too_long && fix->too_long == TP_TOO_LONG_TRIM)
-        ok = ok && appendf(f, n, "trim=end=%.6f,", out->out_duration);
-    else if (too_short)
-        ok = ok && appendf(f, n, "tpad=stop_mode=clone:stop_duration=%.6f,trim=end=%.6f,",
-                           out->out_duration - (dur > 0 ? dur : 0) + 1.0, out->out_duration);
+    if (out->trim_end > 0)
+        ok = ok && appendf(f, n, "trim=end=%.6f,", out->trim_end);
     ok = ok && append_fill(f, n, fix, dw, dh);
     ok = ok && appendf(f, n, ",format=yuv420p");
     if (!ok)
@@ -446,5 +477,69 @@ int tp_fit_plan_check_limits(const tp_fit_plan *plan, const tp_limits *lim, cons
                             "(limits.max_output_frames)",
                             name, sep, frames, plan->out_duration, plan->out_fps.num,
                             plan->out_fps.den, (long long)lim->max_output_frames);
+    return 0;
+}
+
+/* Seconds by which `have` falls short of `want`, beyond the tolerance; 0 when it does not. */
+static double shortfall(double have, double want, double tol)
+{
+    return want > 0 && have < want - tol ? want - have : 0.0;
+}
+
+int tp_fit_check_coverage(const tp_fit_plan *plan, const char *src, const tp_fit_span *source,
+                          const tp_fit_span *outs, int n_out, double frame, tp_error *err)
+{
+    if (!plan || !src || !source || !outs || n_out < 1)
+        return tp_error_set(err, TP_EINVAL, 0, "fit coverage: missing argument");
+    /* One frame, and a millisecond for the rounding of time bases (1/90000, 1/1000 in MKV). */
+    double tol = (frame > 0 && isfinite(frame) ? frame : 1.0 / 24.0) + 1e-3;
+    int want_parts = plan->n_parts > 1 ? plan->n_parts : 1;
+    if (n_out != want_parts)
+        return tp_error_set(err, TP_EMEDIA, 0,
+                            "%s: %d outputs written but %d planned; not written (footage would "
+                            "be lost)",
+                            src, n_out, want_parts);
+    /* What the source holds, on the plan's terms: a trim ends it early, extend holds past it. */
+    double want[2] = {source->video, source->audio};
+    for (int s = 0; s < 2; s++) {
+        if (!(want[s] > 0))
+            continue;
+        if (plan->trim_end > 0 && want[s] > plan->trim_end)
+            want[s] = plan->trim_end;
+        if (plan->hold_until > 0 && want[s] < plan->hold_until)
+            want[s] = plan->hold_until;
+    }
+    if (n_out == 1) {
+        double miss = shortfall(outs[0].video, want[0], tol);
+        if (miss > 0)
+            return tp_error_set(err, TP_EMEDIA, 0,
+                                "%s: the output is %.2f s but the source is %.2f s; not written "
+                                "(footage would be lost)",
+                                src, outs[0].video > 0 ? outs[0].video : 0.0, want[0]);
+        if (shortfall(outs[0].audio, want[1], tol) > 0)
+            return tp_error_set(err, TP_EMEDIA, 0,
+                                "%s: the output's sound is %.2f s but the source's is %.2f s; not "
+                                "written (footage would be lost)",
+                                src, outs[0].audio > 0 ? outs[0].audio : 0.0, want[1]);
+        return 0;
+    }
+    /* Split: every part but the last is exactly its planned share (cut on frame boundaries);
+     * the last holds the rest of what was read, so together they cover the source. */
+    double audio = 0.0;
+    for (int k = 0; k < n_out; k++) {
+        double w = k + 1 < n_out ? plan->parts[k].duration : want[0] - plan->parts[k].start;
+        if (shortfall(outs[k].video, w, tol) > 0)
+            return tp_error_set(err, TP_EMEDIA, 0,
+                                "%s: part %d is %.2f s but should be %.2f s (parts from %.2f s "
+                                "of source); not written (footage would be lost)",
+                                src, k + 1, outs[k].video > 0 ? outs[k].video : 0.0, w, want[0]);
+        if (outs[k].audio > 0)
+            audio += outs[k].audio;
+    }
+    if (shortfall(audio, want[1], tol * n_out) > 0)
+        return tp_error_set(err, TP_EMEDIA, 0,
+                            "%s: the parts' sound is %.2f s but the source's is %.2f s; not "
+                            "written (footage would be lost)",
+                            src, audio, want[1]);
     return 0;
 }

@@ -81,6 +81,30 @@ static void m_anamorphic_nodisp(tp_media_info *m)
     m_anamorphic(m);
     m->video.display_width = m->video.display_height = 0; /* the planner computes it */
 }
+/* A 4:3 1440x1080 frame holding a 16:9 picture between burned-in bars (found by the probe). */
+static void m_bars(tp_media_info *m)
+{
+    m->video.width = m->video.display_width = 1440;
+    m->video.bars_scanned = true;
+    m->video.active_area = (tp_rect){0, 136, 1440, 810};
+}
+static void m_bars_none(tp_media_info *m)
+{
+    m->video.bars_scanned = true;
+    m->video.active_area = (tp_rect){0, 0, 1920, 1080};
+}
+static void m_bars_rot90(tp_media_info *m)
+{
+    m_bars(m);
+    m->video.rotation = 90;
+    m->video.display_width = 1080;
+    m->video.display_height = 1440;
+}
+static void m_bars_outside(tp_media_info *m)
+{
+    m_bars(m);
+    m->video.active_area = (tp_rect){0, 300, 1440, 810}; /* past the frame: ignored */
+}
 static void m_portrait_small(tp_media_info *m)
 {
     m->video.width = m->video.display_width = 720;
@@ -194,6 +218,18 @@ static const plan_case cases[] = {
     {"anamorphic, display size left to the planner", {"fix.fill=pad"}, m_anamorphic_nodisp,
      TP_VERDICT_FIX, TP_ACTION_TRANSCODE, 0, false, TP_ACTION_TRANSCODE,
      {"scale=1080:606", "pad=1080:1920:0:656"}},
+    {"autocrop: picture inside bars", {0}, m_bars, TP_VERDICT_FIX, TP_ACTION_TRANSCODE, 0,
+     false, TP_ACTION_TRANSCODE, {"crop=1440:810:0:136,fps=", "[tpfg]scale=1080:606"}},
+    {"autocrop off", {"fix.autocrop=false"}, m_bars, TP_VERDICT_FIX, TP_ACTION_TRANSCODE, 0,
+     false, TP_ACTION_TRANSCODE, {"[tpfg]scale=1080:810"}, {"crop=1440"}},
+    {"autocrop pad", {"fix.fill=pad"}, m_bars, TP_VERDICT_FIX, TP_ACTION_TRANSCODE, 0, false,
+     TP_ACTION_TRANSCODE, {"crop=1440:810:0:136,", "scale=1080:606", "pad=1080:1920:0:656"}},
+    {"autocrop, no bars found", {0}, m_bars_none, TP_VERDICT_FIX, TP_ACTION_TRANSCODE, 0, false,
+     TP_ACTION_TRANSCODE, {"fps="}, {"crop=1920"}},
+    {"autocrop before rotation", {0}, m_bars_rot90, TP_VERDICT_FIX, TP_ACTION_TRANSCODE, 0,
+     false, TP_ACTION_TRANSCODE, {"crop=1440:810:0:136,transpose=clock,", "scale=1080:1920"}, {"split"}},
+    {"autocrop area outside the frame ignored", {0}, m_bars_outside, TP_VERDICT_FIX,
+     TP_ACTION_TRANSCODE, 0, false, TP_ACTION_TRANSCODE, {"fps="}, {"crop=1440"}},
     {"portrait 720x1280 only scaled", {0}, m_portrait_small, TP_VERDICT_FIX, TP_ACTION_TRANSCODE,
      0, false, TP_ACTION_TRANSCODE, {"scale=1080:1920"}, {"split", "pad=", "crop="}},
     {"too long split 1500 s", {"fix.too_long=split"}, m_long1500, TP_VERDICT_FIX,
@@ -214,8 +250,7 @@ static const plan_case cases[] = {
      "fix.too_short=extend"},
     {"too short extend", {"fix.too_short=extend"}, m_short2, TP_VERDICT_FIX,
      TP_ACTION_TRANSCODE, 0, false, TP_ACTION_TRANSCODE,
-     {"fps=fps=30/1:start_time=0,tpad=stop_mode=clone", "trim=end=3.100000"}, {0}, 0, 0, 1, 0,
-     3.1},
+     {"fps=fps=30/1:start_time=0,split"}, {"trim", "tpad"}, 0, 0, 1, 0, 3.1},
     {"fps 120 → 60", {0}, m_fps120, TP_VERDICT_FIX, TP_ACTION_TRANSCODE, 0, false,
      TP_ACTION_TRANSCODE, {"fps=fps=60/1"}, {0}, 60, 1},
     {"fps 100 → 50", {0}, m_fps100, TP_VERDICT_FIX, TP_ACTION_TRANSCODE, 0, false,
@@ -456,6 +491,123 @@ static void test_bad_args(void **state)
     assert_int_equal(tp_fit_plan_make(&plan, NULL, NULL, NULL, &err), -TP_EINVAL);
 }
 
+/* A plan from the tiktok profile with one override, for the media the mutator makes. */
+static void plan_with(tp_fit_plan *plan, const char *set, void (*mutate)(tp_media_info *))
+{
+    tp_error err = TP_ERROR_INIT;
+    tp_profile *p = NULL;
+    const char *sets[1] = {set};
+    assert_int_equal(tp_profile_open(&p, "tiktok", sets, 1, &err), 0);
+    tp_media_info m;
+    base_media(&m);
+    mutate(&m);
+    tp_check_result chk;
+    memset(&chk, 0, sizeof(chk));
+    chk.verdict = TP_VERDICT_FIX;
+    chk.action = TP_ACTION_TRANSCODE;
+    assert_int_equal(tp_fit_plan_make(plan, &m, &chk, p, &err), 0);
+    assert_false(plan->reject);
+    tp_profile_free(p);
+}
+
+/* The never-lose-footage comparison: one frame of tolerance per part, trim and split the only
+ * ways to be shorter, extend never shorter than the source it read. */
+typedef struct {
+    const char *name;
+    const char *set;
+    void (*mutate)(tp_media_info *m);
+    tp_fit_span source;
+    tp_fit_span outs[4];
+    int n_out;
+    bool ok;
+    const char *msg; /* substring of the error */
+} cover_case;
+
+/* clang-format off */
+static const cover_case cover_cases[] = {
+    {"whole", "fix.fill=blur", NULL, {10.0, 10.0}, {{10.0, 10.02}}, 1, true, NULL},
+    {"one frame short is fine", "fix.fill=blur", NULL, {10.0, 10.0}, {{9.967, 10.0}}, 1, true,
+     NULL},
+    {"two frames short fails", "fix.fill=blur", NULL, {10.0, 10.0}, {{9.93, 10.0}}, 1, false,
+     "the output is 9.93 s but the source is 10.00 s; not written (footage would be lost)"},
+    {"sound cut fails", "fix.fill=blur", NULL, {10.0, 10.0}, {{10.0, 6.0}}, 1, false,
+     "sound is 6.00 s"},
+    {"no audio in source", "fix.fill=blur", NULL, {10.0, -1.0}, {{10.0, -1.0}}, 1, true, NULL},
+    {"no video written", "fix.fill=blur", NULL, {10.0, -1.0}, {{-1.0, -1.0}}, 1, false,
+     "the output is 0.00 s"},
+    /* The probe said 2 s (a raw MPEG stream's bit-rate guess), the source held 20 s. */
+    {"extend keeps a longer source", "fix.too_short=extend", m_short2, {20.02, -1.0},
+     {{20.0, -1.0}}, 1, true, NULL},
+    {"extend truncated fails", "fix.too_short=extend", m_short2, {20.02, -1.0},
+     {{3.1, -1.0}}, 1, false, "the output is 3.10 s but the source is 20.02 s"},
+    {"extend short of its hold fails", "fix.too_short=extend", m_short2, {2.0, 2.0},
+     {{2.0, 3.1}}, 1, false, "is 2.00 s but the source is 3.10 s"},
+    {"extend held", "fix.too_short=extend", m_short2, {2.0, 2.0}, {{3.1, 3.1}}, 1, true, NULL},
+    {"trim may cut", "fix.too_long=trim", m_long1500, {1500.0, 1500.0}, {{600.0, 600.0}}, 1,
+     true, NULL},
+    {"trim short of its end fails", "fix.too_long=trim", m_long1500, {1500.0, 1500.0},
+     {{500.0, 500.0}}, 1, false, "the output is 500.00 s but the source is 600.00 s"},
+    {"split covers", "fix.too_long=split", m_long1500, {1500.0, 1500.0},
+     {{500.0, 500.0}, {500.0, 500.0}, {500.0, 500.0}}, 3, true, NULL},
+    {"split part short fails", "fix.too_long=split", m_long1500, {1500.0, 1500.0},
+     {{500.0, 500.0}, {499.9, 500.0}, {500.0, 500.0}}, 3, false, "part 2 is 499.90 s"},
+    {"split last part short fails", "fix.too_long=split", m_long1500, {1500.0, 1500.0},
+     {{500.0, 500.0}, {500.0, 500.0}, {450.0, 500.0}}, 3, false,
+     "part 3 is 450.00 s but should be 500.00 s"},
+    {"split one frame per part is fine", "fix.too_long=split", m_long1500, {1500.0, 1500.0},
+     {{499.97, 499.98}, {499.97, 499.98}, {499.97, 499.98}}, 3, true, NULL},
+    {"split sound short fails", "fix.too_long=split", m_long1500, {1500.0, 1500.0},
+     {{500.0, 500.0}, {500.0, 400.0}, {500.0, 500.0}}, 3, false, "parts' sound is 1400.00 s"},
+    {"split part missing fails", "fix.too_long=split", m_long1500, {1500.0, 1500.0},
+     {{500.0, 500.0}, {500.0, 500.0}}, 2, false, "2 outputs written but 3 planned"},
+};
+/* clang-format on */
+
+static void no_mutation(tp_media_info *m)
+{
+    (void)m;
+}
+
+static void test_coverage(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < TP_ARRAY_LEN(cover_cases); i++) {
+        const cover_case *c = &cover_cases[i];
+        tp_fit_plan plan;
+        plan_with(&plan, c->set, c->mutate ? c->mutate : no_mutation);
+        tp_error err = TP_ERROR_INIT;
+        int rc = tp_fit_check_coverage(&plan, "clip.mpg", &c->source, c->outs, c->n_out, 1.0 / 30.0,
+                                       &err);
+        if (c->ok && rc != 0)
+            fail_msg("%s: rc %d (%s)", c->name, rc, err.message);
+        if (!c->ok && rc != -TP_EMEDIA)
+            fail_msg("%s: rc %d, expected -TP_EMEDIA", c->name, rc);
+        if (c->msg && !strstr(err.message, c->msg))
+            fail_msg("%s: message '%s' lacks '%s'", c->name, err.message, c->msg);
+        if (!c->ok && strncmp(err.message, "clip.mpg: ", 10))
+            fail_msg("%s: message does not name the file: %s", c->name, err.message);
+    }
+}
+
+/* The plan states its cuts and holds, so the executor and the check agree on them. */
+static void test_trim_hold_fields(void **state)
+{
+    (void)state;
+    tp_fit_plan plan;
+    plan_with(&plan, "fix.too_short=extend", m_short2);
+    assert_true(fabs(plan.hold_until - 3.1) < 1e-9);
+    assert_true(plan.trim_end == 0.0);
+    plan_with(&plan, "fix.too_long=trim", m_long1500);
+    assert_true(fabs(plan.trim_end - 600.0) < 1e-9);
+    assert_true(plan.hold_until == 0.0);
+    plan_with(&plan, "fix.too_long=split", m_long1500);
+    assert_true(plan.trim_end == 0.0 && plan.hold_until == 0.0);
+    double sum = 0.0;
+    for (int k = 0; k < plan.n_parts; k++)
+        sum += plan.parts[k].duration;
+    assert_true(fabs(sum - 1500.0) < 1e-9);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -463,6 +615,8 @@ int main(void)
         cmocka_unit_test(test_budget_bound),
         cmocka_unit_test(test_work_limits),
         cmocka_unit_test(test_bad_args),
+        cmocka_unit_test(test_coverage),
+        cmocka_unit_test(test_trim_hold_fields),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
