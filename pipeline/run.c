@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -24,6 +25,7 @@
 
 typedef struct path_node {
     struct path_node *next;
+    bool from_dir; /* found by walking a folder (or by the watch): not followed if a symlink */
     char path[];
 } path_node;
 
@@ -94,6 +96,8 @@ static void job_free(tp_job *job)
     if (!job)
         return;
     tp_ledger_row_clear(&job->row);
+    if (job->src_fd >= 0)
+        close(job->src_fd);
     free(job->path);
     free(job->outputs_json);
     for (int i = 0; i < job->n_delivered; i++)
@@ -768,7 +772,7 @@ static void stop_stages(tp_pipeline *pl)
 
 /* ---- input ------------------------------------------------------------------------------- */
 
-static int add_path(const char *path, void *payload)
+static int add_path(const char *path, bool from_dir, void *payload)
 {
     run_state *rs = payload;
     size_t len = strlen(path);
@@ -777,6 +781,7 @@ static int add_path(const char *path, void *payload)
         return 1;
     memcpy(n->path, path, len + 1);
     n->next = NULL;
+    n->from_dir = from_dir;
     if (rs->backlog_tail)
         rs->backlog_tail->next = n;
     else
@@ -790,7 +795,7 @@ static int add_path(const char *path, void *payload)
 
 static void add_watched(const char *path, void *payload)
 {
-    add_path(path, payload);
+    add_path(path, true, payload);
 }
 
 static void admit(run_state *rs)
@@ -805,6 +810,8 @@ static void admit(run_state *rs)
         rs->backlog = n->next;
         if (!rs->backlog)
             rs->backlog_tail = NULL;
+        job->src_fd = -1;
+        job->src_nofollow = n->from_dir;
         free(n);
         job->row.last_chunk = -1;
         job->next = rs->active;
@@ -1128,6 +1135,17 @@ int tp_pipeline_run(tp_pipeline *pl, const char *const *paths, size_t n_paths,
     rs.exclude[1] = pl->sink_dir;
     const tp_pipeline_conf *c = &pl->profile->pipeline;
     rs.max_active = c->queue_depth + c->probe_workers + c->fit_workers + c->upload_workers;
+    /* Every job in flight holds its source open (tp_job.src_fd) and a worker holds a few more
+     * while it works (fit parts, sink copies, sockets): stay under the descriptor limit. */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
+        long workers = 2L * c->probe_workers + c->fit_workers + c->upload_workers;
+        long room = (long)rl.rlim_cur - 64 - 8 * workers;
+        if (room < 4)
+            room = 4;
+        if (rs.max_active > room)
+            rs.max_active = (int)room;
+    }
     int recovered = 0;
     if ((rc = tp_ledger_recover(pl->ledger, &recovered, err)) < 0)
         return rc;
@@ -1170,7 +1188,7 @@ int tp_pipeline_run(tp_pipeline *pl, const char *const *paths, size_t n_paths,
             if (e->from_dir && (tp_walk_name_ignored(base ? base + 1 : e->path) ||
                                 tp_path_within(e->path, rs.exclude, 2)))
                 continue;
-            add_path(e->path, &rs);
+            add_path(e->path, e->from_dir, &rs);
         }
         tp_scan_list_free(&found);
     }

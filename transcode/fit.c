@@ -16,9 +16,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "probe/avio_fd.h"
 #include "probe/probe.h"
 #include "probe/rules.h"
 #include "transcode/fit.h"
+#include "util/srcfile.h"
 #include "util/tp_util.h"
 
 /* Attempts at a lower bit-rate when an output still comes out over rules.max_size. */
@@ -33,13 +35,16 @@ typedef struct {
 } fit_output;
 
 typedef struct {
-    const char *src;
+    const char *src; /* for names and messages; the bytes come from src_fd */
+    int src_fd;
+    const tp_media_info *media;
     const tp_fit_plan *plan;
     const tp_profile *profile;
     const tp_fit_opts *opts;
     int64_t video_maxrate; /* may be lowered by a size retry */
 
     AVFormatContext *in;
+    AVIOContext *in_pb; /* over src_fd (probe/avio_fd.h) */
     int vidx, aidx;
     AVCodecContext *vdec, *adec, *venc, *aenc;
     AVFilterGraph *vgraph, *agraph;
@@ -327,13 +332,14 @@ static int commit_outputs(fit_ctx *c, char ***out_paths, int *n_out, tp_error *e
 
 /* ---- pass: byte copy (hard link when the file system allows) ---------------------------- */
 
-static int copy_file(const char *src, const char *dst, const volatile int *cancel, tp_error *err)
+static int copy_file(int in, const char *src, const char *dst, const volatile int *cancel,
+                     tp_error *err)
 {
-    int in = open(src, O_RDONLY | O_CLOEXEC), out = -1, rc = 0;
+    int out = -1, rc = 0;
+    int64_t pos = 0;
     char *buf = malloc(1 << 20);
-    if (in < 0 || !buf) {
-        rc = tp_error_set(err, in < 0 ? TP_EIO : TP_ENOMEM, errno, "%s: cannot read: %s", src,
-                          strerror(errno));
+    if (!buf) {
+        rc = tp_error_set(err, TP_ENOMEM, 0, "out of memory");
         goto out;
     }
     out = open(dst, O_WRONLY | O_TRUNC | O_CLOEXEC);
@@ -346,7 +352,8 @@ static int copy_file(const char *src, const char *dst, const volatile int *cance
             rc = tp_error_set(err, TP_ECANCELED, 0, "%s: canceled", src);
             goto out;
         }
-        ssize_t n = read(in, buf, 1 << 20);
+        /* pread: the descriptor is shared with other readers of the source. */
+        ssize_t n = pread(in, buf, 1 << 20, (off_t)pos);
         if (n == 0)
             break;
         if (n < 0) {
@@ -355,6 +362,7 @@ static int copy_file(const char *src, const char *dst, const volatile int *cance
             rc = tp_error_set(err, TP_EIO, errno, "%s: read error: %s", src, strerror(errno));
             goto out;
         }
+        pos += n;
         for (ssize_t off = 0; off < n;) {
             ssize_t w = write(out, buf + off, (size_t)(n - off));
             if (w < 0) {
@@ -373,8 +381,6 @@ static int copy_file(const char *src, const char *dst, const volatile int *cance
 out:
     if (out >= 0 && close(out) < 0 && rc == 0)
         rc = tp_error_set(err, TP_EIO, errno, "%s: write error: %s", dst, strerror(errno));
-    if (in >= 0)
-        close(in);
     free(buf);
     return rc;
 }
@@ -389,13 +395,17 @@ static int run_pass(fit_ctx *c, const char *outdir, tp_error *err)
     char *lnk = tp_asprintf("%s.lnk", o->tmp);
     if (!lnk)
         return tp_error_set(err, TP_ENOMEM, 0, "out of memory");
-    if (link(c->src, lnk) == 0) {
+    /* Link the inode we opened (through /proc), never the name: a file renamed over the
+     * source since it was checked is not what gets linked. */
+    char fdpath[64];
+    snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%d", c->src_fd);
+    if (linkat(AT_FDCWD, fdpath, AT_FDCWD, lnk, AT_SYMLINK_FOLLOW) == 0) {
         if (rename(lnk, o->tmp) < 0) {
             rc = tp_error_set(err, TP_EIO, errno, "%s: %s", o->tmp, strerror(errno));
             unlink(lnk);
         }
     } else {
-        rc = copy_file(c->src, o->tmp, c->opts ? c->opts->cancel : NULL, err);
+        rc = copy_file(c->src_fd, c->src, o->tmp, c->opts ? c->opts->cancel : NULL, err);
     }
     free(lnk);
     if (rc == 0 && c->opts && c->opts->progress)
@@ -412,7 +422,19 @@ static int open_input(fit_ctx *c, tp_error *err)
         return tp_error_set(err, TP_ENOMEM, 0, "out of memory");
     c->in->interrupt_callback.callback = interrupt_cb;
     c->in->interrupt_callback.opaque = (void *)(c->opts ? c->opts->cancel : NULL);
-    int ret = avformat_open_input(&c->in, c->src, NULL, NULL);
+    /* The probed demuxer on the probed descriptor: the name is never a URL (a file called
+     * "concat:a|/etc/passwd" is only a name), and the demuxer opens nothing else. */
+    const AVInputFormat *fmt = c->media ? tp_demuxer_find(c->media->demuxer) : NULL;
+    if (!fmt)
+        return tp_error_set(err, TP_EINTERNAL, 0, "%s: the probed format is unknown", c->src);
+    int ret = tp_avio_fd_new(&c->in_pb, c->src_fd, &c->in->interrupt_callback);
+    if (ret < 0)
+        return av_fail(err, ret, c->src, "cannot open");
+    c->in->pb = c->in_pb;
+    AVDictionary *opts = NULL;
+    tp_demux_lock(c->in, &opts, fmt->name);
+    ret = avformat_open_input(&c->in, "", fmt, &opts);
+    av_dict_free(&opts);
     if (ret < 0)
         return av_fail(err, ret, c->src, "cannot open");
     ret = avformat_find_stream_info(c->in, NULL);
@@ -961,21 +983,21 @@ static void ctx_reset(fit_ctx *c, bool remove_tmp)
     avcodec_free_context(&c->venc);
     avcodec_free_context(&c->aenc);
     avformat_close_input(&c->in);
+    tp_avio_fd_free(&c->in_pb);
     c->next_split = 0;
     c->frames_out = 0;
     c->end_v = c->end_a = 0;
     c->vdone = c->adone = false;
 }
 
-int tp_fit_run(char ***out_paths, int *n_out, const char *src, const tp_media_info *media,
-               const tp_fit_plan *plan, const tp_profile *p, const char *outdir,
-               const tp_fit_opts *opts, tp_error *err)
+int tp_fit_run(char ***out_paths, int *n_out, const char *src, int src_fd,
+               const tp_media_info *media, const tp_fit_plan *plan, const tp_profile *p,
+               const char *outdir, const tp_fit_opts *opts, tp_error *err)
 {
-    if (!out_paths || !n_out || !src || !plan || !p || !outdir)
+    if (!out_paths || !n_out || !src || src_fd < 0 || !plan || !p || !outdir)
         return tp_error_set(err, TP_EINVAL, 0, "fit: missing argument");
     *out_paths = NULL;
     *n_out = 0;
-    (void)media;
     if (plan->reject)
         return tp_error_set(err, TP_EREJECT, 0, "%s: %s", src, plan->reason);
     struct stat st;
@@ -985,7 +1007,11 @@ int tp_fit_run(char ***out_paths, int *n_out, const char *src, const tp_media_in
         return tp_error_set(err, TP_EIO, errno, "%s: the output folder is not writable: %s", outdir,
                             strerror(errno));
 
-    fit_ctx c = {.src = src, .plan = plan, .profile = p, .opts = opts};
+    tp_src_stat st0;
+    if (tp_src_fstat(src_fd, &st0) < 0)
+        return tp_error_set(err, TP_EIO, errno, "%s: cannot stat: %s", src, strerror(errno));
+    fit_ctx c = {.src = src, .src_fd = src_fd, .media = media, .plan = plan, .profile = p,
+                 .opts = opts};
     c.video_maxrate = plan->video_bitrate_max > 0 ? plan->video_bitrate_max : 15000000;
     c.pkt = av_packet_alloc();
     c.opkt = av_packet_alloc();
@@ -1027,6 +1053,12 @@ int tp_fit_run(char ***out_paths, int *n_out, const char *src, const tp_media_in
                (long long)biggest, ratio * 100.0);
         c.video_maxrate = (int64_t)(c.video_maxrate * (ratio < 0.8 ? ratio : 0.8));
         ctx_reset(&c, true);
+    }
+    /* Written in place while we read it: the outputs mix two contents. */
+    if (tp_src_changed(src_fd, &st0)) {
+        rc = tp_error_set(err, TP_EIO, 0, "%s: changed while it was being fitted; not delivered",
+                          src);
+        goto out;
     }
     rc = commit_outputs(&c, out_paths, n_out, err);
 out:
