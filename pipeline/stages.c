@@ -115,8 +115,8 @@ static int source_unchanged(tp_job *job)
 {
     if (tp_src_changed(job->src_fd, &job->src_st))
         return tp_error_set(&job->err, TP_EIO, 0,
-                            "%s: changed since it was checked (size or modification time); not "
-                            "delivered",
+                            "%s: changed since it was checked (written to or replaced since it "
+                            "was opened); not delivered",
                             job->path);
     return 0;
 }
@@ -288,6 +288,9 @@ int tp_stage_fit(struct tp_pipeline *pl, tp_job *job)
     tp_fit_opts fo = {.progress = fit_progress_ctx, .payload = &ctx, .cancel = &pl->cancel};
     rc = tp_fit_run(&paths, &n, job->path, job->src_fd, &job->media, plan, pl->profile, outdir,
                     &fo, &job->err);
+    /* Rewritten in place since the probe: the fit read other bytes than were checked. */
+    if (rc == 0)
+        rc = source_unchanged(job);
     if (rc < 0) {
         tp_rmtree(outdir);
         goto out;

@@ -1054,8 +1054,9 @@ int tp_fit_run(char ***out_paths, int *n_out, const char *src, int src_fd,
         c.video_maxrate = (int64_t)(c.video_maxrate * (ratio < 0.8 ? ratio : 0.8));
         ctx_reset(&c, true);
     }
-    /* Written in place while we read it: the outputs mix two contents. */
-    if (tp_src_changed(src_fd, &st0)) {
+    /* Written in place while we read it: the outputs mix two contents. (A pass links or copies
+     * the inode itself, and the link changes its ctime.) */
+    if (plan->action != TP_ACTION_NONE && tp_src_changed(src_fd, &st0)) {
         rc = tp_error_set(err, TP_EIO, 0, "%s: changed while it was being fitted; not delivered",
                           src);
         goto out;

@@ -13,6 +13,7 @@ static void fill(tp_src_stat *out, const struct stat *sb)
     out->ino = (uint64_t)sb->st_ino;
     out->size = (int64_t)sb->st_size;
     out->mtime_ns = (int64_t)sb->st_mtim.tv_sec * 1000000000 + sb->st_mtim.tv_nsec;
+    out->ctime_ns = (int64_t)sb->st_ctim.tv_sec * 1000000000 + sb->st_ctim.tv_nsec;
 }
 
 static const char *kind_of(mode_t m)
@@ -73,5 +74,6 @@ bool tp_src_changed(int fd, const tp_src_stat *then)
     tp_src_stat now;
     if (tp_src_fstat(fd, &now) < 0)
         return true;
-    return now.size != then->size || now.mtime_ns != then->mtime_ns;
+    return now.size != then->size || now.mtime_ns != then->mtime_ns ||
+           now.ctime_ns != then->ctime_ns;
 }

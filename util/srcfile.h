@@ -15,6 +15,7 @@ typedef struct {
     uint64_t dev, ino;
     int64_t size;
     int64_t mtime_ns;
+    int64_t ctime_ns; /* any write, even with the mtime set back, and any rename over it */
 } tp_src_stat;
 
 /* Open path read-only with O_NONBLOCK|O_CLOEXEC, plus O_NOFOLLOW when nofollow (a name found by
@@ -27,7 +28,8 @@ int tp_src_open(const char *path, bool nofollow, tp_src_stat *st, tp_error *err)
 /* fstat fd into *st; 0 or -1 (errno). */
 int tp_src_fstat(int fd, tp_src_stat *st);
 
-/* Has the file behind fd changed (size or modification time) since *then? Thread-safe. */
+/* Has the file behind fd changed since *then: size, modification or status-change time (a
+ * write, even one that sets the mtime back; a rename over its name)? Thread-safe. */
 bool tp_src_changed(int fd, const tp_src_stat *then);
 
 #endif

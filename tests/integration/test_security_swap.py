@@ -1,0 +1,170 @@
+"""Files are opened once, as files (docs/SECURITY.md, class 1): a source replaced while `tokprep
+run` works on it never delivers the new bytes. The run pauses after a stage (TOKPREP_TEST_PAUSE_*,
+a test-only hook compiled in with TOKPREP_TEST_HOOKS) while the test swaps the file:
+
+- renamed over (a "private" clip put at the source's name) after the probe or after the chunk
+  stage: what is delivered (directory sink) or posted (fake TikTok) is the original's bytes;
+- rewritten in place with the same size and modification time after the chunk stage: the file
+  fails with "changed since it was checked (chunk N SHA-256 differs); not delivered" and nothing
+  of it is delivered or completed on TikTok;
+- rewritten in place after the probe (before the fit): the fit's result is not delivered."""
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(os.environ.get("TP_SOURCE_DIR", os.path.join(HERE, "..", "..")),
+                                "tests", "fake_tiktok"))
+import pipeline_helpers as h  # noqa: E402
+from harness import Client, FakeTikTok  # noqa: E402
+
+MARK = b"PRIVATE-BYTES-" * 300
+
+
+def rename_over(path, private):
+    tmp = path + ".swap"
+    shutil.copy(private, tmp)
+    os.rename(tmp, path)
+
+
+def rewrite_in_place(path, _private):
+    """Same size, same mtime: only the content check can notice."""
+    st = os.stat(path)
+    with open(path, "r+b") as f:
+        f.seek(st.st_size // 2)
+        f.write(MARK[: max(1, min(len(MARK), st.st_size // 2 - 1))])
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert os.path.getsize(path) == st.st_size
+
+
+def run_paused(cmd, env, stage, swap, pause_dir):
+    """Run cmd; when it pauses after `stage`, call swap(), let it go on; return (rc, out, err)."""
+    os.makedirs(pause_dir, exist_ok=True)
+    env = dict(env, TOKPREP_TEST_PAUSE_AFTER=stage, TOKPREP_TEST_PAUSE_DIR=pause_dir)
+    p = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    out = []
+    th = threading.Thread(target=lambda: out.append(p.communicate()), daemon=True)
+    th.start()
+    paused = os.path.join(pause_dir, stage + ".paused")
+    deadline = time.time() + 60
+    while not os.path.exists(paused) and p.poll() is None and time.time() < deadline:
+        time.sleep(0.02)
+    reached = os.path.exists(paused)
+    if reached:
+        swap()
+    open(os.path.join(pause_dir, stage + ".go"), "w").close()
+    th.join(120)
+    assert reached, f"the run never paused after {stage} (built without TOKPREP_TEST_HOOKS?)"
+    stdout, stderr = out[0]
+    return p.returncode, stdout, stderr
+
+
+def failure_of(stdout, name):
+    evs = h.events(stdout)
+    fails = [e for e in evs if e["event"] == "failed" and e.get("final")
+             and os.path.basename(e["path"]) == name]
+    return fails[0]["reason"] if fails else None
+
+
+def directory_case(t, label, make, stage, swap, expect):
+    d = os.path.join(t, label)
+    src_dir, sink, work = (os.path.join(d, x) for x in ("in", "sink", "work"))
+    os.makedirs(src_dir)
+    src = os.path.join(src_dir, "clip.mp4")
+    private = os.path.join(d, "private.mp4")
+    make(src, freq=440)
+    make(private, freq=880, seconds=3)
+    original = h.sha256_file(src)
+    cmd = [h.TOKPREP, "run", "--json", "-o", work] + h.set_args(
+        ["upload.sink=directory", f"upload.directory.path={sink}"]) + [src_dir]
+    rc, out, err = run_paused(cmd, os.environ, stage, lambda: swap(src, private),
+                              os.path.join(d, "pause"))
+    delivered = sorted(f for f in os.listdir(sink) if not f.endswith(".json")) \
+        if os.path.isdir(sink) else []
+    for f in delivered:  # never the private clip's bytes, whole or in part
+        data = open(os.path.join(sink, f), "rb").read()
+        assert MARK[:64] not in data, (label, f)
+        assert h.sha256_file(os.path.join(sink, f)) != h.sha256_file(private), (label, f)
+    why = failure_of(out, "clip.mp4")
+    print(f"{label}: {'failed: ' + why if why else 'delivered ' + ', '.join(delivered)}")
+    if expect.endswith("-or-changed") and why:
+        expect = "changed since it was checked"
+    if expect.startswith("original"):
+        assert rc == 0, (label, rc, out, err)
+        assert delivered == ["clip.mp4"], (label, delivered)
+        assert h.sha256_file(os.path.join(sink, "clip.mp4")) == original, label
+    elif expect.startswith("same-duration"):
+        assert rc == 0, (label, rc, out, err)
+        assert delivered == ["clip.mp4"], (label, delivered)
+        dur = float(subprocess.run(
+            ["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of",
+             "default=nw=1:nk=1", os.path.join(sink, "clip.mp4")],
+            capture_output=True, text=True, check=True).stdout)
+        assert 1.5 < dur < 2.6, (label, dur)  # the original is 2 s, the private clip 3 s
+    else:
+        assert rc != 0, (label, rc, out, err)
+        assert delivered == [], (label, delivered)
+        assert why and expect in why and "not delivered" in why, (label, why, out, err)
+    assert not h.temp_files(sink), (label, h.temp_files(sink))
+
+
+def tiktok_case(t, label, swap, expect):
+    d = os.path.join(t, label)
+    src_dir, work = os.path.join(d, "in"), os.path.join(d, "work")
+    os.makedirs(src_dir)
+    src = os.path.join(src_dir, "clip.mp4")
+    private = os.path.join(d, "private.mp4")
+    h.make_vertical(src, freq=660)
+    h.make_vertical(private, freq=990, seconds=3)
+    original = h.sha256_file(src)
+    with FakeTikTok(workdir=d) as srv:
+        c = Client(srv, d)
+        c.login()
+        cmd = [c.binary, "run", "--json", "-o", work] + c.args(*(h.set_args() + [src_dir]))
+        rc, out, err = run_paused(cmd, c.env, "chunk", lambda: swap(src, private),
+                                  os.path.join(d, "pause"))
+        st = srv.inspect()
+        complete = [p for p in st["publishes"] if p["complete"]]
+        why = failure_of(out, "clip.mp4")
+        print(f"{label}: {'failed: ' + why if why else 'posted %d' % len(complete)}")
+        assert all(p["sha256"] != h.sha256_file(private) for p in st["publishes"]), label
+        if expect == "original":
+            assert rc == 0, (label, rc, out, err)
+            assert [p["sha256"] for p in complete] == [original], (label, st["publishes"])
+        else:
+            assert rc != 0, (label, rc, out, err)
+            assert complete == [], (label, st["publishes"])
+            assert why and expect in why and "not delivered" in why, (label, why, err)
+        for s in c.secrets():
+            assert s not in out and s not in err
+
+
+def main():
+    changed_chunk = "changed since it was checked (chunk 1 SHA-256 differs)"
+    with h.TempDir() as t:
+        # Passed as is (the source itself is delivered).
+        # Renamed over after the probe: the descriptor still reads the original; the original
+        # inode's status-change time (its last name went) may also fail it as changed.
+        directory_case(t, "pass-rename-after-probe", h.make_vertical, "probe", rename_over,
+                       "original-or-changed")
+        directory_case(t, "pass-rename-after-chunk", h.make_vertical, "chunk", rename_over,
+                       "original")
+        directory_case(t, "pass-rewrite-after-chunk", h.make_vertical, "chunk",
+                       rewrite_in_place, changed_chunk)
+        # Fitted (transcoded from the source's descriptor).
+        directory_case(t, "fit-rename-after-probe", h.make_landscape, "probe", rename_over,
+                       "same-duration-or-changed")
+        directory_case(t, "fit-rewrite-after-probe", h.make_landscape, "probe",
+                       rewrite_in_place, "changed since it was checked")
+        # Posted to (fake) TikTok.
+        tiktok_case(t, "tiktok-rename-after-chunk", rename_over, "original")
+        tiktok_case(t, "tiktok-rewrite-after-chunk", rewrite_in_place, changed_chunk)
+    print("ok")
+
+
+if __name__ == "__main__":
+    main()
