@@ -28,6 +28,9 @@ typedef struct tp_job {
     int src_fd;
     bool src_nofollow;   /* found by walking a folder: a symlink at the name is refused */
     tp_src_stat src_st;  /* fstat at open: a later size/mtime change means rewritten */
+    /* Resumed upload: the outputs JSON (chunk SHA-256s) its first chunks were sent from; the
+     * chunk stage must find the same bytes, or a post would mix two contents. */
+    char *checked_outputs;
     char fingerprint[65];
     int64_t size;
     bool have_media;
@@ -104,6 +107,9 @@ struct tp_pipeline {
      * on with resume state that a successor could not see. */
     tp_pipeline_mirror_fn mirror;
     void *mirror_payload;
+    /* Queue worker: the content the job was queued with. A source whose fingerprint (of the
+     * descriptor the pipeline reads) differs fails instead of being processed. "" = any. */
+    char expect_fingerprint[65];
 };
 
 /* Open the source of a delivered output: the job's own descriptor when the output is the
@@ -118,6 +124,9 @@ int tp_job_open_output(tp_job *job, const char *path, bool *owned);
  * delivered" when the bytes are not the ones that were checked. Worker threads. */
 int tp_job_copy_verified(struct tp_pipeline *pl, tp_job *job, int fd, const char *name,
                          const void *output, int out_fd, const char *out_name);
+
+/* Only process sources with this fingerprint (NULL = any). Before tp_pipeline_run(). */
+void tp_pipeline_expect_fingerprint(struct tp_pipeline *pl, const char *fingerprint);
 
 /* Set the mirror hook (NULL = none). Before tp_pipeline_run(). */
 void tp_pipeline_set_mirror(struct tp_pipeline *pl, tp_pipeline_mirror_fn mirror,

@@ -99,6 +99,7 @@ static void job_free(tp_job *job)
     if (job->src_fd >= 0)
         close(job->src_fd);
     free(job->path);
+    free(job->checked_outputs);
     free(job->outputs_json);
     for (int i = 0; i < job->n_delivered; i++)
         free(job->delivered[i]);
@@ -455,6 +456,8 @@ static void after_scan(run_state *rs, tp_job *job)
         set_str(&job->row.source_path, job->path);
         job->row.source_size = job->size;
         if (row.status == TP_JOB_QUEUED) {
+            if (job->row.publish_id && *job->row.publish_id)
+                set_str(&job->checked_outputs, job->row.outputs);
             /* Resume where it stopped. Probing again is cheap and gives the media info the
              * later stages need; fitted outputs and upload state come from the ledger. */
             next = row.stage <= TP_STAGE_PROBE ? TP_STAGE_PROBE : row.stage;
@@ -1093,6 +1096,12 @@ void tp_pipeline_set_mirror(tp_pipeline *pl, tp_pipeline_mirror_fn mirror,
 {
     pl->mirror = mirror;
     pl->mirror_payload = payload;
+}
+
+void tp_pipeline_expect_fingerprint(tp_pipeline *pl, const char *fingerprint)
+{
+    tp_strlcpy(pl->expect_fingerprint, fingerprint ? fingerprint : "",
+               sizeof(pl->expect_fingerprint));
 }
 
 void tp_pipeline_cancel(tp_pipeline *pl)

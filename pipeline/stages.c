@@ -81,14 +81,19 @@ static void test_pause(struct tp_pipeline *pl, const char *stage)
 
 int tp_stage_scan(struct tp_pipeline *pl, tp_job *job)
 {
-    (void)pl;
     /* The one open of the source: every later stage reads this descriptor. */
     if (job->src_fd < 0) {
         job->src_fd = tp_src_open(job->path, job->src_nofollow, &job->src_st, &job->err);
         if (job->src_fd < 0)
             return -TP_EIO;
     }
-    return tp_fingerprint_fd(job->fingerprint, &job->size, job->src_fd, job->path, &job->err);
+    int rc = tp_fingerprint_fd(job->fingerprint, &job->size, job->src_fd, job->path, &job->err);
+    if (rc == 0 && pl->expect_fingerprint[0] && strcmp(job->fingerprint, pl->expect_fingerprint))
+        rc = tp_error_set(&job->err, TP_ECONFLICT, 0,
+                          "%s: the content changed since it was queued (fingerprint %.12s, "
+                          "queued %.12s)",
+                          job->path, job->fingerprint, pl->expect_fingerprint);
+    return rc;
 }
 
 static int probe_source(struct tp_pipeline *pl, tp_job *job)
@@ -357,6 +362,33 @@ out:
     return rc;
 }
 
+/* A resumed upload continues with chunks hashed now: they must be the ones hashed when its
+ * first chunks were sent (job->checked_outputs), else the post would mix two contents. */
+static int same_as_checked(tp_job *job, const cJSON *before, int index, const char *path,
+                           int64_t size, int count, char (*hex)[65])
+{
+    const cJSON *o = cJSON_GetArrayItem(before, index);
+    const cJSON *chunks = cJSON_GetObjectItem(o, "chunks");
+    if (!cJSON_IsArray(chunks))
+        return 0; /* not chunked then: nothing was sent */
+    int64_t was = (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItem(o, "size"));
+    if (was != size || cJSON_GetArraySize(chunks) != count)
+        return tp_error_set(&job->err, TP_EIO, 0,
+                            "%s: changed since its upload began (%lld bytes, %lld then); not "
+                            "delivered",
+                            path, (long long)size, (long long)was);
+    for (int c = 0; c < count; c++) {
+        const char *sha = cJSON_GetStringValue(
+            cJSON_GetObjectItem(cJSON_GetArrayItem(chunks, c), "sha256"));
+        if (!sha || strcmp(sha, hex[c]))
+            return tp_error_set(&job->err, TP_EIO, 0,
+                                "%s: changed since its upload began (chunk %d SHA-256 differs); "
+                                "not delivered",
+                                path, c + 1);
+    }
+    return 0;
+}
+
 /* Plan the upload chunks of every output and record them with a SHA-256 per chunk. */
 int tp_stage_chunk(struct tp_pipeline *pl, tp_job *job)
 {
@@ -367,9 +399,12 @@ int tp_stage_chunk(struct tp_pipeline *pl, tp_job *job)
         job->redo_from_probe = true;
         return tp_error_set(&job->err, TP_EINTERNAL, 0, "%s: no outputs recorded", job->path);
     }
+    cJSON *before = job->checked_outputs ? cJSON_Parse(job->checked_outputs) : NULL;
+    int index = -1;
     cJSON *o;
     cJSON_ArrayForEach(o, arr)
     {
+        index++;
         const char *path = cJSON_GetStringValue(cJSON_GetObjectItem(o, "path"));
         bool owned = false;
         int fd = path ? tp_job_open_output(job, path, &owned) : -1;
@@ -404,6 +439,8 @@ int tp_stage_chunk(struct tp_pipeline *pl, tp_job *job)
         rc = hash_chunks(fd, path, &plan, whole, hex, &pl->cancel, &job->err);
         if (owned)
             close(fd);
+        if (rc == 0 && before)
+            rc = same_as_checked(job, before, index, path, sb.size, plan.count, hex);
         if (rc == 0) {
             cJSON_DeleteItemFromObject(o, "size");
             cJSON_DeleteItemFromObject(o, "sha256");
@@ -439,6 +476,7 @@ int tp_stage_chunk(struct tp_pipeline *pl, tp_job *job)
     if (rc == 0)
         test_pause(pl, "chunk");
 out:
+    cJSON_Delete(before);
     cJSON_Delete(arr);
     return rc;
 }
