@@ -10,6 +10,8 @@ a test-only hook compiled in with TOKPREP_TEST_HOOKS) while the test swaps the f
 - rewritten in place after the probe (before the fit): the fit's result is not delivered."""
 import os
 import shutil
+import sqlite3
+import struct
 import subprocess
 import sys
 import threading
@@ -143,6 +145,67 @@ def tiktok_case(t, label, swap, expect):
             assert s not in out and s not in err
 
 
+# 1/100 of TikTok's chunk rules: a 5 MB file is fifty chunks.
+SMALL_SERVER = ["--min-chunk", "50000", "--max-chunk", "640000", "--final-max", "1280000"]
+SMALL_SETS = ["chunk.min=50k", "chunk.size=100k", "chunk.max=640k", "chunk.final_max=1280k"]
+
+
+def last_acknowledged(db):
+    if not os.path.exists(db):
+        return -1
+    try:
+        con = sqlite3.connect(db, timeout=1)
+        try:
+            row = con.execute("SELECT MAX(last_chunk) FROM jobs WHERE publish_id IS NOT NULL"
+                              ).fetchone()
+        finally:
+            con.close()
+    except sqlite3.Error:
+        return -1
+    return row[0] if row and row[0] is not None else -1
+
+
+def resume_case(t):
+    """Killed mid-upload; the source is then rewritten where the fingerprint does not look
+    (same size, between its first and middle MiB): the next run must not finish the post with
+    the new bytes after the old ones."""
+    d = os.path.join(t, "resume")
+    src_dir, work = os.path.join(d, "in"), os.path.join(d, "work")
+    os.makedirs(src_dir)
+    src = os.path.join(src_dir, "big.mp4")
+    h.make_vertical(src, freq=500)
+    with open(src, "ab") as f:  # a 4 MiB `free` box after the media: still passes as is
+        n = 4 << 20
+        f.write(struct.pack(">I4s", 8 + n, b"free") + b"\0" * n)
+    size = os.path.getsize(src)
+    assert size > (3 << 20) + (1 << 20), size  # sampled fingerprint, with a gap to write into
+    with FakeTikTok(*(SMALL_SERVER + ["--throttle", "300000"]), workdir=d) as srv:
+        c = Client(srv, d, sets=SMALL_SETS)
+        c.login()
+        cmd = [c.binary, "run", "--json", "-o", work] + c.args(*(h.set_args() + [src_dir]))
+        p = subprocess.Popen(cmd, env=c.env, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+        db = os.path.join(work, "tokprep.db")
+        deadline = time.time() + 60
+        while time.time() < deadline and p.poll() is None and last_acknowledged(db) < 0:
+            time.sleep(0.02)
+        assert p.poll() is None, "the run ended before the kill"
+        p.kill()
+        p.wait()
+        off = (1 << 20) + (1 << 18)  # after the first MiB, before the middle one
+        assert off + 4096 < size // 2 - (1 << 19)
+        with open(src, "r+b") as f:
+            f.seek(off)
+            f.write(MARK[:4096])
+        r = subprocess.run(cmd, env=c.env, capture_output=True, text=True, timeout=120)
+        st = srv.inspect()
+        why = failure_of(r.stdout, "big.mp4")
+        print(f"resume-rewrite: {'failed: ' + why if why else 'posted'}")
+        assert r.returncode != 0, (r.stdout, r.stderr)
+        assert not [x for x in st["publishes"] if x["complete"]], st["publishes"]
+        assert why and "changed since its upload began" in why and "not delivered" in why, why
+
+
 def main():
     changed_chunk = "changed since it was checked (chunk 1 SHA-256 differs)"
     with h.TempDir() as t:
@@ -163,6 +226,8 @@ def main():
         # Posted to (fake) TikTok.
         tiktok_case(t, "tiktok-rename-after-chunk", rename_over, "original")
         tiktok_case(t, "tiktok-rewrite-after-chunk", rewrite_in_place, changed_chunk)
+        # A later run resuming an upload.
+        resume_case(t)
     print("ok")
 
 
