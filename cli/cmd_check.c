@@ -57,7 +57,7 @@ static void *worker(void *arg)
         if (s->entry->error) {
             tp_error_set(&err, -s->entry->error, 0, "%s", s->entry->message);
         } else if (tp_check_source(&c, sh->profile, s->entry->path, s->entry->from_dir, &sh->opts,
-                                 &err) < 0) {
+                                   &err) < 0) {
             c = NULL;
         }
         pthread_mutex_lock(&sh->lock);

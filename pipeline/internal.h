@@ -26,8 +26,8 @@ typedef struct tp_job {
      * hashing and the sinks read this descriptor, never the path again. Closed when the job
      * leaves the pipeline (job_free), so only jobs in flight hold one. -1 until opened. */
     int src_fd;
-    bool src_nofollow;   /* found by walking a folder: a symlink at the name is refused */
-    tp_src_stat src_st;  /* fstat at open: a later size/mtime change means rewritten */
+    bool src_nofollow;  /* found by walking a folder: a symlink at the name is refused */
+    tp_src_stat src_st; /* fstat at open: a later size/mtime change means rewritten */
     /* Resumed upload: the outputs JSON (chunk SHA-256s) its first chunks were sent from; the
      * chunk stage must find the same bytes, or a post would mix two contents. */
     char *checked_outputs;

@@ -4,9 +4,9 @@
  * re-initialises once it has expired). Parts of a split file are posts of their own; the ones
  * finished are listed in the ledger's `posts` and never posted again. */
 #include <cjson/cJSON.h>
-#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "pipeline/internal.h"
 #include "util/tp_util.h"
@@ -118,7 +118,8 @@ int tp_sink_tiktok_deliver(struct tp_pipeline *pl, tp_job *job)
         int n_sha = cJSON_GetArraySize(chunks);
         const char **sha = n_sha > 0 ? calloc((size_t)n_sha, sizeof(*sha)) : NULL;
         for (int c = 0; sha && c < n_sha; c++)
-            sha[c] = cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(chunks, c), "sha256"));
+            sha[c] =
+                cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(chunks, c), "sha256"));
         bool owned = false;
         int fd = path ? tp_job_open_output(job, path, &owned) : -1;
         tp_src_stat st;
@@ -133,8 +134,7 @@ int tp_sink_tiktok_deliver(struct tp_pipeline *pl, tp_job *job)
                               "delivered",
                               path, (long long)st.size, (long long)size);
         } else {
-            rc = tp_tiktok_post_fd(&res, (tp_tiktok *)w->ctx, fd, path, sha, n_sha, &po,
-                                   &job->err);
+            rc = tp_tiktok_post_fd(&res, (tp_tiktok *)w->ctx, fd, path, sha, n_sha, &po, &job->err);
         }
         if (owned)
             close(fd);

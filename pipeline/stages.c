@@ -66,7 +66,8 @@ static void test_pause(struct tp_pipeline *pl, const char *stage)
             named = true;
     if (!named)
         return;
-    char *paused = tp_asprintf("%s/%s.paused", dir, stage), *go = tp_asprintf("%s/%s.go", dir, stage);
+    char *paused = tp_asprintf("%s/%s.paused", dir, stage),
+         *go = tp_asprintf("%s/%s.go", dir, stage);
     int fd = paused ? open(paused, O_WRONLY | O_CREAT | O_CLOEXEC, 0644) : -1;
     if (fd >= 0)
         close(fd);
@@ -211,8 +212,8 @@ int tp_job_copy_verified(struct tp_pipeline *pl, tp_job *job, int fd, const char
                               name, c + 1);
     }
     if (rc == 0 && pos != size)
-        rc = tp_error_set(&job->err, TP_EINTERNAL, 0, "%s: the recorded chunk plan is broken",
-                          name);
+        rc =
+            tp_error_set(&job->err, TP_EINTERNAL, 0, "%s: the recorded chunk plan is broken", name);
     free(buf);
     return rc;
 }
@@ -291,8 +292,8 @@ int tp_stage_fit(struct tp_pipeline *pl, tp_job *job)
         goto out;
     fit_ctx ctx = {pl, job};
     tp_fit_opts fo = {.progress = fit_progress_ctx, .payload = &ctx, .cancel = &pl->cancel};
-    rc = tp_fit_run(&paths, &n, job->path, job->src_fd, &job->media, plan, pl->profile, outdir,
-                    &fo, &job->err);
+    rc = tp_fit_run(&paths, &n, job->path, job->src_fd, &job->media, plan, pl->profile, outdir, &fo,
+                    &job->err);
     /* Rewritten in place since the probe: the fit read other bytes than were checked. */
     if (rc == 0)
         rc = source_unchanged(job);
@@ -378,8 +379,8 @@ static int same_as_checked(tp_job *job, const cJSON *before, int index, const ch
                             "delivered",
                             path, (long long)size, (long long)was);
     for (int c = 0; c < count; c++) {
-        const char *sha = cJSON_GetStringValue(
-            cJSON_GetObjectItem(cJSON_GetArrayItem(chunks, c), "sha256"));
+        const char *sha =
+            cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(chunks, c), "sha256"));
         if (!sha || strcmp(sha, hex[c]))
             return tp_error_set(&job->err, TP_EIO, 0,
                                 "%s: changed since its upload began (chunk %d SHA-256 differs); "

@@ -11,7 +11,7 @@
 #include "util/tp_util.h"
 
 int tp_check_source(tp_check **out, const tp_profile *profile, const char *path, bool nofollow,
-                  const tp_check_opts *opts, tp_error *err)
+                    const tp_check_opts *opts, tp_error *err)
 {
     tp_check *c = NULL;
     tp_error perr = TP_ERROR_INIT;

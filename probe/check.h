@@ -6,8 +6,8 @@
 #include <stdbool.h>
 
 #include "probe/media.h"
-#include "tokprep.h"
 #include "probe/rules.h"
+#include "tokprep.h"
 
 struct tp_check {
     char *path;
@@ -21,7 +21,7 @@ struct tp_check {
 /* tp_check_file; nofollow for a name found by walking a folder (a symlink there is refused,
  * not followed: docs/SECURITY.md, class 1). */
 int tp_check_source(tp_check **out, const tp_profile *profile, const char *path, bool nofollow,
-                  const tp_check_opts *opts, tp_error *err);
+                    const tp_check_opts *opts, tp_error *err);
 
 /* The media info of a check, or NULL when the file could not be read. */
 const tp_media_info *tp_check_media(const tp_check *check);

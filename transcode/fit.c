@@ -1010,8 +1010,8 @@ int tp_fit_run(char ***out_paths, int *n_out, const char *src, int src_fd,
     tp_src_stat st0;
     if (tp_src_fstat(src_fd, &st0) < 0)
         return tp_error_set(err, TP_EIO, errno, "%s: cannot stat: %s", src, strerror(errno));
-    fit_ctx c = {.src = src, .src_fd = src_fd, .media = media, .plan = plan, .profile = p,
-                 .opts = opts};
+    fit_ctx c = {
+        .src = src, .src_fd = src_fd, .media = media, .plan = plan, .profile = p, .opts = opts};
     c.video_maxrate = plan->video_bitrate_max > 0 ? plan->video_bitrate_max : 15000000;
     c.pkt = av_packet_alloc();
     c.opkt = av_packet_alloc();

@@ -843,8 +843,8 @@ static void on_bytes(int64_t sent, void *payload)
 
 static int upload_chunks(tp_tiktok *tt, const char *path, int fd, const char *const *sha,
                          const char *ctype, const char *caption, const tp_chunk_plan *plan,
-                         tp_tiktok_resume *rs, const tp_tiktok_post_opts *o,
-                         tp_tiktok_result *res, tp_error *err)
+                         tp_tiktok_resume *rs, const tp_tiktok_post_opts *o, tp_tiktok_result *res,
+                         tp_error *err)
 {
     const tp_tiktok_conf *c = &tt->p->upload.tiktok;
     int attempt = 0, reinits = 0, resyncs = 0, rc = 0;
@@ -1079,8 +1079,7 @@ static int poll_status(tp_tiktok *tt, const char *path, tp_tiktok_result *res,
 }
 
 /* What we need from the open file: its size and, unless given, its content type. */
-static int source_info(int fd, const char *path, int64_t *size, const char **ctype,
-                       tp_error *err)
+static int source_info(int fd, const char *path, int64_t *size, const char **ctype, tp_error *err)
 {
     struct stat st;
     if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
