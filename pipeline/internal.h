@@ -125,6 +125,16 @@ int tp_job_open_output(tp_job *job, const char *path, bool *owned);
 int tp_job_copy_verified(struct tp_pipeline *pl, tp_job *job, int fd, const char *name,
                          const void *output, int out_fd, const char *out_name);
 
+/* Tests only (CMake TOKPREP_TEST_HOOKS, else nothing): after a stage ("walk", "probe", "fit",
+ * "chunk") named in TOKPREP_TEST_PAUSE_AFTER (comma-separated), create DIR/<stage>.paused in
+ * TOKPREP_TEST_PAUSE_DIR and wait until DIR/<stage>.go exists (30 s at most, or a cancel), so a
+ * test can change a source at a known moment. */
+#ifdef TP_TEST_HOOKS
+void tp_test_pause(struct tp_pipeline *pl, const char *stage);
+#else
+#define tp_test_pause(pl, stage) ((void)0)
+#endif
+
 /* Only process sources with this fingerprint (NULL = any). Before tp_pipeline_run(). */
 void tp_pipeline_expect_fingerprint(struct tp_pipeline *pl, const char *fingerprint);
 

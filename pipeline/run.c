@@ -1201,6 +1201,7 @@ int tp_pipeline_run(tp_pipeline *pl, const char *const *paths, size_t n_paths,
         }
         tp_scan_list_free(&found);
     }
+    tp_test_pause(pl, "walk");
     for (;;) {
         admit(&rs);
         pump_waiting(&rs);

@@ -51,10 +51,7 @@ void tp_job_checkpoint(struct tp_pipeline *pl, tp_job *job, const char *publish_
 }
 
 #ifdef TP_TEST_HOOKS
-/* Tests only (CMake TOKPREP_TEST_HOOKS): after a stage named in TOKPREP_TEST_PAUSE_AFTER
- * (comma-separated), create DIR/<stage>.paused in TOKPREP_TEST_PAUSE_DIR and wait until
- * DIR/<stage>.go exists (30 s at most), so a test can change the source in between. */
-static void test_pause(struct tp_pipeline *pl, const char *stage)
+void tp_test_pause(struct tp_pipeline *pl, const char *stage)
 {
     const char *after = getenv("TOKPREP_TEST_PAUSE_AFTER"), *dir = getenv("TOKPREP_TEST_PAUSE_DIR");
     if (!after || !dir || !*dir)
@@ -76,8 +73,6 @@ static void test_pause(struct tp_pipeline *pl, const char *stage)
     free(paused);
     free(go);
 }
-#else
-#define test_pause(pl, stage) ((void)0)
 #endif
 
 int tp_stage_scan(struct tp_pipeline *pl, tp_job *job)
@@ -112,7 +107,7 @@ int tp_stage_probe(struct tp_pipeline *pl, tp_job *job)
 {
     int rc = probe_source(pl, job);
     if (rc == 0)
-        test_pause(pl, "probe");
+        tp_test_pause(pl, "probe");
     return rc;
 }
 
@@ -303,7 +298,7 @@ int tp_stage_fit(struct tp_pipeline *pl, tp_job *job)
     }
     rc = set_outputs(job, outputs_from_paths(paths, n));
     if (rc == 0)
-        test_pause(pl, "fit");
+        tp_test_pause(pl, "fit");
 out:
     tp_fit_paths_free(paths, n);
     free(outdir);
@@ -475,7 +470,7 @@ int tp_stage_chunk(struct tp_pipeline *pl, tp_job *job)
     rc = set_outputs(job, arr);
     arr = NULL;
     if (rc == 0)
-        test_pause(pl, "chunk");
+        tp_test_pause(pl, "chunk");
 out:
     cJSON_Delete(before);
     cJSON_Delete(arr);
