@@ -8,6 +8,7 @@
 
 #include "cli/cli.h"
 #include "pipeline/scan.h"
+#include "probe/check.h"
 #include "profiles/profile.h"
 #include "util/queue.h"
 #include "util/tp_util.h"
@@ -55,7 +56,8 @@ static void *worker(void *arg)
         tp_error err = TP_ERROR_INIT;
         if (s->entry->error) {
             tp_error_set(&err, -s->entry->error, 0, "%s", s->entry->message);
-        } else if (tp_check_file(&c, sh->profile, s->entry->path, &sh->opts, &err) < 0) {
+        } else if (tp_check_source(&c, sh->profile, s->entry->path, s->entry->from_dir, &sh->opts,
+                                   &err) < 0) {
             c = NULL;
         }
         pthread_mutex_lock(&sh->lock);

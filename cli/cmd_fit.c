@@ -13,6 +13,7 @@
 #include "probe/report.h"
 #include "probe/rules.h"
 #include "transcode/fit.h"
+#include "util/srcfile.h"
 #include "util/tp_util.h"
 
 enum { OPT_OUT = 'o', OPT_JOBS = 'j', OPT_DRY_RUN = TP_OPT_USER };
@@ -30,6 +31,7 @@ static const tp_cli_option options[] = {
 
 typedef struct {
     const char *path; /* owned by the scan list */
+    bool from_dir;    /* found by walking a folder: a symlink there is not followed */
     tp_media_info media;
     tp_check_result check;
     tp_fit_plan plan;
@@ -97,23 +99,28 @@ static void fit_one(fit_run *run, fit_job *job)
         return;
     tp_probe_opts po = {.deep = false,
                         .bars = run->profile->fix.autocrop,
-                        .limits = &run->profile->limits,
-                        .cancel = run->cancel};
-    job->rc = tp_probe_file(&job->media, job->path, &po, &job->err);
-    if (job->rc < 0)
+                        .limits = &run->profile->limits, .cancel = run->cancel};
+    /* Opened once: the probe and the fit read this descriptor, never the name again. */
+    int fd = tp_src_open(job->path, job->from_dir, NULL, &job->err);
+    if (fd < 0) {
+        job->rc = -TP_EIO;
         return;
+    }
+    job->rc = tp_probe_fd(&job->media, fd, job->path, &po, &job->err);
+    if (job->rc < 0)
+        goto out;
     job->probed = true;
     tp_rules_check(&job->check, &job->media, run->profile);
     job->rc = tp_fit_plan_make(&job->plan, &job->media, &job->check, run->profile, &job->err);
     if (job->rc < 0)
-        return;
+        goto out;
     job->planned = true;
     if (run->dry_run || job->plan.reject)
-        return;
+        goto out;
     progress_state ps = {.run = run, .job = job, .started = tp_now_monotonic()};
     tp_fit_opts fo = {
         .progress = run->tty ? on_progress : NULL, .payload = &ps, .cancel = run->cancel};
-    job->rc = tp_fit_run(&job->outputs, &job->n_outputs, job->path, &job->media, &job->plan,
+    job->rc = tp_fit_run(&job->outputs, &job->n_outputs, job->path, fd, &job->media, &job->plan,
                          run->profile, run->outdir, &fo, &job->err);
     if (run->tty) {
         pthread_mutex_lock(&run->lock);
@@ -121,6 +128,8 @@ static void fit_one(fit_run *run, fit_job *job)
         fflush(stderr);
         pthread_mutex_unlock(&run->lock);
     }
+out:
+    close(fd);
 }
 
 static void *worker(void *arg)
@@ -340,6 +349,7 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
     fr.n_jobs = list.n;
     for (size_t i = 0; i < list.n; i++) {
         fr.jobs[i].path = list.items[i].path;
+        fr.jobs[i].from_dir = list.items[i].from_dir;
         if (list.items[i].error)
             fr.jobs[i].rc =
                 tp_error_set(&fr.jobs[i].err, -list.items[i].error, 0, "%s", list.items[i].message);

@@ -11,6 +11,7 @@
 #include "upload/auth.h"
 #include "upload/tiktok.h"
 #include "upload/tt_json.h"
+#include "util/srcfile.h"
 #include "util/tp_util.h"
 
 enum { OPT_CAPTION = TP_OPT_USER, OPT_NO_WAIT, OPT_RESUME };
@@ -31,13 +32,13 @@ static const tp_cli_option options[] = {
 };
 
 /* Duration in seconds for creator_info's max_video_post_duration_sec, -1 when unknown. */
-static double media_duration(const char *path, const tp_profile *p)
+static double media_duration(int fd, const char *path, const tp_profile *p)
 {
     tp_media_info mi;
     tp_error err = TP_ERROR_INIT;
     tp_probe_opts po = {.deep = false, .limits = &p->limits, .cancel = NULL};
     memset(&mi, 0, sizeof(mi));
-    if (tp_probe_file(&mi, path, &po, &err) < 0) {
+    if (tp_probe_fd(&mi, fd, path, &po, &err) < 0) {
         tp_log(TP_LOG_WARN, "%s: cannot measure the duration: %s", path, err.message);
         return -1;
     }
@@ -208,14 +209,26 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
         }
         progress_state ps = {path, !json && isatty(2), -1, resume_file};
         tp_tiktok_post_opts o = TP_TIKTOK_POST_OPTS_INIT;
+        /* Opened once: the duration is measured on, and the bytes posted from, one file. */
+        int fd = tp_src_open(path, false, NULL, &err);
+        if (fd < 0) {
+            memset(&res, 0, sizeof(res));
+            if (json)
+                print_json(path, -TP_EIO, &res, &err, false);
+            else
+                print_human(path, -TP_EIO, &res, &err);
+            rc = TP_EXIT_ERROR;
+            continue;
+        }
         o.caption = caption;
-        o.duration = media_duration(path, p);
+        o.duration = media_duration(fd, path, p);
         o.wait_status = wait;
         o.progress = on_progress;
         o.payload = &ps;
         o.cancel = interrupted;
         o.resume = resume_file ? &resume : NULL;
-        int r = tp_tiktok_post_file(&res, tt, path, &o, &err);
+        int r = tp_tiktok_post_fd(&res, tt, fd, path, NULL, 0, &o, &err);
+        close(fd);
         if (resume_file && r == 0 && !res.still_processing) {
             unlink(resume_file);
         } else if (resume_file && resume.publish_id[0]) {

@@ -11,6 +11,7 @@
 #include "probe/rules.h"
 #include "profiles/profile.h"
 #include "util/queue.h"
+#include "util/srcfile.h"
 
 /* One file in flight. The coordinator owns it between stages; a worker owns it while it runs a
  * stage. Only `progress_*` is shared (under tp_pipeline.mu). */
@@ -21,6 +22,15 @@ typedef struct tp_job {
     bool has_row;
     tp_stage stage; /* the stage to run / that ran */
     char *path;
+    /* The source, opened once by the scan stage (docs/SECURITY.md, class 1): probe, fit,
+     * hashing and the sinks read this descriptor, never the path again. Closed when the job
+     * leaves the pipeline (job_free), so only jobs in flight hold one. -1 until opened. */
+    int src_fd;
+    bool src_nofollow;  /* found by walking a folder: a symlink at the name is refused */
+    tp_src_stat src_st; /* fstat at open: a later size/mtime change means rewritten */
+    /* Resumed upload: the outputs JSON (chunk SHA-256s) its first chunks were sent from; the
+     * chunk stage must find the same bytes, or a post would mix two contents. */
+    char *checked_outputs;
     char fingerprint[65];
     int64_t size;
     bool have_media;
@@ -97,7 +107,36 @@ struct tp_pipeline {
      * on with resume state that a successor could not see. */
     tp_pipeline_mirror_fn mirror;
     void *mirror_payload;
+    /* Queue worker: the content the job was queued with. A source whose fingerprint (of the
+     * descriptor the pipeline reads) differs fails instead of being processed. "" = any. */
+    char expect_fingerprint[65];
 };
+
+/* Open the source of a delivered output: the job's own descriptor when the output is the
+ * source itself (passed as is), else the fitted file (ours, in the work folder) opened once
+ * without following a symlink. *owned says whether the caller closes it. -1 with job->err set
+ * on failure. Worker threads. */
+int tp_job_open_output(tp_job *job, const char *path, bool *owned);
+
+/* Verify what is about to be delivered against the chunk SHA-256s the chunk stage recorded
+ * (outputs JSON object `output`): read fd's chunks, hash each, and write it to out_fd when
+ * >= 0. Fails with job->err "NAME: changed since it was checked (chunk N SHA-256 differs); not
+ * delivered" when the bytes are not the ones that were checked. Worker threads. */
+int tp_job_copy_verified(struct tp_pipeline *pl, tp_job *job, int fd, const char *name,
+                         const void *output, int out_fd, const char *out_name);
+
+/* Tests only (CMake TOKPREP_TEST_HOOKS, else nothing): after a stage ("walk", "probe", "fit",
+ * "chunk") named in TOKPREP_TEST_PAUSE_AFTER (comma-separated), create DIR/<stage>.paused in
+ * TOKPREP_TEST_PAUSE_DIR and wait until DIR/<stage>.go exists (30 s at most, or a cancel), so a
+ * test can change a source at a known moment. */
+#ifdef TP_TEST_HOOKS
+void tp_test_pause(struct tp_pipeline *pl, const char *stage);
+#else
+#define tp_test_pause(pl, stage) ((void)0)
+#endif
+
+/* Only process sources with this fingerprint (NULL = any). Before tp_pipeline_run(). */
+void tp_pipeline_expect_fingerprint(struct tp_pipeline *pl, const char *fingerprint);
 
 /* Set the mirror hook (NULL = none). Before tp_pipeline_run(). */
 void tp_pipeline_set_mirror(struct tp_pipeline *pl, tp_pipeline_mirror_fn mirror,

@@ -463,12 +463,19 @@ int tp_ledger_foreach(tp_ledger *l, int status, int (*fn)(const tp_ledger_row *r
 
 int tp_fingerprint_file(char hex[65], int64_t *size, const char *path, tp_error *err)
 {
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
+        return tp_error_set(err, TP_EIO, errno, "%s: cannot open: %s", path, strerror(errno));
+    int rc = tp_fingerprint_fd(hex, size, fd, path, err);
+    close(fd);
+    return rc;
+}
+
+int tp_fingerprint_fd(char hex[65], int64_t *size, int fd, const char *path, tp_error *err)
+{
     int rc = 0;
     tp_sha256 *s = NULL;
     uint8_t *buf = NULL;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return tp_error_set(err, TP_EIO, errno, "%s: cannot open: %s", path, strerror(errno));
     struct stat sb;
     if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
         rc = tp_error_set(err, TP_EIO, errno, "%s: not a regular file", path);
@@ -520,6 +527,5 @@ out:
         tp_sha256_final_raw(s, d);
     }
     free(buf);
-    close(fd);
     return rc;
 }

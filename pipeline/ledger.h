@@ -96,5 +96,7 @@ const char *tp_job_status_name(tp_job_status s);
 /* Content fingerprint: SHA-256 hex of the size and samples of the content (see ledger.c for
  * why sampling), the same for a renamed or copied file. Thread-safe. */
 int tp_fingerprint_file(char hex[65], int64_t *size, const char *path, tp_error *err);
+/* As tp_fingerprint_file, of the open file fd (read with pread; not closed); path for messages. */
+int tp_fingerprint_fd(char hex[65], int64_t *size, int fd, const char *path, tp_error *err);
 
 #endif

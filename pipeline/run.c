@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -24,6 +25,7 @@
 
 typedef struct path_node {
     struct path_node *next;
+    bool from_dir; /* found by walking a folder (or by the watch): not followed if a symlink */
     char path[];
 } path_node;
 
@@ -94,7 +96,10 @@ static void job_free(tp_job *job)
     if (!job)
         return;
     tp_ledger_row_clear(&job->row);
+    if (job->src_fd >= 0)
+        close(job->src_fd);
     free(job->path);
+    free(job->checked_outputs);
     free(job->outputs_json);
     for (int i = 0; i < job->n_delivered; i++)
         free(job->delivered[i]);
@@ -451,6 +456,8 @@ static void after_scan(run_state *rs, tp_job *job)
         set_str(&job->row.source_path, job->path);
         job->row.source_size = job->size;
         if (row.status == TP_JOB_QUEUED) {
+            if (job->row.publish_id && *job->row.publish_id)
+                set_str(&job->checked_outputs, job->row.outputs);
             /* Resume where it stopped. Probing again is cheap and gives the media info the
              * later stages need; fitted outputs and upload state come from the ledger. */
             next = row.stage <= TP_STAGE_PROBE ? TP_STAGE_PROBE : row.stage;
@@ -768,7 +775,7 @@ static void stop_stages(tp_pipeline *pl)
 
 /* ---- input ------------------------------------------------------------------------------- */
 
-static int add_path(const char *path, void *payload)
+static int add_path(const char *path, bool from_dir, void *payload)
 {
     run_state *rs = payload;
     size_t len = strlen(path);
@@ -777,6 +784,7 @@ static int add_path(const char *path, void *payload)
         return 1;
     memcpy(n->path, path, len + 1);
     n->next = NULL;
+    n->from_dir = from_dir;
     if (rs->backlog_tail)
         rs->backlog_tail->next = n;
     else
@@ -790,7 +798,7 @@ static int add_path(const char *path, void *payload)
 
 static void add_watched(const char *path, void *payload)
 {
-    add_path(path, payload);
+    add_path(path, true, payload);
 }
 
 static void admit(run_state *rs)
@@ -805,6 +813,8 @@ static void admit(run_state *rs)
         rs->backlog = n->next;
         if (!rs->backlog)
             rs->backlog_tail = NULL;
+        job->src_fd = -1;
+        job->src_nofollow = n->from_dir;
         free(n);
         job->row.last_chunk = -1;
         job->next = rs->active;
@@ -1088,6 +1098,12 @@ void tp_pipeline_set_mirror(tp_pipeline *pl, tp_pipeline_mirror_fn mirror,
     pl->mirror_payload = payload;
 }
 
+void tp_pipeline_expect_fingerprint(tp_pipeline *pl, const char *fingerprint)
+{
+    tp_strlcpy(pl->expect_fingerprint, fingerprint ? fingerprint : "",
+               sizeof(pl->expect_fingerprint));
+}
+
 void tp_pipeline_cancel(tp_pipeline *pl)
 {
     /* Only a flag: async-signal-safe. Everyone who waits looks at it at least every tick. */
@@ -1128,6 +1144,17 @@ int tp_pipeline_run(tp_pipeline *pl, const char *const *paths, size_t n_paths,
     rs.exclude[1] = pl->sink_dir;
     const tp_pipeline_conf *c = &pl->profile->pipeline;
     rs.max_active = c->queue_depth + c->probe_workers + c->fit_workers + c->upload_workers;
+    /* Every job in flight holds its source open (tp_job.src_fd) and a worker holds a few more
+     * while it works (fit parts, sink copies, sockets): stay under the descriptor limit. */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
+        long workers = 2L * c->probe_workers + c->fit_workers + c->upload_workers;
+        long room = (long)rl.rlim_cur - 64 - 8 * workers;
+        if (room < 4)
+            room = 4;
+        if (rs.max_active > room)
+            rs.max_active = (int)room;
+    }
     int recovered = 0;
     if ((rc = tp_ledger_recover(pl->ledger, &recovered, err)) < 0)
         return rc;
@@ -1170,10 +1197,11 @@ int tp_pipeline_run(tp_pipeline *pl, const char *const *paths, size_t n_paths,
             if (e->from_dir && (tp_walk_name_ignored(base ? base + 1 : e->path) ||
                                 tp_path_within(e->path, rs.exclude, 2)))
                 continue;
-            add_path(e->path, &rs);
+            add_path(e->path, e->from_dir, &rs);
         }
         tp_scan_list_free(&found);
     }
+    tp_test_pause(pl, "walk");
     for (;;) {
         admit(&rs);
         pump_waiting(&rs);

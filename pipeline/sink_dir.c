@@ -33,78 +33,61 @@ static char *temp_name(const char *dir, const char *name)
     return tp_asprintf("%s/.tokprep-tmp-%ld-%s", dir, (long)getpid(), name);
 }
 
-static int copy_file(const char *src, const char *dst, const volatile int *cancel, tp_error *err)
+/* Copy the output's checked bytes from in (the job's descriptor, or our fitted file) to dst,
+ * verifying each chunk's SHA-256 as it is copied (tp_job_copy_verified). */
+static int copy_file(struct tp_pipeline *pl, tp_job *job, const cJSON *output, int in,
+                     const char *src, const char *dst)
 {
-    int rc = 0, in = -1, out = -1;
-    char *buf = malloc(1 << 20);
-    if (!buf)
-        return tp_error_set(err, TP_ENOMEM, 0, "out of memory");
-    in = open(src, O_RDONLY | O_CLOEXEC);
-    if (in < 0) {
-        rc = tp_error_set(err, TP_EIO, errno, "%s: cannot open: %s", src, strerror(errno));
-        goto out;
-    }
+    tp_error *err = &job->err;
+    int rc = 0, out = -1;
     out = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (out < 0) {
         rc = tp_error_set(err, TP_EIO, errno, "%s: cannot create: %s", dst, strerror(errno));
         goto out;
     }
-    for (;;) {
-        if (*cancel) {
-            rc = tp_error_set(err, TP_ECANCELED, 0, "%s: cancelled", dst);
-            goto out;
-        }
-        ssize_t n = read(in, buf, 1 << 20);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            rc = tp_error_set(err, TP_EIO, errno, "%s: read failed: %s", src, strerror(errno));
-            goto out;
-        }
-        if (n == 0)
-            break;
-        for (ssize_t off = 0; off < n;) {
-            ssize_t w = write(out, buf + off, (size_t)(n - off));
-            if (w < 0 && errno == EINTR)
-                continue;
-            if (w < 0) {
-                rc = tp_error_set(err, TP_EIO, errno, "%s: write failed: %s", dst, strerror(errno));
-                goto out;
-            }
-            off += w;
-        }
-    }
+    if ((rc = tp_job_copy_verified(pl, job, in, src, output, out, dst)) < 0)
+        goto out;
     if (fsync(out) < 0)
         rc = tp_error_set(err, TP_EIO, errno, "%s: fsync failed: %s", dst, strerror(errno));
 out:
-    if (in >= 0)
-        close(in);
     if (out >= 0 && close(out) < 0 && rc == 0)
         rc = tp_error_set(err, TP_EIO, errno, "%s: write failed: %s", dst, strerror(errno));
-    free(buf);
     return rc;
 }
 
-/* Put src at final atomically. Our own fitted files are hard-linked (no copy; the work folder's
- * name is removed after the ledger says delivered); sources are copied so that editing a source
- * later cannot change what was delivered. */
-static int place_file(const char *src, bool ours, const char *dir, const char *final_name,
-                      const volatile int *cancel, tp_error *err)
+/* Put the output src at final atomically, only when its bytes are the ones the chunk stage
+ * hashed. Our own fitted files are hard-linked (no copy; the work folder's name is removed
+ * after the ledger says delivered); sources are copied so that editing a source later cannot
+ * change what was delivered. Either way the bytes come from one descriptor: the job's own for
+ * the source (never the name again), the fitted file's for ours. */
+static int place_file(struct tp_pipeline *pl, tp_job *job, const cJSON *output, const char *src,
+                      const char *dir, const char *final_name)
 {
+    tp_error *err = &job->err;
     int rc = 0;
+    bool ours = false;
+    int in = tp_job_open_output(job, src, &ours);
     char *tmp = temp_name(dir, final_name);
     char *final = tp_asprintf("%s/%s", dir, final_name);
+    if (in < 0) {
+        rc = -TP_EIO;
+        goto out;
+    }
     if (!tmp || !final) {
         rc = tp_error_set(err, TP_ENOMEM, 0, "out of memory");
         goto out;
     }
     unlink(tmp);
-    if (ours && link(src, tmp) == 0) {
+    char fdpath[64];
+    snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%d", in);
+    if (ours && (rc = tp_job_copy_verified(pl, job, in, src, output, -1, NULL)) < 0)
+        goto out;
+    if (ours && linkat(AT_FDCWD, fdpath, AT_FDCWD, tmp, AT_SYMLINK_FOLLOW) == 0) {
         if (fsync_path(tmp, false) < 0) {
             rc = tp_error_set(err, TP_EIO, errno, "%s: fsync failed: %s", tmp, strerror(errno));
             goto out;
         }
-    } else if ((rc = copy_file(src, tmp, cancel, err)) < 0) {
+    } else if ((rc = copy_file(pl, job, output, in, src, tmp)) < 0) {
         goto out;
     }
     if (rename(tmp, final) < 0)
@@ -113,6 +96,8 @@ static int place_file(const char *src, bool ours, const char *dir, const char *f
 out:
     if (rc < 0 && tmp)
         unlink(tmp);
+    if (ours)
+        close(in);
     free(tmp);
     free(final);
     return rc;
@@ -234,7 +219,7 @@ int tp_sink_directory_deliver(struct tp_pipeline *pl, tp_job *job)
      * memory any more. */
     if (!job->have_media) {
         tp_probe_opts po = {.deep = false, .limits = &pl->profile->limits, .cancel = &pl->cancel};
-        if (tp_probe_file(&job->media, job->path, &po, &job->err) == 0) {
+        if (tp_probe_fd(&job->media, job->src_fd, job->path, &po, &job->err) == 0) {
             tp_rules_check(&job->check, &job->media, pl->profile);
             job->have_media = true;
         }
@@ -269,8 +254,7 @@ int tp_sink_directory_deliver(struct tp_pipeline *pl, tp_job *job)
         char *text = NULL;
         if (!final || !json_name) {
             rc = tp_error_set(&job->err, TP_ENOMEM, 0, "out of memory");
-        } else if ((rc = place_file(opath, strcmp(opath, job->path) != 0, pl->sink_dir, file_name,
-                                    &pl->cancel, &job->err)) == 0) {
+        } else if ((rc = place_file(pl, job, o, opath, pl->sink_dir, file_name)) == 0) {
             cJSON *man = build_manifest(pl, job, o, final, i + 1, n);
             text = man ? cJSON_Print(man) : NULL;
             cJSON_Delete(man);

@@ -6,6 +6,7 @@
 #include <cjson/cJSON.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "pipeline/internal.h"
 #include "util/tp_util.h"
@@ -110,7 +111,34 @@ int tp_sink_tiktok_deliver(struct tp_pipeline *pl, tp_job *job)
         po.cancel = &pl->cancel;
         ctx.part = i;
         tp_tiktok_result res;
-        rc = tp_tiktok_post_file(&res, (tp_tiktok *)w->ctx, path, &po, &job->err);
+        memset(&res, 0, sizeof(res));
+        /* The bytes posted are the ones the chunk stage hashed: one descriptor (the job's own
+         * for a source passed as is), each chunk's SHA-256 checked as it is sent. */
+        const cJSON *chunks = cJSON_GetObjectItem(o, "chunks");
+        int n_sha = cJSON_GetArraySize(chunks);
+        const char **sha = n_sha > 0 ? calloc((size_t)n_sha, sizeof(*sha)) : NULL;
+        for (int c = 0; sha && c < n_sha; c++)
+            sha[c] =
+                cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(chunks, c), "sha256"));
+        bool owned = false;
+        int fd = path ? tp_job_open_output(job, path, &owned) : -1;
+        tp_src_stat st;
+        if (!sha) {
+            rc = tp_error_set(&job->err, n_sha > 0 ? TP_ENOMEM : TP_EINTERNAL, 0,
+                              "%s: no chunk SHA-256s recorded", path ? path : job->path);
+        } else if (fd < 0) {
+            rc = -TP_EIO;
+        } else if (tp_src_fstat(fd, &st) < 0 || st.size != size) {
+            rc = tp_error_set(&job->err, TP_EIO, 0,
+                              "%s: changed since it was checked (%lld bytes, %lld checked); not "
+                              "delivered",
+                              path, (long long)st.size, (long long)size);
+        } else {
+            rc = tp_tiktok_post_fd(&res, (tp_tiktok *)w->ctx, fd, path, sha, n_sha, &po, &job->err);
+        }
+        if (owned)
+            close(fd);
+        free(sha);
         free(part_caption);
         if (rc < 0) {
             job->retry_at = res.retry_at;

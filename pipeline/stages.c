@@ -50,19 +50,54 @@ void tp_job_checkpoint(struct tp_pipeline *pl, tp_job *job, const char *publish_
     pthread_mutex_unlock(&pl->mu);
 }
 
+#ifdef TP_TEST_HOOKS
+void tp_test_pause(struct tp_pipeline *pl, const char *stage)
+{
+    const char *after = getenv("TOKPREP_TEST_PAUSE_AFTER"), *dir = getenv("TOKPREP_TEST_PAUSE_DIR");
+    if (!after || !dir || !*dir)
+        return;
+    size_t n = strlen(stage);
+    bool named = false;
+    for (const char *p = after; *p; p += strcspn(p, ","), p += *p == ',')
+        if (!strncmp(p, stage, n) && (p[n] == ',' || !p[n]))
+            named = true;
+    if (!named)
+        return;
+    char *paused = tp_asprintf("%s/%s.paused", dir, stage),
+         *go = tp_asprintf("%s/%s.go", dir, stage);
+    int fd = paused ? open(paused, O_WRONLY | O_CREAT | O_CLOEXEC, 0644) : -1;
+    if (fd >= 0)
+        close(fd);
+    for (int i = 0; i < 1500 && go && !pl->cancel && access(go, F_OK) != 0; i++)
+        usleep(20000);
+    free(paused);
+    free(go);
+}
+#endif
+
 int tp_stage_scan(struct tp_pipeline *pl, tp_job *job)
 {
-    (void)pl;
-    return tp_fingerprint_file(job->fingerprint, &job->size, job->path, &job->err);
+    /* The one open of the source: every later stage reads this descriptor. */
+    if (job->src_fd < 0) {
+        job->src_fd = tp_src_open(job->path, job->src_nofollow, &job->src_st, &job->err);
+        if (job->src_fd < 0)
+            return -TP_EIO;
+    }
+    int rc = tp_fingerprint_fd(job->fingerprint, &job->size, job->src_fd, job->path, &job->err);
+    if (rc == 0 && pl->expect_fingerprint[0] && strcmp(job->fingerprint, pl->expect_fingerprint))
+        rc = tp_error_set(&job->err, TP_ECONFLICT, 0,
+                          "%s: the content changed since it was queued (fingerprint %.12s, "
+                          "queued %.12s)",
+                          job->path, job->fingerprint, pl->expect_fingerprint);
+    return rc;
 }
 
 static int probe_source(struct tp_pipeline *pl, tp_job *job)
 {
     tp_probe_opts po = {.deep = false,
                         .bars = pl->profile->fix.autocrop,
-                        .limits = &pl->profile->limits,
-                        .cancel = &pl->cancel};
-    int rc = tp_probe_file(&job->media, job->path, &po, &job->err);
+                        .limits = &pl->profile->limits, .cancel = &pl->cancel};
+    int rc = tp_probe_fd(&job->media, job->src_fd, job->path, &po, &job->err);
     if (rc < 0)
         return rc;
     tp_rules_check(&job->check, &job->media, pl->profile);
@@ -72,7 +107,112 @@ static int probe_source(struct tp_pipeline *pl, tp_job *job)
 
 int tp_stage_probe(struct tp_pipeline *pl, tp_job *job)
 {
-    return probe_source(pl, job);
+    int rc = probe_source(pl, job);
+    if (rc == 0)
+        tp_test_pause(pl, "probe");
+    return rc;
+}
+
+/* A source written in place since it was opened (and checked) is not what was checked. */
+static int source_unchanged(tp_job *job)
+{
+    if (tp_src_changed(job->src_fd, &job->src_st))
+        return tp_error_set(&job->err, TP_EIO, 0,
+                            "%s: changed since it was checked (written to or replaced since it "
+                            "was opened); not delivered",
+                            job->path);
+    return 0;
+}
+
+int tp_job_open_output(tp_job *job, const char *path, bool *owned)
+{
+    *owned = false;
+    if (!strcmp(path, job->path) && job->src_fd >= 0)
+        return job->src_fd;
+    int fd = tp_src_open(path, true, NULL, &job->err);
+    if (fd >= 0)
+        *owned = true;
+    return fd;
+}
+
+int tp_job_copy_verified(struct tp_pipeline *pl, tp_job *job, int fd, const char *name,
+                         const void *output, int out_fd, const char *out_name)
+{
+    const cJSON *o = output;
+    const cJSON *chunks = cJSON_GetObjectItem(o, "chunks");
+    int n = cJSON_GetArraySize(chunks), rc = 0;
+    int64_t size = (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItem(o, "size")), pos = 0;
+    uint8_t *buf = NULL;
+    tp_sha256 *h = NULL;
+    if (!cJSON_IsArray(chunks) || n <= 0)
+        return tp_error_set(&job->err, TP_EINTERNAL, 0, "%s: no chunk SHA-256s recorded", name);
+    tp_src_stat st;
+    if (tp_src_fstat(fd, &st) < 0 || st.size != size)
+        return tp_error_set(&job->err, TP_EIO, 0,
+                            "%s: changed since it was checked (%lld bytes, %lld checked); not "
+                            "delivered",
+                            name, (long long)st.size, (long long)size);
+    if (!(buf = malloc(1 << 20)))
+        return tp_error_set(&job->err, TP_ENOMEM, 0, "out of memory");
+    for (int c = 0; c < n && rc == 0; c++) {
+        const cJSON *co = cJSON_GetArrayItem(chunks, c);
+        int64_t off = (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItem(co, "offset"));
+        int64_t end = off + (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItem(co, "length"));
+        const char *want = cJSON_GetStringValue(cJSON_GetObjectItem(co, "sha256"));
+        if (off != pos || end <= off || end > size || !want) {
+            rc = tp_error_set(&job->err, TP_EINTERNAL, 0, "%s: the recorded chunk plan is broken",
+                              name);
+            break;
+        }
+        if (!(h = tp_sha256_new())) {
+            rc = tp_error_set(&job->err, TP_ENOMEM, 0, "out of memory");
+            break;
+        }
+        while (pos < end && rc == 0) {
+            if (pl->cancel) {
+                rc = tp_error_set(&job->err, TP_ECANCELED, 0, "%s: cancelled", name);
+                break;
+            }
+            size_t len = (size_t)(end - pos < (1 << 20) ? end - pos : (1 << 20));
+            ssize_t got = pread(fd, buf, len, (off_t)pos);
+            if (got < 0 && errno == EINTR)
+                continue;
+            if (got <= 0) {
+                rc = got < 0 ? tp_error_set(&job->err, TP_EIO, errno, "%s: read failed: %s", name,
+                                            strerror(errno))
+                             : tp_error_set(&job->err, TP_EIO, 0,
+                                            "%s: changed since it was checked (shorter); not "
+                                            "delivered",
+                                            name);
+                break;
+            }
+            tp_sha256_update(h, buf, (size_t)got);
+            for (ssize_t w = 0; out_fd >= 0 && w < got && rc == 0;) {
+                ssize_t k = write(out_fd, buf + w, (size_t)(got - w));
+                if (k < 0 && errno == EINTR)
+                    continue;
+                if (k < 0)
+                    rc = tp_error_set(&job->err, TP_EIO, errno, "%s: write failed: %s", out_name,
+                                      strerror(errno));
+                else
+                    w += k;
+            }
+            pos += got;
+        }
+        char hex[65];
+        tp_sha256_final_hex(h, hex);
+        h = NULL;
+        if (rc == 0 && strcmp(hex, want))
+            rc = tp_error_set(&job->err, TP_EIO, 0,
+                              "%s: changed since it was checked (chunk %d SHA-256 differs); not "
+                              "delivered",
+                              name, c + 1);
+    }
+    if (rc == 0 && pos != size)
+        rc =
+            tp_error_set(&job->err, TP_EINTERNAL, 0, "%s: the recorded chunk plan is broken", name);
+    free(buf);
+    return rc;
 }
 
 typedef struct {
@@ -149,12 +289,19 @@ int tp_stage_fit(struct tp_pipeline *pl, tp_job *job)
         goto out;
     fit_ctx ctx = {pl, job};
     tp_fit_opts fo = {.progress = fit_progress_ctx, .payload = &ctx, .cancel = &pl->cancel};
-    rc = tp_fit_run(&paths, &n, job->path, &job->media, plan, pl->profile, outdir, &fo, &job->err);
+    rc = tp_fit_run(&paths, &n, job->path, job->src_fd, &job->media, plan, pl->profile, outdir, &fo,
+                    &job->err);
+    /* Rewritten in place since the probe: the fit read other bytes than were checked, and
+     * whatever else the fit found wrong (a short output) follows from that, so say this. */
+    if (rc != -TP_ECANCELED && source_unchanged(job) < 0)
+        rc = -TP_EIO;
     if (rc < 0) {
         tp_rmtree(outdir);
         goto out;
     }
     rc = set_outputs(job, outputs_from_paths(paths, n));
+    if (rc == 0)
+        tp_test_pause(pl, "fit");
 out:
     tp_fit_paths_free(paths, n);
     free(outdir);
@@ -163,15 +310,12 @@ out:
 }
 
 /* Hash a file once, whole and per chunk, reading it sequentially in 1 MiB blocks. */
-static int hash_chunks(const char *path, const tp_chunk_plan *plan, char whole[65],
+static int hash_chunks(int fd, const char *path, const tp_chunk_plan *plan, char whole[65],
                        char (*chunk_hex)[65], const volatile int *cancel, tp_error *err)
 {
     int rc = 0;
     uint8_t *buf = NULL;
     tp_sha256 *all = NULL, *part = NULL;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return tp_error_set(err, TP_EIO, errno, "%s: cannot open: %s", path, strerror(errno));
     buf = malloc(1 << 20);
     all = tp_sha256_new();
     if (!buf || !all) {
@@ -214,8 +358,34 @@ out:
     if (all)
         tp_sha256_final_hex(all, whole);
     free(buf);
-    close(fd);
     return rc;
+}
+
+/* A resumed upload continues with chunks hashed now: they must be the ones hashed when its
+ * first chunks were sent (job->checked_outputs), else the post would mix two contents. */
+static int same_as_checked(tp_job *job, const cJSON *before, int index, const char *path,
+                           int64_t size, int count, char (*hex)[65])
+{
+    const cJSON *o = cJSON_GetArrayItem(before, index);
+    const cJSON *chunks = cJSON_GetObjectItem(o, "chunks");
+    if (!cJSON_IsArray(chunks))
+        return 0; /* not chunked then: nothing was sent */
+    int64_t was = (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItem(o, "size"));
+    if (was != size || cJSON_GetArraySize(chunks) != count)
+        return tp_error_set(&job->err, TP_EIO, 0,
+                            "%s: changed since its upload began (%lld bytes, %lld then); not "
+                            "delivered",
+                            path, (long long)size, (long long)was);
+    for (int c = 0; c < count; c++) {
+        const char *sha =
+            cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(chunks, c), "sha256"));
+        if (!sha || strcmp(sha, hex[c]))
+            return tp_error_set(&job->err, TP_EIO, 0,
+                                "%s: changed since its upload began (chunk %d SHA-256 differs); "
+                                "not delivered",
+                                path, c + 1);
+    }
+    return 0;
 }
 
 /* Plan the upload chunks of every output and record them with a SHA-256 per chunk. */
@@ -228,37 +398,55 @@ int tp_stage_chunk(struct tp_pipeline *pl, tp_job *job)
         job->redo_from_probe = true;
         return tp_error_set(&job->err, TP_EINTERNAL, 0, "%s: no outputs recorded", job->path);
     }
+    cJSON *before = job->checked_outputs ? cJSON_Parse(job->checked_outputs) : NULL;
+    int index = -1;
     cJSON *o;
     cJSON_ArrayForEach(o, arr)
     {
+        index++;
         const char *path = cJSON_GetStringValue(cJSON_GetObjectItem(o, "path"));
-        struct stat sb;
-        if (!path || stat(path, &sb) < 0) {
+        bool owned = false;
+        int fd = path ? tp_job_open_output(job, path, &owned) : -1;
+        tp_src_stat sb;
+        if (fd < 0 || tp_src_fstat(fd, &sb) < 0) {
             job->redo_from_probe = true;
             rc = tp_error_set(&job->err, TP_EIO, errno, "%s: output vanished, fitting again",
                               path ? path : job->path);
+            if (owned)
+                close(fd);
             goto out;
         }
+        /* Passed as is: the bytes hashed now must be the ones the probe checked. */
+        if (!owned && (rc = source_unchanged(job)) < 0)
+            goto out;
         tp_chunk_plan plan = {0};
-        if ((rc = tp_chunk_plan_make(&plan, sb.st_size, &pl->profile->chunk, &job->err)) < 0) {
+        if ((rc = tp_chunk_plan_make(&plan, sb.size, &pl->profile->chunk, &job->err)) < 0) {
             tp_error_prefix(&job->err, "%s", path);
+            if (owned)
+                close(fd);
             goto out;
         }
         char whole[65];
         char(*hex)[65] = calloc((size_t)plan.count, sizeof(*hex));
         if (!hex) {
             tp_chunk_plan_clear(&plan);
+            if (owned)
+                close(fd);
             rc = tp_error_set(&job->err, TP_ENOMEM, 0, "out of memory");
             goto out;
         }
-        rc = hash_chunks(path, &plan, whole, hex, &pl->cancel, &job->err);
+        rc = hash_chunks(fd, path, &plan, whole, hex, &pl->cancel, &job->err);
+        if (owned)
+            close(fd);
+        if (rc == 0 && before)
+            rc = same_as_checked(job, before, index, path, sb.size, plan.count, hex);
         if (rc == 0) {
             cJSON_DeleteItemFromObject(o, "size");
             cJSON_DeleteItemFromObject(o, "sha256");
             cJSON_DeleteItemFromObject(o, "chunk_size");
             cJSON_DeleteItemFromObject(o, "chunk_count");
             cJSON_DeleteItemFromObject(o, "chunks");
-            cJSON_AddNumberToObject(o, "size", (double)sb.st_size);
+            cJSON_AddNumberToObject(o, "size", (double)sb.size);
             cJSON_AddStringToObject(o, "sha256", whole);
             cJSON_AddNumberToObject(o, "chunk_size", (double)plan.chunk_size);
             cJSON_AddNumberToObject(o, "chunk_count", plan.count);
@@ -284,7 +472,10 @@ int tp_stage_chunk(struct tp_pipeline *pl, tp_job *job)
     }
     rc = set_outputs(job, arr);
     arr = NULL;
+    if (rc == 0)
+        tp_test_pause(pl, "chunk");
 out:
+    cJSON_Delete(before);
     cJSON_Delete(arr);
     return rc;
 }

@@ -581,6 +581,8 @@ static int run_job(worker *w, job_run *jr, const redisReply *job, const char *pa
     if ((rc = seed_ledger(w, jr->job_id, pl, job, fp, size, path, err)) < 0)
         goto out;
     tp_pipeline_set_mirror(pl, mirror_row, jr);
+    /* The pipeline reads its own descriptor: it must hold the content checked above. */
+    tp_pipeline_expect_fingerprint(pl, jr->fingerprint);
     tp_pipeline_set_tt_limits(pl, w->limits);
     hb_set_pipeline(w, pl);
     if (cancelled(w) || hb_claim_lost(w))

@@ -10,8 +10,8 @@
 #include "probe/report.h"
 #include "util/tp_util.h"
 
-int tp_check_file(tp_check **out, const tp_profile *profile, const char *path,
-                  const tp_check_opts *opts, tp_error *err)
+int tp_check_source(tp_check **out, const tp_profile *profile, const char *path, bool nofollow,
+                    const tp_check_opts *opts, tp_error *err)
 {
     tp_check *c = NULL;
     tp_error perr = TP_ERROR_INIT;
@@ -33,7 +33,7 @@ int tp_check_file(tp_check **out, const tp_profile *profile, const char *path,
         .limits = &profile->limits,
         .cancel = opts ? opts->cancel : NULL,
     };
-    ret = tp_probe_file(&c->media, path, &popts, &perr);
+    ret = tp_probe_path(&c->media, path, nofollow, &popts, &perr);
     if (ret == -TP_ECANCELED || ret == -TP_ENOMEM) {
         if (err)
             *err = perr;
@@ -66,6 +66,12 @@ int tp_check_file(tp_check **out, const tp_profile *profile, const char *path,
 fail:
     tp_check_free(c);
     return ret;
+}
+
+int tp_check_file(tp_check **out, const tp_profile *profile, const char *path,
+                  const tp_check_opts *opts, tp_error *err)
+{
+    return tp_check_source(out, profile, path, false, opts, err);
 }
 
 void tp_check_free(tp_check *c)

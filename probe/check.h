@@ -7,6 +7,7 @@
 
 #include "probe/media.h"
 #include "probe/rules.h"
+#include "tokprep.h"
 
 struct tp_check {
     char *path;
@@ -16,6 +17,11 @@ struct tp_check {
     char *error;    /* TP_VERDICT_ERROR: the reason; else NULL */
     int error_code; /* TP_VERDICT_ERROR: the probe's TP_E* code (positive); else 0 */
 };
+
+/* tp_check_file; nofollow for a name found by walking a folder (a symlink there is refused,
+ * not followed: docs/SECURITY.md, class 1). */
+int tp_check_source(tp_check **out, const tp_profile *profile, const char *path, bool nofollow,
+                    const tp_check_opts *opts, tp_error *err);
 
 /* The media info of a check, or NULL when the file could not be read. */
 const tp_media_info *tp_check_media(const tp_check *check);

@@ -45,6 +45,7 @@ typedef struct {
 
 typedef struct {
     char container[TP_NAME_MAX]; /* mp4, mov, webm, mkv, avi, mpegts, ... */
+    char demuxer[64]; /* libavformat's AVInputFormat.name: fit opens the input with this one */
     int64_t size;                /* bytes */
     double duration;             /* seconds, -1 when unknown */
     double start_time;           /* seconds */

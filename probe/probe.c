@@ -16,7 +16,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "probe/avio_fd.h"
 #include "probe/bars.h"
+#include "util/srcfile.h"
 #include "util/tp_util.h"
 
 /* Video packets sampled for the VFR test: enough to see a cadence change, few enough to be cheap.
@@ -411,48 +413,16 @@ static bool format_refused(const AVInputFormat *fmt, bool *playlist)
     return n > 5 && !strcmp(fmt->name + n - 5, "_pipe"); /* single still images */
 }
 
-/* Open path read-only through the file protocol only. A "file:" prefix keeps names such as
- * "http:x" or "pipe:1" from being taken as protocols. */
-static int open_io(AVIOContext **pb, const char *path, AVIOInterruptCB *icb, const char *shown,
-                   tp_error *err)
+/* Open path once as a file (util/srcfile.h: fstat must say regular file) and give clear
+ * messages before FFmpeg's generic ones. */
+static int check_file(const char *path, bool nofollow, int64_t *size, int *fd, tp_error *err)
 {
-    char *url = tp_asprintf("file:%s", path);
-    if (!url)
-        return tp_error_set(err, TP_ENOMEM, 0, "%s: out of memory", shown);
-    AVDictionary *o = NULL;
-    av_dict_set(&o, "protocol_whitelist", "file", 0);
-    int ret = avio_open2(pb, url, AVIO_FLAG_READ, icb, &o);
-    av_dict_free(&o);
-    free(url);
-    if (ret < 0) {
-        if (ret == AVERROR(EACCES) || ret == AVERROR(EPERM))
-            return tp_error_set(err, TP_EIO, ret, "%s: permission denied", shown);
-        if (ret == AVERROR_EXIT)
-            return tp_error_set(err, TP_ECANCELED, ret, "%s: cancelled", shown);
-        return tp_error_set(err, TP_EIO, ret, "%s: cannot open: %s", shown, av_err2str(ret));
-    }
-    return 0;
-}
-
-/* stat + open checks that give clear messages before FFmpeg's generic ones. */
-static int check_file(const char *path, int64_t *size, int *fd, tp_error *err)
-{
-    struct stat st;
-    if (stat(path, &st) != 0) {
-        int e = errno;
-        return tp_error_set(err, TP_EIO, AVERROR(e), "%s: %s", path,
-                            e == ENOENT ? "no such file" : strerror(e));
-    }
-    if (!S_ISREG(st.st_mode))
-        return tp_error_set(err, TP_EIO, 0, "%s: not a regular file", path);
-    *fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (*fd < 0) {
-        int e = errno;
-        return tp_error_set(err, TP_EIO, AVERROR(e), "%s: %s", path,
-                            e == EACCES ? "permission denied" : strerror(e));
-    }
-    *size = (int64_t)st.st_size;
-    if (st.st_size == 0)
+    tp_src_stat st;
+    *fd = tp_src_open(path, nofollow, &st, err);
+    if (*fd < 0)
+        return -TP_EIO;
+    *size = st.size;
+    if (st.size == 0)
         return tp_error_set(err, TP_EMEDIA, AVERROR_INVALIDDATA, "%s: empty file (0 bytes)", path);
     return 0;
 }
@@ -463,25 +433,30 @@ int tp_probe_sniff(const char *path, bool *is_media, tp_error *err)
     int64_t size = 0;
     int fd = -1, ret;
     *is_media = false;
-    ret = check_file(path, &size, &fd, err);
-    if (fd >= 0)
-        close(fd);
+    /* Symlinks are the walk's business (it decides whether to follow them); the pipeline opens
+     * the file again, once, for everything it reads. */
+    ret = check_file(path, false, &size, &fd, err);
     if (ret == -TP_EMEDIA) { /* empty: not media, not an error for a folder walk */
         tp_error_clear(err);
-        return 0;
+        ret = 0;
+        goto out;
     }
     if (ret < 0)
-        return ret;
-    ret = open_io(&pb, path, NULL, path, err);
-    if (ret < 0)
-        return ret;
+        goto out;
+    if (tp_avio_fd_new(&pb, fd, NULL) < 0) {
+        ret = tp_error_set(err, TP_ENOMEM, 0, "%s: out of memory", path);
+        goto out;
+    }
     const AVInputFormat *fmt = NULL;
     /* Content only: an empty name keeps the extension out of the score. */
     int score = av_probe_input_buffer2(pb, &fmt, "", NULL, 0, 64 * 1024);
     bool playlist;
     *is_media = score >= AVPROBE_SCORE_RETRY && fmt && !format_refused(fmt, &playlist);
-    avio_closep(&pb);
-    return 0;
+out:
+    tp_avio_fd_free(&pb);
+    if (fd >= 0)
+        close(fd);
+    return ret;
 }
 
 static int pick_video(const AVFormatContext *ic)
@@ -749,9 +724,9 @@ out:
 
 /* Everything once the bytes are reachable through pb: format detection, limits, stream info,
  * the VFR sample and deep decoding. Files and buffers share it, so fuzzing a buffer covers the
- * path files take. whitelist limits the protocols a demuxer may open for nested resources. */
+ * path files take. The demuxer may open nothing else (tp_demux_lock). */
 static int probe_io(tp_media_info *out, AVIOContext *pb, const file_facts *facts, const char *path,
-                    const char *whitelist, const tp_limits *lim, bool deep, bool bars,
+                    const tp_limits *lim, bool deep, bool bars,
                     interrupt_state *is, tp_error *err)
 {
     AVFormatContext *ic = NULL;
@@ -842,8 +817,10 @@ static int probe_io(tp_media_info *out, AVIOContext *pb, const file_facts *facts
     /* One more than allowed, so that "too many" is ours to report, not a demuxer failure. */
     if (lim->max_streams > 0)
         ic->max_streams = lim->max_streams + 1;
-    av_dict_set(&fopts, "protocol_whitelist", whitelist, 0);
-    ret = avformat_open_input(&ic, path, fmt, &fopts);
+    tp_demux_lock(ic, &fopts, fmt->name);
+    /* The name is for messages only: with our pb it is never opened, and "" gives a demuxer
+     * that resolves nested names nothing to resolve them against. */
+    ret = avformat_open_input(&ic, "", fmt, &fopts);
     if (ret < 0) {
         int raw = ret;
         char cname[TP_NAME_MAX];
@@ -930,6 +907,7 @@ static int probe_io(tp_media_info *out, AVIOContext *pb, const file_facts *facts
     ret = 0;
 
     container_name(out->container, sizeof(out->container), ic->iformat, facts);
+    tp_strlcpy(out->demuxer, ic->iformat->name, sizeof(out->demuxer));
     out->faststart =
         facts->isobmff || !strncmp(ic->iformat->name, "mov,", 4) ? facts->faststart : true;
     if (ic->duration != AV_NOPTS_VALUE && ic->duration >= 0)
@@ -995,38 +973,57 @@ out:
     return ret;
 }
 
-int tp_probe_file(tp_media_info *out, const char *path, const tp_probe_opts *opts, tp_error *err)
+int tp_probe_fd(tp_media_info *out, int fd, const char *path, const tp_probe_opts *opts,
+                tp_error *err)
 {
     const tp_limits *lim = opts && opts->limits ? opts->limits : &default_limits;
     interrupt_state is = {INFINITY, opts ? opts->cancel : NULL, false};
     AVIOInterruptCB icb = {interrupt_cb, &is};
     AVIOContext *pb = NULL;
     file_facts facts = {0};
-    byte_source src = {-1, NULL, 0};
+    byte_source src = {fd, NULL, 0};
+    tp_src_stat st;
     int ret;
 
     memset(out, 0, sizeof(*out));
     out->duration = -1;
     if (lim->probe_timeout > 0)
         is.deadline = tp_now_monotonic() + lim->probe_timeout;
-
-    ret = check_file(path, &out->size, &src.fd, err);
-    if (ret < 0)
-        goto out;
+    if (tp_src_fstat(fd, &st) < 0)
+        return tp_error_set(err, TP_EIO, AVERROR(errno), "%s: cannot stat: %s", path,
+                            strerror(errno));
+    out->size = st.size;
+    if (st.size == 0)
+        return tp_error_set(err, TP_EMEDIA, AVERROR_INVALIDDATA, "%s: empty file (0 bytes)", path);
     read_facts(&src, out->size, lim, &facts);
-    close(src.fd);
-    src.fd = -1;
-
-    ret = open_io(&pb, path, &icb, path, err);
-    if (ret < 0)
-        goto out;
-    ret = probe_io(out, pb, &facts, path, "file", lim, opts && opts->deep, opts && opts->bars, &is,
-                   err);
-out:
-    if (src.fd >= 0)
-        close(src.fd);
-    avio_closep(&pb);
+    if (tp_avio_fd_new(&pb, fd, &icb) < 0)
+        return tp_error_set(err, TP_ENOMEM, 0, "%s: out of memory", path);
+    ret = probe_io(out, pb, &facts, path, lim, opts && opts->deep, opts && opts->bars,
+                   &is, err);
+    tp_avio_fd_free(&pb);
     return ret;
+}
+
+int tp_probe_path(tp_media_info *out, const char *path, bool nofollow, const tp_probe_opts *opts,
+                  tp_error *err)
+{
+    int64_t size = 0;
+    int fd = -1;
+    memset(out, 0, sizeof(*out));
+    out->duration = -1;
+    int ret = check_file(path, nofollow, &size, &fd, err);
+    if (ret == 0)
+        ret = tp_probe_fd(out, fd, path, opts, err);
+    else
+        out->size = size;
+    if (fd >= 0)
+        close(fd);
+    return ret;
+}
+
+int tp_probe_file(tp_media_info *out, const char *path, const tp_probe_opts *opts, tp_error *err)
+{
+    return tp_probe_path(out, path, false, opts, err);
 }
 
 /* Read-only AVIOContext callbacks over a caller's buffer. */
@@ -1096,8 +1093,8 @@ int tp_probe_buffer(tp_media_info *out, const uint8_t *data, size_t len, const t
         return tp_error_set(err, TP_ENOMEM, 0, "%s: out of memory", name);
     }
     /* No protocol at all: a buffer must never make a demuxer open files or URLs. */
-    ret = probe_io(out, pb, &facts, name, "none", lim, opts && opts->deep, opts && opts->bars, &is,
-                   err);
+    ret = probe_io(out, pb, &facts, name, lim, opts && opts->deep, opts && opts->bars,
+                   &is, err);
     av_freep(&pb->buffer); /* libavformat may have replaced iobuf */
     avio_context_free(&pb);
     return ret;

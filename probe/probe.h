@@ -26,9 +26,21 @@ typedef struct {
  *   limits.max_samples) or a playlist
  *   style format that would open other files (hls, concat, ...);
  *  -TP_ECANCELED: *opts->cancel became non-zero.
- * Only "file:" I/O is used: a path is never interpreted as a URL or protocol.
+ * The path is opened once as a file (symlinks followed: the caller named it) and read through
+ * that descriptor (tp_probe_fd): it is never interpreted as a URL or protocol.
  * Thread-safe: any number of probes may run at once. */
 int tp_probe_file(tp_media_info *out, const char *path, const tp_probe_opts *opts, tp_error *err);
+
+/* As tp_probe_file; nofollow (a name found by walking a folder): a symlink is refused, not
+ * followed. */
+int tp_probe_path(tp_media_info *out, const char *path, bool nofollow, const tp_probe_opts *opts,
+                  tp_error *err);
+
+/* As tp_probe_file, reading the open regular file fd (not closed; read with pread only, so other
+ * readers of fd are not disturbed); path names it in messages. No demuxer may open anything else
+ * (probe/avio_fd.h); out->demuxer names the demuxer that was used. Thread-safe. */
+int tp_probe_fd(tp_media_info *out, int fd, const char *path, const tp_probe_opts *opts,
+                tp_error *err);
 
 /* As tp_probe_file, from len bytes in memory (named "<buffer>" in messages) through a custom
  * AVIOContext: for fuzzing and tests. No protocol is allowed, so a demuxer never opens a file or

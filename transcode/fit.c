@@ -16,9 +16,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "probe/avio_fd.h"
 #include "probe/probe.h"
 #include "probe/rules.h"
 #include "transcode/fit.h"
+#include "util/srcfile.h"
 #include "util/tp_util.h"
 
 /* Attempts at a lower bit-rate when an output still comes out over rules.max_size. */
@@ -40,13 +42,16 @@ typedef struct {
 } fit_output;
 
 typedef struct {
-    const char *src;
+    const char *src; /* for names and messages; the bytes come from src_fd */
+    int src_fd;
+    const tp_media_info *media;
     const tp_fit_plan *plan;
     const tp_profile *profile;
     const tp_fit_opts *opts;
     int64_t video_maxrate; /* may be lowered by a size retry */
 
     AVFormatContext *in;
+    AVIOContext *in_pb; /* over src_fd (probe/avio_fd.h) */
     int vidx, aidx;
     AVCodecContext *vdec, *adec, *venc, *aenc;
     AVFilterGraph *vgraph, *agraph;
@@ -426,13 +431,14 @@ static int commit_outputs(fit_ctx *c, char ***out_paths, int *n_out, tp_error *e
 
 /* ---- pass: byte copy (hard link when the file system allows) ---------------------------- */
 
-static int copy_file(const char *src, const char *dst, const volatile int *cancel, tp_error *err)
+static int copy_file(int in, const char *src, const char *dst, const volatile int *cancel,
+                     tp_error *err)
 {
-    int in = open(src, O_RDONLY | O_CLOEXEC), out = -1, rc = 0;
+    int out = -1, rc = 0;
+    int64_t pos = 0;
     char *buf = malloc(1 << 20);
-    if (in < 0 || !buf) {
-        rc = tp_error_set(err, in < 0 ? TP_EIO : TP_ENOMEM, errno, "%s: cannot read: %s", src,
-                          strerror(errno));
+    if (!buf) {
+        rc = tp_error_set(err, TP_ENOMEM, 0, "out of memory");
         goto out;
     }
     out = open(dst, O_WRONLY | O_TRUNC | O_CLOEXEC);
@@ -445,7 +451,8 @@ static int copy_file(const char *src, const char *dst, const volatile int *cance
             rc = tp_error_set(err, TP_ECANCELED, 0, "%s: canceled", src);
             goto out;
         }
-        ssize_t n = read(in, buf, 1 << 20);
+        /* pread: the descriptor is shared with other readers of the source. */
+        ssize_t n = pread(in, buf, 1 << 20, (off_t)pos);
         if (n == 0)
             break;
         if (n < 0) {
@@ -454,6 +461,7 @@ static int copy_file(const char *src, const char *dst, const volatile int *cance
             rc = tp_error_set(err, TP_EIO, errno, "%s: read error: %s", src, strerror(errno));
             goto out;
         }
+        pos += n;
         for (ssize_t off = 0; off < n;) {
             ssize_t w = write(out, buf + off, (size_t)(n - off));
             if (w < 0) {
@@ -472,8 +480,6 @@ static int copy_file(const char *src, const char *dst, const volatile int *cance
 out:
     if (out >= 0 && close(out) < 0 && rc == 0)
         rc = tp_error_set(err, TP_EIO, errno, "%s: write error: %s", dst, strerror(errno));
-    if (in >= 0)
-        close(in);
     free(buf);
     return rc;
 }
@@ -488,13 +494,17 @@ static int run_pass(fit_ctx *c, const char *outdir, tp_error *err)
     char *lnk = tp_asprintf("%s.lnk", o->tmp);
     if (!lnk)
         return tp_error_set(err, TP_ENOMEM, 0, "out of memory");
-    if (link(c->src, lnk) == 0) {
+    /* Link the inode we opened (through /proc), never the name: a file renamed over the
+     * source since it was checked is not what gets linked. */
+    char fdpath[64];
+    snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%d", c->src_fd);
+    if (linkat(AT_FDCWD, fdpath, AT_FDCWD, lnk, AT_SYMLINK_FOLLOW) == 0) {
         if (rename(lnk, o->tmp) < 0) {
             rc = tp_error_set(err, TP_EIO, errno, "%s: %s", o->tmp, strerror(errno));
             unlink(lnk);
         }
     } else {
-        rc = copy_file(c->src, o->tmp, c->opts ? c->opts->cancel : NULL, err);
+        rc = copy_file(c->src_fd, c->src, o->tmp, c->opts ? c->opts->cancel : NULL, err);
     }
     free(lnk);
     if (rc == 0 && c->opts && c->opts->progress)
@@ -511,7 +521,19 @@ static int open_input(fit_ctx *c, tp_error *err)
         return tp_error_set(err, TP_ENOMEM, 0, "out of memory");
     c->in->interrupt_callback.callback = interrupt_cb;
     c->in->interrupt_callback.opaque = (void *)(c->opts ? c->opts->cancel : NULL);
-    int ret = avformat_open_input(&c->in, c->src, NULL, NULL);
+    /* The probed demuxer on the probed descriptor: the name is never a URL (a file called
+     * "concat:a|/etc/passwd" is only a name), and the demuxer opens nothing else. */
+    const AVInputFormat *fmt = c->media ? tp_demuxer_find(c->media->demuxer) : NULL;
+    if (!fmt)
+        return tp_error_set(err, TP_EINTERNAL, 0, "%s: the probed format is unknown", c->src);
+    int ret = tp_avio_fd_new(&c->in_pb, c->src_fd, &c->in->interrupt_callback);
+    if (ret < 0)
+        return av_fail(err, ret, c->src, "cannot open");
+    c->in->pb = c->in_pb;
+    AVDictionary *opts = NULL;
+    tp_demux_lock(c->in, &opts, fmt->name);
+    ret = avformat_open_input(&c->in, "", fmt, &opts);
+    av_dict_free(&opts);
     if (ret < 0)
         return av_fail(err, ret, c->src, "cannot open");
     ret = avformat_find_stream_info(c->in, NULL);
@@ -1116,6 +1138,7 @@ static void ctx_reset(fit_ctx *c, bool remove_tmp)
     avcodec_free_context(&c->venc);
     avcodec_free_context(&c->aenc);
     avformat_close_input(&c->in);
+    tp_avio_fd_free(&c->in_pb);
     c->next_split = 0;
     c->frames_out = 0;
     c->pushed_v = c->pushed_seen = c->held = 0;
@@ -1124,15 +1147,14 @@ static void ctx_reset(fit_ctx *c, bool remove_tmp)
     memset(&c->read, 0, sizeof(c->read));
 }
 
-int tp_fit_run(char ***out_paths, int *n_out, const char *src, const tp_media_info *media,
-               const tp_fit_plan *plan, const tp_profile *p, const char *outdir,
-               const tp_fit_opts *opts, tp_error *err)
+int tp_fit_run(char ***out_paths, int *n_out, const char *src, int src_fd,
+               const tp_media_info *media, const tp_fit_plan *plan, const tp_profile *p,
+               const char *outdir, const tp_fit_opts *opts, tp_error *err)
 {
-    if (!out_paths || !n_out || !src || !plan || !p || !outdir)
+    if (!out_paths || !n_out || !src || src_fd < 0 || !plan || !p || !outdir)
         return tp_error_set(err, TP_EINVAL, 0, "fit: missing argument");
     *out_paths = NULL;
     *n_out = 0;
-    (void)media;
     if (plan->reject)
         return tp_error_set(err, TP_EREJECT, 0, "%s: %s", src, plan->reason);
     int rc = tp_fit_plan_check_limits(plan, &p->limits, src, err);
@@ -1145,7 +1167,11 @@ int tp_fit_run(char ***out_paths, int *n_out, const char *src, const tp_media_in
         return tp_error_set(err, TP_EIO, errno, "%s: the output folder is not writable: %s", outdir,
                             strerror(errno));
 
-    fit_ctx c = {.src = src, .plan = plan, .profile = p, .opts = opts};
+    tp_src_stat st0;
+    if (tp_src_fstat(src_fd, &st0) < 0)
+        return tp_error_set(err, TP_EIO, errno, "%s: cannot stat: %s", src, strerror(errno));
+    fit_ctx c = {
+        .src = src, .src_fd = src_fd, .media = media, .plan = plan, .profile = p, .opts = opts};
     c.video_maxrate = plan->video_bitrate_max > 0 ? plan->video_bitrate_max : 15000000;
     c.pkt = av_packet_alloc();
     c.opkt = av_packet_alloc();
@@ -1160,6 +1186,14 @@ int tp_fit_run(char ***out_paths, int *n_out, const char *src, const tp_media_in
         case TP_ACTION_NONE: rc = run_pass(&c, outdir, err); break;
         case TP_ACTION_REMUX: rc = run_remux(&c, outdir, err); break;
         default: rc = run_transcode(&c, outdir, err); break;
+        }
+        /* Written in place while we read it: the outputs mix two contents, and whatever else
+         * looks wrong with them (a short output) follows from that. (A pass links or copies the
+         * inode itself, and the link changes its ctime.) */
+        if (plan->action != TP_ACTION_NONE && tp_src_changed(src_fd, &st0)) {
+            rc = tp_error_set(err, TP_EIO, 0, "%s: changed while it was being fitted; not delivered",
+                              src);
+            goto out;
         }
         if (rc == 0 && plan->action != TP_ACTION_NONE)
             rc = check_coverage(&c, err);

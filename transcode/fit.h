@@ -67,11 +67,14 @@ typedef struct {
 } tp_fit_opts;
 
 /* Execute a plan: write outputs into outdir as <stem>.mp4 or <stem>_partN.mp4 (under a temporary
- * name, renamed when complete and verified). On success *out_paths is a malloc'd array of
- * *n_out malloc'd paths (caller frees with tp_fit_paths_free). Thread-safe per call. */
-int tp_fit_run(char ***out_paths, int *n_out, const char *src, const tp_media_info *media,
-               const tp_fit_plan *plan, const tp_profile *p, const char *outdir,
-               const tp_fit_opts *opts, tp_error *err);
+ * name, renamed when complete and verified). The source's bytes are read from src_fd (the
+ * descriptor media was probed from, read with pread only; not closed) with the probed demuxer
+ * (media->demuxer); src names it (output names, messages). A source whose size or mtime changed
+ * while it was fitted fails (-TP_EIO). On success *out_paths is a malloc'd array of *n_out
+ * malloc'd paths (caller frees with tp_fit_paths_free). Thread-safe per call. */
+int tp_fit_run(char ***out_paths, int *n_out, const char *src, int src_fd,
+               const tp_media_info *media, const tp_fit_plan *plan, const tp_profile *p,
+               const char *outdir, const tp_fit_opts *opts, tp_error *err);
 void tp_fit_paths_free(char **paths, int n);
 
 #endif

@@ -1,9 +1,11 @@
 /* tp_fit_file(): the public one-call fit (probe → rules → plan → run) for embedding programs. */
 #include <stdio.h>
+#include <unistd.h>
 
 #include "probe/probe.h"
 #include "probe/rules.h"
 #include "transcode/fit.h"
+#include "util/srcfile.h"
 #include "util/tp_util.h"
 
 int tp_fit_file(char ***out_paths, int *n_out, const char *path, const tp_profile *profile,
@@ -16,20 +18,27 @@ int tp_fit_file(char ***out_paths, int *n_out, const char *path, const tp_profil
     tp_media_info media;
     tp_check_result check;
     tp_fit_plan plan;
-    tp_probe_opts po = {.deep = false,
-                        .bars = profile->fix.autocrop,
-                        .limits = &profile->limits,
-                        .cancel = opts ? opts->cancel : NULL};
-    int rc = tp_probe_file(&media, path, &po, err);
+    tp_probe_opts po = {
+        .deep = false, .bars = profile->fix.autocrop, .limits = &profile->limits, .cancel = opts ? opts->cancel : NULL};
+    /* Opened once: the probe, the plan and the fit all see this one file. */
+    int fd = tp_src_open(path, false, NULL, err);
+    if (fd < 0)
+        return -TP_EIO;
+    int rc = tp_probe_fd(&media, fd, path, &po, err);
     if (rc < 0)
-        return rc;
+        goto out;
     tp_rules_check(&check, &media, profile);
     if ((rc = tp_fit_plan_make(&plan, &media, &check, profile, err)) < 0)
-        return rc;
-    if (plan.reject)
-        return tp_error_set(err, TP_EREJECT, 0, "%s: %s", path, plan.reason);
+        goto out;
+    if (plan.reject) {
+        rc = tp_error_set(err, TP_EREJECT, 0, "%s: %s", path, plan.reason);
+        goto out;
+    }
     tp_fit_opts fo = {.progress = opts ? opts->progress : NULL,
                       .payload = opts ? opts->payload : NULL,
                       .cancel = opts ? opts->cancel : NULL};
-    return tp_fit_run(out_paths, n_out, path, &media, &plan, profile, outdir, &fo, err);
+    rc = tp_fit_run(out_paths, n_out, path, fd, &media, &plan, profile, outdir, &fo, err);
+out:
+    close(fd);
+    return rc;
 }

@@ -25,6 +25,8 @@ typedef struct {
     tp_http_resp *resp;
     int64_t sent;   /* bytes handed to curl from the file */
     int read_errno; /* pread failure */
+    tp_sha256 *hash; /* of bytes [0, sent) when req->sha256 is set */
+    bool changed;    /* the hash did not match at the end of the body */
     bool overflow;  /* response body was truncated */
     size_t cap;
 } xfer;
@@ -246,8 +248,45 @@ static size_t on_read(char *buf, size_t size, size_t nitems, void *ud)
         x->read_errno = got < 0 ? errno : EIO;
         return CURL_READFUNC_ABORT;
     }
+    if (x->hash) {
+        tp_sha256_update(x->hash, buf, (size_t)got);
+        if (x->sent + got == req->length) {
+            /* The body's last bytes: curl gets them only if the whole body is what was hashed
+             * before, so the server never receives a complete changed chunk. */
+            char hex[65];
+            tp_sha256_final_hex(x->hash, hex);
+            x->hash = NULL;
+            if (strcmp(hex, req->sha256)) {
+                x->changed = true;
+                return CURL_READFUNC_ABORT;
+            }
+        }
+    }
     x->sent += got;
     return (size_t)got;
+}
+
+/* Restart the body's hash at offset (curl rewinds on some retry paths): hash [0, offset). */
+static int rehash(xfer *x, int64_t offset)
+{
+    const tp_http_req *req = x->req;
+    if (!req->sha256)
+        return 0;
+    if (x->hash) {
+        char hex[65];
+        tp_sha256_final_hex(x->hash, hex);
+    }
+    x->hash = tp_sha256_new();
+    if (!x->hash)
+        return -1;
+    if (offset > 0) {
+        uint8_t *buf = malloc(1 << 16);
+        int r = buf ? tp_sha256_update_fd(x->hash, req->fd, req->offset, offset, buf, 1 << 16) : -1;
+        free(buf);
+        if (r < 0)
+            return -1;
+    }
+    return 0;
 }
 
 static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
@@ -265,6 +304,8 @@ static int seek_cb(void *ud, curl_off_t offset, int origin)
 {
     xfer *x = ud;
     if (origin != SEEK_SET || offset < 0 || offset > x->req->length)
+        return CURL_SEEKFUNC_FAIL;
+    if (rehash(x, (int64_t)offset) < 0)
         return CURL_SEEKFUNC_FAIL;
     x->sent = offset; /* curl rewinds on some retries/redirect paths: pread makes it free */
     return CURL_SEEKFUNC_OK;
@@ -323,6 +364,10 @@ int tp_http_do(tp_http *h, const tp_http_req *req, tp_http_resp *resp, tp_error 
     curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
     curl_easy_setopt(c, CURLOPT_XFERINFODATA, &x);
     if (req->fd >= 0) {
+        if (rehash(&x, 0) < 0) {
+            rc = tp_error_set(err, TP_ENOMEM, 0, "out of memory");
+            goto out;
+        }
         curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
         curl_easy_setopt(c, CURLOPT_READFUNCTION, on_read);
         curl_easy_setopt(c, CURLOPT_READDATA, &x);
@@ -345,6 +390,13 @@ int tp_http_do(tp_http *h, const tp_http_req *req, tp_http_resp *resp, tp_error 
         rc = tp_error_set(err, TP_ECANCELED, (int)cc, "%s: cancelled", req->what);
         goto out;
     }
+    if (x.changed) {
+        resp->body_changed = true;
+        rc = tp_error_set(err, TP_EIO, (int)cc,
+                          "%s: the file changed since it was checked (SHA-256 differs); not sent",
+                          req->what);
+        goto out;
+    }
     if (x.read_errno) {
         rc = tp_error_set(err, TP_EIO, (int)cc, "%s: reading the file failed: %s", req->what,
                           strerror(x.read_errno));
@@ -362,6 +414,10 @@ int tp_http_do(tp_http *h, const tp_http_req *req, tp_http_resp *resp, tp_error 
     }
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp->status);
 out:
+    if (x.hash) {
+        char hex[65];
+        tp_sha256_final_hex(x.hash, hex); /* frees it */
+    }
     curl_slist_free_all(hdrs);
     if (rc < 0) {
         free(resp->body);

@@ -33,6 +33,10 @@ typedef struct {
     /* Upload progress (bytes of this body sent so far); may be NULL. */
     void (*progress)(int64_t sent, void *payload);
     void *payload;
+    /* File body: the SHA-256 (hex) its bytes must have, or NULL. Hashed as it is read; the last
+     * bytes are handed to curl only once the hash matches, so a body that changed since it was
+     * hashed is never sent whole (the request is aborted: resp.body_changed, -TP_EIO). */
+    const char *sha256;
 } tp_http_req;
 
 typedef struct {
@@ -44,6 +48,7 @@ typedef struct {
     long ratelimit_remaining; /* X-RateLimit-Remaining, -1 when absent */
     double ratelimit_reset;   /* X-RateLimit-Reset as seconds from now, -1 when absent */
     char location[1024];
+    bool body_changed; /* req.sha256 did not match the file's bytes: aborted, not sent whole */
 } tp_http_resp;
 
 int tp_http_new(tp_http **out, tp_error *err);

@@ -20,6 +20,7 @@
 #include "upload/http.h"
 #include "upload/tt_json.h"
 #include "upload/tt_limits.h"
+#include "util/srcfile.h"
 #include "util/tp_util.h"
 
 #define CAPTION_MAX_UNITS 2200
@@ -840,9 +841,10 @@ static void on_bytes(int64_t sent, void *payload)
     emit(pc->o, TP_TIKTOK_EV_BYTES, pc->index, pc->count, pc->base + sent, pc->total, pc->rs, NULL);
 }
 
-static int upload_chunks(tp_tiktok *tt, const char *path, int fd, const char *ctype,
-                         const char *caption, const tp_chunk_plan *plan, tp_tiktok_resume *rs,
-                         const tp_tiktok_post_opts *o, tp_tiktok_result *res, tp_error *err)
+static int upload_chunks(tp_tiktok *tt, const char *path, int fd, const char *const *sha,
+                         const char *ctype, const char *caption, const tp_chunk_plan *plan,
+                         tp_tiktok_resume *rs, const tp_tiktok_post_opts *o, tp_tiktok_result *res,
+                         tp_error *err)
 {
     const tp_tiktok_conf *c = &tt->p->upload.tiktok;
     int attempt = 0, reinits = 0, resyncs = 0, rc = 0;
@@ -883,11 +885,19 @@ static int upload_chunks(tp_tiktok *tt, const char *path, int fd, const char *ct
             .cancel = o->cancel,
             .progress = on_bytes,
             .payload = &pc,
+            .sha256 = sha ? sha[i] : NULL,
         };
         tp_http_resp_clear(&resp);
         rc = tp_http_do(tt->http, &req, &resp, err);
         double wait = -1;
-        if (rc == -TP_ENET) {
+        if (rc < 0 && resp.body_changed) {
+            /* Aborted before its last byte: the server has no complete chunk of it. */
+            rc = tp_error_set(err, TP_EIO, 0,
+                              "%s: changed since it was checked (chunk %d SHA-256 differs); not "
+                              "delivered",
+                              path, i + 1);
+            goto out;
+        } else if (rc == -TP_ENET) {
             wait = 0;
         } else if (rc < 0) {
             goto out;
@@ -1068,33 +1078,41 @@ static int poll_status(tp_tiktok *tt, const char *path, tp_tiktok_result *res,
     }
 }
 
-static int open_source(const char *path, int64_t *size, const char **ctype, tp_error *err)
+/* What we need from the open file: its size and, unless given, its content type. */
+static int source_info(int fd, const char *path, int64_t *size, const char **ctype, tp_error *err)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return tp_error_set(err, TP_EIO, errno, "%s: cannot open: %s", path, strerror(errno));
     struct stat st;
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
         return tp_error_set(err, TP_EIO, 0, "%s: not a regular file", path);
-    }
     *size = st.st_size;
     if (!*ctype) {
         unsigned char head[16] = {0};
         ssize_t n = pread(fd, head, sizeof(head), 0);
         *ctype = tp_tt_sniff_content_type(head, n > 0 ? (size_t)n : 0);
-        if (!*ctype) {
-            close(fd);
+        if (!*ctype)
             return tp_error_set(err, TP_EREJECT, 0,
                                 "%s: not an MP4, MOV or WebM file (TikTok accepts only these)",
                                 path);
-        }
     }
-    return fd;
+    return 0;
 }
 
 int tp_tiktok_post_file(tp_tiktok_result *out, tp_tiktok *tt, const char *path,
                         const tp_tiktok_post_opts *opts, tp_error *err)
+{
+    /* Opened once; the caller named it, so a symlink is followed. */
+    memset(out, 0, sizeof(*out));
+    int fd = tp_src_open(path, false, NULL, err);
+    if (fd < 0)
+        return -TP_EIO;
+    int rc = tp_tiktok_post_fd(out, tt, fd, path, NULL, 0, opts, err);
+    close(fd);
+    return rc;
+}
+
+int tp_tiktok_post_fd(tp_tiktok_result *out, tp_tiktok *tt, int fd, const char *path,
+                      const char *const *chunk_sha256, int n_sha256,
+                      const tp_tiktok_post_opts *opts, tp_error *err)
 {
     static const tp_tiktok_post_opts defaults = TP_TIKTOK_POST_OPTS_INIT;
     const tp_tiktok_post_opts *o = opts ? opts : &defaults;
@@ -1105,14 +1123,21 @@ int tp_tiktok_post_file(tp_tiktok_result *out, tp_tiktok *tt, const char *path,
     char *caption = NULL;
     const char *ctype = o->content_type;
     int64_t size = 0;
-    int fd = -1, rc;
+    int rc;
     tp_tt_slot slot = {{0}, false};
     memset(out, 0, sizeof(*out));
-    if ((rc = fd = open_source(path, &size, &ctype, err)) < 0)
+    if ((rc = source_info(fd, path, &size, &ctype, err)) < 0)
         goto out;
     out->bytes = size;
     if ((rc = tp_chunk_plan_make(&plan, size, &tt->p->chunk, err)) < 0) {
         tp_error_prefix(err, "%s", path);
+        goto out;
+    }
+    if (chunk_sha256 && n_sha256 != plan.count) {
+        rc = tp_error_set(err, TP_EIO, 0,
+                          "%s: changed since it was checked (%d chunks now, %d checked); not "
+                          "delivered",
+                          path, plan.count, n_sha256);
         goto out;
     }
     bool resuming = rs->publish_id[0] && rs->total == plan.total &&
@@ -1170,7 +1195,8 @@ int tp_tiktok_post_file(tp_tiktok_result *out, tp_tiktok *tt, const char *path,
     }
     tp_strlcpy(out->publish_id, rs->publish_id, sizeof(out->publish_id));
     if (rs->next_chunk < plan.count) {
-        if ((rc = upload_chunks(tt, path, fd, ctype, caption, &plan, rs, o, out, err)) < 0)
+        if ((rc = upload_chunks(tt, path, fd, chunk_sha256, ctype, caption, &plan, rs, o, out,
+                                err)) < 0)
             goto out;
         daily_note(tt, &slot, false);
     }
@@ -1186,8 +1212,6 @@ int tp_tiktok_post_file(tp_tiktok_result *out, tp_tiktok *tt, const char *path,
 out:
     /* Refused before or by the init, or cancelled before it was sent: no post, give it back. */
     daily_release(tt, &slot);
-    if (fd >= 0)
-        close(fd);
     tp_chunk_plan_clear(&plan);
     free(caption);
     return rc;

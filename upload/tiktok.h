@@ -58,4 +58,13 @@ const char *tp_tt_sniff_content_type(const unsigned char *head, size_t n);
  * succeed, whether re-fitting helps. Also the TP_E* class it maps to. Never NULL. */
 const char *tp_tt_explain(const char *code, int *tp_code);
 
+/* tp_tiktok_post_file on an open file (docs/SECURITY.md, class 1): the bytes are read from fd
+ * with pread (not closed); path names it (messages, caption sidecar). chunk_sha256, when not
+ * NULL, holds the SHA-256 (hex) of each of the n_sha256 chunks as they were checked: each
+ * chunk is hashed as it is sent and aborted before its last byte when it differs ("PATH:
+ * changed since it was checked (chunk N SHA-256 differs); not delivered", -TP_EIO). */
+int tp_tiktok_post_fd(tp_tiktok_result *out, tp_tiktok *tt, int fd, const char *path,
+                      const char *const *chunk_sha256, int n_sha256,
+                      const tp_tiktok_post_opts *opts, tp_error *err);
+
 #endif

@@ -1,0 +1,118 @@
+/* libavformat input from a file descriptor: see probe/avio_fd.h. */
+#include "probe/avio_fd.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* The file protocol's buffer size. */
+#define FD_IO_BUFFER 32768
+
+typedef struct {
+    int fd;
+    int64_t pos;
+    AVIOInterruptCB icb;
+} fd_reader;
+
+static int fd_read(void *opaque, uint8_t *buf, int n)
+{
+    fd_reader *r = opaque;
+    if (r->icb.callback && r->icb.callback(r->icb.opaque))
+        return AVERROR_EXIT;
+    if (n <= 0)
+        return 0;
+    ssize_t got;
+    do
+        got = pread(r->fd, buf, (size_t)n, (off_t)r->pos);
+    while (got < 0 && errno == EINTR);
+    if (got < 0)
+        return AVERROR(errno);
+    if (got == 0)
+        return AVERROR_EOF;
+    r->pos += got;
+    return (int)got;
+}
+
+static int64_t fd_seek(void *opaque, int64_t off, int whence)
+{
+    fd_reader *r = opaque;
+    struct stat sb;
+    int64_t base;
+    switch (whence & ~AVSEEK_FORCE) {
+    case AVSEEK_SIZE: return fstat(r->fd, &sb) < 0 ? AVERROR(errno) : (int64_t)sb.st_size;
+    case SEEK_SET: base = 0; break;
+    case SEEK_CUR: base = r->pos; break;
+    case SEEK_END:
+        if (fstat(r->fd, &sb) < 0)
+            return AVERROR(errno);
+        base = (int64_t)sb.st_size;
+        break;
+    default: return AVERROR(EINVAL);
+    }
+    /* Offsets come from the media: a huge one must not overflow. */
+    if ((off > 0 && off > INT64_MAX - base) || base + off < 0)
+        return AVERROR(EINVAL);
+    r->pos = base + off;
+    return r->pos;
+}
+
+int tp_avio_fd_new(AVIOContext **out, int fd, const AVIOInterruptCB *icb)
+{
+    *out = NULL;
+    fd_reader *r = av_mallocz(sizeof(*r));
+    unsigned char *buf = av_malloc(FD_IO_BUFFER);
+    AVIOContext *pb =
+        r && buf ? avio_alloc_context(buf, FD_IO_BUFFER, 0, r, fd_read, NULL, fd_seek) : NULL;
+    if (!pb) {
+        av_free(r);
+        av_free(buf);
+        return AVERROR(ENOMEM);
+    }
+    r->fd = fd;
+    if (icb)
+        r->icb = *icb;
+    pb->seekable = AVIO_SEEKABLE_NORMAL;
+    *out = pb;
+    return 0;
+}
+
+void tp_avio_fd_free(AVIOContext **pb)
+{
+    if (!pb || !*pb)
+        return;
+    av_freep(&(*pb)->opaque);
+    av_freep(&(*pb)->buffer); /* libavformat may have replaced ours */
+    avio_context_free(pb);
+}
+
+static int refuse_io_open(struct AVFormatContext *s, AVIOContext **pb, const char *url, int flags,
+                          AVDictionary **options)
+{
+    (void)s;
+    (void)url;
+    (void)flags;
+    (void)options;
+    *pb = NULL;
+    return AVERROR(EPERM);
+}
+
+void tp_demux_lock(AVFormatContext *ic, AVDictionary **opts, const char *fmt_name)
+{
+    ic->io_open = refuse_io_open;
+    /* No protocol is called "none": every URL a demuxer might try is refused by name too. */
+    av_dict_set(opts, "protocol_whitelist", "none", 0);
+    if (fmt_name)
+        av_dict_set(opts, "format_whitelist", fmt_name, 0);
+}
+
+const AVInputFormat *tp_demuxer_find(const char *name)
+{
+    void *it = NULL;
+    const AVInputFormat *f;
+    while (name && (f = av_demuxer_iterate(&it)))
+        if (!strcmp(f->name, name))
+            return f;
+    return NULL;
+}
