@@ -4,6 +4,7 @@
 #define TP_UTIL_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -73,4 +74,22 @@ char *tp_utf8_sanitize(const char *s);
  * or \xNN (so a name cannot split a line or send escape sequences), invalid UTF-8 bytes as
  * \xNN; valid non-ASCII text is kept. NULL on NULL or OOM. Thread-safe. */
 char *tp_str_printable(const char *s);
+/* Read a small file whole (docs/SECURITY.md, "Sidecars"): opened with O_NONBLOCK (a FIFO never
+ * blocks) and, when nofollow, O_NOFOLLOW (a symlink is refused); fstat must say regular file of
+ * at most cap bytes. Returns 0 with *out NULL when path does not exist, 0 with *out a malloc'd
+ * NUL-terminated copy (and *len, may be NULL) when read, or -TP_EIO / -TP_ENOMEM with err
+ * saying why it was refused ("PATH: is a symbolic link; not read"); nothing is read then.
+ * Thread-safe. */
+int tp_read_small_file(char **out, size_t *len, const char *path, size_t cap, bool nofollow,
+                       tp_error *err);
+
+/* Create DIR/PREFIX<12 random hex digits>SUFFIX with O_CREAT|O_EXCL|O_NOFOLLOW, mode (the
+ * umask applies): a name nobody can predict or plant a symlink at. Returns the open (read-write)
+ * descriptor and the malloc'd path in *path_out, or -1 with err filled. Thread-safe. */
+int tp_create_exclusive(char **path_out, const char *dir, const char *prefix, const char *suffix,
+                        unsigned mode, tp_error *err);
+
+/* The creation mode for an output holding src's bytes: src's read/write bits (a 0600 source
+ * gives at most 0600), or 0666 when src cannot be stat'ed; the umask applies on top. */
+unsigned tp_output_mode(const char *src);
 #endif
