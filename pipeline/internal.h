@@ -21,6 +21,8 @@ typedef struct tp_job {
     bool has_row;
     tp_stage stage; /* the stage to run / that ran */
     char *path;
+    char *not_media; /* found by walking under a media name, content not media: the error to
+                      * record once the ledger row exists ("PATH: not media: looks like HTML") */
     char fingerprint[65];
     int64_t size;
     bool have_media;

@@ -24,6 +24,7 @@
 
 typedef struct path_node {
     struct path_node *next;
+    char *not_media; /* see tp_job.not_media */
     char path[];
 } path_node;
 
@@ -95,6 +96,7 @@ static void job_free(tp_job *job)
         return;
     tp_ledger_row_clear(&job->row);
     free(job->path);
+    free(job->not_media);
     free(job->outputs_json);
     for (int i = 0; i < job->n_delivered; i++)
         free(job->delivered[i]);
@@ -491,6 +493,13 @@ static void after_scan(run_state *rs, tp_job *job)
         }
         job->has_row = true;
     }
+    if (job->not_media) {
+        /* Recorded as failed with its reason: a broken download is never skipped silently. */
+        tp_error_set(&job->err, TP_EMEDIA, 0, "%s", job->not_media);
+        job->row.stage = TP_STAGE_PROBE;
+        finish_failed(rs, job, "scan");
+        return;
+    }
     advance(rs, job, next);
 }
 
@@ -768,7 +777,9 @@ static void stop_stages(tp_pipeline *pl)
 
 /* ---- input ------------------------------------------------------------------------------- */
 
-static int add_path(const char *path, void *payload)
+/* not_media: NULL, or why a file found under a media name is not media; it then gets a job all
+ * the same, so that its failure is in the ledger and `status` lists it. */
+static int add_path(const char *path, const char *not_media, void *payload)
 {
     run_state *rs = payload;
     size_t len = strlen(path);
@@ -777,6 +788,11 @@ static int add_path(const char *path, void *payload)
         return 1;
     memcpy(n->path, path, len + 1);
     n->next = NULL;
+    n->not_media = NULL;
+    if (not_media && !(n->not_media = tp_strdup(not_media))) {
+        free(n);
+        return 1;
+    }
     if (rs->backlog_tail)
         rs->backlog_tail->next = n;
     else
@@ -788,9 +804,9 @@ static int add_path(const char *path, void *payload)
     return 0;
 }
 
-static void add_watched(const char *path, void *payload)
+static void add_watched(const char *path, const char *not_media, void *payload)
 {
-    add_path(path, payload);
+    add_path(path, not_media, payload);
 }
 
 static void admit(run_state *rs)
@@ -805,6 +821,7 @@ static void admit(run_state *rs)
         rs->backlog = n->next;
         if (!rs->backlog)
             rs->backlog_tail = NULL;
+        job->not_media = n->not_media;
         free(n);
         job->row.last_chunk = -1;
         job->next = rs->active;
@@ -1147,13 +1164,21 @@ int tp_pipeline_run(tp_pipeline *pl, const char *const *paths, size_t n_paths,
      * own folders (or every run would take its own outputs as new input) and temporary names
      * of files still being downloaded. One PATH at a time, so an interrupt during a long
      * walk is noticed between them. */
+    tp_scan_options scan_opts = TP_SCAN_OPTIONS_INIT;
+    scan_opts.follow_symlinks = pl->opts.follow_symlinks != 0;
     for (size_t p = 0; p < n_paths && !pl->cancel; p++) {
         tp_scan_list found = TP_SCAN_LIST_INIT;
         tp_error serr = TP_ERROR_INIT;
-        if (tp_scan_paths(&found, &paths[p], 1, &serr) < 0)
+        if (tp_scan_paths(&found, &paths[p], 1, &scan_opts, &serr) < 0)
             tp_log(TP_LOG_WARN, "%s", serr.message);
+        rs.sum.non_media += (int)found.n_non_media;
+        rs.sum.symlinks += (int)found.n_symlinks;
         for (size_t i = 0; i < found.n && !pl->cancel; i++) {
             const tp_scan_entry *e = &found.items[i];
+            if (e->not_media && !tp_path_within(e->path, rs.exclude, 2)) {
+                add_path(e->path, e->message, &rs);
+                continue;
+            }
             if (e->error) {
                 rs.sum.discovered++;
                 tp_event ev = {.kind = TP_EVENT_FAILED,
@@ -1170,7 +1195,7 @@ int tp_pipeline_run(tp_pipeline *pl, const char *const *paths, size_t n_paths,
             if (e->from_dir && (tp_walk_name_ignored(base ? base + 1 : e->path) ||
                                 tp_path_within(e->path, rs.exclude, 2)))
                 continue;
-            add_path(e->path, &rs);
+            add_path(e->path, NULL, &rs);
         }
         tp_scan_list_free(&found);
     }
@@ -1200,6 +1225,7 @@ int tp_pipeline_run(tp_pipeline *pl, const char *const *paths, size_t n_paths,
         while (rs.backlog) {
             path_node *n = rs.backlog;
             rs.backlog = n->next;
+            free(n->not_media);
             free(n);
         }
         for (int si = 0; si < TP_PS_COUNT; si++) {
@@ -1235,6 +1261,7 @@ out:
     while (rs.backlog) {
         path_node *n = rs.backlog;
         rs.backlog = n->next;
+        free(n->not_media);
         free(n);
     }
     tp_watch_close(watch);
@@ -1245,6 +1272,8 @@ out:
                    .n_skipped = rs.sum.skipped,
                    .n_rejected = rs.sum.rejected,
                    .n_failed = rs.sum.failed,
+                   .n_non_media = rs.sum.non_media,
+                   .n_symlinks = rs.sum.symlinks,
                    .elapsed = tp_now_monotonic() - rs.t0};
     emit(pl, &ev);
     if (summary)
