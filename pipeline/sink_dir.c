@@ -30,16 +30,18 @@ static int fsync_path(const char *path, bool dir)
     return rc;
 }
 
-/* An unpredictable temporary name in dir: a drop-folder writer cannot plant a symlink at it
- * in advance, and every open of it is O_CREAT|O_EXCL|O_NOFOLLOW (or link(), which never
- * follows one) anyway. */
+/* An unpredictable temporary name in dir: .tokprep-tmp-PID-RANDOM-NAME (the PID lets the next
+ * run's sweep remove what a crash left behind). Nobody can plant a symlink at it in advance,
+ * and every open of it is O_CREAT|O_EXCL|O_NOFOLLOW (or link(), which never follows one)
+ * anyway. */
 static char *temp_name(const char *dir, const char *name)
 {
     uint64_t r = 0;
     if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r))
         r = (uint64_t)(tp_now_monotonic() * 1e9) ^ ((uint64_t)getpid() << 32) ^
             (uint64_t)(uintptr_t)&r;
-    return tp_asprintf("%s/.tokprep-tmp-%016llx-%s", dir, (unsigned long long)r, name);
+    return tp_asprintf("%s/.tokprep-tmp-%ld-%016llx-%s", dir, (long)getpid(),
+                       (unsigned long long)r, name);
 }
 
 static int copy_file(const char *src, const char *dst, const volatile int *cancel, tp_error *err)
