@@ -103,6 +103,30 @@ def test_fit_and_run_do_not_take_outside_files():
     assert "5 symbolic links skipped" in r.stdout, r.stdout
 
 
+def test_enqueue_does_not_take_outside_files():
+    if not shutil.which("redis-server"):
+        print("     (enqueue part skipped: no redis-server)")
+        return
+    from queue_helpers import Redis
+    rd = os.path.join(T, "redis")
+    os.makedirs(rd)
+    r = Redis(rd)
+    try:
+        p = run(["enqueue", "--queue", r.url("walks"), "--json", DROP])
+        items = [json.loads(x) for x in p.stdout.splitlines() if x.strip()]
+        files = [i for i in items if "path" in i]
+        assert [i["path"] for i in files] == [os.path.join(DROP, "good.mp4")], files
+        assert files[0]["result"] == "added" and p.returncode == 0, (p.returncode, items)
+        p = run(["enqueue", "--queue", r.url("walks2"), "--json", "--follow-symlinks", DROP])
+        items = [json.loads(x) for x in p.stdout.splitlines() if x.strip()]
+        errs = [i for i in items if i.get("result") == "error"]
+        assert len(errs) == 3 and all("outside" in i["error"] for i in errs), items
+        assert not any(i.get("path", "").startswith(OUT) for i in items), items
+        assert p.returncode == 2, p.returncode
+    finally:
+        r.stop()
+
+
 def main():
     setup()
     failed = []
