@@ -40,8 +40,8 @@ static char *temp_name(const char *dir, const char *name)
     if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r))
         r = (uint64_t)(tp_now_monotonic() * 1e9) ^ ((uint64_t)getpid() << 32) ^
             (uint64_t)(uintptr_t)&r;
-    return tp_asprintf("%s/.tokprep-tmp-%ld-%016llx-%s", dir, (long)getpid(),
-                       (unsigned long long)r, name);
+    return tp_asprintf("%s/.tokprep-tmp-%ld-%016llx-%s", dir, (long)getpid(), (unsigned long long)r,
+                       name);
 }
 
 static int copy_file(const char *src, const char *dst, const volatile int *cancel, tp_error *err)
