@@ -8,12 +8,16 @@ import json
 import os
 import random
 import shutil
+import signal
+import subprocess
 import sys
 import tempfile
+import threading
+import time
 import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pipeline_helpers import make_vertical, run, set_args  # noqa: E402
+from pipeline_helpers import TOKPREP, make_vertical, run, set_args  # noqa: E402
 
 T = tempfile.mkdtemp(prefix="tp_not_media.")
 DROP = os.path.join(T, "drop")
@@ -85,6 +89,53 @@ def test_run_ledger_and_status():
     r = run(["run", "-o", os.path.join(T, "work2"), *set_args(
         ["upload.sink=directory", "upload.directory.path=" + sink + "2"]), DROP])
     assert r.returncode == 2 and "2 non-media files skipped" in r.stdout, r.stdout
+
+
+def test_watch():
+    """run --watch: a broken download dropped later fails with its reason; a symlink dropped
+    into the folder is never taken."""
+    watch = os.path.join(T, "watch")
+    work = os.path.join(T, "wwork")
+    os.makedirs(watch)
+    secret = os.path.join(T, "secret_outside.mp4")
+    make_vertical(secret, seconds=1, freq=880)
+    args = [TOKPREP, "run", "--watch", "--json", "-o", work, *set_args(
+        ["upload.sink=none", "pipeline.settle_seconds=0.5"]), watch]
+    p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lines = []
+    th = threading.Thread(target=lambda: lines.extend(p.stdout), daemon=True)
+    th.start()
+    try:
+        for _ in range(50):
+            if os.path.exists(os.path.join(work, "tokprep.db.lock")):
+                break
+            time.sleep(0.1)
+        time.sleep(0.5)
+        with open(os.path.join(watch, "late.mp4"), "w") as f:
+            f.write("<html><body>503 Service Unavailable</body></html>\n")
+        os.symlink(secret, os.path.join(watch, "link.mp4"))
+        shutil.copy(os.path.join(DROP, "a_good.mp4"), os.path.join(watch, "ok.mp4"))
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            evs = [json.loads(x) for x in list(lines) if x.strip()]
+            ends = {e["path"] for e in evs if e["event"] == "uploaded" or
+                    (e["event"] == "failed" and e.get("final"))}
+            if {os.path.join(watch, "late.mp4"), os.path.join(watch, "ok.mp4")} <= ends:
+                break
+            time.sleep(0.1)
+        time.sleep(1.0)  # the link would have settled by now
+    finally:
+        p.send_signal(signal.SIGINT)
+        p.wait(timeout=10)
+        th.join(timeout=5)
+    err = p.stderr.read()
+    evs = [json.loads(x) for x in lines if x.strip()]
+    failed = [e for e in evs if e["event"] == "failed" and e.get("final")]
+    assert [os.path.basename(e["path"]) for e in failed] == ["late.mp4"], evs
+    assert "not media: looks like HTML" in failed[0]["reason"], failed[0]
+    seen = {e["path"] for e in evs if e.get("path")}
+    assert os.path.join(watch, "link.mp4") not in seen and secret not in seen, seen
+    assert "link.mp4: symbolic link, not followed" in err, err
 
 
 def main():
