@@ -357,11 +357,13 @@ typedef struct {
     int force;              /* redo content the ledger says is done */
     tp_event_cb on_event;   /* NULL = no events */
     void *payload;          /* passed to on_event */
+    /* version 2 */
     int follow_symlinks;    /* follow symbolic links found in folders, never out of the folder
                              * (default: not followed, counted in the summary) */
 } tp_pipeline_opts;
 
-#define TP_PIPELINE_OPTS_VERSION 1
+/* 2 added follow_symlinks; a version 1 struct is still accepted (follow_symlinks = 0). */
+#define TP_PIPELINE_OPTS_VERSION 2
 #define TP_PIPELINE_OPTS_INIT                                                                      \
     {                                                                                              \
         TP_PIPELINE_OPTS_VERSION, NULL, NULL, 0, 0, NULL, NULL, 0                                  \

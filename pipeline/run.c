@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1029,7 +1030,7 @@ int tp_pipeline_new(tp_pipeline **out, const tp_profile *profile, const tp_pipel
 {
     int rc = 0;
     *out = NULL;
-    if (!profile || (opts && opts->version != TP_PIPELINE_OPTS_VERSION))
+    if (!profile || (opts && (opts->version < 1 || opts->version > TP_PIPELINE_OPTS_VERSION)))
         return tp_error_set(err, TP_EINVAL, 0, "tp_pipeline_new: bad arguments");
     tp_pipeline *pl = calloc(1, sizeof(*pl));
     if (!pl)
@@ -1039,7 +1040,12 @@ int tp_pipeline_new(tp_pipeline **out, const tp_profile *profile, const tp_pipel
     pthread_cond_init(&pl->ckpt_cv, NULL);
     pl->profile = profile;
     tp_pipeline_opts defaults = TP_PIPELINE_OPTS_INIT;
-    pl->opts = opts ? *opts : defaults;
+    pl->opts = defaults;
+    if (opts && opts->version == 1) /* a caller built before follow_symlinks: copy what it has */
+        memcpy(&pl->opts, opts, offsetof(tp_pipeline_opts, follow_symlinks));
+    else if (opts)
+        pl->opts = *opts;
+    pl->opts.version = TP_PIPELINE_OPTS_VERSION;
     const char *workdir = pl->opts.workdir ? pl->opts.workdir : "./tokprep-work";
     if ((rc = tp_mkdirs(workdir, err)) < 0)
         goto fail;
