@@ -1181,8 +1181,10 @@ int tp_pipeline_run(tp_pipeline *pl, const char *const *paths, size_t n_paths,
         rs.sum.symlinks += (int)found.n_symlinks;
         for (size_t i = 0; i < found.n && !pl->cancel; i++) {
             const tp_scan_entry *e = &found.items[i];
-            if (e->not_media && !tp_path_within(e->path, rs.exclude, 2)) {
-                add_path(e->path, e->message, &rs);
+            if (e->not_media) {
+                /* A job all the same, so the failure is in the ledger; never in our folders. */
+                if (!tp_path_within(e->path, rs.exclude, 2))
+                    add_path(e->path, e->message, &rs);
                 continue;
             }
             if (e->error) {
