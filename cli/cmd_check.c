@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "pipeline/scan.h"
@@ -13,7 +14,7 @@
 #include "util/queue.h"
 #include "util/tp_util.h"
 
-enum { OPT_DEEP = TP_OPT_USER, OPT_JUNIT, OPT_JOBS = 'j' };
+enum { OPT_DEEP = TP_OPT_USER, OPT_JUNIT, OPT_FOLLOW, OPT_JOBS = 'j' };
 
 static const tp_cli_option options[] = {
     {"profile", 'p', "NAME|PATH", "profile to check against (default: tiktok)", TP_OPT_PROFILE},
@@ -26,6 +27,8 @@ static const tp_cli_option options[] = {
      OPT_JOBS},
     {"junit", 0, "FILE", "also write a JUnit XML report (one testcase per file) to FILE",
      OPT_JUNIT},
+    {"follow-symlinks", 0, NULL,
+     "follow symbolic links found in folders (never to outside the folder)", OPT_FOLLOW},
     {NULL, 0, NULL, NULL, 0},
 };
 
@@ -196,9 +199,27 @@ static void xml_violations(FILE *f, const tp_check *c, tp_severity which)
 static int write_junit(const char *file, const slot *slots, size_t n, const char *profile,
                        const size_t counts[4], double total)
 {
-    FILE *f = fopen(file, "w");
+    /* Written under an unpredictable name next to FILE and renamed over it: a symbolic link
+     * planted at FILE is replaced, never written through. */
+    char *dir = tp_strdup(file), *tmp = NULL;
+    char *slash = dir ? strrchr(dir, '/') : NULL;
+    tp_error cerr = TP_ERROR_INIT;
+    int fd = -1;
+    if (slash)
+        *slash = '\0';
+    if (dir)
+        fd = tp_create_exclusive(&tmp, slash ? (dir[0] ? dir : "/") : ".", ".tokprep-junit-",
+                                 ".xml", 0666, &cerr);
+    free(dir);
+    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
     if (!f) {
-        fprintf(stderr, "tokprep check: cannot write %s: %s\n", file, strerror(errno));
+        fprintf(stderr, "tokprep check: cannot write %s: %s\n", file,
+                fd >= 0 ? strerror(errno) : cerr.message);
+        if (fd >= 0) {
+            close(fd);
+            unlink(tmp);
+        }
+        free(tmp);
         return -1;
     }
     fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
@@ -240,11 +261,24 @@ static int write_junit(const char *file, const slot *slots, size_t n, const char
         fprintf(f, "    </testcase>\n");
     }
     fprintf(f, "  </testsuite>\n</testsuites>\n");
-    if (fclose(f) != 0) {
+    if (fclose(f) != 0 || rename(tmp, file) != 0) {
         fprintf(stderr, "tokprep check: cannot write %s: %s\n", file, strerror(errno));
+        unlink(tmp);
+        free(tmp);
         return -1;
     }
+    free(tmp);
     return 0;
+}
+
+/* What the walk left out, so nothing is skipped without a word. */
+static void print_skipped(size_t non_media, size_t symlinks)
+{
+    if (non_media)
+        printf("%zu non-media file%s skipped\n", non_media, non_media == 1 ? "" : "s");
+    if (symlinks)
+        printf("%zu symbolic link%s skipped (not followed; see --follow-symlinks)\n", symlinks,
+               symlinks == 1 ? "" : "s");
 }
 
 static int run(const tp_cli_command *cmd, int argc, char **argv)
@@ -253,6 +287,7 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
     tp_cli_sets sets = {0};
     tp_profile *profile = NULL;
     tp_scan_list list = TP_SCAN_LIST_INIT;
+    tp_scan_options scan_opts = TP_SCAN_OPTIONS_INIT;
     tp_error err = TP_ERROR_INIT;
     const char *profile_name = NULL, *junit = NULL;
     bool json = false, deep = false;
@@ -275,6 +310,7 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
         case TP_OPT_JSON: json = true; break;
         case OPT_DEEP: deep = true; break;
         case OPT_JUNIT: junit = optarg; break;
+        case OPT_FOLLOW: scan_opts.follow_symlinks = true; break;
         case OPT_JOBS: {
             char *end;
             long v = strtol(optarg, &end, 10);
@@ -296,8 +332,8 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
         rc = TP_EXIT_ERROR;
         goto out;
     }
-    if (tp_scan_paths(&list, (const char *const *)(argv + optind), (size_t)(argc - optind), &err) <
-        0) {
+    if (tp_scan_paths(&list, (const char *const *)(argv + optind), (size_t)(argc - optind),
+                      &scan_opts, &err) < 0) {
         fprintf(stderr, "tokprep check: %s\n", err.message);
         rc = TP_EXIT_ERROR;
         goto out;
@@ -405,6 +441,8 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
             cJSON_AddNumberToObject(sum, "fix", (double)counts[1]);
             cJSON_AddNumberToObject(sum, "reject", (double)counts[2]);
             cJSON_AddNumberToObject(sum, "error", (double)counts[3]);
+            cJSON_AddNumberToObject(sum, "non_media_skipped", (double)list.n_non_media);
+            cJSON_AddNumberToObject(sum, "symlinks_skipped", (double)list.n_symlinks);
         }
         char *raw = cJSON_Print(doc);
         /* Paths are bytes, JSON is UTF-8: invalid sequences become U+FFFD. */
@@ -422,6 +460,7 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
                "%zu error (%.2f s)\n",
                list.n, list.n == 1 ? "" : "s", counts[0], counts[1], remux, transcode, counts[2],
                counts[3], total);
+        print_skipped(list.n_non_media, list.n_symlinks);
     }
     if (junit && write_junit(junit, slots, list.n, tp_profile_name(profile), counts, total) < 0)
         counts[3]++; /* an unwritten report is a failure CI must see */
@@ -459,10 +498,12 @@ out:
 const tp_cli_command tp_cmd_check = {
     .name = "check",
     .summary = "check files and folders against a profile's upload rules",
-    .usage = "[--profile P] [--set KEY=VALUE] [--json] [--deep] [-j N] [--junit FILE] PATH...",
+    .usage = "[--profile P] [--set KEY=VALUE] [--json] [--deep] [-j N] [--junit FILE] "
+             "[--follow-symlinks] PATH...",
     .description =
         "PATHs are files or folders (walked recursively; media is recognised by content, hidden\n"
-        "files are skipped). One line per file, in input order:\n"
+        "and temporary files and symbolic links are skipped and counted; a file named like video\n"
+        "or audio whose content is not media is an error). One line per file, in input order:\n"
         "  ✔ pass    ↻ fix (remux or transcode)    ✖ reject    ! error (unreadable)\n"
         "Exit status: 0 every file passes, 1 some file needs a fix or is rejected, 2 some file\n"
         "could not be read or a usage/profile error, 130 interrupted.",

@@ -8,13 +8,15 @@
 #include "cli/cli.h"
 #include "util/tp_util.h"
 
-enum { OPT_QUEUE = TP_OPT_USER };
+enum { OPT_QUEUE = TP_OPT_USER, OPT_FOLLOW };
 
 static const tp_cli_option options[] = {
     {"queue", 'q', "URL", "redis://[[USER]:PASSWORD@]HOST[:PORT]/NAME (required)", OPT_QUEUE},
     {"profile", 'p', "NAME|PATH",
      "profile the workers use for these jobs (default: each worker's --profile)", TP_OPT_PROFILE},
     {"json", 0, NULL, "one JSON line per file, then a summary line", TP_OPT_JSON},
+    {"follow-symlinks", 0, NULL,
+     "follow symbolic links found in folders (never to outside the folder)", OPT_FOLLOW},
     {NULL, 0, NULL, NULL, 0},
 };
 
@@ -59,7 +61,7 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
     char *profile_abs = NULL;
     tp_profile *check = NULL;
     out_ctx o = {false};
-    int rc = TP_EXIT_OK, c;
+    int rc = TP_EXIT_OK, c, follow = 0;
     if (tp_cli_parser_init(&parser, cmd) < 0)
         return TP_EXIT_ERROR;
     while ((c = tp_cli_next(&parser, cmd, argc, argv)) != -1) {
@@ -69,6 +71,7 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
         case OPT_QUEUE: url = optarg; break;
         case TP_OPT_PROFILE: profile = optarg; break;
         case TP_OPT_JSON: o.json = true; break;
+        case OPT_FOLLOW: follow = 1; break;
         default: break;
         }
     }
@@ -94,7 +97,7 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
     tp_error err = TP_ERROR_INIT;
     tp_queue_enqueue_summary sum;
     if (tp_queue_enqueue(&sum, url, profile, (const char *const *)argv + optind,
-                         (size_t)(argc - optind), on_item, &o, &err) < 0) {
+                         (size_t)(argc - optind), follow, on_item, &o, &err) < 0) {
         fprintf(stderr, "tokprep: %s\n", err.message);
         rc = TP_EXIT_ERROR;
         goto out;
@@ -116,7 +119,7 @@ out:
 const tp_cli_command tp_cmd_enqueue = {
     .name = "enqueue",
     .summary = "add files to a Redis queue for tokprep workers",
-    .usage = "--queue redis://HOST[:PORT]/NAME [--profile P] [--json] PATH...",
+    .usage = "--queue redis://HOST[:PORT]/NAME [--profile P] [--json] [--follow-symlinks] PATH...",
     .description =
         "Scans PATHs like `run` (folders: walked for audio/video content) and adds one job per\n"
         "file: its absolute path (which must be on storage every worker sees), its content\n"

@@ -16,7 +16,7 @@
 #include "util/srcfile.h"
 #include "util/tp_util.h"
 
-enum { OPT_OUT = 'o', OPT_JOBS = 'j', OPT_DRY_RUN = TP_OPT_USER };
+enum { OPT_OUT = 'o', OPT_JOBS = 'j', OPT_DRY_RUN = TP_OPT_USER, OPT_FOLLOW };
 
 static const tp_cli_option options[] = {
     {"profile", 'p', "NAME|PATH", "profile to fit to (default: tiktok)", TP_OPT_PROFILE},
@@ -26,6 +26,8 @@ static const tp_cli_option options[] = {
     {"json", 0, NULL, "print one JSON document on stdout instead of text", TP_OPT_JSON},
     {"dry-run", 0, NULL, "print the plan for each file; write nothing", OPT_DRY_RUN},
     {"jobs", 'j', "N", "fit N files at once (default: pipeline.fit_workers)", OPT_JOBS},
+    {"follow-symlinks", 0, NULL,
+     "follow symbolic links found in folders (never to outside the folder)", OPT_FOLLOW},
     {NULL, 0, NULL, NULL, 0},
 };
 
@@ -301,6 +303,7 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
     fit_run fr = {0};
     pthread_t *threads = NULL;
     tp_scan_list list = TP_SCAN_LIST_INIT;
+    tp_scan_options scan_opts = TP_SCAN_OPTIONS_INIT;
     tp_error err = TP_ERROR_INIT;
     if (tp_cli_parser_init(&parser, cmd) < 0)
         return TP_EXIT_ERROR;
@@ -313,6 +316,7 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
         case TP_OPT_JSON: json = true; break;
         case OPT_OUT: outdir = optarg; break;
         case OPT_DRY_RUN: dry_run = true; break;
+        case OPT_FOLLOW: scan_opts.follow_symlinks = true; break;
         case OPT_JOBS:
             jobs_n = atoi(optarg);
             if (jobs_n < 1 || jobs_n > 256) {
@@ -334,8 +338,8 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
     if ((rc = tp_cli_open_profile(&profile, profile_name, &sets)) != 0)
         goto out;
     /* The same files in the same order as `tokprep check` sees them. */
-    if (tp_scan_paths(&list, (const char *const *)(argv + optind), (size_t)(argc - optind), &err) <
-        0) {
+    if (tp_scan_paths(&list, (const char *const *)(argv + optind), (size_t)(argc - optind),
+                      &scan_opts, &err) < 0) {
         fprintf(stderr, "tokprep fit: %s\n", err.message);
         rc = TP_EXIT_ERROR;
         goto out;
@@ -445,6 +449,8 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
         cJSON_AddNumberToObject(s, "rejected", n_reject);
         cJSON_AddNumberToObject(s, "failed", n_fail);
         cJSON_AddBoolToObject(s, "dry_run", dry_run);
+        cJSON_AddNumberToObject(s, "non_media_skipped", (double)list.n_non_media);
+        cJSON_AddNumberToObject(s, "symlinks_skipped", (double)list.n_symlinks);
         char *raw = cJSON_Print(doc);
         /* Paths are bytes, JSON is UTF-8: invalid sequences become U+FFFD. */
         char *txt = tp_utf8_sanitize(raw);
@@ -457,6 +463,12 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
         printf("%zu files: %d %s, %d rejected, %d failed\n", fr.n_jobs, n_ok,
                dry_run ? "planned" : "written", n_reject, n_fail);
     }
+    if (!json && list.n_non_media)
+        printf("%zu non-media file%s skipped\n", list.n_non_media,
+               list.n_non_media == 1 ? "" : "s");
+    if (!json && list.n_symlinks)
+        printf("%zu symbolic link%s skipped (not followed; see --follow-symlinks)\n",
+               list.n_symlinks, list.n_symlinks == 1 ? "" : "s");
     rc = *fr.cancel ? TP_EXIT_INTERRUPTED
          : n_fail    ? TP_EXIT_ERROR
          : n_reject  ? TP_EXIT_FAIL
@@ -476,7 +488,8 @@ out:
 const tp_cli_command tp_cmd_fit = {
     .name = "fit",
     .summary = "convert files to conformant MP4 (9:16 H.264/AAC) in a folder",
-    .usage = "[--profile P] [--set KEY=VALUE] -o OUTDIR [--json] [--dry-run] [-j N] PATH...",
+    .usage = "[--profile P] [--set KEY=VALUE] -o OUTDIR [--json] [--dry-run] [-j N] "
+             "[--follow-symlinks] PATH...",
     .description =
         "Probes each file, checks it against the profile and writes a conformant file to OUTDIR:\n"
         "  pass       a byte-identical copy (hard link where possible), original extension\n"

@@ -7,7 +7,7 @@
 #include "cli/cli.h"
 #include "pipeline/display.h"
 
-enum { OPT_STATE = TP_OPT_USER, OPT_WATCH, OPT_FORCE };
+enum { OPT_STATE = TP_OPT_USER, OPT_WATCH, OPT_FORCE, OPT_FOLLOW };
 
 static const tp_cli_option options[] = {
     {"profile", 'p', "NAME|PATH", "profile to use (default: tiktok)", TP_OPT_PROFILE},
@@ -17,6 +17,8 @@ static const tp_cli_option options[] = {
     {"watch", 0, NULL, "keep running and take new files dropped into the folders", OPT_WATCH},
     {"json", 0, NULL, "NDJSON events on stdout, one per line", TP_OPT_JSON},
     {"force", 0, NULL, "process content the ledger says is done (may deliver it again)", OPT_FORCE},
+    {"follow-symlinks", 0, NULL,
+     "follow symbolic links found in folders (never to outside the folder)", OPT_FOLLOW},
     {NULL, 0, NULL, NULL, 0},
 };
 
@@ -57,6 +59,7 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
         case OPT_WATCH: opts.watch = 1; break;
         case TP_OPT_JSON: json = true; break;
         case OPT_FORCE: opts.force = 1; break;
+        case OPT_FOLLOW: opts.follow_symlinks = 1; break;
         default: break;
         }
     }
@@ -112,7 +115,7 @@ const tp_cli_command tp_cmd_run = {
     .name = "run",
     .summary = "probe, fit, chunk and deliver files and folders, resumably",
     .usage = "[--profile P] [--set K=V] [-o WORKDIR] [--state FILE] [--watch] [--json] [--force] "
-             "PATH...",
+             "[--follow-symlinks] PATH...",
     .description =
         "Runs every file (folders: walked for audio/video content) through scan, probe, fit,\n"
         "chunk and the profile's sink (upload.sink: tiktok, directory or none). A job ledger\n"

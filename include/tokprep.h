@@ -332,6 +332,9 @@ typedef struct tp_event {
     /* summary: files by outcome in this run, and elapsed seconds */
     int n_discovered, n_done, n_skipped, n_rejected, n_failed;
     double elapsed;
+    /* summary: files found in folders and left out without a job: neither media content nor
+     * a media name (n_non_media), symbolic links not followed (n_symlinks) */
+    int n_non_media, n_symlinks;
     double retry_at; /* skipped (deferred by a daily cap or a long rate limit): epoch seconds
                       * when it can be tried again; else 0 */
 } tp_event;
@@ -354,15 +357,23 @@ typedef struct {
     int force;              /* redo content the ledger says is done */
     tp_event_cb on_event;   /* NULL = no events */
     void *payload;          /* passed to on_event */
+    /* version 2 */
+    int follow_symlinks;    /* follow symbolic links found in folders, never out of the folder
+                             * (default: not followed, counted in the summary) */
 } tp_pipeline_opts;
 
-#define TP_PIPELINE_OPTS_VERSION 1
-#define TP_PIPELINE_OPTS_INIT {TP_PIPELINE_OPTS_VERSION, NULL, NULL, 0, 0, NULL, NULL}
+/* 2 added follow_symlinks; a version 1 struct is still accepted (follow_symlinks = 0). */
+#define TP_PIPELINE_OPTS_VERSION 2
+#define TP_PIPELINE_OPTS_INIT                                                                      \
+    {                                                                                              \
+        TP_PIPELINE_OPTS_VERSION, NULL, NULL, 0, 0, NULL, NULL, 0                                  \
+    }
 
 /* Outcome counts of one tp_pipeline_run(). */
 typedef struct {
     int discovered, done, skipped, rejected, failed;
     int canceled; /* 1 when stopped by tp_pipeline_cancel() */
+    int non_media, symlinks; /* left out by the folder walk: see tp_event */
 } tp_pipeline_summary;
 
 typedef struct tp_pipeline tp_pipeline;
@@ -430,7 +441,9 @@ typedef struct {
     int added, existing, errors;
 } tp_queue_enqueue_summary;
 
-/* Scan paths (files, and folders walked for media as `run` does), fingerprint each file and add
+/* Scan paths (files, and folders walked for media as `run` does: symbolic links found in folders
+ * followed only with follow_symlinks, and never out of the folder; a file named like video whose
+ * content is not media is an error item), fingerprint each file and add
  * a job for each content x profile not yet in the queue (one Lua script per file, so two
  * enqueuers never add the same job twice). profile: name or path the workers resolve; NULL or
  * "" = each worker's default. on_item (may be NULL) is called once per file, in order.
@@ -438,8 +451,8 @@ typedef struct {
  * TP_E* when the queue cannot be used: -TP_EINVAL bad URL, -TP_ENET unreachable, -TP_EAUTH.
  * Thread-safe (own connection per call). */
 int tp_queue_enqueue(tp_queue_enqueue_summary *summary, const char *url, const char *profile,
-                     const char *const *paths, size_t n_paths, tp_queue_item_cb on_item,
-                     void *payload, tp_error *err);
+                     const char *const *paths, size_t n_paths, int follow_symlinks,
+                     tp_queue_item_cb on_item, void *payload, tp_error *err);
 
 typedef enum {
     TP_QUEUE_JOB_STARTED = 0, /* the worker took the job (claim held, attempt counted) */

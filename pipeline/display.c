@@ -154,6 +154,14 @@ static void log_line(tp_display *d, const tp_event *ev)
         fprintf(o, "summary   %d file(s): %d done, %d skipped, %d rejected, %d failed in %.1f s\n",
                 ev->n_discovered, ev->n_done, ev->n_skipped, ev->n_rejected, ev->n_failed,
                 ev->elapsed);
+        if (ev->n_non_media)
+            fprintf(o, "summary   %d non-media file%s skipped\n", ev->n_non_media,
+                    ev->n_non_media == 1 ? "" : "s");
+        if (ev->n_symlinks)
+            fprintf(o,
+                    "summary   %d symbolic link%s skipped (not followed; see "
+                    "--follow-symlinks)\n",
+                    ev->n_symlinks, ev->n_symlinks == 1 ? "" : "s");
         break;
     default: break;
     }

@@ -95,6 +95,8 @@ char *tp_event_to_json(const tp_event *ev)
         cJSON_AddNumberToObject(o, "skipped", ev->n_skipped);
         cJSON_AddNumberToObject(o, "rejected", ev->n_rejected);
         cJSON_AddNumberToObject(o, "failed", ev->n_failed);
+        cJSON_AddNumberToObject(o, "non_media_skipped", ev->n_non_media);
+        cJSON_AddNumberToObject(o, "symlinks_skipped", ev->n_symlinks);
         cJSON_AddNumberToObject(o, "elapsed", round3(ev->elapsed));
         break;
     default: break;

@@ -31,6 +31,8 @@ typedef struct tp_job {
     /* Resumed upload: the outputs JSON (chunk SHA-256s) its first chunks were sent from; the
      * chunk stage must find the same bytes, or a post would mix two contents. */
     char *checked_outputs;
+    char *not_media; /* found by walking under a media name, content not media: the error to
+                      * record once the ledger row exists ("PATH: not media: looks like HTML") */
     char fingerprint[65];
     int64_t size;
     bool have_media;

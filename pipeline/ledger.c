@@ -78,7 +78,8 @@ static int take_lock(tp_ledger *l, tp_error *err)
     if (!lock_path)
         return tp_error_set(err, TP_ENOMEM, 0, "out of memory");
     int rc = 0;
-    int fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    /* O_NOFOLLOW: it is truncated and written; a link planted there is refused. */
+    int fd = open(lock_path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0) {
         rc = tp_error_set(err, TP_EIO, errno, "%s: cannot open lock file: %s", lock_path,
                           strerror(errno));

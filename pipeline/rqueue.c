@@ -548,8 +548,8 @@ out:
 }
 
 int tp_queue_enqueue(tp_queue_enqueue_summary *summary, const char *url, const char *profile,
-                     const char *const *paths, size_t n_paths, tp_queue_item_cb on_item,
-                     void *payload, tp_error *err)
+                     const char *const *paths, size_t n_paths, int follow_symlinks,
+                     tp_queue_item_cb on_item, void *payload, tp_error *err)
 {
     tp_rqueue q;
     tp_queue_enqueue_summary sum = {0};
@@ -564,7 +564,9 @@ int tp_queue_enqueue(tp_queue_enqueue_summary *summary, const char *url, const c
     for (size_t p = 0; p < n_paths && rc == 0; p++) {
         tp_scan_list found = TP_SCAN_LIST_INIT;
         tp_error serr = TP_ERROR_INIT;
-        if (tp_scan_paths(&found, &paths[p], 1, &serr) < 0)
+        tp_scan_options so = TP_SCAN_OPTIONS_INIT;
+        so.follow_symlinks = follow_symlinks != 0;
+        if (tp_scan_paths(&found, &paths[p], 1, &so, &serr) < 0)
             tp_log(TP_LOG_WARN, "%s", serr.message);
         for (size_t i = 0; i < found.n && rc == 0; i++) {
             const tp_scan_entry *e = &found.items[i];

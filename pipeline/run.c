@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,7 @@
 typedef struct path_node {
     struct path_node *next;
     bool from_dir; /* found by walking a folder (or by the watch): not followed if a symlink */
+    char *not_media; /* see tp_job.not_media */
     char path[];
 } path_node;
 
@@ -100,6 +102,7 @@ static void job_free(tp_job *job)
         close(job->src_fd);
     free(job->path);
     free(job->checked_outputs);
+    free(job->not_media);
     free(job->outputs_json);
     for (int i = 0; i < job->n_delivered; i++)
         free(job->delivered[i]);
@@ -498,6 +501,13 @@ static void after_scan(run_state *rs, tp_job *job)
         }
         job->has_row = true;
     }
+    if (job->not_media) {
+        /* Recorded as failed with its reason: a broken download is never skipped silently. */
+        tp_error_set(&job->err, TP_EMEDIA, 0, "%s", job->not_media);
+        job->row.stage = TP_STAGE_PROBE;
+        finish_failed(rs, job, "scan");
+        return;
+    }
     advance(rs, job, next);
 }
 
@@ -775,7 +785,9 @@ static void stop_stages(tp_pipeline *pl)
 
 /* ---- input ------------------------------------------------------------------------------- */
 
-static int add_path(const char *path, bool from_dir, void *payload)
+/* not_media: NULL, or why a file found under a media name is not media; it then gets a job all
+ * the same, so that its failure is in the ledger and `status` lists it. */
+static int add_path(const char *path, bool from_dir, const char *not_media, void *payload)
 {
     run_state *rs = payload;
     size_t len = strlen(path);
@@ -785,6 +797,11 @@ static int add_path(const char *path, bool from_dir, void *payload)
     memcpy(n->path, path, len + 1);
     n->next = NULL;
     n->from_dir = from_dir;
+    n->not_media = NULL;
+    if (not_media && !(n->not_media = tp_strdup(not_media))) {
+        free(n);
+        return 1;
+    }
     if (rs->backlog_tail)
         rs->backlog_tail->next = n;
     else
@@ -796,9 +813,9 @@ static int add_path(const char *path, bool from_dir, void *payload)
     return 0;
 }
 
-static void add_watched(const char *path, void *payload)
+static void add_watched(const char *path, const char *not_media, void *payload)
 {
-    add_path(path, true, payload);
+    add_path(path, true, not_media, payload);
 }
 
 static void admit(run_state *rs)
@@ -815,6 +832,7 @@ static void admit(run_state *rs)
             rs->backlog_tail = NULL;
         job->src_fd = -1;
         job->src_nofollow = n->from_dir;
+        job->not_media = n->not_media;
         free(n);
         job->row.last_chunk = -1;
         job->next = rs->active;
@@ -1022,7 +1040,7 @@ int tp_pipeline_new(tp_pipeline **out, const tp_profile *profile, const tp_pipel
 {
     int rc = 0;
     *out = NULL;
-    if (!profile || (opts && opts->version != TP_PIPELINE_OPTS_VERSION))
+    if (!profile || (opts && (opts->version < 1 || opts->version > TP_PIPELINE_OPTS_VERSION)))
         return tp_error_set(err, TP_EINVAL, 0, "tp_pipeline_new: bad arguments");
     tp_pipeline *pl = calloc(1, sizeof(*pl));
     if (!pl)
@@ -1032,7 +1050,12 @@ int tp_pipeline_new(tp_pipeline **out, const tp_profile *profile, const tp_pipel
     pthread_cond_init(&pl->ckpt_cv, NULL);
     pl->profile = profile;
     tp_pipeline_opts defaults = TP_PIPELINE_OPTS_INIT;
-    pl->opts = opts ? *opts : defaults;
+    pl->opts = defaults;
+    if (opts && opts->version == 1) /* a caller built before follow_symlinks: copy what it has */
+        memcpy(&pl->opts, opts, offsetof(tp_pipeline_opts, follow_symlinks));
+    else if (opts)
+        pl->opts = *opts;
+    pl->opts.version = TP_PIPELINE_OPTS_VERSION;
     const char *workdir = pl->opts.workdir ? pl->opts.workdir : "./tokprep-work";
     if ((rc = tp_mkdirs(workdir, err)) < 0)
         goto fail;
@@ -1174,13 +1197,23 @@ int tp_pipeline_run(tp_pipeline *pl, const char *const *paths, size_t n_paths,
      * own folders (or every run would take its own outputs as new input) and temporary names
      * of files still being downloaded. One PATH at a time, so an interrupt during a long
      * walk is noticed between them. */
+    tp_scan_options scan_opts = TP_SCAN_OPTIONS_INIT;
+    scan_opts.follow_symlinks = pl->opts.follow_symlinks != 0;
     for (size_t p = 0; p < n_paths && !pl->cancel; p++) {
         tp_scan_list found = TP_SCAN_LIST_INIT;
         tp_error serr = TP_ERROR_INIT;
-        if (tp_scan_paths(&found, &paths[p], 1, &serr) < 0)
+        if (tp_scan_paths(&found, &paths[p], 1, &scan_opts, &serr) < 0)
             tp_log(TP_LOG_WARN, "%s", serr.message);
+        rs.sum.non_media += (int)found.n_non_media;
+        rs.sum.symlinks += (int)found.n_symlinks;
         for (size_t i = 0; i < found.n && !pl->cancel; i++) {
             const tp_scan_entry *e = &found.items[i];
+            if (e->not_media) {
+                /* A job all the same, so the failure is in the ledger; never in our folders. */
+                if (!tp_path_within(e->path, rs.exclude, 2))
+                    add_path(e->path, e->from_dir, e->message, &rs);
+                continue;
+            }
             if (e->error) {
                 rs.sum.discovered++;
                 tp_event ev = {.kind = TP_EVENT_FAILED,
@@ -1197,7 +1230,7 @@ int tp_pipeline_run(tp_pipeline *pl, const char *const *paths, size_t n_paths,
             if (e->from_dir && (tp_walk_name_ignored(base ? base + 1 : e->path) ||
                                 tp_path_within(e->path, rs.exclude, 2)))
                 continue;
-            add_path(e->path, e->from_dir, &rs);
+            add_path(e->path, e->from_dir, NULL, &rs);
         }
         tp_scan_list_free(&found);
     }
@@ -1228,6 +1261,7 @@ int tp_pipeline_run(tp_pipeline *pl, const char *const *paths, size_t n_paths,
         while (rs.backlog) {
             path_node *n = rs.backlog;
             rs.backlog = n->next;
+            free(n->not_media);
             free(n);
         }
         for (int si = 0; si < TP_PS_COUNT; si++) {
@@ -1263,6 +1297,7 @@ out:
     while (rs.backlog) {
         path_node *n = rs.backlog;
         rs.backlog = n->next;
+        free(n->not_media);
         free(n);
     }
     tp_watch_close(watch);
@@ -1273,6 +1308,8 @@ out:
                    .n_skipped = rs.sum.skipped,
                    .n_rejected = rs.sum.rejected,
                    .n_failed = rs.sum.failed,
+                   .n_non_media = rs.sum.non_media,
+                   .n_symlinks = rs.sum.symlinks,
                    .elapsed = tp_now_monotonic() - rs.t0};
     emit(pl, &ev);
     if (summary)

@@ -5,9 +5,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -28,9 +30,18 @@ static int fsync_path(const char *path, bool dir)
     return rc;
 }
 
+/* An unpredictable temporary name in dir: .tokprep-tmp-PID-RANDOM-NAME (the PID lets the next
+ * run's sweep remove what a crash left behind). Nobody can plant a symlink at it in advance,
+ * and every open of it is O_CREAT|O_EXCL|O_NOFOLLOW (or link(), which never follows one)
+ * anyway. */
 static char *temp_name(const char *dir, const char *name)
 {
-    return tp_asprintf("%s/.tokprep-tmp-%ld-%s", dir, (long)getpid(), name);
+    uint64_t r = 0;
+    if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r))
+        r = (uint64_t)(tp_now_monotonic() * 1e9) ^ ((uint64_t)getpid() << 32) ^
+            (uint64_t)(uintptr_t)&r;
+    return tp_asprintf("%s/.tokprep-tmp-%ld-%016llx-%s", dir, (long)getpid(), (unsigned long long)r,
+                       name);
 }
 
 /* Copy the output's checked bytes from in (the job's descriptor, or our fitted file) to dst,
@@ -40,7 +51,10 @@ static int copy_file(struct tp_pipeline *pl, tp_job *job, const cJSON *output, i
 {
     tp_error *err = &job->err;
     int rc = 0, out = -1;
-    out = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    /* Never more permissive than the source (a 0600 source gives a 0600 copy). */
+    struct stat st;
+    mode_t mode = fstat(in, &st) == 0 ? (st.st_mode & 0644) : 0600;
+    out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
     if (out < 0) {
         rc = tp_error_set(err, TP_EIO, errno, "%s: cannot create: %s", dst, strerror(errno));
         goto out;
@@ -77,7 +91,9 @@ static int place_file(struct tp_pipeline *pl, tp_job *job, const cJSON *output, 
         rc = tp_error_set(err, TP_ENOMEM, 0, "out of memory");
         goto out;
     }
-    unlink(tmp);
+    /* Our own fitted file (a regular file in the work folder, opened O_NOFOLLOW and made no
+     * more permissive than its source by fit) is hard-linked through its descriptor;
+     * anything else is copied: the sink never holds a link to a source. */
     char fdpath[64];
     snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%d", in);
     if (ours && (rc = tp_job_copy_verified(pl, job, in, src, output, -1, NULL)) < 0)
@@ -103,7 +119,8 @@ out:
     return rc;
 }
 
-static int write_text_atomic(const char *dir, const char *name, const char *text, tp_error *err)
+static int write_text_atomic(const char *dir, const char *name, const char *text, mode_t mode,
+                             tp_error *err)
 {
     int rc = 0;
     char *tmp = temp_name(dir, name);
@@ -113,9 +130,14 @@ static int write_text_atomic(const char *dir, const char *name, const char *text
         rc = tp_error_set(err, TP_ENOMEM, 0, "out of memory");
         goto out;
     }
-    fp = fopen(tmp, "w");
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+    fp = fd >= 0 ? fdopen(fd, "w") : NULL;
     if (!fp) {
         rc = tp_error_set(err, TP_EIO, errno, "%s: cannot create: %s", tmp, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        else
+            goto out_keep; /* not ours: never unlink a name we did not create */
         goto out;
     }
     size_t len = strlen(text);
@@ -135,6 +157,7 @@ static int write_text_atomic(const char *dir, const char *name, const char *text
 out:
     if (rc < 0 && tmp)
         unlink(tmp);
+out_keep:
     free(tmp);
     free(final);
     return rc;
@@ -258,8 +281,14 @@ int tp_sink_directory_deliver(struct tp_pipeline *pl, tp_job *job)
             cJSON *man = build_manifest(pl, job, o, final, i + 1, n);
             text = man ? cJSON_Print(man) : NULL;
             cJSON_Delete(man);
-            rc = text ? write_text_atomic(pl->sink_dir, json_name, text, &job->err)
-                      : tp_error_set(&job->err, TP_ENOMEM, 0, "out of memory");
+            /* The manifest describes the source: readable by no more users than it. */
+            rc = text
+                     ? write_text_atomic(pl->sink_dir, json_name, text,
+                                         (mode_t)((job->src_fd >= 0 ? tp_output_mode_fd(job->src_fd)
+                                                                    : tp_output_mode(job->path)) &
+                                                  0644),
+                                         &job->err)
+                     : tp_error_set(&job->err, TP_ENOMEM, 0, "out of memory");
             cJSON_DeleteItemFromObject(o, "delivered");
             cJSON_AddStringToObject(o, "delivered", final);
         }

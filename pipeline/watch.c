@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "pipeline/internal.h"
+#include "pipeline/scan.h"
 #include "probe/probe.h"
 #include "util/tp_util.h"
 
@@ -82,7 +83,14 @@ static pending *find_pending(tp_watch *w, const char *path, pending ***link)
 static void track(tp_watch *w, const char *path)
 {
     struct stat sb;
-    if (stat(path, &sb) < 0 || !S_ISREG(sb.st_mode))
+    if (lstat(path, &sb) < 0)
+        return;
+    if (S_ISLNK(sb.st_mode)) {
+        /* A link dropped into a watched folder may point anywhere: never taken. */
+        tp_log(TP_LOG_WARN, "%s: symbolic link, not followed", path);
+        return;
+    }
+    if (!S_ISREG(sb.st_mode))
         return;
     pending *p = find_pending(w, path, NULL);
     if (!p) {
@@ -111,19 +119,33 @@ static void untrack(tp_watch *w, const char *path)
 
 /* Like the initial scan, judge by content, not by name: a finished caption or thumbnail is not
  * reported. */
-static void report_media(const char *path, void (*fn)(const char *, void *), void *payload)
+static void report_media(const char *path, void (*fn)(const char *, const char *, void *),
+                         void *payload)
 {
     bool media = false;
     tp_error err = TP_ERROR_INIT;
-    if (tp_probe_sniff(path, &media, &err) == 0 && media)
-        fn(path, payload);
+    if (tp_probe_sniff(path, &media, &err) < 0)
+        return;
+    if (media) {
+        fn(path, NULL, payload);
+        return;
+    }
+    const char *base = strrchr(path, '/');
+    if (tp_scan_media_name(base ? base + 1 : path)) {
+        char *why =
+            tp_asprintf("%s: not media: looks like %s", path, tp_scan_describe_content(path));
+        if (why)
+            fn(path, why, payload);
+        free(why);
+    }
 }
 
-static void report(tp_watch *w, const char *path, void (*fn)(const char *, void *), void *payload)
+static void report(tp_watch *w, const char *path, void (*fn)(const char *, const char *, void *),
+                   void *payload)
 {
     untrack(w, path);
     struct stat sb;
-    if (stat(path, &sb) < 0 || !S_ISREG(sb.st_mode) || sb.st_size == 0)
+    if (lstat(path, &sb) < 0 || !S_ISREG(sb.st_mode) || sb.st_size == 0)
         return;
     int64_t mtime = (int64_t)sb.st_mtim.tv_sec * 1000000000 + sb.st_mtim.tv_nsec;
     for (taken *t = w->taken; t; t = t->next)
@@ -228,8 +250,8 @@ int tp_watch_open(tp_watch **out, const char *const *dirs, size_t n_dirs, double
     return 0;
 }
 
-int tp_watch_poll(tp_watch *w, void (*fn)(const char *path, void *payload), void *payload,
-                  tp_error *err)
+int tp_watch_poll(tp_watch *w, void (*fn)(const char *path, const char *not_media, void *payload),
+                  void *payload, tp_error *err)
 {
     _Alignas(struct inotify_event) char buf[16384];
     for (;;) {
@@ -273,7 +295,7 @@ int tp_watch_poll(tp_watch *w, void (*fn)(const char *path, void *payload), void
     while (p) {
         pending *next = p->next;
         struct stat sb;
-        if (stat(p->path, &sb) < 0) {
+        if (lstat(p->path, &sb) < 0 || !S_ISREG(sb.st_mode)) {
             untrack(w, p->path);
         } else if (sb.st_size != p->size) {
             p->size = sb.st_size;

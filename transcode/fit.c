@@ -35,6 +35,8 @@ typedef struct {
 
 typedef struct {
     char *tmp;   /* temporary path in outdir, removed unless renamed */
+    int fd;      /* the descriptor tmp was created with (O_EXCL|O_NOFOLLOW): all writes go
+                  * through it, never through the name again; -1 when none */
     char *final; /* <stem>.mp4 or <stem>_partN.mp4 */
     AVFormatContext *mux;
     int vst, ast; /* output stream indexes, -1 when absent */
@@ -160,31 +162,148 @@ static tp_fit_span span_get(const span_acc *a)
 }
 
 /* Temporary file next to the final one: same file system, so rename is atomic. Created
- * exclusively so two fits never share one. */
-static int make_temp(char **out, const char *outdir, const char *final_name, tp_error *err)
+ * exclusively under an unpredictable name, without following a symlink, and kept open: the
+ * output is written through that descriptor only (fd_io below), so nobody can plant a link at
+ * the name for us to write through. Its mode is the source's read/write bits (umask applied):
+ * an output is never readable by more users than its source. */
+static int make_temp(char **out, int *fd, const char *outdir, const char *final_name, int src_fd,
+                     tp_error *err)
 {
-    /* Not mkstemp: its 0600 would survive the rename; O_EXCL with 0666 honours the umask. */
-    uint64_t seed = (uint64_t)(tp_now_monotonic() * 1e9) ^ ((uint64_t)getpid() << 32) ^
-                    (uint64_t)(uintptr_t)out;
-    for (int attempt = 0; attempt < 100; attempt++) {
-        seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
-        char *path =
-            tp_asprintf("%s/.%s.tmp-%06x", outdir, final_name, (unsigned)(seed >> 40) & 0xffffff);
-        if (!path)
-            return tp_error_set(err, TP_ENOMEM, 0, "out of memory");
-        int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-        if (fd >= 0) {
-            close(fd);
-            *out = path;
-            return 0;
-        }
-        int e = errno;
-        free(path);
-        if (e != EEXIST)
-            return tp_error_set(err, TP_EIO, e, "%s: cannot create a file in the output folder: %s",
-                                outdir, strerror(e));
+    char *prefix = tp_asprintf(".%s.tmp-", final_name);
+    if (!prefix)
+        return tp_error_set(err, TP_ENOMEM, 0, "out of memory");
+    *fd = tp_create_exclusive(out, outdir, prefix, NULL, tp_output_mode_fd(src_fd), err);
+    free(prefix);
+    if (*fd < 0) {
+        tp_error_prefix(err, "cannot create a file in the output folder");
+        return -err->code;
     }
-    return tp_error_set(err, TP_EIO, 0, "%s: cannot find a free temporary name", outdir);
+    return 0;
+}
+
+/* ---- AVIO over the temporary file's descriptor ---------------------------------------------
+ * Writing (the muxer) and reading back (the mp4 muxer's faststart pass re-opens its output for
+ * reading) each keep their own position and use pwrite/pread on the one descriptor. */
+
+typedef struct {
+    int fd;
+    int64_t pos;
+    const volatile int *cancel; /* may be NULL */
+} fd_io;
+
+#if LIBAVFORMAT_VERSION_MAJOR >= 61
+#define TP_AVIO_WBUF const uint8_t
+#else
+#define TP_AVIO_WBUF uint8_t
+#endif
+
+static int fd_io_write(void *opaque, TP_AVIO_WBUF *buf, int size)
+{
+    fd_io *io = opaque;
+    if (io->cancel && *io->cancel)
+        return AVERROR_EXIT;
+    for (int done = 0; done < size;) {
+        ssize_t n = pwrite(io->fd, buf + done, (size_t)(size - done), (off_t)io->pos);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return AVERROR(n < 0 ? errno : EIO);
+        done += (int)n;
+        io->pos += n;
+    }
+    return size;
+}
+
+static int fd_io_read(void *opaque, uint8_t *buf, int size)
+{
+    fd_io *io = opaque;
+    if (io->cancel && *io->cancel)
+        return AVERROR_EXIT;
+    for (;;) {
+        ssize_t n = pread(io->fd, buf, (size_t)size, (off_t)io->pos);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return AVERROR(errno);
+        if (n == 0)
+            return AVERROR_EOF;
+        io->pos += n;
+        return (int)n;
+    }
+}
+
+static int64_t fd_io_seek(void *opaque, int64_t offset, int whence)
+{
+    fd_io *io = opaque;
+    struct stat st;
+    switch (whence & ~AVSEEK_FORCE) {
+    case AVSEEK_SIZE: return fstat(io->fd, &st) < 0 ? AVERROR(errno) : (int64_t)st.st_size;
+    case SEEK_SET: break;
+    case SEEK_CUR: offset += io->pos; break;
+    case SEEK_END:
+        if (fstat(io->fd, &st) < 0)
+            return AVERROR(errno);
+        offset += (int64_t)st.st_size;
+        break;
+    default: return AVERROR(EINVAL);
+    }
+    if (offset < 0)
+        return AVERROR(EINVAL);
+    io->pos = offset;
+    return offset;
+}
+
+static int fd_io_open(AVIOContext **pb, int fd, bool write, const volatile int *cancel)
+{
+    *pb = NULL;
+    fd_io *io = av_mallocz(sizeof(*io));
+    unsigned char *buf = av_malloc(1 << 16);
+    if (io && buf) {
+        io->fd = fd;
+        io->cancel = cancel;
+        *pb = avio_alloc_context(buf, 1 << 16, write ? 1 : 0, io, write ? NULL : fd_io_read,
+                                 write ? fd_io_write : NULL, fd_io_seek);
+    }
+    if (!*pb) {
+        av_free(io);
+        av_free(buf);
+        return AVERROR(ENOMEM);
+    }
+    return 0;
+}
+
+/* Flushes (when writing) and frees a context from fd_io_open; the descriptor stays open. */
+static int fd_io_close(AVIOContext **pb)
+{
+    if (!*pb)
+        return 0;
+    int ret = 0;
+    if ((*pb)->write_flag) {
+        avio_flush(*pb);
+        ret = (*pb)->error;
+    }
+    av_freep(&(*pb)->buffer);
+    av_freep(&(*pb)->opaque);
+    avio_context_free(pb);
+    return ret;
+}
+
+/* The muxer's own opens (faststart's read-back of its output): only our temporary file, for
+ * reading, through its descriptor; never a path or a URL. */
+static int mux_io_open(AVFormatContext *s, AVIOContext **pb, const char *url, int flags,
+                       AVDictionary **options)
+{
+    (void)options;
+    const fit_output *o = s->opaque;
+    if (!o || !url || !o->tmp || strcmp(url, o->tmp) || (flags & AVIO_FLAG_WRITE) || o->fd < 0)
+        return AVERROR(EPERM);
+    return fd_io_open(pb, o->fd, false, s->interrupt_callback.opaque);
+}
+
+static int mux_io_close2(AVFormatContext *s, AVIOContext *pb)
+{
+    (void)s;
+    return fd_io_close(&pb);
 }
 
 void tp_fit_paths_free(char **paths, int n)
@@ -234,11 +353,13 @@ static void outputs_close(fit_ctx *c, bool remove_tmp)
     for (int i = 0; i < c->n_out; i++) {
         fit_output *o = &c->out[i];
         if (o->mux) {
-            if (o->mux->pb)
-                avio_closep(&o->mux->pb);
+            fd_io_close(&o->mux->pb);
             avformat_free_context(o->mux);
             o->mux = NULL;
         }
+        if (o->fd >= 0)
+            close(o->fd);
+        o->fd = -1;
         /* The folder may have turned read-only under us: then the file cannot go, but the
          * user must hear where it is. */
         if (remove_tmp && o->tmp && unlink(o->tmp) < 0 && errno != ENOENT)
@@ -260,6 +381,7 @@ static int outputs_prepare(fit_ctx *c, const char *outdir, int n, const char *ex
     for (int i = 0; i < n; i++) {
         fit_output *o = &c->out[i];
         o->vst = o->ast = -1;
+        o->fd = -1;
         char *name =
             n == 1 ? tp_asprintf("%s%s", stem, ext) : tp_asprintf("%s_part%d%s", stem, i + 1, ext);
         if (!name) {
@@ -275,7 +397,7 @@ static int outputs_prepare(fit_ctx *c, const char *outdir, int n, const char *ex
         }
         rc = check_not_input(c->src, outdir, name, err);
         if (rc == 0)
-            rc = make_temp(&o->tmp, outdir, name, err);
+            rc = make_temp(&o->tmp, &o->fd, outdir, name, c->src_fd, err);
         free(name);
         if (rc < 0)
             break;
@@ -289,6 +411,9 @@ static int open_mux(fit_output *o, const char *src, tp_error *err)
     int ret = avformat_alloc_output_context2(&o->mux, NULL, "mp4", o->tmp);
     if (ret < 0)
         return av_fail(err, ret, src, "cannot create the MP4 muxer");
+    o->mux->opaque = o;
+    o->mux->io_open = mux_io_open;
+    o->mux->io_close2 = mux_io_close2;
     return 0;
 }
 
@@ -299,8 +424,8 @@ static int write_header(fit_output *o, const char *src, const volatile int *canc
     o->mux->interrupt_callback.opaque = (void *)cancel;
     /* moov first: the mp4 muxer rewrites the file once at the end (faststart). */
     av_dict_set(&mo, "movflags", "+faststart", 0);
-    /* The interrupt callback also stops the faststart rewrite of a long output. */
-    int ret = avio_open2(&o->mux->pb, o->tmp, AVIO_FLAG_WRITE, &o->mux->interrupt_callback, NULL);
+    /* The cancel flag also stops the faststart rewrite of a long output (fd_io). */
+    int ret = fd_io_open(&o->mux->pb, o->fd, true, cancel);
     if (ret >= 0)
         ret = avformat_write_header(o->mux, &mo);
     av_dict_free(&mo);
@@ -317,7 +442,9 @@ static int finish_mux(fit_output *o, tp_error *err)
         ret = av_write_trailer(o->mux);
         o->header_written = false;
     }
-    int cret = avio_closep(&o->mux->pb);
+    int cret = fd_io_close(&o->mux->pb);
+    if (cret >= 0 && fsync(o->fd) < 0 && errno != EINVAL)
+        cret = AVERROR(errno);
     if (ret >= 0)
         ret = cret;
     if (ret < 0)
@@ -431,19 +558,16 @@ static int commit_outputs(fit_ctx *c, char ***out_paths, int *n_out, tp_error *e
 
 /* ---- pass: byte copy (hard link when the file system allows) ---------------------------- */
 
-static int copy_file(int in, const char *src, const char *dst, const volatile int *cancel,
+/* Copies the source's descriptor `in` into `out`, the temporary file's own descriptor (never
+ * re-opened by name). */
+static int copy_file(int in, const char *src, int out, const char *dst, const volatile int *cancel,
                      tp_error *err)
 {
-    int out = -1, rc = 0;
+    int rc = 0;
     int64_t pos = 0;
     char *buf = malloc(1 << 20);
     if (!buf) {
         rc = tp_error_set(err, TP_ENOMEM, 0, "out of memory");
-        goto out;
-    }
-    out = open(dst, O_WRONLY | O_TRUNC | O_CLOEXEC);
-    if (out < 0) {
-        rc = tp_error_set(err, TP_EIO, errno, "%s: cannot write: %s", dst, strerror(errno));
         goto out;
     }
     for (;;) {
@@ -478,8 +602,6 @@ static int copy_file(int in, const char *src, const char *dst, const volatile in
         goto out;
     }
 out:
-    if (out >= 0 && close(out) < 0 && rc == 0)
-        rc = tp_error_set(err, TP_EIO, errno, "%s: write error: %s", dst, strerror(errno));
     free(buf);
     return rc;
 }
@@ -504,7 +626,7 @@ static int run_pass(fit_ctx *c, const char *outdir, tp_error *err)
             unlink(lnk);
         }
     } else {
-        rc = copy_file(c->src_fd, c->src, o->tmp, c->opts ? c->opts->cancel : NULL, err);
+        rc = copy_file(c->src_fd, c->src, o->fd, o->tmp, c->opts ? c->opts->cancel : NULL, err);
     }
     free(lnk);
     if (rc == 0 && c->opts && c->opts->progress)
@@ -1191,8 +1313,8 @@ int tp_fit_run(char ***out_paths, int *n_out, const char *src, int src_fd,
          * looks wrong with them (a short output) follows from that. (A pass links or copies the
          * inode itself, and the link changes its ctime.) */
         if (plan->action != TP_ACTION_NONE && tp_src_changed(src_fd, &st0)) {
-            rc = tp_error_set(err, TP_EIO, 0, "%s: changed while it was being fitted; not delivered",
-                              src);
+            rc = tp_error_set(err, TP_EIO, 0,
+                              "%s: changed while it was being fitted; not delivered", src);
             goto out;
         }
         if (rc == 0 && plan->action != TP_ACTION_NONE)

@@ -847,7 +847,7 @@ static int refresh(tp_tt_token *tok, tp_http *h, const tp_profile *p, const char
     if (!lp)
         return tp_error_set(err, TP_ENOMEM, 0, "out of memory");
     int rc = mkdir_parents(lp, err);
-    int fd = rc < 0 ? -1 : open(lp, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    int fd = rc < 0 ? -1 : open(lp, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (rc == 0 && fd < 0)
         rc = tp_error_set(err, TP_EIO, errno, "%s: %s", lp, strerror(errno));
     if (rc == 0 && flock(fd, LOCK_EX) < 0)

@@ -190,15 +190,24 @@ int tp_tt_caption(char **out, const char *path, const char *tmpl, tp_error *err)
         rc = tp_error_set(err, TP_ENOMEM, 0, "out of memory");
         goto out;
     }
-    FILE *f = fopen(side, "rb");
-    if (f) {
-        char buf[16384];
-        size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-        fclose(f);
-        buf[n] = '\0';
-        while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
-            buf[--n] = '\0';
-        text = tp_strdup(buf);
+    /* The sidecar sits in a folder others write into: a symlink (to the token file), a FIFO or
+     * a device is refused unread, and so is anything longer than any caption can be. A refused
+     * sidecar is said and the post goes on with the profile's template, as without one. */
+    tp_error serr = TP_ERROR_INIT;
+    size_t n = 0;
+    if (tp_read_small_file(&text, &n, side, TP_SIDECAR_MAX, true, &serr) < 0) {
+        if (serr.code == TP_ENOMEM) {
+            rc = tp_error_set(err, TP_ENOMEM, 0, "out of memory");
+            goto out;
+        }
+        tp_log(TP_LOG_WARN, "%s: caption sidecar refused (%s); using the profile's caption", path,
+               serr.message);
+        text = NULL;
+    }
+    bool from_side = text != NULL;
+    if (text) {
+        while (n && (text[n - 1] == '\n' || text[n - 1] == '\r'))
+            text[--n] = '\0';
     } else {
         char date[16];
         time_t t = time(NULL);
@@ -216,14 +225,15 @@ int tp_tt_caption(char **out, const char *path, const char *tmpl, tp_error *err)
     long units = tp_tt_utf16_units(text);
     if (units < 0) {
         rc = tp_error_set(err, TP_EREJECT, 0, "%s: the caption%s is not valid UTF-8", path,
-                          f ? " file" : "");
+                          from_side ? " file" : "");
         goto out;
     }
     if (units > CAPTION_MAX_UNITS) {
         rc = tp_error_set(err, TP_EREJECT, 0,
                           "%s: the caption is %ld UTF-16 units long; TikTok allows %d (shorten "
                           "%s)",
-                          path, units, CAPTION_MAX_UNITS, f ? side : "upload.tiktok.caption");
+                          path, units, CAPTION_MAX_UNITS,
+                          from_side ? side : "upload.tiktok.caption");
         goto out;
     }
     *out = text;

@@ -45,8 +45,14 @@ int64_t tp_tt_daily_next(const int64_t *posts, int n, int limit, int64_t now);
 /* UTF-16 code units of a UTF-8 string (TikTok counts captions that way); -1 for invalid UTF-8. */
 long tp_tt_utf16_units(const char *s);
 
+/* Largest caption sidecar read: a caption is at most 2,200 UTF-16 units (8,800 bytes of UTF-8);
+ * a bigger sidecar is not a caption. */
+#define TP_SIDECAR_MAX (64 * 1024)
+
 /* The caption for path: sidecar <dir>/<stem>.txt when it exists (trailing newlines dropped),
  * else the template with {stem} and {date} (local YYYY-MM-DD) replaced. malloc'd in *out.
+ * A sidecar that is a symlink, a FIFO, a device or over TP_SIDECAR_MAX bytes is never read: a
+ * warning names it and why, and the template is used (tp_read_small_file).
  * -TP_EREJECT when longer than 2,200 UTF-16 units or not UTF-8. */
 int tp_tt_caption(char **out, const char *path, const char *tmpl, tp_error *err);
 

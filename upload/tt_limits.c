@@ -202,13 +202,24 @@ static void local_daily_uploaded(tp_tt_limits *l, const tp_tt_account *a)
         return;
     posts_load(path, posts, &n);
     int64_t now = (int64_t)tp_now_wall();
-    char tmp[4300];
-    snprintf(tmp, sizeof(tmp), "%s.tmp%d", path, (int)getpid());
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    /* An unpredictable name created O_EXCL|O_NOFOLLOW next to the file, then renamed. */
+    char *dir = tp_strdup(path), *tmp = NULL;
+    char *slash = dir ? strrchr(dir, '/') : NULL;
+    tp_error cerr = TP_ERROR_INIT;
+    int fd = -1;
+    if (slash)
+        *slash = '\0';
+    if (dir)
+        fd = tp_create_exclusive(&tmp, slash ? (dir[0] ? dir : "/") : ".", ".tokprep-posts-", NULL,
+                                 0600, &cerr);
+    free(dir);
     FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
     if (!f) {
-        if (fd >= 0)
+        if (fd >= 0) {
             close(fd);
+            unlink(tmp);
+        }
+        free(tmp);
         tp_log(TP_LOG_WARN, "%s: cannot record the post for daily_limit", path);
         free(posts);
         return;
@@ -221,6 +232,7 @@ static void local_daily_uploaded(tp_tt_limits *l, const tp_tt_account *a)
         unlink(tmp);
         tp_log(TP_LOG_WARN, "%s: cannot record the post for daily_limit", path);
     }
+    free(tmp);
     free(posts);
 }
 

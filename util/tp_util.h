@@ -4,6 +4,7 @@
 #define TP_UTIL_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -78,4 +79,26 @@ char *tp_str_printable(const char *s);
  * (U+0080..U+009F) removed, bytes that are not UTF-8 replaced by '?'. Never longer than before;
  * returns the new length. Thread-safe. */
 size_t tp_str_strip_controls(char *s);
+
+/* Read a small file whole (docs/SECURITY.md, "Sidecars"): opened with O_NONBLOCK (a FIFO never
+ * blocks) and, when nofollow, O_NOFOLLOW (a symlink is refused); fstat must say regular file of
+ * at most cap bytes. Returns 0 with *out NULL when path does not exist, 0 with *out a malloc'd
+ * NUL-terminated copy (and *len, may be NULL) when read, or -TP_EIO / -TP_ENOMEM with err
+ * saying why it was refused ("PATH: is a symbolic link; not read"); nothing is read then.
+ * Thread-safe. */
+int tp_read_small_file(char **out, size_t *len, const char *path, size_t cap, bool nofollow,
+                       tp_error *err);
+
+/* Create DIR/PREFIX<12 random hex digits>SUFFIX with O_CREAT|O_EXCL|O_NOFOLLOW, mode (the
+ * umask applies): a name nobody can predict or plant a symlink at. Returns the open (read-write)
+ * descriptor and the malloc'd path in *path_out, or -1 with err filled. Thread-safe. */
+int tp_create_exclusive(char **path_out, const char *dir, const char *prefix, const char *suffix,
+                        unsigned mode, tp_error *err);
+
+/* The creation mode for an output holding src's bytes: src's read/write bits (a 0600 source
+ * gives at most 0600), or 0666 when src cannot be stat'ed; the umask applies on top. */
+unsigned tp_output_mode(const char *src);
+/* The same for the source's open descriptor (the file that was checked, not whatever the name
+ * holds now). */
+unsigned tp_output_mode_fd(int fd);
 #endif

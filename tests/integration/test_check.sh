@@ -246,8 +246,10 @@ cp "$T/aspect.mp4" "$T/dir/a_video.bin"          # media by content, odd extensi
 cp "$T/pass.mp4" "$T/dir/sub/c.mp4"
 cp "$T/pass.mp4" "$T/dir/.secret.mp4"            # hidden: skipped
 cp "$T/pass.mp4" "$T/dir/.hidden/d.mp4"          # in a hidden folder: skipped
-echo "notes" >"$T/dir/notes.mp4"                 # not media by content: skipped in folders
-ln -s .. "$T/dir/sub/loop"                       # symlink loop: not followed twice
+echo "notes" >"$T/dir/notes.mp4"                 # media name, text content: an error, never skipped
+echo "notes" >"$T/dir/notes.txt"                 # not media by name or content: skipped, counted
+cp "$T/pass.mp4" "$T/dir/e.mp4.part"             # still being downloaded: skipped
+ln -s .. "$T/dir/sub/loop"                       # symlink: not followed, counted
 checks=$((checks + 1))
 for j in 1 3; do
     "$TOKPREP" check --json -j $j "$T/dir" "$T/pass.mp4" "$T/does-not-exist.mp4" "$T/fps.mp4" >"$T/j$j.json"
@@ -259,12 +261,15 @@ import json, sys
 t = sys.argv[1]
 a = json.load(open(t + "/j1.json")); b = json.load(open(t + "/j3.json"))
 pa = [f["path"] for f in a["files"]]; pb = [f["path"] for f in b["files"]]
-want = [t + "/dir/a_video.bin", t + "/dir/b.mp4", t + "/dir/sub/c.mp4", t + "/pass.mp4",
-        t + "/does-not-exist.mp4", t + "/fps.mp4"]
+want = [t + "/dir/a_video.bin", t + "/dir/b.mp4", t + "/dir/notes.mp4", t + "/dir/sub/c.mp4",
+        t + "/pass.mp4", t + "/does-not-exist.mp4", t + "/fps.mp4"]
 assert pa == want, pa
 assert pb == want, pb
 assert a["profile"] == "tiktok"
-assert a["summary"] == {"pass": 3, "fix": 2, "reject": 0, "error": 1}, a["summary"]
+assert a["summary"] == {"pass": 3, "fix": 2, "reject": 0, "error": 2, "non_media_skipped": 1,
+                        "symlinks_skipped": 1}, a["summary"]
+notes = a["files"][2]
+assert notes["verdict"] == "error" and "not media: looks like text" in notes["error"], notes
 assert list(a.keys()) == ["profile", "files", "summary"], list(a.keys())
 for f in a["files"]:
     for k in ("path", "verdict", "action", "violations", "error", "media"):

@@ -59,7 +59,8 @@ assert by['ok.mp4']['outputs'] == ['out_j/ok.mp4'] and by['ok.mp4']['error'] is 
 assert by['sdr.mp4']['action'] == 'transcode' and by['sdr.mp4']['outputs'] == ['out_j/sdr.mp4']
 assert by['short.mp4']['verdict'] == 'reject' and by['short.mp4']['outputs'] == []
 assert 'fix.too_short' in by['short.mp4']['error']
-assert d['summary'] == {'files': 3, 'written': 2, 'rejected': 1, 'failed': 0, 'dry_run': False}, d['summary']
+assert d['summary'] == {'files': 3, 'written': 2, 'rejected': 1, 'failed': 0, 'dry_run': False,
+                        'non_media_skipped': 0, 'symlinks_skipped': 0}, d['summary']
 PY
 check "dry-run JSON has the plan" python3 -c "
 import json, subprocess, sys

@@ -244,8 +244,11 @@ expect_status 2 "4,000-byte paths walked" -- timeout 20 "$TOKPREP" check --json 
 python3 - "$T/out" <<'EOF' && ok "long paths: a 4,000-byte path checked; >4 KiB: 'File name too long'" || bad "long paths"
 import json, sys
 files = json.load(open(sys.argv[1], encoding="utf-8"))["files"]
-assert len(files) == 2, [f["path"][-40:] for f in files]  # empty.mp4 is not media in a walk
+assert len(files) == 3, [f["path"][-40:] for f in files]
 assert any(len(f["path"]) >= 4000 and f["verdict"] != "error" for f in files)
+# empty.mp4: named like video, not media: an error, never a silent skip (issue 13)
+empty = [f for f in files if f["path"].endswith("/empty.mp4")]
+assert len(empty) == 1 and empty[0]["error"].endswith("not media: looks like an empty file"), empty
 deep = [f for f in files if "File name too long" in (f["error"] or "")]
 assert len(deep) == 1 and deep[0]["error"].endswith("File name too long"), [f["error"] for f in files]
 EOF

@@ -32,24 +32,34 @@ static void test_scan(void **state)
     assert_non_null(mkdtemp(dir));
     char *sub = tp_asprintf("%s/sub", dir);
     mkdir(sub, 0755);
-    write_file(dir, "notes.mp4", "not a video at all\n"); /* skipped: not media by content */
+    write_file(dir, "notes.mp4", "not a video at all\n"); /* media name, text content */
+    write_file(dir, "page.mov", "<!DOCTYPE html><html><body>404</body></html>\n");
     write_file(dir, ".hidden", "x");
-    write_file(sub, "b.txt", "text");
+    write_file(dir, "dl.mp4.part", "partial");
+    write_file(sub, "b.txt", "text"); /* skipped and counted: not media by name or content */
     char *explicit_text = tp_asprintf("%s/notes.mp4", dir);
     char *missing = tp_asprintf("%s/missing.mov", dir);
     const char *paths[] = {explicit_text, dir, missing};
     tp_scan_list l = TP_SCAN_LIST_INIT;
     tp_error err = TP_ERROR_INIT;
-    assert_int_equal(tp_scan_paths(&l, paths, 3, &err), 0);
-    /* The explicit file is listed whatever it holds; the folder adds nothing (no media);
-     * the missing path is an error entry, in input order. */
-    assert_int_equal(l.n, 2);
+    assert_int_equal(tp_scan_paths(&l, paths, 3, NULL, &err), 0);
+    /* The explicit file is listed whatever it holds; in the folder, files named like video
+     * whose content is not are errors (never skipped silently), in byte order; the missing
+     * path is an error entry, in input order. */
+    assert_int_equal(l.n, 4);
     assert_string_equal(l.items[0].path, explicit_text);
     assert_int_equal(l.items[0].error, 0);
     assert_false(l.items[0].from_dir);
-    assert_string_equal(l.items[1].path, missing);
-    assert_int_equal(l.items[1].error, -TP_EIO);
-    assert_non_null(strstr(l.items[1].message, "no such file"));
+    assert_true(l.items[1].from_dir && l.items[1].not_media);
+    assert_int_equal(l.items[1].error, -TP_EMEDIA);
+    assert_non_null(strstr(l.items[1].message, "notes.mp4: not media: looks like text"));
+    assert_true(l.items[2].not_media);
+    assert_non_null(strstr(l.items[2].message, "page.mov: not media: looks like HTML"));
+    assert_string_equal(l.items[3].path, missing);
+    assert_int_equal(l.items[3].error, -TP_EIO);
+    assert_non_null(strstr(l.items[3].message, "no such file"));
+    assert_int_equal(l.n_non_media, 1);
+    assert_int_equal(l.n_symlinks, 0);
     tp_scan_list_free(&l);
     assert_int_equal(l.n, 0);
     tp_scan_list_free(NULL);
