@@ -454,12 +454,14 @@ static int finish_mux(fit_output *o, tp_error *err)
 
 /* Re-probe a finished temporary output and hold it to the same profile: an output that does not
  * pass is an error, never a success. */
-static int verify_output(const fit_output *o, const tp_profile *p, int64_t *size, tp_error *err)
+static int verify_output(const fit_output *o, int fd, const tp_profile *p, int64_t *size,
+                         tp_error *err)
 {
     tp_media_info m;
     tp_check_result r;
     tp_probe_opts po = {.deep = false, .limits = &p->limits, .cancel = NULL};
-    int rc = tp_probe_file(&m, o->tmp, &po, err);
+    /* Read through the descriptor we wrote (or, for a pass, the source's): never by name. */
+    int rc = tp_probe_fd(&m, fd, o->tmp, &po, err);
     if (rc < 0) {
         tp_error_prefix(err, "%s: verifying the output", o->final);
         return rc;
@@ -488,13 +490,20 @@ static int measure_output(const fit_output *o, tp_fit_span *span, tp_error *err)
     AVFormatContext *fmt = NULL;
     AVPacket *pkt = av_packet_alloc();
     AVDictionary *opts = NULL;
+    AVIOContext *pb = NULL;
     span_acc a = {0};
-    /* As a file, whatever characters the output folder's name holds (never a protocol). */
-    char *url = tp_asprintf("file:%s", o->tmp);
-    av_dict_set(&opts, "protocol_whitelist", "file", 0);
-    int ret = pkt && url ? avformat_open_input(&fmt, url, NULL, &opts) : AVERROR(ENOMEM);
+    /* Through the descriptor we wrote, as the MP4 it is: never a name, never a protocol. */
+    const char *mp4 = "mov,mp4,m4a,3gp,3g2,mj2";
+    int ret = pkt ? fd_io_open(&pb, o->fd, false, NULL) : AVERROR(ENOMEM);
+    if (ret >= 0 && !(fmt = avformat_alloc_context()))
+        ret = AVERROR(ENOMEM);
+    if (ret >= 0) {
+        fmt->pb = pb;
+        fmt->flags |= AVFMT_FLAG_CUSTOM_IO;
+        tp_demux_lock(fmt, &opts, mp4);
+        ret = avformat_open_input(&fmt, "", tp_demuxer_find(mp4), &opts);
+    }
     av_dict_free(&opts);
-    free(url);
     while (ret >= 0) {
         ret = av_read_frame(fmt, pkt);
         if (ret >= 0 && pkt->stream_index >= 0 && pkt->stream_index < (int)fmt->nb_streams)
@@ -502,6 +511,7 @@ static int measure_output(const fit_output *o, tp_fit_span *span, tp_error *err)
         av_packet_unref(pkt);
     }
     avformat_close_input(&fmt);
+    fd_io_close(&pb);
     av_packet_free(&pkt);
     if (ret != AVERROR_EOF)
         return av_fail(err, ret, o->final, "measuring the written output");
@@ -1326,7 +1336,8 @@ int tp_fit_run(char ***out_paths, int *n_out, const char *src, int src_fd,
         bool oversize = false;
         for (int k = 0; k < c.n_out; k++) {
             int64_t size = 0;
-            rc = verify_output(&c.out[k], p, &size, err);
+            rc = verify_output(&c.out[k], plan->action == TP_ACTION_NONE ? src_fd : c.out[k].fd, p,
+                               &size, err);
             if (size > biggest)
                 biggest = size;
             if (rc < 0 && plan->action == TP_ACTION_TRANSCODE && p->rules.max_size > 0 &&
