@@ -1,7 +1,8 @@
-/* libavformat input from a file descriptor: see probe/avio_fd.h. */
+/* libavformat I/O over a file descriptor: see probe/avio_fd.h. */
 #include "probe/avio_fd.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -35,6 +36,29 @@ static int fd_read(void *opaque, uint8_t *buf, int n)
     return (int)got;
 }
 
+#if LIBAVFORMAT_VERSION_MAJOR >= 61
+#define TP_AVIO_WBUF const uint8_t
+#else
+#define TP_AVIO_WBUF uint8_t
+#endif
+
+static int fd_write(void *opaque, TP_AVIO_WBUF *buf, int n)
+{
+    fd_reader *r = opaque;
+    if (r->icb.callback && r->icb.callback(r->icb.opaque))
+        return AVERROR_EXIT;
+    for (int done = 0; done < n;) {
+        ssize_t k = pwrite(r->fd, buf + done, (size_t)(n - done), (off_t)r->pos);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            return AVERROR(k < 0 ? errno : EIO);
+        done += (int)k;
+        r->pos += k;
+    }
+    return n;
+}
+
 static int64_t fd_seek(void *opaque, int64_t off, int whence)
 {
     fd_reader *r = opaque;
@@ -58,13 +82,15 @@ static int64_t fd_seek(void *opaque, int64_t off, int whence)
     return r->pos;
 }
 
-int tp_avio_fd_new(AVIOContext **out, int fd, const AVIOInterruptCB *icb)
+int tp_avio_fd_open(AVIOContext **out, int fd, bool write, const AVIOInterruptCB *icb)
 {
     *out = NULL;
     fd_reader *r = av_mallocz(sizeof(*r));
     unsigned char *buf = av_malloc(FD_IO_BUFFER);
-    AVIOContext *pb =
-        r && buf ? avio_alloc_context(buf, FD_IO_BUFFER, 0, r, fd_read, NULL, fd_seek) : NULL;
+    AVIOContext *pb = r && buf
+                          ? avio_alloc_context(buf, FD_IO_BUFFER, write, r, write ? NULL : fd_read,
+                                               write ? fd_write : NULL, fd_seek)
+                          : NULL;
     if (!pb) {
         av_free(r);
         av_free(buf);
@@ -78,13 +104,29 @@ int tp_avio_fd_new(AVIOContext **out, int fd, const AVIOInterruptCB *icb)
     return 0;
 }
 
-void tp_avio_fd_free(AVIOContext **pb)
+int tp_avio_fd_new(AVIOContext **out, int fd, const AVIOInterruptCB *icb)
+{
+    return tp_avio_fd_open(out, fd, false, icb);
+}
+
+int tp_avio_fd_close(AVIOContext **pb)
 {
     if (!pb || !*pb)
-        return;
+        return 0;
+    int ret = 0;
+    if ((*pb)->write_flag) {
+        avio_flush(*pb);
+        ret = (*pb)->error;
+    }
     av_freep(&(*pb)->opaque);
     av_freep(&(*pb)->buffer); /* libavformat may have replaced ours */
     avio_context_free(pb);
+    return ret;
+}
+
+void tp_avio_fd_free(AVIOContext **pb)
+{
+    tp_avio_fd_close(pb);
 }
 
 static int refuse_io_open(struct AVFormatContext *s, AVIOContext **pb, const char *url, int flags,

@@ -5,6 +5,8 @@
 #ifndef TP_AVIO_FD_H
 #define TP_AVIO_FD_H
 
+#include <stdbool.h>
+
 #include <libavformat/avformat.h>
 
 /* Read-only AVIOContext over fd (not owned, not closed). icb, when not NULL, is polled before
@@ -12,6 +14,13 @@
 int tp_avio_fd_new(AVIOContext **out, int fd, const AVIOInterruptCB *icb);
 /* Frees what tp_avio_fd_new made; *pb becomes NULL. Accepts NULL. */
 void tp_avio_fd_free(AVIOContext **pb);
+
+/* As tp_avio_fd_new, or, when write, a write-only context (pwrite at its own offset, seekable:
+ * what a muxer needs) over fd; icb is polled before every read or write. */
+int tp_avio_fd_open(AVIOContext **out, int fd, bool write, const AVIOInterruptCB *icb);
+/* Flushes (when writing) and frees a context from tp_avio_fd_open; *pb becomes NULL; fd stays
+ * open. Returns the context's write error, if any (< 0), else 0. Accepts NULL. */
+int tp_avio_fd_close(AVIOContext **pb);
 
 /* Lock a demuxer down before avformat_open_input: ic->io_open refuses every nested open (HLS
  * segments, concat entries, MOV data references), and *opts gets protocol_whitelist "none" and

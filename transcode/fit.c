@@ -163,7 +163,7 @@ static tp_fit_span span_get(const span_acc *a)
 
 /* Temporary file next to the final one: same file system, so rename is atomic. Created
  * exclusively under an unpredictable name, without following a symlink, and kept open: the
- * output is written through that descriptor only (fd_io below), so nobody can plant a link at
+ * output is written through that descriptor only (probe/avio_fd.h), so nobody can plant a link at
  * the name for us to write through. Its mode is the source's read/write bits (umask applied):
  * an output is never readable by more users than its source. */
 static int make_temp(char **out, int *fd, const char *outdir, const char *final_name, int src_fd,
@@ -181,113 +181,6 @@ static int make_temp(char **out, int *fd, const char *outdir, const char *final_
     return 0;
 }
 
-/* ---- AVIO over the temporary file's descriptor ---------------------------------------------
- * Writing (the muxer) and reading back (the mp4 muxer's faststart pass re-opens its output for
- * reading) each keep their own position and use pwrite/pread on the one descriptor. */
-
-typedef struct {
-    int fd;
-    int64_t pos;
-    const volatile int *cancel; /* may be NULL */
-} fd_io;
-
-#if LIBAVFORMAT_VERSION_MAJOR >= 61
-#define TP_AVIO_WBUF const uint8_t
-#else
-#define TP_AVIO_WBUF uint8_t
-#endif
-
-static int fd_io_write(void *opaque, TP_AVIO_WBUF *buf, int size)
-{
-    fd_io *io = opaque;
-    if (io->cancel && *io->cancel)
-        return AVERROR_EXIT;
-    for (int done = 0; done < size;) {
-        ssize_t n = pwrite(io->fd, buf + done, (size_t)(size - done), (off_t)io->pos);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return AVERROR(n < 0 ? errno : EIO);
-        done += (int)n;
-        io->pos += n;
-    }
-    return size;
-}
-
-static int fd_io_read(void *opaque, uint8_t *buf, int size)
-{
-    fd_io *io = opaque;
-    if (io->cancel && *io->cancel)
-        return AVERROR_EXIT;
-    for (;;) {
-        ssize_t n = pread(io->fd, buf, (size_t)size, (off_t)io->pos);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return AVERROR(errno);
-        if (n == 0)
-            return AVERROR_EOF;
-        io->pos += n;
-        return (int)n;
-    }
-}
-
-static int64_t fd_io_seek(void *opaque, int64_t offset, int whence)
-{
-    fd_io *io = opaque;
-    struct stat st;
-    switch (whence & ~AVSEEK_FORCE) {
-    case AVSEEK_SIZE: return fstat(io->fd, &st) < 0 ? AVERROR(errno) : (int64_t)st.st_size;
-    case SEEK_SET: break;
-    case SEEK_CUR: offset += io->pos; break;
-    case SEEK_END:
-        if (fstat(io->fd, &st) < 0)
-            return AVERROR(errno);
-        offset += (int64_t)st.st_size;
-        break;
-    default: return AVERROR(EINVAL);
-    }
-    if (offset < 0)
-        return AVERROR(EINVAL);
-    io->pos = offset;
-    return offset;
-}
-
-static int fd_io_open(AVIOContext **pb, int fd, bool write, const volatile int *cancel)
-{
-    *pb = NULL;
-    fd_io *io = av_mallocz(sizeof(*io));
-    unsigned char *buf = av_malloc(1 << 16);
-    if (io && buf) {
-        io->fd = fd;
-        io->cancel = cancel;
-        *pb = avio_alloc_context(buf, 1 << 16, write ? 1 : 0, io, write ? NULL : fd_io_read,
-                                 write ? fd_io_write : NULL, fd_io_seek);
-    }
-    if (!*pb) {
-        av_free(io);
-        av_free(buf);
-        return AVERROR(ENOMEM);
-    }
-    return 0;
-}
-
-/* Flushes (when writing) and frees a context from fd_io_open; the descriptor stays open. */
-static int fd_io_close(AVIOContext **pb)
-{
-    if (!*pb)
-        return 0;
-    int ret = 0;
-    if ((*pb)->write_flag) {
-        avio_flush(*pb);
-        ret = (*pb)->error;
-    }
-    av_freep(&(*pb)->buffer);
-    av_freep(&(*pb)->opaque);
-    avio_context_free(pb);
-    return ret;
-}
-
 /* The muxer's own opens (faststart's read-back of its output): only our temporary file, for
  * reading, through its descriptor; never a path or a URL. */
 static int mux_io_open(AVFormatContext *s, AVIOContext **pb, const char *url, int flags,
@@ -297,13 +190,13 @@ static int mux_io_open(AVFormatContext *s, AVIOContext **pb, const char *url, in
     const fit_output *o = s->opaque;
     if (!o || !url || !o->tmp || strcmp(url, o->tmp) || (flags & AVIO_FLAG_WRITE) || o->fd < 0)
         return AVERROR(EPERM);
-    return fd_io_open(pb, o->fd, false, s->interrupt_callback.opaque);
+    return tp_avio_fd_open(pb, o->fd, false, &s->interrupt_callback);
 }
 
 static int mux_io_close2(AVFormatContext *s, AVIOContext *pb)
 {
     (void)s;
-    return fd_io_close(&pb);
+    return tp_avio_fd_close(&pb);
 }
 
 void tp_fit_paths_free(char **paths, int n)
@@ -353,7 +246,7 @@ static void outputs_close(fit_ctx *c, bool remove_tmp)
     for (int i = 0; i < c->n_out; i++) {
         fit_output *o = &c->out[i];
         if (o->mux) {
-            fd_io_close(&o->mux->pb);
+            tp_avio_fd_close(&o->mux->pb);
             avformat_free_context(o->mux);
             o->mux = NULL;
         }
@@ -424,8 +317,8 @@ static int write_header(fit_output *o, const char *src, const volatile int *canc
     o->mux->interrupt_callback.opaque = (void *)cancel;
     /* moov first: the mp4 muxer rewrites the file once at the end (faststart). */
     av_dict_set(&mo, "movflags", "+faststart", 0);
-    /* The cancel flag also stops the faststart rewrite of a long output (fd_io). */
-    int ret = fd_io_open(&o->mux->pb, o->fd, true, cancel);
+    /* The cancel flag also stops the faststart rewrite of a long output. */
+    int ret = tp_avio_fd_open(&o->mux->pb, o->fd, true, &o->mux->interrupt_callback);
     if (ret >= 0)
         ret = avformat_write_header(o->mux, &mo);
     av_dict_free(&mo);
@@ -442,7 +335,7 @@ static int finish_mux(fit_output *o, tp_error *err)
         ret = av_write_trailer(o->mux);
         o->header_written = false;
     }
-    int cret = fd_io_close(&o->mux->pb);
+    int cret = tp_avio_fd_close(&o->mux->pb);
     if (cret >= 0 && fsync(o->fd) < 0 && errno != EINVAL)
         cret = AVERROR(errno);
     if (ret >= 0)
@@ -494,7 +387,7 @@ static int measure_output(const fit_output *o, tp_fit_span *span, tp_error *err)
     span_acc a = {0};
     /* Through the descriptor we wrote, as the MP4 it is: never a name, never a protocol. */
     const char *mp4 = "mov,mp4,m4a,3gp,3g2,mj2";
-    int ret = pkt ? fd_io_open(&pb, o->fd, false, NULL) : AVERROR(ENOMEM);
+    int ret = pkt ? tp_avio_fd_open(&pb, o->fd, false, NULL) : AVERROR(ENOMEM);
     if (ret >= 0 && !(fmt = avformat_alloc_context()))
         ret = AVERROR(ENOMEM);
     if (ret >= 0) {
@@ -511,7 +404,7 @@ static int measure_output(const fit_output *o, tp_fit_span *span, tp_error *err)
         av_packet_unref(pkt);
     }
     avformat_close_input(&fmt);
-    fd_io_close(&pb);
+    tp_avio_fd_close(&pb);
     av_packet_free(&pkt);
     if (ret != AVERROR_EOF)
         return av_fail(err, ret, o->final, "measuring the written output");
