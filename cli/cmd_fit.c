@@ -9,6 +9,7 @@
 
 #include "cli/cli.h"
 #include "pipeline/scan.h"
+#include "probe/check.h"
 #include "probe/probe.h"
 #include "probe/report.h"
 #include "probe/rules.h"
@@ -99,20 +100,17 @@ static void fit_one(fit_run *run, fit_job *job)
 {
     if (job->rc < 0) /* the scan already failed it (missing, unreadable) */
         return;
-    tp_probe_opts po = {.deep = false,
-                        .bars = run->profile->fix.autocrop,
-                        .limits = &run->profile->limits, .cancel = run->cancel};
     /* Opened once: the probe and the fit read this descriptor, never the name again. */
     int fd = tp_src_open(job->path, job->from_dir, NULL, &job->err);
     if (fd < 0) {
         job->rc = -TP_EIO;
         return;
     }
-    job->rc = tp_probe_fd(&job->media, fd, job->path, &po, &job->err);
+    job->rc = tp_check_fd_for_fit(&job->media, &job->check, fd, job->path, run->profile,
+                                  run->cancel, &job->err);
     if (job->rc < 0)
         goto out;
     job->probed = true;
-    tp_rules_check(&job->check, &job->media, run->profile);
     job->rc = tp_fit_plan_make(&job->plan, &job->media, &job->check, run->profile, &job->err);
     if (job->rc < 0)
         goto out;
@@ -470,9 +468,9 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
         printf("%zu symbolic link%s skipped (not followed; see --follow-symlinks)\n",
                list.n_symlinks, list.n_symlinks == 1 ? "" : "s");
     rc = *fr.cancel ? TP_EXIT_INTERRUPTED
-         : n_fail    ? TP_EXIT_ERROR
-         : n_reject  ? TP_EXIT_FAIL
-                     : TP_EXIT_OK;
+         : n_fail   ? TP_EXIT_ERROR
+         : n_reject ? TP_EXIT_FAIL
+                    : TP_EXIT_OK;
 out:
     for (size_t i = 0; i < fr.n_jobs; i++)
         tp_fit_paths_free(fr.jobs[i].outputs, fr.jobs[i].n_outputs);

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "pipeline/internal.h"
+#include "probe/check.h"
 #include "probe/probe.h"
 #include "probe/rules.h"
 #include "transcode/fit.h"
@@ -94,13 +95,10 @@ int tp_stage_scan(struct tp_pipeline *pl, tp_job *job)
 
 static int probe_source(struct tp_pipeline *pl, tp_job *job)
 {
-    tp_probe_opts po = {.deep = false,
-                        .bars = pl->profile->fix.autocrop,
-                        .limits = &pl->profile->limits, .cancel = &pl->cancel};
-    int rc = tp_probe_fd(&job->media, job->src_fd, job->path, &po, &job->err);
+    int rc = tp_check_fd_for_fit(&job->media, &job->check, job->src_fd, job->path, pl->profile,
+                                 &pl->cancel, &job->err);
     if (rc < 0)
         return rc;
-    tp_rules_check(&job->check, &job->media, pl->profile);
     job->have_media = true;
     return 0;
 }

@@ -150,3 +150,22 @@ const tp_check_result *tp_check_result_get(const tp_check *c)
 {
     return &c->result;
 }
+
+int tp_check_fd_for_fit(tp_media_info *media, tp_check_result *check, int fd, const char *path,
+                        const tp_profile *profile, const volatile int *cancel, tp_error *err)
+{
+    tp_probe_opts po = {.limits = &profile->limits, .cancel = cancel};
+    int rc = tp_probe_fd(media, fd, path, &po, err);
+    if (rc < 0)
+        return rc;
+    tp_rules_check(check, media, profile);
+    /* Sampling frames for bars costs a decode of a few hundred frames: only where fix.autocrop
+     * can use it, a re-encode. Header probing again is cheap next to that. */
+    if (!profile->fix.autocrop || check->action != TP_ACTION_TRANSCODE || !media->video.present)
+        return 0;
+    po.bars = true;
+    if ((rc = tp_probe_fd(media, fd, path, &po, err)) < 0)
+        return rc;
+    tp_rules_check(check, media, profile);
+    return 0;
+}

@@ -23,6 +23,12 @@ struct tp_check {
 int tp_check_source(tp_check **out, const tp_profile *profile, const char *path, bool nofollow,
                     const tp_check_opts *opts, tp_error *err);
 
+/* Probe the open source fd for fit (path names it in messages) and judge it: *media and *check.
+ * The frames sampled for burned-in bars (fix.autocrop) are decoded only when the file is to be
+ * re-encoded, the only case that can use them. Thread-safe. */
+int tp_check_fd_for_fit(tp_media_info *media, tp_check_result *check, int fd, const char *path,
+                        const tp_profile *profile, const volatile int *cancel, tp_error *err);
+
 /* The media info of a check, or NULL when the file could not be read. */
 const tp_media_info *tp_check_media(const tp_check *check);
 /* The full rules result (violations, verdict, action, reason). */

@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <unistd.h>
 
+#include "probe/check.h"
 #include "probe/probe.h"
 #include "probe/rules.h"
 #include "transcode/fit.h"
@@ -18,16 +19,14 @@ int tp_fit_file(char ***out_paths, int *n_out, const char *path, const tp_profil
     tp_media_info media;
     tp_check_result check;
     tp_fit_plan plan;
-    tp_probe_opts po = {
-        .deep = false, .bars = profile->fix.autocrop, .limits = &profile->limits, .cancel = opts ? opts->cancel : NULL};
     /* Opened once: the probe, the plan and the fit all see this one file. */
     int fd = tp_src_open(path, false, NULL, err);
     if (fd < 0)
         return -TP_EIO;
-    int rc = tp_probe_fd(&media, fd, path, &po, err);
+    int rc =
+        tp_check_fd_for_fit(&media, &check, fd, path, profile, opts ? opts->cancel : NULL, err);
     if (rc < 0)
         goto out;
-    tp_rules_check(&check, &media, profile);
     if ((rc = tp_fit_plan_make(&plan, &media, &check, profile, err)) < 0)
         goto out;
     if (plan.reject) {
