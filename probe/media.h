@@ -39,6 +39,7 @@ typedef struct {
     char container[TP_NAME_MAX]; /* mp4, mov, webm, mkv, avi, mpegts, ... */
     int64_t size;                /* bytes */
     double duration;             /* seconds, -1 when unknown */
+    char duration_source[8];     /* "header", "packets" (measured from timestamps), "unknown" */
     double start_time;           /* seconds */
     int64_t bit_rate;            /* bit/s */
     bool faststart;              /* MP4/MOV: moov before mdat; true for other containers */

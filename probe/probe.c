@@ -21,6 +21,9 @@
 /* Video packets sampled for the VFR test: enough to see a cadence change, few enough to be cheap.
  */
 #define VFR_SAMPLE 60
+/* Frames a decoder may hold back for reordering (H.264/HEVC allow 16). */
+#define REORDER_MARGIN 16
+#define TS_SAMPLE (VFR_SAMPLE + REORDER_MARGIN + 1)
 /* Packets of all streams read while looking for VFR_SAMPLE video packets. */
 #define VFR_MAX_PACKETS 600
 /* Top-level atoms walked before giving up (a sane file has fewer than ten). */
@@ -425,15 +428,20 @@ static int cmp_i64(const void *a, const void *b)
 }
 
 /* Variable frame rate when frame intervals differ by more than rounding: 2 ticks covers
- * millisecond time bases (33/34 ms at 29.97 fps), 5 % covers a drifting clock. */
-static bool timestamps_vfr(int64_t *ts, int n)
+ * millisecond time bases (41/42 ms at 23.976 fps), 5 % covers a drifting clock. The sample is
+ * the first packets in decode order: sorting gives presentation order, but a frame shown before
+ * the last sampled one may be decoded after it (B-frames), so the top REORDER_MARGIN timestamps
+ * are left out rather than read as a gap. */
+bool tp_probe_timestamps_vfr(int64_t *ts, int n)
 {
     if (n < 3)
         return false;
     qsort(ts, (size_t)n, sizeof(*ts), cmp_i64);
-    int64_t d[VFR_SAMPLE + 1], sorted[VFR_SAMPLE + 1];
+    if (n > 2 * REORDER_MARGIN + 2)
+        n -= REORDER_MARGIN;
+    int64_t d[TS_SAMPLE], sorted[TS_SAMPLE];
     int k = 0;
-    for (int i = 1; i < n && k < VFR_SAMPLE + 1; i++)
+    for (int i = 1; i < n && k < TS_SAMPLE; i++)
         if (ts[i] > ts[i - 1])
             d[k++] = ts[i] - ts[i - 1];
     if (k < 2)
@@ -445,11 +453,112 @@ static bool timestamps_vfr(int64_t *ts, int n)
     return (double)(sorted[k - 1] - sorted[0]) > tol;
 }
 
+bool tp_probe_duration_needs_packets(double header, bool estimated, double seen_end,
+                                     bool seen_complete)
+{
+    if (!(header > 0.0) || !isfinite(header) || estimated)
+        return true;
+    if (!(seen_end >= 0.0))
+        return false;
+    const double tol = fmax(0.5, 0.02 * header);
+    return seen_end > header + tol || (seen_complete && seen_end < header - tol);
+}
+
+/* What packets tell: the first TS_SAMPLE video timestamps (for the VFR test) and the span that
+ * the chosen streams' packets cover, from the earliest timestamp to the latest one plus its
+ * duration (the measured duration). */
+typedef struct {
+    int vi, ai;
+    int64_t pts[TS_SAMPLE], dts[TS_SAMPLE];
+    int n_video, n_pts, n_dts;
+    double start, end; /* seconds; start = INFINITY and end = -INFINITY until a timestamp */
+    bool eof;          /* read to the end of the file (or to unreadable data) */
+    bool interrupted;  /* stopped by limits.probe_timeout or cancel */
+} pkt_scan;
+
+static void scan_init(pkt_scan *s, int vi, int ai)
+{
+    memset(s, 0, sizeof(*s));
+    s->vi = vi;
+    s->ai = ai;
+    s->start = INFINITY;
+    s->end = -INFINITY;
+}
+
+static void scan_packet(pkt_scan *s, const AVFormatContext *ic, const AVPacket *pkt)
+{
+    const int si = pkt->stream_index;
+    if (si != s->vi && si != s->ai)
+        return;
+    if (si == s->vi && s->n_video < TS_SAMPLE) {
+        s->n_video++;
+        if (pkt->pts != AV_NOPTS_VALUE)
+            s->pts[s->n_pts++] = pkt->pts;
+        if (pkt->dts != AV_NOPTS_VALUE)
+            s->dts[s->n_dts++] = pkt->dts;
+    }
+    const AVStream *st = ic->streams[si];
+    const double tb = av_q2d(st->time_base);
+    int64_t first = pkt->pts, last = pkt->pts;
+    if (pkt->dts != AV_NOPTS_VALUE) {
+        if (first == AV_NOPTS_VALUE || pkt->dts < first)
+            first = pkt->dts;
+        if (last == AV_NOPTS_VALUE || pkt->dts > last)
+            last = pkt->dts;
+    }
+    if (first == AV_NOPTS_VALUE || !(tb > 0.0))
+        return;
+    if (st->start_time != AV_NOPTS_VALUE && st->start_time > first)
+        first = st->start_time; /* a decoder delay's negative DTS is not footage */
+    const double t0 = (double)first * tb,
+                 t1 = (double)last * tb + (pkt->duration > 0 ? (double)pkt->duration * tb : 0.0);
+    if (t0 < s->start)
+        s->start = t0;
+    if (t1 > s->end)
+        s->end = t1;
+}
+
+/* The sampled video timestamps in presentation order when every packet had a PTS; else the
+ * decode timestamps (evenly spaced for a constant rate: raw MPEG video has no PTS on I/P). */
+static int scan_timestamps(pkt_scan *s, int64_t **ts)
+{
+    if (s->n_pts == s->n_video || s->n_dts < s->n_video / 2) {
+        *ts = s->pts;
+        return s->n_pts;
+    }
+    *ts = s->dts;
+    return s->n_dts;
+}
+
+/* Read packets (no decoding) into s, at most max_packets of all streams; stops at the end of
+ * the file, a read error, limits.probe_timeout or cancel. */
+static void read_packets(AVFormatContext *ic, pkt_scan *s, AVPacket *pkt, int64_t max_packets)
+{
+    for (int64_t i = 0; i < max_packets; i++) {
+        int r = av_read_frame(ic, pkt);
+        if (r < 0) {
+            if (r == AVERROR_EXIT)
+                s->interrupted = true;
+            else
+                s->eof = true; /* EOF, or damage past which nothing can be read */
+            return;
+        }
+        scan_packet(s, ic, pkt);
+        av_packet_unref(pkt);
+    }
+}
+
+/* Seconds the packets cover, or -1 when none had a timestamp. */
+static double scan_duration(const pkt_scan *s)
+{
+    return s->end > s->start && isfinite(s->end - s->start) ? s->end - s->start : -1.0;
+}
+
 /* MOV/MP4 already hold every sample's timestamp in the index: no packet I/O needed. */
 static int index_timestamps(AVStream *st, int64_t *ts)
 {
     int count = avformat_index_get_entries_count(st), n = 0;
-    for (int i = 0; i < count && n < VFR_SAMPLE + 1; i++) {
+    for (int i = 0; i < count && n < TS_SAMPLE; i++) {
         const AVIndexEntry *e = avformat_index_get_entry(st, i);
         if (e && !(e->flags & AVINDEX_DISCARD_FRAME))
             ts[n++] = e->timestamp;
@@ -457,21 +566,18 @@ static int index_timestamps(AVStream *st, int64_t *ts)
     return n;
 }
 
-/* Read at most VFR_MAX_PACKETS packets collecting the video stream's timestamps. */
-static int packet_timestamps(AVFormatContext *ic, int vi, int64_t *ts, AVPacket *pkt)
+/* Where an AVI's index ends (it lists every frame), in seconds from the stream start; -1 when
+ * there is no index. A file cut short keeps its header's frame count but loses the frames. */
+static double index_end(const AVStream *st)
 {
-    int n = 0;
-    for (int i = 0; i < VFR_MAX_PACKETS && n < VFR_SAMPLE + 1; i++) {
-        if (av_read_frame(ic, pkt) < 0)
-            break;
-        if (pkt->stream_index == vi) {
-            int64_t t = pkt->pts != AV_NOPTS_VALUE ? pkt->pts : pkt->dts;
-            if (t != AV_NOPTS_VALUE)
-                ts[n++] = t;
-        }
-        av_packet_unref(pkt);
-    }
-    return n;
+    int count = avformat_index_get_entries_count((AVStream *)st);
+    const AVIndexEntry *e = count > 0 ? avformat_index_get_entry((AVStream *)st, count - 1) : NULL;
+    const double tb = av_q2d(st->time_base);
+    if (!e || !(tb > 0.0))
+        return -1.0;
+    int64_t t0 = st->start_time != AV_NOPTS_VALUE ? st->start_time : 0;
+    double frame = st->avg_frame_rate.num > 0 ? av_q2d(av_inv_q(st->avg_frame_rate)) : 0.0;
+    return (double)(e->timestamp - t0) * tb + frame;
 }
 
 static void fill_video(tp_video_info *v, AVFormatContext *ic, int vi)
@@ -565,7 +671,7 @@ static void fill_audio(tp_audio_info *a, const AVStream *st, int ai)
 
 /* Deep mode: decode every packet of the chosen video and audio streams, counting failures that
  * the headers cannot show (corrupt slices, truncated payloads). Also samples VFR timestamps. */
-static int decode_all(AVFormatContext *ic, tp_media_info *m, int64_t *ts, int *n_ts, AVPacket *pkt,
+static int decode_all(AVFormatContext *ic, tp_media_info *m, pkt_scan *scan, AVPacket *pkt,
                       const interrupt_state *is, const char *path, tp_error *err)
 {
     AVCodecContext *dec[2] = {NULL, NULL};
@@ -611,11 +717,7 @@ static int decode_all(AVFormatContext *ic, tp_media_info *m, int64_t *ts, int *n
             errors++; /* a read error mid-file: the rest cannot be trusted */
             break;
         }
-        if (pkt->stream_index == idx[0] && *n_ts < VFR_SAMPLE + 1) {
-            int64_t t = pkt->pts != AV_NOPTS_VALUE ? pkt->pts : pkt->dts;
-            if (t != AV_NOPTS_VALUE)
-                ts[(*n_ts)++] = t;
-        }
+        scan_packet(scan, ic, pkt);
         for (int k = 0; k < 2; k++) {
             if (!dec[k] || pkt->stream_index != idx[k])
                 continue;
@@ -654,6 +756,75 @@ out:
     return ret;
 }
 
+/* The duration and the VFR test, from packet timestamps. The header's duration is kept unless it
+ * is an estimate (from the bit rate, or none) or the timestamps already read disagree with it;
+ * then every packet is read (not decoded, within limits.probe_timeout) and the span they cover
+ * is the duration. A scan that cannot finish leaves the duration unknown rather than guessed. */
+static int measure(tp_media_info *out, AVFormatContext *ic, pkt_scan *scan, AVPacket *pkt,
+                   bool deep, interrupt_state *is, const char *path, tp_error *err)
+{
+    const double header = ic->duration != AV_NOPTS_VALUE && ic->duration > 0
+                              ? (double)ic->duration / AV_TIME_BASE
+                              : -1.0;
+    const bool estimated = ic->duration_estimation_method == AVFMT_DURATION_FROM_BITRATE;
+    const bool is_mov = !strncmp(ic->iformat->name, "mov,", 4);
+    const int vi = scan->vi;
+    int64_t *ts = scan->pts;
+    int n_ts = 0;
+
+    if (deep) {
+        /* Decoding time grows with the file, so the header timeout does not apply; the cancel
+         * flag still does. Every packet is read, so the span is measured anyway. */
+        is->deadline = INFINITY;
+        int ret = decode_all(ic, out, scan, pkt, is, path, err);
+        if (ret < 0)
+            return ret;
+        scan->eof = true;
+        n_ts = scan_timestamps(scan, &ts);
+    } else {
+        double seen = -1.0;
+        bool complete = false;
+        if (vi >= 0 && is_mov)
+            n_ts = index_timestamps(ic->streams[vi], scan->pts);
+        if (vi >= 0 && !strcmp(ic->iformat->name, "avi")) {
+            seen = index_end(ic->streams[vi]);
+            complete = seen >= 0;
+        }
+        bool need = tp_probe_duration_needs_packets(header, estimated, seen, complete);
+        if (n_ts < 3 || need) {
+            read_packets(ic, scan, pkt, VFR_MAX_PACKETS);
+            if (n_ts < 3)
+                n_ts = scan_timestamps(scan, &ts);
+            /* A sample that reached the end is a complete count; one that ran past the
+             * header's end shows the header wrong. Either way the header is checked. */
+            if (!is_mov && !need)
+                need =
+                    tp_probe_duration_needs_packets(header, false, scan_duration(scan), scan->eof);
+            if (need && !scan->eof && !scan->interrupted)
+                read_packets(ic, scan, pkt, INT64_MAX);
+        }
+        if (!need) {
+            out->duration = header;
+            tp_strlcpy(out->duration_source, "header", sizeof(out->duration_source));
+        } else if (scan->eof && scan_duration(scan) > 0) {
+            out->duration = scan_duration(scan);
+            tp_strlcpy(out->duration_source, "packets", sizeof(out->duration_source));
+        }
+    }
+    if (deep) {
+        if (!tp_probe_duration_needs_packets(header, estimated, scan_duration(scan), true)) {
+            out->duration = header;
+            tp_strlcpy(out->duration_source, "header", sizeof(out->duration_source));
+        } else if (scan_duration(scan) > 0) {
+            out->duration = scan_duration(scan);
+            tp_strlcpy(out->duration_source, "packets", sizeof(out->duration_source));
+        }
+    }
+    if (vi >= 0)
+        out->video.vfr = tp_probe_timestamps_vfr(ts, n_ts);
+    return 0;
+}
+
 /* Everything once the bytes are reachable through pb: format detection, limits, stream info,
  * the VFR sample and deep decoding. Files and buffers share it, so fuzzing a buffer covers the
  * path files take. whitelist limits the protocols a demuxer may open for nested resources. */
@@ -665,8 +836,8 @@ static int probe_io(tp_media_info *out, AVIOContext *pb, const file_facts *facts
     AVDictionary *fopts = NULL, **sopts = NULL;
     AVPacket *pkt = NULL;
     unsigned n_sopts = 0;
-    int64_t ts[VFR_SAMPLE + 1];
-    int ret, n_ts = 0;
+    pkt_scan *scan = NULL;
+    int ret;
     char buf[32];
 
     const AVInputFormat *fmt = NULL;
@@ -713,7 +884,8 @@ static int probe_io(tp_media_info *out, AVIOContext *pb, const file_facts *facts
 
     ic = avformat_alloc_context();
     pkt = av_packet_alloc();
-    if (!ic || !pkt) {
+    scan = malloc(sizeof(*scan));
+    if (!ic || !pkt || !scan) {
         ret = tp_error_set(err, TP_ENOMEM, 0, "%s: out of memory", path);
         goto out;
     }
@@ -816,13 +988,8 @@ static int probe_io(tp_media_info *out, AVIOContext *pb, const file_facts *facts
     container_name(out->container, sizeof(out->container), ic->iformat, facts);
     out->faststart =
         facts->isobmff || !strncmp(ic->iformat->name, "mov,", 4) ? facts->faststart : true;
-    if (ic->duration != AV_NOPTS_VALUE && ic->duration >= 0)
-        out->duration = (double)ic->duration / AV_TIME_BASE;
     if (ic->start_time != AV_NOPTS_VALUE)
         out->start_time = (double)ic->start_time / AV_TIME_BASE;
-    out->bit_rate = ic->bit_rate;
-    if (out->bit_rate <= 0 && out->duration > 0)
-        out->bit_rate = (int64_t)((double)out->size * 8 / out->duration);
 
     for (unsigned i = 0; i < ic->nb_streams; i++) {
         const AVStream *st = ic->streams[i];
@@ -845,21 +1012,13 @@ static int probe_io(tp_media_info *out, AVIOContext *pb, const file_facts *facts
     if (ai >= 0)
         fill_audio(&out->audio, ic->streams[ai], ai);
 
-    if (deep) {
-        /* Decoding time grows with the file, so the header timeout does not apply; the cancel
-         * flag still does. */
-        is->deadline = INFINITY;
-        ret = decode_all(ic, out, ts, &n_ts, pkt, is, path, err);
-        if (ret < 0)
-            goto out;
-    } else if (vi >= 0) {
-        if (!strncmp(ic->iformat->name, "mov,", 4))
-            n_ts = index_timestamps(ic->streams[vi], ts);
-        if (n_ts < 3)
-            n_ts = packet_timestamps(ic, vi, ts, pkt);
-    }
-    if (vi >= 0)
-        out->video.vfr = timestamps_vfr(ts, n_ts);
+    scan_init(scan, vi, ai);
+    ret = measure(out, ic, scan, pkt, deep, is, path, err);
+    if (ret < 0)
+        goto out;
+    out->bit_rate = ic->bit_rate;
+    if (out->bit_rate <= 0 && out->duration > 0)
+        out->bit_rate = (int64_t)((double)out->size * 8 / out->duration);
 
 out:
     for (unsigned i = 0; i < n_sopts && sopts; i++)
@@ -867,6 +1026,7 @@ out:
     free(sopts);
     av_dict_free(&fopts);
     av_packet_free(&pkt);
+    free(scan);
     avformat_close_input(&ic);
     return ret;
 }
@@ -883,6 +1043,7 @@ int tp_probe_file(tp_media_info *out, const char *path, const tp_probe_opts *opt
 
     memset(out, 0, sizeof(*out));
     out->duration = -1;
+    tp_strlcpy(out->duration_source, "unknown", sizeof(out->duration_source));
     if (lim->probe_timeout > 0)
         is.deadline = tp_now_monotonic() + lim->probe_timeout;
 
@@ -956,6 +1117,7 @@ int tp_probe_buffer(tp_media_info *out, const uint8_t *data, size_t len, const t
 
     memset(out, 0, sizeof(*out));
     out->duration = -1;
+    tp_strlcpy(out->duration_source, "unknown", sizeof(out->duration_source));
     out->size = (int64_t)len;
     if (lim->probe_timeout > 0)
         is.deadline = tp_now_monotonic() + lim->probe_timeout;
