@@ -580,6 +580,20 @@ static double index_end(const AVStream *st)
     return (double)(e->timestamp - t0) * tb + frame;
 }
 
+tp_rational tp_probe_exact_rate(tp_rational r)
+{
+    if (r.num <= 0 || r.den <= 0)
+        return r;
+    const double v = (double)r.num / r.den, ntsc = v * 1.001;
+    /* 2e-4 keeps 60 and 59.94 (1e-3 apart) distinct while a 1 ms time base's average over a
+     * few hundred frames lands well inside it. */
+    if (round(v) >= 1 && fabs(v - round(v)) < 2e-4 * v)
+        return (tp_rational){(int)round(v), 1};
+    if (round(ntsc) >= 1 && fabs(ntsc - round(ntsc)) < 2e-4 * ntsc)
+        return (tp_rational){(int)round(ntsc) * 1000, 1001};
+    return r;
+}
+
 static void fill_video(tp_video_info *v, AVFormatContext *ic, int vi)
 {
     AVStream *st = ic->streams[vi];
@@ -627,7 +641,7 @@ static void fill_video(tp_video_info *v, AVFormatContext *ic, int vi)
         fps = st->r_frame_rate;
     if (fps.num <= 0 || fps.den <= 0)
         fps = (AVRational){0, 1};
-    v->fps = (tp_rational){fps.num, fps.den};
+    v->fps = tp_probe_exact_rate((tp_rational){fps.num, fps.den});
 
     const AVPixFmtDescriptor *desc =
         par->format >= 0 ? av_pix_fmt_desc_get((enum AVPixelFormat)par->format) : NULL;

@@ -50,4 +50,9 @@ bool tp_probe_duration_needs_packets(double header, bool estimated, double seen_
  * frame rate rather than a constant one with time-base rounding or B-frame reordering. Pure. */
 bool tp_probe_timestamps_vfr(int64_t *ts, int n);
 
+/* The exact rational of a frame rate that a container only approximates (Matroska's 1 ms ticks
+ * give 19001/317 for 60000/1001): an integer rate or an NTSC one (n*1000/1001) within 0.02 %,
+ * else r unchanged. Pure. */
+tp_rational tp_probe_exact_rate(tp_rational r);
+
 #endif

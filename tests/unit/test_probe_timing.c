@@ -91,11 +91,34 @@ static void vfr_decision(void **state)
     assert_false(tp_probe_timestamps_vfr(ts, 2));
 }
 
+static void exact_rate(void **state)
+{
+    (void)state;
+    static const struct {
+        int num, den, want_num, want_den;
+    } cases[] = {
+        {19001, 317, 60000, 1001}, /* Matroska, 1 ms ticks */
+        {2997, 100, 30000, 1001},  {23976, 1000, 24000, 1001}, {30000, 1001, 30000, 1001},
+        {60, 1, 60, 1},            {6000, 100, 60, 1},         {25025, 1001, 25, 1},
+        {2997, 125, 24000, 1001},  /* "23.976" as written by people */
+        {2495, 100, 2495, 100},    /* 24.95: a clock 0.2 % off, left alone */
+        {2941, 100, 2941, 100},    /* a variable source's average */
+        {0, 1, 0, 1},              {1, 3, 1, 3},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        tp_rational got = tp_probe_exact_rate((tp_rational){cases[i].num, cases[i].den});
+        if (got.num != cases[i].want_num || got.den != cases[i].want_den)
+            fail_msg("%d/%d → %d/%d, want %d/%d", cases[i].num, cases[i].den, got.num, got.den,
+                     cases[i].want_num, cases[i].want_den);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(duration_decision),
         cmocka_unit_test(vfr_decision),
+        cmocka_unit_test(exact_rate),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
