@@ -460,7 +460,7 @@ bool tp_probe_duration_needs_packets(double header, bool estimated, double seen_
         return true;
     if (!(seen_end >= 0.0))
         return false;
-    const double tol = fmax(0.5, 0.02 * header);
+    const double tol = fmax(0.1, 0.01 * header);
     return seen_end > header + tol || (seen_complete && seen_end < header - tol);
 }
 
@@ -472,6 +472,7 @@ typedef struct {
     int64_t pts[TS_SAMPLE], dts[TS_SAMPLE];
     int n_video, n_pts, n_dts;
     double start, end; /* seconds; start = INFINITY and end = -INFINITY until a timestamp */
+    double video_time; /* sum of the video packets' durations: the count when no timestamps */
     bool eof;          /* read to the end of the file (or to unreadable data) */
     bool interrupted;  /* stopped by limits.probe_timeout or cancel */
 } pkt_scan;
@@ -499,6 +500,8 @@ static void scan_packet(pkt_scan *s, const AVFormatContext *ic, const AVPacket *
     }
     const AVStream *st = ic->streams[si];
     const double tb = av_q2d(st->time_base);
+    if (si == s->vi && pkt->duration > 0)
+        s->video_time += (double)pkt->duration * tb;
     int64_t first = pkt->pts, last = pkt->pts;
     if (pkt->dts != AV_NOPTS_VALUE) {
         if (first == AV_NOPTS_VALUE || pkt->dts < first)
@@ -548,10 +551,13 @@ static void read_packets(AVFormatContext *ic, pkt_scan *s, AVPacket *pkt, int64_
     }
 }
 
-/* Seconds the packets cover, or -1 when none had a timestamp. */
+/* Seconds the packets cover; for packets without timestamps (some MPEG program streams) the
+ * video packets' count times their duration; -1 when neither is known. */
 static double scan_duration(const pkt_scan *s)
 {
-    return s->end > s->start && isfinite(s->end - s->start) ? s->end - s->start : -1.0;
+    if (s->end > s->start && isfinite(s->end - s->start))
+        return s->end - s->start;
+    return s->video_time > 0 && isfinite(s->video_time) ? s->video_time : -1.0;
 }
 
 /* MOV/MP4 already hold every sample's timestamp in the index: no packet I/O needed. */

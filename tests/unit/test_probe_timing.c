@@ -25,11 +25,12 @@ static void duration_decision(void **state)
         {120.0, true, -1.0, false, true},    /* an estimate even when plausible */
         {20.0, false, -1.0, false, false},   /* header, nothing read yet: trusted */
         {20.0, false, 3.0, false, false},    /* a partial sample ends early: proves nothing */
-        {20.0, false, 20.3, false, false},   /* within the tolerance (0.5 s) */
-        {20.0, false, 21.0, false, true},    /* packets run past the header's end */
+        {20.0, false, 20.15, false, false},  /* within the tolerance (0.2 s here) */
+        {20.0, false, 20.5, false, true},    /* packets run past the header's end */
+        {0.8, false, 0.96, true, true},      /* a DVD menu's audio outlasts its 0.8 s */
         {20.0, false, 3.0, true, true},      /* every packet read, 17 s missing: cut file */
         {20.0, false, 19.8, true, false},    /* a complete count that agrees */
-        {600.0, false, 610.0, false, false}, /* 2 % of a long file is rounding */
+        {600.0, false, 605.0, false, false}, /* 1 % of a long file is rounding */
         {600.0, false, 640.0, false, true},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
