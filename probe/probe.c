@@ -473,7 +473,8 @@ typedef struct {
     int n_video, n_pts, n_dts;
     double start, end; /* seconds; start = INFINITY and end = -INFINITY until a timestamp */
     double video_time; /* sum of the video packets' durations: the count when no timestamps */
-    bool eof;          /* read to the end of the file (or to unreadable data) */
+    bool eof;          /* read to the end of the file */
+    bool read_error;   /* stopped by data the demuxer cannot read */
     bool interrupted;  /* stopped by limits.probe_timeout or cancel */
 } pkt_scan;
 
@@ -540,10 +541,9 @@ static void read_packets(AVFormatContext *ic, pkt_scan *s, AVPacket *pkt, int64_
     for (int64_t i = 0; i < max_packets; i++) {
         int r = av_read_frame(ic, pkt);
         if (r < 0) {
-            if (r == AVERROR_EXIT)
-                s->interrupted = true;
-            else
-                s->eof = true; /* EOF, or damage past which nothing can be read */
+            s->eof = r == AVERROR_EOF;
+            s->interrupted = r == AVERROR_EXIT;
+            s->read_error = !s->eof && !s->interrupted;
             return;
         }
         scan_packet(s, ic, pkt);
@@ -727,14 +727,17 @@ static int decode_all(AVFormatContext *ic, tp_media_info *m, pkt_scan *scan, AVP
     }
     for (;;) {
         int r = av_read_frame(ic, pkt);
-        if (r == AVERROR_EOF)
+        if (r == AVERROR_EOF) {
+            scan->eof = true;
             break;
+        }
         if (r < 0) {
             if (r == AVERROR_EXIT && is->cancel && *is->cancel) {
                 ret = tp_error_set(err, TP_ECANCELED, r, "%s: cancelled", path);
                 goto out;
             }
             errors++; /* a read error mid-file: the rest cannot be trusted */
+            scan->read_error = true;
             break;
         }
         scan_packet(scan, ic, pkt);
@@ -776,6 +779,25 @@ out:
     return ret;
 }
 
+/* A constant rate from the sampled timestamps (sorted by the VFR test) when it is an exact
+ * standard rate and the container's average is not: an MP4 whose duration leaves out the last
+ * frame reports 2500/83 for frames exactly 1/30 s apart. */
+static void fps_from_timestamps(tp_video_info *v, const int64_t *ts, int n, AVRational tb)
+{
+    if (n > 2 * REORDER_MARGIN + 2)
+        n -= REORDER_MARGIN; /* as tp_probe_timestamps_vfr: the tail may lack B-frames */
+    if (n < 3 || ts[n - 1] <= ts[0] || tb.num <= 0 || tb.den <= 0)
+        return;
+    const double rate = (double)(n - 1) / ((double)(ts[n - 1] - ts[0]) * av_q2d(tb));
+    AVRational q = av_d2q(rate, 1 << 20);
+    tp_rational exact = tp_probe_exact_rate((tp_rational){q.num, q.den});
+    const double have = v->fps.den > 0 ? (double)v->fps.num / v->fps.den : 0.0,
+                 snapped = exact.den > 0 ? (double)exact.num / exact.den : 0.0;
+    const bool standard = exact.den == 1 || exact.den == 1001;
+    if (standard && snapped > 0 && fabs(have - snapped) > 1e-3 * snapped)
+        v->fps = exact;
+}
+
 /* The duration and the VFR test, from packet timestamps. The header's duration is kept unless it
  * is an estimate (from the bit rate, or none) or the timestamps already read disagree with it;
  * then every packet is read (not decoded, within limits.probe_timeout) and the span they cover
@@ -792,6 +814,7 @@ static int measure(tp_media_info *out, AVFormatContext *ic, pkt_scan *scan, AVPa
     int64_t *ts = scan->pts;
     int n_ts = 0;
 
+    bool need;
     if (deep) {
         /* Decoding time grows with the file, so the header timeout does not apply; the cancel
          * flag still does. Every packet is read, so the span is measured anyway. */
@@ -799,8 +822,8 @@ static int measure(tp_media_info *out, AVFormatContext *ic, pkt_scan *scan, AVPa
         int ret = decode_all(ic, out, scan, pkt, is, path, err);
         if (ret < 0)
             return ret;
-        scan->eof = true;
         n_ts = scan_timestamps(scan, &ts);
+        need = tp_probe_duration_needs_packets(header, estimated, scan_duration(scan), scan->eof);
     } else {
         double seen = -1.0;
         bool complete = false;
@@ -810,7 +833,7 @@ static int measure(tp_media_info *out, AVFormatContext *ic, pkt_scan *scan, AVPa
             seen = index_end(ic->streams[vi]);
             complete = seen >= 0;
         }
-        bool need = tp_probe_duration_needs_packets(header, estimated, seen, complete);
+        need = tp_probe_duration_needs_packets(header, estimated, seen, complete);
         if (n_ts < 3 || need) {
             read_packets(ic, scan, pkt, VFR_MAX_PACKETS);
             if (n_ts < 3)
@@ -820,28 +843,26 @@ static int measure(tp_media_info *out, AVFormatContext *ic, pkt_scan *scan, AVPa
             if (!is_mov && !need)
                 need =
                     tp_probe_duration_needs_packets(header, false, scan_duration(scan), scan->eof);
-            if (need && !scan->eof && !scan->interrupted)
+            if (need && !scan->eof && !scan->read_error && !scan->interrupted)
                 read_packets(ic, scan, pkt, INT64_MAX);
         }
-        if (!need) {
-            out->duration = header;
-            tp_strlcpy(out->duration_source, "header", sizeof(out->duration_source));
-        } else if (scan->eof && scan_duration(scan) > 0) {
-            out->duration = scan_duration(scan);
-            tp_strlcpy(out->duration_source, "packets", sizeof(out->duration_source));
-        }
     }
-    if (deep) {
-        if (!tp_probe_duration_needs_packets(header, estimated, scan_duration(scan), true)) {
-            out->duration = header;
-            tp_strlcpy(out->duration_source, "header", sizeof(out->duration_source));
-        } else if (scan_duration(scan) > 0) {
-            out->duration = scan_duration(scan);
-            tp_strlcpy(out->duration_source, "packets", sizeof(out->duration_source));
-        }
+    /* Packets stopped by unreadable data still measure a file whose header has no usable
+     * figure, or one they outlast; otherwise the header stands. */
+    const double span = scan_duration(scan);
+    const bool usable = header > 0 && !estimated;
+    if (need && span > 0 && (scan->eof || (scan->read_error && (!usable || span > header)))) {
+        out->duration = span;
+        tp_strlcpy(out->duration_source, "packets", sizeof(out->duration_source));
+    } else if (usable && (!need || !(span > header))) {
+        out->duration = header;
+        tp_strlcpy(out->duration_source, "header", sizeof(out->duration_source));
     }
-    if (vi >= 0)
+    if (vi >= 0) {
         out->video.vfr = tp_probe_timestamps_vfr(ts, n_ts);
+        if (!out->video.vfr)
+            fps_from_timestamps(&out->video, ts, n_ts, ic->streams[vi]->time_base);
+    }
     return 0;
 }
 
