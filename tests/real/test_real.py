@@ -65,8 +65,9 @@ def chosen_streams(streams):
     return v, a
 
 
-def packet_span(path, streams):
-    """Seconds covered by the chosen streams' packets: the independent duration figure."""
+def packet_span(path, streams, vpts=None):
+    """Seconds covered by the chosen streams' packets: the independent duration figure. The
+    video's presentation timestamps go to vpts."""
     v, a = chosen_streams(streams)
     tbs = {s["index"]: ratio(s.get("time_base", "0/1")) for s in (v, a) if s}
     # A decoder delay's negative timestamps (Vorbis pre-skip, edit lists) are not footage.
@@ -83,6 +84,8 @@ def packet_span(path, streams):
         dur = int(p["duration"]) * tb if str(p.get("duration", "")).isdigit() else 0.0
         if v and si == v["index"]:
             vsum += dur
+            if vpts is not None and str(p.get("pts", "N/A")).lstrip("-").isdigit():
+                vpts.append(int(p["pts"]))
         if ts:
             start = min(start, max(min(ts) * tb, t0s.get(si, -math.inf)))
             end = max(end, max(ts) * tb + dur)
@@ -174,7 +177,15 @@ def check_file(row, corpus, work):
                                             a.get("sample_rate"), a.get("channels")))
 
     # Duration against a packet count.
-    span = packet_span(path, fp.get("streams", []))
+    vpts = []
+    span = packet_span(path, fp.get("streams", []), vpts)
+    # Constant rate against every presentation timestamp, sorted: the first 61 frames (the
+    # probe's window) a tick apart at most is constant, whatever the decode order.
+    head = sorted(vpts)[:61]
+    diffs = [b - a for a, b in zip(head, head[1:]) if b > a]
+    if v and len(diffs) >= 10 and max(diffs) - min(diffs) <= 2:
+        res.check("constant timestamps not taken for VFR", not vid.get("vfr"),
+                  "intervals %d..%d ticks" % (min(diffs), max(diffs)))
     res.table["packets"] = span
     dur, src = media.get("duration"), media.get("duration_source")
     if src == "unknown" or dur is None:
