@@ -270,15 +270,15 @@ def fmt(x, digits=3):
 
 def write_table(results, path):
     with open(path, "w") as f:
-        f.write("| file | container | codecs | verdict | action | duration in (source) | packets "
-                "| duration out | result |\n|---|---|---|---|---|---|---|---|---|\n")
+        f.write("| file | what | container | codecs | verdict | action | duration in (source) "
+                "| packets | duration out | result |\n|---|---|---|---|---|---|---|---|---|---|\n")
         for r in results:
             t = r.table
             bad = [c for c in r.checks if not c[1]]
             state = "ok" if not bad else ("xfail" if r.row["xfail"] else "FAIL")
             note = "; ".join(c[0] for c in bad)
-            f.write("| %s | %s | %s | %s | %s | %s (%s) | %s | %s | %s%s |\n" % (
-                r.name, t.get("container", "-"), t.get("codecs", "-"), t.get("verdict", "-"),
+            f.write("| %s | %s | %s | %s | %s | %s | %s (%s) | %s | %s | %s%s |\n" % (
+                r.name, r.row["category"], t.get("container", "-"), t.get("codecs", "-"), t.get("verdict", "-"),
                 t.get("action", "-"), fmt(t.get("dur_in")), t.get("source") or "-",
                 fmt(t.get("packets")), fmt(t.get("dur_out")), state,
                 ": " + note if note else ""))
