@@ -37,7 +37,15 @@ PIXEL_TOLERANCE = 28  # mean absolute difference of 8x8 luma thumbnails (0..255)
 
 def run(cmd, timeout=300, **kw):
     return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                          timeout=timeout, **kw)
+                          errors="replace", timeout=timeout, **kw)
+
+
+def sanitizer_report(stderr):
+    """ASan/UBSan findings in a tokprep run (the sanitizer pass of CI runs this test too)."""
+    for line in stderr.splitlines():
+        if "Sanitizer" in line or "runtime error:" in line:
+            return line.strip()
+    return None
 
 
 def ffprobe_json(path, *args):
@@ -132,6 +140,8 @@ def check_file(row, corpus, work):
     damaged = "damaged" in row["category"] or row["package"] == "derived"
     r = run([TOKPREP, "check", "--json", path])
     res.check("check exits normally", r.returncode in (0, 1, 2), "exit %d" % r.returncode)
+    res.check("check: no sanitizer report", not sanitizer_report(r.stderr),
+              sanitizer_report(r.stderr))
     try:
         doc = json.loads(r.stdout)["files"][0]
     except (ValueError, KeyError, IndexError):
@@ -207,6 +217,7 @@ def check_file(row, corpus, work):
     t0 = time.monotonic()
     r = run([TOKPREP, "fit", "--json", "-o", out_dir] + FIT + [path], timeout=600)
     res.table["fit_s"] = time.monotonic() - t0
+    res.check("fit: no sanitizer report", not sanitizer_report(r.stderr), sanitizer_report(r.stderr))
     try:
         fdoc = json.loads(r.stdout)["files"][0]
         outs = fdoc.get("outputs") or []
