@@ -125,9 +125,10 @@ def main():
     missing = []
     for r in rows:
         out = os.path.join(corpus, r["name"])
+        part = "%s.part%d" % (out, os.getpid())  # another run may share the cache
         try:
             if r["package"] == "derived":
-                derive(corpus, r["member"], out + ".part")
+                derive(corpus, r["member"], part)
             else:
                 deb = deb_for(debs, r["package"])
                 if not deb:
@@ -137,14 +138,14 @@ def main():
                 members = [x["member"] for x in rows if x["package"] == r["package"]]
                 src = os.path.join(unpack(cache, deb, r["package"], members), r["member"])
                 opener = gzip.open if src.endswith(".gz") else open
-                with opener(src, "rb") as fi, open(out + ".part", "wb") as fo:
+                with opener(src, "rb") as fi, open(part, "wb") as fo:
                     shutil.copyfileobj(fi, fo)
                 if write:
                     r["version"] = version
                 elif version != r["version"]:
                     print("fetch: %s: package %s is %s now (manifest: %s)"
                           % (r["name"], r["package"], version, r["version"]), file=sys.stderr)
-            os.replace(out + ".part", out)
+            os.replace(part, out)
             digest = sha256(out)
             if write:
                 r["sha256"] = digest
@@ -152,6 +153,8 @@ def main():
                 print("fetch: %s: sha256 %s differs from the manifest's %s (file changed upstream)"
                       % (r["name"], digest, r["sha256"]), file=sys.stderr)
         except (OSError, ValueError, subprocess.CalledProcessError) as e:
+            if os.path.exists(part):
+                os.unlink(part)
             missing.append(r["name"])
             print("fetch: %s: %s" % (r["name"], e), file=sys.stderr)
     if write:
