@@ -574,10 +574,10 @@ static int index_timestamps(AVStream *st, int64_t *ts)
 
 /* Where an AVI's index ends (it lists every frame), in seconds from the stream start; -1 when
  * there is no index. A file cut short keeps its header's frame count but loses the frames. */
-static double index_end(const AVStream *st)
+static double index_end(AVStream *st)
 {
-    int count = avformat_index_get_entries_count((AVStream *)st);
-    const AVIndexEntry *e = count > 0 ? avformat_index_get_entry((AVStream *)st, count - 1) : NULL;
+    int count = avformat_index_get_entries_count(st);
+    const AVIndexEntry *e = count > 0 ? avformat_index_get_entry(st, count - 1) : NULL;
     const double tb = av_q2d(st->time_base);
     if (!e || !(tb > 0.0))
         return -1.0;
@@ -834,7 +834,7 @@ static int measure(tp_media_info *out, AVFormatContext *ic, pkt_scan *scan, AVPa
             complete = seen >= 0;
         }
         need = tp_probe_duration_needs_packets(header, estimated, seen, complete);
-        if (n_ts < 3 || need) {
+        if ((vi >= 0 && n_ts < 3) || need) {
             read_packets(ic, scan, pkt, VFR_MAX_PACKETS);
             if (n_ts < 3)
                 n_ts = scan_timestamps(scan, &ts);
