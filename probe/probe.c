@@ -24,6 +24,9 @@
 /* Frames a decoder may hold back for reordering (H.264/HEVC allow 16). */
 #define REORDER_MARGIN 16
 #define TS_SAMPLE (VFR_SAMPLE + REORDER_MARGIN + 1)
+/* Files up to this size have all their packets read (not decoded) to check the header's
+ * duration; larger ones only when it is missing, an estimate or contradicted by the sample. */
+#define FULL_SCAN_BYTES (16 << 20)
 /* Packets of all streams read while looking for VFR_SAMPLE video packets. */
 #define VFR_MAX_PACKETS 600
 /* Top-level atoms walked before giving up (a sane file has fewer than ten). */
@@ -534,11 +537,13 @@ static int scan_timestamps(pkt_scan *s, int64_t **ts)
     return s->n_dts;
 }
 
-/* Read packets (no decoding) into s, at most max_packets of all streams; stops at the end of
- * the file, a read error, limits.probe_timeout or cancel. */
-static void read_packets(AVFormatContext *ic, pkt_scan *s, AVPacket *pkt, int64_t max_packets)
+/* Read packets (no decoding) into s, at most max_packets of all streams, and for a sample only
+ * until the video timestamps are in; stops at the end of the file, a read error,
+ * limits.probe_timeout or cancel. */
+static void read_packets(AVFormatContext *ic, pkt_scan *s, AVPacket *pkt, int64_t max_packets,
+                         bool sample)
 {
-    for (int64_t i = 0; i < max_packets; i++) {
+    for (int64_t i = 0; i < max_packets && !(sample && s->n_video >= TS_SAMPLE); i++) {
         int r = av_read_frame(ic, pkt);
         if (r < 0) {
             s->eof = r == AVERROR_EOF;
@@ -835,7 +840,10 @@ static int measure(tp_media_info *out, AVFormatContext *ic, pkt_scan *scan, AVPa
         }
         need = tp_probe_duration_needs_packets(header, estimated, seen, complete);
         if ((vi >= 0 && n_ts < 3) || need) {
-            read_packets(ic, scan, pkt, VFR_MAX_PACKETS);
+            /* A small file is read whole (no decoding: milliseconds), so its header is checked
+             * against a complete count: an ASF's header said 4.4 s for 6.4 s of packets. */
+            const bool whole = !is_mov && out->size > 0 && out->size <= FULL_SCAN_BYTES;
+            read_packets(ic, scan, pkt, whole ? INT64_MAX : VFR_MAX_PACKETS, !need && !whole);
             if (n_ts < 3)
                 n_ts = scan_timestamps(scan, &ts);
             /* A sample that reached the end is a complete count; one that ran past the
@@ -844,7 +852,7 @@ static int measure(tp_media_info *out, AVFormatContext *ic, pkt_scan *scan, AVPa
                 need =
                     tp_probe_duration_needs_packets(header, false, scan_duration(scan), scan->eof);
             if (need && !scan->eof && !scan->read_error && !scan->interrupted)
-                read_packets(ic, scan, pkt, INT64_MAX);
+                read_packets(ic, scan, pkt, INT64_MAX, false);
         }
     }
     /* Packets stopped by unreadable data still measure a file whose header has no usable
