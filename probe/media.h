@@ -48,6 +48,7 @@ typedef struct {
     char demuxer[64]; /* libavformat's AVInputFormat.name: fit opens the input with this one */
     int64_t size;                /* bytes */
     double duration;             /* seconds, -1 when unknown */
+    char duration_source[8];     /* "header", "packets" (measured from timestamps), "unknown" */
     double start_time;           /* seconds */
     int64_t bit_rate;            /* bit/s */
     bool faststart;              /* MP4/MOV: moov before mdat; true for other containers */

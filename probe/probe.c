@@ -24,6 +24,12 @@
 /* Video packets sampled for the VFR test: enough to see a cadence change, few enough to be cheap.
  */
 #define VFR_SAMPLE 60
+/* Frames a decoder may hold back for reordering (H.264/HEVC allow 16). */
+#define REORDER_MARGIN 16
+#define TS_SAMPLE (VFR_SAMPLE + REORDER_MARGIN + 1)
+/* Files up to this size have all their packets read (not decoded) to check the header's
+ * duration; larger ones only when it is missing, an estimate or contradicted by the sample. */
+#define FULL_SCAN_BYTES (16 << 20)
 /* Packets of all streams read while looking for VFR_SAMPLE video packets. */
 #define VFR_MAX_PACKETS 600
 /* Top-level atoms walked before giving up (a sane file has fewer than ten). */
@@ -493,15 +499,20 @@ static int cmp_i64(const void *a, const void *b)
 }
 
 /* Variable frame rate when frame intervals differ by more than rounding: 2 ticks covers
- * millisecond time bases (33/34 ms at 29.97 fps), 5 % covers a drifting clock. */
-static bool timestamps_vfr(int64_t *ts, int n)
+ * millisecond time bases (41/42 ms at 23.976 fps), 5 % covers a drifting clock. The sample is
+ * the first packets in decode order: sorting gives presentation order, but a frame shown before
+ * the last sampled one may be decoded after it (B-frames), so the top REORDER_MARGIN timestamps
+ * are left out rather than read as a gap. */
+bool tp_probe_timestamps_vfr(int64_t *ts, int n)
 {
     if (n < 3)
         return false;
     qsort(ts, (size_t)n, sizeof(*ts), cmp_i64);
-    int64_t d[VFR_SAMPLE + 1], sorted[VFR_SAMPLE + 1];
+    if (n > 2 * REORDER_MARGIN + 2)
+        n -= REORDER_MARGIN;
+    int64_t d[TS_SAMPLE], sorted[TS_SAMPLE];
     int k = 0;
-    for (int i = 1; i < n && k < VFR_SAMPLE + 1; i++)
+    for (int i = 1; i < n && k < TS_SAMPLE; i++)
         if (ts[i] > ts[i - 1])
             d[k++] = ts[i] - ts[i - 1];
     if (k < 2)
@@ -513,11 +524,120 @@ static bool timestamps_vfr(int64_t *ts, int n)
     return (double)(sorted[k - 1] - sorted[0]) > tol;
 }
 
+bool tp_probe_duration_needs_packets(double header, bool estimated, double seen_end,
+                                     bool seen_complete)
+{
+    if (!(header > 0.0) || !isfinite(header) || estimated)
+        return true;
+    if (!(seen_end >= 0.0))
+        return false;
+    const double tol = fmax(0.1, 0.01 * header);
+    return seen_end > header + tol || (seen_complete && seen_end < header - tol);
+}
+
+/* What packets tell: the first TS_SAMPLE video timestamps (for the VFR test) and the span that
+ * the chosen streams' packets cover, from the earliest timestamp to the latest one plus its
+ * duration (the measured duration). */
+typedef struct {
+    int vi, ai;
+    int64_t pts[TS_SAMPLE], dts[TS_SAMPLE];
+    int n_video, n_pts, n_dts;
+    double start, end; /* seconds; start = INFINITY and end = -INFINITY until a timestamp */
+    double video_time; /* sum of the video packets' durations: the count when no timestamps */
+    bool eof;          /* read to the end of the file */
+    bool read_error;   /* stopped by data the demuxer cannot read */
+    bool interrupted;  /* stopped by limits.probe_timeout or cancel */
+} pkt_scan;
+
+static void scan_init(pkt_scan *s, int vi, int ai)
+{
+    memset(s, 0, sizeof(*s));
+    s->vi = vi;
+    s->ai = ai;
+    s->start = INFINITY;
+    s->end = -INFINITY;
+}
+
+static void scan_packet(pkt_scan *s, const AVFormatContext *ic, const AVPacket *pkt)
+{
+    const int si = pkt->stream_index;
+    if (si != s->vi && si != s->ai)
+        return;
+    if (si == s->vi && s->n_video < TS_SAMPLE) {
+        s->n_video++;
+        if (pkt->pts != AV_NOPTS_VALUE)
+            s->pts[s->n_pts++] = pkt->pts;
+        if (pkt->dts != AV_NOPTS_VALUE)
+            s->dts[s->n_dts++] = pkt->dts;
+    }
+    const AVStream *st = ic->streams[si];
+    const double tb = av_q2d(st->time_base);
+    if (si == s->vi && pkt->duration > 0)
+        s->video_time += (double)pkt->duration * tb;
+    int64_t first = pkt->pts, last = pkt->pts;
+    if (pkt->dts != AV_NOPTS_VALUE) {
+        if (first == AV_NOPTS_VALUE || pkt->dts < first)
+            first = pkt->dts;
+        if (last == AV_NOPTS_VALUE || pkt->dts > last)
+            last = pkt->dts;
+    }
+    if (first == AV_NOPTS_VALUE || !(tb > 0.0))
+        return;
+    if (st->start_time != AV_NOPTS_VALUE && st->start_time > first)
+        first = st->start_time; /* a decoder delay's negative DTS is not footage */
+    const double t0 = (double)first * tb,
+                 t1 = (double)last * tb + (pkt->duration > 0 ? (double)pkt->duration * tb : 0.0);
+    if (t0 < s->start)
+        s->start = t0;
+    if (t1 > s->end)
+        s->end = t1;
+}
+
+/* The sampled video timestamps in presentation order when every packet had a PTS; else the
+ * decode timestamps (evenly spaced for a constant rate: raw MPEG video has no PTS on I/P). */
+static int scan_timestamps(pkt_scan *s, int64_t **ts)
+{
+    if (s->n_pts == s->n_video || s->n_dts < s->n_video / 2) {
+        *ts = s->pts;
+        return s->n_pts;
+    }
+    *ts = s->dts;
+    return s->n_dts;
+}
+
+/* Read packets (no decoding) into s, at most max_packets of all streams, and for a sample only
+ * until the video timestamps are in; stops at the end of the file, a read error,
+ * limits.probe_timeout or cancel. */
+static void read_packets(AVFormatContext *ic, pkt_scan *s, AVPacket *pkt, int64_t max_packets,
+                         bool sample)
+{
+    for (int64_t i = 0; i < max_packets && !(sample && s->n_video >= TS_SAMPLE); i++) {
+        int r = av_read_frame(ic, pkt);
+        if (r < 0) {
+            s->eof = r == AVERROR_EOF;
+            s->interrupted = r == AVERROR_EXIT;
+            s->read_error = !s->eof && !s->interrupted;
+            return;
+        }
+        scan_packet(s, ic, pkt);
+        av_packet_unref(pkt);
+    }
+}
+
+/* Seconds the packets cover; for packets without timestamps (some MPEG program streams) the
+ * video packets' count times their duration; -1 when neither is known. */
+static double scan_duration(const pkt_scan *s)
+{
+    if (s->end > s->start && isfinite(s->end - s->start))
+        return s->end - s->start;
+    return s->video_time > 0 && isfinite(s->video_time) ? s->video_time : -1.0;
+}
+
 /* MOV/MP4 already hold every sample's timestamp in the index: no packet I/O needed. */
 static int index_timestamps(AVStream *st, int64_t *ts)
 {
     int count = avformat_index_get_entries_count(st), n = 0;
-    for (int i = 0; i < count && n < VFR_SAMPLE + 1; i++) {
+    for (int i = 0; i < count && n < TS_SAMPLE; i++) {
         const AVIndexEntry *e = avformat_index_get_entry(st, i);
         if (e && !(e->flags & AVINDEX_DISCARD_FRAME))
             ts[n++] = e->timestamp;
@@ -525,21 +645,32 @@ static int index_timestamps(AVStream *st, int64_t *ts)
     return n;
 }
 
-/* Read at most VFR_MAX_PACKETS packets collecting the video stream's timestamps. */
-static int packet_timestamps(AVFormatContext *ic, int vi, int64_t *ts, AVPacket *pkt)
+/* Where an AVI's index ends (it lists every frame), in seconds from the stream start; -1 when
+ * there is no index. A file cut short keeps its header's frame count but loses the frames. */
+static double index_end(AVStream *st)
 {
-    int n = 0;
-    for (int i = 0; i < VFR_MAX_PACKETS && n < VFR_SAMPLE + 1; i++) {
-        if (av_read_frame(ic, pkt) < 0)
-            break;
-        if (pkt->stream_index == vi) {
-            int64_t t = pkt->pts != AV_NOPTS_VALUE ? pkt->pts : pkt->dts;
-            if (t != AV_NOPTS_VALUE)
-                ts[n++] = t;
-        }
-        av_packet_unref(pkt);
-    }
-    return n;
+    int count = avformat_index_get_entries_count(st);
+    const AVIndexEntry *e = count > 0 ? avformat_index_get_entry(st, count - 1) : NULL;
+    const double tb = av_q2d(st->time_base);
+    if (!e || !(tb > 0.0))
+        return -1.0;
+    int64_t t0 = st->start_time != AV_NOPTS_VALUE ? st->start_time : 0;
+    double frame = st->avg_frame_rate.num > 0 ? av_q2d(av_inv_q(st->avg_frame_rate)) : 0.0;
+    return (double)(e->timestamp - t0) * tb + frame;
+}
+
+tp_rational tp_probe_exact_rate(tp_rational r)
+{
+    if (r.num <= 0 || r.den <= 0)
+        return r;
+    const double v = (double)r.num / r.den, ntsc = v * 1.001;
+    /* 2e-4 keeps 60 and 59.94 (1e-3 apart) distinct while a 1 ms time base's average over a
+     * few hundred frames lands well inside it. */
+    if (round(v) >= 1 && fabs(v - round(v)) < 2e-4 * v)
+        return (tp_rational){(int)round(v), 1};
+    if (round(ntsc) >= 1 && fabs(ntsc - round(ntsc)) < 2e-4 * ntsc)
+        return (tp_rational){(int)round(ntsc) * 1000, 1001};
+    return r;
 }
 
 static void fill_video(tp_video_info *v, AVFormatContext *ic, int vi)
@@ -589,7 +720,7 @@ static void fill_video(tp_video_info *v, AVFormatContext *ic, int vi)
         fps = st->r_frame_rate;
     if (fps.num <= 0 || fps.den <= 0)
         fps = (AVRational){0, 1};
-    v->fps = (tp_rational){fps.num, fps.den};
+    v->fps = tp_probe_exact_rate((tp_rational){fps.num, fps.den});
 
     const AVPixFmtDescriptor *desc =
         par->format >= 0 ? av_pix_fmt_desc_get((enum AVPixelFormat)par->format) : NULL;
@@ -633,7 +764,7 @@ static void fill_audio(tp_audio_info *a, const AVStream *st, int ai)
 
 /* Deep mode: decode every packet of the chosen video and audio streams, counting failures that
  * the headers cannot show (corrupt slices, truncated payloads). Also samples VFR timestamps. */
-static int decode_all(AVFormatContext *ic, tp_media_info *m, int64_t *ts, int *n_ts, AVPacket *pkt,
+static int decode_all(AVFormatContext *ic, tp_media_info *m, pkt_scan *scan, AVPacket *pkt,
                       const interrupt_state *is, const char *path, tp_error *err)
 {
     AVCodecContext *dec[2] = {NULL, NULL};
@@ -669,21 +800,20 @@ static int decode_all(AVFormatContext *ic, tp_media_info *m, int64_t *ts, int *n
     }
     for (;;) {
         int r = av_read_frame(ic, pkt);
-        if (r == AVERROR_EOF)
+        if (r == AVERROR_EOF) {
+            scan->eof = true;
             break;
+        }
         if (r < 0) {
             if (r == AVERROR_EXIT && is->cancel && *is->cancel) {
                 ret = tp_error_set(err, TP_ECANCELED, r, "%s: cancelled", path);
                 goto out;
             }
             errors++; /* a read error mid-file: the rest cannot be trusted */
+            scan->read_error = true;
             break;
         }
-        if (pkt->stream_index == idx[0] && *n_ts < VFR_SAMPLE + 1) {
-            int64_t t = pkt->pts != AV_NOPTS_VALUE ? pkt->pts : pkt->dts;
-            if (t != AV_NOPTS_VALUE)
-                ts[(*n_ts)++] = t;
-        }
+        scan_packet(scan, ic, pkt);
         for (int k = 0; k < 2; k++) {
             if (!dec[k] || pkt->stream_index != idx[k])
                 continue;
@@ -722,6 +852,96 @@ out:
     return ret;
 }
 
+/* A constant rate from the sampled timestamps (sorted by the VFR test) when it is an exact
+ * standard rate and the container's average is not: an MP4 whose duration leaves out the last
+ * frame reports 2500/83 for frames exactly 1/30 s apart. */
+static void fps_from_timestamps(tp_video_info *v, const int64_t *ts, int n, AVRational tb)
+{
+    if (n > 2 * REORDER_MARGIN + 2)
+        n -= REORDER_MARGIN; /* as tp_probe_timestamps_vfr: the tail may lack B-frames */
+    if (n < 3 || ts[n - 1] <= ts[0] || tb.num <= 0 || tb.den <= 0)
+        return;
+    const double rate = (double)(n - 1) / ((double)(ts[n - 1] - ts[0]) * av_q2d(tb));
+    AVRational q = av_d2q(rate, 1 << 20);
+    tp_rational exact = tp_probe_exact_rate((tp_rational){q.num, q.den});
+    const double have = v->fps.den > 0 ? (double)v->fps.num / v->fps.den : 0.0,
+                 snapped = exact.den > 0 ? (double)exact.num / exact.den : 0.0;
+    const bool standard = exact.den == 1 || exact.den == 1001;
+    if (standard && snapped > 0 && fabs(have - snapped) > 1e-3 * snapped)
+        v->fps = exact;
+}
+
+/* The duration and the VFR test, from packet timestamps. The header's duration is kept unless it
+ * is an estimate (from the bit rate, or none) or the timestamps already read disagree with it;
+ * then every packet is read (not decoded, within limits.probe_timeout) and the span they cover
+ * is the duration. A scan that cannot finish leaves the duration unknown rather than guessed. */
+static int measure(tp_media_info *out, AVFormatContext *ic, pkt_scan *scan, AVPacket *pkt,
+                   bool deep, interrupt_state *is, const char *path, tp_error *err)
+{
+    const double header = ic->duration != AV_NOPTS_VALUE && ic->duration > 0
+                              ? (double)ic->duration / AV_TIME_BASE
+                              : -1.0;
+    const bool estimated = ic->duration_estimation_method == AVFMT_DURATION_FROM_BITRATE;
+    const bool is_mov = !strncmp(ic->iformat->name, "mov,", 4);
+    const int vi = scan->vi;
+    int64_t *ts = scan->pts;
+    int n_ts = 0;
+
+    bool need;
+    if (deep) {
+        /* Decoding time grows with the file, so the header timeout does not apply; the cancel
+         * flag still does. Every packet is read, so the span is measured anyway. */
+        is->deadline = INFINITY;
+        int ret = decode_all(ic, out, scan, pkt, is, path, err);
+        if (ret < 0)
+            return ret;
+        n_ts = scan_timestamps(scan, &ts);
+        need = tp_probe_duration_needs_packets(header, estimated, scan_duration(scan), scan->eof);
+    } else {
+        double seen = -1.0;
+        bool complete = false;
+        if (vi >= 0 && is_mov)
+            n_ts = index_timestamps(ic->streams[vi], scan->pts);
+        if (vi >= 0 && !strcmp(ic->iformat->name, "avi")) {
+            seen = index_end(ic->streams[vi]);
+            complete = seen >= 0;
+        }
+        need = tp_probe_duration_needs_packets(header, estimated, seen, complete);
+        if ((vi >= 0 && n_ts < 3) || need) {
+            /* A small file is read whole (no decoding: milliseconds), so its header is checked
+             * against a complete count: an ASF's header said 4.4 s for 6.4 s of packets. */
+            const bool whole = !is_mov && out->size > 0 && out->size <= FULL_SCAN_BYTES;
+            read_packets(ic, scan, pkt, whole ? INT64_MAX : VFR_MAX_PACKETS, !need && !whole);
+            if (n_ts < 3)
+                n_ts = scan_timestamps(scan, &ts);
+            /* A sample that reached the end is a complete count; one that ran past the
+             * header's end shows the header wrong. Either way the header is checked. */
+            if (!is_mov && !need)
+                need =
+                    tp_probe_duration_needs_packets(header, false, scan_duration(scan), scan->eof);
+            if (need && !scan->eof && !scan->read_error && !scan->interrupted)
+                read_packets(ic, scan, pkt, INT64_MAX, false);
+        }
+    }
+    /* Packets stopped by unreadable data still measure a file whose header has no usable
+     * figure, or one they outlast; otherwise the header stands. */
+    const double span = scan_duration(scan);
+    const bool usable = header > 0 && !estimated;
+    if (need && span > 0 && (scan->eof || (scan->read_error && (!usable || span > header)))) {
+        out->duration = span;
+        tp_strlcpy(out->duration_source, "packets", sizeof(out->duration_source));
+    } else if (usable && (!need || !(span > header))) {
+        out->duration = header;
+        tp_strlcpy(out->duration_source, "header", sizeof(out->duration_source));
+    }
+    if (vi >= 0) {
+        out->video.vfr = tp_probe_timestamps_vfr(ts, n_ts);
+        if (!out->video.vfr)
+            fps_from_timestamps(&out->video, ts, n_ts, ic->streams[vi]->time_base);
+    }
+    return 0;
+}
+
 /* Everything once the bytes are reachable through pb: format detection, limits, stream info,
  * the VFR sample and deep decoding. Files and buffers share it, so fuzzing a buffer covers the
  * path files take. The demuxer may open nothing else (tp_demux_lock). */
@@ -733,8 +953,8 @@ static int probe_io(tp_media_info *out, AVIOContext *pb, const file_facts *facts
     AVDictionary *fopts = NULL, **sopts = NULL;
     AVPacket *pkt = NULL;
     unsigned n_sopts = 0;
-    int64_t ts[VFR_SAMPLE + 1];
-    int ret, n_ts = 0;
+    pkt_scan *scan = NULL;
+    int ret;
     char buf[32];
 
     const AVInputFormat *fmt = NULL;
@@ -804,7 +1024,8 @@ static int probe_io(tp_media_info *out, AVIOContext *pb, const file_facts *facts
 
     ic = avformat_alloc_context();
     pkt = av_packet_alloc();
-    if (!ic || !pkt) {
+    scan = malloc(sizeof(*scan));
+    if (!ic || !pkt || !scan) {
         ret = tp_error_set(err, TP_ENOMEM, 0, "%s: out of memory", path);
         goto out;
     }
@@ -910,13 +1131,8 @@ static int probe_io(tp_media_info *out, AVIOContext *pb, const file_facts *facts
     tp_strlcpy(out->demuxer, ic->iformat->name, sizeof(out->demuxer));
     out->faststart =
         facts->isobmff || !strncmp(ic->iformat->name, "mov,", 4) ? facts->faststart : true;
-    if (ic->duration != AV_NOPTS_VALUE && ic->duration >= 0)
-        out->duration = (double)ic->duration / AV_TIME_BASE;
     if (ic->start_time != AV_NOPTS_VALUE)
         out->start_time = (double)ic->start_time / AV_TIME_BASE;
-    out->bit_rate = ic->bit_rate;
-    if (out->bit_rate <= 0 && out->duration > 0)
-        out->bit_rate = (int64_t)((double)out->size * 8 / out->duration);
 
     for (unsigned i = 0; i < ic->nb_streams; i++) {
         const AVStream *st = ic->streams[i];
@@ -939,21 +1155,13 @@ static int probe_io(tp_media_info *out, AVIOContext *pb, const file_facts *facts
     if (ai >= 0)
         fill_audio(&out->audio, ic->streams[ai], ai);
 
-    if (deep) {
-        /* Decoding time grows with the file, so the header timeout does not apply; the cancel
-         * flag still does. */
-        is->deadline = INFINITY;
-        ret = decode_all(ic, out, ts, &n_ts, pkt, is, path, err);
-        if (ret < 0)
-            goto out;
-    } else if (vi >= 0) {
-        if (!strncmp(ic->iformat->name, "mov,", 4))
-            n_ts = index_timestamps(ic->streams[vi], ts);
-        if (n_ts < 3)
-            n_ts = packet_timestamps(ic, vi, ts, pkt);
-    }
-    if (vi >= 0)
-        out->video.vfr = timestamps_vfr(ts, n_ts);
+    scan_init(scan, vi, ai);
+    ret = measure(out, ic, scan, pkt, deep, is, path, err);
+    if (ret < 0)
+        goto out;
+    out->bit_rate = ic->bit_rate;
+    if (out->bit_rate <= 0 && out->duration > 0)
+        out->bit_rate = (int64_t)((double)out->size * 8 / out->duration);
     /* Bars: a few frames decoded at seek points, within limits.probe_timeout (deep: none). */
     if ((deep || bars) && vi >= 0 && tp_bars_detect(&out->video, ic, vi, out->duration) < 0) {
         if (is->cancel && *is->cancel) {
@@ -969,6 +1177,7 @@ out:
     free(sopts);
     av_dict_free(&fopts);
     av_packet_free(&pkt);
+    free(scan);
     avformat_close_input(&ic);
     return ret;
 }
@@ -987,6 +1196,7 @@ int tp_probe_fd(tp_media_info *out, int fd, const char *path, const tp_probe_opt
 
     memset(out, 0, sizeof(*out));
     out->duration = -1;
+    tp_strlcpy(out->duration_source, "unknown", sizeof(out->duration_source));
     if (lim->probe_timeout > 0)
         is.deadline = tp_now_monotonic() + lim->probe_timeout;
     if (tp_src_fstat(fd, &st) < 0)
@@ -1078,6 +1288,7 @@ int tp_probe_buffer(tp_media_info *out, const uint8_t *data, size_t len, const t
 
     memset(out, 0, sizeof(*out));
     out->duration = -1;
+    tp_strlcpy(out->duration_source, "unknown", sizeof(out->duration_source));
     out->size = (int64_t)len;
     if (lim->probe_timeout > 0)
         is.deadline = tp_now_monotonic() + lim->probe_timeout;

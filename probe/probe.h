@@ -53,4 +53,21 @@ int tp_probe_buffer(tp_media_info *out, const uint8_t *data, size_t len, const t
  * Returns 0 with *is_media set, or -TP_EIO when the file cannot be read. Thread-safe. */
 int tp_probe_sniff(const char *path, bool *is_media, tp_error *err);
 
+/* Internal decisions, exposed for unit tests. */
+
+/* Whether the container's duration must be measured from packets: it is missing or estimated
+ * (from the bit rate), or timestamps already read end later than it, or (seen_complete: they
+ * were all of them) earlier. header and seen_end in seconds, < 0 = none. Pure. */
+bool tp_probe_duration_needs_packets(double header, bool estimated, double seen_end,
+                                     bool seen_complete);
+
+/* Whether n video timestamps (in decode order, any time base; sorted in place) show a variable
+ * frame rate rather than a constant one with time-base rounding or B-frame reordering. Pure. */
+bool tp_probe_timestamps_vfr(int64_t *ts, int n);
+
+/* The exact rational of a frame rate that a container only approximates (Matroska's 1 ms ticks
+ * give 19001/317 for 60000/1001): an integer rate or an NTSC one (n*1000/1001) within 0.02 %,
+ * else r unchanged. Pure. */
+tp_rational tp_probe_exact_rate(tp_rational r);
+
 #endif

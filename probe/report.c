@@ -79,12 +79,14 @@ cJSON *tp_media_to_json(const tp_media_info *m)
     cJSON *o = cJSON_CreateObject(), *streams = NULL, *sub = NULL;
     if (!o)
         return NULL;
-    bool ok = put_str(o, "container", m->container) &&
-              (m->duration >= 0 ? put_num(o, "duration", round(m->duration * 1000) / 1000)
-                                : put_null(o, "duration")) &&
-              put_num(o, "start_time", round(m->start_time * 1000) / 1000) &&
-              put_num(o, "size", (double)m->size) && put_num(o, "bit_rate", (double)m->bit_rate) &&
-              put_bool(o, "faststart", m->faststart);
+    bool ok =
+        put_str(o, "container", m->container) &&
+        (m->duration >= 0 ? put_num(o, "duration", round(m->duration * 1000) / 1000)
+                          : put_null(o, "duration")) &&
+        put_str(o, "duration_source", m->duration_source[0] ? m->duration_source : "unknown") &&
+        put_num(o, "start_time", round(m->start_time * 1000) / 1000) &&
+        put_num(o, "size", (double)m->size) && put_num(o, "bit_rate", (double)m->bit_rate) &&
+        put_bool(o, "faststart", m->faststart);
     if (!ok)
         goto fail;
     sub = m->video.present ? video_json(&m->video) : cJSON_CreateNull();
