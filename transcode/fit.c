@@ -844,7 +844,9 @@ static int setup_audio(fit_ctx *c, tp_error *err)
     if (pl->hold_until > 0)
         n += snprintf(desc + n, sizeof(desc) - (size_t)n, ",apad=whole_dur=%.6f", pl->hold_until);
     else if (pl->trim_end > 0)
-        n += snprintf(desc + n, sizeof(desc) - (size_t)n, ",atrim=end=%.6f", pl->trim_end);
+        /* In samples, rounded down: never past the video's last frame, nor the limit. */
+        n += snprintf(desc + n, sizeof(desc) - (size_t)n, ",atrim=end_sample=%lld",
+                      (long long)floor(pl->trim_end * e->sample_rate + 1e-6));
     if ((rc = build_graph(c->agraph, c->asrc, c->asink, desc, c->src, err)) < 0)
         return rc;
     av_buffersink_set_frame_size(c->asink, (unsigned)e->frame_size);
