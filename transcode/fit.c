@@ -145,8 +145,7 @@ static void span_add(span_acc *a, const AVPacket *pkt, const AVStream *st, bool 
     /* Empty audio packets carry no sound (Ogg's placeholders): their stamps are not the
      * source's. (An empty video packet can be a repeated frame, in AVI: it keeps its time.) */
     if (k < 0 || ts == AV_NOPTS_VALUE || (k == 1 && pkt->size <= 0) ||
-        (pkt->flags & AV_PKT_FLAG_DISCARD) ||
-        (st->disposition & AV_DISPOSITION_ATTACHED_PIC))
+        (pkt->flags & AV_PKT_FLAG_DISCARD) || (st->disposition & AV_DISPOSITION_ATTACHED_PIC))
         return;
     double t = ts * av_q2d(st->time_base), d = pkt->duration * av_q2d(st->time_base);
     if (!(d > 0)) {
