@@ -1218,6 +1218,9 @@ static int run_transcode(fit_ctx *c, const char *outdir, tp_error *err)
         return rc;
     if (c->aidx >= 0 && (rc = decode_push(c, false, NULL, err)) < 0)
         return rc;
+    if (c->decode_errors > 1)
+        tp_log(TP_LOG_WARN, "%s: %lld packets the decoders refused were skipped", c->src,
+               (long long)c->decode_errors);
     for (int k = 0; k < c->n_out; k++)
         if ((rc = finish_mux(&c->out[k], err)) < 0)
             return rc;
