@@ -68,6 +68,8 @@ typedef struct {
     int64_t next_v;             /* timestamp for a decoded frame without one (a program stream
                                  * with no time stamps): the previous frame's end; NOPTS before
                                  * the first frame */
+    bool v_stamped;             /* a decoded video frame had a timestamp: then one without
+                                 * is dropped (the fps filter fills its slot), never guessed */
     int64_t decode_errors;      /* packets the decoder refused (skipped, as ffmpeg does) */
 
     int n_out;
@@ -1088,8 +1090,11 @@ static int decode_push(fit_ctx *c, bool video, const AVPacket *pkt, tp_error *er
         if (fdur <= 0 && video && dec->framerate.num > 0)
             fdur = av_rescale_q(1, av_inv_q(dec->framerate), dec->pkt_timebase);
         /* A stream without any time stamp (an MPEG program stream without SCR/PTS): frames
-         * follow each other at the frame rate, from the start. */
-        if (pts == AV_NOPTS_VALUE && video && fdur > 0)
+         * follow each other at the frame rate, from the start. A stream that has them and
+         * misses one: that frame is dropped, its neighbours fill its time. */
+        if (video && pts != AV_NOPTS_VALUE)
+            c->v_stamped = true;
+        else if (video && !c->v_stamped && fdur > 0)
             pts = c->next_v != AV_NOPTS_VALUE ? c->next_v : origin;
         if (pts == AV_NOPTS_VALUE) {
             av_frame_unref(c->frame);
@@ -1248,6 +1253,7 @@ static void ctx_reset(fit_ctx *c, bool remove_tmp)
     c->end_v = c->end_a = 0;
     c->hold_v = 0;
     c->next_v = AV_NOPTS_VALUE;
+    c->v_stamped = false;
     c->decode_errors = 0;
     c->vdone = c->adone = false;
     memset(&c->read, 0, sizeof(c->read));
