@@ -570,6 +570,10 @@ static void scan_packet(pkt_scan *s, const AVFormatContext *ic, const AVPacket *
         if (pkt->dts != AV_NOPTS_VALUE)
             s->dts[s->n_dts++] = pkt->dts;
     }
+    /* An empty audio packet holds no sound (Ogg's placeholders, whose duration may be a
+     * negative end trim read as 2^32): it measures nothing. */
+    if (si == s->ai && pkt->size <= 0)
+        return;
     const AVStream *st = ic->streams[si];
     const double tb = av_q2d(st->time_base);
     if (si == s->vi && pkt->duration > 0)

@@ -62,6 +62,15 @@ typedef struct {
     AVFrame *frame, *filt;
     int64_t origin_v, origin_a; /* source start, in each stream's time base */
     int64_t end_v, end_a;       /* end of the last decoded frame (pts + duration), same bases */
+    int64_t hold_v;             /* the video stream's declared end (start + duration, capped at
+                                 * the measured duration), same base: the last frame lasts until
+                                 * then; 0 when unknown */
+    int64_t next_v;             /* timestamp for a decoded frame without one (a program stream
+                                 * with no time stamps): the previous frame's end; NOPTS before
+                                 * the first frame */
+    bool v_stamped;             /* a decoded video frame had a timestamp: then one without
+                                 * is dropped (the fps filter fills its slot), never guessed */
+    int64_t decode_errors;      /* packets the decoder refused (skipped, as ffmpeg does) */
 
     int n_out;
     fit_output out[TP_MAX_PARTS];
@@ -126,15 +135,19 @@ static const char *path_ext(const char *path)
     return dot && dot != base ? dot : "";
 }
 
-static void span_add(span_acc *a, const AVPacket *pkt, const AVStream *st)
+/* from_start: a source's packets before its stream's declared start are pre-roll the decoder
+ * drops (Ogg Vorbis with stamps seconds below zero): they count from the start only. */
+static void span_add(span_acc *a, const AVPacket *pkt, const AVStream *st, bool from_start)
 {
     int k = st->codecpar->codec_type == AVMEDIA_TYPE_VIDEO   ? 0
             : st->codecpar->codec_type == AVMEDIA_TYPE_AUDIO ? 1
                                                              : -1;
     int64_t ts = pkt->pts != AV_NOPTS_VALUE ? pkt->pts : pkt->dts;
     /* Discarded packets are pre-roll an edit list hides: not part of what is shown. */
-    if (k < 0 || ts == AV_NOPTS_VALUE || (pkt->flags & AV_PKT_FLAG_DISCARD) ||
-        (st->disposition & AV_DISPOSITION_ATTACHED_PIC))
+    /* Empty audio packets carry no sound (Ogg's placeholders): their stamps are not the
+     * source's. (An empty video packet can be a repeated frame, in AVI: it keeps its time.) */
+    if (k < 0 || ts == AV_NOPTS_VALUE || (k == 1 && pkt->size <= 0) ||
+        (pkt->flags & AV_PKT_FLAG_DISCARD) || (st->disposition & AV_DISPOSITION_ATTACHED_PIC))
         return;
     double t = ts * av_q2d(st->time_base), d = pkt->duration * av_q2d(st->time_base);
     if (!(d > 0)) {
@@ -147,6 +160,15 @@ static void span_add(span_acc *a, const AVPacket *pkt, const AVStream *st)
     }
     if (!isfinite(t) || !isfinite(d))
         return;
+    if (from_start && st->start_time != AV_NOPTS_VALUE) {
+        double s0 = st->start_time * av_q2d(st->time_base);
+        if (t + d <= s0)
+            return;
+        if (t < s0) {
+            d -= s0 - t;
+            t = s0;
+        }
+    }
     if (!a->seen[k] || t < a->first[k])
         a->first[k] = t;
     if (!a->seen[k] || t + d > a->end[k])
@@ -400,7 +422,7 @@ static int measure_output(const fit_output *o, tp_fit_span *span, tp_error *err)
     while (ret >= 0) {
         ret = av_read_frame(fmt, pkt);
         if (ret >= 0 && pkt->stream_index >= 0 && pkt->stream_index < (int)fmt->nb_streams)
-            span_add(&a, pkt, fmt->streams[pkt->stream_index]);
+            span_add(&a, pkt, fmt->streams[pkt->stream_index], false);
         av_packet_unref(pkt);
     }
     avformat_close_input(&fmt);
@@ -636,7 +658,7 @@ static int run_remux(fit_ctx *c, const char *outdir, tp_error *err)
             continue;
         }
         AVStream *is = c->in->streams[c->pkt->stream_index];
-        span_add(&c->read, c->pkt, is);
+        span_add(&c->read, c->pkt, is, true);
         if (c->opts && c->opts->progress && dur_us > 0 && os_idx == omap_v &&
             c->pkt->pts != AV_NOPTS_VALUE) {
             double t = c->pkt->pts * av_q2d(is->time_base);
@@ -825,7 +847,9 @@ static int setup_audio(fit_ctx *c, tp_error *err)
     if (pl->hold_until > 0)
         n += snprintf(desc + n, sizeof(desc) - (size_t)n, ",apad=whole_dur=%.6f", pl->hold_until);
     else if (pl->trim_end > 0)
-        n += snprintf(desc + n, sizeof(desc) - (size_t)n, ",atrim=end=%.6f", pl->trim_end);
+        /* In samples, rounded down: never past the video's last frame, nor the limit. */
+        n += snprintf(desc + n, sizeof(desc) - (size_t)n, ",atrim=end_sample=%lld",
+                      (long long)floor(pl->trim_end * e->sample_rate + 1e-6));
     if ((rc = build_graph(c->agraph, c->asrc, c->asink, desc, c->src, err)) < 0)
         return rc;
     av_buffersink_set_frame_size(c->asink, (unsigned)e->frame_size);
@@ -1012,15 +1036,43 @@ static int drain_audio(fit_ctx *c, bool flush, tp_error *err)
     return 0;
 }
 
+/* Packets were read past the end of the last decoded frame (a damaged tail): that footage is
+ * lost, and holding the last frame over it would hide the loss from the coverage check. Half a
+ * source frame of slack for rounding. */
+static bool undecoded_tail(const fit_ctx *c, const AVCodecContext *dec)
+{
+    if (!c->read.seen[0])
+        return false;
+    double tb = av_q2d(dec->pkt_timebase);
+    double origin = c->origin_v * tb, end = c->end_v * tb;
+    double slack = dec->framerate.num > 0 ? 0.5 / av_q2d(dec->framerate) : 0.02;
+    return c->read.end[0] - origin > end + slack;
+}
+
 /* Decode what the packet (NULL = flush) yields and push it through the stream's graph. */
 static int decode_push(fit_ctx *c, bool video, const AVPacket *pkt, tp_error *err)
 {
     AVCodecContext *dec = video ? c->vdec : c->adec;
     AVFilterContext *src = video ? c->vsrc : c->asrc;
     int64_t origin = video ? c->origin_v : c->origin_a;
+    /* An empty packet carries no media (Ogg's placeholders hold only side data), and to
+     * avcodec_send_packet it would mean "end of stream": the rest of the stream would be lost. */
+    if (pkt && pkt->size <= 0)
+        return 0;
     int ret = avcodec_send_packet(dec, pkt);
-    if (ret < 0 && ret != AVERROR_EOF && ret != AVERROR_INVALIDDATA)
-        return av_fail(err, ret, c->src, "decode");
+    /* A packet the decoder refuses is skipped and counted, as ffmpeg does: one bad packet must
+     * not fail the file; the fps filter/aresample fill the gap, the coverage check measures the
+     * result. Running out of memory is not the packet's fault. */
+    if (ret < 0 && ret != AVERROR_EOF && ret != AVERROR(EAGAIN)) {
+        if (ret == AVERROR(ENOMEM))
+            return av_fail(err, ret, c->src, "decode");
+        if (c->decode_errors++ == 0) {
+            char buf[AV_ERROR_MAX_STRING_SIZE];
+            av_strerror(ret, buf, sizeof(buf));
+            tp_log(TP_LOG_WARN, "%s: the %s decoder refused a packet (%s); skipping it", c->src,
+                   video ? "video" : "audio", buf);
+        }
+    }
     for (;;) {
         if (canceled(c))
             return tp_error_set(err, TP_ECANCELED, 0, "%s: canceled", c->src);
@@ -1034,14 +1086,23 @@ static int decode_push(fit_ctx *c, bool video, const AVPacket *pkt, tp_error *er
         if (ret < 0)
             return av_fail(err, ret, c->src, "decode");
         int64_t pts = c->frame->best_effort_timestamp;
+        int64_t fdur = c->frame->pkt_duration;
+        if (fdur <= 0 && video && dec->framerate.num > 0)
+            fdur = av_rescale_q(1, av_inv_q(dec->framerate), dec->pkt_timebase);
+        /* A stream without any time stamp (an MPEG program stream without SCR/PTS): frames
+         * follow each other at the frame rate, from the start. A stream that has them and
+         * misses one: that frame is dropped, its neighbours fill its time. */
+        if (video && pts != AV_NOPTS_VALUE)
+            c->v_stamped = true;
+        else if (video && !c->v_stamped && fdur > 0)
+            pts = c->next_v != AV_NOPTS_VALUE ? c->next_v : origin;
         if (pts == AV_NOPTS_VALUE) {
             av_frame_unref(c->frame);
             continue;
         }
+        if (video && fdur > 0)
+            c->next_v = pts + fdur;
         c->frame->pts = pts - origin;
-        int64_t fdur = c->frame->pkt_duration;
-        if (fdur <= 0 && video && dec->framerate.num > 0)
-            fdur = av_rescale_q(1, av_inv_q(dec->framerate), dec->pkt_timebase);
         if (!video && fdur <= 0)
             fdur = av_rescale_q(c->frame->nb_samples, (AVRational){1, c->frame->sample_rate},
                                 dec->pkt_timebase);
@@ -1063,6 +1124,10 @@ static int decode_push(fit_ctx *c, bool video, const AVPacket *pkt, tp_error *er
      * later still, so the fps filter holds the last frame until then (and never earlier than
      * the real end, whatever the probe said). */
     int64_t close_at = video ? c->end_v : c->end_a;
+    /* The last frame lasts until the stream's declared end: an edit list that hides the last
+     * pictures, an empty last access unit, still belong to the source's duration. */
+    if (video && c->hold_v > close_at && !undecoded_tail(c, dec))
+        close_at = c->hold_v;
     if (video && c->plan->hold_until > 0) {
         int64_t hold = (int64_t)llround(c->plan->hold_until / av_q2d(dec->pkt_timebase));
         if (hold > close_at)
@@ -1104,6 +1169,21 @@ static int run_transcode(fit_ctx *c, const char *outdir, tp_error *err)
     c->origin_v = av_rescale_q(start, AV_TIME_BASE_Q, c->in->streams[c->vidx]->time_base);
     if (c->aidx >= 0)
         c->origin_a = av_rescale_q(start, AV_TIME_BASE_Q, c->in->streams[c->aidx]->time_base);
+    c->next_v = AV_NOPTS_VALUE;
+    /* The video stream's declared end, never past the measured duration (a header's guess from
+     * the bit-rate is no declaration). */
+    AVStream *vst = c->in->streams[c->vidx];
+    c->hold_v = 0;
+    if (vst->duration > 0 && vst->start_time != AV_NOPTS_VALUE &&
+        c->in->duration_estimation_method != AVFMT_DURATION_FROM_BITRATE) {
+        int64_t decl = vst->start_time + vst->duration - c->origin_v;
+        if (c->media && c->media->duration > 0) {
+            int64_t cap = (int64_t)llround(c->media->duration / av_q2d(vst->time_base));
+            if (decl > cap)
+                decl = cap;
+        }
+        c->hold_v = decl > 0 ? decl : 0;
+    }
     c->started = tp_now_monotonic();
     const tp_limits *lim = &c->profile->limits;
     double fps = av_q2d(av_make_q(c->plan->out_fps.num, c->plan->out_fps.den));
@@ -1130,7 +1210,7 @@ static int run_transcode(fit_ctx *c, const char *outdir, tp_error *err)
         if (ret < 0)
             return av_fail(err, ret, c->src, "read error");
         if (c->pkt->stream_index == c->vidx || c->pkt->stream_index == c->aidx)
-            span_add(&c->read, c->pkt, c->in->streams[c->pkt->stream_index]);
+            span_add(&c->read, c->pkt, c->in->streams[c->pkt->stream_index], true);
         if (c->pkt->stream_index == c->vidx)
             rc = decode_push(c, true, c->pkt, err);
         else if (c->pkt->stream_index == c->aidx)
@@ -1143,6 +1223,9 @@ static int run_transcode(fit_ctx *c, const char *outdir, tp_error *err)
         return rc;
     if (c->aidx >= 0 && (rc = decode_push(c, false, NULL, err)) < 0)
         return rc;
+    if (c->decode_errors > 1)
+        tp_log(TP_LOG_WARN, "%s: %lld packets the decoders refused were skipped", c->src,
+               (long long)c->decode_errors);
     for (int k = 0; k < c->n_out; k++)
         if ((rc = finish_mux(&c->out[k], err)) < 0)
             return rc;
@@ -1168,6 +1251,10 @@ static void ctx_reset(fit_ctx *c, bool remove_tmp)
     c->frames_out = 0;
     c->pushed_v = c->pushed_seen = c->held = 0;
     c->end_v = c->end_a = 0;
+    c->hold_v = 0;
+    c->next_v = AV_NOPTS_VALUE;
+    c->v_stamped = false;
+    c->decode_errors = 0;
     c->vdone = c->adone = false;
     memset(&c->read, 0, sizeof(c->read));
 }

@@ -27,7 +27,9 @@ typedef struct {
     int64_t video_bufsize;
     int64_t audio_bitrate;
     double out_duration;   /* total output seconds (after trim/extend) */
-    double trim_end;       /* > 0: fix.too_long=trim, the output ends here (seconds) */
+    double trim_end;       /* > 0: fix.too_long=trim, the output ends here (seconds): on the
+                            * last output frame boundary at or under rules.duration's maximum */
+    int64_t trim_frames;   /* > 0 with trim_end: the output frames kept (trim_end * out_fps) */
     double hold_until;     /* > 0: fix.too_short=extend, the last frame is held until here;
                             * a source longer than the probe said is never cut to it */
     int n_parts;

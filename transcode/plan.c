@@ -365,9 +365,16 @@ int tp_fit_plan_make(tp_fit_plan *out, const tp_media_info *media, const tp_chec
 
     /* Time: trim/extend change the total; split cuts it into parts. */
     if (too_long && fix->too_long == TP_TOO_LONG_TRIM) {
-        out->out_duration = r->duration_max;
-        out->parts[0].duration = r->duration_max;
-        out->trim_end = r->duration_max;
+        /* Cut on a frame boundary at or under the limit: at 30000/1001 fps, 8 s is 239.76
+         * frames, and keeping the 240th (which starts before 8 s) ends the output at 8.008 s,
+         * over the limit. The audio is cut at the same instant (atrim is sample-exact). */
+        double fps = (double)out->out_fps.num / out->out_fps.den;
+        out->trim_frames = (int64_t)floor(r->duration_max * fps + 1e-6);
+        if (out->trim_frames < 1)
+            out->trim_frames = 1;
+        out->trim_end = (double)out->trim_frames * out->out_fps.den / out->out_fps.num;
+        out->out_duration = out->trim_end;
+        out->parts[0].duration = out->trim_end;
     } else if (too_short) {
         /* A little above the minimum so rounding in the rules' measurement cannot fail it. The
          * executor holds the last frame until then and never cuts: the probe's duration may be
@@ -444,8 +451,8 @@ int tp_fit_plan_make(tp_fit_plan *out, const tp_media_info *media, const tp_chec
     ok = ok && appendf(f, n, "fps=fps=%d/%d:start_time=0,", out->out_fps.num, out->out_fps.den);
     /* Time edits right after fps: the link still knows its frame rate there (tpad needs it to
      * time the held frames) and trimmed frames are not scaled for nothing. */
-    if (out->trim_end > 0)
-        ok = ok && appendf(f, n, "trim=end=%.6f,", out->trim_end);
+    if (out->trim_frames > 0)
+        ok = ok && appendf(f, n, "trim=end_frame=%lld,", (long long)out->trim_frames);
     ok = ok && append_fill(f, n, fix, dw, dh);
     ok = ok && appendf(f, n, ",format=yuv420p");
     if (!ok)

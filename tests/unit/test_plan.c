@@ -240,7 +240,7 @@ static const plan_case cases[] = {
     {"split of a remux still transcodes", {"fix.too_long=split"}, m_long601, TP_VERDICT_FIX,
      TP_ACTION_REMUX, 0, false, TP_ACTION_TRANSCODE, {0}, {0}, 0, 0, 2},
     {"too long trim", {"fix.too_long=trim"}, m_long1500, TP_VERDICT_FIX, TP_ACTION_TRANSCODE,
-     0, false, TP_ACTION_TRANSCODE, {"fps=fps=30/1:start_time=0,trim=end=600.000000,"}, {0},
+     0, false, TP_ACTION_TRANSCODE, {"fps=fps=30/1:start_time=0,trim=end_frame=18000,"}, {0},
      0, 0, 1, 0, 600.0},
     {"too long reject", {"fix.too_long=reject"}, m_long1500, TP_VERDICT_FIX,
      TP_ACTION_TRANSCODE, 0, true, TP_ACTION_NONE, {0}, {0}, 0, 0, 0, 0, 0, 0,
