@@ -65,6 +65,12 @@ void tp_http_resp_clear(tp_http_resp *resp);
 
 /* True when url is https://, or http:// to 127.0.0.0/8, ::1 or localhost. */
 bool tp_http_url_allowed(const char *url);
+/* An upload URL TikTok handed out may receive the file's bytes: true only when it is allowed
+ * (above) and has api_base's scheme, host and port, or is https on port 443 to api_base's
+ * parent domain or a subdomain of it (api_base open.tiktokapis.com: *.tiktokapis.com, e.g. the
+ * regional open-upload hosts). Compared after curl's URL parser, so userinfo tricks
+ * ("https://open.tiktokapis.com@evil.example/") name their real host. */
+bool tp_http_upload_url_allowed(const char *api_base, const char *url);
 /* The host of an http(s) URL is a loopback address (for the redirect_uri listener). */
 bool tp_http_url_is_loopback(const char *url);
 

@@ -809,9 +809,12 @@ static int do_init(tp_tiktok *tt, const char *caption, const tp_chunk_plan *plan
         rc = tp_error_set(err, TP_EHTTP, 0, "init: answer lacks publish_id or upload_url");
         goto out;
     }
-    if (!tp_http_url_allowed(ii.upload_url)) {
+    if (!tp_http_upload_url_allowed(tt->p->upload.tiktok.api_base, ii.upload_url)) {
+        /* The file's bytes go there: only to the API's own site, never where an answer says. */
         rc = tp_error_set(err, TP_EHTTP, 0,
-                          "init: TikTok returned an upload URL that is not https; refusing it");
+                          "init: TikTok returned an upload URL outside the API's site (%s) or "
+                          "not https; refusing it, nothing sent",
+                          tt->p->upload.tiktok.api_base);
         goto out;
     }
     tp_strlcpy(rs->publish_id, ii.publish_id, sizeof(rs->publish_id));
@@ -860,6 +863,12 @@ static int upload_chunks(tp_tiktok *tt, const char *path, int fd, const char *co
     int attempt = 0, reinits = 0, resyncs = 0, rc = 0;
     tp_http_resp resp = {0};
     int i = rs->next_chunk;
+    if (rs->upload_url[0] && !tp_http_upload_url_allowed(c->api_base, rs->upload_url)) {
+        /* A resumed URL (ledger, resume file, queue) is held to the same rule as a fresh one. */
+        tp_log(TP_LOG_WARN, "%s: the saved upload URL is outside %s; starting a new upload",
+               path, c->api_base);
+        rs->upload_url_expires_at = 0;
+    }
     while (i < plan->count) {
         if (tp_now_wall() > rs->upload_url_expires_at - URL_MARGIN) {
             if (reinits++ >= MAX_REINITS)

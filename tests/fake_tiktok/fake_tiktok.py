@@ -586,8 +586,9 @@ class Handler(BaseHTTPRequestHandler):
         self.st.events.append("init " + pid)
         self.envelope(200, data={
             "publish_id": pid,
-            "upload_url": "http://127.0.0.1:%d/upload/?upload_id=%s&upload_token=%s"
-                          % (port, urllib.parse.quote(pid), ut)})
+            "upload_url": "%s/upload/?upload_id=%s&upload_token=%s"
+                          % (self.st.args.upload_url_base or "http://127.0.0.1:%d" % port,
+                             urllib.parse.quote(pid), ut)})
 
     def put(self, u, fault):
         q = {k: v[0] for k, v in urllib.parse.parse_qs(u.query).items()}
@@ -709,6 +710,8 @@ def main():
     ap.add_argument("--token-ttl", type=int, default=86400)
     ap.add_argument("--refresh-ttl", type=int, default=31536000)
     ap.add_argument("--upload-url-ttl", type=float, default=3600)
+    ap.add_argument("--upload-url-base", help="hostile: hand out upload URLs on this origin "
+                    "(e.g. another server's http://127.0.0.1:PORT) instead of our own")
     ap.add_argument("--min-chunk", type=int, default=5_000_000, help="relax only in tests")
     ap.add_argument("--max-chunk", type=int, default=64_000_000)
     ap.add_argument("--final-max", type=int, default=128_000_000)
