@@ -1035,6 +1035,44 @@ static char *absolute(const char *path)
     return NULL;
 }
 
+/* The work folder holds the ledger (upload URLs, what counts as done) and the fitted files on
+ * their way to delivery. Its default, ./tokprep-work, lies in the current folder, which may be
+ * the drop folder: a writer there could plant it (a folder of their own, or a link to one) and
+ * so read or rewrite the ledger, skip files or swap outputs. Like ssh's StrictModes, the folder
+ * must belong to us (or root), not be writable by every user, and not be reached through a
+ * symbolic link someone else made; a ledger file already there must be ours and not a link. */
+static int check_work_folder(const char *given, const char *resolved, const char *state_path,
+                             tp_error *err)
+{
+    struct stat st;
+    uid_t me = geteuid();
+    if (lstat(given, &st) == 0 && S_ISLNK(st.st_mode) && st.st_uid != me && st.st_uid != 0)
+        return tp_error_set(err, TP_ECONFIG, 0,
+                            "%s: the work folder is a symbolic link made by another user "
+                            "(uid %u); refusing it (use -o with a folder only you can write)",
+                            given, (unsigned)st.st_uid);
+    if (stat(resolved, &st) < 0)
+        return tp_error_set(err, TP_EIO, errno, "%s: %s", resolved, strerror(errno));
+    if (st.st_uid != me && st.st_uid != 0)
+        return tp_error_set(err, TP_ECONFIG, 0,
+                            "%s: the work folder belongs to another user (uid %u); refusing it "
+                            "(use -o with a folder only you can write)",
+                            resolved, (unsigned)st.st_uid);
+    if (st.st_mode & S_IWOTH)
+        return tp_error_set(err, TP_ECONFIG, 0,
+                            "%s: the work folder is writable by every user (mode %04o); refusing "
+                            "it (use -o with a folder only you can write)",
+                            resolved, (unsigned)(st.st_mode & 07777));
+    if (lstat(state_path, &st) == 0 &&
+        (!S_ISREG(st.st_mode) || (st.st_uid != me && st.st_uid != 0)))
+        return tp_error_set(err, TP_ECONFIG, 0,
+                            "%s: the ledger is %s; refusing it", state_path,
+                            S_ISLNK(st.st_mode)  ? "a symbolic link"
+                            : !S_ISREG(st.st_mode) ? "not a regular file"
+                                                   : "owned by another user");
+    return 0;
+}
+
 int tp_pipeline_new(tp_pipeline **out, const tp_profile *profile, const tp_pipeline_opts *opts,
                     tp_error *err)
 {
@@ -1065,10 +1103,12 @@ int tp_pipeline_new(tp_pipeline **out, const tp_profile *profile, const tp_pipel
         rc = tp_error_set(err, TP_EIO, errno, "%s: cannot resolve the work folder", workdir);
         goto fail;
     }
-    if ((rc = tp_mkdirs(pl->outdir, err)) < 0)
-        goto fail;
     pl->state_path = pl->opts.state_path ? tp_strdup(pl->opts.state_path)
                                          : tp_asprintf("%s/tokprep.db", pl->workdir);
+    if (pl->state_path && (rc = check_work_folder(workdir, pl->workdir, pl->state_path, err)) < 0)
+        goto fail;
+    if ((rc = tp_mkdirs(pl->outdir, err)) < 0)
+        goto fail;
     switch (profile->upload.sink) {
     case TP_SINK_DIRECTORY: {
         const char *dir = profile->upload.directory_path;
