@@ -317,6 +317,35 @@ static char *stem_of(const char *path)
     return s;
 }
 
+/* Whether a file this ledger does not know (another ledger's, the user's) would be replaced by
+ * a delivery under stem: any entry named stem.EXT or stem_partN.EXT (every part of a split, not
+ * only the first: a long source must not rename its part 2 over someone's stem_part2.mp4). */
+static int sink_has_stem(const char *dir, const char *stem)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return errno == ENOENT ? 0 : 1; /* unreadable: take the safe, unique name */
+    size_t n = strlen(stem);
+    int taken = 0;
+    struct dirent *e;
+    while (!taken && (e = readdir(d))) {
+        const char *name = e->d_name;
+        if (strncmp(name, stem, n) != 0)
+            continue;
+        const char *rest = name + n;
+        if (!strncmp(rest, "_part", 5)) {
+            rest += 5;
+            if (*rest < '0' || *rest > '9')
+                continue;
+            while (*rest >= '0' && *rest <= '9')
+                rest++;
+        }
+        taken = *rest == '.';
+    }
+    closedir(d);
+    return taken;
+}
+
 /* The name the sink will use: the source's stem, or stem-<fingerprint> when another content
  * already delivered under that stem to the same sink. Chosen once and kept in the ledger, so a
  * re-delivery after a crash replaces the same files instead of adding new ones. */
@@ -329,15 +358,8 @@ static int choose_dest(run_state *rs, tp_job *job)
         return -1;
     tp_error err = TP_ERROR_INIT;
     int taken = tp_ledger_dest_taken(rs->pl->ledger, job->row.sink, stem, job->row.id, &err);
-    if (taken == 0 && rs->pl->sink_dir) {
-        /* Files this ledger does not know (another ledger's, the user's) are not replaced. */
-        static const char *const suffixes[] = {".json", "_part1.json", ".mp4", ".mov", ".webm"};
-        for (size_t i = 0; i < TP_ARRAY_LEN(suffixes) && !taken; i++) {
-            char *p = tp_asprintf("%s/%s%s", rs->pl->sink_dir, stem, suffixes[i]);
-            taken = p && access(p, F_OK) == 0;
-            free(p);
-        }
-    }
+    if (taken == 0 && rs->pl->sink_dir)
+        taken = sink_has_stem(rs->pl->sink_dir, stem);
     if (taken > 0) {
         char *alt = tp_asprintf("%s-%.8s", stem, job->fingerprint);
         free(stem);
