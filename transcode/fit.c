@@ -523,7 +523,13 @@ static int run_pass(fit_ctx *c, const char *outdir, tp_error *err)
      * source since it was checked is not what gets linked. */
     char fdpath[64];
     snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%d", c->src_fd);
-    if (linkat(AT_FDCWD, fdpath, AT_FDCWD, lnk, AT_SYMLINK_FOLLOW) == 0) {
+    /* A link shares the inode: whoever can write the source (a drop-folder writer who owns it,
+     * or a group that may write it) could change the "checked" output after the fact, and it
+     * keeps their ownership. Link only a source that is ours and writable by us alone. */
+    struct stat sst;
+    bool linkable = fstat(c->src_fd, &sst) == 0 && sst.st_uid == geteuid() &&
+                    !(sst.st_mode & (S_IWGRP | S_IWOTH));
+    if (linkable && linkat(AT_FDCWD, fdpath, AT_FDCWD, lnk, AT_SYMLINK_FOLLOW) == 0) {
         if (rename(lnk, o->tmp) < 0) {
             rc = tp_error_set(err, TP_EIO, errno, "%s: %s", o->tmp, strerror(errno));
             unlink(lnk);
