@@ -69,7 +69,8 @@ static void print_queue(const cJSON *doc)
     const cJSON *it;
     cJSON_ArrayForEach(it, cJSON_GetObjectItem(ip, "by_worker"))
     {
-        printf("    %-26s %d\n", it->string, (int)it->valuedouble);
+        /* Consumer names are whatever a Redis client named itself. */
+        print_line(tp_asprintf("    %-26s %d", it->string, (int)it->valuedouble));
     }
     printf("  %-28s %d\n", "done", (int)num(doc, "done"));
     printf("  %-28s %d\n", "failed (will be retried)", (int)num(doc, "failed"));
@@ -93,9 +94,9 @@ static void print_queue(const cJSON *doc)
         printf("workers (idle = seconds since the worker last talked to the queue):\n");
         cJSON_ArrayForEach(it, cJSON_GetObjectItem(doc, "workers"))
         {
-            printf("  %-28s pending %d, idle %.0f s\n",
-                   cJSON_GetStringValue(cJSON_GetObjectItem(it, "name")), (int)num(it, "pending"),
-                   num(it, "idle"));
+            print_line(tp_asprintf("  %-28s pending %d, idle %.0f s",
+                                   cJSON_GetStringValue(cJSON_GetObjectItem(it, "name")),
+                                   (int)num(it, "pending"), num(it, "idle")));
         }
     }
     if (cJSON_GetArraySize(cJSON_GetObjectItem(doc, "dead_letters")) > 0) {

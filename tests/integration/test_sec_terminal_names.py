@@ -90,6 +90,14 @@ def test_enqueue_human_output():
         assert_clean("enqueue", p.stdout, (b"added ", b"exists ", b"error ", b"0 added",
                                            b"1 added", b"2 added", b"3 added", b"4 added"))
         assert_clean("enqueue stderr", p.stderr, (b"tokprep",))
+        # Any Redis client may name itself: a consumer named with escapes and a newline.
+        r.cmd("XGROUP", "CREATECONSUMER", "tokprep:q:jobs", "workers",
+              "w\x1b]0;PWNED\x07\nworkers (forged)")
+        s = tokprep(b"status", b"--queue", r.url("q").encode())
+        assert s.returncode == 0, (s.returncode, s.stdout, s.stderr)
+        assert_clean("status --queue", s.stdout, (b"  ", b"q:", b"redis", b"tokprep",
+                                                  b"workers (idle", b"dead letters"))
+        assert b"\\x1b]0;PWNED" in s.stdout, s.stdout
     finally:
         r.stop()
 
