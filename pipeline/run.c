@@ -1139,6 +1139,17 @@ int tp_pipeline_new(tp_pipeline **out, const tp_profile *profile, const tp_pipel
                               profile->name);
             goto fail;
         }
+        /* A relative path lies in the current folder, perhaps the drop folder: a link there made
+         * by someone else would send every delivery into a folder of their choosing. */
+        struct stat lst;
+        if (lstat(dir, &lst) == 0 && S_ISLNK(lst.st_mode) && lst.st_uid != geteuid() &&
+            lst.st_uid != 0) {
+            rc = tp_error_set(err, TP_ECONFIG, 0,
+                              "%s: the sink folder is a symbolic link made by another user (uid "
+                              "%u); refusing it",
+                              dir, (unsigned)lst.st_uid);
+            goto fail;
+        }
         if ((rc = tp_mkdirs(dir, err)) < 0)
             goto fail;
         pl->sink_dir = absolute(dir);

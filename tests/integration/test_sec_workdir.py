@@ -3,7 +3,8 @@
 tokprep run -- *` uses ./tokprep-work, which lies in the drop folder. A drop-folder writer
 plants it first: a folder of their own holding a 0666 tokprep.db (they read the ledger's upload
 URLs and rewrite what counts as done), a symbolic link of theirs to such a folder, or the
-operator points -o at a world-writable folder. `run` must refuse each with exit 2 before writing
+operator points -o at a world-writable folder; likewise a relative sink folder
+(upload.directory.path=ready) planted as their link. `run` must refuse each with exit 2 before writing
 anything there; a work folder of our own still works. The cases that need another user run
 when the test is root (it chowns to nobody); otherwise only the world-writable case runs.
 About 3 s."""
@@ -73,6 +74,25 @@ def test_planted_symlink_of_another_user():
     assert os.listdir(elsewhere) == [], "the run wrote through the link: %r" % os.listdir(elsewhere)
     assert r.returncode == 2, (r.returncode, r.stdout, r.stderr)
     assert "symbolic link made by another user" in r.stderr, r.stderr
+
+
+def test_planted_sink_link_of_another_user():
+    if not ROOT:
+        print("     (not root: planted sink link case skipped)")
+        return
+    drop = new_drop("sinklink")
+    theirs = os.path.join(T, "theirs")
+    os.mkdir(theirs)
+    os.chown(theirs, NOBODY, -1)
+    link = os.path.join(drop, "ready")
+    os.symlink(theirs, link)
+    os.lchown(link, NOBODY, -1)
+    args = [TOKPREP, "run", *set_args(["upload.sink=directory", "upload.directory.path=ready"]),
+            "--", "clip.mp4"]
+    r = subprocess.run(args, cwd=drop, capture_output=True, text=True, timeout=60)
+    assert os.listdir(theirs) == [], "delivered into their folder: %r" % os.listdir(theirs)
+    assert r.returncode == 2, (r.returncode, r.stdout, r.stderr)
+    assert "sink folder is a symbolic link made by another user" in r.stderr, r.stderr
 
 
 def test_world_writable_work_folder():
