@@ -76,6 +76,7 @@ typedef struct {
     double started;
     bool vdone, adone; /* the graph's output ended (trim): no need to read further */
     span_acc read;     /* what was read from the source, for the coverage check */
+    bool pass_copied; /* run_pass copied the source (not ours alone) instead of linking it */
 } fit_ctx;
 
 static int interrupt_cb(void *opaque)
@@ -535,6 +536,7 @@ static int run_pass(fit_ctx *c, const char *outdir, tp_error *err)
             unlink(lnk);
         }
     } else {
+        c->pass_copied = true;
         rc = copy_file(c->src_fd, c->src, o->fd, o->tmp, c->opts ? c->opts->cancel : NULL, err);
     }
     free(lnk);
@@ -1219,9 +1221,9 @@ int tp_fit_run(char ***out_paths, int *n_out, const char *src, int src_fd,
         default: rc = run_transcode(&c, outdir, err); break;
         }
         /* Written in place while we read it: the outputs mix two contents, and whatever else
-         * looks wrong with them (a short output) follows from that. (A pass links or copies the
-         * inode itself, and the link changes its ctime.) */
-        if (plan->action != TP_ACTION_NONE && tp_src_changed(src_fd, &st0)) {
+         * looks wrong with them (a short output) follows from that. (A pass that links shares
+         * the inode itself, and the link changes its ctime; a pass that copies is checked.) */
+        if ((plan->action != TP_ACTION_NONE || c.pass_copied) && tp_src_changed(src_fd, &st0)) {
             rc = tp_error_set(err, TP_EIO, 0,
                               "%s: changed while it was being fitted; not delivered", src);
             goto out;
