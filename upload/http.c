@@ -6,6 +6,7 @@
 #include <ctype.h>
 #include <curl/curl.h>
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -276,8 +277,8 @@ static size_t on_header(char *buf, size_t size, size_t nitems, void *ud)
         trim_value(tmp, sizeof(tmp), v, vlen);
         char *end;
         double d = strtod(tmp, &end);
-        if (end != tmp && d >= 0)
-            r->retry_after = d;
+        if (end != tmp && d >= 0) /* "inf" and 1e308 parse too: a day at most */
+            r->retry_after = isfinite(d) && d < TP_HTTP_WAIT_MAX ? d : TP_HTTP_WAIT_MAX;
     } else if (nlen == 21 && !strncasecmp(buf, "X-RateLimit-Remaining", 21)) {
         trim_value(tmp, sizeof(tmp), v, vlen);
         r->ratelimit_remaining = strtol(tmp, NULL, 10);
@@ -287,7 +288,7 @@ static size_t on_header(char *buf, size_t size, size_t nitems, void *ud)
         /* Either seconds from now or an epoch timestamp; both appear in the wild. */
         if (d > 1e9)
             d -= tp_now_wall();
-        r->ratelimit_reset = d < 0 ? 0 : d;
+        r->ratelimit_reset = !(d >= 0) ? 0 : d < TP_HTTP_WAIT_MAX ? d : TP_HTTP_WAIT_MAX;
     } else if (nlen == 8 && !strncasecmp(buf, "Location", 8)) {
         trim_value(r->location, sizeof(r->location), v, vlen);
     }

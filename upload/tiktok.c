@@ -552,6 +552,15 @@ static int api_call(tp_tiktok *tt, int ep, const char *path, const cJSON *body, 
         if ((rc = ensure_token(tt, false, err)) < 0)
             goto out;
         double hold = tt->hold_until[ep] - tp_now_monotonic();
+        if (hold > TP_HTTP_WAIT_INLINE_MAX) {
+            if (res)
+                res->retry_at = tp_now_wall() + hold;
+            rc = tp_error_set(err, TP_ERATE, 0,
+                              "%s: TikTok asks to wait %.0f s before the next request; retry "
+                              "after that",
+                              what, hold);
+            goto out;
+        }
         if (hold > 0) {
             tp_log(TP_LOG_INFO, "%s: waiting %.1f s to stay under TikTok's per-minute limit", what,
                    hold);
@@ -620,7 +629,9 @@ static int api_call(tp_tiktok *tt, int ep, const char *path, const cJSON *body, 
         double wait_s = resp.retry_after >= 0       ? resp.retry_after
                         : resp.ratelimit_reset >= 0 ? resp.ratelimit_reset
                                                     : -1;
-        if ((limited || resp.status >= 500) && retry && attempt < c->max_retries) {
+        /* A wait longer than we sleep in place ends the file as rate limited (retry_at). */
+        bool too_long = limited && wait_s > TP_HTTP_WAIT_INLINE_MAX;
+        if ((limited || resp.status >= 500) && retry && attempt < c->max_retries && !too_long) {
             double d = wait_s >= 0 && limited ? wait_s : backoff(tt, attempt);
             if (limited && wait_s < 0)
                 d = rate_window(tt) / ep_limit[ep] + backoff(tt, attempt);
@@ -973,6 +984,14 @@ static int upload_chunks(tp_tiktok *tt, const char *path, int fd, const char *co
             wait = resp.retry_after >= 0 ? resp.retry_after : resp.ratelimit_reset;
             if (wait < 0)
                 wait = 0;
+            if (wait > TP_HTTP_WAIT_INLINE_MAX) {
+                if (res)
+                    res->retry_at = tp_now_wall() + wait;
+                rc = tp_error_set(err, TP_ERATE, 429,
+                                  "%s: rate limited; TikTok asks to wait %.0f s, retry after that",
+                                  what, wait);
+                goto out;
+            }
         } else if (resp.status >= 500) {
             wait = 0;
         } else {

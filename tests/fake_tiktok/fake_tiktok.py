@@ -9,7 +9,7 @@ reassembled (in order, so a running SHA-256 is the reassembly) and their SHA-256
 
 Faults are injected with --fault KIND:ENDPOINT:N (the Nth request to ENDPOINT, 1-based):
   500            answer 500 internal_error
-  429            answer 429 rate_limit_exceeded with Retry-After: 1
+  429            answer 429 rate_limit_exceeded with Retry-After: 1 (--retry-after changes it)
   drop           read part of the request body, then close the connection without answering
   lose-response  handle the request fully (store the chunk), then close without answering
   expire-token   expire every access token just before handling the request
@@ -254,7 +254,7 @@ class Handler(BaseHTTPRequestHandler):
         if kind == "429":
             self.read_body(1 << 40) if ep == "put" else self.read_body()
             self.envelope(429, "rate_limit_exceeded", "injected rate limit",
-                          headers={"Retry-After": "1"})
+                          headers={"Retry-After": self.st.args.retry_after})
             return True, None
         if kind == "drop":
             n = int(self.headers.get("Content-Length") or 0)
@@ -710,6 +710,8 @@ def main():
     ap.add_argument("--token-ttl", type=int, default=86400)
     ap.add_argument("--refresh-ttl", type=int, default=31536000)
     ap.add_argument("--upload-url-ttl", type=float, default=3600)
+    ap.add_argument("--retry-after", default="1", help="hostile: the Retry-After value of an "
+                    "injected 429 (e.g. 999999999 or inf)")
     ap.add_argument("--upload-url-base", help="hostile: hand out upload URLs on this origin "
                     "(e.g. another server's http://127.0.0.1:PORT) instead of our own")
     ap.add_argument("--min-chunk", type=int, default=5_000_000, help="relax only in tests")
