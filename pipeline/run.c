@@ -1085,6 +1085,31 @@ static int check_work_folder(const char *given, const char *resolved, const char
                             "%s: the work folder is writable by every user (mode %04o); refusing "
                             "it (use -o with a folder only you can write)",
                             resolved, (unsigned)(st.st_mode & 07777));
+    /* Whoever owns a folder above it can rename ours away and put theirs in its place (the
+     * ledger is reopened by name): every ancestor must be ours or root's, and one writable by
+     * every user needs the sticky bit (like /tmp). */
+    char *up = tp_strdup(resolved);
+    if (!up)
+        return tp_error_set(err, TP_ENOMEM, 0, "out of memory");
+    int rc = 0;
+    for (char *slash = strrchr(up, '/'); slash && rc == 0; slash = strrchr(up, '/')) {
+        slash[slash == up ? 1 : 0] = '\0';
+        if (stat(up, &st) == 0 &&
+            ((st.st_uid != me && st.st_uid != 0) ||
+             ((st.st_mode & S_IWOTH) && !(st.st_mode & S_ISVTX))))
+            rc = tp_error_set(err, TP_ECONFIG, 0,
+                              "%s: the work folder lies in %s, which %s; refusing it (use -o "
+                              "with a folder only you can write)",
+                              resolved, up,
+                              st.st_uid != me && st.st_uid != 0
+                                  ? "belongs to another user"
+                                  : "every user can write (and it has no sticky bit)");
+        if (slash == up)
+            break;
+    }
+    free(up);
+    if (rc < 0)
+        return rc;
     if (lstat(state_path, &st) == 0 &&
         (!S_ISREG(st.st_mode) || (st.st_uid != me && st.st_uid != 0)))
         return tp_error_set(err, TP_ECONFIG, 0,

@@ -95,6 +95,26 @@ def test_planted_sink_link_of_another_user():
     assert "sink folder is a symbolic link made by another user" in r.stderr, r.stderr
 
 
+def test_work_folder_inside_another_users_folder():
+    if not ROOT:
+        print("     (not root: other user's parent case skipped)")
+        return
+    drop = new_drop("parent")
+    theirs = os.path.join(drop, "sub")
+    os.mkdir(theirs)
+    os.chown(theirs, NOBODY, -1)
+    r, _ = run_in(drop, "-o", os.path.join(theirs, "work"))
+    assert r.returncode == 2, (r.returncode, r.stdout, r.stderr)
+    assert "which belongs to another user" in r.stderr, r.stderr
+    # a world-writable parent without the sticky bit
+    wide = os.path.join(T, "wide-parent")
+    os.mkdir(wide)
+    os.chmod(wide, 0o777)
+    r, _ = run_in(drop, "-o", os.path.join(wide, "work"))
+    assert r.returncode == 2, (r.returncode, r.stdout, r.stderr)
+    assert "no sticky bit" in r.stderr, r.stderr
+
+
 def test_world_writable_work_folder():
     drop = new_drop("wide")
     work = os.path.join(T, "wide-work")
