@@ -1194,6 +1194,13 @@ int tp_fit_run(char ***out_paths, int *n_out, const char *src, int src_fd,
     if (rc < 0)
         return rc;
     struct stat st;
+    /* `cd drop && tokprep fit -o out -- *`: an `out` link planted by a drop-folder writer would
+     * send the outputs, and their replacing of same-named files, into a folder of their choice. */
+    if (lstat(outdir, &st) == 0 && S_ISLNK(st.st_mode) && st.st_uid != geteuid() && st.st_uid != 0)
+        return tp_error_set(err, TP_ECONFIG, 0,
+                            "%s: the output folder is a symbolic link made by another user (uid "
+                            "%u); refusing it",
+                            outdir, (unsigned)st.st_uid);
     if (stat(outdir, &st) < 0 || !S_ISDIR(st.st_mode))
         return tp_error_set(err, TP_EIO, errno, "%s: the output folder does not exist", outdir);
     if (access(outdir, W_OK) < 0)

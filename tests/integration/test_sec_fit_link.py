@@ -71,6 +71,30 @@ def test_own_private_source_is_still_linked():
     assert (s.st_dev, s.st_ino) == (o.st_dev, o.st_ino), "our own source is no longer linked"
 
 
+def test_planted_output_link_of_another_user():
+    """`cd drop && tokprep fit -o out -- *` with `out` planted as a link (made by nobody) to a
+    folder of the operator's holding a same-named file: refused, the file untouched."""
+    if not ROOT:
+        print("     (not root: planted output link case skipped)")
+        return
+    d = os.path.join(T, "outlink")
+    drop, videos = os.path.join(d, "drop"), os.path.join(d, "videos")
+    os.makedirs(drop)
+    os.makedirs(videos)
+    make_vertical(os.path.join(drop, "a.mp4"), seconds=1)
+    with open(os.path.join(videos, "a.mp4"), "wb") as f:
+        f.write(b"the operator's own a.mp4")
+    link = os.path.join(drop, "out")
+    os.symlink(videos, link)
+    os.lchown(link, pwd.getpwnam("nobody").pw_uid, -1)
+    r = subprocess.run([TOKPREP, "fit", "-o", "out", *set_args(), "--", "a.mp4"], cwd=drop,
+                       capture_output=True, text=True, timeout=60)
+    with open(os.path.join(videos, "a.mp4"), "rb") as f:
+        assert f.read() == b"the operator's own a.mp4", "fit replaced a file through the link"
+    assert r.returncode == 2, (r.returncode, r.stdout, r.stderr)
+    assert "symbolic link made by another user" in r.stdout + r.stderr, r.stdout + r.stderr
+
+
 def main():
     failed = []
     for name, fn in [(n, f) for n, f in globals().items() if n.startswith("test_")]:
