@@ -43,13 +43,21 @@ static void on_item(const tp_queue_item *it, void *payload)
             printf("%s\n", s);
         free(s);
         cJSON_Delete(j);
-    } else if (it->error) {
-        printf("error    %s\n", it->error);
-    } else if (it->added) {
-        printf("added    %s\n", it->path);
     } else {
-        printf("exists   %s (same content already queued, %s)\n", it->path,
-               it->state ? it->state : "?");
+        /* Paths come from walked names: control characters shown escaped, one file one line. */
+        char *path = tp_str_printable(it->path ? it->path : "");
+        char *error = tp_str_printable(it->error);
+        if (error)
+            printf("error    %s\n", error);
+        else if (it->error)
+            printf("error    (out of memory)\n");
+        else if (it->added)
+            printf("added    %s\n", path ? path : "?");
+        else
+            printf("exists   %s (same content already queued, %s)\n", path ? path : "?",
+                   it->state ? it->state : "?");
+        free(error);
+        free(path);
     }
     fflush(stdout);
 }

@@ -26,6 +26,17 @@ static void print_counts(const cJSON *obj)
     }
 }
 
+/* Prints and frees one line built from ledger or queue fields: paths come from file names a
+ * drop-folder writer chose (or from Redis), so control characters are shown escaped. */
+static void print_line(char *line)
+{
+    char *shown = tp_str_printable(line);
+    if (shown)
+        printf("%s\n", shown);
+    free(shown);
+    free(line);
+}
+
 static void print_files(const char *title, const cJSON *arr)
 {
     if (cJSON_GetArraySize(arr) == 0)
@@ -34,10 +45,11 @@ static void print_files(const char *title, const cJSON *arr)
     const cJSON *it;
     cJSON_ArrayForEach(it, arr)
     {
-        printf("  %s [%s, %s]: %s\n", cJSON_GetStringValue(cJSON_GetObjectItem(it, "path")),
-               cJSON_GetStringValue(cJSON_GetObjectItem(it, "stage")),
-               cJSON_GetStringValue(cJSON_GetObjectItem(it, "error")),
-               cJSON_GetStringValue(cJSON_GetObjectItem(it, "reason")));
+        print_line(tp_asprintf("  %s [%s, %s]: %s",
+                               cJSON_GetStringValue(cJSON_GetObjectItem(it, "path")),
+                               cJSON_GetStringValue(cJSON_GetObjectItem(it, "stage")),
+                               cJSON_GetStringValue(cJSON_GetObjectItem(it, "error")),
+                               cJSON_GetStringValue(cJSON_GetObjectItem(it, "reason"))));
     }
 }
 
@@ -57,7 +69,8 @@ static void print_queue(const cJSON *doc)
     const cJSON *it;
     cJSON_ArrayForEach(it, cJSON_GetObjectItem(ip, "by_worker"))
     {
-        printf("    %-26s %d\n", it->string, (int)it->valuedouble);
+        /* Consumer names are whatever a Redis client named itself. */
+        print_line(tp_asprintf("    %-26s %d", it->string, (int)it->valuedouble));
     }
     printf("  %-28s %d\n", "done", (int)num(doc, "done"));
     printf("  %-28s %d\n", "failed (will be retried)", (int)num(doc, "failed"));
@@ -81,20 +94,20 @@ static void print_queue(const cJSON *doc)
         printf("workers (idle = seconds since the worker last talked to the queue):\n");
         cJSON_ArrayForEach(it, cJSON_GetObjectItem(doc, "workers"))
         {
-            printf("  %-28s pending %d, idle %.0f s\n",
-                   cJSON_GetStringValue(cJSON_GetObjectItem(it, "name")), (int)num(it, "pending"),
-                   num(it, "idle"));
+            print_line(tp_asprintf("  %-28s pending %d, idle %.0f s",
+                                   cJSON_GetStringValue(cJSON_GetObjectItem(it, "name")),
+                                   (int)num(it, "pending"), num(it, "idle")));
         }
     }
     if (cJSON_GetArraySize(cJSON_GetObjectItem(doc, "dead_letters")) > 0) {
         printf("dead letters (latest first):\n");
         cJSON_ArrayForEach(it, cJSON_GetObjectItem(doc, "dead_letters"))
         {
-            printf("  %s [%s, %d attempt(s)]: %s\n",
-                   cJSON_GetStringValue(cJSON_GetObjectItem(it, "path")),
-                   cJSON_GetStringValue(cJSON_GetObjectItem(it, "error_code")),
-                   (int)num(it, "attempts"),
-                   cJSON_GetStringValue(cJSON_GetObjectItem(it, "reason")));
+            print_line(tp_asprintf("  %s [%s, %d attempt(s)]: %s",
+                                   cJSON_GetStringValue(cJSON_GetObjectItem(it, "path")),
+                                   cJSON_GetStringValue(cJSON_GetObjectItem(it, "error_code")),
+                                   (int)num(it, "attempts"),
+                                   cJSON_GetStringValue(cJSON_GetObjectItem(it, "reason"))));
         }
     }
 }

@@ -74,7 +74,10 @@ static void on_progress(const tp_tiktok_event *ev, void *payload)
     if (pct == ps->last_pct)
         return;
     ps->last_pct = pct;
-    fprintf(stderr, "\r%s: chunk %d/%d, %d%%", ps->path, ev->chunk_index + 1, ev->chunk_count, pct);
+    char *shown = tp_str_printable(ps->path);
+    fprintf(stderr, "\r%s: chunk %d/%d, %d%%", shown ? shown : "?", ev->chunk_index + 1,
+            ev->chunk_count, pct);
+    free(shown);
     if (pct == 100)
         fputc('\n', stderr);
 }
@@ -113,18 +116,23 @@ static void print_json(const char *path, int rc, const tp_tiktok_result *r, cons
 
 static void print_human(const char *path, int rc, const tp_tiktok_result *r, const tp_error *err)
 {
-    if (rc < 0) {
-        fprintf(stderr, "tokprep upload: %s\n", err->message);
-        return;
-    }
-    if (r->still_processing)
-        printf("%s: uploaded, TikTok still processing (status %s, publish_id %s)\n", path,
-               r->status, r->publish_id);
+    /* A PATH reached by a glob is a name someone else chose: no terminal escapes from it. */
+    char *line;
+    if (rc < 0)
+        line = tp_asprintf("tokprep upload: %s", err->message);
+    else if (r->still_processing)
+        line = tp_asprintf("%s: uploaded, TikTok still processing (status %s, publish_id %s)",
+                           path, r->status, r->publish_id);
     else if (r->post_id)
-        printf("%s: %s (publish_id %s, post_id %lld)\n", path, r->status, r->publish_id,
-               r->post_id);
+        line = tp_asprintf("%s: %s (publish_id %s, post_id %lld)", path, r->status,
+                           r->publish_id, r->post_id);
     else
-        printf("%s: %s (publish_id %s)\n", path, r->status, r->publish_id);
+        line = tp_asprintf("%s: %s (publish_id %s)", path, r->status, r->publish_id);
+    char *shown = tp_str_printable(line);
+    if (shown)
+        fprintf(rc < 0 ? stderr : stdout, "%s\n", shown);
+    free(shown);
+    free(line);
 }
 
 static int run(const tp_cli_command *cmd, int argc, char **argv)

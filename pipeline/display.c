@@ -1,6 +1,7 @@
 /* `tokprep run` output: NDJSON events, a live terminal display, or plain log lines. */
 #include "pipeline/display.h"
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,6 +78,28 @@ static void bar(char *buf, int width, double fraction)
     buf[width] = '\0';
 }
 
+/* One line of human output. Paths and reasons come from file names a drop-folder writer chose:
+ * the whole line goes through tp_str_printable, so a name holding ESC sequences or newlines
+ * cannot drive the terminal or forge lines (the line's own text has no control characters). */
+__attribute__((format(printf, 2, 3))) static void put_line(FILE *o, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    char *raw = n >= 0 ? malloc((size_t)n + 1) : NULL;
+    if (!raw)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(raw, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    char *shown = tp_str_printable(raw);
+    if (shown)
+        fprintf(o, "%s\n", shown);
+    free(shown);
+    free(raw);
+}
+
 static void redraw(tp_display *d, bool force)
 {
     double now = tp_now_monotonic();
@@ -107,8 +130,8 @@ static void redraw(tp_display *d, bool force)
             continue;
         const char *name = strrchr(d->busy[i].path, '/');
         name = name ? name + 1 : d->busy[i].path;
-        fprintf(d->out, "  %-8s %5.1f%%  %.60s\n", d->busy[i].stage, d->busy[i].fraction * 100,
-                name);
+        put_line(d->out, "  %-8s %5.1f%%  %.60s", d->busy[i].stage, d->busy[i].fraction * 100,
+                 name);
         lines++;
     }
     d->lines_drawn = lines;
@@ -120,47 +143,47 @@ static void log_line(tp_display *d, const tp_event *ev)
     FILE *o = d->out;
     switch (ev->kind) {
     case TP_EVENT_PROBED:
-        fprintf(o, "probed    %s: %s%s%s\n", ev->path, ev->verdict,
+        put_line(o, "probed    %s: %s%s%s", ev->path, ev->verdict,
                 ev->action && strcmp(ev->action, "none") ? " → " : "",
                 ev->action && strcmp(ev->action, "none") ? ev->action : "");
         break;
     case TP_EVENT_FIT_DONE:
-        fprintf(o, "fitted    %s: %d output(s)\n", ev->path, ev->n_outputs);
+        put_line(o, "fitted    %s: %d output(s)", ev->path, ev->n_outputs);
         break;
     case TP_EVENT_CHUNKED:
-        fprintf(o, "chunked   %s: %d chunk(s), %lld bytes\n", ev->path, ev->chunks,
+        put_line(o, "chunked   %s: %d chunk(s), %lld bytes", ev->path, ev->chunks,
                 (long long)ev->total);
         break;
     case TP_EVENT_UPLOADED:
         if (ev->n_outputs > 1)
-            fprintf(o, "done      %s → %s (+%d more)\n", ev->path, ev->outputs[0],
+            put_line(o, "done      %s → %s (+%d more)", ev->path, ev->outputs[0],
                     ev->n_outputs - 1);
         else
-            fprintf(o, "done      %s%s%s\n", ev->path, ev->n_outputs ? " → " : "",
+            put_line(o, "done      %s%s%s", ev->path, ev->n_outputs ? " → " : "",
                     ev->n_outputs ? ev->outputs[0] : "");
         break;
     case TP_EVENT_SKIPPED:
-        fprintf(o, "skipped   %s: %s\n", ev->path, ev->reason ? ev->reason : "");
+        put_line(o, "skipped   %s: %s", ev->path, ev->reason ? ev->reason : "");
         break;
     case TP_EVENT_FAILED: {
         /* Error messages name the file already. */
         const char *r = ev->reason ? ev->reason : "";
         bool named = ev->path && !strncmp(r, ev->path, strlen(ev->path));
-        fprintf(o, "%s %s%s%s\n", ev->final_failure ? "failed   " : "retrying ",
+        put_line(o, "%s %s%s%s", ev->final_failure ? "failed   " : "retrying ",
                 named ? "" : ev->path, named ? "" : ": ", r);
         break;
     }
     case TP_EVENT_SUMMARY:
-        fprintf(o, "summary   %d file(s): %d done, %d skipped, %d rejected, %d failed in %.1f s\n",
+        put_line(o, "summary   %d file(s): %d done, %d skipped, %d rejected, %d failed in %.1f s",
                 ev->n_discovered, ev->n_done, ev->n_skipped, ev->n_rejected, ev->n_failed,
                 ev->elapsed);
         if (ev->n_non_media)
-            fprintf(o, "summary   %d non-media file%s skipped\n", ev->n_non_media,
+            put_line(o, "summary   %d non-media file%s skipped", ev->n_non_media,
                     ev->n_non_media == 1 ? "" : "s");
         if (ev->n_symlinks)
-            fprintf(o,
-                    "summary   %d symbolic link%s skipped (not followed; see "
-                    "--follow-symlinks)\n",
+            put_line(o,
+                     "summary   %d symbolic link%s skipped (not followed; see "
+                     "--follow-symlinks)",
                     ev->n_symlinks, ev->n_symlinks == 1 ? "" : "s");
         break;
     default: break;

@@ -317,6 +317,35 @@ static char *stem_of(const char *path)
     return s;
 }
 
+/* Whether a file this ledger does not know (another ledger's, the user's) would be replaced by
+ * a delivery under stem: any entry named stem.EXT or stem_partN.EXT (every part of a split, not
+ * only the first: a long source must not rename its part 2 over someone's stem_part2.mp4). */
+static int sink_has_stem(const char *dir, const char *stem)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return errno == ENOENT ? 0 : 1; /* unreadable: take the safe, unique name */
+    size_t n = strlen(stem);
+    int taken = 0;
+    struct dirent *e;
+    while (!taken && (e = readdir(d))) {
+        const char *name = e->d_name;
+        if (strncmp(name, stem, n) != 0)
+            continue;
+        const char *rest = name + n;
+        if (!strncmp(rest, "_part", 5)) {
+            rest += 5;
+            if (*rest < '0' || *rest > '9')
+                continue;
+            while (*rest >= '0' && *rest <= '9')
+                rest++;
+        }
+        taken = *rest == '.';
+    }
+    closedir(d);
+    return taken;
+}
+
 /* The name the sink will use: the source's stem, or stem-<fingerprint> when another content
  * already delivered under that stem to the same sink. Chosen once and kept in the ledger, so a
  * re-delivery after a crash replaces the same files instead of adding new ones. */
@@ -329,15 +358,8 @@ static int choose_dest(run_state *rs, tp_job *job)
         return -1;
     tp_error err = TP_ERROR_INIT;
     int taken = tp_ledger_dest_taken(rs->pl->ledger, job->row.sink, stem, job->row.id, &err);
-    if (taken == 0 && rs->pl->sink_dir) {
-        /* Files this ledger does not know (another ledger's, the user's) are not replaced. */
-        static const char *const suffixes[] = {".json", "_part1.json", ".mp4", ".mov", ".webm"};
-        for (size_t i = 0; i < TP_ARRAY_LEN(suffixes) && !taken; i++) {
-            char *p = tp_asprintf("%s/%s%s", rs->pl->sink_dir, stem, suffixes[i]);
-            taken = p && access(p, F_OK) == 0;
-            free(p);
-        }
-    }
+    if (taken == 0 && rs->pl->sink_dir)
+        taken = sink_has_stem(rs->pl->sink_dir, stem);
     if (taken > 0) {
         char *alt = tp_asprintf("%s-%.8s", stem, job->fingerprint);
         free(stem);
@@ -1035,6 +1057,69 @@ static char *absolute(const char *path)
     return NULL;
 }
 
+/* The work folder holds the ledger (upload URLs, what counts as done) and the fitted files on
+ * their way to delivery. Its default, ./tokprep-work, lies in the current folder, which may be
+ * the drop folder: a writer there could plant it (a folder of their own, or a link to one) and
+ * so read or rewrite the ledger, skip files or swap outputs. Like ssh's StrictModes, the folder
+ * must belong to us (or root), not be writable by every user, and not be reached through a
+ * symbolic link someone else made; a ledger file already there must be ours and not a link. */
+static int check_work_folder(const char *given, const char *resolved, const char *state_path,
+                             tp_error *err)
+{
+    struct stat st;
+    uid_t me = geteuid();
+    if (lstat(given, &st) == 0 && S_ISLNK(st.st_mode) && st.st_uid != me && st.st_uid != 0)
+        return tp_error_set(err, TP_ECONFIG, 0,
+                            "%s: the work folder is a symbolic link made by another user "
+                            "(uid %u); refusing it (use -o with a folder only you can write)",
+                            given, (unsigned)st.st_uid);
+    if (stat(resolved, &st) < 0)
+        return tp_error_set(err, TP_EIO, errno, "%s: %s", resolved, strerror(errno));
+    if (st.st_uid != me && st.st_uid != 0)
+        return tp_error_set(err, TP_ECONFIG, 0,
+                            "%s: the work folder belongs to another user (uid %u); refusing it "
+                            "(use -o with a folder only you can write)",
+                            resolved, (unsigned)st.st_uid);
+    if (st.st_mode & S_IWOTH)
+        return tp_error_set(err, TP_ECONFIG, 0,
+                            "%s: the work folder is writable by every user (mode %04o); refusing "
+                            "it (use -o with a folder only you can write)",
+                            resolved, (unsigned)(st.st_mode & 07777));
+    /* Whoever owns a folder above it can rename ours away and put theirs in its place (the
+     * ledger is reopened by name): every ancestor must be ours or root's, and one writable by
+     * every user needs the sticky bit (like /tmp). */
+    char *up = tp_strdup(resolved);
+    if (!up)
+        return tp_error_set(err, TP_ENOMEM, 0, "out of memory");
+    int rc = 0;
+    for (char *slash = strrchr(up, '/'); slash && rc == 0; slash = strrchr(up, '/')) {
+        slash[slash == up ? 1 : 0] = '\0';
+        if (stat(up, &st) == 0 &&
+            ((st.st_uid != me && st.st_uid != 0) ||
+             ((st.st_mode & S_IWOTH) && !(st.st_mode & S_ISVTX))))
+            rc = tp_error_set(err, TP_ECONFIG, 0,
+                              "%s: the work folder lies in %s, which %s; refusing it (use -o "
+                              "with a folder only you can write)",
+                              resolved, up,
+                              st.st_uid != me && st.st_uid != 0
+                                  ? "belongs to another user"
+                                  : "every user can write (and it has no sticky bit)");
+        if (slash == up)
+            break;
+    }
+    free(up);
+    if (rc < 0)
+        return rc;
+    if (lstat(state_path, &st) == 0 &&
+        (!S_ISREG(st.st_mode) || (st.st_uid != me && st.st_uid != 0)))
+        return tp_error_set(err, TP_ECONFIG, 0,
+                            "%s: the ledger is %s; refusing it", state_path,
+                            S_ISLNK(st.st_mode)  ? "a symbolic link"
+                            : !S_ISREG(st.st_mode) ? "not a regular file"
+                                                   : "owned by another user");
+    return 0;
+}
+
 int tp_pipeline_new(tp_pipeline **out, const tp_profile *profile, const tp_pipeline_opts *opts,
                     tp_error *err)
 {
@@ -1065,16 +1150,29 @@ int tp_pipeline_new(tp_pipeline **out, const tp_profile *profile, const tp_pipel
         rc = tp_error_set(err, TP_EIO, errno, "%s: cannot resolve the work folder", workdir);
         goto fail;
     }
-    if ((rc = tp_mkdirs(pl->outdir, err)) < 0)
-        goto fail;
     pl->state_path = pl->opts.state_path ? tp_strdup(pl->opts.state_path)
                                          : tp_asprintf("%s/tokprep.db", pl->workdir);
+    if (pl->state_path && (rc = check_work_folder(workdir, pl->workdir, pl->state_path, err)) < 0)
+        goto fail;
+    if ((rc = tp_mkdirs(pl->outdir, err)) < 0)
+        goto fail;
     switch (profile->upload.sink) {
     case TP_SINK_DIRECTORY: {
         const char *dir = profile->upload.directory_path;
         if (!dir || !*dir) {
             rc = tp_error_set(err, TP_ECONFIG, 0, "profile '%s': upload.directory.path is empty",
                               profile->name);
+            goto fail;
+        }
+        /* A relative path lies in the current folder, perhaps the drop folder: a link there made
+         * by someone else would send every delivery into a folder of their choosing. */
+        struct stat lst;
+        if (lstat(dir, &lst) == 0 && S_ISLNK(lst.st_mode) && lst.st_uid != geteuid() &&
+            lst.st_uid != 0) {
+            rc = tp_error_set(err, TP_ECONFIG, 0,
+                              "%s: the sink folder is a symbolic link made by another user (uid "
+                              "%u); refusing it",
+                              dir, (unsigned)lst.st_uid);
             goto fail;
         }
         if ((rc = tp_mkdirs(dir, err)) < 0)

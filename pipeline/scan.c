@@ -320,8 +320,17 @@ int tp_scan_paths(tp_scan_list *out, const char *const *paths, size_t n,
         const char *p = paths[i];
         struct stat st;
         int ret;
-        /* Named explicitly: the operator's choice, so a symbolic link is followed here. */
-        if (stat(p, &st) != 0) {
+        /* Named explicitly: the operator's choice, so a symbolic link is followed here, but
+         * only one of ours or root's: `tokprep run -- *` makes a link a drop-folder writer
+         * planted (`vids -> ~/Videos`) a PATH too (the file open checks files the same way). */
+        if (lstat(p, &st) == 0 && S_ISLNK(st.st_mode) && st.st_uid != geteuid() &&
+            st.st_uid != 0) {
+            snprintf(msg, sizeof(msg),
+                     "%s: a symbolic link made by another user (uid %u); not followed (a name "
+                     "from a glob over a shared folder may be planted)",
+                     p, (unsigned)st.st_uid);
+            ret = push(out, p, -TP_EIO, msg, false, err);
+        } else if (stat(p, &st) != 0) {
             int e = errno;
             snprintf(msg, sizeof(msg), "%s: %s", p,
                      e == ENOENT ? "no such file or folder" : strerror(e));

@@ -85,6 +85,7 @@ typedef struct {
     double started;
     bool vdone, adone; /* the graph's output ended (trim): no need to read further */
     span_acc read;     /* what was read from the source, for the coverage check */
+    bool pass_copied; /* run_pass copied the source (not ours alone) instead of linking it */
 } fit_ctx;
 
 static int interrupt_cb(void *opaque)
@@ -545,12 +546,19 @@ static int run_pass(fit_ctx *c, const char *outdir, tp_error *err)
      * source since it was checked is not what gets linked. */
     char fdpath[64];
     snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%d", c->src_fd);
-    if (linkat(AT_FDCWD, fdpath, AT_FDCWD, lnk, AT_SYMLINK_FOLLOW) == 0) {
+    /* A link shares the inode: whoever can write the source (a drop-folder writer who owns it,
+     * or a group that may write it) could change the "checked" output after the fact, and it
+     * keeps their ownership. Link only a source that is ours and writable by us alone. */
+    struct stat sst;
+    bool linkable = fstat(c->src_fd, &sst) == 0 && sst.st_uid == geteuid() &&
+                    !(sst.st_mode & (S_IWGRP | S_IWOTH));
+    if (linkable && linkat(AT_FDCWD, fdpath, AT_FDCWD, lnk, AT_SYMLINK_FOLLOW) == 0) {
         if (rename(lnk, o->tmp) < 0) {
             rc = tp_error_set(err, TP_EIO, errno, "%s: %s", o->tmp, strerror(errno));
             unlink(lnk);
         }
     } else {
+        c->pass_copied = true;
         rc = copy_file(c->src_fd, c->src, o->fd, o->tmp, c->opts ? c->opts->cancel : NULL, err);
     }
     free(lnk);
@@ -1273,6 +1281,13 @@ int tp_fit_run(char ***out_paths, int *n_out, const char *src, int src_fd,
     if (rc < 0)
         return rc;
     struct stat st;
+    /* `cd drop && tokprep fit -o out -- *`: an `out` link planted by a drop-folder writer would
+     * send the outputs, and their replacing of same-named files, into a folder of their choice. */
+    if (lstat(outdir, &st) == 0 && S_ISLNK(st.st_mode) && st.st_uid != geteuid() && st.st_uid != 0)
+        return tp_error_set(err, TP_ECONFIG, 0,
+                            "%s: the output folder is a symbolic link made by another user (uid "
+                            "%u); refusing it",
+                            outdir, (unsigned)st.st_uid);
     if (stat(outdir, &st) < 0 || !S_ISDIR(st.st_mode))
         return tp_error_set(err, TP_EIO, errno, "%s: the output folder does not exist", outdir);
     if (access(outdir, W_OK) < 0)
@@ -1300,9 +1315,9 @@ int tp_fit_run(char ***out_paths, int *n_out, const char *src, int src_fd,
         default: rc = run_transcode(&c, outdir, err); break;
         }
         /* Written in place while we read it: the outputs mix two contents, and whatever else
-         * looks wrong with them (a short output) follows from that. (A pass links or copies the
-         * inode itself, and the link changes its ctime.) */
-        if (plan->action != TP_ACTION_NONE && tp_src_changed(src_fd, &st0)) {
+         * looks wrong with them (a short output) follows from that. (A pass that links shares
+         * the inode itself, and the link changes its ctime; a pass that copies is checked.) */
+        if ((plan->action != TP_ACTION_NONE || c.pass_copied) && tp_src_changed(src_fd, &st0)) {
             rc = tp_error_set(err, TP_EIO, 0,
                               "%s: changed while it was being fitted; not delivered", src);
             goto out;

@@ -6,6 +6,7 @@
 #include <ctype.h>
 #include <curl/curl.h>
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -118,6 +119,71 @@ bool tp_http_url_allowed(const char *url)
     return r;
 }
 
+typedef struct {
+    char *scheme, *host, *port;
+} url_origin;
+
+static void origin_free(url_origin *o)
+{
+    curl_free(o->scheme);
+    curl_free(o->host);
+    curl_free(o->port);
+    memset(o, 0, sizeof(*o));
+}
+
+static bool origin_of(const char *url, url_origin *o)
+{
+    memset(o, 0, sizeof(*o));
+    CURLU *u = url ? curl_url() : NULL;
+    if (!u)
+        return false;
+    bool ok = curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+              curl_url_get(u, CURLUPART_SCHEME, &o->scheme, 0) == CURLUE_OK &&
+              curl_url_get(u, CURLUPART_HOST, &o->host, 0) == CURLUE_OK &&
+              curl_url_get(u, CURLUPART_PORT, &o->port, CURLU_DEFAULT_PORT) == CURLUE_OK;
+    curl_url_cleanup(u);
+    if (!ok)
+        origin_free(o);
+    return ok;
+}
+
+/* The parent domain of a DNS name with at least three labels ("open.tiktokapis.com" ->
+ * "tiktokapis.com"); NULL for IP literals, "localhost" and two-label names. */
+static const char *parent_domain(const char *host)
+{
+    struct in6_addr a6;
+    struct in_addr a4;
+    if (!host || host[0] == '[' || inet_pton(AF_INET, host, &a4) == 1 ||
+        inet_pton(AF_INET6, host, &a6) == 1)
+        return NULL;
+    const char *dot = strchr(host, '.');
+    if (!dot || !strchr(dot + 1, '.'))
+        return NULL;
+    return dot + 1;
+}
+
+bool tp_http_upload_url_allowed(const char *api_base, const char *url)
+{
+    url_origin b, u;
+    if (!tp_http_url_allowed(url) || !origin_of(api_base, &b))
+        return false;
+    if (!origin_of(url, &u)) {
+        origin_free(&b);
+        return false;
+    }
+    bool ok = !strcasecmp(b.scheme, u.scheme) && !strcasecmp(b.host, u.host) &&
+              !strcmp(b.port, u.port);
+    const char *parent = parent_domain(b.host);
+    if (!ok && parent && !strcasecmp(u.scheme, "https") && !strcmp(u.port, "443")) {
+        size_t hl = strlen(u.host), pl = strlen(parent);
+        ok = !strcasecmp(u.host, parent) ||
+             (hl > pl + 1 && u.host[hl - pl - 1] == '.' && !strcasecmp(u.host + hl - pl, parent));
+    }
+    origin_free(&b);
+    origin_free(&u);
+    return ok;
+}
+
 char *tp_http_form_escape(const char *s)
 {
     static const char hex[] = "0123456789ABCDEF";
@@ -211,8 +277,8 @@ static size_t on_header(char *buf, size_t size, size_t nitems, void *ud)
         trim_value(tmp, sizeof(tmp), v, vlen);
         char *end;
         double d = strtod(tmp, &end);
-        if (end != tmp && d >= 0)
-            r->retry_after = d;
+        if (end != tmp && d >= 0) /* "inf" and 1e308 parse too: a day at most */
+            r->retry_after = isfinite(d) && d < TP_HTTP_WAIT_MAX ? d : TP_HTTP_WAIT_MAX;
     } else if (nlen == 21 && !strncasecmp(buf, "X-RateLimit-Remaining", 21)) {
         trim_value(tmp, sizeof(tmp), v, vlen);
         r->ratelimit_remaining = strtol(tmp, NULL, 10);
@@ -222,7 +288,7 @@ static size_t on_header(char *buf, size_t size, size_t nitems, void *ud)
         /* Either seconds from now or an epoch timestamp; both appear in the wild. */
         if (d > 1e9)
             d -= tp_now_wall();
-        r->ratelimit_reset = d < 0 ? 0 : d;
+        r->ratelimit_reset = !(d >= 0) ? 0 : d < TP_HTTP_WAIT_MAX ? d : TP_HTTP_WAIT_MAX;
     } else if (nlen == 8 && !strncasecmp(buf, "Location", 8)) {
         trim_value(r->location, sizeof(r->location), v, vlen);
     }

@@ -63,8 +63,20 @@ void tp_http_free(tp_http *h);
 int tp_http_do(tp_http *h, const tp_http_req *req, tp_http_resp *resp, tp_error *err);
 void tp_http_resp_clear(tp_http_resp *resp);
 
+/* Retry-After and X-RateLimit-Reset are clamped to [0, one day] when parsed ("inf" too). */
+#define TP_HTTP_WAIT_MAX 86400.0
+/* The longest wait a server may impose in place; a longer one ends the file as rate limited
+ * (retry_at), so a hostile Retry-After cannot hold an unattended run. */
+#define TP_HTTP_WAIT_INLINE_MAX 120.0
+
 /* True when url is https://, or http:// to 127.0.0.0/8, ::1 or localhost. */
 bool tp_http_url_allowed(const char *url);
+/* An upload URL TikTok handed out may receive the file's bytes: true only when it is allowed
+ * (above) and has api_base's scheme, host and port, or is https on port 443 to api_base's
+ * parent domain or a subdomain of it (api_base open.tiktokapis.com: *.tiktokapis.com, e.g. the
+ * regional open-upload hosts). Compared after curl's URL parser, so userinfo tricks
+ * ("https://open.tiktokapis.com@evil.example/") name their real host. */
+bool tp_http_upload_url_allowed(const char *api_base, const char *url);
 /* The host of an http(s) URL is a loopback address (for the redirect_uri listener). */
 bool tp_http_url_is_loopback(const char *url);
 

@@ -552,6 +552,15 @@ static int api_call(tp_tiktok *tt, int ep, const char *path, const cJSON *body, 
         if ((rc = ensure_token(tt, false, err)) < 0)
             goto out;
         double hold = tt->hold_until[ep] - tp_now_monotonic();
+        if (hold > TP_HTTP_WAIT_INLINE_MAX) {
+            if (res)
+                res->retry_at = tp_now_wall() + hold;
+            rc = tp_error_set(err, TP_ERATE, 0,
+                              "%s: TikTok asks to wait %.0f s before the next request; retry "
+                              "after that",
+                              what, hold);
+            goto out;
+        }
         if (hold > 0) {
             tp_log(TP_LOG_INFO, "%s: waiting %.1f s to stay under TikTok's per-minute limit", what,
                    hold);
@@ -620,7 +629,9 @@ static int api_call(tp_tiktok *tt, int ep, const char *path, const cJSON *body, 
         double wait_s = resp.retry_after >= 0       ? resp.retry_after
                         : resp.ratelimit_reset >= 0 ? resp.ratelimit_reset
                                                     : -1;
-        if ((limited || resp.status >= 500) && retry && attempt < c->max_retries) {
+        /* A wait longer than we sleep in place ends the file as rate limited (retry_at). */
+        bool too_long = limited && wait_s > TP_HTTP_WAIT_INLINE_MAX;
+        if ((limited || resp.status >= 500) && retry && attempt < c->max_retries && !too_long) {
             double d = wait_s >= 0 && limited ? wait_s : backoff(tt, attempt);
             if (limited && wait_s < 0)
                 d = rate_window(tt) / ep_limit[ep] + backoff(tt, attempt);
@@ -809,9 +820,12 @@ static int do_init(tp_tiktok *tt, const char *caption, const tp_chunk_plan *plan
         rc = tp_error_set(err, TP_EHTTP, 0, "init: answer lacks publish_id or upload_url");
         goto out;
     }
-    if (!tp_http_url_allowed(ii.upload_url)) {
+    if (!tp_http_upload_url_allowed(tt->p->upload.tiktok.api_base, ii.upload_url)) {
+        /* The file's bytes go there: only to the API's own site, never where an answer says. */
         rc = tp_error_set(err, TP_EHTTP, 0,
-                          "init: TikTok returned an upload URL that is not https; refusing it");
+                          "init: TikTok returned an upload URL outside the API's site (%s) or "
+                          "not https; refusing it, nothing sent",
+                          tt->p->upload.tiktok.api_base);
         goto out;
     }
     tp_strlcpy(rs->publish_id, ii.publish_id, sizeof(rs->publish_id));
@@ -860,6 +874,12 @@ static int upload_chunks(tp_tiktok *tt, const char *path, int fd, const char *co
     int attempt = 0, reinits = 0, resyncs = 0, rc = 0;
     tp_http_resp resp = {0};
     int i = rs->next_chunk;
+    if (rs->upload_url[0] && !tp_http_upload_url_allowed(c->api_base, rs->upload_url)) {
+        /* A resumed URL (ledger, resume file, queue) is held to the same rule as a fresh one. */
+        tp_log(TP_LOG_WARN, "%s: the saved upload URL is outside %s; starting a new upload",
+               path, c->api_base);
+        rs->upload_url_expires_at = 0;
+    }
     while (i < plan->count) {
         if (tp_now_wall() > rs->upload_url_expires_at - URL_MARGIN) {
             if (reinits++ >= MAX_REINITS)
@@ -964,6 +984,14 @@ static int upload_chunks(tp_tiktok *tt, const char *path, int fd, const char *co
             wait = resp.retry_after >= 0 ? resp.retry_after : resp.ratelimit_reset;
             if (wait < 0)
                 wait = 0;
+            if (wait > TP_HTTP_WAIT_INLINE_MAX) {
+                if (res)
+                    res->retry_at = tp_now_wall() + wait;
+                rc = tp_error_set(err, TP_ERATE, 429,
+                                  "%s: rate limited; TikTok asks to wait %.0f s, retry after that",
+                                  what, wait);
+                goto out;
+            }
         } else if (resp.status >= 500) {
             wait = 0;
         } else {

@@ -7,6 +7,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "util/tp_util.h"
+
 static void fill(tp_src_stat *out, const struct stat *sb)
 {
     out->dev = (uint64_t)sb->st_dev;
@@ -26,11 +28,48 @@ static const char *kind_of(mode_t m)
                          : "a special file";
 }
 
+/* A PATH on the command line may be a symbolic link, but `tokprep run -- *` makes every name in
+ * the folder a PATH, links a drop-folder writer planted included. A link is followed only when
+ * it belongs to us or root (the operator made it); one another user made is what a planted link
+ * looks like (`x.mp4 -> ~/private.mp4`). The link is looked at before and after the open, so a
+ * link swapped in between is refused too. */
+static int open_operand(const char *path, int flags, tp_error *err)
+{
+    int fd = open(path, flags | O_NOFOLLOW);
+    if (fd >= 0 || errno != ELOOP)
+        return fd;
+    struct stat l1, l2;
+    uid_t me = geteuid();
+    if (lstat(path, &l1) < 0 || !S_ISLNK(l1.st_mode))
+        return errno = ELOOP, -1;
+    if (l1.st_uid != me && l1.st_uid != 0) {
+        tp_error_set(err, TP_EIO, 0,
+                     "%s: a symbolic link made by another user (uid %u); not followed (a name "
+                     "from a glob over a shared folder may be planted)",
+                     path, (unsigned)l1.st_uid);
+        errno = EPERM;
+        return -2;
+    }
+    fd = open(path, flags);
+    if (fd < 0)
+        return fd;
+    if (lstat(path, &l2) < 0 || l2.st_ino != l1.st_ino || l2.st_dev != l1.st_dev) {
+        close(fd);
+        tp_error_set(err, TP_EIO, 0, "%s: replaced while it was being opened; not read", path);
+        errno = EAGAIN;
+        return -2;
+    }
+    return fd;
+}
+
 int tp_src_open(const char *path, bool nofollow, tp_src_stat *st, tp_error *err)
 {
     /* O_NONBLOCK: opening a FIFO must not wait for a writer (fstat then refuses it); on a
      * regular file it changes nothing. */
-    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | (nofollow ? O_NOFOLLOW : 0));
+    int flags = O_RDONLY | O_NONBLOCK | O_CLOEXEC;
+    int fd = nofollow ? open(path, flags | O_NOFOLLOW) : open_operand(path, flags, err);
+    if (fd == -2)
+        return -1; /* open_operand said why */
     if (fd < 0) {
         int e = errno;
         if (e == ELOOP && nofollow)

@@ -71,7 +71,9 @@ char *tp_str_printable(const char *s)
     const unsigned char *p = (const unsigned char *)s;
     while (*p) {
         size_t n = utf8_len(p);
-        if (n > 1 || (n == 1 && *p >= 0x20 && *p != 0x7f)) {
+        /* U+0080..U+009F (C2 80..C2 9F) are C1 controls: U+009B is CSI to some terminals. */
+        bool c1 = n == 2 && p[0] == 0xc2 && p[1] < 0xa0;
+        if ((n > 1 && !c1) || (n == 1 && *p >= 0x20 && *p != 0x7f)) {
             memcpy(o, p, n);
             o += n;
             p += n;
@@ -81,7 +83,14 @@ char *tp_str_printable(const char *s)
         case '\n': memcpy(o, "\\n", 2), o += 2; break;
         case '\t': memcpy(o, "\\t", 2), o += 2; break;
         case '\r': memcpy(o, "\\r", 2), o += 2; break;
-        default: o += snprintf(o, 5, "\\x%02x", *p); break;
+        default:
+            if (c1) { /* shown as \u009b: as long as the two bytes \xc2\x9b */
+                o += snprintf(o, 7, "\\u%04x", p[1]);
+                p++;
+            } else {
+                o += snprintf(o, 5, "\\x%02x", *p);
+            }
+            break;
         }
         p++;
     }

@@ -253,5 +253,8 @@ void tp_log(tp_log_level level, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(line, sizeof(line), fmt, ap);
     va_end(ap);
-    fprintf(stderr, "tokprep: %s: %s\n", names[level], line);
+    /* Log lines quote file names and remote text: no terminal escapes or forged lines. */
+    char *shown = tp_str_printable(line);
+    fprintf(stderr, "tokprep: %s: %s\n", names[level], shown ? shown : line);
+    free(shown);
 }

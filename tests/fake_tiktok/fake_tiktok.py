@@ -9,7 +9,7 @@ reassembled (in order, so a running SHA-256 is the reassembly) and their SHA-256
 
 Faults are injected with --fault KIND:ENDPOINT:N (the Nth request to ENDPOINT, 1-based):
   500            answer 500 internal_error
-  429            answer 429 rate_limit_exceeded with Retry-After: 1
+  429            answer 429 rate_limit_exceeded with Retry-After: 1 (--retry-after changes it)
   drop           read part of the request body, then close the connection without answering
   lose-response  handle the request fully (store the chunk), then close without answering
   expire-token   expire every access token just before handling the request
@@ -254,7 +254,7 @@ class Handler(BaseHTTPRequestHandler):
         if kind == "429":
             self.read_body(1 << 40) if ep == "put" else self.read_body()
             self.envelope(429, "rate_limit_exceeded", "injected rate limit",
-                          headers={"Retry-After": "1"})
+                          headers={"Retry-After": self.st.args.retry_after})
             return True, None
         if kind == "drop":
             n = int(self.headers.get("Content-Length") or 0)
@@ -586,8 +586,9 @@ class Handler(BaseHTTPRequestHandler):
         self.st.events.append("init " + pid)
         self.envelope(200, data={
             "publish_id": pid,
-            "upload_url": "http://127.0.0.1:%d/upload/?upload_id=%s&upload_token=%s"
-                          % (port, urllib.parse.quote(pid), ut)})
+            "upload_url": "%s/upload/?upload_id=%s&upload_token=%s"
+                          % (self.st.args.upload_url_base or "http://127.0.0.1:%d" % port,
+                             urllib.parse.quote(pid), ut)})
 
     def put(self, u, fault):
         q = {k: v[0] for k, v in urllib.parse.parse_qs(u.query).items()}
@@ -709,6 +710,10 @@ def main():
     ap.add_argument("--token-ttl", type=int, default=86400)
     ap.add_argument("--refresh-ttl", type=int, default=31536000)
     ap.add_argument("--upload-url-ttl", type=float, default=3600)
+    ap.add_argument("--retry-after", default="1", help="hostile: the Retry-After value of an "
+                    "injected 429 (e.g. 999999999 or inf)")
+    ap.add_argument("--upload-url-base", help="hostile: hand out upload URLs on this origin "
+                    "(e.g. another server's http://127.0.0.1:PORT) instead of our own")
     ap.add_argument("--min-chunk", type=int, default=5_000_000, help="relax only in tests")
     ap.add_argument("--max-chunk", type=int, default=64_000_000)
     ap.add_argument("--final-max", type=int, default=128_000_000)

@@ -102,11 +102,12 @@ else
 fi
 
 # ---- tokprep run: disk full mid-fit, then the next run retries; two runs on one ledger -------------
+# (mode=0755: a tmpfs root is 1777 by default, and run refuses a work folder every user can write)
 mkdir -p "$T/prun/src" "$T/prun/work"
 cp "$T/src.mkv" "$T/prun/src/a.mkv"
 RUN=(run --set upload.sink=directory --set "upload.directory.path=$T/prun/ready" "${SETS[@]}"
      --state "$T/prun/ledger.db" -o "$T/prun/work")
-if [ "$(id -u)" = 0 ] && mount -t tmpfs -o size=100k tmpfs "$T/prun/work" 2>/dev/null; then
+if [ "$(id -u)" = 0 ] && mount -t tmpfs -o size=100k,mode=0755 tmpfs "$T/prun/work" 2>/dev/null; then
     expect_status 2 "run with a full work folder" -- timeout 60 "$TOKPREP" "${RUN[@]}" "$T/prun/src"
     expect_grep "No space left on device" "$T/out" "run, disk full: says why"
     no_leftovers "$T/prun/work" "run, disk full"

@@ -29,6 +29,9 @@ static const text_case cases[] = {
      "\\xf4\\x90\\x80\\x80"},
     {"end\xe2\x9c", "end\xef\xbf\xbd\xef\xbf\xbd", "end\\xe2\\x9c"},
     {"\x80lead", "\xef\xbf\xbdlead", "\\x80lead"},
+    /* C1 controls encoded in UTF-8 (U+009B is CSI to some terminals); U+00A0 is printable */
+    {"csi\xc2\x9b" "2J\xc2\x80\xc2\xa0", "csi\xc2\x9b" "2J\xc2\x80\xc2\xa0",
+     "csi\\u009b2J\\u0080\xc2\xa0"},
 };
 
 static void table(void **state)

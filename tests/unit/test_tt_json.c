@@ -377,6 +377,27 @@ static void test_url_policy(void **state)
     assert_false(tp_http_url_allowed("ftp://127.0.0.1/"));
     assert_false(tp_http_url_allowed("file:///etc/passwd"));
     assert_false(tp_http_url_allowed(NULL));
+    /* Upload URLs: the API's own origin, or https to its parent domain, nothing else. */
+    const char *api = "https://open.tiktokapis.com";
+    assert_true(tp_http_upload_url_allowed(api, "https://open-upload.tiktokapis.com/upload/?a=1"));
+    assert_true(tp_http_upload_url_allowed(api, "https://open.tiktokapis.com/upload/"));
+    assert_true(tp_http_upload_url_allowed(api, "https://OPEN-UPLOAD-I18N.tiktokapis.com/x"));
+    assert_true(tp_http_upload_url_allowed(api, "https://tiktokapis.com/x"));
+    assert_false(tp_http_upload_url_allowed(api, "https://evil.example/upload/"));
+    assert_false(tp_http_upload_url_allowed(api, "https://tiktokapis.com.evil.example/"));
+    assert_false(tp_http_upload_url_allowed(api, "https://eviltiktokapis.com/"));
+    assert_false(tp_http_upload_url_allowed(api, "https://open.tiktokapis.com@evil.example/"));
+    assert_false(tp_http_upload_url_allowed(api, "https://open-upload.tiktokapis.com:8443/"));
+    assert_false(tp_http_upload_url_allowed(api, "http://open-upload.tiktokapis.com/"));
+    assert_false(tp_http_upload_url_allowed(api, "http://127.0.0.1:9/x"));
+    const char *fake = "http://127.0.0.1:8080";
+    assert_true(tp_http_upload_url_allowed(fake, "http://127.0.0.1:8080/upload/?x=1"));
+    assert_false(tp_http_upload_url_allowed(fake, "http://127.0.0.1:8081/upload/"));
+    assert_false(tp_http_upload_url_allowed(fake, "http://localhost:8080/upload/"));
+    assert_false(tp_http_upload_url_allowed(fake, "https://0.0.1/"));
+    assert_false(tp_http_upload_url_allowed("http://127.0.0.1", "https://0.0.1:443/"));
+    assert_false(tp_http_upload_url_allowed(api, NULL));
+    assert_false(tp_http_upload_url_allowed(NULL, "https://open.tiktokapis.com/"));
     char *e = tp_http_form_escape("a b&c=d/é");
     assert_string_equal(e, "a%20b%26c%3Dd%2F%C3%A9");
     free(e);
