@@ -8,13 +8,12 @@ test chowns the source to nobody; the group-writable case runs for anyone. About
 import hashlib
 import os
 import pwd
-import shutil
 import subprocess
 import sys
 import tempfile
-import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cases import module_cases, run_cases  # noqa: E402
 from pipeline_helpers import TOKPREP, make_vertical, set_args  # noqa: E402
 
 T = tempfile.mkdtemp(prefix="tp_sec_fit_link.")
@@ -96,20 +95,7 @@ def test_planted_output_link_of_another_user():
 
 
 def main():
-    failed = []
-    for name, fn in [(n, f) for n, f in globals().items() if n.startswith("test_")]:
-        try:
-            fn()
-            print("ok   %s" % name, flush=True)
-        except Exception:
-            failed.append(name)
-            print("FAIL %s" % name, flush=True)
-            traceback.print_exc()
-    shutil.rmtree(T, ignore_errors=True)
-    if failed:
-        print("FAILED: %s" % ", ".join(failed))
-        return 1
-    return 0
+    return run_cases(module_cases(globals()), cleanup=[T])
 
 
 if __name__ == "__main__":

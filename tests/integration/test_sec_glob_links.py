@@ -9,13 +9,12 @@ Needs root (the links are chowned to nobody); skipped otherwise. About 3 s."""
 import json
 import os
 import pwd
-import shutil
 import subprocess
 import sys
 import tempfile
-import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cases import module_cases, run_cases  # noqa: E402
 from pipeline_helpers import TOKPREP, make_vertical, set_args  # noqa: E402
 
 T = tempfile.mkdtemp(prefix="tp_sec_glob_links.")
@@ -73,20 +72,7 @@ def main():
         print("skipped: needs root to make links owned by another user")
         return 77
     setup()
-    failed = []
-    for name, fn in [(n, f) for n, f in globals().items() if n.startswith("test_")]:
-        try:
-            fn()
-            print("ok   %s" % name, flush=True)
-        except Exception:
-            failed.append(name)
-            print("FAIL %s" % name, flush=True)
-            traceback.print_exc()
-    shutil.rmtree(T, ignore_errors=True)
-    if failed:
-        print("FAILED: %s" % ", ".join(failed))
-        return 1
-    return 0
+    return run_cases(module_cases(globals()), cleanup=[T])
 
 
 if __name__ == "__main__":

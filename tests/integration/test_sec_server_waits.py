@@ -5,15 +5,15 @@ uploader sleep that long: an unattended `upload`, `run` or worker hung until kil
 longer than tokprep will sleep in place (120 s) must end the file at once as rate limited
 (exit 1, rate limited, as for any deferral), and a sane Retry-After is still honoured. About 5 s."""
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
 import time
-import traceback
 
 sys.path.insert(0, os.path.join(os.environ.get("TP_SOURCE_DIR", os.path.join(
     os.path.dirname(__file__), "..", "..")), "tests", "fake_tiktok"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cases import module_cases, run_cases  # noqa: E402
 from harness import Client, FakeTikTok, random_file  # noqa: E402
 
 SMALL_SERVER = ["--min-chunk", "50000", "--max-chunk", "640000", "--final-max", "1280000"]
@@ -63,20 +63,7 @@ def test_sane_retry_after_still_waited():
 
 
 def main():
-    failed = []
-    for name, fn in [(n, f) for n, f in globals().items() if n.startswith("test_")]:
-        try:
-            fn()
-            print("ok   %s" % name, flush=True)
-        except Exception:
-            failed.append(name)
-            print("FAIL %s" % name, flush=True)
-            traceback.print_exc()
-    shutil.rmtree(ROOT, ignore_errors=True)
-    if failed:
-        print("FAILED: %s" % ", ".join(failed))
-        return 1
-    return 0
+    return run_cases(module_cases(globals()), cleanup=[ROOT])
 
 
 if __name__ == "__main__":

@@ -5,14 +5,14 @@ read; the post goes on with the profile's caption. The fake TikTok server must n
 secret, and a FIFO must not hang the upload."""
 import json
 import os
-import shutil
 import sys
 import tempfile
 import time
-import traceback
 
 sys.path.insert(0, os.path.join(os.environ.get("TP_SOURCE_DIR", os.path.join(
     os.path.dirname(__file__), "..", "..")), "tests", "fake_tiktok"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cases import module_cases, run_cases  # noqa: E402
 from harness import Client, FakeTikTok, random_file  # noqa: E402
 
 ROOT = tempfile.mkdtemp(prefix="tp_sec_sidecars.")
@@ -100,21 +100,7 @@ def test_good_sidecar_still_read():
 
 
 def main():
-    tests = [(n, f) for n, f in sorted(globals().items()) if n.startswith("test_")]
-    failed = []
-    for name, fn in tests:
-        try:
-            fn()
-            print("ok   %s" % name, flush=True)
-        except Exception:
-            failed.append(name)
-            print("FAIL %s" % name, flush=True)
-            traceback.print_exc()
-    shutil.rmtree(ROOT, ignore_errors=True)
-    if failed:
-        print("FAILED: %s" % ", ".join(failed))
-        return 1
-    return 0
+    return run_cases(module_cases(globals(), sort=True), cleanup=[ROOT])
 
 
 if __name__ == "__main__":

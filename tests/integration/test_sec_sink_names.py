@@ -7,13 +7,12 @@ clip_part2.mp4 already in the sink (another ledger's, the user's), and the run e
 file the ledger does not know, stem.EXT or stem_partN.EXT, must make the delivery take the
 stem-<fingerprint> name instead. About 3 s."""
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
-import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cases import module_cases, run_cases  # noqa: E402
 from pipeline_helpers import TOKPREP, make_vertical, set_args  # noqa: E402
 
 T = tempfile.mkdtemp(prefix="tp_sec_sink_names.")
@@ -57,20 +56,7 @@ def test_free_stem_keeps_its_name():
 
 
 def main():
-    failed = []
-    for name, fn in [(n, f) for n, f in globals().items() if n.startswith("test_")]:
-        try:
-            fn()
-            print("ok   %s" % name, flush=True)
-        except Exception:
-            failed.append(name)
-            print("FAIL %s" % name, flush=True)
-            traceback.print_exc()
-    shutil.rmtree(T, ignore_errors=True)
-    if failed:
-        print("FAILED: %s" % ", ".join(failed))
-        return 1
-    return 0
+    return run_cases(module_cases(globals()), cleanup=[T])
 
 
 if __name__ == "__main__":

@@ -7,15 +7,14 @@ fail the file with exit 2 naming the refused URL's reason. A well-behaved server
 About 5 s."""
 import json
 import os
-import shutil
 import sys
 import tempfile
-import traceback
 
 sys.path.insert(0, os.path.join(os.environ.get("TP_SOURCE_DIR", os.path.join(
     os.path.dirname(__file__), "..", "..")), "tests", "fake_tiktok"))
 from harness import Client, FakeTikTok, random_file  # noqa: E402
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cases import module_cases, run_cases  # noqa: E402
 from pipeline_helpers import make_vertical, set_args  # noqa: E402
 
 SMALL_SERVER = ["--min-chunk", "50000", "--max-chunk", "640000", "--final-max", "1280000"]
@@ -77,20 +76,7 @@ def test_own_upload_url_still_works():
 
 
 def main():
-    failed = []
-    for name, fn in [(n, f) for n, f in globals().items() if n.startswith("test_")]:
-        try:
-            fn()
-            print("ok   %s" % name, flush=True)
-        except Exception:
-            failed.append(name)
-            print("FAIL %s" % name, flush=True)
-            traceback.print_exc()
-    shutil.rmtree(ROOT, ignore_errors=True)
-    if failed:
-        print("FAILED: %s" % ", ".join(failed))
-        return 1
-    return 0
+    return run_cases(module_cases(globals()), cleanup=[ROOT])
 
 
 if __name__ == "__main__":

@@ -14,9 +14,9 @@ import sys
 import tempfile
 import threading
 import time
-import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cases import module_cases, run_cases  # noqa: E402
 from pipeline_helpers import TOKPREP, make_vertical, run, set_args  # noqa: E402
 
 T = tempfile.mkdtemp(prefix="tp_not_media.")
@@ -140,20 +140,7 @@ def test_watch():
 
 def main():
     setup()
-    failed = []
-    for name, fn in [(n, f) for n, f in globals().items() if n.startswith("test_")]:
-        try:
-            fn()
-            print("ok   %s" % name, flush=True)
-        except Exception:
-            failed.append(name)
-            print("FAIL %s" % name, flush=True)
-            traceback.print_exc()
-    shutil.rmtree(T, ignore_errors=True)
-    if failed:
-        print("FAILED: %s" % ", ".join(failed))
-        return 1
-    return 0
+    return run_cases(module_cases(globals()), cleanup=[T])
 
 
 if __name__ == "__main__":
