@@ -342,7 +342,18 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
         rc = TP_EXIT_ERROR;
         goto out;
     }
-    fr.jobs = calloc(list.n ? list.n : 1, sizeof(*fr.jobs));
+    /* A file named on the command line is always listed: nothing at all means every PATH is a
+     * folder without media. Said per folder, exit 2, and no OUTDIR made (as check says it). */
+    if (list.n == 0) {
+        for (int i = optind; i < argc; i++) {
+            char *e = tp_str_printable(argv[i]);
+            fprintf(stderr, "tokprep fit: no media files found in %s\n", e ? e : "?");
+            free(e);
+        }
+        rc = TP_EXIT_ERROR;
+        goto out;
+    }
+    fr.jobs = calloc(list.n, sizeof(*fr.jobs));
     if (!fr.jobs) {
         fprintf(stderr, "tokprep fit: out of memory\n");
         rc = TP_EXIT_ERROR;

@@ -156,6 +156,14 @@ check "missing file: exit 2 ($rc)" [ $rc = 2 ]
 check "missing file: named" grep -q "missing.mp4: error" miss.txt
 check "missing file: the other written" [ -f out_missing/pass.mp4 ]
 
+# Folders without media (empty, or only notes): each named, exit 2, no OUTDIR made.
+mkdir -p novideo/empty novideo/notes && echo "not a video" >novideo/notes/readme.txt
+rc=0; "$TOKPREP" fit "${FAST[@]}" -o out_none novideo/empty novideo/notes >none.txt 2>&1 || rc=$?
+check "no media in the folders: exit 2 ($rc)" [ $rc = 2 ]
+check "no media: first folder named" grep -qx "tokprep fit: no media files found in novideo/empty" none.txt
+check "no media: second folder named" grep -qx "tokprep fit: no media files found in novideo/notes" none.txt
+check "no media: no OUTDIR made" [ ! -e out_none ]
+
 # Two inputs with one stem in different folders: the second is refused, the first written.
 mkdir -p d1 d2 && cp pass.mp4 d1/clip.mp4 && cp remux.mkv d2/clip.mkv
 rc=0; "$TOKPREP" fit "${FAST[@]}" -o out_stem d1 d2 >stem.txt 2>&1 || rc=$?
