@@ -384,6 +384,14 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
         rc = TP_EXIT_ERROR;
         goto out;
     }
+    /* -o naming a file: said once, before any work (not "does not exist" per input). */
+    struct stat od;
+    if (outdir && !dry_run && stat(outdir, &od) == 0 && !S_ISDIR(od.st_mode)) {
+        fprintf(stderr, "tokprep fit: %s: %s (-o names the folder where outputs go)\n", outdir,
+                S_ISREG(od.st_mode) ? "is a file, not a folder" : "exists and is not a folder");
+        rc = TP_EXIT_ERROR;
+        goto out;
+    }
     fr.profile = profile;
     fr.outdir = outdir;
     fr.dry_run = dry_run;

@@ -164,6 +164,15 @@ check "no media: first folder named" grep -qx "tokprep fit: no media files found
 check "no media: second folder named" grep -qx "tokprep fit: no media files found in novideo/notes" none.txt
 check "no media: no OUTDIR made" [ ! -e out_none ]
 
+# -o naming a regular file: said once, as such (not "the output folder does not exist").
+echo "not a folder" >out_is_file
+rc=0; "$TOKPREP" fit "${FAST[@]}" -o out_is_file land.mov pass.mp4 >ofile.txt 2>&1 || rc=$?
+check "-o FILE: exit 2 ($rc)" [ $rc = 2 ]
+check "-o FILE: says it is a file" grep -qx "tokprep fit: out_is_file: is a file, not a folder (-o names the folder where outputs go)" ofile.txt
+check "-o FILE: said once" [ "$(grep -c "out_is_file" ofile.txt)" = 1 ]
+check "-o FILE: no 'does not exist'" bash -c '! grep -q "does not exist" ofile.txt'
+check "-o FILE: the file untouched" [ "$(cat out_is_file)" = "not a folder" ]
+
 # Two inputs with one stem in different folders: the second is refused, the first written.
 mkdir -p d1 d2 && cp pass.mp4 d1/clip.mp4 && cp remux.mkv d2/clip.mkv
 rc=0; "$TOKPREP" fit "${FAST[@]}" -o out_stem d1 d2 >stem.txt 2>&1 || rc=$?
