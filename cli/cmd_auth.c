@@ -154,12 +154,15 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
         goto out;
     }
     int r;
-    if (!strcmp(verb, "login"))
+    if (!strcmp(verb, "login")) {
+        /* SIGINT/SIGTERM end the wait cleanly: no PATH.pending left behind. */
+        lo.cancel = tp_cli_install_interrupt();
         r = tp_tt_login(&tok, http, p, path, &lo, &err);
-    else if (!strcmp(verb, "refresh"))
+    } else if (!strcmp(verb, "refresh")) {
         r = tp_tt_refresh(&tok, http, p, path, &err);
-    else
+    } else {
         r = tp_tt_logout(http, p, path, &err);
+    }
     if (r < 0) {
         fprintf(stderr, "tokprep auth %s: %s\n", verb, err.message);
         rc = r == -TP_ECANCELED ? TP_EXIT_INTERRUPTED : TP_EXIT_ERROR;

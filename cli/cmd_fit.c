@@ -342,7 +342,18 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
         rc = TP_EXIT_ERROR;
         goto out;
     }
-    fr.jobs = calloc(list.n ? list.n : 1, sizeof(*fr.jobs));
+    /* A file named on the command line is always listed: nothing at all means every PATH is a
+     * folder without media. Said per folder, exit 2, and no OUTDIR made (as check says it). */
+    if (list.n == 0) {
+        for (int i = optind; i < argc; i++) {
+            char *e = tp_str_printable(argv[i]);
+            fprintf(stderr, "tokprep fit: no media files found in %s\n", e ? e : "?");
+            free(e);
+        }
+        rc = TP_EXIT_ERROR;
+        goto out;
+    }
+    fr.jobs = calloc(list.n, sizeof(*fr.jobs));
     if (!fr.jobs) {
         fprintf(stderr, "tokprep fit: out of memory\n");
         rc = TP_EXIT_ERROR;
@@ -370,6 +381,14 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
     if (outdir && !dry_run && mkdir_p(outdir) < 0) {
         fprintf(stderr, "tokprep fit: %s: cannot create the output folder: %s\n", outdir,
                 strerror(errno));
+        rc = TP_EXIT_ERROR;
+        goto out;
+    }
+    /* -o naming a file: said once, before any work (not "does not exist" per input). */
+    struct stat od;
+    if (outdir && !dry_run && stat(outdir, &od) == 0 && !S_ISDIR(od.st_mode)) {
+        fprintf(stderr, "tokprep fit: %s: %s (-o names the folder where outputs go)\n", outdir,
+                S_ISREG(od.st_mode) ? "is a file, not a folder" : "exists and is not a folder");
         rc = TP_EXIT_ERROR;
         goto out;
     }

@@ -444,9 +444,13 @@ static void after_scan(run_state *rs, tp_job *job)
     if (found && !pl->opts.force && row.status != TP_JOB_QUEUED) {
         char *why = NULL;
         const char *verdict = row.verdict;
+        /* The row's source is this very file (an earlier run of it): no "same content as"
+         * itself; only another path with the same content is named. */
+        bool other = row.source_path && strcmp(row.source_path, job->path) != 0;
         switch (row.status) {
         case TP_JOB_DONE:
-            why = tp_asprintf("already done (same content as %s)", row.source_path);
+            why = other ? tp_asprintf("already done (same content as %s)", row.source_path)
+                        : tp_strdup("already done");
             break;
         case TP_JOB_REJECTED:
             why = tp_asprintf("rejected earlier: %s", row.error ? row.error : "");
@@ -456,7 +460,9 @@ static void after_scan(run_state *rs, tp_job *job)
                               row.error ? row.error : "");
             break;
         default:
-            why = tp_asprintf("duplicate of %s (same content, in progress)", row.source_path);
+            why = other
+                      ? tp_asprintf("duplicate of %s (same content, in progress)", row.source_path)
+                      : tp_strdup("already in progress");
             break;
         }
         char *v = tp_strdup(verdict);

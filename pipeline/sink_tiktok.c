@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "pipeline/internal.h"
+#include "probe/probe.h"
 #include "util/tp_util.h"
 
 void tp_pipeline_set_tt_limits(struct tp_pipeline *pl, struct tp_tt_limits *limits)
@@ -39,6 +40,22 @@ static void on_progress(const tp_tiktok_event *ev, void *payload)
         tp_job_progress(c->pl, c->job, c->all_bytes ? (double)sent / (double)c->all_bytes : 0, 0,
                         sent, c->all_bytes);
     }
+}
+
+/* The duration of the bytes about to be posted, for the direct post's check against the
+ * creator's max_video_post_duration_sec: measured on fd (read with pread only), as `upload`
+ * does; -1 (unknown: TikTok checks it) only when it cannot be measured. */
+static double output_duration(struct tp_pipeline *pl, int fd, const char *path)
+{
+    tp_media_info mi;
+    tp_error err = TP_ERROR_INIT;
+    tp_probe_opts po = {.deep = false, .limits = &pl->profile->limits, .cancel = &pl->cancel};
+    memset(&mi, 0, sizeof(mi));
+    if (tp_probe_fd(&mi, fd, path, &po, &err) < 0) {
+        tp_log(TP_LOG_WARN, "%s: cannot measure the duration: %s", path, err.message);
+        return -1;
+    }
+    return mi.duration;
 }
 
 static void session_free(void *ctx)
@@ -134,6 +151,8 @@ int tp_sink_tiktok_deliver(struct tp_pipeline *pl, tp_job *job)
                               "delivered",
                               path, (long long)st.size, (long long)size);
         } else {
+            if (tc->mode == TP_POST_DIRECT)
+                po.duration = output_duration(pl, fd, path);
             rc = tp_tiktok_post_fd(&res, (tp_tiktok *)w->ctx, fd, path, sha, n_sha, &po, &job->err);
         }
         if (owned)

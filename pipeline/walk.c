@@ -76,9 +76,18 @@ int tp_mkdirs(const char *path, tp_error *err)
         if (*s == '/' || *s == '\0') {
             char c = *s;
             *s = '\0';
+            struct stat st;
             if (mkdir(p, 0777) < 0 && errno != EEXIST) {
                 rc = tp_error_set(err, TP_EIO, errno, "%s: cannot create folder: %s", p,
                                   strerror(errno));
+                break;
+            }
+            /* Something else in the way (-o naming a file): say so, not "Not a directory"
+             * one level down or nothing at all. */
+            if (stat(p, &st) == 0 && !S_ISDIR(st.st_mode)) {
+                rc = tp_error_set(err, TP_EIO, ENOTDIR, "%s: %s", p,
+                                  S_ISREG(st.st_mode) ? "is a file, not a folder"
+                                                      : "exists and is not a folder");
                 break;
             }
             *s = c;

@@ -436,21 +436,37 @@ static char *expand_env(const char *s, char *missing, size_t missing_size)
     return out;
 }
 
+/* Where a value came from, as the start of a message: "FILE:LINE:COL: ", or "--set " for a
+ * --set value (which has no position worth showing: "--set fix.fill: 'blurr' is not ..."). */
+typedef struct {
+    char s[4200];
+} tp_where;
+
+static tp_where where(const tp_node *n)
+{
+    tp_where w;
+    if (n->file && !strcmp(n->file, "--set"))
+        snprintf(w.s, sizeof(w.s), "--set ");
+    else
+        snprintf(w.s, sizeof(w.s), "%s:%d:%d: ", n->file ? n->file : "?", n->line, n->col);
+    return w;
+}
+
 static int type_error(const tp_node *n, const char *path, const char *expected, tp_error *err)
 {
     const char *got = n->kind == TP_NODE_MAP ? "a map" : n->kind == TP_NODE_SEQ ? "a list" : NULL;
     if (got)
-        return tp_error_set(err, TP_ECONFIG, 0, "%s:%d:%d: %s: expected %s, got %s", n->file,
-                            n->line, n->col, path, expected, got);
-    return tp_error_set(err, TP_ECONFIG, 0, "%s:%d:%d: %s: expected %s, got '%s'", n->file,
-                        n->line, n->col, path, expected, n->value);
+        return tp_error_set(err, TP_ECONFIG, 0, "%s%s: expected %s, got %s", where(n).s, path,
+                            expected, got);
+    return tp_error_set(err, TP_ECONFIG, 0, "%s%s: expected %s, got '%s'", where(n).s, path,
+                        expected, n->value);
 }
 
 static int range_error(const tp_node *n, const char *path, double v, const schema_row *r,
                        tp_error *err)
 {
-    return tp_error_set(err, TP_ECONFIG, 0, "%s:%d:%d: %s: %g is out of range [%g, %g]", n->file,
-                        n->line, n->col, path, v, r->min, r->max);
+    return tp_error_set(err, TP_ECONFIG, 0, "%s%s: %g is out of range [%g, %g]", where(n).s, path,
+                        v, r->min, r->max);
 }
 
 /* The scalar's text with ${VAR} expanded, for non-string keys: an unset variable is an error
@@ -469,8 +485,9 @@ static const char *expanded_scalar(const tp_node *n, const schema_row *r, char *
         tp_error_set(err, TP_ENOMEM, 0, "out of memory");
     else
         tp_error_set(err, TP_ECONFIG, 0,
-                     "%s:%d:%d: %s: environment variable %s is not set (set it, or write "
-                     "${%s:-default})", n->file, n->line, n->col, r->path, missing, missing);
+                     "%s%s: environment variable %s is not set (set it, or write "
+                     "${%s:-default})",
+                     where(n).s, r->path, missing, missing);
     return NULL;
 }
 
@@ -534,10 +551,11 @@ static int scalar_text(const tp_node *n, const schema_row *r, profile_priv *pp, 
     }
     if (!missing[0])
         return tp_error_set(err, TP_ENOMEM, 0, "out of memory");
-    char msg[768];
+    char msg[4800]; /* FILE:LINE:COL (a path) and the message */
     snprintf(msg, sizeof(msg),
-             "%s:%d:%d: %s: environment variable %s is not set (set it, or write "
-             "${%s:-default})", n->file, n->line, n->col, r->path, missing, missing);
+             "%s%s: environment variable %s is not set (set it, or write "
+             "${%s:-default})",
+             where(n).s, r->path, missing, missing);
     if (r->type != T_PSTR)
         return tp_error_set(err, TP_ECONFIG, 0, "%s", msg);
     *out = NULL;
@@ -599,16 +617,16 @@ static int apply_value(tp_profile *p, profile_priv *pp, const schema_row *r, con
             strncat(list, i ? " | " : "", sizeof(list) - strlen(list) - 1);
             strncat(list, r->enums[i], sizeof(list) - strlen(list) - 1);
         }
-        return tp_error_set(err, TP_ECONFIG, 0, "%s:%d:%d: %s: '%s' is not one of %s", n->file,
-                            n->line, n->col, r->path, n->value, list);
+        return tp_error_set(err, TP_ECONFIG, 0, "%s%s: '%s' is not one of %s", where(n).s, r->path,
+                            n->value, list);
     }
     case T_STR:
         if ((rc = scalar_text(n, r, pp, &text, err)) < 0)
             return rc;
         if (strlen(text) >= TP_NAME_MAX) {
             free(text);
-            return tp_error_set(err, TP_ECONFIG, 0, "%s:%d:%d: %s: longer than %d characters",
-                                n->file, n->line, n->col, r->path, TP_NAME_MAX - 1);
+            return tp_error_set(err, TP_ECONFIG, 0, "%s%s: longer than %d characters", where(n).s,
+                                r->path, TP_NAME_MAX - 1);
         }
         tp_strlcpy(base + r->off, text, TP_NAME_MAX);
         free(text);
@@ -631,8 +649,8 @@ static int apply_value(tp_profile *p, profile_priv *pp, const schema_row *r, con
         if (n->kind != TP_NODE_SEQ)
             return type_error(n, r->path, "a list like [a, b]", err);
         if (n->n > TP_LIST_MAX)
-            return tp_error_set(err, TP_ECONFIG, 0, "%s:%d:%d: %s: more than %d entries",
-                                n->file, n->line, n->col, r->path, TP_LIST_MAX);
+            return tp_error_set(err, TP_ECONFIG, 0, "%s%s: more than %d entries", where(n).s,
+                                r->path, TP_LIST_MAX);
         tp_strlist *l = (tp_strlist *)(base + r->off);
         tp_rational *asp = (tp_rational *)(base + r->off);
         for (size_t i = 0; i < n->n; i++) {
@@ -664,8 +682,8 @@ static int apply_value(tp_profile *p, profile_priv *pp, const schema_row *r, con
             (rc = parse_number(n->items[1], r, &hi, err)) < 0)
             return rc;
         if (lo > hi)
-            return tp_error_set(err, TP_ECONFIG, 0, "%s:%d:%d: %s: min %g is above max %g",
-                                n->file, n->line, n->col, r->path, lo, hi);
+            return tp_error_set(err, TP_ECONFIG, 0, "%s%s: min %g is above max %g", where(n).s,
+                                r->path, lo, hi);
         *(double *)(base + r->off) = lo;
         *(double *)(base + r->off2) = hi;
         return 0;

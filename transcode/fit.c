@@ -1288,8 +1288,12 @@ int tp_fit_run(char ***out_paths, int *n_out, const char *src, int src_fd,
                             "%s: the output folder is a symbolic link made by another user (uid "
                             "%u); refusing it",
                             outdir, (unsigned)st.st_uid);
-    if (stat(outdir, &st) < 0 || !S_ISDIR(st.st_mode))
+    if (stat(outdir, &st) < 0)
         return tp_error_set(err, TP_EIO, errno, "%s: the output folder does not exist", outdir);
+    if (!S_ISDIR(st.st_mode))
+        return tp_error_set(err, TP_EIO, ENOTDIR, "%s: the output folder %s", outdir,
+                            S_ISREG(st.st_mode) ? "is a file, not a folder"
+                                                : "exists and is not a folder");
     if (access(outdir, W_OK) < 0)
         return tp_error_set(err, TP_EIO, errno, "%s: the output folder is not writable: %s", outdir,
                             strerror(errno));

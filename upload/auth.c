@@ -373,6 +373,15 @@ static int pending_save(const char *path, const char *verifier, const char *stat
     return rc;
 }
 
+/* Removes PATH.pending (a login that failed, was cancelled, expired or is done). */
+static void pending_remove(const char *path)
+{
+    char *pp = pending_path(path);
+    if (pp)
+        unlink(pp);
+    free(pp);
+}
+
 static int pending_load(const char *path, char *verifier, size_t vsize, char *state, size_t ssize,
                         tp_error *err)
 {
@@ -396,13 +405,15 @@ static int pending_load(const char *path, char *verifier, size_t vsize, char *st
     char *s = strtok_r(NULL, "\n", &save);
     char *t = strtok_r(NULL, "\n", &save);
     if (!v || !s || !t) {
-        rc = tp_error_set(err, TP_EAUTH, 0, "%s is damaged: log in again", pp);
+        rc = tp_error_set(err, TP_EAUTH, 0, "%s is damaged (removed): log in again", pp);
+        unlink(pp);
         goto out;
     }
     if (tp_now_wall() - strtod(t, NULL) > 600) {
         rc = tp_error_set(err, TP_EAUTH, 0,
                           "the login started more than 10 minutes ago; run 'tokprep auth "
                           "login' again");
+        unlink(pp); /* stale: of no use to any later --code */
         goto out;
     }
     tp_strlcpy(verifier, v, vsize);
@@ -717,6 +728,10 @@ int tp_tt_login(tp_tt_token *out, tp_http *h, const tp_profile *p, const char *p
     tp_tt_callback cb;
     char *url = NULL;
     int lfd = -1, rc;
+    /* From the moment a waiting login writes PATH.pending, its failure removes it: the file is
+     * only of use to a --no-wait login's later --code. A --code that fails keeps it (a forged
+     * or stale redirect must not end the login; a wrong code is not spent) until it expires. */
+    bool drop_pending = false;
     if ((rc = require_client(p, true, err)) < 0)
         return rc;
     if (o->code_url) {
@@ -742,6 +757,8 @@ int tp_tt_login(tp_tt_token *out, tp_http *h, const tp_profile *p, const char *p
         if ((rc = lfd = listen_loopback(&rp, err)) < 0)
             goto out;
     }
+    /* A new login replaces whatever an earlier one (killed, say) left in PATH.pending. */
+    drop_pending = true;
     if ((rc = pending_save(path, verifier, state, err)) < 0)
         goto out;
     url = tp_tt_authorize_url(p, state, challenge);
@@ -755,6 +772,7 @@ int tp_tt_login(tp_tt_token *out, tp_http *h, const tp_profile *p, const char *p
         fprintf(f, "Then run: tokprep auth login --profile %s --code 'ADDRESS-YOU-LANDED-ON'\n",
                 p->name);
         fflush(f);
+        drop_pending = false; /* kept for the --code that follows */
         rc = 1;
         goto out;
     }
@@ -774,13 +792,11 @@ exchange:
     rc = exchange_code(out, h, p, &cb, state, verifier, err);
     if (rc == 0)
         rc = tp_tt_token_save(path, out, err);
-    if (rc == 0) {
-        char *pp = pending_path(path);
-        if (pp)
-            unlink(pp);
-        free(pp);
-    }
+    if (rc == 0)
+        drop_pending = true; /* done: a --code login's file goes too */
 out:
+    if (drop_pending)
+        pending_remove(path);
     if (lfd >= 0)
         close(lfd);
     memset(verifier, 0, sizeof(verifier));

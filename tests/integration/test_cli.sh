@@ -47,4 +47,19 @@ expect_status 2 "unknown profile name" -- "$TOKPREP" profiles show nosuch
 expect_grep "unknown profile 'nosuch'" "$T/err" "names the unknown profile"
 expect_status 2 "bad --set" -- "$TOKPREP" profiles show --set fix.video.crf=99 tiktok
 expect_grep "fix.video.crf: 99 is out of range" "$T/err" "--set out of range"
+# A --set value is named as --set KEY, without a position in a file it does not come from.
+expect_status 2 "bad --set choice" -- "$TOKPREP" profiles show --set fix.fill=blurr tiktok
+expect_grep "^tokprep: --set fix.fill: 'blurr' is not one of blur \| pad \| crop$" "$T/err" "--set choice: --set KEY"
+expect_no_grep ":1:1:" "$T/err" "--set choice: no :1:1: position"
+expect_status 2 "bad --set type" -- "$TOKPREP" profiles show --set rules.min_side=abc tiktok
+expect_grep "^tokprep: --set rules.min_side: expected a number, got 'abc'$" "$T/err" "--set type: --set KEY"
+# A profile file still gives FILE:LINE:COL.
+printf 'extends: tiktok\nfix:\n  fill: blurr\n' > "$T/bad_fill.yaml"
+expect_status 2 "bad fill in a file" -- "$TOKPREP" profiles validate "$T/bad_fill.yaml"
+expect_grep "bad_fill.yaml:3:9: fix.fill: 'blurr' is not one of" "$T/err" "file value: FILE:LINE:COL"
+
+# -o naming a file: said so, before any work.
+printf 'x\n' > "$T/a_file"
+expect_status 2 "run -o FILE" -- "$TOKPREP" run -o "$T/a_file" "$T/a_file"
+expect_grep "a_file: is a file, not a folder" "$T/err" "run -o FILE: says it is a file"
 finish

@@ -2,6 +2,7 @@
 # tokprep fit: transcode conformance (blur/pad/crop), rotation, anamorphic, split, trim, extend,
 # remux packet equality, pass-through byte equality, output-folder safety. ~30 s.
 . "$(dirname "$0")/fit_lib.sh"
+. "$(dirname "$0")/other_user.sh"
 
 # Landscape 320x180 with audio, moov at the end; a location tag and a subtitle stream to drop.
 ff -f lavfi -i "testsrc2=s=320x180:r=25:d=3" -f lavfi -i "sine=f=440:d=3" -f lavfi -i "sine=f=880:d=3" \
@@ -135,17 +136,42 @@ check "existing a.mp4: message" grep -q "already exists in the input's folder" o
 # Read-only output folder: a clear error, exit 2, no file at all (run unprivileged: root ignores
 # permissions).
 mkdir ro && chmod 555 ro && chmod 755 "$W" && chmod 644 land.mov
-as_user=(); [ "$(id -u)" = 0 ] && as_user=(setpriv --reuid=65534 --regid=65534 --clear-groups)
-rc=0; "${as_user[@]}" "$TOKPREP" fit "${FAST[@]}" -o ro land.mov >out.txt 2>&1 || rc=$?
-check "read-only folder: exit 2 ($rc)" [ $rc = 2 ]
-check "read-only folder: message" grep -q "not writable" out.txt
-check "read-only folder: empty" [ -z "$(ls -A ro)" ]
+as_user=(); bin=$TOKPREP
+if [ "$(id -u)" = 0 ]; then
+    as_user=(setpriv --reuid=65534 --regid=65534 --clear-groups)
+    tp_other_user_binary 65534 && bin=$TOKPREP_OTHER || bin=
+fi
+if [ -n "$bin" ]; then
+    rc=0; "${as_user[@]}" "$bin" fit "${FAST[@]}" -o ro land.mov >out.txt 2>&1 || rc=$?
+    check "read-only folder: exit 2 ($rc)" [ $rc = 2 ]
+    check "read-only folder: message" grep -q "not writable" out.txt
+    check "read-only folder: empty" [ -z "$(ls -A ro)" ]
+else
+    echo "SKIP: read-only folder (root, and nobody cannot run tokprep here)"
+fi
 
 # A missing file: exit 2, the others still fitted.
 rc=0; "$TOKPREP" fit "${FAST[@]}" -o out_missing missing.mp4 pass.mp4 >miss.txt 2>&1 || rc=$?
 check "missing file: exit 2 ($rc)" [ $rc = 2 ]
 check "missing file: named" grep -q "missing.mp4: error" miss.txt
 check "missing file: the other written" [ -f out_missing/pass.mp4 ]
+
+# Folders without media (empty, or only notes): each named, exit 2, no OUTDIR made.
+mkdir -p novideo/empty novideo/notes && echo "not a video" >novideo/notes/readme.txt
+rc=0; "$TOKPREP" fit "${FAST[@]}" -o out_none novideo/empty novideo/notes >none.txt 2>&1 || rc=$?
+check "no media in the folders: exit 2 ($rc)" [ $rc = 2 ]
+check "no media: first folder named" grep -qx "tokprep fit: no media files found in novideo/empty" none.txt
+check "no media: second folder named" grep -qx "tokprep fit: no media files found in novideo/notes" none.txt
+check "no media: no OUTDIR made" [ ! -e out_none ]
+
+# -o naming a regular file: said once, as such (not "the output folder does not exist").
+echo "not a folder" >out_is_file
+rc=0; "$TOKPREP" fit "${FAST[@]}" -o out_is_file land.mov pass.mp4 >ofile.txt 2>&1 || rc=$?
+check "-o FILE: exit 2 ($rc)" [ $rc = 2 ]
+check "-o FILE: says it is a file" grep -qx "tokprep fit: out_is_file: is a file, not a folder (-o names the folder where outputs go)" ofile.txt
+check "-o FILE: said once" [ "$(grep -c "out_is_file" ofile.txt)" = 1 ]
+check "-o FILE: no 'does not exist'" bash -c '! grep -q "does not exist" ofile.txt'
+check "-o FILE: the file untouched" [ "$(cat out_is_file)" = "not a folder" ]
 
 # Two inputs with one stem in different folders: the second is refused, the first written.
 mkdir -p d1 d2 && cp pass.mp4 d1/clip.mp4 && cp remux.mkv d2/clip.mkv

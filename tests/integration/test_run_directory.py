@@ -69,6 +69,10 @@ def main():
         evs2 = h.events(p2.stdout)
         term2 = h.terminal_events(evs2)
         assert all(v[0]["event"] == "skipped" for v in term2.values()), term2
+        # Never "same content as" itself (issue 16): the same file is just "already done".
+        reasons = {path: v[0].get("reason", "") for path, v in term2.items()}
+        assert not any("same content as %s)" % p in r for p, r in reasons.items()), reasons
+        assert list(reasons.values()).count("already done") >= 2, reasons
         assert {f: os.stat(os.path.join(sink, f)).st_mtime_ns for f in files} == before
 
         # A renamed source is the same content: skipped too.
@@ -76,6 +80,8 @@ def main():
         p3 = h.run(args, timeout=60)
         t3 = h.terminal_events(h.events(p3.stdout))
         assert t3[os.path.join(src, "renamed.mp4")][0]["event"] == "skipped"
+        assert t3[os.path.join(src, "renamed.mp4")][0]["reason"] == (
+            "already done (same content as %s)" % os.path.join(src, "landscape.mp4")), t3
 
         # status reports the failure; retry re-queues it; a second run refuses while locked.
         st = json.loads(h.run(["status", "--json", "--state",

@@ -90,6 +90,8 @@ def main():
             r = subprocess.run(cmd, env=c.env, capture_output=True, text=True, timeout=120)
             outputs += [r.stdout, r.stderr]
             assert r.returncode == 0, r.stderr
+            # The duration of what is posted is known: no "duration unknown" (issue 16).
+            assert "duration unknown" not in r.stderr, r.stderr
             evs = h.events(r.stdout)
             term = h.terminal_events(evs)
             assert len(term) == 3 and all(len(v) == 1 for v in term.values()), term

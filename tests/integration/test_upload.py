@@ -102,6 +102,7 @@ def test_login_code_path():
         # The code was spent by nobody yet (wrong codes don't consume it): log in for real.
         c.run("auth login", "--code", landed, check=0)
         assert c.tokens()["access_token"].startswith("act.")
+        assert not os.path.exists(c.token_file + ".pending"), "pending file left after --code"
         finish(c)
 
 
