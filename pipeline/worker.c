@@ -45,8 +45,8 @@ typedef struct {
     char **roots;
     size_t n_roots;
     tp_queue_conf qc;
-    tp_rqueue q;  /* main thread */
-    tp_rqueue hq; /* heartbeat thread */
+    tp_rqueue q;          /* main thread */
+    tp_rqueue hq;         /* heartbeat thread */
     tp_tt_limits *limits; /* on the queue's Redis: the same caps for every worker */
     tp_queue_worker_summary sum;
     /* Shared with the heartbeat thread under mu. */
@@ -642,6 +642,20 @@ static void emit_job(worker *w, tp_queue_job_kind kind, const char *path, const 
     w->o->on_job(&ev, w->o->payload);
 }
 
+/* The fail script with its six arguments (reason, code, max attempts, counted, requeue,
+ * not_before); state gets the job's new state ("" when Redis did not answer). */
+static void record_fail_args(worker *w, const char *job_id, const char *entry, const char **extra,
+                             char *state, size_t n)
+{
+    redisReply *rep = NULL;
+    state[0] = '\0';
+    if (record(w, TP_RQS_FAIL, job_id, entry, 6, extra, &rep) == 0 &&
+        rep->type == REDIS_REPLY_ARRAY && rep->elements > 0 &&
+        rep->element[0]->type == REDIS_REPLY_STRING)
+        tp_strlcpy(state, rep->element[0]->str, n);
+    freeReplyObject(rep);
+}
+
 /* FAIL script → the state it reports (dead, retry, requeued, deferred, ...), "" when not
  * recorded. not_before (epoch s, NULL = none) defers the job: see fail_lua in rqueue.c. */
 static void record_fail_at(worker *w, const char *job_id, const char *entry, const char *reason,
@@ -652,13 +666,7 @@ static void record_fail_at(worker *w, const char *job_id, const char *entry, con
     snprintf(maxa, sizeof(maxa), "%d", w->qc.max_attempts);
     const char *extra[6] = {
         reason, code, maxa, counted ? "1" : "0", requeue ? "1" : "0", not_before ? not_before : ""};
-    redisReply *rep = NULL;
-    state[0] = '\0';
-    if (record(w, TP_RQS_FAIL, job_id, entry, 6, extra, &rep) == 0 &&
-        rep->type == REDIS_REPLY_ARRAY && rep->elements > 0 &&
-        rep->element[0]->type == REDIS_REPLY_STRING)
-        tp_strlcpy(state, rep->element[0]->str, n);
-    freeReplyObject(rep);
+    record_fail_args(w, job_id, entry, extra, state, n);
 }
 
 static void record_fail(worker *w, const char *job_id, const char *entry, const char *reason,
@@ -672,13 +680,7 @@ static void record_refused(worker *w, const char *job_id, const char *entry, con
                            char *state, size_t n)
 {
     const char *extra[6] = {reason, tp_error_name(TP_EINVAL), "1", "1", "0", ""};
-    redisReply *rep = NULL;
-    state[0] = '\0';
-    if (record(w, TP_RQS_FAIL, job_id, entry, 6, extra, &rep) == 0 &&
-        rep->type == REDIS_REPLY_ARRAY && rep->elements > 0 &&
-        rep->element[0]->type == REDIS_REPLY_STRING)
-        tp_strlcpy(state, rep->element[0]->str, n);
-    freeReplyObject(rep);
+    record_fail_args(w, job_id, entry, extra, state, n);
 }
 
 static void process(worker *w, const tp_rq_entry *e)

@@ -32,6 +32,18 @@ static bool line_dark(uint64_t sum, int peak, int len)
     return len > 0 && sum <= (uint64_t)DARK_MEAN * (uint64_t)len && peak <= DARK_PEAK;
 }
 
+static bool row_dark(const uint8_t *row, int width)
+{
+    uint64_t sum = 0;
+    int peak = 0;
+    for (int x = 0; x < width; x++) {
+        sum += row[x];
+        if (row[x] > peak)
+            peak = row[x];
+    }
+    return line_dark(sum, peak, width);
+}
+
 void tp_bars_scan(tp_bars_frame *out, const uint8_t *luma, ptrdiff_t stride, int width, int height)
 {
     memset(out, 0, sizeof(*out));
@@ -40,36 +52,14 @@ void tp_bars_scan(tp_bars_frame *out, const uint8_t *luma, ptrdiff_t stride, int
         return;
     }
     int top = 0, bottom = 0;
-    while (top < height) {
-        const uint8_t *r = luma + top * stride;
-        uint64_t sum = 0;
-        int peak = 0;
-        for (int x = 0; x < width; x++) {
-            sum += r[x];
-            if (r[x] > peak)
-                peak = r[x];
-        }
-        if (!line_dark(sum, peak, width))
-            break;
+    while (top < height && row_dark(luma + top * stride, width))
         top++;
-    }
     if (top == height) {
         out->dark = true;
         return;
     }
-    while (bottom < height - top) {
-        const uint8_t *r = luma + (height - 1 - bottom) * stride;
-        uint64_t sum = 0;
-        int peak = 0;
-        for (int x = 0; x < width; x++) {
-            sum += r[x];
-            if (r[x] > peak)
-                peak = r[x];
-        }
-        if (!line_dark(sum, peak, width))
-            break;
+    while (bottom < height - top && row_dark(luma + (height - 1 - bottom) * stride, width))
         bottom++;
-    }
     /* Columns over the whole height: a pillarbox bar is dark from top to bottom. */
     uint64_t *csum = calloc((size_t)width, sizeof(*csum));
     uint8_t *cpeak = calloc((size_t)width, 1);

@@ -10,13 +10,12 @@ def module_cases(namespace, sort=False):
     return sorted(cases) if sort else cases
 
 
-def run_cases(cases, cleanup=(), only=()):
-    """Run each (name, fn) of cases (only those named in `only`, when given), then remove the
-    folders in cleanup. Returns 0, or 1 when a case failed."""
+def run_cases(cases, cleanup=(), only=(), after=()):
+    """Run each (name, fn) of cases (only those named in `only`, when given), then each of
+    `after` (always: checks over what the cases left, e.g. no secret in any output), then remove
+    the folders in cleanup. Returns 0, or 1 when a case failed."""
     failed = []
-    for name, fn in cases:
-        if only and name not in only:
-            continue
+    for name, fn in [c for c in cases if not only or c[0] in only] + list(after):
         try:
             fn()
             print("ok   %s" % name, flush=True)

@@ -8,12 +8,13 @@ import shutil
 import stat
 import sys
 import tempfile
-import traceback
 import urllib.parse
 import urllib.request
 
 sys.path.insert(0, os.path.join(os.environ.get("TP_SOURCE_DIR", os.path.join(
     os.path.dirname(__file__), "..", "..")), "tests", "fake_tiktok"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cases import module_cases, run_cases  # noqa: E402
 from harness import Client, FakeTikTok, random_file, sha256_file  # noqa: E402
 
 # Small-scale chunk rules (1/100 of TikTok's) so multi-chunk files stay around 1 MB. The fake
@@ -390,30 +391,8 @@ def check_no_secrets():
 
 
 def main():
-    tests = [(n, f) for n, f in sorted(globals().items()) if n.startswith("test_")]
-    only = sys.argv[1:]
-    failed = []
-    for name, fn in tests:
-        if only and name not in only:
-            continue
-        try:
-            fn()
-            print("ok   %s" % name, flush=True)
-        except Exception:
-            failed.append(name)
-            print("FAIL %s" % name, flush=True)
-            traceback.print_exc()
-    try:
-        check_no_secrets()
-        print("ok   no secrets in any output (%d runs)" % sum(len(o) for _, o in ALL_OUTPUTS))
-    except AssertionError:
-        failed.append("no_secrets")
-        traceback.print_exc()
-    shutil.rmtree(ROOT, ignore_errors=True)
-    if failed:
-        print("FAILED: %s" % ", ".join(failed))
-        return 1
-    return 0
+    return run_cases(module_cases(globals(), sort=True), only=sys.argv[1:],
+                     after=[("no secrets in any output", check_no_secrets)], cleanup=[ROOT])
 
 
 if __name__ == "__main__":

@@ -7,17 +7,17 @@ crash or hang, never a token sent where it does not belong, never a secret print
 double post. About 15 s; the slow-loris cases are in test_upload_hostile_slow.py (about 20 s)."""
 import json
 import os
-import shutil
 import ssl
 import subprocess
 import sys
 import tempfile
 import time
-import traceback
 import urllib.request
 
 sys.path.insert(0, os.path.join(os.environ.get("TP_SOURCE_DIR", os.path.join(
     os.path.dirname(__file__), "..", "..")), "tests", "fake_tiktok"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cases import module_cases, run_cases  # noqa: E402
 from harness import Client, FakeTikTok, random_file  # noqa: E402
 
 SMALL_SERVER = ["--min-chunk", "50000", "--max-chunk", "640000", "--final-max", "1280000"]
@@ -231,33 +231,12 @@ SLOW = {"test_slow_loris_creator", "test_slow_loris_put", "test_drip_status"}
 
 
 def main(slow=False):
-    tests = [(n, f) for n, f in sorted(globals().items())
-             if n.startswith("test_") and (n in SLOW) == slow]
-    only = sys.argv[1:]
-    failed = []
     t0 = time.time()
-    for name, fn in tests:
-        if only and name not in only:
-            continue
-        try:
-            fn()
-            print("ok   %s" % name, flush=True)
-        except Exception:
-            failed.append(name)
-            print("FAIL %s" % name, flush=True)
-            traceback.print_exc()
-    try:
-        check_no_secrets()
-        print("ok   no secrets in any output")
-    except AssertionError:
-        failed.append("no_secrets")
-        traceback.print_exc()
-    shutil.rmtree(ROOT, ignore_errors=True)
+    cases = [(n, f) for n, f in module_cases(globals(), sort=True) if (n in SLOW) == slow]
+    rc = run_cases(cases, only=sys.argv[1:],
+                   after=[("no secrets in any output", check_no_secrets)], cleanup=[ROOT])
     print("%.1f s" % (time.time() - t0))
-    if failed:
-        print("FAILED: %s" % ", ".join(failed))
-        return 1
-    return 0
+    return rc
 
 
 if __name__ == "__main__":
