@@ -91,7 +91,7 @@ typedef struct {
     bool moov_seen, mdat_seen, faststart;
     bool truncated;
     char truncated_msg[160];
-    int ebml_tracks; /* Matroska TrackEntry count, counted up to limits.max_streams + 1 */
+    int ebml_tracks;      /* Matroska TrackEntry count, counted up to limits.max_streams + 1 */
     uint64_t mp4_samples; /* entries the MP4 sample tables claim, summed (limits.max_samples) */
     bool mp4_cmov;        /* a compressed movie header: tables we cannot count unpacked */
     bool mp4_too_many;    /* more boxes than MAX_INNER_BOXES: counting stopped (fail closed) */
@@ -105,6 +105,25 @@ static uint32_t be32(const unsigned char *p)
 static uint64_t be64(const unsigned char *p)
 {
     return (uint64_t)be32(p) << 32 | be32(p + 4);
+}
+
+/* A box's size and header length from its first got bytes at h: a 64-bit size after the type
+ * when the 32-bit one is 1, the rest of the space (left bytes) when it is 0. False when the header
+ * is cut off or claims less than itself. */
+static bool box_size(const unsigned char *h, ssize_t got, int64_t left, uint64_t *size,
+                     int64_t *hdr)
+{
+    *size = be32(h);
+    *hdr = 8;
+    if (*size == 1) {
+        if (got < 16)
+            return false;
+        *size = be64(h + 8);
+        *hdr = 16;
+    } else if (*size == 0) {
+        *size = (uint64_t)left; /* runs to the end of its parent or of the file */
+    }
+    return *size >= (uint64_t)*hdr;
 }
 
 static bool is_atom_type(const unsigned char *t)
@@ -151,17 +170,9 @@ static void count_samples(const byte_source *src, int64_t off, int64_t end, int 
         ssize_t got = src_pread(src, h, sizeof(h), off);
         if (got < 8)
             return;
-        uint64_t size = be32(h);
-        int64_t hdr = 8;
-        if (size == 1) {
-            if (got < 16)
-                return;
-            size = be64(h + 8);
-            hdr = 16;
-        } else if (size == 0) {
-            size = (uint64_t)(end - off);
-        }
-        if (size < (uint64_t)hdr)
+        uint64_t size;
+        int64_t hdr;
+        if (!box_size(h, got, end - off, &size, &hdr))
             return;
         if (size > (uint64_t)(end - off))
             size = (uint64_t)(end - off); /* truncated: count what is there */
@@ -224,17 +235,9 @@ static void read_atoms(const byte_source *src, int64_t fsize, file_facts *f)
         const unsigned char *type = h + 4;
         if (!is_atom_type(type) || (n == 0 && !known_first_atom(type)))
             return;
-        uint64_t size = be32(h);
-        int64_t hdr = 8;
-        if (size == 1) {
-            if (got < 16)
-                return;
-            size = be64(h + 8);
-            hdr = 16;
-        } else if (size == 0) {
-            size = (uint64_t)(fsize - off); /* runs to the end of the file */
-        }
-        if (size < (uint64_t)hdr)
+        uint64_t size;
+        int64_t hdr;
+        if (!box_size(h, got, fsize - off, &size, &hdr))
             return;
         if (n == 0 && !memcmp(type, "ftyp", 4) && got >= 12) {
             f->isobmff = true;
@@ -950,8 +953,7 @@ static int measure(tp_media_info *out, AVFormatContext *ic, pkt_scan *scan, AVPa
  * the VFR sample and deep decoding. Files and buffers share it, so fuzzing a buffer covers the
  * path files take. The demuxer may open nothing else (tp_demux_lock). */
 static int probe_io(tp_media_info *out, AVIOContext *pb, const file_facts *facts, const char *path,
-                    const tp_limits *lim, bool deep, bool bars,
-                    interrupt_state *is, tp_error *err)
+                    const tp_limits *lim, bool deep, bool bars, interrupt_state *is, tp_error *err)
 {
     AVFormatContext *ic = NULL;
     AVDictionary *fopts = NULL, **sopts = NULL;
@@ -1212,8 +1214,7 @@ int tp_probe_fd(tp_media_info *out, int fd, const char *path, const tp_probe_opt
     read_facts(&src, out->size, lim, &facts);
     if (tp_avio_fd_new(&pb, fd, &icb) < 0)
         return tp_error_set(err, TP_ENOMEM, 0, "%s: out of memory", path);
-    ret = probe_io(out, pb, &facts, path, lim, opts && opts->deep, opts && opts->bars,
-                   &is, err);
+    ret = probe_io(out, pb, &facts, path, lim, opts && opts->deep, opts && opts->bars, &is, err);
     tp_avio_fd_free(&pb);
     return ret;
 }
@@ -1308,8 +1309,7 @@ int tp_probe_buffer(tp_media_info *out, const uint8_t *data, size_t len, const t
         return tp_error_set(err, TP_ENOMEM, 0, "%s: out of memory", name);
     }
     /* No protocol at all: a buffer must never make a demuxer open files or URLs. */
-    ret = probe_io(out, pb, &facts, name, lim, opts && opts->deep, opts && opts->bars,
-                   &is, err);
+    ret = probe_io(out, pb, &facts, name, lim, opts && opts->deep, opts && opts->bars, &is, err);
     av_freep(&pb->buffer); /* libavformat may have replaced iobuf */
     avio_context_free(&pb);
     return ret;

@@ -9,13 +9,13 @@ import signal
 import subprocess
 import sys
 import time
-import traceback
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(os.environ.get("TP_SOURCE_DIR", os.path.join(HERE, "..", "..")),
                                 "tests", "fake_tiktok"))
 import pipeline_helpers as h  # noqa: E402
+from cases import run_cases  # noqa: E402
 from harness import Client, FakeTikTok  # noqa: E402
 
 
@@ -96,21 +96,13 @@ def test_success(c):
 
 
 def main():
-    failed = 0
     with h.TempDir() as t:
         with FakeTikTok(workdir=t) as srv:
             c = Client(srv, t)
-            for name, fn in [("wait times out", test_wait_times_out), ("signals", test_signals),
-                             ("killed, then swept", test_killed_then_swept),
-                             ("--code", test_code), ("success", test_success)]:
-                try:
-                    fn(c)
-                    print("ok  ", name)
-                except Exception:
-                    failed += 1
-                    print("FAIL", name)
-                    traceback.print_exc()
-    return 1 if failed else 0
+            return run_cases([(name, lambda fn=fn: fn(c)) for name, fn in [
+                ("wait times out", test_wait_times_out), ("signals", test_signals),
+                ("killed, then swept", test_killed_then_swept), ("--code", test_code),
+                ("success", test_success)]])
 
 
 if __name__ == "__main__":

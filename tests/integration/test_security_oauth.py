@@ -9,7 +9,6 @@ import socket
 import subprocess
 import sys
 import time
-import traceback
 import urllib.error
 import urllib.parse
 
@@ -18,6 +17,7 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(os.environ.get("TP_SOURCE_DIR", os.path.join(HERE, "..", "..")),
                                 "tests", "fake_tiktok"))
 import pipeline_helpers as h  # noqa: E402
+from cases import run_cases  # noqa: E402
 from harness import Client, FakeTikTok, urlopen  # noqa: E402
 
 # ESC [2J (clear screen), an OSC title ending in BEL, the 8-bit CSI (U+009B), DEL.
@@ -144,23 +144,17 @@ def test_escape_codes_not_printed(t):
 
 
 def main():
-    failed = 0
+    def in_own_folder(t, name, fn):
+        d = os.path.join(t, name.split()[0])
+        os.makedirs(d)
+        return lambda: fn(d)
+
     with h.TempDir() as t:
-        for name, fn in [
+        return run_cases([(name, in_own_folder(t, name, fn)) for name, fn in [
             ("state first, held-open connection", test_state_first_and_held_connection),
             ("request too long and slow", test_request_too_long_and_slow),
             ("escape codes not printed", test_escape_codes_not_printed),
-        ]:
-            d = os.path.join(t, name.split()[0])
-            os.makedirs(d)
-            try:
-                fn(d)
-                print("ok  ", name)
-            except Exception:
-                failed += 1
-                print("FAIL", name)
-                traceback.print_exc()
-    return 1 if failed else 0
+        ]])
 
 
 if __name__ == "__main__":

@@ -8,13 +8,13 @@ import json
 import os
 import subprocess
 import sys
-import traceback
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(os.environ.get("TP_SOURCE_DIR", os.path.join(HERE, "..", "..")),
                                 "tests", "fake_tiktok"))
 import pipeline_helpers as h  # noqa: E402
+from cases import run_cases  # noqa: E402
 from harness import Client, FakeTikTok  # noqa: E402
 
 TOKPREP = os.environ.get("TOKPREP", "tokprep")
@@ -131,24 +131,16 @@ def test_help_shows_double_dash():
 
 
 def main():
-    failed = 0
     with h.TempDir() as t:
         clip = os.path.join(t, "clip.mp4")
         h.make_vertical(clip, seconds=1)
-        for name, fn, args in [
-            ("glob cannot make a post public", test_glob_cannot_make_a_post_public, (t, clip)),
-            ("short option name", test_short_option_name, (t, clip)),
-            ("operands then no options", test_operands_then_no_options, (t, clip)),
-            ("help shows --", test_help_shows_double_dash, ()),
-        ]:
-            try:
-                fn(*args)
-                print("ok  ", name)
-            except Exception:
-                failed += 1
-                print("FAIL", name)
-                traceback.print_exc()
-    return 1 if failed else 0
+        return run_cases([
+            ("glob cannot make a post public",
+             lambda: test_glob_cannot_make_a_post_public(t, clip)),
+            ("short option name", lambda: test_short_option_name(t, clip)),
+            ("operands then no options", lambda: test_operands_then_no_options(t, clip)),
+            ("help shows --", test_help_shows_double_dash),
+        ])
 
 
 if __name__ == "__main__":
