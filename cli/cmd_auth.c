@@ -95,7 +95,7 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
     tp_error err = TP_ERROR_INIT;
     const char *profile = NULL;
     bool json = false;
-    tp_tt_login_opts lo = {.wait = 300, .out = stdout};
+    tp_tt_login_options lo = {.wait = 300, .out = stdout};
     int rc = TP_EXIT_OK, c;
     char path[4096];
     if (tp_cli_parser_init(&parser, cmd) < 0)
@@ -165,7 +165,7 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
     }
     if (r < 0) {
         fprintf(stderr, "tokprep auth %s: %s\n", verb, err.message);
-        rc = r == -TP_ECANCELED ? TP_EXIT_INTERRUPTED : TP_EXIT_ERROR;
+        rc = r == TP_ECANCELED ? TP_EXIT_INTERRUPTED : TP_EXIT_ERROR;
         goto out;
     }
     if (r == 1) /* --no-wait: URL printed */

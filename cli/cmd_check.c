@@ -11,7 +11,7 @@
 #include "pipeline/scan.h"
 #include "probe/check.h"
 #include "profiles/profile.h"
-#include "util/queue.h"
+#include "util/fifo.h"
 #include "util/tp_util.h"
 
 enum { OPT_DEEP = TP_OPT_USER, OPT_JUNIT, OPT_FOLLOW, OPT_JOBS = 'j' };
@@ -41,9 +41,9 @@ typedef struct {
 } slot;
 
 typedef struct {
-    tp_queue *queue;
+    tp_fifo *queue;
     const tp_profile *profile;
-    tp_check_opts opts;
+    tp_check_options opts;
     pthread_mutex_t lock;
     pthread_cond_t cond; /* a slot became done */
 } shared;
@@ -52,7 +52,7 @@ static void *worker(void *arg)
 {
     shared *sh = arg;
     void *item;
-    while (tp_queue_pop(sh->queue, &item) == 1) {
+    while (tp_fifo_pop(sh->queue, &item) == 1) {
         slot *s = item;
         double t0 = tp_now_monotonic();
         tp_check *c = NULL;
@@ -359,10 +359,10 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
     if (depth < (size_t)jobs * 2)
         depth = (size_t)jobs * 2;
     sh.profile = profile;
-    sh.opts = (tp_check_opts)TP_CHECK_OPTS_INIT;
+    sh.opts = (tp_check_options)TP_CHECK_OPTIONS_INIT;
     sh.opts.deep = deep;
     sh.opts.cancel = cancel;
-    if (tp_queue_new(&sh.queue, depth) < 0 || !(threads = calloc((size_t)jobs, sizeof(*threads)))) {
+    if (tp_fifo_new(&sh.queue, depth) < 0 || !(threads = calloc((size_t)jobs, sizeof(*threads)))) {
         fprintf(stderr, "tokprep check: out of memory\n");
         rc = TP_EXIT_ERROR;
         goto out;
@@ -386,14 +386,14 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
      * complete: -j changes speed, never order. */
     for (size_t i = 0; i < list.n; i++) {
         slots[i].entry = &list.items[i];
-        if (tp_queue_push(sh.queue, &slots[i]) < 0) { /* only if closed: never, but be sure */
+        if (tp_fifo_push(sh.queue, &slots[i]) < 0) { /* only if closed: never, but be sure */
             tp_error_set(&slots[i].err, TP_EINTERNAL, 0, "%s: not queued", list.items[i].path);
             pthread_mutex_lock(&sh.lock);
             slots[i].done = true;
             pthread_mutex_unlock(&sh.lock);
         }
     }
-    tp_queue_close(sh.queue);
+    tp_fifo_close(sh.queue);
 
     const bool color = !json && tp_cli_stdout_is_tty() && !getenv("NO_COLOR");
     size_t counts[4] = {0, 0, 0, 0}, remux = 0, transcode = 0;
@@ -475,7 +475,7 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
         rc = TP_EXIT_FAIL;
 out:
     if (sh.queue)
-        tp_queue_close(sh.queue);
+        tp_fifo_close(sh.queue);
     for (int i = 0; i < n_threads; i++)
         pthread_join(threads[i], NULL);
     free(threads);
@@ -483,7 +483,7 @@ out:
         pthread_mutex_destroy(&sh.lock);
         pthread_cond_destroy(&sh.cond);
     }
-    tp_queue_free(sh.queue);
+    tp_fifo_free(sh.queue);
     for (size_t i = 0; slots && i < list.n; i++)
         tp_check_free(slots[i].check);
     free(slots);

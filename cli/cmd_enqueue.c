@@ -24,7 +24,7 @@ typedef struct {
     bool json;
 } out_ctx;
 
-static void on_item(const tp_queue_item *it, void *payload)
+static void on_item(const tp_rqueue_item *it, void *payload)
 {
     out_ctx *o = payload;
     if (o->json) {
@@ -103,8 +103,8 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
         }
     }
     tp_error err = TP_ERROR_INIT;
-    tp_queue_enqueue_summary sum;
-    if (tp_queue_enqueue(&sum, url, profile, (const char *const *)argv + optind,
+    tp_rqueue_enqueue_summary sum;
+    if (tp_rqueue_enqueue(&sum, url, profile, (const char *const *)argv + optind,
                          (size_t)(argc - optind), follow, on_item, &o, &err) < 0) {
         fprintf(stderr, "tokprep: %s\n", err.message);
         rc = TP_EXIT_ERROR;

@@ -103,7 +103,7 @@ static void fit_one(fit_run *run, fit_job *job)
     /* Opened once: the probe and the fit read this descriptor, never the name again. */
     int fd = tp_src_open(job->path, job->from_dir, NULL, &job->err);
     if (fd < 0) {
-        job->rc = -TP_EIO;
+        job->rc = TP_EIO;
         return;
     }
     job->rc = tp_check_fd_for_fit(&job->media, &job->check, fd, job->path, run->profile,
@@ -118,7 +118,7 @@ static void fit_one(fit_run *run, fit_job *job)
     if (run->dry_run || job->plan.reject)
         goto out;
     progress_state ps = {.run = run, .job = job, .started = tp_now_monotonic()};
-    tp_fit_opts fo = {
+    tp_fit_run_options fo = {
         .progress = run->tty ? on_progress : NULL, .payload = &ps, .cancel = run->cancel};
     job->rc = tp_fit_run(&job->outputs, &job->n_outputs, job->path, fd, &job->media, &job->plan,
                          run->profile, run->outdir, &fo, &job->err);

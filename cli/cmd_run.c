@@ -43,7 +43,7 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
     tp_pipeline *pl = NULL;
     tp_display *display = NULL;
     const char *profile_name = NULL;
-    tp_pipeline_opts opts = TP_PIPELINE_OPTS_INIT;
+    tp_pipeline_options opts = TP_PIPELINE_OPTIONS_INIT;
     bool json = false;
     int rc = TP_EXIT_OK, c;
     if (tp_cli_parser_init(&parser, cmd) < 0)
@@ -93,7 +93,7 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
                               &err);
     tp_cli_set_signal_handler(SIG_DFL);
     signal_pipeline = NULL;
-    if (prc == -TP_ECANCELED)
+    if (prc == TP_ECANCELED)
         rc = TP_EXIT_INTERRUPTED;
     else if (prc < 0) {
         fprintf(stderr, "tokprep: %s\n", err.message);

@@ -142,7 +142,7 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
     }
     tp_error err = TP_ERROR_INIT;
     if (queue) {
-        if (tp_queue_status(&report, queue, &err) < 0) {
+        if (tp_rqueue_status(&report, queue, &err) < 0) {
             fprintf(stderr, "tokprep: %s\n", err.message);
             rc = TP_EXIT_ERROR;
             goto out;

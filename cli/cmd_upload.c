@@ -36,7 +36,7 @@ static double media_duration(int fd, const char *path, const tp_profile *p)
 {
     tp_media_info mi;
     tp_error err = TP_ERROR_INIT;
-    tp_probe_opts po = {.deep = false, .limits = &p->limits, .cancel = NULL};
+    tp_probe_options po = {.deep = false, .limits = &p->limits, .cancel = NULL};
     memset(&mi, 0, sizeof(mi));
     if (tp_probe_fd(&mi, fd, path, &po, &err) < 0) {
         tp_log(TP_LOG_WARN, "%s: cannot measure the duration: %s", path, err.message);
@@ -216,15 +216,15 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
             continue;
         }
         progress_state ps = {path, !json && isatty(2), -1, resume_file};
-        tp_tiktok_post_opts o = TP_TIKTOK_POST_OPTS_INIT;
+        tp_tiktok_post_options o = TP_TIKTOK_POST_OPTIONS_INIT;
         /* Opened once: the duration is measured on, and the bytes posted from, one file. */
         int fd = tp_src_open(path, false, NULL, &err);
         if (fd < 0) {
             memset(&res, 0, sizeof(res));
             if (json)
-                print_json(path, -TP_EIO, &res, &err, false);
+                print_json(path, TP_EIO, &res, &err, false);
             else
-                print_human(path, -TP_EIO, &res, &err);
+                print_human(path, TP_EIO, &res, &err);
             rc = TP_EXIT_ERROR;
             continue;
         }
@@ -248,15 +248,15 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
             print_json(path, r, &res, &err, false);
         else
             print_human(path, r, &res, &err);
-        if (r == -TP_ECANCELED || *interrupted) {
+        if (r == TP_ECANCELED || *interrupted) {
             rc = TP_EXIT_INTERRUPTED;
             break;
         }
         /* A daily cap (ours or TikTok's) is per account: the rest would be refused too. */
-        if (r == -TP_ERATE && res.retry_at > 0 &&
+        if (r == TP_ERATE && res.retry_at > 0 &&
             (!res.api_code[0] || !strcmp(res.api_code, "spam_risk_too_many_posts")))
             deferred_until = res.retry_at;
-        if (r == -TP_EREJECT || r == -TP_ERATE) {
+        if (r == TP_EREJECT || r == TP_ERATE) {
             if (rc == TP_EXIT_OK)
                 rc = TP_EXIT_FAIL;
         } else if (r < 0) {

@@ -87,10 +87,10 @@ static void iso_time(char *buf, size_t n, double ts)
     snprintf(buf + k, n - k, ".%03dZ", (int)((ts - (double)t) * 1000));
 }
 
-static void on_job(const tp_queue_job_event *ev, void *payload)
+static void on_job(const tp_rqueue_job_event *ev, void *payload)
 {
     out_ctx *o = payload;
-    bool started = ev->kind == TP_QUEUE_JOB_STARTED;
+    bool started = ev->kind == TP_RQUEUE_JOB_STARTED;
     if (!o->json) {
         /* A job's path is whatever was written into Redis: no terminal escapes from it. */
         char *path = tp_str_printable(ev->path ? ev->path : "?");
@@ -136,7 +136,7 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
 {
     tp_cli_parser parser;
     tp_cli_sets sets = {0}, allow = {0}, roots = {0};
-    tp_queue_worker_opts opts = TP_QUEUE_WORKER_OPTS_INIT;
+    tp_rqueue_worker_options opts = TP_RQUEUE_WORKER_OPTIONS_INIT;
     const char *url = NULL;
     char name[256];
     out_ctx o = {false, NULL};
@@ -195,16 +195,16 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
     stop_signal = 0;
     tp_cli_set_signal_handler(on_signal);
     tp_error err = TP_ERROR_INIT;
-    tp_queue_worker_summary sum;
-    int wrc = tp_queue_worker_run(&sum, url, &opts, &err);
+    tp_rqueue_worker_summary sum;
+    int wrc = tp_rqueue_worker_run(&sum, url, &opts, &err);
     tp_cli_set_signal_handler(SIG_DFL);
-    if (wrc == -TP_ECANCELED)
+    if (wrc == TP_ECANCELED)
         rc = stop_signal == SIGTERM ? TP_EXIT_OK : TP_EXIT_INTERRUPTED;
     else if (wrc < 0) {
         fprintf(stderr, "tokprep: %s\n", err.message);
         rc = TP_EXIT_ERROR;
     }
-    if (wrc == 0 || wrc == -TP_ECANCELED) {
+    if (wrc == 0 || wrc == TP_ECANCELED) {
         if (o.json) {
             cJSON *j = cJSON_CreateObject();
             cJSON_AddStringToObject(j, "event", "worker_summary");

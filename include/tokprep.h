@@ -19,30 +19,39 @@ extern "C" {
 
 #define TOKPREP_VERSION "0.1.0"
 
+/* Marks the functions of the public API: the shared library exports these and nothing else (it is
+ * built with hidden visibility). */
+#if defined(__GNUC__) && __GNUC__ >= 4
+#define TP_EXTERN __attribute__((visibility("default")))
+#else
+#define TP_EXTERN
+#endif
+
 /* ---- errors --------------------------------------------------------------------------- */
 
-/* Error codes; functions return their negation. */
-enum {
+/* Error codes. Functions return 0 (TP_OK) or one of these negative values; tp_error.code holds
+ * the same value. */
+typedef enum tp_error_code {
     TP_OK = 0,
-    TP_EINVAL = 1,       /* bad argument or value */
-    TP_ENOMEM = 2,       /* out of memory */
-    TP_EIO = 3,          /* file system error */
-    TP_ECONFIG = 4,      /* profile / configuration error */
-    TP_EMEDIA = 5,       /* not media, unreadable or corrupt media */
-    TP_EUNSUPPORTED = 6, /* valid but not supported */
-    TP_ECANCELED = 7,    /* cancelled by the caller or a signal */
-    TP_ENET = 8,         /* network error (transient) */
-    TP_EHTTP = 9,        /* HTTP / API error (see message) */
-    TP_EAUTH = 10,       /* authorisation missing, expired or refused */
-    TP_ERATE = 11,       /* rate limit or daily cap: retry later */
-    TP_EREJECT = 12,     /* the profile's policy rejects the file */
-    TP_ECONFLICT = 13,   /* busy or already done (e.g. ledger locked) */
-    TP_EINTERNAL = 14    /* a bug: please report */
-};
+    TP_EINVAL = -1,       /* bad argument or value */
+    TP_ENOMEM = -2,       /* out of memory */
+    TP_EIO = -3,          /* file system error */
+    TP_ECONFIG = -4,      /* profile / configuration error */
+    TP_EMEDIA = -5,       /* not media, unreadable or corrupt media */
+    TP_EUNSUPPORTED = -6, /* valid but not supported */
+    TP_ECANCELED = -7,    /* cancelled by the caller or a signal */
+    TP_ENET = -8,         /* network error (transient) */
+    TP_EHTTP = -9,        /* HTTP / API error (see message) */
+    TP_EAUTH = -10,       /* authorisation missing, expired or refused */
+    TP_ERATE = -11,       /* rate limit or daily cap: retry later */
+    TP_EREJECT = -12,     /* the profile's policy rejects the file */
+    TP_ECONFLICT = -13,   /* busy or already done (e.g. ledger locked) */
+    TP_EINTERNAL = -14    /* a bug: please report */
+} tp_error_code;
 
 #define TP_ERROR_MSG_MAX 1024
 
-/* A caller-owned error. `code` is a positive TP_E* value (0 = none), `raw` the underlying
+/* A caller-owned error. `code` is a negative TP_E* value (0 = none), `raw` the underlying
  * library's code (AVERROR, CURLcode, HTTP status) or 0, `message` names the file and what failed.
  * Messages never contain secrets (client secret, tokens, upload URLs' tokens). */
 typedef struct tp_error {
@@ -54,17 +63,17 @@ typedef struct tp_error {
 #define TP_ERROR_INIT {0, 0, {0}}
 
 /* Short static name of a TP_E* code ("config", "media", ...). Thread-safe. */
-const char *tp_error_name(int code);
+TP_EXTERN const char *tp_error_name(int code);
 
 /* ---- process set-up ------------------------------------------------------------------- */
 
 /* Process-wide initialisation (curl_global_init, FFmpeg log level). Call once from main before
  * any other thread exists; not thread-safe. tp_global_cleanup() undoes it. */
-int tp_global_init(tp_error *err);
-void tp_global_cleanup(void);
+TP_EXTERN int tp_global_init(tp_error *err);
+TP_EXTERN void tp_global_cleanup(void);
 
 /* Versions of tokprep and of the linked libraries, one per line, into buf. Thread-safe. */
-void tp_version_string(char *buf, size_t size);
+TP_EXTERN void tp_version_string(char *buf, size_t size);
 
 /* ---- profiles ------------------------------------------------------------------------- */
 
@@ -74,13 +83,13 @@ typedef struct tp_profile tp_profile;
 
 /* Open a profile by built-in name ("tiktok", "tiktok-draft") or by file path, apply `n_sets`
  * overrides of the form "key.path=value" (NULL allowed when n_sets is 0).
- * On failure returns -TP_ECONFIG (or -TP_EIO, -TP_ENOMEM) and err->message reads
+ * On failure returns TP_ECONFIG (or TP_EIO, TP_ENOMEM) and err->message reads
  * "FILE:LINE:COL: what is wrong". The caller owns *out. */
-int tp_profile_open(tp_profile **out, const char *name_or_path, const char *const *sets,
+TP_EXTERN int tp_profile_open(tp_profile **out, const char *name_or_path, const char *const *sets,
                     size_t n_sets, tp_error *err);
-void tp_profile_free(tp_profile *profile);
+TP_EXTERN void tp_profile_free(tp_profile *profile);
 /* The profile's `name`. Owned by the profile. */
-const char *tp_profile_name(const tp_profile *profile);
+TP_EXTERN const char *tp_profile_name(const tp_profile *profile);
 
 /* === section: check (probe + rules) ===================================================== */
 
@@ -114,48 +123,48 @@ typedef enum {
  * returned, so it may be read from any thread. */
 typedef struct tp_check tp_check;
 
-typedef struct tp_check_opts {
-    unsigned int version;       /* TP_CHECK_OPTS_VERSION */
+typedef struct tp_check_options {
+    unsigned int version;       /* TP_CHECK_OPTIONS_VERSION */
     int deep;                   /* non-zero: decode every packet and count decode errors */
     const volatile int *cancel; /* NULL, or a flag another thread/signal handler sets to
-                                   non-zero to abandon the probe (-TP_ECANCELED) */
-} tp_check_opts;
+                                   non-zero to abandon the probe (TP_ECANCELED) */
+} tp_check_options;
 
-#define TP_CHECK_OPTS_VERSION 1
-#define TP_CHECK_OPTS_INIT {TP_CHECK_OPTS_VERSION, 0, NULL}
+#define TP_CHECK_OPTIONS_VERSION 1
+#define TP_CHECK_OPTIONS_INIT {TP_CHECK_OPTIONS_VERSION, 0, NULL}
 
 /* Probe `path` and judge it against `profile` (its rules, fix policy and limits).
  * Returns 0 and a result in *out (caller frees with tp_check_free()) for every verdict including
- * TP_VERDICT_ERROR; returns -TP_EINVAL, -TP_ENOMEM or -TP_ECANCELED (with err filled and *out
+ * TP_VERDICT_ERROR; returns TP_EINVAL, TP_ENOMEM or TP_ECANCELED (with err filled and *out
  * NULL) when no result could be produced. `opts` may be NULL (defaults).
  * Thread-safe: any number of checks may run at once, sharing one profile. */
-int tp_check_file(tp_check **out, const tp_profile *profile, const char *path,
-                  const tp_check_opts *opts, tp_error *err);
-void tp_check_free(tp_check *check);
+TP_EXTERN int tp_check_file(tp_check **out, const tp_profile *profile, const char *path,
+                  const tp_check_options *opts, tp_error *err);
+TP_EXTERN void tp_check_free(tp_check *check);
 
 /* Accessors. Strings are owned by the check and live until tp_check_free(). */
-const char *tp_check_path(const tp_check *check);
-tp_verdict tp_check_verdict(const tp_check *check);
-tp_action tp_check_action(const tp_check *check);
+TP_EXTERN const char *tp_check_path(const tp_check *check);
+TP_EXTERN tp_verdict tp_check_verdict(const tp_check *check);
+TP_EXTERN tp_action tp_check_action(const tp_check *check);
 /* Reject/error: why, and for a reject which profile setting would change it; "" otherwise. */
-const char *tp_check_reason(const tp_check *check);
+TP_EXTERN const char *tp_check_reason(const tp_check *check);
 /* TP_VERDICT_ERROR: the reason ("a.mp4: permission denied"); NULL for other verdicts. */
-const char *tp_check_error(const tp_check *check);
-size_t tp_check_violation_count(const tp_check *check);
+TP_EXTERN const char *tp_check_error(const tp_check *check);
+TP_EXTERN size_t tp_check_violation_count(const tp_check *check);
 /* Violation i (< count): stable code ("duration_too_long"), severity and message with the
  * measured value and the limit ("duration_too_long: 660.0 s > 600 s"). Out-params may be NULL.
- * Returns 0, or -TP_EINVAL when i is out of range. */
-int tp_check_violation(const tp_check *check, size_t i, const char **code, tp_severity *severity,
+ * Returns 0, or TP_EINVAL when i is out of range. */
+TP_EXTERN int tp_check_violation(const tp_check *check, size_t i, const char **code, tp_severity *severity,
                        const char **message);
 /* The result as the JSON object documented in docs (path, verdict, action, violations, error,
  * media). malloc'd, NUL-terminated; the caller frees it with free(). NULL when out of memory. */
-char *tp_check_json(const tp_check *check);
+TP_EXTERN char *tp_check_json(const tp_check *check);
 
 /* Short static names: "pass", "fix", "reject", "error" / "none", "remux", "transcode" /
  * "error", "warn". Thread-safe. */
-const char *tp_verdict_name(tp_verdict verdict);
-const char *tp_action_name(tp_action action);
-const char *tp_severity_name(tp_severity severity);
+TP_EXTERN const char *tp_verdict_name(tp_verdict verdict);
+TP_EXTERN const char *tp_action_name(tp_action action);
+TP_EXTERN const char *tp_severity_name(tp_severity severity);
 
 /* === end section: check ================================================================ */
 
@@ -168,7 +177,7 @@ typedef struct tp_fit_options {
     void (*progress)(double fraction, double fps, void *payload);
     void *payload;
     /* Non-zero stops the fit as soon as possible (temporary outputs are removed and the call
-     * returns -TP_ECANCELED). May be NULL. Only read, never written. */
+     * returns TP_ECANCELED). May be NULL. Only read, never written. */
     const volatile int *cancel;
 } tp_fit_options;
 
@@ -181,15 +190,15 @@ typedef struct tp_fit_options {
  * <stem>_partN.mp4 when fix.too_long is split). Outputs appear under their final names only
  * once complete and re-checked against the profile.
  * On success *out_paths is a malloc'd array of *n_out malloc'd paths, owned by the caller (free
- * with tp_fit_paths_free). Returns -TP_EREJECT when the profile refuses the file
- * (err->message says why and which setting would change it), -TP_EMEDIA / -TP_EIO /
- * -TP_ECANCELED / -TP_EINTERNAL (an output that does not pass) otherwise.
+ * with tp_fit_paths_free). Returns TP_EREJECT when the profile refuses the file
+ * (err->message says why and which setting would change it), TP_EMEDIA / TP_EIO /
+ * TP_ECANCELED / TP_EINTERNAL (an output that does not pass) otherwise.
  * Thread-safe: any number of fits may run at once (the profile is shared read-only). */
-int tp_fit_file(char ***out_paths, int *n_out, const char *path, const tp_profile *profile,
+TP_EXTERN int tp_fit_file(char ***out_paths, int *n_out, const char *path, const tp_profile *profile,
                 const char *outdir, const tp_fit_options *opts, tp_error *err);
 
 /* Frees the paths returned by tp_fit_file(); accepts NULL. */
-void tp_fit_paths_free(char **paths, int n);
+TP_EXTERN void tp_fit_paths_free(char **paths, int n);
 
 /* === end section: fit ================================================================== */
 
@@ -208,8 +217,8 @@ typedef struct tp_tiktok tp_tiktok;
 /* Open a session. Reads no token yet and connects to no shared-limits Redis yet (both happen on
  * the first API call), so it cannot fail for a missing login or an unreachable Redis. The caller
  * owns *out. */
-int tp_tiktok_open(tp_tiktok **out, const tp_profile *profile, tp_error *err);
-void tp_tiktok_free(tp_tiktok *tt);
+TP_EXTERN int tp_tiktok_open(tp_tiktok **out, const tp_profile *profile, tp_error *err);
+TP_EXTERN void tp_tiktok_free(tp_tiktok *tt);
 
 /* Where an interrupted upload stands. Persist it after each TP_TIKTOK_EV_CHUNK_DONE event and
  * pass it back to resume; publish_id "" means "start with a new init". Plain data. */
@@ -252,9 +261,9 @@ typedef struct {
     tp_tiktok_progress_cb progress;
     void *payload;
     const volatile int *cancel; /* non-zero aborts (checked in curl's progress callback) */
-} tp_tiktok_post_opts;
+} tp_tiktok_post_options;
 
-#define TP_TIKTOK_POST_OPTS_INIT {NULL, -1.0, NULL, NULL, 1, NULL, NULL, NULL}
+#define TP_TIKTOK_POST_OPTIONS_INIT {NULL, -1.0, NULL, NULL, 1, NULL, NULL, NULL}
 
 typedef struct {
     char publish_id[256];
@@ -264,25 +273,25 @@ typedef struct {
     char fail_reason[256];
     long long post_id;    /* first publicaly_available_post_id, 0 when none (yet) */
     long long bytes;
-    double retry_at;      /* epoch seconds when a -TP_ERATE failure can be retried, else 0 */
+    double retry_at;      /* epoch seconds when a TP_ERATE failure can be retried, else 0 */
     char api_code[64];    /* TikTok's error.code of the failing call, "" when none */
     char log_id[64];
 } tp_tiktok_result;
 
 /* Post one file: creator_info checks (direct mode), init, chunked PUTs with retries, status
- * polling. Returns 0 when TikTok accepted it (check out->still_processing), -TP_EREJECT when
+ * polling. Returns 0 when TikTok accepted it (check out->still_processing), TP_EREJECT when
  * TikTok or the creator's settings refuse the file (FAILED + fail_reason, privacy/duration/
- * caption), -TP_ERATE (daily_limit reached or rate limited; see out->retry_at), -TP_EAUTH
- * (log in again), -TP_ENET / -TP_EHTTP (transient or API errors, message has TikTok's code and
- * log_id), -TP_ECANCELED, -TP_EIO. An init is never repeated after a failure whose effect is
+ * caption), TP_ERATE (daily_limit reached or rate limited; see out->retry_at), TP_EAUTH
+ * (log in again), TP_ENET / TP_EHTTP (transient or API errors, message has TikTok's code and
+ * log_id), TP_ECANCELED, TP_EIO. An init is never repeated after a failure whose effect is
  * unknown, so a retry by the caller cannot post twice unless it ignores the resume state.
  * Not thread-safe for one session. */
-int tp_tiktok_post_file(tp_tiktok_result *out, tp_tiktok *tt, const char *path,
-                        const tp_tiktok_post_opts *opts, tp_error *err);
+TP_EXTERN int tp_tiktok_post_file(tp_tiktok_result *out, tp_tiktok *tt, const char *path,
+                        const tp_tiktok_post_options *opts, tp_error *err);
 
 /* One status/fetch for publish_id (e.g. after still_processing). Fills status, fail_reason,
  * post_id, still_processing. Not thread-safe for one session. */
-int tp_tiktok_fetch_status(tp_tiktok_result *out, tp_tiktok *tt, const char *publish_id,
+TP_EXTERN int tp_tiktok_fetch_status(tp_tiktok_result *out, tp_tiktok *tt, const char *publish_id,
                            tp_error *err);
 
 /* === end section: upload =============================================================== */
@@ -344,13 +353,13 @@ typedef struct tp_event {
 typedef void (*tp_event_cb)(const tp_event *event, void *payload);
 
 /* Short stable name of an event kind ("discovered", "fit_progress", ...). Thread-safe. */
-const char *tp_event_name(tp_event_kind kind);
+TP_EXTERN const char *tp_event_name(tp_event_kind kind);
 /* The event as one line of JSON without newline: {"ts": "...Z", "event": "...", "path": ..., ...}.
  * Returns a malloc'd string the caller frees, or NULL on out-of-memory. Thread-safe. */
-char *tp_event_to_json(const tp_event *event);
+TP_EXTERN char *tp_event_to_json(const tp_event *event);
 
 typedef struct {
-    unsigned version;       /* TP_PIPELINE_OPTS_VERSION */
+    unsigned version;       /* TP_PIPELINE_OPTIONS_VERSION */
     const char *workdir;    /* fitted outputs under WORKDIR/out/; NULL = "./tokprep-work" */
     const char *state_path; /* the ledger; NULL = WORKDIR/tokprep.db */
     int watch;              /* keep running and take new files from the folders (inotify) */
@@ -360,13 +369,13 @@ typedef struct {
     /* version 2 */
     int follow_symlinks;    /* follow symbolic links found in folders, never out of the folder
                              * (default: not followed, counted in the summary) */
-} tp_pipeline_opts;
+} tp_pipeline_options;
 
 /* 2 added follow_symlinks; a version 1 struct is still accepted (follow_symlinks = 0). */
-#define TP_PIPELINE_OPTS_VERSION 2
-#define TP_PIPELINE_OPTS_INIT                                                                      \
+#define TP_PIPELINE_OPTIONS_VERSION 2
+#define TP_PIPELINE_OPTIONS_INIT                                                                      \
     {                                                                                              \
-        TP_PIPELINE_OPTS_VERSION, NULL, NULL, 0, 0, NULL, NULL, 0                                  \
+        TP_PIPELINE_OPTIONS_VERSION, NULL, NULL, 0, 0, NULL, NULL, 0                                  \
     }
 
 /* Outcome counts of one tp_pipeline_run(). */
@@ -381,39 +390,39 @@ typedef struct tp_pipeline tp_pipeline;
 /* Create a pipeline for `profile` (borrowed: it must outlive the pipeline) and open its ledger,
  * creating WORKDIR. `opts` is copied; the strings it points to must stay valid until
  * tp_pipeline_free(). Takes the ledger's lock: a second pipeline on the same ledger (in any
- * process) gets -TP_ECONFLICT with a message naming the holder. The caller owns *out.
+ * process) gets TP_ECONFLICT with a message naming the holder. The caller owns *out.
  * Not thread-safe: one thread creates, runs and frees a pipeline. */
-int tp_pipeline_new(tp_pipeline **out, const tp_profile *profile, const tp_pipeline_opts *opts,
+TP_EXTERN int tp_pipeline_new(tp_pipeline **out, const tp_profile *profile, const tp_pipeline_options *opts,
                     tp_error *err);
 
 /* Process `paths` (files, and folders walked recursively for video files) until all are done,
  * or, with opts.watch, until cancelled. Worker threads come from the profile's `pipeline`
  * section; they are joined before this returns. Fills *summary (may be NULL).
  * Returns 0 when it ran to the end (individual files may have failed: see the summary),
- * -TP_ECANCELED after tp_pipeline_cancel(), or another negative TP_E* for a failure of the run
+ * TP_ECANCELED after tp_pipeline_cancel(), or another negative TP_E* for a failure of the run
  * itself (ledger, work folder). Call at most once per pipeline. */
-int tp_pipeline_run(tp_pipeline *pipeline, const char *const *paths, size_t n_paths,
+TP_EXTERN int tp_pipeline_run(tp_pipeline *pipeline, const char *const *paths, size_t n_paths,
                     tp_pipeline_summary *summary, tp_error *err);
 
 /* Ask a running pipeline to stop: no new work is taken, fits in flight are abandoned (their
- * temporary outputs removed), uploads checkpoint; tp_pipeline_run() returns -TP_ECANCELED soon
+ * temporary outputs removed), uploads checkpoint; tp_pipeline_run() returns TP_ECANCELED soon
  * (well under 2 s). Thread-safe and async-signal-safe (it only sets a flag), so a SIGINT
  * handler may call it. */
-void tp_pipeline_cancel(tp_pipeline *pipeline);
+TP_EXTERN void tp_pipeline_cancel(tp_pipeline *pipeline);
 
 /* Close the ledger and free. Accepts NULL. Not while tp_pipeline_run() is running. */
-void tp_pipeline_free(tp_pipeline *pipeline);
+TP_EXTERN void tp_pipeline_free(tp_pipeline *pipeline);
 
 /* The ledger at state_path as JSON: {"state", "total", "by_status": {status: n},
  * "pending_by_stage": {stage: n}, "failed": [{"path", "stage", "error", "reason", "attempts",
  * "fingerprint"}], "rejected": [...]}. Read-only: works while a run holds the ledger.
  * *json_out is malloc'd; the caller frees it. Thread-safe (own connection per call). */
-int tp_pipeline_status(char **json_out, const char *state_path, tp_error *err);
+TP_EXTERN int tp_pipeline_status(char **json_out, const char *state_path, tp_error *err);
 
 /* Re-queue every failed file in the ledger (attempts reset); the next tp_pipeline_run() over
- * them processes them again. *n_requeued = how many. -TP_ECONFLICT while a run holds the
+ * them processes them again. *n_requeued = how many. TP_ECONFLICT while a run holds the
  * ledger. Thread-safe. */
-int tp_pipeline_retry(int *n_requeued, const char *state_path, tp_error *err);
+TP_EXTERN int tp_pipeline_retry(int *n_requeued, const char *state_path, tp_error *err);
 
 
 /* === end section: pipeline ============================================================= */
@@ -426,20 +435,20 @@ int tp_pipeline_retry(int *n_requeued, const char *state_path, tp_error *err);
  * the password may also come from TOKPREP_REDIS_PASSWORD and is never printed. Paths must be
  * on storage every worker sees under the same name. Redis layout: docs/ARCHITECTURE.md. */
 
-/* One file handled by tp_queue_enqueue(). Pointers are valid during the callback only. */
+/* One file handled by tp_rqueue_enqueue(). Pointers are valid during the callback only. */
 typedef struct {
     const char *path;        /* absolute path queued (as given when it could not be read) */
     const char *fingerprint; /* content fingerprint; NULL when the file could not be read */
     int added;               /* 1 = a new job; 0 = this content x profile already had one */
     const char *state;       /* the job's state: queued, running, done, failed, rejected, dead */
     const char *error;       /* the file could not be read: why (state is then NULL) */
-} tp_queue_item;
+} tp_rqueue_item;
 
-typedef void (*tp_queue_item_cb)(const tp_queue_item *item, void *payload);
+typedef void (*tp_rqueue_item_cb)(const tp_rqueue_item *item, void *payload);
 
 typedef struct {
     int added, existing, errors;
-} tp_queue_enqueue_summary;
+} tp_rqueue_enqueue_summary;
 
 /* Scan paths (files, and folders walked for media as `run` does: symbolic links found in folders
  * followed only with follow_symlinks, and never out of the folder; a file named like video whose
@@ -448,20 +457,20 @@ typedef struct {
  * enqueuers never add the same job twice). profile: name or path the workers resolve; NULL or
  * "" = each worker's default. on_item (may be NULL) is called once per file, in order.
  * Returns 0 (files that could not be read are counted in summary->errors), or a negative
- * TP_E* when the queue cannot be used: -TP_EINVAL bad URL, -TP_ENET unreachable, -TP_EAUTH.
+ * TP_E* when the queue cannot be used: TP_EINVAL bad URL, TP_ENET unreachable, TP_EAUTH.
  * Thread-safe (own connection per call). */
-int tp_queue_enqueue(tp_queue_enqueue_summary *summary, const char *url, const char *profile,
+TP_EXTERN int tp_rqueue_enqueue(tp_rqueue_enqueue_summary *summary, const char *url, const char *profile,
                      const char *const *paths, size_t n_paths, int follow_symlinks,
-                     tp_queue_item_cb on_item, void *payload, tp_error *err);
+                     tp_rqueue_item_cb on_item, void *payload, tp_error *err);
 
 typedef enum {
-    TP_QUEUE_JOB_STARTED = 0, /* the worker took the job (claim held, attempt counted) */
-    TP_QUEUE_JOB_FINISHED     /* its outcome is recorded in Redis */
-} tp_queue_job_kind;
+    TP_RQUEUE_JOB_STARTED = 0, /* the worker took the job (claim held, attempt counted) */
+    TP_RQUEUE_JOB_FINISHED     /* its outcome is recorded in Redis */
+} tp_rqueue_job_kind;
 
 /* A job-level event of a worker. Pointers are valid during the callback only. */
 typedef struct {
-    tp_queue_job_kind kind;
+    tp_rqueue_job_kind kind;
     double ts;               /* wall clock, seconds since the epoch */
     const char *worker;      /* consumer name */
     const char *path;
@@ -474,12 +483,12 @@ typedef struct {
     int attempt, max_attempts;
     int reclaimed;           /* started: taken over from a worker that stopped answering */
     double elapsed;          /* finished: seconds since started */
-} tp_queue_job_event;
+} tp_rqueue_job_event;
 
-typedef void (*tp_queue_job_cb)(const tp_queue_job_event *event, void *payload);
+typedef void (*tp_rqueue_job_cb)(const tp_rqueue_job_event *event, void *payload);
 
 typedef struct {
-    unsigned version;        /* TP_QUEUE_WORKER_OPTS_VERSION */
+    unsigned version;        /* TP_RQUEUE_WORKER_OPTIONS_VERSION */
     const char *name;        /* consumer name, unique per worker; NULL = HOSTNAME-PID */
     const char *workdir;     /* local work folder and ledger; NULL = ./tokprep-work/worker-NAME */
     const char *profile;     /* default profile (jobs enqueued without one) and the queue.*
@@ -489,7 +498,7 @@ typedef struct {
     int drain;               /* return once no job is waiting or in progress anywhere
                               * (deferred jobs do not hold it) */
     tp_event_cb on_event;    /* pipeline events of each job (as tp_pipeline_run) */
-    tp_queue_job_cb on_job;  /* job-level events */
+    tp_rqueue_job_cb on_job;  /* job-level events */
     void *payload;           /* passed to both callbacks */
     const volatile int *cancel; /* non-zero: stop (the current job checkpoints and is handed
                                  * back to the queue at once), within about 2 s */
@@ -504,32 +513,32 @@ typedef struct {
                                * required ("/" allows any path): a job outside them, naming a
                                * symlink, a non-regular file or a bad `dest` is dead-lettered */
     size_t n_roots;
-} tp_queue_worker_opts;
+} tp_rqueue_worker_options;
 
-#define TP_QUEUE_WORKER_OPTS_VERSION 1
-#define TP_QUEUE_WORKER_OPTS_INIT                                                                  \
-    {TP_QUEUE_WORKER_OPTS_VERSION, NULL, NULL, NULL, NULL, 0, 0, NULL, NULL, NULL, NULL, NULL, 0,  \
+#define TP_RQUEUE_WORKER_OPTIONS_VERSION 1
+#define TP_RQUEUE_WORKER_OPTIONS_INIT                                                                  \
+    {TP_RQUEUE_WORKER_OPTIONS_VERSION, NULL, NULL, NULL, NULL, 0, 0, NULL, NULL, NULL, NULL, NULL, 0,  \
      NULL, 0}
 
 typedef struct {
     int done, rejected, failed, dead, requeued;
     int canceled; /* 1 when stopped by opts.cancel */
     int deferred; /* put in the delayed set until TikTok's cap or rate limit allows it */
-} tp_queue_worker_summary;
+} tp_rqueue_worker_summary;
 
 /* Join the queue's consumer group and work: take over jobs idle longer than
  * queue.reclaim_after (XAUTOCLAIM), else wait for new ones (XREADGROUP, 1 s at a time); for
  * each, take the per-content claim, run the pipeline on the file with a local ledger whose
  * upload checkpoints are mirrored into the job, record the outcome and only then acknowledge.
- * Runs until *opts->cancel (returns -TP_ECANCELED) or, with drain, until the queue is empty
+ * Runs until *opts->cancel (returns TP_ECANCELED) or, with drain, until the queue is empty
  * (returns 0). A job that names a profile not allowed, a path outside opts->roots, a symlink or
  * non-regular file, or a `dest` that is not a plain file name is dead-lettered at once (error
  * code "invalid") without reading the file. Lost connections to Redis are retried; a failure to
  * start (bad URL, profile or --allow-profile, no or bad roots, unreachable server, work folder)
  * returns its negative TP_E* at once. Callbacks run on the
  * calling thread. Not thread-safe: one worker per thread, each with its own name and workdir. */
-int tp_queue_worker_run(tp_queue_worker_summary *summary, const char *url,
-                        const tp_queue_worker_opts *opts, tp_error *err);
+TP_EXTERN int tp_rqueue_worker_run(tp_rqueue_worker_summary *summary, const char *url,
+                        const tp_rqueue_worker_options *opts, tp_error *err);
 
 /* The queue as JSON: {"queue", "exists", "jobs", "jobs_by_state": {state: n}, "pending" (not yet
  * taken), "in_progress": {"total", "by_worker": {name: n}} (taken, not acknowledged: running,
@@ -539,7 +548,7 @@ int tp_queue_worker_run(tp_queue_worker_summary *summary, const char *url,
  * "dead_letters": [{"id", "path", "fingerprint",
  * "profile", "reason", "error_code", "attempts", "worker"}] (latest 20), "workers": [{"name",
  * "pending", "idle"}]}. *json_out is malloc'd; the caller frees it. Thread-safe. */
-int tp_queue_status(char **json_out, const char *url, tp_error *err);
+TP_EXTERN int tp_rqueue_status(char **json_out, const char *url, tp_error *err);
 
 /* === end section: queue ================================================================ */
 

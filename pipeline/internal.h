@@ -10,7 +10,7 @@
 #include "probe/media.h"
 #include "probe/rules.h"
 #include "profiles/profile.h"
-#include "util/queue.h"
+#include "util/fifo.h"
 #include "util/srcfile.h"
 
 /* One file in flight. The coordinator owns it between stages; a worker owns it while it runs a
@@ -74,7 +74,7 @@ typedef struct tp_worker {
 typedef struct tp_pipeline_stage {
     const char *name;
     tp_stage stage;
-    tp_queue *q;
+    tp_fifo *q;
     pthread_t *threads;
     int n_threads;
     int (*work)(struct tp_pipeline *pl, tp_job *job);
@@ -87,7 +87,7 @@ typedef int (*tp_pipeline_mirror_fn)(const tp_ledger_row *row, void *payload, tp
 
 struct tp_pipeline {
     const tp_profile *profile;
-    tp_pipeline_opts opts;
+    tp_pipeline_options opts;
     char *workdir; /* absolute */
     char *outdir;  /* WORKDIR/out */
     char *state_path;

@@ -56,7 +56,7 @@ typedef struct {
 typedef struct tp_ledger tp_ledger;
 
 /* Open (creating) the ledger at path. With `exclusive`, take the lock file `<path>.lock`
- * (flock, released by the kernel even on kill -9); a second exclusive opener gets -TP_ECONFLICT
+ * (flock, released by the kernel even on kill -9); a second exclusive opener gets TP_ECONFLICT
  * and a message naming the holder's pid. Without it, open read-only (for `status`). */
 int tp_ledger_open(tp_ledger **out, const char *path, bool exclusive, tp_error *err);
 void tp_ledger_close(tp_ledger *l);

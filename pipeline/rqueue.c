@@ -57,7 +57,7 @@ int tp_rqueue_ensure_group(tp_rqueue *q, tp_error *err)
     tp_error e = TP_ERROR_INIT;
     int rc = tp_redis_cmd(q->r, NULL, &e, "creating the consumer group",
                           "XGROUP CREATE %s " TP_RQ_GROUP " 0 MKSTREAM", q->stream);
-    if (rc == -TP_ECONFLICT)
+    if (rc == TP_ECONFLICT)
         return 0; /* BUSYGROUP: it exists */
     if (rc < 0 && err)
         *err = e;
@@ -490,13 +490,13 @@ static const char enqueue_lua[] =
     "return {1, 'queued'}\n";
 
 static int enqueue_one(tp_rqueue *q, const char *path, const char *profile,
-                       tp_queue_enqueue_summary *sum, tp_queue_item_cb cb, void *payload,
+                       tp_rqueue_enqueue_summary *sum, tp_rqueue_item_cb cb, void *payload,
                        tp_error *err)
 {
     char fp[65] = "";
     int64_t size = 0;
     char abs[PATH_MAX];
-    tp_queue_item item = {.path = path};
+    tp_rqueue_item item = {.path = path};
     tp_error ferr = TP_ERROR_INIT;
     bool ctl = false;
     for (const char *c = path; *c && !ctl; c++)
@@ -547,12 +547,12 @@ out:
     return rc;
 }
 
-int tp_queue_enqueue(tp_queue_enqueue_summary *summary, const char *url, const char *profile,
+int tp_rqueue_enqueue(tp_rqueue_enqueue_summary *summary, const char *url, const char *profile,
                      const char *const *paths, size_t n_paths, int follow_symlinks,
-                     tp_queue_item_cb on_item, void *payload, tp_error *err)
+                     tp_rqueue_item_cb on_item, void *payload, tp_error *err)
 {
     tp_rqueue q;
-    tp_queue_enqueue_summary sum = {0};
+    tp_rqueue_enqueue_summary sum = {0};
     int rc;
     if (summary)
         *summary = sum;
@@ -572,7 +572,7 @@ int tp_queue_enqueue(tp_queue_enqueue_summary *summary, const char *url, const c
             const tp_scan_entry *e = &found.items[i];
             const char *base = strrchr(e->path, '/');
             if (e->error) {
-                tp_queue_item item = {.path = e->path, .error = e->message};
+                tp_rqueue_item item = {.path = e->path, .error = e->message};
                 sum.errors++;
                 if (on_item)
                     on_item(&item, payload);
@@ -654,7 +654,7 @@ int tp_rqueue_counts(tp_rqueue *q, long long *waiting, long long *pending, tp_er
     return 0;
 }
 
-int tp_queue_status(char **json_out, const char *url, tp_error *err)
+int tp_rqueue_status(char **json_out, const char *url, tp_error *err)
 {
     tp_rqueue q;
     redisReply *rep = NULL;

@@ -266,7 +266,7 @@ static bool try_dispatch(run_state *rs, tp_job *job)
     job->started = false;
     job->progress_dirty = false;
     pthread_mutex_unlock(&pl->mu);
-    if (tp_queue_try_push(pl->stages[si].q, job) < 0)
+    if (tp_fifo_try_push(pl->stages[si].q, job) < 0)
         return false;
     rs->in_stage[si]++;
     return true;
@@ -720,7 +720,7 @@ static void *worker_main(void *arg)
     tp_pipeline *pl = st->pl;
     tp_worker self = {NULL, NULL};
     void *item;
-    while (tp_queue_pop(st->q, &item)) {
+    while (tp_fifo_pop(st->q, &item)) {
         tp_job *job = item;
         job->worker = &self;
         if (pl->cancel) {
@@ -769,7 +769,7 @@ static int start_stages(tp_pipeline *pl, tp_error *err)
         st->stage = defs[i].stage;
         st->work = defs[i].work;
         st->pl = pl;
-        if (tp_queue_new(&st->q, (size_t)(c->queue_depth > 0 ? c->queue_depth : 1)) < 0)
+        if (tp_fifo_new(&st->q, (size_t)(c->queue_depth > 0 ? c->queue_depth : 1)) < 0)
             return tp_error_set(err, TP_ENOMEM, 0, "out of memory");
         int n = defs[i].n > 0 ? defs[i].n : 1;
         st->threads = calloc((size_t)n, sizeof(pthread_t));
@@ -790,7 +790,7 @@ static void stop_stages(tp_pipeline *pl)
 {
     for (int i = 0; i < TP_PS_COUNT; i++)
         if (pl->stages[i].q)
-            tp_queue_close(pl->stages[i].q);
+            tp_fifo_close(pl->stages[i].q);
     if (pl->abandoned) {
         /* A worker is stuck in a system call (a hung network mount, a FIFO): leave the threads
          * and what they use; the process is about to exit and the ledger is consistent. */
@@ -806,7 +806,7 @@ static void stop_stages(tp_pipeline *pl)
         free(st->threads);
         st->threads = NULL;
         st->n_threads = 0;
-        tp_queue_free(st->q);
+        tp_fifo_free(st->q);
         st->q = NULL;
     }
 }
@@ -1126,12 +1126,12 @@ static int check_work_folder(const char *given, const char *resolved, const char
     return 0;
 }
 
-int tp_pipeline_new(tp_pipeline **out, const tp_profile *profile, const tp_pipeline_opts *opts,
+int tp_pipeline_new(tp_pipeline **out, const tp_profile *profile, const tp_pipeline_options *opts,
                     tp_error *err)
 {
     int rc = 0;
     *out = NULL;
-    if (!profile || (opts && (opts->version < 1 || opts->version > TP_PIPELINE_OPTS_VERSION)))
+    if (!profile || (opts && (opts->version < 1 || opts->version > TP_PIPELINE_OPTIONS_VERSION)))
         return tp_error_set(err, TP_EINVAL, 0, "tp_pipeline_new: bad arguments");
     tp_pipeline *pl = calloc(1, sizeof(*pl));
     if (!pl)
@@ -1140,13 +1140,13 @@ int tp_pipeline_new(tp_pipeline **out, const tp_profile *profile, const tp_pipel
     pthread_cond_init(&pl->results_cv, NULL);
     pthread_cond_init(&pl->ckpt_cv, NULL);
     pl->profile = profile;
-    tp_pipeline_opts defaults = TP_PIPELINE_OPTS_INIT;
+    tp_pipeline_options defaults = TP_PIPELINE_OPTIONS_INIT;
     pl->opts = defaults;
     if (opts && opts->version == 1) /* a caller built before follow_symlinks: copy what it has */
-        memcpy(&pl->opts, opts, offsetof(tp_pipeline_opts, follow_symlinks));
+        memcpy(&pl->opts, opts, offsetof(tp_pipeline_options, follow_symlinks));
     else if (opts)
         pl->opts = *opts;
-    pl->opts.version = TP_PIPELINE_OPTS_VERSION;
+    pl->opts.version = TP_PIPELINE_OPTIONS_VERSION;
     const char *workdir = pl->opts.workdir ? pl->opts.workdir : "./tokprep-work";
     if ((rc = tp_mkdirs(workdir, err)) < 0)
         goto fail;
@@ -1421,7 +1421,7 @@ out:
     if (rc == 0 && rs.fatal.code) {
         if (err)
             *err = rs.fatal;
-        rc = -rs.fatal.code;
+        rc = rs.fatal.code;
     } else if (rc == 0 && pl->cancel) {
         rc = tp_error_set(err, TP_ECANCELED, 0, "interrupted");
     }

@@ -175,7 +175,7 @@ static int resolve_link(tp_scan_list *l, const walk_ctx *w, const char *path, ch
         char *msg =
             tp_asprintf("%s: symbolic link to %s, outside %s; not followed", path, real, w->root);
         int ret =
-            push(l, path, -TP_EINVAL, msg ? msg : "symbolic link out of the folder", true, err);
+            push(l, path, TP_EINVAL, msg ? msg : "symbolic link out of the folder", true, err);
         free(msg);
         free(real);
         return ret;
@@ -197,7 +197,7 @@ static int visit(tp_scan_list *l, const walk_ctx *w, const char *path, const anc
         /* A name too long to open, no search permission: hides a file that may be media, so
          * it is said, not skipped. */
         char *msg = tp_asprintf("%s: %s", path, strerror(e));
-        ret = push(l, path, -TP_EIO, msg ? msg : "cannot stat", true, err);
+        ret = push(l, path, TP_EIO, msg ? msg : "cannot stat", true, err);
         free(msg);
         return ret;
     }
@@ -232,7 +232,7 @@ static int visit(tp_scan_list *l, const walk_ctx *w, const char *path, const anc
     bool media = false;
     tp_error serr = TP_ERROR_INIT;
     if (tp_probe_sniff(path, &media, &serr) < 0) {
-        ret = push(l, path, -serr.code, serr.message, true, err);
+        ret = push(l, path, serr.code, serr.message, true, err);
     } else if (media) {
         ret = push(l, path, 0, NULL, true, err);
     } else {
@@ -243,7 +243,7 @@ static int visit(tp_scan_list *l, const walk_ctx *w, const char *path, const anc
              * silent skip. */
             char *msg =
                 tp_asprintf("%s: not media: looks like %s", path, tp_scan_describe_content(path));
-            ret = push_entry(l, path, -TP_EMEDIA, msg ? msg : "not media", true, true, err);
+            ret = push_entry(l, path, TP_EMEDIA, msg ? msg : "not media", true, true, err);
             free(msg);
         } else {
             l->n_non_media++;
@@ -263,7 +263,7 @@ static int walk(tp_scan_list *l, const walk_ctx *w, const char *dir, const ances
     if (!d) {
         char msg[512];
         snprintf(msg, sizeof(msg), "%s: cannot open folder: %s", dir, strerror(errno));
-        return push(l, dir, -TP_EIO, msg, true, err);
+        return push(l, dir, TP_EIO, msg, true, err);
     }
     struct dirent *de;
     while ((de = readdir(d)) != NULL) {
@@ -329,12 +329,12 @@ int tp_scan_paths(tp_scan_list *out, const char *const *paths, size_t n,
                      "%s: a symbolic link made by another user (uid %u); not followed (a name "
                      "from a glob over a shared folder may be planted)",
                      p, (unsigned)st.st_uid);
-            ret = push(out, p, -TP_EIO, msg, false, err);
+            ret = push(out, p, TP_EIO, msg, false, err);
         } else if (stat(p, &st) != 0) {
             int e = errno;
             snprintf(msg, sizeof(msg), "%s: %s", p,
                      e == ENOENT ? "no such file or folder" : strerror(e));
-            ret = push(out, p, -TP_EIO, msg, false, err);
+            ret = push(out, p, TP_EIO, msg, false, err);
         } else if (S_ISDIR(st.st_mode)) {
             ancestor root = {st.st_dev, st.st_ino, NULL};
             char *real = realpath(p, NULL);

@@ -15,7 +15,7 @@ typedef struct {
                     * not media under a media name, a link out of the walked folder */
     char *message; /* error != 0: "PATH: no such file or folder"; else NULL */
     bool from_dir; /* found in a folder (true) or named on the command line (false) */
-    bool not_media; /* error == -TP_EMEDIA: found in a folder under a video/audio name, but
+    bool not_media; /* error == TP_EMEDIA: found in a folder under a video/audio name, but
                      * its content is not media ("PATH: not media: looks like HTML") */
 } tp_scan_entry;
 
@@ -56,7 +56,7 @@ typedef struct {
  *    with not_media set; others are counted in n_non_media;
  *  - a missing or unreadable path becomes an entry with `error` set, so one bad path never
  *    stops the others.
- * opts may be NULL (defaults). Returns 0, or -TP_ENOMEM (err filled; out holds what was found
+ * opts may be NULL (defaults). Returns 0, or TP_ENOMEM (err filled; out holds what was found
  * so far and must be freed). Thread-safe for distinct lists. */
 int tp_scan_paths(tp_scan_list *out, const char *const *paths, size_t n,
                   const tp_scan_options *opts, tp_error *err);

@@ -84,7 +84,7 @@ static int place_file(struct tp_pipeline *pl, tp_job *job, const cJSON *output, 
     char *tmp = temp_name(dir, final_name);
     char *final = tp_asprintf("%s/%s", dir, final_name);
     if (in < 0) {
-        rc = -TP_EIO;
+        rc = TP_EIO;
         goto out;
     }
     if (!tmp || !final) {
@@ -196,7 +196,7 @@ static cJSON *build_manifest(struct tp_pipeline *pl, tp_job *job, const cJSON *o
     cJSON_AddNumberToObject(oo, "parts", parts);
     tp_media_info *om = calloc(1, sizeof(*om));
     tp_error perr = TP_ERROR_INIT;
-    tp_probe_opts po = {.deep = false, .limits = &pl->profile->limits, .cancel = &pl->cancel};
+    tp_probe_options po = {.deep = false, .limits = &pl->profile->limits, .cancel = &pl->cancel};
     if (om && tp_probe_file(om, final_path, &po, &perr) == 0)
         cJSON_AddItemToObject(oo, "media", tp_media_to_json(om));
     else
@@ -241,7 +241,7 @@ int tp_sink_directory_deliver(struct tp_pipeline *pl, tp_job *job)
     /* The manifest reports the source's media and verdict; after a resume they are not in
      * memory any more. */
     if (!job->have_media) {
-        tp_probe_opts po = {.deep = false, .limits = &pl->profile->limits, .cancel = &pl->cancel};
+        tp_probe_options po = {.deep = false, .limits = &pl->profile->limits, .cancel = &pl->cancel};
         if (tp_probe_fd(&job->media, job->src_fd, job->path, &po, &job->err) == 0) {
             tp_rules_check(&job->check, &job->media, pl->profile);
             job->have_media = true;

@@ -49,7 +49,7 @@ static double output_duration(struct tp_pipeline *pl, int fd, const char *path)
 {
     tp_media_info mi;
     tp_error err = TP_ERROR_INIT;
-    tp_probe_opts po = {.deep = false, .limits = &pl->profile->limits, .cancel = &pl->cancel};
+    tp_probe_options po = {.deep = false, .limits = &pl->profile->limits, .cancel = &pl->cancel};
     memset(&mi, 0, sizeof(mi));
     if (tp_probe_fd(&mi, fd, path, &po, &err) < 0) {
         tp_log(TP_LOG_WARN, "%s: cannot measure the duration: %s", path, err.message);
@@ -120,7 +120,7 @@ int tp_sink_tiktok_deliver(struct tp_pipeline *pl, tp_job *job)
         char *part_caption = NULL;
         if (caption && n > 1)
             part_caption = tp_asprintf("%s (%d/%d)", caption, i + 1, n);
-        tp_tiktok_post_opts po = TP_TIKTOK_POST_OPTS_INIT;
+        tp_tiktok_post_options po = TP_TIKTOK_POST_OPTIONS_INIT;
         po.caption = part_caption ? part_caption : caption;
         po.resume = &resume;
         po.progress = on_progress;
@@ -144,7 +144,7 @@ int tp_sink_tiktok_deliver(struct tp_pipeline *pl, tp_job *job)
             rc = tp_error_set(&job->err, n_sha > 0 ? TP_ENOMEM : TP_EINTERNAL, 0,
                               "%s: no chunk SHA-256s recorded", path ? path : job->path);
         } else if (fd < 0) {
-            rc = -TP_EIO;
+            rc = TP_EIO;
         } else if (tp_src_fstat(fd, &st) < 0 || st.size != size) {
             rc = tp_error_set(&job->err, TP_EIO, 0,
                               "%s: changed since it was checked (%lld bytes, %lld checked); not "

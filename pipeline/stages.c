@@ -82,7 +82,7 @@ int tp_stage_scan(struct tp_pipeline *pl, tp_job *job)
     if (job->src_fd < 0) {
         job->src_fd = tp_src_open(job->path, job->src_nofollow, &job->src_st, &job->err);
         if (job->src_fd < 0)
-            return -TP_EIO;
+            return TP_EIO;
     }
     int rc = tp_fingerprint_fd(job->fingerprint, &job->size, job->src_fd, job->path, &job->err);
     if (rc == 0 && pl->expect_fingerprint[0] && strcmp(job->fingerprint, pl->expect_fingerprint))
@@ -286,13 +286,13 @@ int tp_stage_fit(struct tp_pipeline *pl, tp_job *job)
     if ((rc = tp_mkdirs(outdir, &job->err)) < 0)
         goto out;
     fit_ctx ctx = {pl, job};
-    tp_fit_opts fo = {.progress = fit_progress_ctx, .payload = &ctx, .cancel = &pl->cancel};
+    tp_fit_run_options fo = {.progress = fit_progress_ctx, .payload = &ctx, .cancel = &pl->cancel};
     rc = tp_fit_run(&paths, &n, job->path, job->src_fd, &job->media, plan, pl->profile, outdir, &fo,
                     &job->err);
     /* Rewritten in place since the probe: the fit read other bytes than were checked, and
      * whatever else the fit found wrong (a short output) follows from that, so say this. */
-    if (rc != -TP_ECANCELED && source_unchanged(job) < 0)
-        rc = -TP_EIO;
+    if (rc != TP_ECANCELED && source_unchanged(job) < 0)
+        rc = TP_EIO;
     if (rc < 0) {
         tp_rmtree(outdir);
         goto out;

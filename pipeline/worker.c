@@ -32,7 +32,7 @@
 #define PROMOTE_EVERY 1.0 /* seconds between looks at the delayed set */
 
 typedef struct {
-    const tp_queue_worker_opts *o;
+    const tp_rqueue_worker_options *o;
     const char *url;
     char name[256];
     char *workdir;
@@ -44,11 +44,11 @@ typedef struct {
     size_t n_allowed;
     char **roots;
     size_t n_roots;
-    tp_queue_conf qc;
+    tp_rqueue_conf qc;
     tp_rqueue q;          /* main thread */
     tp_rqueue hq;         /* heartbeat thread */
     tp_tt_limits *limits; /* on the queue's Redis: the same caps for every worker */
-    tp_queue_worker_summary sum;
+    tp_rqueue_worker_summary sum;
     /* Shared with the heartbeat thread under mu. */
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -126,7 +126,7 @@ static void *heartbeat_main(void *arg)
             const char *extra[1] = {lease};
             int rc = job ? tp_rqueue_script(&w->hq, TP_RQS_HEARTBEAT, job, w->name, entry, 1, extra,
                                             &rep, &err)
-                         : -TP_ENOMEM;
+                         : TP_ENOMEM;
             bool lost = rc == 0 && rep->type == REDIS_REPLY_INTEGER && rep->integer == 0;
             if (rc < 0)
                 tp_log(TP_LOG_WARN, "%s", err.message);
@@ -350,7 +350,7 @@ static char *json_strings(const char *const *items, int n)
 static void on_pipeline_event(const tp_event *ev, void *payload)
 {
     job_run *jr = payload;
-    const tp_queue_worker_opts *o = jr->w->o;
+    const tp_rqueue_worker_options *o = jr->w->o;
     if (ev->kind != TP_EVENT_SUMMARY && o->on_event)
         o->on_event(ev, o->payload);
     switch (ev->kind) {
@@ -441,19 +441,19 @@ static int mirror_row(const tp_ledger_row *row, void *payload, tp_error *err)
     for (int attempt = 0; attempt < 2; attempt++) {
         rc = tp_redis_cmdv(jr->w->q.r, NULL, err, "mirroring the resume state",
                            (int)TP_ARRAY_LEN(argv), argv, NULL);
-        if (rc != -TP_ENET)
+        if (rc != TP_ENET)
             break;
     }
     if (rc < 0) {
         /* Say what it means for the file: the reconnect's message alone names only Redis. */
         char cause[TP_ERROR_MSG_MAX];
         tp_strlcpy(cause, err->message, sizeof(cause));
-        rc = tp_error_set(err, -rc, err->raw,
+        rc = tp_error_set(err, rc, err->raw,
                           "%s: stopped: its resume state could not be recorded in Redis, and "
                           "going on could make a successor post it again (%s)",
                           row->source_path ? row->source_path : jr->fingerprint, cause);
         /* A lost connection is Redis' outage, not the file's fault (a refusal is counted). */
-        jr->mirror_failed = rc == -TP_ENET;
+        jr->mirror_failed = rc == TP_ENET;
     }
     free(sealed);
     return rc;
@@ -539,7 +539,7 @@ out:
     return rc;
 }
 
-/* Run the pipeline on one file. Fills jr (outcome) and returns 0, or -TP_ECANCELED when
+/* Run the pipeline on one file. Fills jr (outcome) and returns 0, or TP_ECANCELED when
  * stopped by a cancel request or a lost claim, or another <0 (err) for a failure to run. */
 static int run_job(worker *w, job_run *jr, const redisReply *job, const char *path,
                    const char *profile_key, tp_error *err)
@@ -567,7 +567,7 @@ static int run_job(worker *w, job_run *jr, const redisReply *job, const char *pa
             goto out;
         prof = own;
     }
-    tp_pipeline_opts po = TP_PIPELINE_OPTS_INIT;
+    tp_pipeline_options po = TP_PIPELINE_OPTIONS_INIT;
     po.workdir = w->workdir;
     po.on_event = on_pipeline_event;
     po.payload = jr;
@@ -608,7 +608,7 @@ static int record(worker *w, tp_rq_script s, const char *job_id, const char *ent
     for (int tries = 0;; tries++) {
         tp_error err = TP_ERROR_INIT;
         int rc = tp_rqueue_script(&w->q, s, job_id, w->name, entry, n, extra, rep, &err);
-        if (rc == 0 || rc != -TP_ENET || (cancelled(w) && tries >= 2)) {
+        if (rc == 0 || rc != TP_ENET || (cancelled(w) && tries >= 2)) {
             if (rc < 0)
                 tp_log(TP_LOG_WARN, "%s", err.message);
             return rc;
@@ -621,13 +621,13 @@ static int record(worker *w, tp_rq_script s, const char *job_id, const char *ent
     }
 }
 
-static void emit_job(worker *w, tp_queue_job_kind kind, const char *path, const char *fp,
+static void emit_job(worker *w, tp_rqueue_job_kind kind, const char *path, const char *fp,
                      const char *profile, const char *state, const char *reason, int attempt,
                      bool reclaimed, double elapsed)
 {
     if (!w->o->on_job)
         return;
-    tp_queue_job_event ev = {.kind = kind,
+    tp_rqueue_job_event ev = {.kind = kind,
                              .ts = tp_now_wall(),
                              .worker = w->name,
                              .path = path,
@@ -739,7 +739,7 @@ static void process(worker *w, const tp_rq_entry *e)
                     false, st, sizeof(st));
         if (!strcmp(st, "dead")) {
             w->sum.dead++;
-            emit_job(w, TP_QUEUE_JOB_FINISHED, path, fp, profile, "dead", why, atoi(info),
+            emit_job(w, TP_RQUEUE_JOB_FINISHED, path, fp, profile, "dead", why, atoi(info),
                      reclaimed, 0);
         }
         free(why);
@@ -753,11 +753,11 @@ static void process(worker *w, const tp_rq_entry *e)
         record_refused(w, e->job_id, e->id, why, st, sizeof(st));
         if (!strcmp(st, "dead"))
             w->sum.dead++;
-        emit_job(w, TP_QUEUE_JOB_FINISHED, path, fp, profile, st[0] ? st : "unrecorded", why,
+        emit_job(w, TP_RQUEUE_JOB_FINISHED, path, fp, profile, st[0] ? st : "unrecorded", why,
                  attempt, reclaimed, tp_now_monotonic() - t0);
         goto out;
     }
-    emit_job(w, TP_QUEUE_JOB_STARTED, path, fp, profile, "running", NULL, attempt, reclaimed, 0);
+    emit_job(w, TP_RQUEUE_JOB_STARTED, path, fp, profile, "running", NULL, attempt, reclaimed, 0);
     hb_set(w, e->job_id, e->id, NULL);
     int rc = fp ? run_job(w, &jr, job, real_path, prof_key, &err)
                 : tp_error_set(&err, TP_EINTERNAL, 0, "%s: job without fingerprint", key);
@@ -769,7 +769,7 @@ static void process(worker *w, const tp_rq_entry *e)
         /* Someone else has it now: their outcome counts; leave the job alone. */
         final_state = "lost";
         reason = "another worker took the job over";
-    } else if (rc == -TP_ECANCELED) {
+    } else if (rc == TP_ECANCELED) {
         record_fail(w, e->job_id, e->id, "interrupted", tp_error_name(TP_ECANCELED), false, true,
                     st, sizeof(st));
         final_state = "requeued";
@@ -829,7 +829,7 @@ static void process(worker *w, const tp_rq_entry *e)
         }
         freeReplyObject(fr);
     }
-    emit_job(w, TP_QUEUE_JOB_FINISHED, path, fp, profile, final_state, reason, attempt, reclaimed,
+    emit_job(w, TP_RQUEUE_JOB_FINISHED, path, fp, profile, final_state, reason, attempt, reclaimed,
              tp_now_monotonic() - t0);
 out:
     freeReplyObject(job);
@@ -865,7 +865,7 @@ static void sleep_cancellable(worker *w, double seconds)
  * start, not on every job), and the --root folders. */
 static int allow_lists(worker *w, tp_error *err)
 {
-    const tp_queue_worker_opts *o = w->o;
+    const tp_rqueue_worker_options *o = w->o;
     if (o->n_roots == 0 || !o->roots)
         return tp_error_set(err, TP_EINVAL, 0,
                             "no --root: give the folders job paths must lie under (--root / "
@@ -905,10 +905,10 @@ static int allow_lists(worker *w, tp_error *err)
     return 0;
 }
 
-int tp_queue_worker_run(tp_queue_worker_summary *summary, const char *url,
-                        const tp_queue_worker_opts *opts, tp_error *err)
+int tp_rqueue_worker_run(tp_rqueue_worker_summary *summary, const char *url,
+                        const tp_rqueue_worker_options *opts, tp_error *err)
 {
-    static const tp_queue_worker_opts defaults = TP_QUEUE_WORKER_OPTS_INIT;
+    static const tp_rqueue_worker_options defaults = TP_RQUEUE_WORKER_OPTIONS_INIT;
     worker w;
     int rc = 0;
     bool hb_started = false;
@@ -920,8 +920,8 @@ int tp_queue_worker_run(tp_queue_worker_summary *summary, const char *url,
     pthread_cond_init(&w.cv, NULL);
     if (summary)
         memset(summary, 0, sizeof(*summary));
-    if (w.o->version != TP_QUEUE_WORKER_OPTS_VERSION) {
-        rc = tp_error_set(err, TP_EINVAL, 0, "tp_queue_worker_run: bad options version");
+    if (w.o->version != TP_RQUEUE_WORKER_OPTIONS_VERSION) {
+        rc = tp_error_set(err, TP_EINVAL, 0, "tp_rqueue_worker_run: bad options version");
         goto out;
     }
     if (w.o->name && *w.o->name) {

@@ -11,7 +11,7 @@
 #include "util/tp_util.h"
 
 int tp_check_source(tp_check **out, const tp_profile *profile, const char *path, bool nofollow,
-                    const tp_check_opts *opts, tp_error *err)
+                    const tp_check_options *opts, tp_error *err)
 {
     tp_check *c = NULL;
     tp_error perr = TP_ERROR_INIT;
@@ -20,7 +20,7 @@ int tp_check_source(tp_check **out, const tp_profile *profile, const char *path,
     if (!out || !profile || !path)
         return tp_error_set(err, TP_EINVAL, 0, "tp_check_file: NULL argument");
     *out = NULL;
-    if (opts && opts->version != TP_CHECK_OPTS_VERSION)
+    if (opts && opts->version != TP_CHECK_OPTIONS_VERSION)
         return tp_error_set(err, TP_EINVAL, 0, "tp_check_file: unknown opts version %u",
                             opts->version);
     c = calloc(1, sizeof(*c));
@@ -28,13 +28,13 @@ int tp_check_source(tp_check **out, const tp_profile *profile, const char *path,
         ret = tp_error_set(err, TP_ENOMEM, 0, "%s: out of memory", path);
         goto fail;
     }
-    tp_probe_opts popts = {
+    tp_probe_options popts = {
         .deep = opts && opts->deep,
         .limits = &profile->limits,
         .cancel = opts ? opts->cancel : NULL,
     };
     ret = tp_probe_path(&c->media, path, nofollow, &popts, &perr);
-    if (ret == -TP_ECANCELED || ret == -TP_ENOMEM) {
+    if (ret == TP_ECANCELED || ret == TP_ENOMEM) {
         if (err)
             *err = perr;
         goto fail;
@@ -69,7 +69,7 @@ fail:
 }
 
 int tp_check_file(tp_check **out, const tp_profile *profile, const char *path,
-                  const tp_check_opts *opts, tp_error *err)
+                  const tp_check_options *opts, tp_error *err)
 {
     return tp_check_source(out, profile, path, false, opts, err);
 }
@@ -117,7 +117,7 @@ int tp_check_violation(const tp_check *c, size_t i, const char **code, tp_severi
                        const char **message)
 {
     if (!c || i >= (size_t)c->result.n_violations)
-        return -TP_EINVAL;
+        return TP_EINVAL;
     const tp_violation *v = &c->result.violations[i];
     if (code)
         *code = v->code;
@@ -154,7 +154,7 @@ const tp_check_result *tp_check_result_get(const tp_check *c)
 int tp_check_fd_for_fit(tp_media_info *media, tp_check_result *check, int fd, const char *path,
                         const tp_profile *profile, const volatile int *cancel, tp_error *err)
 {
-    tp_probe_opts po = {.limits = &profile->limits, .cancel = cancel};
+    tp_probe_options po = {.limits = &profile->limits, .cancel = cancel};
     int rc = tp_probe_fd(media, fd, path, &po, err);
     if (rc < 0)
         return rc;

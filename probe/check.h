@@ -21,7 +21,7 @@ struct tp_check {
 /* tp_check_file; nofollow for a name found by walking a folder (a symlink there is refused,
  * not followed: docs/SECURITY.md, class 1). */
 int tp_check_source(tp_check **out, const tp_profile *profile, const char *path, bool nofollow,
-                    const tp_check_opts *opts, tp_error *err);
+                    const tp_check_options *opts, tp_error *err);
 
 /* Probe the open source fd for fit (path names it in messages) and judge it: *media and *check.
  * The frames sampled for burned-in bars (fix.autocrop) are decoded only when the file is to be

@@ -429,7 +429,7 @@ static int check_file(const char *path, bool nofollow, int64_t *size, int *fd, t
     tp_src_stat st;
     *fd = tp_src_open(path, nofollow, &st, err);
     if (*fd < 0)
-        return -TP_EIO;
+        return TP_EIO;
     *size = st.size;
     if (st.size == 0)
         return tp_error_set(err, TP_EMEDIA, AVERROR_INVALIDDATA, "%s: empty file (0 bytes)", path);
@@ -445,7 +445,7 @@ int tp_probe_sniff(const char *path, bool *is_media, tp_error *err)
     /* Symlinks are the walk's business (it decides whether to follow them); the pipeline opens
      * the file again, once, for everything it reads. */
     ret = check_file(path, false, &size, &fd, err);
-    if (ret == -TP_EMEDIA) { /* empty: not media, not an error for a folder walk */
+    if (ret == TP_EMEDIA) { /* empty: not media, not an error for a folder walk */
         tp_error_clear(err);
         ret = 0;
         goto out;
@@ -1188,7 +1188,7 @@ out:
     return ret;
 }
 
-int tp_probe_fd(tp_media_info *out, int fd, const char *path, const tp_probe_opts *opts,
+int tp_probe_fd(tp_media_info *out, int fd, const char *path, const tp_probe_options *opts,
                 tp_error *err)
 {
     const tp_limits *lim = opts && opts->limits ? opts->limits : &default_limits;
@@ -1219,7 +1219,7 @@ int tp_probe_fd(tp_media_info *out, int fd, const char *path, const tp_probe_opt
     return ret;
 }
 
-int tp_probe_path(tp_media_info *out, const char *path, bool nofollow, const tp_probe_opts *opts,
+int tp_probe_path(tp_media_info *out, const char *path, bool nofollow, const tp_probe_options *opts,
                   tp_error *err)
 {
     int64_t size = 0;
@@ -1236,7 +1236,7 @@ int tp_probe_path(tp_media_info *out, const char *path, bool nofollow, const tp_
     return ret;
 }
 
-int tp_probe_file(tp_media_info *out, const char *path, const tp_probe_opts *opts, tp_error *err)
+int tp_probe_file(tp_media_info *out, const char *path, const tp_probe_options *opts, tp_error *err)
 {
     return tp_probe_path(out, path, false, opts, err);
 }
@@ -1278,7 +1278,7 @@ static int64_t mem_seek(void *opaque, int64_t off, int whence)
     return base + off;
 }
 
-int tp_probe_buffer(tp_media_info *out, const uint8_t *data, size_t len, const tp_probe_opts *opts,
+int tp_probe_buffer(tp_media_info *out, const uint8_t *data, size_t len, const tp_probe_options *opts,
                     tp_error *err)
 {
     static const char name[] = "<buffer>";

@@ -498,7 +498,7 @@ static int parse_number(const tp_node *n, const schema_row *r, double *out, tp_e
     char *tmp = NULL;
     const char *s = expanded_scalar(n, r, &tmp, err);
     if (!s)
-        return -err->code;
+        return err->code;
     int rc = 0;
     if (r->type == T_SIZE) {
         int64_t v;
@@ -530,7 +530,7 @@ static int add_deferred(profile_priv *pp, const char *key, const char *msg)
 {
     deferred *d = realloc(pp->deferred, (pp->n_deferred + 1) * sizeof(*d));
     if (!d)
-        return -TP_ENOMEM;
+        return TP_ENOMEM;
     pp->deferred = d;
     d[pp->n_deferred].key = tp_strdup(key);
     d[pp->n_deferred].message = tp_strdup(msg);
@@ -1003,7 +1003,7 @@ fail:
     tp_profile_free(p);
     if (!p)
         priv_free(pp);
-    return rc < 0 ? rc : -TP_ECONFIG;
+    return rc < 0 ? rc : TP_ECONFIG;
 }
 
 int tp_profile_open(tp_profile **out, const char *name_or_path, const char *const *sets,

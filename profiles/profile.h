@@ -113,7 +113,7 @@ typedef struct {
     int max_attempts;     /* a job is tried this often (worker deaths count) before dead-letter */
     double reclaim_after; /* seconds a job may sit un-acked before another worker takes it */
     double claim_lease;   /* seconds the per-content claim lives without a heartbeat */
-} tp_queue_conf;
+} tp_rqueue_conf;
 
 typedef struct {
     int64_t max_pixels;     /* width*height refused above this */
@@ -136,7 +136,7 @@ struct tp_profile {
     tp_chunk_rules chunk;
     tp_upload_conf upload;
     tp_pipeline_conf pipeline;
-    tp_queue_conf queue;
+    tp_rqueue_conf queue;
     tp_limits limits;
     /* Internal: the merged tree for `profiles show`, and deferred ${VAR} errors. */
     void *priv;

@@ -54,7 +54,7 @@ static int node_append(tp_node *parent, tp_node *child)
 {
     tp_node **items = realloc(parent->items, (parent->n + 1) * sizeof(*items));
     if (!items)
-        return -TP_ENOMEM;
+        return TP_ENOMEM;
     items[parent->n++] = child;
     parent->items = items;
     return 0;
@@ -327,7 +327,7 @@ int tp_tree_merge(tp_node *dst, tp_node *src)
             dst->items[di] = s;
         } else if (node_append(dst, s) < 0) {
             tp_tree_free(s);
-            return -TP_ENOMEM;
+            return TP_ENOMEM;
         }
         src->items[i] = NULL;
     }
@@ -342,7 +342,7 @@ int tp_tree_set(tp_node *root, const char *path, const char *value, tp_error *er
     if (value[0] == '[' || value[0] == '{') {
         char *doc = tp_asprintf("v: %s\n", value);
         tp_node *tmp = NULL;
-        int rc = doc ? tp_tree_parse(&tmp, doc, strlen(doc), "--set", err) : -TP_ENOMEM;
+        int rc = doc ? tp_tree_parse(&tmp, doc, strlen(doc), "--set", err) : TP_ENOMEM;
         free(doc);
         if (rc < 0)
             return tp_error_set(err, TP_ECONFIG, 0, "--set %s=%s: not a valid YAML value", path,

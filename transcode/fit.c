@@ -49,7 +49,7 @@ typedef struct {
     const tp_media_info *media;
     const tp_fit_plan *plan;
     const tp_profile *profile;
-    const tp_fit_opts *opts;
+    const tp_fit_run_options *opts;
     int64_t video_maxrate; /* may be lowered by a size retry */
 
     AVFormatContext *in;
@@ -199,7 +199,7 @@ static int make_temp(char **out, int *fd, const char *outdir, const char *final_
     free(prefix);
     if (*fd < 0) {
         tp_error_prefix(err, "cannot create a file in the output folder");
-        return -err->code;
+        return err->code;
     }
     return 0;
 }
@@ -375,7 +375,7 @@ static int verify_output(const fit_output *o, int fd, const tp_profile *p, int64
 {
     tp_media_info m;
     tp_check_result r;
-    tp_probe_opts po = {.deep = false, .limits = &p->limits, .cancel = NULL};
+    tp_probe_options po = {.deep = false, .limits = &p->limits, .cancel = NULL};
     /* Read through the descriptor we wrote (or, for a pass, the source's): never by name. */
     int rc = tp_probe_fd(&m, fd, o->tmp, &po, err);
     if (rc < 0) {
@@ -727,7 +727,7 @@ out:
     if (ret < 0) {
         av_fail(err, ret, file, "filter graph");
         tp_error_prefix(err, "%s", desc);
-        return -TP_EINTERNAL;
+        return TP_EINTERNAL;
     }
     return 0;
 }
@@ -1269,7 +1269,7 @@ static void ctx_reset(fit_ctx *c, bool remove_tmp)
 
 int tp_fit_run(char ***out_paths, int *n_out, const char *src, int src_fd,
                const tp_media_info *media, const tp_fit_plan *plan, const tp_profile *p,
-               const char *outdir, const tp_fit_opts *opts, tp_error *err)
+               const char *outdir, const tp_fit_run_options *opts, tp_error *err)
 {
     if (!out_paths || !n_out || !src || src_fd < 0 || !plan || !p || !outdir)
         return tp_error_set(err, TP_EINVAL, 0, "fit: missing argument");

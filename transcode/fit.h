@@ -41,7 +41,7 @@ int tp_fit_plan_make(tp_fit_plan *out, const tp_media_info *media, const tp_chec
                      const tp_profile *p, tp_error *err);
 
 /* Refuse a transcode plan whose work exceeds the profile's limits (limits.max_output_frames,
- * limits.max_pixel_rate) before anything is encoded: -TP_EUNSUPPORTED naming the limit; 0 for
+ * limits.max_pixel_rate) before anything is encoded: TP_EUNSUPPORTED naming the limit; 0 for
  * a plan within them or one that encodes nothing. name (may be NULL) prefixes the message.
  * Pure and thread-safe; tp_fit_plan_make and tp_fit_run both call it. */
 int tp_fit_plan_check_limits(const tp_fit_plan *plan, const tp_limits *lim, const char *name,
@@ -57,7 +57,7 @@ typedef struct {
  * read from the source and with the plan. The only outputs shorter than their source are a
  * trim (plan->trim_end) and a split, whose parts must cover the source exactly; extend
  * (plan->hold_until) only adds. A shortfall of more than `frame` seconds (one output frame)
- * in any part fails with -TP_EMEDIA and a message naming src. Thread-safe. */
+ * in any part fails with TP_EMEDIA and a message naming src. Thread-safe. */
 int tp_fit_check_coverage(const tp_fit_plan *plan, const char *src, const tp_fit_span *source,
                           const tp_fit_span *outs, int n_out, double frame, tp_error *err);
 
@@ -66,17 +66,17 @@ typedef struct {
     void (*progress)(double fraction, double fps, void *payload);
     void *payload;
     const volatile int *cancel; /* non-zero = stop; temporary outputs are removed */
-} tp_fit_opts;
+} tp_fit_run_options;
 
 /* Execute a plan: write outputs into outdir as <stem>.mp4 or <stem>_partN.mp4 (under a temporary
  * name, renamed when complete and verified). The source's bytes are read from src_fd (the
  * descriptor media was probed from, read with pread only; not closed) with the probed demuxer
  * (media->demuxer); src names it (output names, messages). A source whose size or mtime changed
- * while it was fitted fails (-TP_EIO). On success *out_paths is a malloc'd array of *n_out
+ * while it was fitted fails (TP_EIO). On success *out_paths is a malloc'd array of *n_out
  * malloc'd paths (caller frees with tp_fit_paths_free). Thread-safe per call. */
 int tp_fit_run(char ***out_paths, int *n_out, const char *src, int src_fd,
                const tp_media_info *media, const tp_fit_plan *plan, const tp_profile *p,
-               const char *outdir, const tp_fit_opts *opts, tp_error *err);
+               const char *outdir, const tp_fit_run_options *opts, tp_error *err);
 void tp_fit_paths_free(char **paths, int n);
 
 #endif

@@ -22,7 +22,7 @@ int tp_fit_file(char ***out_paths, int *n_out, const char *path, const tp_profil
     /* Opened once: the probe, the plan and the fit all see this one file. */
     int fd = tp_src_open(path, false, NULL, err);
     if (fd < 0)
-        return -TP_EIO;
+        return TP_EIO;
     int rc =
         tp_check_fd_for_fit(&media, &check, fd, path, profile, opts ? opts->cancel : NULL, err);
     if (rc < 0)
@@ -33,7 +33,7 @@ int tp_fit_file(char ***out_paths, int *n_out, const char *path, const tp_profil
         rc = tp_error_set(err, TP_EREJECT, 0, "%s: %s", path, plan.reason);
         goto out;
     }
-    tp_fit_opts fo = {.progress = opts ? opts->progress : NULL,
+    tp_fit_run_options fo = {.progress = opts ? opts->progress : NULL,
                       .payload = opts ? opts->payload : NULL,
                       .cancel = opts ? opts->cancel : NULL};
     rc = tp_fit_run(out_paths, n_out, path, fd, &media, &plan, profile, outdir, &fo, err);

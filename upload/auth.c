@@ -81,7 +81,7 @@ static int read_small_file(const char *path, char **out, size_t *len, bool check
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0) {
         if (errno == ENOENT)
-            return -TP_EAUTH; /* caller words the message */
+            return TP_EAUTH; /* caller words the message */
         return tp_error_set(err, TP_EIO, errno, "%s: cannot open: %s", path, strerror(errno));
     }
     struct stat st;
@@ -131,7 +131,7 @@ int tp_tt_token_load(tp_tt_token *tok, const char *path, tp_error *err)
     char *text = NULL;
     size_t len = 0;
     int rc = read_small_file(path, &text, &len, true, err);
-    if (rc == -TP_EAUTH)
+    if (rc == TP_EAUTH)
         return tp_error_set(err, TP_EAUTH, 0,
                             "not logged in: %s does not exist; run 'tokprep auth login'", path);
     if (rc < 0)
@@ -220,7 +220,7 @@ out:
 int tp_tt_private_read(const char *path, char **text, size_t *len, tp_error *err)
 {
     int rc = read_small_file(path, text, len, true, err);
-    return rc == -TP_EAUTH ? 1 : rc;
+    return rc == TP_EAUTH ? 1 : rc;
 }
 
 int tp_tt_private_write(const char *path, const char *text, tp_error *err)
@@ -340,7 +340,7 @@ static int token_request(tp_tt_token *tok, tp_http *h, const tp_profile *p, cons
     tp_tt_api_error api;
     /* Judge by the body: TikTok answers some OAuth errors with HTTP 200. */
     rc = tp_tt_parse_token_response(tok, &api, resp.body, resp.body_len, (int64_t)tp_now_wall());
-    if (rc == -TP_EHTTP)
+    if (rc == TP_EHTTP)
         rc = tp_error_set(err, TP_EHTTP, (int)resp.status, "%s: unexpected answer (HTTP %ld): %s",
                           what, resp.status, api.message);
     else if (rc < 0)
@@ -392,7 +392,7 @@ static int pending_load(const char *path, char *verifier, size_t vsize, char *st
     if (!pp)
         return tp_error_set(err, TP_ENOMEM, 0, "out of memory");
     rc = read_small_file(pp, &text, &len, true, err);
-    if (rc == -TP_EAUTH)
+    if (rc == TP_EAUTH)
         rc = tp_error_set(err, TP_EAUTH, 0,
                           "no login in progress (%s is missing): run 'tokprep auth login "
                           "--no-wait' first, open its URL, then pass the address you land on "
@@ -722,7 +722,7 @@ static int exchange_code(tp_tt_token *tok, tp_http *h, const tp_profile *p,
 }
 
 int tp_tt_login(tp_tt_token *out, tp_http *h, const tp_profile *p, const char *path,
-                const tp_tt_login_opts *o, tp_error *err)
+                const tp_tt_login_options *o, tp_error *err)
 {
     char verifier[65], state[33], challenge[65];
     tp_tt_callback cb;
@@ -830,7 +830,7 @@ static int refresh_locked(tp_tt_token *tok, tp_http *h, const tp_profile *p, con
     tp_tt_token fresh = {0};
     rc = token_request(&fresh, h, p, "POST /v2/oauth/token/ (refresh_token)", fields,
                        TP_ARRAY_LEN(fields), err);
-    if (rc == -TP_EAUTH) {
+    if (rc == TP_EAUTH) {
         tp_error_prefix(err,
                         "cannot refresh the access token (run 'tokprep auth login "
                         "--profile %s')",

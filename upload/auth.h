@@ -25,7 +25,7 @@ int tp_tt_random_string(char *out, size_t n, tp_error *err);
  * or ~/.config/tokprep/<profile>.json. */
 int tp_tt_token_path(char *buf, size_t size, const tp_profile *p, tp_error *err);
 
-/* Load the token file. -TP_EAUTH "not logged in" when it does not exist; -TP_EIO when it is
+/* Load the token file. TP_EAUTH "not logged in" when it does not exist; TP_EIO when it is
  * readable or writable by group/others, not owned by us, or not a regular file. */
 int tp_tt_token_load(tp_tt_token *tok, const char *path, tp_error *err);
 /* Write atomically (temporary file in the same directory, fsync, rename), mode 0600; creates
@@ -42,12 +42,12 @@ typedef struct {
     double wait;          /* seconds to wait for the browser's redirect */
     FILE *out;            /* where the URL and instructions go (stdout) */
     const volatile int *cancel;
-} tp_tt_login_opts;
+} tp_tt_login_options;
 
 /* Run the login and save the token file at path. Returns 0, 1 when no_wait stopped after
  * printing the URL, or a negative TP_E*. */
 int tp_tt_login(tp_tt_token *out, tp_http *h, const tp_profile *p, const char *path,
-                const tp_tt_login_opts *o, tp_error *err);
+                const tp_tt_login_options *o, tp_error *err);
 
 /* Refresh now (grant_type=refresh_token) and save the rotated tokens. Holds an flock on
  * "<path>.lock" so two processes do not both spend the same single-use refresh token. */

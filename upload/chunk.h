@@ -18,7 +18,7 @@ typedef struct {
     tp_chunk *chunks;   /* count entries, malloc'd */
 } tp_chunk_plan;
 
-/* Plan chunks for a file of `size` bytes. -TP_EINVAL with a clear message when the size cannot
+/* Plan chunks for a file of `size` bytes. TP_EINVAL with a clear message when the size cannot
  * be split under the rules (empty, or too big for max_count * final sizes). Thread-safe. */
 int tp_chunk_plan_make(tp_chunk_plan *out, int64_t size, const tp_chunk_rules *rules,
                        tp_error *err);

@@ -209,7 +209,7 @@ int tp_http_sleep(double seconds, const volatile int *cancel)
     double end = tp_now_monotonic() + seconds;
     for (;;) {
         if (cancel && *cancel)
-            return -TP_ECANCELED;
+            return TP_ECANCELED;
         double left = end - tp_now_monotonic();
         if (left <= 0)
             return 0;

@@ -35,7 +35,7 @@ typedef struct {
     void *payload;
     /* File body: the SHA-256 (hex) its bytes must have, or NULL. Hashed as it is read; the last
      * bytes are handed to curl only once the hash matches, so a body that changed since it was
-     * hashed is never sent whole (the request is aborted: resp.body_changed, -TP_EIO). */
+     * hashed is never sent whole (the request is aborted: resp.body_changed, TP_EIO). */
     const char *sha256;
 } tp_http_req;
 
@@ -55,9 +55,9 @@ int tp_http_new(tp_http **out, tp_error *err);
 void tp_http_free(tp_http *h);
 
 /* Perform one request. 0 when an HTTP status was received (any status: the caller judges it),
- * -TP_ENET on transport failure (connect, reset, timeout), -TP_ECANCELED when *cancel was set,
- * -TP_EINVAL for a URL that is not https (or http to a loopback host), -TP_EIO for file reads,
- * -TP_EHTTP when the answer's body passes 1 MiB (reading stops there: no TikTok answer is that
+ * TP_ENET on transport failure (connect, reset, timeout), TP_ECANCELED when *cancel was set,
+ * TP_EINVAL for a URL that is not https (or http to a loopback host), TP_EIO for file reads,
+ * TP_EHTTP when the answer's body passes 1 MiB (reading stops there: no TikTok answer is that
  * big, and a body that never ends must not hold the client).
  * resp is reset first; free its body with tp_http_resp_clear. */
 int tp_http_do(tp_http *h, const tp_http_req *req, tp_http_resp *resp, tp_error *err);
@@ -83,7 +83,7 @@ bool tp_http_url_is_loopback(const char *url);
 /* application/x-www-form-urlencoded escaping; malloc'd. */
 char *tp_http_form_escape(const char *s);
 
-/* Sleep up to `seconds`, waking early (returning -TP_ECANCELED) when *cancel becomes non-zero. */
+/* Sleep up to `seconds`, waking early (returning TP_ECANCELED) when *cancel becomes non-zero. */
 int tp_http_sleep(double seconds, const volatile int *cancel);
 
 #endif

@@ -402,7 +402,7 @@ static int limits_of(tp_tiktok *tt, tp_tt_limits **out, tp_error *err)
         return 0;
     int rc = tp_tt_limits_redis_open(&tt->shared, tt->p->upload.tiktok.shared_limits, err);
     if (rc < 0) {
-        if (rc != -TP_ENOMEM && rc != -TP_EINVAL) {
+        if (rc != TP_ENOMEM && rc != TP_EINVAL) {
             /* Unreachable or refusing us: retryable, like a failure in the middle of a run. */
             char why[sizeof(err->message)];
             tp_strlcpy(why, err->message, sizeof(why));
@@ -499,7 +499,7 @@ static int take_rate(tp_tiktok *tt, int ep, const char *what, tp_tiktok_result *
     }
 fail:
     tp_error_prefix(err, "%s", what);
-    if (rc == -TP_ENET && res)
+    if (rc == TP_ENET && res)
         res->retry_at = tp_now_wall() + 30; /* a hint: the store may be back by then */
     return rc;
 }
@@ -594,7 +594,7 @@ static int api_call(tp_tiktok *tt, int ep, const char *path, const cJSON *body, 
         tp_http_resp_clear(&resp);
         tt->may_have_posted = true; /* until TikTok clearly refuses */
         rc = tp_http_do(tt->http, &req, &resp, err);
-        if (rc == -TP_ENET && retry && attempt < c->max_retries) {
+        if (rc == TP_ENET && retry && attempt < c->max_retries) {
             double d = backoff(tt, attempt++);
             tp_log(TP_LOG_WARN, "%s; retrying in %.1f s", err->message, d);
             if (tp_http_sleep(d, cancel) < 0) {
@@ -650,9 +650,9 @@ static int api_call(tp_tiktok *tt, int ep, const char *path, const cJSON *body, 
         if (!strcmp(api.code, "spam_risk_too_many_posts") && res)
             res->retry_at = tp_now_wall() + 86400;
         rc = api_error(res, what, resp.status, &api, err);
-        if (limited && rc != -TP_ERATE) {
+        if (limited && rc != TP_ERATE) {
             err->code = TP_ERATE;
-            rc = -TP_ERATE;
+            rc = TP_ERATE;
         }
         goto out;
     }
@@ -682,9 +682,9 @@ static int daily_check(tp_tiktok *tt, tp_tt_slot *slot, tp_tiktok_result *res, t
     int rc;
     if ((rc = limits_of(tt, &l, err)) < 0 || (rc = account(tt, &a, err)) < 0 ||
         (rc = tp_tt_limits_daily_reserve(l, a, limit, slot, &next, err)) < 0) {
-        if (rc == -TP_ERATE && next > 0)
+        if (rc == TP_ERATE && next > 0)
             res->retry_at = (double)next;
-        else if (rc == -TP_ENET)
+        else if (rc == TP_ENET)
             res->retry_at = tp_now_wall() + 30;
         return rc;
     }
@@ -843,14 +843,14 @@ out:
 }
 
 typedef struct {
-    const tp_tiktok_post_opts *o;
+    const tp_tiktok_post_options *o;
     tp_tiktok_resume *rs;
     int64_t base; /* bytes acknowledged before this chunk */
     int index, count;
     int64_t total;
 } progress_ctx;
 
-static void emit(const tp_tiktok_post_opts *o, tp_tiktok_event_kind kind, int index, int count,
+static void emit(const tp_tiktok_post_options *o, tp_tiktok_event_kind kind, int index, int count,
                  int64_t sent, int64_t total, const tp_tiktok_resume *rs, const char *status)
 {
     if (!o->progress)
@@ -867,7 +867,7 @@ static void on_bytes(int64_t sent, void *payload)
 
 static int upload_chunks(tp_tiktok *tt, const char *path, int fd, const char *const *sha,
                          const char *ctype, const char *caption, const tp_chunk_plan *plan,
-                         tp_tiktok_resume *rs, const tp_tiktok_post_opts *o, tp_tiktok_result *res,
+                         tp_tiktok_resume *rs, const tp_tiktok_post_options *o, tp_tiktok_result *res,
                          tp_error *err)
 {
     const tp_tiktok_conf *c = &tt->p->upload.tiktok;
@@ -927,7 +927,7 @@ static int upload_chunks(tp_tiktok *tt, const char *path, int fd, const char *co
                               "delivered",
                               path, i + 1);
             goto out;
-        } else if (rc == -TP_ENET) {
+        } else if (rc == TP_ENET) {
             wait = 0;
         } else if (rc < 0) {
             goto out;
@@ -1081,7 +1081,7 @@ static int failed_status(const char *path, tp_tiktok_result *res, tp_error *err)
 }
 
 static int poll_status(tp_tiktok *tt, const char *path, tp_tiktok_result *res,
-                       const tp_tiktok_post_opts *o, tp_error *err)
+                       const tp_tiktok_post_options *o, tp_error *err)
 {
     const tp_tiktok_conf *c = &tt->p->upload.tiktok;
     double deadline = tp_now_monotonic() + c->status_deadline;
@@ -1136,13 +1136,13 @@ static int source_info(int fd, const char *path, int64_t *size, const char **cty
 }
 
 int tp_tiktok_post_file(tp_tiktok_result *out, tp_tiktok *tt, const char *path,
-                        const tp_tiktok_post_opts *opts, tp_error *err)
+                        const tp_tiktok_post_options *opts, tp_error *err)
 {
     /* Opened once; the caller named it, so a symlink is followed. */
     memset(out, 0, sizeof(*out));
     int fd = tp_src_open(path, false, NULL, err);
     if (fd < 0)
-        return -TP_EIO;
+        return TP_EIO;
     int rc = tp_tiktok_post_fd(out, tt, fd, path, NULL, 0, opts, err);
     close(fd);
     return rc;
@@ -1150,10 +1150,10 @@ int tp_tiktok_post_file(tp_tiktok_result *out, tp_tiktok *tt, const char *path,
 
 int tp_tiktok_post_fd(tp_tiktok_result *out, tp_tiktok *tt, int fd, const char *path,
                       const char *const *chunk_sha256, int n_sha256,
-                      const tp_tiktok_post_opts *opts, tp_error *err)
+                      const tp_tiktok_post_options *opts, tp_error *err)
 {
-    static const tp_tiktok_post_opts defaults = TP_TIKTOK_POST_OPTS_INIT;
-    const tp_tiktok_post_opts *o = opts ? opts : &defaults;
+    static const tp_tiktok_post_options defaults = TP_TIKTOK_POST_OPTIONS_INIT;
+    const tp_tiktok_post_options *o = opts ? opts : &defaults;
     const tp_tiktok_conf *c = &tt->p->upload.tiktok;
     tp_tiktok_resume local = TP_TIKTOK_RESUME_INIT;
     tp_tiktok_resume *rs = o->resume ? o->resume : &local;
@@ -1207,7 +1207,7 @@ int tp_tiktok_post_fd(tp_tiktok_result *out, tp_tiktok *tt, int fd, const char *
     }
     if (!resuming) {
         if ((rc = daily_check(tt, &slot, out, err)) < 0) {
-            if (rc != -TP_ERATE)
+            if (rc != TP_ERATE)
                 tp_error_prefix(err, "%s", path);
             goto out;
         }

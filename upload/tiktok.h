@@ -6,7 +6,7 @@
  * with a progress callback that persists *ev->resume (e.g. in the ledger) on every
  * TP_TIKTOK_EV_CHUNK_DONE, and pass the stored resume back after a crash or cancellation: the
  * upload continues at next_chunk on the same upload_url (or re-inits once when it expired).
- * Set a cancel flag to stop at the next curl progress tick. -TP_ERATE results carry retry_at
+ * Set a cancel flag to stop at the next curl progress tick. TP_ERATE results carry retry_at
  * (daily_limit or a 429), which the pipeline should use to defer the file rather than fail it. */
 #ifndef TP_TIKTOK_H
 #define TP_TIKTOK_H
@@ -53,7 +53,7 @@ long tp_tt_utf16_units(const char *s);
  * else the template with {stem} and {date} (local YYYY-MM-DD) replaced. malloc'd in *out.
  * A sidecar that is a symlink, a FIFO, a device or over TP_SIDECAR_MAX bytes is never read: a
  * warning names it and why, and the template is used (tp_read_small_file).
- * -TP_EREJECT when longer than 2,200 UTF-16 units or not UTF-8. */
+ * TP_EREJECT when longer than 2,200 UTF-16 units or not UTF-8. */
 int tp_tt_caption(char **out, const char *path, const char *tmpl, tp_error *err);
 
 /* Content-Type from the first bytes: ftyp brand "qt  " → video/quicktime, other ftyp →
@@ -68,9 +68,9 @@ const char *tp_tt_explain(const char *code, int *tp_code);
  * with pread (not closed); path names it (messages, caption sidecar). chunk_sha256, when not
  * NULL, holds the SHA-256 (hex) of each of the n_sha256 chunks as they were checked: each
  * chunk is hashed as it is sent and aborted before its last byte when it differs ("PATH:
- * changed since it was checked (chunk N SHA-256 differs); not delivered", -TP_EIO). */
+ * changed since it was checked (chunk N SHA-256 differs); not delivered", TP_EIO). */
 int tp_tiktok_post_fd(tp_tiktok_result *out, tp_tiktok *tt, int fd, const char *path,
                       const char *const *chunk_sha256, int n_sha256,
-                      const tp_tiktok_post_opts *opts, tp_error *err);
+                      const tp_tiktok_post_options *opts, tp_error *err);
 
 #endif

@@ -44,7 +44,7 @@ int tp_tt_parse_envelope(cJSON **data, tp_tt_api_error *api, const char *body, s
         *data = NULL;
     memset(api, 0, sizeof(*api));
     cJSON *root = parse_len(body, len);
-    int rc = -TP_EHTTP;
+    int rc = TP_EHTTP;
     if (!cJSON_IsObject(root)) {
         tp_strlcpy(api->message, "response is not a JSON object", sizeof(api->message));
         goto out;
@@ -103,7 +103,7 @@ int tp_tt_parse_token_response(tp_tt_token *tok, tp_tt_api_error *api, const cha
 {
     memset(api, 0, sizeof(*api));
     cJSON *root = parse_len(body, len);
-    int rc = -TP_EHTTP;
+    int rc = TP_EHTTP;
     if (!cJSON_IsObject(root)) {
         tp_strlcpy(api->message, "token response is not a JSON object", sizeof(api->message));
         goto out;
@@ -123,7 +123,7 @@ int tp_tt_parse_token_response(tp_tt_token *tok, tp_tt_api_error *api, const cha
         }
         if (!api->code[0])
             tp_strlcpy(api->code, "no_access_token", sizeof(api->code));
-        rc = -TP_EAUTH;
+        rc = TP_EAUTH;
         goto out;
     }
     tp_tt_token t = {0};
@@ -143,7 +143,7 @@ int tp_tt_parse_token_response(tp_tt_token *tok, tp_tt_api_error *api, const cha
         tp_tt_token_clear(&t);
         tp_strlcpy(api->code, "no_refresh_token", sizeof(api->code));
         tp_strlcpy(api->message, "token response lacks refresh_token", sizeof(api->message));
-        rc = -TP_EAUTH;
+        rc = TP_EAUTH;
         goto out;
     }
     tp_tt_token_clear(tok);
@@ -215,14 +215,14 @@ int tp_tt_parse_creator_info(tp_tt_creator_info *out, const cJSON *data)
     memset(out, 0, sizeof(*out));
     out->max_duration = -1;
     if (!cJSON_IsObject(data))
-        return -TP_EHTTP;
+        return TP_EHTTP;
     copy_str(out->username, sizeof(out->username),
              cJSON_GetObjectItemCaseSensitive(data, "creator_username"));
     copy_str(out->nickname, sizeof(out->nickname),
              cJSON_GetObjectItemCaseSensitive(data, "creator_nickname"));
     const cJSON *opts = cJSON_GetObjectItemCaseSensitive(data, "privacy_level_options");
     if (!cJSON_IsArray(opts))
-        return -TP_EHTTP;
+        return TP_EHTTP;
     const cJSON *it;
     cJSON_ArrayForEach(it, opts)
     {
@@ -246,15 +246,15 @@ int tp_tt_parse_init(tp_tt_init_info *out, const cJSON *data)
     const cJSON *pid = cJSON_GetObjectItemCaseSensitive(data, "publish_id");
     const cJSON *url = cJSON_GetObjectItemCaseSensitive(data, "upload_url");
     if (!cJSON_IsString(pid) || !pid->valuestring || !pid->valuestring[0])
-        return -TP_EHTTP;
+        return TP_EHTTP;
     if (strlen(pid->valuestring) >= sizeof(out->publish_id))
-        return -TP_EHTTP;
+        return TP_EHTTP;
     tp_strlcpy(out->publish_id, pid->valuestring, sizeof(out->publish_id));
     tp_str_strip_controls(out->publish_id);
     /* FILE_UPLOAD needs the URL; it must fit whole, a truncated one would be wrong. */
     if (!cJSON_IsString(url) || !url->valuestring || !url->valuestring[0] ||
         strlen(url->valuestring) >= sizeof(out->upload_url))
-        return -TP_EHTTP;
+        return TP_EHTTP;
     tp_strlcpy(out->upload_url, url->valuestring, sizeof(out->upload_url));
     return 0;
 }
@@ -265,7 +265,7 @@ int tp_tt_parse_status(tp_tt_status_info *out, const cJSON *data)
     out->uploaded_bytes = -1;
     const cJSON *st = cJSON_GetObjectItemCaseSensitive(data, "status");
     if (!cJSON_IsString(st) || !st->valuestring || !st->valuestring[0])
-        return -TP_EHTTP;
+        return TP_EHTTP;
     copy_str(out->status, sizeof(out->status), st);
     copy_str(out->fail_reason, sizeof(out->fail_reason),
              cJSON_GetObjectItemCaseSensitive(data, "fail_reason"));
@@ -293,11 +293,11 @@ static int parse_i64(const char **p, int64_t *out)
 {
     const char *s = *p;
     if (!isdigit((unsigned char)*s))
-        return -TP_EINVAL;
+        return TP_EINVAL;
     int64_t v = 0;
     while (isdigit((unsigned char)*s)) {
         if (v > (INT64_MAX - 9) / 10)
-            return -TP_EINVAL;
+            return TP_EINVAL;
         v = v * 10 + (*s - '0');
         s++;
     }
@@ -309,12 +309,12 @@ static int parse_i64(const char **p, int64_t *out)
 int tp_tt_parse_content_range(const char *value, int64_t *last, int64_t *total)
 {
     if (!value)
-        return -TP_EINVAL;
+        return TP_EINVAL;
     const char *s = value;
     while (*s == ' ')
         s++;
     if (strncasecmp(s, "bytes", 5) != 0)
-        return -TP_EINVAL;
+        return TP_EINVAL;
     s += 5;
     while (*s == ' ' || *s == '=')
         s++;
@@ -323,14 +323,14 @@ int tp_tt_parse_content_range(const char *value, int64_t *last, int64_t *total)
         s++;
     } else {
         if (parse_i64(&s, &first) < 0 || *s++ != '-' || parse_i64(&s, &l) < 0 || l < first)
-            return -TP_EINVAL;
+            return TP_EINVAL;
     }
     if (*s++ != '/' || parse_i64(&s, &t) < 0)
-        return -TP_EINVAL;
+        return TP_EINVAL;
     while (*s == ' ' || *s == '\r' || *s == '\n')
         s++;
     if (*s || (l >= 0 && l >= t))
-        return -TP_EINVAL;
+        return TP_EINVAL;
     *last = l;
     *total = t;
     return 0;
@@ -350,23 +350,23 @@ int tp_tt_url_decode(char *dst, size_t size, const char *src, size_t len)
 {
     size_t o = 0;
     if (size == 0)
-        return -TP_EINVAL;
+        return TP_EINVAL;
     for (size_t i = 0; i < len; i++) {
         int c = (unsigned char)src[i];
         if (c == '%') {
             if (i + 2 >= len)
-                return -TP_EINVAL;
+                return TP_EINVAL;
             int hi = hexval((unsigned char)src[i + 1]);
             int lo = hexval((unsigned char)src[i + 2]);
             if (hi < 0 || lo < 0)
-                return -TP_EINVAL;
+                return TP_EINVAL;
             c = hi * 16 + lo;
             i += 2;
         } else if (c == '+') {
             c = ' ';
         }
         if (c == 0 || o + 1 >= size)
-            return -TP_EINVAL;
+            return TP_EINVAL;
         dst[o++] = (char)c;
     }
     dst[o] = '\0';
@@ -377,7 +377,7 @@ int tp_tt_parse_callback(tp_tt_callback *out, const char *url_or_query)
 {
     memset(out, 0, sizeof(*out));
     if (!url_or_query)
-        return -TP_EINVAL;
+        return TP_EINVAL;
     const char *q = strchr(url_or_query, '?');
     q = q ? q + 1 : url_or_query;
     size_t qlen = strcspn(q, "# \r\n");
@@ -405,7 +405,7 @@ int tp_tt_parse_callback(tp_tt_callback *out, const char *url_or_query)
                 if (strlen(fields[f].name) == nlen && !memcmp(fields[f].name, pair, nlen)) {
                     if (tp_tt_url_decode(fields[f].dst, fields[f].size, eq + 1, plen - nlen - 1) <
                         0)
-                        return -TP_EINVAL;
+                        return TP_EINVAL;
                 }
             }
         }
@@ -415,7 +415,7 @@ int tp_tt_parse_callback(tp_tt_callback *out, const char *url_or_query)
     for (size_t f = 0; f < TP_ARRAY_LEN(fields); f++)
         tp_str_strip_controls(fields[f].dst);
     if (!out->code[0] && !out->error[0])
-        return -TP_EINVAL;
+        return TP_EINVAL;
     return 0;
 }
 

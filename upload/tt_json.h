@@ -64,43 +64,43 @@ typedef struct {
 
 /* Parse a data-endpoint envelope {"data":{...},"error":{...}}. Returns 0 when error.code is
  * "ok" and sets *data to a detached cJSON object (caller frees with cJSON_Delete; a missing data
- * becomes an empty object). On an API error returns -TP_EHTTP with *api filled and *data NULL;
- * on unparseable input returns -TP_EHTTP with api->code "". data may be NULL. */
+ * becomes an empty object). On an API error returns TP_EHTTP with *api filled and *data NULL;
+ * on unparseable input returns TP_EHTTP with api->code "". data may be NULL. */
 struct cJSON;
 int tp_tt_parse_envelope(struct cJSON **data, tp_tt_api_error *api, const char *body, size_t len);
 
 /* OAuth token endpoint answer (flat JSON; errors may come with HTTP 200, so only the body is
  * judged). `now` is epoch seconds used to turn expires_in into expires_at. 0 and *tok filled
- * (previous contents freed), or -TP_EAUTH with *api filled, or -TP_EHTTP when unparseable. */
+ * (previous contents freed), or TP_EAUTH with *api filled, or TP_EHTTP when unparseable. */
 int tp_tt_parse_token_response(tp_tt_token *tok, tp_tt_api_error *api, const char *body, size_t len,
                                int64_t now);
 
-/* The token file (see docs/readme/upload.md). parse: 0 or -TP_EINVAL with a message that
+/* The token file (see docs/readme/upload.md). parse: 0 or TP_EINVAL with a message that
  * names the missing field, never a value. serialize: malloc'd JSON text, NULL on OOM. */
 int tp_tt_token_parse(tp_tt_token *tok, const char *text, size_t len, tp_error *err);
 char *tp_tt_token_serialize(const tp_tt_token *tok);
 void tp_tt_token_clear(tp_tt_token *tok);
 
-/* Data payloads (the `data` object of an envelope already judged ok). 0 or -TP_EHTTP. */
+/* Data payloads (the `data` object of an envelope already judged ok). 0 or TP_EHTTP. */
 int tp_tt_parse_creator_info(tp_tt_creator_info *out, const struct cJSON *data);
 int tp_tt_parse_init(tp_tt_init_info *out, const struct cJSON *data);
 int tp_tt_parse_status(tp_tt_status_info *out, const struct cJSON *data);
 
 /* "bytes 0-1234/5000" (a 416's progress report) → *last = 1234, *total = 5000; "bytes * /5000"
- * → *last = -1 (nothing stored). 0 or -TP_EINVAL. */
+ * → *last = -1 (nothing stored). 0 or TP_EINVAL. */
 int tp_tt_parse_content_range(const char *value, int64_t *last, int64_t *total);
 
 /* A redirect URL ("http://127.0.0.1:8723/callback/?code=..&state=..") or just its query string
- * ("code=..&state=..") → decoded fields. 0, or -TP_EINVAL when neither code nor error is there. */
+ * ("code=..&state=..") → decoded fields. 0, or TP_EINVAL when neither code nor error is there. */
 int tp_tt_parse_callback(tp_tt_callback *out, const char *url_or_query);
 
 /* Resume state (tokprep.h's tp_tiktok_resume) as JSON, for callers that persist it in a file
  * (it holds the upload URL's token: write it with mode 0600). serialize: malloc'd, NULL on OOM.
- * parse: 0, or -TP_EINVAL naming the bad field. */
+ * parse: 0, or TP_EINVAL naming the bad field. */
 char *tp_tt_resume_serialize(const tp_tiktok_resume *rs);
 int tp_tt_resume_parse(tp_tiktok_resume *rs, const char *text, size_t len, tp_error *err);
 
-/* Percent-decode src (also '+' → ' ') into dst; -TP_EINVAL on bad escapes or overflow. */
+/* Percent-decode src (also '+' → ' ') into dst; TP_EINVAL on bad escapes or overflow. */
 int tp_tt_url_decode(char *dst, size_t size, const char *src, size_t len);
 
 #endif

@@ -337,7 +337,7 @@ static int eval_twice(redis_store *s, redisReply **reply, tp_error *err, const c
 {
     const char *keys[] = {key};
     int rc = tp_redis_eval(s->r, reply, err, what, script, 1, keys, nargs, args);
-    if (rc == -TP_ENET)
+    if (rc == TP_ENET)
         rc = tp_redis_eval(s->r, reply, err, what, script, 1, keys, nargs, args);
     return rc;
 }
@@ -348,7 +348,7 @@ static int store_down(redis_store *s, const char *doing, tp_error *err)
     char why[sizeof(err->message)];
     tp_strlcpy(why, err->message, sizeof(why));
     if (err->code == TP_ENOMEM)
-        return -TP_ENOMEM;
+        return TP_ENOMEM;
     return tp_error_set(err, TP_ENET, 0,
                         "shared TikTok limits at %s unavailable (%s): not %s, because without "
                         "them the workers together could exceed TikTok's limits; retry when "
@@ -456,7 +456,7 @@ static void redis_daily_release(tp_tt_limits *l, const tp_tt_account *a, tp_tt_s
     tp_tt_limits_daily_key(key, sizeof(key), s->name, a->id);
     pthread_mutex_lock(&s->mu);
     int rc = tp_redis_cmd(s->r, NULL, &err, "daily cap: release", "ZREM %s %s", key, slot->member);
-    if (rc == -TP_ENET)
+    if (rc == TP_ENET)
         rc = tp_redis_cmd(s->r, NULL, &err, "daily cap: release", "ZREM %s %s", key, slot->member);
     pthread_mutex_unlock(&s->mu);
     if (rc < 0)

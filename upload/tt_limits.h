@@ -58,7 +58,7 @@ typedef struct {
 /* ---- creating stores ------------------------------------------------------------------- */
 
 /* The shared store on the Redis at url (keys under "tokprep:NAME:"). Connects now (and AUTHs)
- * with a 2 s timeout: -TP_ENET / -TP_EAUTH when that fails; later failures reconnect on the
+ * with a 2 s timeout: TP_ENET / TP_EAUTH when that fails; later failures reconnect on the
  * next call. *out owned by the caller. Thread-safe once made. */
 int tp_tt_limits_redis_new(tp_tt_limits **out, const tp_redis_url *url, tp_error *err);
 
@@ -80,14 +80,14 @@ const char *tp_tt_limits_describe(const tp_tt_limits *l);
  * *wait = 0; otherwise records nothing and sets *wait to the seconds until the oldest counted
  * request leaves the window (the caller sleeps and asks again). The check and the record are one
  * atomic step, so concurrent callers never exceed the limit together.
- * Redis unreachable or failing: -TP_ENET, message naming the store and saying that nothing was
+ * Redis unreachable or failing: TP_ENET, message naming the store and saying that nothing was
  * sent to TikTok (it never answers "go" without counting). */
 int tp_tt_limits_rate_take(tp_tt_limits *l, const tp_tt_account *a, tp_tt_endpoint ep, int limit,
                            double window, double *wait, tp_error *err);
 
 /* Before an init (a new post): may one more post be made under `limit` per 24 h (limit <= 0 = no
- * cap: 0 at once, nothing held)? 0 = yes; -TP_ERATE = no, *next = the epoch second when one will
- * be possible (the message says so, naming upload.tiktok.daily_limit); -TP_ENET = Redis failed
+ * cap: 0 at once, nothing held)? 0 = yes; TP_ERATE = no, *next = the epoch second when one will
+ * be possible (the message says so, naming upload.tiktok.daily_limit); TP_ENET = Redis failed
  * (nothing reserved; do not post). Redis: the slot is reserved atomically (two racing callers
  * cannot both take the last one) and counts as a post until released. Local: only checks. */
 int tp_tt_limits_daily_reserve(tp_tt_limits *l, const tp_tt_account *a, int limit, tp_tt_slot *slot,

@@ -26,8 +26,8 @@ typedef struct {
     char display[512]; /* redis://HOST:PORT/NAME, safe to print */
 } tp_redis_url;
 
-/* Parse url into *out (cleared first). -TP_EINVAL with a message naming what is wrong;
- * -TP_ECONFIG when the password file cannot be used. */
+/* Parse url into *out (cleared first). TP_EINVAL with a message naming what is wrong;
+ * TP_ECONFIG when the password file cannot be used. */
 int tp_redis_url_parse(tp_redis_url *out, const char *url, tp_error *err);
 /* Free the strings of u (wiping the password). */
 void tp_redis_url_clear(tp_redis_url *u);
@@ -35,8 +35,8 @@ void tp_redis_url_clear(tp_redis_url *u);
 typedef struct tp_redis tp_redis;
 
 /* Connect (and AUTH when a password is set) within timeout seconds; commands then time out after
- * `timeout` seconds too (a blocking XREADGROUP must ask for less). -TP_ENET when the server
- * cannot be reached, -TP_EAUTH when it refuses the password. *out owned by the caller; one
+ * `timeout` seconds too (a blocking XREADGROUP must ask for less). TP_ENET when the server
+ * cannot be reached, TP_EAUTH when it refuses the password. *out owned by the caller; one
  * connection serves one thread at a time. */
 int tp_redis_connect(tp_redis **out, const tp_redis_url *url, double timeout, tp_error *err);
 void tp_redis_free(tp_redis *r);
@@ -46,9 +46,9 @@ redisContext *tp_redis_context(tp_redis *r);
 const tp_redis_url *tp_redis_url_of(const tp_redis *r);
 
 /* Run one command (hiredis format). *reply (may be NULL: discarded) is the caller's to
- * freeReplyObject(); it is never an error reply. An error reply becomes -TP_ECONFLICT for
- * BUSYGROUP, -TP_EAUTH for NOAUTH/WRONGPASS, else -TP_EIO with the server's message; a broken
- * connection -TP_ENET (the connection is re-opened on the next call). `what` names the
+ * freeReplyObject(); it is never an error reply. An error reply becomes TP_ECONFLICT for
+ * BUSYGROUP, TP_EAUTH for NOAUTH/WRONGPASS, else TP_EIO with the server's message; a broken
+ * connection TP_ENET (the connection is re-opened on the next call). `what` names the
  * operation in messages. */
 int tp_redis_cmd(tp_redis *r, redisReply **reply, tp_error *err, const char *what,
                  const char *fmt, ...);

@@ -12,8 +12,8 @@
 
 #define TP_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
-/* Fill err (may be NULL) and return -code so callers can `return tp_error_set(...)`.
- * code is a positive TP_E* value. raw is the library's own code (AVERROR, CURLcode) or 0. */
+/* Fill err (may be NULL) and return code so callers can `return tp_error_set(...)`.
+ * code is a (negative) TP_E* value; a positive one is negated. raw is the library's own code (AVERROR, CURLcode) or 0. */
 int tp_error_set(tp_error *err, int code, int raw, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 int tp_error_setv(tp_error *err, int code, int raw, const char *fmt, va_list ap)
@@ -40,7 +40,7 @@ double tp_now_wall(void);
 int tp_cpu_count(void);
 
 /* Parse "1GB", "10MB", "5MiB", "128k", "15M" (k/M/G = powers of 1000, Ki/Mi/Gi = 1024; an
- * optional trailing B). Returns 0 and *out, or -TP_EINVAL. */
+ * optional trailing B). Returns 0 and *out, or TP_EINVAL. */
 int tp_parse_size(const char *s, int64_t *out);
 
 /* Logging to stderr, with a level set once at start-up by the CLI (TP_LOG env or -v). The level
@@ -58,7 +58,7 @@ void tp_sha256_update(tp_sha256 *s, const void *data, size_t len);
 void tp_sha256_final_hex(tp_sha256 *s, char hex[65]); /* also frees s */
 void tp_sha256_final_raw(tp_sha256 *s, uint8_t out[32]); /* also frees s */
 void tp_sha256_hex(const void *data, size_t len, char hex[65]);
-/* SHA-256 of a byte range of a file (len -1 = to the end); 0 or -TP_EIO. */
+/* SHA-256 of a byte range of a file (len -1 = to the end); 0 or TP_EIO. */
 /* Feed bytes [offset, offset + len) of fd to s (len < 0: to the end of the file), reading through
  * buf (bufsize bytes). Returns 0; -1 on a read error (errno set); -2 when the file ends before
  * offset + len. Shared by tp_sha256_file_range and the ledger's fingerprint. */
@@ -83,7 +83,7 @@ size_t tp_str_strip_controls(char *s);
 /* Read a small file whole (docs/SECURITY.md, "Sidecars"): opened with O_NONBLOCK (a FIFO never
  * blocks) and, when nofollow, O_NOFOLLOW (a symlink is refused); fstat must say regular file of
  * at most cap bytes. Returns 0 with *out NULL when path does not exist, 0 with *out a malloc'd
- * NUL-terminated copy (and *len, may be NULL) when read, or -TP_EIO / -TP_ENOMEM with err
+ * NUL-terminated copy (and *len, may be NULL) when read, or TP_EIO / TP_ENOMEM with err
  * saying why it was refused ("PATH: is a symbolic link; not read"); nothing is read then.
  * Thread-safe. */
 int tp_read_small_file(char **out, size_t *len, const char *path, size_t cap, bool nofollow,

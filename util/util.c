@@ -12,7 +12,7 @@
 
 const char *tp_error_name(int code)
 {
-    if (code < 0)
+    if (code > 0) /* accept a positive code too */
         code = -code;
     switch (code) {
     case TP_OK: return "ok";
@@ -57,7 +57,7 @@ static void copy_elided(char *dst, size_t size, const char *text, size_t len)
 
 int tp_error_setv(tp_error *err, int code, int raw, const char *fmt, va_list ap)
 {
-    if (code < 0)
+    if (code > 0) /* accept a positive code too */
         code = -code;
     if (err) {
         err->code = code;
@@ -76,7 +76,7 @@ int tp_error_setv(tp_error *err, int code, int raw, const char *fmt, va_list ap)
         }
         va_end(again);
     }
-    return -code;
+    return code;
 }
 
 int tp_error_set(tp_error *err, int code, int raw, const char *fmt, ...)
@@ -200,16 +200,16 @@ int tp_cpu_count(void)
 int tp_parse_size(const char *s, int64_t *out)
 {
     if (!s)
-        return -TP_EINVAL;
+        return TP_EINVAL;
     while (isspace((unsigned char)*s))
         s++;
     if (!isdigit((unsigned char)*s))
-        return -TP_EINVAL;
+        return TP_EINVAL;
     errno = 0;
     char *end = NULL;
     double v = strtod(s, &end);
     if (errno || end == s || v < 0)
-        return -TP_EINVAL;
+        return TP_EINVAL;
     while (isspace((unsigned char)*end))
         end++;
     double mult = 1;
@@ -228,10 +228,10 @@ int tp_parse_size(const char *s, int64_t *out)
     if (toupper((unsigned char)*end) == 'B')
         end++;
     if (*end != '\0')
-        return -TP_EINVAL;
+        return TP_EINVAL;
     double r = v * mult;
     if (r > 9.0e18)
-        return -TP_EINVAL;
+        return TP_EINVAL;
     *out = (int64_t)(r + 0.5);
     return 0;
 }

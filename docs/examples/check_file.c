@@ -17,7 +17,7 @@ int main(int argc, char **argv)
     }
     for (int i = 1; i < argc; i++) {
         tp_check *check = NULL;
-        tp_check_opts opts = TP_CHECK_OPTS_INIT;
+        tp_check_options opts = TP_CHECK_OPTIONS_INIT;
         if (tp_check_file(&check, profile, argv[i], &opts, &err) < 0) {
             fprintf(stderr, "%s\n", err.message); /* out of memory or cancelled */
             status = 2;

@@ -44,8 +44,8 @@ int main(int argc, char **argv)
         int rc = tp_fit_file(&outputs, &n, argv[i], profile, argv[1], &opts, &err);
         fputc('\n', stderr);
         if (rc < 0) {
-            printf("%s: %s: %s\n", argv[i], rc == -TP_EREJECT ? "rejected" : "failed", err.message);
-            status = rc == -TP_EREJECT && status < 2 ? 1 : 2;
+            printf("%s: %s: %s\n", argv[i], rc == TP_EREJECT ? "rejected" : "failed", err.message);
+            status = rc == TP_EREJECT && status < 2 ? 1 : 2;
             continue;
         }
         for (int k = 0; k < n; k++)

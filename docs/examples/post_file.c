@@ -45,7 +45,7 @@ int main(int argc, char **argv)
         goto out;
     }
     tp_tiktok_resume resume = TP_TIKTOK_RESUME_INIT;
-    tp_tiktok_post_opts opts = TP_TIKTOK_POST_OPTS_INIT;
+    tp_tiktok_post_options opts = TP_TIKTOK_POST_OPTIONS_INIT;
     tp_tiktok_result res;
     opts.resume = &resume;
     opts.progress = on_event;
@@ -53,7 +53,7 @@ int main(int argc, char **argv)
     int rc = tp_tiktok_post_file(&res, tt, argv[2], &opts, &err);
     if (rc < 0) {
         fprintf(stderr, "%s (%s)\n", err.message, tp_error_name(rc));
-        status = rc == -TP_EREJECT || rc == -TP_ERATE ? 1 : 2;
+        status = rc == TP_EREJECT || rc == TP_ERATE ? 1 : 2;
         goto out;
     }
     printf("%s: %s publish_id %s after %d chunk(s)%s\n", argv[2], res.status, res.publish_id,

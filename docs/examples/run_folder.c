@@ -79,7 +79,7 @@ int main(int argc, char **argv)
         goto out;
     if (tp_profile_open(&profile, "tiktok", sets, n_sets, &err) < 0)
         goto out;
-    tp_pipeline_opts opts = TP_PIPELINE_OPTS_INIT;
+    tp_pipeline_options opts = TP_PIPELINE_OPTIONS_INIT;
     opts.workdir = argv[1];
     opts.on_event = on_event;
     opts.payload = &t;
@@ -90,7 +90,7 @@ int main(int argc, char **argv)
     tp_pipeline_summary sum;
     int prc = tp_pipeline_run(pipeline, (const char *const *)argv + 2, (size_t)n_paths, &sum, &err);
     signal(SIGINT, SIG_DFL);
-    if (prc == -TP_ECANCELED)
+    if (prc == TP_ECANCELED)
         rc = 130;
     else if (prc == 0)
         rc = sum.failed ? 1 : 0;

@@ -29,7 +29,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
      * input shows up as our "timed out" error, and a hang past it as a libFuzzer timeout. */
     tp_limits lim = fuzz_profile->limits;
     lim.probe_timeout = 5;
-    tp_probe_opts opts = {.deep = false, .limits = &lim, .cancel = NULL};
+    tp_probe_options opts = {.deep = false, .limits = &lim, .cancel = NULL};
     tp_media_info m;
     tp_check_result r;
     tp_error err = TP_ERROR_INIT;

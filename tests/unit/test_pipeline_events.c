@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "util/queue.h"
+#include "util/fifo.h"
 #include "util/tp_util.h"
 
 static cJSON *parse_event(const tp_event *ev)
@@ -95,35 +95,35 @@ static void test_event_json(void **state)
 }
 
 /* Blocking pop in the old stage-queue form: NULL once closed and drained. */
-static void *pop(tp_queue *q)
+static void *pop(tp_fifo *q)
 {
     void *item = NULL;
-    return tp_queue_pop(q, &item) ? item : NULL;
+    return tp_fifo_pop(q, &item) ? item : NULL;
 }
 
 static void test_workq_bounds(void **state)
 {
     (void)state;
-    tp_queue *q = NULL;
+    tp_fifo *q = NULL;
     int a = 1, b = 2, c = 3;
-    assert_int_equal(tp_queue_new(&q, 2), 0);
-    assert_int_equal(tp_queue_try_push(q, &a), 0);
-    assert_int_equal(tp_queue_try_push(q, &b), 0);
-    assert_int_equal(tp_queue_try_push(q, &c), -TP_ECONFLICT); /* bounded */
-    assert_int_equal(tp_queue_length(q), 2);
+    assert_int_equal(tp_fifo_new(&q, 2), 0);
+    assert_int_equal(tp_fifo_try_push(q, &a), 0);
+    assert_int_equal(tp_fifo_try_push(q, &b), 0);
+    assert_int_equal(tp_fifo_try_push(q, &c), TP_ECONFLICT); /* bounded */
+    assert_int_equal(tp_fifo_length(q), 2);
     assert_ptr_equal(pop(q), &a); /* FIFO */
-    assert_int_equal(tp_queue_try_push(q, &c), 0);
-    tp_queue_close(q);
-    assert_int_equal(tp_queue_try_push(q, &a), -TP_ECANCELED);
-    assert_int_equal(tp_queue_push(q, &a), -TP_ECANCELED);
+    assert_int_equal(tp_fifo_try_push(q, &c), 0);
+    tp_fifo_close(q);
+    assert_int_equal(tp_fifo_try_push(q, &a), TP_ECANCELED);
+    assert_int_equal(tp_fifo_push(q, &a), TP_ECANCELED);
     assert_ptr_equal(pop(q), &b); /* drained after close */
     assert_ptr_equal(pop(q), &c);
     assert_null(pop(q));
-    tp_queue_free(q);
+    tp_fifo_free(q);
 }
 
 typedef struct {
-    tp_queue *q;
+    tp_fifo *q;
     long sum;
 } consumer;
 
@@ -139,8 +139,8 @@ static void *consume(void *arg)
 static void test_workq_threads(void **state)
 {
     (void)state;
-    tp_queue *q = NULL;
-    assert_int_equal(tp_queue_new(&q, 4), 0);
+    tp_fifo *q = NULL;
+    assert_int_equal(tp_fifo_new(&q, 4), 0);
     pthread_t th[3];
     consumer cs[3];
     for (int i = 0; i < 3; i++) {
@@ -150,17 +150,17 @@ static void test_workq_threads(void **state)
     }
     long want = 0;
     for (long i = 1; i <= 10000; i++) {
-        assert_int_equal(tp_queue_push(q, (void *)(intptr_t)i), 0); /* blocks while full */
+        assert_int_equal(tp_fifo_push(q, (void *)(intptr_t)i), 0); /* blocks while full */
         want += i;
     }
-    tp_queue_close(q);
+    tp_fifo_close(q);
     long got = 0;
     for (int i = 0; i < 3; i++) {
         pthread_join(th[i], NULL);
         got += cs[i].sum;
     }
     assert_int_equal(got, want); /* each item exactly once */
-    tp_queue_free(q);
+    tp_fifo_free(q);
 }
 
 int main(void)

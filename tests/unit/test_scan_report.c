@@ -51,12 +51,12 @@ static void test_scan(void **state)
     assert_int_equal(l.items[0].error, 0);
     assert_false(l.items[0].from_dir);
     assert_true(l.items[1].from_dir && l.items[1].not_media);
-    assert_int_equal(l.items[1].error, -TP_EMEDIA);
+    assert_int_equal(l.items[1].error, TP_EMEDIA);
     assert_non_null(strstr(l.items[1].message, "notes.mp4: not media: looks like text"));
     assert_true(l.items[2].not_media);
     assert_non_null(strstr(l.items[2].message, "page.mov: not media: looks like HTML"));
     assert_string_equal(l.items[3].path, missing);
-    assert_int_equal(l.items[3].error, -TP_EIO);
+    assert_int_equal(l.items[3].error, TP_EIO);
     assert_non_null(strstr(l.items[3].message, "no such file"));
     assert_int_equal(l.n_non_media, 1);
     assert_int_equal(l.n_symlinks, 0);

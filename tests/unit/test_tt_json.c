@@ -47,13 +47,13 @@ static void test_envelope(void **state)
          0, "ok"},
         {"{\"data\":{},\"error\":{\"code\":\"spam_risk_too_many_posts\",\"message\":\"cap\","
          "\"log_id\":\"L\"}}",
-         -TP_EHTTP, "spam_risk_too_many_posts"},
+         TP_EHTTP, "spam_risk_too_many_posts"},
         {"{\"error\":{\"code\":\"ok\"}}", 0, "ok"},
-        {"{\"data\":{}}", -TP_EHTTP, ""},
-        {"not json", -TP_EHTTP, ""},
-        {"[1,2]", -TP_EHTTP, ""},
-        {"{\"error\":{\"code\":5}}", -TP_EHTTP, ""},
-        {"", -TP_EHTTP, ""},
+        {"{\"data\":{}}", TP_EHTTP, ""},
+        {"not json", TP_EHTTP, ""},
+        {"[1,2]", TP_EHTTP, ""},
+        {"{\"error\":{\"code\":5}}", TP_EHTTP, ""},
+        {"", TP_EHTTP, ""},
     };
     for (size_t i = 0; i < TP_ARRAY_LEN(cases); i++) {
         cJSON *data = NULL;
@@ -85,13 +85,13 @@ static void test_token_response(void **state)
     /* An error with HTTP 200: judged by the body; previous token left untouched. */
     const char *bad = "{\"error\":\"invalid_grant\",\"error_description\":\"Authorization code is "
                       "expired.\",\"log_id\":\"X\"}";
-    assert_int_equal(tp_tt_parse_token_response(&t, &api, bad, strlen(bad), 1000), -TP_EAUTH);
+    assert_int_equal(tp_tt_parse_token_response(&t, &api, bad, strlen(bad), 1000), TP_EAUTH);
     assert_string_equal(api.code, "invalid_grant");
     assert_string_equal(api.message, "Authorization code is expired.");
     assert_string_equal(t.access_token, "act.1");
     const char *noref = "{\"access_token\":\"act.2\"}";
-    assert_int_equal(tp_tt_parse_token_response(&t, &api, noref, strlen(noref), 0), -TP_EAUTH);
-    assert_int_equal(tp_tt_parse_token_response(&t, &api, "{", 1, 0), -TP_EHTTP);
+    assert_int_equal(tp_tt_parse_token_response(&t, &api, noref, strlen(noref), 0), TP_EAUTH);
+    assert_int_equal(tp_tt_parse_token_response(&t, &api, "{", 1, 0), TP_EHTTP);
 
     /* Token file round trip. */
     char *s = tp_tt_token_serialize(&t);
@@ -103,7 +103,7 @@ static void test_token_response(void **state)
     tp_error err = TP_ERROR_INIT;
     const char *missing = "{\"access_token\":\"a\",\"open_id\":\"o\",\"scope\":\"s\","
                           "\"expires_at\":1,\"refresh_expires_at\":2}";
-    assert_int_equal(tp_tt_token_parse(&u, missing, strlen(missing), &err), -TP_EINVAL);
+    assert_int_equal(tp_tt_token_parse(&u, missing, strlen(missing), &err), TP_EINVAL);
     assert_non_null(strstr(err.message, "refresh_token"));
     assert_null(strstr(err.message, "\"a\""));
     tp_tt_token_clear(&t);
@@ -119,13 +119,13 @@ static void test_remote_text_stripped(void **state)
     const char *bad = "{\"error\":\"invalid_grant\\u001b[2J\",\"error_description\":"
                       "\"\\u001b]0;pwned\\u0007 code\\u009b31m expired\\u007f.\","
                       "\"log_id\":\"X\\r\\nY\"}";
-    assert_int_equal(tp_tt_parse_token_response(&t, &api, bad, strlen(bad), 1000), -TP_EAUTH);
+    assert_int_equal(tp_tt_parse_token_response(&t, &api, bad, strlen(bad), 1000), TP_EAUTH);
     assert_string_equal(api.code, "invalid_grant[2J");
     assert_string_equal(api.message, "]0;pwned code31m expired.");
     assert_string_equal(api.log_id, "X  Y");
     const char *env = "{\"data\":{},\"error\":{\"code\":\"spam\\u001b[1m\","
                       "\"message\":\"slow\\u0085 down\",\"log_id\":\"L\"}}";
-    assert_int_equal(tp_tt_parse_envelope(NULL, &api, env, strlen(env)), -TP_EHTTP);
+    assert_int_equal(tp_tt_parse_envelope(NULL, &api, env, strlen(env)), TP_EHTTP);
     assert_string_equal(api.code, "spam[1m");
     assert_string_equal(api.message, "slow down");
     tp_tt_callback cb;
@@ -162,7 +162,7 @@ static void test_payloads(void **state)
     assert_int_equal(ci.max_duration, 300);
     cJSON_Delete(j);
     j = parse("{\"creator_username\":\"u\"}");
-    assert_int_equal(tp_tt_parse_creator_info(&ci, j), -TP_EHTTP);
+    assert_int_equal(tp_tt_parse_creator_info(&ci, j), TP_EHTTP);
     cJSON_Delete(j);
 
     tp_tt_init_info ii;
@@ -171,7 +171,7 @@ static void test_payloads(void **state)
     assert_string_equal(ii.publish_id, "v_pub_file~v2-1.123");
     cJSON_Delete(j);
     j = parse("{\"publish_id\":\"p\"}");
-    assert_int_equal(tp_tt_parse_init(&ii, j), -TP_EHTTP);
+    assert_int_equal(tp_tt_parse_init(&ii, j), TP_EHTTP);
     cJSON_Delete(j);
 
     tp_tt_status_info si;
@@ -190,7 +190,7 @@ static void test_payloads(void **state)
     assert_int_equal(si.uploaded_bytes, -1);
     cJSON_Delete(j);
     j = parse("{\"fail_reason\":\"x\"}");
-    assert_int_equal(tp_tt_parse_status(&si, j), -TP_EHTTP);
+    assert_int_equal(tp_tt_parse_status(&si, j), TP_EHTTP);
     cJSON_Delete(j);
 }
 
@@ -206,12 +206,12 @@ static void test_content_range(void **state)
         {"bytes 0-9999999/50000123", 0, 9999999, 50000123},
         {"bytes */5000", 0, -1, 5000},
         {"  bytes 0-0/1\r\n", 0, 0, 1},
-        {"bytes 0-5000/5000", -TP_EINVAL, 0, 0},
-        {"bytes 10-5/50", -TP_EINVAL, 0, 0},
-        {"bytes 0-1/", -TP_EINVAL, 0, 0},
-        {"items 0-1/2", -TP_EINVAL, 0, 0},
-        {"bytes 0-99999999999999999999/1", -TP_EINVAL, 0, 0},
-        {"", -TP_EINVAL, 0, 0},
+        {"bytes 0-5000/5000", TP_EINVAL, 0, 0},
+        {"bytes 10-5/50", TP_EINVAL, 0, 0},
+        {"bytes 0-1/", TP_EINVAL, 0, 0},
+        {"items 0-1/2", TP_EINVAL, 0, 0},
+        {"bytes 0-99999999999999999999/1", TP_EINVAL, 0, 0},
+        {"", TP_EINVAL, 0, 0},
     };
     for (size_t i = 0; i < TP_ARRAY_LEN(cases); i++) {
         int64_t last = 7, total = 7;
@@ -221,7 +221,7 @@ static void test_content_range(void **state)
             assert_int_equal(total, cases[i].total);
         }
     }
-    assert_int_equal(tp_tt_parse_content_range(NULL, NULL, NULL), -TP_EINVAL);
+    assert_int_equal(tp_tt_parse_content_range(NULL, NULL, NULL), TP_EINVAL);
 }
 
 static void test_callback(void **state)
@@ -240,10 +240,10 @@ static void test_callback(void **state)
     assert_string_equal(cb.error, "access_denied");
     assert_string_equal(cb.error_description, "The user denied");
     assert_int_equal(tp_tt_parse_callback(&cb, "code=a&state=b"), 0);
-    assert_int_equal(tp_tt_parse_callback(&cb, "http://x/?state=b"), -TP_EINVAL);
-    assert_int_equal(tp_tt_parse_callback(&cb, "http://x/?code=%zz"), -TP_EINVAL);
-    assert_int_equal(tp_tt_parse_callback(&cb, "http://x/?code=%4"), -TP_EINVAL);
-    assert_int_equal(tp_tt_parse_callback(&cb, "http://x/?code=a%00b"), -TP_EINVAL);
+    assert_int_equal(tp_tt_parse_callback(&cb, "http://x/?state=b"), TP_EINVAL);
+    assert_int_equal(tp_tt_parse_callback(&cb, "http://x/?code=%zz"), TP_EINVAL);
+    assert_int_equal(tp_tt_parse_callback(&cb, "http://x/?code=%4"), TP_EINVAL);
+    assert_int_equal(tp_tt_parse_callback(&cb, "http://x/?code=a%00b"), TP_EINVAL);
 }
 
 static void test_caption_units(void **state)
@@ -271,7 +271,7 @@ static void test_caption_units(void **state)
     memset(lng, 'a', 2201);
     lng[2201] = '\0';
     tp_error err = TP_ERROR_INIT;
-    assert_int_equal(tp_tt_caption(&cap, "/x/y.mp4", lng, &err), -TP_EREJECT);
+    assert_int_equal(tp_tt_caption(&cap, "/x/y.mp4", lng, &err), TP_EREJECT);
     assert_non_null(strstr(err.message, "2201 UTF-16 units"));
     lng[2200] = '\0';
     assert_int_equal(tp_tt_caption(&cap, "/x/y.mp4", lng, NULL), 0);
@@ -362,7 +362,7 @@ static void test_resume_json(void **state)
         "nul",
     };
     for (size_t i = 0; i < TP_ARRAY_LEN(bad); i++)
-        assert_int_equal(tp_tt_resume_parse(&back, bad[i], strlen(bad[i]), NULL), -TP_EINVAL);
+        assert_int_equal(tp_tt_resume_parse(&back, bad[i], strlen(bad[i]), NULL), TP_EINVAL);
 }
 
 static void test_url_policy(void **state)

@@ -210,7 +210,7 @@ static void test_local_store(void **state)
         tp_tt_limits_daily_uploaded(l, &acct);
     }
     int64_t now = (int64_t)tp_now_wall();
-    assert_int_equal(tp_tt_limits_daily_reserve(l, &acct, 2, &slot, &next, &err), -TP_ERATE);
+    assert_int_equal(tp_tt_limits_daily_reserve(l, &acct, 2, &slot, &next, &err), TP_ERATE);
     assert_true(next >= now + TP_TT_DAILY_WINDOW - 5 && next <= now + TP_TT_DAILY_WINDOW + 1);
     assert_non_null(strstr(err.message, "daily limit of 2"));
     /* limit 0 = no cap */
@@ -401,7 +401,7 @@ static void test_daily_race(void **state)
                 winner = i;
                 assert_true(ra[i].slot.held);
             } else {
-                assert_int_equal(ra[i].rc, -TP_ERATE);
+                assert_int_equal(ra[i].rc, TP_ERATE);
                 assert_false(ra[i].slot.held);
                 assert_true(ra[i].next > now + TP_TT_DAILY_WINDOW - 60);
                 assert_non_null(strstr(ra[i].message, "daily limit of 3"));
@@ -414,7 +414,7 @@ static void test_daily_race(void **state)
             tp_tt_limits_daily_release(ra[winner].l, &acct, &ra[winner].slot);
             assert_false(ra[winner].slot.held);
             assert_int_equal(tp_tt_limits_daily_reserve(a, &acct, 3, &s, &next, &err), 0);
-            assert_int_equal(tp_tt_limits_daily_reserve(b, &acct, 3, &s, &next, &err), -TP_ERATE);
+            assert_int_equal(tp_tt_limits_daily_reserve(b, &acct, 3, &s, &next, &err), TP_ERATE);
         }
     }
     /* the daily key lives a day and an hour, no longer */
@@ -441,7 +441,7 @@ static void test_daily_race(void **state)
 }
 
 /* Redis goes away: every operation that could let a request or a post through fails with
- * -TP_ENET and says why; release and accepted only log. Then it comes back: reconnects. */
+ * TP_ENET and says why; release and accepted only log. Then it comes back: reconnects. */
 static void test_redis_gone(void **state)
 {
     server *srv = *state;
@@ -456,12 +456,12 @@ static void test_redis_gone(void **state)
     assert_int_equal(tp_tt_limits_daily_reserve(l, &acct, 5, &slot, &next, &err), 0);
     assert_true(slot.held);
     stop(srv);
-    assert_int_equal(tp_tt_limits_rate_take(l, &acct, TP_TT_EP_INIT, 6, 60, &wait, &err), -TP_ENET);
+    assert_int_equal(tp_tt_limits_rate_take(l, &acct, TP_TT_EP_INIT, 6, 60, &wait, &err), TP_ENET);
     assert_non_null(strstr(err.message, "shared TikTok limits at redis://127.0.0.1:"));
     assert_non_null(strstr(err.message, "not sending the init request"));
     assert_non_null(strstr(err.message, "retry when Redis answers again"));
     tp_tt_slot s2;
-    assert_int_equal(tp_tt_limits_daily_reserve(l, &acct, 5, &s2, &next, &err), -TP_ENET);
+    assert_int_equal(tp_tt_limits_daily_reserve(l, &acct, 5, &s2, &next, &err), TP_ENET);
     assert_false(s2.held);
     assert_non_null(strstr(err.message, "not starting a new post"));
     tp_tt_limits_daily_release(l, &acct, &slot); /* logs, does not crash */
@@ -469,11 +469,11 @@ static void test_redis_gone(void **state)
     tp_tt_limits_free(l);
     /* a store cannot be made without its Redis */
     tp_tt_limits *none = NULL;
-    assert_int_equal(tp_tt_limits_redis_open(&none, srv->url, &err), -TP_ENET);
+    assert_int_equal(tp_tt_limits_redis_open(&none, srv->url, &err), TP_ENET);
     assert_null(none);
     assert_non_null(strstr(err.message, "shared TikTok limits"));
     /* a bad URL names the problem without mentioning --queue */
-    assert_int_equal(tp_tt_limits_redis_open(&none, "redis://h:1", &err), -TP_EINVAL);
+    assert_int_equal(tp_tt_limits_redis_open(&none, "redis://h:1", &err), TP_EINVAL);
     assert_non_null(strstr(err.message, "shared limits URL"));
     assert_null(strstr(err.message, "--queue"));
 
@@ -497,7 +497,7 @@ static void test_reconnect(void **state)
     int port = srv->port;
     stop(srv);
     assert_int_equal(tp_tt_limits_rate_take(l, &acct, TP_TT_EP_STATUS, 30, 60, &wait, &err),
-                     -TP_ENET);
+                     TP_ENET);
     /* restart on the same port */
     char cmd[256];
     snprintf(cmd, sizeof(cmd),

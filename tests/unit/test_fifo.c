@@ -9,37 +9,37 @@
 
 #include <cmocka.h>
 
-#include "util/queue.h"
+#include "util/fifo.h"
 #include "util/tp_util.h"
 
 static void test_fifo_and_close(void **state)
 {
     (void)state;
-    tp_queue *q = NULL;
+    tp_fifo *q = NULL;
     int items[5] = {0, 1, 2, 3, 4};
     void *got = NULL;
-    assert_int_equal(tp_queue_new(&q, 0), -TP_EINVAL);
-    assert_int_equal(tp_queue_new(&q, 5), 0);
+    assert_int_equal(tp_fifo_new(&q, 0), TP_EINVAL);
+    assert_int_equal(tp_fifo_new(&q, 5), 0);
     for (int i = 0; i < 5; i++)
-        assert_int_equal(tp_queue_push(q, &items[i]), 0);
-    assert_int_equal(tp_queue_length(q), 5);
-    assert_int_equal(tp_queue_pop(q, &got), 1);
+        assert_int_equal(tp_fifo_push(q, &items[i]), 0);
+    assert_int_equal(tp_fifo_length(q), 5);
+    assert_int_equal(tp_fifo_pop(q, &got), 1);
     assert_ptr_equal(got, &items[0]);
-    tp_queue_close(q);
-    assert_int_equal(tp_queue_push(q, &items[0]), -TP_ECANCELED);
+    tp_fifo_close(q);
+    assert_int_equal(tp_fifo_push(q, &items[0]), TP_ECANCELED);
     for (int i = 1; i < 5; i++) { /* closed queues still drain in order */
-        assert_int_equal(tp_queue_pop(q, &got), 1);
+        assert_int_equal(tp_fifo_pop(q, &got), 1);
         assert_ptr_equal(got, &items[i]);
     }
-    assert_int_equal(tp_queue_pop(q, &got), 0);
-    assert_int_equal(tp_queue_try_pop(q, &got), 0);
-    tp_queue_close(q); /* idempotent */
-    tp_queue_free(q);
-    tp_queue_free(NULL);
+    assert_int_equal(tp_fifo_pop(q, &got), 0);
+    assert_int_equal(tp_fifo_try_pop(q, &got), 0);
+    tp_fifo_close(q); /* idempotent */
+    tp_fifo_free(q);
+    tp_fifo_free(NULL);
 }
 
 typedef struct {
-    tp_queue *q;
+    tp_fifo *q;
     int base, count;
 } producer_arg;
 
@@ -47,12 +47,12 @@ static void *producer(void *p)
 {
     producer_arg *a = p;
     for (int i = 0; i < a->count; i++)
-        tp_queue_push(a->q, (void *)(intptr_t)(a->base + i + 1));
+        tp_fifo_push(a->q, (void *)(intptr_t)(a->base + i + 1));
     return NULL;
 }
 
 typedef struct {
-    tp_queue *q;
+    tp_fifo *q;
     long long sum;
     int n;
 } consumer_arg;
@@ -61,7 +61,7 @@ static void *consumer(void *p)
 {
     consumer_arg *a = p;
     void *item;
-    while (tp_queue_pop(a->q, &item) == 1) {
+    while (tp_fifo_pop(a->q, &item) == 1) {
         a->sum += (intptr_t)item;
         a->n++;
     }
@@ -73,11 +73,11 @@ static void test_many_threads(void **state)
 {
     (void)state;
     enum { P = 4, C = 3, N = 5000 };
-    tp_queue *q = NULL;
+    tp_fifo *q = NULL;
     pthread_t pt[P], ct[C];
     producer_arg pa[P];
     consumer_arg ca[C];
-    assert_int_equal(tp_queue_new(&q, 3), 0);
+    assert_int_equal(tp_fifo_new(&q, 3), 0);
     for (int i = 0; i < C; i++) {
         ca[i] = (consumer_arg){q, 0, 0};
         pthread_create(&ct[i], NULL, consumer, &ca[i]);
@@ -88,7 +88,7 @@ static void test_many_threads(void **state)
     }
     for (int i = 0; i < P; i++)
         pthread_join(pt[i], NULL);
-    tp_queue_close(q);
+    tp_fifo_close(q);
     long long sum = 0;
     int n = 0;
     for (int i = 0; i < C; i++) {
@@ -99,29 +99,29 @@ static void test_many_threads(void **state)
     const long long total = (long long)P * N;
     assert_int_equal(n, total);
     assert_true(sum == total * (total + 1) / 2);
-    tp_queue_free(q);
+    tp_fifo_free(q);
 }
 
 static void *close_later(void *p)
 {
     usleep(20000);
-    tp_queue_close(p);
+    tp_fifo_close(p);
     return NULL;
 }
 
-/* A producer blocked on a full queue is released by close with -TP_ECANCELED. */
+/* A producer blocked on a full queue is released by close with TP_ECANCELED. */
 static void test_close_wakes_blocked_push(void **state)
 {
     (void)state;
-    tp_queue *q = NULL;
+    tp_fifo *q = NULL;
     pthread_t t;
     int x = 1;
-    assert_int_equal(tp_queue_new(&q, 1), 0);
-    assert_int_equal(tp_queue_push(q, &x), 0);
+    assert_int_equal(tp_fifo_new(&q, 1), 0);
+    assert_int_equal(tp_fifo_push(q, &x), 0);
     pthread_create(&t, NULL, close_later, q);
-    assert_int_equal(tp_queue_push(q, &x), -TP_ECANCELED);
+    assert_int_equal(tp_fifo_push(q, &x), TP_ECANCELED);
     pthread_join(t, NULL);
-    tp_queue_free(q);
+    tp_fifo_free(q);
 }
 
 int main(void)

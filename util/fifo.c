@@ -1,13 +1,13 @@
 /* Bounded blocking FIFO: a ring buffer under one mutex, with "not empty" and "not full"
  * condition variables. */
-#include "util/queue.h"
+#include "util/fifo.h"
 
 #include <pthread.h>
 #include <stdlib.h>
 
 #include "util/tp_util.h"
 
-struct tp_queue {
+struct tp_fifo {
     pthread_mutex_t lock;
     pthread_cond_t not_empty, not_full;
     void **items;
@@ -15,18 +15,18 @@ struct tp_queue {
     bool closed;
 };
 
-int tp_queue_new(tp_queue **out, size_t capacity)
+int tp_fifo_new(tp_fifo **out, size_t capacity)
 {
     *out = NULL;
     if (capacity == 0)
-        return -TP_EINVAL;
-    tp_queue *q = calloc(1, sizeof(*q));
+        return TP_EINVAL;
+    tp_fifo *q = calloc(1, sizeof(*q));
     if (!q)
-        return -TP_ENOMEM;
+        return TP_ENOMEM;
     q->items = calloc(capacity, sizeof(*q->items));
     if (!q->items) {
         free(q);
-        return -TP_ENOMEM;
+        return TP_ENOMEM;
     }
     q->capacity = capacity;
     pthread_mutex_init(&q->lock, NULL);
@@ -36,7 +36,7 @@ int tp_queue_new(tp_queue **out, size_t capacity)
     return 0;
 }
 
-void tp_queue_free(tp_queue *q)
+void tp_fifo_free(tp_fifo *q)
 {
     if (!q)
         return;
@@ -47,36 +47,36 @@ void tp_queue_free(tp_queue *q)
     free(q);
 }
 
-static void put(tp_queue *q, void *item)
+static void put(tp_fifo *q, void *item)
 {
     q->items[(q->head + q->count) % q->capacity] = item;
     q->count++;
     pthread_cond_signal(&q->not_empty);
 }
 
-int tp_queue_push(tp_queue *q, void *item)
+int tp_fifo_push(tp_fifo *q, void *item)
 {
     pthread_mutex_lock(&q->lock);
     while (q->count == q->capacity && !q->closed)
         pthread_cond_wait(&q->not_full, &q->lock);
-    int rc = q->closed ? -TP_ECANCELED : 0;
+    int rc = q->closed ? TP_ECANCELED : 0;
     if (rc == 0)
         put(q, item);
     pthread_mutex_unlock(&q->lock);
     return rc;
 }
 
-int tp_queue_try_push(tp_queue *q, void *item)
+int tp_fifo_try_push(tp_fifo *q, void *item)
 {
     pthread_mutex_lock(&q->lock);
-    int rc = q->closed ? -TP_ECANCELED : q->count == q->capacity ? -TP_ECONFLICT : 0;
+    int rc = q->closed ? TP_ECANCELED : q->count == q->capacity ? TP_ECONFLICT : 0;
     if (rc == 0)
         put(q, item);
     pthread_mutex_unlock(&q->lock);
     return rc;
 }
 
-static void *take(tp_queue *q)
+static void *take(tp_fifo *q)
 {
     void *item = q->items[q->head];
     q->items[q->head] = NULL;
@@ -86,7 +86,7 @@ static void *take(tp_queue *q)
     return item;
 }
 
-int tp_queue_pop(tp_queue *q, void **item)
+int tp_fifo_pop(tp_fifo *q, void **item)
 {
     pthread_mutex_lock(&q->lock);
     while (q->count == 0 && !q->closed)
@@ -98,7 +98,7 @@ int tp_queue_pop(tp_queue *q, void **item)
     return got;
 }
 
-int tp_queue_try_pop(tp_queue *q, void **item)
+int tp_fifo_try_pop(tp_fifo *q, void **item)
 {
     pthread_mutex_lock(&q->lock);
     int got = q->count > 0;
@@ -108,7 +108,7 @@ int tp_queue_try_pop(tp_queue *q, void **item)
     return got;
 }
 
-void tp_queue_close(tp_queue *q)
+void tp_fifo_close(tp_fifo *q)
 {
     pthread_mutex_lock(&q->lock);
     q->closed = true;
@@ -117,7 +117,7 @@ void tp_queue_close(tp_queue *q)
     pthread_mutex_unlock(&q->lock);
 }
 
-size_t tp_queue_length(tp_queue *q)
+size_t tp_fifo_length(tp_fifo *q)
 {
     pthread_mutex_lock(&q->lock);
     size_t n = q->count;
