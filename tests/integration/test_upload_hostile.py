@@ -17,7 +17,7 @@ import urllib.request
 sys.path.insert(0, os.path.join(os.environ.get("TP_SOURCE_DIR", os.path.join(
     os.path.dirname(__file__), "..", "..")), "tests", "fake_tiktok"))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cases import module_cases, run_cases  # noqa: E402
+import tprunner  # noqa: E402
 from harness import Client, FakeTikTok, random_file  # noqa: E402
 
 SMALL_SERVER = ["--min-chunk", "50000", "--max-chunk", "640000", "--final-max", "1280000"]
@@ -231,12 +231,9 @@ SLOW = {"test_slow_loris_creator", "test_slow_loris_put", "test_drip_status"}
 
 
 def main(slow=False):
-    t0 = time.time()
-    cases = [(n, f) for n, f in module_cases(globals(), sort=True) if (n in SLOW) == slow]
-    rc = run_cases(cases, only=sys.argv[1:],
-                   after=[("no secrets in any output", check_no_secrets)], cleanup=[ROOT])
-    print("%.1f s" % (time.time() - t0))
-    return rc
+    """The fast cases, or (from test_upload_hostile_slow.py) the slow ones."""
+    return tprunner.main(globals(), sort=True, select=lambda name: (name in SLOW) == slow,
+                         after=[check_no_secrets], cleanup=[ROOT])
 
 
 if __name__ == "__main__":
