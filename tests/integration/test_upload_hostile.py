@@ -65,6 +65,11 @@ def last_error(stderr):
     return lines[-1] if lines else ""
 
 
+def fired(st, fault):
+    """The fault was armed and hit: else the case would pass without testing anything."""
+    assert "fault " + fault in st["events"], st["events"]
+
+
 def expect(r, *needles):
     text = r.stderr + r.stdout
     for n in needles:
@@ -91,7 +96,10 @@ def test_garbage_body():
 
 
 def test_not_an_envelope():
-    upload("noenvelope", ["--fault", "no-envelope:creator:1"])
+    st, r, _ = upload("noenvelope", ["--fault", "no-envelope:creator:1"])
+    fired(st, "no-envelope:creator:1")
+    expect(r, "creator_info", "unreadable answer")
+    assert not st["publishes"]
 
 
 def test_wrong_types_creator():
@@ -126,8 +134,11 @@ def test_wrong_types_token_refresh():
 
 
 def test_missing_fields_token_refresh():
-    upload("missing_token", ["--fault", "expire-token:creator:1",
-                             "--fault", "missing-fields:token:2"])
+    st, r, _ = upload("missing_token", ["--fault", "expire-token:creator:1",
+                                        "--fault", "missing-fields:token:2"])
+    fired(st, "missing-fields:token:2")
+    expect(r, "cannot refresh the access token", "no_access_token")
+    assert not st["publishes"]
 
 
 # ---- time ---------------------------------------------------------------------------------------
@@ -172,15 +183,25 @@ def test_redirect_creator_no_token_follows():
 
 
 def test_redirect_init_no_token_follows():
-    upload("redirect_init", ["--fault", "redirect:init:1"])
+    st, r, _ = upload("redirect_init", ["--fault", "redirect:init:1"])
+    fired(st, "redirect:init:1")  # upload() checked that nothing reached the redirect target
+    expect(r, "video/init", "HTTP 307")
+    assert not st["publishes"]
 
 
 def test_redirect_put_no_data_follows():
     st, r, _ = upload("redirect_put", ["--fault", "redirect:put:1", "--fault", "redirect:put:2"])
+    fired(st, "redirect:put:1")
+    expect(r, "PUT chunk 1/1", "HTTP 307")
+    assert not any(p["complete"] for p in st["publishes"]), st["publishes"]
 
 
 def test_redirect_token_refresh_no_secret_follows():
-    upload("redirect_token", ["--fault", "expire-token:creator:1", "--fault", "redirect:token:2"])
+    st, r, _ = upload("redirect_token", ["--fault", "expire-token:creator:1",
+                                         "--fault", "redirect:token:2"])
+    fired(st, "redirect:token:2")
+    expect(r, "oauth/token", "HTTP 307")
+    assert not st["publishes"]
 
 
 def test_tls_self_signed_refused():
