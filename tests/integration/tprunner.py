@@ -44,10 +44,11 @@ class _Case(unittest.TestCase):
 
     def runTest(self):
         params = inspect.signature(self._fn).parameters
-        missing = [p for p in params if p not in self._values]
+        missing = [p for p, v in params.items()
+                   if p not in self._values and v.default is inspect.Parameter.empty]
         if missing:
             raise TypeError("%s: the fixture gives no %s" % (self._name, ", ".join(missing)))
-        self._fn(**{p: self._values[p] for p in params})
+        self._fn(**{p: self._values[p] for p in params if p in self._values})
 
     def id(self):
         return self._name
