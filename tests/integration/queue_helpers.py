@@ -1,6 +1,6 @@
 """Helpers for the queue tests (tokprep enqueue / worker / status --queue): a throwaway
-redis-server on a loopback port, cheap distinct contents, workers as processes. Exit code 77
-(ctest SKIP_RETURN_CODE) when redis-server is not installed."""
+redis-server on a loopback port, cheap distinct contents, workers as processes. require_redis()
+skips the test when redis-server is not installed."""
 import json
 import os
 import shutil
@@ -13,9 +13,9 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import pipeline_helpers as h  # noqa: E402
+import tprunner  # noqa: E402
 
 TOKPREP = os.environ.get("TOKPREP", "tokprep")
-SKIP = 77
 # The sanitizer build is several times slower: waits scale with it.
 SLOW = 3.0 if os.environ.get("TP_SANITIZE") else 1.0
 
@@ -32,9 +32,9 @@ def wait_for(pred, timeout, what):
     raise AssertionError("timed out waiting for " + what)
 
 def require_redis():
+    """Skip the test (every case, from a fixture) when redis-server is not installed."""
     if not shutil.which("redis-server"):
-        print("SKIP: redis-server is not installed (scripts/test.sh installs it)")
-        sys.exit(SKIP)
+        tprunner.skip("redis-server is not installed (scripts/test.sh installs it)")
 
 
 def free_port():

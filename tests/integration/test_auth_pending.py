@@ -4,6 +4,7 @@ SIGINT or SIGTERM stops it, not once it succeeded, not when it expired; a login 
 (SIGKILL) leaves one, and the next login sweeps it. Only `--no-wait` keeps it, for its --code;
 a failed --code keeps it too (a forged redirect must not end the login; test_upload's
 test_login_code_path retries after one) until the 10 minutes are over. About 5 s."""
+import contextlib
 import os
 import signal
 import subprocess
@@ -15,7 +16,7 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(os.environ.get("TP_SOURCE_DIR", os.path.join(HERE, "..", "..")),
                                 "tests", "fake_tiktok"))
 import pipeline_helpers as h  # noqa: E402
-from cases import run_cases  # noqa: E402
+import tprunner  # noqa: E402
 from harness import Client, FakeTikTok  # noqa: E402
 
 
@@ -95,15 +96,12 @@ def test_success(c):
     assert not os.path.exists(pending(c)), "pending file left after a login"
 
 
-def main():
+@contextlib.contextmanager
+def client():
     with h.TempDir() as t:
         with FakeTikTok(workdir=t) as srv:
-            c = Client(srv, t)
-            return run_cases([(name, lambda fn=fn: fn(c)) for name, fn in [
-                ("wait times out", test_wait_times_out), ("signals", test_signals),
-                ("killed, then swept", test_killed_then_swept), ("--code", test_code),
-                ("success", test_success)]])
+            yield {"c": Client(srv, t)}
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(tprunner.main(globals(), fixture=client))

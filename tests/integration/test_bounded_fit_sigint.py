@@ -11,6 +11,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bounded_helpers as b  # noqa: E402
 import pipeline_helpers as h  # noqa: E402
+import tprunner  # noqa: E402
 
 RAISED = ["--set", "limits.max_output_frames=100000000", "--set", "limits.max_frame_gap=86400"]
 STOP_S = 2.0
@@ -55,7 +56,7 @@ def fit(bomb, outdir, sigs, what):
         b.stop(p)
 
 
-def main():
+def test_bounded_fit_sigint():
     with h.TempDir() as t:
         bomb = os.path.join(t, "gap.mkv")
         b.make_gap_bomb(bomb)
@@ -106,8 +107,7 @@ def main():
         finally:
             b.stop(p)
         assert h.temp_files(work) == [], h.temp_files(work)
-    print("ok")
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(tprunner.main(globals()))

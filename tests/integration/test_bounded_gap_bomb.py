@@ -9,6 +9,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bounded_helpers as b  # noqa: E402
 import pipeline_helpers as h  # noqa: E402
+import tprunner  # noqa: E402
 
 LIMIT_S = 20  # the old code ran for over 11 minutes
 
@@ -21,7 +22,7 @@ def refused(args, limit_name, rc_expected=2):
     return out
 
 
-def main():
+def test_bounded_gap_bomb():
     with h.TempDir() as t:
         bomb = os.path.join(t, "gap.mkv")
         b.make_gap_bomb(bomb)
@@ -76,8 +77,7 @@ def main():
                                       os.path.join(outdir, "short.mp4")],
                                      capture_output=True, text=True, check=True).stdout)
         assert 69.9 < dur < 70.5, dur
-    print("ok")
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(tprunner.main(globals()))

@@ -9,6 +9,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bounded_helpers as b  # noqa: E402
 import pipeline_helpers as h  # noqa: E402
+import tprunner  # noqa: E402
 
 PEAK_MIB = 200
 CLAIM = 44_000_000
@@ -25,7 +26,7 @@ def expect_refused(path, extra=()):
     return out
 
 
-def main():
+def test_bounded_sample_bomb():
     with h.TempDir() as t:
         plain = os.path.join(t, "plain.mp4")
         frag = os.path.join(t, "frag.mp4")
@@ -72,8 +73,7 @@ def main():
         print(f"fit: exit {rc}, peak {peak:.0f} MiB")
         assert rc == 2 and "limits.max_samples" in out, (rc, out)
         assert not os.listdir(outdir), os.listdir(outdir)
-    print("ok")
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(tprunner.main(globals()))

@@ -10,10 +10,13 @@ trap 'chmod -R u+rwx "$T" 2>/dev/null; rm -rf "$T"' EXIT
 failures=0
 checks=0
 
+skips=0
+
 fail() {
     echo "FAIL: $*" >&2
     failures=$((failures + 1))
 }
+skip() { skips=$((skips + 1)); echo "skip: $*"; }
 
 ff() { ffmpeg -nostdin -v error -y "$@" || { echo "ffmpeg failed: $*" >&2; exit 1; }; }
 
@@ -161,7 +164,7 @@ elif tp_other_user_binary 65534; then
         fail "unreadable as nobody: $(cat "$T/unreadable.json")"
     chmod 700 "$T"
 else
-    echo "SKIP: unreadable permissions (root bypasses modes, and nobody cannot run tokprep here)"
+    skip "unreadable permissions (root bypasses modes, and nobody cannot run tokprep here)"
 fi
 
 # ---- measured fields ------------------------------------------------------------------------
@@ -319,8 +322,8 @@ if [ -x "$example" ]; then
         grep -q "\[warn\] sar: non-square pixels 4:3" "$T/example.txt" &&
         grep -q "text.mp4: error .*not media" "$T/example.txt" || fail "example: $(cat "$T/example.txt")"
 else
-    echo "SKIP: example_check_file not built (TP_BUILD_DIR unset)"
+    skip "example_check_file not built (TP_BUILD_DIR unset)"
 fi
 
-echo "$checks groups of checks, $failures failure(s)"
+echo "$checks groups of checks, $failures failure(s), $skips skipped"
 [ "$failures" = 0 ]

@@ -46,7 +46,7 @@ if [ "$(id -u)" = 0 ] && mount -t tmpfs -o size=100k tmpfs "$T/out_full" 2>/dev/
     source_untouched "tmpfs"
     umount "$T/out_full"
 else
-    echo "SKIP: tmpfs (needs root and mount)"
+    skip "tmpfs (needs root and mount)"
 fi
 
 # ---- read-only output folder from the start ------------------------------------------------------
@@ -74,7 +74,7 @@ if [ -n "$bin" ]; then
     expect_grep "output folder is not writable" "$T/out" "read-only: said before any work"
     source_untouched "read-only"
 else
-    echo "SKIP: read-only folder (root without a read-only mount, and nobody cannot run tokprep)"
+    skip "read-only folder (root without a read-only mount, and nobody cannot run tokprep)"
 fi
 [ "${mounted:-0}" = 1 ] && umount "$T/out_ro"
 
@@ -110,7 +110,7 @@ if [ "$(id -u)" = 0 ] && tp_other_user_binary 65534; then
     if [ "$(sha256sum <"$T/long.mkv")" = "$long_sum" ]; then ok "read-only mid-fit: source untouched"; else
         bad "read-only mid-fit: source changed"; fi
 else
-    echo "SKIP: read-only mid-fit (needs root, and nobody able to run tokprep)"
+    skip "read-only mid-fit (needs root, and nobody able to run tokprep)"
 fi
 
 # ---- tokprep run: disk full mid-fit, then the next run retries; two runs on one ledger -------------
@@ -128,7 +128,7 @@ if [ "$(id -u)" = 0 ] && mount -t tmpfs -o size=100k,mode=0755 tmpfs "$T/prun/wo
     expect_grep "^done +.*a.mkv" "$T/out" "run: the job failed on a full disk is retried and delivered"
     [ -f "$T/prun/ready/a.mp4" ] && ok "run: output delivered" || bad "run: no output delivered"
 else
-    echo "SKIP: run with a full disk (needs root and mount)"
+    skip "run with a full disk (needs root and mount)"
 fi
 cp "$T/src.mkv" "$T/prun/src/b.mkv"
 timeout 30 "$TOKPREP" "${RUN[@]}" --watch "$T/prun/src" >"$T/watch.out" 2>&1 &

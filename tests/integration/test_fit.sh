@@ -147,7 +147,7 @@ if [ -n "$bin" ]; then
     check "read-only folder: message" grep -q "not writable" out.txt
     check "read-only folder: empty" [ -z "$(ls -A ro)" ]
 else
-    echo "SKIP: read-only folder (root, and nobody cannot run tokprep here)"
+    skip "read-only folder (root, and nobody cannot run tokprep here)"
 fi
 
 # A missing file: exit 2, the others still fitted.
@@ -191,7 +191,7 @@ if [ -n "${TP_BUILD_DIR:-}" ] && [ -x "$example" ]; then
     rc=0; "$example" out_lib land.mov --set "rules.duration=[4,600]" >lib.txt 2>&1 || rc=$?
     check "example_fit_file: reject is exit 1 ($rc)" [ $rc = 1 ]
 else
-    echo "SKIP: example_fit_file not built (TP_BUILD_DIR unset)"
+    skip "example_fit_file not built (TP_BUILD_DIR unset)"
 fi
 
 # --dry-run writes nothing and shows the plan.

@@ -10,6 +10,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pipeline_helpers as h  # noqa: E402
+import tprunner  # noqa: E402
 
 OW, OH = 180, 320  # output size (FAST)
 SETS = ["rules.min_side=100", "rules.duration=[1,600]", f"fix.width={OW}", f"fix.height={OH}",
@@ -42,7 +43,7 @@ def check_json(path, extra=()):
     return json.loads(p.stdout)["files"][0]
 
 
-def main():
+def test_fit_autocrop():
     with h.TempDir() as t:
         lb = os.path.join(t, "letterbox.mp4")
         h.ff("-f", "lavfi", "-i", "testsrc=s=640x360:r=25:d=3,pad=640:480:0:60:black",
@@ -113,8 +114,7 @@ def main():
             plan = json.loads(p.stdout)["files"][0]["plan"]
             assert "crop" not in plan and not plan["filter"].startswith("crop="), plan
         print("ok: dark scene and black clip not cropped")
-    print("ok")
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(tprunner.main(globals()))

@@ -9,6 +9,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pipeline_helpers as h  # noqa: E402
+import tprunner  # noqa: E402
 
 FIT_SETS = ["rules.min_side=100", "rules.duration=[3,600]", "fix.width=180", "fix.height=320",
             "fix.video.preset=ultrafast"]
@@ -83,7 +84,7 @@ def leftovers(folder):
     return [f for f in os.listdir(folder)] if os.path.isdir(folder) else []
 
 
-def main():
+def test_fit_footage():
     with h.TempDir() as t:
         # 1. Extend a raw stream the probe thinks is 0.07 s: all 8 s come out (or fit fails),
         # never exit 0 with the first 3.1 s.
@@ -155,8 +156,7 @@ def main():
         assert not any(f.startswith("tail") for f in delivered), delivered
         assert not h.temp_files(work, sink), h.temp_files(work, sink)
         print("ok: run records the short output as failed; the other file is delivered")
-    print("ok")
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(tprunner.main(globals()))

@@ -15,6 +15,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pipeline_helpers as h  # noqa: E402
+import tprunner  # noqa: E402
 
 FIT_SETS = ["rules.min_side=100", "rules.duration=[1,60]", "fix.width=180", "fix.height=320",
             "fix.video.preset=ultrafast"]
@@ -140,7 +141,7 @@ def fit_ok(src, out, extra=()):
     return os.path.join(out, name), p
 
 
-def main():
+def test_fit_real_cases():
     with h.TempDir() as t:
         # 1. Theora + Vorbis with empty Vorbis packets.
         plain = os.path.join(t, "plain.ogv")
@@ -193,8 +194,7 @@ def main():
         r = json.loads(h.run(["check", "--json"] + sets(trim) + [mp4]).stdout)
         assert r["files"][0]["verdict"] == "pass", r["files"][0]
         print(f"ok: trim at 30000/1001 ends at {fmt:.3f} s <= 8 s: {s}")
-    print("ok")
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(tprunner.main(globals()))

@@ -201,7 +201,7 @@ if [ -n "$bin" ]; then
     expect_status 2 "unreadable folder" -- timeout 10 "${run_as[@]}" "$bin" check "$T/locked"
     expect_grep "cannot open folder: Permission denied" "$T/out" "unreadable folder: said so"
 else
-    echo "SKIP: permissions (root, and nobody cannot run tokprep here)"
+    skip "permissions (root, and nobody cannot run tokprep here)"
 fi
 chmod 700 "$T"
 

@@ -66,5 +66,4 @@ ff -f lavfi -i "testsrc2=s=320x240:r=30:d=1" -f lavfi -i "testsrc2=s=320x240:r=1
 read -r _ _ _ vfr codes < <(media vfr.mkv)
 check "30 → 15 fps is vfr ($codes)" [ "$vfr" = True ]
 
-[ "$fails" = 0 ] || { echo "$fails failure(s)"; exit 1; }
-echo "all probe timing checks passed"
+finish

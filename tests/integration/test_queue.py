@@ -2,6 +2,7 @@
 the same content enqueued twice is one job; bad URLs, unreachable servers and wrong passwords
 fail clearly without printing the password; a broken file is dead-lettered after
 queue.max_attempts; SIGTERM hands the current job back at once and exits 0."""
+import contextlib
 import json
 import os
 import signal
@@ -12,6 +13,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import pipeline_helpers as h  # noqa: E402
 import queue_helpers as q  # noqa: E402
+import tprunner  # noqa: E402
 
 SECRET = "s3cret-Pw-xyz"
 
@@ -23,7 +25,7 @@ def sets(out):
     return args
 
 
-def enqueue_dedupe(t, r):
+def test_enqueue_dedupe(t, r):
     src = os.path.join(t, "in")
     os.makedirs(src)
     h.make_vertical(os.path.join(src, "a.mp4"), seconds=1)
@@ -53,7 +55,7 @@ def enqueue_dedupe(t, r):
     assert r2.returncode == 0 and "pending (not taken yet)      3" in r2.stdout, r2.stdout
 
 
-def bad_urls(t, r_auth):
+def test_bad_urls(t, r_auth):
     port = q.free_port()  # nothing listens there
     cases = [
         (["enqueue", "--queue", "http://127.0.0.1/x", t], "redis://"),
@@ -84,7 +86,7 @@ def bad_urls(t, r_auth):
     assert SECRET not in p.stdout + p.stderr
 
 
-def dead_letter(t, r):
+def test_dead_letter(t, r):
     src = os.path.join(t, "dl")
     os.makedirs(src)
     h.make_vertical(os.path.join(src, "good.mp4"), seconds=1)
@@ -120,7 +122,7 @@ def dead_letter(t, r):
     assert "already queued, dead" in p.stdout, p.stdout
 
 
-def crashing_file(t, r):
+def test_crashing_file(t, r):
     """A file whose workers keep dying: each death used an attempt, so the next worker that
     takes it over dead-letters it instead of running it a fourth time."""
     src = os.path.join(t, "crash")
@@ -154,7 +156,7 @@ def crashing_file(t, r):
     assert not os.path.exists(os.path.join(out, "crash.mp4"))
 
 
-def sigterm(t, r):
+def test_sigterm(t, r):
     src = os.path.join(t, "term")
     os.makedirs(src)
     slow = os.path.join(src, "long.mp4")
@@ -188,22 +190,19 @@ def sigterm(t, r):
     assert not os.path.exists(os.path.join(out, "long.mp4"))
 
 
-def main():
+@contextlib.contextmanager
+def two_redis():
+    """One redis-server without a password, one with SECRET, for all cases."""
     q.require_redis()
     with h.TempDir() as t:
         r = q.Redis(t)
         r_auth = q.Redis(t, password=SECRET)
         try:
-            enqueue_dedupe(t, r)
-            bad_urls(t, r_auth)
-            dead_letter(t, r)
-            crashing_file(t, r)
-            sigterm(t, r)
+            yield {"t": t, "r": r, "r_auth": r_auth}
         finally:
             r.stop()
             r_auth.stop()
-    print("ok")
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(tprunner.main(globals(), fixture=two_redis))

@@ -16,6 +16,7 @@ sys.path.insert(0, os.path.join(os.environ.get("TP_SOURCE_DIR", os.path.join(HER
                                 "tests", "fake_tiktok"))
 import pipeline_helpers as h  # noqa: E402
 import queue_helpers as q  # noqa: E402
+import tprunner  # noqa: E402
 
 QUEUE_SETS = ["pipeline.probe_workers=1", "pipeline.fit_workers=1", "queue.reclaim_after=1",
               "queue.claim_lease=2", "queue.max_attempts=3"]
@@ -26,7 +27,7 @@ def events(ws, kind, path=None):
             if e["event"] == kind and (path is None or e.get("path") == path)]
 
 
-def main():
+def test_queue_defer():
     q.require_redis()
     from harness import Client, FakeTikTok
     with h.TempDir() as t:
@@ -128,8 +129,7 @@ def main():
             if srv:
                 srv.stop()
             r.stop()
-    print("ok")
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(tprunner.main(globals()))

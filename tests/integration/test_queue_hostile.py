@@ -9,6 +9,7 @@ every --root, a symlink, a folder and a FIFO are refused; a `dest` of `../../etc
 refused and nothing is written outside the sink folder; while an upload is under way, no Redis
 key holds its upload URL in plain (every key read: HGETALL, XRANGE, GET, ZRANGE, DUMP)."""
 import hashlib
+import contextlib
 import json
 import os
 import sys
@@ -20,6 +21,7 @@ sys.path.insert(0, os.path.join(os.environ.get("TP_SOURCE_DIR", os.path.join(HER
                                 "tests", "fake_tiktok"))
 import pipeline_helpers as h  # noqa: E402
 import queue_helpers as q  # noqa: E402
+import tprunner  # noqa: E402
 
 CHUNK = 100000
 THROTTLE = 400000  # B/s at the fake server: the sealed-URL check looks while it uploads
@@ -80,7 +82,7 @@ def all_redis_text(r):
     return "\n".join(str(x) for x in out)
 
 
-def hostile_jobs(t, r, srv, evil_srv, c, worker_yaml, token_file):
+def test_hostile_jobs(t, r, srv, evil_srv, c, worker_yaml, token_file):
     share = os.path.join(t, "share")
     outside = os.path.join(t, "outside")
     os.makedirs(outside)
@@ -153,7 +155,7 @@ def hostile_jobs(t, r, srv, evil_srv, c, worker_yaml, token_file):
     assert pubs[0]["sha256"] == h.sha256_file(other), pubs
 
 
-def bad_dest(t, r):
+def test_bad_dest(t, r):
     src = os.path.join(t, "dsrc")
     os.makedirs(src)
     a = os.path.join(src, "a.mp4")
@@ -188,7 +190,7 @@ def bad_dest(t, r):
     assert os.listdir(os.path.join(t, "d1", "etc")) == []
 
 
-def escapes(t, r):
+def test_escapes(t, r):
     """Job fields reach the operator's terminal: no escape sequences from them."""
     qn = "eq"
     src = os.path.join(t, "esc")
@@ -211,7 +213,7 @@ def escapes(t, r):
     assert r.cmd("KEYS", "tokprep:eq2:job:*") == [], "queued anyway"
 
 
-def sealed_url(t, r, srv, c, worker_yaml):
+def test_sealed_url(t, r, srv, c, worker_yaml):
     share = os.path.join(t, "share2")
     os.makedirs(share)
     big = os.path.join(share, "big.mp4")
@@ -251,7 +253,9 @@ def sealed_url(t, r, srv, c, worker_yaml):
     assert len(pubs) == 1, srv.inspect()["publishes"]
 
 
-def main():
+@contextlib.contextmanager
+def servers():
+    """Redis, a fake TikTok with a logged-in client and a worker profile, an evil server."""
     q.require_redis()
     from harness import Client, FakeTikTok
     with h.TempDir() as t:
@@ -261,8 +265,7 @@ def main():
         os.makedirs(os.path.join(t, "evil-srv"))
         evil_srv = FakeTikTok(workdir=os.path.join(t, "evil-srv"))
         try:
-            share = os.path.join(t, "share")
-            os.makedirs(share)
+            os.makedirs(os.path.join(t, "share"))
             token_file = os.path.join(t, "tokens", "studio.json")
             worker_yaml = os.path.join(t, "studio.yaml")
             write_profile(worker_yaml, "studio", srv.base, token_file)
@@ -272,19 +275,19 @@ def main():
             with open(token_file) as f:
                 tok = json.load(f)
             secrets = [c.env["TIKTOK_CLIENT_SECRET"], tok["access_token"], tok["refresh_token"]]
-            hostile_jobs(t, r, srv, evil_srv, c, worker_yaml, token_file)
-            bad_dest(t, r)
-            escapes(t, r)
-            sealed_url(t, r, srv, c, worker_yaml)
-            for out in c.outputs:
-                for s in secrets:
-                    assert s not in out, "a secret was printed"
+            yield {"t": t, "r": r, "srv": srv, "evil_srv": evil_srv, "c": c,
+                   "worker_yaml": worker_yaml, "token_file": token_file, "secrets": secrets}
         finally:
             srv.stop()
             evil_srv.stop()
             r.stop()
-    print("ok")
+
+
+def check_no_secrets(c, secrets):
+    for out in c.outputs:
+        for s in secrets:
+            assert s not in out, "a secret was printed"
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(tprunner.main(globals(), fixture=servers, after=[check_no_secrets]))

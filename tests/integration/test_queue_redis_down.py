@@ -22,6 +22,7 @@ sys.path.insert(0, os.path.join(os.environ.get("TP_SOURCE_DIR", os.path.join(HER
                                 "tests", "fake_tiktok"))
 import pipeline_helpers as h  # noqa: E402
 import queue_helpers as q  # noqa: E402
+import tprunner  # noqa: E402
 
 PASSWORD = "r3dis-Pw-mirror-77"
 CHUNK = 100000
@@ -67,7 +68,7 @@ def the_publish(srv):
     return pubs[0] if pubs else None
 
 
-def main():
+def test_queue_redis_down():
     q.require_redis()
     from harness import Client, FakeTikTok, sha256_file
     with h.TempDir() as t:
@@ -192,8 +193,7 @@ def main():
                 w.kill()
             srv.stop()
             r.stop()
-    print("ok")
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(tprunner.main(globals()))

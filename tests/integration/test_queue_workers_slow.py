@@ -3,6 +3,7 @@ SIGKILL in the middle of a job. With the directory sink over 60 small files (and
 then with the fake TikTok server over 5 files (killed mid-upload): every file is delivered
 exactly once, the killed worker's job is taken over by another, nothing is left pending, and
 the broken file is dead-lettered after queue.max_attempts."""
+import contextlib
 import os
 import sys
 import time
@@ -13,6 +14,7 @@ sys.path.insert(0, os.path.join(os.environ.get("TP_SOURCE_DIR", os.path.join(HER
                                 "tests", "fake_tiktok"))
 import pipeline_helpers as h  # noqa: E402
 import queue_helpers as q  # noqa: E402
+import tprunner  # noqa: E402
 
 # TikTok allows 6 inits per minute per token (the fake server enforces it, and the workers share
 # the limit through Redis): 5 files stay under it however the workers interleave.
@@ -44,7 +46,7 @@ def taken_over(workers, victim, path):
     return None
 
 
-def directory_sink(t, r):
+def test_directory_sink(t, r):
     bases = q.make_bases(os.path.join(t, "bases"))
     src = os.path.join(t, "in")
     paths = q.make_mix(bases, src, 60)
@@ -98,7 +100,7 @@ def directory_sink(t, r):
           % (elapsed, os.path.basename(killed_path), by))
 
 
-def tiktok_sink(t, r):
+def test_tiktok_sink(t, r):
     from harness import Client, FakeTikTok, sha256_file
     small_server = ["--min-chunk", "50000", "--max-chunk", "640000", "--final-max", "1280000",
                     "--throttle", "150000"]
@@ -164,17 +166,16 @@ def tiktok_sink(t, r):
         srv.stop()
 
 
-def main():
+@contextlib.contextmanager
+def redis():
     q.require_redis()
     with h.TempDir() as t:
         r = q.Redis(t)
         try:
-            directory_sink(t, r)
-            tiktok_sink(t, r)
+            yield {"t": t, "r": r}
         finally:
             r.stop()
-    print("ok")
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(tprunner.main(globals(), fixture=redis))

@@ -8,9 +8,10 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pipeline_helpers as h  # noqa: E402
+import tprunner  # noqa: E402
 
 
-def main():
+def test_run_directory():
     with h.TempDir() as t:
         src = os.path.join(t, "in")
         os.makedirs(os.path.join(src, "sub"))
@@ -98,8 +99,7 @@ def main():
         p4 = h.run(args, timeout=60)
         t4 = h.terminal_events(h.events(p4.stdout))
         assert t4[os.path.join(src, "broken.mp4")][0]["event"] == "failed"
-    print("ok")
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(tprunner.main(globals()))

@@ -10,9 +10,10 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pipeline_helpers as h  # noqa: E402
+import tprunner  # noqa: E402
 
 
-def main():
+def test_run_sigint():
     with h.TempDir() as t:
         src = os.path.join(t, "in")
         os.makedirs(src)
@@ -75,8 +76,7 @@ def main():
                                        capture_output=True, text=True, check=True).stdout)
         assert st["by_status"] == {"done": 3}, st
         assert len([f for f in os.listdir(sink) if f.endswith(".mp4")]) == 3
-    print("ok")
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(tprunner.main(globals()))

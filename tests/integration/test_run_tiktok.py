@@ -17,6 +17,7 @@ sys.path.insert(0, os.path.join(os.environ.get("TP_SOURCE_DIR", os.path.join(HER
                                 "tests", "fake_tiktok"))
 import pipeline_helpers as h  # noqa: E402
 from harness import Client, FakeTikTok, sha256_file  # noqa: E402
+import tprunner  # noqa: E402
 
 # 1/100 of TikTok's chunk rules so a 370 KB file is three chunks.
 SMALL_SERVER = ["--min-chunk", "50000", "--max-chunk", "640000", "--final-max", "1280000"]
@@ -48,7 +49,7 @@ def acknowledged(db):
     return row[0] if row and row[0] is not None else -1
 
 
-def main():
+def test_run_tiktok():
     with h.TempDir() as t:
         src = os.path.join(t, "in")
         os.makedirs(src)
@@ -132,11 +133,9 @@ def main():
                 assert s not in text, "a secret was printed"
         finally:
             srv.stop()
-    transient_retry()
-    print("ok")
 
 
-def transient_retry():
+def test_transient_retry():
     """A chunk answered with HTTP 500 (the client's own retries off): the pipeline retries the
     file after a backoff, continuing the same publish; the file is not failed."""
     with h.TempDir() as t:
@@ -166,4 +165,4 @@ def transient_retry():
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(tprunner.main(globals()))

@@ -27,6 +27,7 @@ sys.path.insert(0, os.path.join(os.environ.get("TP_SOURCE_DIR", os.path.join(HER
                                 "tests", "fake_tiktok"))
 import pipeline_helpers as h  # noqa: E402
 from harness import Client, FakeTikTok, sha256_file  # noqa: E402
+import tprunner  # noqa: E402
 
 KILLS = int(os.environ.get("TP_TORTURE_KILLS", "50"))
 KILLS_PER_ROUND = 10  # then the round is run to completion and checked
@@ -213,7 +214,7 @@ def kill_once(ses, rnd, t_full, stats):
     return True
 
 
-def main():
+def test_run_tiktok_torture_slow():
     seed = int(os.environ.get("TP_TORTURE_SEED", str(int(time.time()))))
     rnd = random.Random(seed)
     print(f"seed {seed} (TP_TORTURE_SEED={seed} replays it)", flush=True)
@@ -297,8 +298,8 @@ def main():
         assert kills == KILLS, f"only {kills} kills landed in {rd} rounds"
         # The kills must reach the upload: some with a job in the deliver stage.
         assert stats["stage"].get("deliver", 0) > 0, stats
-    print(f"ok ({time.time() - t_start:.0f} s)")
+    print(f"{time.time() - t_start:.0f} s in all")
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(tprunner.main(globals()))

@@ -12,11 +12,12 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pipeline_helpers as h  # noqa: E402
+import tprunner  # noqa: E402
 
 KILLS = 12
 
 
-def main():
+def test_run_torture_slow():
     seed = int(os.environ.get("TP_TORTURE_SEED", str(int(time.time()))))
     rnd = random.Random(seed)
     print(f"seed {seed}")
@@ -99,8 +100,7 @@ def main():
         assert all(v[0]["event"] == "skipped"
                    for v in h.terminal_events(h.events(p.stdout)).values())
         assert {f: os.stat(os.path.join(sink, f)).st_mtime_ns for f in files} == before
-    print("ok")
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(tprunner.main(globals()))

@@ -11,9 +11,10 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pipeline_helpers as h  # noqa: E402
+import tprunner  # noqa: E402
 
 
-def main():
+def test_run_watch():
     with h.TempDir() as t:
         fx = os.path.join(t, "fixtures")
         watch = os.path.join(t, "watch")
@@ -89,8 +90,7 @@ def main():
         slow = [e for e in evs if e["event"] == "chunked" and e["path"].endswith("slow.mp4")]
         assert slow and slow[0]["bytes"] == len(data), (slow, len(data))
         assert evs[-1]["event"] == "summary"
-    print("ok")
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(tprunner.main(globals()))

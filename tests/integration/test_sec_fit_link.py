@@ -13,7 +13,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cases import module_cases, run_cases  # noqa: E402
+import tprunner  # noqa: E402
 from pipeline_helpers import TOKPREP, make_vertical, set_args  # noqa: E402
 
 T = tempfile.mkdtemp(prefix="tp_sec_fit_link.")
@@ -52,8 +52,7 @@ def assert_own_copy(src, dst):
 
 def test_source_of_another_user_is_copied():
     if not ROOT:
-        print("     (not root: other-user case skipped)")
-        return
+        tprunner.skip("not root: other-user")
     nobody = pwd.getpwnam("nobody").pw_uid
     src, dst = fit_one("other", lambda p: os.chown(p, nobody, -1))
     assert_own_copy(src, dst)
@@ -74,8 +73,7 @@ def test_planted_output_link_of_another_user():
     """`cd drop && tokprep fit -o out -- *` with `out` planted as a link (made by nobody) to a
     folder of the operator's holding a same-named file: refused, the file untouched."""
     if not ROOT:
-        print("     (not root: planted output link case skipped)")
-        return
+        tprunner.skip("not root: planted output link")
     d = os.path.join(T, "outlink")
     drop, videos = os.path.join(d, "drop"), os.path.join(d, "videos")
     os.makedirs(drop)
@@ -94,9 +92,5 @@ def test_planted_output_link_of_another_user():
     assert "symbolic link made by another user" in r.stdout + r.stderr, r.stdout + r.stderr
 
 
-def main():
-    return run_cases(module_cases(globals()), cleanup=[T])
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(tprunner.main(globals(), cleanup=[T]))

@@ -14,7 +14,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cases import module_cases, run_cases  # noqa: E402
+import tprunner  # noqa: E402
 from pipeline_helpers import TOKPREP, make_vertical, set_args  # noqa: E402
 
 T = tempfile.mkdtemp(prefix="tp_sec_glob_links.")
@@ -23,6 +23,8 @@ REASON = "symbolic link made by another user"
 
 
 def setup():
+    if os.geteuid() != 0:
+        tprunner.skip("needs root to make links owned by another user")
     nobody = pwd.getpwnam("nobody").pw_uid
     private = os.path.join(T, "private")
     os.makedirs(private, 0o700)
@@ -67,13 +69,5 @@ def test_check_and_fit_read_no_planted_link():
     assert r.returncode == 2 and REASON in r.stdout + r.stderr, (r.stdout, r.stderr)
 
 
-def main():
-    if os.geteuid() != 0:
-        print("skipped: needs root to make links owned by another user")
-        return 77
-    setup()
-    return run_cases(module_cases(globals()), cleanup=[T])
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(tprunner.main(globals(), setup=setup, cleanup=[T]))

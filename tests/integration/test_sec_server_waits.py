@@ -13,7 +13,7 @@ import time
 sys.path.insert(0, os.path.join(os.environ.get("TP_SOURCE_DIR", os.path.join(
     os.path.dirname(__file__), "..", "..")), "tests", "fake_tiktok"))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cases import module_cases, run_cases  # noqa: E402
+import tprunner  # noqa: E402
 from harness import Client, FakeTikTok, random_file  # noqa: E402
 
 SMALL_SERVER = ["--min-chunk", "50000", "--max-chunk", "640000", "--final-max", "1280000"]
@@ -62,9 +62,5 @@ def test_sane_retry_after_still_waited():
     upload("sane", ["--fault", "429:creator:1", "--retry-after", "1"], 0)
 
 
-def main():
-    return run_cases(module_cases(globals()), cleanup=[ROOT])
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(tprunner.main(globals(), cleanup=[ROOT]))

@@ -12,7 +12,7 @@ import time
 sys.path.insert(0, os.path.join(os.environ.get("TP_SOURCE_DIR", os.path.join(
     os.path.dirname(__file__), "..", "..")), "tests", "fake_tiktok"))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cases import module_cases, run_cases  # noqa: E402
+import tprunner  # noqa: E402
 from harness import Client, FakeTikTok, random_file  # noqa: E402
 
 ROOT = tempfile.mkdtemp(prefix="tp_sec_sidecars.")
@@ -99,9 +99,5 @@ def test_good_sidecar_still_read():
         assert srv.inspect()["publishes"][0]["post_info"]["title"] == "a real caption"
 
 
-def main():
-    return run_cases(module_cases(globals(), sort=True), cleanup=[ROOT])
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(tprunner.main(globals(), sort=True, cleanup=[ROOT]))

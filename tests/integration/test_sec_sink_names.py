@@ -12,7 +12,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cases import module_cases, run_cases  # noqa: E402
+import tprunner  # noqa: E402
 from pipeline_helpers import TOKPREP, make_vertical, set_args  # noqa: E402
 
 T = tempfile.mkdtemp(prefix="tp_sec_sink_names.")
@@ -55,9 +55,5 @@ def test_free_stem_keeps_its_name():
     assert sorted(d) == ["clip_part1.mp4", "clip_part2.mp4"], d
 
 
-def main():
-    return run_cases(module_cases(globals()), cleanup=[T])
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(tprunner.main(globals(), cleanup=[T]))

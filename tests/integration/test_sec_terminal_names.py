@@ -12,7 +12,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cases import module_cases, run_cases  # noqa: E402
+import tprunner  # noqa: E402
 from pipeline_helpers import TOKPREP, make_vertical, set_args  # noqa: E402
 
 T = tempfile.mkdtemp(prefix="tp_sec_terminal.")
@@ -80,8 +80,7 @@ def test_run_and_status():
 
 def test_enqueue_human_output():
     if not shutil.which("redis-server"):
-        print("     (no redis-server: enqueue case skipped)")
-        return
+        tprunner.skip("no redis-server")
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     from queue_helpers import Redis  # noqa: E402
     r = Redis(T)
@@ -102,10 +101,5 @@ def test_enqueue_human_output():
         r.stop()
 
 
-def main():
-    setup()
-    return run_cases(module_cases(globals()), cleanup=[T])
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(tprunner.main(globals(), setup=setup, cleanup=[T]))

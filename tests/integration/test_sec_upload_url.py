@@ -5,7 +5,6 @@ hands out an upload URL on another origin: here a second fake server on another 
 which must receive nothing (no PUT, no byte of the file). `upload` and `run` (tiktok sink) must
 fail the file with exit 2 naming the refused URL's reason. A well-behaved server still works.
 About 5 s."""
-import json
 import os
 import sys
 import tempfile
@@ -14,7 +13,7 @@ sys.path.insert(0, os.path.join(os.environ.get("TP_SOURCE_DIR", os.path.join(
     os.path.dirname(__file__), "..", "..")), "tests", "fake_tiktok"))
 from harness import Client, FakeTikTok, random_file  # noqa: E402
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cases import module_cases, run_cases  # noqa: E402
+import tprunner  # noqa: E402
 from pipeline_helpers import make_vertical, set_args  # noqa: E402
 
 SMALL_SERVER = ["--min-chunk", "50000", "--max-chunk", "640000", "--final-max", "1280000"]
@@ -75,9 +74,5 @@ def test_own_upload_url_still_works():
         srv.stop()
 
 
-def main():
-    return run_cases(module_cases(globals()), cleanup=[ROOT])
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(tprunner.main(globals(), cleanup=[ROOT]))

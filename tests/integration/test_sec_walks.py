@@ -11,7 +11,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cases import module_cases, run_cases  # noqa: E402
+import tprunner  # noqa: E402
 from pipeline_helpers import make_vertical, run, set_args  # noqa: E402
 
 T = tempfile.mkdtemp(prefix="tp_sec_walks.")
@@ -105,8 +105,7 @@ def test_fit_and_run_do_not_take_outside_files():
 
 def test_enqueue_does_not_take_outside_files():
     if not shutil.which("redis-server"):
-        print("     (enqueue part skipped: no redis-server)")
-        return
+        tprunner.skip("no redis-server")
     from queue_helpers import Redis
     rd = os.path.join(T, "redis")
     os.makedirs(rd)
@@ -127,10 +126,5 @@ def test_enqueue_does_not_take_outside_files():
         r.stop()
 
 
-def main():
-    setup()
-    return run_cases(module_cases(globals()), cleanup=[T])
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(tprunner.main(globals(), setup=setup, cleanup=[T]))

@@ -15,7 +15,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cases import module_cases, run_cases  # noqa: E402
+import tprunner  # noqa: E402
 from pipeline_helpers import TOKPREP, make_vertical, set_args  # noqa: E402
 
 T = tempfile.mkdtemp(prefix="tp_sec_workdir.")
@@ -40,8 +40,7 @@ def run_in(drop, *extra):
 
 def test_planted_folder_of_another_user():
     if not ROOT:
-        print("     (not root: planted-folder case skipped)")
-        return
+        tprunner.skip("not root: planted-folder")
     drop = new_drop("planted")
     work = os.path.join(drop, "tokprep-work")
     os.mkdir(work)
@@ -61,8 +60,7 @@ def test_planted_folder_of_another_user():
 
 def test_planted_symlink_of_another_user():
     if not ROOT:
-        print("     (not root: planted-link case skipped)")
-        return
+        tprunner.skip("not root: planted-link")
     drop = new_drop("link")
     elsewhere = os.path.join(T, "elsewhere")
     os.mkdir(elsewhere, 0o700)
@@ -77,8 +75,7 @@ def test_planted_symlink_of_another_user():
 
 def test_planted_sink_link_of_another_user():
     if not ROOT:
-        print("     (not root: planted sink link case skipped)")
-        return
+        tprunner.skip("not root: planted sink link")
     drop = new_drop("sinklink")
     theirs = os.path.join(T, "theirs")
     os.mkdir(theirs)
@@ -96,8 +93,7 @@ def test_planted_sink_link_of_another_user():
 
 def test_work_folder_inside_another_users_folder():
     if not ROOT:
-        print("     (not root: other user's parent case skipped)")
-        return
+        tprunner.skip("not root: other user's parent")
     drop = new_drop("parent")
     theirs = os.path.join(drop, "sub")
     os.mkdir(theirs)
@@ -134,9 +130,5 @@ def test_own_work_folder_works():
     assert st.st_mode & 0o077 == 0, oct(st.st_mode)
 
 
-def main():
-    return run_cases(module_cases(globals()), cleanup=[T])
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(tprunner.main(globals(), cleanup=[T]))

@@ -13,7 +13,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cases import module_cases, run_cases  # noqa: E402
+import tprunner  # noqa: E402
 from pipeline_helpers import TOKPREP, make_landscape, make_vertical, run, set_args  # noqa: E402
 
 T = tempfile.mkdtemp(prefix="tp_sec_writes.")
@@ -118,9 +118,5 @@ def test_junit_replaces_a_planted_link():
     assert not os.path.islink(report) and "<testsuites" in open(report).read()
 
 
-def main():
-    return run_cases(module_cases(globals()), cleanup=[T])
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(tprunner.main(globals(), cleanup=[T]))

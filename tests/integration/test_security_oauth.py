@@ -4,6 +4,7 @@ connect to its loopback port. A request without the login's `state` gets 400 and
 nothing (today's `?error=access_denied&state=bad` must not end the login); a connection held
 open in silence does not hold the browser's callback back; TikTok's text (error_description)
 reaches the terminal without control characters."""
+import contextlib
 import os
 import socket
 import subprocess
@@ -17,7 +18,7 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(os.environ.get("TP_SOURCE_DIR", os.path.join(HERE, "..", "..")),
                                 "tests", "fake_tiktok"))
 import pipeline_helpers as h  # noqa: E402
-from cases import run_cases  # noqa: E402
+import tprunner  # noqa: E402
 from harness import Client, FakeTikTok, urlopen  # noqa: E402
 
 # ESC [2J (clear screen), an OSC title ending in BEL, the 8-bit CSI (U+009B), DEL.
@@ -45,7 +46,15 @@ def get(c, query, timeout=10):
         return e.code, e.read().decode()
 
 
-def test_state_first_and_held_connection(t):
+def own_folder(root, name):
+    """Each case has its own folder (token file, fake server state)."""
+    d = os.path.join(root, name)
+    os.makedirs(d)
+    return d
+
+
+def test_state_first_and_held_connection(root):
+    t = own_folder(root, 'state')
     with FakeTikTok(workdir=t) as srv:
         c = Client(srv, t)
         p, url, state = start_login(c)
@@ -83,7 +92,8 @@ def test_state_first_and_held_connection(t):
                 p.wait()
 
 
-def test_request_too_long_and_slow(t):
+def test_request_too_long_and_slow(root):
+    t = own_folder(root, 'request')
     with FakeTikTok(workdir=t) as srv:
         c = Client(srv, t)
         p, url, state = start_login(c)
@@ -124,7 +134,8 @@ def test_request_too_long_and_slow(t):
                 p.wait()
 
 
-def test_escape_codes_not_printed(t):
+def test_escape_codes_not_printed(root):
+    t = own_folder(root, 'escape')
     with FakeTikTok(workdir=t) as srv:
         c = Client(srv, t)
         p, url, state = start_login(c)
@@ -143,19 +154,11 @@ def test_escape_codes_not_printed(t):
             assert bad not in err and bad not in out, (bad, err)
 
 
-def main():
-    def in_own_folder(t, name, fn):
-        d = os.path.join(t, name.split()[0])
-        os.makedirs(d)
-        return lambda: fn(d)
-
+@contextlib.contextmanager
+def temp_root():
     with h.TempDir() as t:
-        return run_cases([(name, in_own_folder(t, name, fn)) for name, fn in [
-            ("state first, held-open connection", test_state_first_and_held_connection),
-            ("request too long and slow", test_request_too_long_and_slow),
-            ("escape codes not printed", test_escape_codes_not_printed),
-        ]])
+        yield {"root": t}
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(tprunner.main(globals(), fixture=temp_root))

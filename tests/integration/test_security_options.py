@@ -5,6 +5,7 @@ must never make a private post public (the fake TikTok server says what it recei
 like `-oNAME` must not pick the work folder; names after the first operand are operands; `--`
 ends the options; the help shows `tokprep run -- *`."""
 import json
+import contextlib
 import os
 import subprocess
 import sys
@@ -14,7 +15,7 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(os.environ.get("TP_SOURCE_DIR", os.path.join(HERE, "..", "..")),
                                 "tests", "fake_tiktok"))
 import pipeline_helpers as h  # noqa: E402
-from cases import run_cases  # noqa: E402
+import tprunner  # noqa: E402
 from harness import Client, FakeTikTok  # noqa: E402
 
 TOKPREP = os.environ.get("TOKPREP", "tokprep")
@@ -130,18 +131,13 @@ def test_help_shows_double_dash():
         assert "[--] " in r.stdout.splitlines()[0], r.stdout
 
 
-def main():
+@contextlib.contextmanager
+def clip_folder():
     with h.TempDir() as t:
         clip = os.path.join(t, "clip.mp4")
         h.make_vertical(clip, seconds=1)
-        return run_cases([
-            ("glob cannot make a post public",
-             lambda: test_glob_cannot_make_a_post_public(t, clip)),
-            ("short option name", lambda: test_short_option_name(t, clip)),
-            ("operands then no options", lambda: test_operands_then_no_options(t, clip)),
-            ("help shows --", test_help_shows_double_dash),
-        ])
+        yield {"t": t, "clip": clip}
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(tprunner.main(globals(), fixture=clip_folder))

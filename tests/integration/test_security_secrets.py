@@ -4,16 +4,13 @@
 TOKPREP_REDIS_PASSWORD_FILE work; the browser opener of `auth login` gets an environment
 without TIKTOK_CLIENT_SECRET or the Redis password; processes holding secrets cannot dump core
 and are not dumpable (no ptrace, no /proc/PID/mem for other processes)."""
+import contextlib
 import os
 import resource
-import shutil
 import signal
-import stat
 import subprocess
 import sys
 import tempfile
-import time
-import traceback
 import urllib.parse
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -23,6 +20,7 @@ sys.path.insert(0, os.path.join(os.environ.get("TP_SOURCE_DIR", os.path.join(HER
 import other_user  # noqa: E402
 import pipeline_helpers as h  # noqa: E402
 import queue_helpers as q  # noqa: E402
+import tprunner  # noqa: E402
 from harness import CLIENT_SECRET, Client, FakeTikTok, urlopen  # noqa: E402
 
 SECRET = "s3cret-redis-pw-%d" % os.getpid()
@@ -36,7 +34,7 @@ def raise_core_limit():
     resource.setrlimit(resource.RLIMIT_CORE, (hard, hard))
 
 
-BINARY = q.TOKPREP  # as root: a copy that nobody can run (set in main)
+BINARY = q.TOKPREP  # as root: a copy that nobody can run (set by the fixture)
 
 
 def run_as():
@@ -136,6 +134,8 @@ def test_password_env_and_file(t, r):
 
 
 def test_browser_env(t):
+    t = os.path.join(t, "browser")
+    os.makedirs(t)
     fakebin = os.path.join(t, "bin")
     os.makedirs(fakebin)
     envout = os.path.join(t, "browser.env")
@@ -182,37 +182,22 @@ def test_browser_env(t):
         assert state not in child
 
 
-def main():
+@contextlib.contextmanager
+def redis_with_password():
     global BINARY
     q.require_redis()
     if os.getuid() == 0:
         BINARY, why = other_user.binary_for(NOBODY)
         if not BINARY:
-            print("SKIP:", why)
-            return 77
-    failed = 0
+            tprunner.skip(why)
     with h.TempDir() as t:
         os.chmod(t, 0o755)
         r = q.Redis(t, password=SECRET)
         try:
-            for name, fn, args in [
-                ("worker argv and dumpable", test_worker_argv_and_dumpable, (t, r)),
-                ("password env and file", test_password_env_and_file, (t, r)),
-                ("browser env", test_browser_env, (os.path.join(t, "browser"),)),
-            ]:
-                if args and isinstance(args[0], str) and not os.path.exists(args[0]):
-                    os.makedirs(args[0])
-                try:
-                    fn(*args)
-                    print("ok  ", name)
-                except Exception:
-                    failed += 1
-                    print("FAIL", name)
-                    traceback.print_exc()
+            yield {"t": t, "r": r}
         finally:
             r.stop()
-    return 1 if failed else 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(tprunner.main(globals(), fixture=redis_with_password))

@@ -26,6 +26,7 @@ sys.path.insert(0, os.path.join(os.environ.get("TP_SOURCE_DIR", os.path.join(HER
                                 "tests", "fake_tiktok"))
 import pipeline_helpers as h  # noqa: E402
 from harness import Client, FakeTikTok  # noqa: E402
+import tprunner  # noqa: E402
 
 MARK = b"PRIVATE-BYTES-" * 300
 
@@ -216,7 +217,7 @@ def resume_case(t):
         assert why and "changed since its upload began" in why and "not delivered" in why, why
 
 
-def main():
+def test_security_swap():
     changed_chunk = "changed since it was checked (chunk 1 SHA-256 differs); not delivered"
     with h.TempDir() as t:
         # Passed as is (the source itself is delivered).
@@ -242,8 +243,7 @@ def main():
         tiktok_case(t, "tiktok-rewrite-after-chunk", rewrite_in_place, changed_chunk)
         # A later run resuming an upload.
         resume_case(t)
-    print("ok")
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(tprunner.main(globals()))

@@ -11,6 +11,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pipeline_helpers as h  # noqa: E402
+import tprunner  # noqa: E402
 
 NAMES = [
     "concat:.private.ts|.private.ts",
@@ -67,7 +68,7 @@ def check_outputs(folder, names, what):
         assert 0.5 < d < 1.6, f"{what}: {f} is {d:.2f} s: another file's bytes were read"
 
 
-def main():
+def test_security_url_names():
     with h.TempDir() as t:
         d = os.path.join(t, "drop")
         os.makedirs(d)
@@ -112,8 +113,7 @@ def main():
         check_outputs(sink, names, "run")
         for m in (f for f in os.listdir(sink) if f.endswith(".json")):
             h.check_manifest(os.path.join(sink, m))
-    print("ok")
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(tprunner.main(globals()))

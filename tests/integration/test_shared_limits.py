@@ -3,15 +3,15 @@
 limits through one Redis. Without it, two processes together exceed the init rate (the fake
 server answers 429: the contrast that shows the test can fail); with it, processes racing for the
 daily cap post exactly daily_limit files in total; with Redis down, nothing is sent to TikTok.
-The rate part over a full 60 s window is test_shared_limits_slow.py. Skipped (exit 0, message)
+The rate part over a full 60 s window is test_shared_limits_slow.py. Skipped (exit 77)
 when redis-server is not installed."""
+import contextlib
 import os
-import shutil
 import sys
 import tempfile
-import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import tprunner  # noqa: E402
 from limits_helpers import Redis, have_redis, upload_at_once  # noqa: E402
 from harness import Client, FakeTikTok, free_port, random_file  # noqa: E402
 
@@ -148,33 +148,13 @@ def check_no_secrets():
                 assert s not in o, "a secret in the output"
 
 
-def main():
+@contextlib.contextmanager
+def shared_redis():
     if not have_redis():
-        print("SKIP: redis-server is not installed (scripts/test.sh installs it); shared-limits "
-              "tests not run")
-        return 0
-    failed = []
+        tprunner.skip("redis-server is not installed (scripts/test.sh installs it)")
     with Redis() as redis:
-        for name, fn in [("local_limits_overrun_together", test_local_limits_overrun_together),
-                         ("daily_cap_race_across_processes",
-                          lambda: test_daily_cap_race_across_processes(redis)),
-                         ("two_runs_share_the_daily_cap",
-                          lambda: test_two_runs_share_the_daily_cap(redis)),
-                         ("redis_down_sends_nothing", test_redis_down_sends_nothing),
-                         ("no_secrets", check_no_secrets)]:
-            try:
-                fn()
-                print("ok   %s" % name, flush=True)
-            except Exception:
-                failed.append(name)
-                print("FAIL %s" % name, flush=True)
-                traceback.print_exc()
-    shutil.rmtree(ROOT, ignore_errors=True)
-    if failed:
-        print("FAILED: %s" % ", ".join(failed))
-        return 1
-    return 0
+        yield {"redis": redis}
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(tprunner.main(globals(), fixture=shared_redis, after=[check_no_secrets], cleanup=[ROOT]))

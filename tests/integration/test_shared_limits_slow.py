@@ -4,15 +4,16 @@
 inits per window, as the fake server enforces: all 8 files posted, no 429, and the last inits
 waited for the window. The window is TikTok's 60 s shortened to WINDOW on both sides
 (`--rate-window`, `upload.tiktok.rate_window`) so the test waits seconds, not a minute. (test_shared_limits.py shows the same two processes without Redis
-overrunning the limit.) Skipped (exit 0, message) when redis-server is not installed."""
+overrunning the limit.) Skipped (exit 77) when
+redis-server is not installed."""
+import contextlib
 import os
-import shutil
 import sys
 import tempfile
 import time
-import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import tprunner  # noqa: E402
 from limits_helpers import Redis, have_redis, upload_at_once  # noqa: E402
 from harness import Client, FakeTikTok, random_file  # noqa: E402
 
@@ -49,23 +50,13 @@ def test_rate_shared_across_processes(redis):
         print("8 posts by 2 processes in %.1f s, no 429" % elapsed)
 
 
-def main():
+@contextlib.contextmanager
+def shared_redis():
     if not have_redis():
-        print("SKIP: redis-server is not installed (scripts/test.sh installs it); shared-limits "
-              "tests not run")
-        return 0
-    failed = []
+        tprunner.skip("redis-server is not installed (scripts/test.sh installs it)")
     with Redis() as redis:
-        try:
-            test_rate_shared_across_processes(redis)
-            print("ok   rate_shared_across_processes", flush=True)
-        except Exception:
-            failed.append("rate_shared_across_processes")
-            print("FAIL rate_shared_across_processes", flush=True)
-            traceback.print_exc()
-    shutil.rmtree(ROOT, ignore_errors=True)
-    return 1 if failed else 0
+        yield {"redis": redis}
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(tprunner.main(globals(), fixture=shared_redis, cleanup=[ROOT]))

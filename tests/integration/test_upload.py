@@ -14,7 +14,7 @@ import urllib.request
 sys.path.insert(0, os.path.join(os.environ.get("TP_SOURCE_DIR", os.path.join(
     os.path.dirname(__file__), "..", "..")), "tests", "fake_tiktok"))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cases import module_cases, run_cases  # noqa: E402
+import tprunner  # noqa: E402
 from harness import Client, FakeTikTok, random_file, sha256_file  # noqa: E402
 
 # Small-scale chunk rules (1/100 of TikTok's) so multi-chunk files stay around 1 MB. The fake
@@ -183,8 +183,7 @@ def test_library_example_post_file():
     """docs/examples/post_file.c: the public API alone posts a file, with progress events."""
     exe = os.path.join(os.environ.get("TP_BUILD_DIR", ""), "example_post_file")
     if not os.path.exists(exe):
-        print("SKIP: %s not built" % exe)
-        return
+        tprunner.skip("%s not built" % exe)
     import subprocess
     wd = workdir("example")
     with FakeTikTok(*SMALL_SERVER, workdir=wd) as srv:
@@ -358,8 +357,7 @@ def test_plain_http_refused_for_remote_api():
 def test_duration_checked_with_real_mp4():
     """The probe's duration against creator_info: a 4 s clip, max_video_post_duration_sec 3."""
     if not shutil.which("ffmpeg"):
-        print("SKIP: no ffmpeg")
-        return
+        tprunner.skip("no ffmpeg")
     wd = workdir("duration")
     f = os.path.join(wd, "v.mp4")
     import subprocess
@@ -390,10 +388,5 @@ def check_no_secrets():
     assert not leaks, "secrets in output: %r" % leaks
 
 
-def main():
-    return run_cases(module_cases(globals(), sort=True), only=sys.argv[1:],
-                     after=[("no secrets in any output", check_no_secrets)], cleanup=[ROOT])
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(tprunner.main(globals(), sort=True, after=[check_no_secrets], cleanup=[ROOT]))

@@ -11,7 +11,7 @@ import time
 sys.path.insert(0, os.path.join(os.environ.get("TP_SOURCE_DIR", os.path.join(
     os.path.dirname(__file__), "..", "..")), "tests", "fake_tiktok"))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cases import module_cases, run_cases  # noqa: E402
+import tprunner  # noqa: E402
 from harness import Client, FakeTikTok, random_file, sha256_file  # noqa: E402
 
 SMALL_SERVER = ["--min-chunk", "50000", "--max-chunk", "640000", "--final-max", "1280000"]
@@ -260,10 +260,5 @@ def check_no_secrets():
     assert not leaks, leaks
 
 
-def main():
-    return run_cases(module_cases(globals(), sort=True), only=sys.argv[1:],
-                     after=[("no secrets in any output", check_no_secrets)], cleanup=[ROOT])
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(tprunner.main(globals(), sort=True, after=[check_no_secrets], cleanup=[ROOT]))

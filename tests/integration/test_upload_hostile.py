@@ -17,7 +17,7 @@ import urllib.request
 sys.path.insert(0, os.path.join(os.environ.get("TP_SOURCE_DIR", os.path.join(
     os.path.dirname(__file__), "..", "..")), "tests", "fake_tiktok"))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cases import module_cases, run_cases  # noqa: E402
+import tprunner  # noqa: E402
 from harness import Client, FakeTikTok, random_file  # noqa: E402
 
 SMALL_SERVER = ["--min-chunk", "50000", "--max-chunk", "640000", "--final-max", "1280000"]
@@ -65,6 +65,11 @@ def last_error(stderr):
     return lines[-1] if lines else ""
 
 
+def fired(st, fault):
+    """The fault was armed and hit: else the case would pass without testing anything."""
+    assert "fault " + fault in st["events"], st["events"]
+
+
 def expect(r, *needles):
     text = r.stderr + r.stdout
     for n in needles:
@@ -91,7 +96,10 @@ def test_garbage_body():
 
 
 def test_not_an_envelope():
-    upload("noenvelope", ["--fault", "no-envelope:creator:1"])
+    st, r, _ = upload("noenvelope", ["--fault", "no-envelope:creator:1"])
+    fired(st, "no-envelope:creator:1")
+    expect(r, "creator_info", "unreadable answer")
+    assert not st["publishes"]
 
 
 def test_wrong_types_creator():
@@ -126,8 +134,11 @@ def test_wrong_types_token_refresh():
 
 
 def test_missing_fields_token_refresh():
-    upload("missing_token", ["--fault", "expire-token:creator:1",
-                             "--fault", "missing-fields:token:2"])
+    st, r, _ = upload("missing_token", ["--fault", "expire-token:creator:1",
+                                        "--fault", "missing-fields:token:2"])
+    fired(st, "missing-fields:token:2")
+    expect(r, "cannot refresh the access token", "no_access_token")
+    assert not st["publishes"]
 
 
 # ---- time ---------------------------------------------------------------------------------------
@@ -172,15 +183,25 @@ def test_redirect_creator_no_token_follows():
 
 
 def test_redirect_init_no_token_follows():
-    upload("redirect_init", ["--fault", "redirect:init:1"])
+    st, r, _ = upload("redirect_init", ["--fault", "redirect:init:1"])
+    fired(st, "redirect:init:1")  # upload() checked that nothing reached the redirect target
+    expect(r, "video/init", "HTTP 307")
+    assert not st["publishes"]
 
 
 def test_redirect_put_no_data_follows():
     st, r, _ = upload("redirect_put", ["--fault", "redirect:put:1", "--fault", "redirect:put:2"])
+    fired(st, "redirect:put:1")
+    expect(r, "PUT chunk 1/1", "HTTP 307")
+    assert not any(p["complete"] for p in st["publishes"]), st["publishes"]
 
 
 def test_redirect_token_refresh_no_secret_follows():
-    upload("redirect_token", ["--fault", "expire-token:creator:1", "--fault", "redirect:token:2"])
+    st, r, _ = upload("redirect_token", ["--fault", "expire-token:creator:1",
+                                         "--fault", "redirect:token:2"])
+    fired(st, "redirect:token:2")
+    expect(r, "oauth/token", "HTTP 307")
+    assert not st["publishes"]
 
 
 def test_tls_self_signed_refused():
@@ -231,12 +252,9 @@ SLOW = {"test_slow_loris_creator", "test_slow_loris_put", "test_drip_status"}
 
 
 def main(slow=False):
-    t0 = time.time()
-    cases = [(n, f) for n, f in module_cases(globals(), sort=True) if (n in SLOW) == slow]
-    rc = run_cases(cases, only=sys.argv[1:],
-                   after=[("no secrets in any output", check_no_secrets)], cleanup=[ROOT])
-    print("%.1f s" % (time.time() - t0))
-    return rc
+    """The fast cases, or (from test_upload_hostile_slow.py) the slow ones."""
+    return tprunner.main(globals(), sort=True, select=lambda name: (name in SLOW) == slow,
+                         after=[check_no_secrets], cleanup=[ROOT])
 
 
 if __name__ == "__main__":

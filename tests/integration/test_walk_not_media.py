@@ -16,7 +16,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cases import module_cases, run_cases  # noqa: E402
+import tprunner  # noqa: E402
 from pipeline_helpers import TOKPREP, make_vertical, run, set_args  # noqa: E402
 
 T = tempfile.mkdtemp(prefix="tp_not_media.")
@@ -138,10 +138,5 @@ def test_watch():
     assert "link.mp4: symbolic link, not followed" in err, err
 
 
-def main():
-    setup()
-    return run_cases(module_cases(globals()), cleanup=[T])
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(tprunner.main(globals(), setup=setup, cleanup=[T]))

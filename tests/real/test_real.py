@@ -9,10 +9,12 @@ the exact rational, writes an output that check passes, and shows the source's p
 and unstretched (decoded pixels against the source's at three timestamps).
 
 A failure on a file whose manifest row has an xfail reason is reported as XFAIL and does not
-fail the test. Exit: 0 no unexpected failure, 1 some, 77 the corpus cannot be fetched.
+fail the test. Exit: 0 no unexpected failure, 1 some, 77 the corpus cannot be fetched
+(tests/integration/tprunner.py).
 Writes a Markdown table of the results to $TP_BUILD_DIR/real-corpus.md (or --table FILE).
 """
 import concurrent.futures
+import contextlib
 import csv
 import json
 import math
@@ -24,6 +26,9 @@ import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "integration"))
+import tprunner  # noqa: E402
+
 TOKPREP = os.environ.get("TOKPREP", "tokprep")
 FIT_CAP = 600  # rules.duration max: no file is trimmed (see the README's real-corpus notes)
 OUT_W, OUT_H = 180, 320
@@ -295,17 +300,21 @@ def write_table(results, path):
                 ": " + note if note else ""))
 
 
-def main():
+@contextlib.contextmanager
+def fetched_corpus():
+    """The corpus folder (fetch.py); every case is skipped when it cannot be had."""
     if shutil.which("ffprobe") is None or shutil.which("ffmpeg") is None:
-        print("SKIP: ffmpeg/ffprobe not installed")
-        return 77
+        tprunner.skip("ffmpeg/ffprobe not installed")
     fetch = run([sys.executable, os.path.join(HERE, "fetch.py")], timeout=1800)
     sys.stderr.write(fetch.stderr)
     if fetch.returncode == 2 or not fetch.stdout.strip():
-        print("SKIP: the real-media corpus cannot be fetched from Debian's packages "
-              "(apt-get download failed; see above)")
-        return 77
-    corpus = fetch.stdout.strip().splitlines()[-1]
+        tprunner.skip("the real-media corpus cannot be fetched from Debian's packages "
+                      "(apt-get download failed; see above)")
+    yield {"corpus": fetch.stdout.strip().splitlines()[-1]}
+
+
+def test_corpus(corpus):
+    """Every file of the manifest (or those named on the command line)."""
     with open(os.path.join(HERE, "corpus.tsv"), newline="") as f:
         rows = [r for r in csv.reader(f, delimiter="\t") if r and not r[0].startswith("#")]
     cols = rows[0]
@@ -347,8 +356,9 @@ def main():
                                                            table))
     print("xfailed (known, out of scope): %d" % xfailed)
     print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    assert not failed, "%d file(s) failed unexpectedly" % failed
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # The command line names corpus files (and --table FILE), not cases: one case runs them all.
+    sys.exit(tprunner.main(globals(), fixture=fetched_corpus, argv=[]))

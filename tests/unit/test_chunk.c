@@ -119,9 +119,21 @@ static void test_table(void **state)
     }
 }
 
-static void test_clear_null(void **state)
+/* Clearing frees the chunks and leaves an empty plan that can be cleared again; NULL is a
+ * no-op (under ASan a double free or a leak here fails the run). */
+static void test_clear(void **state)
 {
     (void)state;
+    tp_chunk_plan p;
+    tp_error err = {0};
+    assert_int_equal(tp_chunk_plan_make(&p, 50000123, &tiktok, &err), 0);
+    assert_non_null(p.chunks);
+    assert_int_equal(p.count, 5);
+    tp_chunk_plan_clear(&p);
+    assert_null(p.chunks);
+    assert_int_equal(p.count, 0);
+    tp_chunk_plan_clear(&p);
+    assert_null(p.chunks);
     tp_chunk_plan_clear(NULL);
 }
 
@@ -129,7 +141,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_table),
-        cmocka_unit_test(test_clear_null),
+        cmocka_unit_test(test_clear),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
