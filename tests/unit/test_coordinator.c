@@ -175,7 +175,7 @@ static tp_profile *profile_for(const fixture *fx)
 static int run_once(const fixture *fx, tp_profile *profile, log_t *l, tp_pipeline_summary *sum,
                     int force)
 {
-    tp_pipeline_opts opts = TP_PIPELINE_OPTS_INIT;
+    tp_pipeline_options opts = TP_PIPELINE_OPTIONS_INIT;
     opts.workdir = fx->work;
     opts.on_event = on_event;
     opts.payload = l;
@@ -260,7 +260,7 @@ static void test_each_file_ends_once(void **state)
 }
 
 /* tp_pipeline_cancel() from the event callback (on the coordinator's own thread): the run stops
- * with -TP_ECANCELED, says so in its summary, and delivers nothing after the cancel. */
+ * with TP_ECANCELED, says so in its summary, and delivers nothing after the cancel. */
 static void test_cancel_from_callback(void **state)
 {
     fixture *fx = *state;
@@ -273,7 +273,7 @@ static void test_cancel_from_callback(void **state)
     /* force: the first test delivered these already. */
     int rc = run_once(fx, profile, &l, &sum, 1);
     assert_int_equal(l.cancelled, 1);
-    assert_int_equal(rc, -TP_ECANCELED);
+    assert_int_equal(rc, TP_ECANCELED);
     assert_int_equal(sum.canceled, 1);
     assert_int_equal(l.terminal_after_cancel, 0);
     for (int i = 0; i < l.n_files; i++)
@@ -288,12 +288,12 @@ static void test_ledger_held(void **state)
     if (!fx)
         skip();
     tp_profile *profile = profile_for(fx);
-    tp_pipeline_opts opts = TP_PIPELINE_OPTS_INIT;
+    tp_pipeline_options opts = TP_PIPELINE_OPTIONS_INIT;
     opts.workdir = fx->work;
     tp_pipeline *a = NULL, *b = NULL;
     tp_error err = TP_ERROR_INIT;
     assert_int_equal(tp_pipeline_new(&a, profile, &opts, &err), 0);
-    assert_int_equal(tp_pipeline_new(&b, profile, &opts, &err), -TP_ECONFLICT);
+    assert_int_equal(tp_pipeline_new(&b, profile, &opts, &err), TP_ECONFLICT);
     assert_null(b);
     assert_non_null(strstr(err.message, "in use"));
     tp_pipeline_free(a);
