@@ -17,7 +17,7 @@
 extern "C" {
 #endif
 
-#define TOKPREP_VERSION "0.1.0"
+#define TOKPREP_VERSION "1.0.0"
 
 /* Marks the functions of the public API: the shared library exports these and nothing else (it is
  * built with hidden visibility). */

@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "profiles/profile.h"
+#include "upload/tt_window.h" /* tp_tt_rate, tp_tt_daily_next (moved there) */
 
 /* Where the session keeps TikTok's limits (upload/tt_limits.h). limits is borrowed (it must
  * outlive the session's use) and may be shared by many sessions on many threads; NULL returns
@@ -23,24 +24,6 @@
  * between posts, not during one. */
 typedef struct tp_tt_limits tp_tt_limits;
 void tp_tiktok_set_limits(tp_tiktok *tt, tp_tt_limits *limits);
-
-/* Sliding-window request counter (TikTok: per token, per endpoint, 60 s). */
-#define TP_TT_RATE_SLOTS 32
-typedef struct {
-    int limit;     /* requests per window (<= TP_TT_RATE_SLOTS) */
-    double window; /* seconds */
-    int n, head;   /* ring of the last `limit` request times */
-    double times[TP_TT_RATE_SLOTS];
-} tp_tt_rate;
-
-void tp_tt_rate_init(tp_tt_rate *r, int limit, double window);
-/* Seconds to wait at time `now` before one more request is allowed (0 = go). */
-double tp_tt_rate_delay(const tp_tt_rate *r, double now);
-void tp_tt_rate_note(tp_tt_rate *r, double now);
-
-/* Daily cap: given the epoch seconds of earlier posts (any order), 0 when one more post is
- * allowed at `now` under `limit` per 24 h, else the epoch second when it will be. */
-int64_t tp_tt_daily_next(const int64_t *posts, int n, int limit, int64_t now);
 
 /* UTF-16 code units of a UTF-8 string (TikTok counts captions that way); -1 for invalid UTF-8. */
 long tp_tt_utf16_units(const char *s);

@@ -12,7 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "upload/tiktok.h"
+#include "upload/tt_window.h"
 
 #define POSTS_MAX 1024
 #define REDIS_TIMEOUT 2.0 /* connect and per command: a stuck Redis must not stall uploads long */

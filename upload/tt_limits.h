@@ -21,6 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "upload/tt_window.h"
 #include "util/tp_redis.h"
 #include "util/tp_util.h"
 
@@ -126,9 +127,6 @@ typedef struct {
 struct tp_tt_limits {
     const tp_tt_limits_ops *ops;
 };
-
-/* The daily window and the Redis stores' key prefix pieces, for tests and docs. */
-#define TP_TT_DAILY_WINDOW 86400
 
 /* Key names (for tests and `status`): "tokprep:NAME:rate:ID:ENDPOINT", "tokprep:NAME:daily:ID".
  * Return the length written (snprintf). */

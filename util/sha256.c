@@ -1,48 +1,36 @@
-/* SHA-256 for profile hashes, chunk manifests and PKCE, on top of libavutil. */
+/* SHA-256 for profile hashes, chunk manifests and PKCE, on top of nettle. */
 #include <errno.h>
 #include <fcntl.h>
-#include <libavutil/mem.h>
-#include <libavutil/sha.h>
+#include <nettle/sha2.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "util/tp_util.h"
 
 struct tp_sha256 {
-    struct AVSHA *sha;
+    struct sha256_ctx ctx;
 };
 
 tp_sha256 *tp_sha256_new(void)
 {
-    tp_sha256 *s = av_mallocz(sizeof(*s));
+    tp_sha256 *s = malloc(sizeof(*s));
     if (!s)
         return NULL;
-    s->sha = av_sha_alloc();
-    if (!s->sha || av_sha_init(s->sha, 256) < 0) {
-        av_free(s->sha);
-        av_free(s);
-        return NULL;
-    }
+    sha256_init(&s->ctx);
     return s;
 }
 
 void tp_sha256_update(tp_sha256 *s, const void *data, size_t len)
 {
-    const uint8_t *p = data;
-    while (len > 0) {
-        unsigned n = len > (1u << 30) ? (1u << 30) : (unsigned)len;
-        av_sha_update(s->sha, p, n);
-        p += n;
-        len -= n;
-    }
+    sha256_update(&s->ctx, len, data);
 }
 
 void tp_sha256_final_raw(tp_sha256 *s, uint8_t out[32])
 {
-    av_sha_final(s->sha, out);
-    av_free(s->sha);
-    av_free(s);
+    sha256_digest(&s->ctx, SHA256_DIGEST_SIZE, out);
+    free(s);
 }
 
 void tp_sha256_final_hex(tp_sha256 *s, char hex[65])
@@ -95,7 +83,7 @@ int tp_sha256_file_range(const char *path, int64_t offset, int64_t len, char hex
     if (fd < 0)
         return tp_error_set(err, TP_EIO, errno, "%s: cannot open: %s", path, strerror(errno));
     s = tp_sha256_new();
-    buf = av_malloc(1 << 20);
+    buf = malloc(1 << 20);
     if (!s || !buf) {
         rc = tp_error_set(err, TP_ENOMEM, 0, "%s: out of memory", path);
         goto out;
@@ -116,7 +104,7 @@ out:
         uint8_t d[32];
         tp_sha256_final_raw(s, d);
     }
-    av_free(buf);
+    free(buf);
     close(fd);
     return rc;
 }
