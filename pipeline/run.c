@@ -1,7 +1,6 @@
 /* The pipeline's coordinator: one thread that alone writes the ledger and emits events, feeding
  * per-stage worker pools (scan → probe → fit → chunk → deliver) through bounded queues and
  * taking their results back (after Redis bio.c: workers never touch shared state). */
-#include <cjson/cJSON.h>
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
@@ -101,9 +100,10 @@ static void job_free(tp_job *job)
     if (job->src_fd >= 0)
         close(job->src_fd);
     free(job->path);
-    free(job->checked_outputs);
+    tp_job_outputs_clear(&job->checked);
     free(job->not_media);
-    free(job->outputs_json);
+    tp_job_outputs_clear(&job->outputs);
+    tp_job_posts_clear(&job->posts);
     for (int i = 0; i < job->n_delivered; i++)
         free(job->delivered[i]);
     free(job->delivered);
@@ -119,6 +119,13 @@ static void set_str(char **dst, const char *src)
     char *copy = src ? tp_strdup(src) : NULL;
     free(*dst);
     *dst = copy;
+}
+
+/* The row's `outputs` from the job's (the ledger's text: pipeline/jobrec.h). */
+static void sync_outputs(tp_job *job)
+{
+    free(job->row.outputs);
+    job->row.outputs = tp_jobrec_outputs_to_json(&job->outputs);
 }
 
 static bool is_transient(const tp_error *e)
@@ -384,6 +391,7 @@ static void on_failure(run_state *rs, tp_job *job)
         job->redo_from_probe = false;
         tp_error_clear(&job->err);
         set_str(&job->row.outputs, NULL);
+        tp_job_outputs_clear(&job->outputs);
         advance(rs, job, TP_STAGE_PROBE);
         return;
     }
@@ -427,6 +435,48 @@ static void on_failure(run_state *rs, tp_job *job)
         return;
     }
     finish_failed(rs, job, stage);
+}
+
+static void after_probe(run_state *rs, tp_job *job);
+
+/* A queued row found again: take back what the ledger knows (pipeline/jobrec.h: media info,
+ * outputs and chunk plans, posts) and choose the stage to resume at; *rejudge: instead of
+ * probing, judge it again from the media info the ledger kept. < 0 with job->err set when
+ * the row's upload state cannot be read back (a damaged row must never lead to a second post). */
+static int resume_row(run_state *rs, tp_job *job, tp_stage *next, bool *rejudge)
+{
+    const tp_ledger_row *row = &job->row;
+    tp_error perr = TP_ERROR_INIT;
+    /* The media info the probe measured: later stages use it, nothing probes again. */
+    if (row->media) {
+        if (tp_jobrec_media_from_json(&job->media, row->media, &perr) == 0) {
+            tp_rules_check(&job->check, &job->media, rs->pl->profile);
+            job->have_media = true;
+        } else {
+            tp_log(TP_LOG_WARN, "%s: %s; probing it again", job->path, perr.message);
+            tp_error_clear(&perr);
+        }
+    }
+    if (row->publish_id && *row->publish_id && row->outputs &&
+        tp_jobrec_outputs_from_json(&job->checked, row->outputs, &job->err) < 0)
+        return TP_EINVAL;
+    if (tp_jobrec_posts_from_json(&job->posts, row->posts, &job->err) < 0)
+        return TP_EINVAL;
+    /* Resume where it stopped; fitted outputs and upload state come from the ledger (a row
+     * from before it kept media info is probed once by the stage that needs it). */
+    *next = row->stage <= TP_STAGE_PROBE ? TP_STAGE_PROBE : row->stage;
+    /* A file that passed as is has itself as output, maybe under the name it had then: start
+     * it over from its verdict (no fit involved); the upload resume state is kept. */
+    if (row->verdict && !strcmp(row->verdict, "pass"))
+        *next = TP_STAGE_PROBE;
+    if (*next == TP_STAGE_PROBE && job->have_media)
+        *rejudge = true;
+    else if (*next > TP_STAGE_PROBE && row->outputs &&
+             tp_jobrec_outputs_from_json(&job->outputs, row->outputs, &perr) < 0) {
+        tp_log(TP_LOG_WARN, "%s: %s; fitting it again", job->path, perr.message);
+        *next = TP_STAGE_PROBE;
+    }
+    return 0;
 }
 
 static void after_scan(run_state *rs, tp_job *job)
@@ -481,25 +531,21 @@ static void after_scan(run_state *rs, tp_job *job)
         return;
     }
     tp_stage next = TP_STAGE_PROBE;
+    bool rejudge = false;
     if (found) {
         job->row = row;
         job->has_row = true;
         set_str(&job->row.source_path, job->path);
         job->row.source_size = job->size;
         if (row.status == TP_JOB_QUEUED) {
-            if (job->row.publish_id && *job->row.publish_id)
-                set_str(&job->checked_outputs, job->row.outputs);
-            /* Resume where it stopped. Probing again is cheap and gives the media info the
-             * later stages need; fitted outputs and upload state come from the ledger. */
-            next = row.stage <= TP_STAGE_PROBE ? TP_STAGE_PROBE : row.stage;
-            /* A file that passed as is has itself as output, maybe under the name it had then:
-             * start it over (no fit involved); the upload resume state is kept. */
-            if (row.verdict && !strcmp(row.verdict, "pass"))
-                next = TP_STAGE_PROBE;
-            set_str(&job->outputs_json, next > TP_STAGE_PROBE ? row.outputs : NULL);
+            if (resume_row(rs, job, &next, &rejudge) < 0) {
+                finish_failed(rs, job, "scan");
+                return;
+            }
         } else {
             /* --force: start over, keeping the delivery name so files are replaced. */
             set_str(&job->row.outputs, NULL);
+            set_str(&job->row.media, NULL);
             set_str(&job->row.verdict, NULL);
             set_str(&job->row.publish_id, NULL);
             set_str(&job->row.upload_url, NULL);
@@ -536,6 +582,12 @@ static void after_scan(run_state *rs, tp_job *job)
         finish_failed(rs, job, "scan");
         return;
     }
+    if (rejudge) {
+        /* The probe's result, from the ledger: the same media info and profile give the same
+         * verdict (and event) without reading the source again. */
+        after_probe(rs, job);
+        return;
+    }
     advance(rs, job, next);
 }
 
@@ -552,6 +604,10 @@ static void after_probe(run_state *rs, tp_job *job)
                    .fingerprint = job->fingerprint};
     emit(rs->pl, &ev);
     set_str(&job->row.verdict, verdict);
+    if (job->have_media) {
+        free(job->row.media);
+        job->row.media = tp_jobrec_media_to_json(&job->media);
+    }
     switch (c->verdict) {
     case TP_VERDICT_REJECT:
         finish_rejected(rs, job, c->reason[0] ? c->reason : "the profile refuses this file");
@@ -563,14 +619,13 @@ static void after_probe(run_state *rs, tp_job *job)
         return;
     case TP_VERDICT_PASS: {
         /* Passes as is: the source is the output; no fit, no copy in the work folder. */
-        cJSON *arr = cJSON_CreateArray();
-        cJSON *o = cJSON_CreateObject();
-        cJSON_AddStringToObject(o, "path", job->path);
-        cJSON_AddItemToArray(arr, o);
-        free(job->outputs_json);
-        job->outputs_json = cJSON_PrintUnformatted(arr);
-        cJSON_Delete(arr);
-        set_str(&job->row.outputs, job->outputs_json);
+        const char *src = job->path;
+        if (tp_job_outputs_set(&job->outputs, &src, &job->media, 1) < 0) {
+            tp_error_set(&job->err, TP_ENOMEM, 0, "out of memory");
+            finish_failed(rs, job, "probe");
+            return;
+        }
+        sync_outputs(job);
         advance(rs, job, TP_STAGE_CHUNK);
         return;
     }
@@ -578,28 +633,15 @@ static void after_probe(run_state *rs, tp_job *job)
     }
 }
 
-static void output_paths(const char *json, const char *key, char ***out, int *n)
+/* The outputs' paths (key "path") or, for the directory sink, where they were delivered. */
+static const char **output_paths(const tp_job_outputs *o, int *n)
 {
-    *out = NULL;
+    const char **paths = o->n > 0 ? calloc((size_t)o->n, sizeof(*paths)) : NULL;
     *n = 0;
-    cJSON *arr = json ? cJSON_Parse(json) : NULL;
-    int count = cJSON_GetArraySize(arr);
-    if (count > 0 && (*out = calloc((size_t)count, sizeof(char *)))) {
-        for (int i = 0; i < count; i++) {
-            const char *p =
-                cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(arr, i), key));
-            if (p)
-                (*out)[(*n)++] = tp_strdup(p);
-        }
-    }
-    cJSON_Delete(arr);
-}
-
-static void free_paths(char **paths, int n)
-{
-    for (int i = 0; i < n; i++)
-        free(paths[i]);
-    free(paths);
+    for (int i = 0; paths && i < o->n; i++)
+        if (o->v[i].path)
+            paths[(*n)++] = o->v[i].path;
+    return paths;
 }
 
 static void after_fit(run_state *rs, tp_job *job)
@@ -608,24 +650,23 @@ static void after_fit(run_state *rs, tp_job *job)
         finish_rejected(rs, job, job->reject_reason);
         return;
     }
-    char **paths;
     int n;
-    output_paths(job->outputs_json, "path", &paths, &n);
+    const char **paths = output_paths(&job->outputs, &n);
     tp_event ev = {.kind = TP_EVENT_FIT_DONE,
                    .path = job->path,
-                   .outputs = (const char *const *)paths,
+                   .outputs = paths,
                    .n_outputs = n,
                    .fingerprint = job->fingerprint};
     emit(rs->pl, &ev);
-    free_paths(paths, n);
-    set_str(&job->row.outputs, job->outputs_json);
+    free(paths);
+    sync_outputs(job);
     advance(rs, job, TP_STAGE_CHUNK);
 }
 
 static void delivered(run_state *rs, tp_job *job)
 {
     tp_pipeline *pl = rs->pl;
-    set_str(&job->row.outputs, job->outputs_json);
+    sync_outputs(job);
     if (job->publish_id)
         set_str(&job->row.publish_id, job->publish_id);
     job->row.stage = TP_STAGE_DONE;
@@ -636,23 +677,21 @@ static void delivered(run_state *rs, tp_job *job)
         finish(rs, job);
         return;
     }
-    char **paths = NULL;
+    const char **paths = NULL;
     int n = 0;
     if (job->n_delivered > 0) {
-        paths = job->delivered;
         n = job->n_delivered;
     } else {
-        output_paths(job->outputs_json, "path", &paths, &n);
+        paths = output_paths(&job->outputs, &n);
     }
     tp_event ev = {.kind = TP_EVENT_UPLOADED,
                    .path = job->path,
-                   .outputs = (const char *const *)paths,
+                   .outputs = paths ? paths : (const char *const *)job->delivered,
                    .n_outputs = n,
                    .publish_id = job->publish_id,
                    .fingerprint = job->fingerprint};
     emit(pl, &ev);
-    if (paths != job->delivered)
-        free_paths(paths, n);
+    free(paths);
     /* Delivered: the work folder copy is no longer needed (with the none sink it is the
      * result, so it stays). */
     if (pl->profile->upload.sink != TP_SINK_NONE) {
@@ -667,23 +706,15 @@ static void delivered(run_state *rs, tp_job *job)
 
 static void after_chunk(run_state *rs, tp_job *job)
 {
-    cJSON *arr = cJSON_Parse(job->outputs_json);
-    int chunks = 0;
     int64_t total = 0;
-    cJSON *o;
-    cJSON_ArrayForEach(o, arr)
-    {
-        chunks += (int)cJSON_GetNumberValue(cJSON_GetObjectItem(o, "chunk_count"));
-        total += (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItem(o, "size"));
-    }
-    cJSON_Delete(arr);
+    int chunks = tp_job_outputs_chunks(&job->outputs, &total);
     tp_event ev = {.kind = TP_EVENT_CHUNKED,
                    .path = job->path,
                    .chunks = chunks,
                    .total = total,
                    .fingerprint = job->fingerprint};
     emit(rs->pl, &ev);
-    set_str(&job->row.outputs, job->outputs_json);
+    sync_outputs(job);
     if (rs->pl->profile->upload.sink == TP_SINK_NONE) {
         delivered(rs, job);
         return;
@@ -1126,6 +1157,18 @@ static int check_work_folder(const char *given, const char *resolved, const char
     return 0;
 }
 
+static const tp_sink_ops sink_none = {"none", NULL};
+
+static const tp_sink_ops *sink_ops_for(tp_sink_kind kind)
+{
+    switch (kind) {
+    case TP_SINK_DIRECTORY: return &tp_sink_directory;
+    case TP_SINK_TIKTOK: return &tp_sink_tiktok;
+    case TP_SINK_NONE:
+    default: return &sink_none;
+    }
+}
+
 int tp_pipeline_new(tp_pipeline **out, const tp_profile *profile, const tp_pipeline_options *opts,
                     tp_error *err)
 {
@@ -1192,6 +1235,7 @@ int tp_pipeline_new(tp_pipeline **out, const tp_profile *profile, const tp_pipel
         break;
     default: pl->sink_key = tp_strdup("none");
     }
+    pl->sink = sink_ops_for(profile->upload.sink);
     if (!pl->state_path || !pl->sink_key) {
         rc = tp_error_set(err, TP_ENOMEM, 0, "out of memory");
         goto fail;
