@@ -1301,10 +1301,204 @@ void tp_pipeline_free(tp_pipeline *pl)
     free(pl);
 }
 
+/* The jobs a run may hold in flight: the queues and workers, and under the descriptor limit,
+ * since every job in flight holds its source open (tp_job.src_fd) and a worker holds a few more
+ * while it works (fit parts, sink copies, sockets). */
+static int max_in_flight(const tp_pipeline_conf *c)
+{
+    int max = c->queue_depth + c->probe_workers + c->fit_workers + c->upload_workers;
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
+        long workers = 2L * c->probe_workers + c->fit_workers + c->upload_workers;
+        long room = (long)rl.rlim_cur - 64 - 8 * workers;
+        if (room < 4)
+            room = 4;
+        if (max > room)
+            max = (int)room;
+    }
+    return max;
+}
+
+/* What a crash left `running` goes back to `queued`, to be resumed by this run. */
+static int recover_ledger(tp_pipeline *pl, tp_error *err)
+{
+    int recovered = 0;
+    int rc = tp_ledger_recover(pl->ledger, &recovered, err);
+    if (rc == 0 && recovered)
+        tp_log(TP_LOG_INFO, "%s: resuming %d interrupted file(s)", pl->state_path, recovered);
+    return rc;
+}
+
+/* Set-up: sweep a crash's leftovers, start the stage workers and (--watch) the watcher. */
+static int run_setup(run_state *rs, const char *const *paths, size_t n_paths, tp_watch **watch,
+                     tp_error *err)
+{
+    tp_pipeline *pl = rs->pl;
+    int rc;
+    sweep(pl);
+    if ((rc = start_stages(pl, err)) < 0)
+        return rc;
+    /* Watch before walking, so nothing written in between is missed (the ledger removes any
+     * double). */
+    if (pl->opts.watch)
+        rc = tp_watch_open(watch, paths, n_paths, pl->profile->pipeline.settle_seconds,
+                           rs->exclude, 2, err);
+    return rc;
+}
+
+/* The same files, in the same order, as `check` and `fit` see (pipeline/scan.h), minus our own
+ * folders (or every run would take its own outputs as new input) and temporary names of files
+ * still being downloaded, into the backlog. One PATH at a time, so an interrupt during a long
+ * walk is noticed between them. */
+static void feed_paths(run_state *rs, const char *const *paths, size_t n_paths)
+{
+    tp_pipeline *pl = rs->pl;
+    tp_scan_options scan_opts = TP_SCAN_OPTIONS_INIT;
+    scan_opts.follow_symlinks = pl->opts.follow_symlinks != 0;
+    for (size_t p = 0; p < n_paths && !pl->cancel; p++) {
+        tp_scan_list found = TP_SCAN_LIST_INIT;
+        tp_error serr = TP_ERROR_INIT;
+        if (tp_scan_paths(&found, &paths[p], 1, &scan_opts, &serr) < 0)
+            tp_log(TP_LOG_WARN, "%s", serr.message);
+        rs->sum.non_media += (int)found.n_non_media;
+        rs->sum.symlinks += (int)found.n_symlinks;
+        for (size_t i = 0; i < found.n && !pl->cancel; i++) {
+            const tp_scan_entry *e = &found.items[i];
+            if (e->not_media) {
+                /* A job all the same, so the failure is in the ledger; never in our folders. */
+                if (!tp_path_within(e->path, rs->exclude, 2))
+                    add_path(e->path, e->from_dir, e->message, rs);
+                continue;
+            }
+            if (e->error) {
+                rs->sum.discovered++;
+                tp_event ev = {.kind = TP_EVENT_FAILED,
+                               .path = e->path,
+                               .stage = "scan",
+                               .error_code = tp_error_name(e->error),
+                               .reason = e->message,
+                               .final_failure = 1};
+                emit(pl, &ev);
+                rs->sum.failed++;
+                continue;
+            }
+            const char *base = strrchr(e->path, '/');
+            if (e->from_dir && (tp_walk_name_ignored(base ? base + 1 : e->path) ||
+                                tp_path_within(e->path, rs->exclude, 2)))
+                continue;
+            add_path(e->path, e->from_dir, NULL, rs);
+        }
+        tp_scan_list_free(&found);
+    }
+}
+
+/* Take back every result the workers have finished (waiting up to a tick for one). */
+static void take_results(run_state *rs)
+{
+    tp_job *list = wait_results(rs->pl, TICK_SECONDS);
+    while (list) {
+        tp_job *next = list->qnext;
+        handle_result(rs, list);
+        list = next;
+    }
+}
+
+/* The coordinator loop: admit, dispatch, take results, tick, until everything is done (never,
+ * with --watch) or the run is cancelled. */
+static void coordinate(run_state *rs, tp_watch *watch)
+{
+    tp_pipeline *pl = rs->pl;
+    for (;;) {
+        admit(rs);
+        pump_waiting(rs);
+        if (pl->cancel)
+            break;
+        if (!pl->opts.watch && !rs->backlog && rs->n_active == 0)
+            break;
+        take_results(rs);
+        tick(rs);
+        if (watch) {
+            tp_error werr = TP_ERROR_INIT;
+            if (tp_watch_poll(watch, add_watched, rs, &werr) < 0)
+                tp_log(TP_LOG_WARN, "%s", werr.message);
+        }
+    }
+}
+
+static void drop_backlog(run_state *rs)
+{
+    while (rs->backlog) {
+        path_node *n = rs->backlog;
+        rs->backlog = n->next;
+        free(n->not_media);
+        free(n);
+    }
+}
+
+/* Cancelled: stop taking work; jobs still queued come back cancelled at once, running ones as
+ * soon as they notice the flag (fits remove their temporary outputs). */
+static void drain_canceled(run_state *rs)
+{
+    tp_pipeline *pl = rs->pl;
+    drop_backlog(rs);
+    for (int si = 0; si < TP_PS_COUNT; si++) {
+        tp_job *job;
+        while ((job = list_pop(&rs->waiting[si])))
+            finish_canceled(rs, job);
+    }
+    tick(rs); /* persists checkpoints, finishes delayed jobs */
+    double deadline = tp_now_monotonic() + 1.5;
+    while (rs->n_active > 0) {
+        take_results(rs);
+        tick(rs);
+        if (tp_now_monotonic() > deadline) {
+            /* Exit within 2 s is the promise: their rows stay `running` and the next run
+             * resumes them (tp_ledger_recover). */
+            tp_log(TP_LOG_WARN, "%d job(s) did not stop in time; abandoning them", rs->n_active);
+            pl->abandoned = true;
+            break;
+        }
+    }
+}
+
+/* Stop the workers, put back what is still listed, emit the summary and say how the run ended. */
+static int run_finish(run_state *rs, tp_watch *watch, int rc, tp_pipeline_summary *summary,
+                      tp_error *err)
+{
+    tp_pipeline *pl = rs->pl;
+    stop_stages(pl);
+    /* Anything still listed (only after a start-up failure) goes back to the ledger queued;
+     * abandoned jobs belong to their stuck workers. */
+    while (rs->active && !pl->abandoned)
+        finish_canceled(rs, rs->active);
+    drop_backlog(rs);
+    tp_watch_close(watch);
+    rs->sum.canceled = pl->cancel ? 1 : 0;
+    tp_event ev = {.kind = TP_EVENT_SUMMARY,
+                   .n_discovered = rs->sum.discovered,
+                   .n_done = rs->sum.done,
+                   .n_skipped = rs->sum.skipped,
+                   .n_rejected = rs->sum.rejected,
+                   .n_failed = rs->sum.failed,
+                   .n_non_media = rs->sum.non_media,
+                   .n_symlinks = rs->sum.symlinks,
+                   .elapsed = tp_now_monotonic() - rs->t0};
+    emit(pl, &ev);
+    if (summary)
+        *summary = rs->sum;
+    if (rc == 0 && rs->fatal.code) {
+        if (err)
+            *err = rs->fatal;
+        rc = rs->fatal.code;
+    } else if (rc == 0 && pl->cancel) {
+        rc = tp_error_set(err, TP_ECANCELED, 0, "interrupted");
+    }
+    return rc;
+}
+
 int tp_pipeline_run(tp_pipeline *pl, const char *const *paths, size_t n_paths,
                     tp_pipeline_summary *summary, tp_error *err)
 {
-    int rc = 0;
     tp_watch *watch = NULL;
     run_state rs = {.pl = pl};
     if (pl->ran)
@@ -1313,161 +1507,16 @@ int tp_pipeline_run(tp_pipeline *pl, const char *const *paths, size_t n_paths,
     rs.t0 = tp_now_monotonic();
     rs.exclude[0] = pl->workdir;
     rs.exclude[1] = pl->sink_dir;
-    const tp_pipeline_conf *c = &pl->profile->pipeline;
-    rs.max_active = c->queue_depth + c->probe_workers + c->fit_workers + c->upload_workers;
-    /* Every job in flight holds its source open (tp_job.src_fd) and a worker holds a few more
-     * while it works (fit parts, sink copies, sockets): stay under the descriptor limit. */
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
-        long workers = 2L * c->probe_workers + c->fit_workers + c->upload_workers;
-        long room = (long)rl.rlim_cur - 64 - 8 * workers;
-        if (room < 4)
-            room = 4;
-        if (rs.max_active > room)
-            rs.max_active = (int)room;
-    }
-    int recovered = 0;
-    if ((rc = tp_ledger_recover(pl->ledger, &recovered, err)) < 0)
+    rs.max_active = max_in_flight(&pl->profile->pipeline);
+    int rc = recover_ledger(pl, err);
+    if (rc < 0)
         return rc;
-    if (recovered)
-        tp_log(TP_LOG_INFO, "%s: resuming %d interrupted file(s)", pl->state_path, recovered);
-    sweep(pl);
-    if ((rc = start_stages(pl, err)) < 0)
-        goto out;
-    if (pl->opts.watch) {
-        /* Watch before walking, so nothing written in between is missed (the ledger removes
-         * any double). */
-        rc = tp_watch_open(&watch, paths, n_paths, c->settle_seconds, rs.exclude, 2, err);
-        if (rc < 0)
-            goto out;
-    }
-    /* The same files, in the same order, as `check` and `fit` see (pipeline/scan.h), minus our
-     * own folders (or every run would take its own outputs as new input) and temporary names
-     * of files still being downloaded. One PATH at a time, so an interrupt during a long
-     * walk is noticed between them. */
-    tp_scan_options scan_opts = TP_SCAN_OPTIONS_INIT;
-    scan_opts.follow_symlinks = pl->opts.follow_symlinks != 0;
-    for (size_t p = 0; p < n_paths && !pl->cancel; p++) {
-        tp_scan_list found = TP_SCAN_LIST_INIT;
-        tp_error serr = TP_ERROR_INIT;
-        if (tp_scan_paths(&found, &paths[p], 1, &scan_opts, &serr) < 0)
-            tp_log(TP_LOG_WARN, "%s", serr.message);
-        rs.sum.non_media += (int)found.n_non_media;
-        rs.sum.symlinks += (int)found.n_symlinks;
-        for (size_t i = 0; i < found.n && !pl->cancel; i++) {
-            const tp_scan_entry *e = &found.items[i];
-            if (e->not_media) {
-                /* A job all the same, so the failure is in the ledger; never in our folders. */
-                if (!tp_path_within(e->path, rs.exclude, 2))
-                    add_path(e->path, e->from_dir, e->message, &rs);
-                continue;
-            }
-            if (e->error) {
-                rs.sum.discovered++;
-                tp_event ev = {.kind = TP_EVENT_FAILED,
-                               .path = e->path,
-                               .stage = "scan",
-                               .error_code = tp_error_name(e->error),
-                               .reason = e->message,
-                               .final_failure = 1};
-                emit(pl, &ev);
-                rs.sum.failed++;
-                continue;
-            }
-            const char *base = strrchr(e->path, '/');
-            if (e->from_dir && (tp_walk_name_ignored(base ? base + 1 : e->path) ||
-                                tp_path_within(e->path, rs.exclude, 2)))
-                continue;
-            add_path(e->path, e->from_dir, NULL, &rs);
-        }
-        tp_scan_list_free(&found);
-    }
-    tp_test_pause(pl, "walk");
-    for (;;) {
-        admit(&rs);
-        pump_waiting(&rs);
+    if ((rc = run_setup(&rs, paths, n_paths, &watch, err)) == 0) {
+        feed_paths(&rs, paths, n_paths);
+        tp_test_pause(pl, "walk");
+        coordinate(&rs, watch);
         if (pl->cancel)
-            break;
-        if (!pl->opts.watch && !rs.backlog && rs.n_active == 0)
-            break;
-        tp_job *list = wait_results(pl, TICK_SECONDS);
-        while (list) {
-            tp_job *next = list->qnext;
-            handle_result(&rs, list);
-            list = next;
-        }
-        tick(&rs);
-        if (watch) {
-            tp_error werr = TP_ERROR_INIT;
-            if (tp_watch_poll(watch, add_watched, &rs, &werr) < 0)
-                tp_log(TP_LOG_WARN, "%s", werr.message);
-        }
+            drain_canceled(&rs);
     }
-    if (pl->cancel) {
-        /* Stop taking work; jobs still queued come back cancelled at once, running ones as
-         * soon as they notice the flag (fits remove their temporary outputs). */
-        while (rs.backlog) {
-            path_node *n = rs.backlog;
-            rs.backlog = n->next;
-            free(n->not_media);
-            free(n);
-        }
-        for (int si = 0; si < TP_PS_COUNT; si++) {
-            tp_job *job;
-            while ((job = list_pop(&rs.waiting[si])))
-                finish_canceled(&rs, job);
-        }
-        tick(&rs); /* persists checkpoints, finishes delayed jobs */
-        double deadline = tp_now_monotonic() + 1.5;
-        while (rs.n_active > 0) {
-            tp_job *list = wait_results(pl, TICK_SECONDS);
-            while (list) {
-                tp_job *next = list->qnext;
-                handle_result(&rs, list);
-                list = next;
-            }
-            tick(&rs);
-            if (tp_now_monotonic() > deadline) {
-                /* Exit within 2 s is the promise: their rows stay `running` and the next run
-                 * resumes them (tp_ledger_recover). */
-                tp_log(TP_LOG_WARN, "%d job(s) did not stop in time; abandoning them", rs.n_active);
-                pl->abandoned = true;
-                break;
-            }
-        }
-    }
-out:
-    stop_stages(pl);
-    /* Anything still listed (only after a start-up failure) goes back to the ledger queued;
-     * abandoned jobs belong to their stuck workers. */
-    while (rs.active && !pl->abandoned)
-        finish_canceled(&rs, rs.active);
-    while (rs.backlog) {
-        path_node *n = rs.backlog;
-        rs.backlog = n->next;
-        free(n->not_media);
-        free(n);
-    }
-    tp_watch_close(watch);
-    rs.sum.canceled = pl->cancel ? 1 : 0;
-    tp_event ev = {.kind = TP_EVENT_SUMMARY,
-                   .n_discovered = rs.sum.discovered,
-                   .n_done = rs.sum.done,
-                   .n_skipped = rs.sum.skipped,
-                   .n_rejected = rs.sum.rejected,
-                   .n_failed = rs.sum.failed,
-                   .n_non_media = rs.sum.non_media,
-                   .n_symlinks = rs.sum.symlinks,
-                   .elapsed = tp_now_monotonic() - rs.t0};
-    emit(pl, &ev);
-    if (summary)
-        *summary = rs.sum;
-    if (rc == 0 && rs.fatal.code) {
-        if (err)
-            *err = rs.fatal;
-        rc = rs.fatal.code;
-    } else if (rc == 0 && pl->cancel) {
-        rc = tp_error_set(err, TP_ECANCELED, 0, "interrupted");
-    }
-    return rc;
+    return run_finish(&rs, watch, rc, summary, err);
 }
