@@ -180,8 +180,9 @@ void tp_pipeline_set_tt_limits(struct tp_pipeline *pl, struct tp_tt_limits *limi
 
 /* The job's media info and rules result: from the probe, or read back from the ledger with the
  * row (pipeline/jobrec.h). Probes the source's descriptor only for a row written before the
- * ledger kept media info. Worker threads. */
-int tp_job_need_media(struct tp_pipeline *pl, tp_job *job);
+ * ledger kept media info (for_fit: as the probe stage does, with the bars scan a re-encode
+ * can use). Worker threads. */
+int tp_job_need_media(struct tp_pipeline *pl, tp_job *job, bool for_fit);
 
 /* Report progress from a worker (thread-safe). */
 void tp_job_progress(struct tp_pipeline *pl, tp_job *job, double fraction, double fps,

@@ -159,8 +159,7 @@ static cJSON *media_json(const tp_media_info *m)
     cJSON_AddBoolToObject(vo, "interlaced", v->interlaced);
     cJSON_AddNumberToObject(vo, "frames", (double)v->frames);
     cJSON_AddBoolToObject(vo, "bars_scanned", v->bars_scanned);
-    int area[] = {v->active_area.x, v->active_area.y, v->active_area.width,
-                  v->active_area.height};
+    int area[] = {v->active_area.x, v->active_area.y, v->active_area.width, v->active_area.height};
     cJSON_AddItemToObject(vo, "active_area", cJSON_CreateIntArray(area, 4));
     const tp_audio_info *a = &m->audio;
     cJSON *ao = cJSON_AddObjectToObject(o, "audio");
@@ -437,10 +436,10 @@ int tp_jobrec_posts_from_json(tp_job_posts *p, const char *json, tp_error *err)
         const char *id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "publish_id"));
         const char *st = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "status"));
         const cJSON *pid = cJSON_GetObjectItemCaseSensitive(j, "post_id");
-        ok = id && tp_job_posts_add(p, id, st,
-                                    cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(
-                                        j, "still_processing")),
-                                    cJSON_IsNumber(pid) ? (long long)pid->valuedouble : 0) == 0;
+        ok = id &&
+             tp_job_posts_add(p, id, st,
+                              cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "still_processing")),
+                              cJSON_IsNumber(pid) ? (long long)pid->valuedouble : 0) == 0;
     }
     cJSON_Delete(arr);
     if (!ok) {

@@ -20,10 +20,10 @@ typedef struct {
     /* Made once, by the chunk stage; the sinks deliver exactly these chunks. */
     bool chunked;
     int64_t size;
-    char sha256[65];            /* of the whole file */
-    tp_chunk_plan plan;         /* offsets, lengths, chunk_size, total == size */
-    char (*chunk_sha256)[65];   /* plan.count entries */
-    char *delivered;            /* directory sink: the final path */
+    char sha256[65];          /* of the whole file */
+    tp_chunk_plan plan;       /* offsets, lengths, chunk_size, total == size */
+    char (*chunk_sha256)[65]; /* plan.count entries */
+    char *delivered;          /* directory sink: the final path */
 } tp_job_output;
 
 typedef struct {

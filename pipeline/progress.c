@@ -10,6 +10,8 @@
 
 #include "pipeline/internal.h"
 #include "probe/check.h"
+#include "probe/probe.h"
+#include "probe/rules.h"
 #include "util/tp_util.h"
 
 void tp_job_progress(struct tp_pipeline *pl, tp_job *job, double fraction, double fps,
@@ -159,14 +161,22 @@ int tp_job_copy_verified(struct tp_pipeline *pl, tp_job *job, int fd, const char
     return rc;
 }
 
-int tp_job_need_media(struct tp_pipeline *pl, tp_job *job)
+int tp_job_need_media(struct tp_pipeline *pl, tp_job *job, bool for_fit)
 {
     if (job->have_media)
         return 0;
     /* Only a row from a ledger older than schema 2 (no media column) gets here: probe the
-     * descriptor once, as every resumed job was before. */
-    int rc = tp_check_fd_for_fit(&job->media, &job->check, job->src_fd, job->path, pl->profile,
+     * descriptor once, as every resumed job was before (the fit with its bars scan). */
+    int rc;
+    if (for_fit) {
+        rc = tp_check_fd_for_fit(&job->media, &job->check, job->src_fd, job->path, pl->profile,
                                  &pl->cancel, &job->err);
+    } else {
+        tp_probe_options po = {
+            .deep = false, .limits = &pl->profile->limits, .cancel = &pl->cancel};
+        if ((rc = tp_probe_fd(&job->media, job->src_fd, job->path, &po, &job->err)) == 0)
+            tp_rules_check(&job->check, &job->media, pl->profile);
+    }
     if (rc < 0)
         return rc;
     job->have_media = true;

@@ -1341,8 +1341,8 @@ static int run_setup(run_state *rs, const char *const *paths, size_t n_paths, tp
     /* Watch before walking, so nothing written in between is missed (the ledger removes any
      * double). */
     if (pl->opts.watch)
-        rc = tp_watch_open(watch, paths, n_paths, pl->profile->pipeline.settle_seconds,
-                           rs->exclude, 2, err);
+        rc = tp_watch_open(watch, paths, n_paths, pl->profile->pipeline.settle_seconds, rs->exclude,
+                           2, err);
     return rc;
 }
 

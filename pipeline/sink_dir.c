@@ -75,8 +75,7 @@ out:
  * change what was delivered. Either way the bytes come from one descriptor: the job's own for
  * the source (never the name again), the fitted file's for ours. */
 static int place_file(struct tp_pipeline *pl, tp_job *job, const tp_job_output *output,
-                      const char *src,
-                      const char *dir, const char *final_name)
+                      const char *src, const char *dir, const char *final_name)
 {
     tp_error *err = &job->err;
     int rc = 0;
@@ -254,7 +253,7 @@ static int directory_deliver(struct tp_pipeline *pl, tp_job *job)
         return rc;
     /* The manifest reports the source's media and verdict: the probe's, or the ledger's after
      * a resume (tp_job_need_media probes only a row from before the ledger kept them). */
-    if (tp_job_need_media(pl, job) < 0)
+    if (tp_job_need_media(pl, job, false) < 0)
         tp_error_clear(&job->err);
     int n = job->outputs.n;
     if (n <= 0)

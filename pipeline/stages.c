@@ -93,7 +93,7 @@ int tp_stage_fit(struct tp_pipeline *pl, tp_job *job)
         goto out;
     }
     /* The media info is the probe's (or the ledger's, for a resumed job): no second probe. */
-    if ((rc = tp_job_need_media(pl, job)) < 0)
+    if ((rc = tp_job_need_media(pl, job, true)) < 0)
         goto out;
     if ((rc = tp_fit_plan_make(plan, &job->media, &job->check, pl->profile, &job->err)) < 0)
         goto out;
@@ -226,8 +226,8 @@ static int chunk_output(struct tp_pipeline *pl, tp_job *job, tp_job_output *out)
     int rc = 0;
     if (fd < 0 || tp_src_fstat(fd, &sb) < 0) {
         job->redo_from_probe = true;
-        rc = tp_error_set(&job->err, TP_EIO, errno, "%s: output vanished, fitting again",
-                          out->path);
+        rc =
+            tp_error_set(&job->err, TP_EIO, errno, "%s: output vanished, fitting again", out->path);
         goto out;
     }
     /* Passed as is: the bytes hashed now must be the ones the probe checked. */
@@ -245,8 +245,8 @@ static int chunk_output(struct tp_pipeline *pl, tp_job *job, tp_job_output *out)
         rc = tp_error_set(&job->err, TP_ENOMEM, 0, "out of memory");
         goto out;
     }
-    if ((rc = hash_chunks(fd, out->path, &out->plan, out->sha256, out->chunk_sha256,
-                          &pl->cancel, &job->err)) < 0)
+    if ((rc = hash_chunks(fd, out->path, &out->plan, out->sha256, out->chunk_sha256, &pl->cancel,
+                          &job->err)) < 0)
         goto out;
     out->size = sb.size;
     out->chunked = true;

@@ -213,7 +213,8 @@ static void test_posts_round_trip(void **state)
     (void)state;
     tp_job_posts p = {0}, back = {0};
     tp_error err = TP_ERROR_INIT;
-    assert_int_equal(tp_job_posts_add(&p, "v_pub_1", "PUBLISH_COMPLETE", false, 7312345678901LL), 0);
+    assert_int_equal(tp_job_posts_add(&p, "v_pub_1", "PUBLISH_COMPLETE", false, 7312345678901LL),
+                     0);
     assert_int_equal(tp_job_posts_add(&p, "v_pub_2", "PROCESSING_UPLOAD", true, 0), 0);
     char *json = tp_jobrec_posts_to_json(&p);
     assert_non_null(json);
