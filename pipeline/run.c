@@ -437,13 +437,10 @@ static void on_failure(run_state *rs, tp_job *job)
     finish_failed(rs, job, stage);
 }
 
-static void after_probe(run_state *rs, tp_job *job);
-
 /* A queued row found again: take back what the ledger knows (pipeline/jobrec.h: media info,
- * outputs and chunk plans, posts) and choose the stage to resume at; *rejudge: instead of
- * probing, judge it again from the media info the ledger kept. < 0 with job->err set when
+ * outputs and chunk plans, posts) and choose the stage to resume at. < 0 with job->err set when
  * the row's upload state cannot be read back (a damaged row must never lead to a second post). */
-static int resume_row(run_state *rs, tp_job *job, tp_stage *next, bool *rejudge)
+static int resume_row(run_state *rs, tp_job *job, tp_stage *next)
 {
     const tp_ledger_row *row = &job->row;
     tp_error perr = TP_ERROR_INIT;
@@ -466,12 +463,16 @@ static int resume_row(run_state *rs, tp_job *job, tp_stage *next, bool *rejudge)
      * from before it kept media info is probed once by the stage that needs it). */
     *next = row->stage <= TP_STAGE_PROBE ? TP_STAGE_PROBE : row->stage;
     /* A file that passed as is has itself as output, maybe under the name it had then: start
-     * it over from its verdict (no fit involved); the upload resume state is kept. */
-    if (row->verdict && !strcmp(row->verdict, "pass"))
+     * it over (no fit involved); the upload resume state is kept. It is probed again, not judged
+     * from the ledger: what is delivered is the source's own bytes, and the fingerprint that
+     * found the row samples them (a same-size rewrite outside the samples is the same content
+     * to the ledger), so the verdict must come from the descriptor this run reads and hashes.
+     * Fitted outputs need no such check: the fit verified them against the profile. */
+    if (row->verdict && !strcmp(row->verdict, "pass")) {
         *next = TP_STAGE_PROBE;
-    if (*next == TP_STAGE_PROBE && job->have_media)
-        *rejudge = true;
-    else if (*next > TP_STAGE_PROBE && row->outputs &&
+        job->have_media = false;
+    }
+    if (*next > TP_STAGE_PROBE && row->outputs &&
              tp_jobrec_outputs_from_json(&job->outputs, row->outputs, &perr) < 0) {
         tp_log(TP_LOG_WARN, "%s: %s; fitting it again", job->path, perr.message);
         *next = TP_STAGE_PROBE;
@@ -531,14 +532,13 @@ static void after_scan(run_state *rs, tp_job *job)
         return;
     }
     tp_stage next = TP_STAGE_PROBE;
-    bool rejudge = false;
     if (found) {
         job->row = row;
         job->has_row = true;
         set_str(&job->row.source_path, job->path);
         job->row.source_size = job->size;
         if (row.status == TP_JOB_QUEUED) {
-            if (resume_row(rs, job, &next, &rejudge) < 0) {
+            if (resume_row(rs, job, &next) < 0) {
                 finish_failed(rs, job, "scan");
                 return;
             }
@@ -580,12 +580,6 @@ static void after_scan(run_state *rs, tp_job *job)
         tp_error_set(&job->err, TP_EMEDIA, 0, "%s", job->not_media);
         job->row.stage = TP_STAGE_PROBE;
         finish_failed(rs, job, "scan");
-        return;
-    }
-    if (rejudge) {
-        /* The probe's result, from the ledger: the same media info and profile give the same
-         * verdict (and event) without reading the source again. */
-        after_probe(rs, job);
         return;
     }
     advance(rs, job, next);

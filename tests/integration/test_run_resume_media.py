@@ -3,7 +3,12 @@ takes it from there instead of probing the source again: killed (SIGKILL) while 
 the fit, the file's row holds its media info; changed in the ledger (a field no rule and no fit
 reads: start_time), the resumed run's manifest reports the ledger's value. A stage that probed
 again would report the file's own. Also: a completed run records media info for every row, and
-the resumed delivery is complete and correct (chunk hashes match the delivered file)."""
+the resumed delivery is complete and correct (chunk hashes match the delivered file).
+
+The exception: a file that passes as is (its own bytes are delivered) is probed again when
+resumed, so its verdict is about the bytes this run hashes and delivers, not about what the
+sampled fingerprint took for the same content: killed after the chunk stage, with the ledger's
+media info changed, the resumed manifest reports the file's own."""
 import json
 import os
 import signal
@@ -18,42 +23,69 @@ import pipeline_helpers as h  # noqa: E402
 LEDGER_START = 12.5
 
 
+def kill_after(stage, args, work, t):
+    """Run args until it pauses after `stage`, SIGKILL it, then set the ledger's start_time to
+    LEDGER_START in the one row's media info; returns the media info the probe recorded."""
+    pause = os.path.join(t, "pause-" + stage)
+    os.makedirs(pause)
+    env = dict(os.environ, TOKPREP_TEST_PAUSE_AFTER=stage, TOKPREP_TEST_PAUSE_DIR=pause)
+    p = subprocess.Popen([h.TOKPREP, *args], env=env, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL)
+    paused = os.path.join(pause, stage + ".paused")
+    deadline = time.time() + 60
+    while not os.path.exists(paused) and p.poll() is None and time.time() < deadline:
+        time.sleep(0.02)
+    assert os.path.exists(paused), f"never paused after {stage} (no TOKPREP_TEST_HOOKS?)"
+    os.kill(p.pid, signal.SIGKILL)
+    p.wait()
+    con = sqlite3.connect(os.path.join(work, "tokprep.db"))
+    rows = con.execute("SELECT id, stage, status, media FROM jobs").fetchall()
+    assert len(rows) == 1, rows
+    row_id, at, status, media = rows[0]
+    assert (at, status) == (stage, "running"), (at, status)
+    assert media, "the probe's media info is not in the ledger"
+    m = json.loads(media)
+    assert m["start_time"] != LEDGER_START
+    changed = dict(m, start_time=LEDGER_START)
+    con.execute("UPDATE jobs SET media=? WHERE id=?", (json.dumps(changed), row_id))
+    con.commit()
+    con.close()
+    return m
+
+
+def passed_as_is_is_probed_again():
+    with h.TempDir() as t:
+        src = os.path.join(t, "in")
+        os.makedirs(src)
+        h.make_vertical(os.path.join(src, "tall.mp4"))
+        sink = os.path.join(t, "ready")
+        work = os.path.join(t, "work")
+        args = ["run", "--json", "-o", work] + h.set_args(
+            ["upload.sink=directory", f"upload.directory.path={sink}"]) + [src]
+        probed = kill_after("chunk", args, work, t)
+        r = h.run(args, timeout=120)
+        assert r.returncode == 0, (r.returncode, r.stdout, r.stderr)
+        evs = h.events(r.stdout)
+        assert [e["verdict"] for e in evs if e["event"] == "probed"] == ["pass"], evs
+        man = h.check_manifest(os.path.join(sink, "tall.json"))
+        assert man["verdict"] == "pass", man
+        assert man["source"]["media"]["start_time"] == probed["start_time"], man["source"]
+        assert man["output"]["media"]["start_time"] == probed["start_time"], man["output"]
+
+
 def main():
+    passed_as_is_is_probed_again()
     with h.TempDir() as t:
         src = os.path.join(t, "in")
         os.makedirs(src)
         h.make_landscape(os.path.join(src, "wide.mp4"))
         sink = os.path.join(t, "ready")
         work = os.path.join(t, "work")
-        pause = os.path.join(t, "pause")
-        os.makedirs(pause)
         args = ["run", "--json", "-o", work] + h.set_args(
             ["upload.sink=directory", f"upload.directory.path={sink}"]) + [src]
-        env = dict(os.environ, TOKPREP_TEST_PAUSE_AFTER="fit", TOKPREP_TEST_PAUSE_DIR=pause)
-        p = subprocess.Popen([h.TOKPREP, *args], env=env, stdout=subprocess.DEVNULL,
-                             stderr=subprocess.DEVNULL)
-        paused = os.path.join(pause, "fit.paused")
-        deadline = time.time() + 60
-        while not os.path.exists(paused) and p.poll() is None and time.time() < deadline:
-            time.sleep(0.02)
-        assert os.path.exists(paused), "never paused after the fit (no TOKPREP_TEST_HOOKS?)"
-        os.kill(p.pid, signal.SIGKILL)
-        p.wait()
-
-        db = os.path.join(work, "tokprep.db")
-        con = sqlite3.connect(db)
-        rows = con.execute("SELECT id, stage, status, media FROM jobs").fetchall()
-        assert len(rows) == 1, rows
-        row_id, stage, status, media = rows[0]
-        assert (stage, status) == ("fit", "running"), (stage, status)
-        assert media, "the probe's media info is not in the ledger"
-        m = json.loads(media)
+        m = kill_after("fit", args, work, t)
         assert m["video"]["width"] == 320 and m["video"]["height"] == 180, m
-        assert m["start_time"] != LEDGER_START
-        m["start_time"] = LEDGER_START
-        con.execute("UPDATE jobs SET media=? WHERE id=?", (json.dumps(m), row_id))
-        con.commit()
-        con.close()
+        db = os.path.join(work, "tokprep.db")
 
         r = h.run(args, timeout=120)
         assert r.returncode == 0, (r.returncode, r.stdout, r.stderr)
