@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "pipeline/jobrec.h"
 #include "pipeline/ledger.h"
 #include "probe/media.h"
 #include "probe/rules.h"
@@ -13,8 +14,12 @@
 #include "util/fifo.h"
 #include "util/srcfile.h"
 
-/* One file in flight. The coordinator owns it between stages; a worker owns it while it runs a
- * stage. Only `progress_*` is shared (under tp_pipeline.mu). */
+/* One file in flight: the job record the stages hand each other by pointer. The coordinator
+ * owns it between stages; a worker owns it while it runs a stage. Only `progress_*` and
+ * `ckpt_*` are shared (under tp_pipeline.mu). Source facts (path, src_fd, src_st, fingerprint,
+ * size), the media info and rules result (probe), the fit's outputs with their sizes and one
+ * chunk plan each (fit, chunk), delivered paths / posts (deliver). The ledger row holds their
+ * serialized form (pipeline/jobrec.h), written by the coordinator only. */
 typedef struct tp_job {
     struct tp_job *next, *prev; /* coordinator's active list */
     struct tp_job *qnext;       /* a waiting or delayed list */
@@ -28,9 +33,9 @@ typedef struct tp_job {
     int src_fd;
     bool src_nofollow;  /* found by walking a folder: a symlink at the name is refused */
     tp_src_stat src_st; /* fstat at open: a later size/mtime change means rewritten */
-    /* Resumed upload: the outputs JSON (chunk SHA-256s) its first chunks were sent from; the
-     * chunk stage must find the same bytes, or a post would mix two contents. */
-    char *checked_outputs;
+    /* Resumed upload: the outputs (chunk SHA-256s) its first chunks were sent from; the chunk
+     * stage must find the same bytes, or a post would mix two contents. n == 0: none. */
+    tp_job_outputs checked;
     char *not_media; /* found by walking under a media name, content not media: the error to
                       * record once the ledger row exists ("PATH: not media: looks like HTML") */
     char fingerprint[65];
@@ -38,8 +43,9 @@ typedef struct tp_job {
     bool have_media;
     tp_media_info media;
     tp_check_result check;
-    char *outputs_json; /* ledger `outputs` as the stages fill it */
-    char **delivered;   /* deliver stage: delivered paths */
+    tp_job_outputs outputs; /* fit (paths, media), chunk (size, plan, SHA-256s), sink */
+    tp_job_posts posts;     /* tiktok sink: posts finished, from the ledger, then this run */
+    char **delivered;       /* deliver stage: delivered paths */
     int n_delivered;
     char *publish_id; /* deliver stage (tiktok) */
     bool rejected;    /* the fit planner refused it */
@@ -83,6 +89,18 @@ typedef struct tp_pipeline_stage {
 
 enum { TP_PS_SCAN = 0, TP_PS_PROBE, TP_PS_FIT, TP_PS_CHUNK, TP_PS_DELIVER, TP_PS_COUNT };
 
+/* A sink: what the deliver stage does with a job's chunked outputs (run on upload worker
+ * threads). Chosen once per pipeline from the profile by tp_pipeline_new; the deliver stage
+ * dispatches through it, so stages and sinks do not call each other (both use the job
+ * services of pipeline/progress.c). deliver NULL: the none sink. */
+typedef struct tp_sink_ops {
+    const char *name;
+    int (*deliver)(struct tp_pipeline *pl, tp_job *job);
+} tp_sink_ops;
+
+extern const tp_sink_ops tp_sink_directory; /* sink_dir.c */
+extern const tp_sink_ops tp_sink_tiktok;    /* sink_tiktok.c */
+
 typedef int (*tp_pipeline_mirror_fn)(const tp_ledger_row *row, void *payload, tp_error *err);
 
 struct tp_pipeline {
@@ -94,6 +112,7 @@ struct tp_pipeline {
     char *sink_key; /* ledger's sink column */
     char *sink_dir; /* directory sink: absolute path */
     tp_ledger *ledger;
+    const tp_sink_ops *sink;
     struct tp_tt_limits *tt_limits; /* borrowed; NULL = each TikTok session's default */
     volatile int cancel;
     bool ran;
@@ -114,18 +133,20 @@ struct tp_pipeline {
     char expect_fingerprint[65];
 };
 
+/* Job services for the stages and the sinks (pipeline/progress.c). */
+
 /* Open the source of a delivered output: the job's own descriptor when the output is the
  * source itself (passed as is), else the fitted file (ours, in the work folder) opened once
  * without following a symlink. *owned says whether the caller closes it. -1 with job->err set
  * on failure. Worker threads. */
 int tp_job_open_output(tp_job *job, const char *path, bool *owned);
 
-/* Verify what is about to be delivered against the chunk SHA-256s the chunk stage recorded
- * (outputs JSON object `output`): read fd's chunks, hash each, and write it to out_fd when
- * >= 0. Fails with job->err "NAME: changed since it was checked (chunk N SHA-256 differs); not
- * delivered" when the bytes are not the ones that were checked. Worker threads. */
+/* Verify what is about to be delivered against the chunk plan and SHA-256s the chunk stage
+ * recorded for `output`: read fd's chunks, hash each, and write it to out_fd when >= 0. Fails
+ * with job->err "NAME: changed since it was checked (chunk N SHA-256 differs); not delivered"
+ * when the bytes are not the ones that were checked. Worker threads. */
 int tp_job_copy_verified(struct tp_pipeline *pl, tp_job *job, int fd, const char *name,
-                         const void *output, int out_fd, const char *out_name);
+                         const tp_job_output *output, int out_fd, const char *out_name);
 
 /* Tests only (CMake TOKPREP_TEST_HOOKS, else nothing): after a stage ("walk", "probe", "fit",
  * "chunk") named in TOKPREP_TEST_PAUSE_AFTER (comma-separated), create DIR/<stage>.paused in
@@ -151,15 +172,17 @@ int tp_stage_fit(struct tp_pipeline *pl, tp_job *job);
 int tp_stage_chunk(struct tp_pipeline *pl, tp_job *job);
 int tp_stage_deliver(struct tp_pipeline *pl, tp_job *job);
 
-/* Sinks (deliver stage). */
-int tp_sink_directory_deliver(struct tp_pipeline *pl, tp_job *job);
-int tp_sink_tiktok_deliver(struct tp_pipeline *pl, tp_job *job);
-
 /* TikTok's limits for every session the tiktok sink opens (e.g. a Redis store shared by many
  * workers, upload/tt_limits.h). Borrowed: it must outlive tp_pipeline_run. Call before
  * tp_pipeline_run. NULL (the default) = the profile's upload.tiktok.shared_limits, else per
  * session. Defined in sink_tiktok.c. */
 void tp_pipeline_set_tt_limits(struct tp_pipeline *pl, struct tp_tt_limits *limits);
+
+/* The job's media info and rules result: from the probe, or read back from the ledger with the
+ * row (pipeline/jobrec.h). Probes the source's descriptor only for a row written before the
+ * ledger kept media info (for_fit: as the probe stage does, with the bars scan a re-encode
+ * can use). Worker threads. */
+int tp_job_need_media(struct tp_pipeline *pl, tp_job *job, bool for_fit);
 
 /* Report progress from a worker (thread-safe). */
 void tp_job_progress(struct tp_pipeline *pl, tp_job *job, double fraction, double fps,

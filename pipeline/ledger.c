@@ -17,9 +17,13 @@ struct tp_ledger {
     sqlite3 *db;
     int lock_fd; /* -1 when opened read-only */
     char *path;
+    bool has_media; /* the jobs table has the `media` column (schema 2; a read-only opener of
+                     * a ledger no run has migrated yet reads NULL instead) */
 };
 
-#define SCHEMA_VERSION "1"
+/* 1: first release; 2: `media` (the source's media info, so a resumed job is not probed
+ * again). A version-1 ledger is migrated when a run opens it (migrate()). */
+#define SCHEMA_VERSION "2"
 
 static const char schema_sql[] =
     "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
@@ -27,7 +31,8 @@ static const char schema_sql[] =
     " id INTEGER PRIMARY KEY,"
     " fingerprint TEXT NOT NULL, profile_hash TEXT NOT NULL, sink TEXT NOT NULL,"
     " profile_name TEXT NOT NULL, source_path TEXT NOT NULL, source_size INTEGER NOT NULL,"
-    " stage TEXT NOT NULL, status TEXT NOT NULL, verdict TEXT, outputs TEXT, dest TEXT,"
+    " stage TEXT NOT NULL, status TEXT NOT NULL, verdict TEXT, outputs TEXT, media TEXT,"
+    " dest TEXT,"
     " publish_id TEXT, upload_url TEXT, upload_url_expiry REAL NOT NULL DEFAULT 0,"
     " upload_part INTEGER NOT NULL DEFAULT 0, last_chunk INTEGER NOT NULL DEFAULT -1,"
     " posts TEXT, error TEXT, error_code TEXT, attempts INTEGER NOT NULL DEFAULT 0,"
@@ -40,7 +45,16 @@ static const char schema_sql[] =
 #define ROW_COLUMNS                                                                                \
     "id, fingerprint, profile_hash, sink, profile_name, source_path, source_size, stage, "         \
     "status, verdict, outputs, dest, publish_id, upload_url, upload_url_expiry, upload_part, "     \
-    "last_chunk, posts, error, error_code, attempts, created, updated, finished"
+    "last_chunk, posts, error, error_code, attempts, created, updated, finished, "
+
+/* The column list of a SELECT: ROW_COLUMNS and the media column (NULL before schema 2). */
+static int prepare_select(tp_ledger *l, sqlite3_stmt **st, const char *tail)
+{
+    char *sql = tp_asprintf("SELECT " ROW_COLUMNS "%s %s", l->has_media ? "media" : "NULL", tail);
+    int sc = sql ? sqlite3_prepare_v2(l->db, sql, -1, st, NULL) : SQLITE_NOMEM;
+    free(sql);
+    return sc == SQLITE_OK ? 0 : -1;
+}
 
 static const char *const stage_names[] = {"scan", "probe", "fit", "chunk", "deliver", "done"};
 static const char *const status_names[] = {"queued", "running", "done", "failed", "rejected"};
@@ -111,6 +125,36 @@ out:
     return rc;
 }
 
+static bool has_column(tp_ledger *l, const char *name)
+{
+    sqlite3_stmt *st = NULL;
+    bool found = false;
+    if (sqlite3_prepare_v2(l->db, "SELECT name FROM pragma_table_info('jobs')", -1, &st, NULL) ==
+        SQLITE_OK)
+        while (!found && sqlite3_step(st) == SQLITE_ROW)
+            found = !strcmp((const char *)sqlite3_column_text(st, 0), name);
+    sqlite3_finalize(st);
+    return found;
+}
+
+/* Bring a ledger written by an older tokprep up to SCHEMA_VERSION, in one transaction. Rows of
+ * version 1 have no media info: a job resumed from one is probed once more (as before). */
+static int migrate(tp_ledger *l, tp_error *err)
+{
+    if (has_column(l, "media"))
+        return 0;
+    if (sqlite3_exec(l->db,
+                     "BEGIN IMMEDIATE; ALTER TABLE jobs ADD COLUMN media TEXT;"
+                     "UPDATE meta SET value='" SCHEMA_VERSION "' WHERE key='schema_version';"
+                     "COMMIT;",
+                     NULL, NULL, NULL) != SQLITE_OK) {
+        int rc = db_error(l, err, "migration");
+        sqlite3_exec(l->db, "ROLLBACK;", NULL, NULL, NULL);
+        return rc;
+    }
+    return 0;
+}
+
 int tp_ledger_open(tp_ledger **out, const char *path, bool exclusive, tp_error *err)
 {
     int rc = 0;
@@ -155,7 +199,10 @@ int tp_ledger_open(tp_ledger **out, const char *path, bool exclusive, tp_error *
             rc = db_error(l, err, "set-up");
             goto fail;
         }
+        if ((rc = migrate(l, err)) < 0)
+            goto fail;
     }
+    l->has_media = has_column(l, "media");
     *out = l;
     return 0;
 fail:
@@ -182,6 +229,7 @@ void tp_ledger_row_clear(tp_ledger_row *row)
     free(row->source_path);
     free(row->verdict);
     free(row->outputs);
+    free(row->media);
     free(row->dest);
     free(row->publish_id);
     free(row->upload_url);
@@ -227,6 +275,7 @@ static void row_from_stmt(tp_ledger_row *row, sqlite3_stmt *st)
     row->created = sqlite3_column_double(st, 21);
     row->updated = sqlite3_column_double(st, 22);
     row->finished = sqlite3_column_double(st, 23);
+    row->media = col_text(st, 24);
 }
 
 static void bind_text(sqlite3_stmt *st, int i, const char *s)
@@ -253,10 +302,8 @@ int tp_ledger_find(tp_ledger *l, tp_ledger_row *row, const char *fingerprint,
                    const char *profile_hash, const char *sink, tp_error *err)
 {
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(l->db,
-                           "SELECT " ROW_COLUMNS " FROM jobs WHERE fingerprint=?1 AND "
-                           "profile_hash=?2 AND sink=?3",
-                           -1, &st, NULL) != SQLITE_OK)
+    if (prepare_select(l, &st, "FROM jobs WHERE fingerprint=?1 AND profile_hash=?2 AND sink=?3") <
+        0)
         return db_error(l, err, "lookup");
     bind_text(st, 1, fingerprint);
     bind_text(st, 2, profile_hash);
@@ -269,8 +316,7 @@ int tp_ledger_find(tp_ledger *l, tp_ledger_row *row, const char *fingerprint,
 int tp_ledger_get(tp_ledger *l, tp_ledger_row *row, int64_t id, tp_error *err)
 {
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(l->db, "SELECT " ROW_COLUMNS " FROM jobs WHERE id=?1", -1, &st, NULL) !=
-        SQLITE_OK)
+    if (prepare_select(l, &st, "FROM jobs WHERE id=?1") < 0)
         return db_error(l, err, "lookup");
     sqlite3_bind_int64(st, 1, id);
     int rc = select_one(l, row, st, err);
@@ -320,7 +366,7 @@ int tp_ledger_update(tp_ledger *l, tp_ledger_row *row, tp_error *err)
             "UPDATE jobs SET source_path=?2, source_size=?3, stage=?4, status=?5, verdict=?6, "
             "outputs=?7, dest=?8, publish_id=?9, upload_url=?10, upload_url_expiry=?11, "
             "upload_part=?12, last_chunk=?13, posts=?14, error=?15, error_code=?16, "
-            "attempts=?17, updated=?18, finished=?19 WHERE id=?1",
+            "attempts=?17, updated=?18, finished=?19, media=?20 WHERE id=?1",
             -1, &st, NULL) != SQLITE_OK)
         return db_error(l, err, "update");
     if (row->status == TP_JOB_DONE || row->status == TP_JOB_FAILED ||
@@ -347,6 +393,7 @@ int tp_ledger_update(tp_ledger *l, tp_ledger_row *row, tp_error *err)
     sqlite3_bind_int(st, 17, row->attempts);
     sqlite3_bind_double(st, 18, now);
     sqlite3_bind_double(st, 19, row->finished);
+    bind_text(st, 20, row->media);
     int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : db_error(l, err, "update");
     if (rc == 0)
         row->updated = now;
@@ -431,9 +478,9 @@ int tp_ledger_foreach(tp_ledger *l, int status, int (*fn)(const tp_ledger_row *r
                       void *payload, tp_error *err)
 {
     sqlite3_stmt *st = NULL;
-    const char *sql = status >= 0 ? "SELECT " ROW_COLUMNS " FROM jobs WHERE status=?1 ORDER BY id"
-                                  : "SELECT " ROW_COLUMNS " FROM jobs ORDER BY id";
-    if (sqlite3_prepare_v2(l->db, sql, -1, &st, NULL) != SQLITE_OK)
+    const char *tail =
+        status >= 0 ? "FROM jobs WHERE status=?1 ORDER BY id" : "FROM jobs ORDER BY id";
+    if (prepare_select(l, &st, tail) < 0)
         return db_error(l, err, "listing");
     if (status >= 0)
         bind_text(st, 1, tp_job_status_name((tp_job_status)status));

@@ -38,7 +38,8 @@ typedef struct {
     tp_stage stage;
     tp_job_status status;
     char *verdict; /* pass, fix, reject, error; NULL before probing */
-    char *outputs; /* JSON array: [{"path", "size", "chunk_size", "chunks": [...]}] */
+    char *outputs; /* outputs and their chunk plans (pipeline/jobrec.h writes and reads it) */
+    char *media;   /* the source's media info (pipeline/jobrec.h); NULL before probing */
     char *dest;    /* delivery stem chosen for the sink, NULL before delivery */
     /* Upload resume state (tiktok sink). upload_url is a credential: never print it. */
     char *publish_id;
@@ -46,7 +47,7 @@ typedef struct {
     double upload_url_expiry; /* wall seconds; 0 = none */
     int upload_part;          /* index into outputs being uploaded */
     int last_chunk;           /* last chunk TikTok acknowledged, -1 = none */
-    char *posts;              /* tiktok: JSON array of finished posts, one per output part */
+    char *posts;              /* tiktok: finished posts, one per output part (jobrec.h) */
     char *error;
     char *error_code; /* tp_error_name() of the failure */
     int attempts;

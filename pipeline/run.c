@@ -1,7 +1,6 @@
 /* The pipeline's coordinator: one thread that alone writes the ledger and emits events, feeding
  * per-stage worker pools (scan → probe → fit → chunk → deliver) through bounded queues and
  * taking their results back (after Redis bio.c: workers never touch shared state). */
-#include <cjson/cJSON.h>
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
@@ -101,9 +100,10 @@ static void job_free(tp_job *job)
     if (job->src_fd >= 0)
         close(job->src_fd);
     free(job->path);
-    free(job->checked_outputs);
+    tp_job_outputs_clear(&job->checked);
     free(job->not_media);
-    free(job->outputs_json);
+    tp_job_outputs_clear(&job->outputs);
+    tp_job_posts_clear(&job->posts);
     for (int i = 0; i < job->n_delivered; i++)
         free(job->delivered[i]);
     free(job->delivered);
@@ -119,6 +119,13 @@ static void set_str(char **dst, const char *src)
     char *copy = src ? tp_strdup(src) : NULL;
     free(*dst);
     *dst = copy;
+}
+
+/* The row's `outputs` from the job's (the ledger's text: pipeline/jobrec.h). */
+static void sync_outputs(tp_job *job)
+{
+    free(job->row.outputs);
+    job->row.outputs = tp_jobrec_outputs_to_json(&job->outputs);
 }
 
 static bool is_transient(const tp_error *e)
@@ -384,6 +391,7 @@ static void on_failure(run_state *rs, tp_job *job)
         job->redo_from_probe = false;
         tp_error_clear(&job->err);
         set_str(&job->row.outputs, NULL);
+        tp_job_outputs_clear(&job->outputs);
         advance(rs, job, TP_STAGE_PROBE);
         return;
     }
@@ -427,6 +435,49 @@ static void on_failure(run_state *rs, tp_job *job)
         return;
     }
     finish_failed(rs, job, stage);
+}
+
+/* A queued row found again: take back what the ledger knows (pipeline/jobrec.h: media info,
+ * outputs and chunk plans, posts) and choose the stage to resume at. < 0 with job->err set when
+ * the row's upload state cannot be read back (a damaged row must never lead to a second post). */
+static int resume_row(run_state *rs, tp_job *job, tp_stage *next)
+{
+    const tp_ledger_row *row = &job->row;
+    tp_error perr = TP_ERROR_INIT;
+    /* The media info the probe measured: later stages use it, nothing probes again. */
+    if (row->media) {
+        if (tp_jobrec_media_from_json(&job->media, row->media, &perr) == 0) {
+            tp_rules_check(&job->check, &job->media, rs->pl->profile);
+            job->have_media = true;
+        } else {
+            tp_log(TP_LOG_WARN, "%s: %s; probing it again", job->path, perr.message);
+            tp_error_clear(&perr);
+        }
+    }
+    if (row->publish_id && *row->publish_id && row->outputs &&
+        tp_jobrec_outputs_from_json(&job->checked, row->outputs, &job->err) < 0)
+        return TP_EINVAL;
+    if (tp_jobrec_posts_from_json(&job->posts, row->posts, &job->err) < 0)
+        return TP_EINVAL;
+    /* Resume where it stopped; fitted outputs and upload state come from the ledger (a row
+     * from before it kept media info is probed once by the stage that needs it). */
+    *next = row->stage <= TP_STAGE_PROBE ? TP_STAGE_PROBE : row->stage;
+    /* A file that passed as is has itself as output, maybe under the name it had then: start
+     * it over (no fit involved); the upload resume state is kept. It is probed again, not judged
+     * from the ledger: what is delivered is the source's own bytes, and the fingerprint that
+     * found the row samples them (a same-size rewrite outside the samples is the same content
+     * to the ledger), so the verdict must come from the descriptor this run reads and hashes.
+     * Fitted outputs need no such check: the fit verified them against the profile. */
+    if (row->verdict && !strcmp(row->verdict, "pass")) {
+        *next = TP_STAGE_PROBE;
+        job->have_media = false;
+    }
+    if (*next > TP_STAGE_PROBE && row->outputs &&
+             tp_jobrec_outputs_from_json(&job->outputs, row->outputs, &perr) < 0) {
+        tp_log(TP_LOG_WARN, "%s: %s; fitting it again", job->path, perr.message);
+        *next = TP_STAGE_PROBE;
+    }
+    return 0;
 }
 
 static void after_scan(run_state *rs, tp_job *job)
@@ -487,19 +538,14 @@ static void after_scan(run_state *rs, tp_job *job)
         set_str(&job->row.source_path, job->path);
         job->row.source_size = job->size;
         if (row.status == TP_JOB_QUEUED) {
-            if (job->row.publish_id && *job->row.publish_id)
-                set_str(&job->checked_outputs, job->row.outputs);
-            /* Resume where it stopped. Probing again is cheap and gives the media info the
-             * later stages need; fitted outputs and upload state come from the ledger. */
-            next = row.stage <= TP_STAGE_PROBE ? TP_STAGE_PROBE : row.stage;
-            /* A file that passed as is has itself as output, maybe under the name it had then:
-             * start it over (no fit involved); the upload resume state is kept. */
-            if (row.verdict && !strcmp(row.verdict, "pass"))
-                next = TP_STAGE_PROBE;
-            set_str(&job->outputs_json, next > TP_STAGE_PROBE ? row.outputs : NULL);
+            if (resume_row(rs, job, &next) < 0) {
+                finish_failed(rs, job, "scan");
+                return;
+            }
         } else {
             /* --force: start over, keeping the delivery name so files are replaced. */
             set_str(&job->row.outputs, NULL);
+            set_str(&job->row.media, NULL);
             set_str(&job->row.verdict, NULL);
             set_str(&job->row.publish_id, NULL);
             set_str(&job->row.upload_url, NULL);
@@ -552,6 +598,10 @@ static void after_probe(run_state *rs, tp_job *job)
                    .fingerprint = job->fingerprint};
     emit(rs->pl, &ev);
     set_str(&job->row.verdict, verdict);
+    if (job->have_media) {
+        free(job->row.media);
+        job->row.media = tp_jobrec_media_to_json(&job->media);
+    }
     switch (c->verdict) {
     case TP_VERDICT_REJECT:
         finish_rejected(rs, job, c->reason[0] ? c->reason : "the profile refuses this file");
@@ -563,14 +613,13 @@ static void after_probe(run_state *rs, tp_job *job)
         return;
     case TP_VERDICT_PASS: {
         /* Passes as is: the source is the output; no fit, no copy in the work folder. */
-        cJSON *arr = cJSON_CreateArray();
-        cJSON *o = cJSON_CreateObject();
-        cJSON_AddStringToObject(o, "path", job->path);
-        cJSON_AddItemToArray(arr, o);
-        free(job->outputs_json);
-        job->outputs_json = cJSON_PrintUnformatted(arr);
-        cJSON_Delete(arr);
-        set_str(&job->row.outputs, job->outputs_json);
+        const char *src = job->path;
+        if (tp_job_outputs_set(&job->outputs, &src, &job->media, 1) < 0) {
+            tp_error_set(&job->err, TP_ENOMEM, 0, "out of memory");
+            finish_failed(rs, job, "probe");
+            return;
+        }
+        sync_outputs(job);
         advance(rs, job, TP_STAGE_CHUNK);
         return;
     }
@@ -578,28 +627,15 @@ static void after_probe(run_state *rs, tp_job *job)
     }
 }
 
-static void output_paths(const char *json, const char *key, char ***out, int *n)
+/* The outputs' paths (key "path") or, for the directory sink, where they were delivered. */
+static const char **output_paths(const tp_job_outputs *o, int *n)
 {
-    *out = NULL;
+    const char **paths = o->n > 0 ? calloc((size_t)o->n, sizeof(*paths)) : NULL;
     *n = 0;
-    cJSON *arr = json ? cJSON_Parse(json) : NULL;
-    int count = cJSON_GetArraySize(arr);
-    if (count > 0 && (*out = calloc((size_t)count, sizeof(char *)))) {
-        for (int i = 0; i < count; i++) {
-            const char *p =
-                cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(arr, i), key));
-            if (p)
-                (*out)[(*n)++] = tp_strdup(p);
-        }
-    }
-    cJSON_Delete(arr);
-}
-
-static void free_paths(char **paths, int n)
-{
-    for (int i = 0; i < n; i++)
-        free(paths[i]);
-    free(paths);
+    for (int i = 0; paths && i < o->n; i++)
+        if (o->v[i].path)
+            paths[(*n)++] = o->v[i].path;
+    return paths;
 }
 
 static void after_fit(run_state *rs, tp_job *job)
@@ -608,24 +644,23 @@ static void after_fit(run_state *rs, tp_job *job)
         finish_rejected(rs, job, job->reject_reason);
         return;
     }
-    char **paths;
     int n;
-    output_paths(job->outputs_json, "path", &paths, &n);
+    const char **paths = output_paths(&job->outputs, &n);
     tp_event ev = {.kind = TP_EVENT_FIT_DONE,
                    .path = job->path,
-                   .outputs = (const char *const *)paths,
+                   .outputs = paths,
                    .n_outputs = n,
                    .fingerprint = job->fingerprint};
     emit(rs->pl, &ev);
-    free_paths(paths, n);
-    set_str(&job->row.outputs, job->outputs_json);
+    free(paths);
+    sync_outputs(job);
     advance(rs, job, TP_STAGE_CHUNK);
 }
 
 static void delivered(run_state *rs, tp_job *job)
 {
     tp_pipeline *pl = rs->pl;
-    set_str(&job->row.outputs, job->outputs_json);
+    sync_outputs(job);
     if (job->publish_id)
         set_str(&job->row.publish_id, job->publish_id);
     job->row.stage = TP_STAGE_DONE;
@@ -636,23 +671,21 @@ static void delivered(run_state *rs, tp_job *job)
         finish(rs, job);
         return;
     }
-    char **paths = NULL;
+    const char **paths = NULL;
     int n = 0;
     if (job->n_delivered > 0) {
-        paths = job->delivered;
         n = job->n_delivered;
     } else {
-        output_paths(job->outputs_json, "path", &paths, &n);
+        paths = output_paths(&job->outputs, &n);
     }
     tp_event ev = {.kind = TP_EVENT_UPLOADED,
                    .path = job->path,
-                   .outputs = (const char *const *)paths,
+                   .outputs = paths ? paths : (const char *const *)job->delivered,
                    .n_outputs = n,
                    .publish_id = job->publish_id,
                    .fingerprint = job->fingerprint};
     emit(pl, &ev);
-    if (paths != job->delivered)
-        free_paths(paths, n);
+    free(paths);
     /* Delivered: the work folder copy is no longer needed (with the none sink it is the
      * result, so it stays). */
     if (pl->profile->upload.sink != TP_SINK_NONE) {
@@ -667,23 +700,15 @@ static void delivered(run_state *rs, tp_job *job)
 
 static void after_chunk(run_state *rs, tp_job *job)
 {
-    cJSON *arr = cJSON_Parse(job->outputs_json);
-    int chunks = 0;
     int64_t total = 0;
-    cJSON *o;
-    cJSON_ArrayForEach(o, arr)
-    {
-        chunks += (int)cJSON_GetNumberValue(cJSON_GetObjectItem(o, "chunk_count"));
-        total += (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItem(o, "size"));
-    }
-    cJSON_Delete(arr);
+    int chunks = tp_job_outputs_chunks(&job->outputs, &total);
     tp_event ev = {.kind = TP_EVENT_CHUNKED,
                    .path = job->path,
                    .chunks = chunks,
                    .total = total,
                    .fingerprint = job->fingerprint};
     emit(rs->pl, &ev);
-    set_str(&job->row.outputs, job->outputs_json);
+    sync_outputs(job);
     if (rs->pl->profile->upload.sink == TP_SINK_NONE) {
         delivered(rs, job);
         return;
@@ -1126,6 +1151,18 @@ static int check_work_folder(const char *given, const char *resolved, const char
     return 0;
 }
 
+static const tp_sink_ops sink_none = {"none", NULL};
+
+static const tp_sink_ops *sink_ops_for(tp_sink_kind kind)
+{
+    switch (kind) {
+    case TP_SINK_DIRECTORY: return &tp_sink_directory;
+    case TP_SINK_TIKTOK: return &tp_sink_tiktok;
+    case TP_SINK_NONE:
+    default: return &sink_none;
+    }
+}
+
 int tp_pipeline_new(tp_pipeline **out, const tp_profile *profile, const tp_pipeline_options *opts,
                     tp_error *err)
 {
@@ -1192,6 +1229,7 @@ int tp_pipeline_new(tp_pipeline **out, const tp_profile *profile, const tp_pipel
         break;
     default: pl->sink_key = tp_strdup("none");
     }
+    pl->sink = sink_ops_for(profile->upload.sink);
     if (!pl->state_path || !pl->sink_key) {
         rc = tp_error_set(err, TP_ENOMEM, 0, "out of memory");
         goto fail;
@@ -1257,10 +1295,204 @@ void tp_pipeline_free(tp_pipeline *pl)
     free(pl);
 }
 
+/* The jobs a run may hold in flight: the queues and workers, and under the descriptor limit,
+ * since every job in flight holds its source open (tp_job.src_fd) and a worker holds a few more
+ * while it works (fit parts, sink copies, sockets). */
+static int max_in_flight(const tp_pipeline_conf *c)
+{
+    int max = c->queue_depth + c->probe_workers + c->fit_workers + c->upload_workers;
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
+        long workers = 2L * c->probe_workers + c->fit_workers + c->upload_workers;
+        long room = (long)rl.rlim_cur - 64 - 8 * workers;
+        if (room < 4)
+            room = 4;
+        if (max > room)
+            max = (int)room;
+    }
+    return max;
+}
+
+/* What a crash left `running` goes back to `queued`, to be resumed by this run. */
+static int recover_ledger(tp_pipeline *pl, tp_error *err)
+{
+    int recovered = 0;
+    int rc = tp_ledger_recover(pl->ledger, &recovered, err);
+    if (rc == 0 && recovered)
+        tp_log(TP_LOG_INFO, "%s: resuming %d interrupted file(s)", pl->state_path, recovered);
+    return rc;
+}
+
+/* Set-up: sweep a crash's leftovers, start the stage workers and (--watch) the watcher. */
+static int run_setup(run_state *rs, const char *const *paths, size_t n_paths, tp_watch **watch,
+                     tp_error *err)
+{
+    tp_pipeline *pl = rs->pl;
+    int rc;
+    sweep(pl);
+    if ((rc = start_stages(pl, err)) < 0)
+        return rc;
+    /* Watch before walking, so nothing written in between is missed (the ledger removes any
+     * double). */
+    if (pl->opts.watch)
+        rc = tp_watch_open(watch, paths, n_paths, pl->profile->pipeline.settle_seconds, rs->exclude,
+                           2, err);
+    return rc;
+}
+
+/* The same files, in the same order, as `check` and `fit` see (pipeline/scan.h), minus our own
+ * folders (or every run would take its own outputs as new input) and temporary names of files
+ * still being downloaded, into the backlog. One PATH at a time, so an interrupt during a long
+ * walk is noticed between them. */
+static void feed_paths(run_state *rs, const char *const *paths, size_t n_paths)
+{
+    tp_pipeline *pl = rs->pl;
+    tp_scan_options scan_opts = TP_SCAN_OPTIONS_INIT;
+    scan_opts.follow_symlinks = pl->opts.follow_symlinks != 0;
+    for (size_t p = 0; p < n_paths && !pl->cancel; p++) {
+        tp_scan_list found = TP_SCAN_LIST_INIT;
+        tp_error serr = TP_ERROR_INIT;
+        if (tp_scan_paths(&found, &paths[p], 1, &scan_opts, &serr) < 0)
+            tp_log(TP_LOG_WARN, "%s", serr.message);
+        rs->sum.non_media += (int)found.n_non_media;
+        rs->sum.symlinks += (int)found.n_symlinks;
+        for (size_t i = 0; i < found.n && !pl->cancel; i++) {
+            const tp_scan_entry *e = &found.items[i];
+            if (e->not_media) {
+                /* A job all the same, so the failure is in the ledger; never in our folders. */
+                if (!tp_path_within(e->path, rs->exclude, 2))
+                    add_path(e->path, e->from_dir, e->message, rs);
+                continue;
+            }
+            if (e->error) {
+                rs->sum.discovered++;
+                tp_event ev = {.kind = TP_EVENT_FAILED,
+                               .path = e->path,
+                               .stage = "scan",
+                               .error_code = tp_error_name(e->error),
+                               .reason = e->message,
+                               .final_failure = 1};
+                emit(pl, &ev);
+                rs->sum.failed++;
+                continue;
+            }
+            const char *base = strrchr(e->path, '/');
+            if (e->from_dir && (tp_walk_name_ignored(base ? base + 1 : e->path) ||
+                                tp_path_within(e->path, rs->exclude, 2)))
+                continue;
+            add_path(e->path, e->from_dir, NULL, rs);
+        }
+        tp_scan_list_free(&found);
+    }
+}
+
+/* Take back every result the workers have finished (waiting up to a tick for one). */
+static void take_results(run_state *rs)
+{
+    tp_job *list = wait_results(rs->pl, TICK_SECONDS);
+    while (list) {
+        tp_job *next = list->qnext;
+        handle_result(rs, list);
+        list = next;
+    }
+}
+
+/* The coordinator loop: admit, dispatch, take results, tick, until everything is done (never,
+ * with --watch) or the run is cancelled. */
+static void coordinate(run_state *rs, tp_watch *watch)
+{
+    tp_pipeline *pl = rs->pl;
+    for (;;) {
+        admit(rs);
+        pump_waiting(rs);
+        if (pl->cancel)
+            break;
+        if (!pl->opts.watch && !rs->backlog && rs->n_active == 0)
+            break;
+        take_results(rs);
+        tick(rs);
+        if (watch) {
+            tp_error werr = TP_ERROR_INIT;
+            if (tp_watch_poll(watch, add_watched, rs, &werr) < 0)
+                tp_log(TP_LOG_WARN, "%s", werr.message);
+        }
+    }
+}
+
+static void drop_backlog(run_state *rs)
+{
+    while (rs->backlog) {
+        path_node *n = rs->backlog;
+        rs->backlog = n->next;
+        free(n->not_media);
+        free(n);
+    }
+}
+
+/* Cancelled: stop taking work; jobs still queued come back cancelled at once, running ones as
+ * soon as they notice the flag (fits remove their temporary outputs). */
+static void drain_canceled(run_state *rs)
+{
+    tp_pipeline *pl = rs->pl;
+    drop_backlog(rs);
+    for (int si = 0; si < TP_PS_COUNT; si++) {
+        tp_job *job;
+        while ((job = list_pop(&rs->waiting[si])))
+            finish_canceled(rs, job);
+    }
+    tick(rs); /* persists checkpoints, finishes delayed jobs */
+    double deadline = tp_now_monotonic() + 1.5;
+    while (rs->n_active > 0) {
+        take_results(rs);
+        tick(rs);
+        if (tp_now_monotonic() > deadline) {
+            /* Exit within 2 s is the promise: their rows stay `running` and the next run
+             * resumes them (tp_ledger_recover). */
+            tp_log(TP_LOG_WARN, "%d job(s) did not stop in time; abandoning them", rs->n_active);
+            pl->abandoned = true;
+            break;
+        }
+    }
+}
+
+/* Stop the workers, put back what is still listed, emit the summary and say how the run ended. */
+static int run_finish(run_state *rs, tp_watch *watch, int rc, tp_pipeline_summary *summary,
+                      tp_error *err)
+{
+    tp_pipeline *pl = rs->pl;
+    stop_stages(pl);
+    /* Anything still listed (only after a start-up failure) goes back to the ledger queued;
+     * abandoned jobs belong to their stuck workers. */
+    while (rs->active && !pl->abandoned)
+        finish_canceled(rs, rs->active);
+    drop_backlog(rs);
+    tp_watch_close(watch);
+    rs->sum.canceled = pl->cancel ? 1 : 0;
+    tp_event ev = {.kind = TP_EVENT_SUMMARY,
+                   .n_discovered = rs->sum.discovered,
+                   .n_done = rs->sum.done,
+                   .n_skipped = rs->sum.skipped,
+                   .n_rejected = rs->sum.rejected,
+                   .n_failed = rs->sum.failed,
+                   .n_non_media = rs->sum.non_media,
+                   .n_symlinks = rs->sum.symlinks,
+                   .elapsed = tp_now_monotonic() - rs->t0};
+    emit(pl, &ev);
+    if (summary)
+        *summary = rs->sum;
+    if (rc == 0 && rs->fatal.code) {
+        if (err)
+            *err = rs->fatal;
+        rc = rs->fatal.code;
+    } else if (rc == 0 && pl->cancel) {
+        rc = tp_error_set(err, TP_ECANCELED, 0, "interrupted");
+    }
+    return rc;
+}
+
 int tp_pipeline_run(tp_pipeline *pl, const char *const *paths, size_t n_paths,
                     tp_pipeline_summary *summary, tp_error *err)
 {
-    int rc = 0;
     tp_watch *watch = NULL;
     run_state rs = {.pl = pl};
     if (pl->ran)
@@ -1269,161 +1501,16 @@ int tp_pipeline_run(tp_pipeline *pl, const char *const *paths, size_t n_paths,
     rs.t0 = tp_now_monotonic();
     rs.exclude[0] = pl->workdir;
     rs.exclude[1] = pl->sink_dir;
-    const tp_pipeline_conf *c = &pl->profile->pipeline;
-    rs.max_active = c->queue_depth + c->probe_workers + c->fit_workers + c->upload_workers;
-    /* Every job in flight holds its source open (tp_job.src_fd) and a worker holds a few more
-     * while it works (fit parts, sink copies, sockets): stay under the descriptor limit. */
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
-        long workers = 2L * c->probe_workers + c->fit_workers + c->upload_workers;
-        long room = (long)rl.rlim_cur - 64 - 8 * workers;
-        if (room < 4)
-            room = 4;
-        if (rs.max_active > room)
-            rs.max_active = (int)room;
-    }
-    int recovered = 0;
-    if ((rc = tp_ledger_recover(pl->ledger, &recovered, err)) < 0)
+    rs.max_active = max_in_flight(&pl->profile->pipeline);
+    int rc = recover_ledger(pl, err);
+    if (rc < 0)
         return rc;
-    if (recovered)
-        tp_log(TP_LOG_INFO, "%s: resuming %d interrupted file(s)", pl->state_path, recovered);
-    sweep(pl);
-    if ((rc = start_stages(pl, err)) < 0)
-        goto out;
-    if (pl->opts.watch) {
-        /* Watch before walking, so nothing written in between is missed (the ledger removes
-         * any double). */
-        rc = tp_watch_open(&watch, paths, n_paths, c->settle_seconds, rs.exclude, 2, err);
-        if (rc < 0)
-            goto out;
-    }
-    /* The same files, in the same order, as `check` and `fit` see (pipeline/scan.h), minus our
-     * own folders (or every run would take its own outputs as new input) and temporary names
-     * of files still being downloaded. One PATH at a time, so an interrupt during a long
-     * walk is noticed between them. */
-    tp_scan_options scan_opts = TP_SCAN_OPTIONS_INIT;
-    scan_opts.follow_symlinks = pl->opts.follow_symlinks != 0;
-    for (size_t p = 0; p < n_paths && !pl->cancel; p++) {
-        tp_scan_list found = TP_SCAN_LIST_INIT;
-        tp_error serr = TP_ERROR_INIT;
-        if (tp_scan_paths(&found, &paths[p], 1, &scan_opts, &serr) < 0)
-            tp_log(TP_LOG_WARN, "%s", serr.message);
-        rs.sum.non_media += (int)found.n_non_media;
-        rs.sum.symlinks += (int)found.n_symlinks;
-        for (size_t i = 0; i < found.n && !pl->cancel; i++) {
-            const tp_scan_entry *e = &found.items[i];
-            if (e->not_media) {
-                /* A job all the same, so the failure is in the ledger; never in our folders. */
-                if (!tp_path_within(e->path, rs.exclude, 2))
-                    add_path(e->path, e->from_dir, e->message, &rs);
-                continue;
-            }
-            if (e->error) {
-                rs.sum.discovered++;
-                tp_event ev = {.kind = TP_EVENT_FAILED,
-                               .path = e->path,
-                               .stage = "scan",
-                               .error_code = tp_error_name(e->error),
-                               .reason = e->message,
-                               .final_failure = 1};
-                emit(pl, &ev);
-                rs.sum.failed++;
-                continue;
-            }
-            const char *base = strrchr(e->path, '/');
-            if (e->from_dir && (tp_walk_name_ignored(base ? base + 1 : e->path) ||
-                                tp_path_within(e->path, rs.exclude, 2)))
-                continue;
-            add_path(e->path, e->from_dir, NULL, &rs);
-        }
-        tp_scan_list_free(&found);
-    }
-    tp_test_pause(pl, "walk");
-    for (;;) {
-        admit(&rs);
-        pump_waiting(&rs);
+    if ((rc = run_setup(&rs, paths, n_paths, &watch, err)) == 0) {
+        feed_paths(&rs, paths, n_paths);
+        tp_test_pause(pl, "walk");
+        coordinate(&rs, watch);
         if (pl->cancel)
-            break;
-        if (!pl->opts.watch && !rs.backlog && rs.n_active == 0)
-            break;
-        tp_job *list = wait_results(pl, TICK_SECONDS);
-        while (list) {
-            tp_job *next = list->qnext;
-            handle_result(&rs, list);
-            list = next;
-        }
-        tick(&rs);
-        if (watch) {
-            tp_error werr = TP_ERROR_INIT;
-            if (tp_watch_poll(watch, add_watched, &rs, &werr) < 0)
-                tp_log(TP_LOG_WARN, "%s", werr.message);
-        }
+            drain_canceled(&rs);
     }
-    if (pl->cancel) {
-        /* Stop taking work; jobs still queued come back cancelled at once, running ones as
-         * soon as they notice the flag (fits remove their temporary outputs). */
-        while (rs.backlog) {
-            path_node *n = rs.backlog;
-            rs.backlog = n->next;
-            free(n->not_media);
-            free(n);
-        }
-        for (int si = 0; si < TP_PS_COUNT; si++) {
-            tp_job *job;
-            while ((job = list_pop(&rs.waiting[si])))
-                finish_canceled(&rs, job);
-        }
-        tick(&rs); /* persists checkpoints, finishes delayed jobs */
-        double deadline = tp_now_monotonic() + 1.5;
-        while (rs.n_active > 0) {
-            tp_job *list = wait_results(pl, TICK_SECONDS);
-            while (list) {
-                tp_job *next = list->qnext;
-                handle_result(&rs, list);
-                list = next;
-            }
-            tick(&rs);
-            if (tp_now_monotonic() > deadline) {
-                /* Exit within 2 s is the promise: their rows stay `running` and the next run
-                 * resumes them (tp_ledger_recover). */
-                tp_log(TP_LOG_WARN, "%d job(s) did not stop in time; abandoning them", rs.n_active);
-                pl->abandoned = true;
-                break;
-            }
-        }
-    }
-out:
-    stop_stages(pl);
-    /* Anything still listed (only after a start-up failure) goes back to the ledger queued;
-     * abandoned jobs belong to their stuck workers. */
-    while (rs.active && !pl->abandoned)
-        finish_canceled(&rs, rs.active);
-    while (rs.backlog) {
-        path_node *n = rs.backlog;
-        rs.backlog = n->next;
-        free(n->not_media);
-        free(n);
-    }
-    tp_watch_close(watch);
-    rs.sum.canceled = pl->cancel ? 1 : 0;
-    tp_event ev = {.kind = TP_EVENT_SUMMARY,
-                   .n_discovered = rs.sum.discovered,
-                   .n_done = rs.sum.done,
-                   .n_skipped = rs.sum.skipped,
-                   .n_rejected = rs.sum.rejected,
-                   .n_failed = rs.sum.failed,
-                   .n_non_media = rs.sum.non_media,
-                   .n_symlinks = rs.sum.symlinks,
-                   .elapsed = tp_now_monotonic() - rs.t0};
-    emit(pl, &ev);
-    if (summary)
-        *summary = rs.sum;
-    if (rc == 0 && rs.fatal.code) {
-        if (err)
-            *err = rs.fatal;
-        rc = rs.fatal.code;
-    } else if (rc == 0 && pl->cancel) {
-        rc = tp_error_set(err, TP_ECANCELED, 0, "interrupted");
-    }
-    return rc;
+    return run_finish(&rs, watch, rc, summary, err);
 }

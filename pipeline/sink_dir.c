@@ -46,7 +46,7 @@ static char *temp_name(const char *dir, const char *name)
 
 /* Copy the output's checked bytes from in (the job's descriptor, or our fitted file) to dst,
  * verifying each chunk's SHA-256 as it is copied (tp_job_copy_verified). */
-static int copy_file(struct tp_pipeline *pl, tp_job *job, const cJSON *output, int in,
+static int copy_file(struct tp_pipeline *pl, tp_job *job, const tp_job_output *output, int in,
                      const char *src, const char *dst)
 {
     tp_error *err = &job->err;
@@ -74,8 +74,8 @@ out:
  * after the ledger says delivered); sources are copied so that editing a source later cannot
  * change what was delivered. Either way the bytes come from one descriptor: the job's own for
  * the source (never the name again), the fitted file's for ours. */
-static int place_file(struct tp_pipeline *pl, tp_job *job, const cJSON *output, const char *src,
-                      const char *dir, const char *final_name)
+static int place_file(struct tp_pipeline *pl, tp_job *job, const tp_job_output *output,
+                      const char *src, const char *dir, const char *final_name)
 {
     tp_error *err = &job->err;
     int rc = 0;
@@ -171,7 +171,7 @@ static const char *ext_of(const char *path)
     return dot && dot != base ? dot : "";
 }
 
-static cJSON *build_manifest(struct tp_pipeline *pl, tp_job *job, const cJSON *output,
+static cJSON *build_manifest(struct tp_pipeline *pl, tp_job *job, const tp_job_output *output,
                              const char *final_path, int part, int parts)
 {
     cJSON *m = cJSON_CreateObject();
@@ -188,16 +188,19 @@ static cJSON *build_manifest(struct tp_pipeline *pl, tp_job *job, const cJSON *o
     const char *base = strrchr(final_path, '/');
     cJSON_AddStringToObject(oo, "file", base ? base + 1 : final_path);
     cJSON_AddStringToObject(oo, "path", final_path);
-    cJSON *size = cJSON_GetObjectItem(output, "size");
-    cJSON_AddNumberToObject(oo, "size", cJSON_IsNumber(size) ? size->valuedouble : 0);
-    const char *sha = cJSON_GetStringValue(cJSON_GetObjectItem(output, "sha256"));
-    cJSON_AddStringToObject(oo, "sha256", sha ? sha : "");
+    cJSON_AddNumberToObject(oo, "size", (double)output->size);
+    cJSON_AddStringToObject(oo, "sha256", output->sha256);
     cJSON_AddNumberToObject(oo, "part", part);
     cJSON_AddNumberToObject(oo, "parts", parts);
-    tp_media_info *om = calloc(1, sizeof(*om));
+    /* What the output holds: as the fit verified it (the source's own when it passes as is),
+     * the bytes delivered being those, by their chunk SHA-256s. Only an output recorded before
+     * the ledger kept it is probed here. */
+    tp_media_info *om = output->have_media ? NULL : calloc(1, sizeof(*om));
     tp_error perr = TP_ERROR_INIT;
     tp_probe_options po = {.deep = false, .limits = &pl->profile->limits, .cancel = &pl->cancel};
-    if (om && tp_probe_file(om, final_path, &po, &perr) == 0)
+    if (output->have_media)
+        cJSON_AddItemToObject(oo, "media", tp_media_to_json(&output->media));
+    else if (om && tp_probe_file(om, final_path, &po, &perr) == 0)
         cJSON_AddItemToObject(oo, "media", tp_media_to_json(om));
     else
         cJSON_AddNullToObject(oo, "media");
@@ -216,52 +219,51 @@ static cJSON *build_manifest(struct tp_pipeline *pl, tp_job *job, const cJSON *o
         cJSON_AddStringToObject(v, "message", c->violations[i].message);
         cJSON_AddItemToArray(viol, v);
     }
+    const tp_chunk_plan *plan = &output->plan;
     cJSON *cp = cJSON_AddObjectToObject(m, "chunk_plan");
-    cJSON_AddNumberToObject(cp, "total", cJSON_IsNumber(size) ? size->valuedouble : 0);
-    cJSON *cs = cJSON_GetObjectItem(output, "chunk_size");
-    cJSON_AddNumberToObject(cp, "chunk_size", cJSON_IsNumber(cs) ? cs->valuedouble : 0);
-    cJSON *cc = cJSON_GetObjectItem(output, "chunk_count");
-    cJSON_AddNumberToObject(cp, "count", cJSON_IsNumber(cc) ? cc->valuedouble : 0);
-    cJSON *chunks = cJSON_GetObjectItem(output, "chunks");
-    cJSON_AddItemToObject(cp, "chunks", chunks ? cJSON_Duplicate(chunks, 1) : cJSON_CreateArray());
+    cJSON_AddNumberToObject(cp, "total", (double)output->size);
+    cJSON_AddNumberToObject(cp, "chunk_size", (double)plan->chunk_size);
+    cJSON_AddNumberToObject(cp, "count", plan->count);
+    cJSON *chunks = cJSON_AddArrayToObject(cp, "chunks");
+    for (int k = 0; k < plan->count; k++) {
+        cJSON *co = cJSON_CreateObject();
+        int64_t off = plan->chunks[k].offset, len = plan->chunks[k].length;
+        char range[96];
+        snprintf(range, sizeof(range), "bytes %lld-%lld/%lld", (long long)off,
+                 (long long)(off + len - 1), (long long)plan->total);
+        cJSON_AddNumberToObject(co, "index", k);
+        cJSON_AddNumberToObject(co, "offset", (double)off);
+        cJSON_AddNumberToObject(co, "length", (double)len);
+        cJSON_AddStringToObject(co, "content_range", range);
+        cJSON_AddStringToObject(co, "sha256", output->chunk_sha256[k]);
+        cJSON_AddItemToArray(chunks, co);
+    }
     cJSON *po_ = cJSON_AddObjectToObject(m, "profile");
     cJSON_AddStringToObject(po_, "name", pl->profile->name);
     cJSON_AddStringToObject(po_, "hash", pl->profile->hash);
     return m;
 }
 
-int tp_sink_directory_deliver(struct tp_pipeline *pl, tp_job *job)
+static int directory_deliver(struct tp_pipeline *pl, tp_job *job)
 {
     int rc = 0;
-    cJSON *arr = NULL;
     if (!pl->sink_dir || !job->row.dest)
         return tp_error_set(&job->err, TP_EINTERNAL, 0, "%s: no sink folder or name", job->path);
     if ((rc = tp_mkdirs(pl->sink_dir, &job->err)) < 0)
         return rc;
-    /* The manifest reports the source's media and verdict; after a resume they are not in
-     * memory any more. */
-    if (!job->have_media) {
-        tp_probe_options po = {.deep = false, .limits = &pl->profile->limits, .cancel = &pl->cancel};
-        if (tp_probe_fd(&job->media, job->src_fd, job->path, &po, &job->err) == 0) {
-            tp_rules_check(&job->check, &job->media, pl->profile);
-            job->have_media = true;
-        }
+    /* The manifest reports the source's media and verdict: the probe's, or the ledger's after
+     * a resume (tp_job_need_media probes only a row from before the ledger kept them). */
+    if (tp_job_need_media(pl, job, false) < 0)
         tp_error_clear(&job->err);
-    }
-    arr = job->outputs_json ? cJSON_Parse(job->outputs_json) : NULL;
-    int n = cJSON_GetArraySize(arr);
-    if (n <= 0) {
-        rc = tp_error_set(&job->err, TP_EINTERNAL, 0, "%s: no outputs to deliver", job->path);
-        goto out;
-    }
+    int n = job->outputs.n;
+    if (n <= 0)
+        return tp_error_set(&job->err, TP_EINTERNAL, 0, "%s: no outputs to deliver", job->path);
     job->delivered = calloc((size_t)n, sizeof(char *));
-    if (!job->delivered) {
-        rc = tp_error_set(&job->err, TP_ENOMEM, 0, "out of memory");
-        goto out;
-    }
+    if (!job->delivered)
+        return tp_error_set(&job->err, TP_ENOMEM, 0, "out of memory");
     for (int i = 0; i < n; i++) {
-        cJSON *o = cJSON_GetArrayItem(arr, i);
-        const char *opath = cJSON_GetStringValue(cJSON_GetObjectItem(o, "path"));
+        tp_job_output *o = &job->outputs.v[i];
+        const char *opath = o->path;
         if (!opath || access(opath, R_OK) != 0) {
             job->redo_from_probe = true;
             rc = tp_error_set(&job->err, TP_EIO, errno, "%s: output vanished, fitting again",
@@ -289,8 +291,8 @@ int tp_sink_directory_deliver(struct tp_pipeline *pl, tp_job *job)
                                                   0644),
                                          &job->err)
                      : tp_error_set(&job->err, TP_ENOMEM, 0, "out of memory");
-            cJSON_DeleteItemFromObject(o, "delivered");
-            cJSON_AddStringToObject(o, "delivered", final);
+            free(o->delivered);
+            o->delivered = tp_strdup(final);
         }
         free(text);
         free(name_stem);
@@ -304,12 +306,8 @@ int tp_sink_directory_deliver(struct tp_pipeline *pl, tp_job *job)
     }
     if (fsync_path(pl->sink_dir, true) < 0)
         tp_log(TP_LOG_DEBUG, "%s: fsync failed: %s", pl->sink_dir, strerror(errno));
-    char *s = cJSON_PrintUnformatted(arr);
-    if (s) {
-        free(job->outputs_json);
-        job->outputs_json = s;
-    }
 out:
-    cJSON_Delete(arr);
     return rc;
 }
+
+const tp_sink_ops tp_sink_directory = {"directory", directory_deliver};

@@ -3,7 +3,6 @@
  * re-run continues from the last acknowledged chunk while the upload URL is valid (the client
  * re-initialises once it has expired). Parts of a split file are posts of their own; the ones
  * finished are listed in the ledger's `posts` and never posted again. */
-#include <cjson/cJSON.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -45,8 +44,13 @@ static void on_progress(const tp_tiktok_event *ev, void *payload)
 /* The duration of the bytes about to be posted, for the direct post's check against the
  * creator's max_video_post_duration_sec: measured on fd (read with pread only), as `upload`
  * does; -1 (unknown: TikTok checks it) only when it cannot be measured. */
-static double output_duration(struct tp_pipeline *pl, int fd, const char *path)
+static double output_duration(struct tp_pipeline *pl, const tp_job_output *out, int fd,
+                              const char *path)
 {
+    /* As the fit verified it (the source's own when passed as is): the bytes sent are those,
+     * by their chunk SHA-256s. Only an output recorded before the ledger kept it is probed. */
+    if (out->have_media)
+        return out->media.duration;
     tp_media_info mi;
     tp_error err = TP_ERROR_INIT;
     tp_probe_options po = {.deep = false, .limits = &pl->profile->limits, .cancel = &pl->cancel};
@@ -63,21 +67,13 @@ static void session_free(void *ctx)
     tp_tiktok_free(ctx);
 }
 
-int tp_sink_tiktok_deliver(struct tp_pipeline *pl, tp_job *job)
+static int tiktok_deliver(struct tp_pipeline *pl, tp_job *job)
 {
     int rc = 0;
     char *caption = NULL;
-    cJSON *outs = job->outputs_json ? cJSON_Parse(job->outputs_json) : NULL;
-    cJSON *posts = job->row.posts ? cJSON_Parse(job->row.posts) : NULL;
-    if (!cJSON_IsArray(posts)) {
-        cJSON_Delete(posts);
-        posts = cJSON_CreateArray();
-    }
-    int n = cJSON_GetArraySize(outs);
-    if (n <= 0) {
-        rc = tp_error_set(&job->err, TP_EINTERNAL, 0, "%s: no outputs to upload", job->path);
-        goto out;
-    }
+    int n = job->outputs.n;
+    if (n <= 0)
+        return tp_error_set(&job->err, TP_EINTERNAL, 0, "%s: no outputs to upload", job->path);
     tp_worker *w = job->worker;
     if (!w->ctx) {
         tp_tiktok *tt = NULL;
@@ -95,16 +91,14 @@ int tp_sink_tiktok_deliver(struct tp_pipeline *pl, tp_job *job)
         goto out;
     post_ctx ctx = {pl, job, 0, 0, 0};
     for (int i = 0; i < n; i++)
-        ctx.all_bytes +=
-            (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItem(cJSON_GetArrayItem(outs, i), "size"));
+        ctx.all_bytes += job->outputs.v[i].size;
     for (int i = 0; i < n; i++) {
-        cJSON *o = cJSON_GetArrayItem(outs, i);
-        int64_t size = (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItem(o, "size"));
-        if (i < cJSON_GetArraySize(posts)) { /* posted in an earlier run */
-            ctx.done_bytes += size;
+        const tp_job_output *o = &job->outputs.v[i];
+        if (i < job->posts.n) { /* posted in an earlier run */
+            ctx.done_bytes += o->size;
             continue;
         }
-        const char *path = cJSON_GetStringValue(cJSON_GetObjectItem(o, "path"));
+        const char *path = o->path;
         tp_tiktok_resume resume = TP_TIKTOK_RESUME_INIT;
         if (job->row.upload_part == i && job->row.publish_id && *job->row.publish_id) {
             tp_strlcpy(resume.publish_id, job->row.publish_id, sizeof(resume.publish_id));
@@ -112,10 +106,9 @@ int tp_sink_tiktok_deliver(struct tp_pipeline *pl, tp_job *job)
                 tp_strlcpy(resume.upload_url, job->row.upload_url, sizeof(resume.upload_url));
             resume.upload_url_expires_at = job->row.upload_url_expiry;
             resume.next_chunk = job->row.last_chunk + 1;
-            resume.chunk_count = (int)cJSON_GetNumberValue(cJSON_GetObjectItem(o, "chunk_count"));
-            resume.chunk_size =
-                (long long)cJSON_GetNumberValue(cJSON_GetObjectItem(o, "chunk_size"));
-            resume.total = size;
+            resume.chunk_count = o->plan.count;
+            resume.chunk_size = (long long)o->plan.chunk_size;
+            resume.total = o->size;
         }
         char *part_caption = NULL;
         if (caption && n > 1)
@@ -129,31 +122,28 @@ int tp_sink_tiktok_deliver(struct tp_pipeline *pl, tp_job *job)
         ctx.part = i;
         tp_tiktok_result res;
         memset(&res, 0, sizeof(res));
-        /* The bytes posted are the ones the chunk stage hashed: one descriptor (the job's own
-         * for a source passed as is), each chunk's SHA-256 checked as it is sent. */
-        const cJSON *chunks = cJSON_GetObjectItem(o, "chunks");
-        int n_sha = cJSON_GetArraySize(chunks);
-        const char **sha = n_sha > 0 ? calloc((size_t)n_sha, sizeof(*sha)) : NULL;
-        for (int c = 0; sha && c < n_sha; c++)
-            sha[c] =
-                cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(chunks, c), "sha256"));
+        /* The bytes posted are the ones the chunk stage hashed, in the chunks it planned: one
+         * descriptor (the job's own for a source passed as is), each chunk's SHA-256 checked
+         * as it is sent. */
+        const char **sha = tp_job_output_sha_list(o);
         bool owned = false;
         int fd = path ? tp_job_open_output(job, path, &owned) : -1;
         tp_src_stat st;
         if (!sha) {
-            rc = tp_error_set(&job->err, n_sha > 0 ? TP_ENOMEM : TP_EINTERNAL, 0,
+            rc = tp_error_set(&job->err, o->chunked ? TP_ENOMEM : TP_EINTERNAL, 0,
                               "%s: no chunk SHA-256s recorded", path ? path : job->path);
         } else if (fd < 0) {
             rc = TP_EIO;
-        } else if (tp_src_fstat(fd, &st) < 0 || st.size != size) {
+        } else if (tp_src_fstat(fd, &st) < 0 || st.size != o->size) {
             rc = tp_error_set(&job->err, TP_EIO, 0,
                               "%s: changed since it was checked (%lld bytes, %lld checked); not "
                               "delivered",
-                              path, (long long)st.size, (long long)size);
+                              path, (long long)st.size, (long long)o->size);
         } else {
             if (tc->mode == TP_POST_DIRECT)
-                po.duration = output_duration(pl, fd, path);
-            rc = tp_tiktok_post_fd(&res, (tp_tiktok *)w->ctx, fd, path, sha, n_sha, &po, &job->err);
+                po.duration = output_duration(pl, o, fd, path);
+            rc = tp_tiktok_post_plan(&res, (tp_tiktok *)w->ctx, fd, path, &o->plan, sha, &po,
+                                     &job->err);
         }
         if (owned)
             close(fd);
@@ -163,43 +153,38 @@ int tp_sink_tiktok_deliver(struct tp_pipeline *pl, tp_job *job)
             job->retry_at = res.retry_at;
             goto out;
         }
-        cJSON *po_ = cJSON_CreateObject();
-        cJSON_AddStringToObject(po_, "publish_id", res.publish_id);
-        cJSON_AddStringToObject(po_, "status", res.status);
-        cJSON_AddBoolToObject(po_, "still_processing", res.still_processing != 0);
-        if (res.post_id)
-            cJSON_AddNumberToObject(po_, "post_id", (double)res.post_id);
-        cJSON_AddItemToArray(posts, po_);
-        char *ps = cJSON_PrintUnformatted(posts);
+        if (tp_job_posts_add(&job->posts, res.publish_id, res.status, res.still_processing != 0,
+                             (long long)res.post_id) < 0) {
+            rc = tp_error_set(&job->err, TP_ENOMEM, 0, "out of memory");
+            goto out;
+        }
+        char *ps = tp_jobrec_posts_to_json(&job->posts);
         /* This part is posted: record it with the resume state cleared for the next part. */
         tp_job_checkpoint(pl, job, NULL, NULL, 0, i + 1, -1, ps);
         free(ps);
-        ctx.done_bytes += size;
+        ctx.done_bytes += o->size;
     }
-    job->delivered = calloc((size_t)cJSON_GetArraySize(posts) + 1, sizeof(char *));
-    cJSON *it;
-    cJSON_ArrayForEach(it, posts)
-    {
-        const char *id = cJSON_GetStringValue(cJSON_GetObjectItem(it, "publish_id"));
-        if (job->delivered && id)
-            job->delivered[job->n_delivered++] = tp_strdup(id);
-    }
+    job->delivered = calloc((size_t)job->posts.n + 1, sizeof(char *));
+    for (int i = 0; job->delivered && i < job->posts.n; i++)
+        job->delivered[job->n_delivered++] = tp_strdup(job->posts.v[i].publish_id);
     if (job->n_delivered > 0)
         job->publish_id = tp_strdup(job->delivered[0]);
 out:
     free(caption);
-    cJSON_Delete(outs);
-    cJSON_Delete(posts);
     return rc;
 }
 
+const tp_sink_ops tp_sink_tiktok = {"tiktok", tiktok_deliver};
+
 #else
 
-int tp_sink_tiktok_deliver(struct tp_pipeline *pl, tp_job *job)
+static int tiktok_deliver(struct tp_pipeline *pl, tp_job *job)
 {
     (void)pl;
     return tp_error_set(&job->err, TP_EUNSUPPORTED, 0,
                         "%s: this build has no TikTok client (upload/tiktok.h)", job->path);
 }
+
+const tp_sink_ops tp_sink_tiktok = {"tiktok", tiktok_deliver};
 
 #endif

@@ -371,7 +371,7 @@ static int finish_mux(fit_output *o, tp_error *err)
 /* Re-probe a finished temporary output and hold it to the same profile: an output that does not
  * pass is an error, never a success. */
 static int verify_output(const fit_output *o, int fd, const tp_profile *p, int64_t *size,
-                         tp_error *err)
+                         tp_media_info *out, tp_error *err)
 {
     tp_media_info m;
     tp_check_result r;
@@ -383,6 +383,8 @@ static int verify_output(const fit_output *o, int fd, const tp_profile *p, int64
         return rc;
     }
     *size = m.size;
+    if (out)
+        *out = m;
     tp_rules_check(&r, &m, p);
     if (r.verdict != TP_VERDICT_PASS) {
         char why[512] = "";
@@ -1336,7 +1338,7 @@ int tp_fit_run(char ***out_paths, int *n_out, const char *src, int src_fd,
         for (int k = 0; k < c.n_out; k++) {
             int64_t size = 0;
             rc = verify_output(&c.out[k], plan->action == TP_ACTION_NONE ? src_fd : c.out[k].fd, p,
-                               &size, err);
+                               &size, opts && opts->out_media ? &opts->out_media[k] : NULL, err);
             if (size > biggest)
                 biggest = size;
             if (rc < 0 && plan->action == TP_ACTION_TRANSCODE && p->rules.max_size > 0 &&

@@ -66,6 +66,10 @@ typedef struct {
     void (*progress)(double fraction, double fps, void *payload);
     void *payload;
     const volatile int *cancel; /* non-zero = stop; temporary outputs are removed */
+    /* Optional, TP_MAX_PARTS entries: on success, out_media[i] is what output i was verified
+     * as (the probe of the finished output that holds it to the profile), so callers need not
+     * probe the outputs again. */
+    tp_media_info *out_media;
 } tp_fit_run_options;
 
 /* Execute a plan: write outputs into outdir as <stem>.mp4 or <stem>_partN.mp4 (under a temporary

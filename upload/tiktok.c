@@ -1096,12 +1096,39 @@ int tp_tiktok_post_fd(tp_tiktok_result *out, tp_tiktok *tt, int fd, const char *
                       const char *const *chunk_sha256, int n_sha256,
                       const tp_tiktok_post_options *opts, tp_error *err)
 {
+    tp_chunk_plan plan = {0};
+    int64_t size = 0;
+    const char *ctype = opts ? opts->content_type : NULL; /* refused before planning, as ever */
+    int rc;
+    memset(out, 0, sizeof(*out));
+    if ((rc = source_info(fd, path, &size, &ctype, err)) < 0)
+        return rc;
+    if ((rc = tp_chunk_plan_make(&plan, size, &tt->p->chunk, err)) < 0) {
+        out->bytes = size;
+        tp_error_prefix(err, "%s", path);
+        return rc;
+    }
+    if (chunk_sha256 && n_sha256 != plan.count)
+        rc = tp_error_set(err, TP_EIO, 0,
+                          "%s: changed since it was checked (%d chunks now, %d checked); not "
+                          "delivered",
+                          path, plan.count, n_sha256);
+    else
+        rc = tp_tiktok_post_plan(out, tt, fd, path, &plan, chunk_sha256, opts, err);
+    tp_chunk_plan_clear(&plan);
+    return rc;
+}
+
+int tp_tiktok_post_plan(tp_tiktok_result *out, tp_tiktok *tt, int fd, const char *path,
+                        const tp_chunk_plan *planp, const char *const *chunk_sha256,
+                        const tp_tiktok_post_options *opts, tp_error *err)
+{
     static const tp_tiktok_post_options defaults = TP_TIKTOK_POST_OPTIONS_INIT;
     const tp_tiktok_post_options *o = opts ? opts : &defaults;
     const tp_tiktok_conf *c = &tt->p->upload.tiktok;
     tp_tiktok_resume local = TP_TIKTOK_RESUME_INIT;
     tp_tiktok_resume *rs = o->resume ? o->resume : &local;
-    tp_chunk_plan plan = {0};
+    const tp_chunk_plan plan = *planp; /* borrowed: never cleared here */
     char *caption = NULL;
     const char *ctype = o->content_type;
     int64_t size = 0;
@@ -1111,15 +1138,11 @@ int tp_tiktok_post_fd(tp_tiktok_result *out, tp_tiktok *tt, int fd, const char *
     if ((rc = source_info(fd, path, &size, &ctype, err)) < 0)
         goto out;
     out->bytes = size;
-    if ((rc = tp_chunk_plan_make(&plan, size, &tt->p->chunk, err)) < 0) {
-        tp_error_prefix(err, "%s", path);
-        goto out;
-    }
-    if (chunk_sha256 && n_sha256 != plan.count) {
+    if (size != plan.total || plan.count <= 0 || !plan.chunks) {
         rc = tp_error_set(err, TP_EIO, 0,
-                          "%s: changed since it was checked (%d chunks now, %d checked); not "
+                          "%s: changed since it was checked (%lld bytes, %lld checked); not "
                           "delivered",
-                          path, plan.count, n_sha256);
+                          path, (long long)size, (long long)plan.total);
         goto out;
     }
     bool resuming = rs->publish_id[0] && rs->total == plan.total &&
@@ -1194,7 +1217,6 @@ int tp_tiktok_post_fd(tp_tiktok_result *out, tp_tiktok *tt, int fd, const char *
 out:
     /* Refused before or by the init, or cancelled before it was sent: no post, give it back. */
     daily_release(tt, &slot);
-    tp_chunk_plan_clear(&plan);
     free(caption);
     return rc;
 }

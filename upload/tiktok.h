@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "profiles/profile.h"
+#include "upload/chunk.h"
 #include "upload/tt_window.h" /* tp_tt_rate, tp_tt_daily_next (moved there) */
 
 /* Where the session keeps TikTok's limits (upload/tt_limits.h). limits is borrowed (it must
@@ -55,5 +56,15 @@ const char *tp_tt_explain(const char *code, int *tp_code);
 int tp_tiktok_post_fd(tp_tiktok_result *out, tp_tiktok *tt, int fd, const char *path,
                       const char *const *chunk_sha256, int n_sha256,
                       const tp_tiktok_post_options *opts, tp_error *err);
+
+/* tp_tiktok_post_fd with the chunk plan given, not made: the pipeline's chunk stage made it (and
+ * hashed each chunk) once, and the same plan is what is sent. plan->total must be fd's size now
+ * (else "PATH: changed since it was checked", TP_EIO) and the plan is taken as is (offsets,
+ * lengths, chunk_size, count: a plan made by tp_chunk_plan_make for the session's profile).
+ * chunk_sha256, when not NULL, holds plan->count SHA-256s (hex), each verified as curl reads
+ * that chunk's PUT body, as in tp_tiktok_post_fd. */
+int tp_tiktok_post_plan(tp_tiktok_result *out, tp_tiktok *tt, int fd, const char *path,
+                        const tp_chunk_plan *plan, const char *const *chunk_sha256,
+                        const tp_tiktok_post_options *opts, tp_error *err);
 
 #endif

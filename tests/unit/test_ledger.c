@@ -13,6 +13,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <sqlite3.h>
+
 #include "pipeline/ledger.h"
 #include "util/tp_util.h"
 
@@ -267,6 +269,74 @@ static void test_lock_refusal(void **state)
     tp_ledger_close(l);
 }
 
+/* A ledger written by a tokprep from before media info (schema 1) still opens: read-only (for
+ * `status`) as it is, and a run migrates it in place, keeping every row. */
+static void test_migrate_v1(void **state)
+{
+    fixture *f = *state;
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(f->db, &db), SQLITE_OK);
+    assert_int_equal(
+        sqlite3_exec(
+            db,
+            "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+            "CREATE TABLE jobs(id INTEGER PRIMARY KEY, fingerprint TEXT NOT NULL, profile_hash "
+            "TEXT NOT NULL, sink TEXT NOT NULL, profile_name TEXT NOT NULL, source_path TEXT NOT "
+            "NULL, source_size INTEGER NOT NULL, stage TEXT NOT NULL, status TEXT NOT NULL, "
+            "verdict TEXT, outputs TEXT, dest TEXT, publish_id TEXT, upload_url TEXT, "
+            "upload_url_expiry REAL NOT NULL DEFAULT 0, upload_part INTEGER NOT NULL DEFAULT 0, "
+            "last_chunk INTEGER NOT NULL DEFAULT -1, posts TEXT, error TEXT, error_code TEXT, "
+            "attempts INTEGER NOT NULL DEFAULT 0, created REAL NOT NULL, updated REAL NOT NULL, "
+            "finished REAL NOT NULL DEFAULT 0, UNIQUE(fingerprint, profile_hash, sink));"
+            "INSERT INTO meta VALUES('schema_version', '1');"
+            "INSERT INTO jobs(fingerprint, profile_hash, sink, profile_name, source_path, "
+            "source_size, stage, status, verdict, outputs, created, updated) VALUES('aaaa', "
+            "'ph', 'none', 'tiktok', '/x/a.mp4', 1234, 'chunk', 'queued', 'fix', "
+            "'[{\"path\":\"/w/a.mp4\"}]', 1, 1);",
+            NULL, NULL, NULL),
+        SQLITE_OK);
+    sqlite3_close(db);
+    tp_error err = TP_ERROR_INIT;
+    tp_ledger *l = NULL;
+    tp_ledger_row got;
+    /* Read-only: not migrated, media reads as none. */
+    assert_int_equal(tp_ledger_open(&l, f->db, false, &err), 0);
+    assert_int_equal(tp_ledger_find(l, &got, "aaaa", "ph", "none", &err), 1);
+    assert_null(got.media);
+    assert_string_equal(got.outputs, "[{\"path\":\"/w/a.mp4\"}]");
+    tp_ledger_row_clear(&got);
+    tp_ledger_close(l);
+    /* A run's open migrates it; the row is kept and takes media info from now on. */
+    assert_int_equal(tp_ledger_open(&l, f->db, true, &err), 0);
+    assert_int_equal(tp_ledger_find(l, &got, "aaaa", "ph", "none", &err), 1);
+    assert_int_equal(got.stage, TP_STAGE_CHUNK);
+    assert_string_equal(got.verdict, "fix");
+    assert_null(got.media);
+    got.media = tp_strdup("{\"container\":\"mp4\"}");
+    assert_int_equal(tp_ledger_update(l, &got, &err), 0);
+    int64_t id = got.id;
+    tp_ledger_row_clear(&got);
+    assert_int_equal(tp_ledger_get(l, &got, id, &err), 1);
+    assert_string_equal(got.media, "{\"container\":\"mp4\"}");
+    tp_ledger_row_clear(&got);
+    tp_ledger_close(l);
+    /* Opened again (already migrated): nothing to do, the value is there. */
+    assert_int_equal(tp_ledger_open(&l, f->db, true, &err), 0);
+    assert_int_equal(tp_ledger_get(l, &got, id, &err), 1);
+    assert_string_equal(got.media, "{\"container\":\"mp4\"}");
+    tp_ledger_row_clear(&got);
+    tp_ledger_close(l);
+    assert_int_equal(sqlite3_open(f->db, &db), SQLITE_OK);
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(
+        sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key='schema_version'", -1, &st, NULL),
+        SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_string_equal((const char *)sqlite3_column_text(st, 0), "2");
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -274,6 +344,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_resume_states, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fingerprint, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lock_refusal, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_migrate_v1, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
