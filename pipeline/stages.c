@@ -46,7 +46,7 @@ void tp_job_checkpoint(struct tp_pipeline *pl, tp_job *job, const char *publish_
     job->ckpt_last_chunk = last_chunk;
     job->ckpt_dirty = true;
     pthread_cond_signal(&pl->results_cv);
-    while (job->ckpt_dirty && !pl->cancel)
+    while (job->ckpt_dirty && !tp_cancel_requested(&pl->cancel))
         pthread_cond_wait(&pl->ckpt_cv, &pl->mu);
     pthread_mutex_unlock(&pl->mu);
 }
@@ -69,7 +69,7 @@ void tp_test_pause(struct tp_pipeline *pl, const char *stage)
     int fd = paused ? open(paused, O_WRONLY | O_CREAT | O_CLOEXEC, 0644) : -1;
     if (fd >= 0)
         close(fd);
-    for (int i = 0; i < 1500 && go && !pl->cancel && access(go, F_OK) != 0; i++)
+    for (int i = 0; i < 1500 && go && !tp_cancel_requested(&pl->cancel) && access(go, F_OK) != 0; i++)
         usleep(20000);
     free(paused);
     free(go);
@@ -167,7 +167,7 @@ int tp_job_copy_verified(struct tp_pipeline *pl, tp_job *job, int fd, const char
             break;
         }
         while (pos < end && rc == 0) {
-            if (pl->cancel) {
+            if (tp_cancel_requested(&pl->cancel)) {
                 rc = tp_error_set(&job->err, TP_ECANCELED, 0, "%s: cancelled", name);
                 break;
             }
@@ -309,7 +309,7 @@ out:
 
 /* Hash a file once, whole and per chunk, reading it sequentially in 1 MiB blocks. */
 static int hash_chunks(int fd, const char *path, const tp_chunk_plan *plan, char whole[65],
-                       char (*chunk_hex)[65], const volatile int *cancel, tp_error *err)
+                       char (*chunk_hex)[65], const tp_cancel *cancel, tp_error *err)
 {
     int rc = 0;
     uint8_t *buf = NULL;
@@ -328,7 +328,7 @@ static int hash_chunks(int fd, const char *path, const tp_chunk_plan *plan, char
         }
         int64_t pos = plan->chunks[c].offset, end = pos + plan->chunks[c].length;
         while (pos < end) {
-            if (cancel && *cancel) {
+            if (tp_cancel_requested(cancel)) {
                 rc = tp_error_set(err, TP_ECANCELED, 0, "%s: cancelled", path);
                 goto out;
             }

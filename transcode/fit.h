@@ -65,7 +65,7 @@ typedef struct {
     /* Progress: fraction 0..1 of the file, fps of processing, called from the fitting thread. */
     void (*progress)(double fraction, double fps, void *payload);
     void *payload;
-    const volatile int *cancel; /* non-zero = stop; temporary outputs are removed */
+    const tp_cancel *cancel; /* non-zero = stop; temporary outputs are removed */
 } tp_fit_run_options;
 
 /* Execute a plan: write outputs into outdir as <stem>.mp4 or <stem>_partN.mp4 (under a temporary
