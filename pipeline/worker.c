@@ -1,8 +1,9 @@
 /* `tokprep worker`: take jobs from the Redis queue and run the pipeline on each file with a
  * local work folder and ledger. Redis holds what must outlive this process (state, attempts,
  * the claim, and a mirror of the ledger's resume state), so another worker can take a job over
- * after a crash without delivering twice. One thread runs jobs; a heartbeat thread keeps the
- * claim alive and turns a cancel request into tp_pipeline_stop(). */
+ * after a crash without delivering twice. One thread runs jobs (their pipelines follow the
+ * caller's cancel token); a heartbeat thread keeps the claim alive and stops a job's pipeline
+ * (tp_pipeline_stop()) when the claim is lost. */
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -109,8 +110,6 @@ static void *heartbeat_main(void *arg)
     int gen = -1;
     pthread_mutex_lock(&w->mu);
     while (!w->stop) {
-        if (w->cur_pl && cancelled(w))
-            tp_pipeline_stop(w->cur_pl);
         double now = tp_now_monotonic();
         if (w->generation != gen) {
             gen = w->generation;
@@ -571,6 +570,7 @@ static int run_job(worker *w, job_run *jr, const redisReply *job, const char *pa
     po.workdir = w->workdir;
     po.on_event = on_pipeline_event;
     po.payload = jr;
+    po.cancel = w->o->cancel; /* the caller's token stops the job's pipeline directly */
     if ((rc = tp_pipeline_new(&pl, prof, &po, err)) < 0)
         goto out;
     /* The queue decides about retries: a failure recorded by an earlier attempt of this
@@ -585,7 +585,7 @@ static int run_job(worker *w, job_run *jr, const redisReply *job, const char *pa
     tp_pipeline_expect_fingerprint(pl, jr->fingerprint);
     tp_pipeline_set_tt_limits(pl, w->limits);
     hb_set_pipeline(w, pl);
-    if (cancelled(w) || hb_claim_lost(w))
+    if (hb_claim_lost(w))
         tp_pipeline_stop(pl);
     tp_pipeline_summary sum;
     rc = tp_pipeline_run(pl, &path, 1, &sum, err);
