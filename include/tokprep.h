@@ -72,9 +72,9 @@ TP_EXTERN const char *tp_error_name(int code);
 
 /* ---- cancellation --------------------------------------------------------------------- */
 
-/* A cancellation token: one flag, set once, read by every long call it is handed to (probes,
- * fits, uploads, pipelines, queue workers) at least every ~100 ms of work. A token may be shared
- * by any number of calls and threads; requesting it stops all of them. It is never reset. */
+/* A cancellation token: one flag, set once, polled by every long call it is handed to (probes,
+ * fits, uploads, pipelines, queue workers) while it works. A token may be shared by any number
+ * of calls and threads; requesting it stops all of them. It is never reset. */
 typedef struct tp_cancel tp_cancel;
 
 /* A new token, not requested. The caller owns *out (free with tp_cancel_free() once no call
