@@ -114,7 +114,8 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
         printf("{\"summary\":true,\"added\":%zu,\"existing\":%zu,\"errors\":%zu}\n", sum.added,
                sum.existing, sum.errors);
     else
-        printf("%zu added, %zu already queued, %zu error(s)\n", sum.added, sum.existing, sum.errors);
+        printf("%zu added, %zu already queued, %zu error(s)\n", sum.added, sum.existing,
+               sum.errors);
     if (sum.errors > 0)
         rc = TP_EXIT_ERROR;
 out:

@@ -137,8 +137,8 @@ static void *worker(void *arg)
     fit_run *run = arg;
     for (;;) {
         pthread_mutex_lock(&run->lock);
-        size_t i =
-            run->next < run->n_jobs && !tp_cancel_requested(run->cancel) ? run->next++ : run->n_jobs;
+        bool more = run->next < run->n_jobs && !tp_cancel_requested(run->cancel);
+        size_t i = more ? run->next++ : run->n_jobs;
         pthread_mutex_unlock(&run->lock);
         if (i >= run->n_jobs)
             return NULL;

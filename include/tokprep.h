@@ -631,12 +631,12 @@ typedef struct tp_rqueue_worker_summary {
  * queue.reclaim_after (XAUTOCLAIM), else wait for new ones (XREADGROUP, 1 s at a time); for
  * each, take the per-content claim, run the pipeline on the file with a local ledger whose
  * upload checkpoints are mirrored into the job, record the outcome and only then acknowledge.
- * Runs until opts->cancel is requested (returns TP_ECANCELED) or, with drain, until the queue is empty
- * (returns 0). A job that names a profile not allowed, a path outside opts->roots, a symlink or
- * non-regular file, or a `dest` that is not a plain file name is dead-lettered at once (error
- * code "invalid") without reading the file. Lost connections to Redis are retried; a failure to
- * start (bad URL, profile or --allow-profile, no or bad roots, unreachable server, work folder)
- * returns its negative TP_E* at once. Callbacks run on the
+ * Runs until opts->cancel is requested (returns TP_ECANCELED) or, with drain, until the queue is
+ * empty (returns 0). A job that names a profile not allowed, a path outside opts->roots, a
+ * symlink or non-regular file, or a `dest` that is not a plain file name is dead-lettered at
+ * once (error code "invalid") without reading the file. Lost connections to Redis are retried;
+ * a failure to start (bad URL, profile or --allow-profile, no or bad roots, unreachable server,
+ * work folder, unknown opts->version) returns its negative TP_E* at once. Callbacks run on the
  * calling thread. Not thread-safe: one worker per thread, each with its own name and workdir. */
 TP_EXTERN int tp_rqueue_worker_run(tp_rqueue_worker_summary *summary, const char *url,
                         const tp_rqueue_worker_options *opts, tp_error *err);

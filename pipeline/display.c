@@ -174,7 +174,8 @@ static void log_line(tp_display *d, const tp_event *ev)
         break;
     }
     case TP_EVENT_SUMMARY:
-        put_line(o, "summary   %zu file(s): %zu done, %zu skipped, %zu rejected, %zu failed in %.1f s",
+        put_line(o,
+                 "summary   %zu file(s): %zu done, %zu skipped, %zu rejected, %zu failed in %.1f s",
                 ev->n_discovered, ev->n_done, ev->n_skipped, ev->n_rejected, ev->n_failed,
                 ev->elapsed);
         if (ev->n_non_media)

@@ -112,8 +112,8 @@ static int read_states(tp_rqueue *q, report *r, tp_error *err)
     p->jobs_rejected = count_of(tp_rq_field(rep, "rejected"));
     p->jobs_dead = count_of(tp_rq_field(rep, "dead"));
     p->jobs_deferred = count_of(tp_rq_field(rep, "deferred"));
-    p->jobs = p->jobs_queued + p->jobs_running + p->jobs_done + p->jobs_failed +
-              p->jobs_rejected + p->jobs_dead + p->jobs_deferred;
+    p->jobs = p->jobs_queued + p->jobs_running + p->jobs_done + p->jobs_failed + p->jobs_rejected +
+              p->jobs_dead + p->jobs_deferred;
     freeReplyObject(rep);
     return 0;
 }
@@ -150,8 +150,7 @@ static int read_in_progress(tp_rqueue *q, report *r, double *oldest_ms, tp_error
 }
 
 /* The oldest job nobody took yet, after the last delivered one. */
-static int read_oldest_waiting(tp_rqueue *q, const char *last_id, double *oldest_ms,
-                               tp_error *err)
+static int read_oldest_waiting(tp_rqueue *q, const char *last_id, double *oldest_ms, tp_error *err)
 {
     redisReply *rep = NULL;
     int rc = tp_redis_cmd(q->r, &rep, err, "reading the oldest job", "XRANGE %s (%s + COUNT 1",
@@ -392,8 +391,7 @@ char *tp_rqueue_report_to_json(const tp_rqueue_report *p)
     cJSON_AddNumberToObject(doc, "done", (double)p->jobs_done);
     cJSON_AddNumberToObject(doc, "failed", (double)p->jobs_failed);
     cJSON_AddNumberToObject(doc, "rejected", (double)p->jobs_rejected);
-    add_number_or_null(doc, "oldest_pending_age", p->has_oldest_pending_age,
-                       p->oldest_pending_age);
+    add_number_or_null(doc, "oldest_pending_age", p->has_oldest_pending_age, p->oldest_pending_age);
     add_number_or_null(doc, "next_retry_at", p->has_next_retry_at, p->next_retry_at);
     cJSON_AddNumberToObject(doc, "deferred", (double)p->deferred);
     cJSON_AddNumberToObject(doc, "dead", (double)p->dead);

@@ -69,7 +69,8 @@ void tp_test_pause(struct tp_pipeline *pl, const char *stage)
     int fd = paused ? open(paused, O_WRONLY | O_CREAT | O_CLOEXEC, 0644) : -1;
     if (fd >= 0)
         close(fd);
-    for (int i = 0; i < 1500 && go && !tp_cancel_requested(&pl->cancel) && access(go, F_OK) != 0; i++)
+    for (int i = 0; i < 1500 && go && !tp_cancel_requested(&pl->cancel) && access(go, F_OK) != 0;
+         i++)
         usleep(20000);
     free(paused);
     free(go);

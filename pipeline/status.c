@@ -79,8 +79,7 @@ static void add_item(tp_ledger_status *st, item_list *l, const tp_ledger_row *ro
         .attempts = row->attempts > 0 ? (size_t)row->attempts : 0,
         .fingerprint = tp_strdup(row->fingerprint),
     };
-    if ((row->source_path && !it.path) || !it.stage || !it.error || !it.reason ||
-        !it.fingerprint) {
+    if ((row->source_path && !it.path) || !it.stage || !it.error || !it.reason || !it.fingerprint) {
         item_free(&it);
         st->oom = true;
         return;

@@ -75,8 +75,8 @@ int tp_fit_file(tp_fit_result **out, const char *path, const tp_profile *profile
         goto out;
     }
     tp_fit_run_options fo = {.progress = opts ? opts->progress : NULL,
-                      .payload = opts ? opts->payload : NULL,
-                      .cancel = opts ? opts->cancel : NULL};
+                             .payload = opts ? opts->payload : NULL,
+                             .cancel = opts ? opts->cancel : NULL};
     rc = tp_fit_run(&paths, &n, path, fd, &media, &plan, profile, outdir, &fo, err);
     if (rc == 0) {
         r->paths = paths;

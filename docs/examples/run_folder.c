@@ -82,7 +82,7 @@ int main(int argc, char **argv)
     if (tp_cancel_new(&stop) < 0)
         goto out;
     tp_pipeline_options opts;
-    tp_pipeline_options_init(&opts, TP_PIPELINE_OPTIONS_VERSION); /* or = TP_PIPELINE_OPTIONS_INIT */
+    tp_pipeline_options_init(&opts, TP_PIPELINE_OPTIONS_VERSION); /* = TP_PIPELINE_OPTIONS_INIT */
     opts.workdir = argv[1];
     opts.cancel = stop;
     opts.on_event = on_event;
