@@ -1270,7 +1270,9 @@ int tp_pipeline_run(tp_pipeline *pl, const char *const *paths, size_t n_paths,
 {
     int rc = 0;
     tp_watch *watch = NULL;
-    run_state rs = {.pl = pl};
+    run_state rs = {.pl = pl, .sum = {.version = TP_PIPELINE_SUMMARY_VERSION}};
+    if (summary)
+        *summary = rs.sum;
     if (pl->ran)
         return tp_error_set(err, TP_EINVAL, 0, "tp_pipeline_run: a pipeline runs once");
     pl->ran = true;
@@ -1424,7 +1426,6 @@ out:
                    .n_symlinks = rs.sum.symlinks,
                    .elapsed = tp_now_monotonic() - rs.t0};
     emit(pl, &ev);
-    rs.sum.version = TP_PIPELINE_SUMMARY_VERSION;
     if (summary)
         *summary = rs.sum;
     if (rc == 0 && rs.fatal.code) {
