@@ -258,8 +258,10 @@ bool tp_cli_stdout_is_tty(void)
 }
 
 /* The one piece of process state a signal handler can reach, hence the exception to the house
- * rule. An int (sig_atomic_t is int on our platforms) because the cancel tokens are ints. */
-static volatile int interrupt_flag;
+ * rule: a flag for the second signal and the token the library polls (created before the
+ * handler is installed, never freed: it lives as long as the process). */
+static volatile sig_atomic_t interrupt_flag;
+static tp_cancel *interrupt_token;
 
 static void on_interrupt(int sig)
 {
@@ -269,6 +271,7 @@ static void on_interrupt(int sig)
     if (interrupt_flag)
         _exit(TP_EXIT_INTERRUPTED);
     interrupt_flag = 1;
+    tp_cancel_request(interrupt_token); /* a lock-free atomic store: async-signal-safe */
 }
 
 void tp_cli_set_signal_handler(void (*handler)(int))
@@ -281,10 +284,12 @@ void tp_cli_set_signal_handler(void (*handler)(int))
     sigaction(SIGTERM, &sa, NULL);
 }
 
-const volatile int *tp_cli_install_interrupt(void)
+tp_cancel *tp_cli_install_interrupt(void)
 {
+    if (!interrupt_token && tp_cancel_new(&interrupt_token) < 0)
+        interrupt_token = NULL; /* out of memory: a signal still stops, at the second one */
     tp_cli_set_signal_handler(on_interrupt);
-    return &interrupt_flag;
+    return interrupt_token;
 }
 
 bool tp_cli_interrupted(void)

@@ -98,14 +98,14 @@ bool tp_cli_blank_url_password(char *s);
  * same user). Best effort, silent. */
 void tp_cli_protect_secrets(void);
 
-/* SIGINT/SIGTERM: install a handler that sets one shared flag, and return the flag in the form
- * the library's cancel tokens take (tp_*_opts.cancel). Each subcommand runs once per process, so
- * one flag serves them all. tp_cli_interrupted() reads it. A second signal exits at once with
- * TP_EXIT_INTERRUPTED. */
-const volatile int *tp_cli_install_interrupt(void);
+/* SIGINT/SIGTERM: install a handler that requests one process-wide cancellation token, and
+ * return the token for the library's options (tp_*_options.cancel; NULL only when out of
+ * memory). Each subcommand runs once per process, so one token serves them all.
+ * tp_cli_interrupted() reads it. A second signal exits at once with TP_EXIT_INTERRUPTED. */
+tp_cancel *tp_cli_install_interrupt(void);
 bool tp_cli_interrupted(void);
 /* Install `handler` (or SIG_DFL) for SIGINT and SIGTERM, no flags, empty mask: for commands
- * whose handler must do more than set the flag (run cancels its pipeline). */
+ * whose handler must do more than request the token (worker notes which signal it was). */
 void tp_cli_set_signal_handler(void (*handler)(int));
 
 /* The subcommands, defined one per cli/cmd_*.c file. */

@@ -342,7 +342,7 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
         fprintf(stderr, "tokprep check: no media files found\n");
 
     /* SIGINT/SIGTERM set the shared flag; workers pass it to the probe as the cancel token. */
-    const volatile int *cancel = tp_cli_install_interrupt();
+    tp_cancel *cancel = tp_cli_install_interrupt();
 
     slots = calloc(list.n ? list.n : 1, sizeof(*slots));
     if (!slots) {
@@ -465,7 +465,7 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
     if (junit && write_junit(junit, slots, list.n, tp_profile_name(profile), counts, total) < 0)
         counts[3]++; /* an unwritten report is a failure CI must see */
 
-    if (*cancel) {
+    if (tp_cancel_requested(cancel)) {
         fprintf(stderr, "tokprep check: interrupted; files not yet probed are listed as "
                         "errors\n");
         rc = TP_EXIT_INTERRUPTED;

@@ -111,10 +111,11 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
         goto out;
     }
     if (o.json)
-        printf("{\"summary\":true,\"added\":%d,\"existing\":%d,\"errors\":%d}\n", sum.added,
+        printf("{\"summary\":true,\"added\":%zu,\"existing\":%zu,\"errors\":%zu}\n", sum.added,
                sum.existing, sum.errors);
     else
-        printf("%d added, %d already queued, %d error(s)\n", sum.added, sum.existing, sum.errors);
+        printf("%zu added, %zu already queued, %zu error(s)\n", sum.added, sum.existing,
+               sum.errors);
     if (sum.errors > 0)
         rc = TP_EXIT_ERROR;
 out:

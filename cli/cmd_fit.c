@@ -53,7 +53,7 @@ typedef struct {
     bool dry_run, tty, json;
     /* Set by SIGINT/SIGTERM, read by every fitting thread (FFmpeg interrupt callback and the
      * loops). */
-    const volatile int *cancel;
+    const tp_cancel *cancel;
     pthread_mutex_t lock;
 } fit_run;
 
@@ -137,7 +137,8 @@ static void *worker(void *arg)
     fit_run *run = arg;
     for (;;) {
         pthread_mutex_lock(&run->lock);
-        size_t i = run->next < run->n_jobs && !*run->cancel ? run->next++ : run->n_jobs;
+        bool more = run->next < run->n_jobs && !tp_cancel_requested(run->cancel);
+        size_t i = more ? run->next++ : run->n_jobs;
         pthread_mutex_unlock(&run->lock);
         if (i >= run->n_jobs)
             return NULL;
@@ -427,7 +428,7 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
     for (size_t i = 0; i < fr.n_jobs; i++) {
         fit_job *j = &fr.jobs[i];
         const char *v = job_verdict(j);
-        bool canceled_job = !j->probed && !j->rc && *fr.cancel;
+        bool canceled_job = !j->probed && !j->rc && tp_cancel_requested(fr.cancel);
         if (!strcmp(v, "error") || canceled_job)
             n_fail++;
         else if (!strcmp(v, "reject"))
@@ -486,7 +487,7 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
     if (!json && list.n_symlinks)
         printf("%zu symbolic link%s skipped (not followed; see --follow-symlinks)\n",
                list.n_symlinks, list.n_symlinks == 1 ? "" : "s");
-    rc = *fr.cancel ? TP_EXIT_INTERRUPTED
+    rc = tp_cancel_requested(fr.cancel) ? TP_EXIT_INTERRUPTED
          : n_fail   ? TP_EXIT_ERROR
          : n_reject ? TP_EXIT_FAIL
                     : TP_EXIT_OK;

@@ -37,13 +37,13 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
     if (!state)
         state = state_buf = tp_asprintf("%s/tokprep.db", workdir);
     tp_error err = TP_ERROR_INIT;
-    int n = 0;
+    size_t n = 0;
     if (tp_pipeline_retry(&n, state, &err) < 0) {
         fprintf(stderr, "tokprep: %s\n", err.message);
         rc = TP_EXIT_ERROR;
         goto out;
     }
-    printf("%d failed file(s) re-queued; run `tokprep run` over them again to process them\n", n);
+    printf("%zu failed file(s) re-queued; run `tokprep run` over them again to process them\n", n);
 out:
     free(state_buf);
     tp_cli_parser_free(&parser);

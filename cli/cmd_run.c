@@ -22,19 +22,6 @@ static const tp_cli_option options[] = {
     {NULL, 0, NULL, NULL, 0},
 };
 
-/* The signal handler needs the pipeline and a count: process-wide by nature, set before the
- * handlers are installed and cleared after they are removed. */
-static tp_pipeline *volatile signal_pipeline;
-static volatile sig_atomic_t signal_count;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    if (signal_count++ > 0)
-        _exit(TP_EXIT_INTERRUPTED); /* second signal: at once; the ledger is transactional */
-    tp_pipeline_cancel(signal_pipeline);
-}
-
 static int run(const tp_cli_command *cmd, int argc, char **argv)
 {
     tp_cli_parser parser;
@@ -79,20 +66,19 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
     }
     opts.on_event = tp_display_event;
     opts.payload = display;
+    /* SIGINT/SIGTERM request the token the pipeline polls; a second signal exits at once (the
+     * ledger is transactional). */
+    opts.cancel = tp_cli_install_interrupt();
     tp_error err = TP_ERROR_INIT;
     if (tp_pipeline_new(&pl, profile, &opts, &err) < 0) {
         fprintf(stderr, "tokprep: %s\n", err.message);
         rc = TP_EXIT_ERROR;
         goto out;
     }
-    signal_pipeline = pl;
-    signal_count = 0;
-    tp_cli_set_signal_handler(on_signal);
     tp_pipeline_summary sum = {0};
     int prc = tp_pipeline_run(pl, (const char *const *)argv + optind, (size_t)(argc - optind), &sum,
                               &err);
     tp_cli_set_signal_handler(SIG_DFL);
-    signal_pipeline = NULL;
     if (prc == TP_ECANCELED)
         rc = TP_EXIT_INTERRUPTED;
     else if (prc < 0) {

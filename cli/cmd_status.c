@@ -1,5 +1,4 @@
 /* `tokprep status`: what the job ledger says, by stage and status, with failures. */
-#include <cjson/cJSON.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -17,15 +16,6 @@ static const tp_cli_option options[] = {
     {NULL, 0, NULL, NULL, 0},
 };
 
-static void print_counts(const cJSON *obj)
-{
-    const cJSON *it;
-    cJSON_ArrayForEach(it, obj)
-    {
-        printf("  %-10s %d\n", it->string, (int)it->valuedouble);
-    }
-}
-
 /* Prints and frees one line built from ledger or queue fields: paths come from file names a
  * drop-folder writer chose (or from Redis), so control characters are shown escaped. */
 static void print_line(char *line)
@@ -37,79 +27,96 @@ static void print_line(char *line)
     free(line);
 }
 
-static void print_files(const char *title, const cJSON *arr)
+static void print_counts(const tp_ledger_status *st,
+                         int (*at)(const tp_ledger_status *, size_t, const char **, size_t *),
+                         size_t n)
 {
-    if (cJSON_GetArraySize(arr) == 0)
+    for (size_t i = 0; i < n; i++) {
+        const char *name = NULL;
+        size_t count = 0;
+        if (at(st, i, &name, &count) == 0)
+            printf("  %-10s %d\n", name, (int)count);
+    }
+}
+
+static void print_files(const char *title, const tp_ledger_status *st,
+                        const tp_ledger_item *(*at)(const tp_ledger_status *, size_t), size_t n)
+{
+    if (n == 0)
         return;
     printf("%s:\n", title);
-    const cJSON *it;
-    cJSON_ArrayForEach(it, arr)
-    {
-        print_line(tp_asprintf("  %s [%s, %s]: %s",
-                               cJSON_GetStringValue(cJSON_GetObjectItem(it, "path")),
-                               cJSON_GetStringValue(cJSON_GetObjectItem(it, "stage")),
-                               cJSON_GetStringValue(cJSON_GetObjectItem(it, "error")),
-                               cJSON_GetStringValue(cJSON_GetObjectItem(it, "reason"))));
+    for (size_t i = 0; i < n; i++) {
+        const tp_ledger_item *it = at(st, i);
+        print_line(tp_asprintf("  %s [%s, %s]: %s", it->path, it->stage, it->error, it->reason));
     }
 }
 
-static double num(const cJSON *obj, const char *key)
+static void print_ledger(const tp_ledger_status *st)
 {
-    return cJSON_GetNumberValue(cJSON_GetObjectItem(obj, key));
+    printf("%s: %d file(s)\n", tp_ledger_status_state_path(st), (int)tp_ledger_status_total(st));
+    printf("by status:\n");
+    print_counts(st, tp_ledger_status_status, tp_ledger_status_status_count(st));
+    if (tp_ledger_status_stage_count(st) > 0) {
+        printf("queued or running, by stage:\n");
+        print_counts(st, tp_ledger_status_stage, tp_ledger_status_stage_count(st));
+    }
+    print_files("failed (tokprep retry re-queues them)", st, tp_ledger_status_failed,
+                tp_ledger_status_failed_count(st));
+    print_files("rejected by the profile", st, tp_ledger_status_rejected,
+                tp_ledger_status_rejected_count(st));
 }
 
-static void print_queue(const cJSON *doc)
+static void print_queue(const tp_rqueue_report *q)
 {
-    printf("%s: %d job(s)%s\n", cJSON_GetStringValue(cJSON_GetObjectItem(doc, "queue")),
-           (int)num(doc, "jobs"),
-           cJSON_IsTrue(cJSON_GetObjectItem(doc, "exists")) ? "" : " (no such queue yet)");
-    const cJSON *ip = cJSON_GetObjectItem(doc, "in_progress");
-    printf("  %-28s %d\n", "pending (not taken yet)", (int)num(doc, "pending"));
-    printf("  %-28s %d\n", "in progress (not acked)", (int)num(ip, "total"));
-    const cJSON *it;
-    cJSON_ArrayForEach(it, cJSON_GetObjectItem(ip, "by_worker"))
-    {
+    printf("%s: %d job(s)%s\n", q->queue, (int)q->jobs, q->exists ? "" : " (no such queue yet)");
+    printf("  %-28s %d\n", "pending (not taken yet)", (int)q->pending);
+    printf("  %-28s %d\n", "in progress (not acked)", (int)q->in_progress);
+    for (size_t i = 0; i < q->n_in_progress_by_worker; i++) {
         /* Consumer names are whatever a Redis client named itself. */
-        print_line(tp_asprintf("    %-26s %d", it->string, (int)it->valuedouble));
+        print_line(tp_asprintf("    %-26s %d", q->in_progress_by_worker[i].name,
+                               (int)q->in_progress_by_worker[i].n));
     }
-    printf("  %-28s %d\n", "done", (int)num(doc, "done"));
-    printf("  %-28s %d\n", "failed (will be retried)", (int)num(doc, "failed"));
-    printf("  %-28s %d\n", "rejected by the profile", (int)num(doc, "rejected"));
-    printf("  %-28s %d\n", "dead-lettered", (int)num(doc, "dead"));
-    const cJSON *next = cJSON_GetObjectItem(doc, "next_retry_at");
-    if (cJSON_IsNumber(next)) {
+    printf("  %-28s %d\n", "done", (int)q->jobs_done);
+    printf("  %-28s %d\n", "failed (will be retried)", (int)q->jobs_failed);
+    printf("  %-28s %d\n", "rejected by the profile", (int)q->jobs_rejected);
+    printf("  %-28s %d\n", "dead-lettered", (int)q->dead);
+    if (q->has_next_retry_at) {
         char when[32] = "";
-        time_t at = (time_t)next->valuedouble;
+        time_t at = (time_t)q->next_retry_at;
         struct tm tm;
         strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", localtime_r(&at, &tm));
-        printf("  %-28s %d (next due %s)\n", "deferred (cap/rate limit)", (int)num(doc, "deferred"),
-               when);
+        printf("  %-28s %d (next due %s)\n", "deferred (cap/rate limit)", (int)q->deferred, when);
     } else {
-        printf("  %-28s %d\n", "deferred (cap/rate limit)", (int)num(doc, "deferred"));
+        printf("  %-28s %d\n", "deferred (cap/rate limit)", (int)q->deferred);
     }
-    const cJSON *age = cJSON_GetObjectItem(doc, "oldest_pending_age");
-    if (cJSON_IsNumber(age))
-        printf("  %-28s %.0f s\n", "oldest unfinished job", age->valuedouble);
-    if (cJSON_GetArraySize(cJSON_GetObjectItem(doc, "workers")) > 0) {
+    if (q->has_oldest_pending_age)
+        printf("  %-28s %.0f s\n", "oldest unfinished job", q->oldest_pending_age);
+    if (q->n_workers > 0) {
         printf("workers (idle = seconds since the worker last talked to the queue):\n");
-        cJSON_ArrayForEach(it, cJSON_GetObjectItem(doc, "workers"))
-        {
-            print_line(tp_asprintf("  %-28s pending %d, idle %.0f s",
-                                   cJSON_GetStringValue(cJSON_GetObjectItem(it, "name")),
-                                   (int)num(it, "pending"), num(it, "idle")));
-        }
+        for (size_t i = 0; i < q->n_workers; i++)
+            print_line(tp_asprintf("  %-28s pending %d, idle %.0f s", q->workers[i].name,
+                                   (int)q->workers[i].pending, q->workers[i].idle));
     }
-    if (cJSON_GetArraySize(cJSON_GetObjectItem(doc, "dead_letters")) > 0) {
+    if (q->n_dead_letters > 0) {
         printf("dead letters (latest first):\n");
-        cJSON_ArrayForEach(it, cJSON_GetObjectItem(doc, "dead_letters"))
-        {
-            print_line(tp_asprintf("  %s [%s, %d attempt(s)]: %s",
-                                   cJSON_GetStringValue(cJSON_GetObjectItem(it, "path")),
-                                   cJSON_GetStringValue(cJSON_GetObjectItem(it, "error_code")),
-                                   (int)num(it, "attempts"),
-                                   cJSON_GetStringValue(cJSON_GetObjectItem(it, "reason"))));
+        for (size_t i = 0; i < q->n_dead_letters; i++) {
+            const tp_rqueue_dead_letter *d = &q->dead_letters[i];
+            print_line(tp_asprintf("  %s [%s, %d attempt(s)]: %s", d->path, d->error_code,
+                                   (int)d->attempts, d->reason));
         }
     }
+}
+
+/* Prints the JSON form of a report (--json) and frees it. */
+static int print_json(char *json)
+{
+    if (!json) {
+        fprintf(stderr, "tokprep: out of memory\n");
+        return TP_EXIT_ERROR;
+    }
+    printf("%s\n", json);
+    free(json);
+    return TP_EXIT_OK;
 }
 
 static int run(const tp_cli_command *cmd, int argc, char **argv)
@@ -117,8 +124,9 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
     tp_cli_parser parser;
     const char *state = NULL, *workdir = "./tokprep-work", *queue = NULL;
     bool json = false;
-    char *report = NULL, *state_buf = NULL;
-    cJSON *doc = NULL;
+    char *state_buf = NULL;
+    tp_ledger_status *ledger = NULL;
+    tp_rqueue_report *report = NULL;
     int rc = TP_EXIT_OK, c;
     if (tp_cli_parser_init(&parser, cmd) < 0)
         return TP_EXIT_ERROR;
@@ -147,38 +155,26 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
             rc = TP_EXIT_ERROR;
             goto out;
         }
-        if (json) {
-            printf("%s\n", report);
-        } else {
-            doc = cJSON_Parse(report);
-            print_queue(doc);
-        }
+        if (json)
+            rc = print_json(tp_rqueue_report_to_json(report));
+        else
+            print_queue(report);
         goto out;
     }
     if (!state)
         state = state_buf = tp_asprintf("%s/tokprep.db", workdir);
-    if (tp_pipeline_status(&report, state, &err) < 0) {
+    if (tp_pipeline_status(&ledger, state, &err) < 0) {
         fprintf(stderr, "tokprep: %s\n", err.message);
         rc = TP_EXIT_ERROR;
         goto out;
     }
-    if (json) {
-        printf("%s\n", report);
-        goto out;
-    }
-    doc = cJSON_Parse(report);
-    printf("%s: %d file(s)\n", state, (int)cJSON_GetNumberValue(cJSON_GetObjectItem(doc, "total")));
-    printf("by status:\n");
-    print_counts(cJSON_GetObjectItem(doc, "by_status"));
-    if (cJSON_GetArraySize(cJSON_GetObjectItem(doc, "pending_by_stage")) > 0) {
-        printf("queued or running, by stage:\n");
-        print_counts(cJSON_GetObjectItem(doc, "pending_by_stage"));
-    }
-    print_files("failed (tokprep retry re-queues them)", cJSON_GetObjectItem(doc, "failed"));
-    print_files("rejected by the profile", cJSON_GetObjectItem(doc, "rejected"));
+    if (json)
+        rc = print_json(tp_ledger_status_to_json(ledger));
+    else
+        print_ledger(ledger);
 out:
-    cJSON_Delete(doc);
-    free(report);
+    tp_ledger_status_free(ledger);
+    tp_rqueue_report_free(report);
     free(state_buf);
     tp_cli_parser_free(&parser);
     return rc;

@@ -189,7 +189,7 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
         rc = TP_EXIT_ERROR;
         goto out;
     }
-    const volatile int *interrupted = tp_cli_install_interrupt();
+    tp_cancel *interrupted = tp_cli_install_interrupt();
     double deferred_until = 0;
     for (int i = optind; i < argc; i++) {
         const char *path = argv[i];
@@ -248,7 +248,7 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
             print_json(path, r, &res, &err, false);
         else
             print_human(path, r, &res, &err);
-        if (r == TP_ECANCELED || *interrupted) {
+        if (r == TP_ECANCELED || tp_cancel_requested(interrupted)) {
             rc = TP_EXIT_INTERRUPTED;
             break;
         }

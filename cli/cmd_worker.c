@@ -37,16 +37,17 @@ static const tp_cli_option options[] = {
     {NULL, 0, NULL, NULL, 0},
 };
 
-/* Which signal stopped us decides the exit status; the handler can only set flags. */
-static volatile int stop_flag;
+/* Which signal stopped us decides the exit status; the handler can only set flags and request
+ * the token (created before the handler is installed). */
 static volatile sig_atomic_t stop_signal;
+static tp_cancel *stop_token;
 
 static void on_signal(int sig)
 {
-    if (stop_flag)
+    if (stop_signal)
         _exit(TP_EXIT_INTERRUPTED); /* second signal: at once (the job is re-taken later) */
     stop_signal = sig;
-    stop_flag = 1;
+    tp_cancel_request(stop_token);
 }
 
 typedef struct {
@@ -190,14 +191,20 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
     opts.on_event = on_event;
     opts.on_job = on_job;
     opts.payload = &o;
-    opts.cancel = &stop_flag;
-    stop_flag = 0;
+    if (tp_cancel_new(&stop_token) < 0) {
+        fprintf(stderr, "tokprep: out of memory\n");
+        rc = TP_EXIT_ERROR;
+        goto out;
+    }
+    opts.cancel = stop_token;
     stop_signal = 0;
     tp_cli_set_signal_handler(on_signal);
     tp_error err = TP_ERROR_INIT;
     tp_rqueue_worker_summary sum;
     int wrc = tp_rqueue_worker_run(&sum, url, &opts, &err);
     tp_cli_set_signal_handler(SIG_DFL);
+    tp_cancel_free(stop_token);
+    stop_token = NULL;
     if (wrc == TP_ECANCELED)
         rc = stop_signal == SIGTERM ? TP_EXIT_OK : TP_EXIT_INTERRUPTED;
     else if (wrc < 0) {
@@ -220,8 +227,8 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
             cJSON_Delete(j);
         } else
             fprintf(stderr,
-                    "%s: %d done, %d rejected, %d failed (retried later), %d dead-lettered, "
-                    "%d handed back, %d deferred\n",
+                    "%s: %zu done, %zu rejected, %zu failed (retried later), %zu dead-lettered, "
+                    "%zu handed back, %zu deferred\n",
                     name, sum.done, sum.rejected, sum.failed, sum.dead, sum.requeued, sum.deferred);
     }
 out:

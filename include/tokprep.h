@@ -6,7 +6,12 @@
  *  - `T **out` parameters come first and hand ownership to the caller, who frees with tp_T_free();
  *    every _free() accepts NULL;
  *  - callbacks take `void *payload` last;
- *  - thread-safety is stated per function. Objects are not shared between threads unless said. */
+ *  - thread-safety is stated per function. Objects are not shared between threads unless said;
+ *  - options structs start with `unsigned version` (TP_X_OPTIONS_VERSION) and are set up with
+ *    TP_X_OPTIONS_INIT or tp_x_options_init(); structs the library fills (events, summaries,
+ *    reports) start with `unsigned version` too and only ever grow at the end;
+ *  - counts are size_t; one cancellation token type (tp_cancel) for every long call.
+ * The v1 stability promise, ownership and threading rules in full: docs/API.md. */
 #ifndef TOKPREP_H
 #define TOKPREP_H
 
@@ -64,6 +69,23 @@ typedef struct tp_error {
 
 /* Short static name of a TP_E* code ("config", "media", ...). Thread-safe. */
 TP_EXTERN const char *tp_error_name(int code);
+
+/* ---- cancellation --------------------------------------------------------------------- */
+
+/* A cancellation token: one flag, set once, polled by every long call it is handed to (probes,
+ * fits, uploads, pipelines, queue workers) while it works. A token may be shared by any number
+ * of calls and threads; requesting it stops all of them. It is never reset. */
+typedef struct tp_cancel tp_cancel;
+
+/* A new token, not requested. The caller owns *out (free with tp_cancel_free() once no call
+ * that was handed it is still running). Returns 0 or TP_ENOMEM (TP_EINVAL for a NULL out). */
+TP_EXTERN int tp_cancel_new(tp_cancel **out);
+/* Request cancellation. Thread-safe and async-signal-safe (one lock-free atomic store), so a
+ * SIGINT handler may call it. Accepts NULL. */
+TP_EXTERN void tp_cancel_request(tp_cancel *cancel);
+/* Non-zero once tp_cancel_request() was called. Thread-safe; NULL reads as "not requested". */
+TP_EXTERN int tp_cancel_requested(const tp_cancel *cancel);
+TP_EXTERN void tp_cancel_free(tp_cancel *cancel);
 
 /* ---- process set-up ------------------------------------------------------------------- */
 
@@ -124,19 +146,23 @@ typedef enum {
 typedef struct tp_check tp_check;
 
 typedef struct tp_check_options {
-    unsigned int version;       /* TP_CHECK_OPTIONS_VERSION */
-    int deep;                   /* non-zero: decode every packet and count decode errors */
-    const volatile int *cancel; /* NULL, or a flag another thread/signal handler sets to
-                                   non-zero to abandon the probe (TP_ECANCELED) */
+    unsigned version;         /* TP_CHECK_OPTIONS_VERSION */
+    int deep;                 /* non-zero: decode every packet and count decode errors */
+    const tp_cancel *cancel;  /* NULL, or a token that abandons the probe (TP_ECANCELED) */
 } tp_check_options;
 
 #define TP_CHECK_OPTIONS_VERSION 1
-#define TP_CHECK_OPTIONS_INIT {TP_CHECK_OPTIONS_VERSION, 0, NULL}
+#define TP_CHECK_OPTIONS_INIT {.version = TP_CHECK_OPTIONS_VERSION}
+
+/* Set *opts to the defaults of `version` (pass TP_CHECK_OPTIONS_VERSION). Returns 0, or
+ * TP_EINVAL for NULL or a version this library does not know. Thread-safe. */
+TP_EXTERN int tp_check_options_init(tp_check_options *opts, unsigned version);
 
 /* Probe `path` and judge it against `profile` (its rules, fix policy and limits).
  * Returns 0 and a result in *out (caller frees with tp_check_free()) for every verdict including
  * TP_VERDICT_ERROR; returns TP_EINVAL, TP_ENOMEM or TP_ECANCELED (with err filled and *out
- * NULL) when no result could be produced. `opts` may be NULL (defaults).
+ * NULL) when no result could be produced. `opts` may be NULL (defaults); an unknown
+ * opts->version is TP_EINVAL.
  * Thread-safe: any number of checks may run at once, sharing one profile. */
 TP_EXTERN int tp_check_file(tp_check **out, const tp_profile *profile, const char *path,
                   const tp_check_options *opts, tp_error *err);
@@ -170,18 +196,31 @@ TP_EXTERN const char *tp_severity_name(tp_severity severity);
 
 /* === section: fit (transcode) ========================================================== */
 
-/* Options for tp_fit_file(). Zero-initialise with TP_FIT_OPTIONS_INIT. */
+/* Options for tp_fit_file(). Set up with TP_FIT_OPTIONS_INIT or tp_fit_options_init(). */
 typedef struct tp_fit_options {
+    unsigned version; /* TP_FIT_OPTIONS_VERSION */
     /* Called from the fitting thread with the fraction done (0..1) and the frames per second
      * being processed (0 when not known). May be NULL. */
     void (*progress)(double fraction, double fps, void *payload);
     void *payload;
-    /* Non-zero stops the fit as soon as possible (temporary outputs are removed and the call
-     * returns TP_ECANCELED). May be NULL. Only read, never written. */
-    const volatile int *cancel;
+    /* A requested token stops the fit as soon as possible (temporary outputs are removed and
+     * the call returns TP_ECANCELED). May be NULL. */
+    const tp_cancel *cancel;
 } tp_fit_options;
 
-#define TP_FIT_OPTIONS_INIT {NULL, NULL, NULL}
+#define TP_FIT_OPTIONS_VERSION 1
+#define TP_FIT_OPTIONS_INIT {.version = TP_FIT_OPTIONS_VERSION}
+
+/* Defaults of `version` into *opts: 0, or TP_EINVAL (NULL, unknown version). Thread-safe. */
+TP_EXTERN int tp_fit_options_init(tp_fit_options *opts, unsigned version);
+
+/* The files one tp_fit_file() wrote, in order (one, or the parts of a split). Immutable. */
+typedef struct tp_fit_result tp_fit_result;
+
+TP_EXTERN size_t tp_fit_result_count(const tp_fit_result *result);
+/* Path i (< count), owned by the result; NULL when i is out of range. */
+TP_EXTERN const char *tp_fit_result_path(const tp_fit_result *result, size_t i);
+TP_EXTERN void tp_fit_result_free(tp_fit_result *result);
 
 /* Fit one file to a profile: probe it, check it against the profile's rules and write what the
  * profile needs into the existing folder outdir: a byte-identical copy (hard link where
@@ -189,16 +228,14 @@ typedef struct tp_fit_options {
  * container is wrong, else an H.264/AAC MP4 at fix.width x fix.height (several
  * <stem>_partN.mp4 when fix.too_long is split). Outputs appear under their final names only
  * once complete and re-checked against the profile.
- * On success *out_paths is a malloc'd array of *n_out malloc'd paths, owned by the caller (free
- * with tp_fit_paths_free). Returns TP_EREJECT when the profile refuses the file
+ * On success *out holds the written paths (the caller frees it with tp_fit_result_free()); on
+ * failure *out is NULL. `opts` may be NULL (defaults); an unknown opts->version is TP_EINVAL.
+ * Returns TP_EREJECT when the profile refuses the file
  * (err->message says why and which setting would change it), TP_EMEDIA / TP_EIO /
  * TP_ECANCELED / TP_EINTERNAL (an output that does not pass) otherwise.
  * Thread-safe: any number of fits may run at once (the profile is shared read-only). */
-TP_EXTERN int tp_fit_file(char ***out_paths, int *n_out, const char *path, const tp_profile *profile,
-                const char *outdir, const tp_fit_options *opts, tp_error *err);
-
-/* Frees the paths returned by tp_fit_file(); accepts NULL. */
-TP_EXTERN void tp_fit_paths_free(char **paths, int n);
+TP_EXTERN int tp_fit_file(tp_fit_result **out, const char *path, const tp_profile *profile,
+                          const char *outdir, const tp_fit_options *opts, tp_error *err);
 
 /* === end section: fit ================================================================== */
 
@@ -252,7 +289,8 @@ typedef struct {
 /* Called on the posting thread; keep it short. `ev` is valid during the call only. */
 typedef void (*tp_tiktok_progress_cb)(const tp_tiktok_event *ev, void *payload);
 
-typedef struct {
+typedef struct tp_tiktok_post_options {
+    unsigned version;          /* TP_TIKTOK_POST_OPTIONS_VERSION */
     const char *caption;       /* NULL: sidecar <stem>.txt, else the profile's template */
     double duration;           /* seconds from the probe; < 0 = unknown (not checked) */
     const char *content_type;  /* NULL: from the file's first bytes (mp4, mov, webm) */
@@ -260,10 +298,15 @@ typedef struct {
     int wait_status;           /* poll status/fetch until done or status_deadline (1) */
     tp_tiktok_progress_cb progress;
     void *payload;
-    const volatile int *cancel; /* non-zero aborts (checked in curl's progress callback) */
+    const tp_cancel *cancel;   /* requested: abort (checked in curl's progress callback) */
 } tp_tiktok_post_options;
 
-#define TP_TIKTOK_POST_OPTIONS_INIT {NULL, -1.0, NULL, NULL, 1, NULL, NULL, NULL}
+#define TP_TIKTOK_POST_OPTIONS_VERSION 1
+#define TP_TIKTOK_POST_OPTIONS_INIT                                                                \
+    {.version = TP_TIKTOK_POST_OPTIONS_VERSION, .duration = -1.0, .wait_status = 1}
+
+/* Defaults of `version` into *opts: 0, or TP_EINVAL (NULL, unknown version). Thread-safe. */
+TP_EXTERN int tp_tiktok_post_options_init(tp_tiktok_post_options *opts, unsigned version);
 
 typedef struct {
     char publish_id[256];
@@ -285,6 +328,7 @@ typedef struct {
  * (log in again), TP_ENET / TP_EHTTP (transient or API errors, message has TikTok's code and
  * log_id), TP_ECANCELED, TP_EIO. An init is never repeated after a failure whose effect is
  * unknown, so a retry by the caller cannot post twice unless it ignores the resume state.
+ * `opts` may be NULL (defaults); an unknown opts->version is TP_EINVAL.
  * Not thread-safe for one session. */
 TP_EXTERN int tp_tiktok_post_file(tp_tiktok_result *out, tp_tiktok *tt, const char *path,
                         const tp_tiktok_post_options *opts, tp_error *err);
@@ -300,7 +344,7 @@ TP_EXTERN int tp_tiktok_fetch_status(tp_tiktok_result *out, tp_tiktok *tt, const
 
 /* Run a pipeline (scan → probe → fit → chunk → deliver) over files and folders, with a crash-safe
  * job ledger (SQLite) so a re-run resumes and the same content is never delivered twice to the
- * same sink under the same profile. Events report progress; tp_pipeline_cancel() stops it. */
+ * same sink under the same profile. Events report progress; the options' cancel token stops it. */
 
 typedef enum {
     TP_EVENT_DISCOVERED = 0, /* a file was found (path) */
@@ -318,8 +362,11 @@ typedef enum {
 /* Each discovered file ends a run with exactly one UPLOADED, SKIPPED, or FAILED with
  * final_failure set, unless the run is cancelled first. */
 
-/* One event. Every pointer is owned by the pipeline and valid only during the callback. */
+/* One event. Every pointer is owned by the pipeline and valid only during the callback.
+ * Fields may be added at the end in later versions: check `version` before reading a field
+ * added after v1 (each says from which version it exists). */
 typedef struct tp_event {
+    unsigned version;      /* TP_EVENT_VERSION of the library that made it */
     tp_event_kind kind;
     double ts;             /* wall clock, seconds since the epoch */
     const char *path;      /* the source file (NULL for summary) */
@@ -332,21 +379,23 @@ typedef struct tp_event {
     const char *publish_id;  /* uploaded (tiktok sink) */
     const char *const *outputs; /* fit_done: fitted files; uploaded: delivered files
                                  * (directory), publish ids (tiktok), kept outputs (none) */
-    int n_outputs;
+    size_t n_outputs;
     double fraction;       /* fit_progress, upload_progress: 0..1 */
     double fps;            /* fit_progress: frames per second of processing */
     int64_t bytes, total;  /* upload_progress: bytes sent / total; chunked: total bytes */
-    int chunks;            /* chunked: total chunk count over all outputs */
+    size_t chunks;         /* chunked: total chunk count over all outputs */
     int final_failure;     /* failed: 1 = recorded as failed, 0 = will be retried */
     /* summary: files by outcome in this run, and elapsed seconds */
-    int n_discovered, n_done, n_skipped, n_rejected, n_failed;
+    size_t n_discovered, n_done, n_skipped, n_rejected, n_failed;
     double elapsed;
     /* summary: files found in folders and left out without a job: neither media content nor
      * a media name (n_non_media), symbolic links not followed (n_symlinks) */
-    int n_non_media, n_symlinks;
+    size_t n_non_media, n_symlinks;
     double retry_at; /* skipped (deferred by a daily cap or a long rate limit): epoch seconds
                       * when it can be tried again; else 0 */
 } tp_event;
+
+#define TP_EVENT_VERSION 1
 
 /* Called on the thread that runs tp_pipeline_run(), never concurrently, in order. It should
  * return quickly (the coordinator waits for it). */
@@ -358,7 +407,7 @@ TP_EXTERN const char *tp_event_name(tp_event_kind kind);
  * Returns a malloc'd string the caller frees, or NULL on out-of-memory. Thread-safe. */
 TP_EXTERN char *tp_event_to_json(const tp_event *event);
 
-typedef struct {
+typedef struct tp_pipeline_options {
     unsigned version;       /* TP_PIPELINE_OPTIONS_VERSION */
     const char *workdir;    /* fitted outputs under WORKDIR/out/; NULL = "./tokprep-work" */
     const char *state_path; /* the ledger; NULL = WORKDIR/tokprep.db */
@@ -366,24 +415,30 @@ typedef struct {
     int force;              /* redo content the ledger says is done */
     tp_event_cb on_event;   /* NULL = no events */
     void *payload;          /* passed to on_event */
-    /* version 2 */
     int follow_symlinks;    /* follow symbolic links found in folders, never out of the folder
                              * (default: not followed, counted in the summary) */
+    /* Requested: stop the run. No new work is taken, fits in flight are abandoned (their
+     * temporary outputs removed), uploads checkpoint; tp_pipeline_run() returns TP_ECANCELED
+     * well under 2 s later. NULL = the run is only stopped by its end. */
+    const tp_cancel *cancel;
 } tp_pipeline_options;
 
-/* 2 added follow_symlinks; a version 1 struct is still accepted (follow_symlinks = 0). */
-#define TP_PIPELINE_OPTIONS_VERSION 2
-#define TP_PIPELINE_OPTIONS_INIT                                                                      \
-    {                                                                                              \
-        TP_PIPELINE_OPTIONS_VERSION, NULL, NULL, 0, 0, NULL, NULL, 0                                  \
-    }
+#define TP_PIPELINE_OPTIONS_VERSION 1
+#define TP_PIPELINE_OPTIONS_INIT {.version = TP_PIPELINE_OPTIONS_VERSION}
 
-/* Outcome counts of one tp_pipeline_run(). */
-typedef struct {
-    int discovered, done, skipped, rejected, failed;
-    int canceled; /* 1 when stopped by tp_pipeline_cancel() */
-    int non_media, symlinks; /* left out by the folder walk: see tp_event */
+/* Defaults of `version` into *opts: 0, or TP_EINVAL (NULL, unknown version). Thread-safe. */
+TP_EXTERN int tp_pipeline_options_init(tp_pipeline_options *opts, unsigned version);
+
+/* Outcome counts of one tp_pipeline_run(). Filled by the library: fields may be added at the
+ * end; check `version` before reading one added after v1. */
+typedef struct tp_pipeline_summary {
+    unsigned version; /* TP_PIPELINE_SUMMARY_VERSION */
+    size_t discovered, done, skipped, rejected, failed;
+    int canceled; /* 1 when stopped by the options' cancel token */
+    size_t non_media, symlinks; /* left out by the folder walk: see tp_event */
 } tp_pipeline_summary;
+
+#define TP_PIPELINE_SUMMARY_VERSION 1
 
 typedef struct tp_pipeline tp_pipeline;
 
@@ -399,30 +454,63 @@ TP_EXTERN int tp_pipeline_new(tp_pipeline **out, const tp_profile *profile, cons
  * or, with opts.watch, until cancelled. Worker threads come from the profile's `pipeline`
  * section; they are joined before this returns. Fills *summary (may be NULL).
  * Returns 0 when it ran to the end (individual files may have failed: see the summary),
- * TP_ECANCELED after tp_pipeline_cancel(), or another negative TP_E* for a failure of the run
- * itself (ledger, work folder). Call at most once per pipeline. */
+ * TP_ECANCELED once the options' cancel token was requested, or another negative TP_E* for a
+ * failure of the run itself (ledger, work folder). Call at most once per pipeline. */
 TP_EXTERN int tp_pipeline_run(tp_pipeline *pipeline, const char *const *paths, size_t n_paths,
                     tp_pipeline_summary *summary, tp_error *err);
-
-/* Ask a running pipeline to stop: no new work is taken, fits in flight are abandoned (their
- * temporary outputs removed), uploads checkpoint; tp_pipeline_run() returns TP_ECANCELED soon
- * (well under 2 s). Thread-safe and async-signal-safe (it only sets a flag), so a SIGINT
- * handler may call it. */
-TP_EXTERN void tp_pipeline_cancel(tp_pipeline *pipeline);
 
 /* Close the ledger and free. Accepts NULL. Not while tp_pipeline_run() is running. */
 TP_EXTERN void tp_pipeline_free(tp_pipeline *pipeline);
 
-/* The ledger at state_path as JSON: {"state", "total", "by_status": {status: n},
- * "pending_by_stage": {stage: n}, "failed": [{"path", "stage", "error", "reason", "attempts",
- * "fingerprint"}], "rejected": [...]}. Read-only: works while a run holds the ledger.
- * *json_out is malloc'd; the caller frees it. Thread-safe (own connection per call). */
-TP_EXTERN int tp_pipeline_status(char **json_out, const char *state_path, tp_error *err);
+/* What a ledger holds: counts by job status and by stage, and the failed and rejected files.
+ * Opaque and immutable once returned (read it from any thread); strings are owned by it and
+ * live until tp_ledger_status_free(). */
+typedef struct tp_ledger_status tp_ledger_status;
+
+/* One failed or rejected file of a ledger. Owned by its tp_ledger_status. */
+typedef struct tp_ledger_item {
+    const char *path;        /* the source file */
+    const char *stage;       /* scan, probe, fit, chunk, deliver */
+    const char *error;       /* tp_error_name() of the failure ("" when none) */
+    const char *reason;      /* why ("" when none) */
+    size_t attempts;
+    const char *fingerprint; /* content fingerprint (SHA-256 hex) */
+} tp_ledger_item;
+
+/* Read the ledger at state_path. Read-only: works while a run holds the ledger. The caller
+ * owns *out (free with tp_ledger_status_free()). Thread-safe (own connection per call). */
+TP_EXTERN int tp_pipeline_status(tp_ledger_status **out, const char *state_path, tp_error *err);
+TP_EXTERN void tp_ledger_status_free(tp_ledger_status *status);
+
+TP_EXTERN const char *tp_ledger_status_state_path(const tp_ledger_status *status);
+/* Files in the ledger. */
+TP_EXTERN size_t tp_ledger_status_total(const tp_ledger_status *status);
+/* Counts by job status (queued, running, done, skipped, failed, rejected): how many statuses
+ * occur, and status i (< that count) in the order first met in the ledger. Returns 0, or
+ * TP_EINVAL when i is out of range. Out-params may be NULL. */
+TP_EXTERN size_t tp_ledger_status_status_count(const tp_ledger_status *status);
+TP_EXTERN int tp_ledger_status_status(const tp_ledger_status *status, size_t i, const char **name,
+                                      size_t *n);
+/* Queued or running files by stage, the same way. */
+TP_EXTERN size_t tp_ledger_status_stage_count(const tp_ledger_status *status);
+TP_EXTERN int tp_ledger_status_stage(const tp_ledger_status *status, size_t i, const char **name,
+                                     size_t *n);
+/* Failed (retried by tp_pipeline_retry()) and rejected files: item i (< count), or NULL. */
+TP_EXTERN size_t tp_ledger_status_failed_count(const tp_ledger_status *status);
+TP_EXTERN const tp_ledger_item *tp_ledger_status_failed(const tp_ledger_status *status, size_t i);
+TP_EXTERN size_t tp_ledger_status_rejected_count(const tp_ledger_status *status);
+TP_EXTERN const tp_ledger_item *tp_ledger_status_rejected(const tp_ledger_status *status,
+                                                          size_t i);
+/* The status as the JSON document of `tokprep status --json`: {"state", "total",
+ * "by_status": {status: n}, "pending_by_stage": {stage: n}, "failed": [{"path", "stage",
+ * "error", "reason", "attempts", "fingerprint"}], "rejected": [...]}. malloc'd, the caller
+ * frees it with free(); NULL when out of memory. Thread-safe. */
+TP_EXTERN char *tp_ledger_status_to_json(const tp_ledger_status *status);
 
 /* Re-queue every failed file in the ledger (attempts reset); the next tp_pipeline_run() over
  * them processes them again. *n_requeued = how many. TP_ECONFLICT while a run holds the
  * ledger. Thread-safe. */
-TP_EXTERN int tp_pipeline_retry(int *n_requeued, const char *state_path, tp_error *err);
+TP_EXTERN int tp_pipeline_retry(size_t *n_requeued, const char *state_path, tp_error *err);
 
 
 /* === end section: pipeline ============================================================= */
@@ -446,9 +534,13 @@ typedef struct {
 
 typedef void (*tp_rqueue_item_cb)(const tp_rqueue_item *item, void *payload);
 
-typedef struct {
-    int added, existing, errors;
+/* Filled by the library: fields may be added at the end (check `version`). */
+typedef struct tp_rqueue_enqueue_summary {
+    unsigned version; /* TP_RQUEUE_ENQUEUE_SUMMARY_VERSION */
+    size_t added, existing, errors;
 } tp_rqueue_enqueue_summary;
+
+#define TP_RQUEUE_ENQUEUE_SUMMARY_VERSION 1
 
 /* Scan paths (files, and folders walked for media as `run` does: symbolic links found in folders
  * followed only with follow_symlinks, and never out of the folder; a file named like video whose
@@ -468,8 +560,10 @@ typedef enum {
     TP_RQUEUE_JOB_FINISHED     /* its outcome is recorded in Redis */
 } tp_rqueue_job_kind;
 
-/* A job-level event of a worker. Pointers are valid during the callback only. */
-typedef struct {
+/* A job-level event of a worker. Pointers are valid during the callback only. Fields may be
+ * added at the end: check `version` before reading one added after v1. */
+typedef struct tp_rqueue_job_event {
+    unsigned version;        /* TP_RQUEUE_JOB_EVENT_VERSION */
     tp_rqueue_job_kind kind;
     double ts;               /* wall clock, seconds since the epoch */
     const char *worker;      /* consumer name */
@@ -485,9 +579,11 @@ typedef struct {
     double elapsed;          /* finished: seconds since started */
 } tp_rqueue_job_event;
 
+#define TP_RQUEUE_JOB_EVENT_VERSION 1
+
 typedef void (*tp_rqueue_job_cb)(const tp_rqueue_job_event *event, void *payload);
 
-typedef struct {
+typedef struct tp_rqueue_worker_options {
     unsigned version;        /* TP_RQUEUE_WORKER_OPTIONS_VERSION */
     const char *name;        /* consumer name, unique per worker; NULL = HOSTNAME-PID */
     const char *workdir;     /* local work folder and ledger; NULL = ./tokprep-work/worker-NAME */
@@ -500,8 +596,8 @@ typedef struct {
     tp_event_cb on_event;    /* pipeline events of each job (as tp_pipeline_run) */
     tp_rqueue_job_cb on_job;  /* job-level events */
     void *payload;           /* passed to both callbacks */
-    const volatile int *cancel; /* non-zero: stop (the current job checkpoints and is handed
-                                 * back to the queue at once), within about 2 s */
+    const tp_cancel *cancel; /* requested: stop (the current job checkpoints and is handed
+                              * back to the queue at once), within about 2 s */
     /* Job fields are data written by whoever can write the queue, never configuration. */
     const char *const *allow_profiles; /* profiles (built-in names or YAML paths) jobs may name
                                         * besides `profile`; a job naming another is
@@ -516,39 +612,96 @@ typedef struct {
 } tp_rqueue_worker_options;
 
 #define TP_RQUEUE_WORKER_OPTIONS_VERSION 1
-#define TP_RQUEUE_WORKER_OPTIONS_INIT                                                                  \
-    {TP_RQUEUE_WORKER_OPTIONS_VERSION, NULL, NULL, NULL, NULL, 0, 0, NULL, NULL, NULL, NULL, NULL, 0,  \
-     NULL, 0}
+#define TP_RQUEUE_WORKER_OPTIONS_INIT {.version = TP_RQUEUE_WORKER_OPTIONS_VERSION}
 
-typedef struct {
-    int done, rejected, failed, dead, requeued;
-    int canceled; /* 1 when stopped by opts.cancel */
-    int deferred; /* put in the delayed set until TikTok's cap or rate limit allows it */
+/* Defaults of `version` into *opts: 0, or TP_EINVAL (NULL, unknown version). Thread-safe. */
+TP_EXTERN int tp_rqueue_worker_options_init(tp_rqueue_worker_options *opts, unsigned version);
+
+/* Filled by the library: fields may be added at the end (check `version`). */
+typedef struct tp_rqueue_worker_summary {
+    unsigned version; /* TP_RQUEUE_WORKER_SUMMARY_VERSION */
+    size_t done, rejected, failed, dead, requeued;
+    int canceled;    /* 1 when stopped by opts.cancel */
+    size_t deferred; /* put in the delayed set until TikTok's cap or rate limit allows it */
 } tp_rqueue_worker_summary;
+
+#define TP_RQUEUE_WORKER_SUMMARY_VERSION 1
 
 /* Join the queue's consumer group and work: take over jobs idle longer than
  * queue.reclaim_after (XAUTOCLAIM), else wait for new ones (XREADGROUP, 1 s at a time); for
  * each, take the per-content claim, run the pipeline on the file with a local ledger whose
  * upload checkpoints are mirrored into the job, record the outcome and only then acknowledge.
- * Runs until *opts->cancel (returns TP_ECANCELED) or, with drain, until the queue is empty
- * (returns 0). A job that names a profile not allowed, a path outside opts->roots, a symlink or
- * non-regular file, or a `dest` that is not a plain file name is dead-lettered at once (error
- * code "invalid") without reading the file. Lost connections to Redis are retried; a failure to
- * start (bad URL, profile or --allow-profile, no or bad roots, unreachable server, work folder)
- * returns its negative TP_E* at once. Callbacks run on the
+ * Runs until opts->cancel is requested (returns TP_ECANCELED) or, with drain, until the queue is
+ * empty (returns 0). A job that names a profile not allowed, a path outside opts->roots, a
+ * symlink or non-regular file, or a `dest` that is not a plain file name is dead-lettered at
+ * once (error code "invalid") without reading the file. Lost connections to Redis are retried;
+ * a failure to start (bad URL, profile or --allow-profile, no or bad roots, unreachable server,
+ * work folder, unknown opts->version) returns its negative TP_E* at once. Callbacks run on the
  * calling thread. Not thread-safe: one worker per thread, each with its own name and workdir. */
 TP_EXTERN int tp_rqueue_worker_run(tp_rqueue_worker_summary *summary, const char *url,
                         const tp_rqueue_worker_options *opts, tp_error *err);
 
-/* The queue as JSON: {"queue", "exists", "jobs", "jobs_by_state": {state: n}, "pending" (not yet
- * taken), "in_progress": {"total", "by_worker": {name: n}} (taken, not acknowledged: running,
- * or failed and waiting for a retry), "done", "failed", "rejected", "dead",
- * "oldest_pending_age" (seconds, or null), "deferred" (jobs in the delayed set: a daily cap or
- * long rate limit), "next_retry_at" (the earliest one's not_before, epoch s, or null),
- * "dead_letters": [{"id", "path", "fingerprint",
- * "profile", "reason", "error_code", "attempts", "worker"}] (latest 20), "workers": [{"name",
- * "pending", "idle"}]}. *json_out is malloc'd; the caller frees it. Thread-safe. */
-TP_EXTERN int tp_rqueue_status(char **json_out, const char *url, tp_error *err);
+/* A name and a count (jobs in progress by worker). */
+typedef struct tp_rqueue_count {
+    const char *name;
+    size_t n;
+} tp_rqueue_count;
+
+/* A dead-lettered job. Strings are "" when the entry lacks the field. */
+typedef struct tp_rqueue_dead_letter {
+    const char *id, *path, *fingerprint, *profile, *reason, *error_code, *worker;
+    size_t attempts;
+} tp_rqueue_dead_letter;
+
+/* A consumer the queue's group knows. has_pending / has_idle: Redis reported the field. */
+typedef struct tp_rqueue_worker_info {
+    const char *name;
+    size_t pending;
+    double idle; /* seconds since it last talked to the queue */
+    int has_pending, has_idle;
+} tp_rqueue_worker_info;
+
+/* The state of a queue, as tp_rqueue_status() read it. Allocated and filled by the library and
+ * read-only for the caller; every pointer is owned by the report and lives until
+ * tp_rqueue_report_free(). Fields may be added at the end: check `version`. */
+typedef struct tp_rqueue_report {
+    unsigned version;   /* TP_RQUEUE_REPORT_VERSION */
+    const char *queue;  /* the URL without its password */
+    int exists;         /* 0: no job was ever added */
+    size_t jobs; /* all jobs: the sum of the jobs_* counts below */
+    /* jobs by state, as the queue's scripts count them */
+    size_t jobs_queued, jobs_running, jobs_done, jobs_failed, jobs_rejected, jobs_dead,
+        jobs_deferred;
+    size_t pending;     /* waiting, not taken by any worker yet */
+    size_t in_progress; /* taken, not acknowledged: running, or failed and waiting for a retry */
+    const tp_rqueue_count *in_progress_by_worker;
+    size_t n_in_progress_by_worker;
+    int has_oldest_pending_age; /* 0: nothing is waiting or in progress */
+    double oldest_pending_age;  /* seconds since the oldest unfinished job was queued */
+    int has_next_retry_at;      /* 0: no job is deferred */
+    double next_retry_at;       /* the earliest deferred job's not_before (epoch s) */
+    size_t deferred;           /* jobs in the delayed set (a daily cap or long rate limit) */
+    size_t dead;               /* entries in the dead-letter stream */
+    const tp_rqueue_dead_letter *dead_letters; /* the latest 20, latest first */
+    size_t n_dead_letters;
+    const tp_rqueue_worker_info *workers;
+    size_t n_workers;
+} tp_rqueue_report;
+
+#define TP_RQUEUE_REPORT_VERSION 1
+
+/* Read the queue at url. The caller owns *out (free with tp_rqueue_report_free()). Returns 0, or
+ * TP_EINVAL (bad URL), TP_ENET, TP_EAUTH. Thread-safe (own connection per call). */
+TP_EXTERN int tp_rqueue_status(tp_rqueue_report **out, const char *url, tp_error *err);
+TP_EXTERN void tp_rqueue_report_free(tp_rqueue_report *report);
+/* The report as the JSON of `tokprep status --queue URL --json`: {"queue", "exists",
+ * "jobs_by_state": {state: n}, "jobs", "pending" (not yet taken), "in_progress": {"total",
+ * "by_worker": {name: n}}, "done", "failed", "rejected", "oldest_pending_age" (seconds, or
+ * null), "next_retry_at" (epoch s, or null), "deferred", "dead", "dead_letters": [{"id",
+ * "path", "fingerprint", "profile", "reason", "error_code", "worker", "attempts"}],
+ * "workers": [{"name", "pending", "idle"}]}. malloc'd, the caller frees it with free(); NULL
+ * when out of memory. Thread-safe. */
+TP_EXTERN char *tp_rqueue_report_to_json(const tp_rqueue_report *report);
 
 /* === end section: queue ================================================================ */
 

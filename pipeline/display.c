@@ -148,15 +148,15 @@ static void log_line(tp_display *d, const tp_event *ev)
                 ev->action && strcmp(ev->action, "none") ? ev->action : "");
         break;
     case TP_EVENT_FIT_DONE:
-        put_line(o, "fitted    %s: %d output(s)", ev->path, ev->n_outputs);
+        put_line(o, "fitted    %s: %zu output(s)", ev->path, ev->n_outputs);
         break;
     case TP_EVENT_CHUNKED:
-        put_line(o, "chunked   %s: %d chunk(s), %lld bytes", ev->path, ev->chunks,
+        put_line(o, "chunked   %s: %zu chunk(s), %lld bytes", ev->path, ev->chunks,
                 (long long)ev->total);
         break;
     case TP_EVENT_UPLOADED:
         if (ev->n_outputs > 1)
-            put_line(o, "done      %s → %s (+%d more)", ev->path, ev->outputs[0],
+            put_line(o, "done      %s → %s (+%zu more)", ev->path, ev->outputs[0],
                     ev->n_outputs - 1);
         else
             put_line(o, "done      %s%s%s", ev->path, ev->n_outputs ? " → " : "",
@@ -174,15 +174,16 @@ static void log_line(tp_display *d, const tp_event *ev)
         break;
     }
     case TP_EVENT_SUMMARY:
-        put_line(o, "summary   %d file(s): %d done, %d skipped, %d rejected, %d failed in %.1f s",
+        put_line(o,
+                 "summary   %zu file(s): %zu done, %zu skipped, %zu rejected, %zu failed in %.1f s",
                 ev->n_discovered, ev->n_done, ev->n_skipped, ev->n_rejected, ev->n_failed,
                 ev->elapsed);
         if (ev->n_non_media)
-            put_line(o, "summary   %d non-media file%s skipped", ev->n_non_media,
+            put_line(o, "summary   %zu non-media file%s skipped", ev->n_non_media,
                     ev->n_non_media == 1 ? "" : "s");
         if (ev->n_symlinks)
             put_line(o,
-                     "summary   %d symbolic link%s skipped (not followed; see "
+                     "summary   %zu symbolic link%s skipped (not followed; see "
                      "--follow-symlinks)",
                     ev->n_symlinks, ev->n_symlinks == 1 ? "" : "s");
         break;

@@ -103,7 +103,7 @@ char *tp_event_to_json(const tp_event *ev)
     }
     if (ev->kind == TP_EVENT_FIT_DONE || ev->kind == TP_EVENT_UPLOADED) {
         cJSON *arr = cJSON_AddArrayToObject(o, "outputs");
-        for (int i = 0; arr && i < ev->n_outputs; i++)
+        for (size_t i = 0; arr && i < ev->n_outputs; i++)
             cJSON_AddItemToArray(arr, cJSON_CreateString(ev->outputs[i]));
     }
     if (ev->fingerprint && ev->kind != TP_EVENT_FIT_PROGRESS &&

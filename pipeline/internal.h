@@ -114,7 +114,9 @@ struct tp_pipeline {
     tp_ledger *ledger;
     const tp_sink_ops *sink;
     struct tp_tt_limits *tt_limits; /* borrowed; NULL = each TikTok session's default */
-    volatile int cancel;
+    /* Requested by the pipeline itself (a fatal error), by a queue worker (tp_pipeline_stop())
+     * or, through its parent, by the caller's opts.cancel; every stage polls this one. */
+    tp_cancel cancel;
     bool ran;
     bool abandoned;     /* workers did not stop after cancel: leave their memory alone */
     pthread_mutex_t mu; /* results list and job progress */
@@ -157,6 +159,11 @@ void tp_test_pause(struct tp_pipeline *pl, const char *stage);
 #else
 #define tp_test_pause(pl, stage) ((void)0)
 #endif
+
+/* Stop a running pipeline as a request of the caller's opts.cancel would, without touching the
+ * caller's token (a queue worker stops one job's pipeline when its claim is lost). Thread-safe
+ * and async-signal-safe. */
+void tp_pipeline_stop(struct tp_pipeline *pl);
 
 /* Only process sources with this fingerprint (NULL = any). Before tp_pipeline_run(). */
 void tp_pipeline_expect_fingerprint(struct tp_pipeline *pl, const char *fingerprint);

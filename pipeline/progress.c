@@ -43,7 +43,7 @@ void tp_job_checkpoint(struct tp_pipeline *pl, tp_job *job, const char *publish_
     job->ckpt_last_chunk = last_chunk;
     job->ckpt_dirty = true;
     pthread_cond_signal(&pl->results_cv);
-    while (job->ckpt_dirty && !pl->cancel)
+    while (job->ckpt_dirty && !tp_cancel_requested(&pl->cancel))
         pthread_cond_wait(&pl->ckpt_cv, &pl->mu);
     pthread_mutex_unlock(&pl->mu);
 }
@@ -66,7 +66,7 @@ void tp_test_pause(struct tp_pipeline *pl, const char *stage)
     int fd = paused ? open(paused, O_WRONLY | O_CREAT | O_CLOEXEC, 0644) : -1;
     if (fd >= 0)
         close(fd);
-    for (int i = 0; i < 1500 && go && !pl->cancel && access(go, F_OK) != 0; i++)
+    for (int i = 0; i < 1500 && go && !tp_cancel_requested(&pl->cancel) && access(go, F_OK) != 0; i++)
         usleep(20000);
     free(paused);
     free(go);
@@ -115,7 +115,7 @@ int tp_job_copy_verified(struct tp_pipeline *pl, tp_job *job, int fd, const char
             break;
         }
         while (pos < end && rc == 0) {
-            if (pl->cancel) {
+            if (tp_cancel_requested(&pl->cancel)) {
                 rc = tp_error_set(&job->err, TP_ECANCELED, 0, "%s: cancelled", name);
                 break;
             }

@@ -54,6 +54,7 @@ typedef struct {
 
 static void emit(tp_pipeline *pl, tp_event *ev)
 {
+    ev->version = TP_EVENT_VERSION;
     ev->ts = tp_now_wall();
     if (pl->opts.on_event)
         pl->opts.on_event(ev, pl->opts.payload);
@@ -154,7 +155,7 @@ static int ledger_write(run_state *rs, tp_job *job)
         rc = rs->pl->mirror(&job->row, rs->pl->mirror_payload, &err);
     if (rc < 0 && !rs->fatal.code) {
         rs->fatal = err; /* the ledger is our memory: stop rather than lose track */
-        rs->pl->cancel = 1;
+        tp_cancel_request(&rs->pl->cancel);
     }
     return rc;
 }
@@ -285,13 +286,13 @@ static void advance(run_state *rs, tp_job *job, tp_stage stage)
     job->stage = stage;
     if (job->has_row) {
         job->row.stage = stage;
-        job->row.status = rs->pl->cancel ? TP_JOB_QUEUED : TP_JOB_RUNNING;
+        job->row.status = tp_cancel_requested(&rs->pl->cancel) ? TP_JOB_QUEUED : TP_JOB_RUNNING;
         if (ledger_write(rs, job) < 0) {
             finish(rs, job);
             return;
         }
     }
-    if (rs->pl->cancel) {
+    if (tp_cancel_requested(&rs->pl->cancel)) {
         finish(rs, job);
         return;
     }
@@ -303,7 +304,7 @@ static void advance(run_state *rs, tp_job *job, tp_stage stage)
 static void pump_waiting(run_state *rs)
 {
     for (int si = TP_PS_COUNT - 1; si >= 0; si--) {
-        while (rs->waiting[si].head && !rs->pl->cancel) {
+        while (rs->waiting[si].head && !tp_cancel_requested(&rs->pl->cancel)) {
             /* Unlink before pushing: once in a queue, a worker owns the job (and its qnext). */
             tp_job *job = list_pop(&rs->waiting[si]);
             if (!try_dispatch(rs, job)) {
@@ -380,7 +381,7 @@ static void on_failure(run_state *rs, tp_job *job)
 {
     tp_pipeline *pl = rs->pl;
     const char *stage = tp_stage_name(job->stage);
-    if (job->err.code == TP_ECANCELED && pl->cancel) {
+    if (job->err.code == TP_ECANCELED && tp_cancel_requested(&pl->cancel)) {
         finish_canceled(rs, job);
         return;
     }
@@ -748,7 +749,7 @@ static void *worker_main(void *arg)
     while (tp_fifo_pop(st->q, &item)) {
         tp_job *job = item;
         job->worker = &self;
-        if (pl->cancel) {
+        if (tp_cancel_requested(&pl->cancel)) {
             job->rc = tp_error_set(&job->err, TP_ECANCELED, 0, "%s: cancelled", job->path);
         } else {
             pthread_mutex_lock(&pl->mu);
@@ -873,7 +874,7 @@ static void add_watched(const char *path, const char *not_media, void *payload)
 
 static void admit(run_state *rs)
 {
-    while (rs->backlog && rs->n_active < rs->max_active && !rs->pl->cancel) {
+    while (rs->backlog && rs->n_active < rs->max_active && !tp_cancel_requested(&rs->pl->cancel)) {
         path_node *n = rs->backlog;
         tp_job *job = calloc(1, sizeof(*job));
         if (!job || !(job->path = tp_strdup(n->path))) {
@@ -950,7 +951,7 @@ static void tick(run_state *rs)
                  * again after a crash. Stop the run (the upload aborts at its next progress
                  * tick) and keep the job queued; the next run resumes from what was saved. */
                 rs->fatal = err;
-                pl->cancel = 1;
+                tp_cancel_request(&pl->cancel);
             }
         } else {
             free(ckpt_id);
@@ -1001,7 +1002,7 @@ static void tick(run_state *rs)
     job_list still = {0};
     tp_job *job;
     while ((job = list_pop(&rs->delayed))) {
-        if (pl->cancel)
+        if (tp_cancel_requested(&pl->cancel))
             finish_canceled(rs, job);
         else if (job->not_before <= now)
             advance(rs, job, job->stage);
@@ -1163,13 +1164,24 @@ static const tp_sink_ops *sink_ops_for(tp_sink_kind kind)
     }
 }
 
+int tp_pipeline_options_init(tp_pipeline_options *opts, unsigned version)
+{
+    if (!opts || version != TP_PIPELINE_OPTIONS_VERSION)
+        return TP_EINVAL;
+    *opts = (tp_pipeline_options)TP_PIPELINE_OPTIONS_INIT;
+    return 0;
+}
+
 int tp_pipeline_new(tp_pipeline **out, const tp_profile *profile, const tp_pipeline_options *opts,
                     tp_error *err)
 {
     int rc = 0;
     *out = NULL;
-    if (!profile || (opts && (opts->version < 1 || opts->version > TP_PIPELINE_OPTIONS_VERSION)))
+    if (!profile)
         return tp_error_set(err, TP_EINVAL, 0, "tp_pipeline_new: bad arguments");
+    if (opts && opts->version != TP_PIPELINE_OPTIONS_VERSION)
+        return tp_error_set(err, TP_EINVAL, 0, "tp_pipeline_new: unknown opts version %u",
+                            opts->version);
     tp_pipeline *pl = calloc(1, sizeof(*pl));
     if (!pl)
         return tp_error_set(err, TP_ENOMEM, 0, "out of memory");
@@ -1178,12 +1190,8 @@ int tp_pipeline_new(tp_pipeline **out, const tp_profile *profile, const tp_pipel
     pthread_cond_init(&pl->ckpt_cv, NULL);
     pl->profile = profile;
     tp_pipeline_options defaults = TP_PIPELINE_OPTIONS_INIT;
-    pl->opts = defaults;
-    if (opts && opts->version == 1) /* a caller built before follow_symlinks: copy what it has */
-        memcpy(&pl->opts, opts, offsetof(tp_pipeline_options, follow_symlinks));
-    else if (opts)
-        pl->opts = *opts;
-    pl->opts.version = TP_PIPELINE_OPTIONS_VERSION;
+    pl->opts = opts ? *opts : defaults;
+    tp_cancel_init(&pl->cancel, pl->opts.cancel);
     const char *workdir = pl->opts.workdir ? pl->opts.workdir : "./tokprep-work";
     if ((rc = tp_mkdirs(workdir, err)) < 0)
         goto fail;
@@ -1269,11 +1277,11 @@ void tp_pipeline_expect_fingerprint(tp_pipeline *pl, const char *fingerprint)
                sizeof(pl->expect_fingerprint));
 }
 
-void tp_pipeline_cancel(tp_pipeline *pl)
+void tp_pipeline_stop(tp_pipeline *pl)
 {
     /* Only a flag: async-signal-safe. Everyone who waits looks at it at least every tick. */
     if (pl)
-        pl->cancel = 1;
+        tp_cancel_request(&pl->cancel);
 }
 
 void tp_pipeline_free(tp_pipeline *pl)
@@ -1349,14 +1357,14 @@ static void feed_paths(run_state *rs, const char *const *paths, size_t n_paths)
     tp_pipeline *pl = rs->pl;
     tp_scan_options scan_opts = TP_SCAN_OPTIONS_INIT;
     scan_opts.follow_symlinks = pl->opts.follow_symlinks != 0;
-    for (size_t p = 0; p < n_paths && !pl->cancel; p++) {
+    for (size_t p = 0; p < n_paths && !tp_cancel_requested(&pl->cancel); p++) {
         tp_scan_list found = TP_SCAN_LIST_INIT;
         tp_error serr = TP_ERROR_INIT;
         if (tp_scan_paths(&found, &paths[p], 1, &scan_opts, &serr) < 0)
             tp_log(TP_LOG_WARN, "%s", serr.message);
         rs->sum.non_media += (int)found.n_non_media;
         rs->sum.symlinks += (int)found.n_symlinks;
-        for (size_t i = 0; i < found.n && !pl->cancel; i++) {
+        for (size_t i = 0; i < found.n && !tp_cancel_requested(&pl->cancel); i++) {
             const tp_scan_entry *e = &found.items[i];
             if (e->not_media) {
                 /* A job all the same, so the failure is in the ledger; never in our folders. */
@@ -1405,7 +1413,7 @@ static void coordinate(run_state *rs, tp_watch *watch)
     for (;;) {
         admit(rs);
         pump_waiting(rs);
-        if (pl->cancel)
+        if (tp_cancel_requested(&pl->cancel))
             break;
         if (!pl->opts.watch && !rs->backlog && rs->n_active == 0)
             break;
@@ -1467,7 +1475,7 @@ static int run_finish(run_state *rs, tp_watch *watch, int rc, tp_pipeline_summar
         finish_canceled(rs, rs->active);
     drop_backlog(rs);
     tp_watch_close(watch);
-    rs->sum.canceled = pl->cancel ? 1 : 0;
+    rs->sum.canceled = tp_cancel_requested(&pl->cancel) ? 1 : 0;
     tp_event ev = {.kind = TP_EVENT_SUMMARY,
                    .n_discovered = rs->sum.discovered,
                    .n_done = rs->sum.done,
@@ -1484,7 +1492,7 @@ static int run_finish(run_state *rs, tp_watch *watch, int rc, tp_pipeline_summar
         if (err)
             *err = rs->fatal;
         rc = rs->fatal.code;
-    } else if (rc == 0 && pl->cancel) {
+    } else if (rc == 0 && tp_cancel_requested(&pl->cancel)) {
         rc = tp_error_set(err, TP_ECANCELED, 0, "interrupted");
     }
     return rc;
@@ -1494,7 +1502,9 @@ int tp_pipeline_run(tp_pipeline *pl, const char *const *paths, size_t n_paths,
                     tp_pipeline_summary *summary, tp_error *err)
 {
     tp_watch *watch = NULL;
-    run_state rs = {.pl = pl};
+    run_state rs = {.pl = pl, .sum = {.version = TP_PIPELINE_SUMMARY_VERSION}};
+    if (summary)
+        *summary = rs.sum;
     if (pl->ran)
         return tp_error_set(err, TP_EINVAL, 0, "tp_pipeline_run: a pipeline runs once");
     pl->ran = true;
@@ -1509,7 +1519,7 @@ int tp_pipeline_run(tp_pipeline *pl, const char *const *paths, size_t n_paths,
         feed_paths(&rs, paths, n_paths);
         tp_test_pause(pl, "walk");
         coordinate(&rs, watch);
-        if (pl->cancel)
+        if (tp_cancel_requested(&pl->cancel))
             drain_canceled(&rs);
     }
     return run_finish(&rs, watch, rc, summary, err);

@@ -146,7 +146,7 @@ out:
 
 /* Hash a file once, whole and per chunk, reading it sequentially in 1 MiB blocks. */
 static int hash_chunks(int fd, const char *path, const tp_chunk_plan *plan, char whole[65],
-                       char (*chunk_hex)[65], const volatile int *cancel, tp_error *err)
+                       char (*chunk_hex)[65], const tp_cancel *cancel, tp_error *err)
 {
     int rc = 0;
     uint8_t *buf = NULL;
@@ -165,7 +165,7 @@ static int hash_chunks(int fd, const char *path, const tp_chunk_plan *plan, char
         }
         int64_t pos = plan->chunks[c].offset, end = pos + plan->chunks[c].length;
         while (pos < end) {
-            if (cancel && *cancel) {
+            if (tp_cancel_requested(cancel)) {
                 rc = tp_error_set(err, TP_ECANCELED, 0, "%s: cancelled", path);
                 goto out;
             }

@@ -1,8 +1,9 @@
 /* `tokprep worker`: take jobs from the Redis queue and run the pipeline on each file with a
  * local work folder and ledger. Redis holds what must outlive this process (state, attempts,
  * the claim, and a mirror of the ledger's resume state), so another worker can take a job over
- * after a crash without delivering twice. One thread runs jobs; a heartbeat thread keeps the
- * claim alive and turns a cancel request into tp_pipeline_cancel(). */
+ * after a crash without delivering twice. One thread runs jobs (their pipelines follow the
+ * caller's cancel token); a heartbeat thread keeps the claim alive and stops a job's pipeline
+ * (tp_pipeline_stop()) when the claim is lost. */
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -76,7 +77,7 @@ typedef struct {
 
 static bool cancelled(const worker *w)
 {
-    return w->o->cancel && *w->o->cancel;
+    return tp_cancel_requested(w->o->cancel);
 }
 
 static void set_str(char **dst, const char *src)
@@ -109,8 +110,6 @@ static void *heartbeat_main(void *arg)
     int gen = -1;
     pthread_mutex_lock(&w->mu);
     while (!w->stop) {
-        if (w->cur_pl && cancelled(w))
-            tp_pipeline_cancel(w->cur_pl);
         double now = tp_now_monotonic();
         if (w->generation != gen) {
             gen = w->generation;
@@ -140,7 +139,7 @@ static void *heartbeat_main(void *arg)
                 tp_log(TP_LOG_WARN, "worker %s: lost the claim on a job; stopping it", w->name);
                 w->claim_lost = true;
                 if (w->cur_pl)
-                    tp_pipeline_cancel(w->cur_pl);
+                    tp_pipeline_stop(w->cur_pl);
             }
             next = tp_now_monotonic() + (rc < 0 ? 1.0 : interval);
             continue;
@@ -337,10 +336,10 @@ static int adopt_endpoint(tp_profile *p, const tp_profile *own, tp_error *err)
 
 /* ---- the job's pipeline -------------------------------------------------------------------- */
 
-static char *json_strings(const char *const *items, int n)
+static char *json_strings(const char *const *items, size_t n)
 {
     cJSON *arr = cJSON_CreateArray();
-    for (int i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++)
         cJSON_AddItemToArray(arr, cJSON_CreateString(items[i] ? items[i] : ""));
     char *s = cJSON_PrintUnformatted(arr);
     cJSON_Delete(arr);
@@ -571,6 +570,7 @@ static int run_job(worker *w, job_run *jr, const redisReply *job, const char *pa
     po.workdir = w->workdir;
     po.on_event = on_pipeline_event;
     po.payload = jr;
+    po.cancel = w->o->cancel; /* the caller's token stops the job's pipeline directly */
     if ((rc = tp_pipeline_new(&pl, prof, &po, err)) < 0)
         goto out;
     /* The queue decides about retries: a failure recorded by an earlier attempt of this
@@ -585,8 +585,8 @@ static int run_job(worker *w, job_run *jr, const redisReply *job, const char *pa
     tp_pipeline_expect_fingerprint(pl, jr->fingerprint);
     tp_pipeline_set_tt_limits(pl, w->limits);
     hb_set_pipeline(w, pl);
-    if (cancelled(w) || hb_claim_lost(w))
-        tp_pipeline_cancel(pl);
+    if (hb_claim_lost(w))
+        tp_pipeline_stop(pl);
     tp_pipeline_summary sum;
     rc = tp_pipeline_run(pl, &path, 1, &sum, err);
     hb_set_pipeline(w, NULL);
@@ -627,7 +627,8 @@ static void emit_job(worker *w, tp_rqueue_job_kind kind, const char *path, const
 {
     if (!w->o->on_job)
         return;
-    tp_rqueue_job_event ev = {.kind = kind,
+    tp_rqueue_job_event ev = {.version = TP_RQUEUE_JOB_EVENT_VERSION,
+                             .kind = kind,
                              .ts = tp_now_wall(),
                              .worker = w->name,
                              .path = path,
@@ -905,6 +906,14 @@ static int allow_lists(worker *w, tp_error *err)
     return 0;
 }
 
+int tp_rqueue_worker_options_init(tp_rqueue_worker_options *opts, unsigned version)
+{
+    if (!opts || version != TP_RQUEUE_WORKER_OPTIONS_VERSION)
+        return TP_EINVAL;
+    *opts = (tp_rqueue_worker_options)TP_RQUEUE_WORKER_OPTIONS_INIT;
+    return 0;
+}
+
 int tp_rqueue_worker_run(tp_rqueue_worker_summary *summary, const char *url,
                         const tp_rqueue_worker_options *opts, tp_error *err)
 {
@@ -918,10 +927,13 @@ int tp_rqueue_worker_run(tp_rqueue_worker_summary *summary, const char *url,
     w.url = url;
     pthread_mutex_init(&w.mu, NULL);
     pthread_cond_init(&w.cv, NULL);
-    if (summary)
+    if (summary) {
         memset(summary, 0, sizeof(*summary));
+        summary->version = TP_RQUEUE_WORKER_SUMMARY_VERSION;
+    }
     if (w.o->version != TP_RQUEUE_WORKER_OPTIONS_VERSION) {
-        rc = tp_error_set(err, TP_EINVAL, 0, "tp_rqueue_worker_run: bad options version");
+        rc = tp_error_set(err, TP_EINVAL, 0, "tp_rqueue_worker_run: unknown opts version %u",
+                          w.o->version);
         goto out;
     }
     if (w.o->name && *w.o->name) {
@@ -1040,6 +1052,7 @@ out:
         pthread_mutex_unlock(&w.mu);
         pthread_join(hb, NULL);
     }
+    w.sum.version = TP_RQUEUE_WORKER_SUMMARY_VERSION;
     if (summary)
         *summary = w.sum;
     /* A name made of the pid is never used again: its local ledger is of no further use. */

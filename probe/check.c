@@ -10,6 +10,14 @@
 #include "probe/report.h"
 #include "util/tp_util.h"
 
+int tp_check_options_init(tp_check_options *opts, unsigned version)
+{
+    if (!opts || version != TP_CHECK_OPTIONS_VERSION)
+        return TP_EINVAL;
+    *opts = (tp_check_options)TP_CHECK_OPTIONS_INIT;
+    return 0;
+}
+
 int tp_check_source(tp_check **out, const tp_profile *profile, const char *path, bool nofollow,
                     const tp_check_options *opts, tp_error *err)
 {
@@ -152,7 +160,7 @@ const tp_check_result *tp_check_result_get(const tp_check *c)
 }
 
 int tp_check_fd_for_fit(tp_media_info *media, tp_check_result *check, int fd, const char *path,
-                        const tp_profile *profile, const volatile int *cancel, tp_error *err)
+                        const tp_profile *profile, const tp_cancel *cancel, tp_error *err)
 {
     tp_probe_options po = {.limits = &profile->limits, .cancel = cancel};
     int rc = tp_probe_fd(media, fd, path, &po, err);

@@ -27,7 +27,7 @@ int tp_check_source(tp_check **out, const tp_profile *profile, const char *path,
  * The frames sampled for burned-in bars (fix.autocrop) are decoded only when the file is to be
  * re-encoded, the only case that can use them. Thread-safe. */
 int tp_check_fd_for_fit(tp_media_info *media, tp_check_result *check, int fd, const char *path,
-                        const tp_profile *profile, const volatile int *cancel, tp_error *err);
+                        const tp_profile *profile, const tp_cancel *cancel, tp_error *err);
 
 /* The media info of a check, or NULL when the file could not be read. */
 const tp_media_info *tp_check_media(const tp_check *check);

@@ -48,14 +48,14 @@ static const tp_limits default_limits = {
 
 typedef struct {
     double deadline; /* monotonic seconds; INFINITY = none */
-    const volatile int *cancel;
+    const tp_cancel *cancel;
     bool timed_out;
 } interrupt_state;
 
 static int interrupt_cb(void *opaque)
 {
     interrupt_state *s = opaque;
-    if (s->cancel && *s->cancel)
+    if (tp_cancel_requested(s->cancel))
         return 1;
     if (s->deadline < INFINITY && tp_now_monotonic() > s->deadline) {
         s->timed_out = true;
@@ -812,7 +812,7 @@ static int decode_all(AVFormatContext *ic, tp_media_info *m, pkt_scan *scan, AVP
             break;
         }
         if (r < 0) {
-            if (r == AVERROR_EXIT && is->cancel && *is->cancel) {
+            if (r == AVERROR_EXIT && tp_cancel_requested(is->cancel)) {
                 ret = tp_error_set(err, TP_ECANCELED, r, "%s: cancelled", path);
                 goto out;
             }
@@ -1170,7 +1170,7 @@ static int probe_io(tp_media_info *out, AVIOContext *pb, const file_facts *facts
         out->bit_rate = (int64_t)((double)out->size * 8 / out->duration);
     /* Bars: a few frames decoded at seek points, within limits.probe_timeout (deep: none). */
     if ((deep || bars) && vi >= 0 && tp_bars_detect(&out->video, ic, vi, out->duration) < 0) {
-        if (is->cancel && *is->cancel) {
+        if (tp_cancel_requested(is->cancel)) {
             ret = tp_error_set(err, TP_ECANCELED, AVERROR_EXIT, "%s: cancelled", path);
             goto out;
         }

@@ -14,7 +14,7 @@ typedef struct {
     bool bars;                  /* also sample frames for burned-in bars (video.active_area;
                                  * deep implies it) */
     const tp_limits *limits;    /* resource limits from the profile (NULL = built-in defaults) */
-    const volatile int *cancel; /* non-zero = abort (checked by FFmpeg's interrupt callback) */
+    const tp_cancel *cancel; /* non-zero = abort (checked by FFmpeg's interrupt callback) */
 } tp_probe_options;
 
 /* Probe one file. Returns 0, or a negative TP_E* with err->message naming the file and reason:

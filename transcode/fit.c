@@ -90,13 +90,13 @@ typedef struct {
 
 static int interrupt_cb(void *opaque)
 {
-    const volatile int *cancel = opaque;
-    return cancel && *cancel;
+    const tp_cancel *cancel = opaque;
+    return tp_cancel_requested(cancel);
 }
 
 static bool canceled(const fit_ctx *c)
 {
-    return c->opts && c->opts->cancel && *c->opts->cancel;
+    return tp_cancel_requested(c->opts ? c->opts->cancel : NULL);
 }
 
 static int av_fail(tp_error *err, int averr, const char *src, const char *what)
@@ -333,7 +333,7 @@ static int open_mux(fit_output *o, const char *src, tp_error *err)
     return 0;
 }
 
-static int write_header(fit_output *o, const char *src, const volatile int *cancel, tp_error *err)
+static int write_header(fit_output *o, const char *src, const tp_cancel *cancel, tp_error *err)
 {
     AVDictionary *mo = NULL;
     o->mux->interrupt_callback.callback = interrupt_cb;
@@ -488,7 +488,7 @@ static int commit_outputs(fit_ctx *c, char ***out_paths, int *n_out, tp_error *e
 
 /* Copies the source's descriptor `in` into `out`, the temporary file's own descriptor (never
  * re-opened by name). */
-static int copy_file(int in, const char *src, int out, const char *dst, const volatile int *cancel,
+static int copy_file(int in, const char *src, int out, const char *dst, const tp_cancel *cancel,
                      tp_error *err)
 {
     int rc = 0;
@@ -499,7 +499,7 @@ static int copy_file(int in, const char *src, int out, const char *dst, const vo
         goto out;
     }
     for (;;) {
-        if (cancel && *cancel) {
+        if (tp_cancel_requested(cancel)) {
             rc = tp_error_set(err, TP_ECANCELED, 0, "%s: canceled", src);
             goto out;
         }

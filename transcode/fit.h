@@ -65,7 +65,7 @@ typedef struct {
     /* Progress: fraction 0..1 of the file, fps of processing, called from the fitting thread. */
     void (*progress)(double fraction, double fps, void *payload);
     void *payload;
-    const volatile int *cancel; /* non-zero = stop; temporary outputs are removed */
+    const tp_cancel *cancel; /* non-zero = stop; temporary outputs are removed */
     /* Optional, TP_MAX_PARTS entries: on success, out_media[i] is what output i was verified
      * as (the probe of the finished output that holds it to the profile), so callers need not
      * probe the outputs again. */

@@ -573,7 +573,7 @@ static int serve_request(listen_conn *c, const redirect_parts *r, const char *wa
 /* Accept connections until one brings our callback path with our state; returns 1 with *cb
  * filled, 0 on timeout, negative on error. Other requests get a 404 or 400 and are ignored. */
 static int await_callback(int lfd, const redirect_parts *r, const char *want_state, double wait,
-                          const volatile int *cancel, tp_tt_callback *cb, tp_error *err)
+                          const tp_cancel *cancel, tp_tt_callback *cb, tp_error *err)
 {
     listen_conn *conns = calloc(LISTEN_CONNECTIONS, sizeof(*conns));
     if (!conns)
@@ -583,7 +583,7 @@ static int await_callback(int lfd, const redirect_parts *r, const char *want_sta
     double end = tp_now_monotonic() + wait;
     int rc = 0;
     for (;;) {
-        if (cancel && *cancel) {
+        if (tp_cancel_requested(cancel)) {
             rc = tp_error_set(err, TP_ECANCELED, 0, "login cancelled");
             break;
         }

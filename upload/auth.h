@@ -41,7 +41,7 @@ typedef struct {
     const char *code_url; /* a pasted redirect URL: finish a login started earlier */
     double wait;          /* seconds to wait for the browser's redirect */
     FILE *out;            /* where the URL and instructions go (stdout) */
-    const volatile int *cancel;
+    const tp_cancel *cancel;
 } tp_tt_login_options;
 
 /* Run the login and save the token file at path. Returns 0, 1 when no_wait stopped after

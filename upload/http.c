@@ -204,11 +204,11 @@ char *tp_http_form_escape(const char *s)
     return o;
 }
 
-int tp_http_sleep(double seconds, const volatile int *cancel)
+int tp_http_sleep(double seconds, const tp_cancel *cancel)
 {
     double end = tp_now_monotonic() + seconds;
     for (;;) {
-        if (cancel && *cancel)
+        if (tp_cancel_requested(cancel))
             return TP_ECANCELED;
         double left = end - tp_now_monotonic();
         if (left <= 0)
@@ -359,7 +359,7 @@ static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_
                        curl_off_t ulnow)
 {
     xfer *x = ud;
-    if (x->req->cancel && *x->req->cancel)
+    if (tp_cancel_requested(x->req->cancel))
         return 1;
     if (x->req->progress && ulnow > 0)
         x->req->progress((int64_t)ulnow, x->req->payload);
@@ -452,7 +452,7 @@ int tp_http_do(tp_http *h, const tp_http_req *req, tp_http_resp *resp, tp_error 
         curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, req->method);
     }
     CURLcode cc = curl_easy_perform(c);
-    if (cc == CURLE_ABORTED_BY_CALLBACK && req->cancel && *req->cancel) {
+    if (cc == CURLE_ABORTED_BY_CALLBACK && tp_cancel_requested(req->cancel)) {
         rc = tp_error_set(err, TP_ECANCELED, (int)cc, "%s: cancelled", req->what);
         goto out;
     }

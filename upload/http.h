@@ -29,7 +29,7 @@ typedef struct {
      * request by itself when a reused keep-alive connection dies before the answer, which for
      * an init could post twice and for a refresh could spend the rotated refresh token. */
     bool fresh_connection;
-    const volatile int *cancel;
+    const tp_cancel *cancel;
     /* Upload progress (bytes of this body sent so far); may be NULL. */
     void (*progress)(int64_t sent, void *payload);
     void *payload;
@@ -84,6 +84,6 @@ bool tp_http_url_is_loopback(const char *url);
 char *tp_http_form_escape(const char *s);
 
 /* Sleep up to `seconds`, waking early (returning TP_ECANCELED) when *cancel becomes non-zero. */
-int tp_http_sleep(double seconds, const volatile int *cancel);
+int tp_http_sleep(double seconds, const tp_cancel *cancel);
 
 #endif

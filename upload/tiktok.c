@@ -422,7 +422,7 @@ static double rate_window(const tp_tiktok *tt)
 
 /* Wait until the store lets one more request to ep go, and count it. */
 static int take_rate(tp_tiktok *tt, int ep, const char *what, tp_tiktok_result *res,
-                     const volatile int *cancel, tp_error *err)
+                     const tp_cancel *cancel, tp_error *err)
 {
     tp_tt_limits *l;
     tp_tt_account *a;
@@ -476,7 +476,7 @@ static int api_error(tp_tiktok_result *res, const char *what, long status,
  * `retry` is set: never for init, whose effect is unknown after a lost answer. A rejected
  * access token is refreshed and the call repeated once (nothing happened on TikTok's side). */
 static int api_call(tp_tiktok *tt, int ep, const char *path, const cJSON *body, bool retry,
-                    cJSON **data, tp_tiktok_result *res, const volatile int *cancel, tp_error *err)
+                    cJSON **data, tp_tiktok_result *res, const tp_cancel *cancel, tp_error *err)
 {
     const tp_tiktok_conf *c = &tt->p->upload.tiktok;
     char what[160];
@@ -674,7 +674,7 @@ static bool has_privacy(const tp_tt_creator_info *ci, const char *level)
 }
 
 static int preflight(tp_tiktok *tt, const char *path, double duration, tp_tiktok_result *res,
-                     const volatile int *cancel, tp_error *err)
+                     const tp_cancel *cancel, tp_error *err)
 {
     const tp_tiktok_conf *c = &tt->p->upload.tiktok;
     cJSON *data = NULL;
@@ -719,7 +719,7 @@ static int preflight(tp_tiktok *tt, const char *path, double duration, tp_tiktok
 }
 
 static int do_init(tp_tiktok *tt, const char *caption, const tp_chunk_plan *plan,
-                   tp_tiktok_resume *rs, tp_tiktok_result *res, const volatile int *cancel,
+                   tp_tiktok_resume *rs, tp_tiktok_result *res, const tp_cancel *cancel,
                    tp_error *err)
 {
     const tp_tiktok_conf *c = &tt->p->upload.tiktok;
@@ -980,7 +980,7 @@ static bool terminal(const char *status)
 }
 
 static int fetch_status(tp_tiktok *tt, tp_tiktok_result *out, const char *publish_id,
-                        const volatile int *cancel, tp_error *err)
+                        const tp_cancel *cancel, tp_error *err)
 {
     cJSON *body = cJSON_CreateObject(), *data = NULL;
     int rc;
@@ -1079,6 +1079,14 @@ static int source_info(int fd, const char *path, int64_t *size, const char **cty
     return 0;
 }
 
+int tp_tiktok_post_options_init(tp_tiktok_post_options *opts, unsigned version)
+{
+    if (!opts || version != TP_TIKTOK_POST_OPTIONS_VERSION)
+        return TP_EINVAL;
+    *opts = (tp_tiktok_post_options)TP_TIKTOK_POST_OPTIONS_INIT;
+    return 0;
+}
+
 int tp_tiktok_post_file(tp_tiktok_result *out, tp_tiktok *tt, const char *path,
                         const tp_tiktok_post_options *opts, tp_error *err)
 {
@@ -1135,6 +1143,9 @@ int tp_tiktok_post_plan(tp_tiktok_result *out, tp_tiktok *tt, int fd, const char
     int rc;
     tp_tt_slot slot = {{0}, false};
     memset(out, 0, sizeof(*out));
+    if (o->version != TP_TIKTOK_POST_OPTIONS_VERSION)
+        return tp_error_set(err, TP_EINVAL, 0, "tp_tiktok_post_file: unknown opts version %u",
+                            o->version);
     if ((rc = source_info(fd, path, &size, &ctype, err)) < 0)
         goto out;
     out->bytes = size;

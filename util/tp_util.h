@@ -4,6 +4,7 @@
 #define TP_UTIL_H
 
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -11,6 +12,17 @@
 #include "tokprep.h"
 
 #define TP_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* The cancellation token, visible inside the library so that an object can embed one. A token
+ * with a parent also reads as requested once its parent is: a pipeline's own token (requested
+ * by the pipeline itself or by a queue worker) follows the caller's token without copying it.
+ * Requesting is one lock-free atomic store, hence async-signal-safe. */
+struct tp_cancel {
+    atomic_int requested;
+    const struct tp_cancel *parent;
+};
+/* Initialise an embedded token (not requested) with an optional parent. */
+void tp_cancel_init(tp_cancel *cancel, const tp_cancel *parent);
 
 /* Fill err (may be NULL) and return code so callers can `return tp_error_set(...)`.
  * code is a (negative) TP_E* value; a positive one is negated. raw is the library's own code (AVERROR, CURLcode) or 0. */

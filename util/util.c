@@ -258,3 +258,44 @@ void tp_log(tp_log_level level, const char *fmt, ...)
     fprintf(stderr, "tokprep: %s: %s\n", names[level], shown ? shown : line);
     free(shown);
 }
+
+/* ---- cancellation token ---------------------------------------------------------------- */
+
+/* A signal handler may request a token: the store must not take a lock. */
+_Static_assert(ATOMIC_INT_LOCK_FREE == 2, "tp_cancel needs a lock-free atomic int");
+
+void tp_cancel_init(tp_cancel *cancel, const tp_cancel *parent)
+{
+    atomic_init(&cancel->requested, 0);
+    cancel->parent = parent;
+}
+
+int tp_cancel_new(tp_cancel **out)
+{
+    if (!out)
+        return TP_EINVAL;
+    *out = malloc(sizeof(**out));
+    if (!*out)
+        return TP_ENOMEM;
+    tp_cancel_init(*out, NULL);
+    return 0;
+}
+
+void tp_cancel_request(tp_cancel *cancel)
+{
+    if (cancel)
+        atomic_store(&cancel->requested, 1);
+}
+
+int tp_cancel_requested(const tp_cancel *cancel)
+{
+    for (; cancel; cancel = cancel->parent)
+        if (atomic_load(&((tp_cancel *)cancel)->requested))
+            return 1;
+    return 0;
+}
+
+void tp_cancel_free(tp_cancel *cancel)
+{
+    free(cancel);
+}

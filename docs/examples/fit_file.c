@@ -36,21 +36,20 @@ int main(int argc, char **argv)
             i++;
             continue;
         }
-        char **outputs = NULL;
-        int n = 0;
+        tp_fit_result *result = NULL;
         tp_fit_options opts = TP_FIT_OPTIONS_INIT;
         opts.progress = progress;
         opts.payload = argv[i];
-        int rc = tp_fit_file(&outputs, &n, argv[i], profile, argv[1], &opts, &err);
+        int rc = tp_fit_file(&result, argv[i], profile, argv[1], &opts, &err);
         fputc('\n', stderr);
         if (rc < 0) {
             printf("%s: %s: %s\n", argv[i], rc == TP_EREJECT ? "rejected" : "failed", err.message);
             status = rc == TP_EREJECT && status < 2 ? 1 : 2;
             continue;
         }
-        for (int k = 0; k < n; k++)
-            printf("%s → %s\n", argv[i], outputs[k]);
-        tp_fit_paths_free(outputs, n);
+        for (size_t k = 0; k < tp_fit_result_count(result); k++)
+            printf("%s → %s\n", argv[i], tp_fit_result_path(result, k));
+        tp_fit_result_free(result);
     }
     tp_profile_free(profile);
     tp_global_cleanup();

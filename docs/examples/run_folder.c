@@ -16,13 +16,13 @@ typedef struct {
     int finished, failed;
 } tally;
 
-/* A signal handler can only reach the pipeline through a global. */
-static tp_pipeline *running;
+/* A signal handler can only reach the cancellation token through a global. */
+static tp_cancel *stop;
 
 static void on_sigint(int sig)
 {
     (void)sig;
-    tp_pipeline_cancel(running); /* async-signal-safe */
+    tp_cancel_request(stop); /* async-signal-safe: one atomic store */
 }
 
 /* Called on the thread that runs tp_pipeline_run(), one event at a time. The event and its
@@ -46,7 +46,7 @@ static void on_event(const tp_event *ev, void *payload)
         }
         break;
     case TP_EVENT_SUMMARY:
-        printf("summary  %d discovered, %d done, %d skipped, %d rejected, %d failed\n",
+        printf("summary  %zu discovered, %zu done, %zu skipped, %zu rejected, %zu failed\n",
                ev->n_discovered, ev->n_done, ev->n_skipped, ev->n_rejected, ev->n_failed);
         break;
     default: break; /* probed, fit_progress, ...: see tp_event_to_json() for a generic dump */
@@ -79,13 +79,16 @@ int main(int argc, char **argv)
         goto out;
     if (tp_profile_open(&profile, "tiktok", sets, n_sets, &err) < 0)
         goto out;
-    tp_pipeline_options opts = TP_PIPELINE_OPTIONS_INIT;
+    if (tp_cancel_new(&stop) < 0)
+        goto out;
+    tp_pipeline_options opts;
+    tp_pipeline_options_init(&opts, TP_PIPELINE_OPTIONS_VERSION); /* = TP_PIPELINE_OPTIONS_INIT */
     opts.workdir = argv[1];
+    opts.cancel = stop;
     opts.on_event = on_event;
     opts.payload = &t;
     if (tp_pipeline_new(&pipeline, profile, &opts, &err) < 0)
         goto out;
-    running = pipeline;
     signal(SIGINT, on_sigint);
     tp_pipeline_summary sum;
     int prc = tp_pipeline_run(pipeline, (const char *const *)argv + 2, (size_t)n_paths, &sum, &err);
@@ -99,6 +102,7 @@ out:
     if (err.code)
         fprintf(stderr, "error (%s): %s\n", tp_error_name(err.code), err.message);
     tp_pipeline_free(pipeline);
+    tp_cancel_free(stop); /* after the run that was handed it */
     tp_profile_free(profile);
     tp_global_cleanup();
     return rc;

@@ -29,7 +29,7 @@ typedef struct {
     int n_files;
     int summaries, after_summary, unknown_paths;
     tp_event summary;      /* counts only (its pointers are not kept) */
-    tp_pipeline *pipeline; /* for the cancelling callback */
+    tp_cancel *cancel; /* requested by the cancelling callback */
     int cancel_on_probed;
     int cancelled;
     int terminal_after_cancel;
@@ -74,7 +74,7 @@ static void on_event(const tp_event *ev, void *payload)
         break;
     case TP_EVENT_PROBED:
         if (l->cancel_on_probed && !l->cancelled) {
-            tp_pipeline_cancel(l->pipeline);
+            tp_cancel_request(l->cancel);
             l->cancelled = 1;
         }
         break;
@@ -180,13 +180,16 @@ static int run_once(const fixture *fx, tp_profile *profile, log_t *l, tp_pipelin
     opts.on_event = on_event;
     opts.payload = l;
     opts.force = force;
+    assert_int_equal(tp_cancel_new(&l->cancel), 0);
+    opts.cancel = l->cancel;
     tp_pipeline *p = NULL;
     tp_error err = TP_ERROR_INIT;
     assert_int_equal(tp_pipeline_new(&p, profile, &opts, &err), 0);
-    l->pipeline = p;
     const char *paths[] = {fx->in};
     int rc = tp_pipeline_run(p, paths, 1, sum, &err);
     tp_pipeline_free(p);
+    tp_cancel_free(l->cancel);
+    l->cancel = NULL;
     return rc;
 }
 
@@ -259,7 +262,7 @@ static void test_each_file_ends_once(void **state)
     tp_profile_free(profile);
 }
 
-/* tp_pipeline_cancel() from the event callback (on the coordinator's own thread): the run stops
+/* tp_cancel_request() on the pipeline's token from the event callback (on the coordinator's own thread): the run stops
  * with TP_ECANCELED, says so in its summary, and delivers nothing after the cancel. */
 static void test_cancel_from_callback(void **state)
 {

@@ -408,7 +408,9 @@ static void test_cancel(void **state)
     server_start(&s);
     char url[128];
     url_of(url, sizeof(url), s.port, "/slow");
-    volatile int cancel = 1;
+    tp_cancel cancel;
+    tp_cancel_init(&cancel, NULL);
+    tp_cancel_request(&cancel);
     tp_http_req req = req_init("GET", url);
     req.timeout = 30;
     req.cancel = &cancel;
@@ -666,12 +668,15 @@ static void test_sleep_and_cancel(void **state)
     assert_int_equal(tp_http_sleep(0.2, NULL), 0);
     double took = now() - t0;
     assert_true(took >= 0.19 && took < 1.0);
-    volatile int cancel = 1;
+    tp_cancel cancel;
+    tp_cancel_init(&cancel, NULL);
+    tp_cancel_request(&cancel);
     t0 = now();
     assert_int_equal(tp_http_sleep(30, &cancel), TP_ECANCELED);
     assert_true(now() - t0 < 0.5);
-    cancel = 0;
-    assert_int_equal(tp_http_sleep(0, &cancel), 0);
+    tp_cancel fresh;
+    tp_cancel_init(&fresh, NULL);
+    assert_int_equal(tp_http_sleep(0, &fresh), 0);
 }
 
 int main(void)
