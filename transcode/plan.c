@@ -38,16 +38,6 @@ static int even_up(double v)
     return (i + 1) & ~1;
 }
 
-static int64_t gcd64(int64_t a, int64_t b)
-{
-    while (b) {
-        int64_t t = a % b;
-        a = b;
-        b = t;
-    }
-    return a < 0 ? -a : a;
-}
-
 static tp_rational rational_from_double(double v)
 {
     tp_rational r;
@@ -63,7 +53,7 @@ static tp_rational rational_from_double(double v)
         r.den = 1001;
         return r;
     }
-    int64_t num = llround(v * 1000.0), den = 1000, g = gcd64(num, den);
+    int64_t num = llround(v * 1000.0), den = 1000, g = tp_gcd64(num, den);
     r.num = (int)(num / g);
     r.den = (int)(den / g);
     return r;
@@ -104,7 +94,7 @@ static tp_rational plan_fps(const tp_media_info *m, const tp_rules *r)
         fps = r->fps_min;
         out = rational_from_double(fps);
     }
-    int64_t g = gcd64(out.num, out.den);
+    int64_t g = tp_gcd64(out.num, out.den);
     if (g > 1) {
         out.num = (int)(out.num / g);
         out.den = (int)(out.den / g);

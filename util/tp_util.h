@@ -32,6 +32,9 @@ char *tp_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Levenshtein distance, capped at 255; for "did you mean". */
 int tp_edit_distance(const char *a, const char *b);
 
+/* Greatest common divisor, never negative (0 when both are 0); for reducing ratios. */
+int64_t tp_gcd64(int64_t a, int64_t b);
+
 /* Monotonic and wall clocks in seconds. */
 double tp_now_monotonic(void);
 double tp_now_wall(void);

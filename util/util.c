@@ -200,6 +200,16 @@ void tp_iso8601(char *buf, size_t size, double t)
     snprintf(buf + n, size - n, ".%03dZ", (int)((t - (double)secs) * 1000.0) % 1000);
 }
 
+int64_t tp_gcd64(int64_t a, int64_t b)
+{
+    while (b) {
+        int64_t t = a % b;
+        a = b;
+        b = t;
+    }
+    return a < 0 ? -a : a;
+}
+
 int tp_cpu_count(void)
 {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
