@@ -988,8 +988,8 @@ static int detect_format(const AVInputFormat **fmt, AVIOContext *pb, const file_
                                        "%s: %s playlists are not checked (they open other files)",
                                        path, (*fmt)->name)
                         : tp_error_set(err, TP_EMEDIA, AVERROR_INVALIDDATA,
-                                       "%s: not media (%s: text, subtitles or a still image)",
-                                       path, (*fmt)->name);
+                                       "%s: not media (%s: text, subtitles or a still image)", path,
+                                       (*fmt)->name);
     return 0;
 }
 
@@ -999,9 +999,8 @@ static int check_facts(const AVInputFormat *fmt, const file_facts *facts, const 
                        const tp_limits *lim, tp_error *err)
 {
     if (lim->max_streams > 0 && facts->ebml_tracks > lim->max_streams)
-        return tp_error_set(err, TP_EUNSUPPORTED, 0,
-                            "%s: more than %d tracks (limits.max_streams)", path,
-                            lim->max_streams);
+        return tp_error_set(err, TP_EUNSUPPORTED, 0, "%s: more than %d tracks (limits.max_streams)",
+                            path, lim->max_streams);
     if (lim->max_samples <= 0 || strncmp(fmt->name, "mov,", 4))
         return 0;
     if (facts->mp4_cmov)
@@ -1023,9 +1022,8 @@ static int check_facts(const AVInputFormat *fmt, const file_facts *facts, const 
 }
 
 /* avformat_open_input's failure (raw) in words: what in the file made the demuxer give up. */
-static int open_failed(int raw, const AVInputFormat *fmt, const file_facts *facts,
-                       const char *path, const tp_limits *lim, const interrupt_state *is,
-                       tp_error *err)
+static int open_failed(int raw, const AVInputFormat *fmt, const file_facts *facts, const char *path,
+                       const tp_limits *lim, const interrupt_state *is, tp_error *err)
 {
     char cname[TP_NAME_MAX];
     container_name(cname, sizeof(cname), fmt, facts);
@@ -1129,8 +1127,8 @@ static int find_stream_info(AVFormatContext *ic, const file_facts *facts, const 
     if (ic->nb_streams == 0)
         return facts->truncated
                    ? tp_error_set(err, TP_EMEDIA, AVERROR_EOF, "%s: %s", path, facts->truncated_msg)
-                   : tp_error_set(err, TP_EMEDIA, AVERROR_INVALIDDATA,
-                                  "%s: not media (no streams)", path);
+                   : tp_error_set(err, TP_EMEDIA, AVERROR_INVALIDDATA, "%s: not media (no streams)",
+                                  path);
     /* Headers that decode but whose data is cut off cannot be uploaded or fixed reliably. */
     if (facts->truncated)
         return tp_error_set(err, TP_EMEDIA, AVERROR_EOF, "%s: %s", path, facts->truncated_msg);

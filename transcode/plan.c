@@ -349,8 +349,8 @@ static bool plan_time(tp_fit_plan *out, const tp_rules *r, const tp_fix *fix, do
         plan_parts(out, dur, r->duration_max, out->out_fps);
         if (out->parts[out->n_parts - 1].duration > r->duration_max + 1e-9 ||
             out->n_parts >= TP_MAX_PARTS)
-            return plan_reject(out, "duration %.0f s would need more than %d parts of %.0f s",
-                               dur, TP_MAX_PARTS - 1, r->duration_max);
+            return plan_reject(out, "duration %.0f s would need more than %d parts of %.0f s", dur,
+                               TP_MAX_PARTS - 1, r->duration_max);
         for (int k = 0; k < out->n_parts; k++)
             if (out->parts[k].duration < r->duration_min - 1e-9)
                 return plan_reject(out,

@@ -137,8 +137,8 @@ unsigned tp_output_mode_fd(int fd)
 }
 
 /* The bytes of in, from offset 0, written to out. */
-static int copy_bytes(int in, const char *src, int out, const char *dst,
-                      const volatile int *cancel, tp_error *err)
+static int copy_bytes(int in, const char *src, int out, const char *dst, const volatile int *cancel,
+                      tp_error *err)
 {
     int rc = 0;
     int64_t pos = 0;

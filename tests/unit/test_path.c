@@ -193,8 +193,7 @@ static void test_copy(void **state)
 
     /* Cancelled before the first byte: the cancel flag as payload. */
     volatile int cancel = 1;
-    assert_int_equal(tp_copy_file(in, src, dst2, 0600, NULL, (void *)&cancel, &err),
-                     TP_ECANCELED);
+    assert_int_equal(tp_copy_file(in, src, dst2, 0600, NULL, (void *)&cancel, &err), TP_ECANCELED);
     assert_int_equal(lstat(dst2, &st), -1);
     tp_error_clear(&err);
 
@@ -223,10 +222,8 @@ static void test_copy(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_names),
-        cmocka_unit_test(test_part_names_and_joins),
-        cmocka_unit_test(test_mkdir_p),
-        cmocka_unit_test(test_iso8601),
+        cmocka_unit_test(test_names),   cmocka_unit_test(test_part_names_and_joins),
+        cmocka_unit_test(test_mkdir_p), cmocka_unit_test(test_iso8601),
         cmocka_unit_test(test_copy),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
