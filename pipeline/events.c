@@ -29,23 +29,13 @@ static double round3(double v)
     return round(v * 1000.0) / 1000.0;
 }
 
-/* Epoch seconds as ISO 8601 UTC with milliseconds: 2026-11-26T01:02:03.456Z. */
-static void iso_time(char *buf, size_t size, double t)
-{
-    time_t secs = (time_t)t;
-    struct tm tm;
-    gmtime_r(&secs, &tm);
-    size_t n = strftime(buf, size, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(buf + n, size - n, ".%03dZ", (int)((t - (double)secs) * 1000.0) % 1000);
-}
-
 char *tp_event_to_json(const tp_event *ev)
 {
     cJSON *o = cJSON_CreateObject();
     if (!o)
         return NULL;
     char ts[40];
-    iso_time(ts, sizeof(ts), ev->ts);
+    tp_iso8601(ts, sizeof(ts), ev->ts);
     cJSON_AddStringToObject(o, "ts", ts);
     cJSON_AddStringToObject(o, "event", tp_event_name(ev->kind));
     if (ev->path)
@@ -85,7 +75,7 @@ char *tp_event_to_json(const tp_event *ev)
         add_str(o, "verdict", ev->verdict);
         if (ev->retry_at > 0) { /* deferred: when TikTok's cap or limit allows it again */
             char when[40];
-            iso_time(when, sizeof(when), ev->retry_at);
+            tp_iso8601(when, sizeof(when), ev->retry_at);
             cJSON_AddStringToObject(o, "retry_at", when);
         }
         break;

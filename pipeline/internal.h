@@ -12,6 +12,7 @@
 #include "probe/rules.h"
 #include "profiles/profile.h"
 #include "util/fifo.h"
+#include "util/path.h"
 #include "util/srcfile.h"
 
 /* One file in flight: the job record the stages hand each other by pointer. The coordinator
@@ -209,7 +210,10 @@ bool tp_path_within(const char *path, const char *const *dirs, size_t n);
 
 /* Remove a folder tree (our own work folders only). */
 int tp_rmtree(const char *path);
-/* mkdir -p */
-int tp_mkdirs(const char *path, tp_error *err);
+/* mkdir -p (util/path.h) with the umask alone deciding the folders' mode. */
+static inline int tp_mkdirs(const char *path, tp_error *err)
+{
+    return tp_mkdir_p(path, 0777, err);
+}
 
 #endif

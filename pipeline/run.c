@@ -315,16 +315,6 @@ static void pump_waiting(run_state *rs)
     }
 }
 
-static char *stem_of(const char *path)
-{
-    const char *base = strrchr(path, '/');
-    char *s = tp_strdup(base ? base + 1 : path);
-    char *dot = s ? strrchr(s, '.') : NULL;
-    if (dot && dot != s)
-        *dot = '\0';
-    return s;
-}
-
 /* Whether a file this ledger does not know (another ledger's, the user's) would be replaced by
  * a delivery under stem: any entry named stem.EXT or stem_partN.EXT (every part of a split, not
  * only the first: a long source must not rename its part 2 over someone's stem_part2.mp4). */
@@ -361,7 +351,7 @@ static int choose_dest(run_state *rs, tp_job *job)
 {
     if (job->row.dest)
         return 0;
-    char *stem = stem_of(job->path);
+    char *stem = tp_path_stem(job->path);
     if (!stem)
         return -1;
     tp_error err = TP_ERROR_INIT;

@@ -289,10 +289,8 @@ static int walk(tp_scan_list *l, const walk_ctx *w, const char *dir, const ances
     d = NULL;
     if (n > 1) /* qsort(NULL, 0) is undefined (UBSan) for an empty folder */
         qsort(names, n, sizeof(*names), cmp_names);
-    size_t dlen = strlen(dir);
-    bool slash = dlen > 0 && dir[dlen - 1] == '/';
     for (size_t i = 0; i < n && ret == 0; i++) {
-        char *child = tp_asprintf("%s%s%s", dir, slash ? "" : "/", names[i]);
+        char *child = tp_path_join(dir, names[i]);
         if (!child) {
             ret = tp_error_set(err, TP_ENOMEM, 0, "out of memory while listing %s", dir);
             break;

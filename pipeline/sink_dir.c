@@ -44,29 +44,31 @@ static char *temp_name(const char *dir, const char *name)
                        name);
 }
 
-/* Copy the output's checked bytes from in (the job's descriptor, or our fitted file) to dst,
- * verifying each chunk's SHA-256 as it is copied (tp_job_copy_verified). */
+typedef struct {
+    struct tp_pipeline *pl;
+    tp_job *job;
+    const tp_job_output *output;
+} copy_ctx;
+
+/* tp_copy_file's copy step: each chunk's SHA-256 verified as it is copied. */
+static int copy_verified(int in, const char *src, int out, const char *dst, void *payload,
+                         tp_error *err)
+{
+    (void)err; /* tp_job_copy_verified fills the job's own, which is err */
+    const copy_ctx *c = payload;
+    return tp_job_copy_verified(c->pl, c->job, in, src, c->output, out, dst);
+}
+
+/* Copy the output's checked bytes from in (the job's descriptor, or our fitted file) to a new
+ * dst, verifying each chunk's SHA-256 as it is copied (tp_job_copy_verified). */
 static int copy_file(struct tp_pipeline *pl, tp_job *job, const tp_job_output *output, int in,
                      const char *src, const char *dst)
 {
-    tp_error *err = &job->err;
-    int rc = 0, out = -1;
     /* Never more permissive than the source (a 0600 source gives a 0600 copy). */
     struct stat st;
     mode_t mode = fstat(in, &st) == 0 ? (st.st_mode & 0644) : 0600;
-    out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
-    if (out < 0) {
-        rc = tp_error_set(err, TP_EIO, errno, "%s: cannot create: %s", dst, strerror(errno));
-        goto out;
-    }
-    if ((rc = tp_job_copy_verified(pl, job, in, src, output, out, dst)) < 0)
-        goto out;
-    if (fsync(out) < 0)
-        rc = tp_error_set(err, TP_EIO, errno, "%s: fsync failed: %s", dst, strerror(errno));
-out:
-    if (out >= 0 && close(out) < 0 && rc == 0)
-        rc = tp_error_set(err, TP_EIO, errno, "%s: write failed: %s", dst, strerror(errno));
-    return rc;
+    copy_ctx c = {pl, job, output};
+    return tp_copy_file(in, src, dst, mode, copy_verified, &c, &job->err);
 }
 
 /* Put the output src at final atomically, only when its bytes are the ones the chunk stage
@@ -82,7 +84,7 @@ static int place_file(struct tp_pipeline *pl, tp_job *job, const tp_job_output *
     bool ours = false;
     int in = tp_job_open_output(job, src, &ours);
     char *tmp = temp_name(dir, final_name);
-    char *final = tp_asprintf("%s/%s", dir, final_name);
+    char *final = tp_path_join(dir, final_name);
     if (in < 0) {
         rc = TP_EIO;
         goto out;
@@ -124,7 +126,7 @@ static int write_text_atomic(const char *dir, const char *name, const char *text
 {
     int rc = 0;
     char *tmp = temp_name(dir, name);
-    char *final = tp_asprintf("%s/%s", dir, name);
+    char *final = tp_path_join(dir, name);
     FILE *fp = NULL;
     if (!tmp || !final) {
         rc = tp_error_set(err, TP_ENOMEM, 0, "out of memory");
@@ -161,14 +163,6 @@ out_keep:
     free(tmp);
     free(final);
     return rc;
-}
-
-static const char *ext_of(const char *path)
-{
-    const char *base = strrchr(path, '/');
-    base = base ? base + 1 : path;
-    const char *dot = strrchr(base, '.');
-    return dot && dot != base ? dot : "";
 }
 
 static cJSON *build_manifest(struct tp_pipeline *pl, tp_job *job, const tp_job_output *output,
@@ -271,11 +265,9 @@ static int directory_deliver(struct tp_pipeline *pl, tp_job *job)
             goto out;
         }
         /* One output: <dest>.<ext>; split parts: <dest>_partN.mp4, numbered like the fit's. */
-        char *name_stem =
-            n == 1 ? tp_strdup(job->row.dest) : tp_asprintf("%s_part%d", job->row.dest, i + 1);
-        char *file_name = name_stem ? tp_asprintf("%s%s", name_stem, ext_of(opath)) : NULL;
-        char *json_name = name_stem ? tp_asprintf("%s.json", name_stem) : NULL;
-        char *final = file_name ? tp_asprintf("%s/%s", pl->sink_dir, file_name) : NULL;
+        char *file_name = tp_path_part_name(job->row.dest, i + 1, n, tp_path_ext(opath));
+        char *json_name = tp_path_part_name(job->row.dest, i + 1, n, ".json");
+        char *final = file_name ? tp_path_join(pl->sink_dir, file_name) : NULL;
         char *text = NULL;
         if (!final || !json_name) {
             rc = tp_error_set(&job->err, TP_ENOMEM, 0, "out of memory");
@@ -295,7 +287,6 @@ static int directory_deliver(struct tp_pipeline *pl, tp_job *job)
             o->delivered = tp_strdup(final);
         }
         free(text);
-        free(name_stem);
         free(file_name);
         free(json_name);
         if (rc < 0) {

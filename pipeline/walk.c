@@ -65,36 +65,3 @@ int tp_rmtree(const char *path)
         rc = -1;
     return rc;
 }
-
-int tp_mkdirs(const char *path, tp_error *err)
-{
-    char *p = tp_strdup(path);
-    if (!p)
-        return tp_error_set(err, TP_ENOMEM, 0, "out of memory");
-    int rc = 0;
-    for (char *s = p + 1;; s++) {
-        if (*s == '/' || *s == '\0') {
-            char c = *s;
-            *s = '\0';
-            struct stat st;
-            if (mkdir(p, 0777) < 0 && errno != EEXIST) {
-                rc = tp_error_set(err, TP_EIO, errno, "%s: cannot create folder: %s", p,
-                                  strerror(errno));
-                break;
-            }
-            /* Something else in the way (-o naming a file): say so, not "Not a directory"
-             * one level down or nothing at all. */
-            if (stat(p, &st) == 0 && !S_ISDIR(st.st_mode)) {
-                rc = tp_error_set(err, TP_EIO, ENOTDIR, "%s: %s", p,
-                                  S_ISREG(st.st_mode) ? "is a file, not a folder"
-                                                      : "exists and is not a folder");
-                break;
-            }
-            *s = c;
-            if (c == '\0')
-                break;
-        }
-    }
-    free(p);
-    return rc;
-}

@@ -949,21 +949,23 @@ static int measure(tp_media_info *out, AVFormatContext *ic, pkt_scan *scan, AVPa
     return 0;
 }
 
-/* Everything once the bytes are reachable through pb: format detection, limits, stream info,
- * the VFR sample and deep decoding. Files and buffers share it, so fuzzing a buffer covers the
- * path files take. The demuxer may open nothing else (tp_demux_lock). */
-static int probe_io(tp_media_info *out, AVIOContext *pb, const file_facts *facts, const char *path,
-                    const tp_limits *lim, bool deep, bool bars, interrupt_state *is, tp_error *err)
+/* The interrupt callback stopped a libavformat call: the probe timeout or the caller's cancel. */
+static int interrupted(const interrupt_state *is, int raw, const char *path, const tp_limits *lim,
+                       tp_error *err)
 {
-    AVFormatContext *ic = NULL;
-    AVDictionary *fopts = NULL, **sopts = NULL;
-    AVPacket *pkt = NULL;
-    unsigned n_sopts = 0;
-    pkt_scan *scan = NULL;
-    int ret;
-    char buf[32];
+    if (is->timed_out)
+        return tp_error_set(err, TP_EMEDIA, raw,
+                            "%s: probe timed out after %g s (limits.probe_timeout)", path,
+                            lim->probe_timeout);
+    return tp_error_set(err, TP_ECANCELED, raw, "%s: cancelled", path);
+}
 
-    const AVInputFormat *fmt = NULL;
+/* The demuxer from the content alone, refusing playlists and what is not audio/video. */
+static int detect_format(const AVInputFormat **fmt, AVIOContext *pb, const file_facts *facts,
+                         const char *path, const tp_limits *lim, const interrupt_state *is,
+                         tp_error *err)
+{
+    *fmt = NULL;
     /* Format detection alone never needs more than 1 MiB; below 2 KiB nothing is recognisable,
      * so the limit is clamped into that range for this step. */
     int64_t max_probe = lim->probe_size > 0 ? lim->probe_size : (1 << 20);
@@ -972,69 +974,94 @@ static int probe_io(tp_media_info *out, AVIOContext *pb, const file_facts *facts
     if (max_probe < 2048)
         max_probe = 2048;
     /* Content only (empty name): a text file named .mp4 must not be taken for an MP4. */
-    int score = av_probe_input_buffer2(pb, &fmt, "", NULL, 0, (unsigned)max_probe);
-    if (score == AVERROR_EXIT) {
-        ret = is->timed_out ? tp_error_set(err, TP_EMEDIA, score,
-                                           "%s: probe timed out after %g s "
-                                           "(limits.probe_timeout)",
-                                           path, lim->probe_timeout)
-                            : tp_error_set(err, TP_ECANCELED, score, "%s: cancelled", path);
-        goto out;
-    }
-    if (score < AVPROBE_SCORE_RETRY || !fmt) {
-        ret = facts->truncated
-                  ? tp_error_set(err, TP_EMEDIA, AVERROR_EOF, "%s: %s", path, facts->truncated_msg)
-                  : tp_error_set(err, TP_EMEDIA, AVERROR_INVALIDDATA,
-                                 "%s: not media (no audio/video format recognised)", path);
-        goto out;
-    }
+    int score = av_probe_input_buffer2(pb, fmt, "", NULL, 0, (unsigned)max_probe);
+    if (score == AVERROR_EXIT)
+        return interrupted(is, score, path, lim, err);
+    if (score < AVPROBE_SCORE_RETRY || !*fmt)
+        return facts->truncated
+                   ? tp_error_set(err, TP_EMEDIA, AVERROR_EOF, "%s: %s", path, facts->truncated_msg)
+                   : tp_error_set(err, TP_EMEDIA, AVERROR_INVALIDDATA,
+                                  "%s: not media (no audio/video format recognised)", path);
     bool playlist;
-    if (format_refused(fmt, &playlist)) {
-        ret = playlist ? tp_error_set(err, TP_EUNSUPPORTED, 0,
-                                      "%s: %s playlists are not checked (they open other files)",
-                                      path, fmt->name)
-                       : tp_error_set(err, TP_EMEDIA, AVERROR_INVALIDDATA,
-                                      "%s: not media (%s: text, subtitles or a still image)", path,
-                                      fmt->name);
-        goto out;
-    }
+    if (format_refused(*fmt, &playlist))
+        return playlist ? tp_error_set(err, TP_EUNSUPPORTED, 0,
+                                       "%s: %s playlists are not checked (they open other files)",
+                                       path, (*fmt)->name)
+                        : tp_error_set(err, TP_EMEDIA, AVERROR_INVALIDDATA,
+                                       "%s: not media (%s: text, subtitles or a still image)", path,
+                                       (*fmt)->name);
+    return 0;
+}
 
-    if (lim->max_streams > 0 && facts->ebml_tracks > lim->max_streams) {
-        ret = tp_error_set(err, TP_EUNSUPPORTED, 0, "%s: more than %d tracks (limits.max_streams)",
-                           path, lim->max_streams);
-        goto out;
-    }
+/* Limits checked on our own read of the structure (read_facts), before the demuxer allocates
+ * anything for it: Matroska tracks, and MP4 sample tables that cannot be held to max_samples. */
+static int check_facts(const AVInputFormat *fmt, const file_facts *facts, const char *path,
+                       const tp_limits *lim, tp_error *err)
+{
+    if (lim->max_streams > 0 && facts->ebml_tracks > lim->max_streams)
+        return tp_error_set(err, TP_EUNSUPPORTED, 0, "%s: more than %d tracks (limits.max_streams)",
+                            path, lim->max_streams);
+    if (lim->max_samples <= 0 || strncmp(fmt->name, "mov,", 4))
+        return 0;
+    if (facts->mp4_cmov)
+        return tp_error_set(err, TP_EUNSUPPORTED, 0,
+                            "%s: compressed MP4 header (cmov): its sample tables cannot be held "
+                            "to limits.max_samples before they are unpacked",
+                            path);
+    if (facts->mp4_too_many)
+        return tp_error_set(err, TP_EUNSUPPORTED, 0,
+                            "%s: more than %d boxes in the MP4 structure: its sample tables "
+                            "cannot be held to limits.max_samples",
+                            path, MAX_INNER_BOXES);
+    if (facts->mp4_samples > (uint64_t)lim->max_samples)
+        return tp_error_set(err, TP_EUNSUPPORTED, 0,
+                            "%s: the sample tables claim %llu entries > %lld (limits.max_samples)",
+                            path, (unsigned long long)facts->mp4_samples,
+                            (long long)lim->max_samples);
+    return 0;
+}
 
-    if (lim->max_samples > 0 && facts->mp4_cmov && !strncmp(fmt->name, "mov,", 4)) {
-        ret = tp_error_set(err, TP_EUNSUPPORTED, 0,
-                           "%s: compressed MP4 header (cmov): its sample tables cannot be held "
-                           "to limits.max_samples before they are unpacked",
-                           path);
-        goto out;
-    }
-    if (lim->max_samples > 0 && facts->mp4_too_many && !strncmp(fmt->name, "mov,", 4)) {
-        ret = tp_error_set(err, TP_EUNSUPPORTED, 0,
-                           "%s: more than %d boxes in the MP4 structure: its sample tables "
-                           "cannot be held to limits.max_samples",
-                           path, MAX_INNER_BOXES);
-        goto out;
-    }
-    if (lim->max_samples > 0 && facts->mp4_samples > (uint64_t)lim->max_samples &&
-        !strncmp(fmt->name, "mov,", 4)) {
-        ret =
-            tp_error_set(err, TP_EUNSUPPORTED, 0,
-                         "%s: the sample tables claim %llu entries > %lld (limits.max_samples)",
-                         path, (unsigned long long)facts->mp4_samples, (long long)lim->max_samples);
-        goto out;
-    }
+/* avformat_open_input's failure (raw) in words: what in the file made the demuxer give up. */
+static int open_failed(int raw, const AVInputFormat *fmt, const file_facts *facts, const char *path,
+                       const tp_limits *lim, const interrupt_state *is, tp_error *err)
+{
+    char cname[TP_NAME_MAX];
+    container_name(cname, sizeof(cname), fmt, facts);
+    if (raw == AVERROR_EXIT || is->timed_out)
+        return interrupted(is, raw, path, lim, err);
+    if (facts->truncated)
+        return tp_error_set(err, TP_EMEDIA, AVERROR_EOF, "%s: %s", path, facts->truncated_msg);
+    if (raw == AVERROR(ENOMEM) && lim->max_streams > 0)
+        /* What demuxers return when avformat_new_stream() refuses a stream over
+         * max_streams; a real allocation failure is far less likely on a header. */
+        return tp_error_set(err, TP_EUNSUPPORTED, raw,
+                            "%s: not readable as %s: more than %d streams (limits.max_streams) "
+                            "or out of memory",
+                            path, cname, lim->max_streams);
+    if (raw == AVERROR_EOF)
+        return tp_error_set(err, TP_EMEDIA, AVERROR_EOF,
+                            "%s: truncated: the file ends inside the %s headers", path, cname);
+    if (raw < 0 && raw > -4096 && raw != AVERROR(EIO))
+        /* A plain errno from a demuxer's header checks is about the header's values, not
+         * the system: y4m says EBUSY (a size computation gone negative) for 65535x65535. */
+        return tp_error_set(err, TP_EMEDIA, AVERROR_INVALIDDATA,
+                            "%s: not readable as %s: invalid header values (%s)", path, cname,
+                            av_err2str(raw));
+    return tp_error_set(err, TP_EMEDIA, AVERROR_INVALIDDATA, "%s: not readable as %s: %s", path,
+                        cname, av_err2str(raw));
+}
 
-    ic = avformat_alloc_context();
-    pkt = av_packet_alloc();
-    scan = malloc(sizeof(*scan));
-    if (!ic || !pkt || !scan) {
-        ret = tp_error_set(err, TP_ENOMEM, 0, "%s: out of memory", path);
-        goto out;
-    }
+/* Open fmt's demuxer on pb, held to the limits and locked to pb (tp_demux_lock). On failure
+ * *icp is NULL (avformat_open_input frees it). */
+static int open_demuxer(AVFormatContext **icp, AVIOContext *pb, const AVInputFormat *fmt,
+                        const file_facts *facts, const char *path, const tp_limits *lim,
+                        interrupt_state *is, tp_error *err)
+{
+    AVDictionary *fopts = NULL;
+    AVFormatContext *ic = avformat_alloc_context();
+    *icp = NULL;
+    if (!ic)
+        return tp_error_set(err, TP_ENOMEM, 0, "%s: out of memory", path);
     ic->pb = pb; /* custom I/O: we close pb ourselves */
     ic->interrupt_callback = (AVIOInterruptCB){interrupt_cb, is};
     if (lim->probe_size > 0)
@@ -1047,92 +1074,71 @@ static int probe_io(tp_media_info *out, AVIOContext *pb, const file_facts *facts
     tp_demux_lock(ic, &fopts, fmt->name);
     /* The name is for messages only: with our pb it is never opened, and "" gives a demuxer
      * that resolves nested names nothing to resolve them against. */
-    ret = avformat_open_input(&ic, "", fmt, &fopts);
-    if (ret < 0) {
-        int raw = ret;
-        char cname[TP_NAME_MAX];
-        container_name(cname, sizeof(cname), fmt, facts);
-        if (raw == AVERROR_EXIT && !is->timed_out)
-            ret = tp_error_set(err, TP_ECANCELED, raw, "%s: cancelled", path);
-        else if (is->timed_out)
-            ret = tp_error_set(err, TP_EMEDIA, raw,
-                               "%s: probe timed out after %g s (limits.probe_timeout)", path,
-                               lim->probe_timeout);
-        else if (facts->truncated)
-            ret = tp_error_set(err, TP_EMEDIA, AVERROR_EOF, "%s: %s", path, facts->truncated_msg);
-        else if (raw == AVERROR(ENOMEM) && lim->max_streams > 0)
-            /* What demuxers return when avformat_new_stream() refuses a stream over
-             * max_streams; a real allocation failure is far less likely on a header. */
-            ret = tp_error_set(err, TP_EUNSUPPORTED, raw,
-                               "%s: not readable as %s: more than %d streams (limits.max_streams) "
-                               "or out of memory",
-                               path, cname, lim->max_streams);
-        else if (raw == AVERROR_EOF)
-            ret = tp_error_set(err, TP_EMEDIA, AVERROR_EOF,
-                               "%s: truncated: the file ends inside the %s headers", path, cname);
-        else if (raw < 0 && raw > -4096 && raw != AVERROR(EIO))
-            /* A plain errno from a demuxer's header checks is about the header's values, not
-             * the system: y4m says EBUSY (a size computation gone negative) for 65535x65535. */
-            ret = tp_error_set(err, TP_EMEDIA, AVERROR_INVALIDDATA,
-                               "%s: not readable as %s: invalid header values (%s)", path, cname,
-                               av_err2str(raw));
-        else
-            ret = tp_error_set(err, TP_EMEDIA, AVERROR_INVALIDDATA, "%s: not readable as %s: %s",
-                               path, cname, av_err2str(raw));
-        goto out;
-    }
-    if (lim->max_streams > 0 && ic->nb_streams > (unsigned)lim->max_streams) {
-        ret = tp_error_set(err, TP_EUNSUPPORTED, 0, "%s: %u streams > %d (limits.max_streams)",
-                           path, ic->nb_streams, lim->max_streams);
-        goto out;
-    }
+    int ret = avformat_open_input(&ic, "", fmt, &fopts);
+    av_dict_free(&fopts);
+    if (ret < 0)
+        return open_failed(ret, fmt, facts, path, lim, is, err);
+    *icp = ic;
+    return 0;
+}
+
+/* Limits on what the header declared: the number of streams and each one's picture size. */
+static int check_streams(const AVFormatContext *ic, const char *path, const tp_limits *lim,
+                         tp_error *err)
+{
+    if (lim->max_streams > 0 && ic->nb_streams > (unsigned)lim->max_streams)
+        return tp_error_set(err, TP_EUNSUPPORTED, 0, "%s: %u streams > %d (limits.max_streams)",
+                            path, ic->nb_streams, lim->max_streams);
     for (unsigned i = 0; i < ic->nb_streams; i++) {
         const AVCodecParameters *par = ic->streams[i]->codecpar;
-        if (lim->max_pixels > 0 && (int64_t)par->width * par->height > lim->max_pixels) {
-            ret = tp_error_set(err, TP_EUNSUPPORTED, 0,
-                               "%s: stream %u is %dx%d = %lld pixels > %lld (limits.max_pixels)",
-                               path, i, par->width, par->height,
-                               (long long)par->width * par->height, (long long)lim->max_pixels);
-            goto out;
-        }
+        if (lim->max_pixels > 0 && (int64_t)par->width * par->height > lim->max_pixels)
+            return tp_error_set(err, TP_EUNSUPPORTED, 0,
+                                "%s: stream %u is %dx%d = %lld pixels > %lld (limits.max_pixels)",
+                                path, i, par->width, par->height,
+                                (long long)par->width * par->height, (long long)lim->max_pixels);
     }
+    return 0;
+}
 
+/* avformat_find_stream_info with one decoder thread and max_pixels per stream, then the
+ * refusals that need it: no streams, or data cut off after headers that decode. */
+static int find_stream_info(AVFormatContext *ic, const file_facts *facts, const char *path,
+                            const tp_limits *lim, const interrupt_state *is, tp_error *err)
+{
     /* One decoder thread per stream: -j already spreads files over the cores, and spawning a
      * thread pool per probe costs more than the probe itself. */
-    n_sopts = ic->nb_streams;
-    sopts = n_sopts ? calloc(n_sopts, sizeof(*sopts)) : NULL;
-    if (n_sopts && !sopts) {
-        ret = tp_error_set(err, TP_ENOMEM, 0, "%s: out of memory", path);
-        goto out;
-    }
+    const unsigned n_sopts = ic->nb_streams;
+    AVDictionary **sopts = n_sopts ? calloc(n_sopts, sizeof(*sopts)) : NULL;
+    if (n_sopts && !sopts)
+        return tp_error_set(err, TP_ENOMEM, 0, "%s: out of memory", path);
+    char buf[32];
     snprintf(buf, sizeof(buf), "%lld", (long long)lim->max_pixels);
     for (unsigned i = 0; i < n_sopts; i++) {
         av_dict_set(&sopts[i], "threads", "1", 0);
         if (lim->max_pixels > 0)
             av_dict_set(&sopts[i], "max_pixels", buf, 0);
     }
-    ret = avformat_find_stream_info(ic, sopts);
-    if (ret == AVERROR_EXIT) {
-        ret = is->timed_out ? tp_error_set(err, TP_EMEDIA, ret,
-                                           "%s: probe timed out after %g s (limits.probe_timeout)",
-                                           path, lim->probe_timeout)
-                            : tp_error_set(err, TP_ECANCELED, ret, "%s: cancelled", path);
-        goto out;
-    }
-    if (ic->nb_streams == 0) {
-        ret = facts->truncated
-                  ? tp_error_set(err, TP_EMEDIA, AVERROR_EOF, "%s: %s", path, facts->truncated_msg)
-                  : tp_error_set(err, TP_EMEDIA, AVERROR_INVALIDDATA, "%s: not media (no streams)",
-                                 path);
-        goto out;
-    }
+    int ret = avformat_find_stream_info(ic, sopts);
+    for (unsigned i = 0; i < n_sopts; i++)
+        av_dict_free(&sopts[i]);
+    free(sopts);
+    if (ret == AVERROR_EXIT)
+        return interrupted(is, ret, path, lim, err);
+    if (ic->nb_streams == 0)
+        return facts->truncated
+                   ? tp_error_set(err, TP_EMEDIA, AVERROR_EOF, "%s: %s", path, facts->truncated_msg)
+                   : tp_error_set(err, TP_EMEDIA, AVERROR_INVALIDDATA, "%s: not media (no streams)",
+                                  path);
     /* Headers that decode but whose data is cut off cannot be uploaded or fixed reliably. */
-    if (facts->truncated) {
-        ret = tp_error_set(err, TP_EMEDIA, AVERROR_EOF, "%s: %s", path, facts->truncated_msg);
-        goto out;
-    }
-    ret = 0;
+    if (facts->truncated)
+        return tp_error_set(err, TP_EMEDIA, AVERROR_EOF, "%s: %s", path, facts->truncated_msg);
+    return 0;
+}
 
+/* What the opened demuxer says about the file as a whole: container, faststart, start time and
+ * the streams counted by kind (a cover picture counts as an attachment, not as video). */
+static void fill_container(tp_media_info *out, const AVFormatContext *ic, const file_facts *facts)
+{
     container_name(out->container, sizeof(out->container), ic->iformat, facts);
     tp_strlcpy(out->demuxer, ic->iformat->name, sizeof(out->demuxer));
     out->faststart =
@@ -1155,6 +1161,35 @@ static int probe_io(tp_media_info *out, AVIOContext *pb, const file_facts *facts
         default: out->n_data++; break;
         }
     }
+}
+
+/* Everything once the bytes are reachable through pb: format detection, limits, stream info,
+ * the VFR sample and deep decoding. Files and buffers share it, so fuzzing a buffer covers the
+ * path files take. The demuxer may open nothing else (tp_demux_lock). */
+static int probe_io(tp_media_info *out, AVIOContext *pb, const file_facts *facts, const char *path,
+                    const tp_limits *lim, bool deep, bool bars, interrupt_state *is, tp_error *err)
+{
+    AVFormatContext *ic = NULL;
+    AVPacket *pkt = NULL;
+    pkt_scan *scan = NULL;
+    const AVInputFormat *fmt = NULL;
+    int ret;
+
+    if ((ret = detect_format(&fmt, pb, facts, path, lim, is, err)) < 0 ||
+        (ret = check_facts(fmt, facts, path, lim, err)) < 0)
+        goto out;
+    pkt = av_packet_alloc();
+    scan = malloc(sizeof(*scan));
+    if (!pkt || !scan) {
+        ret = tp_error_set(err, TP_ENOMEM, 0, "%s: out of memory", path);
+        goto out;
+    }
+    if ((ret = open_demuxer(&ic, pb, fmt, facts, path, lim, is, err)) < 0 ||
+        (ret = check_streams(ic, path, lim, err)) < 0 ||
+        (ret = find_stream_info(ic, facts, path, lim, is, err)) < 0)
+        goto out;
+
+    fill_container(out, ic, facts);
     int vi = pick_video(ic), ai = pick_audio(ic);
     if (vi >= 0)
         fill_video(&out->video, ic, vi);
@@ -1178,10 +1213,6 @@ static int probe_io(tp_media_info *out, AVIOContext *pb, const file_facts *facts
     }
 
 out:
-    for (unsigned i = 0; i < n_sopts && sopts; i++)
-        av_dict_free(&sopts[i]);
-    free(sopts);
-    av_dict_free(&fopts);
     av_packet_free(&pkt);
     free(scan);
     avformat_close_input(&ic);

@@ -133,16 +133,6 @@ static bool aspect_ok(const tp_rules *rules, int w, int h, char *list, size_t li
     return ok;
 }
 
-static int gcd(int a, int b)
-{
-    while (b) {
-        int t = a % b;
-        a = b;
-        b = t;
-    }
-    return a;
-}
-
 void tp_rules_error(tp_check_result *out, const char *code, const char *message)
 {
     memset(out, 0, sizeof(*out));
@@ -188,7 +178,7 @@ static void check_video(tp_check_result *r, const tp_media_info *m, const tp_rul
         picture_ok = false;
     }
     if (!aspect_ok(rules, dw, dh, buf, sizeof(buf))) {
-        int g = gcd(dw, dh);
+        int g = (int)tp_gcd64(dw, dh);
         g = g > 0 ? g : 1;
         add(r, "aspect", TP_SEV_ERROR, "displayed %dx%d (%d:%d, %.4f) not in %s (tolerance 1 %%)",
             dw, dh, dw / g, dh / g, dh > 0 ? (double)dw / dh : 0.0, buf);

@@ -60,6 +60,19 @@ static int node_append(tp_node *parent, tp_node *child)
     return 0;
 }
 
+/* Put node into map in the place of old (which is freed), or at the end when old is NULL.
+ * TP_ENOMEM leaves map as it was and node the caller's. */
+static int node_put(tp_node *map, tp_node *old, tp_node *node)
+{
+    if (!old)
+        return node_append(map, node);
+    for (size_t i = 0; i < map->n; i++)
+        if (map->items[i] == old)
+            map->items[i] = node;
+    tp_tree_free(old);
+    return 0;
+}
+
 static tp_node *node_clone(const tp_node *n, size_t *budget)
 {
     if (*budget == 0)
@@ -376,15 +389,10 @@ int tp_tree_set(tp_node *root, const char *path, const char *value, tp_error *er
         if (!next) {
             free(value_node->key);
             value_node->key = tp_strdup(part);
-            if (child) {
-                for (size_t i = 0; i < cur->n; i++)
-                    if (cur->items[i] == child)
-                        cur->items[i] = value_node;
-                tp_tree_free(child);
-            } else {
-                node_append(cur, value_node);
-            }
-            value_node = NULL;
+            if (!value_node->key || node_put(cur, child, value_node) < 0)
+                rc = tp_error_set(err, TP_ENOMEM, 0, "out of memory");
+            else
+                value_node = NULL;
             break;
         }
         if (!child || child->kind != TP_NODE_MAP) {
@@ -394,13 +402,10 @@ int tp_tree_set(tp_node *root, const char *path, const char *value, tp_error *er
                 break;
             }
             m->key = tp_strdup(part);
-            if (child) {
-                for (size_t i = 0; i < cur->n; i++)
-                    if (cur->items[i] == child)
-                        cur->items[i] = m;
-                tp_tree_free(child);
-            } else {
-                node_append(cur, m);
+            if (!m->key || node_put(cur, child, m) < 0) {
+                tp_tree_free(m);
+                rc = tp_error_set(err, TP_ENOMEM, 0, "out of memory");
+                break;
             }
             child = m;
         }

@@ -20,6 +20,7 @@
 #include "probe/probe.h"
 #include "probe/rules.h"
 #include "transcode/fit.h"
+#include "util/path.h"
 #include "util/srcfile.h"
 #include "util/tp_util.h"
 
@@ -112,28 +113,6 @@ static int av_fail(tp_error *err, int averr, const char *src, const char *what)
     if (code == TP_ECANCELED)
         return tp_error_set(err, code, averr, "%s: canceled", src);
     return tp_error_set(err, code, averr, "%s: %s: %s", src, what, buf);
-}
-
-/* "dir/name.ext" → "name" (malloc'd). */
-static char *path_stem(const char *path)
-{
-    const char *base = strrchr(path, '/');
-    base = base ? base + 1 : path;
-    char *stem = tp_strdup(base);
-    if (!stem)
-        return NULL;
-    char *dot = strrchr(stem, '.');
-    if (dot && dot != stem)
-        *dot = '\0';
-    return stem;
-}
-
-static const char *path_ext(const char *path)
-{
-    const char *base = strrchr(path, '/');
-    base = base ? base + 1 : path;
-    const char *dot = strrchr(base, '.');
-    return dot && dot != base ? dot : "";
 }
 
 /* from_start: a source's packets before its stream's declared start are pre-roll the decoder
@@ -244,7 +223,7 @@ static int check_not_input(const char *src, const char *outdir, const char *name
         size_t dlen = (size_t)(slash - rsrc);
         bool same_dir = (dlen == 0 && !strcmp(rdir, "/")) ||
                         (strlen(rdir) == dlen && !strncmp(rsrc, rdir, dlen));
-        char *final = tp_asprintf("%s/%s", rdir, name);
+        char *final = tp_path_join(rdir, name);
         struct stat st;
         if (same_dir && !strcmp(slash + 1, name))
             rc = tp_error_set(err, TP_EINVAL, 0,
@@ -290,7 +269,7 @@ static void outputs_close(fit_ctx *c, bool remove_tmp)
 
 static int outputs_prepare(fit_ctx *c, const char *outdir, int n, const char *ext, tp_error *err)
 {
-    char *stem = path_stem(c->src);
+    char *stem = tp_path_stem(c->src);
     if (!stem)
         return tp_error_set(err, TP_ENOMEM, 0, "out of memory");
     int rc = 0;
@@ -298,13 +277,12 @@ static int outputs_prepare(fit_ctx *c, const char *outdir, int n, const char *ex
         fit_output *o = &c->out[i];
         o->vst = o->ast = -1;
         o->fd = -1;
-        char *name =
-            n == 1 ? tp_asprintf("%s%s", stem, ext) : tp_asprintf("%s_part%d%s", stem, i + 1, ext);
+        char *name = tp_path_part_name(stem, i + 1, n, ext);
         if (!name) {
             rc = tp_error_set(err, TP_ENOMEM, 0, "out of memory");
             break;
         }
-        o->final = tp_asprintf("%s/%s", outdir, name);
+        o->final = tp_path_join(outdir, name);
         c->n_out = i + 1;
         if (!o->final) {
             free(name);
@@ -486,57 +464,9 @@ static int commit_outputs(fit_ctx *c, char ***out_paths, int *n_out, tp_error *e
 
 /* ---- pass: byte copy (hard link when the file system allows) ---------------------------- */
 
-/* Copies the source's descriptor `in` into `out`, the temporary file's own descriptor (never
- * re-opened by name). */
-static int copy_file(int in, const char *src, int out, const char *dst, const tp_cancel *cancel,
-                     tp_error *err)
-{
-    int rc = 0;
-    int64_t pos = 0;
-    char *buf = malloc(1 << 20);
-    if (!buf) {
-        rc = tp_error_set(err, TP_ENOMEM, 0, "out of memory");
-        goto out;
-    }
-    for (;;) {
-        if (tp_cancel_requested(cancel)) {
-            rc = tp_error_set(err, TP_ECANCELED, 0, "%s: canceled", src);
-            goto out;
-        }
-        /* pread: the descriptor is shared with other readers of the source. */
-        ssize_t n = pread(in, buf, 1 << 20, (off_t)pos);
-        if (n == 0)
-            break;
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            rc = tp_error_set(err, TP_EIO, errno, "%s: read error: %s", src, strerror(errno));
-            goto out;
-        }
-        pos += n;
-        for (ssize_t off = 0; off < n;) {
-            ssize_t w = write(out, buf + off, (size_t)(n - off));
-            if (w < 0) {
-                if (errno == EINTR)
-                    continue;
-                rc = tp_error_set(err, TP_EIO, errno, "%s: write error: %s", dst, strerror(errno));
-                goto out;
-            }
-            off += w;
-        }
-    }
-    if (fsync(out) < 0 && errno != EINVAL) {
-        rc = tp_error_set(err, TP_EIO, errno, "%s: write error: %s", dst, strerror(errno));
-        goto out;
-    }
-out:
-    free(buf);
-    return rc;
-}
-
 static int run_pass(fit_ctx *c, const char *outdir, tp_error *err)
 {
-    int rc = outputs_prepare(c, outdir, 1, path_ext(c->src), err);
+    int rc = outputs_prepare(c, outdir, 1, tp_path_ext(c->src), err);
     if (rc < 0)
         return rc;
     fit_output *o = &c->out[0];
@@ -561,7 +491,8 @@ static int run_pass(fit_ctx *c, const char *outdir, tp_error *err)
         }
     } else {
         c->pass_copied = true;
-        rc = copy_file(c->src_fd, c->src, o->fd, o->tmp, c->opts ? c->opts->cancel : NULL, err);
+        /* Into the temporary file's own descriptor (never re-opened by name). */
+        rc = tp_copy_fd(c->src_fd, c->src, o->fd, o->tmp, c->opts ? c->opts->cancel : NULL, err);
     }
     free(lnk);
     if (rc == 0 && c->opts && c->opts->progress)

@@ -38,16 +38,6 @@ static int even_up(double v)
     return (i + 1) & ~1;
 }
 
-static int64_t gcd64(int64_t a, int64_t b)
-{
-    while (b) {
-        int64_t t = a % b;
-        a = b;
-        b = t;
-    }
-    return a < 0 ? -a : a;
-}
-
 static tp_rational rational_from_double(double v)
 {
     tp_rational r;
@@ -63,7 +53,7 @@ static tp_rational rational_from_double(double v)
         r.den = 1001;
         return r;
     }
-    int64_t num = llround(v * 1000.0), den = 1000, g = gcd64(num, den);
+    int64_t num = llround(v * 1000.0), den = 1000, g = tp_gcd64(num, den);
     r.num = (int)(num / g);
     r.den = (int)(den / g);
     return r;
@@ -104,7 +94,7 @@ static tp_rational plan_fps(const tp_media_info *m, const tp_rules *r)
         fps = r->fps_min;
         out = rational_from_double(fps);
     }
-    int64_t g = gcd64(out.num, out.den);
+    int64_t g = tp_gcd64(out.num, out.den);
     if (g > 1) {
         out.num = (int)(out.num / g);
         out.den = (int)(out.den / g);
@@ -293,77 +283,49 @@ static void plan_parts(tp_fit_plan *out, double total, double max_part, tp_ratio
     out->n_parts = n;
 }
 
-int tp_fit_plan_make(tp_fit_plan *out, const tp_media_info *media, const tp_check_result *check,
-                     const tp_profile *p, tp_error *err)
+/* Refuse the plan, saying why (printf-style); returns false so a step can end with it. */
+__attribute__((format(printf, 2, 3))) static bool plan_reject(tp_fit_plan *out, const char *fmt,
+                                                              ...)
 {
-    if (!out || !media || !check || !p)
-        return tp_error_set(err, TP_EINVAL, 0, "fit plan: missing argument");
-    memset(out, 0, sizeof(*out));
-    const tp_rules *r = &p->rules;
-    const tp_fix *fix = &p->fix;
-    double dur = media->duration;
-    out->out_duration = dur;
-    out->n_parts = 1;
-    out->parts[0].start = 0.0;
-    out->parts[0].duration = dur;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(out->reason, sizeof(out->reason), fmt, ap);
+    va_end(ap);
+    out->reject = true;
+    return false;
+}
 
-    if (check->verdict == TP_VERDICT_ERROR || check->verdict == TP_VERDICT_REJECT) {
-        out->reject = true;
-        tp_strlcpy(out->reason, check->reason[0] ? check->reason : "rejected by the rules",
-                   sizeof(out->reason));
-        return 0;
-    }
+/* The verdict and the duration rules decide first: true when a transcode must be planned;
+ * false when the plan is settled already (rejected, a pass or a remux). */
+static bool needs_transcode(tp_fit_plan *out, const tp_check_result *check, const tp_rules *r,
+                            const tp_fix *fix, double dur, bool too_long, bool too_short)
+{
+    if (check->verdict == TP_VERDICT_ERROR || check->verdict == TP_VERDICT_REJECT)
+        return plan_reject(out, "%s", check->reason[0] ? check->reason : "rejected by the rules");
     if (check->verdict == TP_VERDICT_PASS) {
         out->action = TP_ACTION_NONE;
-        return 0;
+        return false;
     }
-
-    bool too_long = dur > 0 && r->duration_max > 0 && dur > r->duration_max + 1e-6;
-    bool too_short = dur >= 0 && dur < r->duration_min - 1e-6;
-    if (too_long && fix->too_long == TP_TOO_LONG_REJECT) {
-        out->reject = true;
-        snprintf(out->reason, sizeof(out->reason),
-                 "duration %.1f s > %.0f s and fix.too_long is reject "
-                 "(set fix.too_long=split or trim to fit it)",
-                 dur, r->duration_max);
-        return 0;
-    }
-    if (too_short && fix->too_short == TP_TOO_SHORT_REJECT) {
-        out->reject = true;
-        snprintf(out->reason, sizeof(out->reason),
-                 "duration %.2f s < %.0f s and fix.too_short is reject "
-                 "(set fix.too_short=extend to hold the last frame)",
-                 dur, r->duration_min);
-        return 0;
-    }
-
+    if (too_long && fix->too_long == TP_TOO_LONG_REJECT)
+        return plan_reject(out,
+                           "duration %.1f s > %.0f s and fix.too_long is reject "
+                           "(set fix.too_long=split or trim to fit it)",
+                           dur, r->duration_max);
+    if (too_short && fix->too_short == TP_TOO_SHORT_REJECT)
+        return plan_reject(out,
+                           "duration %.2f s < %.0f s and fix.too_short is reject "
+                           "(set fix.too_short=extend to hold the last frame)",
+                           dur, r->duration_min);
     out->action = check->action == TP_ACTION_REMUX && !too_long && !too_short ? TP_ACTION_REMUX
                                                                               : TP_ACTION_TRANSCODE;
-    if (out->action == TP_ACTION_REMUX)
-        return 0;
+    return out->action == TP_ACTION_TRANSCODE;
+}
 
-    if (!media->video.present) {
-        out->reject = true;
-        tp_strlcpy(out->reason, "no video stream to fit", sizeof(out->reason));
-        return 0;
-    }
-    if (fix->width <= 0 || fix->height <= 0 || (fix->width | fix->height) & 1)
-        return tp_error_set(err, TP_ECONFIG, 0,
-                            "fix.width and fix.height must be positive and even (have %dx%d)",
-                            fix->width, fix->height);
-    int dw, dh;
-    display_size(media, &dw, &dh);
-    if (dw <= 0 || dh <= 0) {
-        out->reject = true;
-        tp_strlcpy(out->reason, "unknown picture size", sizeof(out->reason));
-        return 0;
-    }
-
-    out->out_width = fix->width;
-    out->out_height = fix->height;
-    out->out_fps = plan_fps(media, r);
-
-    /* Time: trim/extend change the total; split cuts it into parts. */
+/* Time: trim/extend change the total; split cuts it into parts. false when no split meets the
+ * duration rules (rejected). */
+static bool plan_time(tp_fit_plan *out, const tp_rules *r, const tp_fix *fix, double dur,
+                      bool too_long, bool too_short)
+{
     if (too_long && fix->too_long == TP_TOO_LONG_TRIM) {
         /* Cut on a frame boundary at or under the limit: at 30000/1001 fps, 8 s is 239.76
          * frames, and keeping the 240th (which starts before 8 s) ends the output at 8.008 s,
@@ -386,26 +348,25 @@ int tp_fit_plan_make(tp_fit_plan *out, const tp_media_info *media, const tp_chec
     } else if (too_long) {
         plan_parts(out, dur, r->duration_max, out->out_fps);
         if (out->parts[out->n_parts - 1].duration > r->duration_max + 1e-9 ||
-            out->n_parts >= TP_MAX_PARTS) {
-            out->reject = true;
-            snprintf(out->reason, sizeof(out->reason),
-                     "duration %.0f s would need more than %d parts of %.0f s", dur, TP_MAX_PARTS - 1,
-                     r->duration_max);
-            return 0;
-        }
-        for (int k = 0; k < out->n_parts; k++) {
-            if (out->parts[k].duration < r->duration_min - 1e-9) {
-                out->reject = true;
-                snprintf(out->reason, sizeof(out->reason),
-                         "duration %.1f s cannot be split into parts within [%.0f, %.0f] s", dur,
-                         r->duration_min, r->duration_max);
-                return 0;
-            }
-        }
+            out->n_parts >= TP_MAX_PARTS)
+            return plan_reject(out, "duration %.0f s would need more than %d parts of %.0f s", dur,
+                               TP_MAX_PARTS - 1, r->duration_max);
+        for (int k = 0; k < out->n_parts; k++)
+            if (out->parts[k].duration < r->duration_min - 1e-9)
+                return plan_reject(out,
+                                   "duration %.1f s cannot be split into parts within [%.0f, "
+                                   "%.0f] s",
+                                   dur, r->duration_min, r->duration_max);
     }
+    return true;
+}
 
-    /* Bit-rate ceiling: the longest part must fit in max_size with the audio and a margin;
-     * worst case the VBV lets size reach maxrate * (duration + buffer). */
+/* Bit-rate ceiling: the longest part must fit in max_size with the audio and a margin; worst
+ * case the VBV lets size reach maxrate * (duration + buffer). false when what is left for the
+ * video is below TP_MIN_VIDEO_BITRATE (rejected). */
+static bool plan_bitrate(tp_fit_plan *out, const tp_media_info *media, const tp_rules *r,
+                         const tp_fix *fix)
+{
     double longest = 0.0;
     for (int k = 0; k < out->n_parts; k++)
         if (out->parts[k].duration > longest)
@@ -419,21 +380,24 @@ int tp_fit_plan_make(tp_fit_plan *out, const tp_media_info *media, const tp_chec
         bits -= TP_MUX_OVERHEAD_PER_S * 8.0 * longest;
         bits -= (double)out->audio_bitrate * 1.05 * longest;
         double budget = bits / (longest + TP_VBV_SECONDS);
-        if (budget < TP_MIN_VIDEO_BITRATE) {
-            out->reject = true;
-            snprintf(out->reason, sizeof(out->reason),
-                     "rules.max_size %lld B is too small for %.1f s of video "
-                     "(raise rules.max_size or shorten rules.duration)",
-                     (long long)r->max_size, longest);
-            return 0;
-        }
+        if (budget < TP_MIN_VIDEO_BITRATE)
+            return plan_reject(out,
+                               "rules.max_size %lld B is too small for %.1f s of video "
+                               "(raise rules.max_size or shorten rules.duration)",
+                               (long long)r->max_size, longest);
         if (budget < (double)vmax)
             vmax = (int64_t)budget;
     }
     out->video_bitrate_max = vmax;
     out->video_bufsize = (int64_t)(vmax * TP_VBV_SECONDS);
+    return true;
+}
 
-    /* The video chain: deinterlace, tone-map, rotate, constant rate, fill, 8-bit 4:2:0, time. */
+/* The video chain: deinterlace, tone-map, rotate, constant rate, fill, 8-bit 4:2:0, time.
+ * dw x dh is the displayed picture size. false when the chain does not fit in out->filter. */
+static bool plan_filter(tp_fit_plan *out, const tp_media_info *media, const tp_fix *fix, int dw,
+                        int dh)
+{
     char *f = out->filter;
     size_t n = sizeof(out->filter);
     f[0] = '\0';
@@ -455,7 +419,49 @@ int tp_fit_plan_make(tp_fit_plan *out, const tp_media_info *media, const tp_chec
         ok = ok && appendf(f, n, "trim=end_frame=%lld,", (long long)out->trim_frames);
     ok = ok && append_fill(f, n, fix, dw, dh);
     ok = ok && appendf(f, n, ",format=yuv420p");
-    if (!ok)
+    return ok;
+}
+
+int tp_fit_plan_make(tp_fit_plan *out, const tp_media_info *media, const tp_check_result *check,
+                     const tp_profile *p, tp_error *err)
+{
+    if (!out || !media || !check || !p)
+        return tp_error_set(err, TP_EINVAL, 0, "fit plan: missing argument");
+    memset(out, 0, sizeof(*out));
+    const tp_rules *r = &p->rules;
+    const tp_fix *fix = &p->fix;
+    double dur = media->duration;
+    out->out_duration = dur;
+    out->n_parts = 1;
+    out->parts[0].start = 0.0;
+    out->parts[0].duration = dur;
+
+    bool too_long = dur > 0 && r->duration_max > 0 && dur > r->duration_max + 1e-6;
+    bool too_short = dur >= 0 && dur < r->duration_min - 1e-6;
+    if (!needs_transcode(out, check, r, fix, dur, too_long, too_short))
+        return 0;
+
+    if (!media->video.present) {
+        plan_reject(out, "no video stream to fit");
+        return 0;
+    }
+    if (fix->width <= 0 || fix->height <= 0 || (fix->width | fix->height) & 1)
+        return tp_error_set(err, TP_ECONFIG, 0,
+                            "fix.width and fix.height must be positive and even (have %dx%d)",
+                            fix->width, fix->height);
+    int dw, dh;
+    display_size(media, &dw, &dh);
+    if (dw <= 0 || dh <= 0) {
+        plan_reject(out, "unknown picture size");
+        return 0;
+    }
+
+    out->out_width = fix->width;
+    out->out_height = fix->height;
+    out->out_fps = plan_fps(media, r);
+    if (!plan_time(out, r, fix, dur, too_long, too_short) || !plan_bitrate(out, media, r, fix))
+        return 0;
+    if (!plan_filter(out, media, fix, dw, dh))
         return tp_error_set(err, TP_EINTERNAL, 0, "fit plan: filter chain too long");
     return tp_fit_plan_check_limits(out, &p->limits, NULL, err);
 }

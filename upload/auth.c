@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "util/path.h"
 #include "util/tp_util.h"
 
 extern char **environ;
@@ -145,37 +146,13 @@ int tp_tt_token_load(tp_tt_token *tok, const char *path, tp_error *err)
     return rc;
 }
 
-static int mkdir_parents(const char *path, tp_error *err)
-{
-    char dir[4096];
-    if (tp_strlcpy(dir, path, sizeof(dir)) >= sizeof(dir))
-        return tp_error_set(err, TP_EIO, 0, "path too long");
-    char *slash = strrchr(dir, '/');
-    if (!slash || slash == dir)
-        return 0;
-    *slash = '\0';
-    for (char *p = dir + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-            return tp_error_set(err, TP_EIO, errno, "%s: cannot create directory: %s", dir,
-                                strerror(errno));
-        *p = '/';
-    }
-    if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-        return tp_error_set(err, TP_EIO, errno, "%s: cannot create directory: %s", dir,
-                            strerror(errno));
-    return 0;
-}
-
 static int write_private_file(const char *path, const char *text, tp_error *err)
 {
     char *tmp = tp_asprintf("%s.XXXXXX", path);
     int fd = -1, rc = 0;
     if (!tmp)
         return tp_error_set(err, TP_ENOMEM, 0, "out of memory");
-    if ((rc = mkdir_parents(path, err)) < 0)
+    if ((rc = tp_mkdir_parents(path, 0700, err)) < 0)
         goto out;
     fd = mkstemp(tmp); /* mkstemp creates 0600 */
     if (fd < 0) {
@@ -862,7 +839,7 @@ static int refresh(tp_tt_token *tok, tp_http *h, const tp_profile *p, const char
     char *lp = tp_asprintf("%s.lock", path);
     if (!lp)
         return tp_error_set(err, TP_ENOMEM, 0, "out of memory");
-    int rc = mkdir_parents(lp, err);
+    int rc = tp_mkdir_parents(lp, 0700, err);
     int fd = rc < 0 ? -1 : open(lp, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (rc == 0 && fd < 0)
         rc = tp_error_set(err, TP_EIO, errno, "%s: %s", lp, strerror(errno));

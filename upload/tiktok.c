@@ -20,6 +20,7 @@
 #include "upload/http.h"
 #include "upload/tt_json.h"
 #include "upload/tt_limits.h"
+#include "util/path.h"
 #include "util/srcfile.h"
 #include "util/tp_util.h"
 
@@ -124,12 +125,8 @@ int tp_tt_caption(char **out, const char *path, const char *tmpl, tp_error *err)
         rc = tp_error_set(err, TP_ENOMEM, 0, "out of memory");
         goto out;
     }
-    const char *base = strrchr(path, '/');
-    base = base ? base + 1 : path;
-    const char *dot = strrchr(base, '.');
-    size_t stem_len = dot && dot != base ? (size_t)(dot - base) : strlen(base);
-    stem = tp_asprintf("%.*s", (int)stem_len, base);
-    side = tp_asprintf("%.*s.txt", (int)(base - path + (long)stem_len), path);
+    stem = tp_path_stem(path);
+    side = tp_path_sidecar(path, ".txt");
     if (!stem || !side) {
         rc = tp_error_set(err, TP_ENOMEM, 0, "out of memory");
         goto out;

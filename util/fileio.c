@@ -135,3 +135,71 @@ unsigned tp_output_mode_fd(int fd)
         return 0666;
     return (unsigned)(st.st_mode & 0666);
 }
+
+/* The bytes of in, from offset 0, written to out. */
+static int copy_bytes(int in, const char *src, int out, const char *dst, const tp_cancel *cancel,
+                      tp_error *err)
+{
+    int rc = 0;
+    int64_t pos = 0;
+    char *buf = malloc(1 << 20);
+    if (!buf)
+        return tp_error_set(err, TP_ENOMEM, 0, "out of memory");
+    for (;;) {
+        if (tp_cancel_requested(cancel)) {
+            rc = tp_error_set(err, TP_ECANCELED, 0, "%s: canceled", src);
+            break;
+        }
+        /* pread: the descriptor is shared with other readers of the source. */
+        ssize_t n = pread(in, buf, 1 << 20, (off_t)pos);
+        if (n == 0)
+            break;
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            rc = tp_error_set(err, TP_EIO, errno, "%s: read error: %s", src, strerror(errno));
+            break;
+        }
+        pos += n;
+        for (ssize_t off = 0; off < n && rc == 0;) {
+            ssize_t w = write(out, buf + off, (size_t)(n - off));
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w < 0)
+                rc = tp_error_set(err, TP_EIO, errno, "%s: write error: %s", dst, strerror(errno));
+            else
+                off += w;
+        }
+        if (rc < 0)
+            break;
+    }
+    free(buf);
+    return rc;
+}
+
+int tp_copy_fd(int in, const char *src, int out, const char *dst, const tp_cancel *cancel,
+               tp_error *err)
+{
+    int rc = copy_bytes(in, src, out, dst, cancel, err);
+    /* EINVAL: out is something that cannot be synced (a pipe); its bytes are written. */
+    if (rc == 0 && fsync(out) < 0 && errno != EINVAL)
+        rc = tp_error_set(err, TP_EIO, errno, "%s: write error: %s", dst, strerror(errno));
+    return rc;
+}
+
+int tp_copy_file(int in, const char *src, const char *dst, unsigned mode, tp_copy_fn copy,
+                 void *payload, tp_error *err)
+{
+    int out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, (mode_t)mode);
+    if (out < 0)
+        return tp_error_set(err, TP_EIO, errno, "%s: cannot create: %s", dst, strerror(errno));
+    int rc = copy ? copy(in, src, out, dst, payload, err)
+                  : copy_bytes(in, src, out, dst, (const tp_cancel *)payload, err);
+    if (rc == 0 && fsync(out) < 0)
+        rc = tp_error_set(err, TP_EIO, errno, "%s: fsync failed: %s", dst, strerror(errno));
+    if (close(out) < 0 && rc == 0)
+        rc = tp_error_set(err, TP_EIO, errno, "%s: write failed: %s", dst, strerror(errno));
+    if (rc < 0)
+        unlink(dst);
+    return rc;
+}

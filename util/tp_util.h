@@ -44,9 +44,15 @@ char *tp_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Levenshtein distance, capped at 255; for "did you mean". */
 int tp_edit_distance(const char *a, const char *b);
 
+/* Greatest common divisor, never negative (0 when both are 0); for reducing ratios. */
+int64_t tp_gcd64(int64_t a, int64_t b);
+
 /* Monotonic and wall clocks in seconds. */
 double tp_now_monotonic(void);
 double tp_now_wall(void);
+/* Epoch seconds t as ISO 8601 UTC with milliseconds: 2026-11-26T01:02:03.456Z (24 bytes and
+ * the NUL; size 32 is plenty). Thread-safe. */
+void tp_iso8601(char *buf, size_t size, double t);
 
 /* Number of online CPUs, at least 1. */
 int tp_cpu_count(void);
@@ -113,4 +119,23 @@ unsigned tp_output_mode(const char *src);
 /* The same for the source's open descriptor (the file that was checked, not whatever the name
  * holds now). */
 unsigned tp_output_mode_fd(int fd);
+
+/* Copy all of in (read with pread from offset 0: the descriptor may be shared with other
+ * readers) to out, then fsync out. src and dst name them in messages; cancel (may be NULL)
+ * non-zero stops the copy with TP_ECANCELED. 0, or TP_EIO / TP_ENOMEM / TP_ECANCELED with err
+ * filled. Thread-safe. */
+int tp_copy_fd(int in, const char *src, int out, const char *dst, const tp_cancel *cancel,
+               tp_error *err);
+/* The step of tp_copy_file that moves the bytes from in to out (both open): 0, or a negative
+ * TP_E* code with err filled. */
+typedef int (*tp_copy_fn)(int in, const char *src, int out, const char *dst, void *payload,
+                          tp_error *err);
+/* Copy in into a new file dst: created with O_CREAT|O_EXCL|O_NOFOLLOW and mode (the umask
+ * applies), so an existing name or a planted symlink is never opened or written through; filled
+ * by copy(…, payload, …) or, when copy is NULL, with all of in as tp_copy_fd does (payload, when
+ * not NULL, is then its `const tp_cancel *` token); fsync'ed and closed, a failed close
+ * counting as a failed write. A dst it created is removed again when the copy fails. 0, or a
+ * negative TP_E* code with err filled. Thread-safe. */
+int tp_copy_file(int in, const char *src, const char *dst, unsigned mode, tp_copy_fn copy,
+                 void *payload, tp_error *err);
 #endif

@@ -191,6 +191,25 @@ double tp_now_wall(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+void tp_iso8601(char *buf, size_t size, double t)
+{
+    time_t secs = (time_t)t;
+    struct tm tm;
+    gmtime_r(&secs, &tm);
+    size_t n = strftime(buf, size, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(buf + n, size - n, ".%03dZ", (int)((t - (double)secs) * 1000.0) % 1000);
+}
+
+int64_t tp_gcd64(int64_t a, int64_t b)
+{
+    while (b) {
+        int64_t t = a % b;
+        a = b;
+        b = t;
+    }
+    return a < 0 ? -a : a;
+}
+
 int tp_cpu_count(void)
 {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
