@@ -3,8 +3,7 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "cli/cli.h"
-#include "util/tp_util.h"
+#include "cli.h"
 
 enum { OPT_STATE = TP_OPT_USER, OPT_QUEUE };
 
@@ -45,7 +44,7 @@ static void print_files(const char *title, const cJSON *arr)
     const cJSON *it;
     cJSON_ArrayForEach(it, arr)
     {
-        print_line(tp_asprintf("  %s [%s, %s]: %s",
+        print_line(tp_cli_asprintf("  %s [%s, %s]: %s",
                                cJSON_GetStringValue(cJSON_GetObjectItem(it, "path")),
                                cJSON_GetStringValue(cJSON_GetObjectItem(it, "stage")),
                                cJSON_GetStringValue(cJSON_GetObjectItem(it, "error")),
@@ -70,7 +69,7 @@ static void print_queue(const cJSON *doc)
     cJSON_ArrayForEach(it, cJSON_GetObjectItem(ip, "by_worker"))
     {
         /* Consumer names are whatever a Redis client named itself. */
-        print_line(tp_asprintf("    %-26s %d", it->string, (int)it->valuedouble));
+        print_line(tp_cli_asprintf("    %-26s %d", it->string, (int)it->valuedouble));
     }
     printf("  %-28s %d\n", "done", (int)num(doc, "done"));
     printf("  %-28s %d\n", "failed (will be retried)", (int)num(doc, "failed"));
@@ -94,7 +93,7 @@ static void print_queue(const cJSON *doc)
         printf("workers (idle = seconds since the worker last talked to the queue):\n");
         cJSON_ArrayForEach(it, cJSON_GetObjectItem(doc, "workers"))
         {
-            print_line(tp_asprintf("  %-28s pending %d, idle %.0f s",
+            print_line(tp_cli_asprintf("  %-28s pending %d, idle %.0f s",
                                    cJSON_GetStringValue(cJSON_GetObjectItem(it, "name")),
                                    (int)num(it, "pending"), num(it, "idle")));
         }
@@ -103,7 +102,7 @@ static void print_queue(const cJSON *doc)
         printf("dead letters (latest first):\n");
         cJSON_ArrayForEach(it, cJSON_GetObjectItem(doc, "dead_letters"))
         {
-            print_line(tp_asprintf("  %s [%s, %d attempt(s)]: %s",
+            print_line(tp_cli_asprintf("  %s [%s, %d attempt(s)]: %s",
                                    cJSON_GetStringValue(cJSON_GetObjectItem(it, "path")),
                                    cJSON_GetStringValue(cJSON_GetObjectItem(it, "error_code")),
                                    (int)num(it, "attempts"),
@@ -156,7 +155,7 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
         goto out;
     }
     if (!state)
-        state = state_buf = tp_asprintf("%s/tokprep.db", workdir);
+        state = state_buf = tp_cli_asprintf("%s/tokprep.db", workdir);
     if (tp_pipeline_status(&report, state, &err) < 0) {
         fprintf(stderr, "tokprep: %s\n", err.message);
         rc = TP_EXIT_ERROR;

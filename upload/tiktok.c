@@ -1135,6 +1135,11 @@ static int source_info(int fd, const char *path, int64_t *size, const char **cty
     return 0;
 }
 
+const tp_profile *tp_tiktok_profile(const tp_tiktok *tt)
+{
+    return tt->p;
+}
+
 int tp_tiktok_post_file(tp_tiktok_result *out, tp_tiktok *tt, const char *path,
                         const tp_tiktok_post_options *opts, tp_error *err)
 {
