@@ -22,14 +22,18 @@ static const tp_cli_option options[] = {
     {NULL, 0, NULL, NULL, 0},
 };
 
-/* The terminal progress line of the file being fitted (stderr; only on a terminal). The
- * library never runs two progress callbacks at once. */
+/* The terminal progress line of the files being fitted (stderr; only on a terminal): one entry
+ * per file in flight (-j is at most 256). The library never runs two progress callbacks at
+ * once. */
 typedef struct {
     size_t index;
     double started, last_print;
-    bool active;
-} progress_state;
+    bool used;
+} file_progress;
 
+typedef struct {
+    file_progress files[256];
+} progress_state;
 /* The per-file report: counts, and the --json document built as results arrive. */
 typedef struct {
     progress_state progress;
@@ -41,20 +45,32 @@ typedef struct {
 
 static void on_progress(const tp_fit_files_progress *ev, void *payload)
 {
-    progress_state *ps = &((report *)payload)->progress;
+    progress_state *st = &((report *)payload)->progress;
+    size_t k, free_k = TP_ARRAY_LEN(st->files);
+    for (k = 0; k < TP_ARRAY_LEN(st->files); k++) {
+        if (st->files[k].used && st->files[k].index == ev->index)
+            break;
+        if (!st->files[k].used && free_k == TP_ARRAY_LEN(st->files))
+            free_k = k;
+    }
     if (ev->done) {
+        if (k < TP_ARRAY_LEN(st->files))
+            st->files[k].used = false;
         fputs("\r\033[K", stderr);
         fflush(stderr);
-        ps->active = false;
         return;
     }
     double now = tp_cli_monotonic();
-    if (!ps->active || ps->index != ev->index) {
-        ps->active = true;
-        ps->index = ev->index;
-        ps->started = now;
-        ps->last_print = 0;
+    if (k == TP_ARRAY_LEN(st->files)) {
+        if (free_k == TP_ARRAY_LEN(st->files))
+            return;
+        k = free_k;
+        st->files[k].used = true;
+        st->files[k].index = ev->index;
+        st->files[k].started = now;
+        st->files[k].last_print = 0;
     }
+    file_progress *ps = &st->files[k];
     if (now - ps->last_print < 0.2 && ev->fraction < 1.0)
         return;
     ps->last_print = now;

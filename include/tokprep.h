@@ -229,8 +229,8 @@ typedef struct tp_check_files_item {
 } tp_check_files_item;
 
 /* Called on the thread that called tp_check_files(), once per file, in input order (never
- * concurrently), as soon as that file and all before it are done. Keep it short: workers wait
- * for free queue room while it runs. */
+ * concurrently), as soon as that file and all before it are done. Workers go on checking while
+ * it runs; its item's memory is released when it returns. */
 typedef void (*tp_check_files_cb)(const tp_check_files_item *item, void *payload);
 
 typedef struct tp_check_files_options {
