@@ -12,7 +12,6 @@
 #include <time.h>
 #include <unistd.h>
 
-
 int tp_cli_parser_init(tp_cli_parser *p, const tp_cli_command *cmd)
 {
     size_t n = 0;

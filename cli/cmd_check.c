@@ -31,8 +31,8 @@ static const tp_cli_option options[] = {
 typedef struct {
     bool json, color;
     size_t counts[4], remux, transcode, n;
-    cJSON *files;    /* --json: the file objects, in order */
-    FILE *junit;     /* --junit: the testcases, in order (a memory stream) */
+    cJSON *files; /* --json: the file objects, in order */
+    FILE *junit;  /* --junit: the testcases, in order (a memory stream) */
     char *junit_buf;
     size_t junit_len;
     bool oom;
@@ -362,8 +362,8 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
     /* The library walks the folders and probes on worker threads; results come back here in
      * input order as they complete: -j changes speed, never order. */
     const double t0 = tp_cli_monotonic();
-    if (tp_check_files(&sum, profile, (const char *const *)(argv + optind),
-                       (size_t)(argc - optind), &opts, &err) < 0) {
+    if (tp_check_files(&sum, profile, (const char *const *)(argv + optind), (size_t)(argc - optind),
+                       &opts, &err) < 0) {
         fprintf(stderr, "tokprep check: %s\n", err.message);
         rc = TP_EXIT_ERROR;
         goto out;
@@ -404,8 +404,8 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
     } else {
         printf("%zu file%s: %zu pass, %zu fix (%zu remux, %zu transcode), %zu reject, "
                "%zu error (%.2f s)\n",
-               rp.n, rp.n == 1 ? "" : "s", counts[0], counts[1], rp.remux, rp.transcode,
-               counts[2], counts[3], total);
+               rp.n, rp.n == 1 ? "" : "s", counts[0], counts[1], rp.remux, rp.transcode, counts[2],
+               counts[3], total);
         print_skipped(sum.non_media, sum.symlinks);
     }
     if (junit && write_junit(junit, &rp, tp_profile_name(profile), total) < 0)

@@ -327,8 +327,7 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
         /* -o naming a file: said once, before any work (not "does not exist" per input). */
         struct stat od;
         if (!dry_run && stat(outdir, &od) == 0 && !S_ISDIR(od.st_mode))
-            fprintf(stderr, "tokprep fit: %s: %s (-o names the folder where outputs go)\n",
-                    outdir,
+            fprintf(stderr, "tokprep fit: %s: %s (-o names the folder where outputs go)\n", outdir,
                     S_ISREG(od.st_mode) ? "is a file, not a folder" : "exists and is not a folder");
         else
             fprintf(stderr, "tokprep fit: %s\n", err.message);
@@ -369,12 +368,12 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
     if (!json && sum.non_media)
         printf("%zu non-media file%s skipped\n", sum.non_media, sum.non_media == 1 ? "" : "s");
     if (!json && sum.symlinks)
-        printf("%zu symbolic link%s skipped (not followed; see --follow-symlinks)\n",
-               sum.symlinks, sum.symlinks == 1 ? "" : "s");
-    rc = *cancel        ? TP_EXIT_INTERRUPTED
-         : rp.n_fail    ? TP_EXIT_ERROR
-         : rp.n_reject  ? TP_EXIT_FAIL
-                        : TP_EXIT_OK;
+        printf("%zu symbolic link%s skipped (not followed; see --follow-symlinks)\n", sum.symlinks,
+               sum.symlinks == 1 ? "" : "s");
+    rc = *cancel       ? TP_EXIT_INTERRUPTED
+         : rp.n_fail   ? TP_EXIT_ERROR
+         : rp.n_reject ? TP_EXIT_FAIL
+                       : TP_EXIT_OK;
 out:
     cJSON_Delete(doc);
     tp_error_clear(&err);

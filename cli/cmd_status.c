@@ -45,10 +45,10 @@ static void print_files(const char *title, const cJSON *arr)
     cJSON_ArrayForEach(it, arr)
     {
         print_line(tp_cli_asprintf("  %s [%s, %s]: %s",
-                               cJSON_GetStringValue(cJSON_GetObjectItem(it, "path")),
-                               cJSON_GetStringValue(cJSON_GetObjectItem(it, "stage")),
-                               cJSON_GetStringValue(cJSON_GetObjectItem(it, "error")),
-                               cJSON_GetStringValue(cJSON_GetObjectItem(it, "reason"))));
+                                   cJSON_GetStringValue(cJSON_GetObjectItem(it, "path")),
+                                   cJSON_GetStringValue(cJSON_GetObjectItem(it, "stage")),
+                                   cJSON_GetStringValue(cJSON_GetObjectItem(it, "error")),
+                                   cJSON_GetStringValue(cJSON_GetObjectItem(it, "reason"))));
     }
 }
 
@@ -94,8 +94,8 @@ static void print_queue(const cJSON *doc)
         cJSON_ArrayForEach(it, cJSON_GetObjectItem(doc, "workers"))
         {
             print_line(tp_cli_asprintf("  %-28s pending %d, idle %.0f s",
-                                   cJSON_GetStringValue(cJSON_GetObjectItem(it, "name")),
-                                   (int)num(it, "pending"), num(it, "idle")));
+                                       cJSON_GetStringValue(cJSON_GetObjectItem(it, "name")),
+                                       (int)num(it, "pending"), num(it, "idle")));
         }
     }
     if (cJSON_GetArraySize(cJSON_GetObjectItem(doc, "dead_letters")) > 0) {
@@ -103,10 +103,10 @@ static void print_queue(const cJSON *doc)
         cJSON_ArrayForEach(it, cJSON_GetObjectItem(doc, "dead_letters"))
         {
             print_line(tp_cli_asprintf("  %s [%s, %d attempt(s)]: %s",
-                                   cJSON_GetStringValue(cJSON_GetObjectItem(it, "path")),
-                                   cJSON_GetStringValue(cJSON_GetObjectItem(it, "error_code")),
-                                   (int)num(it, "attempts"),
-                                   cJSON_GetStringValue(cJSON_GetObjectItem(it, "reason"))));
+                                       cJSON_GetStringValue(cJSON_GetObjectItem(it, "path")),
+                                       cJSON_GetStringValue(cJSON_GetObjectItem(it, "error_code")),
+                                       (int)num(it, "attempts"),
+                                       cJSON_GetStringValue(cJSON_GetObjectItem(it, "reason"))));
         }
     }
 }

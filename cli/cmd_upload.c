@@ -35,8 +35,7 @@ static void save_resume(const progress_state *ps, const tp_tiktok_resume *rs)
 {
     tp_error err = TP_ERROR_INIT;
     if (tp_tiktok_resume_save(ps->resume_file, rs, &err) < 0)
-        tp_log(TP_LOG_WARN, "%s: cannot save the resume state: %s", ps->resume_file,
-               err.message);
+        tp_log(TP_LOG_WARN, "%s: cannot save the resume state: %s", ps->resume_file, err.message);
     tp_error_clear(&err);
 }
 
@@ -100,10 +99,10 @@ static void print_human(const char *path, int rc, const tp_tiktok_result *r, con
         line = tp_cli_asprintf("tokprep upload: %s", err->message);
     else if (r->still_processing)
         line = tp_cli_asprintf("%s: uploaded, TikTok still processing (status %s, publish_id %s)",
-                           path, r->status, r->publish_id);
+                               path, r->status, r->publish_id);
     else if (r->post_id)
         line = tp_cli_asprintf("%s: %s (publish_id %s, post_id %lld)", path, r->status,
-                           r->publish_id, r->post_id);
+                               r->publish_id, r->post_id);
     else
         line = tp_cli_asprintf("%s: %s (publish_id %s)", path, r->status, r->publish_id);
     char *shown = tp_str_printable(line);

@@ -234,14 +234,14 @@ typedef struct tp_check_files_item {
 typedef void (*tp_check_files_cb)(const tp_check_files_item *item, void *payload);
 
 typedef struct tp_check_files_options {
-    unsigned version;       /* TP_CHECK_FILES_OPTIONS_VERSION */
-    unsigned threads;       /* files checked at once; 0 = the profile's pipeline.probe_workers
-                             * (which defaults to the number of cores) */
-    int deep;               /* as tp_check_options.deep */
-    int follow_symlinks;    /* follow symbolic links found in folders, never out of the folder
-                             * (default: not followed, counted in the summary) */
+    unsigned version;          /* TP_CHECK_FILES_OPTIONS_VERSION */
+    unsigned threads;          /* files checked at once; 0 = the profile's pipeline.probe_workers
+                                * (which defaults to the number of cores) */
+    int deep;                  /* as tp_check_options.deep */
+    int follow_symlinks;       /* follow symbolic links found in folders, never out of the folder
+                                * (default: not followed, counted in the summary) */
     tp_check_files_cb on_file; /* may be NULL (then only the summary is filled) */
-    void *payload;          /* passed to on_file */
+    void *payload;             /* passed to on_file */
     /* Non-zero: abandon the probes in flight and the ones not started (each is then reported
      * with its error, TP_ECANCELED). May be NULL; only read. (To become the library's
      * cancellation token type.) */
@@ -249,7 +249,10 @@ typedef struct tp_check_files_options {
 } tp_check_files_options;
 
 #define TP_CHECK_FILES_OPTIONS_VERSION 1
-#define TP_CHECK_FILES_OPTIONS_INIT {.version = TP_CHECK_FILES_OPTIONS_VERSION}
+#define TP_CHECK_FILES_OPTIONS_INIT                                                                \
+    {                                                                                              \
+        .version = TP_CHECK_FILES_OPTIONS_VERSION                                                  \
+    }
 /* Fill opts with TP_CHECK_FILES_OPTIONS_INIT; TP_EINVAL for an unknown version. */
 TP_EXTERN int tp_check_files_options_init(tp_check_files_options *opts, unsigned version);
 
@@ -270,8 +273,8 @@ typedef struct tp_files_summary {
  * started) with err filled and nothing reported. opts may be NULL (defaults). Thread-safe:
  * calls may run at once, sharing one profile. */
 TP_EXTERN int tp_check_files(tp_files_summary *summary, const tp_profile *profile,
-                             const char *const *paths, size_t n,
-                             const tp_check_files_options *opts, tp_error *err);
+                             const char *const *paths, size_t n, const tp_check_files_options *opts,
+                             tp_error *err);
 
 /* === end section: check ================================================================ */
 
@@ -316,29 +319,29 @@ typedef struct tp_fit_plan_part {
 
 /* What fitting a file does (or, in a dry run, would do). Plain data owned by the call. */
 typedef struct tp_fit_plan_info {
-    tp_action action;            /* NONE (copy/link), REMUX, TRANSCODE */
+    tp_action action; /* NONE (copy/link), REMUX, TRANSCODE */
     /* TRANSCODE: the encoder's settings (from the profile's fix section) and the filter graph */
     int width, height;
     int fps_num, fps_den;
     int crf;
-    int64_t video_maxrate;       /* bit/s */
-    int64_t video_bufsize;       /* bit */
-    int64_t audio_bitrate;       /* bit/s; 0 = no audio */
+    int64_t video_maxrate; /* bit/s */
+    int64_t video_bufsize; /* bit */
+    int64_t audio_bitrate; /* bit/s; 0 = no audio */
     int audio_sample_rate, audio_channels;
-    const char *fill;            /* "blur", "pad", "crop" */
-    const char *filter;          /* the video filter graph */
+    const char *fill;                            /* "blur", "pad", "crop" */
+    const char *filter;                          /* the video filter graph */
     int crop_x, crop_y, crop_width, crop_height; /* fix.autocrop: the picture inside burned-in
                                                   * bars; crop_width 0 = none */
-    double duration;             /* total output seconds */
-    double trim_end;             /* > 0: the output ends here (fix.too_long=trim) */
-    double hold_until;           /* > 0: the last frame is held until here (fix.too_short) */
-    size_t n_parts;              /* > 1: split into parts */
+    double duration;                             /* total output seconds */
+    double trim_end;                             /* > 0: the output ends here (fix.too_long=trim) */
+    double hold_until; /* > 0: the last frame is held until here (fix.too_short) */
+    size_t n_parts;    /* > 1: split into parts */
     const tp_fit_plan_part *parts;
 } tp_fit_plan_info;
 
 /* One file of tp_fit_files(). Pointers are owned by the call, valid during the callback. */
 typedef struct tp_fit_files_item {
-    size_t index;          /* position in the walk's order, from 0 */
+    size_t index; /* position in the walk's order, from 0 */
     const char *path;
     /* ERROR (unreadable, failed, not started), REJECT (the profile refuses it: reason), else
      * the check's verdict (PASS, FIX) */
@@ -377,7 +380,7 @@ typedef struct tp_fit_files_options {
     int follow_symlinks;     /* as tp_check_files_options */
     tp_fit_files_cb on_file; /* in input order, on the calling thread; may be NULL */
     tp_fit_files_progress_cb progress; /* may be NULL; not called in a dry run */
-    void *payload;           /* passed to both callbacks */
+    void *payload;                     /* passed to both callbacks */
     /* Non-zero: fits in flight stop (temporary outputs removed), files not started are
      * reported with canceled set. May be NULL; only read. (To become the library's
      * cancellation token type.) */
@@ -385,7 +388,10 @@ typedef struct tp_fit_files_options {
 } tp_fit_files_options;
 
 #define TP_FIT_FILES_OPTIONS_VERSION 1
-#define TP_FIT_FILES_OPTIONS_INIT {.version = TP_FIT_FILES_OPTIONS_VERSION}
+#define TP_FIT_FILES_OPTIONS_INIT                                                                  \
+    {                                                                                              \
+        .version = TP_FIT_FILES_OPTIONS_VERSION                                                    \
+    }
 /* Fill opts with TP_FIT_FILES_OPTIONS_INIT; TP_EINVAL for an unknown version. */
 TP_EXTERN int tp_fit_files_options_init(tp_fit_files_options *opts, unsigned version);
 
@@ -529,8 +535,7 @@ typedef struct tp_auth_info tp_auth_info;
 
 /* The profile's token file path into buf (size bytes). 0, or TP_ECONFIG (no home, path too
  * long). Thread-safe. */
-TP_EXTERN int tp_auth_token_path(char *buf, size_t size, const tp_profile *profile,
-                                 tp_error *err);
+TP_EXTERN int tp_auth_token_path(char *buf, size_t size, const tp_profile *profile, tp_error *err);
 
 typedef struct tp_auth_login_options {
     unsigned version;     /* TP_AUTH_LOGIN_OPTIONS_VERSION */
@@ -547,7 +552,10 @@ typedef struct tp_auth_login_options {
 } tp_auth_login_options;
 
 #define TP_AUTH_LOGIN_OPTIONS_VERSION 1
-#define TP_AUTH_LOGIN_OPTIONS_INIT {.version = TP_AUTH_LOGIN_OPTIONS_VERSION, .wait = 300.0}
+#define TP_AUTH_LOGIN_OPTIONS_INIT                                                                 \
+    {                                                                                              \
+        .version = TP_AUTH_LOGIN_OPTIONS_VERSION, .wait = 300.0                                    \
+    }
 /* Fill opts with TP_AUTH_LOGIN_OPTIONS_INIT; TP_EINVAL for an unknown version. */
 TP_EXTERN int tp_auth_login_options_init(tp_auth_login_options *opts, unsigned version);
 

@@ -19,8 +19,8 @@
 /* ---- the ordered pool ---------------------------------------------------------------- */
 
 typedef struct {
-    size_t n, next;  /* items, and the next one a worker takes */
-    bool *done;      /* done[i]: item i is finished (guarded by lock) */
+    size_t n, next; /* items, and the next one a worker takes */
+    bool *done;     /* done[i]: item i is finished (guarded by lock) */
     bool stop_taking_on_cancel;
     const volatile int *cancel;
     void (*work)(void *ctx, size_t i);
@@ -58,8 +58,7 @@ static void *pool_worker(void *arg)
  * inline_fallback: when no thread starts, work here (else TP_EINTERNAL, nothing delivered). */
 static int pool_run(size_t n, unsigned threads, bool stop_taking_on_cancel,
                     const volatile int *cancel, void (*work)(void *, size_t),
-                    void (*deliver)(void *, size_t), void *ctx, bool inline_fallback,
-                    tp_error *err)
+                    void (*deliver)(void *, size_t), void *ctx, bool inline_fallback, tp_error *err)
 {
     pool p = {.n = n,
               .stop_taking_on_cancel = stop_taking_on_cancel,
@@ -183,9 +182,8 @@ static void check_deliver(void *ctx, size_t i)
     tp_error_clear(&s->err);
 }
 
-int tp_check_files(tp_files_summary *summary, const tp_profile *profile,
-                   const char *const *paths, size_t n, const tp_check_files_options *opts,
-                   tp_error *err)
+int tp_check_files(tp_files_summary *summary, const tp_profile *profile, const char *const *paths,
+                   size_t n, const tp_check_files_options *opts, tp_error *err)
 {
     static const tp_check_files_options defaults = TP_CHECK_FILES_OPTIONS_INIT;
     const tp_check_files_options *o = opts ? opts : &defaults;
@@ -209,7 +207,7 @@ int tp_check_files(tp_files_summary *summary, const tp_profile *profile,
     unsigned threads = o->threads;
     if (threads == 0)
         threads = profile->pipeline.probe_workers > 0 ? (unsigned)profile->pipeline.probe_workers
-                                                       : (unsigned)tp_cpu_count();
+                                                      : (unsigned)tp_cpu_count();
     if (!(r.slots = calloc(list.n ? list.n : 1, sizeof(*r.slots)))) {
         rc = tp_error_set(err, TP_ENOMEM, 0, "out of memory");
         goto out;
@@ -270,10 +268,8 @@ static void fit_progress(double fraction, double fps, void *payload)
 {
     fit_progress_ctx *pc = payload;
     fit_run *r = pc->run;
-    tp_fit_files_progress ev = {.index = pc->index,
-                                .path = r->jobs[pc->index].path,
-                                .fraction = fraction,
-                                .fps = fps};
+    tp_fit_files_progress ev = {
+        .index = pc->index, .path = r->jobs[pc->index].path, .fraction = fraction, .fps = fps};
     pthread_mutex_lock(&r->progress_lock);
     r->opts->progress(&ev, r->opts->payload);
     pthread_mutex_unlock(&r->progress_lock);
@@ -292,8 +288,8 @@ static void fit_work(void *ctx, size_t i)
         job->rc = TP_EIO;
         return;
     }
-    job->rc = tp_check_fd_for_fit(&job->media, &job->check, fd, job->path, r->profile,
-                                  o->cancel, &job->err);
+    job->rc = tp_check_fd_for_fit(&job->media, &job->check, fd, job->path, r->profile, o->cancel,
+                                  &job->err);
     if (job->rc < 0)
         goto out;
     job->probed = true;
@@ -502,8 +498,7 @@ int tp_fit_files(tp_files_summary *summary, const tp_profile *profile, const cha
     if (threads == 0)
         threads = profile->pipeline.fit_workers > 0 ? (unsigned)profile->pipeline.fit_workers : 1;
     /* A cancel stops taking new files; those not started are reported as canceled. */
-    if ((rc = pool_run(list.n, threads, true, o->cancel, fit_work, fit_deliver, &r, true, err)) <
-        0)
+    if ((rc = pool_run(list.n, threads, true, o->cancel, fit_work, fit_deliver, &r, true, err)) < 0)
         goto out;
     fill_summary(summary, &list);
 out:

@@ -73,8 +73,8 @@ static int begin(char path[4096], tp_http **http, const tp_profile *profile, tp_
     return tp_http_new(http, err);
 }
 
-int tp_auth_login(tp_auth_info **out, const tp_profile *profile,
-                  const tp_auth_login_options *opts, tp_error *err)
+int tp_auth_login(tp_auth_info **out, const tp_profile *profile, const tp_auth_login_options *opts,
+                  tp_error *err)
 {
     static const tp_auth_login_options defaults = TP_AUTH_LOGIN_OPTIONS_INIT;
     const tp_auth_login_options *o = opts ? opts : &defaults;

@@ -56,9 +56,9 @@ static void test_check_files_order_and_counts(void **state)
     char dir[] = "/tmp/tp_batch_XXXXXX";
     assert_non_null(mkdtemp(dir));
     char a[600], b[600], c[600], link[600], missing[600];
-    snprintf(a, sizeof(a), "%s/a.mp4", dir);     /* media name, HTML content: an error item */
-    snprintf(b, sizeof(b), "%s/b.txt", dir);     /* neither: counted as non-media */
-    snprintf(c, sizeof(c), "%s/c.mov", dir);     /* media name, text content: an error item */
+    snprintf(a, sizeof(a), "%s/a.mp4", dir);       /* media name, HTML content: an error item */
+    snprintf(b, sizeof(b), "%s/b.txt", dir);       /* neither: counted as non-media */
+    snprintf(c, sizeof(c), "%s/c.mov", dir);       /* media name, text content: an error item */
     snprintf(link, sizeof(link), "%s/d.mp4", dir); /* a symlink in a folder: not followed */
     snprintf(missing, sizeof(missing), "%s/none.mp4", dir);
     write_file(a, "<!DOCTYPE html><html></html>\n");
