@@ -1,5 +1,5 @@
 /* Shared CLI plumbing: options-table-driven getopt_long, generated help, profile opening. */
-#include "cli/cli.h"
+#include "cli.h"
 
 #include <getopt.h>
 #include <signal.h>
@@ -9,9 +9,8 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
-
-#include "util/tp_util.h"
 
 int tp_cli_parser_init(tp_cli_parser *p, const tp_cli_command *cmd)
 {
@@ -295,4 +294,21 @@ tp_cancel *tp_cli_install_interrupt(void)
 bool tp_cli_interrupted(void)
 {
     return interrupt_flag != 0;
+}
+
+char *tp_cli_asprintf(const char *fmt, ...)
+{
+    va_list ap;
+    char *s = NULL;
+    va_start(ap, fmt);
+    int n = vasprintf(&s, fmt, ap);
+    va_end(ap);
+    return n < 0 ? NULL : s;
+}
+
+double tp_cli_monotonic(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }

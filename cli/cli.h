@@ -7,7 +7,11 @@
 #include <stdbool.h>
 #include <stdio.h>
 
-#include "tokprep.h"
+#include <tokprep.h>
+
+#ifndef TP_ARRAY_LEN
+#define TP_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+#endif
 
 /* Exit statuses shared by all subcommands (documented in README.md). */
 enum {
@@ -107,6 +111,11 @@ bool tp_cli_interrupted(void);
 /* Install `handler` (or SIG_DFL) for SIGINT and SIGTERM, no flags, empty mask: for commands
  * whose handler must do more than request the token (worker notes which signal it was). */
 void tp_cli_set_signal_handler(void (*handler)(int));
+
+/* Small helpers of the tool itself (the library's own are internal): a malloc'd printf (NULL on
+ * OOM) and the monotonic clock in seconds. */
+char *tp_cli_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+double tp_cli_monotonic(void);
 
 /* The subcommands, defined one per cli/cmd_*.c file. */
 extern const tp_cli_command tp_cmd_check;

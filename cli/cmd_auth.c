@@ -4,10 +4,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "cli/cli.h"
-#include "profiles/profile.h"
-#include "upload/auth.h"
-#include "util/tp_util.h"
+#include "cli.h"
 
 enum { OPT_NO_BROWSER = TP_OPT_USER, OPT_NO_WAIT, OPT_CODE, OPT_WAIT };
 
@@ -34,13 +31,13 @@ static void fmt_time(char *buf, size_t size, int64_t t)
 
 static int do_status(const tp_profile *p, const char *path, bool json)
 {
-    tp_tt_token tok = {0};
+    tp_auth_info *info = NULL;
     tp_error err = TP_ERROR_INIT;
-    int64_t now = (int64_t)tp_now_wall();
-    if (tp_tt_token_load(&tok, path, &err) < 0) {
+    int64_t now = (int64_t)time(NULL);
+    if (tp_auth_status(&info, p, &err) < 0) {
         if (json) {
             cJSON *o = cJSON_CreateObject();
-            cJSON_AddStringToObject(o, "profile", p->name);
+            cJSON_AddStringToObject(o, "profile", tp_profile_name(p));
             cJSON_AddBoolToObject(o, "logged_in", 0);
             cJSON_AddStringToObject(o, "token_file", path);
             cJSON_AddStringToObject(o, "error", tp_error_name(err.code));
@@ -50,22 +47,26 @@ static int do_status(const tp_profile *p, const char *path, bool json)
             cJSON_Delete(o);
         }
         fprintf(stderr, "tokprep auth: %s\n", err.message);
-        return err.code == TP_EAUTH ? TP_EXIT_FAIL : TP_EXIT_ERROR;
+        int rc = err.code == TP_EAUTH ? TP_EXIT_FAIL : TP_EXIT_ERROR;
+        tp_error_clear(&err);
+        return rc;
     }
+    const int64_t expires_at = tp_auth_info_expires_at(info),
+                  refresh_expires_at = tp_auth_info_refresh_expires_at(info);
     char a[64], r[64];
-    fmt_time(a, sizeof(a), tok.expires_at);
-    fmt_time(r, sizeof(r), tok.refresh_expires_at);
-    bool refresh_ok = !tok.refresh_expires_at || tok.refresh_expires_at > now;
+    fmt_time(a, sizeof(a), expires_at);
+    fmt_time(r, sizeof(r), refresh_expires_at);
+    bool refresh_ok = !refresh_expires_at || refresh_expires_at > now;
     if (json) {
         cJSON *o = cJSON_CreateObject();
-        cJSON_AddStringToObject(o, "profile", p->name);
+        cJSON_AddStringToObject(o, "profile", tp_profile_name(p));
         cJSON_AddBoolToObject(o, "logged_in", refresh_ok);
         cJSON_AddStringToObject(o, "token_file", path);
-        cJSON_AddStringToObject(o, "open_id", tok.open_id);
-        cJSON_AddStringToObject(o, "scope", tok.scope);
-        cJSON_AddNumberToObject(o, "expires_at", (double)tok.expires_at);
-        cJSON_AddNumberToObject(o, "refresh_expires_at", (double)tok.refresh_expires_at);
-        cJSON_AddBoolToObject(o, "access_token_valid", tok.expires_at > now);
+        cJSON_AddStringToObject(o, "open_id", tp_auth_info_open_id(info));
+        cJSON_AddStringToObject(o, "scope", tp_auth_info_scope(info));
+        cJSON_AddNumberToObject(o, "expires_at", (double)expires_at);
+        cJSON_AddNumberToObject(o, "refresh_expires_at", (double)refresh_expires_at);
+        cJSON_AddBoolToObject(o, "access_token_valid", expires_at > now);
         char *s = cJSON_PrintUnformatted(o);
         printf("%s\n", s ? s : "{}");
         free(s);
@@ -73,13 +74,13 @@ static int do_status(const tp_profile *p, const char *path, bool json)
     } else {
         printf("profile:         %s\ntoken file:      %s\nopen_id:         %s\nscopes:          "
                "%s\naccess token:    %s %s\nrefresh token:   %s %s\n",
-               p->name, path, tok.open_id, tok.scope,
-               tok.expires_at > now ? "valid until" : "expired at", a,
-               refresh_ok ? "valid until" : "expired at", tok.refresh_expires_at ? r : "(unknown)");
+               tp_profile_name(p), path, tp_auth_info_open_id(info), tp_auth_info_scope(info),
+               expires_at > now ? "valid until" : "expired at", a,
+               refresh_ok ? "valid until" : "expired at", refresh_expires_at ? r : "(unknown)");
         if (!refresh_ok)
-            printf("Run 'tokprep auth login --profile %s' to log in again.\n", p->name);
+            printf("Run 'tokprep auth login --profile %s' to log in again.\n", tp_profile_name(p));
     }
-    tp_tt_token_clear(&tok);
+    tp_auth_info_free(info);
     return refresh_ok ? TP_EXIT_OK : TP_EXIT_FAIL;
 }
 
@@ -90,12 +91,11 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
     tp_cli_parser parser;
     tp_cli_sets sets = {0};
     tp_profile *p = NULL;
-    tp_http *http = NULL;
-    tp_tt_token tok = {0};
+    tp_auth_info *info = NULL;
     tp_error err = TP_ERROR_INIT;
     const char *profile = NULL;
     bool json = false;
-    tp_tt_login_options lo = {.wait = 300, .out = stdout};
+    tp_auth_login_options lo = TP_AUTH_LOGIN_OPTIONS_INIT;
     int rc = TP_EXIT_OK, c;
     char path[4096];
     if (tp_cli_parser_init(&parser, cmd) < 0)
@@ -107,8 +107,8 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
         case TP_OPT_PROFILE: profile = optarg; break;
         case TP_OPT_SET: tp_cli_sets_add(&sets, optarg); break;
         case TP_OPT_JSON: json = true; break;
-        case OPT_NO_BROWSER: lo.no_browser = true; break;
-        case OPT_NO_WAIT: lo.no_wait = true; break;
+        case OPT_NO_BROWSER: lo.no_browser = 1; break;
+        case OPT_NO_WAIT: lo.no_wait = 1; break;
         case OPT_CODE: lo.code_url = optarg; break;
         case OPT_WAIT: {
             char *end;
@@ -144,7 +144,7 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
     }
     if ((rc = tp_cli_open_profile(&p, profile, &sets)) != 0)
         goto out;
-    if (tp_tt_token_path(path, sizeof(path), p, &err) < 0 || tp_http_new(&http, &err) < 0) {
+    if (tp_auth_token_path(path, sizeof(path), p, &err) < 0) {
         fprintf(stderr, "tokprep auth: %s\n", err.message);
         rc = TP_EXIT_ERROR;
         goto out;
@@ -157,11 +157,11 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
     if (!strcmp(verb, "login")) {
         /* SIGINT/SIGTERM end the wait cleanly: no PATH.pending left behind. */
         lo.cancel = tp_cli_install_interrupt();
-        r = tp_tt_login(&tok, http, p, path, &lo, &err);
+        r = tp_auth_login(&info, p, &lo, &err);
     } else if (!strcmp(verb, "refresh")) {
-        r = tp_tt_refresh(&tok, http, p, path, &err);
+        r = tp_auth_refresh(&info, p, &err);
     } else {
-        r = tp_tt_logout(http, p, path, &err);
+        r = tp_auth_logout(p, &err);
     }
     if (r < 0) {
         fprintf(stderr, "tokprep auth %s: %s\n", verb, err.message);
@@ -174,13 +174,14 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
         printf("Logged out: %s removed.\n", path);
     } else {
         char a[64];
-        fmt_time(a, sizeof(a), tok.expires_at);
+        fmt_time(a, sizeof(a), tp_auth_info_expires_at(info));
         printf("%s: open_id %s, scopes %s; access token valid until %s.\nToken file: %s\n",
-               !strcmp(verb, "login") ? "Logged in" : "Refreshed", tok.open_id, tok.scope, a, path);
+               !strcmp(verb, "login") ? "Logged in" : "Refreshed", tp_auth_info_open_id(info),
+               tp_auth_info_scope(info), a, path);
     }
 out:
-    tp_tt_token_clear(&tok);
-    tp_http_free(http);
+    tp_auth_info_free(info);
+    tp_error_clear(&err);
     tp_profile_free(p);
     tp_cli_sets_free(&sets);
     tp_cli_parser_free(&parser);

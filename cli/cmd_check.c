@@ -2,17 +2,12 @@
  * in input order (human lines, --json, --junit). */
 #include <cjson/cJSON.h>
 #include <errno.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
-#include "cli/cli.h"
-#include "pipeline/scan.h"
-#include "probe/check.h"
-#include "profiles/profile.h"
-#include "util/fifo.h"
-#include "util/tp_util.h"
+#include "cli.h"
 
 enum { OPT_DEEP = TP_OPT_USER, OPT_JUNIT, OPT_FOLLOW, OPT_JOBS = 'j' };
 
@@ -32,51 +27,20 @@ static const tp_cli_option options[] = {
     {NULL, 0, NULL, NULL, 0},
 };
 
+/* What the per-file callback needs and collects: the report is printed as results arrive. */
 typedef struct {
-    const tp_scan_entry *entry;
-    tp_check *check; /* NULL when the scan or the check call failed */
-    tp_error err;    /* scan/check failure: the reason */
-    double seconds;
-    bool done;
-} slot;
+    bool json, color;
+    size_t counts[4], remux, transcode, n;
+    cJSON *files; /* --json: the file objects, in order */
+    FILE *junit;  /* --junit: the testcases, in order (a memory stream) */
+    char *junit_buf;
+    size_t junit_len;
+    bool oom;
+} report;
 
-typedef struct {
-    tp_fifo *queue;
-    const tp_profile *profile;
-    tp_check_options opts;
-    pthread_mutex_t lock;
-    pthread_cond_t cond; /* a slot became done */
-} shared;
-
-static void *worker(void *arg)
+static tp_verdict item_verdict(const tp_check_files_item *it)
 {
-    shared *sh = arg;
-    void *item;
-    while (tp_fifo_pop(sh->queue, &item) == 1) {
-        slot *s = item;
-        double t0 = tp_now_monotonic();
-        tp_check *c = NULL;
-        tp_error err = TP_ERROR_INIT;
-        if (s->entry->error) {
-            tp_error_set(&err, -s->entry->error, 0, "%s", s->entry->message);
-        } else if (tp_check_source(&c, sh->profile, s->entry->path, s->entry->from_dir, &sh->opts,
-                                   &err) < 0) {
-            c = NULL;
-        }
-        pthread_mutex_lock(&sh->lock);
-        s->check = c;
-        s->err = err;
-        s->seconds = tp_now_monotonic() - t0;
-        s->done = true;
-        pthread_cond_broadcast(&sh->cond);
-        pthread_mutex_unlock(&sh->lock);
-    }
-    return NULL;
-}
-
-static tp_verdict slot_verdict(const slot *s)
-{
-    return s->check ? tp_check_verdict(s->check) : TP_VERDICT_ERROR;
+    return it->check ? tp_check_verdict(it->check) : TP_VERDICT_ERROR;
 }
 
 /* "PATH: reason" → "reason": the line already starts with the path. */
@@ -88,18 +52,18 @@ static const char *strip_path(const char *msg, const char *path)
     return msg;
 }
 
-static void print_line(const slot *s, bool color)
+static void print_line(const tp_check_files_item *s, bool color)
 {
     static const char *const sym[] = {"✔", "↻", "✖", "!"};
     static const char *const col[] = {"\033[32m", "\033[33m", "\033[31m", "\033[35m"};
-    const tp_verdict v = slot_verdict(s);
-    const char *path = s->entry->path;
+    const tp_verdict v = item_verdict(s);
+    const char *path = s->path;
     /* A name may hold newlines or escape sequences: one file stays one line, uncoloured. */
     char *shown = tp_str_printable(path), *why = NULL;
     printf("%s%s%s %s", color ? col[v] : "", sym[v], color ? "\033[0m" : "", shown ? shown : "?");
     free(shown);
     if (!s->check || v == TP_VERDICT_ERROR || v == TP_VERDICT_REJECT) {
-        const char *text = !s->check               ? strip_path(s->err.message, path)
+        const char *text = !s->check               ? strip_path(s->error->message, path)
                            : v == TP_VERDICT_ERROR ? strip_path(tp_check_error(s->check), path)
                                                    : tp_check_reason(s->check);
         why = tp_str_printable(text);
@@ -139,7 +103,7 @@ static void print_line(const slot *s, bool color)
     printf("%s\n", first ? "" : ")");
 }
 
-static cJSON *slot_json(const slot *s)
+static cJSON *item_json(const tp_check_files_item *s)
 {
     if (s->check) {
         char *text = tp_check_json(s->check);
@@ -151,12 +115,12 @@ static cJSON *slot_json(const slot *s)
     cJSON *o = cJSON_CreateObject();
     if (!o)
         return NULL;
-    cJSON_AddStringToObject(o, "path", s->entry->path);
+    cJSON_AddStringToObject(o, "path", s->path);
     cJSON_AddStringToObject(o, "verdict", "error");
     cJSON_AddNullToObject(o, "action");
     cJSON_AddArrayToObject(o, "violations");
-    cJSON_AddStringToObject(o, "error", s->err.message);
-    cJSON_AddStringToObject(o, "reason", s->err.message);
+    cJSON_AddStringToObject(o, "error", s->error->message);
+    cJSON_AddStringToObject(o, "reason", s->error->message);
     cJSON_AddNullToObject(o, "media");
     return o;
 }
@@ -196,25 +160,68 @@ static void xml_violations(FILE *f, const tp_check *c, tp_severity which)
     }
 }
 
-static int write_junit(const char *file, const slot *slots, size_t n, const char *profile,
-                       const size_t counts[4], double total)
+/* One testcase of the JUnit report. */
+static void junit_testcase(FILE *f, const tp_check_files_item *s)
+{
+    const tp_verdict v = item_verdict(s);
+    fprintf(f, "    <testcase classname=\"tokprep.check\" name=\"");
+    xml_escaped(f, s->path);
+    fprintf(f, "\" time=\"%.3f\">\n", s->seconds);
+    if (v == TP_VERDICT_ERROR) {
+        const char *msg = s->check ? tp_check_error(s->check) : s->error->message;
+        fprintf(f, "      <error type=\"error\" message=\"");
+        xml_escaped(f, msg);
+        fprintf(f, "\"/>\n");
+    } else if (v == TP_VERDICT_FIX || v == TP_VERDICT_REJECT) {
+        char head[600];
+        if (v == TP_VERDICT_FIX)
+            snprintf(head, sizeof(head), "fix: %s", tp_action_name(tp_check_action(s->check)));
+        else
+            snprintf(head, sizeof(head), "reject: %s", tp_check_reason(s->check));
+        fprintf(f, "      <failure type=\"%s\" message=\"", tp_verdict_name(v));
+        xml_escaped(f, head);
+        fprintf(f, "\">");
+        xml_violations(f, s->check, TP_SEV_ERROR);
+        fprintf(f, "</failure>\n");
+    }
+    if (s->check && v != TP_VERDICT_ERROR) {
+        fprintf(f, "      <system-out>");
+        xml_violations(f, s->check, TP_SEV_WARN);
+        fprintf(f, "</system-out>\n");
+    }
+    fprintf(f, "    </testcase>\n");
+}
+
+/* An unpredictable name next to FILE (O_EXCL: never an existing file or a planted link). */
+static int create_exclusive(char **path_out, const char *file)
+{
+    const char *slash = strrchr(file, '/');
+    char *t = slash ? tp_cli_asprintf("%.*s/.tokprep-junit-XXXXXX.xml", (int)(slash - file), file)
+                    : tp_cli_asprintf(".tokprep-junit-XXXXXX.xml");
+    if (!t)
+        return -1;
+    int fd = mkstemps(t, 4);
+    if (fd < 0) {
+        free(t);
+        return -1;
+    }
+    /* mkstemps makes it 0600; a report is as readable as any file the user writes. */
+    mode_t um = umask(0);
+    umask(um);
+    fchmod(fd, 0666 & ~um);
+    *path_out = t;
+    return fd;
+}
+
+static int write_junit(const char *file, const report *rp, const char *profile, double total)
 {
     /* Written under an unpredictable name next to FILE and renamed over it: a symbolic link
      * planted at FILE is replaced, never written through. */
-    char *dir = tp_strdup(file), *tmp = NULL;
-    char *slash = dir ? strrchr(dir, '/') : NULL;
-    tp_error cerr = TP_ERROR_INIT;
-    int fd = -1;
-    if (slash)
-        *slash = '\0';
-    if (dir)
-        fd = tp_create_exclusive(&tmp, slash ? (dir[0] ? dir : "/") : ".", ".tokprep-junit-",
-                                 ".xml", 0666, &cerr);
-    free(dir);
+    char *tmp = NULL;
+    int fd = create_exclusive(&tmp, file);
     FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
     if (!f) {
-        fprintf(stderr, "tokprep check: cannot write %s: %s\n", file,
-                fd >= 0 ? strerror(errno) : cerr.message);
+        fprintf(stderr, "tokprep check: cannot write %s: %s\n", file, strerror(errno));
         if (fd >= 0) {
             close(fd);
             unlink(tmp);
@@ -222,6 +229,7 @@ static int write_junit(const char *file, const slot *slots, size_t n, const char
         free(tmp);
         return -1;
     }
+    const size_t *counts = rp->counts, n = rp->n;
     fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     fprintf(f,
             "<testsuites name=\"tokprep check\" tests=\"%zu\" failures=\"%zu\" errors=\"%zu\">\n",
@@ -230,36 +238,8 @@ static int write_junit(const char *file, const slot *slots, size_t n, const char
     xml_escaped(f, profile);
     fprintf(f, "\" tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" skipped=\"0\" time=\"%.3f\">\n", n,
             counts[1] + counts[2], counts[3], total);
-    for (size_t i = 0; i < n; i++) {
-        const slot *s = &slots[i];
-        const tp_verdict v = slot_verdict(s);
-        fprintf(f, "    <testcase classname=\"tokprep.check\" name=\"");
-        xml_escaped(f, s->entry->path);
-        fprintf(f, "\" time=\"%.3f\">\n", s->seconds);
-        if (v == TP_VERDICT_ERROR) {
-            const char *msg = s->check ? tp_check_error(s->check) : s->err.message;
-            fprintf(f, "      <error type=\"error\" message=\"");
-            xml_escaped(f, msg);
-            fprintf(f, "\"/>\n");
-        } else if (v == TP_VERDICT_FIX || v == TP_VERDICT_REJECT) {
-            char head[600];
-            if (v == TP_VERDICT_FIX)
-                snprintf(head, sizeof(head), "fix: %s", tp_action_name(tp_check_action(s->check)));
-            else
-                snprintf(head, sizeof(head), "reject: %s", tp_check_reason(s->check));
-            fprintf(f, "      <failure type=\"%s\" message=\"", tp_verdict_name(v));
-            xml_escaped(f, head);
-            fprintf(f, "\">");
-            xml_violations(f, s->check, TP_SEV_ERROR);
-            fprintf(f, "</failure>\n");
-        }
-        if (s->check && v != TP_VERDICT_ERROR) {
-            fprintf(f, "      <system-out>");
-            xml_violations(f, s->check, TP_SEV_WARN);
-            fprintf(f, "</system-out>\n");
-        }
-        fprintf(f, "    </testcase>\n");
-    }
+    if (rp->junit_len)
+        fwrite(rp->junit_buf, 1, rp->junit_len, f);
     fprintf(f, "  </testsuite>\n</testsuites>\n");
     if (fclose(f) != 0 || rename(tmp, file) != 0) {
         fprintf(stderr, "tokprep check: cannot write %s: %s\n", file, strerror(errno));
@@ -269,6 +249,34 @@ static int write_junit(const char *file, const slot *slots, size_t n, const char
     }
     free(tmp);
     return 0;
+}
+
+/* Each file as it is done, in input order: count, print (or collect for --json), and note its
+ * JUnit testcase. */
+static void on_file(const tp_check_files_item *it, void *payload)
+{
+    report *rp = payload;
+    const tp_verdict v = item_verdict(it);
+    rp->n++;
+    rp->counts[v]++;
+    if (v == TP_VERDICT_FIX) {
+        if (tp_check_action(it->check) == TP_ACTION_REMUX)
+            rp->remux++;
+        else
+            rp->transcode++;
+    }
+    if (!rp->json) {
+        print_line(it, rp->color);
+        fflush(stdout);
+    } else {
+        cJSON *o = item_json(it);
+        if (!o || !cJSON_AddItemToArray(rp->files, o)) {
+            cJSON_Delete(o);
+            rp->oom = true;
+        }
+    }
+    if (rp->junit)
+        junit_testcase(rp->junit, it);
 }
 
 /* What the walk left out, so nothing is skipped without a word. */
@@ -286,17 +294,13 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
     tp_cli_parser parser;
     tp_cli_sets sets = {0};
     tp_profile *profile = NULL;
-    tp_scan_list list = TP_SCAN_LIST_INIT;
-    tp_scan_options scan_opts = TP_SCAN_OPTIONS_INIT;
+    tp_check_files_options opts = TP_CHECK_FILES_OPTIONS_INIT;
+    tp_files_summary sum = {0, 0, 0};
     tp_error err = TP_ERROR_INIT;
     const char *profile_name = NULL, *junit = NULL;
-    bool json = false, deep = false;
-    int jobs = 0, rc = TP_EXIT_OK, c;
-    slot *slots = NULL;
-    pthread_t *threads = NULL;
-    int n_threads = 0;
-    shared sh = {0};
-    bool sync_init = false;
+    bool json = false;
+    int rc = TP_EXIT_OK, c;
+    report rp = {0};
     cJSON *doc = NULL;
 
     if (tp_cli_parser_init(&parser, cmd) < 0)
@@ -308,9 +312,9 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
         case TP_OPT_PROFILE: profile_name = optarg; break;
         case TP_OPT_SET: tp_cli_sets_add(&sets, optarg); break;
         case TP_OPT_JSON: json = true; break;
-        case OPT_DEEP: deep = true; break;
+        case OPT_DEEP: opts.deep = 1; break;
         case OPT_JUNIT: junit = optarg; break;
-        case OPT_FOLLOW: scan_opts.follow_symlinks = true; break;
+        case OPT_FOLLOW: opts.follow_symlinks = 1; break;
         case OPT_JOBS: {
             char *end;
             long v = strtol(optarg, &end, 10);
@@ -318,7 +322,7 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
                 rc = tp_cli_usage_error(cmd, "-j needs a number from 1 to 1024, not '%s'", optarg);
                 goto out;
             }
-            jobs = (int)v;
+            opts.threads = (unsigned)v;
             break;
         }
         default: break;
@@ -332,117 +336,59 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
         rc = TP_EXIT_ERROR;
         goto out;
     }
-    if (tp_scan_paths(&list, (const char *const *)(argv + optind), (size_t)(argc - optind),
-                      &scan_opts, &err) < 0) {
-        fprintf(stderr, "tokprep check: %s\n", err.message);
-        rc = TP_EXIT_ERROR;
-        goto out;
-    }
-    if (list.n == 0)
-        fprintf(stderr, "tokprep check: no media files found\n");
-
-    /* SIGINT/SIGTERM set the shared flag; workers pass it to the probe as the cancel token. */
-    tp_cancel *cancel = tp_cli_install_interrupt();
-
-    slots = calloc(list.n ? list.n : 1, sizeof(*slots));
-    if (!slots) {
-        fprintf(stderr, "tokprep check: out of memory\n");
-        rc = TP_EXIT_ERROR;
-        goto out;
-    }
-    if (jobs <= 0)
-        jobs =
-            profile->pipeline.probe_workers > 0 ? profile->pipeline.probe_workers : tp_cpu_count();
-    if ((size_t)jobs > list.n)
-        jobs = list.n ? (int)list.n : 1;
-    size_t depth = profile->pipeline.queue_depth > 0 ? (size_t)profile->pipeline.queue_depth : 16;
-    if (depth < (size_t)jobs * 2)
-        depth = (size_t)jobs * 2;
-    sh.profile = profile;
-    sh.opts = (tp_check_options)TP_CHECK_OPTIONS_INIT;
-    sh.opts.deep = deep;
-    sh.opts.cancel = cancel;
-    if (tp_fifo_new(&sh.queue, depth) < 0 || !(threads = calloc((size_t)jobs, sizeof(*threads)))) {
-        fprintf(stderr, "tokprep check: out of memory\n");
-        rc = TP_EXIT_ERROR;
-        goto out;
-    }
-    pthread_mutex_init(&sh.lock, NULL);
-    pthread_cond_init(&sh.cond, NULL);
-    sync_init = true;
-    for (int i = 0; i < jobs; i++) {
-        if (pthread_create(&threads[i], NULL, worker, &sh) != 0)
-            break;
-        n_threads++;
-    }
-    if (n_threads == 0) {
-        fprintf(stderr, "tokprep check: cannot start a worker thread\n");
-        rc = TP_EXIT_ERROR;
-        goto out;
-    }
-
-    const double t0 = tp_now_monotonic();
-    /* The main thread feeds the bounded queue, then prints results in input order as they
-     * complete: -j changes speed, never order. */
-    for (size_t i = 0; i < list.n; i++) {
-        slots[i].entry = &list.items[i];
-        if (tp_fifo_push(sh.queue, &slots[i]) < 0) { /* only if closed: never, but be sure */
-            tp_error_set(&slots[i].err, TP_EINTERNAL, 0, "%s: not queued", list.items[i].path);
-            pthread_mutex_lock(&sh.lock);
-            slots[i].done = true;
-            pthread_mutex_unlock(&sh.lock);
-        }
-    }
-    tp_fifo_close(sh.queue);
-
-    const bool color = !json && tp_cli_stdout_is_tty() && !getenv("NO_COLOR");
-    size_t counts[4] = {0, 0, 0, 0}, remux = 0, transcode = 0;
-    for (size_t i = 0; i < list.n; i++) {
-        pthread_mutex_lock(&sh.lock);
-        while (!slots[i].done)
-            pthread_cond_wait(&sh.cond, &sh.lock);
-        pthread_mutex_unlock(&sh.lock);
-        const tp_verdict v = slot_verdict(&slots[i]);
-        counts[v]++;
-        if (v == TP_VERDICT_FIX) {
-            if (tp_check_action(slots[i].check) == TP_ACTION_REMUX)
-                remux++;
-            else
-                transcode++;
-        }
-        if (!json) {
-            print_line(&slots[i], color);
-            fflush(stdout);
-        }
-    }
-    const double total = tp_now_monotonic() - t0;
-
+    rp.json = json;
+    rp.color = !json && tp_cli_stdout_is_tty() && !getenv("NO_COLOR");
     if (json) {
         doc = cJSON_CreateObject();
-        cJSON *files = NULL;
         if (!doc || !cJSON_AddStringToObject(doc, "profile", tp_profile_name(profile)) ||
-            !(files = cJSON_AddArrayToObject(doc, "files"))) {
+            !(rp.files = cJSON_AddArrayToObject(doc, "files"))) {
             fprintf(stderr, "tokprep check: out of memory\n");
             rc = TP_EXIT_ERROR;
             goto out;
         }
-        for (size_t i = 0; i < list.n; i++) {
-            cJSON *o = slot_json(&slots[i]);
-            if (!o || !cJSON_AddItemToArray(files, o)) {
-                cJSON_Delete(o);
-                fprintf(stderr, "tokprep check: out of memory\n");
-                rc = TP_EXIT_ERROR;
-                goto out;
-            }
-        }
-        cJSON *sum = cJSON_AddObjectToObject(doc, "summary");
-        if (sum) {
-            cJSON_AddNumberToObject(sum, "pass", (double)counts[0]);
-            cJSON_AddNumberToObject(sum, "fix", (double)counts[1]);
-            cJSON_AddNumberToObject(sum, "reject", (double)counts[2]);
-            cJSON_AddNumberToObject(sum, "error", (double)counts[3]);
-            cJSON_AddNumberToObject(sum, "non_media_skipped", (double)list.n_non_media);
-            cJSON_AddNumberToObject(sum, "symlinks_skipped", (double)list.n_symlinks);
+    }
+    if (junit && !(rp.junit = open_memstream(&rp.junit_buf, &rp.junit_len))) {
+        fprintf(stderr, "tokprep check: out of memory\n");
+        rc = TP_EXIT_ERROR;
+        goto out;
+    }
+
+    /* SIGINT/SIGTERM set the shared flag; the library passes it to each probe as the cancel
+     * token. */
+    tp_cancel *cancel = tp_cli_install_interrupt();
+    opts.on_file = on_file;
+    opts.payload = &rp;
+    opts.cancel = cancel;
+    /* The library walks the folders and probes on worker threads; results come back here in
+     * input order as they complete: -j changes speed, never order. */
+    const double t0 = tp_cli_monotonic();
+    if (tp_check_files(&sum, profile, (const char *const *)(argv + optind), (size_t)(argc - optind),
+                       &opts, &err) < 0) {
+        fprintf(stderr, "tokprep check: %s\n", err.message);
+        rc = TP_EXIT_ERROR;
+        goto out;
+    }
+    const double total = tp_cli_monotonic() - t0;
+    if (sum.files == 0)
+        fprintf(stderr, "tokprep check: no media files found\n");
+    if (rp.junit && fflush(rp.junit) != 0)
+        rp.oom = true;
+    if (rp.oom) {
+        fprintf(stderr, "tokprep check: out of memory\n");
+        rc = TP_EXIT_ERROR;
+        goto out;
+    }
+    const size_t *counts = rp.counts;
+
+    if (json) {
+        cJSON *s = cJSON_AddObjectToObject(doc, "summary");
+        if (s) {
+            cJSON_AddNumberToObject(s, "pass", (double)counts[0]);
+            cJSON_AddNumberToObject(s, "fix", (double)counts[1]);
+            cJSON_AddNumberToObject(s, "reject", (double)counts[2]);
+            cJSON_AddNumberToObject(s, "error", (double)counts[3]);
+            cJSON_AddNumberToObject(s, "non_media_skipped", (double)sum.non_media);
+            cJSON_AddNumberToObject(s, "symlinks_skipped", (double)sum.symlinks);
         }
         char *raw = cJSON_Print(doc);
         /* Paths are bytes, JSON is UTF-8: invalid sequences become U+FFFD. */
@@ -458,12 +404,12 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
     } else {
         printf("%zu file%s: %zu pass, %zu fix (%zu remux, %zu transcode), %zu reject, "
                "%zu error (%.2f s)\n",
-               list.n, list.n == 1 ? "" : "s", counts[0], counts[1], remux, transcode, counts[2],
+               rp.n, rp.n == 1 ? "" : "s", counts[0], counts[1], rp.remux, rp.transcode, counts[2],
                counts[3], total);
-        print_skipped(list.n_non_media, list.n_symlinks);
+        print_skipped(sum.non_media, sum.symlinks);
     }
-    if (junit && write_junit(junit, slots, list.n, tp_profile_name(profile), counts, total) < 0)
-        counts[3]++; /* an unwritten report is a failure CI must see */
+    if (junit && write_junit(junit, &rp, tp_profile_name(profile), total) < 0)
+        rp.counts[3]++; /* an unwritten report is a failure CI must see */
 
     if (tp_cancel_requested(cancel)) {
         fprintf(stderr, "tokprep check: interrupted; files not yet probed are listed as "
@@ -474,21 +420,11 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
     else if (counts[1] || counts[2])
         rc = TP_EXIT_FAIL;
 out:
-    if (sh.queue)
-        tp_fifo_close(sh.queue);
-    for (int i = 0; i < n_threads; i++)
-        pthread_join(threads[i], NULL);
-    free(threads);
-    if (sync_init) {
-        pthread_mutex_destroy(&sh.lock);
-        pthread_cond_destroy(&sh.cond);
-    }
-    tp_fifo_free(sh.queue);
-    for (size_t i = 0; slots && i < list.n; i++)
-        tp_check_free(slots[i].check);
-    free(slots);
+    if (rp.junit)
+        fclose(rp.junit);
+    free(rp.junit_buf);
     cJSON_Delete(doc);
-    tp_scan_list_free(&list);
+    tp_error_clear(&err);
     tp_profile_free(profile);
     tp_cli_sets_free(&sets);
     tp_cli_parser_free(&parser);

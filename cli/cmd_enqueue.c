@@ -5,8 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/cli.h"
-#include "util/tp_util.h"
+#include "cli.h"
 
 enum { OPT_QUEUE = TP_OPT_USER, OPT_FOLLOW };
 
@@ -99,7 +98,7 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
         if (strchr(profile, '/') || strstr(profile, ".yaml") || strstr(profile, ".yml")) {
             char buf[PATH_MAX];
             if (realpath(profile, buf))
-                profile = profile_abs = tp_strdup(buf);
+                profile = profile_abs = strdup(buf);
         }
     }
     tp_error err = TP_ERROR_INIT;

@@ -1,21 +1,11 @@
 /* `tokprep fit`: probe, check, plan and fit each file into OUTDIR; --dry-run prints the plans. */
 #include <cjson/cJSON.h>
-#include <errno.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cli/cli.h"
-#include "pipeline/scan.h"
-#include "probe/check.h"
-#include "probe/probe.h"
-#include "probe/report.h"
-#include "probe/rules.h"
-#include "transcode/fit.h"
-#include "util/srcfile.h"
-#include "util/tp_util.h"
+#include "cli.h"
 
 enum { OPT_OUT = 'o', OPT_JOBS = 'j', OPT_DRY_RUN = TP_OPT_USER, OPT_FOLLOW };
 
@@ -32,166 +22,133 @@ static const tp_cli_option options[] = {
     {NULL, 0, NULL, NULL, 0},
 };
 
+/* The terminal progress line of the files being fitted (stderr; only on a terminal): one entry
+ * per file in flight (-j is at most 256). The library never runs two progress callbacks at
+ * once. */
 typedef struct {
-    const char *path; /* owned by the scan list */
-    bool from_dir;    /* found by walking a folder: a symlink there is not followed */
-    tp_media_info media;
-    tp_check_result check;
-    tp_fit_plan plan;
-    bool probed, planned;
-    char **outputs;
-    int n_outputs;
-    int rc; /* 0, or the negative TP_E* of the failure */
-    tp_error err;
-} fit_job;
+    size_t index;
+    double started, last_print;
+    bool used;
+} file_progress;
 
 typedef struct {
-    fit_job *jobs;
-    size_t n_jobs, next;
-    const tp_profile *profile;
-    const char *outdir;
-    bool dry_run, tty, json;
-    /* Set by SIGINT/SIGTERM, read by every fitting thread (FFmpeg interrupt callback and the
-     * loops). */
-    const tp_cancel *cancel;
-    pthread_mutex_t lock;
-} fit_run;
-
-typedef struct {
-    fit_run *run;
-    fit_job *job;
-    double started;
-    double last_print;
+    file_progress files[256];
 } progress_state;
+/* The per-file report: counts, and the --json document built as results arrive. */
+typedef struct {
+    progress_state progress;
+    bool dry_run, tty;
+    int n_ok, n_reject, n_fail;
+    size_t n;
+    cJSON *files; /* --json */
+} report;
 
-static const char *fill_name(tp_fill f)
+static void on_progress(const tp_fit_files_progress *ev, void *payload)
 {
-    return f == TP_FILL_BLUR ? "blur" : f == TP_FILL_PAD ? "pad" : "crop";
-}
-
-static void on_progress(double fraction, double fps, void *payload)
-{
-    progress_state *ps = payload;
-    double now = tp_now_monotonic();
-    if (now - ps->last_print < 0.2 && fraction < 1.0)
+    progress_state *st = &((report *)payload)->progress;
+    size_t k, free_k = TP_ARRAY_LEN(st->files);
+    for (k = 0; k < TP_ARRAY_LEN(st->files); k++) {
+        if (st->files[k].used && st->files[k].index == ev->index)
+            break;
+        if (!st->files[k].used && free_k == TP_ARRAY_LEN(st->files))
+            free_k = k;
+    }
+    if (ev->done) {
+        if (k < TP_ARRAY_LEN(st->files))
+            st->files[k].used = false;
+        fputs("\r\033[K", stderr);
+        fflush(stderr);
+        return;
+    }
+    double now = tp_cli_monotonic();
+    if (k == TP_ARRAY_LEN(st->files)) {
+        if (free_k == TP_ARRAY_LEN(st->files))
+            return;
+        k = free_k;
+        st->files[k].used = true;
+        st->files[k].index = ev->index;
+        st->files[k].started = now;
+        st->files[k].last_print = 0;
+    }
+    file_progress *ps = &st->files[k];
+    if (now - ps->last_print < 0.2 && ev->fraction < 1.0)
         return;
     ps->last_print = now;
-    double el = now - ps->started;
+    double el = now - ps->started, fraction = ev->fraction;
     double eta = fraction > 0.01 ? el / fraction - el : -1.0;
-    const char *slash = strrchr(ps->job->path, '/');
-    char *base = tp_str_printable(slash ? slash + 1 : ps->job->path);
+    const char *slash = strrchr(ev->path, '/');
+    char *base = tp_str_printable(slash ? slash + 1 : ev->path);
     char bar[31];
     int filled = (int)(fraction * 30.0 + 0.5);
     for (int i = 0; i < 30; i++)
         bar[i] = i < filled ? '#' : '.';
     bar[30] = '\0';
-    pthread_mutex_lock(&ps->run->lock);
     if (eta >= 0)
         fprintf(stderr, "\r\033[K%-28.28s [%s] %3.0f%% %5.1f fps ETA %3.0fs", base ? base : "", bar,
-                fraction * 100.0, fps, eta);
+                fraction * 100.0, ev->fps, eta);
     else
         fprintf(stderr, "\r\033[K%-28.28s [%s] %3.0f%%", base ? base : "", bar, fraction * 100.0);
     fflush(stderr);
-    pthread_mutex_unlock(&ps->run->lock);
     free(base);
 }
 
-static void fit_one(fit_run *run, fit_job *job)
+static const char *item_verdict(const tp_fit_files_item *j)
 {
-    if (job->rc < 0) /* the scan already failed it (missing, unreadable) */
-        return;
-    /* Opened once: the probe and the fit read this descriptor, never the name again. */
-    int fd = tp_src_open(job->path, job->from_dir, NULL, &job->err);
-    if (fd < 0) {
-        job->rc = TP_EIO;
-        return;
-    }
-    job->rc = tp_check_fd_for_fit(&job->media, &job->check, fd, job->path, run->profile,
-                                  run->cancel, &job->err);
-    if (job->rc < 0)
-        goto out;
-    job->probed = true;
-    job->rc = tp_fit_plan_make(&job->plan, &job->media, &job->check, run->profile, &job->err);
-    if (job->rc < 0)
-        goto out;
-    job->planned = true;
-    if (run->dry_run || job->plan.reject)
-        goto out;
-    progress_state ps = {.run = run, .job = job, .started = tp_now_monotonic()};
-    tp_fit_run_options fo = {
-        .progress = run->tty ? on_progress : NULL, .payload = &ps, .cancel = run->cancel};
-    job->rc = tp_fit_run(&job->outputs, &job->n_outputs, job->path, fd, &job->media, &job->plan,
-                         run->profile, run->outdir, &fo, &job->err);
-    if (run->tty) {
-        pthread_mutex_lock(&run->lock);
-        fputs("\r\033[K", stderr);
-        fflush(stderr);
-        pthread_mutex_unlock(&run->lock);
-    }
-out:
-    close(fd);
+    return tp_verdict_name(j->verdict);
 }
 
-static void *worker(void *arg)
-{
-    fit_run *run = arg;
-    for (;;) {
-        pthread_mutex_lock(&run->lock);
-        bool more = run->next < run->n_jobs && !tp_cancel_requested(run->cancel);
-        size_t i = more ? run->next++ : run->n_jobs;
-        pthread_mutex_unlock(&run->lock);
-        if (i >= run->n_jobs)
-            return NULL;
-        fit_one(run, &run->jobs[i]);
-    }
-}
-
-static const char *job_verdict(const fit_job *j)
-{
-    if (j->rc < 0 && j->err.code != TP_EREJECT)
-        return "error";
-    if (!j->probed)
-        return "error";
-    if (j->planned && j->plan.reject)
-        return "reject";
-    return tp_verdict_name(j->check.verdict);
-}
-
-static cJSON *plan_json(const tp_fit_plan *pl)
+static cJSON *plan_json(const tp_fit_plan_info *pl)
 {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "action", tp_action_name(pl->action));
     if (pl->action == TP_ACTION_TRANSCODE) {
-        cJSON_AddNumberToObject(o, "width", pl->out_width);
-        cJSON_AddNumberToObject(o, "height", pl->out_height);
+        cJSON_AddNumberToObject(o, "width", pl->width);
+        cJSON_AddNumberToObject(o, "height", pl->height);
         char fps[32];
-        snprintf(fps, sizeof(fps), "%d/%d", pl->out_fps.num, pl->out_fps.den);
+        snprintf(fps, sizeof(fps), "%d/%d", pl->fps_num, pl->fps_den);
         cJSON_AddStringToObject(o, "fps", fps);
         cJSON_AddStringToObject(o, "filter", pl->filter);
-        if (pl->crop.width > 0) {
+        if (pl->crop_width > 0) {
             cJSON *c = cJSON_AddObjectToObject(o, "crop");
-            cJSON_AddNumberToObject(c, "x", pl->crop.x);
-            cJSON_AddNumberToObject(c, "y", pl->crop.y);
-            cJSON_AddNumberToObject(c, "width", pl->crop.width);
-            cJSON_AddNumberToObject(c, "height", pl->crop.height);
+            cJSON_AddNumberToObject(c, "x", pl->crop_x);
+            cJSON_AddNumberToObject(c, "y", pl->crop_y);
+            cJSON_AddNumberToObject(c, "width", pl->crop_width);
+            cJSON_AddNumberToObject(c, "height", pl->crop_height);
         }
-        cJSON_AddNumberToObject(o, "video_maxrate", (double)pl->video_bitrate_max);
+        cJSON_AddNumberToObject(o, "video_maxrate", (double)pl->video_maxrate);
         cJSON_AddNumberToObject(o, "video_bufsize", (double)pl->video_bufsize);
         cJSON_AddNumberToObject(o, "audio_bitrate", (double)pl->audio_bitrate);
     }
-    cJSON_AddNumberToObject(o, "duration", pl->out_duration);
+    cJSON_AddNumberToObject(o, "duration", pl->duration);
     if (pl->trim_end > 0)
         cJSON_AddNumberToObject(o, "trim_end", pl->trim_end);
     if (pl->hold_until > 0)
         cJSON_AddNumberToObject(o, "hold_until", pl->hold_until);
     cJSON *parts = cJSON_AddArrayToObject(o, "parts");
-    for (int k = 0; k < pl->n_parts; k++) {
+    for (size_t k = 0; k < pl->n_parts; k++) {
         cJSON *p = cJSON_CreateObject();
         cJSON_AddNumberToObject(p, "start", pl->parts[k].start);
         cJSON_AddNumberToObject(p, "duration", pl->parts[k].duration);
         cJSON_AddItemToArray(parts, p);
     }
     return o;
+}
+
+/* The check's violations as the JSON array documented for `check --json`. */
+static cJSON *violations_json(const tp_check *c)
+{
+    cJSON *arr = cJSON_CreateArray();
+    for (size_t i = 0; arr && i < tp_check_violation_count(c); i++) {
+        const char *code, *msg;
+        tp_severity sev;
+        tp_check_violation(c, i, &code, &sev, &msg);
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "code", code);
+        cJSON_AddStringToObject(o, "severity", tp_severity_name(sev));
+        cJSON_AddStringToObject(o, "message", msg);
+        cJSON_AddItemToArray(arr, o);
+    }
+    return arr;
 }
 
 /* Print s on the terminal with control characters escaped: a file name must not split the
@@ -203,42 +160,44 @@ static void print_escaped(const char *s)
     free(e);
 }
 
-static void print_text(const fit_run *run, const fit_job *j)
+static void print_text(const report *rp, const tp_fit_files_item *j)
 {
-    const char *v = job_verdict(j);
+    static const tp_fit_plan_info none = {.action = TP_ACTION_NONE, .filter = "", .fill = ""};
+    const char *v = item_verdict(j);
     print_escaped(j->path);
     if (!strcmp(v, "error")) {
         fputs(": error: ", stdout);
-        print_escaped(j->err.message);
+        print_escaped(j->error);
         putchar('\n');
         return;
     }
     if (!strcmp(v, "reject")) {
         fputs(": reject: ", stdout);
-        print_escaped(j->plan.reject ? j->plan.reason : j->err.message);
+        print_escaped(j->rejected_by_plan ? j->reason : j->error);
         putchar('\n');
         return;
     }
-    const tp_fit_plan *pl = &j->plan;
+    const tp_fit_plan_info *pl = j->plan ? j->plan : &none;
     printf(": %s → %s\n", v,
            pl->action == TP_ACTION_NONE ? "pass (copy)" : tp_action_name(pl->action));
-    if (run->dry_run) {
-        for (int i = 0; i < j->check.n_violations; i++)
-            printf("  violation: %s\n", j->check.violations[i].message);
+    if (rp->dry_run) {
+        for (size_t i = 0; j->check && i < tp_check_violation_count(j->check); i++) {
+            const char *msg;
+            tp_check_violation(j->check, i, NULL, NULL, &msg);
+            printf("  violation: %s\n", msg);
+        }
         if (pl->action == TP_ACTION_TRANSCODE) {
             printf("  video: %dx%d %d/%d fps, H.264 High yuv420p, crf %d, maxrate %lld bit/s, "
                    "bufsize %lld bit\n",
-                   pl->out_width, pl->out_height, pl->out_fps.num, pl->out_fps.den,
-                   run->profile->fix.video.crf, (long long)pl->video_bitrate_max,
-                   (long long)pl->video_bufsize);
+                   pl->width, pl->height, pl->fps_num, pl->fps_den, pl->crf,
+                   (long long)pl->video_maxrate, (long long)pl->video_bufsize);
             if (pl->audio_bitrate)
-                printf("  audio: AAC-LC %d Hz %d ch %lld bit/s\n",
-                       run->profile->fix.audio.sample_rate, run->profile->fix.audio.channels,
-                       (long long)pl->audio_bitrate);
-            if (pl->crop.width > 0)
+                printf("  audio: AAC-LC %d Hz %d ch %lld bit/s\n", pl->audio_sample_rate,
+                       pl->audio_channels, (long long)pl->audio_bitrate);
+            if (pl->crop_width > 0)
                 printf("  autocrop: the picture is %dx%d at %d,%d (burned-in bars removed)\n",
-                       pl->crop.width, pl->crop.height, pl->crop.x, pl->crop.y);
-            printf("  fill: %s\n  filter: %s\n", fill_name(run->profile->fix.fill), pl->filter);
+                       pl->crop_width, pl->crop_height, pl->crop_x, pl->crop_y);
+            printf("  fill: %s\n  filter: %s\n", pl->fill, pl->filter);
             if (pl->trim_end > 0)
                 printf("  trim: the output ends at %.3f s\n", pl->trim_end);
             if (pl->hold_until > 0)
@@ -247,48 +206,52 @@ static void print_text(const fit_run *run, const fit_job *j)
                        pl->hold_until);
         }
         if (pl->n_parts > 1)
-            for (int k = 0; k < pl->n_parts; k++)
-                printf("  part %d: %.3f s + %.3f s\n", k + 1, pl->parts[k].start,
+            for (size_t k = 0; k < pl->n_parts; k++)
+                printf("  part %zu: %.3f s + %.3f s\n", k + 1, pl->parts[k].start,
                        pl->parts[k].duration);
         return;
     }
-    for (int k = 0; k < j->n_outputs; k++) {
+    for (size_t k = 0; k < j->n_outputs; k++) {
         fputs("  → ", stdout);
         print_escaped(j->outputs[k]);
         putchar('\n');
     }
 }
 
-/* True when both paths have the same file name without extension. */
-static bool same_stem(const char *a, const char *b)
+/* Each file as it is done, in input order: count it, print it or add it to the document. */
+static void on_file(const tp_fit_files_item *j, void *payload)
 {
-    const char *ba = strrchr(a, '/'), *bb = strrchr(b, '/');
-    ba = ba ? ba + 1 : a;
-    bb = bb ? bb + 1 : b;
-    const char *da = strrchr(ba, '.'), *db = strrchr(bb, '.');
-    size_t la = da && da != ba ? (size_t)(da - ba) : strlen(ba);
-    size_t lb = db && db != bb ? (size_t)(db - bb) : strlen(bb);
-    return la == lb && !strncmp(ba, bb, la);
-}
-
-static int mkdir_p(const char *dir)
-{
-    char *tmp = tp_strdup(dir);
-    if (!tmp)
-        return -1;
-    for (char *s = tmp + 1; *s; s++) {
-        if (*s != '/')
-            continue;
-        *s = '\0';
-        if (mkdir(tmp, 0777) < 0 && errno != EEXIST) {
-            free(tmp);
-            return -1;
-        }
-        *s = '/';
+    report *rp = payload;
+    const char *v = item_verdict(j);
+    rp->n++;
+    if (!strcmp(v, "error") || j->canceled)
+        rp->n_fail++;
+    else if (!strcmp(v, "reject"))
+        rp->n_reject++;
+    else
+        rp->n_ok++;
+    if (!rp->files) {
+        print_text(rp, j);
+        return;
     }
-    int rc = mkdir(tmp, 0777) < 0 && errno != EEXIST ? -1 : 0;
-    free(tmp);
-    return rc;
+    cJSON *f = cJSON_CreateObject();
+    cJSON_AddStringToObject(f, "path", j->path);
+    cJSON_AddStringToObject(f, "verdict", v);
+    cJSON_AddStringToObject(f, "action", j->plan ? tp_action_name(j->plan->action) : "none");
+    cJSON *outs = cJSON_AddArrayToObject(f, "outputs");
+    for (size_t k = 0; k < j->n_outputs; k++)
+        cJSON_AddItemToArray(outs, cJSON_CreateString(j->outputs[k]));
+    if (!strcmp(v, "error"))
+        cJSON_AddStringToObject(f, "error", j->error);
+    else if (!strcmp(v, "reject"))
+        cJSON_AddStringToObject(f, "error", j->reason);
+    else
+        cJSON_AddNullToObject(f, "error");
+    if (j->check)
+        cJSON_AddItemToObject(f, "violations", violations_json(j->check));
+    if (rp->dry_run && j->plan)
+        cJSON_AddItemToObject(f, "plan", plan_json(j->plan));
+    cJSON_AddItemToArray(rp->files, f);
 }
 
 static int run(const tp_cli_command *cmd, int argc, char **argv)
@@ -298,11 +261,11 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
     tp_profile *profile = NULL;
     const char *profile_name = "tiktok", *outdir = NULL;
     bool json = false, dry_run = false;
-    int jobs_n = 0, rc = TP_EXIT_OK, c;
-    fit_run fr = {0};
-    pthread_t *threads = NULL;
-    tp_scan_list list = TP_SCAN_LIST_INIT;
-    tp_scan_options scan_opts = TP_SCAN_OPTIONS_INIT;
+    int rc = TP_EXIT_OK, c;
+    tp_fit_files_options opts = TP_FIT_FILES_OPTIONS_INIT;
+    tp_files_summary sum = {0, 0, 0};
+    report rp = {0};
+    cJSON *doc = NULL;
     tp_error err = TP_ERROR_INIT;
     if (tp_cli_parser_init(&parser, cmd) < 0)
         return TP_EXIT_ERROR;
@@ -315,14 +278,16 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
         case TP_OPT_JSON: json = true; break;
         case OPT_OUT: outdir = optarg; break;
         case OPT_DRY_RUN: dry_run = true; break;
-        case OPT_FOLLOW: scan_opts.follow_symlinks = true; break;
-        case OPT_JOBS:
-            jobs_n = atoi(optarg);
+        case OPT_FOLLOW: opts.follow_symlinks = 1; break;
+        case OPT_JOBS: {
+            int jobs_n = atoi(optarg);
             if (jobs_n < 1 || jobs_n > 256) {
                 rc = tp_cli_usage_error(cmd, "-j needs a number from 1 to 256");
                 goto out;
             }
+            opts.threads = (unsigned)jobs_n;
             break;
+        }
         default: break;
         }
     }
@@ -336,16 +301,42 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
     }
     if ((rc = tp_cli_open_profile(&profile, profile_name, &sets)) != 0)
         goto out;
-    /* The same files in the same order as `tokprep check` sees them. */
-    if (tp_scan_paths(&list, (const char *const *)(argv + optind), (size_t)(argc - optind),
-                      &scan_opts, &err) < 0) {
-        fprintf(stderr, "tokprep fit: %s\n", err.message);
+    rp.dry_run = dry_run;
+    rp.tty = !json && !dry_run && isatty(STDERR_FILENO);
+    if (json) {
+        doc = cJSON_CreateObject();
+        if (doc)
+            rp.files = cJSON_AddArrayToObject(doc, "files");
+        if (!rp.files) {
+            fprintf(stderr, "tokprep fit: out of memory\n");
+            rc = TP_EXIT_ERROR;
+            goto out;
+        }
+    }
+    /* Set by SIGINT/SIGTERM; the library reads it in every fitting thread (FFmpeg's interrupt
+     * callback and the loops) and starts no new file once it is set. */
+    tp_cancel *cancel = tp_cli_install_interrupt();
+    opts.outdir = dry_run ? NULL : outdir;
+    opts.dry_run = dry_run;
+    opts.on_file = on_file;
+    opts.progress = rp.tty ? on_progress : NULL;
+    opts.payload = &rp;
+    opts.cancel = cancel;
+    if (tp_fit_files(&sum, profile, (const char *const *)(argv + optind), (size_t)(argc - optind),
+                     &opts, &err) < 0) {
+        /* -o naming a file: said once, before any work (not "does not exist" per input). */
+        struct stat od;
+        if (!dry_run && stat(outdir, &od) == 0 && !S_ISDIR(od.st_mode))
+            fprintf(stderr, "tokprep fit: %s: %s (-o names the folder where outputs go)\n", outdir,
+                    S_ISREG(od.st_mode) ? "is a file, not a folder" : "exists and is not a folder");
+        else
+            fprintf(stderr, "tokprep fit: %s\n", err.message);
         rc = TP_EXIT_ERROR;
         goto out;
     }
     /* A file named on the command line is always listed: nothing at all means every PATH is a
      * folder without media. Said per folder, exit 2, and no OUTDIR made (as check says it). */
-    if (list.n == 0) {
+    if (sum.files == 0) {
         for (int i = optind; i < argc; i++) {
             char *e = tp_str_printable(argv[i]);
             fprintf(stderr, "tokprep fit: no media files found in %s\n", e ? e : "?");
@@ -354,121 +345,15 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
         rc = TP_EXIT_ERROR;
         goto out;
     }
-    fr.jobs = calloc(list.n, sizeof(*fr.jobs));
-    if (!fr.jobs) {
-        fprintf(stderr, "tokprep fit: out of memory\n");
-        rc = TP_EXIT_ERROR;
-        goto out;
-    }
-    fr.n_jobs = list.n;
-    for (size_t i = 0; i < list.n; i++) {
-        fr.jobs[i].path = list.items[i].path;
-        fr.jobs[i].from_dir = list.items[i].from_dir;
-        if (list.items[i].error)
-            fr.jobs[i].rc =
-                tp_error_set(&fr.jobs[i].err, -list.items[i].error, 0, "%s", list.items[i].message);
-    }
-    /* Outputs go flat into OUTDIR: two inputs with one stem (a/x.mov, b/x.mp4) would write the
-     * same <stem>.mp4, so the later one is refused rather than silently replacing the first. */
-    for (size_t i = 0; i < fr.n_jobs; i++) {
-        for (size_t k = 0; k < i && fr.jobs[i].rc == 0; k++) {
-            if (fr.jobs[k].rc == 0 && same_stem(fr.jobs[i].path, fr.jobs[k].path))
-                fr.jobs[i].rc = tp_error_set(&fr.jobs[i].err, TP_EINVAL, 0,
-                                             "%s: same name as %s: both would be written as the "
-                                             "same output in OUTDIR (fit them separately)",
-                                             fr.jobs[i].path, fr.jobs[k].path);
-        }
-    }
-    if (outdir && !dry_run && mkdir_p(outdir) < 0) {
-        fprintf(stderr, "tokprep fit: %s: cannot create the output folder: %s\n", outdir,
-                strerror(errno));
-        rc = TP_EXIT_ERROR;
-        goto out;
-    }
-    /* -o naming a file: said once, before any work (not "does not exist" per input). */
-    struct stat od;
-    if (outdir && !dry_run && stat(outdir, &od) == 0 && !S_ISDIR(od.st_mode)) {
-        fprintf(stderr, "tokprep fit: %s: %s (-o names the folder where outputs go)\n", outdir,
-                S_ISREG(od.st_mode) ? "is a file, not a folder" : "exists and is not a folder");
-        rc = TP_EXIT_ERROR;
-        goto out;
-    }
-    fr.profile = profile;
-    fr.outdir = outdir;
-    fr.dry_run = dry_run;
-    fr.json = json;
-    fr.tty = !json && !dry_run && isatty(STDERR_FILENO);
-    pthread_mutex_init(&fr.lock, NULL);
-
-    fr.cancel = tp_cli_install_interrupt();
-
-    if (jobs_n == 0)
-        jobs_n = profile->pipeline.fit_workers > 0 ? profile->pipeline.fit_workers : 1;
-    if ((size_t)jobs_n > fr.n_jobs)
-        jobs_n = (int)fr.n_jobs;
-    if (jobs_n <= 1) {
-        worker(&fr);
-    } else {
-        threads = calloc((size_t)jobs_n, sizeof(*threads));
-        int started = 0;
-        for (int i = 0; threads && i < jobs_n; i++)
-            if (pthread_create(&threads[i], NULL, worker, &fr) == 0)
-                started++;
-        if (started == 0)
-            worker(&fr);
-        for (int i = 0; i < started; i++)
-            pthread_join(threads[i], NULL);
-    }
-    pthread_mutex_destroy(&fr.lock);
-
-    int n_ok = 0, n_reject = 0, n_fail = 0;
-    cJSON *doc = json ? cJSON_CreateObject() : NULL, *files = NULL;
-    if (doc)
-        files = cJSON_AddArrayToObject(doc, "files");
-    for (size_t i = 0; i < fr.n_jobs; i++) {
-        fit_job *j = &fr.jobs[i];
-        const char *v = job_verdict(j);
-        bool canceled_job = !j->probed && !j->rc && tp_cancel_requested(fr.cancel);
-        if (!strcmp(v, "error") || canceled_job)
-            n_fail++;
-        else if (!strcmp(v, "reject"))
-            n_reject++;
-        else
-            n_ok++;
-        if (doc) {
-            cJSON *f = cJSON_CreateObject();
-            cJSON_AddStringToObject(f, "path", j->path);
-            cJSON_AddStringToObject(f, "verdict", v);
-            cJSON_AddStringToObject(f, "action",
-                                    j->planned && !j->plan.reject ? tp_action_name(j->plan.action)
-                                                                  : "none");
-            cJSON *outs = cJSON_AddArrayToObject(f, "outputs");
-            for (int k = 0; k < j->n_outputs; k++)
-                cJSON_AddItemToArray(outs, cJSON_CreateString(j->outputs[k]));
-            if (!strcmp(v, "error"))
-                cJSON_AddStringToObject(f, "error", j->err.message);
-            else if (!strcmp(v, "reject"))
-                cJSON_AddStringToObject(f, "error", j->plan.reason);
-            else
-                cJSON_AddNullToObject(f, "error");
-            if (j->probed)
-                cJSON_AddItemToObject(f, "violations", tp_violations_to_json(&j->check));
-            if (dry_run && j->planned && !j->plan.reject)
-                cJSON_AddItemToObject(f, "plan", plan_json(&j->plan));
-            cJSON_AddItemToArray(files, f);
-        } else {
-            print_text(&fr, j);
-        }
-    }
     if (doc) {
         cJSON *s = cJSON_AddObjectToObject(doc, "summary");
-        cJSON_AddNumberToObject(s, "files", (double)fr.n_jobs);
-        cJSON_AddNumberToObject(s, dry_run ? "planned" : "written", n_ok);
-        cJSON_AddNumberToObject(s, "rejected", n_reject);
-        cJSON_AddNumberToObject(s, "failed", n_fail);
+        cJSON_AddNumberToObject(s, "files", (double)rp.n);
+        cJSON_AddNumberToObject(s, dry_run ? "planned" : "written", rp.n_ok);
+        cJSON_AddNumberToObject(s, "rejected", rp.n_reject);
+        cJSON_AddNumberToObject(s, "failed", rp.n_fail);
         cJSON_AddBoolToObject(s, "dry_run", dry_run);
-        cJSON_AddNumberToObject(s, "non_media_skipped", (double)list.n_non_media);
-        cJSON_AddNumberToObject(s, "symlinks_skipped", (double)list.n_symlinks);
+        cJSON_AddNumberToObject(s, "non_media_skipped", (double)sum.non_media);
+        cJSON_AddNumberToObject(s, "symlinks_skipped", (double)sum.symlinks);
         char *raw = cJSON_Print(doc);
         /* Paths are bytes, JSON is UTF-8: invalid sequences become U+FFFD. */
         char *txt = tp_utf8_sanitize(raw);
@@ -476,27 +361,22 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
         if (txt)
             printf("%s\n", txt);
         free(txt);
-        cJSON_Delete(doc);
-    } else if (fr.n_jobs > 1) {
-        printf("%zu files: %d %s, %d rejected, %d failed\n", fr.n_jobs, n_ok,
-               dry_run ? "planned" : "written", n_reject, n_fail);
+    } else if (rp.n > 1) {
+        printf("%zu files: %d %s, %d rejected, %d failed\n", rp.n, rp.n_ok,
+               dry_run ? "planned" : "written", rp.n_reject, rp.n_fail);
     }
-    if (!json && list.n_non_media)
-        printf("%zu non-media file%s skipped\n", list.n_non_media,
-               list.n_non_media == 1 ? "" : "s");
-    if (!json && list.n_symlinks)
-        printf("%zu symbolic link%s skipped (not followed; see --follow-symlinks)\n",
-               list.n_symlinks, list.n_symlinks == 1 ? "" : "s");
-    rc = tp_cancel_requested(fr.cancel) ? TP_EXIT_INTERRUPTED
-         : n_fail   ? TP_EXIT_ERROR
-         : n_reject ? TP_EXIT_FAIL
-                    : TP_EXIT_OK;
+    if (!json && sum.non_media)
+        printf("%zu non-media file%s skipped\n", sum.non_media, sum.non_media == 1 ? "" : "s");
+    if (!json && sum.symlinks)
+        printf("%zu symbolic link%s skipped (not followed; see --follow-symlinks)\n", sum.symlinks,
+               sum.symlinks == 1 ? "" : "s");
+    rc = tp_cancel_requested(cancel)       ? TP_EXIT_INTERRUPTED
+         : rp.n_fail   ? TP_EXIT_ERROR
+         : rp.n_reject ? TP_EXIT_FAIL
+                       : TP_EXIT_OK;
 out:
-    for (size_t i = 0; i < fr.n_jobs; i++)
-        tp_fit_paths_free(fr.jobs[i].outputs, fr.jobs[i].n_outputs);
-    free(fr.jobs);
-    tp_scan_list_free(&list);
-    free(threads);
+    cJSON_Delete(doc);
+    tp_error_clear(&err);
     tp_profile_free(profile);
     tp_cli_sets_free(&sets);
     tp_cli_parser_free(&parser);

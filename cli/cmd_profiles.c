@@ -2,8 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/cli.h"
-#include "profiles/profile.h"
+#include "cli.h"
 
 static const tp_cli_option options[] = {
     {"set", 0, "KEY=VALUE", "override a value (repeatable), e.g. --set fix.fill=pad", TP_OPT_SET},
@@ -43,15 +42,10 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
                 rc = TP_EXIT_ERROR;
                 continue;
             }
-            printf("%-14s sink=%s mode=%s %dx%d fill=%s\n", names[i],
-                   p->upload.sink == TP_SINK_TIKTOK      ? "tiktok"
-                   : p->upload.sink == TP_SINK_DIRECTORY ? "directory"
-                                                         : "none",
-                   p->upload.tiktok.mode == TP_POST_DRAFT ? "draft" : "direct", p->fix.width,
-                   p->fix.height,
-                   p->fix.fill == TP_FILL_BLUR  ? "blur"
-                   : p->fix.fill == TP_FILL_PAD ? "pad"
-                                                : "crop");
+            int w, h;
+            tp_profile_fix_size(p, &w, &h);
+            printf("%-14s sink=%s mode=%s %dx%d fill=%s\n", names[i], tp_profile_sink_name(p),
+                   tp_profile_post_mode_name(p), w, h, tp_profile_fill_name(p));
             tp_profile_free(p);
         }
         goto out;
@@ -72,7 +66,7 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
                 printf("%s", yaml ? yaml : "");
                 free(yaml);
             } else {
-                printf("%s: ok (profile '%s')\n", argv[i], p->name);
+                printf("%s: ok (profile '%s')\n", argv[i], tp_profile_name(p));
             }
             tp_profile_free(p);
         }

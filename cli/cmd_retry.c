@@ -1,8 +1,7 @@
 /* `tokprep retry`: re-queue the files the ledger records as failed. */
 #include <stdlib.h>
 
-#include "cli/cli.h"
-#include "util/tp_util.h"
+#include "cli.h"
 
 enum { OPT_STATE = TP_OPT_USER };
 
@@ -35,7 +34,7 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
         goto out;
     }
     if (!state)
-        state = state_buf = tp_asprintf("%s/tokprep.db", workdir);
+        state = state_buf = tp_cli_asprintf("%s/tokprep.db", workdir);
     tp_error err = TP_ERROR_INIT;
     size_t n = 0;
     if (tp_pipeline_retry(&n, state, &err) < 0) {

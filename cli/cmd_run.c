@@ -4,8 +4,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cli/cli.h"
-#include "pipeline/display.h"
+#include "cli.h"
+#include "display.h"
 
 enum { OPT_STATE = TP_OPT_USER, OPT_WATCH, OPT_FORCE, OPT_FOLLOW };
 

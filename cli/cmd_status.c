@@ -2,8 +2,7 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "cli/cli.h"
-#include "util/tp_util.h"
+#include "cli.h"
 
 enum { OPT_STATE = TP_OPT_USER, OPT_QUEUE };
 
@@ -47,7 +46,7 @@ static void print_files(const char *title, const tp_ledger_status *st,
     printf("%s:\n", title);
     for (size_t i = 0; i < n; i++) {
         const tp_ledger_item *it = at(st, i);
-        print_line(tp_asprintf("  %s [%s, %s]: %s", it->path, it->stage, it->error, it->reason));
+        print_line(tp_cli_asprintf("  %s [%s, %s]: %s", it->path, it->stage, it->error, it->reason));
     }
 }
 
@@ -73,7 +72,7 @@ static void print_queue(const tp_rqueue_report *q)
     printf("  %-28s %d\n", "in progress (not acked)", (int)q->in_progress);
     for (size_t i = 0; i < q->n_in_progress_by_worker; i++) {
         /* Consumer names are whatever a Redis client named itself. */
-        print_line(tp_asprintf("    %-26s %d", q->in_progress_by_worker[i].name,
+        print_line(tp_cli_asprintf("    %-26s %d", q->in_progress_by_worker[i].name,
                                (int)q->in_progress_by_worker[i].n));
     }
     printf("  %-28s %d\n", "done", (int)q->jobs_done);
@@ -94,14 +93,14 @@ static void print_queue(const tp_rqueue_report *q)
     if (q->n_workers > 0) {
         printf("workers (idle = seconds since the worker last talked to the queue):\n");
         for (size_t i = 0; i < q->n_workers; i++)
-            print_line(tp_asprintf("  %-28s pending %d, idle %.0f s", q->workers[i].name,
+            print_line(tp_cli_asprintf("  %-28s pending %d, idle %.0f s", q->workers[i].name,
                                    (int)q->workers[i].pending, q->workers[i].idle));
     }
     if (q->n_dead_letters > 0) {
         printf("dead letters (latest first):\n");
         for (size_t i = 0; i < q->n_dead_letters; i++) {
             const tp_rqueue_dead_letter *d = &q->dead_letters[i];
-            print_line(tp_asprintf("  %s [%s, %d attempt(s)]: %s", d->path, d->error_code,
+            print_line(tp_cli_asprintf("  %s [%s, %d attempt(s)]: %s", d->path, d->error_code,
                                    (int)d->attempts, d->reason));
         }
     }
@@ -162,7 +161,7 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
         goto out;
     }
     if (!state)
-        state = state_buf = tp_asprintf("%s/tokprep.db", workdir);
+        state = state_buf = tp_cli_asprintf("%s/tokprep.db", workdir);
     if (tp_pipeline_status(&ledger, state, &err) < 0) {
         fprintf(stderr, "tokprep: %s\n", err.message);
         rc = TP_EXIT_ERROR;

@@ -5,14 +5,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cli/cli.h"
-#include "probe/probe.h"
-#include "profiles/profile.h"
-#include "upload/auth.h"
-#include "upload/tiktok.h"
-#include "upload/tt_json.h"
-#include "util/srcfile.h"
-#include "util/tp_util.h"
+#include "cli.h"
 
 enum { OPT_CAPTION = TP_OPT_USER, OPT_NO_WAIT, OPT_RESUME };
 
@@ -31,20 +24,6 @@ static const tp_cli_option options[] = {
     {NULL, 0, NULL, NULL, 0},
 };
 
-/* Duration in seconds for creator_info's max_video_post_duration_sec, -1 when unknown. */
-static double media_duration(int fd, const char *path, const tp_profile *p)
-{
-    tp_media_info mi;
-    tp_error err = TP_ERROR_INIT;
-    tp_probe_options po = {.deep = false, .limits = &p->limits, .cancel = NULL};
-    memset(&mi, 0, sizeof(mi));
-    if (tp_probe_fd(&mi, fd, path, &po, &err) < 0) {
-        tp_log(TP_LOG_WARN, "%s: cannot measure the duration: %s", path, err.message);
-        return -1;
-    }
-    return mi.duration;
-}
-
 typedef struct {
     const char *path;
     bool tty;
@@ -54,12 +33,10 @@ typedef struct {
 
 static void save_resume(const progress_state *ps, const tp_tiktok_resume *rs)
 {
-    char *text = tp_tt_resume_serialize(rs);
     tp_error err = TP_ERROR_INIT;
-    if (!text || tp_tt_private_write(ps->resume_file, text, &err) < 0)
-        tp_log(TP_LOG_WARN, "%s: cannot save the resume state: %s", ps->resume_file,
-               text ? err.message : "out of memory");
-    free(text);
+    if (tp_tiktok_resume_save(ps->resume_file, rs, &err) < 0)
+        tp_log(TP_LOG_WARN, "%s: cannot save the resume state: %s", ps->resume_file, err.message);
+    tp_error_clear(&err);
 }
 
 static void on_progress(const tp_tiktok_event *ev, void *payload)
@@ -119,15 +96,15 @@ static void print_human(const char *path, int rc, const tp_tiktok_result *r, con
     /* A PATH reached by a glob is a name someone else chose: no terminal escapes from it. */
     char *line;
     if (rc < 0)
-        line = tp_asprintf("tokprep upload: %s", err->message);
+        line = tp_cli_asprintf("tokprep upload: %s", err->message);
     else if (r->still_processing)
-        line = tp_asprintf("%s: uploaded, TikTok still processing (status %s, publish_id %s)",
-                           path, r->status, r->publish_id);
+        line = tp_cli_asprintf("%s: uploaded, TikTok still processing (status %s, publish_id %s)",
+                               path, r->status, r->publish_id);
     else if (r->post_id)
-        line = tp_asprintf("%s: %s (publish_id %s, post_id %lld)", path, r->status,
-                           r->publish_id, r->post_id);
+        line = tp_cli_asprintf("%s: %s (publish_id %s, post_id %lld)", path, r->status,
+                               r->publish_id, r->post_id);
     else
-        line = tp_asprintf("%s: %s (publish_id %s)", path, r->status, r->publish_id);
+        line = tp_cli_asprintf("%s: %s (publish_id %s)", path, r->status, r->publish_id);
     char *shown = tp_str_printable(line);
     if (shown)
         fprintf(rc < 0 ? stderr : stdout, "%s\n", shown);
@@ -172,12 +149,7 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
         goto out;
     tp_tiktok_resume resume = TP_TIKTOK_RESUME_INIT;
     if (resume_file) {
-        char *text = NULL;
-        size_t len = 0;
-        int r = tp_tt_private_read(resume_file, &text, &len, &err);
-        if (r == 0)
-            r = tp_tt_resume_parse(&resume, text, len, &err);
-        free(text);
+        int r = tp_tiktok_resume_load(&resume, resume_file, &err);
         if (r < 0) {
             fprintf(stderr, "tokprep upload: %s: %s\n", resume_file, err.message);
             rc = TP_EXIT_ERROR;
@@ -217,10 +189,15 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
         }
         progress_state ps = {path, !json && isatty(2), -1, resume_file};
         tp_tiktok_post_options o = TP_TIKTOK_POST_OPTIONS_INIT;
+        o.caption = caption;
+        o.wait_status = wait;
+        o.progress = on_progress;
+        o.payload = &ps;
+        o.cancel = interrupted;
+        o.resume = resume_file ? &resume : NULL;
         /* Opened once: the duration is measured on, and the bytes posted from, one file. */
-        int fd = tp_src_open(path, false, NULL, &err);
-        if (fd < 0) {
-            memset(&res, 0, sizeof(res));
+        int r = tp_tiktok_post_media(&res, tt, path, &o, &err);
+        if (r == TP_EIO && !res.bytes && !res.publish_id[0]) { /* not opened: nothing sent */
             if (json)
                 print_json(path, TP_EIO, &res, &err, false);
             else
@@ -228,15 +205,6 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
             rc = TP_EXIT_ERROR;
             continue;
         }
-        o.caption = caption;
-        o.duration = media_duration(fd, path, p);
-        o.wait_status = wait;
-        o.progress = on_progress;
-        o.payload = &ps;
-        o.cancel = interrupted;
-        o.resume = resume_file ? &resume : NULL;
-        int r = tp_tiktok_post_fd(&res, tt, fd, path, NULL, 0, &o, &err);
-        close(fd);
         if (resume_file && r == 0 && !res.still_processing) {
             unlink(resume_file);
         } else if (resume_file && resume.publish_id[0]) {

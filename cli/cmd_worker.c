@@ -8,8 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cli/cli.h"
-#include "util/tp_util.h"
+#include "cli.h"
 
 enum { OPT_QUEUE = TP_OPT_USER, OPT_NAME, OPT_DRAIN, OPT_ALLOW_PROFILE, OPT_ROOT };
 
@@ -179,7 +178,7 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
         gethostname(host, sizeof(host) - 1);
         snprintf(name, sizeof(name), "%s-%ld", host, (long)getpid());
     } else {
-        tp_strlcpy(name, opts.name, sizeof(name));
+        snprintf(name, sizeof(name), "%s", opts.name);
     }
     o.name = name;
     opts.sets = sets.items;

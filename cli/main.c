@@ -5,8 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/cli.h"
-#include "util/tp_util.h"
+#include "cli.h"
 
 static const tp_cli_command *const commands[] = {
     &tp_cmd_check, &tp_cmd_fit,  &tp_cmd_run,  &tp_cmd_status,   &tp_cmd_retry,
@@ -74,7 +73,7 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < TP_ARRAY_LEN(secret_commands); i++)
         if (!strcmp(cmd->name, secret_commands[i]))
             tp_cli_protect_secrets();
-    tp_log_init(log_level_from_env());
+    tp_log_set_level(log_level_from_env());
     /* Over a file size limit (ulimit -f) a write must fail with EFBIG, which the fit reports and
      * cleans up after, instead of SIGXFSZ killing the process and leaving a temporary file. */
     signal(SIGXFSZ, SIG_IGN);

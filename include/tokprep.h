@@ -17,6 +17,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -87,6 +88,20 @@ TP_EXTERN void tp_cancel_request(tp_cancel *cancel);
 TP_EXTERN int tp_cancel_requested(const tp_cancel *cancel);
 TP_EXTERN void tp_cancel_free(tp_cancel *cancel);
 
+#if defined(__GNUC__)
+#define TP_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+#define TP_PRINTF(f, a)
+#endif
+
+/* Fill err (may be NULL) and return code, so callers can `return tp_error_set(...)`: code is a
+ * negative TP_E* value (a positive one is negated), raw the underlying library's code or 0.
+ * For callbacks and front ends that report their own failures the library's way. Thread-safe
+ * for distinct errors. */
+TP_EXTERN int tp_error_set(tp_error *err, int code, int raw, const char *fmt, ...) TP_PRINTF(4, 5);
+/* Reset err to TP_ERROR_INIT (NULL ok). */
+TP_EXTERN void tp_error_clear(tp_error *err);
+
 /* ---- process set-up ------------------------------------------------------------------- */
 
 /* Process-wide initialisation (curl_global_init, FFmpeg log level). Call once from main before
@@ -96,6 +111,24 @@ TP_EXTERN void tp_global_cleanup(void);
 
 /* Versions of tokprep and of the linked libraries, one per line, into buf. Thread-safe. */
 TP_EXTERN void tp_version_string(char *buf, size_t size);
+
+/* Log lines ("tokprep: warn: ...") go to stderr, control characters escaped. The level is
+ * process-wide: set it once at start-up, before other threads exist (not thread-safe);
+ * tp_log() itself may be called from any thread. Default TP_LOG_WARN. */
+typedef enum { TP_LOG_ERROR = 0, TP_LOG_WARN, TP_LOG_INFO, TP_LOG_DEBUG } tp_log_level;
+TP_EXTERN void tp_log_set_level(tp_log_level level);
+TP_EXTERN void tp_log(tp_log_level level, const char *fmt, ...) TP_PRINTF(2, 3);
+
+/* ---- text for terminals and documents ------------------------------------------------- */
+
+/* File names are bytes; JSON and XML are UTF-8. A malloc'd copy of s with each byte that does
+ * not start a valid UTF-8 sequence replaced by U+FFFD (NULL on NULL or OOM; free() it).
+ * Thread-safe. */
+TP_EXTERN char *tp_utf8_sanitize(const char *s);
+/* A malloc'd copy of s fit for one line of terminal output: control characters as \n, \t, \r
+ * or \xNN (so a name cannot split a line or send escape sequences), invalid UTF-8 bytes as
+ * \xNN; valid non-ASCII text is kept. NULL on NULL or OOM; free() it. Thread-safe. */
+TP_EXTERN char *tp_str_printable(const char *s);
 
 /* ---- profiles ------------------------------------------------------------------------- */
 
@@ -112,6 +145,20 @@ TP_EXTERN int tp_profile_open(tp_profile **out, const char *name_or_path, const 
 TP_EXTERN void tp_profile_free(tp_profile *profile);
 /* The profile's `name`. Owned by the profile. */
 TP_EXTERN const char *tp_profile_name(const tp_profile *profile);
+
+/* Names of the built-in profiles ("tiktok", "tiktok-draft", ...), NULL-terminated, static.
+ * Thread-safe. */
+TP_EXTERN const char *const *tp_profile_builtin_names(void);
+/* The resolved profile as YAML (extends merged, overrides applied, secrets shown as ***).
+ * malloc'd, NUL-terminated; the caller frees it with free(). NULL when out of memory. */
+TP_EXTERN char *tp_profile_dump(const tp_profile *profile);
+/* A few settings by their short static names, for listings: upload.sink ("tiktok",
+ * "directory", "none"), upload.tiktok.mode ("direct", "draft"), fix.fill ("blur", "pad",
+ * "crop"); and fix.width x fix.height (out-params may be NULL). Thread-safe. */
+TP_EXTERN const char *tp_profile_sink_name(const tp_profile *profile);
+TP_EXTERN const char *tp_profile_post_mode_name(const tp_profile *profile);
+TP_EXTERN const char *tp_profile_fill_name(const tp_profile *profile);
+TP_EXTERN void tp_profile_fix_size(const tp_profile *profile, int *width, int *height);
 
 /* === section: check (probe + rules) ===================================================== */
 
@@ -192,6 +239,68 @@ TP_EXTERN const char *tp_verdict_name(tp_verdict verdict);
 TP_EXTERN const char *tp_action_name(tp_action action);
 TP_EXTERN const char *tp_severity_name(tp_severity severity);
 
+/* ---- many files at once ---------------------------------------------------------------- */
+
+/* One file of tp_check_files(). Every pointer is owned by the call and valid only during the
+ * callback (keep what you need: copy strings, read the check). */
+typedef struct tp_check_files_item {
+    size_t index;          /* position in the walk's order, from 0 */
+    const char *path;      /* as given, or FOLDER/NAME for a file found in a folder */
+    const tp_check *check; /* the result, any verdict; NULL when the file never got a result:
+                            * missing or unreadable path, a link out of the walked folder, a
+                            * media name whose content is not media, or the check failed
+                            * (cancelled, out of memory) */
+    const tp_error *error; /* check NULL: why ("PATH: no such file or folder"); else NULL */
+    double seconds;        /* time spent checking this file */
+} tp_check_files_item;
+
+/* Called on the thread that called tp_check_files(), once per file, in input order (never
+ * concurrently), as soon as that file and all before it are done. Workers go on checking while
+ * it runs; its item's memory is released when it returns. */
+typedef void (*tp_check_files_cb)(const tp_check_files_item *item, void *payload);
+
+typedef struct tp_check_files_options {
+    unsigned version;          /* TP_CHECK_FILES_OPTIONS_VERSION */
+    unsigned threads;          /* files checked at once; 0 = the profile's pipeline.probe_workers
+                                * (which defaults to the number of cores) */
+    int deep;                  /* as tp_check_options.deep */
+    int follow_symlinks;       /* follow symbolic links found in folders, never out of the folder
+                                * (default: not followed, counted in the summary) */
+    tp_check_files_cb on_file; /* may be NULL (then only the summary is filled) */
+    void *payload;             /* passed to on_file */
+    /* Requested: abandon the probes in flight and the ones not started (each is then reported
+     * with its error, TP_ECANCELED). May be NULL. */
+    const tp_cancel *cancel;
+} tp_check_files_options;
+
+#define TP_CHECK_FILES_OPTIONS_VERSION 1
+#define TP_CHECK_FILES_OPTIONS_INIT                                                                \
+    {                                                                                              \
+        .version = TP_CHECK_FILES_OPTIONS_VERSION                                                  \
+    }
+/* Fill opts with TP_CHECK_FILES_OPTIONS_INIT; TP_EINVAL for an unknown version. */
+TP_EXTERN int tp_check_files_options_init(tp_check_files_options *opts, unsigned version);
+
+/* What the folder walk found besides the files reported. */
+typedef struct tp_files_summary {
+    size_t files;     /* files reported (one callback each) */
+    size_t non_media; /* files found in folders and left out: neither media content nor a
+                       * media name (captions, notes, thumbnails) */
+    size_t symlinks;  /* symbolic links found in folders and not followed */
+} tp_files_summary;
+
+/* Check paths[0..n) (files, and folders walked recursively in byte order of names, hidden and
+ * temporary names skipped, media recognised by content) against profile, on opts->threads
+ * worker threads, reporting each file through opts->on_file in input order: -j changes speed,
+ * never order. A bad path never stops the others: it is reported with its error. Fills
+ * *summary (may be NULL). Returns 0 when every file was reported (whatever the verdicts, and
+ * also after cancellation), or TP_EINVAL / TP_ENOMEM / TP_EINTERNAL (no worker thread could be
+ * started) with err filled and nothing reported. opts may be NULL (defaults). Thread-safe:
+ * calls may run at once, sharing one profile. */
+TP_EXTERN int tp_check_files(tp_files_summary *summary, const tp_profile *profile,
+                             const char *const *paths, size_t n, const tp_check_files_options *opts,
+                             tp_error *err);
+
 /* === end section: check ================================================================ */
 
 /* === section: fit (transcode) ========================================================== */
@@ -236,6 +345,102 @@ TP_EXTERN void tp_fit_result_free(tp_fit_result *result);
  * Thread-safe: any number of fits may run at once (the profile is shared read-only). */
 TP_EXTERN int tp_fit_file(tp_fit_result **out, const char *path, const tp_profile *profile,
                           const char *outdir, const tp_fit_options *opts, tp_error *err);
+
+/* ---- many files at once ---------------------------------------------------------------- */
+
+/* One output part of a split (fix.too_long=split): seconds of the source. */
+typedef struct tp_fit_plan_part {
+    double start, duration;
+} tp_fit_plan_part;
+
+/* What fitting a file does (or, in a dry run, would do). Plain data owned by the call. */
+typedef struct tp_fit_plan_info {
+    tp_action action; /* NONE (copy/link), REMUX, TRANSCODE */
+    /* TRANSCODE: the encoder's settings (from the profile's fix section) and the filter graph */
+    int width, height;
+    int fps_num, fps_den;
+    int crf;
+    int64_t video_maxrate; /* bit/s */
+    int64_t video_bufsize; /* bit */
+    int64_t audio_bitrate; /* bit/s; 0 = no audio */
+    int audio_sample_rate, audio_channels;
+    const char *fill;                            /* "blur", "pad", "crop" */
+    const char *filter;                          /* the video filter graph */
+    int crop_x, crop_y, crop_width, crop_height; /* fix.autocrop: the picture inside burned-in
+                                                  * bars; crop_width 0 = none */
+    double duration;                             /* total output seconds */
+    double trim_end;                             /* > 0: the output ends here (fix.too_long=trim) */
+    double hold_until; /* > 0: the last frame is held until here (fix.too_short) */
+    size_t n_parts;    /* > 1: split into parts */
+    const tp_fit_plan_part *parts;
+} tp_fit_plan_info;
+
+/* One file of tp_fit_files(). Pointers are owned by the call, valid during the callback. */
+typedef struct tp_fit_files_item {
+    size_t index; /* position in the walk's order, from 0 */
+    const char *path;
+    /* ERROR (unreadable, failed, not started), REJECT (the profile refuses it: reason), else
+     * the check's verdict (PASS, FIX) */
+    tp_verdict verdict;
+    int rc;                /* 0, or the negative TP_E* of the failure (TP_EREJECT: refused) */
+    const char *error;     /* the failure's message; "" when none */
+    const char *reason;    /* the plan's reason for refusing the file; "" when none */
+    int rejected_by_plan;  /* 1: refused by the plan (reason says why), not by a failure */
+    int canceled;          /* 1: never started, because opts->cancel was set */
+    const tp_check *check; /* the probe and rules result (violations); NULL when not probed */
+    const tp_fit_plan_info *plan; /* planned and not refused; else NULL */
+    const char *const *outputs;   /* written files (none in a dry run) */
+    size_t n_outputs;
+} tp_fit_files_item;
+
+typedef void (*tp_fit_files_cb)(const tp_fit_files_item *item, void *payload);
+
+/* Progress of the file being fitted by one worker: fraction (0..1) and frames per second of
+ * processing (0 when not known); done 1 once, when that file's fit has ended. */
+typedef struct tp_fit_files_progress {
+    size_t index;
+    const char *path;
+    double fraction, fps;
+    int done;
+} tp_fit_files_progress;
+
+/* Called from worker threads, but never two at once (the call serialises them). */
+typedef void (*tp_fit_files_progress_cb)(const tp_fit_files_progress *progress, void *payload);
+
+typedef struct tp_fit_files_options {
+    unsigned version;        /* TP_FIT_FILES_OPTIONS_VERSION */
+    const char *outdir;      /* where outputs go (created with parents when missing); required
+                              * unless dry_run */
+    int dry_run;             /* probe and plan only; write nothing, create no folder */
+    unsigned threads;        /* files fitted at once; 0 = the profile's pipeline.fit_workers */
+    int follow_symlinks;     /* as tp_check_files_options */
+    tp_fit_files_cb on_file; /* in input order, on the calling thread; may be NULL */
+    tp_fit_files_progress_cb progress; /* may be NULL; not called in a dry run */
+    void *payload;                     /* passed to both callbacks */
+    /* Requested: fits in flight stop (temporary outputs removed), files not started are
+     * reported with canceled set. May be NULL. */
+    const tp_cancel *cancel;
+} tp_fit_files_options;
+
+#define TP_FIT_FILES_OPTIONS_VERSION 1
+#define TP_FIT_FILES_OPTIONS_INIT                                                                  \
+    {                                                                                              \
+        .version = TP_FIT_FILES_OPTIONS_VERSION                                                    \
+    }
+/* Fill opts with TP_FIT_FILES_OPTIONS_INIT; TP_EINVAL for an unknown version. */
+TP_EXTERN int tp_fit_files_options_init(tp_fit_files_options *opts, unsigned version);
+
+/* Fit paths[0..n) (files and folders, walked as tp_check_files does) into opts->outdir, as
+ * tp_fit_file() fits one, on opts->threads workers, and report each file in input order. Outputs
+ * go flat into outdir: a file with the same stem as an earlier one is refused (TP_EINVAL item)
+ * rather than overwriting its output. When the walk finds no file at all, returns 0 with
+ * summary->files 0, reports nothing and creates no folder. Returns TP_EIO (outdir cannot be
+ * created), TP_EINVAL (outdir exists and is not a folder; no outdir without dry_run), TP_ENOMEM,
+ * with err filled and nothing reported; else 0 (individual files may have failed: see the
+ * items). Thread-safe: calls may run at once (distinct outdirs), sharing one profile. */
+TP_EXTERN int tp_fit_files(tp_files_summary *summary, const tp_profile *profile,
+                           const char *const *paths, size_t n, const tp_fit_files_options *opts,
+                           tp_error *err);
 
 /* === end section: fit ================================================================== */
 
@@ -338,7 +543,88 @@ TP_EXTERN int tp_tiktok_post_file(tp_tiktok_result *out, tp_tiktok *tt, const ch
 TP_EXTERN int tp_tiktok_fetch_status(tp_tiktok_result *out, tp_tiktok *tt, const char *publish_id,
                            tp_error *err);
 
+/* Post one file as tp_tiktok_post_file() does, after measuring its duration (a bounded probe
+ * with the session profile's limits) on the same open descriptor the bytes are then posted
+ * from, so creator_info's max_video_post_duration_sec is checked against the file that is sent.
+ * opts->duration >= 0 skips the probe; a file whose duration cannot be measured is posted with
+ * the duration unknown (a warning is logged). Returns as tp_tiktok_post_file(); TP_EIO with
+ * out->bytes 0 when the file cannot be opened. Not thread-safe for one session. */
+TP_EXTERN int tp_tiktok_post_media(tp_tiktok_result *out, tp_tiktok *tt, const char *path,
+                                   const tp_tiktok_post_options *opts, tp_error *err);
+
+/* The resume state in a file, kept like the token file (it holds the upload URL's token):
+ * load refuses a file readable or writable by group/others or not owned by the user; save
+ * writes atomically with mode 0600, creating missing folders with mode 0700.
+ * load returns 0 with *out filled, 1 when path does not exist (*out untouched), or a negative
+ * TP_E* (TP_EIO, TP_EINVAL for a file that is not resume state). save returns 0 or TP_EIO /
+ * TP_ENOMEM. Thread-safe for distinct files. */
+TP_EXTERN int tp_tiktok_resume_load(tp_tiktok_resume *out, const char *path, tp_error *err);
+TP_EXTERN int tp_tiktok_resume_save(const char *path, const tp_tiktok_resume *resume,
+                                    tp_error *err);
+
 /* === end section: upload =============================================================== */
+
+/* === section: auth ===================================================================== */
+
+/* TikTok Login Kit for desktop (OAuth 2 with PKCE, loopback redirect) and the token file of a
+ * profile (upload.tiktok.token_file, else $XDG_CONFIG_HOME/tokprep/<profile>.json; mode 0600).
+ * Needs TIKTOK_CLIENT_KEY and TIKTOK_CLIENT_SECRET or the profile's values. Tokens never leave
+ * the library: what the calls below return is the non-secret part (tp_auth_info). */
+
+/* The account behind a token file: open_id, granted scopes and expiry times. Opaque, immutable;
+ * free with tp_auth_info_free(). */
+typedef struct tp_auth_info tp_auth_info;
+
+/* The profile's token file path into buf (size bytes). 0, or TP_ECONFIG (no home, path too
+ * long). Thread-safe. */
+TP_EXTERN int tp_auth_token_path(char *buf, size_t size, const tp_profile *profile, tp_error *err);
+
+typedef struct tp_auth_login_options {
+    unsigned version;     /* TP_AUTH_LOGIN_OPTIONS_VERSION */
+    int no_browser;       /* do not run xdg-open: only print the address */
+    int no_wait;          /* print the address, keep state and verifier (PATH.pending), return 1;
+                           * finish later with code_url */
+    const char *code_url; /* the address the browser landed on: finish a login started with
+                           * no_wait */
+    double wait;          /* seconds to wait for the browser's redirect; <= 0 = 300 */
+    FILE *out;            /* where the address and instructions go; NULL = stdout */
+    /* Requested: ends the wait (TP_ECANCELED, no PATH.pending left behind). May be NULL. */
+    const tp_cancel *cancel;
+} tp_auth_login_options;
+
+#define TP_AUTH_LOGIN_OPTIONS_VERSION 1
+#define TP_AUTH_LOGIN_OPTIONS_INIT                                                                 \
+    {                                                                                              \
+        .version = TP_AUTH_LOGIN_OPTIONS_VERSION, .wait = 300.0                                    \
+    }
+/* Fill opts with TP_AUTH_LOGIN_OPTIONS_INIT; TP_EINVAL for an unknown version. */
+TP_EXTERN int tp_auth_login_options_init(tp_auth_login_options *opts, unsigned version);
+
+/* The token file as it stands, without network: 0 and *out, TP_EAUTH when not logged in (no
+ * token file), TP_EIO when the file is unsafe (group/other access, not ours, not a regular
+ * file) or unreadable. An expired refresh token is still 0: compare the times. Thread-safe. */
+TP_EXTERN int tp_auth_status(tp_auth_info **out, const tp_profile *profile, tp_error *err);
+/* Log in (opts may be NULL) and save the token file. 0 and *out; 1 when opts->no_wait stopped
+ * after printing the address (*out NULL); else a negative TP_E* (TP_EAUTH refused,
+ * TP_ECANCELED, TP_ENET, TP_EHTTP, TP_ECONFIG, TP_EIO). Not to be run twice at once for one
+ * profile. */
+TP_EXTERN int tp_auth_login(tp_auth_info **out, const tp_profile *profile,
+                            const tp_auth_login_options *opts, tp_error *err);
+/* Refresh the access token now and save the rotated tokens (an flock on PATH.lock keeps two
+ * processes from spending one refresh token). 0 and *out, or a negative TP_E*. Thread-safe. */
+TP_EXTERN int tp_auth_refresh(tp_auth_info **out, const tp_profile *profile, tp_error *err);
+/* Revoke the token at TikTok (best effort) and delete the token file. 0 or a negative TP_E*. */
+TP_EXTERN int tp_auth_logout(const tp_profile *profile, tp_error *err);
+
+/* Accessors; strings owned by the info. Times are epoch seconds, 0 when unknown. */
+TP_EXTERN const char *tp_auth_info_open_id(const tp_auth_info *info);
+TP_EXTERN const char *tp_auth_info_scope(const tp_auth_info *info);
+TP_EXTERN int64_t tp_auth_info_expires_at(const tp_auth_info *info);
+TP_EXTERN int64_t tp_auth_info_refresh_expires_at(const tp_auth_info *info);
+/* Accepts NULL. */
+TP_EXTERN void tp_auth_info_free(tp_auth_info *info);
+
+/* === end section: auth ================================================================= */
 
 /* === section: pipeline ================================================================= */
 

@@ -885,6 +885,31 @@ const char *tp_profile_name(const tp_profile *p)
     return p ? p->name : NULL;
 }
 
+const char *tp_profile_sink_name(const tp_profile *p)
+{
+    return p->upload.sink == TP_SINK_TIKTOK      ? "tiktok"
+           : p->upload.sink == TP_SINK_DIRECTORY ? "directory"
+                                                 : "none";
+}
+
+const char *tp_profile_post_mode_name(const tp_profile *p)
+{
+    return p->upload.tiktok.mode == TP_POST_DRAFT ? "draft" : "direct";
+}
+
+const char *tp_profile_fill_name(const tp_profile *p)
+{
+    return p->fix.fill == TP_FILL_BLUR ? "blur" : p->fix.fill == TP_FILL_PAD ? "pad" : "crop";
+}
+
+void tp_profile_fix_size(const tp_profile *p, int *width, int *height)
+{
+    if (width)
+        *width = p->fix.width;
+    if (height)
+        *height = p->fix.height;
+}
+
 int tp_profile_require(const tp_profile *p, const char *key, tp_error *err)
 {
     const profile_priv *pp = p->priv;

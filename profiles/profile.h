@@ -150,11 +150,7 @@ int tp_profile_open_buffer(tp_profile **out, const char *label, const char *text
  * an unset ${VAR} without default. Values are checked only when used: `check` needs no secret. */
 int tp_profile_require(const tp_profile *p, const char *key, tp_error *err);
 
-/* The merged result as YAML (secrets shown as ***); malloc'd, caller frees. */
-char *tp_profile_dump(const tp_profile *p);
-
-/* Names of the built-in profiles, NULL-terminated. */
-const char *const *tp_profile_builtin_names(void);
+/* tp_profile_dump and tp_profile_builtin_names are public (tokprep.h). */
 
 bool tp_strlist_has(const tp_strlist *l, const char *s);
 

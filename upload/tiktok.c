@@ -1084,6 +1084,11 @@ int tp_tiktok_post_options_init(tp_tiktok_post_options *opts, unsigned version)
     return 0;
 }
 
+const tp_profile *tp_tiktok_profile(const tp_tiktok *tt)
+{
+    return tt->p;
+}
+
 int tp_tiktok_post_file(tp_tiktok_result *out, tp_tiktok *tt, const char *path,
                         const tp_tiktok_post_options *opts, tp_error *err)
 {

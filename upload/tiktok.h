@@ -67,4 +67,7 @@ int tp_tiktok_post_plan(tp_tiktok_result *out, tp_tiktok *tt, int fd, const char
                         const tp_chunk_plan *plan, const char *const *chunk_sha256,
                         const tp_tiktok_post_options *opts, tp_error *err);
 
+/* The profile the session was opened with. */
+const tp_profile *tp_tiktok_profile(const tp_tiktok *tt);
+
 #endif

@@ -24,13 +24,11 @@ struct tp_cancel {
 /* Initialise an embedded token (not requested) with an optional parent. */
 void tp_cancel_init(tp_cancel *cancel, const tp_cancel *parent);
 
-/* Fill err (may be NULL) and return code so callers can `return tp_error_set(...)`.
- * code is a (negative) TP_E* value; a positive one is negated. raw is the library's own code (AVERROR, CURLcode) or 0. */
-int tp_error_set(tp_error *err, int code, int raw, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
+/* tp_error_set, tp_error_clear, tp_log, tp_log_set_level, tp_str_printable and tp_utf8_sanitize
+ * are public (tokprep.h). */
+
 int tp_error_setv(tp_error *err, int code, int raw, const char *fmt, va_list ap)
     __attribute__((format(printf, 4, 0)));
-void tp_error_clear(tp_error *err);
 /* Prefix an existing message, e.g. with the file name: "a.mp4: <old message>". */
 void tp_error_prefix(tp_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -61,11 +59,6 @@ int tp_cpu_count(void);
  * optional trailing B). Returns 0 and *out, or TP_EINVAL. */
 int tp_parse_size(const char *s, int64_t *out);
 
-/* Logging to stderr, with a level set once at start-up by the CLI (TP_LOG env or -v). The level
- * is read-only after init, so calling from any thread is safe. */
-typedef enum { TP_LOG_ERROR = 0, TP_LOG_WARN, TP_LOG_INFO, TP_LOG_DEBUG } tp_log_level;
-void tp_log_init(tp_log_level level);
-void tp_log(tp_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 
 
@@ -85,13 +78,6 @@ int tp_sha256_update_fd(tp_sha256 *s, int fd, int64_t offset, int64_t len, void 
 int tp_sha256_file_range(const char *path, int64_t offset, int64_t len, char hex[65],
                          tp_error *err);
 
-/* File names are bytes; JSON and XML are UTF-8. A malloc'd copy of s with each byte that does
- * not start a valid UTF-8 sequence replaced by U+FFFD (NULL on NULL or OOM). Thread-safe. */
-char *tp_utf8_sanitize(const char *s);
-/* A malloc'd copy of s fit for one line of terminal output: control characters as \n, \t, \r
- * or \xNN (so a name cannot split a line or send escape sequences), invalid UTF-8 bytes as
- * \xNN; valid non-ASCII text is kept. NULL on NULL or OOM. Thread-safe. */
-char *tp_str_printable(const char *s);
 /* Text from a remote party (TikTok's JSON, the OAuth redirect) made fit for a message, in place:
  * C0 controls (ESC included) and DEL removed (tab and line breaks become spaces), C1 controls
  * (U+0080..U+009F) removed, bytes that are not UTF-8 replaced by '?'. Never longer than before;

@@ -255,9 +255,9 @@ int tp_parse_size(const char *s, int64_t *out)
     return 0;
 }
 
-static tp_log_level log_level = TP_LOG_WARN; /* set once by tp_log_init before threads start */
+static tp_log_level log_level = TP_LOG_WARN; /* set once by tp_log_set_level before threads start */
 
-void tp_log_init(tp_log_level level)
+void tp_log_set_level(tp_log_level level)
 {
     log_level = level;
 }

@@ -158,7 +158,7 @@ static char *load_capturing_stderr(const char *path)
 static void loose_secret(void **state)
 {
     (void)state;
-    tp_log_init(TP_LOG_WARN);
+    tp_log_set_level(TP_LOG_WARN);
     char path[] = "/tmp/tp-secret-profile.XXXXXX";
     int fd = mkstemp(path);
     assert_true(fd >= 0);

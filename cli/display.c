@@ -1,12 +1,12 @@
 /* `tokprep run` output: NDJSON events, a live terminal display, or plain log lines. */
-#include "pipeline/display.h"
+#include "display.h"
 
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "util/tp_util.h"
+#include "cli.h"
 
 #define BUSY_MAX 64
 #define REDRAW_INTERVAL 0.1
@@ -34,7 +34,7 @@ tp_display *tp_display_new(tp_display_mode mode, FILE *out)
         return NULL;
     d->mode = mode;
     d->out = out;
-    d->t0 = tp_now_monotonic();
+    d->t0 = tp_cli_monotonic();
     return d;
 }
 
@@ -56,7 +56,7 @@ static busy_line *busy_find(tp_display *d, const char *path, bool create)
         if (!d->busy[i].path && !free_slot)
             free_slot = &d->busy[i];
     }
-    if (create && free_slot && (free_slot->path = tp_strdup(path)))
+    if (create && free_slot && (free_slot->path = strdup(path)))
         return free_slot;
     return NULL;
 }
@@ -102,7 +102,7 @@ __attribute__((format(printf, 2, 3))) static void put_line(FILE *o, const char *
 
 static void redraw(tp_display *d, bool force)
 {
-    double now = tp_now_monotonic();
+    double now = tp_cli_monotonic();
     if (!force && now - d->last_draw < REDRAW_INTERVAL)
         return;
     d->last_draw = now;

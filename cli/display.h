@@ -5,7 +5,7 @@
 
 #include <stdio.h>
 
-#include "tokprep.h"
+#include <tokprep.h>
 
 typedef enum { TP_DISPLAY_JSON = 0, TP_DISPLAY_TTY, TP_DISPLAY_LOG } tp_display_mode;
 
