@@ -49,8 +49,10 @@ static int do_status(const tp_profile *p, const char *path, bool json)
             free(s);
             cJSON_Delete(o);
         }
-        fprintf(stderr, "tokprep auth: %s\n", err.message);
-        return err.code == TP_EAUTH ? TP_EXIT_FAIL : TP_EXIT_ERROR;
+        fprintf(stderr, "tokprep auth: %s\n", tp_error_message(&err));
+        int code = err.code;
+        tp_error_clear(&err);
+        return code == TP_EAUTH ? TP_EXIT_FAIL : TP_EXIT_ERROR;
     }
     char a[64], r[64];
     fmt_time(a, sizeof(a), tok.expires_at);
@@ -145,7 +147,7 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
     if ((rc = tp_cli_open_profile(&p, profile, &sets)) != 0)
         goto out;
     if (tp_tt_token_path(path, sizeof(path), p, &err) < 0 || tp_http_new(&http, &err) < 0) {
-        fprintf(stderr, "tokprep auth: %s\n", err.message);
+        fprintf(stderr, "tokprep auth: %s\n", tp_error_message(&err));
         rc = TP_EXIT_ERROR;
         goto out;
     }
@@ -164,7 +166,7 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
         r = tp_tt_logout(http, p, path, &err);
     }
     if (r < 0) {
-        fprintf(stderr, "tokprep auth %s: %s\n", verb, err.message);
+        fprintf(stderr, "tokprep auth %s: %s\n", verb, tp_error_message(&err));
         rc = r == TP_ECANCELED ? TP_EXIT_INTERRUPTED : TP_EXIT_ERROR;
         goto out;
     }
@@ -179,6 +181,7 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
                !strcmp(verb, "login") ? "Logged in" : "Refreshed", tok.open_id, tok.scope, a, path);
     }
 out:
+    tp_error_clear(&err);
     tp_tt_token_clear(&tok);
     tp_http_free(http);
     tp_profile_free(p);

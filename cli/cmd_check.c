@@ -65,7 +65,7 @@ static void *worker(void *arg)
         }
         pthread_mutex_lock(&sh->lock);
         s->check = c;
-        s->err = err;
+        tp_error_move(&s->err, &err);
         s->seconds = tp_now_monotonic() - t0;
         s->done = true;
         pthread_cond_broadcast(&sh->cond);
@@ -99,7 +99,7 @@ static void print_line(const slot *s, bool color)
     printf("%s%s%s %s", color ? col[v] : "", sym[v], color ? "\033[0m" : "", shown ? shown : "?");
     free(shown);
     if (!s->check || v == TP_VERDICT_ERROR || v == TP_VERDICT_REJECT) {
-        const char *text = !s->check               ? strip_path(s->err.message, path)
+        const char *text = !s->check               ? strip_path(tp_error_message(&s->err), path)
                            : v == TP_VERDICT_ERROR ? strip_path(tp_check_error(s->check), path)
                                                    : tp_check_reason(s->check);
         why = tp_str_printable(text);
@@ -155,8 +155,8 @@ static cJSON *slot_json(const slot *s)
     cJSON_AddStringToObject(o, "verdict", "error");
     cJSON_AddNullToObject(o, "action");
     cJSON_AddArrayToObject(o, "violations");
-    cJSON_AddStringToObject(o, "error", s->err.message);
-    cJSON_AddStringToObject(o, "reason", s->err.message);
+    cJSON_AddStringToObject(o, "error", tp_error_message(&s->err));
+    cJSON_AddStringToObject(o, "reason", tp_error_message(&s->err));
     cJSON_AddNullToObject(o, "media");
     return o;
 }
@@ -214,12 +214,13 @@ static int write_junit(const char *file, const slot *slots, size_t n, const char
     FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
     if (!f) {
         fprintf(stderr, "tokprep check: cannot write %s: %s\n", file,
-                fd >= 0 ? strerror(errno) : cerr.message);
+                fd >= 0 ? strerror(errno) : tp_error_message(&cerr));
         if (fd >= 0) {
             close(fd);
             unlink(tmp);
         }
         free(tmp);
+        tp_error_clear(&cerr);
         return -1;
     }
     fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
@@ -237,7 +238,7 @@ static int write_junit(const char *file, const slot *slots, size_t n, const char
         xml_escaped(f, s->entry->path);
         fprintf(f, "\" time=\"%.3f\">\n", s->seconds);
         if (v == TP_VERDICT_ERROR) {
-            const char *msg = s->check ? tp_check_error(s->check) : s->err.message;
+            const char *msg = s->check ? tp_check_error(s->check) : tp_error_message(&s->err);
             fprintf(f, "      <error type=\"error\" message=\"");
             xml_escaped(f, msg);
             fprintf(f, "\"/>\n");
@@ -334,7 +335,7 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
     }
     if (tp_scan_paths(&list, (const char *const *)(argv + optind), (size_t)(argc - optind),
                       &scan_opts, &err) < 0) {
-        fprintf(stderr, "tokprep check: %s\n", err.message);
+        fprintf(stderr, "tokprep check: %s\n", tp_error_message(&err));
         rc = TP_EXIT_ERROR;
         goto out;
     }
@@ -484,9 +485,12 @@ out:
         pthread_cond_destroy(&sh.cond);
     }
     tp_fifo_free(sh.queue);
-    for (size_t i = 0; slots && i < list.n; i++)
+    for (size_t i = 0; slots && i < list.n; i++) {
         tp_check_free(slots[i].check);
+        tp_error_clear(&slots[i].err);
+    }
     free(slots);
+    tp_error_clear(&err);
     cJSON_Delete(doc);
     tp_scan_list_free(&list);
     tp_profile_free(profile);

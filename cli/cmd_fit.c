@@ -208,13 +208,13 @@ static void print_text(const fit_run *run, const fit_job *j)
     print_escaped(j->path);
     if (!strcmp(v, "error")) {
         fputs(": error: ", stdout);
-        print_escaped(j->err.message);
+        print_escaped(tp_error_message(&j->err));
         putchar('\n');
         return;
     }
     if (!strcmp(v, "reject")) {
         fputs(": reject: ", stdout);
-        print_escaped(j->plan.reject ? j->plan.reason : j->err.message);
+        print_escaped(j->plan.reject ? j->plan.reason : tp_error_message(&j->err));
         putchar('\n');
         return;
     }
@@ -338,7 +338,7 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
     /* The same files in the same order as `tokprep check` sees them. */
     if (tp_scan_paths(&list, (const char *const *)(argv + optind), (size_t)(argc - optind),
                       &scan_opts, &err) < 0) {
-        fprintf(stderr, "tokprep fit: %s\n", err.message);
+        fprintf(stderr, "tokprep fit: %s\n", tp_error_message(&err));
         rc = TP_EXIT_ERROR;
         goto out;
     }
@@ -445,7 +445,7 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
             for (int k = 0; k < j->n_outputs; k++)
                 cJSON_AddItemToArray(outs, cJSON_CreateString(j->outputs[k]));
             if (!strcmp(v, "error"))
-                cJSON_AddStringToObject(f, "error", j->err.message);
+                cJSON_AddStringToObject(f, "error", tp_error_message(&j->err));
             else if (!strcmp(v, "reject"))
                 cJSON_AddStringToObject(f, "error", j->plan.reason);
             else
@@ -491,9 +491,12 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
          : n_reject ? TP_EXIT_FAIL
                     : TP_EXIT_OK;
 out:
-    for (size_t i = 0; i < fr.n_jobs; i++)
+    for (size_t i = 0; i < fr.n_jobs; i++) {
         tp_fit_paths_free(fr.jobs[i].outputs, fr.jobs[i].n_outputs);
+        tp_error_clear(&fr.jobs[i].err);
+    }
     free(fr.jobs);
+    tp_error_clear(&err);
     tp_scan_list_free(&list);
     free(threads);
     tp_profile_free(profile);

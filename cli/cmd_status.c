@@ -114,6 +114,7 @@ static void print_queue(const cJSON *doc)
 
 static int run(const tp_cli_command *cmd, int argc, char **argv)
 {
+    tp_error err = TP_ERROR_INIT;
     tp_cli_parser parser;
     const char *state = NULL, *workdir = "./tokprep-work", *queue = NULL;
     bool json = false;
@@ -140,10 +141,9 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
         rc = tp_cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
         goto out;
     }
-    tp_error err = TP_ERROR_INIT;
     if (queue) {
         if (tp_rqueue_status(&report, queue, &err) < 0) {
-            fprintf(stderr, "tokprep: %s\n", err.message);
+            fprintf(stderr, "tokprep: %s\n", tp_error_message(&err));
             rc = TP_EXIT_ERROR;
             goto out;
         }
@@ -158,7 +158,7 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
     if (!state)
         state = state_buf = tp_asprintf("%s/tokprep.db", workdir);
     if (tp_pipeline_status(&report, state, &err) < 0) {
-        fprintf(stderr, "tokprep: %s\n", err.message);
+        fprintf(stderr, "tokprep: %s\n", tp_error_message(&err));
         rc = TP_EXIT_ERROR;
         goto out;
     }
@@ -177,6 +177,7 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
     print_files("failed (tokprep retry re-queues them)", cJSON_GetObjectItem(doc, "failed"));
     print_files("rejected by the profile", cJSON_GetObjectItem(doc, "rejected"));
 out:
+    tp_error_clear(&err);
     cJSON_Delete(doc);
     free(report);
     free(state_buf);

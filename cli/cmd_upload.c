@@ -39,7 +39,8 @@ static double media_duration(int fd, const char *path, const tp_profile *p)
     tp_probe_options po = {.deep = false, .limits = &p->limits, .cancel = NULL};
     memset(&mi, 0, sizeof(mi));
     if (tp_probe_fd(&mi, fd, path, &po, &err) < 0) {
-        tp_log(TP_LOG_WARN, "%s: cannot measure the duration: %s", path, err.message);
+        tp_log(TP_LOG_WARN, "%s: cannot measure the duration: %s", path, tp_error_message(&err));
+        tp_error_clear(&err);
         return -1;
     }
     return mi.duration;
@@ -58,7 +59,8 @@ static void save_resume(const progress_state *ps, const tp_tiktok_resume *rs)
     tp_error err = TP_ERROR_INIT;
     if (!text || tp_tt_private_write(ps->resume_file, text, &err) < 0)
         tp_log(TP_LOG_WARN, "%s: cannot save the resume state: %s", ps->resume_file,
-               text ? err.message : "out of memory");
+               text ? tp_error_message(&err) : "out of memory");
+    tp_error_clear(&err);
     free(text);
 }
 
@@ -101,7 +103,7 @@ static void print_json(const char *path, int rc, const tp_tiktok_result *r, cons
     if (rc < 0) {
         cJSON *e = cJSON_AddObjectToObject(o, "error");
         cJSON_AddStringToObject(e, "kind", tp_error_name(err->code));
-        cJSON_AddStringToObject(e, "message", err->message);
+        cJSON_AddStringToObject(e, "message", tp_error_message(err));
         if (r->api_code[0])
             cJSON_AddStringToObject(e, "api_code", r->api_code);
         if (r->log_id[0])
@@ -119,7 +121,7 @@ static void print_human(const char *path, int rc, const tp_tiktok_result *r, con
     /* A PATH reached by a glob is a name someone else chose: no terminal escapes from it. */
     char *line;
     if (rc < 0)
-        line = tp_asprintf("tokprep upload: %s", err->message);
+        line = tp_asprintf("tokprep upload: %s", tp_error_message(err));
     else if (r->still_processing)
         line = tp_asprintf("%s: uploaded, TikTok still processing (status %s, publish_id %s)",
                            path, r->status, r->publish_id);
@@ -179,13 +181,13 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
             r = tp_tt_resume_parse(&resume, text, len, &err);
         free(text);
         if (r < 0) {
-            fprintf(stderr, "tokprep upload: %s: %s\n", resume_file, err.message);
+            fprintf(stderr, "tokprep upload: %s: %s\n", resume_file, tp_error_message(&err));
             rc = TP_EXIT_ERROR;
             goto out;
         }
     }
     if (tp_tiktok_open(&tt, p, &err) < 0) {
-        fprintf(stderr, "tokprep upload: %s\n", err.message);
+        fprintf(stderr, "tokprep upload: %s\n", tp_error_message(&err));
         rc = TP_EXIT_ERROR;
         goto out;
     }
@@ -210,7 +212,7 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
             if (json)
                 print_json(path, r, &res, &err, true);
             else
-                fprintf(stderr, "tokprep upload: %s\n", err.message);
+                fprintf(stderr, "tokprep upload: %s\n", tp_error_message(&err));
             if (rc == TP_EXIT_OK)
                 rc = TP_EXIT_FAIL;
             continue;
@@ -264,6 +266,7 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
         }
     }
 out:
+    tp_error_clear(&err);
     tp_tiktok_free(tt);
     tp_profile_free(p);
     tp_cli_sets_free(&sets);

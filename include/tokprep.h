@@ -49,18 +49,27 @@ typedef enum tp_error_code {
     TP_EINTERNAL = -14    /* a bug: please report */
 } tp_error_code;
 
-#define TP_ERROR_MSG_MAX 1024
-
 /* A caller-owned error. `code` is a negative TP_E* value (0 = none), `raw` the underlying
- * library's code (AVERROR, CURLcode, HTTP status) or 0, `message` names the file and what failed.
- * Messages never contain secrets (client secret, tokens, upload URLs' tokens). */
+ * library's code (AVERROR, CURLcode, HTTP status) or 0, `message` names the file and what failed:
+ * NULL when none, else a string the error owns (read it with tp_error_message(), which never
+ * returns NULL). A function that fails replaces any message already there, so one tp_error can
+ * be passed to many calls; release it with tp_error_clear() when done. Do not copy a tp_error by
+ * value while it holds a message (both copies would own it). Messages never contain secrets
+ * (client secret, tokens, upload URLs' tokens) and are cut in the middle past a few KiB. */
 typedef struct tp_error {
     int code;
     int raw;
-    char message[TP_ERROR_MSG_MAX];
+    char *message;
 } tp_error;
 
-#define TP_ERROR_INIT {0, 0, {0}}
+#define TP_ERROR_INIT {.code = 0}
+
+/* Free the message and reset err to TP_ERROR_INIT; accepts NULL. */
+TP_EXTERN void tp_error_clear(tp_error *err);
+
+/* The message, or "" when there is none (so it can always be printed). Valid until err is
+ * cleared or set again. */
+TP_EXTERN const char *tp_error_message(const tp_error *err);
 
 /* Short static name of a TP_E* code ("config", "media", ...). Thread-safe. */
 TP_EXTERN const char *tp_error_name(int code);
@@ -83,7 +92,7 @@ typedef struct tp_profile tp_profile;
 
 /* Open a profile by built-in name ("tiktok", "tiktok-draft") or by file path, apply `n_sets`
  * overrides of the form "key.path=value" (NULL allowed when n_sets is 0).
- * On failure returns TP_ECONFIG (or TP_EIO, TP_ENOMEM) and err->message reads
+ * On failure returns TP_ECONFIG (or TP_EIO, TP_ENOMEM) and tp_error_message(err) reads
  * "FILE:LINE:COL: what is wrong". The caller owns *out. */
 TP_EXTERN int tp_profile_open(tp_profile **out, const char *name_or_path, const char *const *sets,
                     size_t n_sets, tp_error *err);
@@ -191,7 +200,7 @@ typedef struct tp_fit_options {
  * once complete and re-checked against the profile.
  * On success *out_paths is a malloc'd array of *n_out malloc'd paths, owned by the caller (free
  * with tp_fit_paths_free). Returns TP_EREJECT when the profile refuses the file
- * (err->message says why and which setting would change it), TP_EMEDIA / TP_EIO /
+ * (tp_error_message(err) says why and which setting would change it), TP_EMEDIA / TP_EIO /
  * TP_ECANCELED / TP_EINTERNAL (an output that does not pass) otherwise.
  * Thread-safe: any number of fits may run at once (the profile is shared read-only). */
 TP_EXTERN int tp_fit_file(char ***out_paths, int *n_out, const char *path, const tp_profile *profile,

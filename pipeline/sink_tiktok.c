@@ -52,7 +52,8 @@ static double output_duration(struct tp_pipeline *pl, int fd, const char *path)
     tp_probe_options po = {.deep = false, .limits = &pl->profile->limits, .cancel = &pl->cancel};
     memset(&mi, 0, sizeof(mi));
     if (tp_probe_fd(&mi, fd, path, &po, &err) < 0) {
-        tp_log(TP_LOG_WARN, "%s: cannot measure the duration: %s", path, err.message);
+        tp_log(TP_LOG_WARN, "%s: cannot measure the duration: %s", path, tp_error_message(&err));
+        tp_error_clear(&err);
         return -1;
     }
     return mi.duration;

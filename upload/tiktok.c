@@ -197,11 +197,13 @@ int tp_tt_caption(char **out, const char *path, const char *tmpl, tp_error *err)
     size_t n = 0;
     if (tp_read_small_file(&text, &n, side, TP_SIDECAR_MAX, true, &serr) < 0) {
         if (serr.code == TP_ENOMEM) {
+            tp_error_clear(&serr);
             rc = tp_error_set(err, TP_ENOMEM, 0, "out of memory");
             goto out;
         }
         tp_log(TP_LOG_WARN, "%s: caption sidecar refused (%s); using the profile's caption", path,
-               serr.message);
+               tp_error_message(&serr));
+        tp_error_clear(&serr);
         text = NULL;
     }
     bool from_side = text != NULL;
@@ -404,12 +406,10 @@ static int limits_of(tp_tiktok *tt, tp_tt_limits **out, tp_error *err)
     if (rc < 0) {
         if (rc != TP_ENOMEM && rc != TP_EINVAL) {
             /* Unreachable or refusing us: retryable, like a failure in the middle of a run. */
-            char why[sizeof(err->message)];
-            tp_strlcpy(why, err->message, sizeof(why));
             rc = tp_error_set(err, TP_ENET, 0,
                               "%s (upload.tiktok.shared_limits): not sending anything to TikTok "
                               "without the shared limits; retry when Redis answers again",
-                              why);
+                              tp_error_message(err));
         }
         return rc;
     }
@@ -596,7 +596,7 @@ static int api_call(tp_tiktok *tt, int ep, const char *path, const cJSON *body, 
         rc = tp_http_do(tt->http, &req, &resp, err);
         if (rc == TP_ENET && retry && attempt < c->max_retries) {
             double d = backoff(tt, attempt++);
-            tp_log(TP_LOG_WARN, "%s; retrying in %.1f s", err->message, d);
+            tp_log(TP_LOG_WARN, "%s; retrying in %.1f s", tp_error_message(err), d);
             if (tp_http_sleep(d, cancel) < 0) {
                 rc = tp_error_set(err, TP_ECANCELED, 0, "%s: cancelled", what);
                 goto out;
@@ -701,8 +701,10 @@ static void daily_note(tp_tiktok *tt, tp_tt_slot *slot, bool accepted)
     tp_error err = TP_ERROR_INIT;
     /* Even with daily_limit 0 the local store records posts (as it always did), so a cap set
      * later counts them. */
-    if (limits_of(tt, &l, &err) < 0 || account(tt, &a, &err) < 0)
+    if (limits_of(tt, &l, &err) < 0 || account(tt, &a, &err) < 0) {
+        tp_error_clear(&err);
         return;
+    }
     if (accepted)
         tp_tt_limits_daily_accepted(l, a, slot);
     else
@@ -714,8 +716,10 @@ static void daily_release(tp_tiktok *tt, tp_tt_slot *slot)
     tp_tt_limits *l;
     tp_tt_account *a;
     tp_error err = TP_ERROR_INIT;
-    if (!slot->held || limits_of(tt, &l, &err) < 0 || account(tt, &a, &err) < 0)
+    if (!slot->held || limits_of(tt, &l, &err) < 0 || account(tt, &a, &err) < 0) {
+        tp_error_clear(&err);
         return;
+    }
     tp_tt_limits_daily_release(l, a, slot);
 }
 
@@ -1013,7 +1017,7 @@ static int upload_chunks(tp_tiktok *tt, const char *path, int fd, const char *co
         if (wait > d)
             d = wait;
         tp_log(TP_LOG_WARN, "%s: %s; sending it again in %.1f s", what,
-               rc < 0               ? err->message
+               rc < 0               ? tp_error_message(err)
                : resp.status == 429 ? "rate limited"
                                     : "server error",
                d);

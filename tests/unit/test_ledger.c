@@ -248,7 +248,7 @@ static void test_lock_refusal(void **state)
         tp_error e2 = TP_ERROR_INIT;
         tp_ledger *x = NULL;
         int rc = tp_ledger_open(&x, f->db, true, &e2);
-        _exit(rc == TP_ECONFLICT && strstr(e2.message, "in use by another tokprep") ? 0 : 1);
+        _exit(rc == TP_ECONFLICT && strstr(tp_error_message(&e2), "in use by another tokprep") ? 0 : 1);
     }
     int st = 0;
     waitpid(pid, &st, 0);
@@ -256,7 +256,7 @@ static void test_lock_refusal(void **state)
     assert_int_equal(WEXITSTATUS(st), 0);
     /* ...and so is a second opener in this process (flock is per open file description). */
     assert_int_equal(tp_ledger_open(&l2, f->db, true, &err), TP_ECONFLICT);
-    assert_non_null(strstr(err.message, "in use"));
+    assert_non_null(strstr(tp_error_message(&err), "in use"));
     assert_null(l2);
     /* A reader is not refused. */
     assert_int_equal(tp_ledger_open(&l2, f->db, false, &err), 0);

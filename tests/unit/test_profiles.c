@@ -40,11 +40,11 @@ static void expect_error(const char *path, const char *const *sets, size_t n_set
     if (where) {
         char prefix[600];
         snprintf(prefix, sizeof(prefix), "%s/%s", tmpdir, where);
-        if (strncmp(err.message, prefix, strlen(prefix)) != 0)
-            fail_msg("expected '%s' at the start of '%s'", prefix, err.message);
+        if (strncmp(tp_error_message(&err), prefix, strlen(prefix)) != 0)
+            fail_msg("expected '%s' at the start of '%s'", prefix, tp_error_message(&err));
     }
-    if (!strstr(err.message, needle))
-        fail_msg("expected '%s' in '%s'", needle, err.message);
+    if (!strstr(tp_error_message(&err), needle))
+        fail_msg("expected '%s' in '%s'", needle, tp_error_message(&err));
 }
 
 static void test_builtins_load(void **state)
@@ -140,7 +140,7 @@ static void test_env_expansion(void **state)
     assert_null(p->upload.tiktok.client_secret);
     assert_int_equal(tp_profile_require(p, "upload.tiktok.client_key", &err), 0);
     assert_int_equal(tp_profile_require(p, "upload.tiktok.client_secret", &err), TP_ECONFIG);
-    assert_non_null(strstr(err.message, "env.yaml:6:20: upload.tiktok.client_secret: "
+    assert_non_null(strstr(tp_error_message(&err), "env.yaml:6:20: upload.tiktok.client_secret: "
                                         "environment variable TP_TEST_SECRET is not set"));
     tp_profile_free(p);
 

@@ -63,13 +63,13 @@ static void test_parse_bad(void **state)
         tp_redis_url u;
         tp_error err = {0};
         assert_int_equal(tp_redis_url_parse(&u, bad[i], &err), TP_EINVAL);
-        assert_non_null(strstr(err.message, "--queue"));
+        assert_non_null(strstr(tp_error_message(&err), "--queue"));
     }
     /* the password never reaches an error message */
     tp_redis_url u;
     tp_error err = {0};
     assert_int_equal(tp_redis_url_parse(&u, "redis://:hunter2@h:99999/q", &err), TP_EINVAL);
-    assert_null(strstr(err.message, "hunter2"));
+    assert_null(strstr(tp_error_message(&err), "hunter2"));
 }
 
 /* A real server on a loopback port, stopped by the teardown even when an assertion fails. */
@@ -137,7 +137,7 @@ static void test_live(void **state)
     assert_string_equal(rep->str, "PONG");
     freeReplyObject(rep);
     assert_int_equal(tp_redis_cmd(r, NULL, &err, "bad", "NOSUCHCOMMAND x"), TP_EIO);
-    assert_non_null(strstr(err.message, "bad"));
+    assert_non_null(strstr(tp_error_message(&err), "bad"));
     const char *keys[] = {"k"};
     const char *args[] = {"7"};
     assert_int_equal(tp_redis_eval(r, &rep, &err, "eval",
@@ -154,7 +154,7 @@ static void test_live(void **state)
     assert_int_equal(tp_redis_url_parse(&u, url, &err), 0);
     rc = tp_redis_connect(&r, &u, 2, &err);
     assert_int_equal(rc, TP_EAUTH);
-    assert_null(strstr(err.message, "wrong"));
+    assert_null(strstr(tp_error_message(&err), "wrong"));
     tp_redis_url_clear(&u);
 
     server_stop(state);
@@ -162,7 +162,7 @@ static void test_live(void **state)
     assert_int_equal(tp_redis_url_parse(&u, url, &err), 0);
     usleep(200000);
     assert_int_equal(tp_redis_connect(&r, &u, 1, &err), TP_ENET);
-    assert_non_null(strstr(err.message, "cannot connect"));
+    assert_non_null(strstr(tp_error_message(&err), "cannot connect"));
     tp_redis_url_clear(&u);
 }
 

@@ -104,8 +104,8 @@ static void test_token_response(void **state)
     const char *missing = "{\"access_token\":\"a\",\"open_id\":\"o\",\"scope\":\"s\","
                           "\"expires_at\":1,\"refresh_expires_at\":2}";
     assert_int_equal(tp_tt_token_parse(&u, missing, strlen(missing), &err), TP_EINVAL);
-    assert_non_null(strstr(err.message, "refresh_token"));
-    assert_null(strstr(err.message, "\"a\""));
+    assert_non_null(strstr(tp_error_message(&err), "refresh_token"));
+    assert_null(strstr(tp_error_message(&err), "\"a\""));
     tp_tt_token_clear(&t);
     tp_tt_token_clear(&u);
 }
@@ -272,7 +272,7 @@ static void test_caption_units(void **state)
     lng[2201] = '\0';
     tp_error err = TP_ERROR_INIT;
     assert_int_equal(tp_tt_caption(&cap, "/x/y.mp4", lng, &err), TP_EREJECT);
-    assert_non_null(strstr(err.message, "2201 UTF-16 units"));
+    assert_non_null(strstr(tp_error_message(&err), "2201 UTF-16 units"));
     lng[2200] = '\0';
     assert_int_equal(tp_tt_caption(&cap, "/x/y.mp4", lng, NULL), 0);
     free(cap);
