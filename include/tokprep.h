@@ -230,17 +230,24 @@ TP_EXTERN int tp_tiktok_open(tp_tiktok **out, const tp_profile *profile, tp_erro
 TP_EXTERN void tp_tiktok_free(tp_tiktok *tt);
 
 /* Where an interrupted upload stands. Persist it after each TP_TIKTOK_EV_CHUNK_DONE event and
- * pass it back to resume; publish_id "" means "start with a new init". Plain data. */
+ * pass it back to resume; publish_id NULL or "" means "start with a new init".
+ * Ownership: the two strings belong to the struct and are malloc'd (NULL when unset). Start from
+ * TP_TIKTOK_RESUME_INIT; tp_tiktok_post_file() frees and replaces them when an init answers;
+ * a caller restoring saved state assigns malloc'd copies (strdup). Free them with
+ * tp_tiktok_resume_clear() when done. Do not copy the struct by value while it holds strings. */
 typedef struct {
-    char publish_id[256];
-    char upload_url[1024];        /* contains TikTok's upload token: never log or print it */
+    char *publish_id;
+    char *upload_url;             /* contains TikTok's upload token: never log or print it */
     double upload_url_expires_at; /* epoch seconds; an expired URL means a new init */
     int next_chunk;               /* chunks [0, next_chunk) are acknowledged */
     int chunk_count;
     long long chunk_size, total; /* the plan the URL was made for: resume checks they match */
 } tp_tiktok_resume;
 
-#define TP_TIKTOK_RESUME_INIT {{0}, {0}, 0, 0, 0, 0, 0}
+#define TP_TIKTOK_RESUME_INIT {.publish_id = NULL}
+
+/* Free the strings and reset rs to TP_TIKTOK_RESUME_INIT; accepts NULL. */
+TP_EXTERN void tp_tiktok_resume_clear(tp_tiktok_resume *rs);
 
 typedef enum {
     TP_TIKTOK_EV_INIT = 0,   /* init answered: resume has publish_id and upload_url */
@@ -274,18 +281,27 @@ typedef struct {
 
 #define TP_TIKTOK_POST_OPTIONS_INIT {NULL, -1.0, NULL, NULL, 1, NULL, NULL, NULL}
 
+/* The outcome of a post or status fetch. Ownership: the strings are malloc'd and belong to the
+ * struct, NULL when there is none. tp_tiktok_post_file() and tp_tiktok_fetch_status() fill *out
+ * from scratch (what it held before is not read and not freed), so call tp_tiktok_result_clear()
+ * after each use, before the struct is filled again or goes away. */
 typedef struct {
-    char publish_id[256];
-    char status[64];      /* PUBLISH_COMPLETE, SEND_TO_USER_INBOX, FAILED, or the last
+    char *publish_id;
+    char *status;         /* PUBLISH_COMPLETE, SEND_TO_USER_INBOX, FAILED, or the last
                              PROCESSING_* when status_deadline passed / wait_status was 0 */
     int still_processing; /* 1 when polling stopped before a terminal status */
-    char fail_reason[256];
+    char *fail_reason;
     long long post_id;    /* first publicaly_available_post_id, 0 when none (yet) */
     long long bytes;
     double retry_at;      /* epoch seconds when a TP_ERATE failure can be retried, else 0 */
-    char api_code[64];    /* TikTok's error.code of the failing call, "" when none */
-    char log_id[64];
+    char *api_code;       /* TikTok's error.code of the failing call, NULL when none */
+    char *log_id;
 } tp_tiktok_result;
+
+#define TP_TIKTOK_RESULT_INIT {.publish_id = NULL}
+
+/* Free the strings and reset res to TP_TIKTOK_RESULT_INIT; accepts NULL. */
+TP_EXTERN void tp_tiktok_result_clear(tp_tiktok_result *res);
 
 /* Post one file: creator_info checks (direct mode), init, chunked PUTs with retries, status
  * polling. Returns 0 when TikTok accepted it (check out->still_processing), TP_EREJECT when

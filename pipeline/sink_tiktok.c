@@ -108,9 +108,16 @@ int tp_sink_tiktok_deliver(struct tp_pipeline *pl, tp_job *job)
         const char *path = cJSON_GetStringValue(cJSON_GetObjectItem(o, "path"));
         tp_tiktok_resume resume = TP_TIKTOK_RESUME_INIT;
         if (job->row.upload_part == i && job->row.publish_id && *job->row.publish_id) {
-            tp_strlcpy(resume.publish_id, job->row.publish_id, sizeof(resume.publish_id));
-            if (job->row.upload_url)
-                tp_strlcpy(resume.upload_url, job->row.upload_url, sizeof(resume.upload_url));
+            resume.publish_id = tp_strdup(job->row.publish_id);
+            if (job->row.upload_url && *job->row.upload_url)
+                resume.upload_url = tp_strdup(job->row.upload_url);
+            if (!resume.publish_id || (job->row.upload_url && *job->row.upload_url &&
+                                       !resume.upload_url)) {
+                /* Without it the upload would start a second post of the file. */
+                tp_tiktok_resume_clear(&resume);
+                rc = tp_error_set(&job->err, TP_ENOMEM, 0, "out of memory");
+                goto out;
+            }
             resume.upload_url_expires_at = job->row.upload_url_expiry;
             resume.next_chunk = job->row.last_chunk + 1;
             resume.chunk_count = (int)cJSON_GetNumberValue(cJSON_GetObjectItem(o, "chunk_count"));
@@ -128,8 +135,7 @@ int tp_sink_tiktok_deliver(struct tp_pipeline *pl, tp_job *job)
         po.payload = &ctx;
         po.cancel = &pl->cancel;
         ctx.part = i;
-        tp_tiktok_result res;
-        memset(&res, 0, sizeof(res));
+        tp_tiktok_result res = TP_TIKTOK_RESULT_INIT;
         /* The bytes posted are the ones the chunk stage hashed: one descriptor (the job's own
          * for a source passed as is), each chunk's SHA-256 checked as it is sent. */
         const cJSON *chunks = cJSON_GetObjectItem(o, "chunks");
@@ -160,16 +166,19 @@ int tp_sink_tiktok_deliver(struct tp_pipeline *pl, tp_job *job)
             close(fd);
         free(sha);
         free(part_caption);
+        tp_tiktok_resume_clear(&resume);
         if (rc < 0) {
             job->retry_at = res.retry_at;
+            tp_tiktok_result_clear(&res);
             goto out;
         }
         cJSON *po_ = cJSON_CreateObject();
-        cJSON_AddStringToObject(po_, "publish_id", res.publish_id);
-        cJSON_AddStringToObject(po_, "status", res.status);
+        cJSON_AddStringToObject(po_, "publish_id", res.publish_id ? res.publish_id : "");
+        cJSON_AddStringToObject(po_, "status", res.status ? res.status : "");
         cJSON_AddBoolToObject(po_, "still_processing", res.still_processing != 0);
         if (res.post_id)
             cJSON_AddNumberToObject(po_, "post_id", (double)res.post_id);
+        tp_tiktok_result_clear(&res);
         cJSON_AddItemToArray(posts, po_);
         char *ps = cJSON_PrintUnformatted(posts);
         /* This part is posted: record it with the resume state cleared for the next part. */

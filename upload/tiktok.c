@@ -385,6 +385,15 @@ void tp_tiktok_free(tp_tiktok *tt)
     free(tt);
 }
 
+/* Replace *dst with a copy of src (NULL for NULL or ""). False when out of memory (*dst is then
+ * NULL). */
+static bool set_string(char **dst, const char *src)
+{
+    free(*dst);
+    *dst = src && *src ? tp_strdup(src) : NULL;
+    return !(src && *src) || *dst;
+}
+
 void tp_tiktok_set_limits(tp_tiktok *tt, tp_tt_limits *limits)
 {
     tt->lent = limits;
@@ -508,8 +517,9 @@ static void fill_api(tp_tiktok_result *res, const tp_tt_api_error *api)
 {
     if (!res)
         return;
-    tp_strlcpy(res->api_code, api->code, sizeof(res->api_code));
-    tp_strlcpy(res->log_id, api->log_id, sizeof(res->log_id));
+    /* Out of memory loses only these copies: the error message has both. */
+    set_string(&res->api_code, api->code);
+    set_string(&res->log_id, api->log_id);
 }
 
 static int api_error(tp_tiktok_result *res, const char *what, long status,
@@ -832,8 +842,13 @@ static int do_init(tp_tiktok *tt, const char *caption, const tp_chunk_plan *plan
                           tt->p->upload.tiktok.api_base);
         goto out;
     }
-    tp_strlcpy(rs->publish_id, ii.publish_id, sizeof(rs->publish_id));
-    tp_strlcpy(rs->upload_url, ii.upload_url, sizeof(rs->upload_url));
+    if (!set_string(&rs->publish_id, ii.publish_id) ||
+        !set_string(&rs->upload_url, ii.upload_url)) {
+        tt->may_have_posted = true; /* TikTok made the post; we cannot track it */
+        memset(&ii, 0, sizeof(ii));
+        rc = tp_error_set(err, TP_ENOMEM, 0, "out of memory");
+        goto out;
+    }
     rs->upload_url_expires_at = tp_now_wall() + UPLOAD_URL_TTL;
     rs->next_chunk = 0;
     rs->chunk_count = plan->count;
@@ -878,14 +893,15 @@ static int upload_chunks(tp_tiktok *tt, const char *path, int fd, const char *co
     int attempt = 0, reinits = 0, resyncs = 0, rc = 0;
     tp_http_resp resp = {0};
     int i = rs->next_chunk;
-    if (rs->upload_url[0] && !tp_http_upload_url_allowed(c->api_base, rs->upload_url)) {
+    if (rs->upload_url && rs->upload_url[0] &&
+        !tp_http_upload_url_allowed(c->api_base, rs->upload_url)) {
         /* A resumed URL (ledger, resume file, queue) is held to the same rule as a fresh one. */
         tp_log(TP_LOG_WARN, "%s: the saved upload URL is outside %s; starting a new upload",
                path, c->api_base);
         rs->upload_url_expires_at = 0;
     }
     while (i < plan->count) {
-        if (tp_now_wall() > rs->upload_url_expires_at - URL_MARGIN) {
+        if (!rs->upload_url || tp_now_wall() > rs->upload_url_expires_at - URL_MARGIN) {
             if (reinits++ >= MAX_REINITS)
                 return tp_error_set(err, TP_EHTTP, 403,
                                     "%s: the upload URL expired again after a new init; giving "
@@ -1058,9 +1074,9 @@ static int fetch_status(tp_tiktok *tt, tp_tiktok_result *out, const char *publis
     cJSON_Delete(data);
     if (rc < 0)
         return tp_error_set(err, TP_EHTTP, 0, "status/fetch: answer lacks status");
-    tp_strlcpy(out->publish_id, publish_id, sizeof(out->publish_id));
-    tp_strlcpy(out->status, si.status, sizeof(out->status));
-    tp_strlcpy(out->fail_reason, si.fail_reason, sizeof(out->fail_reason));
+    if ((out->publish_id != publish_id && !set_string(&out->publish_id, publish_id)) ||
+        !set_string(&out->status, si.status) || !set_string(&out->fail_reason, si.fail_reason))
+        return tp_error_set(err, TP_ENOMEM, 0, "out of memory");
     out->post_id = si.n_post_ids > 0 ? si.post_ids[0] : 0;
     out->still_processing = !terminal(si.status);
     return 0;
@@ -1070,6 +1086,8 @@ int tp_tiktok_fetch_status(tp_tiktok_result *out, tp_tiktok *tt, const char *pub
                            tp_error *err)
 {
     memset(out, 0, sizeof(*out));
+    if (!publish_id || !*publish_id)
+        return tp_error_set(err, TP_EINVAL, 0, "status/fetch: no publish_id");
     return fetch_status(tt, out, publish_id, NULL, err);
 }
 
@@ -1080,8 +1098,8 @@ static int failed_status(const char *path, tp_tiktok_result *res, tp_error *err)
     if (tp == TP_ECONFIG || tp == TP_EHTTP)
         tp = TP_EREJECT;
     return tp_error_set(err, tp, 0, "%s: TikTok reports FAILED (%s) for publish_id %s -- %s", path,
-                        res->fail_reason[0] ? res->fail_reason : "no reason given", res->publish_id,
-                        why);
+                        res->fail_reason ? res->fail_reason : "no reason given",
+                        res->publish_id ? res->publish_id : "?", why);
 }
 
 static int poll_status(tp_tiktok *tt, const char *path, tp_tiktok_result *res,
@@ -1090,8 +1108,7 @@ static int poll_status(tp_tiktok *tt, const char *path, tp_tiktok_result *res,
     const tp_tiktok_conf *c = &tt->p->upload.tiktok;
     double deadline = tp_now_monotonic() + c->status_deadline;
     double interval = c->status_interval;
-    char publish_id[256];
-    tp_strlcpy(publish_id, res->publish_id, sizeof(publish_id));
+    const char *publish_id = res->publish_id; /* fetch_status keeps this string */
     for (;;) {
         int rc = fetch_status(tt, res, publish_id, o->cancel, err);
         if (rc < 0)
@@ -1182,10 +1199,11 @@ int tp_tiktok_post_fd(tp_tiktok_result *out, tp_tiktok *tt, int fd, const char *
                           path, plan.count, n_sha256);
         goto out;
     }
-    bool resuming = rs->publish_id[0] && rs->total == plan.total &&
+    bool has_id = rs->publish_id && rs->publish_id[0];
+    bool resuming = has_id && rs->total == plan.total &&
                     rs->chunk_size == plan.chunk_size && rs->chunk_count == plan.count &&
                     rs->next_chunk >= 0 && rs->next_chunk <= plan.count;
-    if (rs->publish_id[0] && !resuming) {
+    if (has_id && !resuming) {
         rc = tp_error_set(err, TP_ECONFLICT, 0,
                           "%s: the resume state (publish_id %s) was made for a different file "
                           "size or chunk plan; refusing to start a second post of it",
@@ -1235,19 +1253,26 @@ int tp_tiktok_post_fd(tp_tiktok_result *out, tp_tiktok *tt, int fd, const char *
         tp_log(TP_LOG_INFO, "%s: resuming publish_id %s at chunk %d/%d", path, rs->publish_id,
                rs->next_chunk + 1, plan.count);
     }
-    tp_strlcpy(out->publish_id, rs->publish_id, sizeof(out->publish_id));
+    if (!set_string(&out->publish_id, rs->publish_id)) {
+        rc = tp_error_set(err, TP_ENOMEM, 0, "out of memory");
+        goto out;
+    }
     if (rs->next_chunk < plan.count) {
         if ((rc = upload_chunks(tt, path, fd, chunk_sha256, ctype, caption, &plan, rs, o, out,
                                 err)) < 0)
             goto out;
         daily_note(tt, &slot, false);
     }
-    tp_strlcpy(out->publish_id, rs->publish_id, sizeof(out->publish_id));
+    if (!set_string(&out->publish_id, rs->publish_id)) {
+        rc = tp_error_set(err, TP_ENOMEM, 0, "out of memory");
+        goto out;
+    }
     emit(o, TP_TIKTOK_EV_UPLOADED, plan.count - 1, plan.count, plan.total, plan.total, rs, NULL);
     if (!o->wait_status) {
-        tp_strlcpy(out->status, "PROCESSING_UPLOAD", sizeof(out->status));
         out->still_processing = 1;
-        rc = 0;
+        rc = set_string(&out->status, "PROCESSING_UPLOAD")
+                 ? 0
+                 : tp_error_set(err, TP_ENOMEM, 0, "out of memory");
         goto out;
     }
     rc = poll_status(tt, path, out, o, err);
@@ -1255,6 +1280,7 @@ out:
     /* Refused before or by the init, or cancelled before it was sent: no post, give it back. */
     daily_release(tt, &slot);
     tp_chunk_plan_clear(&plan);
+    tp_tiktok_resume_clear(&local);
     free(caption);
     return rc;
 }
