@@ -47,5 +47,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort(); /* a refusal always says why */
     }
     tp_chunk_plan_clear(&plan);
+    tp_error_clear(&err);
     return 0;
 }

@@ -91,6 +91,7 @@ static void test_table(void **state)
         if (rc < 0) {
             assert_true(tp_error_message(&err)[0] != '\0');
             assert_null(plan.chunks);
+            tp_error_clear(&err);
             continue;
         }
         assert_int_equal(plan.total, c->size);

@@ -80,6 +80,7 @@ static void test_read_small_file(void **state)
     free(fifo);
     free(dev);
     free(missing);
+    tp_error_clear(&err);
 }
 
 static void test_create_exclusive(void **state)
@@ -121,6 +122,7 @@ static void test_create_exclusive(void **state)
     free(src);
     free(a);
     free(b);
+    tp_error_clear(&err);
 }
 
 int main(void)

@@ -113,6 +113,7 @@ static void test_insert_find_update(void **state)
     assert_int_equal(tp_ledger_dest_taken(l, "directory:/out", "a", 0, &err), 0);
     tp_ledger_row_clear(&row);
     tp_ledger_close(l);
+    tp_error_clear(&err);
 }
 
 static int count_rows(const tp_ledger_row *row, void *payload)
@@ -191,6 +192,7 @@ static void test_resume_states(void **state)
     assert_int_equal(tp_ledger_foreach(l, -1, count_rows, &all, &err), 0);
     assert_int_equal(all, 3);
     tp_ledger_close(l);
+    tp_error_clear(&err);
 }
 
 static void test_fingerprint(void **state)
@@ -233,6 +235,7 @@ static void test_fingerprint(void **state)
     assert_string_not_equal(h4, h5);
     assert_int_equal(tp_fingerprint_file(h5, NULL, f->dir, &err), TP_EIO);
     assert_int_equal(tp_fingerprint_file(h5, NULL, "/nonexistent/x", &err), TP_EIO);
+    tp_error_clear(&err);
 }
 
 static void test_lock_refusal(void **state)
@@ -265,6 +268,7 @@ static void test_lock_refusal(void **state)
     /* Released on close. */
     assert_int_equal(tp_ledger_open(&l, f->db, true, &err), 0);
     tp_ledger_close(l);
+    tp_error_clear(&err);
 }
 
 int main(void)

@@ -326,6 +326,7 @@ static void run_case(const plan_case *c)
     tp_profile_free(p);
     if (rc != c->rc)
         fail_msg("%s: rc %d, expected %d (%s)", c->name, rc, c->rc, tp_error_message(&err));
+    tp_error_clear(&err);
     if (rc < 0)
         return;
     if (plan.reject != c->reject)
@@ -480,6 +481,7 @@ static void test_work_limits(void **state)
             assert_int_equal(tp_fit_plan_check_limits(&plan, &p->limits, "x", &err), 0);
         }
         tp_profile_free(p);
+        tp_error_clear(&err);
     }
 }
 
@@ -489,6 +491,7 @@ static void test_bad_args(void **state)
     tp_error err = TP_ERROR_INIT;
     tp_fit_plan plan;
     assert_int_equal(tp_fit_plan_make(&plan, NULL, NULL, NULL, &err), TP_EINVAL);
+    tp_error_clear(&err);
 }
 
 /* A plan from the tiktok profile with one override, for the media the mutator makes. */
@@ -508,6 +511,7 @@ static void plan_with(tp_fit_plan *plan, const char *set, void (*mutate)(tp_medi
     assert_int_equal(tp_fit_plan_make(plan, &m, &chk, p, &err), 0);
     assert_false(plan->reject);
     tp_profile_free(p);
+    tp_error_clear(&err);
 }
 
 /* The never-lose-footage comparison: one frame of tolerance per part, trim and split the only
@@ -586,6 +590,7 @@ static void test_coverage(void **state)
             fail_msg("%s: message '%s' lacks '%s'", c->name, tp_error_message(&err), c->msg);
         if (!c->ok && strncmp(tp_error_message(&err), "clip.mpg: ", 10))
             fail_msg("%s: message does not name the file: %s", c->name, tp_error_message(&err));
+        tp_error_clear(&err);
     }
 }
 

@@ -66,7 +66,10 @@ static void same_as_file(void **state)
             if (rf != rb || ef.raw != eb.raw)
                 fail_msg("%s cut at %zu: file %d (%s), buffer %d (%s)", corpus[i], cut, rf,
                          tp_error_message(&ef), rb, tp_error_message(&eb));
+            tp_error_clear(&ef);
+            tp_error_clear(&eb);
         }
+        tp_error_clear(&err);
         free(b);
     }
 }
@@ -83,6 +86,7 @@ static void empty_and_garbage(void **state)
         junk[i] = (unsigned char)(i * 2654435761u >> 13);
     assert_int_equal(tp_probe_buffer(&m, junk, sizeof(junk), NULL, &err), TP_EMEDIA);
     assert_non_null(strstr(tp_error_message(&err), "not media"));
+    tp_error_clear(&err);
 }
 
 /* A Matroska file whose Tracks element lists n audio tracks and nothing else. */
@@ -142,6 +146,7 @@ static void too_many_tracks(void **state)
     int ret = tp_probe_buffer(&m, b, len, &opts, &err);
     assert_true(ret == 0 || ret == TP_EMEDIA);
     free(b);
+    tp_error_clear(&err);
 }
 
 int main(void)

@@ -70,6 +70,7 @@ static void table(void **state)
         if (!strstr(tp_error_message(&err), cases[i].error) || strncmp(tp_error_message(&err), "h.yaml", 6) != 0)
             fail_msg("%s: '%s' lacks '%s' or the file name", cases[i].name, tp_error_message(&err),
                      cases[i].error);
+        tp_error_clear(&err);
     }
 }
 
@@ -106,6 +107,7 @@ static void huge(void **state)
     assert_int_equal(tp_profile_open(&p, path, NULL, 0, &err), TP_ECONFIG);
     assert_non_null(strstr(tp_error_message(&err), "larger than 1 MiB"));
     unlink(path);
+    tp_error_clear(&err);
 }
 
 /* A FIFO given as the profile must not block the open (no writer will ever come). */
@@ -127,6 +129,7 @@ static void not_regular(void **state)
     alarm(0);
     unlink(fifo);
     rmdir(dir);
+    tp_error_clear(&err);
 }
 
 /* Load path with stderr captured; returns what the loader logged. */
@@ -146,6 +149,7 @@ static char *load_capturing_stderr(const char *path)
     close(saved);
     if (rc != 0)
         fail_msg("%s: %s", path, tp_error_message(&err));
+    tp_error_clear(&err);
     tp_profile_free(p);
     static char buf[4096];
     ssize_t n = pread(lfd, buf, sizeof(buf) - 1, 0);

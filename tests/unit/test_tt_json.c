@@ -108,6 +108,7 @@ static void test_token_response(void **state)
     assert_null(strstr(tp_error_message(&err), "\"a\""));
     tp_tt_token_clear(&t);
     tp_tt_token_clear(&u);
+    tp_error_clear(&err);
 }
 
 /* TikTok's text reaches messages on a terminal: no escape sequences, whichever field. */
@@ -277,6 +278,7 @@ static void test_caption_units(void **state)
     assert_int_equal(tp_tt_caption(&cap, "/x/y.mp4", lng, NULL), 0);
     free(cap);
     free(lng);
+    tp_error_clear(&err);
 }
 
 static void test_rate_window(void **state)

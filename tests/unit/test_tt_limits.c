@@ -108,6 +108,7 @@ static tp_tt_limits *store(server *srv)
     }
     if (rc < 0)
         print_message("cannot open the store: %s\n", tp_error_message(&err));
+    tp_error_clear(&err);
     assert_int_equal(rc, 0);
     return l;
 }
@@ -174,6 +175,7 @@ static void test_profile_key(void **state)
     tp_profile_free(a);
     tp_profile_free(b);
     tp_profile_free(c);
+    tp_error_clear(&err);
 }
 
 /* The local store is what a session did before: a 6-per-window ring and a posts file. */
@@ -219,6 +221,7 @@ static void test_local_store(void **state)
     rmdir(dir);
     tp_tt_limits_free(l);
     tp_tt_limits_free(NULL);
+    tp_error_clear(&err);
 }
 
 /* ---- shared store ------------------------------------------------------------------------- */
@@ -249,6 +252,7 @@ static void *hammer(void *p)
         if (tp_tt_limits_rate_take(h->l, h->acct, TP_TT_EP_INIT, RATE_LIMIT, RATE_WINDOW, &wait,
                                    &err) < 0) {
             h->errors++;
+            tp_error_clear(&err);
             continue;
         }
         if (wait > 0) {
@@ -339,6 +343,7 @@ static void test_rate_shared(void **state)
     tp_redis_url_clear(&u);
     tp_tt_limits_free(a);
     tp_tt_limits_free(b);
+    tp_error_clear(&err);
 }
 
 #define RACERS 8
@@ -361,6 +366,7 @@ static void *racer(void *p)
     pthread_barrier_wait(r->go);
     r->rc = tp_tt_limits_daily_reserve(r->l, &r->acct, 3, &r->slot, &r->next, &err);
     tp_strlcpy(r->message, tp_error_message(&err), sizeof(r->message));
+    tp_error_clear(&err);
     return NULL;
 }
 
@@ -438,6 +444,7 @@ static void test_daily_race(void **state)
     tp_redis_url_clear(&u);
     tp_tt_limits_free(a);
     tp_tt_limits_free(b);
+    tp_error_clear(&err);
 }
 
 /* Redis goes away: every operation that could let a request or a post through fails with
@@ -481,6 +488,7 @@ static void test_redis_gone(void **state)
     start(srv);
     l = store(srv);
     tp_tt_limits_free(l);
+    tp_error_clear(&err);
 }
 
 /* A store that lived through a restart of Redis keeps working after it. */
@@ -532,6 +540,7 @@ static void test_reconnect(void **state)
     tp_redis_free(r);
     tp_redis_url_clear(&u);
     tp_tt_limits_free(l);
+    tp_error_clear(&err);
 }
 
 int main(void)
