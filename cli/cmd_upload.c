@@ -124,8 +124,8 @@ static void print_human(const char *path, int rc, const tp_tiktok_result *r, con
     if (rc < 0)
         line = tp_asprintf("tokprep upload: %s", tp_error_message(err));
     else if (r->still_processing)
-        line = tp_asprintf("%s: uploaded, TikTok still processing (status %s, publish_id %s)",
-                           path, status, id);
+        line = tp_asprintf("%s: uploaded, TikTok still processing (status %s, publish_id %s)", path,
+                           status, id);
     else if (r->post_id)
         line = tp_asprintf("%s: %s (publish_id %s, post_id %lld)", path, status, id, r->post_id);
     else

@@ -111,8 +111,8 @@ int tp_sink_tiktok_deliver(struct tp_pipeline *pl, tp_job *job)
             resume.publish_id = tp_strdup(job->row.publish_id);
             if (job->row.upload_url && *job->row.upload_url)
                 resume.upload_url = tp_strdup(job->row.upload_url);
-            if (!resume.publish_id || (job->row.upload_url && *job->row.upload_url &&
-                                       !resume.upload_url)) {
+            if (!resume.publish_id ||
+                (job->row.upload_url && *job->row.upload_url && !resume.upload_url)) {
                 /* Without it the upload would start a second post of the file. */
                 tp_tiktok_resume_clear(&resume);
                 rc = tp_error_set(&job->err, TP_ENOMEM, 0, "out of memory");

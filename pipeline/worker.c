@@ -781,9 +781,10 @@ static void process(worker *w, const tp_rq_entry *e)
     } else if (rc < 0 && jr.mirror_failed) {
         /* Redis went away, not the file: say so now (recording waits for Redis), and give the
          * attempt back, or a few Redis restarts would dead-letter a good file. */
-        tp_log(TP_LOG_WARN, "%s; the job is handed back once Redis answers", tp_error_message(&err));
-        record_fail(w, e->job_id, e->id, tp_error_message(&err), tp_error_name(err.code), false, true, st,
-                    sizeof(st));
+        tp_log(TP_LOG_WARN, "%s; the job is handed back once Redis answers",
+               tp_error_message(&err));
+        record_fail(w, e->job_id, e->id, tp_error_message(&err), tp_error_name(err.code), false,
+                    true, st, sizeof(st));
         final_state = "requeued";
         reason = tp_error_message(&err);
         w->sum.requeued++;

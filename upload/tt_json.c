@@ -477,8 +477,7 @@ int tp_tt_resume_parse(tp_tiktok_resume *rs, const char *text, size_t len, tp_er
     const cJSON *pid = cJSON_GetObjectItemCaseSensitive(root, "publish_id");
     const cJSON *url = cJSON_GetObjectItemCaseSensitive(root, "upload_url");
     if (!cJSON_IsString(pid) || !cJSON_IsString(url) ||
-        strlen(pid->valuestring) >= TP_TT_RESUME_ID_MAX ||
-        strlen(url->valuestring) >= TP_TT_URL) {
+        strlen(pid->valuestring) >= TP_TT_RESUME_ID_MAX || strlen(url->valuestring) >= TP_TT_URL) {
         rc = tp_error_set(err, TP_EINVAL, 0, "resume state needs strings publish_id, upload_url");
         goto out;
     }

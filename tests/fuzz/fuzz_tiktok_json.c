@@ -73,8 +73,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         tp_tiktok_resume back = TP_TIKTOK_RESUME_INIT;
         if (s && tp_tt_resume_parse(&back, s, strlen(s), &err) != 0)
             abort();
-        if (s && (strcmp(back.publish_id ? back.publish_id : "", rs.publish_id ? rs.publish_id : "") ||
-                  strcmp(back.upload_url ? back.upload_url : "", rs.upload_url ? rs.upload_url : "")))
+        if (s &&
+            (strcmp(back.publish_id ? back.publish_id : "", rs.publish_id ? rs.publish_id : "") ||
+             strcmp(back.upload_url ? back.upload_url : "", rs.upload_url ? rs.upload_url : "")))
             abort();
         free(s);
         tp_tiktok_resume_clear(&back);

@@ -251,7 +251,8 @@ static void test_lock_refusal(void **state)
         tp_error e2 = TP_ERROR_INIT;
         tp_ledger *x = NULL;
         int rc = tp_ledger_open(&x, f->db, true, &e2);
-        _exit(rc == TP_ECONFLICT && strstr(tp_error_message(&e2), "in use by another tokprep") ? 0 : 1);
+        _exit(rc == TP_ECONFLICT && strstr(tp_error_message(&e2), "in use by another tokprep") ? 0
+                                                                                               : 1);
     }
     int st = 0;
     waitpid(pid, &st, 0);

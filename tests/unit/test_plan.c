@@ -470,7 +470,8 @@ static void test_work_limits(void **state)
         tp_fit_plan plan;
         int rc = tp_fit_plan_make(&plan, &m, &chk, p, &err);
         if (rc != rows[i].rc)
-            fail_msg("%s: rc %d, expected %d (%s)", rows[i].name, rc, rows[i].rc, tp_error_message(&err));
+            fail_msg("%s: rc %d, expected %d (%s)", rows[i].name, rc, rows[i].rc,
+                     tp_error_message(&err));
         if (rows[i].msg && !strstr(tp_error_message(&err), rows[i].msg))
             fail_msg("%s: '%s' lacks '%s'", rows[i].name, tp_error_message(&err), rows[i].msg);
         /* tp_fit_run checks again (a plan made elsewhere); a pass plan encodes nothing. */

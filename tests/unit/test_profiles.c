@@ -143,8 +143,9 @@ static void test_env_expansion(void **state)
     assert_null(p->upload.tiktok.client_secret);
     assert_int_equal(tp_profile_require(p, "upload.tiktok.client_key", &err), 0);
     assert_int_equal(tp_profile_require(p, "upload.tiktok.client_secret", &err), TP_ECONFIG);
-    assert_non_null(strstr(tp_error_message(&err), "env.yaml:6:20: upload.tiktok.client_secret: "
-                                        "environment variable TP_TEST_SECRET is not set"));
+    assert_non_null(strstr(tp_error_message(&err),
+                           "env.yaml:6:20: upload.tiktok.client_secret: "
+                           "environment variable TP_TEST_SECRET is not set"));
     tp_profile_free(p);
 
     setenv("TP_TEST_DIR", "/data/x", 1);

@@ -67,7 +67,8 @@ static void table(void **state)
         }
         if (rc != TP_ECONFIG || p)
             fail_msg("%s: loaded (rc %d)", cases[i].name, rc);
-        if (!strstr(tp_error_message(&err), cases[i].error) || strncmp(tp_error_message(&err), "h.yaml", 6) != 0)
+        if (!strstr(tp_error_message(&err), cases[i].error) ||
+            strncmp(tp_error_message(&err), "h.yaml", 6) != 0)
             fail_msg("%s: '%s' lacks '%s' or the file name", cases[i].name, tp_error_message(&err),
                      cases[i].error);
         tp_error_clear(&err);

@@ -167,9 +167,8 @@ static void strip_controls(void **state)
 
 int main(void)
 {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(table), cmocka_unit_test(worst_case),
-                                       cmocka_unit_test(long_path_error),
-                                       cmocka_unit_test(error_lifetime),
-                                       cmocka_unit_test(strip_controls)};
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(table), cmocka_unit_test(worst_case), cmocka_unit_test(long_path_error),
+        cmocka_unit_test(error_lifetime), cmocka_unit_test(strip_controls)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -462,19 +462,13 @@ static void test_url_policy(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_pkce_hex),
-        cmocka_unit_test(test_envelope),
-        cmocka_unit_test(test_token_response),
-        cmocka_unit_test(test_payloads),
-        cmocka_unit_test(test_content_range),
-        cmocka_unit_test(test_callback),
-        cmocka_unit_test(test_caption_units),
-        cmocka_unit_test(test_rate_window),
-        cmocka_unit_test(test_daily),
-        cmocka_unit_test(test_sniff_and_explain),
-        cmocka_unit_test(test_url_policy),
-        cmocka_unit_test(test_resume_json), cmocka_unit_test(test_result_clear),
-        cmocka_unit_test(test_remote_text_stripped),
+        cmocka_unit_test(test_pkce_hex),       cmocka_unit_test(test_envelope),
+        cmocka_unit_test(test_token_response), cmocka_unit_test(test_payloads),
+        cmocka_unit_test(test_content_range),  cmocka_unit_test(test_callback),
+        cmocka_unit_test(test_caption_units),  cmocka_unit_test(test_rate_window),
+        cmocka_unit_test(test_daily),          cmocka_unit_test(test_sniff_and_explain),
+        cmocka_unit_test(test_url_policy),     cmocka_unit_test(test_resume_json),
+        cmocka_unit_test(test_result_clear),   cmocka_unit_test(test_remote_text_stripped),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
