@@ -238,7 +238,8 @@ int tp_cli_open_profile(tp_profile **out, const char *name, const tp_cli_sets *s
     tp_error err = TP_ERROR_INIT;
     if (tp_profile_open(out, name ? name : "tiktok", sets ? sets->items : NULL,
                         sets ? sets->n : 0, &err) < 0) {
-        fprintf(stderr, "tokprep: %s\n", err.message);
+        fprintf(stderr, "tokprep: %s\n", tp_error_message(&err));
+        tp_error_clear(&err);
         return TP_EXIT_ERROR;
     }
     return 0;

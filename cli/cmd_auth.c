@@ -46,7 +46,7 @@ static int do_status(const tp_profile *p, const char *path, bool json)
             free(s);
             cJSON_Delete(o);
         }
-        fprintf(stderr, "tokprep auth: %s\n", err.message);
+        fprintf(stderr, "tokprep auth: %s\n", tp_error_message(&err));
         int rc = err.code == TP_EAUTH ? TP_EXIT_FAIL : TP_EXIT_ERROR;
         tp_error_clear(&err);
         return rc;
@@ -145,7 +145,7 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
     if ((rc = tp_cli_open_profile(&p, profile, &sets)) != 0)
         goto out;
     if (tp_auth_token_path(path, sizeof(path), p, &err) < 0) {
-        fprintf(stderr, "tokprep auth: %s\n", err.message);
+        fprintf(stderr, "tokprep auth: %s\n", tp_error_message(&err));
         rc = TP_EXIT_ERROR;
         goto out;
     }
@@ -164,7 +164,7 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
         r = tp_auth_logout(p, &err);
     }
     if (r < 0) {
-        fprintf(stderr, "tokprep auth %s: %s\n", verb, err.message);
+        fprintf(stderr, "tokprep auth %s: %s\n", verb, tp_error_message(&err));
         rc = r == TP_ECANCELED ? TP_EXIT_INTERRUPTED : TP_EXIT_ERROR;
         goto out;
     }

@@ -63,7 +63,7 @@ static void print_line(const tp_check_files_item *s, bool color)
     printf("%s%s%s %s", color ? col[v] : "", sym[v], color ? "\033[0m" : "", shown ? shown : "?");
     free(shown);
     if (!s->check || v == TP_VERDICT_ERROR || v == TP_VERDICT_REJECT) {
-        const char *text = !s->check               ? strip_path(s->error->message, path)
+        const char *text = !s->check               ? strip_path(tp_error_message(s->error), path)
                            : v == TP_VERDICT_ERROR ? strip_path(tp_check_error(s->check), path)
                                                    : tp_check_reason(s->check);
         why = tp_str_printable(text);
@@ -119,8 +119,8 @@ static cJSON *item_json(const tp_check_files_item *s)
     cJSON_AddStringToObject(o, "verdict", "error");
     cJSON_AddNullToObject(o, "action");
     cJSON_AddArrayToObject(o, "violations");
-    cJSON_AddStringToObject(o, "error", s->error->message);
-    cJSON_AddStringToObject(o, "reason", s->error->message);
+    cJSON_AddStringToObject(o, "error", tp_error_message(s->error));
+    cJSON_AddStringToObject(o, "reason", tp_error_message(s->error));
     cJSON_AddNullToObject(o, "media");
     return o;
 }
@@ -168,7 +168,7 @@ static void junit_testcase(FILE *f, const tp_check_files_item *s)
     xml_escaped(f, s->path);
     fprintf(f, "\" time=\"%.3f\">\n", s->seconds);
     if (v == TP_VERDICT_ERROR) {
-        const char *msg = s->check ? tp_check_error(s->check) : s->error->message;
+        const char *msg = s->check ? tp_check_error(s->check) : tp_error_message(s->error);
         fprintf(f, "      <error type=\"error\" message=\"");
         xml_escaped(f, msg);
         fprintf(f, "\"/>\n");
@@ -364,7 +364,7 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
     const double t0 = tp_cli_monotonic();
     if (tp_check_files(&sum, profile, (const char *const *)(argv + optind), (size_t)(argc - optind),
                        &opts, &err) < 0) {
-        fprintf(stderr, "tokprep check: %s\n", err.message);
+        fprintf(stderr, "tokprep check: %s\n", tp_error_message(&err));
         rc = TP_EXIT_ERROR;
         goto out;
     }

@@ -63,6 +63,7 @@ static void on_item(const tp_rqueue_item *it, void *payload)
 
 static int run(const tp_cli_command *cmd, int argc, char **argv)
 {
+    tp_error err = TP_ERROR_INIT;
     tp_cli_parser parser;
     const char *url = NULL, *profile = NULL;
     char *profile_abs = NULL;
@@ -101,11 +102,10 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
                 profile = profile_abs = strdup(buf);
         }
     }
-    tp_error err = TP_ERROR_INIT;
     tp_rqueue_enqueue_summary sum;
     if (tp_rqueue_enqueue(&sum, url, profile, (const char *const *)argv + optind,
                          (size_t)(argc - optind), follow, on_item, &o, &err) < 0) {
-        fprintf(stderr, "tokprep: %s\n", err.message);
+        fprintf(stderr, "tokprep: %s\n", tp_error_message(&err));
         rc = TP_EXIT_ERROR;
         goto out;
     }
@@ -118,6 +118,7 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
     if (sum.errors > 0)
         rc = TP_EXIT_ERROR;
 out:
+    tp_error_clear(&err);
     tp_profile_free(check);
     free(profile_abs);
     tp_cli_parser_free(&parser);

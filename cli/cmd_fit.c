@@ -330,7 +330,7 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
             fprintf(stderr, "tokprep fit: %s: %s (-o names the folder where outputs go)\n", outdir,
                     S_ISREG(od.st_mode) ? "is a file, not a folder" : "exists and is not a folder");
         else
-            fprintf(stderr, "tokprep fit: %s\n", err.message);
+            fprintf(stderr, "tokprep fit: %s\n", tp_error_message(&err));
         rc = TP_EXIT_ERROR;
         goto out;
     }

@@ -13,6 +13,7 @@ static const tp_cli_option options[] = {
 
 static int run(const tp_cli_command *cmd, int argc, char **argv)
 {
+    tp_error err = TP_ERROR_INIT;
     tp_cli_parser parser;
     const char *state = NULL, *workdir = "./tokprep-work";
     char *state_buf = NULL;
@@ -35,15 +36,15 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
     }
     if (!state)
         state = state_buf = tp_cli_asprintf("%s/tokprep.db", workdir);
-    tp_error err = TP_ERROR_INIT;
     size_t n = 0;
     if (tp_pipeline_retry(&n, state, &err) < 0) {
-        fprintf(stderr, "tokprep: %s\n", err.message);
+        fprintf(stderr, "tokprep: %s\n", tp_error_message(&err));
         rc = TP_EXIT_ERROR;
         goto out;
     }
     printf("%zu failed file(s) re-queued; run `tokprep run` over them again to process them\n", n);
 out:
+    tp_error_clear(&err);
     free(state_buf);
     tp_cli_parser_free(&parser);
     return rc;

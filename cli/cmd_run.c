@@ -24,6 +24,7 @@ static const tp_cli_option options[] = {
 
 static int run(const tp_cli_command *cmd, int argc, char **argv)
 {
+    tp_error err = TP_ERROR_INIT;
     tp_cli_parser parser;
     tp_cli_sets sets = {0};
     tp_profile *profile = NULL;
@@ -69,9 +70,8 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
     /* SIGINT/SIGTERM request the token the pipeline polls; a second signal exits at once (the
      * ledger is transactional). */
     opts.cancel = tp_cli_install_interrupt();
-    tp_error err = TP_ERROR_INIT;
     if (tp_pipeline_new(&pl, profile, &opts, &err) < 0) {
-        fprintf(stderr, "tokprep: %s\n", err.message);
+        fprintf(stderr, "tokprep: %s\n", tp_error_message(&err));
         rc = TP_EXIT_ERROR;
         goto out;
     }
@@ -82,13 +82,14 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
     if (prc == TP_ECANCELED)
         rc = TP_EXIT_INTERRUPTED;
     else if (prc < 0) {
-        fprintf(stderr, "tokprep: %s\n", err.message);
+        fprintf(stderr, "tokprep: %s\n", tp_error_message(&err));
         rc = TP_EXIT_ERROR;
     } else if (sum.failed > 0)
         rc = TP_EXIT_ERROR;
     else if (sum.rejected > 0)
         rc = TP_EXIT_FAIL;
 out:
+    tp_error_clear(&err);
     tp_pipeline_free(pl);
     tp_display_free(display);
     tp_profile_free(profile);

@@ -120,6 +120,7 @@ static int print_json(char *json)
 
 static int run(const tp_cli_command *cmd, int argc, char **argv)
 {
+    tp_error err = TP_ERROR_INIT;
     tp_cli_parser parser;
     const char *state = NULL, *workdir = "./tokprep-work", *queue = NULL;
     bool json = false;
@@ -147,10 +148,9 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
         rc = tp_cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
         goto out;
     }
-    tp_error err = TP_ERROR_INIT;
     if (queue) {
         if (tp_rqueue_status(&report, queue, &err) < 0) {
-            fprintf(stderr, "tokprep: %s\n", err.message);
+            fprintf(stderr, "tokprep: %s\n", tp_error_message(&err));
             rc = TP_EXIT_ERROR;
             goto out;
         }
@@ -163,7 +163,7 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
     if (!state)
         state = state_buf = tp_cli_asprintf("%s/tokprep.db", workdir);
     if (tp_pipeline_status(&ledger, state, &err) < 0) {
-        fprintf(stderr, "tokprep: %s\n", err.message);
+        fprintf(stderr, "tokprep: %s\n", tp_error_message(&err));
         rc = TP_EXIT_ERROR;
         goto out;
     }
@@ -174,6 +174,7 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
 out:
     tp_ledger_status_free(ledger);
     tp_rqueue_report_free(report);
+    tp_error_clear(&err);
     free(state_buf);
     tp_cli_parser_free(&parser);
     return rc;

@@ -35,7 +35,7 @@ static void save_resume(const progress_state *ps, const tp_tiktok_resume *rs)
 {
     tp_error err = TP_ERROR_INIT;
     if (tp_tiktok_resume_save(ps->resume_file, rs, &err) < 0)
-        tp_log(TP_LOG_WARN, "%s: cannot save the resume state: %s", ps->resume_file, err.message);
+        tp_log(TP_LOG_WARN, "%s: cannot save the resume state: %s", ps->resume_file, tp_error_message(&err));
     tp_error_clear(&err);
 }
 
@@ -65,10 +65,10 @@ static void print_json(const char *path, int rc, const tp_tiktok_result *r, cons
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "file", path);
     cJSON_AddBoolToObject(o, "ok", rc == 0);
-    cJSON_AddStringToObject(o, "publish_id", r->publish_id);
-    cJSON_AddStringToObject(o, "status", deferred ? "DEFERRED" : r->status);
+    cJSON_AddStringToObject(o, "publish_id", r->publish_id ? r->publish_id : "");
+    cJSON_AddStringToObject(o, "status", deferred ? "DEFERRED" : r->status ? r->status : "");
     cJSON_AddBoolToObject(o, "still_processing", r->still_processing);
-    if (r->fail_reason[0])
+    if (r->fail_reason)
         cJSON_AddStringToObject(o, "fail_reason", r->fail_reason);
     if (r->post_id)
         cJSON_AddNumberToObject(o, "post_id", (double)r->post_id);
@@ -78,10 +78,10 @@ static void print_json(const char *path, int rc, const tp_tiktok_result *r, cons
     if (rc < 0) {
         cJSON *e = cJSON_AddObjectToObject(o, "error");
         cJSON_AddStringToObject(e, "kind", tp_error_name(err->code));
-        cJSON_AddStringToObject(e, "message", err->message);
-        if (r->api_code[0])
+        cJSON_AddStringToObject(e, "message", tp_error_message(err));
+        if (r->api_code)
             cJSON_AddStringToObject(e, "api_code", r->api_code);
-        if (r->log_id[0])
+        if (r->log_id)
             cJSON_AddStringToObject(e, "log_id", r->log_id);
     }
     char *s = cJSON_PrintUnformatted(o);
@@ -95,16 +95,16 @@ static void print_human(const char *path, int rc, const tp_tiktok_result *r, con
 {
     /* A PATH reached by a glob is a name someone else chose: no terminal escapes from it. */
     char *line;
+    const char *status = r->status ? r->status : "", *id = r->publish_id ? r->publish_id : "";
     if (rc < 0)
-        line = tp_cli_asprintf("tokprep upload: %s", err->message);
+        line = tp_cli_asprintf("tokprep upload: %s", tp_error_message(err));
     else if (r->still_processing)
-        line = tp_cli_asprintf("%s: uploaded, TikTok still processing (status %s, publish_id %s)",
-                               path, r->status, r->publish_id);
+        line = tp_cli_asprintf("%s: uploaded, TikTok still processing (status %s, publish_id %s)", path,
+                           status, id);
     else if (r->post_id)
-        line = tp_cli_asprintf("%s: %s (publish_id %s, post_id %lld)", path, r->status,
-                               r->publish_id, r->post_id);
+        line = tp_cli_asprintf("%s: %s (publish_id %s, post_id %lld)", path, status, id, r->post_id);
     else
-        line = tp_cli_asprintf("%s: %s (publish_id %s)", path, r->status, r->publish_id);
+        line = tp_cli_asprintf("%s: %s (publish_id %s)", path, status, id);
     char *shown = tp_str_printable(line);
     if (shown)
         fprintf(rc < 0 ? stderr : stdout, "%s\n", shown);
@@ -119,6 +119,7 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
     tp_profile *p = NULL;
     tp_tiktok *tt = NULL;
     tp_error err = TP_ERROR_INIT;
+    tp_tiktok_resume resume = TP_TIKTOK_RESUME_INIT;
     const char *profile = NULL, *caption = NULL, *resume_file = NULL;
     bool json = false, wait = true;
     int rc = TP_EXIT_OK, c;
@@ -147,17 +148,16 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
     }
     if ((rc = tp_cli_open_profile(&p, profile, &sets)) != 0)
         goto out;
-    tp_tiktok_resume resume = TP_TIKTOK_RESUME_INIT;
     if (resume_file) {
         int r = tp_tiktok_resume_load(&resume, resume_file, &err);
         if (r < 0) {
-            fprintf(stderr, "tokprep upload: %s: %s\n", resume_file, err.message);
+            fprintf(stderr, "tokprep upload: %s: %s\n", resume_file, tp_error_message(&err));
             rc = TP_EXIT_ERROR;
             goto out;
         }
     }
     if (tp_tiktok_open(&tt, p, &err) < 0) {
-        fprintf(stderr, "tokprep upload: %s\n", err.message);
+        fprintf(stderr, "tokprep upload: %s\n", tp_error_message(&err));
         rc = TP_EXIT_ERROR;
         goto out;
     }
@@ -165,8 +165,7 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
     double deferred_until = 0;
     for (int i = optind; i < argc; i++) {
         const char *path = argv[i];
-        tp_tiktok_result res;
-        memset(&res, 0, sizeof(res));
+        tp_tiktok_result res = TP_TIKTOK_RESULT_INIT;
         tp_error_clear(&err);
         if (deferred_until > 0) {
             /* The daily cap is per account: the rest would be refused the same way. */
@@ -182,7 +181,7 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
             if (json)
                 print_json(path, r, &res, &err, true);
             else
-                fprintf(stderr, "tokprep upload: %s\n", err.message);
+                fprintf(stderr, "tokprep upload: %s\n", tp_error_message(&err));
             if (rc == TP_EXIT_OK)
                 rc = TP_EXIT_FAIL;
             continue;
@@ -197,7 +196,7 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
         o.resume = resume_file ? &resume : NULL;
         /* Opened once: the duration is measured on, and the bytes posted from, one file. */
         int r = tp_tiktok_post_media(&res, tt, path, &o, &err);
-        if (r == TP_EIO && !res.bytes && !res.publish_id[0]) { /* not opened: nothing sent */
+        if (r == TP_EIO && !res.bytes && (!res.publish_id || !res.publish_id[0])) { /* not opened: nothing sent */
             if (json)
                 print_json(path, TP_EIO, &res, &err, false);
             else
@@ -207,7 +206,7 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
         }
         if (resume_file && r == 0 && !res.still_processing) {
             unlink(resume_file);
-        } else if (resume_file && resume.publish_id[0]) {
+        } else if (resume_file && resume.publish_id && resume.publish_id[0]) {
             save_resume(&ps, &resume);
             tp_log(TP_LOG_WARN, "%s: run the same command again to continue at chunk %d/%d",
                    resume_file, resume.next_chunk + 1, resume.chunk_count);
@@ -216,14 +215,15 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
             print_json(path, r, &res, &err, false);
         else
             print_human(path, r, &res, &err);
+        /* A daily cap (ours or TikTok's) is per account: the rest would be refused too. */
+        if (r == TP_ERATE && res.retry_at > 0 &&
+            (!res.api_code || !strcmp(res.api_code, "spam_risk_too_many_posts")))
+            deferred_until = res.retry_at;
+        tp_tiktok_result_clear(&res);
         if (r == TP_ECANCELED || tp_cancel_requested(interrupted)) {
             rc = TP_EXIT_INTERRUPTED;
             break;
         }
-        /* A daily cap (ours or TikTok's) is per account: the rest would be refused too. */
-        if (r == TP_ERATE && res.retry_at > 0 &&
-            (!res.api_code[0] || !strcmp(res.api_code, "spam_risk_too_many_posts")))
-            deferred_until = res.retry_at;
         if (r == TP_EREJECT || r == TP_ERATE) {
             if (rc == TP_EXIT_OK)
                 rc = TP_EXIT_FAIL;
@@ -232,6 +232,8 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
         }
     }
 out:
+    tp_error_clear(&err);
+    tp_tiktok_resume_clear(&resume);
     tp_tiktok_free(tt);
     tp_profile_free(p);
     tp_cli_sets_free(&sets);

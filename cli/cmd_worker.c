@@ -134,6 +134,7 @@ static void on_job(const tp_rqueue_job_event *ev, void *payload)
 
 static int run(const tp_cli_command *cmd, int argc, char **argv)
 {
+    tp_error err = TP_ERROR_INIT;
     tp_cli_parser parser;
     tp_cli_sets sets = {0}, allow = {0}, roots = {0};
     tp_rqueue_worker_options opts = TP_RQUEUE_WORKER_OPTIONS_INIT;
@@ -198,7 +199,6 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
     opts.cancel = stop_token;
     stop_signal = 0;
     tp_cli_set_signal_handler(on_signal);
-    tp_error err = TP_ERROR_INIT;
     tp_rqueue_worker_summary sum;
     int wrc = tp_rqueue_worker_run(&sum, url, &opts, &err);
     tp_cli_set_signal_handler(SIG_DFL);
@@ -207,7 +207,7 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
     if (wrc == TP_ECANCELED)
         rc = stop_signal == SIGTERM ? TP_EXIT_OK : TP_EXIT_INTERRUPTED;
     else if (wrc < 0) {
-        fprintf(stderr, "tokprep: %s\n", err.message);
+        fprintf(stderr, "tokprep: %s\n", tp_error_message(&err));
         rc = TP_EXIT_ERROR;
     }
     if (wrc == 0 || wrc == TP_ECANCELED) {
@@ -231,6 +231,7 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
                     name, sum.done, sum.rejected, sum.failed, sum.dead, sum.requeued, sum.deferred);
     }
 out:
+    tp_error_clear(&err);
     tp_cli_sets_free(&sets);
     tp_cli_sets_free(&allow);
     tp_cli_sets_free(&roots);

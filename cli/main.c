@@ -79,7 +79,8 @@ int main(int argc, char **argv)
     signal(SIGXFSZ, SIG_IGN);
     tp_error err = TP_ERROR_INIT;
     if (tp_global_init(&err) < 0) {
-        fprintf(stderr, "tokprep: %s\n", err.message);
+        fprintf(stderr, "tokprep: %s\n", tp_error_message(&err));
+        tp_error_clear(&err);
         return TP_EXIT_ERROR;
     }
     int rc = cmd->run(cmd, argc - 1, argv + 1);

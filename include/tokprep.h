@@ -55,18 +55,27 @@ typedef enum tp_error_code {
     TP_EINTERNAL = -14    /* a bug: please report */
 } tp_error_code;
 
-#define TP_ERROR_MSG_MAX 1024
-
 /* A caller-owned error. `code` is a negative TP_E* value (0 = none), `raw` the underlying
- * library's code (AVERROR, CURLcode, HTTP status) or 0, `message` names the file and what failed.
- * Messages never contain secrets (client secret, tokens, upload URLs' tokens). */
+ * library's code (AVERROR, CURLcode, HTTP status) or 0, `message` names the file and what failed:
+ * NULL when none, else a string the error owns (read it with tp_error_message(), which never
+ * returns NULL). A function that fails replaces any message already there, so one tp_error can
+ * be passed to many calls; release it with tp_error_clear() when done. Do not copy a tp_error by
+ * value while it holds a message (both copies would own it). Messages never contain secrets
+ * (client secret, tokens, upload URLs' tokens) and are cut in the middle past a few KiB. */
 typedef struct tp_error {
     int code;
     int raw;
-    char message[TP_ERROR_MSG_MAX];
+    char *message;
 } tp_error;
 
-#define TP_ERROR_INIT {0, 0, {0}}
+#define TP_ERROR_INIT {.code = 0}
+
+/* Free the message and reset err to TP_ERROR_INIT; accepts NULL. */
+TP_EXTERN void tp_error_clear(tp_error *err);
+
+/* The message, or "" when there is none (so it can always be printed). Valid until err is
+ * cleared or set again. */
+TP_EXTERN const char *tp_error_message(const tp_error *err);
 
 /* Short static name of a TP_E* code ("config", "media", ...). Thread-safe. */
 TP_EXTERN const char *tp_error_name(int code);
@@ -138,7 +147,7 @@ typedef struct tp_profile tp_profile;
 
 /* Open a profile by built-in name ("tiktok", "tiktok-draft") or by file path, apply `n_sets`
  * overrides of the form "key.path=value" (NULL allowed when n_sets is 0).
- * On failure returns TP_ECONFIG (or TP_EIO, TP_ENOMEM) and err->message reads
+ * On failure returns TP_ECONFIG (or TP_EIO, TP_ENOMEM) and tp_error_message(err) reads
  * "FILE:LINE:COL: what is wrong". The caller owns *out. */
 TP_EXTERN int tp_profile_open(tp_profile **out, const char *name_or_path, const char *const *sets,
                     size_t n_sets, tp_error *err);
@@ -340,7 +349,7 @@ TP_EXTERN void tp_fit_result_free(tp_fit_result *result);
  * On success *out holds the written paths (the caller frees it with tp_fit_result_free()); on
  * failure *out is NULL. `opts` may be NULL (defaults); an unknown opts->version is TP_EINVAL.
  * Returns TP_EREJECT when the profile refuses the file
- * (err->message says why and which setting would change it), TP_EMEDIA / TP_EIO /
+ * (tp_error_message(err) says why and which setting would change it), TP_EMEDIA / TP_EIO /
  * TP_ECANCELED / TP_EINTERNAL (an output that does not pass) otherwise.
  * Thread-safe: any number of fits may run at once (the profile is shared read-only). */
 TP_EXTERN int tp_fit_file(tp_fit_result **out, const char *path, const tp_profile *profile,
@@ -463,17 +472,24 @@ TP_EXTERN int tp_tiktok_open(tp_tiktok **out, const tp_profile *profile, tp_erro
 TP_EXTERN void tp_tiktok_free(tp_tiktok *tt);
 
 /* Where an interrupted upload stands. Persist it after each TP_TIKTOK_EV_CHUNK_DONE event and
- * pass it back to resume; publish_id "" means "start with a new init". Plain data. */
+ * pass it back to resume; publish_id NULL or "" means "start with a new init".
+ * Ownership: the two strings belong to the struct and are malloc'd (NULL when unset). Start from
+ * TP_TIKTOK_RESUME_INIT; tp_tiktok_post_file() frees and replaces them when an init answers;
+ * a caller restoring saved state assigns malloc'd copies (strdup). Free them with
+ * tp_tiktok_resume_clear() when done. Do not copy the struct by value while it holds strings. */
 typedef struct {
-    char publish_id[256];
-    char upload_url[1024];        /* contains TikTok's upload token: never log or print it */
+    char *publish_id;
+    char *upload_url;             /* contains TikTok's upload token: never log or print it */
     double upload_url_expires_at; /* epoch seconds; an expired URL means a new init */
     int next_chunk;               /* chunks [0, next_chunk) are acknowledged */
     int chunk_count;
     long long chunk_size, total; /* the plan the URL was made for: resume checks they match */
 } tp_tiktok_resume;
 
-#define TP_TIKTOK_RESUME_INIT {{0}, {0}, 0, 0, 0, 0, 0}
+#define TP_TIKTOK_RESUME_INIT {.publish_id = NULL}
+
+/* Free the strings and reset rs to TP_TIKTOK_RESUME_INIT; accepts NULL. */
+TP_EXTERN void tp_tiktok_resume_clear(tp_tiktok_resume *rs);
 
 typedef enum {
     TP_TIKTOK_EV_INIT = 0,   /* init answered: resume has publish_id and upload_url */
@@ -513,18 +529,27 @@ typedef struct tp_tiktok_post_options {
 /* Defaults of `version` into *opts: 0, or TP_EINVAL (NULL, unknown version). Thread-safe. */
 TP_EXTERN int tp_tiktok_post_options_init(tp_tiktok_post_options *opts, unsigned version);
 
+/* The outcome of a post or status fetch. Ownership: the strings are malloc'd and belong to the
+ * struct, NULL when there is none. tp_tiktok_post_file() and tp_tiktok_fetch_status() fill *out
+ * from scratch (what it held before is not read and not freed), so call tp_tiktok_result_clear()
+ * after each use, before the struct is filled again or goes away. */
 typedef struct {
-    char publish_id[256];
-    char status[64];      /* PUBLISH_COMPLETE, SEND_TO_USER_INBOX, FAILED, or the last
+    char *publish_id;
+    char *status;         /* PUBLISH_COMPLETE, SEND_TO_USER_INBOX, FAILED, or the last
                              PROCESSING_* when status_deadline passed / wait_status was 0 */
     int still_processing; /* 1 when polling stopped before a terminal status */
-    char fail_reason[256];
+    char *fail_reason;
     long long post_id;    /* first publicaly_available_post_id, 0 when none (yet) */
     long long bytes;
     double retry_at;      /* epoch seconds when a TP_ERATE failure can be retried, else 0 */
-    char api_code[64];    /* TikTok's error.code of the failing call, "" when none */
-    char log_id[64];
+    char *api_code;       /* TikTok's error.code of the failing call, NULL when none */
+    char *log_id;
 } tp_tiktok_result;
+
+#define TP_TIKTOK_RESULT_INIT {.publish_id = NULL}
+
+/* Free the strings and reset res to TP_TIKTOK_RESULT_INIT; accepts NULL. */
+TP_EXTERN void tp_tiktok_result_clear(tp_tiktok_result *res);
 
 /* Post one file: creator_info checks (direct mode), init, chunked PUTs with retries, status
  * polling. Returns 0 when TikTok accepted it (check out->still_processing), TP_EREJECT when

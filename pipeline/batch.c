@@ -380,7 +380,7 @@ static void fit_deliver(void *ctx, size_t i)
             .path = j->path,
             .verdict = job_verdict(j),
             .rc = j->rc,
-            .error = j->err.message,
+            .error = tp_error_message(&j->err),
             .reason = pl->reason,
             .rejected_by_plan = j->planned && pl->reject,
             .canceled = !j->probed && !j->rc && tp_cancel_requested(o->cancel),

@@ -17,7 +17,7 @@ static double media_duration(int fd, const char *path, const tp_profile *p)
     tp_probe_options po = {.deep = false, .limits = &p->limits, .cancel = NULL};
     memset(&mi, 0, sizeof(mi));
     if (tp_probe_fd(&mi, fd, path, &po, &err) < 0) {
-        tp_log(TP_LOG_WARN, "%s: cannot measure the duration: %s", path, err.message);
+        tp_log(TP_LOG_WARN, "%s: cannot measure the duration: %s", path, tp_error_message(&err));
         tp_error_clear(&err);
         return -1;
     }

@@ -57,11 +57,10 @@ int tp_rqueue_ensure_group(tp_rqueue *q, tp_error *err)
     tp_error e = TP_ERROR_INIT;
     int rc = tp_redis_cmd(q->r, NULL, &e, "creating the consumer group",
                           "XGROUP CREATE %s " TP_RQ_GROUP " 0 MKSTREAM", q->stream);
-    if (rc == TP_ECONFLICT)
-        return 0; /* BUSYGROUP: it exists */
-    if (rc < 0 && err)
-        *err = e;
-    return rc;
+    if (rc < 0 && rc != TP_ECONFLICT && err) /* ECONFLICT = BUSYGROUP: it exists */
+        tp_error_move(err, &e);
+    tp_error_clear(&e);
+    return rc == TP_ECONFLICT ? 0 : rc;
 }
 
 char *tp_rq_job_id(const char *fingerprint, const char *profile)
@@ -507,10 +506,11 @@ static int enqueue_one(tp_rqueue *q, const char *path, const char *profile,
     if (ctl || !realpath(path, abs) || tp_fingerprint_file(fp, &size, abs, &ferr) < 0) {
         if (!ferr.code)
             tp_error_set(&ferr, TP_EIO, 0, "%s: cannot resolve the path", path);
-        item.error = ferr.message;
+        item.error = tp_error_message(&ferr);
         sum->errors++;
         if (cb)
             cb(&item, payload);
+        tp_error_clear(&ferr);
         return 0;
     }
     item.path = abs;
@@ -567,7 +567,8 @@ int tp_rqueue_enqueue(tp_rqueue_enqueue_summary *summary, const char *url, const
         tp_scan_options so = TP_SCAN_OPTIONS_INIT;
         so.follow_symlinks = follow_symlinks != 0;
         if (tp_scan_paths(&found, &paths[p], 1, &so, &serr) < 0)
-            tp_log(TP_LOG_WARN, "%s", serr.message);
+            tp_log(TP_LOG_WARN, "%s", tp_error_message(&serr));
+        tp_error_clear(&serr);
         for (size_t i = 0; i < found.n && rc == 0; i++) {
             const tp_scan_entry *e = &found.items[i];
             const char *base = strrchr(e->path, '/');

@@ -112,6 +112,7 @@ static void job_free(tp_job *job)
     free(job->ckpt_publish_id);
     free(job->ckpt_url);
     free(job->ckpt_posts);
+    tp_error_clear(&job->err);
     free(job);
 }
 
@@ -154,9 +155,10 @@ static int ledger_write(run_state *rs, tp_job *job)
     if (rc == 0 && rs->pl->mirror)
         rc = rs->pl->mirror(&job->row, rs->pl->mirror_payload, &err);
     if (rc < 0 && !rs->fatal.code) {
-        rs->fatal = err; /* the ledger is our memory: stop rather than lose track */
+        tp_error_move(&rs->fatal, &err); /* the ledger is our memory: stop rather than lose track */
         tp_cancel_request(&rs->pl->cancel);
     }
+    tp_error_clear(&err);
     return rc;
 }
 
@@ -218,7 +220,7 @@ static void finish_failed(run_state *rs, tp_job *job, const char *stage)
 {
     if (job->has_row) {
         job->row.status = is_local_resource(&job->err) ? TP_JOB_QUEUED : TP_JOB_FAILED;
-        set_str(&job->row.error, job->err.message);
+        set_str(&job->row.error, tp_error_message(&job->err));
         set_str(&job->row.error_code, tp_error_name(job->err.code));
         ledger_write(rs, job);
     }
@@ -226,7 +228,7 @@ static void finish_failed(run_state *rs, tp_job *job, const char *stage)
                    .path = job->path,
                    .stage = stage,
                    .error_code = tp_error_name(job->err.code),
-                   .reason = job->err.message,
+                   .reason = tp_error_message(&job->err),
                    .final_failure = 1,
                    .fingerprint = job->fingerprint[0] ? job->fingerprint : NULL};
     emit(rs->pl, &ev);
@@ -356,6 +358,7 @@ static int choose_dest(run_state *rs, tp_job *job)
         return -1;
     tp_error err = TP_ERROR_INIT;
     int taken = tp_ledger_dest_taken(rs->pl->ledger, job->row.sink, stem, job->row.id, &err);
+    tp_error_clear(&err);
     if (taken == 0 && rs->pl->sink_dir)
         taken = sink_has_stem(rs->pl->sink_dir, stem);
     if (taken > 0) {
@@ -377,7 +380,7 @@ static void on_failure(run_state *rs, tp_job *job)
     }
     if (job->redo_from_probe && job->has_row && job->row.attempts < 2) {
         /* Fitted outputs disappeared (work folder cleaned by hand): fit again. */
-        tp_log(TP_LOG_WARN, "%s", job->err.message);
+        tp_log(TP_LOG_WARN, "%s", tp_error_message(&job->err));
         job->row.attempts++;
         job->redo_from_probe = false;
         tp_error_clear(&job->err);
@@ -393,13 +396,13 @@ static void on_failure(run_state *rs, tp_job *job)
         time_t at = (time_t)job->retry_at;
         struct tm tm;
         strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", localtime_r(&at, &tm));
-        char *why = tp_asprintf("deferred until %s: %s", when, job->err.message);
+        char *why = tp_asprintf("deferred until %s: %s", when, tp_error_message(&job->err));
         job->row.status = TP_JOB_QUEUED;
-        set_str(&job->row.error, why ? why : job->err.message);
+        set_str(&job->row.error, why ? why : tp_error_message(&job->err));
         set_str(&job->row.error_code, tp_error_name(job->err.code));
         ledger_write(rs, job);
         /* The queue worker schedules the job for then instead of taking it again at once. */
-        finish_skipped_at(rs, job, why ? why : job->err.message, NULL, job->retry_at);
+        finish_skipped_at(rs, job, why ? why : tp_error_message(&job->err), NULL, job->retry_at);
         free(why);
         return;
     }
@@ -411,7 +414,7 @@ static void on_failure(run_state *rs, tp_job *job)
                        .path = job->path,
                        .stage = stage,
                        .error_code = tp_error_name(job->err.code),
-                       .reason = job->err.message,
+                       .reason = tp_error_message(&job->err),
                        .final_failure = 0,
                        .fingerprint = job->fingerprint};
         emit(pl, &ev);
@@ -441,7 +444,7 @@ static int resume_row(run_state *rs, tp_job *job, tp_stage *next)
             tp_rules_check(&job->check, &job->media, rs->pl->profile);
             job->have_media = true;
         } else {
-            tp_log(TP_LOG_WARN, "%s: %s; probing it again", job->path, perr.message);
+            tp_log(TP_LOG_WARN, "%s: %s; probing it again", job->path, tp_error_message(&perr));
             tp_error_clear(&perr);
         }
     }
@@ -465,7 +468,7 @@ static int resume_row(run_state *rs, tp_job *job, tp_stage *next)
     }
     if (*next > TP_STAGE_PROBE && row->outputs &&
              tp_jobrec_outputs_from_json(&job->outputs, row->outputs, &perr) < 0) {
-        tp_log(TP_LOG_WARN, "%s: %s; fitting it again", job->path, perr.message);
+        tp_log(TP_LOG_WARN, "%s: %s; fitting it again", job->path, tp_error_message(&perr));
         *next = TP_STAGE_PROBE;
     }
     return 0;
@@ -479,7 +482,7 @@ static void after_scan(run_state *rs, tp_job *job)
     int found =
         tp_ledger_find(pl->ledger, &row, job->fingerprint, pl->profile->hash, pl->sink_key, &err);
     if (found < 0) {
-        job->err = err;
+        tp_error_move(&job->err, &err);
         finish_failed(rs, job, "scan");
         return;
     }
@@ -560,7 +563,7 @@ static void after_scan(run_state *rs, tp_job *job)
         job->row.status = TP_JOB_RUNNING;
         job->row.last_chunk = -1;
         if (tp_ledger_insert(pl->ledger, &job->row, &err) < 0) {
-            job->err = err;
+            tp_error_move(&job->err, &err);
             finish_failed(rs, job, "scan");
             return;
         }
@@ -940,9 +943,10 @@ static void tick(run_state *rs)
                 /* What TikTok acknowledged could not be recorded: going on could post the file
                  * again after a crash. Stop the run (the upload aborts at its next progress
                  * tick) and keep the job queued; the next run resumes from what was saved. */
-                rs->fatal = err;
+                tp_error_move(&rs->fatal, &err);
                 tp_cancel_request(&pl->cancel);
             }
+            tp_error_clear(&err);
         } else {
             free(ckpt_id);
             free(ckpt_url);
@@ -1035,6 +1039,7 @@ static void sweep(tp_pipeline *pl)
         tp_ledger_row row;
         tp_error err = TP_ERROR_INIT;
         int found = tp_ledger_get(pl->ledger, &row, id, &err);
+        tp_error_clear(&err);
         if (found < 0)
             continue;
         bool stale = !found ||
@@ -1351,9 +1356,10 @@ static void feed_paths(run_state *rs, const char *const *paths, size_t n_paths)
         tp_scan_list found = TP_SCAN_LIST_INIT;
         tp_error serr = TP_ERROR_INIT;
         if (tp_scan_paths(&found, &paths[p], 1, &scan_opts, &serr) < 0)
-            tp_log(TP_LOG_WARN, "%s", serr.message);
-        rs->sum.non_media += (int)found.n_non_media;
-        rs->sum.symlinks += (int)found.n_symlinks;
+            tp_log(TP_LOG_WARN, "%s", tp_error_message(&serr));
+        tp_error_clear(&serr);
+        rs->sum.non_media += found.n_non_media;
+        rs->sum.symlinks += found.n_symlinks;
         for (size_t i = 0; i < found.n && !tp_cancel_requested(&pl->cancel); i++) {
             const tp_scan_entry *e = &found.items[i];
             if (e->not_media) {
@@ -1412,7 +1418,8 @@ static void coordinate(run_state *rs, tp_watch *watch)
         if (watch) {
             tp_error werr = TP_ERROR_INIT;
             if (tp_watch_poll(watch, add_watched, rs, &werr) < 0)
-                tp_log(TP_LOG_WARN, "%s", werr.message);
+                tp_log(TP_LOG_WARN, "%s", tp_error_message(&werr));
+            tp_error_clear(&werr);
         }
     }
 }
@@ -1479,12 +1486,13 @@ static int run_finish(run_state *rs, tp_watch *watch, int rc, tp_pipeline_summar
     if (summary)
         *summary = rs->sum;
     if (rc == 0 && rs->fatal.code) {
-        if (err)
-            *err = rs->fatal;
         rc = rs->fatal.code;
+        if (err)
+            tp_error_move(err, &rs->fatal);
     } else if (rc == 0 && tp_cancel_requested(&pl->cancel)) {
         rc = tp_error_set(err, TP_ECANCELED, 0, "interrupted");
     }
+    tp_error_clear(&rs->fatal);
     return rc;
 }
 

@@ -232,7 +232,8 @@ static int visit(tp_scan_list *l, const walk_ctx *w, const char *path, const anc
     bool media = false;
     tp_error serr = TP_ERROR_INIT;
     if (tp_probe_sniff(path, &media, &serr) < 0) {
-        ret = push(l, path, serr.code, serr.message, true, err);
+        ret = push(l, path, serr.code, tp_error_message(&serr), true, err);
+        tp_error_clear(&serr);
     } else if (media) {
         ret = push(l, path, 0, NULL, true, err);
     } else {

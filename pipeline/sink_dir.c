@@ -198,6 +198,7 @@ static cJSON *build_manifest(struct tp_pipeline *pl, tp_job *job, const tp_job_o
         cJSON_AddItemToObject(oo, "media", tp_media_to_json(om));
     else
         cJSON_AddNullToObject(oo, "media");
+    tp_error_clear(&perr);
     free(om);
     const tp_check_result *c = &job->check;
     cJSON_AddStringToObject(m, "verdict",

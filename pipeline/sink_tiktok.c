@@ -56,7 +56,8 @@ static double output_duration(struct tp_pipeline *pl, const tp_job_output *out, 
     tp_probe_options po = {.deep = false, .limits = &pl->profile->limits, .cancel = &pl->cancel};
     memset(&mi, 0, sizeof(mi));
     if (tp_probe_fd(&mi, fd, path, &po, &err) < 0) {
-        tp_log(TP_LOG_WARN, "%s: cannot measure the duration: %s", path, err.message);
+        tp_log(TP_LOG_WARN, "%s: cannot measure the duration: %s", path, tp_error_message(&err));
+        tp_error_clear(&err);
         return -1;
     }
     return mi.duration;
@@ -101,9 +102,16 @@ static int tiktok_deliver(struct tp_pipeline *pl, tp_job *job)
         const char *path = o->path;
         tp_tiktok_resume resume = TP_TIKTOK_RESUME_INIT;
         if (job->row.upload_part == i && job->row.publish_id && *job->row.publish_id) {
-            tp_strlcpy(resume.publish_id, job->row.publish_id, sizeof(resume.publish_id));
-            if (job->row.upload_url)
-                tp_strlcpy(resume.upload_url, job->row.upload_url, sizeof(resume.upload_url));
+            resume.publish_id = tp_strdup(job->row.publish_id);
+            if (job->row.upload_url && *job->row.upload_url)
+                resume.upload_url = tp_strdup(job->row.upload_url);
+            if (!resume.publish_id ||
+                (job->row.upload_url && *job->row.upload_url && !resume.upload_url)) {
+                /* Without it the upload would start a second post of the file. */
+                tp_tiktok_resume_clear(&resume);
+                rc = tp_error_set(&job->err, TP_ENOMEM, 0, "out of memory");
+                goto out;
+            }
             resume.upload_url_expires_at = job->row.upload_url_expiry;
             resume.next_chunk = job->row.last_chunk + 1;
             resume.chunk_count = o->plan.count;
@@ -120,8 +128,7 @@ static int tiktok_deliver(struct tp_pipeline *pl, tp_job *job)
         po.payload = &ctx;
         po.cancel = &pl->cancel;
         ctx.part = i;
-        tp_tiktok_result res;
-        memset(&res, 0, sizeof(res));
+        tp_tiktok_result res = TP_TIKTOK_RESULT_INIT;
         /* The bytes posted are the ones the chunk stage hashed, in the chunks it planned: one
          * descriptor (the job's own for a source passed as is), each chunk's SHA-256 checked
          * as it is sent. */
@@ -149,12 +156,16 @@ static int tiktok_deliver(struct tp_pipeline *pl, tp_job *job)
             close(fd);
         free(sha);
         free(part_caption);
+        tp_tiktok_resume_clear(&resume);
         if (rc < 0) {
             job->retry_at = res.retry_at;
+            tp_tiktok_result_clear(&res);
             goto out;
         }
-        if (tp_job_posts_add(&job->posts, res.publish_id, res.status, res.still_processing != 0,
-                             (long long)res.post_id) < 0) {
+        rc = tp_job_posts_add(&job->posts, res.publish_id, res.status, res.still_processing != 0,
+                              (long long)res.post_id);
+        tp_tiktok_result_clear(&res);
+        if (rc < 0) {
             rc = tp_error_set(&job->err, TP_ENOMEM, 0, "out of memory");
             goto out;
         }

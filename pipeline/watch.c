@@ -124,7 +124,9 @@ static void report_media(const char *path, void (*fn)(const char *, const char *
 {
     bool media = false;
     tp_error err = TP_ERROR_INIT;
-    if (tp_probe_sniff(path, &media, &err) < 0)
+    int rc = tp_probe_sniff(path, &media, &err);
+    tp_error_clear(&err);
+    if (rc < 0)
         return;
     if (media) {
         fn(path, NULL, payload);

@@ -128,7 +128,8 @@ static void *heartbeat_main(void *arg)
                          : TP_ENOMEM;
             bool lost = rc == 0 && rep->type == REDIS_REPLY_INTEGER && rep->integer == 0;
             if (rc < 0)
-                tp_log(TP_LOG_WARN, "%s", err.message);
+                tp_log(TP_LOG_WARN, "%s", tp_error_message(&err));
+            tp_error_clear(&err);
             freeReplyObject(rep);
             free(job);
             pthread_mutex_lock(&w->mu);
@@ -311,6 +312,7 @@ static int adopt_endpoint(tp_profile *p, const tp_profile *own, tp_error *err)
     char tok[PATH_MAX];
     tp_error terr = TP_ERROR_INIT;
     const char *tf = tp_tt_token_path(tok, sizeof(tok), own, &terr) == 0 ? tok : o->token_file;
+    tp_error_clear(&terr);
     struct {
         char **dst;
         const char *src;
@@ -445,12 +447,11 @@ static int mirror_row(const tp_ledger_row *row, void *payload, tp_error *err)
     }
     if (rc < 0) {
         /* Say what it means for the file: the reconnect's message alone names only Redis. */
-        char cause[TP_ERROR_MSG_MAX];
-        tp_strlcpy(cause, err->message, sizeof(cause));
         rc = tp_error_set(err, rc, err->raw,
                           "%s: stopped: its resume state could not be recorded in Redis, and "
                           "going on could make a successor post it again (%s)",
-                          row->source_path ? row->source_path : jr->fingerprint, cause);
+                          row->source_path ? row->source_path : jr->fingerprint,
+                          tp_error_message(err));
         /* A lost connection is Redis' outage, not the file's fault (a refusal is counted). */
         jr->mirror_failed = rc == TP_ENET;
     }
@@ -610,11 +611,13 @@ static int record(worker *w, tp_rq_script s, const char *job_id, const char *ent
         int rc = tp_rqueue_script(&w->q, s, job_id, w->name, entry, n, extra, rep, &err);
         if (rc == 0 || rc != TP_ENET || (cancelled(w) && tries >= 2)) {
             if (rc < 0)
-                tp_log(TP_LOG_WARN, "%s", err.message);
+                tp_log(TP_LOG_WARN, "%s", tp_error_message(&err));
+            tp_error_clear(&err);
             return rc;
         }
         if (tries == 0)
-            tp_log(TP_LOG_WARN, "%s (retrying)", err.message);
+            tp_log(TP_LOG_WARN, "%s (retrying)", tp_error_message(&err));
+        tp_error_clear(&err);
         usleep((useconds_t)(backoff * 1e6));
         if (backoff < 5)
             backoff *= 2;
@@ -697,7 +700,7 @@ static void process(worker *w, const tp_rq_entry *e)
     if (!e->job_id || tp_redis_cmd(w->q.r, &job, &err, "reading a job", "HGETALL %s", key) < 0 ||
         job->type != REDIS_REPLY_ARRAY || job->elements == 0) {
         if (err.code) {
-            tp_log(TP_LOG_WARN, "%s", err.message);
+            tp_log(TP_LOG_WARN, "%s", tp_error_message(&err));
             goto out; /* left pending: taken again later */
         }
         /* An entry without its job (deleted by an operator): nothing to do. */
@@ -747,7 +750,7 @@ static void process(worker *w, const tp_rq_entry *e)
         goto out;
     }
     int attempt = atoi(info);
-    char why[TP_ERROR_MSG_MAX];
+    char why[1024];
     check_job(w, job, &real_path, &prof_key, why, sizeof(why));
     if (why[0]) {
         tp_log(TP_LOG_WARN, "worker %s: job refused: %s", w->name, why);
@@ -779,14 +782,15 @@ static void process(worker *w, const tp_rq_entry *e)
     } else if (rc < 0 && jr.mirror_failed) {
         /* Redis went away, not the file: say so now (recording waits for Redis), and give the
          * attempt back, or a few Redis restarts would dead-letter a good file. */
-        tp_log(TP_LOG_WARN, "%s; the job is handed back once Redis answers", err.message);
-        record_fail(w, e->job_id, e->id, err.message, tp_error_name(err.code), false, true, st,
-                    sizeof(st));
+        tp_log(TP_LOG_WARN, "%s; the job is handed back once Redis answers",
+               tp_error_message(&err));
+        record_fail(w, e->job_id, e->id, tp_error_message(&err), tp_error_name(err.code), false,
+                    true, st, sizeof(st));
         final_state = "requeued";
-        reason = err.message;
+        reason = tp_error_message(&err);
         w->sum.requeued++;
     } else if (rc < 0 || jr.out == OUT_FAILED || jr.out == OUT_NONE) {
-        reason = rc < 0 ? err.message : jr.reason ? jr.reason : "no outcome";
+        reason = rc < 0 ? tp_error_message(&err) : jr.reason ? jr.reason : "no outcome";
         const char *code = rc < 0          ? tp_error_name(err.code)
                            : jr.error_code ? jr.error_code
                                            : tp_error_name(TP_EINTERNAL);
@@ -842,6 +846,7 @@ out:
     free(jr.error_code);
     free(jr.outputs);
     free(jr.publish_id);
+    tp_error_clear(&err);
 }
 
 /* ---- the loop ------------------------------------------------------------------------------ */
@@ -850,9 +855,9 @@ static bool queue_empty(worker *w)
 {
     long long waiting = 0, pending = 0;
     tp_error err = TP_ERROR_INIT;
-    if (tp_rqueue_counts(&w->q, &waiting, &pending, &err) < 0)
-        return false;
-    return waiting == 0 && pending == 0;
+    int rc = tp_rqueue_counts(&w->q, &waiting, &pending, &err);
+    tp_error_clear(&err);
+    return rc == 0 && waiting == 0 && pending == 0;
 }
 
 static void sleep_cancellable(worker *w, double seconds)
@@ -990,9 +995,10 @@ int tp_rqueue_worker_run(tp_rqueue_worker_summary *summary, const char *url,
             int moved = 0;
             tp_error perr = TP_ERROR_INIT;
             if (tp_rqueue_promote(&w.q, 10, &moved, &perr) < 0)
-                tp_log(TP_LOG_DEBUG, "%s", perr.message);
+                tp_log(TP_LOG_DEBUG, "%s", tp_error_message(&perr));
             else if (moved > 0)
                 tp_log(TP_LOG_INFO, "worker %s: %d deferred job(s) due again", w.name, moved);
+            tp_error_clear(&perr);
             next_promote = tp_now_monotonic() + (moved >= 10 ? 0 : PROMOTE_EVERY);
         }
         if (tp_now_monotonic() >= next_reclaim) {
@@ -1005,13 +1011,15 @@ int tp_rqueue_worker_run(tp_rqueue_worker_summary *summary, const char *url,
         if (got < 0) {
             /* Redis restarting or unreachable: keep trying; jobs wait for us there. */
             if (!warned)
-                tp_log(TP_LOG_WARN, "%s (retrying)", lerr.message);
+                tp_log(TP_LOG_WARN, "%s (retrying)", tp_error_message(&lerr));
+            tp_error_clear(&lerr);
             warned = true;
             sleep_cancellable(&w, backoff);
             if (backoff < 5)
                 backoff *= 2;
             continue;
         }
+        tp_error_clear(&lerr);
         if (warned)
             tp_log(TP_LOG_INFO, "worker %s: connected again", w.name);
         warned = false;
@@ -1021,8 +1029,10 @@ int tp_rqueue_worker_run(tp_rqueue_worker_summary *summary, const char *url,
              * moved back first, so the drain does not leave them behind. */
             int moved = 0;
             tp_error perr = TP_ERROR_INIT;
-            if (w.o->drain && queue_empty(&w) &&
-                (tp_rqueue_promote(&w.q, 10, &moved, &perr) < 0 || moved == 0))
+            bool drained = w.o->drain && queue_empty(&w) &&
+                           (tp_rqueue_promote(&w.q, 10, &moved, &perr) < 0 || moved == 0);
+            tp_error_clear(&perr);
+            if (drained)
                 break;
             continue;
         }
@@ -1039,6 +1049,7 @@ int tp_rqueue_worker_run(tp_rqueue_worker_summary *summary, const char *url,
             tp_redis_cmd(w.q.r, NULL, &e2, "leaving the group",
                          "XGROUP DELCONSUMER %s " TP_RQ_GROUP " %s", w.q.stream, w.name);
         freeReplyObject(rep);
+        tp_error_clear(&e2);
     }
     if (cancelled(&w)) {
         w.sum.canceled = 1;

@@ -44,26 +44,27 @@ int tp_check_source(tp_check **out, const tp_profile *profile, const char *path,
     ret = tp_probe_path(&c->media, path, nofollow, &popts, &perr);
     if (ret == TP_ECANCELED || ret == TP_ENOMEM) {
         if (err)
-            *err = perr;
+            tp_error_move(err, &perr);
         goto fail;
     }
     if (ret < 0) {
         const char *code = NULL;
         if (perr.code == TP_EMEDIA)
             code = perr.raw == AVERROR_EOF ? "truncated" : "not_media";
-        c->error = tp_strdup(perr.message);
+        c->error = tp_strdup(tp_error_message(&perr));
         if (!c->error) {
             ret = tp_error_set(err, TP_ENOMEM, 0, "%s: out of memory", path);
             goto fail;
         }
         c->error_code = perr.code;
         /* The violation and reason go with the path already: keep only what went wrong. */
-        const char *what = perr.message;
+        const char *what = tp_error_message(&perr);
         size_t plen = strlen(path);
         if (!strncmp(what, path, plen) && what[plen] == ':' && what[plen + 1] == ' ')
             what += plen + 2;
         tp_rules_error(&c->result, code, what);
         memset(&c->media, 0, sizeof(c->media));
+        tp_error_clear(&perr);
         *out = c;
         return 0;
     }
@@ -72,6 +73,7 @@ int tp_check_source(tp_check **out, const tp_profile *profile, const char *path,
     *out = c;
     return 0;
 fail:
+    tp_error_clear(&perr);
     tp_check_free(c);
     return ret;
 }

@@ -17,7 +17,7 @@ typedef struct {
     const tp_cancel *cancel; /* non-zero = abort (checked by FFmpeg's interrupt callback) */
 } tp_probe_options;
 
-/* Probe one file. Returns 0, or a negative TP_E* with err->message naming the file and reason:
+/* Probe one file. Returns 0, or a negative TP_E* with err's message naming the file and reason:
  *  TP_EIO: missing, unreadable (permission), not a regular file;
  *  TP_EMEDIA: empty, not media, truncated, timed out (limits.probe_timeout); err->raw is
  *   AVERROR_EOF when the file is truncated (an MP4/MOV atom runs past the end of the file) and

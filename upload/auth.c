@@ -886,7 +886,8 @@ int tp_tt_logout(tp_http *h, const tp_profile *p, const char *path, tp_error *er
                        TP_ARRAY_LEN(fields), &resp, &e2) < 0 ||
             resp.status != 200)
             tp_log(TP_LOG_WARN, "revoking the token at TikTok failed (%s); deleting it locally",
-                   e2.message[0] ? e2.message : "HTTP error");
+                   tp_error_message(&e2)[0] ? tp_error_message(&e2) : "HTTP error");
+        tp_error_clear(&e2);
         tp_http_resp_clear(&resp);
     }
     tp_tt_token_clear(&tok);

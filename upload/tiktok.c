@@ -138,11 +138,13 @@ int tp_tt_caption(char **out, const char *path, const char *tmpl, tp_error *err)
     size_t n = 0;
     if (tp_read_small_file(&text, &n, side, TP_SIDECAR_MAX, true, &serr) < 0) {
         if (serr.code == TP_ENOMEM) {
+            tp_error_clear(&serr);
             rc = tp_error_set(err, TP_ENOMEM, 0, "out of memory");
             goto out;
         }
         tp_log(TP_LOG_WARN, "%s: caption sidecar refused (%s); using the profile's caption", path,
-               serr.message);
+               tp_error_message(&serr));
+        tp_error_clear(&serr);
         text = NULL;
     }
     bool from_side = text != NULL;
@@ -324,6 +326,15 @@ void tp_tiktok_free(tp_tiktok *tt)
     free(tt);
 }
 
+/* Replace *dst with a copy of src (NULL for NULL or ""). False when out of memory (*dst is then
+ * NULL). */
+static bool set_string(char **dst, const char *src)
+{
+    free(*dst);
+    *dst = src && *src ? tp_strdup(src) : NULL;
+    return !(src && *src) || *dst;
+}
+
 void tp_tiktok_set_limits(tp_tiktok *tt, tp_tt_limits *limits)
 {
     tt->lent = limits;
@@ -345,12 +356,10 @@ static int limits_of(tp_tiktok *tt, tp_tt_limits **out, tp_error *err)
     if (rc < 0) {
         if (rc != TP_ENOMEM && rc != TP_EINVAL) {
             /* Unreachable or refusing us: retryable, like a failure in the middle of a run. */
-            char why[sizeof(err->message)];
-            tp_strlcpy(why, err->message, sizeof(why));
             rc = tp_error_set(err, TP_ENET, 0,
                               "%s (upload.tiktok.shared_limits): not sending anything to TikTok "
                               "without the shared limits; retry when Redis answers again",
-                              why);
+                              tp_error_message(err));
         }
         return rc;
     }
@@ -449,8 +458,9 @@ static void fill_api(tp_tiktok_result *res, const tp_tt_api_error *api)
 {
     if (!res)
         return;
-    tp_strlcpy(res->api_code, api->code, sizeof(res->api_code));
-    tp_strlcpy(res->log_id, api->log_id, sizeof(res->log_id));
+    /* Out of memory loses only these copies: the error message has both. */
+    set_string(&res->api_code, api->code);
+    set_string(&res->log_id, api->log_id);
 }
 
 static int api_error(tp_tiktok_result *res, const char *what, long status,
@@ -537,7 +547,7 @@ static int api_call(tp_tiktok *tt, int ep, const char *path, const cJSON *body, 
         rc = tp_http_do(tt->http, &req, &resp, err);
         if (rc == TP_ENET && retry && attempt < c->max_retries) {
             double d = backoff(tt, attempt++);
-            tp_log(TP_LOG_WARN, "%s; retrying in %.1f s", err->message, d);
+            tp_log(TP_LOG_WARN, "%s; retrying in %.1f s", tp_error_message(err), d);
             if (tp_http_sleep(d, cancel) < 0) {
                 rc = tp_error_set(err, TP_ECANCELED, 0, "%s: cancelled", what);
                 goto out;
@@ -642,8 +652,10 @@ static void daily_note(tp_tiktok *tt, tp_tt_slot *slot, bool accepted)
     tp_error err = TP_ERROR_INIT;
     /* Even with daily_limit 0 the local store records posts (as it always did), so a cap set
      * later counts them. */
-    if (limits_of(tt, &l, &err) < 0 || account(tt, &a, &err) < 0)
+    if (limits_of(tt, &l, &err) < 0 || account(tt, &a, &err) < 0) {
+        tp_error_clear(&err);
         return;
+    }
     if (accepted)
         tp_tt_limits_daily_accepted(l, a, slot);
     else
@@ -655,8 +667,10 @@ static void daily_release(tp_tiktok *tt, tp_tt_slot *slot)
     tp_tt_limits *l;
     tp_tt_account *a;
     tp_error err = TP_ERROR_INIT;
-    if (!slot->held || limits_of(tt, &l, &err) < 0 || account(tt, &a, &err) < 0)
+    if (!slot->held || limits_of(tt, &l, &err) < 0 || account(tt, &a, &err) < 0) {
+        tp_error_clear(&err);
         return;
+    }
     tp_tt_limits_daily_release(l, a, slot);
 }
 
@@ -769,8 +783,13 @@ static int do_init(tp_tiktok *tt, const char *caption, const tp_chunk_plan *plan
                           tt->p->upload.tiktok.api_base);
         goto out;
     }
-    tp_strlcpy(rs->publish_id, ii.publish_id, sizeof(rs->publish_id));
-    tp_strlcpy(rs->upload_url, ii.upload_url, sizeof(rs->upload_url));
+    if (!set_string(&rs->publish_id, ii.publish_id) ||
+        !set_string(&rs->upload_url, ii.upload_url)) {
+        tt->may_have_posted = true; /* TikTok made the post; we cannot track it */
+        memset(&ii, 0, sizeof(ii));
+        rc = tp_error_set(err, TP_ENOMEM, 0, "out of memory");
+        goto out;
+    }
     rs->upload_url_expires_at = tp_now_wall() + UPLOAD_URL_TTL;
     rs->next_chunk = 0;
     rs->chunk_count = plan->count;
@@ -806,163 +825,236 @@ static void on_bytes(int64_t sent, void *payload)
     emit(pc->o, TP_TIKTOK_EV_BYTES, pc->index, pc->count, pc->base + sent, pc->total, pc->rs, NULL);
 }
 
+/* One upload's PUT loop: what the steps below share. */
+typedef struct {
+    tp_tiktok *tt;
+    const char *path;
+    int fd;
+    const char *const *sha; /* per-chunk SHA-256 (hex) as checked, or NULL */
+    const char *ctype, *caption;
+    const tp_chunk_plan *plan;
+    tp_tiktok_resume *rs;
+    const tp_tiktok_post_options *o;
+    tp_tiktok_result *res;
+    int attempt, reinits, resyncs;
+} upload_state;
+
+/* Resume validation: a resumed URL (ledger, resume file, queue) is held to the same rule as a
+ * fresh one; one outside the API's site is dropped, so the loop starts a new upload. */
+static void drop_foreign_url(upload_state *u)
+{
+    const char *api_base = u->tt->p->upload.tiktok.api_base;
+    tp_tiktok_resume *rs = u->rs;
+    if (rs->upload_url && rs->upload_url[0] &&
+        !tp_http_upload_url_allowed(api_base, rs->upload_url)) {
+        tp_log(TP_LOG_WARN, "%s: the saved upload URL is outside %s; starting a new upload",
+               u->path, api_base);
+        rs->upload_url_expires_at = 0;
+    }
+}
+
+/* Before each chunk: an upload URL that is missing or about to expire means a new init (once),
+ * and the upload starts again at chunk 0 (*i). */
+static int refresh_url(upload_state *u, int *i, tp_error *err)
+{
+    tp_tiktok_resume *rs = u->rs;
+    if (rs->upload_url && tp_now_wall() <= rs->upload_url_expires_at - URL_MARGIN)
+        return 0;
+    if (u->reinits++ >= MAX_REINITS)
+        return tp_error_set(err, TP_EHTTP, 403,
+                            "%s: the upload URL expired again after a new init; giving "
+                            "up (retry later)",
+                            u->path);
+    tp_log(TP_LOG_WARN, "%s: upload URL expired; starting a new upload (init)", u->path);
+    int rc = do_init(u->tt, u->caption, u->plan, rs, u->res, u->o->cancel, err);
+    if (rc < 0)
+        return rc;
+    emit(u->o, TP_TIKTOK_EV_INIT, 0, u->plan->count, 0, u->plan->total, rs, NULL);
+    *i = 0;
+    return 0;
+}
+
+/* PUT chunk i (its bytes hashed as they go when the checked SHA-256s are known). */
+static int put_chunk(upload_state *u, int i, const char *what, tp_http_resp *resp, tp_error *err)
+{
+    const tp_chunk_plan *plan = u->plan;
+    const tp_chunk *ch = &plan->chunks[i];
+    char range[128], clen[64], ctype_h[96];
+    snprintf(range, sizeof(range), "Content-Range: bytes %lld-%lld/%lld", (long long)ch->offset,
+             (long long)(ch->offset + ch->length - 1), (long long)plan->total);
+    snprintf(clen, sizeof(clen), "Content-Length: %lld", (long long)ch->length);
+    snprintf(ctype_h, sizeof(ctype_h), "Content-Type: %s", u->ctype);
+    const char *headers[] = {ctype_h, clen, range};
+    progress_ctx pc = {u->o, u->rs, ch->offset, i, plan->count, plan->total};
+    tp_http_req req = {
+        .what = what,
+        .method = "PUT",
+        .url = u->rs->upload_url,
+        .headers = headers,
+        .n_headers = 3,
+        .fd = u->fd,
+        .offset = ch->offset,
+        .length = ch->length,
+        .timeout = u->tt->p->upload.tiktok.timeout,
+        .cancel = u->o->cancel,
+        .progress = on_bytes,
+        .payload = &pc,
+        .sha256 = u->sha ? u->sha[i] : NULL,
+    };
+    return tp_http_do(u->tt->http, &req, resp, err);
+}
+
+/* Progress: chunks [0, i) are acknowledged; tell the caller, who persists the resume state. */
+static void chunks_acked(upload_state *u, int i)
+{
+    const tp_chunk_plan *plan = u->plan;
+    u->rs->next_chunk = i;
+    if (i > 0)
+        emit(u->o, TP_TIKTOK_EV_CHUNK_DONE, i - 1, plan->count,
+             plan->chunks[i - 1].offset + plan->chunks[i - 1].length, plan->total, u->rs, NULL);
+}
+
+/* HTTP 416: the server has a different idea of progress (e.g. it stored a chunk whose answer we
+ * lost): continue from where it says it is (*i), if that is a chunk boundary. */
+static int resync(upload_state *u, const char *what, const tp_http_resp *resp, int *i,
+                  tp_error *err)
+{
+    const tp_chunk_plan *plan = u->plan;
+    int64_t last = -1, total = 0;
+    if (tp_tt_parse_content_range(resp->content_range, &last, &total) < 0 || total != plan->total ||
+        u->resyncs++ > plan->count)
+        return tp_error_set(err, TP_EHTTP, 416,
+                            "%s: HTTP 416 without a usable Content-Range; cannot resume", what);
+    int j = 0;
+    while (j < plan->count && plan->chunks[j].offset != last + 1)
+        j++;
+    if (last + 1 == plan->total)
+        j = plan->count;
+    else if (j == plan->count)
+        return tp_error_set(err, TP_EHTTP, 416, "%s: server progress %lld is not a chunk boundary",
+                            what, (long long)(last + 1));
+    tp_log(TP_LOG_WARN, "%s: HTTP 416, server has %lld bytes; continuing at chunk %d", what,
+           (long long)(last + 1), j + 1);
+    *i = j;
+    chunks_acked(u, j);
+    return 0;
+}
+
+/* What one PUT's outcome (rc from tp_http_do, resp) means: 0 = go on at *i (acknowledged,
+ * resynchronised, or the URL expired), 1 = transient: send the same range again after *wait
+ * seconds at least, < 0 = the upload stops (err set). */
+static int judge_put(upload_state *u, const char *what, int rc, const tp_http_resp *resp, int *i,
+                     double *wait, tp_error *err)
+{
+    const tp_chunk_plan *plan = u->plan;
+    *wait = -1;
+    if (rc < 0 && resp->body_changed) {
+        /* Aborted before its last byte: the server has no complete chunk of it. */
+        return tp_error_set(err, TP_EIO, 0,
+                            "%s: changed since it was checked (chunk %d SHA-256 differs); not "
+                            "delivered",
+                            u->path, *i + 1);
+    } else if (rc == TP_ENET) {
+        *wait = 0;
+        return 1;
+    } else if (rc < 0) {
+        return rc;
+    } else if (resp->status == 200 || resp->status == 201 || resp->status == 206) {
+        tp_log(TP_LOG_INFO, "%s: HTTP %ld", what, resp->status);
+        u->attempt = 0;
+        chunks_acked(u, ++*i);
+        if (resp->status == 201 && *i < plan->count)
+            return tp_error_set(err, TP_EHTTP, 201,
+                                "%s: the server reported the upload complete after chunk %d of "
+                                "%d",
+                                what, *i, plan->count);
+        return 0;
+    } else if (resp->status == 416) {
+        return resync(u, what, resp, i, err);
+    } else if (resp->status == 403) {
+        u->rs->upload_url_expires_at = 0; /* expired: the loop head re-inits once */
+        return 0;
+    } else if (resp->status == 429) {
+        double w = resp->retry_after >= 0 ? resp->retry_after : resp->ratelimit_reset;
+        if (w < 0)
+            w = 0;
+        if (w > TP_HTTP_WAIT_INLINE_MAX) {
+            if (u->res)
+                u->res->retry_at = tp_now_wall() + w;
+            return tp_error_set(err, TP_ERATE, 429,
+                                "%s: rate limited; TikTok asks to wait %.0f s, retry after that",
+                                what, w);
+        }
+        *wait = w;
+        return 1;
+    } else if (resp->status >= 500) {
+        *wait = 0;
+        return 1;
+    }
+    return tp_error_set(err, resp->status == 404 ? TP_EHTTP : TP_EHTTP, (int)resp->status,
+                        "%s: HTTP %ld (%s); the upload cannot continue", what, resp->status,
+                        resp->status == 404 ? "no such upload" : "request refused");
+}
+
+/* A transient failure (rc < 0: the transport's, err set; 0: resp's status): give up after
+ * max_retries, else pause (backoff, at least wait) before the same range goes again; a cancel
+ * during the pause stops the upload. */
+static int retry_pause(upload_state *u, const char *what, int rc, const tp_http_resp *resp,
+                       double wait, tp_error *err)
+{
+    if (u->attempt >= u->tt->p->upload.tiktok.max_retries) {
+        if (rc == 0)
+            return tp_error_set(err, resp->status == 429 ? TP_ERATE : TP_ENET, (int)resp->status,
+                                "%s: HTTP %ld after %d retries", what, resp->status, u->attempt);
+        tp_error_prefix(err, "after %d retries", u->attempt);
+        return rc;
+    }
+    double d = backoff(u->tt, u->attempt++);
+    if (wait > d)
+        d = wait;
+    tp_log(TP_LOG_WARN, "%s: %s; sending it again in %.1f s", what,
+           rc < 0                ? tp_error_message(err)
+           : resp->status == 429 ? "rate limited"
+                                 : "server error",
+           d);
+    if (tp_http_sleep(d, u->o->cancel) < 0)
+        return tp_error_set(err, TP_ECANCELED, 0, "%s: cancelled", what);
+    return 0;
+}
+
 static int upload_chunks(tp_tiktok *tt, const char *path, int fd, const char *const *sha,
                          const char *ctype, const char *caption, const tp_chunk_plan *plan,
                          tp_tiktok_resume *rs, const tp_tiktok_post_options *o, tp_tiktok_result *res,
                          tp_error *err)
 {
-    const tp_tiktok_conf *c = &tt->p->upload.tiktok;
-    int attempt = 0, reinits = 0, resyncs = 0, rc = 0;
+    upload_state u = {.tt = tt,
+                      .path = path,
+                      .fd = fd,
+                      .sha = sha,
+                      .ctype = ctype,
+                      .caption = caption,
+                      .plan = plan,
+                      .rs = rs,
+                      .o = o,
+                      .res = res};
     tp_http_resp resp = {0};
-    int i = rs->next_chunk;
-    if (rs->upload_url[0] && !tp_http_upload_url_allowed(c->api_base, rs->upload_url)) {
-        /* A resumed URL (ledger, resume file, queue) is held to the same rule as a fresh one. */
-        tp_log(TP_LOG_WARN, "%s: the saved upload URL is outside %s; starting a new upload",
-               path, c->api_base);
-        rs->upload_url_expires_at = 0;
-    }
+    int i = rs->next_chunk, rc = 0;
+    drop_foreign_url(&u);
     while (i < plan->count) {
-        if (tp_now_wall() > rs->upload_url_expires_at - URL_MARGIN) {
-            if (reinits++ >= MAX_REINITS)
-                return tp_error_set(err, TP_EHTTP, 403,
-                                    "%s: the upload URL expired again after a new init; giving "
-                                    "up (retry later)",
-                                    path);
-            tp_log(TP_LOG_WARN, "%s: upload URL expired; starting a new upload (init)", path);
-            if ((rc = do_init(tt, caption, plan, rs, res, o->cancel, err)) < 0)
-                return rc;
-            emit(o, TP_TIKTOK_EV_INIT, 0, plan->count, 0, plan->total, rs, NULL);
-            i = 0;
-        }
-        const tp_chunk *ch = &plan->chunks[i];
-        char what[96], range[128], clen[64], ctype_h[96];
+        if ((rc = refresh_url(&u, &i, err)) < 0)
+            goto out;
+        char what[96];
         snprintf(what, sizeof(what), "%s: PUT chunk %d/%d", path, i + 1, plan->count);
-        snprintf(range, sizeof(range), "Content-Range: bytes %lld-%lld/%lld", (long long)ch->offset,
-                 (long long)(ch->offset + ch->length - 1), (long long)plan->total);
-        snprintf(clen, sizeof(clen), "Content-Length: %lld", (long long)ch->length);
-        snprintf(ctype_h, sizeof(ctype_h), "Content-Type: %s", ctype);
-        const char *headers[] = {ctype_h, clen, range};
-        progress_ctx pc = {o, rs, ch->offset, i, plan->count, plan->total};
-        tp_http_req req = {
-            .what = what,
-            .method = "PUT",
-            .url = rs->upload_url,
-            .headers = headers,
-            .n_headers = 3,
-            .fd = fd,
-            .offset = ch->offset,
-            .length = ch->length,
-            .timeout = c->timeout,
-            .cancel = o->cancel,
-            .progress = on_bytes,
-            .payload = &pc,
-            .sha256 = sha ? sha[i] : NULL,
-        };
         tp_http_resp_clear(&resp);
-        rc = tp_http_do(tt->http, &req, &resp, err);
-        double wait = -1;
-        if (rc < 0 && resp.body_changed) {
-            /* Aborted before its last byte: the server has no complete chunk of it. */
-            rc = tp_error_set(err, TP_EIO, 0,
-                              "%s: changed since it was checked (chunk %d SHA-256 differs); not "
-                              "delivered",
-                              path, i + 1);
-            goto out;
-        } else if (rc == TP_ENET) {
-            wait = 0;
-        } else if (rc < 0) {
-            goto out;
-        } else if (resp.status == 200 || resp.status == 201 || resp.status == 206) {
-            tp_log(TP_LOG_INFO, "%s: HTTP %ld", what, resp.status);
-            attempt = 0;
-            i++;
-            rs->next_chunk = i;
-            emit(o, TP_TIKTOK_EV_CHUNK_DONE, i - 1, plan->count, ch->offset + ch->length,
-                 plan->total, rs, NULL);
-            if (resp.status == 201 && i < plan->count) {
-                rc = tp_error_set(err, TP_EHTTP, 201,
-                                  "%s: the server reported the upload complete after chunk %d of "
-                                  "%d",
-                                  what, i, plan->count);
-                goto out;
-            }
-            continue;
-        } else if (resp.status == 416) {
-            /* The server has a different idea of progress (e.g. it stored a chunk whose answer
-             * we lost): continue from where it says it is, if that is a chunk boundary. */
-            int64_t last = -1, total = 0;
-            if (tp_tt_parse_content_range(resp.content_range, &last, &total) < 0 ||
-                total != plan->total || resyncs++ > plan->count) {
-                rc = tp_error_set(err, TP_EHTTP, 416,
-                                  "%s: HTTP 416 without a usable Content-Range; cannot resume",
-                                  what);
-                goto out;
-            }
-            int j = 0;
-            while (j < plan->count && plan->chunks[j].offset != last + 1)
-                j++;
-            if (last + 1 == plan->total)
-                j = plan->count;
-            else if (j == plan->count) {
-                rc = tp_error_set(err, TP_EHTTP, 416,
-                                  "%s: server progress %lld is not a chunk boundary", what,
-                                  (long long)(last + 1));
-                goto out;
-            }
-            tp_log(TP_LOG_WARN, "%s: HTTP 416, server has %lld bytes; continuing at chunk %d", what,
-                   (long long)(last + 1), j + 1);
-            i = j;
-            rs->next_chunk = i;
-            if (i > 0)
-                emit(o, TP_TIKTOK_EV_CHUNK_DONE, i - 1, plan->count,
-                     plan->chunks[i - 1].offset + plan->chunks[i - 1].length, plan->total, rs,
-                     NULL);
-            continue;
-        } else if (resp.status == 403) {
-            rs->upload_url_expires_at = 0; /* expired: the loop head re-inits once */
-            continue;
-        } else if (resp.status == 429) {
-            wait = resp.retry_after >= 0 ? resp.retry_after : resp.ratelimit_reset;
-            if (wait < 0)
-                wait = 0;
-            if (wait > TP_HTTP_WAIT_INLINE_MAX) {
-                if (res)
-                    res->retry_at = tp_now_wall() + wait;
-                rc = tp_error_set(err, TP_ERATE, 429,
-                                  "%s: rate limited; TikTok asks to wait %.0f s, retry after that",
-                                  what, wait);
-                goto out;
-            }
-        } else if (resp.status >= 500) {
-            wait = 0;
-        } else {
-            rc = tp_error_set(err, resp.status == 404 ? TP_EHTTP : TP_EHTTP, (int)resp.status,
-                              "%s: HTTP %ld (%s); the upload cannot continue", what, resp.status,
-                              resp.status == 404 ? "no such upload" : "request refused");
+        rc = put_chunk(&u, i, what, &resp, err);
+        double wait;
+        int next = judge_put(&u, what, rc, &resp, &i, &wait, err);
+        if (next < 0) {
+            rc = next;
             goto out;
         }
-        /* Transient: send the same range again after a pause. */
-        if (attempt >= c->max_retries) {
-            if (rc == 0)
-                rc = tp_error_set(err, resp.status == 429 ? TP_ERATE : TP_ENET, (int)resp.status,
-                                  "%s: HTTP %ld after %d retries", what, resp.status, attempt);
-            else
-                tp_error_prefix(err, "after %d retries", attempt);
+        if (next == 1 && (rc = retry_pause(&u, what, rc, &resp, wait, err)) < 0)
             goto out;
-        }
-        double d = backoff(tt, attempt++);
-        if (wait > d)
-            d = wait;
-        tp_log(TP_LOG_WARN, "%s: %s; sending it again in %.1f s", what,
-               rc < 0               ? err->message
-               : resp.status == 429 ? "rate limited"
-                                    : "server error",
-               d);
-        rc = 0;
-        if (tp_http_sleep(d, o->cancel) < 0) {
-            rc = tp_error_set(err, TP_ECANCELED, 0, "%s: cancelled", what);
-            goto out;
-        }
     }
     rc = 0;
 out:
@@ -995,9 +1087,9 @@ static int fetch_status(tp_tiktok *tt, tp_tiktok_result *out, const char *publis
     cJSON_Delete(data);
     if (rc < 0)
         return tp_error_set(err, TP_EHTTP, 0, "status/fetch: answer lacks status");
-    tp_strlcpy(out->publish_id, publish_id, sizeof(out->publish_id));
-    tp_strlcpy(out->status, si.status, sizeof(out->status));
-    tp_strlcpy(out->fail_reason, si.fail_reason, sizeof(out->fail_reason));
+    if ((out->publish_id != publish_id && !set_string(&out->publish_id, publish_id)) ||
+        !set_string(&out->status, si.status) || !set_string(&out->fail_reason, si.fail_reason))
+        return tp_error_set(err, TP_ENOMEM, 0, "out of memory");
     out->post_id = si.n_post_ids > 0 ? si.post_ids[0] : 0;
     out->still_processing = !terminal(si.status);
     return 0;
@@ -1007,6 +1099,8 @@ int tp_tiktok_fetch_status(tp_tiktok_result *out, tp_tiktok *tt, const char *pub
                            tp_error *err)
 {
     memset(out, 0, sizeof(*out));
+    if (!publish_id || !*publish_id)
+        return tp_error_set(err, TP_EINVAL, 0, "status/fetch: no publish_id");
     return fetch_status(tt, out, publish_id, NULL, err);
 }
 
@@ -1017,8 +1111,8 @@ static int failed_status(const char *path, tp_tiktok_result *res, tp_error *err)
     if (tp == TP_ECONFIG || tp == TP_EHTTP)
         tp = TP_EREJECT;
     return tp_error_set(err, tp, 0, "%s: TikTok reports FAILED (%s) for publish_id %s -- %s", path,
-                        res->fail_reason[0] ? res->fail_reason : "no reason given", res->publish_id,
-                        why);
+                        res->fail_reason ? res->fail_reason : "no reason given",
+                        res->publish_id ? res->publish_id : "?", why);
 }
 
 static int poll_status(tp_tiktok *tt, const char *path, tp_tiktok_result *res,
@@ -1027,8 +1121,7 @@ static int poll_status(tp_tiktok *tt, const char *path, tp_tiktok_result *res,
     const tp_tiktok_conf *c = &tt->p->upload.tiktok;
     double deadline = tp_now_monotonic() + c->status_deadline;
     double interval = c->status_interval;
-    char publish_id[256];
-    tp_strlcpy(publish_id, res->publish_id, sizeof(publish_id));
+    const char *publish_id = res->publish_id; /* fetch_status keeps this string */
     for (;;) {
         int rc = fetch_status(tt, res, publish_id, o->cancel, err);
         if (rc < 0)
@@ -1158,10 +1251,11 @@ int tp_tiktok_post_plan(tp_tiktok_result *out, tp_tiktok *tt, int fd, const char
                           path, (long long)size, (long long)plan.total);
         goto out;
     }
-    bool resuming = rs->publish_id[0] && rs->total == plan.total &&
-                    rs->chunk_size == plan.chunk_size && rs->chunk_count == plan.count &&
-                    rs->next_chunk >= 0 && rs->next_chunk <= plan.count;
-    if (rs->publish_id[0] && !resuming) {
+    bool has_id = rs->publish_id && rs->publish_id[0];
+    bool resuming = has_id && rs->total == plan.total && rs->chunk_size == plan.chunk_size &&
+                    rs->chunk_count == plan.count && rs->next_chunk >= 0 &&
+                    rs->next_chunk <= plan.count;
+    if (has_id && !resuming) {
         rc = tp_error_set(err, TP_ECONFLICT, 0,
                           "%s: the resume state (publish_id %s) was made for a different file "
                           "size or chunk plan; refusing to start a second post of it",
@@ -1211,25 +1305,33 @@ int tp_tiktok_post_plan(tp_tiktok_result *out, tp_tiktok *tt, int fd, const char
         tp_log(TP_LOG_INFO, "%s: resuming publish_id %s at chunk %d/%d", path, rs->publish_id,
                rs->next_chunk + 1, plan.count);
     }
-    tp_strlcpy(out->publish_id, rs->publish_id, sizeof(out->publish_id));
+    if (!set_string(&out->publish_id, rs->publish_id)) {
+        rc = tp_error_set(err, TP_ENOMEM, 0, "out of memory");
+        goto out;
+    }
     if (rs->next_chunk < plan.count) {
         if ((rc = upload_chunks(tt, path, fd, chunk_sha256, ctype, caption, &plan, rs, o, out,
                                 err)) < 0)
             goto out;
         daily_note(tt, &slot, false);
     }
-    tp_strlcpy(out->publish_id, rs->publish_id, sizeof(out->publish_id));
+    if (!set_string(&out->publish_id, rs->publish_id)) {
+        rc = tp_error_set(err, TP_ENOMEM, 0, "out of memory");
+        goto out;
+    }
     emit(o, TP_TIKTOK_EV_UPLOADED, plan.count - 1, plan.count, plan.total, plan.total, rs, NULL);
     if (!o->wait_status) {
-        tp_strlcpy(out->status, "PROCESSING_UPLOAD", sizeof(out->status));
         out->still_processing = 1;
-        rc = 0;
+        rc = set_string(&out->status, "PROCESSING_UPLOAD")
+                 ? 0
+                 : tp_error_set(err, TP_ENOMEM, 0, "out of memory");
         goto out;
     }
     rc = poll_status(tt, path, out, o, err);
 out:
     /* Refused before or by the init, or cancelled before it was sent: no post, give it back. */
     daily_release(tt, &slot);
+    tp_tiktok_resume_clear(&local);
     free(caption);
     return rc;
 }

@@ -419,14 +419,40 @@ int tp_tt_parse_callback(tp_tt_callback *out, const char *url_or_query)
     return 0;
 }
 
+void tp_tiktok_resume_clear(tp_tiktok_resume *rs)
+{
+    if (!rs)
+        return;
+    free(rs->publish_id);
+    if (rs->upload_url) { /* it holds TikTok's upload token: wipe before free */
+        volatile char *v = rs->upload_url;
+        while (*v)
+            *v++ = '\0';
+    }
+    free(rs->upload_url);
+    memset(rs, 0, sizeof(*rs));
+}
+
+void tp_tiktok_result_clear(tp_tiktok_result *res)
+{
+    if (!res)
+        return;
+    free(res->publish_id);
+    free(res->status);
+    free(res->fail_reason);
+    free(res->api_code);
+    free(res->log_id);
+    memset(res, 0, sizeof(*res));
+}
+
 char *tp_tt_resume_serialize(const tp_tiktok_resume *rs)
 {
     cJSON *o = cJSON_CreateObject();
     char *s = NULL;
     if (!o)
         return NULL;
-    if (cJSON_AddStringToObject(o, "publish_id", rs->publish_id) &&
-        cJSON_AddStringToObject(o, "upload_url", rs->upload_url) &&
+    if (cJSON_AddStringToObject(o, "publish_id", rs->publish_id ? rs->publish_id : "") &&
+        cJSON_AddStringToObject(o, "upload_url", rs->upload_url ? rs->upload_url : "") &&
         cJSON_AddNumberToObject(o, "upload_url_expires_at", rs->upload_url_expires_at) &&
         cJSON_AddNumberToObject(o, "next_chunk", rs->next_chunk) &&
         cJSON_AddNumberToObject(o, "chunk_count", rs->chunk_count) &&
@@ -451,8 +477,7 @@ int tp_tt_resume_parse(tp_tiktok_resume *rs, const char *text, size_t len, tp_er
     const cJSON *pid = cJSON_GetObjectItemCaseSensitive(root, "publish_id");
     const cJSON *url = cJSON_GetObjectItemCaseSensitive(root, "upload_url");
     if (!cJSON_IsString(pid) || !cJSON_IsString(url) ||
-        strlen(pid->valuestring) >= sizeof(r.publish_id) ||
-        strlen(url->valuestring) >= sizeof(r.upload_url)) {
+        strlen(pid->valuestring) >= TP_TT_RESUME_ID_MAX || strlen(url->valuestring) >= TP_TT_URL) {
         rc = tp_error_set(err, TP_EINVAL, 0, "resume state needs strings publish_id, upload_url");
         goto out;
     }
@@ -463,8 +488,6 @@ int tp_tt_resume_parse(tp_tiktok_resume *rs, const char *text, size_t len, tp_er
             goto out;
         }
     }
-    tp_strlcpy(r.publish_id, pid->valuestring, sizeof(r.publish_id));
-    tp_strlcpy(r.upload_url, url->valuestring, sizeof(r.upload_url));
     r.upload_url_expires_at =
         cJSON_GetObjectItemCaseSensitive(root, "upload_url_expires_at")->valuedouble;
     double nc = cJSON_GetObjectItemCaseSensitive(root, "next_chunk")->valuedouble;
@@ -477,6 +500,13 @@ int tp_tt_resume_parse(tp_tiktok_resume *rs, const char *text, size_t len, tp_er
     r.chunk_count = (int)cc;
     r.chunk_size = (long long)cJSON_GetObjectItemCaseSensitive(root, "chunk_size")->valuedouble;
     r.total = (long long)cJSON_GetObjectItemCaseSensitive(root, "total")->valuedouble;
+    if ((pid->valuestring[0] && !(r.publish_id = tp_strdup(pid->valuestring))) ||
+        (url->valuestring[0] && !(r.upload_url = tp_strdup(url->valuestring)))) {
+        tp_tiktok_resume_clear(&r);
+        rc = tp_error_set(err, TP_ENOMEM, 0, "out of memory");
+        goto out;
+    }
+    tp_tiktok_resume_clear(rs);
     *rs = r;
 out:
     cJSON_Delete(root);

@@ -98,6 +98,9 @@ int tp_tt_parse_callback(tp_tt_callback *out, const char *url_or_query);
  * (it holds the upload URL's token: write it with mode 0600). serialize: malloc'd, NULL on OOM.
  * parse: 0, or TP_EINVAL naming the bad field. */
 char *tp_tt_resume_serialize(const tp_tiktok_resume *rs);
+/* Replaces *rs (which must be initialised: its strings are freed) on success. Limits: publish_id
+ * shorter than TP_TT_RESUME_ID_MAX, upload_url shorter than TP_TT_URL. */
+#define TP_TT_RESUME_ID_MAX 256
 int tp_tt_resume_parse(tp_tiktok_resume *rs, const char *text, size_t len, tp_error *err);
 
 /* Percent-decode src (also '+' → ' ') into dst; TP_EINVAL on bad escapes or overflow. */

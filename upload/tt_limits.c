@@ -79,7 +79,9 @@ int tp_tt_limits_rate_take(tp_tt_limits *l, const tp_tt_account *a, tp_tt_endpoi
 {
     tp_error local = TP_ERROR_INIT;
     *wait = 0;
-    return l->ops->rate_take(l, a, ep, limit, window, wait, err ? err : &local);
+    int rc = l->ops->rate_take(l, a, ep, limit, window, wait, err ? err : &local);
+    tp_error_clear(&local);
+    return rc;
 }
 
 int tp_tt_limits_daily_reserve(tp_tt_limits *l, const tp_tt_account *a, int limit, tp_tt_slot *slot,
@@ -90,7 +92,9 @@ int tp_tt_limits_daily_reserve(tp_tt_limits *l, const tp_tt_account *a, int limi
     *next = 0;
     if (limit <= 0)
         return 0;
-    return l->ops->daily_reserve(l, a, limit, slot, next, err ? err : &local);
+    int rc = l->ops->daily_reserve(l, a, limit, slot, next, err ? err : &local);
+    tp_error_clear(&local);
+    return rc;
 }
 
 void tp_tt_limits_daily_accepted(tp_tt_limits *l, const tp_tt_account *a, tp_tt_slot *slot)
@@ -212,6 +216,7 @@ static void local_daily_uploaded(tp_tt_limits *l, const tp_tt_account *a)
     if (dir)
         fd = tp_create_exclusive(&tmp, slash ? (dir[0] ? dir : "/") : ".", ".tokprep-posts-", NULL,
                                  0600, &cerr);
+    tp_error_clear(&cerr);
     free(dir);
     FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
     if (!f) {
@@ -345,15 +350,13 @@ static int eval_twice(redis_store *s, redisReply **reply, tp_error *err, const c
 /* A Redis failure as the store's error: retryable, and saying nothing was sent. */
 static int store_down(redis_store *s, const char *doing, tp_error *err)
 {
-    char why[sizeof(err->message)];
-    tp_strlcpy(why, err->message, sizeof(why));
     if (err->code == TP_ENOMEM)
         return TP_ENOMEM;
     return tp_error_set(err, TP_ENET, 0,
                         "shared TikTok limits at %s unavailable (%s): not %s, because without "
                         "them the workers together could exceed TikTok's limits; retry when "
                         "Redis answers again",
-                        s->display, why, doing);
+                        s->display, tp_error_message(err), doing);
 }
 
 /* Runs RATE_SCRIPT; *wait = 0 when added, else seconds to wait; *now = Redis' time. */
@@ -439,7 +442,9 @@ static void redis_daily_accepted(tp_tt_limits *l, const tp_tt_account *a, tp_tt_
     int rc = eval_twice(s, NULL, &err, "daily cap: post accepted", ACCEPT_SCRIPT, key, 2, args);
     pthread_mutex_unlock(&s->mu);
     if (rc < 0)
-        tp_log(TP_LOG_WARN, "%s (the post stays counted from its reservation)", err.message);
+        tp_log(TP_LOG_WARN, "%s (the post stays counted from its reservation)",
+               tp_error_message(&err));
+    tp_error_clear(&err);
 }
 
 static void redis_daily_uploaded(tp_tt_limits *l, const tp_tt_account *a)
@@ -460,7 +465,8 @@ static void redis_daily_release(tp_tt_limits *l, const tp_tt_account *a, tp_tt_s
         rc = tp_redis_cmd(s->r, NULL, &err, "daily cap: release", "ZREM %s %s", key, slot->member);
     pthread_mutex_unlock(&s->mu);
     if (rc < 0)
-        tp_log(TP_LOG_WARN, "%s (the unused slot stays counted for 24 h)", err.message);
+        tp_log(TP_LOG_WARN, "%s (the unused slot stays counted for 24 h)", tp_error_message(&err));
+    tp_error_clear(&err);
 }
 
 static const char *redis_describe(const tp_tt_limits *l)
@@ -527,12 +533,15 @@ int tp_tt_limits_redis_open(tp_tt_limits **out, const char *url, tp_error *err)
     int rc = tp_redis_url_parse(&u, url, err);
     if (rc < 0) {
         /* The parser speaks of --queue; here the URL came from somewhere else. */
-        const char *m = strncmp(err->message, "--queue: ", 9) ? err->message : err->message + 9;
-        char why[sizeof(err->message)];
-        tp_strlcpy(why, m, sizeof(why));
-        return tp_error_set(err, err->code, 0, "shared limits URL: %s", why);
+        const char *m = tp_error_message(err);
+        if (!strncmp(m, "--queue: ", 9))
+            m += 9;
+        rc = tp_error_set(err, err->code, 0, "shared limits URL: %s", m);
+        tp_error_clear(&local);
+        return rc;
     }
     rc = tp_tt_limits_redis_new(out, &u, err);
     tp_redis_url_clear(&u);
+    tp_error_clear(&local);
     return rc;
 }

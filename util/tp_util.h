@@ -29,6 +29,13 @@ void tp_cancel_init(tp_cancel *cancel, const tp_cancel *parent);
 
 int tp_error_setv(tp_error *err, int code, int raw, const char *fmt, va_list ap)
     __attribute__((format(printf, 4, 0)));
+/* Messages of this many bytes or more are cut in the middle (see tp_error_set), so a hostile
+ * path cannot make a huge one. */
+#define TP_ERROR_MESSAGE_CAP 4096
+/* Move src's error into dst (dst's old message is freed; src is left empty) / copy it (dst gets
+ * its own message). Use these instead of `*dst = *src`, which would share the message. */
+void tp_error_move(tp_error *dst, tp_error *src);
+void tp_error_copy(tp_error *dst, const tp_error *src);
 /* Prefix an existing message, e.g. with the file name: "a.mp4: <old message>". */
 void tp_error_prefix(tp_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -55,26 +55,57 @@ static void copy_elided(char *dst, size_t size, const char *text, size_t len)
     memcpy(dst + head + sizeof(mark) - 1, t, strlen(t) + 1);
 }
 
+/* The messages used when the real one cannot be allocated: static, so never freed. */
+static char lost_nomem[] = "out of memory (the error message was lost)";
+static char lost_format[] = "the error message could not be formatted";
+
+static int message_is_static(const char *m)
+{
+    return m == lost_nomem || m == lost_format;
+}
+
+/* Replace err's message with text[len] (taken over, may be NULL = out of memory), cutting the
+ * middle of a text of TP_ERROR_MESSAGE_CAP bytes or more. */
+static void message_take(tp_error *err, char *text, size_t len)
+{
+    char *msg = text;
+    if (text && len >= TP_ERROR_MESSAGE_CAP) {
+        msg = malloc(TP_ERROR_MESSAGE_CAP);
+        if (msg)
+            copy_elided(msg, TP_ERROR_MESSAGE_CAP, text, len);
+        free(text);
+    }
+    if (!message_is_static(err->message))
+        free(err->message);
+    err->message = msg ? msg : lost_nomem;
+}
+
 int tp_error_setv(tp_error *err, int code, int raw, const char *fmt, va_list ap)
 {
     if (code > 0) /* accept a positive code too */
         code = -code;
     if (err) {
-        err->code = code;
-        err->raw = raw;
+        /* Format before freeing the old message: an argument may be that message. */
         va_list again;
         va_copy(again, ap);
         /* NOLINTNEXTLINE: checked by callers' format attribute */
-        int n = vsnprintf(err->message, sizeof(err->message), fmt, ap);
-        if (n >= (int)sizeof(err->message)) {
-            char *full = malloc((size_t)n + 1);
-            if (full) { /* else the plain truncation stands */
-                vsnprintf(full, (size_t)n + 1, fmt, again);
-                copy_elided(err->message, sizeof(err->message), full, (size_t)n);
-                free(full);
-            }
+        int n = vsnprintf(NULL, 0, fmt, ap);
+        char *text = NULL;
+        if (n >= 0) {
+            text = malloc((size_t)n + 1);
+            if (text)
+                vsnprintf(text, (size_t)n + 1, fmt, again);
         }
         va_end(again);
+        if (n < 0) {
+            if (!message_is_static(err->message))
+                free(err->message);
+            err->message = lost_format;
+        } else {
+            message_take(err, text, (size_t)n);
+        }
+        err->code = code;
+        err->raw = raw;
     }
     return code;
 }
@@ -91,25 +122,66 @@ int tp_error_set(tp_error *err, int code, int raw, const char *fmt, ...)
 void tp_error_clear(tp_error *err)
 {
     if (err) {
+        if (!message_is_static(err->message))
+            free(err->message);
+        err->message = NULL;
         err->code = 0;
         err->raw = 0;
-        err->message[0] = '\0';
     }
+}
+
+const char *tp_error_message(const tp_error *err)
+{
+    return err && err->message ? err->message : "";
+}
+
+void tp_error_move(tp_error *dst, tp_error *src)
+{
+    if (dst == src)
+        return;
+    tp_error_clear(dst);
+    *dst = *src;
+    src->code = 0;
+    src->raw = 0;
+    src->message = NULL;
+}
+
+void tp_error_copy(tp_error *dst, const tp_error *src)
+{
+    if (dst == src)
+        return;
+    if (!src->message) {
+        tp_error_clear(dst);
+        dst->code = src->code;
+        dst->raw = src->raw;
+        return;
+    }
+    tp_error_set(dst, src->code, src->raw, "%s", src->message);
 }
 
 void tp_error_prefix(tp_error *err, const char *fmt, ...)
 {
     if (!err)
         return;
-    char joined[2 * TP_ERROR_MSG_MAX + 4];
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(joined, TP_ERROR_MSG_MAX, fmt, ap);
+    int n = vsnprintf(NULL, 0, fmt, ap);
     va_end(ap);
-    size_t len = n < 0 ? 0 : strlen(joined);
-    memcpy(joined + len, ": ", 3);
-    tp_strlcpy(joined + len + 2, err->message, TP_ERROR_MSG_MAX);
-    copy_elided(err->message, sizeof(err->message), joined, strlen(joined));
+    if (n < 0)
+        return;
+    const char *old = tp_error_message(err);
+    size_t olen = strlen(old), len = (size_t)n + 2 + olen;
+    char *joined = malloc(len + 1);
+    if (!joined) {
+        message_take(err, NULL, 0);
+        return;
+    }
+    va_start(ap, fmt);
+    vsnprintf(joined, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    memcpy(joined + n, ": ", 2);
+    memcpy(joined + n + 2, old, olen + 1);
+    message_take(err, joined, len);
 }
 
 size_t tp_strlcpy(char *dst, const char *src, size_t size)

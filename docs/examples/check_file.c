@@ -12,14 +12,15 @@ int main(int argc, char **argv)
     int status = 0;
 
     if (tp_global_init(&err) < 0 || tp_profile_open(&profile, "tiktok", NULL, 0, &err) < 0) {
-        fprintf(stderr, "%s\n", err.message);
+        fprintf(stderr, "%s\n", tp_error_message(&err));
+        tp_error_clear(&err);
         return 2;
     }
     for (int i = 1; i < argc; i++) {
         tp_check *check = NULL;
         tp_check_options opts = TP_CHECK_OPTIONS_INIT;
         if (tp_check_file(&check, profile, argv[i], &opts, &err) < 0) {
-            fprintf(stderr, "%s\n", err.message); /* out of memory or cancelled */
+            fprintf(stderr, "%s\n", tp_error_message(&err)); /* out of memory or cancelled */
             status = 2;
             continue;
         }
@@ -37,6 +38,7 @@ int main(int argc, char **argv)
             status = 1;
         tp_check_free(check);
     }
+    tp_error_clear(&err); /* frees the last message, if any */
     tp_profile_free(profile);
     tp_global_cleanup();
     return status;

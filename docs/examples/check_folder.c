@@ -15,7 +15,7 @@ static void on_file(const tp_check_files_item *item, void *payload)
     tally *t = payload;
     if (!item->check) { /* missing, unreadable, not media under a media name, ... */
         t->counts[TP_VERDICT_ERROR]++;
-        printf("%-7s %s\n", "error", item->error->message); /* it names the path */
+        printf("%-7s %s\n", "error", tp_error_message(item->error)); /* it names the path */
         return;
     }
     tp_verdict v = tp_check_verdict(item->check);
@@ -55,7 +55,7 @@ int main(int argc, char **argv)
                                                                    : 0;
 out:
     if (err.code)
-        fprintf(stderr, "example_check_folder: %s\n", err.message);
+        fprintf(stderr, "example_check_folder: %s\n", tp_error_message(&err));
     tp_error_clear(&err);
     tp_profile_free(profile);
     tp_global_cleanup();

@@ -28,7 +28,8 @@ int main(int argc, char **argv)
         if (!strcmp(argv[i], "--set") && n_sets < 32)
             sets[n_sets++] = argv[++i];
     if (tp_global_init(&err) < 0 || tp_profile_open(&profile, "tiktok", sets, n_sets, &err) < 0) {
-        fprintf(stderr, "%s\n", err.message);
+        fprintf(stderr, "%s\n", tp_error_message(&err));
+        tp_error_clear(&err);
         return 2;
     }
     for (int i = 2; i < argc; i++) {
@@ -43,7 +44,8 @@ int main(int argc, char **argv)
         int rc = tp_fit_file(&result, argv[i], profile, argv[1], &opts, &err);
         fputc('\n', stderr);
         if (rc < 0) {
-            printf("%s: %s: %s\n", argv[i], rc == TP_EREJECT ? "rejected" : "failed", err.message);
+            printf("%s: %s: %s\n", argv[i], rc == TP_EREJECT ? "rejected" : "failed",
+                   tp_error_message(&err));
             status = rc == TP_EREJECT && status < 2 ? 1 : 2;
             continue;
         }
@@ -51,6 +53,7 @@ int main(int argc, char **argv)
             printf("%s → %s\n", argv[i], tp_fit_result_path(result, k));
         tp_fit_result_free(result);
     }
+    tp_error_clear(&err); /* frees the last message, if any */
     tp_profile_free(profile);
     tp_global_cleanup();
     return status;

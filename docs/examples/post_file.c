@@ -32,6 +32,8 @@ int main(int argc, char **argv)
     tp_error err = TP_ERROR_INIT;
     tp_profile *profile = NULL;
     tp_tiktok *tt = NULL;
+    tp_tiktok_resume resume = TP_TIKTOK_RESUME_INIT;
+    tp_tiktok_result res = TP_TIKTOK_RESULT_INIT;
     int status = 2, chunks_done = 0;
     if (argc < 3) {
         fprintf(stderr, "usage: %s PROFILE FILE [KEY=VALUE...]\n", argv[0]);
@@ -41,18 +43,16 @@ int main(int argc, char **argv)
         tp_profile_open(&profile, argv[1], (const char *const *)argv + 3, (size_t)(argc - 3),
                         &err) < 0 ||
         tp_tiktok_open(&tt, profile, &err) < 0) {
-        fprintf(stderr, "%s\n", err.message);
+        fprintf(stderr, "%s\n", tp_error_message(&err));
         goto out;
     }
-    tp_tiktok_resume resume = TP_TIKTOK_RESUME_INIT;
     tp_tiktok_post_options opts = TP_TIKTOK_POST_OPTIONS_INIT;
-    tp_tiktok_result res;
     opts.resume = &resume;
     opts.progress = on_event;
     opts.payload = &chunks_done;
     int rc = tp_tiktok_post_file(&res, tt, argv[2], &opts, &err);
     if (rc < 0) {
-        fprintf(stderr, "%s (%s)\n", err.message, tp_error_name(rc));
+        fprintf(stderr, "%s (%s)\n", tp_error_message(&err), tp_error_name(rc));
         status = rc == TP_EREJECT || rc == TP_ERATE ? 1 : 2;
         goto out;
     }
@@ -60,6 +60,9 @@ int main(int argc, char **argv)
            chunks_done, res.still_processing ? " (still processing)" : "");
     status = 0;
 out:
+    tp_tiktok_result_clear(&res);    /* the strings of the result ... */
+    tp_tiktok_resume_clear(&resume); /* ... and of the resume state are the caller's */
+    tp_error_clear(&err);
     tp_tiktok_free(tt);
     tp_profile_free(profile);
     tp_global_cleanup();

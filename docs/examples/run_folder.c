@@ -100,7 +100,8 @@ int main(int argc, char **argv)
     printf("%d finished, %d failed\n", t.finished, t.failed);
 out:
     if (err.code)
-        fprintf(stderr, "error (%s): %s\n", tp_error_name(err.code), err.message);
+        fprintf(stderr, "error (%s): %s\n", tp_error_name(err.code), tp_error_message(&err));
+    tp_error_clear(&err);
     tp_pipeline_free(pipeline);
     tp_cancel_free(stop); /* after the run that was handed it */
     tp_profile_free(profile);

@@ -43,9 +43,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         if (off != plan.total)
             abort();
-    } else if (!err.message[0]) {
+    } else if (!tp_error_message(&err)[0]) {
         abort(); /* a refusal always says why */
     }
     tp_chunk_plan_clear(&plan);
+    tp_error_clear(&err);
     return 0;
 }

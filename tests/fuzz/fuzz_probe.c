@@ -35,7 +35,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     tp_error err = TP_ERROR_INIT;
 
     if (tp_probe_buffer(&m, data, size, &opts, &err) < 0) {
-        tp_rules_error(&r, err.code == TP_EMEDIA ? "not_media" : NULL, err.message);
+        tp_rules_error(&r, err.code == TP_EMEDIA ? "not_media" : NULL, tp_error_message(&err));
+        tp_error_clear(&err);
         return 0;
     }
     tp_rules_check(&r, &m, fuzz_profile);
@@ -46,5 +47,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (tp_probe_buffer(&m, data, size, &opts, &err) == 0)
             tp_rules_check(&r, &m, fuzz_profile);
     }
+    tp_error_clear(&err);
     return 0;
 }

@@ -15,5 +15,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         free(dump);
         tp_profile_free(p);
     }
+    tp_error_clear(&err);
     return 0;
 }

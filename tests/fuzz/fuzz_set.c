@@ -26,6 +26,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     tp_error err = TP_ERROR_INIT;
     if (tp_profile_open(&p, "tiktok", sets, n, &err) == 0)
         tp_profile_free(p);
+    tp_error_clear(&err);
     free(text);
     return 0;
 }

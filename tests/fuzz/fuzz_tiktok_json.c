@@ -55,6 +55,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         tp_error err = TP_ERROR_INIT;
         if (s && tp_tt_token_parse(&back, s, strlen(s), &err) != 0)
             abort(); /* what we write we must read */
+        tp_error_clear(&err);
         tp_tt_token_clear(&back);
         free(s);
     }
@@ -66,18 +67,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     tp_tt_token_clear(&tok);
 
-    tp_tiktok_resume rs;
-    memset(&rs, 0, sizeof(rs));
+    tp_tiktok_resume rs = TP_TIKTOK_RESUME_INIT;
     if (tp_tt_resume_parse(&rs, body, size, &err) == 0) {
         char *s = tp_tt_resume_serialize(&rs);
-        tp_tiktok_resume back;
-        memset(&back, 0, sizeof(back));
+        tp_tiktok_resume back = TP_TIKTOK_RESUME_INIT;
         if (s && tp_tt_resume_parse(&back, s, strlen(s), &err) != 0)
             abort();
-        if (s && (strcmp(back.publish_id, rs.publish_id) || strcmp(back.upload_url, rs.upload_url)))
+        if (s &&
+            (strcmp(back.publish_id ? back.publish_id : "", rs.publish_id ? rs.publish_id : "") ||
+             strcmp(back.upload_url ? back.upload_url : "", rs.upload_url ? rs.upload_url : "")))
             abort();
         free(s);
+        tp_tiktok_resume_clear(&back);
     }
+    tp_tiktok_resume_clear(&rs);
 
     int64_t last, total;
     tp_tt_parse_content_range(text, &last, &total);
@@ -86,5 +89,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char dec[256];
     tp_tt_url_decode(dec, sizeof(dec), text, size);
     free(text);
+    tp_error_clear(&err);
     return 0;
 }

@@ -147,7 +147,7 @@ static void test_unknown_version_refused(void **state)
     co.version = 2;
     assert_int_equal(tp_check_file(&check, p, "/nonexistent.mp4", &co, &err), TP_EINVAL);
     assert_null(check);
-    assert_non_null(strstr(err.message, "version"));
+    assert_non_null(strstr(tp_error_message(&err), "version"));
 
     tp_fit_result *fr = (tp_fit_result *)&err; /* must be reset to NULL */
     tp_fit_options fo = TP_FIT_OPTIONS_INIT;
@@ -155,7 +155,7 @@ static void test_unknown_version_refused(void **state)
     memset(&err, 0, sizeof(err));
     assert_int_equal(tp_fit_file(&fr, "/nonexistent.mp4", p, "/tmp", &fo, &err), TP_EINVAL);
     assert_null(fr);
-    assert_non_null(strstr(err.message, "version"));
+    assert_non_null(strstr(tp_error_message(&err), "version"));
 
     /* The pipeline's version 2 of before v1 is not a version of v1. */
     char dir[] = "/tmp/tp_apiobj_XXXXXX";
@@ -167,7 +167,7 @@ static void test_unknown_version_refused(void **state)
     memset(&err, 0, sizeof(err));
     assert_int_equal(tp_pipeline_new(&pl, p, &plo, &err), TP_EINVAL);
     assert_null(pl);
-    assert_non_null(strstr(err.message, "version"));
+    assert_non_null(strstr(tp_error_message(&err), "version"));
     rmdir(dir);
 
     tp_rqueue_worker_options wo = TP_RQUEUE_WORKER_OPTIONS_INIT;
@@ -175,7 +175,7 @@ static void test_unknown_version_refused(void **state)
     tp_rqueue_worker_summary sum;
     memset(&err, 0, sizeof(err));
     assert_int_equal(tp_rqueue_worker_run(&sum, "redis://127.0.0.1:1/q", &wo, &err), TP_EINVAL);
-    assert_non_null(strstr(err.message, "version"));
+    assert_non_null(strstr(tp_error_message(&err), "version"));
     assert_int_equal(sum.version, TP_RQUEUE_WORKER_SUMMARY_VERSION);
 
     tp_profile_free(p);

@@ -125,6 +125,7 @@ static void probe_fd_matches_file(void **state)
     assert_int_equal(md.video.width, mf.video.width);
     assert_non_null(tp_demuxer_find(md.demuxer));
     assert_null(tp_demuxer_find("no-such-demuxer"));
+    tp_error_clear(&err);
 }
 
 int main(void)

@@ -86,11 +86,12 @@ static void test_table(void **state)
         tp_error err = TP_ERROR_INIT;
         int rc = tp_chunk_plan_make(&plan, c->size, &c->rules, &err);
         print_message("%-40s rc=%d count=%d cs=%lld %s\n", c->name, rc, plan.count,
-                      (long long)plan.chunk_size, err.message);
+                      (long long)plan.chunk_size, tp_error_message(&err));
         assert_int_equal(rc, c->rc);
         if (rc < 0) {
-            assert_true(err.message[0] != '\0');
+            assert_true(tp_error_message(&err)[0] != '\0');
             assert_null(plan.chunks);
+            tp_error_clear(&err);
             continue;
         }
         assert_int_equal(plan.total, c->size);

@@ -168,7 +168,7 @@ static tp_profile *profile_for(const fixture *fx)
     tp_error err = TP_ERROR_INIT;
     int rc = tp_profile_open(&p, "tiktok", sets, sizeof(sets) / sizeof(sets[0]), &err);
     if (rc < 0)
-        fail_msg("profile: %s", err.message);
+        fail_msg("profile: %s", tp_error_message(&err));
     return p;
 }
 
@@ -298,7 +298,7 @@ static void test_ledger_held(void **state)
     assert_int_equal(tp_pipeline_new(&a, profile, &opts, &err), 0);
     assert_int_equal(tp_pipeline_new(&b, profile, &opts, &err), TP_ECONFLICT);
     assert_null(b);
-    assert_non_null(strstr(err.message, "in use"));
+    assert_non_null(strstr(tp_error_message(&err), "in use"));
     tp_pipeline_free(a);
     tp_error err2 = TP_ERROR_INIT;
     assert_int_equal(tp_pipeline_new(&b, profile, &opts, &err2), 0); /* released */
@@ -310,7 +310,7 @@ int main(void)
 {
     tp_error err = TP_ERROR_INIT;
     if (tp_global_init(&err) < 0) {
-        fprintf(stderr, "init: %s\n", err.message);
+        fprintf(stderr, "init: %s\n", tp_error_message(&err));
         return 1;
     }
     const struct CMUnitTest tests[] = {

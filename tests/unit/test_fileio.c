@@ -52,21 +52,21 @@ static void test_read_small_file(void **state)
     free(text);
     assert_int_equal(tp_read_small_file(&text, &len, big, 9, true, &err), TP_EIO);
     assert_null(text);
-    assert_non_null(strstr(err.message, "over the 9-byte limit"));
+    assert_non_null(strstr(tp_error_message(&err), "over the 9-byte limit"));
     /* a symlink: refused with nofollow, followed without (an operator's explicit path) */
     assert_int_equal(tp_read_small_file(&text, &len, link, 64, true, &err), TP_EIO);
     assert_null(text);
-    assert_non_null(strstr(err.message, "is a symbolic link"));
+    assert_non_null(strstr(tp_error_message(&err), "is a symbolic link"));
     assert_int_equal(tp_read_small_file(&text, &len, link, 64, false, &err), 0);
     assert_string_equal(text, "hello\n");
     free(text);
     /* a FIFO with no writer: refused at once, never blocks */
     assert_int_equal(tp_read_small_file(&text, &len, fifo, 64, false, &err), TP_EIO);
-    assert_non_null(strstr(err.message, "a FIFO"));
+    assert_non_null(strstr(tp_error_message(&err), "a FIFO"));
     /* a device (followed through a link when nofollow is off): refused, never read */
     assert_int_equal(symlink("/dev/zero", dev), 0);
     assert_int_equal(tp_read_small_file(&text, &len, dev, 64, false, &err), TP_EIO);
-    assert_non_null(strstr(err.message, "a character device"));
+    assert_non_null(strstr(tp_error_message(&err), "a character device"));
     /* missing: no error, no text */
     assert_int_equal(tp_read_small_file(&text, &len, missing, 64, true, &err), 0);
     assert_null(text);
@@ -80,6 +80,7 @@ static void test_read_small_file(void **state)
     free(fifo);
     free(dev);
     free(missing);
+    tp_error_clear(&err);
 }
 
 static void test_create_exclusive(void **state)
@@ -121,6 +122,7 @@ static void test_create_exclusive(void **state)
     free(src);
     free(a);
     free(b);
+    tp_error_clear(&err);
 }
 
 int main(void)

@@ -372,9 +372,9 @@ static void test_connection_refused(void **state)
     tp_http_resp resp;
     assert_int_equal(tp_http_do(h, &req, &resp, &err), TP_ENET);
     assert_int_equal(err.code, TP_ENET);
-    assert_non_null(strstr(err.message, "TEST request"));
-    assert_null(strstr(err.message, "SECRET"));
-    assert_null(strstr(err.message, "127.0.0.1"));
+    assert_non_null(strstr(tp_error_message(&err), "TEST request"));
+    assert_null(strstr(tp_error_message(&err), "SECRET"));
+    assert_null(strstr(tp_error_message(&err), "127.0.0.1"));
     assert_null(resp.body);
     tp_http_free(h);
 }
@@ -397,7 +397,7 @@ static void test_timeout(void **state)
     assert_int_equal(rc, TP_ENET);
     assert_true(took >= 0.9 && took < 5);
     assert_int_equal(s.requests, 1);
-    assert_non_null(strstr(err.message, "TEST request"));
+    assert_non_null(strstr(tp_error_message(&err), "TEST request"));
 }
 
 /* A cancel flag already set stops a request that would otherwise wait its timeout out. */
@@ -436,7 +436,7 @@ static void test_body_cap(void **state)
     assert_int_equal(do_one(&s, &req, &resp, &err), TP_EHTTP);
     assert_null(resp.body);
     assert_int_equal(resp.body_len, 0);
-    assert_non_null(strstr(err.message, "longer than"));
+    assert_non_null(strstr(tp_error_message(&err), "longer than"));
 }
 
 /* Just under the cap is still an answer. */
@@ -566,7 +566,7 @@ static void test_put_changed_file_not_sent_whole(void **state)
     tp_error err = TP_ERROR_INIT;
     assert_int_equal(do_one(&s, &req, &resp, &err), TP_EIO);
     assert_true(resp.body_changed);
-    assert_non_null(strstr(err.message, "changed"));
+    assert_non_null(strstr(tp_error_message(&err), "changed"));
     /* curl may abort before even the request head went out. */
     assert_true(s.requests == 0 || s.content_length == sizeof(data));
     assert_true(s.body_len < sizeof(data));
@@ -590,7 +590,7 @@ static void test_put_short_file(void **state)
     tp_http_resp resp;
     tp_error err = TP_ERROR_INIT;
     assert_int_equal(do_one(&s, &req, &resp, &err), TP_EIO);
-    assert_non_null(strstr(err.message, "reading the file failed"));
+    assert_non_null(strstr(tp_error_message(&err), "reading the file failed"));
     assert_true(s.body_len < 100);
     close(fd);
 }
@@ -683,7 +683,7 @@ int main(void)
 {
     tp_error err = TP_ERROR_INIT;
     if (tp_global_init(&err) != 0) {
-        fprintf(stderr, "init: %s\n", err.message);
+        fprintf(stderr, "init: %s\n", tp_error_message(&err));
         return 1;
     }
     const struct CMUnitTest tests[] = {

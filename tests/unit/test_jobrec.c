@@ -204,7 +204,7 @@ static void test_outputs_damaged(void **state)
         tp_error err = TP_ERROR_INIT;
         assert_int_equal(tp_jobrec_outputs_from_json(&o, bad[i], &err), TP_EINVAL);
         assert_int_equal(o.n, 0);
-        assert_non_null(strstr(err.message, "damaged"));
+        assert_non_null(strstr(tp_error_message(&err), "damaged"));
     }
 }
 

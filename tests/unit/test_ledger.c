@@ -115,6 +115,7 @@ static void test_insert_find_update(void **state)
     assert_int_equal(tp_ledger_dest_taken(l, "directory:/out", "a", 0, &err), 0);
     tp_ledger_row_clear(&row);
     tp_ledger_close(l);
+    tp_error_clear(&err);
 }
 
 static int count_rows(const tp_ledger_row *row, void *payload)
@@ -193,6 +194,7 @@ static void test_resume_states(void **state)
     assert_int_equal(tp_ledger_foreach(l, -1, count_rows, &all, &err), 0);
     assert_int_equal(all, 3);
     tp_ledger_close(l);
+    tp_error_clear(&err);
 }
 
 static void test_fingerprint(void **state)
@@ -235,6 +237,7 @@ static void test_fingerprint(void **state)
     assert_string_not_equal(h4, h5);
     assert_int_equal(tp_fingerprint_file(h5, NULL, f->dir, &err), TP_EIO);
     assert_int_equal(tp_fingerprint_file(h5, NULL, "/nonexistent/x", &err), TP_EIO);
+    tp_error_clear(&err);
 }
 
 static void test_lock_refusal(void **state)
@@ -250,7 +253,8 @@ static void test_lock_refusal(void **state)
         tp_error e2 = TP_ERROR_INIT;
         tp_ledger *x = NULL;
         int rc = tp_ledger_open(&x, f->db, true, &e2);
-        _exit(rc == TP_ECONFLICT && strstr(e2.message, "in use by another tokprep") ? 0 : 1);
+        _exit(rc == TP_ECONFLICT && strstr(tp_error_message(&e2), "in use by another tokprep") ? 0
+                                                                                               : 1);
     }
     int st = 0;
     waitpid(pid, &st, 0);
@@ -258,7 +262,7 @@ static void test_lock_refusal(void **state)
     assert_int_equal(WEXITSTATUS(st), 0);
     /* ...and so is a second opener in this process (flock is per open file description). */
     assert_int_equal(tp_ledger_open(&l2, f->db, true, &err), TP_ECONFLICT);
-    assert_non_null(strstr(err.message, "in use"));
+    assert_non_null(strstr(tp_error_message(&err), "in use"));
     assert_null(l2);
     /* A reader is not refused. */
     assert_int_equal(tp_ledger_open(&l2, f->db, false, &err), 0);
@@ -267,6 +271,7 @@ static void test_lock_refusal(void **state)
     /* Released on close. */
     assert_int_equal(tp_ledger_open(&l, f->db, true, &err), 0);
     tp_ledger_close(l);
+    tp_error_clear(&err);
 }
 
 /* A ledger written by a tokprep from before media info (schema 1) still opens: read-only (for

@@ -80,7 +80,7 @@ static void test_mkdir_p(void **state)
     close(fd);
     char *under = tp_asprintf("%s/x/y", file);
     assert_int_equal(tp_mkdir_p(under, 0700, &err), TP_EIO);
-    assert_non_null(strstr(err.message, "a/f: is a file, not a folder"));
+    assert_non_null(strstr(tp_error_message(&err), "a/f: is a file, not a folder"));
     tp_error_clear(&err);
 
     /* The parents of a file path, not the file itself. */
@@ -187,7 +187,7 @@ static void test_copy(void **state)
     int calls = 0;
     assert_int_equal(tp_copy_file(in, src, dst2, 0600, failing_copy, &calls, &err), TP_EIO);
     assert_int_equal(calls, 1);
-    assert_non_null(strstr(err.message, "refused by the test"));
+    assert_non_null(strstr(tp_error_message(&err), "refused by the test"));
     assert_int_equal(lstat(dst2, &st), -1);
     tp_error_clear(&err);
 

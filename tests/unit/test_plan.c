@@ -308,7 +308,7 @@ static void run_case(const plan_case *c)
         n_sets++;
     int rc = tp_profile_open(&p, "tiktok", c->sets, n_sets, &err);
     if (rc < 0)
-        fail_msg("%s: profile: %s", c->name, err.message);
+        fail_msg("%s: profile: %s", c->name, tp_error_message(&err));
     if (c->width_override)
         p->fix.width = c->width_override;
     tp_media_info m;
@@ -325,7 +325,8 @@ static void run_case(const plan_case *c)
     rc = tp_fit_plan_make(&plan, &m, &chk, p, &err);
     tp_profile_free(p);
     if (rc != c->rc)
-        fail_msg("%s: rc %d, expected %d (%s)", c->name, rc, c->rc, err.message);
+        fail_msg("%s: rc %d, expected %d (%s)", c->name, rc, c->rc, tp_error_message(&err));
+    tp_error_clear(&err);
     if (rc < 0)
         return;
     if (plan.reject != c->reject)
@@ -460,7 +461,7 @@ static void test_work_limits(void **state)
         while (n < 3 && rows[i].sets[n])
             n++;
         if (tp_profile_open(&p, "tiktok", rows[i].sets, n, &err) < 0)
-            fail_msg("%s: profile: %s", rows[i].name, err.message);
+            fail_msg("%s: profile: %s", rows[i].name, tp_error_message(&err));
         tp_media_info m;
         base_media(&m);
         m.duration = rows[i].duration;
@@ -469,9 +470,10 @@ static void test_work_limits(void **state)
         tp_fit_plan plan;
         int rc = tp_fit_plan_make(&plan, &m, &chk, p, &err);
         if (rc != rows[i].rc)
-            fail_msg("%s: rc %d, expected %d (%s)", rows[i].name, rc, rows[i].rc, err.message);
-        if (rows[i].msg && !strstr(err.message, rows[i].msg))
-            fail_msg("%s: '%s' lacks '%s'", rows[i].name, err.message, rows[i].msg);
+            fail_msg("%s: rc %d, expected %d (%s)", rows[i].name, rc, rows[i].rc,
+                     tp_error_message(&err));
+        if (rows[i].msg && !strstr(tp_error_message(&err), rows[i].msg))
+            fail_msg("%s: '%s' lacks '%s'", rows[i].name, tp_error_message(&err), rows[i].msg);
         /* tp_fit_run checks again (a plan made elsewhere); a pass plan encodes nothing. */
         if (rc == 0) {
             assert_int_equal(tp_fit_plan_check_limits(&plan, &p->limits, "x", &err), 0);
@@ -480,6 +482,7 @@ static void test_work_limits(void **state)
             assert_int_equal(tp_fit_plan_check_limits(&plan, &p->limits, "x", &err), 0);
         }
         tp_profile_free(p);
+        tp_error_clear(&err);
     }
 }
 
@@ -489,6 +492,7 @@ static void test_bad_args(void **state)
     tp_error err = TP_ERROR_INIT;
     tp_fit_plan plan;
     assert_int_equal(tp_fit_plan_make(&plan, NULL, NULL, NULL, &err), TP_EINVAL);
+    tp_error_clear(&err);
 }
 
 /* A plan from the tiktok profile with one override, for the media the mutator makes. */
@@ -508,6 +512,7 @@ static void plan_with(tp_fit_plan *plan, const char *set, void (*mutate)(tp_medi
     assert_int_equal(tp_fit_plan_make(plan, &m, &chk, p, &err), 0);
     assert_false(plan->reject);
     tp_profile_free(p);
+    tp_error_clear(&err);
 }
 
 /* The never-lose-footage comparison: one frame of tolerance per part, trim and split the only
@@ -579,13 +584,14 @@ static void test_coverage(void **state)
         int rc = tp_fit_check_coverage(&plan, "clip.mpg", &c->source, c->outs, c->n_out, 1.0 / 30.0,
                                        &err);
         if (c->ok && rc != 0)
-            fail_msg("%s: rc %d (%s)", c->name, rc, err.message);
+            fail_msg("%s: rc %d (%s)", c->name, rc, tp_error_message(&err));
         if (!c->ok && rc != TP_EMEDIA)
             fail_msg("%s: rc %d, expected TP_EMEDIA", c->name, rc);
-        if (c->msg && !strstr(err.message, c->msg))
-            fail_msg("%s: message '%s' lacks '%s'", c->name, err.message, c->msg);
-        if (!c->ok && strncmp(err.message, "clip.mpg: ", 10))
-            fail_msg("%s: message does not name the file: %s", c->name, err.message);
+        if (c->msg && !strstr(tp_error_message(&err), c->msg))
+            fail_msg("%s: message '%s' lacks '%s'", c->name, tp_error_message(&err), c->msg);
+        if (!c->ok && strncmp(tp_error_message(&err), "clip.mpg: ", 10))
+            fail_msg("%s: message does not name the file: %s", c->name, tp_error_message(&err));
+        tp_error_clear(&err);
     }
 }
 

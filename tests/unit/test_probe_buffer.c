@@ -65,8 +65,11 @@ static void same_as_file(void **state)
             unlink(tpath);
             if (rf != rb || ef.raw != eb.raw)
                 fail_msg("%s cut at %zu: file %d (%s), buffer %d (%s)", corpus[i], cut, rf,
-                         ef.message, rb, eb.message);
+                         tp_error_message(&ef), rb, tp_error_message(&eb));
+            tp_error_clear(&ef);
+            tp_error_clear(&eb);
         }
+        tp_error_clear(&err);
         free(b);
     }
 }
@@ -77,12 +80,13 @@ static void empty_and_garbage(void **state)
     tp_media_info m;
     tp_error err = TP_ERROR_INIT;
     assert_int_equal(tp_probe_buffer(&m, NULL, 0, NULL, &err), TP_EMEDIA);
-    assert_non_null(strstr(err.message, "empty"));
+    assert_non_null(strstr(tp_error_message(&err), "empty"));
     unsigned char junk[4096];
     for (size_t i = 0; i < sizeof(junk); i++)
         junk[i] = (unsigned char)(i * 2654435761u >> 13);
     assert_int_equal(tp_probe_buffer(&m, junk, sizeof(junk), NULL, &err), TP_EMEDIA);
-    assert_non_null(strstr(err.message, "not media"));
+    assert_non_null(strstr(tp_error_message(&err), "not media"));
+    tp_error_clear(&err);
 }
 
 /* A Matroska file whose Tracks element lists n audio tracks and nothing else. */
@@ -135,13 +139,14 @@ static void too_many_tracks(void **state)
     size_t len;
     unsigned char *b = many_tracks_mkv(9, &len);
     assert_int_equal(tp_probe_buffer(&m, b, len, &opts, &err), TP_EUNSUPPORTED);
-    assert_non_null(strstr(err.message, "limits.max_streams"));
+    assert_non_null(strstr(tp_error_message(&err), "limits.max_streams"));
     free(b);
     /* At the limit the file opens (and fails later for want of any media data, or passes). */
     b = many_tracks_mkv(8, &len);
     int ret = tp_probe_buffer(&m, b, len, &opts, &err);
     assert_true(ret == 0 || ret == TP_EMEDIA);
     free(b);
+    tp_error_clear(&err);
 }
 
 int main(void)

@@ -40,11 +40,12 @@ static void expect_error(const char *path, const char *const *sets, size_t n_set
     if (where) {
         char prefix[600];
         snprintf(prefix, sizeof(prefix), "%s/%s", tmpdir, where);
-        if (strncmp(err.message, prefix, strlen(prefix)) != 0)
-            fail_msg("expected '%s' at the start of '%s'", prefix, err.message);
+        if (strncmp(tp_error_message(&err), prefix, strlen(prefix)) != 0)
+            fail_msg("expected '%s' at the start of '%s'", prefix, tp_error_message(&err));
     }
-    if (!strstr(err.message, needle))
-        fail_msg("expected '%s' in '%s'", needle, err.message);
+    if (!strstr(tp_error_message(&err), needle))
+        fail_msg("expected '%s' in '%s'", needle, tp_error_message(&err));
+    tp_error_clear(&err);
 }
 
 static void test_builtins_load(void **state)
@@ -90,6 +91,7 @@ static void test_builtins_load(void **state)
     assert_int_equal(p->upload.tiktok.mode, TP_POST_DRAFT);
     assert_int_equal(p->fix.width, 1080); /* inherited */
     tp_profile_free(p);
+    tp_error_clear(&err);
 }
 
 static void test_extends_merge(void **state)
@@ -119,6 +121,7 @@ static void test_extends_merge(void **state)
     assert_int_equal(p->rules.max_side, 4096);
     assert_string_not_equal(p->hash, hash1);
     tp_profile_free(p);
+    tp_error_clear(&err);
 }
 
 static void test_env_expansion(void **state)
@@ -140,8 +143,9 @@ static void test_env_expansion(void **state)
     assert_null(p->upload.tiktok.client_secret);
     assert_int_equal(tp_profile_require(p, "upload.tiktok.client_key", &err), 0);
     assert_int_equal(tp_profile_require(p, "upload.tiktok.client_secret", &err), TP_ECONFIG);
-    assert_non_null(strstr(err.message, "env.yaml:6:20: upload.tiktok.client_secret: "
-                                        "environment variable TP_TEST_SECRET is not set"));
+    assert_non_null(strstr(tp_error_message(&err),
+                           "env.yaml:6:20: upload.tiktok.client_secret: "
+                           "environment variable TP_TEST_SECRET is not set"));
     tp_profile_free(p);
 
     setenv("TP_TEST_DIR", "/data/x", 1);
@@ -159,6 +163,7 @@ static void test_env_expansion(void **state)
     const char *num = write_profile("envnum.yaml", "name: n\nfix: {width: \"${TP_TEST_W}\"}\n");
     unsetenv("TP_TEST_W");
     expect_error(num, NULL, 0, "envnum.yaml:2:14", "TP_TEST_W is not set");
+    tp_error_clear(&err);
 }
 
 static void test_sets(void **state)
@@ -188,6 +193,7 @@ static void test_sets(void **state)
     expect_error("tiktok", bad4, 1, NULL, "is not a single value");
     const char *bad5[] = {"fix.video.crf=60"};
     expect_error("tiktok", bad5, 1, NULL, "fix.video.crf: 60 is out of range [0, 51]");
+    tp_error_clear(&err);
 }
 
 static void test_errors_with_positions(void **state)

@@ -61,15 +61,17 @@ static void table(void **state)
         int rc = tp_profile_open_buffer(&p, "h.yaml", text, strlen(text), NULL, 0, &err);
         if (!cases[i].error) {
             if (rc != 0)
-                fail_msg("%s: %s", cases[i].name, err.message);
+                fail_msg("%s: %s", cases[i].name, tp_error_message(&err));
             tp_profile_free(p);
             continue;
         }
         if (rc != TP_ECONFIG || p)
             fail_msg("%s: loaded (rc %d)", cases[i].name, rc);
-        if (!strstr(err.message, cases[i].error) || strncmp(err.message, "h.yaml", 6) != 0)
-            fail_msg("%s: '%s' lacks '%s' or the file name", cases[i].name, err.message,
+        if (!strstr(tp_error_message(&err), cases[i].error) ||
+            strncmp(tp_error_message(&err), "h.yaml", 6) != 0)
+            fail_msg("%s: '%s' lacks '%s' or the file name", cases[i].name, tp_error_message(&err),
                      cases[i].error);
+        tp_error_clear(&err);
     }
 }
 
@@ -88,7 +90,7 @@ static void huge(void **state)
     tp_error err = TP_ERROR_INIT;
     assert_int_equal(tp_profile_open_buffer(&p, "h.yaml", text, strlen(text), NULL, 0, &err),
                      TP_ECONFIG);
-    assert_non_null(strstr(err.message, "longer than 65536 bytes"));
+    assert_non_null(strstr(tp_error_message(&err), "longer than 65536 bytes"));
     strcpy(text + n + 60 * 1024, "\"}}\n");
     assert_int_equal(tp_profile_open_buffer(&p, "h.yaml", text, strlen(text), NULL, 0, &err), 0);
     assert_int_equal(strlen(p->upload.tiktok.caption), 60 * 1024);
@@ -104,8 +106,9 @@ static void huge(void **state)
         fprintf(f, "# padding line %d of a profile far larger than any real one\n", i);
     fclose(f);
     assert_int_equal(tp_profile_open(&p, path, NULL, 0, &err), TP_ECONFIG);
-    assert_non_null(strstr(err.message, "larger than 1 MiB"));
+    assert_non_null(strstr(tp_error_message(&err), "larger than 1 MiB"));
     unlink(path);
+    tp_error_clear(&err);
 }
 
 /* A FIFO given as the profile must not block the open (no writer will ever come). */
@@ -121,12 +124,13 @@ static void not_regular(void **state)
     tp_error err = TP_ERROR_INIT;
     alarm(10); /* a hang fails the test instead of stalling the suite */
     assert_int_equal(tp_profile_open(&p, fifo, NULL, 0, &err), TP_ECONFIG);
-    assert_non_null(strstr(err.message, "not a regular file"));
+    assert_non_null(strstr(tp_error_message(&err), "not a regular file"));
     assert_int_equal(tp_profile_open(&p, "/dev/zero", NULL, 0, &err), TP_ECONFIG);
     assert_int_equal(tp_profile_open(&p, dir, NULL, 0, &err), TP_ECONFIG);
     alarm(0);
     unlink(fifo);
     rmdir(dir);
+    tp_error_clear(&err);
 }
 
 /* Load path with stderr captured; returns what the loader logged. */
@@ -145,7 +149,8 @@ static char *load_capturing_stderr(const char *path)
     dup2(saved, STDERR_FILENO);
     close(saved);
     if (rc != 0)
-        fail_msg("%s: %s", path, err.message);
+        fail_msg("%s: %s", path, tp_error_message(&err));
+    tp_error_clear(&err);
     tp_profile_free(p);
     static char buf[4096];
     ssize_t n = pread(lfd, buf, sizeof(buf) - 1, 0);

@@ -20,7 +20,7 @@ static void test_parse_ok(void **state)
 {
     (void)state;
     tp_redis_url u;
-    tp_error err = {0};
+    tp_error err = TP_ERROR_INIT;
     unsetenv("TOKPREP_REDIS_PASSWORD");
     assert_int_equal(tp_redis_url_parse(&u, "redis://127.0.0.1:6390/studio-a", &err), 0);
     assert_string_equal(u.host, "127.0.0.1");
@@ -61,15 +61,17 @@ static void test_parse_bad(void **state)
                          "redis://h/a/b",     "rediss://h:1/q",    NULL};
     for (int i = 0; i < (int)(sizeof(bad) / sizeof(bad[0])); i++) {
         tp_redis_url u;
-        tp_error err = {0};
+        tp_error err = TP_ERROR_INIT;
         assert_int_equal(tp_redis_url_parse(&u, bad[i], &err), TP_EINVAL);
-        assert_non_null(strstr(err.message, "--queue"));
+        assert_non_null(strstr(tp_error_message(&err), "--queue"));
+        tp_error_clear(&err);
     }
     /* the password never reaches an error message */
     tp_redis_url u;
-    tp_error err = {0};
+    tp_error err = TP_ERROR_INIT;
     assert_int_equal(tp_redis_url_parse(&u, "redis://:hunter2@h:99999/q", &err), TP_EINVAL);
-    assert_null(strstr(err.message, "hunter2"));
+    assert_null(strstr(tp_error_message(&err), "hunter2"));
+    tp_error_clear(&err);
 }
 
 /* A real server on a loopback port, stopped by the teardown even when an assertion fails. */
@@ -122,7 +124,7 @@ static void test_live(void **state)
     char url[128];
     snprintf(url, sizeof(url), "redis://:pw1@127.0.0.1:%d/t", port);
     tp_redis_url u;
-    tp_error err = {0};
+    tp_error err = TP_ERROR_INIT;
     assert_int_equal(tp_redis_url_parse(&u, url, &err), 0);
     tp_redis *r = NULL;
     int rc = -1;
@@ -137,7 +139,7 @@ static void test_live(void **state)
     assert_string_equal(rep->str, "PONG");
     freeReplyObject(rep);
     assert_int_equal(tp_redis_cmd(r, NULL, &err, "bad", "NOSUCHCOMMAND x"), TP_EIO);
-    assert_non_null(strstr(err.message, "bad"));
+    assert_non_null(strstr(tp_error_message(&err), "bad"));
     const char *keys[] = {"k"};
     const char *args[] = {"7"};
     assert_int_equal(tp_redis_eval(r, &rep, &err, "eval",
@@ -154,7 +156,7 @@ static void test_live(void **state)
     assert_int_equal(tp_redis_url_parse(&u, url, &err), 0);
     rc = tp_redis_connect(&r, &u, 2, &err);
     assert_int_equal(rc, TP_EAUTH);
-    assert_null(strstr(err.message, "wrong"));
+    assert_null(strstr(tp_error_message(&err), "wrong"));
     tp_redis_url_clear(&u);
 
     server_stop(state);
@@ -162,8 +164,9 @@ static void test_live(void **state)
     assert_int_equal(tp_redis_url_parse(&u, url, &err), 0);
     usleep(200000);
     assert_int_equal(tp_redis_connect(&r, &u, 1, &err), TP_ENET);
-    assert_non_null(strstr(err.message, "cannot connect"));
+    assert_non_null(strstr(tp_error_message(&err), "cannot connect"));
     tp_redis_url_clear(&u);
+    tp_error_clear(&err);
 }
 
 int main(void)

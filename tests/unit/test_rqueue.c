@@ -83,6 +83,7 @@ static void test_profile_keys(void **state)
     assert_null(bad);
     tp_profile_free(a);
     tp_profile_free(b);
+    tp_error_clear(&err);
 }
 
 /* The upload URL at rest: opens with the same secret and job id only; any change is refused. */
@@ -124,6 +125,7 @@ static void test_seal(void **state)
     assert_string_equal(plain, "");
     free(plain);
     free(a);
+    tp_error_clear(&err);
 }
 
 int main(void)

@@ -383,7 +383,8 @@ static tp_profile *open_profile(void)
     tp_profile *p = NULL;
     tp_error err = TP_ERROR_INIT;
     if (tp_profile_open(&p, "tiktok", NULL, 0, &err) < 0)
-        fail_msg("cannot open the tiktok profile: %s", err.message);
+        fail_msg("cannot open the tiktok profile: %s", tp_error_message(&err));
+    tp_error_clear(&err);
     return p;
 }
 

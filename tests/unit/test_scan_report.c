@@ -70,6 +70,7 @@ static void test_scan(void **state)
     free(sub);
     free(explicit_text);
     free(missing);
+    tp_error_clear(&err);
 }
 
 static void test_report(void **state)

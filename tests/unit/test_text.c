@@ -75,21 +75,66 @@ static void long_path_error(void **state)
     memcpy(path + 3000, "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9", 8); /* cuts near UTF-8 */
     tp_error err = TP_ERROR_INIT;
     assert_int_equal(tp_error_set(&err, TP_EIO, 0, "%s: %s", path, "File name too long"), TP_EIO);
-    size_t n = strlen(err.message);
-    assert_true(n < sizeof(err.message));
-    assert_true(n > sizeof(err.message) - 8);
-    assert_string_equal(err.message + n - 20, ": File name too long");
-    assert_memory_equal(err.message, path, 100);
-    assert_non_null(strstr(err.message, "\xe2\x80\xa6"));
-    char *u = tp_utf8_sanitize(err.message);
-    assert_string_equal(u, err.message); /* still valid UTF-8 */
+    size_t n = strlen(tp_error_message(&err));
+    assert_true(n < TP_ERROR_MESSAGE_CAP);
+    assert_true(n > TP_ERROR_MESSAGE_CAP - 8);
+    assert_string_equal(tp_error_message(&err) + n - 20, ": File name too long");
+    assert_memory_equal(tp_error_message(&err), path, 100);
+    assert_non_null(strstr(tp_error_message(&err), "\xe2\x80\xa6"));
+    char *u = tp_utf8_sanitize(tp_error_message(&err));
+    assert_string_equal(u, tp_error_message(&err)); /* still valid UTF-8 */
     free(u);
     /* Short messages are untouched. */
     tp_error_set(&err, TP_EIO, 0, "%s: %s", "a.mp4", "gone");
-    assert_string_equal(err.message, "a.mp4: gone");
+    assert_string_equal(tp_error_message(&err), "a.mp4: gone");
     tp_error_prefix(&err, "%s", path);
-    n = strlen(err.message);
-    assert_string_equal(err.message + n - 13, ": a.mp4: gone");
+    n = strlen(tp_error_message(&err));
+    assert_true(n < TP_ERROR_MESSAGE_CAP);
+    assert_memory_equal(tp_error_message(&err), path, 100);
+    assert_string_equal(tp_error_message(&err) + n - 13, ": a.mp4: gone");
+    tp_error_clear(&err);
+}
+
+/* The message is the error's own heap string: "" when none, replaced (not leaked) when the error
+ * is set again, an argument may be the old message, cleared to TP_ERROR_INIT; moves and copies
+ * leave exactly one owner each (the leak and double-free checks are the sanitizer build's). */
+static void error_lifetime(void **state)
+{
+    (void)state;
+    tp_error err = TP_ERROR_INIT;
+    assert_null(err.message);
+    assert_string_equal(tp_error_message(&err), "");
+    assert_string_equal(tp_error_message(NULL), "");
+    tp_error_set(&err, TP_EIO, 5, "first %d", 1);
+    assert_string_equal(tp_error_message(&err), "first 1");
+    tp_error_set(&err, TP_ENET, 0, "%s, then second", tp_error_message(&err));
+    assert_string_equal(tp_error_message(&err), "first 1, then second");
+    assert_int_equal(err.code, TP_ENET);
+    assert_int_equal(err.raw, 0);
+    tp_error_prefix(&err, "x.mp4");
+    assert_string_equal(tp_error_message(&err), "x.mp4: first 1, then second");
+
+    tp_error moved = TP_ERROR_INIT, copied = TP_ERROR_INIT;
+    tp_error_set(&moved, TP_EIO, 0, "to be replaced");
+    tp_error_move(&moved, &err);
+    assert_null(err.message);
+    assert_int_equal(err.code, 0);
+    assert_int_equal(moved.code, TP_ENET);
+    assert_string_equal(tp_error_message(&moved), "x.mp4: first 1, then second");
+    tp_error_copy(&copied, &moved);
+    assert_ptr_not_equal(copied.message, moved.message);
+    assert_string_equal(tp_error_message(&copied), tp_error_message(&moved));
+    tp_error_clear(&moved);
+    assert_null(moved.message);
+    assert_int_equal(moved.code, 0);
+    assert_string_equal(tp_error_message(&copied), "x.mp4: first 1, then second");
+    tp_error_clear(&copied);
+    tp_error_clear(&copied); /* twice is harmless */
+    tp_error_clear(NULL);
+    /* A prefix on an error without a message still reads well. */
+    tp_error_prefix(&err, "y.mp4");
+    assert_string_equal(tp_error_message(&err), "y.mp4: ");
+    tp_error_clear(&err);
 }
 
 /* tp_str_strip_controls: remote text made fit for a message, in place. */
@@ -122,8 +167,8 @@ static void strip_controls(void **state)
 
 int main(void)
 {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(table), cmocka_unit_test(worst_case),
-                                       cmocka_unit_test(long_path_error),
-                                       cmocka_unit_test(strip_controls)};
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(table), cmocka_unit_test(worst_case), cmocka_unit_test(long_path_error),
+        cmocka_unit_test(error_lifetime), cmocka_unit_test(strip_controls)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -107,7 +107,8 @@ static tp_tt_limits *store(server *srv)
             usleep(50000);
     }
     if (rc < 0)
-        print_message("cannot open the store: %s\n", err.message);
+        print_message("cannot open the store: %s\n", tp_error_message(&err));
+    tp_error_clear(&err);
     assert_int_equal(rc, 0);
     return l;
 }
@@ -174,6 +175,7 @@ static void test_profile_key(void **state)
     tp_profile_free(a);
     tp_profile_free(b);
     tp_profile_free(c);
+    tp_error_clear(&err);
 }
 
 /* The local store is what a session did before: a 6-per-window ring and a posts file. */
@@ -212,13 +214,14 @@ static void test_local_store(void **state)
     int64_t now = (int64_t)tp_now_wall();
     assert_int_equal(tp_tt_limits_daily_reserve(l, &acct, 2, &slot, &next, &err), TP_ERATE);
     assert_true(next >= now + TP_TT_DAILY_WINDOW - 5 && next <= now + TP_TT_DAILY_WINDOW + 1);
-    assert_non_null(strstr(err.message, "daily limit of 2"));
+    assert_non_null(strstr(tp_error_message(&err), "daily limit of 2"));
     /* limit 0 = no cap */
     assert_int_equal(tp_tt_limits_daily_reserve(l, &acct, 0, &slot, &next, &err), 0);
     unlink(posts);
     rmdir(dir);
     tp_tt_limits_free(l);
     tp_tt_limits_free(NULL);
+    tp_error_clear(&err);
 }
 
 /* ---- shared store ------------------------------------------------------------------------- */
@@ -249,6 +252,7 @@ static void *hammer(void *p)
         if (tp_tt_limits_rate_take(h->l, h->acct, TP_TT_EP_INIT, RATE_LIMIT, RATE_WINDOW, &wait,
                                    &err) < 0) {
             h->errors++;
+            tp_error_clear(&err);
             continue;
         }
         if (wait > 0) {
@@ -339,6 +343,7 @@ static void test_rate_shared(void **state)
     tp_redis_url_clear(&u);
     tp_tt_limits_free(a);
     tp_tt_limits_free(b);
+    tp_error_clear(&err);
 }
 
 #define RACERS 8
@@ -360,7 +365,8 @@ static void *racer(void *p)
     tp_error err = TP_ERROR_INIT;
     pthread_barrier_wait(r->go);
     r->rc = tp_tt_limits_daily_reserve(r->l, &r->acct, 3, &r->slot, &r->next, &err);
-    tp_strlcpy(r->message, err.message, sizeof(r->message));
+    tp_strlcpy(r->message, tp_error_message(&err), sizeof(r->message));
+    tp_error_clear(&err);
     return NULL;
 }
 
@@ -438,6 +444,7 @@ static void test_daily_race(void **state)
     tp_redis_url_clear(&u);
     tp_tt_limits_free(a);
     tp_tt_limits_free(b);
+    tp_error_clear(&err);
 }
 
 /* Redis goes away: every operation that could let a request or a post through fails with
@@ -457,13 +464,13 @@ static void test_redis_gone(void **state)
     assert_true(slot.held);
     stop(srv);
     assert_int_equal(tp_tt_limits_rate_take(l, &acct, TP_TT_EP_INIT, 6, 60, &wait, &err), TP_ENET);
-    assert_non_null(strstr(err.message, "shared TikTok limits at redis://127.0.0.1:"));
-    assert_non_null(strstr(err.message, "not sending the init request"));
-    assert_non_null(strstr(err.message, "retry when Redis answers again"));
+    assert_non_null(strstr(tp_error_message(&err), "shared TikTok limits at redis://127.0.0.1:"));
+    assert_non_null(strstr(tp_error_message(&err), "not sending the init request"));
+    assert_non_null(strstr(tp_error_message(&err), "retry when Redis answers again"));
     tp_tt_slot s2;
     assert_int_equal(tp_tt_limits_daily_reserve(l, &acct, 5, &s2, &next, &err), TP_ENET);
     assert_false(s2.held);
-    assert_non_null(strstr(err.message, "not starting a new post"));
+    assert_non_null(strstr(tp_error_message(&err), "not starting a new post"));
     tp_tt_limits_daily_release(l, &acct, &slot); /* logs, does not crash */
     assert_false(slot.held);
     tp_tt_limits_free(l);
@@ -471,16 +478,17 @@ static void test_redis_gone(void **state)
     tp_tt_limits *none = NULL;
     assert_int_equal(tp_tt_limits_redis_open(&none, srv->url, &err), TP_ENET);
     assert_null(none);
-    assert_non_null(strstr(err.message, "shared TikTok limits"));
+    assert_non_null(strstr(tp_error_message(&err), "shared TikTok limits"));
     /* a bad URL names the problem without mentioning --queue */
     assert_int_equal(tp_tt_limits_redis_open(&none, "redis://h:1", &err), TP_EINVAL);
-    assert_non_null(strstr(err.message, "shared limits URL"));
-    assert_null(strstr(err.message, "--queue"));
+    assert_non_null(strstr(tp_error_message(&err), "shared limits URL"));
+    assert_null(strstr(tp_error_message(&err), "--queue"));
 
     /* back again: the same store reconnects on its own */
     start(srv);
     l = store(srv);
     tp_tt_limits_free(l);
+    tp_error_clear(&err);
 }
 
 /* A store that lived through a restart of Redis keeps working after it. */
@@ -532,6 +540,7 @@ static void test_reconnect(void **state)
     tp_redis_free(r);
     tp_redis_url_clear(&u);
     tp_tt_limits_free(l);
+    tp_error_clear(&err);
 }
 
 int main(void)
