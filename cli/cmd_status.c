@@ -80,10 +80,8 @@ static void print_queue(const tp_rqueue_report *q)
     printf("  %-28s %d\n", "rejected by the profile", (int)q->jobs_rejected);
     printf("  %-28s %d\n", "dead-lettered", (int)q->dead);
     if (q->has_next_retry_at) {
-        char when[32] = "";
-        time_t at = (time_t)q->next_retry_at;
-        struct tm tm;
-        strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", localtime_r(&at, &tm));
+        char when[32];
+        tp_time_format(when, sizeof(when), q->next_retry_at, TP_TIME_LOCAL);
         printf("  %-28s %d (next due %s)\n", "deferred (cap/rate limit)", (int)q->deferred, when);
     } else {
         printf("  %-28s %d\n", "deferred (cap/rate limit)", (int)q->deferred);

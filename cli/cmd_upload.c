@@ -171,10 +171,7 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
             /* The daily cap is per account: the rest would be refused the same way. */
             res.retry_at = deferred_until;
             char when[64];
-            time_t t = (time_t)deferred_until;
-            struct tm tm;
-            gmtime_r(&t, &tm);
-            strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", &tm);
+            tp_time_format(when, sizeof(when), deferred_until, TP_TIME_UTC);
             int r = tp_error_set(&err, TP_ERATE, 0,
                                  "%s: deferred by the account's daily posting cap until %s", path,
                                  when);

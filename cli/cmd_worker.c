@@ -68,23 +68,12 @@ static void on_event(const tp_event *ev, void *payload)
     out_ctx *o = payload;
     if (!o->json)
         return;
-    char *line = tp_event_to_json(ev);
-    cJSON *j = line ? cJSON_Parse(line) : NULL;
-    if (j) {
-        cJSON_AddStringToObject(j, "worker", o->name);
-        print_json(j);
+    char *line = tp_event_to_json(ev); /* it names the worker (ev->worker) */
+    if (line) {
+        printf("%s\n", line);
+        fflush(stdout);
     }
-    cJSON_Delete(j);
     free(line);
-}
-
-static void iso_time(char *buf, size_t n, double ts)
-{
-    time_t t = (time_t)ts;
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    size_t k = strftime(buf, n, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(buf + k, n - k, ".%03dZ", (int)((ts - (double)t) * 1000));
 }
 
 static void on_job(const tp_rqueue_job_event *ev, void *payload)
@@ -106,30 +95,12 @@ static void on_job(const tp_rqueue_job_event *ev, void *payload)
         free(reason);
         return;
     }
-    char ts[40];
-    iso_time(ts, sizeof(ts), ev->ts);
-    cJSON *j = cJSON_CreateObject();
-    cJSON_AddStringToObject(j, "ts", ts);
-    cJSON_AddStringToObject(j, "event", started ? "job_started" : "job_finished");
-    cJSON_AddStringToObject(j, "worker", ev->worker);
-    if (ev->path)
-        cJSON_AddStringToObject(j, "path", ev->path);
-    else
-        cJSON_AddNullToObject(j, "path");
-    if (ev->fingerprint)
-        cJSON_AddStringToObject(j, "fingerprint", ev->fingerprint);
-    cJSON_AddStringToObject(j, "profile", ev->profile ? ev->profile : "");
-    if (ev->state)
-        cJSON_AddStringToObject(j, "state", ev->state);
-    if (ev->reason)
-        cJSON_AddStringToObject(j, "reason", ev->reason);
-    cJSON_AddNumberToObject(j, "attempt", ev->attempt);
-    cJSON_AddNumberToObject(j, "max_attempts", ev->max_attempts);
-    cJSON_AddBoolToObject(j, "reclaimed", ev->reclaimed != 0);
-    if (!started)
-        cJSON_AddNumberToObject(j, "elapsed", ev->elapsed);
-    print_json(j);
-    cJSON_Delete(j);
+    char *line = tp_rqueue_job_event_to_json(ev);
+    if (line) {
+        printf("%s\n", line);
+        fflush(stdout);
+    }
+    free(line);
 }
 
 static int run(const tp_cli_command *cmd, int argc, char **argv)

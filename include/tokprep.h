@@ -118,6 +118,17 @@ TP_EXTERN void tp_error_clear(tp_error *err);
 TP_EXTERN int tp_global_init(tp_error *err);
 TP_EXTERN void tp_global_cleanup(void);
 
+/* How tp_time_format() writes a time. */
+typedef enum {
+    TP_TIME_ISO8601 = 0, /* 2026-11-26T01:02:03.456Z (UTC, milliseconds): JSON and NDJSON */
+    TP_TIME_UTC,         /* 2026-11-26 01:02:03 UTC: messages */
+    TP_TIME_LOCAL        /* 2026-11-26 02:02:03: terminal tables, in the local time zone */
+} tp_time_style;
+
+/* Epoch seconds t as text in buf (size 32 is plenty; "" when it does not fit). The one time
+ * format of every message and JSON field tokprep writes. Thread-safe. */
+TP_EXTERN void tp_time_format(char *buf, size_t size, double t, tp_time_style style);
+
 /* Versions of tokprep and of the linked libraries, one per line, into buf. Thread-safe. */
 TP_EXTERN void tp_version_string(char *buf, size_t size);
 
@@ -704,6 +715,7 @@ typedef struct tp_event {
     size_t n_non_media, n_symlinks;
     double retry_at; /* skipped (deferred by a daily cap or a long rate limit): epoch seconds
                       * when it can be tried again; else 0 */
+    const char *worker; /* events of a queue worker's job: the worker's name; else NULL */
 } tp_event;
 
 #define TP_EVENT_VERSION 1
@@ -893,6 +905,11 @@ typedef struct tp_rqueue_job_event {
 #define TP_RQUEUE_JOB_EVENT_VERSION 1
 
 typedef void (*tp_rqueue_job_cb)(const tp_rqueue_job_event *event, void *payload);
+/* The job event as one line of JSON without newline, as `tokprep worker --json` prints it:
+ * {"ts", "event": "job_started"|"job_finished", "worker", "path", "fingerprint", "profile",
+ * "state", "reason", "attempt", "max_attempts", "reclaimed", "elapsed" (finished)}. Returns a
+ * malloc'd string the caller frees, or NULL on out-of-memory. Thread-safe. */
+TP_EXTERN char *tp_rqueue_job_event_to_json(const tp_rqueue_job_event *event);
 
 typedef struct tp_rqueue_worker_options {
     unsigned version;        /* TP_RQUEUE_WORKER_OPTIONS_VERSION */

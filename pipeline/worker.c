@@ -352,8 +352,11 @@ static void on_pipeline_event(const tp_event *ev, void *payload)
 {
     job_run *jr = payload;
     const tp_rqueue_worker_options *o = jr->w->o;
-    if (ev->kind != TP_EVENT_SUMMARY && o->on_event)
-        o->on_event(ev, o->payload);
+    if (ev->kind != TP_EVENT_SUMMARY && o->on_event) {
+        tp_event named = *ev; /* the worker's name goes with its jobs' events */
+        named.worker = jr->w->name;
+        o->on_event(&named, o->payload);
+    }
     switch (ev->kind) {
     case TP_EVENT_UPLOADED:
         jr->out = OUT_DONE;
