@@ -13,7 +13,7 @@
 #define TP_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 #endif
 
-/* Exit statuses shared by all subcommands (documented in README.md). */
+/* Exit statuses shared by all subcommands (documented in docs/COMMANDS.md, "Exit codes"). */
 enum {
     TP_EXIT_OK = 0,
     TP_EXIT_FAIL = 1,  /* some file needs a fix / was rejected */

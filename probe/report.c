@@ -1,5 +1,5 @@
 /* JSON views of media info and check results. Field names are the documented schema
- * (README.md, `--json` schema): change them only together with the docs. */
+ * (docs/COMMANDS.md, `--json` schema): change them only together with the docs. */
 #include "probe/report.h"
 
 #include <math.h>

@@ -32,7 +32,7 @@ arrive in). Nothing else is relaxed. /__inspect's "random_faults" counts them by
 ENDPOINT is one of authorize, token, revoke, creator, init, status, put, any.
 
 GET /__inspect returns the server's state as JSON (publishes with SHA-256, request counts,
-rejections) so tests can assert what arrived. See "The fake TikTok server" in README.md.
+rejections) so tests can assert what arrived. See tests/fake_tiktok/README.md.
 """
 import argparse
 import hashlib
