@@ -106,8 +106,9 @@ static void print_line(const tp_check_files_item *s, bool color)
 static cJSON *item_json(const tp_check_files_item *s)
 {
     if (s->check) {
+        /* The library's own serializer, embedded as it is (never parsed back). */
         char *text = tp_check_json(s->check);
-        cJSON *o = text ? cJSON_Parse(text) : NULL;
+        cJSON *o = text ? cJSON_CreateRaw(text) : NULL;
         free(text);
         return o;
     }
