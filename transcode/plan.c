@@ -25,7 +25,7 @@
  * held bands are identical frame to frame, so x264 codes them as skip blocks instead of
  * motion-searching moving colour (the whole cost of blur over pad). Blurred and at the edge of
  * the frame, a background a fraction of a second old is hardly seen; see docs/PERFORMANCE.md. */
-#define TP_BLUR_REFRESH_PER_S 5.0
+#define TP_BLUR_REFRESH_PER_S 3.0
 
 static int even_down(double v)
 {
