@@ -5,13 +5,15 @@
 # (transcode), run one file at a time and two at a time (`xargs -P 2`), in the same run.
 # Prints a Markdown table, the ratios, and where tokprep's time went (from its --json events).
 # Usage: bench/run_bench.sh [TOKPREP] [REPEATS]   (default build/tokprep, 1 round; median taken)
+# RUN_BENCH_KEEP=DIR keeps the timings, tokprep's events and the script's per-file log there.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 TOKPREP=$(realpath "${1:-$here/build/tokprep}")
 REPS=${2:-1}
 [ -x "$TOKPREP" ] || { echo "build first: $TOKPREP missing" >&2; exit 2; }
 W=$(mktemp -d)
-trap 'rm -rf "$W"' EXIT
+keep() { [ -z "${RUN_BENCH_KEEP:-}" ] || { mkdir -p "$RUN_BENCH_KEEP" && cp "$W"/*.txt "$W"/*.ndjson "$W"/*.log "$W"/plans.json "$RUN_BENCH_KEEP"/ 2>/dev/null; }; }
+trap 'keep; rm -rf "$W"' EXIT
 cd "$W"
 ff() { ffmpeg -nostdin -hide_banner -v error -y "$@"; }
 
@@ -169,10 +171,9 @@ for e in ev:
         if e['event'] == 'probed':
             per[e['path']]['action'] = e.get('action', '?')
 stages = [('probe (scan, fingerprint, probe, check)', 'discovered', 'probed'),
-          ('wait for a fit worker', 'probed', 'fit_started'),
-          ('fit (copy / remux / transcode, output checks)', 'fit_started', 'fit_done'),
+                    ('fit, queued and running (copy / remux / transcode, output checks)', 'fit_started', 'fit_done'),
           ('chunk (SHA-256 of the outputs)', 'fit_done', 'chunked'),
-          ('deliver (directory sink)', 'chunked', 'uploaded')]
+          ('deliver, queued and running (directory sink)', 'chunked', 'uploaded')]
 actions = ['none', 'remux', 'transcode']
 print('\n| tokprep stage, summed over files (s) | ' + ' | '.join(actions) + ' | all |')
 print('|---|' + '---|' * (len(actions) + 1))
