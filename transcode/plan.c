@@ -21,6 +21,11 @@
 #define TP_MIN_VIDEO_BITRATE 150000
 /* Aspect ratios within this relative difference are treated as equal (same as the rules). */
 #define TP_ASPECT_TOLERANCE 0.01
+/* fill: blur recomputes its background this many times per second and holds it in between:
+ * held bands are identical frame to frame, so x264 codes them as skip blocks instead of
+ * motion-searching moving colour (the whole cost of blur over pad). Blurred and at the edge of
+ * the frame, a background a fraction of a second old is hardly seen; see docs/PERFORMANCE.md. */
+#define TP_BLUR_REFRESH_PER_S 3.0
 
 static int even_down(double v)
 {
@@ -183,7 +188,7 @@ static bool append_rotation(char *f, size_t n, int rotation)
 /* The picture into W×H by fix.fill. dw×dh is the displayed (upright, square-pixel) source size;
  * scale works on the frame as decoded-and-rotated, so scaling straight to the target size also
  * undoes an anamorphic SAR. */
-static bool append_fill(char *f, size_t n, const tp_fix *fix, int dw, int dh)
+static bool append_fill(char *f, size_t n, const tp_fix *fix, int dw, int dh, tp_rational fps)
 {
     int W = fix->width, H = fix->height;
     double src_ar = (double)dw / dh, dst_ar = (double)W / H;
@@ -225,6 +230,14 @@ static bool append_fill(char *f, size_t n, const tp_fix *fix, int dw, int dh)
     if (s2 > small)
         s2 = small;
     if (!appendf(f, n, "split=2[tpbg][tpfg];[tpbg]"))
+        return false;
+    /* Every Nth frame only (the fps filter above made the rate constant, so n is the output
+     * frame index); vstack/hstack repeat the last background frame for the frames in between,
+     * and after the background's last frame, so frame count and timestamps are the picture's. */
+    long every = fps.num > 0 && fps.den > 0
+                     ? lround((double)fps.num / fps.den / TP_BLUR_REFRESH_PER_S)
+                     : 1;
+    if (every > 1 && !appendf(f, n, "select=not(mod(n\\,%ld)),", every))
         return false;
     if (wider ? !appendf(f, n, "crop=w=trunc(ih*%d/%d/sar/2)*2:h=ih,", W, H)
               : !appendf(f, n, "crop=w=iw:h=trunc(iw*sar*%d/%d/2)*2,", H, W))
@@ -417,7 +430,7 @@ static bool plan_filter(tp_fit_plan *out, const tp_media_info *media, const tp_f
      * time the held frames) and trimmed frames are not scaled for nothing. */
     if (out->trim_frames > 0)
         ok = ok && appendf(f, n, "trim=end_frame=%lld,", (long long)out->trim_frames);
-    ok = ok && append_fill(f, n, fix, dw, dh);
+    ok = ok && append_fill(f, n, fix, dw, dh, out->out_fps);
     ok = ok && appendf(f, n, ",format=yuv420p");
     return ok;
 }

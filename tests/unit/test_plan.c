@@ -189,7 +189,7 @@ static void m_no_video(tp_media_info *m)
 static const plan_case cases[] = {
     {"landscape blur", {"fix.fill=blur"}, NULL, TP_VERDICT_FIX, TP_ACTION_TRANSCODE, 0, false,
      TP_ACTION_TRANSCODE,
-     {"fps=fps=30/1:start_time=0", "split=2",
+     {"fps=fps=30/1:start_time=0", "split=2[tpbg][tpfg];[tpbg]select=not(mod(n\\,10)),",
       "crop=w=trunc(ih*1080/1920/sar/2)*2:h=ih,scale=136:240", "boxblur",
       "[tpb1]crop=136:82:0:0,scale=1080:656", "[tpb2]crop=136:84:0:156,scale=1080:658",
       "[tpfg]scale=1080:606", "vstack=inputs=3"},
