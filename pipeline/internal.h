@@ -216,4 +216,10 @@ static inline int tp_mkdirs(const char *path, tp_error *err)
     return tp_mkdir_p(path, 0777, err);
 }
 
+/* Duration in seconds of the media on fd (read with pread only), for creator_info's
+ * max_video_post_duration_sec; -1 with a warning when it cannot be measured (TikTok checks it
+ * then). Shared by `upload` (tp_tiktok_post_media) and the TikTok sink. */
+double tp_media_duration_fd(int fd, const char *path, const tp_profile *p,
+                            const tp_cancel *cancel);
+
 #endif

@@ -290,6 +290,26 @@ int tp_jobrec_media_from_json(tp_media_info *m, const char *json, tp_error *err)
 
 /* ---- outputs ----------------------------------------------------------------------------- */
 
+struct cJSON *tp_jobrec_chunks_json(const tp_job_output *out)
+{
+    const tp_chunk_plan *plan = &out->plan;
+    cJSON *chunks = cJSON_CreateArray();
+    for (int c = 0; chunks && c < plan->count; c++) {
+        cJSON *co = cJSON_CreateObject();
+        int64_t off = plan->chunks[c].offset, len = plan->chunks[c].length;
+        char range[96];
+        snprintf(range, sizeof(range), "bytes %lld-%lld/%lld", (long long)off,
+                 (long long)(off + len - 1), (long long)plan->total);
+        cJSON_AddNumberToObject(co, "index", c);
+        cJSON_AddNumberToObject(co, "offset", (double)off);
+        cJSON_AddNumberToObject(co, "length", (double)len);
+        cJSON_AddStringToObject(co, "content_range", range);
+        cJSON_AddStringToObject(co, "sha256", out->chunk_sha256[c]);
+        cJSON_AddItemToArray(chunks, co);
+    }
+    return chunks;
+}
+
 char *tp_jobrec_outputs_to_json(const tp_job_outputs *o)
 {
     if (o->n <= 0)
@@ -306,20 +326,7 @@ char *tp_jobrec_outputs_to_json(const tp_job_outputs *o)
             cJSON_AddStringToObject(j, "sha256", out->sha256);
             cJSON_AddNumberToObject(j, "chunk_size", (double)plan->chunk_size);
             cJSON_AddNumberToObject(j, "chunk_count", plan->count);
-            cJSON *chunks = cJSON_AddArrayToObject(j, "chunks");
-            for (int c = 0; c < plan->count; c++) {
-                cJSON *co = cJSON_CreateObject();
-                int64_t off = plan->chunks[c].offset, len = plan->chunks[c].length;
-                char range[96];
-                snprintf(range, sizeof(range), "bytes %lld-%lld/%lld", (long long)off,
-                         (long long)(off + len - 1), (long long)plan->total);
-                cJSON_AddNumberToObject(co, "index", c);
-                cJSON_AddNumberToObject(co, "offset", (double)off);
-                cJSON_AddNumberToObject(co, "length", (double)len);
-                cJSON_AddStringToObject(co, "content_range", range);
-                cJSON_AddStringToObject(co, "sha256", out->chunk_sha256[c]);
-                cJSON_AddItemToArray(chunks, co);
-            }
+            cJSON_AddItemToObject(j, "chunks", tp_jobrec_chunks_json(out));
         }
         if (out->delivered)
             cJSON_AddStringToObject(j, "delivered", out->delivered);

@@ -64,6 +64,9 @@ int tp_job_posts_add(tp_job_posts *p, const char *publish_id, const char *status
  * [{"path", "size", "sha256", "chunk_size", "chunk_count", "chunks": [{"index", "offset",
  * "length", "content_range", "sha256"}], "delivered", "media": {...}}], posts [{"publish_id",
  * "status", "still_processing", "post_id"}]. */
+/* The output's chunk plan as a cJSON array of {index, offset, length, content_range, sha256}:
+ * the ledger's outputs and the directory sink's manifest write the same objects. */
+struct cJSON *tp_jobrec_chunks_json(const tp_job_output *out);
 char *tp_jobrec_outputs_to_json(const tp_job_outputs *o);
 int tp_jobrec_outputs_from_json(tp_job_outputs *o, const char *json, tp_error *err);
 char *tp_jobrec_media_to_json(const tp_media_info *m);

@@ -51,16 +51,7 @@ static double output_duration(struct tp_pipeline *pl, const tp_job_output *out, 
      * by their chunk SHA-256s. Only an output recorded before the ledger kept it is probed. */
     if (out->have_media)
         return out->media.duration;
-    tp_media_info mi;
-    tp_error err = TP_ERROR_INIT;
-    tp_probe_options po = {.deep = false, .limits = &pl->profile->limits, .cancel = &pl->cancel};
-    memset(&mi, 0, sizeof(mi));
-    if (tp_probe_fd(&mi, fd, path, &po, &err) < 0) {
-        tp_log(TP_LOG_WARN, "%s: cannot measure the duration: %s", path, tp_error_message(&err));
-        tp_error_clear(&err);
-        return -1;
-    }
-    return mi.duration;
+    return tp_media_duration_fd(fd, path, pl->profile, &pl->cancel);
 }
 
 static void session_free(void *ctx)
