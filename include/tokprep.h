@@ -382,6 +382,14 @@ typedef struct tp_fit_plan_info {
     double hold_until; /* > 0: the last frame is held until here (fix.too_short) */
     size_t n_parts;    /* > 1: split into parts */
     const tp_fit_plan_part *parts;
+    /* The cover (README "Covers"): NULL = none (TikTok's default); "sidecar" or "profile": the
+     * image cover_image fills the first cover_frames frames (cover_duration seconds); "frame":
+     * a frame of the video (upload.tiktok.video_cover_timestamp_ms, --cover-at). */
+    const char *cover_source;
+    const char *cover_image;
+    int cover_frames;
+    double cover_duration;
+    long long cover_timestamp_ms; /* what the post sends as video_cover_timestamp_ms */
 } tp_fit_plan_info;
 
 /* One file of tp_fit_files(). Pointers are owned by the call, valid during the callback. */

@@ -46,6 +46,9 @@ typedef struct {
     char cover_filter[1024];      /* the image into the output size, filled like the video */
 } tp_fit_plan;
 
+/* "sidecar", "profile", "frame"; NULL for TP_COVER_NONE. */
+const char *tp_cover_source_name(tp_cover_source s);
+
 /* Plan from media info and profile. Pure and thread-safe. */
 int tp_fit_plan_make(tp_fit_plan *out, const tp_media_info *media, const tp_check_result *check,
                      const tp_profile *p, tp_error *err);

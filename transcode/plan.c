@@ -439,6 +439,16 @@ static bool plan_filter(tp_fit_plan *out, const tp_media_info *media, const tp_f
     return ok;
 }
 
+const char *tp_cover_source_name(tp_cover_source s)
+{
+    switch (s) {
+    case TP_COVER_SIDECAR: return "sidecar";
+    case TP_COVER_PROFILE: return "profile";
+    case TP_COVER_FRAME: return "frame";
+    default: return NULL;
+    }
+}
+
 int tp_fit_plan_make(tp_fit_plan *out, const tp_media_info *media, const tp_check_result *check,
                      const tp_profile *p, tp_error *err)
 {
@@ -505,7 +515,11 @@ int tp_fit_plan_make(tp_fit_plan *out, const tp_media_info *media, const tp_chec
             too_long = true;
         }
         char *f = out->cover_filter;
-        if (!append_fill(f, sizeof(out->cover_filter), fix, cover->width, cover->height) ||
+        /* A picture is RGB (or full-range JPEG): into BT.709 limited range first, as the
+         * encoder tags the output, or its colours shift (red came out orange). */
+        if (!appendf(f, sizeof(out->cover_filter),
+                     "scale=out_color_matrix=bt709:out_range=tv,format=yuv420p,") ||
+            !append_fill(f, sizeof(out->cover_filter), fix, cover->width, cover->height) ||
             !appendf(f, sizeof(out->cover_filter), ",format=yuv420p"))
             return tp_error_set(err, TP_EINTERNAL, 0, "fit plan: cover filter chain too long");
     }
