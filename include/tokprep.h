@@ -528,11 +528,15 @@ typedef struct tp_tiktok_post_options {
     tp_tiktok_progress_cb progress;
     void *payload;
     const tp_cancel *cancel;   /* requested: abort (checked in curl's progress callback) */
+    /* >= 0: post_info.video_cover_timestamp_ms (the fit placed a cover image there); -1: the
+     * profile's upload.tiktok.video_cover_timestamp_ms */
+    long long cover_timestamp_ms;
 } tp_tiktok_post_options;
 
 #define TP_TIKTOK_POST_OPTIONS_VERSION 1
 #define TP_TIKTOK_POST_OPTIONS_INIT                                                                \
-    {.version = TP_TIKTOK_POST_OPTIONS_VERSION, .duration = -1.0, .wait_status = 1}
+    {.version = TP_TIKTOK_POST_OPTIONS_VERSION, .duration = -1.0, .wait_status = 1,              \
+     .cover_timestamp_ms = -1}
 
 /* Defaults of `version` into *opts: 0, or TP_EINVAL (NULL, unknown version). Thread-safe. */
 TP_EXTERN int tp_tiktok_post_options_init(tp_tiktok_post_options *opts, unsigned version);

@@ -46,6 +46,10 @@ typedef struct {
     char cover_filter[1024];      /* the image into the output size, filled like the video */
 } tp_fit_plan;
 
+/* A cover image of fix.cover.duration_ms at the output rate fps: *frames (>= 1) frames, and the
+ * video_cover_timestamp_ms that lands on it (the middle of its span), returned. Pure. */
+long long tp_fit_cover_timestamp(int *frames, const tp_fix *fix, tp_rational fps);
+
 /* "sidecar", "profile", "frame"; NULL for TP_COVER_NONE. */
 const char *tp_cover_source_name(tp_cover_source s);
 

@@ -439,6 +439,17 @@ static bool plan_filter(tp_fit_plan *out, const tp_media_info *media, const tp_f
     return ok;
 }
 
+long long tp_fit_cover_timestamp(int *frames, const tp_fix *fix, tp_rational fps)
+{
+    double rate = rational_value(fps);
+    int n = rate > 0 ? (int)lround(fix->cover_duration_ms * rate / 1000.0) : 1;
+    if (n < 1)
+        n = 1;
+    *frames = n;
+    /* The middle of the cover's span: whichever way TikTok rounds, it lands on the image. */
+    return rate > 0 ? llround(n / rate * 1000.0 / 2.0) : 0;
+}
+
 const char *tp_cover_source_name(tp_cover_source s)
 {
     switch (s) {
@@ -496,13 +507,9 @@ int tp_fit_plan_make(tp_fit_plan *out, const tp_media_info *media, const tp_chec
     out->out_height = fix->height;
     out->out_fps = plan_fps(media, r);
     if (cover) {
-        double fps = rational_value(out->out_fps);
-        int frames = (int)lround(fix->cover_duration_ms * fps / 1000.0);
         out->cover_source = cover->source;
-        out->cover_frames = frames < 1 ? 1 : frames;
+        out->cover_timestamp_ms = tp_fit_cover_timestamp(&out->cover_frames, fix, out->out_fps);
         out->cover_duration = (double)out->cover_frames * out->out_fps.den / out->out_fps.num;
-        /* The middle of the cover's span: whichever way TikTok rounds, it lands on the image. */
-        out->cover_timestamp_ms = llround(out->cover_duration * 1000.0 / 2.0);
         /* The cover's frames lengthen the output: a source just under the limit goes over. */
         if (!too_long && r->duration_max > 0 &&
             dur + out->cover_duration > r->duration_max + 1e-6) {
