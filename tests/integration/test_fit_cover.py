@@ -123,6 +123,9 @@ def test_cover_sidecar_first_frames():
     assert cov["frames"] == 3 and abs(cov["duration"] - 0.1) < 1e-9, cov
     assert cov["timestamp_ms"] == 50, cov
     assert "cover" in f["plan"]["reason"] and "pass" in f["plan"]["reason"], f["plan"]
+    r = tokprep("check", "--json", *sets(), clip, check=0)
+    cv = json.loads(r.stdout)["files"][0]["media"]["cover"]
+    assert cv["source"] == "sidecar" and (cv["width"], cv["height"]) == (90, 160), cv
     r = tokprep("fit", "--dry-run", *sets(), clip, check=0)
     assert "cover: sidecar image" in r.stdout and "video_cover_timestamp_ms 50" in r.stdout, \
         r.stdout
