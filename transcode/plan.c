@@ -513,12 +513,13 @@ int tp_fit_plan_make(tp_fit_plan *out, const tp_media_info *media, const tp_chec
         /* The cover's frames lengthen the output: a source just under the limit goes over. */
         if (!too_long && r->duration_max > 0 &&
             dur + out->cover_duration > r->duration_max + 1e-6) {
-            if (fix->too_long == TP_TOO_LONG_REJECT)
-                return plan_reject(out,
-                                   "duration %.2f s + the cover's %.3f s > %.0f s and "
-                                   "fix.too_long is reject (set fix.too_long=split or trim)",
-                                   dur, out->cover_duration, r->duration_max),
-                       0;
+            if (fix->too_long == TP_TOO_LONG_REJECT) {
+                plan_reject(out,
+                            "duration %.2f s + the cover's %.3f s > %.0f s and fix.too_long is "
+                            "reject (set fix.too_long=split or trim)",
+                            dur, out->cover_duration, r->duration_max);
+                return 0;
+            }
             too_long = true;
         }
         char *f = out->cover_filter;
