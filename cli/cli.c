@@ -2,6 +2,7 @@
 #include "cli.h"
 
 #include <getopt.h>
+#include <math.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -224,6 +225,19 @@ int tp_cli_sets_add(tp_cli_sets *s, const char *v)
     items[s->n++] = v;
     s->items = items;
     return 0;
+}
+
+int tp_cli_cover_at(tp_cli_sets *s, char *buf, size_t size, const char *arg)
+{
+    char *end = NULL;
+    double sec = arg && *arg ? strtod(arg, &end) : -1.0;
+    if (!end || *end || !(sec >= 0.0) || sec > 86400.0 * 7)
+        return -1;
+    int n = snprintf(buf, size, "upload.tiktok.video_cover_timestamp_ms=%lld",
+                     (long long)llround(sec * 1000.0));
+    if (n < 0 || (size_t)n >= size)
+        return -1;
+    return tp_cli_sets_add(s, buf);
 }
 
 void tp_cli_sets_free(tp_cli_sets *s)

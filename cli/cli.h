@@ -86,6 +86,10 @@ typedef struct {
 } tp_cli_sets;
 int tp_cli_sets_add(tp_cli_sets *s, const char *v);
 void tp_cli_sets_free(tp_cli_sets *s);
+/* --cover-at SECONDS (upload, run, fit): a --set of upload.tiktok.video_cover_timestamp_ms,
+ * written into buf (which must outlive s; 96 bytes do). 0, or -1 for a value that is not a
+ * number of seconds >= 0. */
+int tp_cli_cover_at(tp_cli_sets *s, char *buf, size_t size, const char *arg);
 
 /* Open the profile (default "tiktok"); on failure prints "tokprep: MESSAGE" and returns
  * TP_EXIT_ERROR, else 0. */

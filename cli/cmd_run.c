@@ -7,7 +7,7 @@
 #include "cli.h"
 #include "display.h"
 
-enum { OPT_STATE = TP_OPT_USER, OPT_WATCH, OPT_FORCE, OPT_FOLLOW };
+enum { OPT_STATE = TP_OPT_USER, OPT_WATCH, OPT_FORCE, OPT_FOLLOW, OPT_COVER_AT };
 
 static const tp_cli_option options[] = {
     {"profile", 'p', "NAME|PATH", "profile to use (default: tiktok)", TP_OPT_PROFILE},
@@ -19,6 +19,9 @@ static const tp_cli_option options[] = {
     {"force", 0, NULL, "process content the ledger says is done (may deliver it again)", OPT_FORCE},
     {"follow-symlinks", 0, NULL,
      "follow symbolic links found in folders (never to outside the folder)", OPT_FOLLOW},
+    {"cover-at", 0, "SECONDS",
+     "the frame TikTok shows as the cover (sets upload.tiktok.video_cover_timestamp_ms)",
+     OPT_COVER_AT},
     {NULL, 0, NULL, NULL, 0},
 };
 
@@ -34,6 +37,7 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
     tp_pipeline_options opts = TP_PIPELINE_OPTIONS_INIT;
     bool json = false;
     int rc = TP_EXIT_OK, c;
+    char cover_set[96];
     if (tp_cli_parser_init(&parser, cmd) < 0)
         return TP_EXIT_ERROR;
     while ((c = tp_cli_next(&parser, cmd, argc, argv)) != -1) {
@@ -48,6 +52,12 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
         case TP_OPT_JSON: json = true; break;
         case OPT_FORCE: opts.force = 1; break;
         case OPT_FOLLOW: opts.follow_symlinks = 1; break;
+        case OPT_COVER_AT:
+            if (tp_cli_cover_at(&sets, cover_set, sizeof(cover_set), optarg) < 0) {
+                rc = tp_cli_usage_error(cmd, "--cover-at wants seconds >= 0 (have %s)", optarg);
+                goto out;
+            }
+            break;
         default: break;
         }
     }

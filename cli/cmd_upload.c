@@ -7,7 +7,7 @@
 
 #include "cli.h"
 
-enum { OPT_CAPTION = TP_OPT_USER, OPT_NO_WAIT, OPT_RESUME };
+enum { OPT_CAPTION = TP_OPT_USER, OPT_NO_WAIT, OPT_RESUME, OPT_COVER_AT };
 
 static const tp_cli_option options[] = {
     {"profile", 'p', "NAME|PATH", "profile to use (default tiktok; tiktok-draft for drafts)",
@@ -17,6 +17,9 @@ static const tp_cli_option options[] = {
     {"caption", 0, "TEXT", "caption for every file (default: <stem>.txt or the profile's)",
      OPT_CAPTION},
     {"no-wait", 0, NULL, "do not poll status/fetch after the upload", OPT_NO_WAIT},
+    {"cover-at", 0, "SECONDS",
+     "the frame TikTok shows as the cover (sets upload.tiktok.video_cover_timestamp_ms)",
+     OPT_COVER_AT},
     {"resume", 0, "FILE",
      "keep resume state in FILE (one input file): an interrupted upload "
      "continues where it stopped when run again",
@@ -123,6 +126,7 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
     const char *profile = NULL, *caption = NULL, *resume_file = NULL;
     bool json = false, wait = true;
     int rc = TP_EXIT_OK, c;
+    char cover_set[96];
     if (tp_cli_parser_init(&parser, cmd) < 0)
         return TP_EXIT_ERROR;
     while ((c = tp_cli_next(&parser, cmd, argc, argv)) != -1) {
@@ -135,6 +139,12 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
         case OPT_CAPTION: caption = optarg; break;
         case OPT_NO_WAIT: wait = false; break;
         case OPT_RESUME: resume_file = optarg; break;
+        case OPT_COVER_AT:
+            if (tp_cli_cover_at(&sets, cover_set, sizeof(cover_set), optarg) < 0) {
+                rc = tp_cli_usage_error(cmd, "--cover-at wants seconds >= 0 (have %s)", optarg);
+                goto out;
+            }
+            break;
         default: break;
         }
     }

@@ -393,6 +393,14 @@ typedef struct tp_fit_plan_info {
     double hold_until; /* > 0: the last frame is held until here (fix.too_short) */
     size_t n_parts;    /* > 1: split into parts */
     const tp_fit_plan_part *parts;
+    /* The cover (README "Covers"): NULL = none (TikTok's default); "sidecar" or "profile": the
+     * image cover_image fills the first cover_frames frames (cover_duration seconds); "frame":
+     * a frame of the video (upload.tiktok.video_cover_timestamp_ms, --cover-at). */
+    const char *cover_source;
+    const char *cover_image;
+    int cover_frames;
+    double cover_duration;
+    long long cover_timestamp_ms; /* what the post sends as video_cover_timestamp_ms */
 } tp_fit_plan_info;
 
 /* One file of tp_fit_files(). Pointers are owned by the call, valid during the callback. */
@@ -531,11 +539,15 @@ typedef struct tp_tiktok_post_options {
     tp_tiktok_progress_cb progress;
     void *payload;
     const tp_cancel *cancel;   /* requested: abort (checked in curl's progress callback) */
+    /* >= 0: post_info.video_cover_timestamp_ms (the fit placed a cover image there); -1: the
+     * profile's upload.tiktok.video_cover_timestamp_ms */
+    long long cover_timestamp_ms;
 } tp_tiktok_post_options;
 
 #define TP_TIKTOK_POST_OPTIONS_VERSION 1
 #define TP_TIKTOK_POST_OPTIONS_INIT                                                                \
-    {.version = TP_TIKTOK_POST_OPTIONS_VERSION, .duration = -1.0, .wait_status = 1}
+    {.version = TP_TIKTOK_POST_OPTIONS_VERSION, .duration = -1.0, .wait_status = 1,              \
+     .cover_timestamp_ms = -1}
 
 /* Defaults of `version` into *opts: 0, or TP_EINVAL (NULL, unknown version). Thread-safe. */
 TP_EXTERN int tp_tiktok_post_options_init(tp_tiktok_post_options *opts, unsigned version);

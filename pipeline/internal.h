@@ -42,6 +42,9 @@ typedef struct tp_job {
     char fingerprint[65];
     int64_t size;
     bool have_media;
+    bool cover_found; /* media.cover was looked for in this run (the ledger does not keep it) */
+    bool cover_set;   /* the fit placed a cover image: cover_ms is video_cover_timestamp_ms */
+    long long cover_ms;
     tp_media_info media;
     tp_check_result check;
     tp_job_outputs outputs; /* fit (paths, media), chunk (size, plan, SHA-256s), sink */

@@ -604,6 +604,13 @@ static void after_probe(run_state *rs, tp_job *job)
         finish_failed(rs, job, "probe");
         return;
     case TP_VERDICT_PASS: {
+        /* A cover image becomes the first frames: only a fit adds them (README "Covers"). */
+        if (job->media.video.present && (job->media.cover.source == TP_COVER_SIDECAR ||
+                                         job->media.cover.source == TP_COVER_PROFILE)) {
+            job->fit_action = tp_action_name(TP_ACTION_TRANSCODE);
+            advance(rs, job, TP_STAGE_FIT);
+            return;
+        }
         /* Passes as is: the source is the output; no fit, no copy in the work folder. */
         const char *src = job->path;
         if (tp_job_outputs_set(&job->outputs, &src, &job->media, 1) < 0) {

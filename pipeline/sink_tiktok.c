@@ -8,7 +8,9 @@
 #include <unistd.h>
 
 #include "pipeline/internal.h"
+#include "probe/cover.h"
 #include "probe/probe.h"
+#include "transcode/fit.h"
 #include "util/tp_util.h"
 
 void tp_pipeline_set_tt_limits(struct tp_pipeline *pl, struct tp_tt_limits *limits)
@@ -57,6 +59,28 @@ static double output_duration(struct tp_pipeline *pl, const tp_job_output *out, 
 static void session_free(void *ctx)
 {
     tp_tiktok_free(ctx);
+}
+
+/* video_cover_timestamp_ms for the first part: where the fit placed the cover image, or -1
+ * (the profile's). A job resumed after its fit (the ledger keeps no cover) looks again. */
+static long long cover_ms_for(struct tp_pipeline *pl, tp_job *job)
+{
+    if (job->cover_set)
+        return job->cover_ms;
+    if (job->cover_found || job->outputs.n < 1)
+        return -1;
+    tp_cover_info ci;
+    tp_error e = TP_ERROR_INIT;
+    int rc = tp_cover_find(&ci, job->path, pl->profile, &e);
+    tp_error_clear(&e);
+    job->cover_found = true;
+    if (rc < 0 || ci.source == TP_COVER_NONE)
+        return -1;
+    int frames;
+    job->cover_set = true;
+    job->cover_ms =
+        tp_fit_cover_timestamp(&frames, &pl->profile->fix, job->outputs.v[0].media.video.fps);
+    return job->cover_ms;
 }
 
 static int tiktok_deliver(struct tp_pipeline *pl, tp_job *job)
@@ -114,6 +138,7 @@ static int tiktok_deliver(struct tp_pipeline *pl, tp_job *job)
             part_caption = tp_asprintf("%s (%d/%d)", caption, i + 1, n);
         tp_tiktok_post_options po = TP_TIKTOK_POST_OPTIONS_INIT;
         po.caption = part_caption ? part_caption : caption;
+        po.cover_timestamp_ms = i == 0 ? cover_ms_for(pl, job) : -1; /* the cover opens part 1 */
         po.resume = &resume;
         po.progress = on_progress;
         po.payload = &ctx;

@@ -86,6 +86,9 @@ static const schema_row schema[] = {
     {"fix.audio.bitrate", T_SIZE, F(fix.audio.bitrate), 0, 8000, 1e6, NULL, false},
     {"fix.audio.sample_rate", T_INT, F(fix.audio.sample_rate), 0, 8000, 192000, NULL, false},
     {"fix.audio.channels", T_INT, F(fix.audio.channels), 0, 1, 8, NULL, false},
+    {"fix.cover", T_MAP, 0, 0, 0, 0, NULL, false},
+    {"fix.cover.image", T_PSTR, F(fix.cover_image), 0, 0, 0, NULL, false},
+    {"fix.cover.duration_ms", T_INT, F(fix.cover_duration_ms), 0, 1, 10000, NULL, false},
     {"chunk", T_MAP, 0, 0, 0, 0, NULL, false},
     {"chunk.size", T_SIZE, F(chunk.size), 0, 1, BIG, NULL, false},
     {"chunk.min", T_SIZE, F(chunk.min), 0, 1, BIG, NULL, false},
@@ -866,6 +869,7 @@ void tp_profile_free(tp_profile *p)
     free(p->name);
     free(p->source);
     free(p->upload.directory_path);
+    free(p->fix.cover_image);
     tp_tiktok_conf *t = &p->upload.tiktok;
     free(t->api_base);
     free(t->auth_base);

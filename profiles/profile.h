@@ -63,6 +63,8 @@ typedef struct {
     bool autocrop; /* fill from the picture inside burned-in black bars (probe samples frames) */
     tp_fix_video video;
     tp_fix_audio audio;
+    char *cover_image;     /* fix.cover.image: "" = none (a <stem>.cover.* sidecar still counts) */
+    int cover_duration_ms; /* fix.cover.duration_ms: how long the cover image is shown */
 } tp_fix;
 
 typedef struct {

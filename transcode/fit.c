@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "probe/avio_fd.h"
+#include "probe/cover.h"
 #include "probe/probe.h"
 #include "probe/rules.h"
 #include "transcode/fit.h"
@@ -87,6 +88,8 @@ typedef struct {
     bool vdone, adone; /* the graph's output ended (trim): no need to read further */
     span_acc read;     /* what was read from the source, for the coverage check */
     bool pass_copied; /* run_pass copied the source (not ours alone) instead of linking it */
+    AVFrame *cover;   /* the cover image, filled into the output size (plan->cover_frames) */
+    int64_t cover_a;  /* the cover's span in the audio stream's time base: the sound's delay */
 } fit_ctx;
 
 static int interrupt_cb(void *opaque)
@@ -786,7 +789,8 @@ static int setup_audio(fit_ctx *c, tp_error *err)
                  e->sample_rate, av_get_sample_fmt_name(e->sample_fmt), e->sample_rate, out_layout);
     /* Extend pads (apad never cuts a longer input); only a trim cuts. */
     if (pl->hold_until > 0)
-        n += snprintf(desc + n, sizeof(desc) - (size_t)n, ",apad=whole_dur=%.6f", pl->hold_until);
+        n += snprintf(desc + n, sizeof(desc) - (size_t)n, ",apad=whole_dur=%.6f",
+                      pl->hold_until + pl->cover_duration);
     else if (pl->trim_end > 0)
         /* In samples, rounded down: never past the video's last frame, nor the limit. */
         n += snprintf(desc + n, sizeof(desc) - (size_t)n, ",atrim=end_sample=%lld",
@@ -826,7 +830,9 @@ static int setup_outputs(fit_ctx *c, tp_error *err)
         }
         if ((rc = write_header(o, c->src, c->opts ? c->opts->cancel : NULL, err)) < 0)
             return rc;
-        c->split_frame[k] = llround(c->plan->parts[k].start * fps);
+        /* The cover's frames open the first part; later parts start that much later. */
+        c->split_frame[k] = llround(c->plan->parts[k].start * fps) +
+                            (k > 0 ? c->plan->cover_frames : 0);
     }
     return 0;
 }
@@ -920,7 +926,7 @@ static int drain_video(fit_ctx *c, bool flush, tp_error *err)
         }
         /* The fps filter's time base is 1/fps, so pts is the output frame index. */
         AVRational tb = av_buffersink_get_time_base(c->vsink);
-        c->filt->pts = av_rescale_q(c->filt->pts, tb, c->venc->time_base);
+        c->filt->pts = av_rescale_q(c->filt->pts, tb, c->venc->time_base) + c->plan->cover_frames;
         c->filt->pict_type = AV_PICTURE_TYPE_NONE;
         while (c->next_split < c->n_out && c->filt->pts >= c->split_frame[c->next_split]) {
             c->filt->pict_type = AV_PICTURE_TYPE_I;
@@ -1043,7 +1049,9 @@ static int decode_push(fit_ctx *c, bool video, const AVPacket *pkt, tp_error *er
         }
         if (video && fdur > 0)
             c->next_v = pts + fdur;
-        c->frame->pts = pts - origin;
+        /* The sound starts after the cover (aresample's first_pts=0 fills it with silence),
+         * so it stays in sync with the pictures the cover's frames pushed back. */
+        c->frame->pts = pts - origin + (video ? 0 : c->cover_a);
         if (!video && fdur <= 0)
             fdur = av_rescale_q(c->frame->nb_samples, (AVRational){1, c->frame->sample_rate},
                                 dec->pkt_timebase);
@@ -1080,6 +1088,81 @@ static int decode_push(fit_ctx *c, bool video, const AVPacket *pkt, tp_error *er
     return video ? drain_video(c, true, err) : drain_audio(c, true, err);
 }
 
+/* The cover image through its own small graph (plan->cover_filter: the video's fill at the
+ * output size) into c->cover, once; its copies are the first frames encoded. */
+static int setup_cover(fit_ctx *c, tp_error *err)
+{
+    AVFrame *img = NULL;
+    AVFilterGraph *g = NULL;
+    AVFilterContext *src = NULL, *sink = NULL;
+    int rc = tp_cover_load(&img, &c->media->cover, c->profile, err);
+    if (rc < 0)
+        return rc;
+    if (!(g = avfilter_graph_alloc()) || !(c->cover = av_frame_alloc())) {
+        rc = tp_error_set(err, TP_ENOMEM, 0, "out of memory");
+        goto out;
+    }
+    AVRational sar = img->sample_aspect_ratio.num > 0 ? img->sample_aspect_ratio
+                                                      : (AVRational){1, 1};
+    char args[256];
+    snprintf(args, sizeof(args), "video_size=%dx%d:pix_fmt=%d:time_base=1/1:pixel_aspect=%d/%d",
+             img->width, img->height, img->format, sar.num, sar.den);
+    int ret = avfilter_graph_create_filter(&src, avfilter_get_by_name("buffer"), "in", args, NULL,
+                                           g);
+    if (ret >= 0)
+        ret = avfilter_graph_create_filter(&sink, avfilter_get_by_name("buffersink"), "out", NULL,
+                                           NULL, g);
+    if (ret < 0) {
+        rc = av_fail(err, ret, c->media->cover.path, "cover filter set-up");
+        goto out;
+    }
+    enum AVPixelFormat fmts[] = {AV_PIX_FMT_YUV420P, AV_PIX_FMT_NONE};
+    av_opt_set_int_list(sink, "pix_fmts", fmts, AV_PIX_FMT_NONE, AV_OPT_SEARCH_CHILDREN);
+    if ((rc = build_graph(g, src, sink, c->plan->cover_filter, c->media->cover.path, err)) < 0)
+        goto out;
+    img->pts = 0;
+    if ((ret = av_buffersrc_add_frame(src, img)) < 0 ||
+        (ret = av_buffersrc_close(src, 1, AV_BUFFERSRC_FLAG_PUSH)) < 0 ||
+        (ret = av_buffersink_get_frame(sink, c->cover)) < 0) {
+        rc = av_fail(err, ret, c->media->cover.path, "cover filter");
+        goto out;
+    }
+    if (c->cover->width != c->plan->out_width || c->cover->height != c->plan->out_height) {
+        rc = tp_error_set(err, TP_EINTERNAL, 0, "%s: the cover came out %dx%d, not %dx%d",
+                          c->media->cover.path, c->cover->width, c->cover->height,
+                          c->plan->out_width, c->plan->out_height);
+        goto out;
+    }
+out:
+    if (rc < 0)
+        av_frame_free(&c->cover);
+    avfilter_graph_free(&g);
+    av_frame_free(&img);
+    return rc;
+}
+
+/* The cover's frames, output frames 0 .. cover_frames-1, before anything of the source. */
+static int encode_cover(fit_ctx *c, tp_error *err)
+{
+    for (int i = 0; i < c->plan->cover_frames; i++) {
+        AVFrame *f = av_frame_clone(c->cover);
+        if (!f)
+            return tp_error_set(err, TP_ENOMEM, 0, "out of memory");
+        f->pts = i;
+        f->pict_type = i == 0 ? AV_PICTURE_TYPE_I : AV_PICTURE_TYPE_NONE;
+        int ret = avcodec_send_frame(c->venc, f);
+        av_frame_free(&f);
+        if (ret < 0)
+            return av_fail(err, ret, c->src, "video encode");
+        int rc = write_packets(c, c->venc, true, err);
+        if (rc < 0)
+            return rc;
+    }
+    c->frames_out = c->plan->cover_frames;
+    c->next_split = c->next_split < 1 ? 1 : c->next_split; /* part 1 starts with the cover */
+    return 0;
+}
+
 static int run_transcode(fit_ctx *c, const char *outdir, tp_error *err)
 {
     int rc = open_input(c, err);
@@ -1093,6 +1176,14 @@ static int run_transcode(fit_ctx *c, const char *outdir, tp_error *err)
         return rc;
     if ((rc = setup_outputs(c, err)) < 0)
         return rc;
+    if (c->plan->cover_frames > 0) {
+        if ((rc = setup_cover(c, err)) < 0 || (rc = encode_cover(c, err)) < 0)
+            return rc;
+        if (c->aidx >= 0)
+            c->cover_a = av_rescale_q(c->plan->cover_frames,
+                                      av_make_q(c->plan->out_fps.den, c->plan->out_fps.num),
+                                      c->in->streams[c->aidx]->time_base);
+    }
 
     /* One clock for both streams: the earliest start is 0, so an offset between audio and video
      * (a late audio start, an edit list) survives as an offset. */
@@ -1188,6 +1279,8 @@ static void ctx_reset(fit_ctx *c, bool remove_tmp)
     avcodec_free_context(&c->aenc);
     avformat_close_input(&c->in);
     tp_avio_fd_free(&c->in_pb);
+    av_frame_free(&c->cover);
+    c->cover_a = 0;
     c->next_split = 0;
     c->frames_out = 0;
     c->pushed_v = c->pushed_seen = c->held = 0;

@@ -34,7 +34,24 @@ typedef struct {
                             * a source longer than the probe said is never cut to it */
     int n_parts;
     tp_fit_part parts[TP_MAX_PARTS];
+    /* The cover (README "Covers"). SIDECAR/PROFILE: media->cover's image fills the first
+     * cover_frames output frames (cover_duration seconds; the first part of a split), the rest
+     * of the video and its sound follow unchanged, later by that much (parts[], trim_end's
+     * frames and hold_until stay in source time; trim_end and out_duration are output time).
+     * FRAME: the profile's video_cover_timestamp_ms picks a frame. NONE: neither. */
+    tp_cover_source cover_source;
+    int cover_frames;
+    double cover_duration;
+    long long cover_timestamp_ms; /* sent as video_cover_timestamp_ms; 0 with NONE */
+    char cover_filter[1024];      /* the image into the output size, filled like the video */
 } tp_fit_plan;
+
+/* A cover image of fix.cover.duration_ms at the output rate fps: *frames (>= 1) frames, and the
+ * video_cover_timestamp_ms that lands on it (the middle of its span), returned. Pure. */
+long long tp_fit_cover_timestamp(int *frames, const tp_fix *fix, tp_rational fps);
+
+/* "sidecar", "profile", "frame"; NULL for TP_COVER_NONE. */
+const char *tp_cover_source_name(tp_cover_source s);
 
 /* Plan from media info and profile. Pure and thread-safe. */
 int tp_fit_plan_make(tp_fit_plan *out, const tp_media_info *media, const tp_check_result *check,

@@ -729,9 +729,9 @@ static int preflight(tp_tiktok *tt, const char *path, double duration, tp_tiktok
     return 0;
 }
 
-static int do_init(tp_tiktok *tt, const char *caption, const tp_chunk_plan *plan,
-                   tp_tiktok_resume *rs, tp_tiktok_result *res, const tp_cancel *cancel,
-                   tp_error *err)
+static int do_init(tp_tiktok *tt, const char *caption, long long cover_ms,
+                   const tp_chunk_plan *plan, tp_tiktok_resume *rs, tp_tiktok_result *res,
+                   const tp_cancel *cancel, tp_error *err)
 {
     const tp_tiktok_conf *c = &tt->p->upload.tiktok;
     bool draft = c->mode == TP_POST_DRAFT;
@@ -748,7 +748,8 @@ static int do_init(tp_tiktok *tt, const char *caption, const tp_chunk_plan *plan
             !cJSON_AddBoolToObject(pi, "disable_duet", c->disable_duet) ||
             !cJSON_AddBoolToObject(pi, "disable_stitch", c->disable_stitch) ||
             !cJSON_AddNumberToObject(pi, "video_cover_timestamp_ms",
-                                     (double)c->video_cover_timestamp_ms) ||
+                                     (double)(cover_ms >= 0 ? cover_ms
+                                                            : c->video_cover_timestamp_ms)) ||
             !cJSON_AddBoolToObject(pi, "brand_content_toggle", c->brand_content_toggle) ||
             !cJSON_AddBoolToObject(pi, "brand_organic_toggle", c->brand_organic_toggle) ||
             !cJSON_AddBoolToObject(pi, "is_aigc", c->is_aigc)) {
@@ -866,7 +867,7 @@ static int refresh_url(upload_state *u, int *i, tp_error *err)
                             "up (retry later)",
                             u->path);
     tp_log(TP_LOG_WARN, "%s: upload URL expired; starting a new upload (init)", u->path);
-    int rc = do_init(u->tt, u->caption, u->plan, rs, u->res, u->o->cancel, err);
+    int rc = do_init(u->tt, u->caption, u->o->cover_timestamp_ms, u->plan, rs, u->res, u->o->cancel, err);
     if (rc < 0)
         return rc;
     emit(u->o, TP_TIKTOK_EV_INIT, 0, u->plan->count, 0, u->plan->total, rs, NULL);
@@ -1244,6 +1245,14 @@ int tp_tiktok_post_plan(tp_tiktok_result *out, tp_tiktok *tt, int fd, const char
     if ((rc = source_info(fd, path, &size, &ctype, err)) < 0)
         goto out;
     out->bytes = size;
+    long long cover_ms = o->cover_timestamp_ms >= 0 ? o->cover_timestamp_ms
+                                                    : c->video_cover_timestamp_ms;
+    if (c->mode == TP_POST_DIRECT && cover_ms > 0 && o->duration > 0 &&
+        (double)cover_ms >= o->duration * 1000.0)
+        tp_log(TP_LOG_WARN,
+               "%s: cover_outside: video_cover_timestamp_ms %lld is not inside the video "
+               "(%.3f s)",
+               path, cover_ms, o->duration);
     if (size != plan.total || plan.count <= 0 || !plan.chunks) {
         rc = tp_error_set(err, TP_EIO, 0,
                           "%s: changed since it was checked (%lld bytes, %lld checked); not "
@@ -1291,7 +1300,7 @@ int tp_tiktok_post_plan(tp_tiktok_result *out, tp_tiktok *tt, int fd, const char
         tp_log(TP_LOG_INFO, "%s: init %s: %lld bytes in %d chunk(s) of %lld", path,
                c->mode == TP_POST_DRAFT ? "draft" : "direct post", (long long)plan.total,
                plan.count, (long long)plan.chunk_size);
-        if ((rc = do_init(tt, caption, &plan, rs, out, o->cancel, err)) < 0) {
+        if ((rc = do_init(tt, caption, o->cover_timestamp_ms, &plan, rs, out, o->cancel, err)) < 0) {
             tp_error_prefix(err, "%s", path);
             /* An init whose answer was lost may have made a post: its slot stays counted. */
             if (tt->may_have_posted)

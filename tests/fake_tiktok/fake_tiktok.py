@@ -562,6 +562,12 @@ class Handler(BaseHTTPRequestHandler):
                                       "privacy_level is not offered")
             if len(pi.get("title", "").encode("utf-16-le")) // 2 > 2200:
                 return self.api_error(ep, 400, "invalid_params", "title too long")
+            # The contract: an int32 of milliseconds, at least 0 (the frame TikTok shows as the
+            # cover). Its duration check runs after the upload, where this server has no decoder.
+            ct = pi.get("video_cover_timestamp_ms", 0)
+            if isinstance(ct, bool) or not isinstance(ct, int) or not 0 <= ct <= 2**31 - 1:
+                return self.api_error(ep, 400, "invalid_params",
+                                      "video_cover_timestamp_ms must be an int32 >= 0")
         elif pi is not None:
             return self.api_error(ep, 400, "invalid_params", "inbox init takes no post_info")
         why = self.check_plan(body["source_info"])
