@@ -544,12 +544,25 @@ typedef struct {
     double retry_at;      /* epoch seconds when a TP_ERATE failure can be retried, else 0 */
     char *api_code;       /* TikTok's error.code of the failing call, NULL when none */
     char *log_id;
+    /* status FAILED: the rule that should have caught fail_reason (tp_tiktok_fail_rule());
+     * a static string, not freed; NULL otherwise */
+    const char *rule;
 } tp_tiktok_result;
 
 #define TP_TIKTOK_RESULT_INIT {.publish_id = NULL}
 
 /* Free the strings and reset res to TP_TIKTOK_RESULT_INIT; accepts NULL. */
 TP_EXTERN void tp_tiktok_result_clear(tp_tiktok_result *res);
+
+/* The rule a post's fail_reason maps to: the violation code `check` uses for the property
+ * TikTok refused (file_format_check_failed → "container", duration_check_failed →
+ * "duration_too_long", frame_rate_check_failed → "fps", picture_size_check_failed →
+ * "too_large_dims"), a tiktok_* code for reasons that name no file property (internal,
+ * auth_removed, spam_risk_*, publish_cancelled, video_pull_failed), "tiktok_failed" for NULL or
+ * an unknown reason. A static string, never NULL. Thread-safe. */
+TP_EXTERN const char *tp_tiktok_fail_rule(const char *fail_reason);
+/* 1 when a strict re-fit can cure fail_reason (the four file checks), else 0. Thread-safe. */
+TP_EXTERN int tp_tiktok_fail_refittable(const char *fail_reason);
 
 /* Post one file: creator_info checks (direct mode), init, chunked PUTs with retries, status
  * polling. Returns 0 when TikTok accepted it (check out->still_processing), TP_EREJECT when
