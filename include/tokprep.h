@@ -799,6 +799,10 @@ typedef struct tp_ledger_item {
     const char *reason;      /* why ("" when none) */
     size_t attempts;
     const char *fingerprint; /* content fingerprint (SHA-256 hex) */
+    /* tiktok sink: every post of the file as a JSON array, the ones TikTok ended FAILED
+     * included ({"publish_id", "status": "FAILED", "failed": true, "part", "fail_reason",
+     * "rule", "refit"}); "" when none */
+    const char *posts;
 } tp_ledger_item;
 
 /* Read the ledger at state_path. Read-only: works while a run holds the ledger. The caller
@@ -825,9 +829,15 @@ TP_EXTERN const tp_ledger_item *tp_ledger_status_failed(const tp_ledger_status *
 TP_EXTERN size_t tp_ledger_status_rejected_count(const tp_ledger_status *status);
 TP_EXTERN const tp_ledger_item *tp_ledger_status_rejected(const tp_ledger_status *status,
                                                           size_t i);
+/* Files with a post TikTok ended FAILED (whatever their status now: a strict re-fit may have
+ * been posted since): item i (< count), or NULL; item->posts lists every attempt. */
+TP_EXTERN size_t tp_ledger_status_refused_count(const tp_ledger_status *status);
+TP_EXTERN const tp_ledger_item *tp_ledger_status_refused(const tp_ledger_status *status,
+                                                         size_t i);
 /* The status as the JSON document of `tokprep status --json`: {"state", "total",
  * "by_status": {status: n}, "pending_by_stage": {stage: n}, "failed": [{"path", "stage",
- * "error", "reason", "attempts", "fingerprint"}], "rejected": [...]}. malloc'd, the caller
+ * "error", "reason", "attempts", "fingerprint", "posts" (when any)}], "rejected": [...],
+ * "refused": [... with "status" and "posts": the files TikTok ended a post FAILED for]}. malloc'd, the caller
  * frees it with free(); NULL when out of memory. Thread-safe. */
 TP_EXTERN char *tp_ledger_status_to_json(const tp_ledger_status *status);
 
