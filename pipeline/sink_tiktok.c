@@ -106,8 +106,10 @@ static int refit_and_post(struct tp_pipeline *pl, tp_job *job, tp_tiktok *tt, in
     char *outdir = tp_asprintf("%s/%lld.refit", pl->outdir, (long long)job->row.id);
     if (!outdir)
         return tp_error_set(&job->err, TP_ENOMEM, 0, "out of memory");
-    tp_log(TP_LOG_WARN, "%s: TikTok refused it; re-fitting once with the strict settings "
-                        "(upload.tiktok.on_failed: refit)", job->path);
+    tp_log(TP_LOG_WARN,
+           "%s: TikTok refused it; re-fitting once with the strict settings "
+           "(upload.tiktok.on_failed: refit)",
+           job->path);
     tp_rmtree(outdir);
     int fd = -1;
     if ((rc = tp_mkdirs(outdir, &job->err)) < 0)
@@ -147,8 +149,8 @@ out:
 
 /* Post output `i` as the chunk stage checked it, resuming the ledger's upload of it. 0 with *res
  * filled, or a negative TP_E* in job->err (res->status FAILED when TikTok refused it). */
-static int post_part(struct tp_pipeline *pl, tp_job *job, tp_tiktok *tt, int i,
-                     const char *caption, post_ctx *ctx, tp_tiktok_result *res)
+static int post_part(struct tp_pipeline *pl, tp_job *job, tp_tiktok *tt, int i, const char *caption,
+                     post_ctx *ctx, tp_tiktok_result *res)
 {
     const tp_tiktok_conf *tc = &pl->profile->upload.tiktok;
     const tp_job_output *o = &job->outputs.v[i];
@@ -209,8 +211,7 @@ static int post_part(struct tp_pipeline *pl, tp_job *job, tp_tiktok *tt, int i,
 /* Post output i, and with upload.tiktok.on_failed: refit, its strict re-fit once when TikTok
  * ends the post FAILED for a property of the file. *was_refit: res is the re-fit's post. */
 static int deliver_part(struct tp_pipeline *pl, tp_job *job, tp_tiktok *tt, int i,
-                        const char *caption, post_ctx *ctx, tp_tiktok_result *res,
-                        bool *was_refit)
+                        const char *caption, post_ctx *ctx, tp_tiktok_result *res, bool *was_refit)
 {
     bool refit = pl->profile->upload.tiktok.on_failed == TP_ON_FAILED_REFIT;
     const tp_job_failed_post *refused = tp_job_posts_failed_of(&job->posts, i, true);

@@ -54,8 +54,8 @@ int tp_fit_strict(char ***out_paths, int *n_out, const char *src, int src_fd, co
     *out_paths = NULL;
     *n_out = 0;
     tp_fit_strict_profile(&strict, p);
-    if ((rc = tp_check_fd_for_fit(&media, &check, src_fd, src, &strict,
-                                  opts ? opts->cancel : NULL, err)) < 0)
+    if ((rc = tp_check_fd_for_fit(&media, &check, src_fd, src, &strict, opts ? opts->cancel : NULL,
+                                  err)) < 0)
         return rc;
     /* TikTok refused the file although it passed: re-encode it all the same. */
     if (check.verdict == TP_VERDICT_PASS || check.verdict == TP_VERDICT_FIX) {

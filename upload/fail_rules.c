@@ -8,12 +8,16 @@
  * reasons are what preflight exists to prevent, so each names the rule that should have caught
  * it. A reason that names no file property gets a code of its own and no refit. */
 static const tp_fail_rule table[] = {
-    {"file_format_check_failed", "container", "rules.containers, rules.video_codecs, "
-                                              "rules.audio_codecs", true},
+    {"file_format_check_failed", "container",
+     "rules.containers, rules.video_codecs, "
+     "rules.audio_codecs",
+     true},
     {"duration_check_failed", "duration_too_long", "rules.duration", true},
     {"frame_rate_check_failed", "fps", "rules.fps", true},
-    {"picture_size_check_failed", "too_large_dims", "rules.min_side, rules.max_side, "
-                                                    "rules.aspects", true},
+    {"picture_size_check_failed", "too_large_dims",
+     "rules.min_side, rules.max_side, "
+     "rules.aspects",
+     true},
     {"internal", "tiktok_internal", "", false},
     {"auth_removed", "tiktok_auth_removed", "", false},
     {"spam_risk*", "tiktok_spam_risk", "", false},
