@@ -832,13 +832,12 @@ TP_EXTERN const tp_ledger_item *tp_ledger_status_rejected(const tp_ledger_status
 /* Files with a post TikTok ended FAILED (whatever their status now: a strict re-fit may have
  * been posted since): item i (< count), or NULL; item->posts lists every attempt. */
 TP_EXTERN size_t tp_ledger_status_refused_count(const tp_ledger_status *status);
-TP_EXTERN const tp_ledger_item *tp_ledger_status_refused(const tp_ledger_status *status,
-                                                         size_t i);
+TP_EXTERN const tp_ledger_item *tp_ledger_status_refused(const tp_ledger_status *status, size_t i);
 /* The status as the JSON document of `tokprep status --json`: {"state", "total",
  * "by_status": {status: n}, "pending_by_stage": {stage: n}, "failed": [{"path", "stage",
  * "error", "reason", "attempts", "fingerprint", "posts" (when any)}], "rejected": [...],
- * "refused": [... with "status" and "posts": the files TikTok ended a post FAILED for]}. malloc'd, the caller
- * frees it with free(); NULL when out of memory. Thread-safe. */
+ * "refused": [... with "status" and "posts": the files TikTok ended a post FAILED for]}.
+ * malloc'd, the caller frees it with free(); NULL when out of memory. Thread-safe. */
 TP_EXTERN char *tp_ledger_status_to_json(const tp_ledger_status *status);
 
 /* Re-queue every failed file in the ledger (attempts reset); the next tp_pipeline_run() over
