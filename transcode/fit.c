@@ -727,8 +727,7 @@ static int setup_video(fit_ctx *c, tp_error *err)
     av_dict_set(&o, "x264-params", "8x8dct=1", 0);
     if (c->plan->h264_level > 0) {
         char level[16];
-        snprintf(level, sizeof(level), "%d.%d", c->plan->h264_level / 10,
-                 c->plan->h264_level % 10);
+        snprintf(level, sizeof(level), "%d.%d", c->plan->h264_level / 10, c->plan->h264_level % 10);
         e->level = c->plan->h264_level;
         av_dict_set(&o, "level", level, 0);
     }

@@ -1115,11 +1115,10 @@ static int failed_status(const char *path, tp_tiktok_result *res, tp_error *err)
         tp = TP_EREJECT;
     res->rule = fr->rule;
     /* "rule CODE" names the check rule (README "Violation codes") that should have caught it. */
-    return tp_error_set(err, tp, 0,
-                        "%s: TikTok reports FAILED (%s, rule %s%s%s) for publish_id %s -- %s", path,
-                        res->fail_reason ? res->fail_reason : "no reason given", fr->rule,
-                        fr->keys[0] ? ": " : "", fr->keys,
-                        res->publish_id ? res->publish_id : "?", why);
+    return tp_error_set(
+        err, tp, 0, "%s: TikTok reports FAILED (%s, rule %s%s%s) for publish_id %s -- %s", path,
+        res->fail_reason ? res->fail_reason : "no reason given", fr->rule, fr->keys[0] ? ": " : "",
+        fr->keys, res->publish_id ? res->publish_id : "?", why);
 }
 
 static int poll_status(tp_tiktok *tt, const char *path, tp_tiktok_result *res,
