@@ -73,6 +73,8 @@ static void print_json(const char *path, int rc, const tp_tiktok_result *r, cons
     cJSON_AddBoolToObject(o, "still_processing", r->still_processing);
     if (r->fail_reason)
         cJSON_AddStringToObject(o, "fail_reason", r->fail_reason);
+    if (r->rule)
+        cJSON_AddStringToObject(o, "rule", r->rule);
     if (r->post_id)
         cJSON_AddNumberToObject(o, "post_id", (double)r->post_id);
     cJSON_AddNumberToObject(o, "bytes", (double)r->bytes);

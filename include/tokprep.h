@@ -567,12 +567,25 @@ typedef struct {
     double retry_at;      /* epoch seconds when a TP_ERATE failure can be retried, else 0 */
     char *api_code;       /* TikTok's error.code of the failing call, NULL when none */
     char *log_id;
+    /* status FAILED: the rule that should have caught fail_reason (tp_tiktok_fail_rule());
+     * a static string, not freed; NULL otherwise */
+    const char *rule;
 } tp_tiktok_result;
 
 #define TP_TIKTOK_RESULT_INIT {.publish_id = NULL}
 
 /* Free the strings and reset res to TP_TIKTOK_RESULT_INIT; accepts NULL. */
 TP_EXTERN void tp_tiktok_result_clear(tp_tiktok_result *res);
+
+/* The rule a post's fail_reason maps to: the violation code `check` uses for the property
+ * TikTok refused (file_format_check_failed → "container", duration_check_failed →
+ * "duration_too_long", frame_rate_check_failed → "fps", picture_size_check_failed →
+ * "too_large_dims"), a tiktok_* code for reasons that name no file property (internal,
+ * auth_removed, spam_risk_*, publish_cancelled, video_pull_failed), "tiktok_failed" for NULL or
+ * an unknown reason. A static string, never NULL. Thread-safe. */
+TP_EXTERN const char *tp_tiktok_fail_rule(const char *fail_reason);
+/* 1 when a strict re-fit can cure fail_reason (the four file checks), else 0. Thread-safe. */
+TP_EXTERN int tp_tiktok_fail_refittable(const char *fail_reason);
 
 /* Post one file: creator_info checks (direct mode), init, chunked PUTs with retries, status
  * polling. Returns 0 when TikTok accepted it (check out->still_processing), TP_EREJECT when
@@ -810,6 +823,10 @@ typedef struct tp_ledger_item {
     const char *reason;      /* why ("" when none) */
     size_t attempts;
     const char *fingerprint; /* content fingerprint (SHA-256 hex) */
+    /* tiktok sink: every post of the file as a JSON array, the ones TikTok ended FAILED
+     * included ({"publish_id", "status": "FAILED", "failed": true, "part", "fail_reason",
+     * "rule", "refit"}); "" when none */
+    const char *posts;
 } tp_ledger_item;
 
 /* Read the ledger at state_path. Read-only: works while a run holds the ledger. The caller
@@ -836,10 +853,15 @@ TP_EXTERN const tp_ledger_item *tp_ledger_status_failed(const tp_ledger_status *
 TP_EXTERN size_t tp_ledger_status_rejected_count(const tp_ledger_status *status);
 TP_EXTERN const tp_ledger_item *tp_ledger_status_rejected(const tp_ledger_status *status,
                                                           size_t i);
+/* Files with a post TikTok ended FAILED (whatever their status now: a strict re-fit may have
+ * been posted since): item i (< count), or NULL; item->posts lists every attempt. */
+TP_EXTERN size_t tp_ledger_status_refused_count(const tp_ledger_status *status);
+TP_EXTERN const tp_ledger_item *tp_ledger_status_refused(const tp_ledger_status *status, size_t i);
 /* The status as the JSON document of `tokprep status --json`: {"state", "total",
  * "by_status": {status: n}, "pending_by_stage": {stage: n}, "failed": [{"path", "stage",
- * "error", "reason", "attempts", "fingerprint"}], "rejected": [...]}. malloc'd, the caller
- * frees it with free(); NULL when out of memory. Thread-safe. */
+ * "error", "reason", "attempts", "fingerprint", "posts" (when any)}], "rejected": [...],
+ * "refused": [... with "status" and "posts": the files TikTok ended a post FAILED for]}.
+ * malloc'd, the caller frees it with free(); NULL when out of memory. Thread-safe. */
 TP_EXTERN char *tp_ledger_status_to_json(const tp_ledger_status *status);
 
 /* Re-queue every failed file in the ledger (attempts reset); the next tp_pipeline_run() over

@@ -37,11 +37,23 @@ typedef struct {
     char *status;
     bool still_processing;
     long long post_id; /* 0 = none */
+    bool refit;        /* posted from the strict re-fit (upload.tiktok.on_failed: refit) */
 } tp_job_post;
+
+/* A post TikTok ended FAILED: kept so the ledger shows every attempt and a part is re-fitted
+ * at most once. */
+typedef struct {
+    int part; /* index into the outputs */
+    char *publish_id;
+    char *fail_reason;
+    bool refit; /* the post of the strict re-fit: a failure of it is final */
+} tp_job_failed_post;
 
 typedef struct {
     tp_job_post *v;
     int n;
+    tp_job_failed_post *failed;
+    int n_failed;
 } tp_job_posts;
 
 void tp_job_outputs_clear(tp_job_outputs *o);
@@ -56,6 +68,10 @@ const char **tp_job_output_sha_list(const tp_job_output *out);
 void tp_job_posts_clear(tp_job_posts *p);
 int tp_job_posts_add(tp_job_posts *p, const char *publish_id, const char *status,
                      bool still_processing, long long post_id);
+int tp_job_posts_add_failed(tp_job_posts *p, int part, const char *publish_id,
+                            const char *fail_reason, bool refit);
+/* The failed attempt of part (the refit's when refit), or NULL. */
+const tp_job_failed_post *tp_job_posts_failed_of(const tp_job_posts *p, int part, bool refit);
 
 /* The serializer. *_to_json: malloc'd text (NULL when out of memory; outputs/posts with n == 0
  * give NULL too, as the ledger stores no outputs). *_from_json: 0, or TP_EINVAL when the text

@@ -50,6 +50,7 @@ static const char *const too_long_names[] = {"split", "trim", "reject", NULL};
 static const char *const too_short_names[] = {"reject", "extend", NULL};
 static const char *const sink_names[] = {"tiktok", "directory", "none", NULL};
 static const char *const mode_names[] = {"direct", "draft", NULL};
+static const char *const on_failed_names[] = {"fail", "refit", NULL};
 
 #define F(field) offsetof(struct tp_profile, field)
 #define BIG 9.0e18
@@ -132,6 +133,8 @@ static const schema_row schema[] = {
     {"upload.tiktok.timeout", T_DOUBLE, F(upload.tiktok.timeout), 0, 0.1, 86400, NULL, false},
     {"upload.tiktok.max_retries", T_INT, F(upload.tiktok.max_retries), 0, 0, 100, NULL, false},
     {"upload.tiktok.shared_limits", T_PSTR, F(upload.tiktok.shared_limits), 0, 0, 0, NULL, false},
+    {"upload.tiktok.on_failed", T_ENUM, F(upload.tiktok.on_failed), 0, 0, 0, on_failed_names,
+     false},
     {"pipeline", T_MAP, 0, 0, 0, 0, NULL, false},
     {"pipeline.probe_workers", T_INT, F(pipeline.probe_workers), 0, 0, 256, NULL, false},
     {"pipeline.fit_workers", T_INT, F(pipeline.fit_workers), 0, 0, 256, NULL, false},
@@ -745,7 +748,9 @@ static void emit_yaml(const tp_node *n, int indent, const char *prefix, bool has
 static bool unhashed(const char *path)
 {
     /* queue.*: how `tokprep worker` retries and takes jobs over, not what it makes. */
+    /* on_failed: what happens after a refused post, not what a first post is made of. */
     return !strcmp(path, "upload.tiktok.shared_limits") ||
+           !strcmp(path, "upload.tiktok.on_failed") ||
            !strcmp(path, "upload.tiktok.rate_window") || !strcmp(path, "queue");
 }
 

@@ -25,6 +25,9 @@ typedef enum { TP_TOO_LONG_SPLIT = 0, TP_TOO_LONG_TRIM, TP_TOO_LONG_REJECT } tp_
 typedef enum { TP_TOO_SHORT_REJECT = 0, TP_TOO_SHORT_EXTEND } tp_too_short;
 typedef enum { TP_SINK_TIKTOK = 0, TP_SINK_DIRECTORY, TP_SINK_NONE } tp_sink_kind;
 typedef enum { TP_POST_DIRECT = 0, TP_POST_DRAFT } tp_post_mode;
+/* upload.tiktok.on_failed: a post TikTok ends FAILED is reported (fail) or re-fitted once with
+ * the strict settings and posted again (refit; `run` only). */
+typedef enum { TP_ON_FAILED_FAIL = 0, TP_ON_FAILED_REFIT } tp_on_failed;
 
 typedef struct {
     tp_strlist containers;   /* short names: mp4, mov, webm, ... */
@@ -94,6 +97,7 @@ typedef struct {
     int max_retries;        /* for chunks and polls on transient errors */
     char *shared_limits;    /* "" = rate windows and daily cap in this process; redis://HOST:PORT/NAME
                                = shared with every process using that Redis (upload/tt_limits.h) */
+    tp_on_failed on_failed;
 } tp_tiktok_conf;
 
 typedef struct {

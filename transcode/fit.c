@@ -728,6 +728,12 @@ static int setup_video(fit_ctx *c, tp_error *err)
     /* The High profile is what x264 signals once 8x8 transforms are on; the fastest presets
      * turn them off and would otherwise emit Constrained Baseline. */
     av_dict_set(&o, "x264-params", "8x8dct=1", 0);
+    if (c->plan->h264_level > 0) {
+        char level[16];
+        snprintf(level, sizeof(level), "%d.%d", c->plan->h264_level / 10, c->plan->h264_level % 10);
+        e->level = c->plan->h264_level;
+        av_dict_set(&o, "level", level, 0);
+    }
     ret = avcodec_open2(e, enc, &o);
     av_dict_free(&o);
     if (ret < 0)

@@ -44,6 +44,8 @@ typedef struct {
     double cover_duration;
     long long cover_timestamp_ms; /* sent as video_cover_timestamp_ms; 0 with NONE */
     char cover_filter[1024];      /* the image into the output size, filled like the video */
+    int h264_level;        /* > 0: the H.264 level the encoder signals and keeps to, times ten
+                            * (41 = 4.1: the strict re-fit); 0 = the encoder's choice */
 } tp_fit_plan;
 
 /* A cover image of fix.cover.duration_ms at the output rate fps: *frames (>= 1) frames, and the
@@ -99,5 +101,17 @@ int tp_fit_run(char ***out_paths, int *n_out, const char *src, int src_fd,
                const tp_media_info *media, const tp_fit_plan *plan, const tp_profile *p,
                const char *outdir, const tp_fit_run_options *opts, tp_error *err);
 void tp_fit_paths_free(char **paths, int n);
+
+/* upload.tiktok.on_failed: refit. *dst = src with the strictest safe settings on top: MP4 with
+ * faststart, H.264 High 4.1 (libx264), 30 fps constant, 1080x1920 9:16, 8-bit 4:2:0, AAC-LC
+ * 48 kHz stereo. A shallow copy: dst borrows src's strings and must not outlive it. Pure. */
+void tp_fit_strict_profile(tp_profile *dst, const tp_profile *src);
+
+/* Re-encode src (read from src_fd, not closed) with tp_fit_strict_profile(p) into outdir, even
+ * when it passes the rules as it is: one or more outputs as tp_fit_run() makes them (a file over
+ * rules.duration is split or trimmed as the profile's fix.too_long says). TP_EREJECT when even
+ * the strict settings cannot make it. Thread-safe per call. */
+int tp_fit_strict(char ***out_paths, int *n_out, const char *src, int src_fd, const tp_profile *p,
+                  const char *outdir, const tp_fit_run_options *opts, tp_error *err);
 
 #endif

@@ -17,6 +17,7 @@
 
 #include "upload/auth.h"
 #include "upload/chunk.h"
+#include "upload/fail_rules.h"
 #include "upload/http.h"
 #include "upload/tt_json.h"
 #include "upload/tt_limits.h"
@@ -1093,6 +1094,7 @@ static int fetch_status(tp_tiktok *tt, tp_tiktok_result *out, const char *publis
         return tp_error_set(err, TP_ENOMEM, 0, "out of memory");
     out->post_id = si.n_post_ids > 0 ? si.post_ids[0] : 0;
     out->still_processing = !terminal(si.status);
+    out->rule = !strcmp(si.status, "FAILED") ? tp_tiktok_fail_rule(si.fail_reason) : NULL;
     return 0;
 }
 
@@ -1108,12 +1110,16 @@ int tp_tiktok_fetch_status(tp_tiktok_result *out, tp_tiktok *tt, const char *pub
 static int failed_status(const char *path, tp_tiktok_result *res, tp_error *err)
 {
     int tp = TP_EREJECT;
-    const char *why = tp_tt_explain(res->fail_reason, &tp);
+    const char *why = tp_tt_explain(res->fail_reason ? res->fail_reason : "", &tp);
+    const tp_fail_rule *fr = tp_fail_rule_find(res->fail_reason);
     if (tp == TP_ECONFIG || tp == TP_EHTTP)
         tp = TP_EREJECT;
-    return tp_error_set(err, tp, 0, "%s: TikTok reports FAILED (%s) for publish_id %s -- %s", path,
-                        res->fail_reason ? res->fail_reason : "no reason given",
-                        res->publish_id ? res->publish_id : "?", why);
+    res->rule = fr->rule;
+    /* "rule CODE" names the check rule (README "Violation codes") that should have caught it. */
+    return tp_error_set(
+        err, tp, 0, "%s: TikTok reports FAILED (%s, rule %s%s%s) for publish_id %s -- %s", path,
+        res->fail_reason ? res->fail_reason : "no reason given", fr->rule, fr->keys[0] ? ": " : "",
+        fr->keys, res->publish_id ? res->publish_id : "?", why);
 }
 
 static int poll_status(tp_tiktok *tt, const char *path, tp_tiktok_result *res,

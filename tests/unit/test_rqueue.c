@@ -45,7 +45,8 @@ static char *dump_without_queue(const tp_profile *p)
         if (in_queue && line[0] == ' ')
             continue;
         in_queue = false;
-        if (strstr(line, "shared_limits:") || strstr(line, "rate_window:"))
+        if (strstr(line, "shared_limits:") || strstr(line, "rate_window:") ||
+            strstr(line, "on_failed:"))
             continue;
         strcat(out, line);
         strcat(out, "\n");
