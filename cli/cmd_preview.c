@@ -170,7 +170,7 @@ const tp_cli_command tp_cmd_preview = {
         "(preview.safe_zone in the profile, in pixels at 1080x1920; approximate: the real UI\n"
         "varies by device, app version and caption length).\n"
         "Per still it measures the share of high-detail pixels (edges) under the UI and warns\n"
-        "ui_overlap above preview.ui_overlap_threshold (default 0.08). Edges are not text or\n"
+        "ui_overlap above preview.ui_overlap_threshold (default 0.05). Edges are not text or\n"
         "faces: busy textures trigger it, flat text on a flat background may not.\n"
         "Exit status: 0 all previews written (warnings included), 1 some file rejected by the\n"
         "profile, 2 some file failed, 130 interrupted.",

@@ -24,6 +24,10 @@
 /* Sobel magnitude (|gx| + |gy| on 8-bit luma) above which a pixel counts as an edge: a step of
  * 40 levels between neighbours (4 * 40), well above video noise and banding. */
 #define TP_PREVIEW_EDGE 160
+/* Edges are counted on the luma scaled to this width (a 360x640 picture for 9:16): an edge's
+ * share of an area would otherwise shrink with the resolution (a line of caption is 3x fewer
+ * of the pixels at 1080x1920 than at 360x640), and one threshold could not serve all sizes. */
+#define TP_PREVIEW_ANALYSIS_W 360
 /* The UI's tint: a TikTok-ish red at 45 % over the picture. */
 #define TINT_R 255
 #define TINT_G 32
@@ -37,10 +41,11 @@ static const tp_preview_conf default_zone = {.top = 150,
                                              .right = 60,
                                              .rail_width = 150,
                                              .rail_from_y = 760,
-                                             .ui_overlap_threshold = 0.08};
+                                             .ui_overlap_threshold = 0.05};
 
 typedef struct {
     double at, time, share;
+    int region; /* where the share was measured (region_names) */
 } preview_frame;
 
 struct tp_preview_result {
@@ -78,26 +83,74 @@ static bool covered(const zone_px *z, int x, int y)
            (x >= z->w - z->rail_w && y >= z->rail_y);
 }
 
-/* Share of edge pixels (Sobel on luma) among the covered pixels, the one-pixel border left out;
- * 0 when nothing is covered. */
-static double edge_share(const AVFrame *f, const zone_px *z)
+/* The covered regions, each judged on its own (a caption under the buttons is not diluted by
+ * the flat sky under the top bar). */
+enum { R_TOP, R_BOTTOM, R_SIDE, R_COUNT };
+static const char *const region_names[R_COUNT] = {"top", "bottom", "side"};
+
+/* Region of a covered pixel: the bands first, then the margins and the rail. */
+static int region_of(const zone_px *z, int x, int y)
 {
-    const uint8_t *p = f->data[0];
-    int ls = f->linesize[0];
-    int64_t n = 0, edges = 0;
-    for (int y = 1; y < f->height - 1; y++) {
+    if (y < z->top)
+        return R_TOP;
+    if (y >= z->h - z->bottom)
+        return R_BOTTOM;
+    return R_SIDE;
+}
+
+/* Share of edge pixels (Sobel on luma) among the covered pixels of the busiest region (*region
+ * its index), the one-pixel border left out; 0 when nothing is covered. */
+static double edge_share(const uint8_t *p, int ls, int w, int h, const zone_px *z, int *region)
+{
+    int64_t n[R_COUNT] = {0}, edges[R_COUNT] = {0};
+    for (int y = 1; y < h - 1; y++) {
         const uint8_t *a = p + (ptrdiff_t)(y - 1) * ls, *b = a + ls, *c = b + ls;
-        for (int x = 1; x < f->width - 1; x++) {
+        for (int x = 1; x < w - 1; x++) {
             if (!covered(z, x, y))
                 continue;
             int gx = (a[x + 1] + 2 * b[x + 1] + c[x + 1]) - (a[x - 1] + 2 * b[x - 1] + c[x - 1]);
             int gy = (c[x - 1] + 2 * c[x] + c[x + 1]) - (a[x - 1] + 2 * a[x] + a[x + 1]);
-            n++;
+            int k = region_of(z, x, y);
+            n[k]++;
             if (abs(gx) + abs(gy) > TP_PREVIEW_EDGE)
-                edges++;
+                edges[k]++;
         }
     }
-    return n ? (double)edges / (double)n : 0.0;
+    double best = 0.0;
+    *region = R_BOTTOM;
+    for (int k = 0; k < R_COUNT; k++) {
+        double share = n[k] ? (double)edges[k] / (double)n[k] : 0.0;
+        if (share > best) {
+            best = share;
+            *region = k;
+        }
+    }
+    return best;
+}
+
+/* The share of edge pixels under the UI, measured on f's luma scaled to TP_PREVIEW_ANALYSIS_W
+ * wide: the same picture gives the same share at any output size. < 0: out of memory. */
+static double still_share(const AVFrame *f, const tp_preview_conf *zc, int *region)
+{
+    int aw = TP_PREVIEW_ANALYSIS_W, ah = (int)lround((double)aw * f->height / f->width);
+    if (ah < 3)
+        ah = 3;
+    struct SwsContext *sws = sws_getContext(f->width, f->height, f->format, aw, ah,
+                                            AV_PIX_FMT_GRAY8, SWS_AREA, NULL, NULL, NULL);
+    uint8_t *buf = malloc((size_t)aw * ah);
+    double share = -1.0;
+    if (sws && buf) {
+        uint8_t *dst[4] = {buf, NULL, NULL, NULL};
+        int ls[4] = {aw, 0, 0, 0};
+        if (sws_scale(sws, (const uint8_t *const *)f->data, f->linesize, 0, f->height, dst, ls) >
+            0) {
+            zone_px z = zone_scale(zc, aw, ah);
+            share = edge_share(buf, aw, aw, ah, &z, region);
+        }
+    }
+    sws_freeContext(sws);
+    free(buf);
+    return share;
 }
 
 /* Scale f into the tile at column k of the RGB canvas, then tint the covered pixels (the zone
@@ -265,14 +318,16 @@ char *tp_preview_result_to_json(const tp_preview_result *r)
         cJSON *f = cJSON_CreateObject();
         cJSON_AddNumberToObject(f, "time", round(r->frames[i].time * 1000.0) / 1000.0);
         cJSON_AddNumberToObject(f, "ui_detail_share", round(r->frames[i].share * 1e4) / 1e4);
+        cJSON_AddStringToObject(f, "ui_region", region_names[r->frames[i].region]);
         cJSON_AddBoolToObject(f, "ui_overlap", r->frames[i].share > r->threshold);
         cJSON_AddItemToArray(frames, f);
         if (r->frames[i].share > r->threshold) {
             char msg[256];
             snprintf(msg, sizeof(msg),
-                     "frame at %.2f s: %.0f%% of the pixels under TikTok's UI are high-detail "
-                     "(over %.0f%%): text or faces may be hidden by the buttons or caption",
-                     r->frames[i].time, r->frames[i].share * 100.0, r->threshold * 100.0);
+                     "frame at %.2f s: %.0f%% of the pixels under TikTok's UI (%s) are "
+                     "high-detail (over %.0f%%): text or faces may be hidden there",
+                     r->frames[i].time, r->frames[i].share * 100.0,
+                     region_names[r->frames[i].region], r->threshold * 100.0);
             cJSON *w = cJSON_CreateObject();
             cJSON_AddStringToObject(w, "code", "ui_overlap");
             cJSON_AddStringToObject(w, "severity", "warn");
@@ -305,7 +360,7 @@ int tp_preview_file(tp_preview_result **out, const tp_profile *profile, const ch
     if (!zc->top && !zc->bottom && !zc->left && !zc->right && !zc->rail_width && !zc->rail_from_y)
         zc = &default_zone;
     double threshold =
-        profile->preview.ui_overlap_threshold > 0 ? profile->preview.ui_overlap_threshold : 0.08;
+        profile->preview.ui_overlap_threshold > 0 ? profile->preview.ui_overlap_threshold : 0.05;
 
     tp_media_info media;
     tp_check_result check;
@@ -369,7 +424,11 @@ int tp_preview_file(tp_preview_result **out, const tp_profile *profile, const ch
         zone_px z = zone_scale(zc, f->width, f->height);
         r->frames[i].at = stills[i].at;
         r->frames[i].time = stills[i].time;
-        r->frames[i].share = edge_share(f, &z);
+        r->frames[i].share = still_share(f, zc, &r->frames[i].region);
+        if (r->frames[i].share < 0) {
+            rc = tp_error_set(err, TP_ENOMEM, 0, "out of memory");
+            goto out;
+        }
         if ((ret = draw_tile(canvas, (int)i, tw, r->tile_height, f, &z)) < 0) {
             rc = tp_error_set(err, TP_EINTERNAL, ret, "%s: scaling a still failed", path);
             goto out;
