@@ -234,9 +234,11 @@ def test_budget_one_minute_1080p():
         load = os.getloadavg()[0]
         print(f"  one-minute 1080p: {best_wall:.2f} s wall, {best_cpu:.2f} s CPU "
               f"(load average {load:.1f} on {os.cpu_count()} cores)")
-        assert best_cpu < 2.0, best_cpu
+        # Sanitizers make everything several times slower: the budget is the plain build's.
+        slow = 3.0 if os.environ.get("TP_SANITIZE") else 1.0
+        assert best_cpu < 2.0 * slow, best_cpu
         if load < (os.cpu_count() or 1):
-            assert best_wall < 2.0, best_wall
+            assert best_wall < 2.0 * slow, best_wall
 
 
 if __name__ == "__main__":
