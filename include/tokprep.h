@@ -463,15 +463,18 @@ TP_EXTERN int tp_fit_files(tp_files_summary *summary, const tp_profile *profile,
  * background may not. */
 
 typedef struct tp_preview_options {
-    unsigned version; /* TP_PREVIEW_OPTIONS_VERSION */
-    size_t frames;    /* stills, evenly spaced over the output (1..64); 0 = 4 */
-    int tile_width;   /* width of each still in the PNG (16..4096 px); 0 = 270 (a quarter of
-                       * 1080: the height follows the output's shape) */
+    unsigned version;        /* TP_PREVIEW_OPTIONS_VERSION */
+    size_t frames;           /* stills, evenly spaced over the output (1..64); 0 = 4 */
+    int tile_width;          /* width of each still in the PNG (16..4096 px); 0 = 270 (a quarter of
+                              * 1080: the height follows the output's shape) */
     const tp_cancel *cancel; /* requested: stop, write nothing (TP_ECANCELED). May be NULL. */
 } tp_preview_options;
 
 #define TP_PREVIEW_OPTIONS_VERSION 1
-#define TP_PREVIEW_OPTIONS_INIT {.version = TP_PREVIEW_OPTIONS_VERSION}
+#define TP_PREVIEW_OPTIONS_INIT                                                                    \
+    {                                                                                              \
+        .version = TP_PREVIEW_OPTIONS_VERSION                                                      \
+    }
 
 /* Defaults of `version` into *opts: 0, or TP_EINVAL (NULL, unknown version). Thread-safe. */
 TP_EXTERN int tp_preview_options_init(tp_preview_options *opts, unsigned version);
@@ -503,9 +506,8 @@ TP_EXTERN void tp_preview_result_free(tp_preview_result *result);
  * On success *out is the caller's (tp_preview_result_free()). Returns TP_EREJECT when the
  * profile refuses the file, TP_EMEDIA / TP_EIO / TP_ECANCELED / TP_EINVAL otherwise.
  * Thread-safe: previews may run at once, sharing one profile. */
-TP_EXTERN int tp_preview_file(tp_preview_result **out, const tp_profile *profile,
-                              const char *path, const char *outdir,
-                              const tp_preview_options *opts, tp_error *err);
+TP_EXTERN int tp_preview_file(tp_preview_result **out, const tp_profile *profile, const char *path,
+                              const char *outdir, const tp_preview_options *opts, tp_error *err);
 
 /* === end section: preview ============================================================== */
 

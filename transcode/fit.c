@@ -1362,8 +1362,8 @@ static int still_filter(fit_ctx *c, const char *desc, AVFrame **out, tp_error *e
         goto out;
     }
     g->nb_threads = 1;
-    AVRational sar = c->frame->sample_aspect_ratio.num ? c->frame->sample_aspect_ratio
-                                                       : (AVRational){1, 1};
+    AVRational sar =
+        c->frame->sample_aspect_ratio.num ? c->frame->sample_aspect_ratio : (AVRational){1, 1};
     char args[256];
     snprintf(args, sizeof(args), "video_size=%dx%d:pix_fmt=%d:time_base=%d/%d:pixel_aspect=%d/%d",
              c->frame->width, c->frame->height, c->frame->format, st->time_base.num,
@@ -1427,22 +1427,22 @@ int tp_fit_render_stills(tp_fit_still *stills, int n, const char *src, int src_f
         if ((int)i != c.vidx)
             c.in->streams[i]->discard = AVDISCARD_ALL;
     int64_t origin = st->start_time != AV_NOPTS_VALUE ? st->start_time : 0;
-    const char *desc = plan->action == TP_ACTION_TRANSCODE && plan->filter[0] ? plan->filter
-                                                                               : "null";
+    const char *desc =
+        plan->action == TP_ACTION_TRANSCODE && plan->filter[0] ? plan->filter : "null";
     for (int i = 0; i < n; i++) {
         if (tp_cancel_requested(cancel)) {
             rc = tp_error_set(err, TP_ECANCELED, 0, "%s: canceled", src);
             goto out;
         }
-        int64_t ts = origin + av_rescale_q((int64_t)(stills[i].at * AV_TIME_BASE),
-                                           AV_TIME_BASE_Q, st->time_base);
+        int64_t ts = origin + av_rescale_q((int64_t)(stills[i].at * AV_TIME_BASE), AV_TIME_BASE_Q,
+                                           st->time_base);
         int64_t from = origin + av_rescale_q((int64_t)(stills[i].from * AV_TIME_BASE),
                                              AV_TIME_BASE_Q, st->time_base);
         if ((rc = still_decode(&c, ts, from < ts ? from : ts, err)) < 0)
             goto out;
         int64_t pts = c.frame->best_effort_timestamp;
-        stills[i].time = pts == AV_NOPTS_VALUE ? stills[i].at
-                                               : (double)(pts - origin) * av_q2d(st->time_base);
+        stills[i].time =
+            pts == AV_NOPTS_VALUE ? stills[i].at : (double)(pts - origin) * av_q2d(st->time_base);
         rc = still_filter(&c, desc, &stills[i].frame, err);
         av_frame_unref(c.frame);
         if (rc < 0)

@@ -90,8 +90,8 @@ void tp_fit_paths_free(char **paths, int n);
  * (usually: one frame decoded), else the decoder goes on to the first frame at or after `from`
  * (a long GOP: a clip with a single keyframe still gives distinct stills). */
 typedef struct {
-    double at, from; /* asked: seconds from the start of the source; from <= at */
-    double time;     /* got: the shown frame's time */
+    double at, from;       /* asked: seconds from the start of the source; from <= at */
+    double time;           /* got: the shown frame's time */
     struct AVFrame *frame; /* yuv420p, plan->out_width x plan->out_height for a transcode */
 } tp_fit_still;
 

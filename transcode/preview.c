@@ -50,7 +50,7 @@ typedef struct {
 
 struct tp_preview_result {
     char *source, *png;
-    int width, height;          /* the planned output (or the source as it passes) */
+    int width, height; /* the planned output (or the source as it passes) */
     int tile_width, tile_height;
     tp_action action;
     double threshold;
@@ -164,8 +164,8 @@ static int draw_tile(AVFrame *canvas, int k, int tw, int th, const AVFrame *f, c
         return AVERROR(ENOMEM);
     uint8_t *dst[4] = {canvas->data[0] + (ptrdiff_t)k * tw * 3, NULL, NULL, NULL};
     int dst_ls[4] = {canvas->linesize[0], 0, 0, 0};
-    int ret = sws_scale(sws, (const uint8_t *const *)f->data, f->linesize, 0, f->height, dst,
-                        dst_ls);
+    int ret =
+        sws_scale(sws, (const uint8_t *const *)f->data, f->linesize, 0, f->height, dst, dst_ls);
     sws_freeContext(sws);
     if (ret < 0)
         return ret;
@@ -442,8 +442,8 @@ int tp_preview_file(tp_preview_result **out, const tp_profile *profile, const ch
         goto out;
     }
     snprintf(name, strlen(stem) + 16, "%s.preview.png", stem);
-    if ((rc = write_file(outdir, name, pkt->data, (size_t)pkt->size, tp_output_mode_fd(fd),
-                         &r->png, err)) < 0)
+    if ((rc = write_file(outdir, name, pkt->data, (size_t)pkt->size, tp_output_mode_fd(fd), &r->png,
+                         err)) < 0)
         goto out;
     *out = r;
     r = NULL;
