@@ -34,8 +34,10 @@ static void print_text(const char *path, const tp_preview_result *r)
     putchar('\n');
     for (size_t i = 0; i < tp_preview_result_frame_count(r); i++) {
         double share = tp_preview_result_frame_overlap(r, i);
-        printf("  %8.2f s: %4.1f%% high-detail pixels under the UI\n",
-               tp_preview_result_frame_time(r, i), share * 100.0);
+        printf("  %8.2f s: %4.1f%% high-detail pixels under the UI (%s)%s\n",
+               tp_preview_result_frame_time(r, i), share * 100.0,
+               tp_preview_result_frame_region(r, i),
+               share > tp_preview_result_threshold(r) ? ": ui_overlap" : "");
     }
     if (tp_preview_result_ui_overlap(r))
         printf("  warning: ui_overlap: detail under TikTok's UI (text or faces may be hidden; "

@@ -490,6 +490,13 @@ TP_EXTERN size_t tp_preview_result_frame_count(const tp_preview_result *result);
 TP_EXTERN double tp_preview_result_frame_time(const tp_preview_result *result, size_t i);
 /* Still i: the share (0..1) of high-detail pixels among those under the UI; -1 out of range. */
 TP_EXTERN double tp_preview_result_frame_overlap(const tp_preview_result *result, size_t i);
+/* Still i: the UI region whose share that is ("top", "bottom" or "side": the margins and the
+ * button rail), a static string; NULL when out of range. */
+TP_EXTERN const char *tp_preview_result_frame_region(const tp_preview_result *result, size_t i);
+/* The planned output's size (the source's when it passes as it is), and the threshold used. */
+TP_EXTERN void tp_preview_result_output_size(const tp_preview_result *result, int *width,
+                                             int *height);
+TP_EXTERN double tp_preview_result_threshold(const tp_preview_result *result);
 /* 1 when some still's share is over preview.ui_overlap_threshold (the ui_overlap warning). */
 TP_EXTERN int tp_preview_result_ui_overlap(const tp_preview_result *result);
 /* The result as one JSON object without newline ({"path", "png", "frames": [{"time",

@@ -289,6 +289,24 @@ double tp_preview_result_frame_overlap(const tp_preview_result *r, size_t i)
     return r && i < r->n ? r->frames[i].share : -1.0;
 }
 
+const char *tp_preview_result_frame_region(const tp_preview_result *r, size_t i)
+{
+    return r && i < r->n ? region_names[r->frames[i].region] : NULL;
+}
+
+void tp_preview_result_output_size(const tp_preview_result *r, int *width, int *height)
+{
+    if (width)
+        *width = r ? r->width : 0;
+    if (height)
+        *height = r ? r->height : 0;
+}
+
+double tp_preview_result_threshold(const tp_preview_result *r)
+{
+    return r ? r->threshold : 0.0;
+}
+
 int tp_preview_result_ui_overlap(const tp_preview_result *r)
 {
     for (size_t i = 0; r && i < r->n; i++)
