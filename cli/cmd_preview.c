@@ -44,6 +44,29 @@ static void print_text(const char *path, const tp_preview_result *r)
                "see the PNG)\n");
 }
 
+/* The file name without folder and extension: what names the PNG. */
+static size_t stem_of(const char *path, const char **start)
+{
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    const char *dot = strrchr(base, '.');
+    *start = base;
+    return dot && dot != base ? (size_t)(dot - base) : strlen(base);
+}
+
+/* An earlier FILE with the same stem: this one's PNG would replace that one's. */
+static bool stem_taken(char **argv, int first, int i)
+{
+    const char *a, *b;
+    size_t na = stem_of(argv[i], &a);
+    for (int k = first; k < i; k++) {
+        size_t nb = stem_of(argv[k], &b);
+        if (na == nb && !memcmp(a, b, na))
+            return true;
+    }
+    return false;
+}
+
 static int run(const tp_cli_command *cmd, int argc, char **argv)
 {
     tp_cli_parser parser;
@@ -101,7 +124,15 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
     for (int i = optind; i < argc && !tp_cli_interrupted(); i++) {
         tp_preview_result *r = NULL;
         tp_error err = TP_ERROR_INIT;
-        int prc = tp_preview_file(&r, profile, argv[i], outdir, &opts, &err);
+        int prc;
+        if (stem_taken(argv, optind, i)) {
+            prc = tp_error_set(&err, TP_EINVAL, 0,
+                               "%s: an earlier FILE has the same name; its preview would be "
+                               "replaced (preview it on its own, with another -o)",
+                               argv[i]);
+        } else {
+            prc = tp_preview_file(&r, profile, argv[i], outdir, &opts, &err);
+        }
         if (prc == 0) {
             n_ok++;
             n_warn += tp_preview_result_ui_overlap(r);

@@ -202,6 +202,16 @@ def test_source_is_a_file():
         assert "not a regular file" in files[0]["error"], files
         assert files[1]["verdict"] == "error", files
         assert os.listdir(out) == [], os.listdir(out)
+        # Two FILEs with one stem: the second would replace the first's PNG; refused.
+        os.mkdir(os.path.join(t, "b"))
+        a, b = os.path.join(t, "clip.mp4"), os.path.join(t, "b", "clip.mov")
+        make_solid(a)
+        make_solid(b)
+        p = preview(["--json", "-o", out] + sets() + [a, b], check_rc=2)
+        files = json.loads(p.stdout)["files"]
+        assert files[0]["png"].endswith("clip.preview.png"), files
+        assert "same name" in files[1]["error"], files
+        assert sorted(os.listdir(out)) == ["clip.preview.png"], os.listdir(out)
 
 
 def test_budget_one_minute_1080p():
