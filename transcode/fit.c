@@ -1427,8 +1427,20 @@ int tp_fit_render_stills(tp_fit_still *stills, int n, const char *src, int src_f
         if ((int)i != c.vidx)
             c.in->streams[i]->discard = AVDISCARD_ALL;
     int64_t origin = st->start_time != AV_NOPTS_VALUE ? st->start_time : 0;
+    /* A file that passes is shown as a player shows it: upright, with square pixels. */
+    char shown[128];
+    const tp_video_info *v = &media->video;
+    snprintf(shown, sizeof(shown), "%s", v->rotation == 90    ? "transpose=clock,"
+                                         : v->rotation == 180 ? "hflip,vflip,"
+                                         : v->rotation == 270 ? "transpose=cclock,"
+                                                              : "");
+    if (v->display_width > 1 && v->display_height > 1)
+        snprintf(shown + strlen(shown), sizeof(shown) - strlen(shown), "scale=%d:%d,setsar=1",
+                 v->display_width & ~1, v->display_height & ~1);
+    else
+        snprintf(shown + strlen(shown), sizeof(shown) - strlen(shown), "null");
     const char *desc =
-        plan->action == TP_ACTION_TRANSCODE && plan->filter[0] ? plan->filter : "null";
+        plan->action == TP_ACTION_TRANSCODE && plan->filter[0] ? plan->filter : shown;
     for (int i = 0; i < n; i++) {
         if (tp_cancel_requested(cancel)) {
             rc = tp_error_set(err, TP_ECANCELED, 0, "%s: canceled", src);

@@ -132,6 +132,20 @@ def test_planned_output():
                     assert near(above, blue, 12), above
 
 
+def test_pass_shown_as_displayed():
+    """A file that passes with non-square pixels (180x640 coded, SAR 2:1) is shown as a player
+    shows it: 360x640, the UI at its place on the displayed picture."""
+    with h.TempDir() as t:
+        src = os.path.join(t, "sar.mp4")
+        h.ff("-f", "lavfi", "-i", "color=c=gray:s=180x640:r=24:d=2,setsar=2", "-c:v", "libx264",
+             "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-movflags", "+faststart", src)
+        f = preview_json(os.path.join(t, "out"), src, frames=1)
+        assert (f["action"], f["width"], f["height"]) == ("none", 360, 640), f
+        img = png_rgb(f["png"])
+        assert img[:2] == (TW, TH), img[:2]
+        assert near(px(img, 255, 250), tinted(GRAY)) and near(px(img, 135, 240), GRAY, 4)
+
+
 def test_frames_n():
     """--frames N: N tiles of 270 px, N stills in the JSON, each in its own stretch."""
     with h.TempDir() as t:
