@@ -169,7 +169,7 @@ static void test_unknown_version_refused(void **state)
     tp_fit_result *fr = (tp_fit_result *)&err; /* must be reset to NULL */
     tp_fit_options fo = TP_FIT_OPTIONS_INIT;
     fo.version = 2;
-    memset(&err, 0, sizeof(err));
+    tp_error_clear(&err);
     assert_int_equal(tp_fit_file(&fr, "/nonexistent.mp4", p, "/tmp", &fo, &err), TP_EINVAL);
     assert_null(fr);
     assert_non_null(strstr(tp_error_message(&err), "version"));
@@ -190,7 +190,7 @@ static void test_unknown_version_refused(void **state)
     tp_pipeline_options plo = TP_PIPELINE_OPTIONS_INIT;
     plo.workdir = dir;
     plo.version = 2;
-    memset(&err, 0, sizeof(err));
+    tp_error_clear(&err);
     assert_int_equal(tp_pipeline_new(&pl, p, &plo, &err), TP_EINVAL);
     assert_null(pl);
     assert_non_null(strstr(tp_error_message(&err), "version"));
@@ -199,11 +199,12 @@ static void test_unknown_version_refused(void **state)
     tp_rqueue_worker_options wo = TP_RQUEUE_WORKER_OPTIONS_INIT;
     wo.version = 0;
     tp_rqueue_worker_summary sum;
-    memset(&err, 0, sizeof(err));
+    tp_error_clear(&err);
     assert_int_equal(tp_rqueue_worker_run(&sum, "redis://127.0.0.1:1/q", &wo, &err), TP_EINVAL);
     assert_non_null(strstr(tp_error_message(&err), "version"));
     assert_int_equal(sum.version, TP_RQUEUE_WORKER_SUMMARY_VERSION);
 
+    tp_error_clear(&err);
     tp_profile_free(p);
 }
 
