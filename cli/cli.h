@@ -132,5 +132,6 @@ extern const tp_cli_command tp_cmd_auth;
 extern const tp_cli_command tp_cmd_profiles;
 extern const tp_cli_command tp_cmd_enqueue;
 extern const tp_cli_command tp_cmd_worker;
+extern const tp_cli_command tp_cmd_preview;
 
 #endif

@@ -10,6 +10,7 @@
 static const tp_cli_command *const commands[] = {
     &tp_cmd_check, &tp_cmd_fit,  &tp_cmd_run,  &tp_cmd_status,   &tp_cmd_retry,
     &tp_cmd_upload, &tp_cmd_auth, &tp_cmd_profiles, &tp_cmd_enqueue, &tp_cmd_worker,
+    &tp_cmd_preview,
 };
 
 /* The commands that hold tokens, the client secret or the Redis password in memory: a core

@@ -472,6 +472,71 @@ TP_EXTERN int tp_fit_files(tp_files_summary *summary, const tp_profile *profile,
 
 /* === end section: fit ================================================================== */
 
+/* === section: preview ================================================================== */
+
+/* `tokprep preview`: a few stills of the planned output side by side in one PNG, with TikTok's
+ * UI (the profile's preview.safe_zone: top bar, caption and buttons at the bottom, the
+ * right-hand button rail) drawn over them as translucent regions, and per still the share of
+ * high-detail pixels (Sobel edges on luma) under that UI: a first signal of text or faces the
+ * buttons would hide. Edges are not text: busy textures raise it, flat text on a flat
+ * background may not. */
+
+typedef struct tp_preview_options {
+    unsigned version;        /* TP_PREVIEW_OPTIONS_VERSION */
+    size_t frames;           /* stills, evenly spaced over the output (1..64); 0 = 4 */
+    int tile_width;          /* width of each still in the PNG (16..4096 px); 0 = 270 (a quarter of
+                              * 1080: the height follows the output's shape) */
+    const tp_cancel *cancel; /* requested: stop, write nothing (TP_ECANCELED). May be NULL. */
+} tp_preview_options;
+
+#define TP_PREVIEW_OPTIONS_VERSION 1
+#define TP_PREVIEW_OPTIONS_INIT                                                                    \
+    {                                                                                              \
+        .version = TP_PREVIEW_OPTIONS_VERSION                                                      \
+    }
+
+/* Defaults of `version` into *opts: 0, or TP_EINVAL (NULL, unknown version). Thread-safe. */
+TP_EXTERN int tp_preview_options_init(tp_preview_options *opts, unsigned version);
+
+/* What one tp_preview_file() made. Immutable. */
+typedef struct tp_preview_result tp_preview_result;
+
+/* The PNG written, owned by the result. */
+TP_EXTERN const char *tp_preview_result_png(const tp_preview_result *result);
+TP_EXTERN size_t tp_preview_result_frame_count(const tp_preview_result *result);
+/* Still i (< count): where it lies in the source, in seconds (the keyframe at or before its
+ * evenly spaced target); -1 when out of range. */
+TP_EXTERN double tp_preview_result_frame_time(const tp_preview_result *result, size_t i);
+/* Still i: the share (0..1) of high-detail pixels among those under the UI; -1 out of range. */
+TP_EXTERN double tp_preview_result_frame_overlap(const tp_preview_result *result, size_t i);
+/* Still i: the UI region whose share that is ("top", "bottom" or "side": the margins and the
+ * button rail), a static string; NULL when out of range. */
+TP_EXTERN const char *tp_preview_result_frame_region(const tp_preview_result *result, size_t i);
+/* The planned output's size (the source's when it passes as it is), and the threshold used. */
+TP_EXTERN void tp_preview_result_output_size(const tp_preview_result *result, int *width,
+                                             int *height);
+TP_EXTERN double tp_preview_result_threshold(const tp_preview_result *result);
+/* 1 when some still's share is over preview.ui_overlap_threshold (the ui_overlap warning). */
+TP_EXTERN int tp_preview_result_ui_overlap(const tp_preview_result *result);
+/* The result as one JSON object without newline ({"path", "png", "frames": [{"time",
+ * "ui_detail_share", "ui_overlap"}], "warnings": [...]}): malloc'd, the caller frees; NULL on
+ * out-of-memory. Thread-safe. */
+TP_EXTERN char *tp_preview_result_to_json(const tp_preview_result *result);
+TP_EXTERN void tp_preview_result_free(tp_preview_result *result);
+
+/* Preview one file as the profile would fit it: probe, check and plan it as tp_fit_file() does,
+ * render opts->frames stills through the plan's own video filter graph (a file that passes or
+ * is only remuxed is shown as it is), and write outdir/<stem>.preview.png (outdir is created
+ * when missing; the PNG appears under its name only once complete). The source is opened once,
+ * as a file; one seek and one decoded frame per still, the rest of the file is not decoded.
+ * On success *out is the caller's (tp_preview_result_free()). Returns TP_EREJECT when the
+ * profile refuses the file, TP_EMEDIA / TP_EIO / TP_ECANCELED / TP_EINVAL otherwise.
+ * Thread-safe: previews may run at once, sharing one profile. */
+TP_EXTERN int tp_preview_file(tp_preview_result **out, const tp_profile *profile, const char *path,
+                              const char *outdir, const tp_preview_options *opts, tp_error *err);
+
+/* === end section: preview ============================================================== */
+
 /* === section: upload =================================================================== */
 
 /* TikTok Content Posting API client (direct post or draft, FILE_UPLOAD in chunks). Log in first

@@ -158,6 +158,16 @@ static const schema_row schema[] = {
     {"limits.max_output_frames", T_INT64, F(limits.max_output_frames), 0, 1, BIG, NULL, false},
     {"limits.max_pixel_rate", T_INT64, F(limits.max_pixel_rate), 0, 1, BIG, NULL, false},
     {"limits.max_frame_gap", T_DOUBLE, F(limits.max_frame_gap), 0, 0.01, 86400, NULL, false},
+    {"preview", T_MAP, 0, 0, 0, 0, NULL, false},
+    {"preview.safe_zone", T_MAP, 0, 0, 0, 0, NULL, false},
+    {"preview.safe_zone.top", T_INT, F(preview.top), 0, 0, 1920, NULL, false},
+    {"preview.safe_zone.bottom", T_INT, F(preview.bottom), 0, 0, 1920, NULL, false},
+    {"preview.safe_zone.left", T_INT, F(preview.left), 0, 0, 1080, NULL, false},
+    {"preview.safe_zone.right", T_INT, F(preview.right), 0, 0, 1080, NULL, false},
+    {"preview.safe_zone.rail_width", T_INT, F(preview.rail_width), 0, 0, 1080, NULL, false},
+    {"preview.safe_zone.rail_from_y", T_INT, F(preview.rail_from_y), 0, 0, 1920, NULL, false},
+    {"preview.ui_overlap_threshold", T_DOUBLE, F(preview.ui_overlap_threshold), 0, 0, 1, NULL,
+     false},
 };
 #undef F
 
@@ -751,7 +761,9 @@ static bool unhashed(const char *path)
     /* on_failed: what happens after a refused post, not what a first post is made of. */
     return !strcmp(path, "upload.tiktok.shared_limits") ||
            !strcmp(path, "upload.tiktok.on_failed") ||
-           !strcmp(path, "upload.tiktok.rate_window") || !strcmp(path, "queue");
+           !strcmp(path, "upload.tiktok.rate_window") || !strcmp(path, "queue") ||
+           /* preview.*: what `tokprep preview` draws, not what fit makes. */
+           !strcmp(path, "preview");
 }
 
 static void buf_add(char **buf, size_t *len, size_t *cap, const char *s)

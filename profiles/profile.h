@@ -133,6 +133,14 @@ typedef struct {
     double max_frame_gap;      /* seconds one source frame may be held in the output */
 } tp_limits;
 
+/* `tokprep preview`: TikTok's UI drawn over the planned output. Not part of the profile hash
+ * (it changes no output). Sizes in output pixels at 1080x1920, scaled for other sizes. */
+typedef struct {
+    int top, bottom, left, right; /* bands along each edge covered by the UI */
+    int rail_width, rail_from_y;  /* the right-hand button rail: its width, from this y down */
+    double ui_overlap_threshold;  /* share of edge pixels under the UI that warns */
+} tp_preview_conf;
+
 struct tp_profile {
     char *name;
     char *source; /* "builtin:tiktok" or the file path */
@@ -144,6 +152,7 @@ struct tp_profile {
     tp_pipeline_conf pipeline;
     tp_rqueue_conf queue;
     tp_limits limits;
+    tp_preview_conf preview;
     /* Internal: the merged tree for `profiles show`, and deferred ${VAR} errors. */
     void *priv;
 };

@@ -1396,3 +1396,172 @@ out:
     av_frame_free(&c.filt);
     return rc;
 }
+
+/* ---- stills (tokprep preview) ----------------------------------------------------------- */
+
+/* Seek to the keyframe at or before ts (stream time base) and decode into c->frame the first
+ * frame whose time is at or after from (the keyframe itself when it is). */
+static int still_decode(fit_ctx *c, int64_t ts, int64_t from, tp_error *err)
+{
+    AVStream *st = c->in->streams[c->vidx];
+    int ret = av_seek_frame(c->in, c->vidx, ts, AVSEEK_FLAG_BACKWARD);
+    if (ret < 0) /* before the first keyframe, or a stream that cannot seek: from the start */
+        ret = av_seek_frame(c->in, c->vidx, st->start_time != AV_NOPTS_VALUE ? st->start_time : 0,
+                            AVSEEK_FLAG_BACKWARD | AVSEEK_FLAG_ANY);
+    avcodec_flush_buffers(c->vdec);
+    bool eof = false;
+    for (;;) {
+        ret = avcodec_receive_frame(c->vdec, c->frame);
+        if (ret == 0) {
+            int64_t pts = c->frame->best_effort_timestamp;
+            if (pts == AV_NOPTS_VALUE || pts >= from)
+                return 0;
+            av_frame_unref(c->frame);
+            continue;
+        }
+        if (ret == AVERROR_EOF)
+            return tp_error_set(err, TP_EMEDIA, 0, "%s: no video frame near %.3f s", c->src,
+                                (double)ts * av_q2d(st->time_base));
+        if (ret != AVERROR(EAGAIN))
+            return av_fail(err, ret, c->src, "video decoding");
+        if (eof)
+            continue;
+        ret = av_read_frame(c->in, c->pkt);
+        if (ret == AVERROR_EOF) {
+            eof = true;
+            avcodec_send_packet(c->vdec, NULL);
+            continue;
+        }
+        if (ret < 0)
+            return av_fail(err, ret, c->src, "read");
+        if (c->pkt->stream_index == c->vidx) {
+            ret = avcodec_send_packet(c->vdec, c->pkt);
+            if (ret < 0 && ret != AVERROR(EAGAIN) && ret != AVERROR_INVALIDDATA) {
+                av_packet_unref(c->pkt);
+                return av_fail(err, ret, c->src, "video decoding");
+            }
+        }
+        av_packet_unref(c->pkt);
+    }
+}
+
+/* c->frame through a fresh graph of desc (the plan's chain, or "null"), into *out. The frame
+ * goes in at time 0 and the input ends one output frame later, so the fps filter at the head of
+ * the plan's chain makes exactly the one frame it would make there, not the run of copies
+ * between 0 and the frame's real time. */
+static int still_filter(fit_ctx *c, const char *desc, AVFrame **out, tp_error *err)
+{
+    AVStream *st = c->in->streams[c->vidx];
+    AVFilterGraph *g = avfilter_graph_alloc();
+    AVFilterContext *src = NULL, *sink = NULL;
+    AVFrame *f = av_frame_alloc();
+    int rc = 0, ret;
+    if (!g || !f) {
+        rc = tp_error_set(err, TP_ENOMEM, 0, "out of memory");
+        goto out;
+    }
+    g->nb_threads = 1;
+    AVRational sar =
+        c->frame->sample_aspect_ratio.num ? c->frame->sample_aspect_ratio : (AVRational){1, 1};
+    char args[256];
+    snprintf(args, sizeof(args), "video_size=%dx%d:pix_fmt=%d:time_base=%d/%d:pixel_aspect=%d/%d",
+             c->frame->width, c->frame->height, c->frame->format, st->time_base.num,
+             st->time_base.den, sar.num, sar.den);
+    ret = avfilter_graph_create_filter(&src, avfilter_get_by_name("buffer"), "in", args, NULL, g);
+    if (ret >= 0)
+        ret = avfilter_graph_create_filter(&sink, avfilter_get_by_name("buffersink"), "out", NULL,
+                                           NULL, g);
+    if (ret < 0) {
+        rc = av_fail(err, ret, c->src, "video filter set-up");
+        goto out;
+    }
+    enum AVPixelFormat fmts[] = {AV_PIX_FMT_YUV420P, AV_PIX_FMT_NONE};
+    av_opt_set_int_list(sink, "pix_fmts", fmts, AV_PIX_FMT_NONE, AV_OPT_SEARCH_CHILDREN);
+    if ((rc = build_graph(g, src, sink, desc, c->src, err)) < 0)
+        goto out;
+    int64_t step = 1;
+    if (c->plan->out_fps.num > 0)
+        step = av_rescale_q_rnd(1, (AVRational){c->plan->out_fps.den, c->plan->out_fps.num},
+                                st->time_base, AV_ROUND_UP);
+    c->frame->pts = 0;
+    ret = av_buffersrc_add_frame_flags(src, c->frame, AV_BUFFERSRC_FLAG_KEEP_REF);
+    if (ret >= 0)
+        ret = av_buffersrc_close(src, step > 0 ? step : 1, 0);
+    if (ret >= 0)
+        ret = av_buffersink_get_frame(sink, f);
+    if (ret < 0) {
+        rc = av_fail(err, ret, c->src, "video filtering");
+        goto out;
+    }
+    *out = f;
+    f = NULL;
+out:
+    av_frame_free(&f);
+    avfilter_graph_free(&g);
+    return rc;
+}
+
+int tp_fit_render_stills(tp_fit_still *stills, int n, const char *src, int src_fd,
+                         const tp_media_info *media, const tp_fit_plan *plan,
+                         const tp_cancel *cancel, tp_error *err)
+{
+    if (!stills || n < 0 || !src || src_fd < 0 || !media || !plan)
+        return tp_error_set(err, TP_EINVAL, 0, "stills: missing argument");
+    tp_fit_run_options ro = {.cancel = cancel};
+    fit_ctx c = {.src = src, .src_fd = src_fd, .media = media, .plan = plan, .opts = &ro};
+    int rc = 0;
+    c.pkt = av_packet_alloc();
+    c.frame = av_frame_alloc();
+    if (!c.pkt || !c.frame) {
+        rc = tp_error_set(err, TP_ENOMEM, 0, "out of memory");
+        goto out;
+    }
+    if ((rc = open_input(&c, err)) < 0)
+        goto out;
+    AVStream *st = c.in->streams[c.vidx];
+    if ((rc = open_decoder(&c.vdec, st, src, err)) < 0)
+        goto out;
+    /* Only the video is read. */
+    for (unsigned i = 0; i < c.in->nb_streams; i++)
+        if ((int)i != c.vidx)
+            c.in->streams[i]->discard = AVDISCARD_ALL;
+    int64_t origin = st->start_time != AV_NOPTS_VALUE ? st->start_time : 0;
+    /* A file that passes is shown as a player shows it: upright, with square pixels. */
+    char shown[128];
+    const tp_video_info *v = &media->video;
+    snprintf(shown, sizeof(shown), "%s", v->rotation == 90    ? "transpose=clock,"
+                                         : v->rotation == 180 ? "hflip,vflip,"
+                                         : v->rotation == 270 ? "transpose=cclock,"
+                                                              : "");
+    if (v->display_width > 1 && v->display_height > 1)
+        snprintf(shown + strlen(shown), sizeof(shown) - strlen(shown), "scale=%d:%d,setsar=1",
+                 v->display_width & ~1, v->display_height & ~1);
+    else
+        snprintf(shown + strlen(shown), sizeof(shown) - strlen(shown), "null");
+    const char *desc =
+        plan->action == TP_ACTION_TRANSCODE && plan->filter[0] ? plan->filter : shown;
+    for (int i = 0; i < n; i++) {
+        if (tp_cancel_requested(cancel)) {
+            rc = tp_error_set(err, TP_ECANCELED, 0, "%s: canceled", src);
+            goto out;
+        }
+        int64_t ts = origin + av_rescale_q((int64_t)(stills[i].at * AV_TIME_BASE), AV_TIME_BASE_Q,
+                                           st->time_base);
+        int64_t from = origin + av_rescale_q((int64_t)(stills[i].from * AV_TIME_BASE),
+                                             AV_TIME_BASE_Q, st->time_base);
+        if ((rc = still_decode(&c, ts, from < ts ? from : ts, err)) < 0)
+            goto out;
+        int64_t pts = c.frame->best_effort_timestamp;
+        stills[i].time =
+            pts == AV_NOPTS_VALUE ? stills[i].at : (double)(pts - origin) * av_q2d(st->time_base);
+        rc = still_filter(&c, desc, &stills[i].frame, err);
+        av_frame_unref(c.frame);
+        if (rc < 0)
+            goto out;
+    }
+out:
+    ctx_reset(&c, true);
+    av_packet_free(&c.pkt);
+    av_frame_free(&c.frame);
+    return rc;
+}

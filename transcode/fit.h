@@ -114,4 +114,23 @@ void tp_fit_strict_profile(tp_profile *dst, const tp_profile *src);
 int tp_fit_strict(char ***out_paths, int *n_out, const char *src, int src_fd, const tp_profile *p,
                   const char *outdir, const tp_fit_run_options *opts, tp_error *err);
 
+/* One still of the planned output (tokprep preview): a source frame near `at` seconds from
+ * the start, passed through the same video filter graph tp_fit_run builds from plan->filter (a
+ * transcode), or only decoded (a pass or remux keeps the picture as it is). One seek to the
+ * keyframe at or before `at`; that keyframe is the still when it lies at or after `from`
+ * (usually: one frame decoded), else the decoder goes on to the first frame at or after `from`
+ * (a long GOP: a clip with a single keyframe still gives distinct stills). */
+typedef struct {
+    double at, from;       /* asked: seconds from the start of the source; from <= at */
+    double time;           /* got: the shown frame's time */
+    struct AVFrame *frame; /* yuv420p, plan->out_width x plan->out_height for a transcode */
+} tp_fit_still;
+
+/* Open src_fd (as tp_fit_run does: the probed demuxer, pread only) and fill stills[0..n) in
+ * one pass of seeks. On failure the stills already filled keep their frames. The caller frees
+ * each stills[i].frame with av_frame_free. Thread-safe per call. */
+int tp_fit_render_stills(tp_fit_still *stills, int n, const char *src, int src_fd,
+                         const tp_media_info *media, const tp_fit_plan *plan,
+                         const tp_cancel *cancel, tp_error *err);
+
 #endif
