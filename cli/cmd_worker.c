@@ -28,8 +28,8 @@ static const tp_cli_option options[] = {
      "a folder job paths must lie under (repeatable; required: `--root /` allows any path)",
      OPT_ROOT},
     {"name", 0, "NAME", "consumer name, unique per worker (default: HOSTNAME-PID)", OPT_NAME},
-    {"workdir", 'o', "DIR", "local work folder and ledger (default: ./tokprep-work/worker-NAME)",
-     'o'},
+    TP_CLI_OPT_WORKDIR("local work folder and ledger (default: ./tokprep-work/worker-NAME)"),
+    TP_CLI_OPT_STATE,
     {"drain", 0, NULL, "exit 0 once no job is waiting or in progress", OPT_DRAIN},
     {"json", 0, NULL, "NDJSON events on stdout (those of `run`, plus job_started/job_finished)",
      TP_OPT_JSON},
@@ -154,7 +154,8 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
         case OPT_ALLOW_PROFILE: tp_cli_sets_add(&allow, optarg); break;
         case OPT_ROOT: tp_cli_sets_add(&roots, optarg); break;
         case OPT_NAME: opts.name = optarg; break;
-        case 'o': opts.workdir = optarg; break;
+        case 'w': opts.workdir = optarg; break;
+        case TP_OPT_STATE: opts.state_path = optarg; break;
         case OPT_DRAIN: opts.drain = 1; break;
         case TP_OPT_JSON: o.json = true; break;
         default: break;
@@ -243,7 +244,7 @@ const tp_cli_command tp_cmd_worker = {
     .name = "worker",
     .summary = "take jobs from a Redis queue and process them (run one per core or machine)",
     .usage = "--queue redis://HOST[:PORT]/NAME --root DIR [--profile P] [--allow-profile P] "
-             "[--set K=V] [--name N] [-o DIR] [--drain] [--json]",
+             "[--set K=V] [--name N] [-w WORKDIR] [--state FILE] [--drain] [--json]",
     .description =
         "Joins the queue's consumer group and runs probe, fit, chunk and delivery for each job,\n"
         "recording the outcome in Redis before acknowledging it. Jobs of a worker that stopped\n"
@@ -263,7 +264,8 @@ const tp_cli_command tp_cmd_worker = {
         "(no --root, bad URL, profile, root, work folder, unreachable server, wrong password),\n"
         "130 SIGINT.",
     .options = options,
+    .old_shorts = tp_cli_old_workdir,
     .example = "tokprep worker --queue redis://redis.local/studio --root /mnt/share/incoming "
-               "--name $(hostname)-1 -o /var/lib/tokprep/1",
+               "--name $(hostname)-1 -w /var/lib/tokprep/1",
     .run = run,
 };

@@ -169,6 +169,24 @@ TP_EXTERN const char *tp_profile_post_mode_name(const tp_profile *profile);
 TP_EXTERN const char *tp_profile_fill_name(const tp_profile *profile);
 TP_EXTERN void tp_profile_fix_size(const tp_profile *profile, int *width, int *height);
 
+/* One key of the profile schema (the table the loader validates against), for generated
+ * documentation (`tokprep-profile.5`). Strings are static. */
+typedef struct tp_profile_key_info {
+    const char *key;           /* dotted path, e.g. "fix.fill" */
+    const char *type;          /* "map" (a section), "string", "int", "size" (with units),
+                                * "number", "bool", "choice", "list", "aspects", "range" */
+    const char *const *choices; /* "choice": the allowed values, NULL-terminated; else NULL */
+    double min, max;           /* "int", "size", "number", "range": bounds (both 0: none) */
+    const char *default_value; /* the built-in tiktok profile's value, as written ("" if none) */
+    const char *help;          /* one line ("" if none) */
+    int secret;                /* 1: never printed (shown as ***) */
+} tp_profile_key_info;
+
+/* Number of keys in the schema, sections included. Thread-safe. */
+TP_EXTERN size_t tp_profile_schema_count(void);
+/* Key `index` (0 .. count-1, in the schema's order) into *out: 0, or TP_EINVAL. Thread-safe. */
+TP_EXTERN int tp_profile_schema_at(size_t index, tp_profile_key_info *out);
+
 /* === section: check (probe + rules) ===================================================== */
 
 /* Checking one file: probe it (libavformat headers and a bounded packet sample, or every packet
@@ -920,6 +938,7 @@ typedef struct tp_rqueue_worker_options {
                                * required ("/" allows any path): a job outside them, naming a
                                * symlink, a non-regular file or a bad `dest` is dead-lettered */
     size_t n_roots;
+    const char *state_path; /* the job ledger; NULL = WORKDIR/tokprep.db */
 } tp_rqueue_worker_options;
 
 #define TP_RQUEUE_WORKER_OPTIONS_VERSION 1

@@ -569,6 +569,7 @@ static int run_job(worker *w, job_run *jr, const redisReply *job, const char *pa
     }
     tp_pipeline_options po = TP_PIPELINE_OPTIONS_INIT;
     po.workdir = w->workdir;
+    po.state_path = w->o->state_path;
     po.on_event = on_pipeline_event;
     po.payload = jr;
     po.cancel = w->o->cancel; /* the caller's token stops the job's pipeline directly */
