@@ -235,7 +235,18 @@ static void roff_text(FILE *out, const char *s)
             fputc('\n', out);
             bol = true;
             break;
-        default: fputc(*s, out);
+        default:
+            if ((unsigned char)*s >= 0x80) {
+                /* Non-ASCII as \[uXXXX], so that groff needs no preconv. */
+                const unsigned char *u = (const unsigned char *)s;
+                unsigned cp = 0;
+                int more = u[0] >= 0xf0 ? 3 : u[0] >= 0xe0 ? 2 : u[0] >= 0xc0 ? 1 : 0;
+                cp = more == 3 ? u[0] & 0x07u : more == 2 ? u[0] & 0x0fu : u[0] & 0x1fu;
+                for (int i = 1; i <= more && (u[i] & 0xc0) == 0x80; i++, s++)
+                    cp = (cp << 6) | (u[i] & 0x3fu);
+                fprintf(out, "\\[u%04X]", cp);
+            } else
+                fputc(*s, out);
         }
     }
     if (code)
