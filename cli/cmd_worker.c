@@ -10,7 +10,7 @@
 
 #include "cli.h"
 
-enum { OPT_QUEUE = TP_OPT_USER, OPT_NAME, OPT_DRAIN, OPT_ALLOW_PROFILE, OPT_ROOT };
+enum { OPT_QUEUE = TP_OPT_USER, OPT_NAME, OPT_DRAIN, OPT_ALLOW_PROFILE, OPT_ROOT, OPT_ALLOW_SETS };
 
 static const tp_cli_option options[] = {
     {"queue", 'q', "URL", "redis://[[USER]:PASSWORD@]HOST[:PORT]/NAME (required)", OPT_QUEUE},
@@ -24,6 +24,10 @@ static const tp_cli_option options[] = {
      "a profile jobs may name besides --profile (repeatable); jobs naming any other are "
      "dead-lettered",
      OPT_ALLOW_PROFILE},
+    {"allow-job-set", 0, NULL,
+     "run jobs queued with `enqueue --set` (their overrides first, then --set; endpoints, "
+     "credentials and folders stay this worker's); without it such jobs are dead-lettered",
+     OPT_ALLOW_SETS},
     {"root", 0, "DIR",
      "a folder job paths must lie under (repeatable; required: `--root /` allows any path)",
      OPT_ROOT},
@@ -157,6 +161,7 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
         case 'w': opts.workdir = optarg; break;
         case TP_OPT_STATE: opts.state_path = optarg; break;
         case OPT_DRAIN: opts.drain = 1; break;
+        case OPT_ALLOW_SETS: opts.allow_job_sets = 1; break;
         case TP_OPT_JSON: o.json = true; break;
         default: break;
         }

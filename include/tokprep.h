@@ -884,6 +884,32 @@ TP_EXTERN int tp_rqueue_enqueue(tp_rqueue_enqueue_summary *summary, const char *
                      const char *const *paths, size_t n_paths, int follow_symlinks,
                      tp_rqueue_item_cb on_item, void *payload, tp_error *err);
 
+/* tp_rqueue_enqueue_with_options(): what tp_rqueue_enqueue() takes, plus profile overrides. */
+typedef struct tp_rqueue_enqueue_options {
+    unsigned version;         /* TP_RQUEUE_ENQUEUE_OPTIONS_VERSION */
+    const char *profile;      /* as tp_rqueue_enqueue()'s profile */
+    /* KEY=VALUE overrides stored with each job (one line each: no newline in a value); a
+     * worker applies them to the job's profile, before its own --set, only when started with
+     * allow_job_sets (else it dead-letters the job). Part of the job's identity: the same
+     * content with other overrides is another job. */
+    const char *const *sets;
+    size_t n_sets;
+    int follow_symlinks;
+} tp_rqueue_enqueue_options;
+
+#define TP_RQUEUE_ENQUEUE_OPTIONS_VERSION 1
+#define TP_RQUEUE_ENQUEUE_OPTIONS_INIT {.version = TP_RQUEUE_ENQUEUE_OPTIONS_VERSION}
+
+/* Defaults of `version` into *opts: 0, or TP_EINVAL (NULL, unknown version). Thread-safe. */
+TP_EXTERN int tp_rqueue_enqueue_options_init(tp_rqueue_enqueue_options *opts, unsigned version);
+/* tp_rqueue_enqueue() with options (opts NULL: the defaults). TP_EINVAL also for a set that is
+ * not KEY=VALUE on one line. Thread-safe (own connection per call). */
+TP_EXTERN int tp_rqueue_enqueue_with_options(tp_rqueue_enqueue_summary *summary, const char *url,
+                                             const char *const *paths, size_t n_paths,
+                                             const tp_rqueue_enqueue_options *opts,
+                                             tp_rqueue_item_cb on_item, void *payload,
+                                             tp_error *err);
+
 typedef enum {
     TP_RQUEUE_JOB_STARTED = 0, /* the worker took the job (claim held, attempt counted) */
     TP_RQUEUE_JOB_FINISHED     /* its outcome is recorded in Redis */
@@ -939,6 +965,9 @@ typedef struct tp_rqueue_worker_options {
                                * symlink, a non-regular file or a bad `dest` is dead-lettered */
     size_t n_roots;
     const char *state_path; /* the job ledger; NULL = WORKDIR/tokprep.db */
+    int allow_job_sets;     /* run jobs queued with profile overrides (enqueue --set), applied
+                             * before `sets`; 0: such jobs are dead-lettered. Endpoints,
+                             * credentials, token file and folder stay the worker's. */
 } tp_rqueue_worker_options;
 
 #define TP_RQUEUE_WORKER_OPTIONS_VERSION 1
