@@ -128,6 +128,16 @@ static void zsh_text(FILE *out, const char *s)
     }
 }
 
+/* Text for a _describe entry's description (after "name:"): only the quote needs escaping. */
+static void zsh_desc(FILE *out, const char *s)
+{
+    for (; s && *s; s++)
+        if (*s == '\'')
+            fputs("'\\''", out);
+        else
+            fputc(*s == '\n' ? ' ' : *s, out);
+}
+
 static void zsh_action(FILE *out, const tp_cli_option *o)
 {
     fputc(':', out);
@@ -152,7 +162,7 @@ static void print_zsh(FILE *out)
                  "    commands=(\n");
     for (size_t i = 0; tp_cli_commands[i]; i++) {
         fprintf(out, "        '%s:", tp_cli_commands[i]->name);
-        zsh_text(out, tp_cli_commands[i]->summary);
+        zsh_desc(out, tp_cli_commands[i]->summary);
         fprintf(out, "'\n");
     }
     fprintf(out, "        'help:show the help of a command'\n    )\n"

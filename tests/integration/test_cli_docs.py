@@ -147,6 +147,24 @@ def test_zsh_completion():
         f.write(r.stdout)
     z = subprocess.run(["zsh", "-n", path], capture_output=True, text=True)
     assert z.returncode == 0, z.stderr
+    # Dispatch, with the completion system's functions stubbed to print what they are given.
+    stubs = ('compdef() { :; }; _describe() { print -l -- "${(@P)${4}}"; }; '
+             '_arguments() { print -l -- "$@"; }; source "$1"; shift; words=("$@"); '
+             'CURRENT=$#; _tokprep')
+
+    def zsh_complete(*words):
+        r = subprocess.run(["zsh", "-f", "-c", stubs, "zsh", path, *words], capture_output=True,
+                           text=True, timeout=30)
+        assert r.returncode == 0, r.stderr
+        return r.stdout.splitlines()
+
+    assert any(x.startswith("check:") for x in zsh_complete("tokprep", "ch"))
+    specs = zsh_complete("tokprep", "check", "--js")
+    assert any(x.startswith("*--json[") for x in specs), specs
+    assert any("--profile=" in x and x.endswith(":_tokprep_profiles") for x in specs), specs
+    specs = zsh_complete("tokprep", "run", "-")
+    assert any(x.startswith("(-w --workdir)--workdir=[") and x.endswith(":_files -/")
+               for x in specs), specs
 
 
 def unroff(text):
