@@ -90,7 +90,7 @@ int main(int argc, char **argv)
         print_main_help(stderr);
         return TP_EXIT_ERROR;
     }
-    if (!strcmp(argv[1], "help") && argc > 2) {
+    if (!strcmp(argv[1], "help") && argc > 2 && argv[2][0] != '-') {
         const tp_cli_command *hc = tp_cli_find_command(argv[2]);
         if (!hc)
             return unknown_command(argv[2]);
