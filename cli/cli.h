@@ -102,7 +102,7 @@ const char *tp_cli_suggest(const char *word, const char *const *candidates, size
  * message. */
 int tp_cli_print_completion(const char *shell, FILE *out);
 int tp_cli_print_man(const tp_cli_command *cmd, FILE *out); /* NULL: tokprep.1 */
-int tp_cli_print_man_profile(FILE *out);                   /* tokprep-profile.5 */
+int tp_cli_print_man_profile(FILE *out);                    /* tokprep-profile.5 */
 /* "tokprep NAME: message" + hint to --help on stderr; returns TP_EXIT_ERROR. */
 int tp_cli_usage_error(const tp_cli_command *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

@@ -8,9 +8,9 @@
 #include "cli.h"
 
 const tp_cli_command *const tp_cli_commands[] = {
-    &tp_cmd_check,    &tp_cmd_fit,     &tp_cmd_run,    &tp_cmd_status,     &tp_cmd_retry,
-    &tp_cmd_upload,   &tp_cmd_auth,    &tp_cmd_profiles, &tp_cmd_enqueue, &tp_cmd_worker,
-    &tp_cmd_completion, NULL,
+    &tp_cmd_check,   &tp_cmd_fit,    &tp_cmd_run,        &tp_cmd_status,
+    &tp_cmd_retry,   &tp_cmd_upload, &tp_cmd_auth,       &tp_cmd_profiles,
+    &tp_cmd_enqueue, &tp_cmd_worker, &tp_cmd_completion, NULL,
 };
 
 const tp_cli_command *tp_cli_find_command(const char *name)
@@ -32,7 +32,8 @@ static int unknown_command(const char *name)
     const char *best = tp_cli_suggest(name, names, n);
     char *shown = tp_str_printable(name);
     if (best)
-        fprintf(stderr, "tokprep: unknown command '%s'; did you mean '%s'? (see 'tokprep --help')\n",
+        fprintf(stderr,
+                "tokprep: unknown command '%s'; did you mean '%s'? (see 'tokprep --help')\n",
                 shown ? shown : "?", best);
     else
         fprintf(stderr, "tokprep: unknown command '%s' (see 'tokprep --help')\n",

@@ -172,14 +172,14 @@ TP_EXTERN void tp_profile_fix_size(const tp_profile *profile, int *width, int *h
 /* One key of the profile schema (the table the loader validates against), for generated
  * documentation (`tokprep-profile.5`). Strings are static. */
 typedef struct tp_profile_key_info {
-    const char *key;           /* dotted path, e.g. "fix.fill" */
-    const char *type;          /* "map" (a section), "string", "int", "size" (with units),
-                                * "number", "bool", "choice", "list", "aspects", "range" */
+    const char *key;            /* dotted path, e.g. "fix.fill" */
+    const char *type;           /* "map" (a section), "string", "int", "size" (with units),
+                                 * "number", "bool", "choice", "list", "aspects", "range" */
     const char *const *choices; /* "choice": the allowed values, NULL-terminated; else NULL */
-    double min, max;           /* "int", "size", "number", "range": bounds (both 0: none) */
-    const char *default_value; /* the built-in tiktok profile's value, as written ("" if none) */
-    const char *help;          /* one line ("" if none) */
-    int secret;                /* 1: never printed (shown as ***) */
+    double min, max;            /* "int", "size", "number", "range": bounds (both 0: none) */
+    const char *default_value;  /* the built-in tiktok profile's value, as written ("" if none) */
+    const char *help;           /* one line ("" if none) */
+    int secret;                 /* 1: never printed (shown as ***) */
 } tp_profile_key_info;
 
 /* Number of keys in the schema, sections included. Thread-safe. */
@@ -886,8 +886,8 @@ TP_EXTERN int tp_rqueue_enqueue(tp_rqueue_enqueue_summary *summary, const char *
 
 /* tp_rqueue_enqueue_with_options(): what tp_rqueue_enqueue() takes, plus profile overrides. */
 typedef struct tp_rqueue_enqueue_options {
-    unsigned version;         /* TP_RQUEUE_ENQUEUE_OPTIONS_VERSION */
-    const char *profile;      /* as tp_rqueue_enqueue()'s profile */
+    unsigned version;    /* TP_RQUEUE_ENQUEUE_OPTIONS_VERSION */
+    const char *profile; /* as tp_rqueue_enqueue()'s profile */
     /* KEY=VALUE overrides stored with each job (one line each: no newline in a value); a
      * worker applies them to the job's profile, before its own --set, only when started with
      * allow_job_sets (else it dead-letters the job). Part of the job's identity: the same

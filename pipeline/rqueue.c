@@ -606,8 +606,8 @@ static int join_sets(char **out, const tp_rqueue_enqueue_options *o, tp_error *e
 
 int tp_rqueue_enqueue_with_options(tp_rqueue_enqueue_summary *summary, const char *url,
                                    const char *const *paths, size_t n_paths,
-                                   const tp_rqueue_enqueue_options *opts,
-                                   tp_rqueue_item_cb on_item, void *payload, tp_error *err)
+                                   const tp_rqueue_enqueue_options *opts, tp_rqueue_item_cb on_item,
+                                   void *payload, tp_error *err)
 {
     tp_rqueue q;
     tp_rqueue_enqueue_summary sum = {.version = TP_RQUEUE_ENQUEUE_SUMMARY_VERSION};

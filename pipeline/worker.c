@@ -269,8 +269,9 @@ static void check_job(worker *w, const redisReply *job, char **real_path, char *
     close(fd);
     const char *sets = tp_rq_field(job, "sets");
     if (sets && *sets && !w->o->allow_job_sets) {
-        snprintf(why, n, "the job carries profile overrides (enqueue --set); this worker takes "
-                         "none (worker --allow-job-set)");
+        snprintf(why, n,
+                 "the job carries profile overrides (enqueue --set); this worker takes "
+                 "none (worker --allow-job-set)");
         goto out;
     }
     if (dest && *dest && !plain_name(dest)) {
@@ -597,8 +598,8 @@ static int run_job(worker *w, job_run *jr, const redisReply *job, const char *pa
     if (job_sets && *job_sets) {
         /* Overrides queued with the job (allowed: check_job), then the worker's own --set,
          * which win; endpoints and secrets stay the worker's. */
-        if ((rc = open_with_job_sets(&own, w, profile_key ? profile_key : w->allowed[0],
-                                     job_sets, err)) < 0 ||
+        if ((rc = open_with_job_sets(&own, w, profile_key ? profile_key : w->allowed[0], job_sets,
+                                     err)) < 0 ||
             (rc = adopt_endpoint(own, w->defprof, err)) < 0)
             goto out;
         prof = own;

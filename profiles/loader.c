@@ -1051,9 +1051,9 @@ size_t tp_profile_schema_count(void)
 int tp_profile_schema_at(size_t index, tp_profile_key_info *out)
 {
     static const char *const type_names[] = {
-        [T_MAP] = "map",     [T_STR] = "string", [T_PSTR] = "string",     [T_INT] = "int",
-        [T_INT64] = "int",   [T_SIZE] = "size",  [T_DOUBLE] = "number",   [T_BOOL] = "bool",
-        [T_ENUM] = "choice", [T_STRLIST] = "list", [T_ASPECTS] = "aspects", [T_RANGE] = "range",
+        [T_MAP] = "map",        [T_STR] = "string",   [T_PSTR] = "string",     [T_INT] = "int",
+        [T_INT64] = "int",      [T_SIZE] = "size",    [T_DOUBLE] = "number",   [T_BOOL] = "bool",
+        [T_ENUM] = "choice",    [T_STRLIST] = "list", [T_ASPECTS] = "aspects", [T_RANGE] = "range",
         [T_NULLSTR] = "string",
     };
     if (!out || index >= TP_ARRAY_LEN(schema))
