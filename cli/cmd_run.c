@@ -7,13 +7,13 @@
 #include "cli.h"
 #include "display.h"
 
-enum { OPT_STATE = TP_OPT_USER, OPT_WATCH, OPT_FORCE, OPT_FOLLOW, OPT_COVER_AT };
+enum { OPT_WATCH = TP_OPT_USER, OPT_FORCE, OPT_FOLLOW, OPT_COVER_AT };
 
 static const tp_cli_option options[] = {
     {"profile", 'p', "NAME|PATH", "profile to use (default: tiktok)", TP_OPT_PROFILE},
     {"set", 0, "KEY=VALUE", "override a profile value (repeatable)", TP_OPT_SET},
-    {"workdir", 'o', "WORKDIR", "work folder (default: ./tokprep-work)", 'o'},
-    {"state", 0, "FILE", "job ledger (default: WORKDIR/tokprep.db)", OPT_STATE},
+    TP_CLI_OPT_WORKDIR("work folder (default: ./tokprep-work)"),
+    TP_CLI_OPT_STATE,
     {"watch", 0, NULL, "keep running and take new files dropped into the folders", OPT_WATCH},
     {"json", 0, NULL, "NDJSON events on stdout, one per line", TP_OPT_JSON},
     {"force", 0, NULL, "process content the ledger says is done (may deliver it again)", OPT_FORCE},
@@ -46,8 +46,8 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
         case '?': rc = TP_EXIT_ERROR; goto out;
         case TP_OPT_PROFILE: profile_name = optarg; break;
         case TP_OPT_SET: tp_cli_sets_add(&sets, optarg); break;
-        case 'o': opts.workdir = optarg; break;
-        case OPT_STATE: opts.state_path = optarg; break;
+        case 'w': opts.workdir = optarg; break;
+        case TP_OPT_STATE: opts.state_path = optarg; break;
         case OPT_WATCH: opts.watch = 1; break;
         case TP_OPT_JSON: json = true; break;
         case OPT_FORCE: opts.force = 1; break;
@@ -111,7 +111,7 @@ out:
 const tp_cli_command tp_cmd_run = {
     .name = "run",
     .summary = "probe, fit, chunk and deliver files and folders, resumably",
-    .usage = "[--profile P] [--set K=V] [-o WORKDIR] [--state FILE] [--watch] [--json] [--force] "
+    .usage = "[--profile P] [--set K=V] [-w WORKDIR] [--state FILE] [--watch] [--json] [--force] "
              "[--follow-symlinks] PATH...",
     .description =
         "Runs every file (folders: walked for audio/video content) through scan, probe, fit,\n"
@@ -121,6 +121,7 @@ const tp_cli_command tp_cmd_run = {
         "Ctrl-C stops within 2 s (exit 130); a second Ctrl-C exits at once.\n"
         "Exit status: 0 all done or skipped, 1 some rejected, 2 some failed, 130 interrupted.",
     .options = options,
+    .old_shorts = tp_cli_old_workdir,
     .example = "tokprep run --set upload.sink=directory --set upload.directory.path=ready "
                "~/Videos",
     .run = run,

@@ -180,6 +180,24 @@ TP_EXTERN const char *tp_profile_post_mode_name(const tp_profile *profile);
 TP_EXTERN const char *tp_profile_fill_name(const tp_profile *profile);
 TP_EXTERN void tp_profile_fix_size(const tp_profile *profile, int *width, int *height);
 
+/* One key of the profile schema (the table the loader validates against), for generated
+ * documentation (`tokprep-profile.5`). Strings are static. */
+typedef struct tp_profile_key_info {
+    const char *key;            /* dotted path, e.g. "fix.fill" */
+    const char *type;           /* "map" (a section), "string", "int", "size" (with units),
+                                 * "number", "bool", "choice", "list", "aspects", "range" */
+    const char *const *choices; /* "choice": the allowed values, NULL-terminated; else NULL */
+    double min, max;            /* "int", "size", "number", "range": bounds (both 0: none) */
+    const char *default_value;  /* the built-in tiktok profile's value, as written ("" if none) */
+    const char *help;           /* one line ("" if none) */
+    int secret;                 /* 1: never printed (shown as ***) */
+} tp_profile_key_info;
+
+/* Number of keys in the schema, sections included. Thread-safe. */
+TP_EXTERN size_t tp_profile_schema_count(void);
+/* Key `index` (0 .. count-1, in the schema's order) into *out: 0, or TP_EINVAL. Thread-safe. */
+TP_EXTERN int tp_profile_schema_at(size_t index, tp_profile_key_info *out);
+
 /* === section: check (probe + rules) ===================================================== */
 
 /* Checking one file: probe it (libavformat headers and a bounded packet sample, or every packet
@@ -977,6 +995,32 @@ TP_EXTERN int tp_rqueue_enqueue(tp_rqueue_enqueue_summary *summary, const char *
                      const char *const *paths, size_t n_paths, int follow_symlinks,
                      tp_rqueue_item_cb on_item, void *payload, tp_error *err);
 
+/* tp_rqueue_enqueue_with_options(): what tp_rqueue_enqueue() takes, plus profile overrides. */
+typedef struct tp_rqueue_enqueue_options {
+    unsigned version;    /* TP_RQUEUE_ENQUEUE_OPTIONS_VERSION */
+    const char *profile; /* as tp_rqueue_enqueue()'s profile */
+    /* KEY=VALUE overrides stored with each job (one line each: no newline in a value); a
+     * worker applies them to the job's profile, before its own --set, only when started with
+     * allow_job_sets (else it dead-letters the job). Part of the job's identity: the same
+     * content with other overrides is another job. */
+    const char *const *sets;
+    size_t n_sets;
+    int follow_symlinks;
+} tp_rqueue_enqueue_options;
+
+#define TP_RQUEUE_ENQUEUE_OPTIONS_VERSION 1
+#define TP_RQUEUE_ENQUEUE_OPTIONS_INIT {.version = TP_RQUEUE_ENQUEUE_OPTIONS_VERSION}
+
+/* Defaults of `version` into *opts: 0, or TP_EINVAL (NULL, unknown version). Thread-safe. */
+TP_EXTERN int tp_rqueue_enqueue_options_init(tp_rqueue_enqueue_options *opts, unsigned version);
+/* tp_rqueue_enqueue() with options (opts NULL: the defaults). TP_EINVAL also for a set that is
+ * not KEY=VALUE on one line. Thread-safe (own connection per call). */
+TP_EXTERN int tp_rqueue_enqueue_with_options(tp_rqueue_enqueue_summary *summary, const char *url,
+                                             const char *const *paths, size_t n_paths,
+                                             const tp_rqueue_enqueue_options *opts,
+                                             tp_rqueue_item_cb on_item, void *payload,
+                                             tp_error *err);
+
 typedef enum {
     TP_RQUEUE_JOB_STARTED = 0, /* the worker took the job (claim held, attempt counted) */
     TP_RQUEUE_JOB_FINISHED     /* its outcome is recorded in Redis */
@@ -1036,6 +1080,10 @@ typedef struct tp_rqueue_worker_options {
                                * required ("/" allows any path): a job outside them, naming a
                                * symlink, a non-regular file or a bad `dest` is dead-lettered */
     size_t n_roots;
+    const char *state_path; /* the job ledger; NULL = WORKDIR/tokprep.db */
+    int allow_job_sets;     /* run jobs queued with profile overrides (enqueue --set), applied
+                             * before `sets`; 0: such jobs are dead-lettered. Endpoints,
+                             * credentials, token file and folder stay the worker's. */
 } tp_rqueue_worker_options;
 
 #define TP_RQUEUE_WORKER_OPTIONS_VERSION 1

@@ -1063,3 +1063,30 @@ int tp_profile_open_buffer(tp_profile **out, const char *label, const char *text
 {
     return profile_open(out, label ? label : "<buffer>", text, len, sets, n_sets, err);
 }
+
+size_t tp_profile_schema_count(void)
+{
+    return TP_ARRAY_LEN(schema);
+}
+
+int tp_profile_schema_at(size_t index, tp_profile_key_info *out)
+{
+    static const char *const type_names[] = {
+        [T_MAP] = "map",        [T_STR] = "string",   [T_PSTR] = "string",     [T_INT] = "int",
+        [T_INT64] = "int",      [T_SIZE] = "size",    [T_DOUBLE] = "number",   [T_BOOL] = "bool",
+        [T_ENUM] = "choice",    [T_STRLIST] = "list", [T_ASPECTS] = "aspects", [T_RANGE] = "range",
+        [T_NULLSTR] = "string",
+    };
+    if (!out || index >= TP_ARRAY_LEN(schema))
+        return TP_EINVAL;
+    const schema_row *r = &schema[index];
+    memset(out, 0, sizeof(*out));
+    out->key = r->path;
+    out->type = type_names[r->type];
+    out->choices = r->type == T_ENUM ? r->enums : NULL;
+    out->min = r->min;
+    out->max = r->max;
+    out->secret = r->secret;
+    tp_profile_key_doc(r->path, &out->default_value, &out->help);
+    return 0;
+}

@@ -169,4 +169,8 @@ int tp_profile_require(const tp_profile *p, const char *key, tp_error *err);
 
 bool tp_strlist_has(const tp_strlist *l, const char *s);
 
+/* profiles/schema_doc.c: a key's documented default and one-line help (both "" and -1 when
+ * the key has none). */
+int tp_profile_key_doc(const char *key, const char **default_value, const char **help);
+
 #endif

@@ -197,7 +197,7 @@ def test_escapes(t, r):
     os.makedirs(src)
     put_job(r, qn, src + "/\x1b]0;pwned\x07x.mp4", fp="3" * 64)
     put_job(r, qn, "relative.mp4", fp="4" * 64, profile="\x1b[2Jevil.yaml")
-    p = q.run(["worker", "--queue", r.url(qn), "--root", src, "--drain", "-o",
+    p = q.run(["worker", "--queue", r.url(qn), "--root", src, "--drain", "-w",
                os.path.join(t, "w-esc")], timeout=60)
     assert p.returncode == 0, p.stderr
     assert "\x1b" not in p.stdout + p.stderr, repr(p.stdout + p.stderr)

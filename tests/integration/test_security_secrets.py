@@ -71,7 +71,7 @@ def test_worker_argv_and_dumpable(t, r):
     os.chmod(work, 0o777)
     url = r.url("sec")
     assert SECRET in url
-    p = subprocess.Popen([BINARY, "worker", "--queue", url, "-o", work, "--root", t,
+    p = subprocess.Popen([BINARY, "worker", "--queue", url, "-w", work, "--root", t,
                           "--set", "upload.tiktok.shared_limits=" + url],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                          preexec_fn=raise_core_limit, **as_user)
