@@ -26,6 +26,12 @@ typedef enum { TP_TOO_SHORT_REJECT = 0, TP_TOO_SHORT_EXTEND } tp_too_short;
 typedef enum { TP_SINK_TIKTOK = 0, TP_SINK_DIRECTORY, TP_SINK_NONE } tp_sink_kind;
 typedef enum { TP_POST_DIRECT = 0, TP_POST_DRAFT } tp_post_mode;
 
+/* A [min, max] that may be null (set false = not checked). */
+typedef struct {
+    bool set;
+    double min, max;
+} tp_opt_range;
+
 typedef struct {
     tp_strlist containers;   /* short names: mp4, mov, webm, ... */
     tp_strlist video_codecs; /* FFmpeg codec names: h264, hevc, vp8, vp9 */
@@ -38,6 +44,7 @@ typedef struct {
     double duration_min, duration_max; /* seconds */
     int64_t max_size;                  /* bytes */
     bool faststart;                    /* MP4/MOV must have moov before mdat */
+    tp_opt_range loudness;             /* integrated LUFS; measured with --deep, and by fit */
 } tp_rules;
 
 typedef struct {
@@ -52,6 +59,13 @@ typedef struct {
     int64_t bitrate;         /* bit/s */
     int sample_rate;
     int channels;
+    /* fix.audio.loudness (null = enabled false: the loudness is left as it is). */
+    struct {
+        bool enabled;
+        double target;    /* LUFS, integrated */
+        double true_peak; /* dBTP ceiling */
+        double range;     /* LU, loudnorm's LRA target */
+    } loudness;
 } tp_fix_audio;
 
 typedef struct {
