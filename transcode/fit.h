@@ -34,7 +34,17 @@ typedef struct {
                             * a source longer than the probe said is never cut to it */
     int n_parts;
     tp_fit_part parts[TP_MAX_PARTS];
+    /* Loudness (rules.loudness, fix.audio.loudness): the audio only is re-encoded and the
+     * video packets are copied when the video passes as it is (one part, no time edit, a
+     * codec MP4 holds). */
+    bool copy_video;
+    char audio_filter[512]; /* loudnorm in linear mode with the measured values; "" = none */
+    char audio_note[256];   /* why the loudness is left as it is (the +20 dB cap); "" = none */
 } tp_fit_plan;
+
+/* The most gain fix.audio.loudness applies (dB): a quieter clip is mostly noise or silence,
+ * which +20 dB and more would only make loud. */
+#define TP_LOUDNESS_MAX_GAIN 20.0
 
 /* Plan from media info and profile. Pure and thread-safe. */
 int tp_fit_plan_make(tp_fit_plan *out, const tp_media_info *media, const tp_check_result *check,
