@@ -1019,7 +1019,7 @@ static int profile_open(tp_profile **out, const char *name_or_path, const char *
         memcpy(key, sets[i], klen);
         key[klen] = '\0';
         const schema_row *r = schema_find(key);
-        if (!r || r->type == T_MAP || r->type == T_NULLSTR || r->type == T_NMAP) {
+        if (!r || r->type == T_MAP || r->type == T_NULLSTR) {
             const char *s = schema_suggest(key);
             if (r)
                 rc = tp_error_set(err, TP_ECONFIG, 0, "--set %s: '%s' is not a single value",
