@@ -433,15 +433,19 @@ static bool video_passes(const tp_check_result *check, const tp_media_info *medi
         copyable = copyable || !strcmp(media->video.codec, mp4_video[i]);
     if (!copyable)
         return false;
+    int errors = 0;
     for (int i = 0; i < check->n_violations; i++) {
         const tp_violation *v = &check->violations[i];
-        bool ok = v->severity != TP_SEV_ERROR;
+        if (v->severity != TP_SEV_ERROR)
+            continue;
+        errors++;
+        bool ok = false;
         for (size_t k = 0; !ok && k < TP_ARRAY_LEN(audio_only); k++)
             ok = !strcmp(v->code, audio_only[k]);
         if (!ok)
             return false;
     }
-    return true;
+    return errors > 0; /* a transcode nobody said why: not ours to narrow */
 }
 
 /* Loudness: loudnorm in linear mode with the values the probe measured (the first pass), so
