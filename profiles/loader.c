@@ -684,7 +684,8 @@ static int apply_value(tp_profile *p, profile_priv *pp, const schema_row *r, con
         return 0;
     }
     case T_NMAP:
-        if (n->kind == TP_NODE_SCALAR && tp_scalar_is_null(n)) {
+        /* "null" even quoted (--set KEY=null quotes its values): never a map or a range. */
+        if (n->kind == TP_NODE_SCALAR && (tp_scalar_is_null(n) || !strcmp(n->value, "null"))) {
             *(bool *)(base + r->off) = false;
             return 0;
         }
@@ -699,7 +700,7 @@ static int apply_value(tp_profile *p, profile_priv *pp, const schema_row *r, con
         }
         return 0;
     case T_NRANGE:
-        if (n->kind == TP_NODE_SCALAR && tp_scalar_is_null(n)) {
+        if (n->kind == TP_NODE_SCALAR && (tp_scalar_is_null(n) || !strcmp(n->value, "null"))) {
             ((tp_opt_range *)(base + r->off))->set = false;
             return 0;
         }
@@ -838,7 +839,8 @@ static void emit_yaml(const tp_node *n, int indent, const char *prefix, bool has
             continue;
         /* A key added as null (not checked, unchanged) leaves the hash of every profile that
          * does not set it as it was, so a ledger does not see its files as new. */
-        if (hashing && c->kind == TP_NODE_SCALAR && tp_scalar_is_null(c) && !c->quoted &&
+        if (hashing && c->kind == TP_NODE_SCALAR &&
+            (tp_scalar_is_null(c) || !strcmp(c->value, "null")) &&
             (!strcmp(path, "rules.loudness") || !strcmp(path, "fix.audio.loudness")))
             continue;
         buf_add(buf, len, cap, pad);
