@@ -373,7 +373,10 @@ static void fit_deliver(void *ctx, size_t i)
                                  .trim_end = pl->trim_end,
                                  .hold_until = pl->hold_until,
                                  .n_parts = pl->n_parts > 0 ? (size_t)pl->n_parts : 0,
-                                 .parts = parts};
+                                 .parts = parts,
+                                 .copy_video = pl->copy_video,
+                                 .audio_filter = pl->audio_filter,
+                                 .audio_note = pl->audio_note};
         tp_check *check = j->probed ? job_check(j) : NULL;
         tp_fit_files_item item = {
             .index = i,
