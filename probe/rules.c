@@ -261,7 +261,8 @@ static void check_loudness(tp_check_result *r, const tp_media_info *m, const tp_
     num_str(a, sizeof(a), lo);
     num_str(b, sizeof(b), hi);
     if (p->fix.audio.loudness.enabled)
-        snprintf(hint, sizeof(hint), "fit normalises it to %g LUFS (fix.audio.loudness)",
+        snprintf(hint, sizeof(hint),
+                 "fit normalises it to %g LUFS (fix.audio.loudness; at most +20 dB)",
                  p->fix.audio.loudness.target);
     else
         snprintf(hint, sizeof(hint),

@@ -351,7 +351,7 @@ static const rule_case cases[] = {
     {"loudness out of range", m_loud_rule_quiet, TP_VERDICT_FIX, TP_ACTION_TRANSCODE, "loudness",
      E, "-30.2 LUFS not in [-16, -12] LUFS (rules.loudness) — set fix.audio.loudness", NULL},
     {"loudness, fix set", m_loud_rule_fix, TP_VERDICT_FIX, TP_ACTION_TRANSCODE, "loudness", E,
-     "fit normalises it to -14 LUFS (fix.audio.loudness)", NULL},
+     "fit normalises it to -14 LUFS (fix.audio.loudness; at most +20 dB)", NULL},
     {"loudness in range", m_loud_rule_in_range, TP_VERDICT_PASS, TP_ACTION_NONE, NULL, E, NULL,
      NULL},
     {"loudness not measured", m_loud_rule_unmeasured, TP_VERDICT_PASS, TP_ACTION_NONE, NULL, E,
