@@ -491,10 +491,25 @@ static void plan_loudness(tp_fit_plan *out, const tp_media_info *media,
     thresh = thresh < -99.0 ? -99.0 : thresh > 0.0 ? 0.0 : thresh;
     if (thresh == -70.0)
         thresh = -70.01;
+    /* A true-peak limiter: at 192 kHz (4x oversampled for a 48 kHz source, as the meter
+     * measures), 0.5 dB under the ceiling for the AAC encoder's overshoot, delay compensated. */
+    char limiter[128];
+    snprintf(limiter, sizeof(limiter), "aresample=192000,alimiter=limit=%.4f:level=false:latency=true",
+             pow(10.0, (tp - 0.5) / 20.0));
+    if (l->true_peak + gain > tp && m_lra <= lra) {
+        /* One gain would push the peaks over the ceiling, and loudnorm's dynamic mode (its
+         * answer) misses the target by several LU on a short clip with a few sharp peaks:
+         * the same gain, with the few peaks above the ceiling limited. */
+        snprintf(out->audio_filter, sizeof(out->audio_filter), "volume=%.2fdB,%s", gain, limiter);
+        return;
+    }
+    /* Linear when one gain does it; with a range wider than fix.audio.loudness.range loudnorm
+     * compresses it (dynamic mode), and the limiter holds the ceiling after the encoder. */
     snprintf(out->audio_filter, sizeof(out->audio_filter),
              "loudnorm=I=%.2f:TP=%.2f:LRA=%.2f:measured_I=%.2f:measured_LRA=%.2f:"
-             "measured_TP=%.2f:measured_thresh=%.2f:offset=0:linear=true",
-             target, tp, lra, m_i, m_lra, m_tp, thresh);
+             "measured_TP=%.2f:measured_thresh=%.2f:offset=0:linear=true%s%s",
+             target, tp, lra, m_i, m_lra, m_tp, thresh, m_lra > lra ? "," : "",
+             m_lra > lra ? limiter : "");
 }
 
 int tp_fit_plan_make(tp_fit_plan *out, const tp_media_info *media, const tp_check_result *check,

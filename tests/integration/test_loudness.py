@@ -4,7 +4,8 @@ true peak in-process (media.audio.loudness), agreeing with `ffmpeg -af ebur128=p
 fix.audio.loudness lands within ±1 LU of the target with the true peak at or under the ceiling,
 measured independently by the ffmpeg CLI, re-encoding the audio alone (the video packets are
 the source's) when the video passes; a clip that would need more than +20 dB is left alone with
-a warning. Fixtures are sine/noise at about -30, -8 and -40 LUFS, verified with ffmpeg first."""
+a warning. Fixtures are sine/noise at about -30, -8 and -40 LUFS and a tone with clicks whose
+true peak a single gain would push over the ceiling, verified with ffmpeg first."""
 import json
 import os
 import re
@@ -25,6 +26,10 @@ AUDIO = {
     "quiet": ("sine=f=440:d=4,volume=-8.5dB", -30.0),
     "loud": ("anoisesrc=c=white:a=0.6:d=4:seed=3", -8.0),
     "silentish": ("sine=f=440:d=4,volume=-18.5dB", -40.0),
+    # A tone with sharp clicks: one gain to -14 would put the true peak near +8 dBTP, so the
+    # peaks are limited (the clicks carry little of the loudness).
+    "peaky": ("aevalsrc='0.05*sin(2*PI*440*t)+if(lt(mod(t\\,1)\\,0.0005)\\,0.5\\,0)'"
+              ":d=4:s=48000", -29.0),
 }
 
 
@@ -118,7 +123,7 @@ def test_rule_violation_appears_and_disappears():
 def test_fit_normalises_audio_and_copies_video():
     with h.TempDir() as t:
         f = fixtures(t)
-        for name in ("quiet", "loud"):
+        for name in ("quiet", "loud", "peaky"):
             out, _ = fit(f[name], os.path.join(t, "out"), [FIX])
             i, _, tp = ebur128(out)
             assert abs(i - (-14.0)) <= 1.0, (name, i)

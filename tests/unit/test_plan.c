@@ -621,8 +621,8 @@ static void m_measured(tp_media_info *m)
 
 /* Loudness: the loudnorm chain from the measured values, the +20 dB cap, and the video copied
  * only when every error is one a new audio stream cures. */
-static tp_fit_plan loud_plan(const char *set, double lufs, double lra, bool landscape,
-                             const char *also)
+static tp_fit_plan loud_plan_tp(const char *set, double lufs, double lra, double peak,
+                                bool landscape, const char *also)
 {
     tp_error err = TP_ERROR_INIT;
     tp_profile *p = NULL;
@@ -634,7 +634,7 @@ static tp_fit_plan loud_plan(const char *set, double lufs, double lra, bool land
         m.video.width = m.video.display_width = 1080;
         m.video.height = m.video.display_height = 1920;
     }
-    m.audio.loudness = (tp_loudness){true, lufs, lra, lufs + 3.0};
+    m.audio.loudness = (tp_loudness){true, lufs, lra, peak};
     tp_check_result chk;
     memset(&chk, 0, sizeof(chk));
     chk.verdict = TP_VERDICT_FIX;
@@ -652,6 +652,12 @@ static tp_fit_plan loud_plan(const char *set, double lufs, double lra, bool land
     tp_profile_free(p);
     tp_error_clear(&err);
     return plan;
+}
+
+static tp_fit_plan loud_plan(const char *set, double lufs, double lra, bool landscape,
+                             const char *also)
+{
+    return loud_plan_tp(set, lufs, lra, lufs + 3.0, landscape, also);
 }
 
 static void test_loudness(void **state)
@@ -680,6 +686,15 @@ static void test_loudness(void **state)
     assert_false(plan.copy_video);
     assert_non_null(strstr(plan.filter, "scale"));
     assert_non_null(strstr(plan.audio_filter, "loudnorm=I=-14.00"));
+    /* One gain would put the peaks at +1 dBTP: the gain, and a true-peak limiter 0.5 dB under
+     * the ceiling (loudnorm's dynamic mode misses the target). */
+    plan = loud_plan_tp(fix, -30.0, 4.0, -15.0, false, NULL);
+    assert_string_equal(plan.audio_filter, "volume=16.00dB,aresample=192000,"
+                                           "alimiter=limit=0.8414:level=false:latency=true");
+    /* A range wider than fix.audio.loudness.range: loudnorm compresses it, then the limiter. */
+    plan = loud_plan(fix, -30.0, 15.0, false, NULL);
+    assert_non_null(strstr(plan.audio_filter, "measured_LRA=15.00:"));
+    assert_non_null(strstr(plan.audio_filter, "linear=true,aresample=192000,alimiter="));
     /* More than +20 dB: left alone, said why. */
     plan = loud_plan(fix, -40.3, 4.0, false, NULL);
     assert_string_equal(plan.audio_filter, "");
