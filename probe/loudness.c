@@ -22,9 +22,9 @@ struct tp_loud_meter {
     AVFilterGraph *graph;
     AVFilterContext *src, *sink;
     AVFrame *out;
-    bool failed;   /* the graph refused the format: nothing is measured */
-    bool have;     /* ebur128 reported at least once */
-    int64_t next_pts; /* samples fed so far: the meter's own clock */
+    bool failed;                    /* the graph refused the format: nothing is measured */
+    bool have;                      /* ebur128 reported at least once */
+    int64_t next_pts;               /* samples fed so far: the meter's own clock */
     double integrated, range, peak; /* peak: linear */
 };
 

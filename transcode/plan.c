@@ -494,7 +494,8 @@ static void plan_loudness(tp_fit_plan *out, const tp_media_info *media,
     /* A true-peak limiter: at 192 kHz (4x oversampled for a 48 kHz source, as the meter
      * measures), 0.5 dB under the ceiling for the AAC encoder's overshoot, delay compensated. */
     char limiter[128];
-    snprintf(limiter, sizeof(limiter), "aresample=192000,alimiter=limit=%.4f:level=false:latency=true",
+    snprintf(limiter, sizeof(limiter),
+             "aresample=192000,alimiter=limit=%.4f:level=false:latency=true",
              pow(10.0, (tp - 0.5) / 20.0));
     if (l->true_peak + gain > tp && m_lra <= lra) {
         /* One gain would push the peaks over the ceiling, and loudnorm's dynamic mode (its

@@ -28,7 +28,8 @@ static void test_job_id(void **state)
     free(c);
 }
 
-/* The dump without the `queue` block (and the other unhashed keys and null loudness keys): what the hash covers, i.e.
+/* The dump without the `queue` block (and the other unhashed keys, and the loudness keys while
+ * null): what the hash covers, i.e.
  * the built-in profile as it was before the queue section existed. If that hash changed, every
  * `run` ledger would see its files as new and deliver them again. */
 static char *dump_without_queue(const tp_profile *p)
