@@ -122,6 +122,8 @@ static cJSON *plan_json(const tp_fit_plan_info *pl)
         cJSON_AddNumberToObject(o, "video_maxrate", (double)pl->video_maxrate);
         cJSON_AddNumberToObject(o, "video_bufsize", (double)pl->video_bufsize);
         cJSON_AddNumberToObject(o, "audio_bitrate", (double)pl->audio_bitrate);
+        cJSON_AddBoolToObject(o, "copy_video", pl->copy_video);
+        cJSON_AddStringToObject(o, "audio_filter", pl->audio_filter ? pl->audio_filter : "");
     }
     cJSON_AddNumberToObject(o, "duration", pl->duration);
     if (pl->trim_end > 0)
@@ -203,11 +205,19 @@ static void print_text(const report *rp, const tp_fit_files_item *j)
             tp_check_violation(j->check, i, NULL, NULL, &msg);
             printf("  violation: %s\n", msg);
         }
-        if (pl->action == TP_ACTION_TRANSCODE) {
+        if (pl->action == TP_ACTION_TRANSCODE && pl->copy_video)
+            printf("  video: copied as it is (%dx%d; the picture passes)\n", pl->width,
+                   pl->height);
+        else if (pl->action == TP_ACTION_TRANSCODE)
             printf("  video: %dx%d %d/%d fps, H.264 High yuv420p, crf %d, maxrate %lld bit/s, "
                    "bufsize %lld bit\n",
                    pl->width, pl->height, pl->fps_num, pl->fps_den, pl->crf,
                    (long long)pl->video_maxrate, (long long)pl->video_bufsize);
+        if (pl->action == TP_ACTION_TRANSCODE && pl->audio_filter && pl->audio_filter[0])
+            printf("  loudness: %s\n", pl->audio_filter);
+        if (pl->action == TP_ACTION_TRANSCODE && pl->audio_note && pl->audio_note[0])
+            printf("  %s\n", pl->audio_note);
+        if (pl->action == TP_ACTION_TRANSCODE) {
             if (pl->audio_bitrate)
                 printf("  audio: AAC-LC %d Hz %d ch %lld bit/s\n", pl->audio_sample_rate,
                        pl->audio_channels, (long long)pl->audio_bitrate);

@@ -419,6 +419,11 @@ typedef struct tp_fit_plan_info {
     int cover_frames;
     double cover_duration;
     long long cover_timestamp_ms; /* what the post sends as video_cover_timestamp_ms */
+    /* Loudness (rules.loudness, fix.audio.loudness). copy_video 1: the video packets are copied
+     * as they are (the picture passes) and only the audio is re-encoded; filter is "copy". */
+    int copy_video;
+    const char *audio_filter; /* the loudnorm chain; "" = the audio's level is kept */
+    const char *audio_note;   /* why the level is kept though asked (the +20 dB cap); "" */
 } tp_fit_plan_info;
 
 /* One file of tp_fit_files(). Pointers are owned by the call, valid during the callback. */

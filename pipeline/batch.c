@@ -378,7 +378,10 @@ static void fit_deliver(void *ctx, size_t i)
                                  .cover_image = pl->cover_frames > 0 ? j->media.cover.path : NULL,
                                  .cover_frames = pl->cover_frames,
                                  .cover_duration = pl->cover_duration,
-                                 .cover_timestamp_ms = pl->cover_timestamp_ms};
+                                 .cover_timestamp_ms = pl->cover_timestamp_ms,
+                                 .copy_video = pl->copy_video,
+                                 .audio_filter = pl->audio_filter,
+                                 .audio_note = pl->audio_note};
         tp_check *check = j->probed ? job_check(j) : NULL;
         tp_fit_files_item item = {
             .index = i,

@@ -206,6 +206,10 @@ static cJSON *media_json(const tp_media_info *m)
     cJSON_AddNumberToObject(ao, "channels", a->channels);
     cJSON_AddStringToObject(ao, "layout", a->layout);
     cJSON_AddNumberToObject(ao, "sample_rate", a->sample_rate);
+    if (a->loudness.measured) { /* optional: rows written before it have none */
+        double l[] = {a->loudness.integrated, a->loudness.range, a->loudness.true_peak};
+        cJSON_AddItemToObject(ao, "loudness", cJSON_CreateDoubleArray(l, 3));
+    }
     return o;
 }
 
@@ -309,6 +313,18 @@ static bool media_parse(tp_media_info *m, const cJSON *o)
     a->channels = (int)num(ao, "channels", &ok);
     str(a->layout, sizeof(a->layout), ao, "layout", &ok);
     a->sample_rate = (int)num(ao, "sample_rate", &ok);
+    const cJSON *lo = ok ? cJSON_GetObjectItemCaseSensitive(ao, "loudness") : NULL;
+    if (cJSON_IsArray(lo) && cJSON_GetArraySize(lo) == 3) {
+        double l[3];
+        bool nums = true;
+        for (int i = 0; i < 3; i++) {
+            const cJSON *it = cJSON_GetArrayItem(lo, i);
+            nums = nums && cJSON_IsNumber(it);
+            l[i] = nums ? it->valuedouble : 0.0;
+        }
+        if (nums)
+            a->loudness = (tp_loudness){true, l[0], l[1], l[2]};
+    }
     return ok;
 }
 

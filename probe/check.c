@@ -167,7 +167,12 @@ const tp_check_result *tp_check_result_get(const tp_check *c)
 int tp_check_fd_for_fit(tp_media_info *media, tp_check_result *check, int fd, const char *path,
                         const tp_profile *profile, const tp_cancel *cancel, tp_error *err)
 {
-    tp_probe_options po = {.limits = &profile->limits, .cancel = cancel};
+    double lo, hi;
+    /* Under a loudness rule or fix the fit needs the measured loudness: the audio is decoded
+     * once here (never the video, unlike --deep). */
+    tp_probe_options po = {.limits = &profile->limits,
+                           .cancel = cancel,
+                           .loudness = tp_rules_loudness_range(profile, &lo, &hi)};
     int rc = tp_probe_fd(media, fd, path, &po, err);
     if (rc < 0)
         return rc;
@@ -176,6 +181,8 @@ int tp_check_fd_for_fit(tp_media_info *media, tp_check_result *check, int fd, co
         return rc;
     media->cover = cover;
     tp_rules_check(check, media, profile);
+    const tp_loudness loud = media->audio.loudness;
+    po.loudness = false;
     /* Sampling frames for bars costs a decode of a few hundred frames: only where fix.autocrop
      * can use it, a re-encode. Header probing again is cheap next to that. */
     if (!profile->fix.autocrop || check->action != TP_ACTION_TRANSCODE || !media->video.present)
@@ -184,6 +191,7 @@ int tp_check_fd_for_fit(tp_media_info *media, tp_check_result *check, int fd, co
     if ((rc = tp_probe_fd(media, fd, path, &po, err)) < 0)
         return rc;
     media->cover = cover;
+    media->audio.loudness = loud;
     tp_rules_check(check, media, profile);
     return 0;
 }

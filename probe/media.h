@@ -34,6 +34,14 @@ typedef struct {
                                 * before rotation; the whole frame when there are none */
 } tp_video_info;
 
+/* EBU R128 figures of the whole track (libavfilter's ebur128, peak=true). */
+typedef struct {
+    bool measured;     /* false: not measured (no --deep and no loudness rule or fix) */
+    double integrated; /* LUFS; -70 (the absolute gate) for silence */
+    double range;      /* LU (LRA) */
+    double true_peak;  /* dBTP (4x oversampled); -INFINITY never: floored at -144 */
+} tp_loudness;
+
 typedef struct {
     bool present;
     char codec[TP_NAME_MAX];
@@ -41,6 +49,7 @@ typedef struct {
     int channels;
     char layout[TP_NAME_MAX];
     int sample_rate;
+    tp_loudness loudness; /* --deep, or fit with rules.loudness / fix.audio.loudness */
 } tp_audio_info;
 
 /* Where the cover (TikTok's video_cover_timestamp_ms) comes from (README "Covers"). */

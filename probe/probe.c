@@ -18,6 +18,7 @@
 
 #include "probe/avio_fd.h"
 #include "probe/bars.h"
+#include "probe/loudness.h"
 #include "util/srcfile.h"
 #include "util/tp_util.h"
 
@@ -770,17 +771,22 @@ static void fill_audio(tp_audio_info *a, const AVStream *st, int ai)
 }
 
 /* Deep mode: decode every packet of the chosen video and audio streams, counting failures that
- * the headers cannot show (corrupt slices, truncated payloads). Also samples VFR timestamps. */
+ * the headers cannot show (corrupt slices, truncated payloads). Also samples VFR timestamps.
+ * The decoded audio goes through the loudness meter on the way (one decode for both). With
+ * deep false (fit under a loudness rule) only the audio is decoded, for the meter alone. */
 static int decode_all(AVFormatContext *ic, tp_media_info *m, pkt_scan *scan, AVPacket *pkt,
-                      const interrupt_state *is, const char *path, tp_error *err)
+                      bool deep, const interrupt_state *is, const char *path, tp_error *err)
 {
     AVCodecContext *dec[2] = {NULL, NULL};
-    const int idx[2] = {m->video.present ? m->video.stream_index : -1,
+    const int idx[2] = {deep && m->video.present ? m->video.stream_index : -1,
                         m->audio.present ? m->audio.stream_index : -1};
     AVFrame *frame = av_frame_alloc();
+    tp_loud_meter *meter = NULL;
     int ret = 0, errors = 0;
-    if (!frame)
+    if (!frame || (m->audio.present && tp_loud_meter_new(&meter) < 0)) {
+        av_frame_free(&frame);
         return tp_error_set(err, TP_ENOMEM, 0, "%s: out of memory", path);
+    }
     for (int k = 0; k < 2; k++) {
         if (idx[k] < 0)
             continue;
@@ -829,6 +835,10 @@ static int decode_all(AVFormatContext *ic, tp_media_info *m, pkt_scan *scan, AVP
             while ((r = avcodec_receive_frame(dec[k], frame)) >= 0) {
                 if (frame->decode_error_flags || (frame->flags & AV_FRAME_FLAG_CORRUPT))
                     errors++;
+                if (k == 1 && meter && tp_loud_meter_push(meter, frame) < 0) {
+                    ret = tp_error_set(err, TP_ENOMEM, 0, "%s: out of memory", path);
+                    goto out;
+                }
                 av_frame_unref(frame);
             }
             if (r != AVERROR(EAGAIN) && r != AVERROR_EOF)
@@ -844,16 +854,27 @@ static int decode_all(AVFormatContext *ic, tp_media_info *m, pkt_scan *scan, AVP
         while ((r = avcodec_receive_frame(dec[k], frame)) >= 0) {
             if (frame->decode_error_flags || (frame->flags & AV_FRAME_FLAG_CORRUPT))
                 errors++;
+            if (k == 1 && meter && tp_loud_meter_push(meter, frame) < 0) {
+                ret = tp_error_set(err, TP_ENOMEM, 0, "%s: out of memory", path);
+                goto out;
+            }
             av_frame_unref(frame);
         }
         if (r != AVERROR_EOF && r != AVERROR(EAGAIN))
             errors++;
     }
-    m->decode_errors = errors;
-    m->deep = true;
+    /* A file cut short mid-read is not measured: a part of the track is not its loudness. */
+    if (meter && dec[1] && !scan->read_error)
+        tp_loud_meter_finish(meter, &m->audio.loudness);
+    if (deep) {
+        m->decode_errors = errors;
+        m->deep = true;
+    }
 out:
     av_packet_unref(pkt);
+    av_frame_unref(frame);
     av_frame_free(&frame);
+    tp_loud_meter_free(&meter);
     avcodec_free_context(&dec[0]);
     avcodec_free_context(&dec[1]);
     return ret;
@@ -883,7 +904,7 @@ static void fps_from_timestamps(tp_video_info *v, const int64_t *ts, int n, AVRa
  * then every packet is read (not decoded, within limits.probe_timeout) and the span they cover
  * is the duration. A scan that cannot finish leaves the duration unknown rather than guessed. */
 static int measure(tp_media_info *out, AVFormatContext *ic, pkt_scan *scan, AVPacket *pkt,
-                   bool deep, interrupt_state *is, const char *path, tp_error *err)
+                   bool deep, bool loud, interrupt_state *is, const char *path, tp_error *err)
 {
     const double header = ic->duration != AV_NOPTS_VALUE && ic->duration > 0
                               ? (double)ic->duration / AV_TIME_BASE
@@ -895,11 +916,11 @@ static int measure(tp_media_info *out, AVFormatContext *ic, pkt_scan *scan, AVPa
     int n_ts = 0;
 
     bool need;
-    if (deep) {
+    if (deep || (loud && out->audio.present)) {
         /* Decoding time grows with the file, so the header timeout does not apply; the cancel
          * flag still does. Every packet is read, so the span is measured anyway. */
         is->deadline = INFINITY;
-        int ret = decode_all(ic, out, scan, pkt, is, path, err);
+        int ret = decode_all(ic, out, scan, pkt, deep, is, path, err);
         if (ret < 0)
             return ret;
         n_ts = scan_timestamps(scan, &ts);
@@ -1167,7 +1188,8 @@ static void fill_container(tp_media_info *out, const AVFormatContext *ic, const 
  * the VFR sample and deep decoding. Files and buffers share it, so fuzzing a buffer covers the
  * path files take. The demuxer may open nothing else (tp_demux_lock). */
 static int probe_io(tp_media_info *out, AVIOContext *pb, const file_facts *facts, const char *path,
-                    const tp_limits *lim, bool deep, bool bars, interrupt_state *is, tp_error *err)
+                    const tp_limits *lim, bool deep, bool bars, bool loud, interrupt_state *is,
+                    tp_error *err)
 {
     AVFormatContext *ic = NULL;
     AVPacket *pkt = NULL;
@@ -1197,7 +1219,7 @@ static int probe_io(tp_media_info *out, AVIOContext *pb, const file_facts *facts
         fill_audio(&out->audio, ic->streams[ai], ai);
 
     scan_init(scan, vi, ai);
-    ret = measure(out, ic, scan, pkt, deep, is, path, err);
+    ret = measure(out, ic, scan, pkt, deep, loud, is, path, err);
     if (ret < 0)
         goto out;
     out->bit_rate = ic->bit_rate;
@@ -1245,7 +1267,8 @@ int tp_probe_fd(tp_media_info *out, int fd, const char *path, const tp_probe_opt
     read_facts(&src, out->size, lim, &facts);
     if (tp_avio_fd_new(&pb, fd, &icb) < 0)
         return tp_error_set(err, TP_ENOMEM, 0, "%s: out of memory", path);
-    ret = probe_io(out, pb, &facts, path, lim, opts && opts->deep, opts && opts->bars, &is, err);
+    ret = probe_io(out, pb, &facts, path, lim, opts && opts->deep, opts && opts->bars,
+                   opts && opts->loudness, &is, err);
     tp_avio_fd_free(&pb);
     return ret;
 }
@@ -1340,7 +1363,8 @@ int tp_probe_buffer(tp_media_info *out, const uint8_t *data, size_t len, const t
         return tp_error_set(err, TP_ENOMEM, 0, "%s: out of memory", name);
     }
     /* No protocol at all: a buffer must never make a demuxer open files or URLs. */
-    ret = probe_io(out, pb, &facts, name, lim, opts && opts->deep, opts && opts->bars, &is, err);
+    ret = probe_io(out, pb, &facts, name, lim, opts && opts->deep, opts && opts->bars,
+                   opts && opts->loudness, &is, err);
     av_freep(&pb->buffer); /* libavformat may have replaced iobuf */
     avio_context_free(&pb);
     return ret;

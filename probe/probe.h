@@ -13,6 +13,8 @@ typedef struct {
     bool deep;                  /* also decode every packet and count decode errors */
     bool bars;                  /* also sample frames for burned-in bars (video.active_area;
                                  * deep implies it) */
+    bool loudness;              /* also decode the audio for its loudness (audio.loudness; deep
+                                 * implies it) */
     const tp_limits *limits;    /* resource limits from the profile (NULL = built-in defaults) */
     const tp_cancel *cancel; /* non-zero = abort (checked by FFmpeg's interrupt callback) */
 } tp_probe_options;

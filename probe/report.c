@@ -71,6 +71,20 @@ static cJSON *audio_json(const tp_audio_info *a)
         cJSON_Delete(o);
         return NULL;
     }
+    /* null when not measured (no --deep, no loudness rule): never a guess. */
+    const tp_loudness *l = &a->loudness;
+    cJSON *lo = l->measured ? cJSON_CreateObject() : cJSON_CreateNull();
+    if (!lo || !cJSON_AddItemToObject(o, "loudness", lo)) {
+        cJSON_Delete(lo);
+        cJSON_Delete(o);
+        return NULL;
+    }
+    if (l->measured && !(put_num(lo, "integrated", round(l->integrated * 10) / 10) &&
+                         put_num(lo, "range", round(l->range * 10) / 10) &&
+                         put_num(lo, "true_peak", round(l->true_peak * 10) / 10))) {
+        cJSON_Delete(o);
+        return NULL;
+    }
     return o;
 }
 

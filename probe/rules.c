@@ -231,6 +231,47 @@ static void check_video(tp_check_result *r, const tp_media_info *m, const tp_rul
     }
 }
 
+bool tp_rules_loudness_range(const tp_profile *p, double *lo, double *hi)
+{
+    const tp_opt_range *r = &p->rules.loudness;
+    if (r->set) {
+        *lo = r->min;
+        *hi = r->max;
+        return true;
+    }
+    if (p->fix.audio.loudness.enabled) {
+        *lo = p->fix.audio.loudness.target - TP_LOUDNESS_TOLERANCE;
+        *hi = p->fix.audio.loudness.target + TP_LOUDNESS_TOLERANCE;
+        return true;
+    }
+    return false;
+}
+
+/* Only a measured loudness is judged (--deep, or fit under a loudness rule): an unmeasured one
+ * is not a guess either way. */
+static void check_loudness(tp_check_result *r, const tp_media_info *m, const tp_profile *p)
+{
+    const tp_loudness *l = &m->audio.loudness;
+    double lo, hi;
+    if (!m->audio.present || !l->measured || !tp_rules_loudness_range(p, &lo, &hi))
+        return;
+    if (l->integrated >= lo - 0.05 && l->integrated <= hi + 0.05) /* figures shown to 0.1 */
+        return;
+    char a[32], b[32], hint[128];
+    num_str(a, sizeof(a), lo);
+    num_str(b, sizeof(b), hi);
+    if (p->fix.audio.loudness.enabled)
+        snprintf(hint, sizeof(hint),
+                 "fit normalises it to %g LUFS (fix.audio.loudness; at most +20 dB)",
+                 p->fix.audio.loudness.target);
+    else
+        snprintf(hint, sizeof(hint),
+                 "set fix.audio.loudness (e.g. {target: -14}) to choose the level fit makes");
+    add(r, "loudness", TP_SEV_ERROR, "%.1f LUFS not in [%s, %s] LUFS (%s) — %s", l->integrated,
+        a, b, p->rules.loudness.set ? "rules.loudness" : "fix.audio.loudness target ±1 LU",
+        hint);
+}
+
 void tp_rules_check(tp_check_result *out, const tp_media_info *m, const tp_profile *p)
 {
     const tp_rules *rules = &p->rules;
@@ -311,6 +352,7 @@ void tp_rules_check(tp_check_result *out, const tp_media_info *m, const tp_profi
         add(out, "file_too_large", TP_SEV_ERROR, "%s > %s (%lld B > %lld B)", a, b,
             (long long)m->size, (long long)rules->max_size);
     }
+    check_loudness(out, m, p);
     if (m->deep && m->decode_errors > 0)
         add(out, "corrupt", TP_SEV_ERROR, "%d decode errors > 0 (--deep)", m->decode_errors);
     const tp_rect *area = &m->video.active_area;

@@ -30,6 +30,14 @@ typedef struct {
 /* Judge media against the profile. Thread-safe (pure). */
 void tp_rules_check(tp_check_result *out, const tp_media_info *media, const tp_profile *p);
 
+/* How far (LU) from fix.audio.loudness.target a file may be: the check's range when
+ * rules.loudness is null, and the accuracy fit promises. */
+#define TP_LOUDNESS_TOLERANCE 1.0
+
+/* The integrated loudness range files are held to: rules.loudness, else target ±1 LU when
+ * fix.audio.loudness is set; false when neither (loudness not checked, not measured). Pure. */
+bool tp_rules_loudness_range(const tp_profile *p, double *lo, double *hi);
+
 /* tp_verdict_name(), tp_action_name(), tp_severity_name(): declared in include/tokprep.h. */
 
 /* Fill *out as an error verdict (unreadable file) with `message` as the reason, and, when code

@@ -33,7 +33,9 @@ typedef enum {
     T_STRLIST,
     T_ASPECTS,
     T_RANGE,   /* [min, max] of doubles at off and off2 */
-    T_NULLSTR  /* extends: a name/path or null; handled before validation */
+    T_NULLSTR, /* extends: a name/path or null; handled before validation */
+    T_NRANGE,  /* [min, max] of doubles or null: a tp_opt_range at off */
+    T_NMAP     /* a map or null: the bool at off says which (fix.audio.loudness) */
 } key_type;
 
 typedef struct {
@@ -69,6 +71,7 @@ static const schema_row schema[] = {
      NULL, false},
     {"rules.max_size", T_SIZE, F(rules.max_size), 0, 1, BIG, NULL, false},
     {"rules.faststart", T_BOOL, F(rules.faststart), 0, 0, 0, NULL, false},
+    {"rules.loudness", T_NRANGE, F(rules.loudness), 0, -70, 0, NULL, false},
     {"fix", T_MAP, 0, 0, 0, 0, NULL, false},
     {"fix.width", T_INT, F(fix.width), 0, 16, 8192, NULL, false},
     {"fix.height", T_INT, F(fix.height), 0, 16, 8192, NULL, false},
@@ -90,6 +93,12 @@ static const schema_row schema[] = {
     {"fix.cover", T_MAP, 0, 0, 0, 0, NULL, false},
     {"fix.cover.image", T_PSTR, F(fix.cover_image), 0, 0, 0, NULL, false},
     {"fix.cover.duration_ms", T_INT, F(fix.cover_duration_ms), 0, 1, 10000, NULL, false},
+    {"fix.audio.loudness", T_NMAP, F(fix.audio.loudness.enabled), 0, 0, 0, NULL, false},
+    /* loudnorm's own bounds */
+    {"fix.audio.loudness.target", T_DOUBLE, F(fix.audio.loudness.target), 0, -70, -5, NULL, false},
+    {"fix.audio.loudness.true_peak", T_DOUBLE, F(fix.audio.loudness.true_peak), 0, -9, 0, NULL,
+     false},
+    {"fix.audio.loudness.range", T_DOUBLE, F(fix.audio.loudness.range), 0, 1, 50, NULL, false},
     {"chunk", T_MAP, 0, 0, 0, 0, NULL, false},
     {"chunk.size", T_SIZE, F(chunk.size), 0, 1, BIG, NULL, false},
     {"chunk.min", T_SIZE, F(chunk.min), 0, 1, BIG, NULL, false},
@@ -690,6 +699,28 @@ static int apply_value(tp_profile *p, profile_priv *pp, const schema_row *r, con
             *(int *)(base + r->off2) = (int)n->n;
         return 0;
     }
+    case T_NMAP:
+        /* "null" even quoted (--set KEY=null quotes its values): never a map or a range. */
+        if (n->kind == TP_NODE_SCALAR && (tp_scalar_is_null(n) || !strcmp(n->value, "null"))) {
+            *(bool *)(base + r->off) = false;
+            return 0;
+        }
+        if (n->kind != TP_NODE_MAP)
+            return type_error(n, r->path, "a map or null", err);
+        *(bool *)(base + r->off) = true;
+        if (r->off == offsetof(struct tp_profile, fix.audio.loudness.enabled)) {
+            /* Keys left out of the map take the documented defaults. */
+            p->fix.audio.loudness.target = -14.0;
+            p->fix.audio.loudness.true_peak = -1.0;
+            p->fix.audio.loudness.range = 11.0;
+        }
+        return 0;
+    case T_NRANGE:
+        if (n->kind == TP_NODE_SCALAR && (tp_scalar_is_null(n) || !strcmp(n->value, "null"))) {
+            ((tp_opt_range *)(base + r->off))->set = false;
+            return 0;
+        }
+        /* fall through - a [min, max] */
     case T_RANGE: {
         if (n->kind != TP_NODE_SEQ || n->n != 2)
             return type_error(n, r->path, "a range [min, max]", err);
@@ -700,6 +731,10 @@ static int apply_value(tp_profile *p, profile_priv *pp, const schema_row *r, con
         if (lo > hi)
             return tp_error_set(err, TP_ECONFIG, 0, "%s%s: min %g is above max %g", where(n).s,
                                 r->path, lo, hi);
+        if (r->type == T_NRANGE) {
+            *(tp_opt_range *)(base + r->off) = (tp_opt_range){true, lo, hi};
+            return 0;
+        }
         *(double *)(base + r->off) = lo;
         *(double *)(base + r->off2) = hi;
         return 0;
@@ -728,7 +763,8 @@ static int walk(tp_profile *p, profile_priv *pp, const tp_node *map, const char 
         int rc = apply_value(p, pp, r, n, err);
         if (rc < 0)
             return rc;
-        if (r->type == T_MAP && (rc = walk(p, pp, n, path, err)) < 0)
+        if ((r->type == T_MAP || (r->type == T_NMAP && n->kind == TP_NODE_MAP)) &&
+            (rc = walk(p, pp, n, path, err)) < 0)
             return rc;
     }
     return 0;
@@ -820,6 +856,12 @@ static void emit_yaml(const tp_node *n, int indent, const char *prefix, bool has
         char path[256];
         snprintf(path, sizeof(path), "%s%s%s", prefix, *prefix ? "." : "", c->key);
         if (hashing && unhashed(path))
+            continue;
+        /* A key added as null (not checked, unchanged) leaves the hash of every profile that
+         * does not set it as it was, so a ledger does not see its files as new. */
+        if (hashing && c->kind == TP_NODE_SCALAR &&
+            (tp_scalar_is_null(c) || !strcmp(c->value, "null")) &&
+            (!strcmp(path, "rules.loudness") || !strcmp(path, "fix.audio.loudness")))
             continue;
         buf_add(buf, len, cap, pad);
         buf_add(buf, len, cap, c->key);
@@ -1075,7 +1117,7 @@ int tp_profile_schema_at(size_t index, tp_profile_key_info *out)
         [T_MAP] = "map",        [T_STR] = "string",   [T_PSTR] = "string",     [T_INT] = "int",
         [T_INT64] = "int",      [T_SIZE] = "size",    [T_DOUBLE] = "number",   [T_BOOL] = "bool",
         [T_ENUM] = "choice",    [T_STRLIST] = "list", [T_ASPECTS] = "aspects", [T_RANGE] = "range",
-        [T_NULLSTR] = "string",
+        [T_NULLSTR] = "string", [T_NRANGE] = "range or null", [T_NMAP] = "map or null",
     };
     if (!out || index >= TP_ARRAY_LEN(schema))
         return TP_EINVAL;

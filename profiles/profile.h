@@ -29,6 +29,12 @@ typedef enum { TP_POST_DIRECT = 0, TP_POST_DRAFT } tp_post_mode;
  * the strict settings and posted again (refit; `run` only). */
 typedef enum { TP_ON_FAILED_FAIL = 0, TP_ON_FAILED_REFIT } tp_on_failed;
 
+/* A [min, max] that may be null (set false = not checked). */
+typedef struct {
+    bool set;
+    double min, max;
+} tp_opt_range;
+
 typedef struct {
     tp_strlist containers;   /* short names: mp4, mov, webm, ... */
     tp_strlist video_codecs; /* FFmpeg codec names: h264, hevc, vp8, vp9 */
@@ -41,6 +47,7 @@ typedef struct {
     double duration_min, duration_max; /* seconds */
     int64_t max_size;                  /* bytes */
     bool faststart;                    /* MP4/MOV must have moov before mdat */
+    tp_opt_range loudness;             /* integrated LUFS; measured with --deep, and by fit */
 } tp_rules;
 
 typedef struct {
@@ -55,6 +62,13 @@ typedef struct {
     int64_t bitrate;         /* bit/s */
     int sample_rate;
     int channels;
+    /* fix.audio.loudness (null = enabled false: the loudness is left as it is). */
+    struct {
+        bool enabled;
+        double target;    /* LUFS, integrated */
+        double true_peak; /* dBTP ceiling */
+        double range;     /* LU, loudnorm's LRA target */
+    } loudness;
 } tp_fix_audio;
 
 typedef struct {

@@ -21,6 +21,8 @@ static const struct {
     {"rules.duration", "[3, 600]", "seconds"},
     {"rules.max_size", "1GB", "file size"},
     {"rules.faststart", "true", "MP4/MOV must have `moov` before `mdat`"},
+    {"rules.loudness", "null",
+     "[MIN, MAX] integrated LUFS that passes, e.g. [-16, -12]; null = not checked"},
     {"fix.width", "1080", "output picture size"},
     {"fix.height", "1920", "output picture size"},
     {"fix.fill", "blur", "how a non-9:16 picture fills the frame"},
@@ -38,6 +40,12 @@ static const struct {
     {"fix.audio.bitrate", "128k", "audio bit rate"},
     {"fix.audio.sample_rate", "48000", "Hz"},
     {"fix.audio.channels", "2", "audio channels"},
+    {"fix.audio.loudness", "null",
+     "{target: -14, true_peak: -1.0, range: 11} normalises the audio (EBU R128, two passes); "
+     "null = unchanged"},
+    {"fix.audio.loudness.target", "-14", "integrated LUFS to reach (-70..-5)"},
+    {"fix.audio.loudness.true_peak", "-1.0", "true-peak ceiling, dBTP (-9..0)"},
+    {"fix.audio.loudness.range", "11", "loudnorm's loudness-range target, LU (1..50)"},
     {"fix.cover.image", "\"\"",
      "an image (.jpg, .png, .webp) placed as the first frames; a <stem>.cover.* sidecar wins; "
      "\"\" = none"},

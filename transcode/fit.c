@@ -772,7 +772,7 @@ static int setup_audio(fit_ctx *c, tp_error *err)
     AVCodecContext *d = c->adec;
     if (d->ch_layout.order == AV_CHANNEL_ORDER_UNSPEC)
         av_channel_layout_default(&d->ch_layout, d->ch_layout.nb_channels);
-    char layout[128], args[512], out_layout[128], desc[768];
+    char layout[128], args[512], out_layout[128], desc[1536];
     av_channel_layout_describe(&d->ch_layout, layout, sizeof(layout));
     av_channel_layout_describe(&e->ch_layout, out_layout, sizeof(out_layout));
     snprintf(args, sizeof(args), "time_base=%d/%d:sample_rate=%d:sample_fmt=%s:channel_layout=%s",
@@ -793,6 +793,13 @@ static int setup_audio(fit_ctx *c, tp_error *err)
                  "aresample=%d:async=1:first_pts=0,"
                  "aformat=sample_fmts=%s:sample_rates=%d:channel_layouts=%s",
                  e->sample_rate, av_get_sample_fmt_name(e->sample_fmt), e->sample_rate, out_layout);
+    /* Loudness after the clock is fixed; loudnorm may run at 192 kHz inside (its dynamic mode
+     * does): back to the output rate after it. */
+    if (pl->audio_filter[0])
+        n += snprintf(desc + n, sizeof(desc) - (size_t)n, ",%s,aresample=%d,aformat=sample_fmts=%s:"
+                      "sample_rates=%d:channel_layouts=%s",
+                      pl->audio_filter, e->sample_rate, av_get_sample_fmt_name(e->sample_fmt),
+                      e->sample_rate, out_layout);
     /* Extend pads (apad never cuts a longer input); only a trim cuts. */
     if (pl->hold_until > 0)
         n += snprintf(desc + n, sizeof(desc) - (size_t)n, ",apad=whole_dur=%.6f",
@@ -807,6 +814,58 @@ static int setup_audio(fit_ctx *c, tp_error *err)
     return 0;
 }
 
+static void report_progress(fit_ctx *c, int64_t frame_index);
+
+/* plan->copy_video: the source's video stream, parameters and rotation as they are. */
+static int add_copied_video(fit_ctx *c, fit_output *o, tp_error *err)
+{
+    const AVStream *is = c->in->streams[c->vidx];
+    AVStream *os = avformat_new_stream(o->mux, NULL);
+    if (!os)
+        return tp_error_set(err, TP_ENOMEM, 0, "out of memory");
+    int ret = avcodec_parameters_copy(os->codecpar, is->codecpar);
+    if (ret < 0)
+        return av_fail(err, ret, c->src, "cannot copy stream parameters");
+    os->codecpar->codec_tag = 0;
+    os->time_base = is->time_base;
+    os->sample_aspect_ratio = is->sample_aspect_ratio;
+    os->avg_frame_rate = is->avg_frame_rate;
+    size_t sz = 0;
+    const uint8_t *dm = av_stream_get_side_data(is, AV_PKT_DATA_DISPLAYMATRIX, &sz);
+    if (dm) {
+        uint8_t *d = av_stream_new_side_data(os, AV_PKT_DATA_DISPLAYMATRIX, sz);
+        if (!d)
+            return tp_error_set(err, TP_ENOMEM, 0, "out of memory");
+        memcpy(d, dm, sz);
+    }
+    o->vst = os->index;
+    return 0;
+}
+
+/* plan->copy_video: a source video packet into the output, on the clock the audio uses. */
+static int copy_video_packet(fit_ctx *c, AVPacket *pkt, tp_error *err)
+{
+    fit_output *o = &c->out[0];
+    const AVStream *is = c->in->streams[c->vidx];
+    if (pkt->pts != AV_NOPTS_VALUE)
+        pkt->pts -= c->origin_v;
+    if (pkt->dts != AV_NOPTS_VALUE)
+        pkt->dts -= c->origin_v;
+    if (pkt->pts != AV_NOPTS_VALUE) {
+        double fps = av_q2d(av_make_q(c->plan->out_fps.num, c->plan->out_fps.den));
+        int64_t frame = llround(pkt->pts * av_q2d(is->time_base) * fps) + 1;
+        if (frame > c->frames_out) {
+            c->frames_out = frame;
+            report_progress(c, c->frames_out);
+        }
+    }
+    av_packet_rescale_ts(pkt, is->time_base, o->mux->streams[o->vst]->time_base);
+    pkt->stream_index = o->vst;
+    pkt->pos = -1;
+    int ret = av_interleaved_write_frame(o->mux, pkt);
+    return ret < 0 ? av_fail(err, ret, o->final, "write error") : 0;
+}
+
 static int setup_outputs(fit_ctx *c, tp_error *err)
 {
     double fps = av_q2d(av_make_q(c->plan->out_fps.num, c->plan->out_fps.den));
@@ -814,6 +873,8 @@ static int setup_outputs(fit_ctx *c, tp_error *err)
         fit_output *o = &c->out[k];
         int rc = open_mux(o, c->src, err);
         if (rc < 0)
+            return rc;
+        if (c->plan->copy_video && (rc = add_copied_video(c, o, err)) < 0)
             return rc;
         AVCodecContext *encs[2] = {c->venc, c->aenc};
         for (int i = 0; i < 2; i++) {
@@ -1174,8 +1235,10 @@ static int run_transcode(fit_ctx *c, const char *outdir, tp_error *err)
     int rc = open_input(c, err);
     if (rc < 0)
         return rc;
-    if ((rc = setup_video(c, err)) < 0)
+    if (!c->plan->copy_video && (rc = setup_video(c, err)) < 0)
         return rc;
+    if (c->plan->audio_note[0])
+        tp_log(TP_LOG_WARN, "%s: %s", c->src, c->plan->audio_note);
     if (c->aidx >= 0 && (rc = setup_audio(c, err)) < 0)
         return rc;
     if ((rc = outputs_prepare(c, outdir, c->plan->n_parts, ".mp4", err)) < 0)
@@ -1249,7 +1312,9 @@ static int run_transcode(fit_ctx *c, const char *outdir, tp_error *err)
             return av_fail(err, ret, c->src, "read error");
         if (c->pkt->stream_index == c->vidx || c->pkt->stream_index == c->aidx)
             span_add(&c->read, c->pkt, c->in->streams[c->pkt->stream_index], true);
-        if (c->pkt->stream_index == c->vidx)
+        if (c->pkt->stream_index == c->vidx && c->plan->copy_video)
+            rc = copy_video_packet(c, c->pkt, err);
+        else if (c->pkt->stream_index == c->vidx)
             rc = decode_push(c, true, c->pkt, err);
         else if (c->pkt->stream_index == c->aidx)
             rc = decode_push(c, false, c->pkt, err);
@@ -1257,7 +1322,7 @@ static int run_transcode(fit_ctx *c, const char *outdir, tp_error *err)
         if (rc < 0)
             return rc;
     }
-    if ((rc = decode_push(c, true, NULL, err)) < 0)
+    if (!c->plan->copy_video && (rc = decode_push(c, true, NULL, err)) < 0)
         return rc;
     if (c->aidx >= 0 && (rc = decode_push(c, false, NULL, err)) < 0)
         return rc;

@@ -46,6 +46,12 @@ typedef struct {
     char cover_filter[1024];      /* the image into the output size, filled like the video */
     int h264_level;        /* > 0: the H.264 level the encoder signals and keeps to, times ten
                             * (41 = 4.1: the strict re-fit); 0 = the encoder's choice */
+    /* Loudness (rules.loudness, fix.audio.loudness): the audio only is re-encoded and the
+     * video packets are copied when the video passes as it is (one part, no time edit, a
+     * codec MP4 holds). */
+    bool copy_video;
+    char audio_filter[512]; /* loudnorm in linear mode with the measured values; "" = none */
+    char audio_note[256];   /* why the loudness is left as it is (the +20 dB cap); "" = none */
 } tp_fit_plan;
 
 /* A cover image of fix.cover.duration_ms at the output rate fps: *frames (>= 1) frames, and the
@@ -54,6 +60,10 @@ long long tp_fit_cover_timestamp(int *frames, const tp_fix *fix, tp_rational fps
 
 /* "sidecar", "profile", "frame"; NULL for TP_COVER_NONE. */
 const char *tp_cover_source_name(tp_cover_source s);
+
+/* The most gain fix.audio.loudness applies (dB): a quieter clip is mostly noise or silence,
+ * which +20 dB and more would only make loud. */
+#define TP_LOUDNESS_MAX_GAIN 20.0
 
 /* Plan from media info and profile. Pure and thread-safe. */
 int tp_fit_plan_make(tp_fit_plan *out, const tp_media_info *media, const tp_check_result *check,

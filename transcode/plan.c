@@ -473,6 +473,97 @@ const char *tp_cover_source_name(tp_cover_source s)
     }
 }
 
+/* Error violations that a new audio stream (and an MP4 with moov first) alone cures. */
+static bool video_passes(const tp_check_result *check, const tp_media_info *media)
+{
+    static const char *const audio_only[] = {"loudness", "audio_codec", "container",
+                                             "not_faststart"};
+    static const char *const mp4_video[] = {"h264", "hevc", "av1", "vp9"};
+    bool copyable = false;
+    for (size_t i = 0; i < TP_ARRAY_LEN(mp4_video); i++)
+        copyable = copyable || !strcmp(media->video.codec, mp4_video[i]);
+    if (!copyable)
+        return false;
+    int errors = 0;
+    for (int i = 0; i < check->n_violations; i++) {
+        const tp_violation *v = &check->violations[i];
+        if (v->severity != TP_SEV_ERROR)
+            continue;
+        errors++;
+        bool ok = false;
+        for (size_t k = 0; !ok && k < TP_ARRAY_LEN(audio_only); k++)
+            ok = !strcmp(v->code, audio_only[k]);
+        if (!ok)
+            return false;
+    }
+    return errors > 0; /* a transcode nobody said why: not ours to narrow */
+}
+
+/* Loudness: loudnorm in linear mode with the values the probe measured (the first pass), so
+ * the whole track moves by one gain and lands on the target; loudnorm itself falls back to
+ * its dynamic mode (a limiter) when that gain would push the true peak over the ceiling.
+ * Applied under fix.audio.loudness to every re-encoded audio track, and under rules.loudness
+ * alone to a track outside the range (then to -14 LUFS, or the range's middle when -14 is not
+ * in it). */
+static void plan_loudness(tp_fit_plan *out, const tp_media_info *media,
+                          const tp_check_result *check, const tp_profile *p)
+{
+    const tp_loudness *l = &media->audio.loudness;
+    const bool fix = p->fix.audio.loudness.enabled;
+    bool violated = false;
+    for (int i = 0; i < check->n_violations; i++)
+        violated = violated || !strcmp(check->violations[i].code, "loudness");
+    if (!media->audio.present || !l->measured || !(fix || violated))
+        return;
+    double target = -14.0, tp = -1.0, lra = 11.0;
+    if (fix) {
+        target = p->fix.audio.loudness.target;
+        tp = p->fix.audio.loudness.true_peak;
+        lra = p->fix.audio.loudness.range;
+    } else if (p->rules.loudness.set &&
+               (target < p->rules.loudness.min || target > p->rules.loudness.max)) {
+        target = (p->rules.loudness.min + p->rules.loudness.max) / 2;
+    }
+    const double gain = target - l->integrated;
+    if (gain > TP_LOUDNESS_MAX_GAIN) {
+        snprintf(out->audio_note, sizeof(out->audio_note),
+                 "loudness: %.1f LUFS would need %+.1f dB to reach %g LUFS (more than +%g dB): "
+                 "left as it is",
+                 l->integrated, gain, target, TP_LOUDNESS_MAX_GAIN);
+        return;
+    }
+    /* loudnorm reads 0 (LRA) and -70 (threshold) as "not measured" and then ignores the
+     * first pass: a steady tone has LRA 0. The relative gate sits 10 LU under the loudness of
+     * what passes the absolute gate; linear mode uses it only as that sign of a first pass. */
+    const double m_lra = l->range > 0.1 ? l->range : 0.1;
+    double m_tp = l->true_peak, m_i = l->integrated, thresh = l->integrated - 10.0;
+    m_tp = m_tp < -99.0 ? -99.0 : m_tp > 99.0 ? 99.0 : m_tp;
+    m_i = m_i < -99.0 ? -99.0 : m_i > 0.0 ? 0.0 : m_i;
+    thresh = thresh < -99.0 ? -99.0 : thresh > 0.0 ? 0.0 : thresh;
+    if (thresh == -70.0)
+        thresh = -70.01;
+    /* A true-peak limiter: at 192 kHz (4x oversampled for a 48 kHz source, as the meter
+     * measures), 0.5 dB under the ceiling for the AAC encoder's overshoot, delay compensated. */
+    char limiter[128];
+    snprintf(limiter, sizeof(limiter),
+             "aresample=192000,alimiter=limit=%.4f:level=false:latency=true",
+             pow(10.0, (tp - 0.5) / 20.0));
+    if (l->true_peak + gain > tp && m_lra <= lra) {
+        /* One gain would push the peaks over the ceiling, and loudnorm's dynamic mode (its
+         * answer) misses the target by several LU on a short clip with a few sharp peaks:
+         * the same gain, with the few peaks above the ceiling limited. */
+        snprintf(out->audio_filter, sizeof(out->audio_filter), "volume=%.2fdB,%s", gain, limiter);
+        return;
+    }
+    /* Linear when one gain does it; with a range wider than fix.audio.loudness.range loudnorm
+     * compresses it (dynamic mode), and the limiter holds the ceiling after the encoder. */
+    snprintf(out->audio_filter, sizeof(out->audio_filter),
+             "loudnorm=I=%.2f:TP=%.2f:LRA=%.2f:measured_I=%.2f:measured_LRA=%.2f:"
+             "measured_TP=%.2f:measured_thresh=%.2f:offset=0:linear=true%s%s",
+             target, tp, lra, m_i, m_lra, m_tp, thresh, m_lra > lra ? "," : "",
+             m_lra > lra ? limiter : "");
+}
+
 int tp_fit_plan_make(tp_fit_plan *out, const tp_media_info *media, const tp_check_result *check,
                      const tp_profile *p, tp_error *err)
 {
@@ -552,6 +643,17 @@ int tp_fit_plan_make(tp_fit_plan *out, const tp_media_info *media, const tp_chec
         if (out->trim_end > 0)
             out->out_duration = out->trim_end;
     }
+    plan_loudness(out, media, check, p);
+    if (!cover && out->n_parts == 1 && !(out->trim_end > 0) && !(out->hold_until > 0) &&
+        video_passes(check, media)) {
+        /* The picture passes: its packets are copied, as they are (no crop, no scale). */
+        out->copy_video = true;
+        out->crop = (tp_rect){0, 0, 0, 0};
+        out->out_width = dw;
+        out->out_height = dh;
+        tp_strlcpy(out->filter, "copy", sizeof(out->filter));
+        return tp_fit_plan_check_limits(out, &p->limits, NULL, err);
+    }
     if (!plan_filter(out, media, fix, dw, dh))
         return tp_error_set(err, TP_EINTERNAL, 0, "fit plan: filter chain too long");
     return tp_fit_plan_check_limits(out, &p->limits, NULL, err);
@@ -560,7 +662,7 @@ int tp_fit_plan_make(tp_fit_plan *out, const tp_media_info *media, const tp_chec
 int tp_fit_plan_check_limits(const tp_fit_plan *plan, const tp_limits *lim, const char *name,
                              tp_error *err)
 {
-    if (!plan || !lim || plan->reject || plan->action != TP_ACTION_TRANSCODE)
+    if (!plan || !lim || plan->reject || plan->action != TP_ACTION_TRANSCODE || plan->copy_video)
         return 0;
     const char *sep = name ? ": " : "";
     name = name ? name : "";

@@ -88,6 +88,14 @@ static void test_media_round_trip(void **state)
     assert_int_equal(tp_jobrec_media_from_json(&back, json, &err), 0);
     assert_media_equal(&m, &back);
     free(json);
+    /* The measured loudness survives a resume (a row without it reads as not measured). */
+    assert_false(back.audio.loudness.measured);
+    m.audio.loudness = (tp_loudness){true, -30.25, 4.5, -27.125};
+    json = tp_jobrec_media_to_json(&m);
+    assert_int_equal(tp_jobrec_media_from_json(&back, json, &err), 0);
+    assert_true(back.audio.loudness.measured && back.audio.loudness.integrated == -30.25 &&
+                back.audio.loudness.range == 4.5 && back.audio.loudness.true_peak == -27.125);
+    free(json);
     /* Not what the serializer writes: refused, not half-read. */
     assert_int_equal(tp_jobrec_media_from_json(&back, "{\"container\":\"mp4\"}", &err), TP_EINVAL);
     assert_int_equal(tp_jobrec_media_from_json(&back, "not json", &err), TP_EINVAL);

@@ -680,6 +680,103 @@ static void test_cover_plan(void **state)
     assert_string_equal(tp_cover_source_name(TP_COVER_PROFILE), "profile");
 }
 
+static void m_measured(tp_media_info *m)
+{
+    m->audio.loudness = (tp_loudness){true, -30.0, 4.0, -27.0};
+}
+
+/* Loudness: the loudnorm chain from the measured values, the +20 dB cap, and the video copied
+ * only when every error is one a new audio stream cures. */
+static tp_fit_plan loud_plan_tp(const char *set, double lufs, double lra, double peak,
+                                bool landscape, const char *also)
+{
+    tp_error err = TP_ERROR_INIT;
+    tp_profile *p = NULL;
+    const char *sets[1] = {set};
+    assert_int_equal(tp_profile_open(&p, "tiktok", sets, set ? 1 : 0, &err), 0);
+    tp_media_info m;
+    base_media(&m);
+    if (!landscape) {
+        m.video.width = m.video.display_width = 1080;
+        m.video.height = m.video.display_height = 1920;
+    }
+    m.audio.loudness = (tp_loudness){true, lufs, lra, peak};
+    tp_check_result chk;
+    memset(&chk, 0, sizeof(chk));
+    chk.verdict = TP_VERDICT_FIX;
+    chk.action = TP_ACTION_TRANSCODE;
+    chk.n_violations = also ? 2 : 1;
+    strcpy(chk.violations[0].code, "loudness");
+    chk.violations[0].severity = TP_SEV_ERROR;
+    if (also) {
+        strcpy(chk.violations[1].code, also);
+        chk.violations[1].severity = TP_SEV_ERROR;
+    }
+    tp_fit_plan plan;
+    assert_int_equal(tp_fit_plan_make(&plan, &m, &chk, p, &err), 0);
+    assert_false(plan.reject);
+    tp_profile_free(p);
+    tp_error_clear(&err);
+    return plan;
+}
+
+static tp_fit_plan loud_plan(const char *set, double lufs, double lra, bool landscape,
+                             const char *also)
+{
+    return loud_plan_tp(set, lufs, lra, lufs + 3.0, landscape, also);
+}
+
+static void test_loudness(void **state)
+{
+    (void)state;
+    const char *fix = "fix.audio.loudness={target: -14}";
+    tp_fit_plan plan = loud_plan(fix, -30.0, 4.0, false, NULL);
+    assert_true(plan.copy_video);
+    assert_string_equal(plan.filter, "copy");
+    assert_int_equal(plan.out_width, 1080);
+    assert_string_equal(plan.audio_filter,
+                        "loudnorm=I=-14.00:TP=-1.00:LRA=11.00:measured_I=-30.00:"
+                        "measured_LRA=4.00:measured_TP=-27.00:measured_thresh=-40.00:offset=0:"
+                        "linear=true");
+    assert_string_equal(plan.audio_note, "");
+    /* A steady tone: LRA 0 would read as "not measured" to loudnorm. */
+    plan = loud_plan(fix, -30.0, 0.0, false, NULL);
+    assert_non_null(strstr(plan.audio_filter, "measured_LRA=0.10:"));
+    /* An audio codec or the container is cured by the same audio-only output. */
+    plan = loud_plan(fix, -30.0, 4.0, false, "audio_codec");
+    assert_true(plan.copy_video);
+    plan = loud_plan(fix, -30.0, 4.0, false, "not_faststart");
+    assert_true(plan.copy_video);
+    /* A picture that fails is re-encoded, and the audio still normalised. */
+    plan = loud_plan(fix, -30.0, 4.0, true, "aspect");
+    assert_false(plan.copy_video);
+    assert_non_null(strstr(plan.filter, "scale"));
+    assert_non_null(strstr(plan.audio_filter, "loudnorm=I=-14.00"));
+    /* One gain would put the peaks at +1 dBTP: the gain, and a true-peak limiter 0.5 dB under
+     * the ceiling (loudnorm's dynamic mode misses the target). */
+    plan = loud_plan_tp(fix, -30.0, 4.0, -15.0, false, NULL);
+    assert_string_equal(plan.audio_filter, "volume=16.00dB,aresample=192000,"
+                                           "alimiter=limit=0.8414:level=false:latency=true");
+    /* A range wider than fix.audio.loudness.range: loudnorm compresses it, then the limiter. */
+    plan = loud_plan(fix, -30.0, 15.0, false, NULL);
+    assert_non_null(strstr(plan.audio_filter, "measured_LRA=15.00:"));
+    assert_non_null(strstr(plan.audio_filter, "linear=true,aresample=192000,alimiter="));
+    /* More than +20 dB: left alone, said why. */
+    plan = loud_plan(fix, -40.3, 4.0, false, NULL);
+    assert_string_equal(plan.audio_filter, "");
+    assert_non_null(strstr(plan.audio_note, "+26.3 dB"));
+    assert_true(plan.copy_video);
+    /* rules.loudness alone: -14 when in the range, else the range's middle. */
+    plan = loud_plan("rules.loudness=[-16,-12]", -30.0, 4.0, false, NULL);
+    assert_non_null(strstr(plan.audio_filter, "loudnorm=I=-14.00:TP=-1.00:LRA=11.00"));
+    plan = loud_plan("rules.loudness=[-24,-22]", -30.0, 4.0, false, NULL);
+    assert_non_null(strstr(plan.audio_filter, "loudnorm=I=-23.00:"));
+    /* Neither key nor a loudness violation: a measured track is left as it is. */
+    plan_with(&plan, "fix.video.crf=23", m_measured);
+    assert_string_equal(plan.audio_filter, "");
+    assert_false(plan.copy_video);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -690,6 +787,7 @@ int main(void)
         cmocka_unit_test(test_coverage),
         cmocka_unit_test(test_trim_hold_fields),
         cmocka_unit_test(test_cover_plan),
+        cmocka_unit_test(test_loudness),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -196,6 +196,58 @@ static void test_sets(void **state)
     tp_error_clear(&err);
 }
 
+/* rules.loudness and fix.audio.loudness: null by default (and then out of the hash, so adding
+ * them changed no profile's hash), a map's missing keys take the documented defaults, bounds. */
+static void test_loudness_keys(void **state)
+{
+    (void)state;
+    tp_profile *a = NULL, *b = NULL, *c = NULL;
+    tp_error err = TP_ERROR_INIT;
+    const char *on[] = {"rules.loudness=[-16, -12]", "fix.audio.loudness={target: -16}"};
+    const char *off[] = {"fix.audio.loudness=null"};
+    assert_int_equal(tp_profile_open(&a, "tiktok", NULL, 0, &err), 0);
+    assert_false(a->rules.loudness.set);
+    assert_false(a->fix.audio.loudness.enabled);
+    assert_int_equal(tp_profile_open(&b, "tiktok", on, 2, &err), 0);
+    assert_true(b->rules.loudness.set && b->rules.loudness.min == -16 &&
+                b->rules.loudness.max == -12);
+    assert_true(b->fix.audio.loudness.enabled);
+    assert_true(b->fix.audio.loudness.target == -16.0);
+    assert_true(b->fix.audio.loudness.true_peak == -1.0);
+    assert_true(b->fix.audio.loudness.range == 11.0);
+    assert_string_not_equal(a->hash, b->hash);
+    tp_profile_free(b);
+    b = NULL;
+    const char *p = write_profile("loud.yaml", "name: loud\nextends: tiktok\nfix:\n  audio:\n"
+                                               "    loudness: {target: -14, true_peak: -2, "
+                                               "range: 7}\n");
+    assert_int_equal(tp_profile_open(&b, p, NULL, 0, &err), 0);
+    assert_true(b->fix.audio.loudness.enabled && b->fix.audio.loudness.true_peak == -2.0 &&
+                b->fix.audio.loudness.range == 7.0);
+    /* Saying null explicitly hashes as not saying it. */
+    tp_profile_free(a);
+    a = NULL;
+    p = write_profile("plain.yaml", "name: plain\nextends: tiktok\n");
+    assert_int_equal(tp_profile_open(&a, p, NULL, 0, &err), 0);
+    p = write_profile("quiet.yaml", "name: plain\nextends: tiktok\nrules: {loudness: null}\n");
+    assert_int_equal(tp_profile_open(&c, p, NULL, 0, &err), 0);
+    assert_false(c->rules.loudness.set);
+    assert_string_equal(a->hash, c->hash);
+    tp_profile_free(c);
+    c = NULL;
+    assert_int_equal(tp_profile_open(&c, "tiktok", off, 1, &err), 0);
+    tp_profile_free(a);
+    tp_profile_free(b);
+    tp_profile_free(c);
+    const char *bad1[] = {"fix.audio.loudness={target: -3}"};
+    expect_error("tiktok", bad1, 1, NULL, "fix.audio.loudness.target: -3 is out of range");
+    const char *bad2[] = {"rules.loudness=[-10, -20]"};
+    expect_error("tiktok", bad2, 1, NULL, "min -10 is above max -20");
+    const char *bad3[] = {"fix.audio.loudness=loud"};
+    expect_error("tiktok", bad3, 1, NULL, "fix.audio.loudness: expected a map or null");
+    tp_error_clear(&err);
+}
+
 static void test_errors_with_positions(void **state)
 {
     (void)state;
@@ -327,6 +379,7 @@ int main(void)
         cmocka_unit_test(test_env_expansion),      cmocka_unit_test(test_sets),
         cmocka_unit_test(test_errors_with_positions), cmocka_unit_test(test_hostile_yaml),
         cmocka_unit_test(test_parse_size),         cmocka_unit_test(test_schema_table),
+        cmocka_unit_test(test_loudness_keys),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

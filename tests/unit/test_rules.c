@@ -302,9 +302,63 @@ static void m_reject_wins(tp_media_info *m, tp_profile *p)
     strcpy(m->container, "avi");
 }
 
+static void loud(tp_media_info *m, double lufs)
+{
+    m->audio.loudness = (tp_loudness){true, lufs, 5.0, lufs + 10.0};
+}
+
+static void m_loud_rule_quiet(tp_media_info *m, tp_profile *p)
+{
+    p->rules.loudness = (tp_opt_range){true, -16, -12};
+    loud(m, -30.2);
+}
+
+static void m_loud_rule_fix(tp_media_info *m, tp_profile *p)
+{
+    m_loud_rule_quiet(m, p);
+    p->fix.audio.loudness.enabled = true;
+    p->fix.audio.loudness.target = -14;
+}
+
+static void m_loud_rule_in_range(tp_media_info *m, tp_profile *p)
+{
+    p->rules.loudness = (tp_opt_range){true, -16, -12};
+    loud(m, -11.97); /* shown as -12.0: in */
+}
+
+static void m_loud_rule_unmeasured(tp_media_info *m, tp_profile *p)
+{
+    (void)m;
+    p->rules.loudness = (tp_opt_range){true, -16, -12}; /* no --deep: not judged */
+}
+
+static void m_loud_no_rule(tp_media_info *m, tp_profile *p)
+{
+    (void)p;
+    loud(m, -40.0); /* measured (--deep) but nothing asks for a level */
+}
+
+static void m_loud_fix_only(tp_media_info *m, tp_profile *p)
+{
+    p->fix.audio.loudness.enabled = true;
+    p->fix.audio.loudness.target = -14;
+    loud(m, -8.0); /* target ±1 LU is the range */
+}
+
 #define E TP_SEV_ERROR
 #define W TP_SEV_WARN
 static const rule_case cases[] = {
+    {"loudness out of range", m_loud_rule_quiet, TP_VERDICT_FIX, TP_ACTION_TRANSCODE, "loudness",
+     E, "-30.2 LUFS not in [-16, -12] LUFS (rules.loudness) — set fix.audio.loudness", NULL},
+    {"loudness, fix set", m_loud_rule_fix, TP_VERDICT_FIX, TP_ACTION_TRANSCODE, "loudness", E,
+     "fit normalises it to -14 LUFS (fix.audio.loudness; at most +20 dB)", NULL},
+    {"loudness in range", m_loud_rule_in_range, TP_VERDICT_PASS, TP_ACTION_NONE, NULL, E, NULL,
+     NULL},
+    {"loudness not measured", m_loud_rule_unmeasured, TP_VERDICT_PASS, TP_ACTION_NONE, NULL, E,
+     NULL, NULL},
+    {"loudness, no rule", m_loud_no_rule, TP_VERDICT_PASS, TP_ACTION_NONE, NULL, E, NULL, NULL},
+    {"loudness, fix only", m_loud_fix_only, TP_VERDICT_FIX, TP_ACTION_TRANSCODE, "loudness", E,
+     "-8.0 LUFS not in [-15, -13] LUFS (fix.audio.loudness target ±1 LU)", NULL},
     {"conformant", m_none, TP_VERDICT_PASS, TP_ACTION_NONE, NULL, E, NULL, NULL},
     {"container", m_mkv, TP_VERDICT_FIX, TP_ACTION_REMUX, "container", E,
      "mkv not in [mp4, mov, webm]", NULL},
@@ -458,7 +512,8 @@ static void test_codes_covered(void **state)
                                         "duration_too_short",
                                         "duration_too_long",
                                         "file_too_large",
-                                        "not_faststart"};
+                                        "not_faststart",
+                                        "loudness"};
     for (size_t k = 0; k < TP_ARRAY_LEN(codes); k++) {
         bool seen = false;
         for (size_t i = 0; i < TP_ARRAY_LEN(cases) && !seen; i++)
