@@ -158,7 +158,10 @@ class Client:
             if line.startswith("http://") or line.startswith("https://"):
                 url = line.strip()
                 break
-        assert url, "no authorize URL printed: %r" % lines
+        if not url:
+            p.wait(timeout=30)
+            raise AssertionError("no authorize URL printed: %r; exit %s; stderr: %s"
+                                 % (lines, p.returncode, p.stderr.read()))
         # urllib follows the 302 to http://127.0.0.1:<cb>/callback/?code=...&state=...
         with urlopen(url, timeout=20) as r:
             page = r.read().decode()
