@@ -186,6 +186,17 @@ static void log_line(tp_display *d, const tp_event *ev)
                      "summary   %zu symbolic link%s skipped (not followed; see "
                      "--follow-symlinks)",
                     ev->n_symlinks, ev->n_symlinks == 1 ? "" : "s");
+        if (ev->version >= 2 && (ev->n_earlier_rejected || ev->n_earlier_failed))
+            put_line(o,
+                     "summary   from earlier runs of this ledger: %zu rejected, %zu failed (see "
+                     "'tokprep status'; 'tokprep retry' queues the failed ones again)",
+                     ev->n_earlier_rejected, ev->n_earlier_failed);
+        if (ev->version >= 2 && ev->n_queued)
+            put_line(o,
+                     "summary   %zu file%s still queued: run the same command again to resume "
+                     "%s",
+                     ev->n_queued, ev->n_queued == 1 ? "" : "s",
+                     ev->n_queued == 1 ? "it" : "them");
         break;
     default: break;
     }

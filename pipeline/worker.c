@@ -953,6 +953,9 @@ int tp_rqueue_worker_run(tp_rqueue_worker_summary *summary, const char *url,
         goto out;
     if ((rc = allow_lists(&w, err)) < 0)
         goto out;
+    /* Check before work: every job is delivered through the default profile's sink. */
+    if ((rc = tp_pipeline_preflight(w.defprof, NULL, 0, err)) < 0)
+        goto out;
     w.qc = w.defprof->queue;
     if (w.qc.max_attempts < 1)
         w.qc.max_attempts = 3;
