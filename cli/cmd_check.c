@@ -369,8 +369,15 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
         goto out;
     }
     const double total = tp_cli_monotonic() - t0;
-    if (sum.files == 0)
-        fprintf(stderr, "tokprep check: no media files found\n");
+    /* A file named on the command line is always listed: nothing at all means every PATH is a
+     * folder without media. Said per folder, exit 2, as `fit` does. */
+    if (sum.files == 0) {
+        for (int i = optind; i < argc; i++) {
+            char *e = tp_str_printable(argv[i]);
+            fprintf(stderr, "tokprep check: no media files found in %s\n", e ? e : "?");
+            free(e);
+        }
+    }
     if (rp.junit && fflush(rp.junit) != 0)
         rp.oom = true;
     if (rp.oom) {
@@ -415,7 +422,7 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
         fprintf(stderr, "tokprep check: interrupted; files not yet probed are listed as "
                         "errors\n");
         rc = TP_EXIT_INTERRUPTED;
-    } else if (counts[3])
+    } else if (counts[3] || sum.files == 0)
         rc = TP_EXIT_ERROR;
     else if (counts[1] || counts[2])
         rc = TP_EXIT_FAIL;

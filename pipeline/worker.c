@@ -953,9 +953,6 @@ int tp_rqueue_worker_run(tp_rqueue_worker_summary *summary, const char *url,
         goto out;
     if ((rc = allow_lists(&w, err)) < 0)
         goto out;
-    /* Check before work: every job is delivered through the default profile's sink. */
-    if ((rc = tp_pipeline_preflight(w.defprof, NULL, 0, err)) < 0)
-        goto out;
     w.qc = w.defprof->queue;
     if (w.qc.max_attempts < 1)
         w.qc.max_attempts = 3;
@@ -973,6 +970,10 @@ int tp_rqueue_worker_run(tp_rqueue_worker_summary *summary, const char *url,
     if ((rc = tp_rqueue_open(&w.q, url, 5, err)) < 0)
         goto out;
     if ((rc = tp_rqueue_ensure_group(&w.q, err)) < 0)
+        goto out;
+    /* Check before work (after the queue's URL, which is what a typo is most likely in):
+     * every job is delivered through the default profile's sink. */
+    if ((rc = tp_pipeline_preflight(w.defprof, NULL, 0, err)) < 0)
         goto out;
     if ((rc = tp_rqueue_open(&w.hq, url, 5, err)) < 0)
         goto out;
