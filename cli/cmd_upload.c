@@ -99,8 +99,13 @@ static void print_human(const char *path, int rc, const tp_tiktok_result *r, con
     /* A PATH reached by a glob is a name someone else chose: no terminal escapes from it. */
     char *line;
     const char *status = r->status ? r->status : "", *id = r->publish_id ? r->publish_id : "";
-    if (rc < 0)
-        line = tp_cli_asprintf("tokprep upload: %s", tp_error_message(err));
+    if (rc < 0) {
+        /* Every error names its file, whichever layer wrote the message. */
+        const char *m = tp_error_message(err);
+        size_t n = strlen(path);
+        bool named = !strncmp(m, path, n) && m[n] == ':';
+        line = tp_cli_asprintf("tokprep upload: %s%s%s", named ? "" : path, named ? "" : ": ", m);
+    }
     else if (r->still_processing)
         line = tp_cli_asprintf("%s: uploaded, TikTok still processing (status %s, publish_id %s)", path,
                            status, id);

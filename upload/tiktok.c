@@ -494,6 +494,7 @@ static int api_call(tp_tiktok *tt, int ep, const char *path, const cJSON *body, 
     tp_http_resp resp = {0};
     int rc = 0, attempt = 0;
     bool refreshed = false;
+    const double t0 = tp_now_monotonic();
     *data = NULL;
     if (!url || (body && !json)) {
         rc = tp_error_set(err, TP_ENOMEM, 0, "out of memory");
@@ -554,6 +555,8 @@ static int api_call(tp_tiktok *tt, int ep, const char *path, const cJSON *body, 
             }
             continue;
         }
+        if (rc == TP_ENET)
+            tp_http_net_error(err, url, "api_base", attempt + 1, tp_now_monotonic() - t0);
         if (rc < 0)
             goto out;
         tp_tt_api_error api;
