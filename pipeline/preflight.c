@@ -72,8 +72,11 @@ static int check_sink_folder(const tp_profile *p, const char *const *paths, size
     while (stat(at, &st) < 0) {
         char *slash = strrchr(at, '/');
         if (errno != ENOENT || !strcmp(at, ".")) {
-            rc = tp_error_set(err, TP_EIO, errno, "%s: the sink folder cannot be reached: %s",
-                              dir, strerror(errno));
+            int e = errno;
+            rc = tp_error_set(err, TP_EIO, e,
+                              "%s: the sink folder cannot be created or reached (%s); choose "
+                              "another with --set upload.directory.path=FOLDER",
+                              dir, strerror(e));
             goto out;
         }
         if (!slash)
