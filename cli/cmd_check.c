@@ -466,10 +466,20 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
         puts(text);
         free(text);
     } else {
-        printf("%zu file%s: %zu pass, %zu fix (%zu remux, %zu transcode), %zu reject, "
-               "%zu error (%.2f s)\n",
-               rp.n, rp.n == 1 ? "" : "s", counts[0], counts[1], rp.remux, rp.transcode, counts[2],
-               counts[3], total);
+        char *head = tp_cli_asprintf("%zu file%s: %zu pass, %zu fix (%zu remux, %zu transcode),",
+                                     rp.n, rp.n == 1 ? "" : "s", counts[0], counts[1], rp.remux,
+                                     rp.transcode);
+        char *rest = tp_cli_asprintf("%zu reject, %zu error (%.2f s)", counts[2], counts[3], total);
+        if (head && rest && rp.cols > 0 &&
+            strlen(head) + 1 + strlen(rest) > (size_t)(rp.cols > 1 ? rp.cols - 1 : 1)) {
+            /* On a narrow terminal: two lines, neither longer than it. */
+            put_indented("", head, rp.cols);
+            put_indented("  ", rest, rp.cols);
+        } else {
+            printf("%s %s\n", head ? head : "?", rest ? rest : "?");
+        }
+        free(head);
+        free(rest);
         print_skipped(sum.non_media, sum.symlinks);
     }
     if (junit && write_junit(junit, &rp, tp_profile_name(profile), total) < 0)
