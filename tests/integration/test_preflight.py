@@ -33,7 +33,7 @@ def setup(name):
     with open(os.path.join(t, "fake.yaml"), "w") as f:
         f.write(PROFILE)
     # Landscape: it would need a transcode (minutes on a real file) before any delivery.
-    h.make_landscape(os.path.join(t, "in", "clip.mp4"), seconds=2)
+    h.make_landscape(os.path.join(t, "in", "clip.mp4"), seconds=4)
     env = dict(os.environ, XDG_CONFIG_HOME=os.path.join(t, "config"),
                TIKTOK_CLIENT_KEY=CLIENT_KEY, TIKTOK_CLIENT_SECRET=CLIENT_SECRET)
     return t, env
