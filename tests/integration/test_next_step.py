@@ -44,6 +44,11 @@ def test_resumed_run_counts_earlier_outcomes():
     assert p.returncode == 2, (p.returncode, p.stdout, p.stderr)
     assert ("summary   from earlier runs of this ledger: 1 rejected, 1 failed" in p.stdout), \
         p.stdout
+    p = h.run(args[:1] + ["--json"] + args[1:])
+    assert p.returncode == 2, (p.returncode, p.stdout, p.stderr)
+    summary = h.events(p.stdout)[-1]
+    assert summary["event"] == "summary" and summary["earlier_failed"] == 1 and \
+        summary["earlier_rejected"] == 1 and summary["queued"] == 0, summary
     # Once the failure is gone from the ledger, the earlier rejection alone does not fail it.
     os.unlink(os.path.join(d, "in", "bad.mp4"))
     p = h.run(args)
