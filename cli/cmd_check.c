@@ -88,8 +88,9 @@ static void print_lines_tty(const tp_check_files_item *s, bool color, int cols)
     free(name);
     free(shown);
     if (!c || v == TP_VERDICT_ERROR) {
-        put_indented("    ", !c ? strip_path(tp_error_message(s->error), s->path)
-                                : strip_path(tp_check_error(c), s->path),
+        put_indented("    ",
+                     !c ? strip_path(tp_error_message(s->error), s->path)
+                        : strip_path(tp_check_error(c), s->path),
                      cols);
         return;
     }
@@ -466,9 +467,9 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
         puts(text);
         free(text);
     } else {
-        char *head = tp_cli_asprintf("%zu file%s: %zu pass, %zu fix (%zu remux, %zu transcode),",
-                                     rp.n, rp.n == 1 ? "" : "s", counts[0], counts[1], rp.remux,
-                                     rp.transcode);
+        char *head =
+            tp_cli_asprintf("%zu file%s: %zu pass, %zu fix (%zu remux, %zu transcode),", rp.n,
+                            rp.n == 1 ? "" : "s", counts[0], counts[1], rp.remux, rp.transcode);
         char *rest = tp_cli_asprintf("%zu reject, %zu error (%.2f s)", counts[2], counts[3], total);
         if (head && rest && rp.cols > 0 &&
             strlen(head) + 1 + strlen(rest) > (size_t)(rp.cols > 1 ? rp.cols - 1 : 1)) {

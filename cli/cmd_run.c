@@ -58,8 +58,8 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
     if ((rc = tp_cli_open_profile(&profile, profile_name, &sets)) != 0)
         goto out;
     /* Check before work: a missing login or an unwritable sink stops the run before any fit. */
-    if (tp_pipeline_preflight(profile, (const char *const *)argv + optind,
-                              (size_t)(argc - optind), &err) < 0) {
+    if (tp_pipeline_preflight(profile, (const char *const *)argv + optind, (size_t)(argc - optind),
+                              &err) < 0) {
         fprintf(stderr, "tokprep run: %s\n", tp_error_message(&err));
         rc = TP_EXIT_ERROR;
         goto out;

@@ -105,8 +105,7 @@ static void print_human(const char *path, int rc, const tp_tiktok_result *r, con
         size_t n = strlen(path);
         bool named = !strncmp(m, path, n) && m[n] == ':';
         line = tp_cli_asprintf("tokprep upload: %s%s%s", named ? "" : path, named ? "" : ": ", m);
-    }
-    else if (r->still_processing)
+    } else if (r->still_processing)
         line = tp_cli_asprintf("%s: uploaded, TikTok still processing (status %s, publish_id %s)", path,
                            status, id);
     else if (r->post_id)

@@ -145,7 +145,9 @@ static void redraw(tp_display *d, bool force)
         name = name ? name + 1 : d->busy[i].path;
         /* "  %-8s %5.1f%%  " is 19 columns. */
         char *shown = tp_str_printable(name);
-        char *cut = tp_cli_ellipsize(shown ? shown : "?", room > 19 + 8 ? room - 19 : room ? 8 : 60);
+        char *cut = tp_cli_ellipsize(shown ? shown : "?", room > 19 + 8 ? room - 19
+                                                          : room        ? 8
+                                                                        : 60);
         fprintf(d->out, "  %-8s %5.1f%%  %s\n", d->busy[i].stage, d->busy[i].fraction * 100,
                 cut ? cut : "?");
         free(cut);
@@ -213,8 +215,7 @@ static void log_line(tp_display *d, const tp_event *ev)
             put_line(o,
                      "summary   %zu file%s still queued: run the same command again to resume "
                      "%s",
-                     ev->n_queued, ev->n_queued == 1 ? "" : "s",
-                     ev->n_queued == 1 ? "it" : "them");
+                     ev->n_queued, ev->n_queued == 1 ? "" : "s", ev->n_queued == 1 ? "it" : "them");
         break;
     default: break;
     }

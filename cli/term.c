@@ -56,7 +56,11 @@ int tp_cli_term_columns(int fd)
 static size_t utf8_next(const char *s, unsigned *cp)
 {
     const unsigned char *u = (const unsigned char *)s;
-    size_t len = u[0] < 0x80 ? 1 : (u[0] >> 5) == 6 ? 2 : (u[0] >> 4) == 14 ? 3 : (u[0] >> 3) == 30 ? 4 : 1;
+    size_t len = u[0] < 0x80         ? 1
+                 : (u[0] >> 5) == 6  ? 2
+                 : (u[0] >> 4) == 14 ? 3
+                 : (u[0] >> 3) == 30 ? 4
+                                     : 1;
     unsigned v = len == 1 ? u[0] : len == 2 ? u[0] & 0x1f : len == 3 ? u[0] & 0x0f : u[0] & 0x07;
     for (size_t i = 1; i < len; i++) {
         if ((u[i] & 0xc0) != 0x80) {

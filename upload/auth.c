@@ -806,8 +806,7 @@ static int refresh_locked(tp_tt_token *tok, tp_http *h, const tp_profile *p, con
     int64_t now = (int64_t)tp_now_wall();
     if (only_if_needed && tok->expires_at - now > TP_TT_REFRESH_MARGIN)
         return 0;
-    if (tok->refresh_expires_at && tok->refresh_expires_at <= now)
-    {
+    if (tok->refresh_expires_at && tok->refresh_expires_at <= now) {
         char *cmd = tp_tt_login_command(p);
         rc = tp_error_set(err, TP_EAUTH, 0, "the refresh token has expired; run '%s'",
                           cmd ? cmd : "tokprep auth login");

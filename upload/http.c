@@ -493,8 +493,7 @@ out:
     return rc;
 }
 
-void tp_http_net_error(tp_error *err, const char *url, const char *role, int tries,
-                       double seconds)
+void tp_http_net_error(tp_error *err, const char *url, const char *role, int tries, double seconds)
 {
     if (!err || err->code != TP_ENET || !url)
         return;
@@ -522,7 +521,7 @@ void tp_http_net_error(tp_error *err, const char *url, const char *role, int tri
         tp_error_set(err, TP_ENET, raw, "cannot connect to %s (%s) after %d tr%s in %.1f s", host,
                      role, tries, tries == 1 ? "y" : "ies", seconds);
     else
-        tp_error_set(err, TP_ENET, raw, "%s at %s (%s) after %d tr%s in %.1f s", reason, host,
-                     role, tries, tries == 1 ? "y" : "ies", seconds);
+        tp_error_set(err, TP_ENET, raw, "%s at %s (%s) after %d tr%s in %.1f s", reason, host, role,
+                     tries, tries == 1 ? "y" : "ies", seconds);
     free(old);
 }
