@@ -588,6 +588,12 @@ static void after_scan(run_state *rs, tp_job *job)
 static void after_probe(run_state *rs, tp_job *job)
 {
     const tp_check_result *c = &job->check;
+    /* A probe cut short by the cancel token may judge the file unreadable: not a verdict on
+     * the file, which stays queued for the next run. */
+    if (c->verdict == TP_VERDICT_ERROR && tp_cancel_requested(&rs->pl->cancel)) {
+        finish_canceled(rs, job);
+        return;
+    }
     const char *verdict = tp_verdict_name(c->verdict);
     tp_event ev = {.kind = TP_EVENT_PROBED,
                    .path = job->path,
