@@ -36,7 +36,7 @@ def test_resumed_run_counts_earlier_outcomes():
     with open(os.path.join(d, "in", "bad.mp4"), "wb") as f:
         f.write(os.urandom(50000))  # named like video, not media: fails
     h.make_vertical(os.path.join(d, "in", "short.mp4"), seconds=1, size="360x640")  # too short
-    args = ["run", "-o", os.path.join(d, "work"), "--set", "upload.sink=none",
+    args = ["run", "--workdir", os.path.join(d, "work"), "--set", "upload.sink=none",
             os.path.join(d, "in")]
     p = h.run(args)
     assert p.returncode == 2, (p.returncode, p.stdout, p.stderr)
@@ -62,7 +62,7 @@ def test_interrupted_run_says_what_is_queued():
         h.make_landscape(os.path.join(d, "in", "l%d.mp4" % i), seconds=4, freq=400 + 100 * i,
                          size="640x360")
     work = os.path.join(d, "work")
-    args = [h.TOKPREP, "run", "-o", work] + h.set_args(
+    args = [h.TOKPREP, "run", "--workdir", work] + h.set_args(
         ["upload.sink=none", "fix.width=360", "fix.height=640", "fix.video.preset=medium",
          "pipeline.fit_workers=1"]) + [os.path.join(d, "in")]
     p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -151,7 +151,7 @@ def test_run_progress_on_a_terminal_fits_the_width():
     long_name = "very_long_" + "x" * 80 + "_name.mp4"
     h.make_landscape(os.path.join(d, "in", long_name), seconds=6, size="640x360")
     cols = 60
-    args = [h.TOKPREP, "run", "-o", os.path.join(d, "work")] + h.set_args(
+    args = [h.TOKPREP, "run", "--workdir", os.path.join(d, "work")] + h.set_args(
         ["upload.sink=none", "fix.width=360", "fix.height=640", "fix.video.preset=medium"]) + \
         [os.path.join(d, "in")]
     p, out = pty_run(args, cols, timeout=120)

@@ -42,7 +42,7 @@ def setup(name):
 def run_in(t, env, *args):
     """`tokprep run` from t, with the profile as a user types it."""
     port = free_port()  # nothing listens: a delivery attempt would show as a network error
-    cmd = [h.TOKPREP, "run", "-o", "work", "--profile", "fake.yaml",
+    cmd = [h.TOKPREP, "run", "--workdir", "work", "--profile", "fake.yaml",
            "--set", "upload.tiktok.api_base=http://127.0.0.1:%d" % port, *args, "in"]
     t0 = time.time()
     p = subprocess.run(cmd, cwd=t, env=env, capture_output=True, text=True, timeout=60)
@@ -149,8 +149,8 @@ def test_worker_not_logged_in():
     t, env = setup("worker")
     r = q.Redis(t)
     try:
-        p = subprocess.run([h.TOKPREP, "worker", "--queue", r.url("pf"), "-o", "work", "--root", t,
-                            "--profile", "fake.yaml", "--drain"],
+        p = subprocess.run([h.TOKPREP, "worker", "--queue", r.url("pf"), "--workdir", "work",
+                            "--root", t, "--profile", "fake.yaml", "--drain"],
                            cwd=t, env=env, capture_output=True, text=True, timeout=60)
     finally:
         r.stop()
