@@ -39,7 +39,7 @@ for n in 1 2 3; do
         { TIMEFORMAT="%R %U %S"; time {
             pids=()
             for i in $(seq "$n"); do
-                "$TOKPREP" worker --queue "$url" --root / --name "b$i" -o "work/$i" --drain \
+                "$TOKPREP" worker --queue "$url" --root / --name "b$i" -w "work/$i" --drain \
                     "${SETS[@]}" --set upload.directory.path="$W/out" >/dev/null 2>>err.txt &
                 pids+=($!)
             done

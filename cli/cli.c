@@ -2,6 +2,7 @@
 #include "cli.h"
 
 #include <getopt.h>
+#include <math.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -38,6 +39,13 @@ int tp_cli_parser_init(tp_cli_parser *p, const tp_cli_command *cmd)
                 p->shortopts[k++] = ':';
         }
     }
+    for (const tp_cli_old_short *old = cmd->old_shorts; old && old->old_short; old++)
+        for (size_t i = 0; i < n; i++)
+            if (cmd->options[i].id == old->id && k + 3 < sizeof(p->shortopts)) {
+                p->shortopts[k++] = (char)old->old_short;
+                if (cmd->options[i].arg_name)
+                    p->shortopts[k++] = ':';
+            }
     lo[n].name = "help";
     lo[n].has_arg = no_argument;
     lo[n].val = 'h';
@@ -108,6 +116,67 @@ static int hide_password(tp_cli_parser *p)
     return 0;
 }
 
+/* Levenshtein distance (capped at 255), the CLI's own small copy of the library's. */
+static int edit_distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 64 || lb > 64)
+        return 255;
+    int row[65];
+    for (size_t j = 0; j <= lb; j++)
+        row[j] = (int)j;
+    for (size_t i = 1; i <= la; i++) {
+        int diag = row[0];
+        row[0] = (int)i;
+        for (size_t j = 1; j <= lb; j++) {
+            int up = row[j];
+            int best = diag + (a[i - 1] != b[j - 1]);
+            if (up + 1 < best)
+                best = up + 1;
+            if (row[j - 1] + 1 < best)
+                best = row[j - 1] + 1;
+            row[j] = best;
+            diag = up;
+        }
+    }
+    return row[lb];
+}
+
+const char *tp_cli_suggest(const char *word, const char *const *candidates, size_t n)
+{
+    const char *best = NULL;
+    int best_d = 3;
+    int limit = (int)strlen(word) / 2;
+    for (size_t i = 0; i < n; i++) {
+        int d = edit_distance(word, candidates[i]);
+        if (d < best_d && d <= limit && d > 0) {
+            best_d = d;
+            best = candidates[i];
+        }
+    }
+    return best;
+}
+
+/* "unknown option '--jsn'; did you mean '--json'?" */
+static void unknown_long_option(const tp_cli_command *cmd, const char *arg)
+{
+    const char *cands[64];
+    size_t n = 0;
+    for (const tp_cli_option *o = cmd->options; o && o->name && n + 1 < TP_ARRAY_LEN(cands); o++)
+        cands[n++] = o->name;
+    cands[n++] = "help";
+    const char *best = NULL;
+    if (!strncmp(arg, "--", 2)) {
+        char name[64];
+        snprintf(name, sizeof(name), "%.*s", (int)strcspn(arg + 2, "="), arg + 2);
+        best = tp_cli_suggest(name, cands, n);
+    }
+    if (best)
+        tp_cli_usage_error(cmd, "unknown option '%s'; did you mean '--%s'?", arg, best);
+    else
+        tp_cli_usage_error(cmd, "unknown option '%s'", arg);
+}
+
 int tp_cli_next(tp_cli_parser *p, const tp_cli_command *cmd, int argc, char **argv)
 {
     if (!p->started) {
@@ -150,9 +219,19 @@ int tp_cli_next(tp_cli_parser *p, const tp_cli_command *cmd, int argc, char **ar
         if (optopt)
             tp_cli_usage_error(cmd, "unknown option '-%c'", optopt);
         else
-            tp_cli_usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
+            unknown_long_option(cmd, argv[optind - 1]);
         return '?';
     }
+    for (const tp_cli_old_short *old = cmd->old_shorts; old && old->old_short; old++)
+        for (const tp_cli_option *o = cmd->options; o && o->name; o++)
+            if (c == old->old_short && o->id == old->id) {
+                fprintf(stderr,
+                        "tokprep %s: -%c is deprecated for %s; use -%c/--%s (-%c will mean the "
+                        "output folder)\n",
+                        cmd->name, old->old_short, old->note, o->short_name, o->name,
+                        old->old_short);
+                return o->id;
+            }
     if (c == ':') {
         tp_cli_usage_error(cmd, "option '%s' needs a value", argv[optind - 1]);
         return '?';
@@ -172,6 +251,11 @@ static const char *operand_word(const char *usage)
     }
     return NULL;
 }
+
+const tp_cli_old_short tp_cli_old_workdir[] = {
+    {'o', 'w', "the work folder"},
+    {0, 0, NULL},
+};
 
 void tp_cli_print_help(const tp_cli_command *cmd, FILE *out)
 {
@@ -224,6 +308,19 @@ int tp_cli_sets_add(tp_cli_sets *s, const char *v)
     items[s->n++] = v;
     s->items = items;
     return 0;
+}
+
+int tp_cli_cover_at(tp_cli_sets *s, char *buf, size_t size, const char *arg)
+{
+    char *end = NULL;
+    double sec = arg && *arg ? strtod(arg, &end) : -1.0;
+    if (!end || *end || !(sec >= 0.0) || sec > 86400.0 * 7)
+        return -1;
+    int n = snprintf(buf, size, "upload.tiktok.video_cover_timestamp_ms=%lld",
+                     (long long)llround(sec * 1000.0));
+    if (n < 0 || (size_t)n >= size)
+        return -1;
+    return tp_cli_sets_add(s, buf);
 }
 
 void tp_cli_sets_free(tp_cli_sets *s)

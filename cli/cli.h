@@ -13,7 +13,7 @@
 #define TP_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 #endif
 
-/* Exit statuses shared by all subcommands (documented in README.md). */
+/* Exit statuses shared by all subcommands (documented in docs/COMMANDS.md, "Exit codes"). */
 enum {
     TP_EXIT_OK = 0,
     TP_EXIT_FAIL = 1,  /* some file needs a fix / was rejected */
@@ -29,6 +29,17 @@ typedef struct {
     int id;               /* value getopt_long returns (short_name, or >= 256) */
 } tp_cli_option;
 
+/* A short name kept for one release: still accepted as the option whose id it names, with a
+ * deprecation warning on stderr; shown in no help or completion (the manual page mentions it). */
+typedef struct {
+    int old_short;    /* 0 ends a list */
+    int id;           /* the option it now spells */
+    const char *note; /* the warning's "for ..." part, e.g. "the work folder" */
+} tp_cli_old_short;
+
+/* `-o` for the work folder (run, status, retry, worker): now -w/--workdir. */
+extern const tp_cli_old_short tp_cli_old_workdir[];
+
 typedef struct tp_cli_command tp_cli_command;
 struct tp_cli_command {
     const char *name;
@@ -40,6 +51,7 @@ struct tp_cli_command {
     /* Commands whose first word is an action (`auth login`): NULL-terminated list. That word may
      * come before the options; the parser skips it and puts it in tp_cli_parser.action. */
     const char *const *actions;
+    const tp_cli_old_short *old_shorts; /* NULL or a list ended by {0} */
     int (*run)(const tp_cli_command *cmd, int argc, char **argv);
 };
 
@@ -49,6 +61,7 @@ enum {
     TP_OPT_PROFILE = 'p',
     TP_OPT_SET = 256,
     TP_OPT_JSON,
+    TP_OPT_STATE,
     TP_OPT_USER = 300
 };
 
@@ -75,6 +88,21 @@ int tp_cli_next(tp_cli_parser *p, const tp_cli_command *cmd, int argc, char **ar
 void tp_cli_parser_free(tp_cli_parser *p);
 
 void tp_cli_print_help(const tp_cli_command *cmd, FILE *out);
+
+/* The subcommands, in `tokprep --help` order; NULL-terminated. */
+extern const tp_cli_command *const tp_cli_commands[];
+const tp_cli_command *tp_cli_find_command(const char *name);
+
+/* "did you mean": the candidate closest to word (edit distance at most 2, and less than half of
+ * word's length), or NULL. */
+const char *tp_cli_suggest(const char *word, const char *const *candidates, size_t n);
+
+/* Generated documentation (cli/cli_docs.c), from the same tables as --help: shell completion
+ * scripts ("bash", "zsh") and roff manual pages. Each returns 0, or TP_EXIT_ERROR after a
+ * message. */
+int tp_cli_print_completion(const char *shell, FILE *out);
+int tp_cli_print_man(const tp_cli_command *cmd, FILE *out); /* NULL: tokprep.1 */
+int tp_cli_print_man_profile(FILE *out);                    /* tokprep-profile.5 */
 /* "tokprep NAME: message" + hint to --help on stderr; returns TP_EXIT_ERROR. */
 int tp_cli_usage_error(const tp_cli_command *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -86,10 +114,20 @@ typedef struct {
 } tp_cli_sets;
 int tp_cli_sets_add(tp_cli_sets *s, const char *v);
 void tp_cli_sets_free(tp_cli_sets *s);
+/* --cover-at SECONDS (upload, run, fit): a --set of upload.tiktok.video_cover_timestamp_ms,
+ * written into buf (which must outlive s; 96 bytes do). 0, or -1 for a value that is not a
+ * number of seconds >= 0. */
+int tp_cli_cover_at(tp_cli_sets *s, char *buf, size_t size, const char *arg);
 
 /* Open the profile (default "tiktok"); on failure prints "tokprep: MESSAGE" and returns
  * TP_EXIT_ERROR, else 0. */
 int tp_cli_open_profile(tp_profile **out, const char *name, const tp_cli_sets *sets);
+
+/* The rows every command that uses a job ledger shares, so that they are spelled the same: */
+#define TP_CLI_OPT_WORKDIR(help)                                                                   \
+    {"workdir", 'w', "WORKDIR", help, 'w'}
+#define TP_CLI_OPT_STATE                                                                           \
+    {"state", 0, "FILE", "job ledger (default: WORKDIR/tokprep.db)", TP_OPT_STATE}
 
 bool tp_cli_stdout_is_tty(void);
 
@@ -139,5 +177,7 @@ extern const tp_cli_command tp_cmd_auth;
 extern const tp_cli_command tp_cmd_profiles;
 extern const tp_cli_command tp_cmd_enqueue;
 extern const tp_cli_command tp_cmd_worker;
+extern const tp_cli_command tp_cmd_preview;
+extern const tp_cli_command tp_cmd_completion;
 
 #endif

@@ -23,10 +23,7 @@ static const tp_cli_option options[] = {
 
 static void fmt_time(char *buf, size_t size, int64_t t)
 {
-    time_t tt = (time_t)t;
-    struct tm tm;
-    gmtime_r(&tt, &tm);
-    strftime(buf, size, "%Y-%m-%d %H:%M:%S UTC", &tm);
+    tp_time_format(buf, size, (double)t, TP_TIME_UTC);
 }
 
 static int do_status(const tp_profile *p, const char *path, bool json)

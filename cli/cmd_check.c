@@ -15,7 +15,7 @@ static const tp_cli_option options[] = {
     {"profile", 'p', "NAME|PATH", "profile to check against (default: tiktok)", TP_OPT_PROFILE},
     {"set", 0, "KEY=VALUE", "override a profile value (repeatable), e.g. --set rules.fps=[24,60]",
      TP_OPT_SET},
-    {"json", 0, NULL, "print one JSON document (schema in the README) instead of lines",
+    {"json", 0, NULL, "print one JSON document (schema in docs/COMMANDS.md) instead of lines",
      TP_OPT_JSON},
     {"deep", 0, NULL, "also decode every packet and count decode errors (slower)", OPT_DEEP},
     {"jobs", 'j', "N", "probe N files at once (default: pipeline.probe_workers, i.e. cores)",
@@ -160,8 +160,9 @@ static void print_line(const tp_check_files_item *s, bool color)
 static cJSON *item_json(const tp_check_files_item *s)
 {
     if (s->check) {
+        /* The library's own serializer, embedded as it is (never parsed back). */
         char *text = tp_check_json(s->check);
-        cJSON *o = text ? cJSON_Parse(text) : NULL;
+        cJSON *o = text ? cJSON_CreateRaw(text) : NULL;
         free(text);
         return o;
     }

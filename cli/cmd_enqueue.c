@@ -13,6 +13,10 @@ static const tp_cli_option options[] = {
     {"queue", 'q', "URL", "redis://[[USER]:PASSWORD@]HOST[:PORT]/NAME (required)", OPT_QUEUE},
     {"profile", 'p', "NAME|PATH",
      "profile the workers use for these jobs (default: each worker's --profile)", TP_OPT_PROFILE},
+    {"set", 0, "KEY=VALUE",
+     "override a profile value for these jobs (repeatable; stored with each job; workers "
+     "need --allow-job-set)",
+     TP_OPT_SET},
     {"json", 0, NULL, "one JSON line per file, then a summary line", TP_OPT_JSON},
     {"follow-symlinks", 0, NULL,
      "follow symbolic links found in folders (never to outside the folder)", OPT_FOLLOW},
@@ -66,6 +70,7 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
     tp_error err = TP_ERROR_INIT;
     tp_cli_parser parser;
     const char *url = NULL, *profile = NULL;
+    tp_cli_sets sets = {0};
     char *profile_abs = NULL;
     tp_profile *check = NULL;
     out_ctx o = {false};
@@ -78,6 +83,7 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
         case '?': rc = TP_EXIT_ERROR; goto out;
         case OPT_QUEUE: url = optarg; break;
         case TP_OPT_PROFILE: profile = optarg; break;
+        case TP_OPT_SET: tp_cli_sets_add(&sets, optarg); break;
         case TP_OPT_JSON: o.json = true; break;
         case OPT_FOLLOW: follow = 1; break;
         default: break;
@@ -91,11 +97,14 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
         rc = tp_cli_usage_error(cmd, "no files or folders given");
         goto out;
     }
-    if (profile) {
-        /* Fail here rather than on every worker; a file is named by its absolute path (it
-         * must be on storage the workers share), a built-in by its name. */
-        if ((rc = tp_cli_open_profile(&check, profile, NULL)) != 0)
+    if (profile || sets.n > 0) {
+        /* Fail here rather than on every worker (a bad --set too, checked against the named
+         * profile or the built-in default); a file is named by its absolute path (it must be
+         * on storage the workers share), a built-in by its name. */
+        if ((rc = tp_cli_open_profile(&check, profile, &sets)) != 0)
             goto out;
+    }
+    if (profile) {
         if (strchr(profile, '/') || strstr(profile, ".yaml") || strstr(profile, ".yml")) {
             char buf[PATH_MAX];
             if (realpath(profile, buf))
@@ -103,8 +112,13 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
         }
     }
     tp_rqueue_enqueue_summary sum;
-    if (tp_rqueue_enqueue(&sum, url, profile, (const char *const *)argv + optind,
-                         (size_t)(argc - optind), follow, on_item, &o, &err) < 0) {
+    tp_rqueue_enqueue_options eo = TP_RQUEUE_ENQUEUE_OPTIONS_INIT;
+    eo.profile = profile;
+    eo.sets = sets.items;
+    eo.n_sets = sets.n;
+    eo.follow_symlinks = follow;
+    if (tp_rqueue_enqueue_with_options(&sum, url, (const char *const *)argv + optind,
+                                       (size_t)(argc - optind), &eo, on_item, &o, &err) < 0) {
         fprintf(stderr, "tokprep: %s\n", tp_error_message(&err));
         rc = TP_EXIT_ERROR;
         goto out;
@@ -120,6 +134,7 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
 out:
     tp_error_clear(&err);
     tp_profile_free(check);
+    tp_cli_sets_free(&sets);
     free(profile_abs);
     tp_cli_parser_free(&parser);
     return rc;
@@ -128,12 +143,16 @@ out:
 const tp_cli_command tp_cmd_enqueue = {
     .name = "enqueue",
     .summary = "add files to a Redis queue for tokprep workers",
-    .usage = "--queue redis://HOST[:PORT]/NAME [--profile P] [--json] [--follow-symlinks] PATH...",
+    .usage = "--queue redis://HOST[:PORT]/NAME [--profile P] [--set K=V] [--json] "
+             "[--follow-symlinks] PATH...",
     .description =
         "Scans PATHs like `run` (folders: walked for audio/video content) and adds one job per\n"
         "file: its absolute path (which must be on storage every worker sees), its content\n"
         "fingerprint and the profile. The same content enqueued twice (even under another\n"
-        "name) is one job. The password may be given as TOKPREP_REDIS_PASSWORD or in the file\n"
+        "name) is one job. --set overrides are stored with each job (the same content with\n"
+        "other overrides is another job); a worker applies them to the job's profile only\n"
+        "when started with --allow-job-set, and dead-letters such jobs otherwise.\n"
+        "The password may be given as TOKPREP_REDIS_PASSWORD or in the file\n"
         "TOKPREP_REDIS_PASSWORD_FILE names; it is never printed (nor left in argv).\n"
         "Exit status: 0 every file queued or already queued, 2 some file could not be\n"
         "read, or the queue cannot be reached (bad URL, connection, password).",

@@ -7,7 +7,7 @@
 
 #include "cli.h"
 
-enum { OPT_OUT = 'o', OPT_JOBS = 'j', OPT_DRY_RUN = TP_OPT_USER, OPT_FOLLOW };
+enum { OPT_OUT = 'o', OPT_JOBS = 'j', OPT_DRY_RUN = TP_OPT_USER, OPT_FOLLOW, OPT_COVER_AT };
 
 static const tp_cli_option options[] = {
     {"profile", 'p', "NAME|PATH", "profile to fit to (default: tiktok)", TP_OPT_PROFILE},
@@ -19,6 +19,10 @@ static const tp_cli_option options[] = {
     {"jobs", 'j', "N", "fit N files at once (default: pipeline.fit_workers)", OPT_JOBS},
     {"follow-symlinks", 0, NULL,
      "follow symbolic links found in folders (never to outside the folder)", OPT_FOLLOW},
+    {"cover-at", 0, "SECONDS",
+     "the frame TikTok shows as the cover (upload.tiktok.video_cover_timestamp_ms; shown by "
+     "--dry-run)",
+     OPT_COVER_AT},
     {NULL, 0, NULL, NULL, 0},
 };
 
@@ -125,6 +129,19 @@ static cJSON *plan_json(const tp_fit_plan_info *pl)
         cJSON_AddNumberToObject(o, "trim_end", pl->trim_end);
     if (pl->hold_until > 0)
         cJSON_AddNumberToObject(o, "hold_until", pl->hold_until);
+    if (pl->cover_source) {
+        cJSON *c = cJSON_AddObjectToObject(o, "cover");
+        cJSON_AddStringToObject(c, "source", pl->cover_source);
+        if (pl->cover_image)
+            cJSON_AddStringToObject(c, "image", pl->cover_image);
+        else
+            cJSON_AddNullToObject(c, "image");
+        cJSON_AddNumberToObject(c, "frames", pl->cover_frames);
+        cJSON_AddNumberToObject(c, "duration", pl->cover_duration);
+        cJSON_AddNumberToObject(c, "timestamp_ms", (double)pl->cover_timestamp_ms);
+    } else {
+        cJSON_AddNullToObject(o, "cover");
+    }
     cJSON *parts = cJSON_AddArrayToObject(o, "parts");
     for (size_t k = 0; k < pl->n_parts; k++) {
         cJSON *p = cJSON_CreateObject();
@@ -221,6 +238,21 @@ static void print_text(const report *rp, const tp_fit_files_item *j)
                        "whole)\n",
                        pl->hold_until);
         }
+        if (pl->cover_source && pl->cover_image) {
+            fputs("  cover: ", stdout);
+            fputs(pl->cover_source, stdout);
+            fputs(" image ", stdout);
+            print_escaped(pl->cover_image);
+            printf(", the first %d frames (%.3f s), video_cover_timestamp_ms %lld\n",
+                   pl->cover_frames, pl->cover_duration, pl->cover_timestamp_ms);
+        } else if (pl->cover_source) {
+            printf("  cover: frame at video_cover_timestamp_ms %lld\n", pl->cover_timestamp_ms);
+        }
+        if (j->reason && *j->reason) {
+            fputs("  why: ", stdout);
+            print_escaped(j->reason);
+            putchar('\n');
+        }
         if (pl->n_parts > 1)
             for (size_t k = 0; k < pl->n_parts; k++)
                 printf("  part %zu: %.3f s + %.3f s\n", k + 1, pl->parts[k].start,
@@ -265,8 +297,12 @@ static void on_file(const tp_fit_files_item *j, void *payload)
         cJSON_AddNullToObject(f, "error");
     if (j->check)
         cJSON_AddItemToObject(f, "violations", violations_json(j->check));
-    if (rp->dry_run && j->plan)
-        cJSON_AddItemToObject(f, "plan", plan_json(j->plan));
+    if (rp->dry_run && j->plan) {
+        cJSON *pj = plan_json(j->plan);
+        if (pj && j->reason && *j->reason)
+            cJSON_AddStringToObject(pj, "reason", j->reason);
+        cJSON_AddItemToObject(f, "plan", pj);
+    }
     cJSON_AddItemToArray(rp->files, f);
 }
 
@@ -283,6 +319,7 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
     report rp = {0};
     cJSON *doc = NULL;
     tp_error err = TP_ERROR_INIT;
+    char cover_set[96];
     if (tp_cli_parser_init(&parser, cmd) < 0)
         return TP_EXIT_ERROR;
     while ((c = tp_cli_next(&parser, cmd, argc, argv)) != -1) {
@@ -290,6 +327,12 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
         case 'h': rc = TP_EXIT_OK; goto out;
         case '?': rc = TP_EXIT_ERROR; goto out;
         case TP_OPT_PROFILE: profile_name = optarg; break;
+        case OPT_COVER_AT:
+            if (tp_cli_cover_at(&sets, cover_set, sizeof(cover_set), optarg) < 0) {
+                rc = tp_cli_usage_error(cmd, "--cover-at wants seconds >= 0 (have %s)", optarg);
+                goto out;
+            }
+            break;
         case TP_OPT_SET: tp_cli_sets_add(&sets, optarg); break;
         case TP_OPT_JSON: json = true; break;
         case OPT_OUT: outdir = optarg; break;

@@ -3,11 +3,9 @@
 
 #include "cli.h"
 
-enum { OPT_STATE = TP_OPT_USER };
-
 static const tp_cli_option options[] = {
-    {"state", 0, "FILE", "job ledger (default: WORKDIR/tokprep.db)", OPT_STATE},
-    {"workdir", 'o', "WORKDIR", "work folder (default: ./tokprep-work)", 'o'},
+    TP_CLI_OPT_STATE,
+    TP_CLI_OPT_WORKDIR("work folder (default: ./tokprep-work)"),
     {NULL, 0, NULL, NULL, 0},
 };
 
@@ -25,9 +23,9 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
             rc = c == 'h' ? TP_EXIT_OK : TP_EXIT_ERROR;
             goto out;
         }
-        if (c == OPT_STATE)
+        if (c == TP_OPT_STATE)
             state = optarg;
-        else if (c == 'o')
+        else if (c == 'w')
             workdir = optarg;
     }
     if (optind < argc) {
@@ -53,10 +51,11 @@ out:
 const tp_cli_command tp_cmd_retry = {
     .name = "retry",
     .summary = "re-queue the files a run recorded as failed",
-    .usage = "[--state FILE | -o WORKDIR]",
+    .usage = "[--state FILE | -w WORKDIR]",
     .description = "Marks failed files in the ledger as queued again (attempts reset). The next\n"
                    "`tokprep run` over the same files or folders processes them.",
     .options = options,
+    .old_shorts = tp_cli_old_workdir,
     .example = "tokprep retry && tokprep run ~/Videos",
     .run = run,
 };

@@ -7,18 +7,21 @@
 #include "cli.h"
 #include "display.h"
 
-enum { OPT_STATE = TP_OPT_USER, OPT_WATCH, OPT_FORCE, OPT_FOLLOW };
+enum { OPT_WATCH = TP_OPT_USER, OPT_FORCE, OPT_FOLLOW, OPT_COVER_AT };
 
 static const tp_cli_option options[] = {
     {"profile", 'p', "NAME|PATH", "profile to use (default: tiktok)", TP_OPT_PROFILE},
     {"set", 0, "KEY=VALUE", "override a profile value (repeatable)", TP_OPT_SET},
-    {"workdir", 'o', "WORKDIR", "work folder (default: ./tokprep-work)", 'o'},
-    {"state", 0, "FILE", "job ledger (default: WORKDIR/tokprep.db)", OPT_STATE},
+    TP_CLI_OPT_WORKDIR("work folder (default: ./tokprep-work)"),
+    TP_CLI_OPT_STATE,
     {"watch", 0, NULL, "keep running and take new files dropped into the folders", OPT_WATCH},
     {"json", 0, NULL, "NDJSON events on stdout, one per line", TP_OPT_JSON},
     {"force", 0, NULL, "process content the ledger says is done (may deliver it again)", OPT_FORCE},
     {"follow-symlinks", 0, NULL,
      "follow symbolic links found in folders (never to outside the folder)", OPT_FOLLOW},
+    {"cover-at", 0, "SECONDS",
+     "the frame TikTok shows as the cover (sets upload.tiktok.video_cover_timestamp_ms)",
+     OPT_COVER_AT},
     {NULL, 0, NULL, NULL, 0},
 };
 
@@ -34,6 +37,7 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
     tp_pipeline_options opts = TP_PIPELINE_OPTIONS_INIT;
     bool json = false;
     int rc = TP_EXIT_OK, c;
+    char cover_set[96];
     if (tp_cli_parser_init(&parser, cmd) < 0)
         return TP_EXIT_ERROR;
     while ((c = tp_cli_next(&parser, cmd, argc, argv)) != -1) {
@@ -42,12 +46,18 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
         case '?': rc = TP_EXIT_ERROR; goto out;
         case TP_OPT_PROFILE: profile_name = optarg; break;
         case TP_OPT_SET: tp_cli_sets_add(&sets, optarg); break;
-        case 'o': opts.workdir = optarg; break;
-        case OPT_STATE: opts.state_path = optarg; break;
+        case 'w': opts.workdir = optarg; break;
+        case TP_OPT_STATE: opts.state_path = optarg; break;
         case OPT_WATCH: opts.watch = 1; break;
         case TP_OPT_JSON: json = true; break;
         case OPT_FORCE: opts.force = 1; break;
         case OPT_FOLLOW: opts.follow_symlinks = 1; break;
+        case OPT_COVER_AT:
+            if (tp_cli_cover_at(&sets, cover_set, sizeof(cover_set), optarg) < 0) {
+                rc = tp_cli_usage_error(cmd, "--cover-at wants seconds >= 0 (have %s)", optarg);
+                goto out;
+            }
+            break;
         default: break;
         }
     }
@@ -108,7 +118,7 @@ out:
 const tp_cli_command tp_cmd_run = {
     .name = "run",
     .summary = "probe, fit, chunk and deliver files and folders, resumably",
-    .usage = "[--profile P] [--set K=V] [-o WORKDIR] [--state FILE] [--watch] [--json] [--force] "
+    .usage = "[--profile P] [--set K=V] [-w WORKDIR] [--state FILE] [--watch] [--json] [--force] "
              "[--follow-symlinks] PATH...",
     .description =
         "Runs every file (folders: walked for audio/video content) through scan, probe, fit,\n"
@@ -118,6 +128,7 @@ const tp_cli_command tp_cmd_run = {
         "Ctrl-C stops within 2 s (exit 130); a second Ctrl-C exits at once.\n"
         "Exit status: 0 all done or skipped, 1 some rejected, 2 some failed, 130 interrupted.",
     .options = options,
+    .old_shorts = tp_cli_old_workdir,
     .example = "tokprep run --set upload.sink=directory --set upload.directory.path=ready "
                "~/Videos",
     .run = run,

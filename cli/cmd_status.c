@@ -4,11 +4,11 @@
 
 #include "cli.h"
 
-enum { OPT_STATE = TP_OPT_USER, OPT_QUEUE };
+enum { OPT_QUEUE = TP_OPT_USER };
 
 static const tp_cli_option options[] = {
-    {"state", 0, "FILE", "job ledger (default: WORKDIR/tokprep.db)", OPT_STATE},
-    {"workdir", 'o', "WORKDIR", "work folder (default: ./tokprep-work)", 'o'},
+    TP_CLI_OPT_STATE,
+    TP_CLI_OPT_WORKDIR("work folder (default: ./tokprep-work)"),
     {"queue", 'q', "URL", "report a Redis queue (redis://HOST[:PORT]/NAME) instead of a ledger",
      OPT_QUEUE},
     {"json", 0, NULL, "print the report as one JSON document", TP_OPT_JSON},
@@ -80,10 +80,8 @@ static void print_queue(const tp_rqueue_report *q)
     printf("  %-28s %d\n", "rejected by the profile", (int)q->jobs_rejected);
     printf("  %-28s %d\n", "dead-lettered", (int)q->dead);
     if (q->has_next_retry_at) {
-        char when[32] = "";
-        time_t at = (time_t)q->next_retry_at;
-        struct tm tm;
-        strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", localtime_r(&at, &tm));
+        char when[32];
+        tp_time_format(when, sizeof(when), q->next_retry_at, TP_TIME_LOCAL);
         printf("  %-28s %d (next due %s)\n", "deferred (cap/rate limit)", (int)q->deferred, when);
     } else {
         printf("  %-28s %d\n", "deferred (cap/rate limit)", (int)q->deferred);
@@ -135,9 +133,9 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
             rc = c == 'h' ? TP_EXIT_OK : TP_EXIT_ERROR;
             goto out;
         }
-        if (c == OPT_STATE)
+        if (c == TP_OPT_STATE)
             state = optarg;
-        else if (c == 'o')
+        else if (c == 'w')
             workdir = optarg;
         else if (c == TP_OPT_JSON)
             json = true;
@@ -183,12 +181,13 @@ out:
 const tp_cli_command tp_cmd_status = {
     .name = "status",
     .summary = "show the job ledger (or a Redis queue): counts by stage and status, failures",
-    .usage = "[--state FILE | -o WORKDIR | --queue URL] [--json]",
+    .usage = "[--state FILE | -w WORKDIR | --queue URL] [--json]",
     .description =
         "Reads the ledger of `tokprep run` (also while a run is going on), or with --queue the\n"
         "Redis queue of `tokprep worker`s: pending, in progress by worker, done, failed, dead.\n"
         "Exit status: 0 report printed, 2 the ledger or queue cannot be read.",
     .options = options,
+    .old_shorts = tp_cli_old_workdir,
     .example = "tokprep status --state tokprep-work/tokprep.db",
     .run = run,
 };

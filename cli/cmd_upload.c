@@ -7,7 +7,7 @@
 
 #include "cli.h"
 
-enum { OPT_CAPTION = TP_OPT_USER, OPT_NO_WAIT, OPT_RESUME, OPT_NO_CHECK };
+enum { OPT_CAPTION = TP_OPT_USER, OPT_NO_WAIT, OPT_RESUME, OPT_COVER_AT, OPT_NO_CHECK };
 
 static const tp_cli_option options[] = {
     {"profile", 'p', "NAME|PATH", "profile to use (default tiktok; tiktok-draft for drafts)",
@@ -17,6 +17,9 @@ static const tp_cli_option options[] = {
     {"caption", 0, "TEXT", "caption for every file (default: <stem>.txt or the profile's)",
      OPT_CAPTION},
     {"no-wait", 0, NULL, "do not poll status/fetch after the upload", OPT_NO_WAIT},
+    {"cover-at", 0, "SECONDS",
+     "the frame TikTok shows as the cover (sets upload.tiktok.video_cover_timestamp_ms)",
+     OPT_COVER_AT},
     {"resume", 0, "FILE",
      "keep resume state in FILE (one input file): an interrupted upload "
      "continues where it stopped when run again",
@@ -73,6 +76,8 @@ static void print_json(const char *path, int rc, const tp_tiktok_result *r, cons
     cJSON_AddBoolToObject(o, "still_processing", r->still_processing);
     if (r->fail_reason)
         cJSON_AddStringToObject(o, "fail_reason", r->fail_reason);
+    if (r->rule)
+        cJSON_AddStringToObject(o, "rule", r->rule);
     if (r->post_id)
         cJSON_AddNumberToObject(o, "post_id", (double)r->post_id);
     cJSON_AddNumberToObject(o, "bytes", (double)r->bytes);
@@ -183,6 +188,7 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
     const char *profile = NULL, *caption = NULL, *resume_file = NULL;
     bool json = false, wait = true, no_check = false;
     int rc = TP_EXIT_OK, c;
+    char cover_set[96];
     if (tp_cli_parser_init(&parser, cmd) < 0)
         return TP_EXIT_ERROR;
     while ((c = tp_cli_next(&parser, cmd, argc, argv)) != -1) {
@@ -196,6 +202,12 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
         case OPT_NO_WAIT: wait = false; break;
         case OPT_RESUME: resume_file = optarg; break;
         case OPT_NO_CHECK: no_check = true; break;
+        case OPT_COVER_AT:
+            if (tp_cli_cover_at(&sets, cover_set, sizeof(cover_set), optarg) < 0) {
+                rc = tp_cli_usage_error(cmd, "--cover-at wants seconds >= 0 (have %s)", optarg);
+                goto out;
+            }
+            break;
         default: break;
         }
     }
@@ -235,10 +247,7 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
             /* The daily cap is per account: the rest would be refused the same way. */
             res.retry_at = deferred_until;
             char when[64];
-            time_t t = (time_t)deferred_until;
-            struct tm tm;
-            gmtime_r(&t, &tm);
-            strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", &tm);
+            tp_time_format(when, sizeof(when), deferred_until, TP_TIME_UTC);
             int r = tp_error_set(&err, TP_ERATE, 0,
                                  "%s: deferred by the account's daily posting cap until %s", path,
                                  when);

@@ -10,7 +10,7 @@
 
 #include "cli.h"
 
-enum { OPT_QUEUE = TP_OPT_USER, OPT_NAME, OPT_DRAIN, OPT_ALLOW_PROFILE, OPT_ROOT };
+enum { OPT_QUEUE = TP_OPT_USER, OPT_NAME, OPT_DRAIN, OPT_ALLOW_PROFILE, OPT_ROOT, OPT_ALLOW_SETS };
 
 static const tp_cli_option options[] = {
     {"queue", 'q', "URL", "redis://[[USER]:PASSWORD@]HOST[:PORT]/NAME (required)", OPT_QUEUE},
@@ -24,12 +24,16 @@ static const tp_cli_option options[] = {
      "a profile jobs may name besides --profile (repeatable); jobs naming any other are "
      "dead-lettered",
      OPT_ALLOW_PROFILE},
+    {"allow-job-set", 0, NULL,
+     "run jobs queued with `enqueue --set` (their overrides first, then --set; endpoints, "
+     "credentials and folders stay this worker's); without it such jobs are dead-lettered",
+     OPT_ALLOW_SETS},
     {"root", 0, "DIR",
      "a folder job paths must lie under (repeatable; required: `--root /` allows any path)",
      OPT_ROOT},
     {"name", 0, "NAME", "consumer name, unique per worker (default: HOSTNAME-PID)", OPT_NAME},
-    {"workdir", 'o', "DIR", "local work folder and ledger (default: ./tokprep-work/worker-NAME)",
-     'o'},
+    TP_CLI_OPT_WORKDIR("local work folder and ledger (default: ./tokprep-work/worker-NAME)"),
+    TP_CLI_OPT_STATE,
     {"drain", 0, NULL, "exit 0 once no job is waiting or in progress", OPT_DRAIN},
     {"json", 0, NULL, "NDJSON events on stdout (those of `run`, plus job_started/job_finished)",
      TP_OPT_JSON},
@@ -68,23 +72,12 @@ static void on_event(const tp_event *ev, void *payload)
     out_ctx *o = payload;
     if (!o->json)
         return;
-    char *line = tp_event_to_json(ev);
-    cJSON *j = line ? cJSON_Parse(line) : NULL;
-    if (j) {
-        cJSON_AddStringToObject(j, "worker", o->name);
-        print_json(j);
+    char *line = tp_event_to_json(ev); /* it names the worker (ev->worker) */
+    if (line) {
+        printf("%s\n", line);
+        fflush(stdout);
     }
-    cJSON_Delete(j);
     free(line);
-}
-
-static void iso_time(char *buf, size_t n, double ts)
-{
-    time_t t = (time_t)ts;
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    size_t k = strftime(buf, n, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(buf + k, n - k, ".%03dZ", (int)((ts - (double)t) * 1000));
 }
 
 static void on_job(const tp_rqueue_job_event *ev, void *payload)
@@ -106,30 +99,12 @@ static void on_job(const tp_rqueue_job_event *ev, void *payload)
         free(reason);
         return;
     }
-    char ts[40];
-    iso_time(ts, sizeof(ts), ev->ts);
-    cJSON *j = cJSON_CreateObject();
-    cJSON_AddStringToObject(j, "ts", ts);
-    cJSON_AddStringToObject(j, "event", started ? "job_started" : "job_finished");
-    cJSON_AddStringToObject(j, "worker", ev->worker);
-    if (ev->path)
-        cJSON_AddStringToObject(j, "path", ev->path);
-    else
-        cJSON_AddNullToObject(j, "path");
-    if (ev->fingerprint)
-        cJSON_AddStringToObject(j, "fingerprint", ev->fingerprint);
-    cJSON_AddStringToObject(j, "profile", ev->profile ? ev->profile : "");
-    if (ev->state)
-        cJSON_AddStringToObject(j, "state", ev->state);
-    if (ev->reason)
-        cJSON_AddStringToObject(j, "reason", ev->reason);
-    cJSON_AddNumberToObject(j, "attempt", ev->attempt);
-    cJSON_AddNumberToObject(j, "max_attempts", ev->max_attempts);
-    cJSON_AddBoolToObject(j, "reclaimed", ev->reclaimed != 0);
-    if (!started)
-        cJSON_AddNumberToObject(j, "elapsed", ev->elapsed);
-    print_json(j);
-    cJSON_Delete(j);
+    char *line = tp_rqueue_job_event_to_json(ev);
+    if (line) {
+        printf("%s\n", line);
+        fflush(stdout);
+    }
+    free(line);
 }
 
 static int run(const tp_cli_command *cmd, int argc, char **argv)
@@ -154,8 +129,10 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
         case OPT_ALLOW_PROFILE: tp_cli_sets_add(&allow, optarg); break;
         case OPT_ROOT: tp_cli_sets_add(&roots, optarg); break;
         case OPT_NAME: opts.name = optarg; break;
-        case 'o': opts.workdir = optarg; break;
+        case 'w': opts.workdir = optarg; break;
+        case TP_OPT_STATE: opts.state_path = optarg; break;
         case OPT_DRAIN: opts.drain = 1; break;
+        case OPT_ALLOW_SETS: opts.allow_job_sets = 1; break;
         case TP_OPT_JSON: o.json = true; break;
         default: break;
         }
@@ -243,7 +220,7 @@ const tp_cli_command tp_cmd_worker = {
     .name = "worker",
     .summary = "take jobs from a Redis queue and process them (run one per core or machine)",
     .usage = "--queue redis://HOST[:PORT]/NAME --root DIR [--profile P] [--allow-profile P] "
-             "[--set K=V] [--name N] [-o DIR] [--drain] [--json]",
+             "[--set K=V] [--name N] [-w WORKDIR] [--state FILE] [--drain] [--json]",
     .description =
         "Joins the queue's consumer group and runs probe, fit, chunk and delivery for each job,\n"
         "recording the outcome in Redis before acknowledging it. Jobs of a worker that stopped\n"
@@ -263,7 +240,8 @@ const tp_cli_command tp_cmd_worker = {
         "(no --root, bad URL, profile, root, work folder, unreachable server, wrong password),\n"
         "130 SIGINT.",
     .options = options,
+    .old_shorts = tp_cli_old_workdir,
     .example = "tokprep worker --queue redis://redis.local/studio --root /mnt/share/incoming "
-               "--name $(hostname)-1 -o /var/lib/tokprep/1",
+               "--name $(hostname)-1 -w /var/lib/tokprep/1",
     .run = run,
 };

@@ -118,6 +118,17 @@ TP_EXTERN void tp_error_clear(tp_error *err);
 TP_EXTERN int tp_global_init(tp_error *err);
 TP_EXTERN void tp_global_cleanup(void);
 
+/* How tp_time_format() writes a time. */
+typedef enum {
+    TP_TIME_ISO8601 = 0, /* 2026-11-26T01:02:03.456Z (UTC, milliseconds): JSON and NDJSON */
+    TP_TIME_UTC,         /* 2026-11-26 01:02:03 UTC: messages */
+    TP_TIME_LOCAL        /* 2026-11-26 02:02:03: terminal tables, in the local time zone */
+} tp_time_style;
+
+/* Epoch seconds t as text in buf (size 32 is plenty; "" when it does not fit). The one time
+ * format of every message and JSON field tokprep writes. Thread-safe. */
+TP_EXTERN void tp_time_format(char *buf, size_t size, double t, tp_time_style style);
+
 /* Versions of tokprep and of the linked libraries, one per line, into buf. Thread-safe. */
 TP_EXTERN void tp_version_string(char *buf, size_t size);
 
@@ -172,6 +183,24 @@ TP_EXTERN const char *tp_profile_sink_name(const tp_profile *profile);
 TP_EXTERN const char *tp_profile_post_mode_name(const tp_profile *profile);
 TP_EXTERN const char *tp_profile_fill_name(const tp_profile *profile);
 TP_EXTERN void tp_profile_fix_size(const tp_profile *profile, int *width, int *height);
+
+/* One key of the profile schema (the table the loader validates against), for generated
+ * documentation (`tokprep-profile.5`). Strings are static. */
+typedef struct tp_profile_key_info {
+    const char *key;            /* dotted path, e.g. "fix.fill" */
+    const char *type;           /* "map" (a section), "string", "int", "size" (with units),
+                                 * "number", "bool", "choice", "list", "aspects", "range" */
+    const char *const *choices; /* "choice": the allowed values, NULL-terminated; else NULL */
+    double min, max;            /* "int", "size", "number", "range": bounds (both 0: none) */
+    const char *default_value;  /* the built-in tiktok profile's value, as written ("" if none) */
+    const char *help;           /* one line ("" if none) */
+    int secret;                 /* 1: never printed (shown as ***) */
+} tp_profile_key_info;
+
+/* Number of keys in the schema, sections included. Thread-safe. */
+TP_EXTERN size_t tp_profile_schema_count(void);
+/* Key `index` (0 .. count-1, in the schema's order) into *out: 0, or TP_EINVAL. Thread-safe. */
+TP_EXTERN int tp_profile_schema_at(size_t index, tp_profile_key_info *out);
 
 /* === section: check (probe + rules) ===================================================== */
 
@@ -386,6 +415,14 @@ typedef struct tp_fit_plan_info {
     double hold_until; /* > 0: the last frame is held until here (fix.too_short) */
     size_t n_parts;    /* > 1: split into parts */
     const tp_fit_plan_part *parts;
+    /* The cover (README "Covers"): NULL = none (TikTok's default); "sidecar" or "profile": the
+     * image cover_image fills the first cover_frames frames (cover_duration seconds); "frame":
+     * a frame of the video (upload.tiktok.video_cover_timestamp_ms, --cover-at). */
+    const char *cover_source;
+    const char *cover_image;
+    int cover_frames;
+    double cover_duration;
+    long long cover_timestamp_ms; /* what the post sends as video_cover_timestamp_ms */
 } tp_fit_plan_info;
 
 /* One file of tp_fit_files(). Pointers are owned by the call, valid during the callback. */
@@ -457,6 +494,71 @@ TP_EXTERN int tp_fit_files(tp_files_summary *summary, const tp_profile *profile,
 
 /* === end section: fit ================================================================== */
 
+/* === section: preview ================================================================== */
+
+/* `tokprep preview`: a few stills of the planned output side by side in one PNG, with TikTok's
+ * UI (the profile's preview.safe_zone: top bar, caption and buttons at the bottom, the
+ * right-hand button rail) drawn over them as translucent regions, and per still the share of
+ * high-detail pixels (Sobel edges on luma) under that UI: a first signal of text or faces the
+ * buttons would hide. Edges are not text: busy textures raise it, flat text on a flat
+ * background may not. */
+
+typedef struct tp_preview_options {
+    unsigned version;        /* TP_PREVIEW_OPTIONS_VERSION */
+    size_t frames;           /* stills, evenly spaced over the output (1..64); 0 = 4 */
+    int tile_width;          /* width of each still in the PNG (16..4096 px); 0 = 270 (a quarter of
+                              * 1080: the height follows the output's shape) */
+    const tp_cancel *cancel; /* requested: stop, write nothing (TP_ECANCELED). May be NULL. */
+} tp_preview_options;
+
+#define TP_PREVIEW_OPTIONS_VERSION 1
+#define TP_PREVIEW_OPTIONS_INIT                                                                    \
+    {                                                                                              \
+        .version = TP_PREVIEW_OPTIONS_VERSION                                                      \
+    }
+
+/* Defaults of `version` into *opts: 0, or TP_EINVAL (NULL, unknown version). Thread-safe. */
+TP_EXTERN int tp_preview_options_init(tp_preview_options *opts, unsigned version);
+
+/* What one tp_preview_file() made. Immutable. */
+typedef struct tp_preview_result tp_preview_result;
+
+/* The PNG written, owned by the result. */
+TP_EXTERN const char *tp_preview_result_png(const tp_preview_result *result);
+TP_EXTERN size_t tp_preview_result_frame_count(const tp_preview_result *result);
+/* Still i (< count): where it lies in the source, in seconds (the keyframe at or before its
+ * evenly spaced target); -1 when out of range. */
+TP_EXTERN double tp_preview_result_frame_time(const tp_preview_result *result, size_t i);
+/* Still i: the share (0..1) of high-detail pixels among those under the UI; -1 out of range. */
+TP_EXTERN double tp_preview_result_frame_overlap(const tp_preview_result *result, size_t i);
+/* Still i: the UI region whose share that is ("top", "bottom" or "side": the margins and the
+ * button rail), a static string; NULL when out of range. */
+TP_EXTERN const char *tp_preview_result_frame_region(const tp_preview_result *result, size_t i);
+/* The planned output's size (the source's when it passes as it is), and the threshold used. */
+TP_EXTERN void tp_preview_result_output_size(const tp_preview_result *result, int *width,
+                                             int *height);
+TP_EXTERN double tp_preview_result_threshold(const tp_preview_result *result);
+/* 1 when some still's share is over preview.ui_overlap_threshold (the ui_overlap warning). */
+TP_EXTERN int tp_preview_result_ui_overlap(const tp_preview_result *result);
+/* The result as one JSON object without newline ({"path", "png", "frames": [{"time",
+ * "ui_detail_share", "ui_overlap"}], "warnings": [...]}): malloc'd, the caller frees; NULL on
+ * out-of-memory. Thread-safe. */
+TP_EXTERN char *tp_preview_result_to_json(const tp_preview_result *result);
+TP_EXTERN void tp_preview_result_free(tp_preview_result *result);
+
+/* Preview one file as the profile would fit it: probe, check and plan it as tp_fit_file() does,
+ * render opts->frames stills through the plan's own video filter graph (a file that passes or
+ * is only remuxed is shown as it is), and write outdir/<stem>.preview.png (outdir is created
+ * when missing; the PNG appears under its name only once complete). The source is opened once,
+ * as a file; one seek and one decoded frame per still, the rest of the file is not decoded.
+ * On success *out is the caller's (tp_preview_result_free()). Returns TP_EREJECT when the
+ * profile refuses the file, TP_EMEDIA / TP_EIO / TP_ECANCELED / TP_EINVAL otherwise.
+ * Thread-safe: previews may run at once, sharing one profile. */
+TP_EXTERN int tp_preview_file(tp_preview_result **out, const tp_profile *profile, const char *path,
+                              const char *outdir, const tp_preview_options *opts, tp_error *err);
+
+/* === end section: preview ============================================================== */
+
 /* === section: upload =================================================================== */
 
 /* TikTok Content Posting API client (direct post or draft, FILE_UPLOAD in chunks). Log in first
@@ -524,11 +626,15 @@ typedef struct tp_tiktok_post_options {
     tp_tiktok_progress_cb progress;
     void *payload;
     const tp_cancel *cancel;   /* requested: abort (checked in curl's progress callback) */
+    /* >= 0: post_info.video_cover_timestamp_ms (the fit placed a cover image there); -1: the
+     * profile's upload.tiktok.video_cover_timestamp_ms */
+    long long cover_timestamp_ms;
 } tp_tiktok_post_options;
 
 #define TP_TIKTOK_POST_OPTIONS_VERSION 1
 #define TP_TIKTOK_POST_OPTIONS_INIT                                                                \
-    {.version = TP_TIKTOK_POST_OPTIONS_VERSION, .duration = -1.0, .wait_status = 1}
+    {.version = TP_TIKTOK_POST_OPTIONS_VERSION, .duration = -1.0, .wait_status = 1,              \
+     .cover_timestamp_ms = -1}
 
 /* Defaults of `version` into *opts: 0, or TP_EINVAL (NULL, unknown version). Thread-safe. */
 TP_EXTERN int tp_tiktok_post_options_init(tp_tiktok_post_options *opts, unsigned version);
@@ -548,12 +654,25 @@ typedef struct {
     double retry_at;      /* epoch seconds when a TP_ERATE failure can be retried, else 0 */
     char *api_code;       /* TikTok's error.code of the failing call, NULL when none */
     char *log_id;
+    /* status FAILED: the rule that should have caught fail_reason (tp_tiktok_fail_rule());
+     * a static string, not freed; NULL otherwise */
+    const char *rule;
 } tp_tiktok_result;
 
 #define TP_TIKTOK_RESULT_INIT {.publish_id = NULL}
 
 /* Free the strings and reset res to TP_TIKTOK_RESULT_INIT; accepts NULL. */
 TP_EXTERN void tp_tiktok_result_clear(tp_tiktok_result *res);
+
+/* The rule a post's fail_reason maps to: the violation code `check` uses for the property
+ * TikTok refused (file_format_check_failed → "container", duration_check_failed →
+ * "duration_too_long", frame_rate_check_failed → "fps", picture_size_check_failed →
+ * "too_large_dims"), a tiktok_* code for reasons that name no file property (internal,
+ * auth_removed, spam_risk_*, publish_cancelled, video_pull_failed), "tiktok_failed" for NULL or
+ * an unknown reason. A static string, never NULL. Thread-safe. */
+TP_EXTERN const char *tp_tiktok_fail_rule(const char *fail_reason);
+/* 1 when a strict re-fit can cure fail_reason (the four file checks), else 0. Thread-safe. */
+TP_EXTERN int tp_tiktok_fail_refittable(const char *fail_reason);
 
 /* Post one file: creator_info checks (direct mode), init, chunked PUTs with retries, status
  * polling. Returns 0 when TikTok accepted it (check out->still_processing), TP_EREJECT when
@@ -708,6 +827,7 @@ typedef struct tp_event {
     size_t n_non_media, n_symlinks;
     double retry_at; /* skipped (deferred by a daily cap or a long rate limit): epoch seconds
                       * when it can be tried again; else 0 */
+    const char *worker; /* events of a queue worker's job: the worker's name; else NULL */
     /* Added in version 2. summary: files left queued in the ledger (a run stopped early: the
      * same command resumes them); files of this run skipped because an earlier run of the same
      * ledger rejected them / recorded them as failed (also counted in n_skipped). */
@@ -809,6 +929,10 @@ typedef struct tp_ledger_item {
     const char *reason;      /* why ("" when none) */
     size_t attempts;
     const char *fingerprint; /* content fingerprint (SHA-256 hex) */
+    /* tiktok sink: every post of the file as a JSON array, the ones TikTok ended FAILED
+     * included ({"publish_id", "status": "FAILED", "failed": true, "part", "fail_reason",
+     * "rule", "refit"}); "" when none */
+    const char *posts;
 } tp_ledger_item;
 
 /* Read the ledger at state_path. Read-only: works while a run holds the ledger. The caller
@@ -835,10 +959,15 @@ TP_EXTERN const tp_ledger_item *tp_ledger_status_failed(const tp_ledger_status *
 TP_EXTERN size_t tp_ledger_status_rejected_count(const tp_ledger_status *status);
 TP_EXTERN const tp_ledger_item *tp_ledger_status_rejected(const tp_ledger_status *status,
                                                           size_t i);
+/* Files with a post TikTok ended FAILED (whatever their status now: a strict re-fit may have
+ * been posted since): item i (< count), or NULL; item->posts lists every attempt. */
+TP_EXTERN size_t tp_ledger_status_refused_count(const tp_ledger_status *status);
+TP_EXTERN const tp_ledger_item *tp_ledger_status_refused(const tp_ledger_status *status, size_t i);
 /* The status as the JSON document of `tokprep status --json`: {"state", "total",
  * "by_status": {status: n}, "pending_by_stage": {stage: n}, "failed": [{"path", "stage",
- * "error", "reason", "attempts", "fingerprint"}], "rejected": [...]}. malloc'd, the caller
- * frees it with free(); NULL when out of memory. Thread-safe. */
+ * "error", "reason", "attempts", "fingerprint", "posts" (when any)}], "rejected": [...],
+ * "refused": [... with "status" and "posts": the files TikTok ended a post FAILED for]}.
+ * malloc'd, the caller frees it with free(); NULL when out of memory. Thread-safe. */
 TP_EXTERN char *tp_ledger_status_to_json(const tp_ledger_status *status);
 
 /* Re-queue every failed file in the ledger (attempts reset); the next tp_pipeline_run() over
@@ -889,6 +1018,32 @@ TP_EXTERN int tp_rqueue_enqueue(tp_rqueue_enqueue_summary *summary, const char *
                      const char *const *paths, size_t n_paths, int follow_symlinks,
                      tp_rqueue_item_cb on_item, void *payload, tp_error *err);
 
+/* tp_rqueue_enqueue_with_options(): what tp_rqueue_enqueue() takes, plus profile overrides. */
+typedef struct tp_rqueue_enqueue_options {
+    unsigned version;    /* TP_RQUEUE_ENQUEUE_OPTIONS_VERSION */
+    const char *profile; /* as tp_rqueue_enqueue()'s profile */
+    /* KEY=VALUE overrides stored with each job (one line each: no newline in a value); a
+     * worker applies them to the job's profile, before its own --set, only when started with
+     * allow_job_sets (else it dead-letters the job). Part of the job's identity: the same
+     * content with other overrides is another job. */
+    const char *const *sets;
+    size_t n_sets;
+    int follow_symlinks;
+} tp_rqueue_enqueue_options;
+
+#define TP_RQUEUE_ENQUEUE_OPTIONS_VERSION 1
+#define TP_RQUEUE_ENQUEUE_OPTIONS_INIT {.version = TP_RQUEUE_ENQUEUE_OPTIONS_VERSION}
+
+/* Defaults of `version` into *opts: 0, or TP_EINVAL (NULL, unknown version). Thread-safe. */
+TP_EXTERN int tp_rqueue_enqueue_options_init(tp_rqueue_enqueue_options *opts, unsigned version);
+/* tp_rqueue_enqueue() with options (opts NULL: the defaults). TP_EINVAL also for a set that is
+ * not KEY=VALUE on one line. Thread-safe (own connection per call). */
+TP_EXTERN int tp_rqueue_enqueue_with_options(tp_rqueue_enqueue_summary *summary, const char *url,
+                                             const char *const *paths, size_t n_paths,
+                                             const tp_rqueue_enqueue_options *opts,
+                                             tp_rqueue_item_cb on_item, void *payload,
+                                             tp_error *err);
+
 typedef enum {
     TP_RQUEUE_JOB_STARTED = 0, /* the worker took the job (claim held, attempt counted) */
     TP_RQUEUE_JOB_FINISHED     /* its outcome is recorded in Redis */
@@ -916,6 +1071,11 @@ typedef struct tp_rqueue_job_event {
 #define TP_RQUEUE_JOB_EVENT_VERSION 1
 
 typedef void (*tp_rqueue_job_cb)(const tp_rqueue_job_event *event, void *payload);
+/* The job event as one line of JSON without newline, as `tokprep worker --json` prints it:
+ * {"ts", "event": "job_started"|"job_finished", "worker", "path", "fingerprint", "profile",
+ * "state", "reason", "attempt", "max_attempts", "reclaimed", "elapsed" (finished)}. Returns a
+ * malloc'd string the caller frees, or NULL on out-of-memory. Thread-safe. */
+TP_EXTERN char *tp_rqueue_job_event_to_json(const tp_rqueue_job_event *event);
 
 typedef struct tp_rqueue_worker_options {
     unsigned version;        /* TP_RQUEUE_WORKER_OPTIONS_VERSION */
@@ -943,6 +1103,10 @@ typedef struct tp_rqueue_worker_options {
                                * required ("/" allows any path): a job outside them, naming a
                                * symlink, a non-regular file or a bad `dest` is dead-lettered */
     size_t n_roots;
+    const char *state_path; /* the job ledger; NULL = WORKDIR/tokprep.db */
+    int allow_job_sets;     /* run jobs queued with profile overrides (enqueue --set), applied
+                             * before `sets`; 0: such jobs are dead-lettered. Endpoints,
+                             * credentials, token file and folder stay the worker's. */
 } tp_rqueue_worker_options;
 
 #define TP_RQUEUE_WORKER_OPTIONS_VERSION 1

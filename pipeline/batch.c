@@ -373,7 +373,12 @@ static void fit_deliver(void *ctx, size_t i)
                                  .trim_end = pl->trim_end,
                                  .hold_until = pl->hold_until,
                                  .n_parts = pl->n_parts > 0 ? (size_t)pl->n_parts : 0,
-                                 .parts = parts};
+                                 .parts = parts,
+                                 .cover_source = tp_cover_source_name(pl->cover_source),
+                                 .cover_image = pl->cover_frames > 0 ? j->media.cover.path : NULL,
+                                 .cover_frames = pl->cover_frames,
+                                 .cover_duration = pl->cover_duration,
+                                 .cover_timestamp_ms = pl->cover_timestamp_ms};
         tp_check *check = j->probed ? job_check(j) : NULL;
         tp_fit_files_item item = {
             .index = i,

@@ -104,7 +104,37 @@ char *tp_event_to_json(const tp_event *ev)
     if (ev->fingerprint && ev->kind != TP_EVENT_FIT_PROGRESS &&
         ev->kind != TP_EVENT_UPLOAD_PROGRESS)
         cJSON_AddStringToObject(o, "fingerprint", ev->fingerprint);
+    add_str(o, "worker", ev->worker);
     char *s = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
     return s;
+}
+
+char *tp_rqueue_job_event_to_json(const tp_rqueue_job_event *ev)
+{
+    cJSON *j = ev ? cJSON_CreateObject() : NULL;
+    if (!j)
+        return NULL;
+    bool started = ev->kind == TP_RQUEUE_JOB_STARTED;
+    char ts[40];
+    tp_iso8601(ts, sizeof(ts), ev->ts);
+    cJSON_AddStringToObject(j, "ts", ts);
+    cJSON_AddStringToObject(j, "event", started ? "job_started" : "job_finished");
+    cJSON_AddStringToObject(j, "worker", ev->worker ? ev->worker : "");
+    if (ev->path)
+        cJSON_AddStringToObject(j, "path", ev->path);
+    else
+        cJSON_AddNullToObject(j, "path");
+    add_str(j, "fingerprint", ev->fingerprint);
+    cJSON_AddStringToObject(j, "profile", ev->profile ? ev->profile : "");
+    add_str(j, "state", ev->state);
+    add_str(j, "reason", ev->reason);
+    cJSON_AddNumberToObject(j, "attempt", ev->attempt);
+    cJSON_AddNumberToObject(j, "max_attempts", ev->max_attempts);
+    cJSON_AddBoolToObject(j, "reclaimed", ev->reclaimed != 0);
+    if (!started)
+        cJSON_AddNumberToObject(j, "elapsed", ev->elapsed);
+    char *text = cJSON_PrintUnformatted(j);
+    cJSON_Delete(j);
+    return text;
 }

@@ -42,6 +42,9 @@ typedef struct tp_job {
     char fingerprint[65];
     int64_t size;
     bool have_media;
+    bool cover_found; /* media.cover was looked for in this run (the ledger does not keep it) */
+    bool cover_set;   /* the fit placed a cover image: cover_ms is video_cover_timestamp_ms */
+    long long cover_ms;
     tp_media_info media;
     tp_check_result check;
     tp_job_outputs outputs; /* fit (paths, media), chunk (size, plan, SHA-256s), sink */
@@ -215,5 +218,11 @@ static inline int tp_mkdirs(const char *path, tp_error *err)
 {
     return tp_mkdir_p(path, 0777, err);
 }
+
+/* Duration in seconds of the media on fd (read with pread only), for creator_info's
+ * max_video_post_duration_sec; -1 with a warning when it cannot be measured (TikTok checks it
+ * then). Shared by `upload` (tp_tiktok_post_media) and the TikTok sink. */
+double tp_media_duration_fd(int fd, const char *path, const tp_profile *p,
+                            const tp_cancel *cancel);
 
 #endif

@@ -79,6 +79,42 @@ void tp_job_posts_clear(tp_job_posts *p)
     free(p->v);
     p->v = NULL;
     p->n = 0;
+    for (int i = 0; i < p->n_failed; i++) {
+        free(p->failed[i].publish_id);
+        free(p->failed[i].fail_reason);
+    }
+    free(p->failed);
+    p->failed = NULL;
+    p->n_failed = 0;
+}
+
+int tp_job_posts_add_failed(tp_job_posts *p, int part, const char *publish_id,
+                            const char *fail_reason, bool refit)
+{
+    tp_job_failed_post *v = realloc(p->failed, (size_t)(p->n_failed + 1) * sizeof(*v));
+    if (!v)
+        return TP_ENOMEM;
+    p->failed = v;
+    tp_job_failed_post *e = &v[p->n_failed];
+    e->part = part;
+    e->refit = refit;
+    e->publish_id = tp_strdup(publish_id ? publish_id : "");
+    e->fail_reason = tp_strdup(fail_reason ? fail_reason : "");
+    if (!e->publish_id || !e->fail_reason) {
+        free(e->publish_id);
+        free(e->fail_reason);
+        return TP_ENOMEM;
+    }
+    p->n_failed++;
+    return 0;
+}
+
+const tp_job_failed_post *tp_job_posts_failed_of(const tp_job_posts *p, int part, bool refit)
+{
+    for (int i = 0; i < p->n_failed; i++)
+        if (p->failed[i].part == part && p->failed[i].refit == refit)
+            return &p->failed[i];
+    return NULL;
 }
 
 int tp_job_posts_add(tp_job_posts *p, const char *publish_id, const char *status,
@@ -93,6 +129,7 @@ int tp_job_posts_add(tp_job_posts *p, const char *publish_id, const char *status
     e->status = tp_strdup(status ? status : "");
     e->still_processing = still_processing;
     e->post_id = post_id;
+    e->refit = false;
     if (!e->publish_id || !e->status) {
         free(e->publish_id);
         free(e->status);
@@ -290,6 +327,26 @@ int tp_jobrec_media_from_json(tp_media_info *m, const char *json, tp_error *err)
 
 /* ---- outputs ----------------------------------------------------------------------------- */
 
+struct cJSON *tp_jobrec_chunks_json(const tp_job_output *out)
+{
+    const tp_chunk_plan *plan = &out->plan;
+    cJSON *chunks = cJSON_CreateArray();
+    for (int c = 0; chunks && c < plan->count; c++) {
+        cJSON *co = cJSON_CreateObject();
+        int64_t off = plan->chunks[c].offset, len = plan->chunks[c].length;
+        char range[96];
+        snprintf(range, sizeof(range), "bytes %lld-%lld/%lld", (long long)off,
+                 (long long)(off + len - 1), (long long)plan->total);
+        cJSON_AddNumberToObject(co, "index", c);
+        cJSON_AddNumberToObject(co, "offset", (double)off);
+        cJSON_AddNumberToObject(co, "length", (double)len);
+        cJSON_AddStringToObject(co, "content_range", range);
+        cJSON_AddStringToObject(co, "sha256", out->chunk_sha256[c]);
+        cJSON_AddItemToArray(chunks, co);
+    }
+    return chunks;
+}
+
 char *tp_jobrec_outputs_to_json(const tp_job_outputs *o)
 {
     if (o->n <= 0)
@@ -306,20 +363,7 @@ char *tp_jobrec_outputs_to_json(const tp_job_outputs *o)
             cJSON_AddStringToObject(j, "sha256", out->sha256);
             cJSON_AddNumberToObject(j, "chunk_size", (double)plan->chunk_size);
             cJSON_AddNumberToObject(j, "chunk_count", plan->count);
-            cJSON *chunks = cJSON_AddArrayToObject(j, "chunks");
-            for (int c = 0; c < plan->count; c++) {
-                cJSON *co = cJSON_CreateObject();
-                int64_t off = plan->chunks[c].offset, len = plan->chunks[c].length;
-                char range[96];
-                snprintf(range, sizeof(range), "bytes %lld-%lld/%lld", (long long)off,
-                         (long long)(off + len - 1), (long long)plan->total);
-                cJSON_AddNumberToObject(co, "index", c);
-                cJSON_AddNumberToObject(co, "offset", (double)off);
-                cJSON_AddNumberToObject(co, "length", (double)len);
-                cJSON_AddStringToObject(co, "content_range", range);
-                cJSON_AddStringToObject(co, "sha256", out->chunk_sha256[c]);
-                cJSON_AddItemToArray(chunks, co);
-            }
+            cJSON_AddItemToObject(j, "chunks", tp_jobrec_chunks_json(out));
         }
         if (out->delivered)
             cJSON_AddStringToObject(j, "delivered", out->delivered);
@@ -416,6 +460,21 @@ char *tp_jobrec_posts_to_json(const tp_job_posts *p)
         cJSON_AddBoolToObject(j, "still_processing", p->v[i].still_processing);
         if (p->v[i].post_id)
             cJSON_AddNumberToObject(j, "post_id", (double)p->v[i].post_id);
+        if (p->v[i].refit)
+            cJSON_AddBoolToObject(j, "refit", true);
+        cJSON_AddItemToArray(arr, j);
+    }
+    /* Failed attempts after the posts: "failed": true keeps them out of the part count. */
+    for (int i = 0; arr && i < p->n_failed; i++) {
+        const tp_job_failed_post *f = &p->failed[i];
+        cJSON *j = cJSON_CreateObject();
+        cJSON_AddStringToObject(j, "publish_id", f->publish_id);
+        cJSON_AddStringToObject(j, "status", "FAILED");
+        cJSON_AddBoolToObject(j, "failed", true);
+        cJSON_AddNumberToObject(j, "part", f->part);
+        cJSON_AddStringToObject(j, "fail_reason", f->fail_reason);
+        cJSON_AddStringToObject(j, "rule", tp_tiktok_fail_rule(f->fail_reason));
+        cJSON_AddBoolToObject(j, "refit", f->refit);
         cJSON_AddItemToArray(arr, j);
     }
     return print_delete(arr);
@@ -436,10 +495,21 @@ int tp_jobrec_posts_from_json(tp_job_posts *p, const char *json, tp_error *err)
         const char *id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "publish_id"));
         const char *st = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "status"));
         const cJSON *pid = cJSON_GetObjectItemCaseSensitive(j, "post_id");
+        const cJSON *part = cJSON_GetObjectItemCaseSensitive(j, "part");
+        bool refit = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "refit"));
+        if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "failed"))) {
+            const char *why =
+                cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "fail_reason"));
+            ok = id && cJSON_IsNumber(part) &&
+                 tp_job_posts_add_failed(p, (int)part->valuedouble, id, why, refit) == 0;
+            continue;
+        }
         ok = id &&
              tp_job_posts_add(p, id, st,
                               cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "still_processing")),
                               cJSON_IsNumber(pid) ? (long long)pid->valuedouble : 0) == 0;
+        if (ok)
+            p->v[p->n - 1].refit = refit;
     }
     cJSON_Delete(arr);
     if (!ok) {

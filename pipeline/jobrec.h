@@ -37,11 +37,23 @@ typedef struct {
     char *status;
     bool still_processing;
     long long post_id; /* 0 = none */
+    bool refit;        /* posted from the strict re-fit (upload.tiktok.on_failed: refit) */
 } tp_job_post;
+
+/* A post TikTok ended FAILED: kept so the ledger shows every attempt and a part is re-fitted
+ * at most once. */
+typedef struct {
+    int part; /* index into the outputs */
+    char *publish_id;
+    char *fail_reason;
+    bool refit; /* the post of the strict re-fit: a failure of it is final */
+} tp_job_failed_post;
 
 typedef struct {
     tp_job_post *v;
     int n;
+    tp_job_failed_post *failed;
+    int n_failed;
 } tp_job_posts;
 
 void tp_job_outputs_clear(tp_job_outputs *o);
@@ -56,6 +68,10 @@ const char **tp_job_output_sha_list(const tp_job_output *out);
 void tp_job_posts_clear(tp_job_posts *p);
 int tp_job_posts_add(tp_job_posts *p, const char *publish_id, const char *status,
                      bool still_processing, long long post_id);
+int tp_job_posts_add_failed(tp_job_posts *p, int part, const char *publish_id,
+                            const char *fail_reason, bool refit);
+/* The failed attempt of part (the refit's when refit), or NULL. */
+const tp_job_failed_post *tp_job_posts_failed_of(const tp_job_posts *p, int part, bool refit);
 
 /* The serializer. *_to_json: malloc'd text (NULL when out of memory; outputs/posts with n == 0
  * give NULL too, as the ledger stores no outputs). *_from_json: 0, or TP_EINVAL when the text
@@ -64,6 +80,9 @@ int tp_job_posts_add(tp_job_posts *p, const char *publish_id, const char *status
  * [{"path", "size", "sha256", "chunk_size", "chunk_count", "chunks": [{"index", "offset",
  * "length", "content_range", "sha256"}], "delivered", "media": {...}}], posts [{"publish_id",
  * "status", "still_processing", "post_id"}]. */
+/* The output's chunk plan as a cJSON array of {index, offset, length, content_range, sha256}:
+ * the ledger's outputs and the directory sink's manifest write the same objects. */
+struct cJSON *tp_jobrec_chunks_json(const tp_job_output *out);
 char *tp_jobrec_outputs_to_json(const tp_job_outputs *o);
 int tp_jobrec_outputs_from_json(tp_job_outputs *o, const char *json, tp_error *err);
 char *tp_jobrec_media_to_json(const tp_media_info *m);

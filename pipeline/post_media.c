@@ -3,18 +3,19 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "pipeline/internal.h"
 #include "probe/probe.h"
 #include "profiles/profile.h"
 #include "upload/tiktok.h"
 #include "util/srcfile.h"
 #include "util/tp_util.h"
 
-/* Duration in seconds for creator_info's max_video_post_duration_sec, -1 when unknown. */
-static double media_duration(int fd, const char *path, const tp_profile *p)
+double tp_media_duration_fd(int fd, const char *path, const tp_profile *p,
+                            const tp_cancel *cancel)
 {
     tp_media_info mi;
     tp_error err = TP_ERROR_INIT;
-    tp_probe_options po = {.deep = false, .limits = &p->limits, .cancel = NULL};
+    tp_probe_options po = {.deep = false, .limits = &p->limits, .cancel = cancel};
     memset(&mi, 0, sizeof(mi));
     if (tp_probe_fd(&mi, fd, path, &po, &err) < 0) {
         tp_log(TP_LOG_WARN, "%s: cannot measure the duration: %s", path, tp_error_message(&err));
@@ -38,7 +39,7 @@ int tp_tiktok_post_media(tp_tiktok_result *out, tp_tiktok *tt, const char *path,
         return TP_EIO;
     tp_tiktok_post_options o = opts ? *opts : defaults;
     if (o.duration < 0)
-        o.duration = media_duration(fd, path, tp_tiktok_profile(tt));
+        o.duration = tp_media_duration_fd(fd, path, tp_tiktok_profile(tt), NULL);
     int rc = tp_tiktok_post_fd(out, tt, fd, path, NULL, 0, &o, err);
     close(fd);
     return rc;

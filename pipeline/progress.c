@@ -180,5 +180,6 @@ int tp_job_need_media(struct tp_pipeline *pl, tp_job *job, bool for_fit)
     if (rc < 0)
         return rc;
     job->have_media = true;
+    job->cover_found = for_fit;
     return 0;
 }

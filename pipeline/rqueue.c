@@ -477,7 +477,8 @@ char *tp_rq_unseal(const char *secret, const char *job_id, const char *sealed)
 /* ---- enqueue ------------------------------------------------------------------------------ */
 
 /* KEYS: 1 job hash, 2 jobs stream, 3 counts. ARGV: 1 job id, 2 path, 3 fingerprint, 4 size,
- * 5 profile, 6 now. The same content × profile enqueued twice is one job. */
+ * 5 profile, 6 now, 7 sets (lines). The same content × profile × sets enqueued twice is one
+ * job. */
 static const char enqueue_lua[] =
     "local st = redis.call('HGET', KEYS[1], 'state')\n"
     "if st then return {0, st} end\n"
@@ -485,10 +486,11 @@ static const char enqueue_lua[] =
     "redis.call('HSET', KEYS[1], 'path', ARGV[2], 'fingerprint', ARGV[3], 'size', ARGV[4],\n"
     "  'profile', ARGV[5], 'state', 'queued', 'attempts', 0, 'enqueued_at', ARGV[6],\n"
     "  'updated_at', ARGV[6], 'entry', id)\n"
+    "if ARGV[7] ~= '' then redis.call('HSET', KEYS[1], 'sets', ARGV[7]) end\n"
     "redis.call('HINCRBY', KEYS[3], 'queued', 1)\n"
     "return {1, 'queued'}\n";
 
-static int enqueue_one(tp_rqueue *q, const char *path, const char *profile,
+static int enqueue_one(tp_rqueue *q, const char *path, const char *profile, const char *sets,
                        tp_rqueue_enqueue_summary *sum, tp_rqueue_item_cb cb, void *payload,
                        tp_error *err)
 {
@@ -516,19 +518,27 @@ static int enqueue_one(tp_rqueue *q, const char *path, const char *profile,
     item.path = abs;
     item.fingerprint = fp;
     char *job_id = tp_rq_job_id(fp, profile);
+    if (job_id && *sets) {
+        /* Other overrides, another job: the id carries a digest of them. */
+        char h[65];
+        tp_sha256_hex(sets, strlen(sets), h);
+        char *with = tp_asprintf("%s:%.16s", job_id, h);
+        free(job_id);
+        job_id = with;
+    }
     char *key = job_id ? tp_rq_key(q, "job", job_id) : NULL;
     char size_s[32], now[32];
     snprintf(size_s, sizeof(size_s), "%lld", (long long)size);
     snprintf(now, sizeof(now), "%.3f", tp_now_wall());
     const char *keys[3] = {key, q->stream, q->counts};
-    const char *args[6] = {job_id, abs, fp, size_s, profile ? profile : "", now};
+    const char *args[7] = {job_id, abs, fp, size_s, profile ? profile : "", now, sets};
     redisReply *rep = NULL;
     int rc;
     if (!key) {
         rc = tp_error_set(err, TP_ENOMEM, 0, "out of memory");
         goto out;
     }
-    if ((rc = tp_redis_eval(q->r, &rep, err, "adding a job", enqueue_lua, 3, keys, 6, args)) < 0)
+    if ((rc = tp_redis_eval(q->r, &rep, err, "adding a job", enqueue_lua, 3, keys, 7, args)) < 0)
         goto out;
     if (rep->type == REDIS_REPLY_ARRAY && rep->elements == 2) {
         item.added = rep->element[0]->integer == 1;
@@ -547,17 +557,78 @@ out:
     return rc;
 }
 
+int tp_rqueue_enqueue_options_init(tp_rqueue_enqueue_options *opts, unsigned version)
+{
+    if (!opts || version != TP_RQUEUE_ENQUEUE_OPTIONS_VERSION)
+        return TP_EINVAL;
+    *opts = (tp_rqueue_enqueue_options)TP_RQUEUE_ENQUEUE_OPTIONS_INIT;
+    return 0;
+}
+
 int tp_rqueue_enqueue(tp_rqueue_enqueue_summary *summary, const char *url, const char *profile,
                      const char *const *paths, size_t n_paths, int follow_symlinks,
                      tp_rqueue_item_cb on_item, void *payload, tp_error *err)
 {
+    tp_rqueue_enqueue_options o = TP_RQUEUE_ENQUEUE_OPTIONS_INIT;
+    o.profile = profile;
+    o.follow_symlinks = follow_symlinks;
+    return tp_rqueue_enqueue_with_options(summary, url, paths, n_paths, &o, on_item, payload, err);
+}
+
+/* The overrides as the job stores them: one KEY=VALUE per line, in order. */
+static int join_sets(char **out, const tp_rqueue_enqueue_options *o, tp_error *err)
+{
+    *out = NULL;
+    size_t len = 1;
+    for (size_t i = 0; i < o->n_sets; i++) {
+        const char *s = o->sets[i];
+        bool ctl = false;
+        for (const char *c = s; c && *c && !ctl; c++)
+            ctl = (unsigned char)*c < 0x20 || *c == 0x7f;
+        if (!s || !strchr(s, '=') || *s == '=' || ctl) {
+            return tp_error_set(err, TP_EINVAL, 0, "--set %s: not KEY=VALUE on one line",
+                                s ? s : "");
+        }
+        len += strlen(s) + 1;
+    }
+    char *j = malloc(len);
+    if (!j)
+        return tp_error_set(err, TP_ENOMEM, 0, "out of memory");
+    j[0] = '\0';
+    for (size_t i = 0; i < o->n_sets; i++) {
+        if (i)
+            strcat(j, "\n");
+        strcat(j, o->sets[i]);
+    }
+    *out = j;
+    return 0;
+}
+
+int tp_rqueue_enqueue_with_options(tp_rqueue_enqueue_summary *summary, const char *url,
+                                   const char *const *paths, size_t n_paths,
+                                   const tp_rqueue_enqueue_options *opts, tp_rqueue_item_cb on_item,
+                                   void *payload, tp_error *err)
+{
     tp_rqueue q;
     tp_rqueue_enqueue_summary sum = {.version = TP_RQUEUE_ENQUEUE_SUMMARY_VERSION};
+    const tp_rqueue_enqueue_options defaults = TP_RQUEUE_ENQUEUE_OPTIONS_INIT;
     int rc;
     if (summary)
         *summary = sum;
-    if ((rc = tp_rqueue_open(&q, url, 5, err)) < 0)
+    if (!opts)
+        opts = &defaults;
+    if (opts->version != TP_RQUEUE_ENQUEUE_OPTIONS_VERSION)
+        return tp_error_set(err, TP_EINVAL, 0, "tp_rqueue_enqueue_options: unknown version %u",
+                            opts->version);
+    const char *profile = opts->profile;
+    int follow_symlinks = opts->follow_symlinks;
+    char *sets = NULL;
+    if ((rc = join_sets(&sets, opts, err)) < 0)
         return rc;
+    if ((rc = tp_rqueue_open(&q, url, 5, err)) < 0) {
+        free(sets);
+        return rc;
+    }
     if ((rc = tp_rqueue_ensure_group(&q, err)) < 0)
         goto out;
     /* The same files as `run` would take (pipeline/scan.h): folders walked for media. */
@@ -578,13 +649,14 @@ int tp_rqueue_enqueue(tp_rqueue_enqueue_summary *summary, const char *url, const
                 if (on_item)
                     on_item(&item, payload);
             } else if (!e->from_dir || !tp_walk_name_ignored(base ? base + 1 : e->path)) {
-                rc = enqueue_one(&q, e->path, profile, &sum, on_item, payload, err);
+                rc = enqueue_one(&q, e->path, profile, sets, &sum, on_item, payload, err);
             }
         }
         tp_scan_list_free(&found);
     }
 out:
     tp_rqueue_close(&q);
+    free(sets);
     if (summary)
         *summary = sum;
     return rc;

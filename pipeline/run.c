@@ -392,10 +392,8 @@ static void on_failure(run_state *rs, tp_job *job)
     if (job->err.code == TP_ERATE && job->has_row && job->retry_at > tp_now_wall() + 120) {
         /* A daily cap or a long rate limit: not a failure of the file. It stays queued for a
          * later run, with the time it becomes possible. */
-        char when[32] = "";
-        time_t at = (time_t)job->retry_at;
-        struct tm tm;
-        strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", localtime_r(&at, &tm));
+        char when[32];
+        tp_time_format(when, sizeof(when), job->retry_at, TP_TIME_LOCAL);
         char *why = tp_asprintf("deferred until %s: %s", when, tp_error_message(&job->err));
         job->row.status = TP_JOB_QUEUED;
         set_str(&job->row.error, why ? why : tp_error_message(&job->err));
@@ -618,6 +616,13 @@ static void after_probe(run_state *rs, tp_job *job)
         finish_failed(rs, job, "probe");
         return;
     case TP_VERDICT_PASS: {
+        /* A cover image becomes the first frames: only a fit adds them (README "Covers"). */
+        if (job->media.video.present && (job->media.cover.source == TP_COVER_SIDECAR ||
+                                         job->media.cover.source == TP_COVER_PROFILE)) {
+            job->fit_action = tp_action_name(TP_ACTION_TRANSCODE);
+            advance(rs, job, TP_STAGE_FIT);
+            return;
+        }
         /* Passes as is: the source is the output; no fit, no copy in the work folder. */
         const char *src = job->path;
         if (tp_job_outputs_set(&job->outputs, &src, &job->media, 1) < 0) {

@@ -219,20 +219,7 @@ static cJSON *build_manifest(struct tp_pipeline *pl, tp_job *job, const tp_job_o
     cJSON_AddNumberToObject(cp, "total", (double)output->size);
     cJSON_AddNumberToObject(cp, "chunk_size", (double)plan->chunk_size);
     cJSON_AddNumberToObject(cp, "count", plan->count);
-    cJSON *chunks = cJSON_AddArrayToObject(cp, "chunks");
-    for (int k = 0; k < plan->count; k++) {
-        cJSON *co = cJSON_CreateObject();
-        int64_t off = plan->chunks[k].offset, len = plan->chunks[k].length;
-        char range[96];
-        snprintf(range, sizeof(range), "bytes %lld-%lld/%lld", (long long)off,
-                 (long long)(off + len - 1), (long long)plan->total);
-        cJSON_AddNumberToObject(co, "index", k);
-        cJSON_AddNumberToObject(co, "offset", (double)off);
-        cJSON_AddNumberToObject(co, "length", (double)len);
-        cJSON_AddStringToObject(co, "content_range", range);
-        cJSON_AddStringToObject(co, "sha256", output->chunk_sha256[k]);
-        cJSON_AddItemToArray(chunks, co);
-    }
+    cJSON_AddItemToObject(cp, "chunks", tp_jobrec_chunks_json(output));
     cJSON *po_ = cJSON_AddObjectToObject(m, "profile");
     cJSON_AddStringToObject(po_, "name", pl->profile->name);
     cJSON_AddStringToObject(po_, "hash", pl->profile->hash);

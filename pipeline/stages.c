@@ -10,6 +10,7 @@
 
 #include "pipeline/internal.h"
 #include "probe/check.h"
+#include "probe/cover.h"
 #include "probe/probe.h"
 #include "probe/rules.h"
 #include "transcode/fit.h"
@@ -44,6 +45,7 @@ static int probe_source(struct tp_pipeline *pl, tp_job *job)
     if (rc < 0)
         return rc;
     job->have_media = true;
+    job->cover_found = true;
     return 0;
 }
 
@@ -99,8 +101,16 @@ int tp_stage_fit(struct tp_pipeline *pl, tp_job *job)
     /* The media info is the probe's (or the ledger's, for a resumed job): no second probe. */
     if ((rc = tp_job_need_media(pl, job, true)) < 0)
         goto out;
+    /* Media from the ledger has no cover: look for it again (README "Covers"). */
+    if (!job->cover_found) {
+        if ((rc = tp_cover_find(&job->media.cover, job->path, pl->profile, &job->err)) < 0)
+            goto out;
+        job->cover_found = true;
+    }
     if ((rc = tp_fit_plan_make(plan, &job->media, &job->check, pl->profile, &job->err)) < 0)
         goto out;
+    job->cover_set = plan->cover_frames > 0;
+    job->cover_ms = plan->cover_timestamp_ms;
     if (plan->reject) {
         job->rejected = true;
         tp_strlcpy(job->reject_reason, plan->reason, sizeof(job->reject_reason));

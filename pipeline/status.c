@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "pipeline/jobrec.h"
 #include "pipeline/ledger.h"
 #include "util/tp_util.h"
 
@@ -25,7 +26,8 @@ struct tp_ledger_status {
     /* In the order first met, as the JSON has always listed them. */
     named_count *by_status, *by_stage;
     size_t n_by_status, n_by_stage;
-    item_list failed, rejected;
+    item_list failed, rejected, refused;
+    char **refused_status; /* refused.v[i]'s job status (static names), same order */
     bool oom;
 };
 
@@ -57,6 +59,7 @@ static void item_free(tp_ledger_item *it)
     free((char *)it->error);
     free((char *)it->reason);
     free((char *)it->fingerprint);
+    free((char *)it->posts);
 }
 
 static void add_item(tp_ledger_status *st, item_list *l, const tp_ledger_row *row)
@@ -78,8 +81,10 @@ static void add_item(tp_ledger_status *st, item_list *l, const tp_ledger_row *ro
         .reason = tp_strdup(row->error ? row->error : ""),
         .attempts = row->attempts > 0 ? (size_t)row->attempts : 0,
         .fingerprint = tp_strdup(row->fingerprint),
+        .posts = tp_strdup(row->posts ? row->posts : ""),
     };
-    if ((row->source_path && !it.path) || !it.stage || !it.error || !it.reason || !it.fingerprint) {
+    if ((row->source_path && !it.path) || !it.stage || !it.error || !it.reason || !it.fingerprint ||
+        !it.posts) {
         item_free(&it);
         st->oom = true;
         return;
@@ -98,6 +103,21 @@ static int collect(const tp_ledger_row *row, void *payload)
         add_item(st, &st->failed, row);
     else if (row->status == TP_JOB_REJECTED)
         add_item(st, &st->rejected, row);
+    tp_job_posts posts = {0};
+    tp_error err = TP_ERROR_INIT;
+    if (row->posts && tp_jobrec_posts_from_json(&posts, row->posts, &err) == 0 &&
+        posts.n_failed > 0) {
+        char **v = realloc(st->refused_status, (st->refused.n + 1) * sizeof(*v));
+        if (!v) {
+            st->oom = true;
+        } else {
+            st->refused_status = v;
+            v[st->refused.n] = (char *)tp_job_status_name(row->status);
+            add_item(st, &st->refused, row);
+        }
+    }
+    tp_error_clear(&err);
+    tp_job_posts_clear(&posts);
     return st->oom ? 1 : 0;
 }
 
@@ -142,8 +162,12 @@ void tp_ledger_status_free(tp_ledger_status *st)
         item_free(&st->failed.v[i]);
     for (size_t i = 0; i < st->rejected.n; i++)
         item_free(&st->rejected.v[i]);
+    for (size_t i = 0; i < st->refused.n; i++)
+        item_free(&st->refused.v[i]);
     free(st->failed.v);
     free(st->rejected.v);
+    free(st->refused.v);
+    free(st->refused_status);
     free(st->state_path);
     free(st);
 }
@@ -209,13 +233,23 @@ const tp_ledger_item *tp_ledger_status_rejected(const tp_ledger_status *st, size
     return st && i < st->rejected.n ? &st->rejected.v[i] : NULL;
 }
 
+size_t tp_ledger_status_refused_count(const tp_ledger_status *st)
+{
+    return st ? st->refused.n : 0;
+}
+
+const tp_ledger_item *tp_ledger_status_refused(const tp_ledger_status *st, size_t i)
+{
+    return st && i < st->refused.n ? &st->refused.v[i] : NULL;
+}
+
 static void counts_json(cJSON *obj, const named_count *v, size_t n)
 {
     for (size_t i = 0; i < n; i++)
         cJSON_AddNumberToObject(obj, v[i].name, (double)v[i].n);
 }
 
-static void items_json(cJSON *arr, const item_list *l)
+static void items_json(cJSON *arr, const item_list *l, char *const *status)
 {
     for (size_t i = 0; i < l->n; i++) {
         const tp_ledger_item *it = &l->v[i];
@@ -226,6 +260,12 @@ static void items_json(cJSON *arr, const item_list *l)
         cJSON_AddStringToObject(f, "reason", it->reason);
         cJSON_AddNumberToObject(f, "attempts", (double)it->attempts);
         cJSON_AddStringToObject(f, "fingerprint", it->fingerprint);
+        if (status)
+            cJSON_AddStringToObject(f, "status", status[i]);
+        /* Our own serializer's text (pipeline/jobrec.c), shown as it is. */
+        cJSON *posts = it->posts[0] ? cJSON_Parse(it->posts) : NULL;
+        if (posts)
+            cJSON_AddItemToObject(f, "posts", posts);
         cJSON_AddItemToArray(arr, f);
     }
 }
@@ -241,8 +281,9 @@ char *tp_ledger_status_to_json(const tp_ledger_status *st)
     cJSON_AddNumberToObject(root, "total", (double)st->total);
     counts_json(cJSON_AddObjectToObject(root, "by_status"), st->by_status, st->n_by_status);
     counts_json(cJSON_AddObjectToObject(root, "pending_by_stage"), st->by_stage, st->n_by_stage);
-    items_json(cJSON_AddArrayToObject(root, "failed"), &st->failed);
-    items_json(cJSON_AddArrayToObject(root, "rejected"), &st->rejected);
+    items_json(cJSON_AddArrayToObject(root, "failed"), &st->failed, NULL);
+    items_json(cJSON_AddArrayToObject(root, "rejected"), &st->rejected, NULL);
+    items_json(cJSON_AddArrayToObject(root, "refused"), &st->refused, st->refused_status);
     char *json = cJSON_Print(root);
     cJSON_Delete(root);
     return json;

@@ -267,6 +267,13 @@ static void check_job(worker *w, const redisReply *job, char **real_path, char *
         goto out;
     }
     close(fd);
+    const char *sets = tp_rq_field(job, "sets");
+    if (sets && *sets && !w->o->allow_job_sets) {
+        snprintf(why, n,
+                 "the job carries profile overrides (enqueue --set); this worker takes "
+                 "none (worker --allow-job-set)");
+        goto out;
+    }
     if (dest && *dest && !plain_name(dest)) {
         char *d = tp_str_printable(dest);
         snprintf(why, n, "the job's dest '%s' is not a plain file name", d ? d : "?");
@@ -352,8 +359,11 @@ static void on_pipeline_event(const tp_event *ev, void *payload)
 {
     job_run *jr = payload;
     const tp_rqueue_worker_options *o = jr->w->o;
-    if (ev->kind != TP_EVENT_SUMMARY && o->on_event)
-        o->on_event(ev, o->payload);
+    if (ev->kind != TP_EVENT_SUMMARY && o->on_event) {
+        tp_event named = *ev; /* the worker's name goes with its jobs' events */
+        named.worker = jr->w->name;
+        o->on_event(&named, o->payload);
+    }
     switch (ev->kind) {
     case TP_EVENT_UPLOADED:
         jr->out = OUT_DONE;
@@ -539,6 +549,33 @@ out:
     return rc;
 }
 
+/* Open the profile `key` with the job's overrides (lines of KEY=VALUE) and then the worker's. */
+static int open_with_job_sets(tp_profile **out, const worker *w, const char *key,
+                              const char *job_sets, tp_error *err)
+{
+    char *copy = tp_strdup(job_sets);
+    size_t n = 1 + w->o->n_sets;
+    for (const char *c = job_sets; *c; c++)
+        n += *c == '\n';
+    const char **all = calloc(n, sizeof(*all));
+    int rc;
+    if (!copy || !all) {
+        rc = tp_error_set(err, TP_ENOMEM, 0, "out of memory");
+        goto out;
+    }
+    size_t k = 0;
+    for (char *save = NULL, *line = strtok_r(copy, "\n", &save); line;
+         line = strtok_r(NULL, "\n", &save))
+        all[k++] = line;
+    for (size_t i = 0; i < w->o->n_sets; i++)
+        all[k++] = w->o->sets[i];
+    rc = tp_profile_open(out, key_ref(key), all, k, err);
+out:
+    free(all);
+    free(copy);
+    return rc;
+}
+
 /* Run the pipeline on one file. Fills jr (outcome) and returns 0, or TP_ECANCELED when
  * stopped by a cancel request or a lost claim, or another <0 (err) for a failure to run. */
 static int run_job(worker *w, job_run *jr, const redisReply *job, const char *path,
@@ -560,7 +597,16 @@ static int run_job(worker *w, job_run *jr, const redisReply *job, const char *pa
                           path, fp, jr->fingerprint);
         goto out;
     }
-    if (profile_key) {
+    const char *job_sets = tp_rq_field(job, "sets");
+    if (job_sets && *job_sets) {
+        /* Overrides queued with the job (allowed: check_job), then the worker's own --set,
+         * which win; endpoints and secrets stay the worker's. */
+        if ((rc = open_with_job_sets(&own, w, profile_key ? profile_key : w->allowed[0], job_sets,
+                                     err)) < 0 ||
+            (rc = adopt_endpoint(own, w->defprof, err)) < 0)
+            goto out;
+        prof = own;
+    } else if (profile_key) {
         /* One the operator allowed (check_job), with the worker's endpoints and secrets. */
         if ((rc = tp_profile_open(&own, key_ref(profile_key), w->o->sets, w->o->n_sets, err)) < 0 ||
             (rc = adopt_endpoint(own, w->defprof, err)) < 0)
@@ -569,6 +615,7 @@ static int run_job(worker *w, job_run *jr, const redisReply *job, const char *pa
     }
     tp_pipeline_options po = TP_PIPELINE_OPTIONS_INIT;
     po.workdir = w->workdir;
+    po.state_path = w->o->state_path;
     po.on_event = on_pipeline_event;
     po.payload = jr;
     po.cancel = w->o->cancel; /* the caller's token stops the job's pipeline directly */

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "probe/cover.h"
 #include "probe/probe.h"
 #include "probe/report.h"
 #include "util/tp_util.h"
@@ -69,6 +70,8 @@ int tp_check_source(tp_check **out, const tp_profile *profile, const char *path,
         return 0;
     }
     c->has_media = true;
+    if ((ret = tp_cover_find(&c->media.cover, path, profile, err)) < 0)
+        goto fail;
     tp_rules_check(&c->result, &c->media, profile);
     *out = c;
     return 0;
@@ -168,6 +171,10 @@ int tp_check_fd_for_fit(tp_media_info *media, tp_check_result *check, int fd, co
     int rc = tp_probe_fd(media, fd, path, &po, err);
     if (rc < 0)
         return rc;
+    tp_cover_info cover;
+    if ((rc = tp_cover_find(&cover, path, profile, err)) < 0)
+        return rc;
+    media->cover = cover;
     tp_rules_check(check, media, profile);
     /* Sampling frames for bars costs a decode of a few hundred frames: only where fix.autocrop
      * can use it, a re-encode. Header probing again is cheap next to that. */
@@ -176,6 +183,7 @@ int tp_check_fd_for_fit(tp_media_info *media, tp_check_result *check, int fd, co
     po.bars = true;
     if ((rc = tp_probe_fd(media, fd, path, &po, err)) < 0)
         return rc;
+    media->cover = cover;
     tp_rules_check(check, media, profile);
     return 0;
 }

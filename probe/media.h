@@ -43,6 +43,22 @@ typedef struct {
     int sample_rate;
 } tp_audio_info;
 
+/* Where the cover (TikTok's video_cover_timestamp_ms) comes from (README "Covers"). */
+typedef enum {
+    TP_COVER_NONE = 0, /* no image, no timestamp: TikTok's default */
+    TP_COVER_SIDECAR,  /* <stem>.cover.jpg|png|webp next to the source: the first frames */
+    TP_COVER_PROFILE,  /* fix.cover.image: the first frames */
+    TP_COVER_FRAME     /* a frame of the video (upload.tiktok.video_cover_timestamp_ms, --cover-at) */
+} tp_cover_source;
+
+/* The cover image found next to the source or named by the profile: read (within the sidecar
+ * rules) and decoded when the source was probed, so the plan knows its size. */
+typedef struct {
+    tp_cover_source source; /* SIDECAR or PROFILE when an image was found; else NONE */
+    char path[4096];        /* the image */
+    int width, height;      /* decoded */
+} tp_cover_info;
+
 typedef struct {
     char container[TP_NAME_MAX]; /* mp4, mov, webm, mkv, avi, mpegts, ... */
     char demuxer[64]; /* libavformat's AVInputFormat.name: fit opens the input with this one */
@@ -57,6 +73,7 @@ typedef struct {
     int n_video, n_audio, n_subtitle, n_data, n_attachments;
     int decode_errors; /* --deep only, else 0 */
     bool deep;         /* decode_errors is meaningful */
+    tp_cover_info cover; /* filled after the probe (probe/cover.h), not by it */
 } tp_media_info;
 
 #endif

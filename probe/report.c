@@ -1,5 +1,5 @@
 /* JSON views of media info and check results. Field names are the documented schema
- * (README.md, `--json` schema): change them only together with the docs. */
+ * (docs/COMMANDS.md, `--json` schema): change them only together with the docs. */
 #include "probe/report.h"
 
 #include <math.h>
@@ -155,6 +155,21 @@ cJSON *tp_check_to_json(const char *path, const tp_check_result *r, const tp_med
     sub = media ? tp_media_to_json(media) : cJSON_CreateNull();
     if (!sub || !cJSON_AddItemToObject(o, "media", sub))
         goto fail_sub;
+    /* The cover image found for the file (README "Covers"): check's JSON only, so manifests
+     * keep their fields. */
+    if (media) {
+        const tp_cover_info *cv = &media->cover;
+        cJSON *c = cv->source == TP_COVER_NONE ? cJSON_CreateNull() : cJSON_CreateObject();
+        if (!c || !cJSON_AddItemToObject(sub, "cover", c)) {
+            cJSON_Delete(c);
+            goto fail;
+        }
+        if (cv->source != TP_COVER_NONE &&
+            !(put_str(c, "source", cv->source == TP_COVER_SIDECAR ? "sidecar" : "profile") &&
+              put_str(c, "image", cv->path) && put_num(c, "width", cv->width) &&
+              put_num(c, "height", cv->height)))
+            goto fail;
+    }
     return o;
 fail_sub:
     cJSON_Delete(sub);

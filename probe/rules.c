@@ -322,6 +322,16 @@ void tp_rules_check(tp_check_result *out, const tp_media_info *m, const tp_profi
             fix->autocrop ? "fit fills from the picture alone: fix.autocrop"
                           : "set fix.autocrop=true to fill from the picture alone");
 
+    /* A cover frame past the end: TikTok would pick none (or refuse the post). An image cover
+     * sets its own timestamp, inside the output. */
+    long long cover_ms = p->upload.tiktok.video_cover_timestamp_ms;
+    if (m->cover.source == TP_COVER_NONE && cover_ms > 0 && m->duration >= 0 &&
+        (double)cover_ms >= m->duration * 1000.0)
+        add(out, "cover_outside", TP_SEV_WARN,
+            "the cover timestamp %lld ms (upload.tiktok.video_cover_timestamp_ms or --cover-at) "
+            "is not inside the video (%.3f s); TikTok would have no frame there",
+            cover_ms, m->duration);
+
     if (reject) {
         out->verdict = TP_VERDICT_REJECT;
         out->action = TP_ACTION_NONE;

@@ -50,6 +50,7 @@ static const char *const too_long_names[] = {"split", "trim", "reject", NULL};
 static const char *const too_short_names[] = {"reject", "extend", NULL};
 static const char *const sink_names[] = {"tiktok", "directory", "none", NULL};
 static const char *const mode_names[] = {"direct", "draft", NULL};
+static const char *const on_failed_names[] = {"fail", "refit", NULL};
 
 #define F(field) offsetof(struct tp_profile, field)
 #define BIG 9.0e18
@@ -86,6 +87,9 @@ static const schema_row schema[] = {
     {"fix.audio.bitrate", T_SIZE, F(fix.audio.bitrate), 0, 8000, 1e6, NULL, false},
     {"fix.audio.sample_rate", T_INT, F(fix.audio.sample_rate), 0, 8000, 192000, NULL, false},
     {"fix.audio.channels", T_INT, F(fix.audio.channels), 0, 1, 8, NULL, false},
+    {"fix.cover", T_MAP, 0, 0, 0, 0, NULL, false},
+    {"fix.cover.image", T_PSTR, F(fix.cover_image), 0, 0, 0, NULL, false},
+    {"fix.cover.duration_ms", T_INT, F(fix.cover_duration_ms), 0, 1, 10000, NULL, false},
     {"chunk", T_MAP, 0, 0, 0, 0, NULL, false},
     {"chunk.size", T_SIZE, F(chunk.size), 0, 1, BIG, NULL, false},
     {"chunk.min", T_SIZE, F(chunk.min), 0, 1, BIG, NULL, false},
@@ -129,6 +133,8 @@ static const schema_row schema[] = {
     {"upload.tiktok.timeout", T_DOUBLE, F(upload.tiktok.timeout), 0, 0.1, 86400, NULL, false},
     {"upload.tiktok.max_retries", T_INT, F(upload.tiktok.max_retries), 0, 0, 100, NULL, false},
     {"upload.tiktok.shared_limits", T_PSTR, F(upload.tiktok.shared_limits), 0, 0, 0, NULL, false},
+    {"upload.tiktok.on_failed", T_ENUM, F(upload.tiktok.on_failed), 0, 0, 0, on_failed_names,
+     false},
     {"pipeline", T_MAP, 0, 0, 0, 0, NULL, false},
     {"pipeline.probe_workers", T_INT, F(pipeline.probe_workers), 0, 0, 256, NULL, false},
     {"pipeline.fit_workers", T_INT, F(pipeline.fit_workers), 0, 0, 256, NULL, false},
@@ -152,6 +158,16 @@ static const schema_row schema[] = {
     {"limits.max_output_frames", T_INT64, F(limits.max_output_frames), 0, 1, BIG, NULL, false},
     {"limits.max_pixel_rate", T_INT64, F(limits.max_pixel_rate), 0, 1, BIG, NULL, false},
     {"limits.max_frame_gap", T_DOUBLE, F(limits.max_frame_gap), 0, 0.01, 86400, NULL, false},
+    {"preview", T_MAP, 0, 0, 0, 0, NULL, false},
+    {"preview.safe_zone", T_MAP, 0, 0, 0, 0, NULL, false},
+    {"preview.safe_zone.top", T_INT, F(preview.top), 0, 0, 1920, NULL, false},
+    {"preview.safe_zone.bottom", T_INT, F(preview.bottom), 0, 0, 1920, NULL, false},
+    {"preview.safe_zone.left", T_INT, F(preview.left), 0, 0, 1080, NULL, false},
+    {"preview.safe_zone.right", T_INT, F(preview.right), 0, 0, 1080, NULL, false},
+    {"preview.safe_zone.rail_width", T_INT, F(preview.rail_width), 0, 0, 1080, NULL, false},
+    {"preview.safe_zone.rail_from_y", T_INT, F(preview.rail_from_y), 0, 0, 1920, NULL, false},
+    {"preview.ui_overlap_threshold", T_DOUBLE, F(preview.ui_overlap_threshold), 0, 0, 1, NULL,
+     false},
 };
 #undef F
 
@@ -742,8 +758,12 @@ static void emit_yaml(const tp_node *n, int indent, const char *prefix, bool has
 static bool unhashed(const char *path)
 {
     /* queue.*: how `tokprep worker` retries and takes jobs over, not what it makes. */
+    /* on_failed: what happens after a refused post, not what a first post is made of. */
     return !strcmp(path, "upload.tiktok.shared_limits") ||
-           !strcmp(path, "upload.tiktok.rate_window") || !strcmp(path, "queue");
+           !strcmp(path, "upload.tiktok.on_failed") ||
+           !strcmp(path, "upload.tiktok.rate_window") || !strcmp(path, "queue") ||
+           /* preview.*: what `tokprep preview` draws, not what fit makes. */
+           !strcmp(path, "preview");
 }
 
 static void buf_add(char **buf, size_t *len, size_t *cap, const char *s)
@@ -867,6 +887,7 @@ void tp_profile_free(tp_profile *p)
     free(p->source);
     free(p->opened_as);
     free(p->upload.directory_path);
+    free(p->fix.cover_image);
     tp_tiktok_conf *t = &p->upload.tiktok;
     free(t->api_base);
     free(t->auth_base);
@@ -1048,4 +1069,31 @@ int tp_profile_open_buffer(tp_profile **out, const char *label, const char *text
                            const char *const *sets, size_t n_sets, tp_error *err)
 {
     return profile_open(out, label ? label : "<buffer>", text, len, sets, n_sets, err);
+}
+
+size_t tp_profile_schema_count(void)
+{
+    return TP_ARRAY_LEN(schema);
+}
+
+int tp_profile_schema_at(size_t index, tp_profile_key_info *out)
+{
+    static const char *const type_names[] = {
+        [T_MAP] = "map",        [T_STR] = "string",   [T_PSTR] = "string",     [T_INT] = "int",
+        [T_INT64] = "int",      [T_SIZE] = "size",    [T_DOUBLE] = "number",   [T_BOOL] = "bool",
+        [T_ENUM] = "choice",    [T_STRLIST] = "list", [T_ASPECTS] = "aspects", [T_RANGE] = "range",
+        [T_NULLSTR] = "string",
+    };
+    if (!out || index >= TP_ARRAY_LEN(schema))
+        return TP_EINVAL;
+    const schema_row *r = &schema[index];
+    memset(out, 0, sizeof(*out));
+    out->key = r->path;
+    out->type = type_names[r->type];
+    out->choices = r->type == T_ENUM ? r->enums : NULL;
+    out->min = r->min;
+    out->max = r->max;
+    out->secret = r->secret;
+    tp_profile_key_doc(r->path, &out->default_value, &out->help);
+    return 0;
 }

@@ -25,6 +25,9 @@ typedef enum { TP_TOO_LONG_SPLIT = 0, TP_TOO_LONG_TRIM, TP_TOO_LONG_REJECT } tp_
 typedef enum { TP_TOO_SHORT_REJECT = 0, TP_TOO_SHORT_EXTEND } tp_too_short;
 typedef enum { TP_SINK_TIKTOK = 0, TP_SINK_DIRECTORY, TP_SINK_NONE } tp_sink_kind;
 typedef enum { TP_POST_DIRECT = 0, TP_POST_DRAFT } tp_post_mode;
+/* upload.tiktok.on_failed: a post TikTok ends FAILED is reported (fail) or re-fitted once with
+ * the strict settings and posted again (refit; `run` only). */
+typedef enum { TP_ON_FAILED_FAIL = 0, TP_ON_FAILED_REFIT } tp_on_failed;
 
 typedef struct {
     tp_strlist containers;   /* short names: mp4, mov, webm, ... */
@@ -63,6 +66,8 @@ typedef struct {
     bool autocrop; /* fill from the picture inside burned-in black bars (probe samples frames) */
     tp_fix_video video;
     tp_fix_audio audio;
+    char *cover_image;     /* fix.cover.image: "" = none (a <stem>.cover.* sidecar still counts) */
+    int cover_duration_ms; /* fix.cover.duration_ms: how long the cover image is shown */
 } tp_fix;
 
 typedef struct {
@@ -92,6 +97,7 @@ typedef struct {
     int max_retries;        /* for chunks and polls on transient errors */
     char *shared_limits;    /* "" = rate windows and daily cap in this process; redis://HOST:PORT/NAME
                                = shared with every process using that Redis (upload/tt_limits.h) */
+    tp_on_failed on_failed;
 } tp_tiktok_conf;
 
 typedef struct {
@@ -127,6 +133,14 @@ typedef struct {
     double max_frame_gap;      /* seconds one source frame may be held in the output */
 } tp_limits;
 
+/* `tokprep preview`: TikTok's UI drawn over the planned output. Not part of the profile hash
+ * (it changes no output). Sizes in output pixels at 1080x1920, scaled for other sizes. */
+typedef struct {
+    int top, bottom, left, right; /* bands along each edge covered by the UI */
+    int rail_width, rail_from_y;  /* the right-hand button rail: its width, from this y down */
+    double ui_overlap_threshold;  /* share of edge pixels under the UI that warns */
+} tp_preview_conf;
+
 struct tp_profile {
     char *name;
     char *source; /* "builtin:tiktok" or the file path */
@@ -138,6 +152,7 @@ struct tp_profile {
     tp_pipeline_conf pipeline;
     tp_rqueue_conf queue;
     tp_limits limits;
+    tp_preview_conf preview;
     /* Internal: the merged tree for `profiles show`, and deferred ${VAR} errors. */
     void *priv;
     /* The name or path as the caller gave it to tp_profile_open ("fake.yaml", "tiktok"): what a
@@ -156,5 +171,9 @@ int tp_profile_require(const tp_profile *p, const char *key, tp_error *err);
 /* tp_profile_dump and tp_profile_builtin_names are public (tokprep.h). */
 
 bool tp_strlist_has(const tp_strlist *l, const char *s);
+
+/* profiles/schema_doc.c: a key's documented default and one-line help (both "" and -1 when
+ * the key has none). */
+int tp_profile_key_doc(const char *key, const char **default_value, const char **help);
 
 #endif

@@ -35,9 +35,9 @@ ff -f lavfi -i testsrc2=size=160x90:rate=24:duration=660 -f lavfi -i sine=freque
 head -c 3000 "$in/landscape.mp4" > "$in/broken.mp4"
 
 echo
-echo "Running: tokprep run --profile scripts/demo-profile.yaml -o demo/work demo/input"
+echo "Running: tokprep run --profile scripts/demo-profile.yaml -w demo/work demo/input"
 status=0
-"$tp" run --profile scripts/demo-profile.yaml -o "$demo/work" "$in" || status=$?
+"$tp" run --profile scripts/demo-profile.yaml -w "$demo/work" "$in" || status=$?
 echo
 "$tp" status --state "$demo/work/tokprep.db" || true
 echo

@@ -16,7 +16,10 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 
 "$CMAKE" --install "$TP_BUILD_DIR" --prefix "$p" >"$t/install.log" || { cat "$t/install.log"; fail "cmake --install"; }
 for f in include/tokprep.h "$TP_LIBDIR/libtokprep.a" "$TP_LIBDIR/libtokprep.so" \
-         "$TP_LIBDIR/pkgconfig/tokprep.pc" bin/tokprep; do
+         "$TP_LIBDIR/pkgconfig/tokprep.pc" bin/tokprep share/man/man1/tokprep.1 \
+         share/man/man1/tokprep-run.1 share/man/man1/tokprep-check.1 \
+         share/man/man5/tokprep-profile.5 share/bash-completion/completions/tokprep \
+         share/zsh/site-functions/_tokprep; do
     [ -e "$p/$f" ] || fail "not installed: $f"
 done
 so=$(readlink -f "$p/$TP_LIBDIR/libtokprep.so")

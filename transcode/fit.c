@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "probe/avio_fd.h"
+#include "probe/cover.h"
 #include "probe/probe.h"
 #include "probe/rules.h"
 #include "transcode/fit.h"
@@ -87,6 +88,8 @@ typedef struct {
     bool vdone, adone; /* the graph's output ended (trim): no need to read further */
     span_acc read;     /* what was read from the source, for the coverage check */
     bool pass_copied; /* run_pass copied the source (not ours alone) instead of linking it */
+    AVFrame *cover;   /* the cover image, filled into the output size (plan->cover_frames) */
+    int64_t cover_a;  /* the cover's span in the audio stream's time base: the sound's delay */
 } fit_ctx;
 
 static int interrupt_cb(void *opaque)
@@ -725,6 +728,12 @@ static int setup_video(fit_ctx *c, tp_error *err)
     /* The High profile is what x264 signals once 8x8 transforms are on; the fastest presets
      * turn them off and would otherwise emit Constrained Baseline. */
     av_dict_set(&o, "x264-params", "8x8dct=1", 0);
+    if (c->plan->h264_level > 0) {
+        char level[16];
+        snprintf(level, sizeof(level), "%d.%d", c->plan->h264_level / 10, c->plan->h264_level % 10);
+        e->level = c->plan->h264_level;
+        av_dict_set(&o, "level", level, 0);
+    }
     ret = avcodec_open2(e, enc, &o);
     av_dict_free(&o);
     if (ret < 0)
@@ -786,7 +795,8 @@ static int setup_audio(fit_ctx *c, tp_error *err)
                  e->sample_rate, av_get_sample_fmt_name(e->sample_fmt), e->sample_rate, out_layout);
     /* Extend pads (apad never cuts a longer input); only a trim cuts. */
     if (pl->hold_until > 0)
-        n += snprintf(desc + n, sizeof(desc) - (size_t)n, ",apad=whole_dur=%.6f", pl->hold_until);
+        n += snprintf(desc + n, sizeof(desc) - (size_t)n, ",apad=whole_dur=%.6f",
+                      pl->hold_until + pl->cover_duration);
     else if (pl->trim_end > 0)
         /* In samples, rounded down: never past the video's last frame, nor the limit. */
         n += snprintf(desc + n, sizeof(desc) - (size_t)n, ",atrim=end_sample=%lld",
@@ -826,7 +836,9 @@ static int setup_outputs(fit_ctx *c, tp_error *err)
         }
         if ((rc = write_header(o, c->src, c->opts ? c->opts->cancel : NULL, err)) < 0)
             return rc;
-        c->split_frame[k] = llround(c->plan->parts[k].start * fps);
+        /* The cover's frames open the first part; later parts start that much later. */
+        c->split_frame[k] = llround(c->plan->parts[k].start * fps) +
+                            (k > 0 ? c->plan->cover_frames : 0);
     }
     return 0;
 }
@@ -920,7 +932,7 @@ static int drain_video(fit_ctx *c, bool flush, tp_error *err)
         }
         /* The fps filter's time base is 1/fps, so pts is the output frame index. */
         AVRational tb = av_buffersink_get_time_base(c->vsink);
-        c->filt->pts = av_rescale_q(c->filt->pts, tb, c->venc->time_base);
+        c->filt->pts = av_rescale_q(c->filt->pts, tb, c->venc->time_base) + c->plan->cover_frames;
         c->filt->pict_type = AV_PICTURE_TYPE_NONE;
         while (c->next_split < c->n_out && c->filt->pts >= c->split_frame[c->next_split]) {
             c->filt->pict_type = AV_PICTURE_TYPE_I;
@@ -1043,7 +1055,9 @@ static int decode_push(fit_ctx *c, bool video, const AVPacket *pkt, tp_error *er
         }
         if (video && fdur > 0)
             c->next_v = pts + fdur;
-        c->frame->pts = pts - origin;
+        /* The sound starts after the cover (aresample's first_pts=0 fills it with silence),
+         * so it stays in sync with the pictures the cover's frames pushed back. */
+        c->frame->pts = pts - origin + (video ? 0 : c->cover_a);
         if (!video && fdur <= 0)
             fdur = av_rescale_q(c->frame->nb_samples, (AVRational){1, c->frame->sample_rate},
                                 dec->pkt_timebase);
@@ -1080,6 +1094,81 @@ static int decode_push(fit_ctx *c, bool video, const AVPacket *pkt, tp_error *er
     return video ? drain_video(c, true, err) : drain_audio(c, true, err);
 }
 
+/* The cover image through its own small graph (plan->cover_filter: the video's fill at the
+ * output size) into c->cover, once; its copies are the first frames encoded. */
+static int setup_cover(fit_ctx *c, tp_error *err)
+{
+    AVFrame *img = NULL;
+    AVFilterGraph *g = NULL;
+    AVFilterContext *src = NULL, *sink = NULL;
+    int rc = tp_cover_load(&img, &c->media->cover, c->profile, err);
+    if (rc < 0)
+        return rc;
+    if (!(g = avfilter_graph_alloc()) || !(c->cover = av_frame_alloc())) {
+        rc = tp_error_set(err, TP_ENOMEM, 0, "out of memory");
+        goto out;
+    }
+    AVRational sar = img->sample_aspect_ratio.num > 0 ? img->sample_aspect_ratio
+                                                      : (AVRational){1, 1};
+    char args[256];
+    snprintf(args, sizeof(args), "video_size=%dx%d:pix_fmt=%d:time_base=1/1:pixel_aspect=%d/%d",
+             img->width, img->height, img->format, sar.num, sar.den);
+    int ret = avfilter_graph_create_filter(&src, avfilter_get_by_name("buffer"), "in", args, NULL,
+                                           g);
+    if (ret >= 0)
+        ret = avfilter_graph_create_filter(&sink, avfilter_get_by_name("buffersink"), "out", NULL,
+                                           NULL, g);
+    if (ret < 0) {
+        rc = av_fail(err, ret, c->media->cover.path, "cover filter set-up");
+        goto out;
+    }
+    enum AVPixelFormat fmts[] = {AV_PIX_FMT_YUV420P, AV_PIX_FMT_NONE};
+    av_opt_set_int_list(sink, "pix_fmts", fmts, AV_PIX_FMT_NONE, AV_OPT_SEARCH_CHILDREN);
+    if ((rc = build_graph(g, src, sink, c->plan->cover_filter, c->media->cover.path, err)) < 0)
+        goto out;
+    img->pts = 0;
+    if ((ret = av_buffersrc_add_frame(src, img)) < 0 ||
+        (ret = av_buffersrc_close(src, 1, AV_BUFFERSRC_FLAG_PUSH)) < 0 ||
+        (ret = av_buffersink_get_frame(sink, c->cover)) < 0) {
+        rc = av_fail(err, ret, c->media->cover.path, "cover filter");
+        goto out;
+    }
+    if (c->cover->width != c->plan->out_width || c->cover->height != c->plan->out_height) {
+        rc = tp_error_set(err, TP_EINTERNAL, 0, "%s: the cover came out %dx%d, not %dx%d",
+                          c->media->cover.path, c->cover->width, c->cover->height,
+                          c->plan->out_width, c->plan->out_height);
+        goto out;
+    }
+out:
+    if (rc < 0)
+        av_frame_free(&c->cover);
+    avfilter_graph_free(&g);
+    av_frame_free(&img);
+    return rc;
+}
+
+/* The cover's frames, output frames 0 .. cover_frames-1, before anything of the source. */
+static int encode_cover(fit_ctx *c, tp_error *err)
+{
+    for (int i = 0; i < c->plan->cover_frames; i++) {
+        AVFrame *f = av_frame_clone(c->cover);
+        if (!f)
+            return tp_error_set(err, TP_ENOMEM, 0, "out of memory");
+        f->pts = i;
+        f->pict_type = i == 0 ? AV_PICTURE_TYPE_I : AV_PICTURE_TYPE_NONE;
+        int ret = avcodec_send_frame(c->venc, f);
+        av_frame_free(&f);
+        if (ret < 0)
+            return av_fail(err, ret, c->src, "video encode");
+        int rc = write_packets(c, c->venc, true, err);
+        if (rc < 0)
+            return rc;
+    }
+    c->frames_out = c->plan->cover_frames;
+    c->next_split = c->next_split < 1 ? 1 : c->next_split; /* part 1 starts with the cover */
+    return 0;
+}
+
 static int run_transcode(fit_ctx *c, const char *outdir, tp_error *err)
 {
     int rc = open_input(c, err);
@@ -1093,6 +1182,14 @@ static int run_transcode(fit_ctx *c, const char *outdir, tp_error *err)
         return rc;
     if ((rc = setup_outputs(c, err)) < 0)
         return rc;
+    if (c->plan->cover_frames > 0) {
+        if ((rc = setup_cover(c, err)) < 0 || (rc = encode_cover(c, err)) < 0)
+            return rc;
+        if (c->aidx >= 0)
+            c->cover_a = av_rescale_q(c->plan->cover_frames,
+                                      av_make_q(c->plan->out_fps.den, c->plan->out_fps.num),
+                                      c->in->streams[c->aidx]->time_base);
+    }
 
     /* One clock for both streams: the earliest start is 0, so an offset between audio and video
      * (a late audio start, an edit list) survives as an offset. */
@@ -1188,6 +1285,8 @@ static void ctx_reset(fit_ctx *c, bool remove_tmp)
     avcodec_free_context(&c->aenc);
     avformat_close_input(&c->in);
     tp_avio_fd_free(&c->in_pb);
+    av_frame_free(&c->cover);
+    c->cover_a = 0;
     c->next_split = 0;
     c->frames_out = 0;
     c->pushed_v = c->pushed_seen = c->held = 0;
@@ -1295,5 +1394,174 @@ out:
     av_packet_free(&c.opkt);
     av_frame_free(&c.frame);
     av_frame_free(&c.filt);
+    return rc;
+}
+
+/* ---- stills (tokprep preview) ----------------------------------------------------------- */
+
+/* Seek to the keyframe at or before ts (stream time base) and decode into c->frame the first
+ * frame whose time is at or after from (the keyframe itself when it is). */
+static int still_decode(fit_ctx *c, int64_t ts, int64_t from, tp_error *err)
+{
+    AVStream *st = c->in->streams[c->vidx];
+    int ret = av_seek_frame(c->in, c->vidx, ts, AVSEEK_FLAG_BACKWARD);
+    if (ret < 0) /* before the first keyframe, or a stream that cannot seek: from the start */
+        ret = av_seek_frame(c->in, c->vidx, st->start_time != AV_NOPTS_VALUE ? st->start_time : 0,
+                            AVSEEK_FLAG_BACKWARD | AVSEEK_FLAG_ANY);
+    avcodec_flush_buffers(c->vdec);
+    bool eof = false;
+    for (;;) {
+        ret = avcodec_receive_frame(c->vdec, c->frame);
+        if (ret == 0) {
+            int64_t pts = c->frame->best_effort_timestamp;
+            if (pts == AV_NOPTS_VALUE || pts >= from)
+                return 0;
+            av_frame_unref(c->frame);
+            continue;
+        }
+        if (ret == AVERROR_EOF)
+            return tp_error_set(err, TP_EMEDIA, 0, "%s: no video frame near %.3f s", c->src,
+                                (double)ts * av_q2d(st->time_base));
+        if (ret != AVERROR(EAGAIN))
+            return av_fail(err, ret, c->src, "video decoding");
+        if (eof)
+            continue;
+        ret = av_read_frame(c->in, c->pkt);
+        if (ret == AVERROR_EOF) {
+            eof = true;
+            avcodec_send_packet(c->vdec, NULL);
+            continue;
+        }
+        if (ret < 0)
+            return av_fail(err, ret, c->src, "read");
+        if (c->pkt->stream_index == c->vidx) {
+            ret = avcodec_send_packet(c->vdec, c->pkt);
+            if (ret < 0 && ret != AVERROR(EAGAIN) && ret != AVERROR_INVALIDDATA) {
+                av_packet_unref(c->pkt);
+                return av_fail(err, ret, c->src, "video decoding");
+            }
+        }
+        av_packet_unref(c->pkt);
+    }
+}
+
+/* c->frame through a fresh graph of desc (the plan's chain, or "null"), into *out. The frame
+ * goes in at time 0 and the input ends one output frame later, so the fps filter at the head of
+ * the plan's chain makes exactly the one frame it would make there, not the run of copies
+ * between 0 and the frame's real time. */
+static int still_filter(fit_ctx *c, const char *desc, AVFrame **out, tp_error *err)
+{
+    AVStream *st = c->in->streams[c->vidx];
+    AVFilterGraph *g = avfilter_graph_alloc();
+    AVFilterContext *src = NULL, *sink = NULL;
+    AVFrame *f = av_frame_alloc();
+    int rc = 0, ret;
+    if (!g || !f) {
+        rc = tp_error_set(err, TP_ENOMEM, 0, "out of memory");
+        goto out;
+    }
+    g->nb_threads = 1;
+    AVRational sar =
+        c->frame->sample_aspect_ratio.num ? c->frame->sample_aspect_ratio : (AVRational){1, 1};
+    char args[256];
+    snprintf(args, sizeof(args), "video_size=%dx%d:pix_fmt=%d:time_base=%d/%d:pixel_aspect=%d/%d",
+             c->frame->width, c->frame->height, c->frame->format, st->time_base.num,
+             st->time_base.den, sar.num, sar.den);
+    ret = avfilter_graph_create_filter(&src, avfilter_get_by_name("buffer"), "in", args, NULL, g);
+    if (ret >= 0)
+        ret = avfilter_graph_create_filter(&sink, avfilter_get_by_name("buffersink"), "out", NULL,
+                                           NULL, g);
+    if (ret < 0) {
+        rc = av_fail(err, ret, c->src, "video filter set-up");
+        goto out;
+    }
+    enum AVPixelFormat fmts[] = {AV_PIX_FMT_YUV420P, AV_PIX_FMT_NONE};
+    av_opt_set_int_list(sink, "pix_fmts", fmts, AV_PIX_FMT_NONE, AV_OPT_SEARCH_CHILDREN);
+    if ((rc = build_graph(g, src, sink, desc, c->src, err)) < 0)
+        goto out;
+    int64_t step = 1;
+    if (c->plan->out_fps.num > 0)
+        step = av_rescale_q_rnd(1, (AVRational){c->plan->out_fps.den, c->plan->out_fps.num},
+                                st->time_base, AV_ROUND_UP);
+    c->frame->pts = 0;
+    ret = av_buffersrc_add_frame_flags(src, c->frame, AV_BUFFERSRC_FLAG_KEEP_REF);
+    if (ret >= 0)
+        ret = av_buffersrc_close(src, step > 0 ? step : 1, 0);
+    if (ret >= 0)
+        ret = av_buffersink_get_frame(sink, f);
+    if (ret < 0) {
+        rc = av_fail(err, ret, c->src, "video filtering");
+        goto out;
+    }
+    *out = f;
+    f = NULL;
+out:
+    av_frame_free(&f);
+    avfilter_graph_free(&g);
+    return rc;
+}
+
+int tp_fit_render_stills(tp_fit_still *stills, int n, const char *src, int src_fd,
+                         const tp_media_info *media, const tp_fit_plan *plan,
+                         const tp_cancel *cancel, tp_error *err)
+{
+    if (!stills || n < 0 || !src || src_fd < 0 || !media || !plan)
+        return tp_error_set(err, TP_EINVAL, 0, "stills: missing argument");
+    tp_fit_run_options ro = {.cancel = cancel};
+    fit_ctx c = {.src = src, .src_fd = src_fd, .media = media, .plan = plan, .opts = &ro};
+    int rc = 0;
+    c.pkt = av_packet_alloc();
+    c.frame = av_frame_alloc();
+    if (!c.pkt || !c.frame) {
+        rc = tp_error_set(err, TP_ENOMEM, 0, "out of memory");
+        goto out;
+    }
+    if ((rc = open_input(&c, err)) < 0)
+        goto out;
+    AVStream *st = c.in->streams[c.vidx];
+    if ((rc = open_decoder(&c.vdec, st, src, err)) < 0)
+        goto out;
+    /* Only the video is read. */
+    for (unsigned i = 0; i < c.in->nb_streams; i++)
+        if ((int)i != c.vidx)
+            c.in->streams[i]->discard = AVDISCARD_ALL;
+    int64_t origin = st->start_time != AV_NOPTS_VALUE ? st->start_time : 0;
+    /* A file that passes is shown as a player shows it: upright, with square pixels. */
+    char shown[128];
+    const tp_video_info *v = &media->video;
+    snprintf(shown, sizeof(shown), "%s", v->rotation == 90    ? "transpose=clock,"
+                                         : v->rotation == 180 ? "hflip,vflip,"
+                                         : v->rotation == 270 ? "transpose=cclock,"
+                                                              : "");
+    if (v->display_width > 1 && v->display_height > 1)
+        snprintf(shown + strlen(shown), sizeof(shown) - strlen(shown), "scale=%d:%d,setsar=1",
+                 v->display_width & ~1, v->display_height & ~1);
+    else
+        snprintf(shown + strlen(shown), sizeof(shown) - strlen(shown), "null");
+    const char *desc =
+        plan->action == TP_ACTION_TRANSCODE && plan->filter[0] ? plan->filter : shown;
+    for (int i = 0; i < n; i++) {
+        if (tp_cancel_requested(cancel)) {
+            rc = tp_error_set(err, TP_ECANCELED, 0, "%s: canceled", src);
+            goto out;
+        }
+        int64_t ts = origin + av_rescale_q((int64_t)(stills[i].at * AV_TIME_BASE), AV_TIME_BASE_Q,
+                                           st->time_base);
+        int64_t from = origin + av_rescale_q((int64_t)(stills[i].from * AV_TIME_BASE),
+                                             AV_TIME_BASE_Q, st->time_base);
+        if ((rc = still_decode(&c, ts, from < ts ? from : ts, err)) < 0)
+            goto out;
+        int64_t pts = c.frame->best_effort_timestamp;
+        stills[i].time =
+            pts == AV_NOPTS_VALUE ? stills[i].at : (double)(pts - origin) * av_q2d(st->time_base);
+        rc = still_filter(&c, desc, &stills[i].frame, err);
+        av_frame_unref(c.frame);
+        if (rc < 0)
+            goto out;
+    }
+out:
+    ctx_reset(&c, true);
+    av_packet_free(&c.pkt);
+    av_frame_free(&c.frame);
     return rc;
 }

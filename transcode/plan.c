@@ -21,6 +21,11 @@
 #define TP_MIN_VIDEO_BITRATE 150000
 /* Aspect ratios within this relative difference are treated as equal (same as the rules). */
 #define TP_ASPECT_TOLERANCE 0.01
+/* fill: blur recomputes its background this many times per second and holds it in between:
+ * held bands are identical frame to frame, so x264 codes them as skip blocks instead of
+ * motion-searching moving colour (the whole cost of blur over pad). Blurred and at the edge of
+ * the frame, a background a fraction of a second old is hardly seen; see docs/PERFORMANCE.md. */
+#define TP_BLUR_REFRESH_PER_S 3.0
 
 static int even_down(double v)
 {
@@ -183,7 +188,7 @@ static bool append_rotation(char *f, size_t n, int rotation)
 /* The picture into W×H by fix.fill. dw×dh is the displayed (upright, square-pixel) source size;
  * scale works on the frame as decoded-and-rotated, so scaling straight to the target size also
  * undoes an anamorphic SAR. */
-static bool append_fill(char *f, size_t n, const tp_fix *fix, int dw, int dh)
+static bool append_fill(char *f, size_t n, const tp_fix *fix, int dw, int dh, tp_rational fps)
 {
     int W = fix->width, H = fix->height;
     double src_ar = (double)dw / dh, dst_ar = (double)W / H;
@@ -225,6 +230,14 @@ static bool append_fill(char *f, size_t n, const tp_fix *fix, int dw, int dh)
     if (s2 > small)
         s2 = small;
     if (!appendf(f, n, "split=2[tpbg][tpfg];[tpbg]"))
+        return false;
+    /* Every Nth frame only (the fps filter above made the rate constant, so n is the output
+     * frame index); vstack/hstack repeat the last background frame for the frames in between,
+     * and after the background's last frame, so frame count and timestamps are the picture's. */
+    long every = fps.num > 0 && fps.den > 0
+                     ? lround((double)fps.num / fps.den / TP_BLUR_REFRESH_PER_S)
+                     : 1;
+    if (every > 1 && !appendf(f, n, "select=not(mod(n\\,%ld)),", every))
         return false;
     if (wider ? !appendf(f, n, "crop=w=trunc(ih*%d/%d/sar/2)*2:h=ih,", W, H)
               : !appendf(f, n, "crop=w=iw:h=trunc(iw*sar*%d/%d/2)*2,", H, W))
@@ -298,10 +311,22 @@ __attribute__((format(printf, 2, 3))) static bool plan_reject(tp_fit_plan *out, 
 /* The verdict and the duration rules decide first: true when a transcode must be planned;
  * false when the plan is settled already (rejected, a pass or a remux). */
 static bool needs_transcode(tp_fit_plan *out, const tp_check_result *check, const tp_rules *r,
-                            const tp_fix *fix, double dur, bool too_long, bool too_short)
+                            const tp_fix *fix, double dur, bool too_long, bool too_short,
+                            const tp_cover_info *cover)
 {
     if (check->verdict == TP_VERDICT_ERROR || check->verdict == TP_VERDICT_REJECT)
         return plan_reject(out, "%s", check->reason[0] ? check->reason : "rejected by the rules");
+    /* A cover image becomes frames of the video: only an encode can add them. */
+    if (cover && (check->verdict == TP_VERDICT_PASS || check->action == TP_ACTION_REMUX)) {
+        snprintf(out->reason, sizeof(out->reason),
+                 "transcode: the cover image %.300s is placed as the first frames (a file that "
+                 "would %s is re-encoded to add it)",
+                 cover->path, check->verdict == TP_VERDICT_PASS ? "pass" : "be remuxed");
+        if (check->verdict == TP_VERDICT_PASS && !too_long && !too_short) {
+            out->action = TP_ACTION_TRANSCODE;
+            return true;
+        }
+    }
     if (check->verdict == TP_VERDICT_PASS) {
         out->action = TP_ACTION_NONE;
         return false;
@@ -316,8 +341,9 @@ static bool needs_transcode(tp_fit_plan *out, const tp_check_result *check, cons
                            "duration %.2f s < %.0f s and fix.too_short is reject "
                            "(set fix.too_short=extend to hold the last frame)",
                            dur, r->duration_min);
-    out->action = check->action == TP_ACTION_REMUX && !too_long && !too_short ? TP_ACTION_REMUX
-                                                                              : TP_ACTION_TRANSCODE;
+    out->action = check->action == TP_ACTION_REMUX && !too_long && !too_short && !cover
+                      ? TP_ACTION_REMUX
+                      : TP_ACTION_TRANSCODE;
     return out->action == TP_ACTION_TRANSCODE;
 }
 
@@ -331,10 +357,12 @@ static bool plan_time(tp_fit_plan *out, const tp_rules *r, const tp_fix *fix, do
          * frames, and keeping the 240th (which starts before 8 s) ends the output at 8.008 s,
          * over the limit. The audio is cut at the same instant (atrim is sample-exact). */
         double fps = (double)out->out_fps.num / out->out_fps.den;
-        out->trim_frames = (int64_t)floor(r->duration_max * fps + 1e-6);
+        /* The cover's frames come first and count towards the limit. */
+        out->trim_frames = (int64_t)floor(r->duration_max * fps + 1e-6) - out->cover_frames;
         if (out->trim_frames < 1)
             out->trim_frames = 1;
-        out->trim_end = (double)out->trim_frames * out->out_fps.den / out->out_fps.num;
+        out->trim_end =
+            (double)(out->trim_frames + out->cover_frames) * out->out_fps.den / out->out_fps.num;
         out->out_duration = out->trim_end;
         out->parts[0].duration = out->trim_end;
     } else if (too_short) {
@@ -346,8 +374,10 @@ static bool plan_time(tp_fit_plan *out, const tp_rules *r, const tp_fix *fix, do
         out->parts[0].duration = target;
         out->hold_until = target;
     } else if (too_long) {
-        plan_parts(out, dur, r->duration_max, out->out_fps);
-        if (out->parts[out->n_parts - 1].duration > r->duration_max + 1e-9 ||
+        /* The first part also holds the cover: every part is planned that much shorter. */
+        double max_part = r->duration_max - out->cover_duration;
+        plan_parts(out, dur, max_part, out->out_fps);
+        if (out->parts[out->n_parts - 1].duration > max_part + 1e-9 ||
             out->n_parts >= TP_MAX_PARTS)
             return plan_reject(out, "duration %.0f s would need more than %d parts of %.0f s", dur,
                                TP_MAX_PARTS - 1, r->duration_max);
@@ -417,9 +447,30 @@ static bool plan_filter(tp_fit_plan *out, const tp_media_info *media, const tp_f
      * time the held frames) and trimmed frames are not scaled for nothing. */
     if (out->trim_frames > 0)
         ok = ok && appendf(f, n, "trim=end_frame=%lld,", (long long)out->trim_frames);
-    ok = ok && append_fill(f, n, fix, dw, dh);
+    ok = ok && append_fill(f, n, fix, dw, dh, out->out_fps);
     ok = ok && appendf(f, n, ",format=yuv420p");
     return ok;
+}
+
+long long tp_fit_cover_timestamp(int *frames, const tp_fix *fix, tp_rational fps)
+{
+    double rate = rational_value(fps);
+    int n = rate > 0 ? (int)lround(fix->cover_duration_ms * rate / 1000.0) : 1;
+    if (n < 1)
+        n = 1;
+    *frames = n;
+    /* The middle of the cover's span: whichever way TikTok rounds, it lands on the image. */
+    return rate > 0 ? llround(n / rate * 1000.0 / 2.0) : 0;
+}
+
+const char *tp_cover_source_name(tp_cover_source s)
+{
+    switch (s) {
+    case TP_COVER_SIDECAR: return "sidecar";
+    case TP_COVER_PROFILE: return "profile";
+    case TP_COVER_FRAME: return "frame";
+    default: return NULL;
+    }
 }
 
 int tp_fit_plan_make(tp_fit_plan *out, const tp_media_info *media, const tp_check_result *check,
@@ -436,9 +487,18 @@ int tp_fit_plan_make(tp_fit_plan *out, const tp_media_info *media, const tp_chec
     out->parts[0].start = 0.0;
     out->parts[0].duration = dur;
 
+    const tp_cover_info *cover =
+        (media->cover.source == TP_COVER_SIDECAR || media->cover.source == TP_COVER_PROFILE) &&
+                media->cover.width > 0 && media->cover.height > 0 && media->video.present
+            ? &media->cover
+            : NULL;
     bool too_long = dur > 0 && r->duration_max > 0 && dur > r->duration_max + 1e-6;
     bool too_short = dur >= 0 && dur < r->duration_min - 1e-6;
-    if (!needs_transcode(out, check, r, fix, dur, too_long, too_short))
+    if (!cover && p->upload.tiktok.video_cover_timestamp_ms > 0) {
+        out->cover_source = TP_COVER_FRAME;
+        out->cover_timestamp_ms = p->upload.tiktok.video_cover_timestamp_ms;
+    }
+    if (!needs_transcode(out, check, r, fix, dur, too_long, too_short, cover))
         return 0;
 
     if (!media->video.present) {
@@ -459,8 +519,39 @@ int tp_fit_plan_make(tp_fit_plan *out, const tp_media_info *media, const tp_chec
     out->out_width = fix->width;
     out->out_height = fix->height;
     out->out_fps = plan_fps(media, r);
+    if (cover) {
+        out->cover_source = cover->source;
+        out->cover_timestamp_ms = tp_fit_cover_timestamp(&out->cover_frames, fix, out->out_fps);
+        out->cover_duration = (double)out->cover_frames * out->out_fps.den / out->out_fps.num;
+        /* The cover's frames lengthen the output: a source just under the limit goes over. */
+        if (!too_long && r->duration_max > 0 &&
+            dur + out->cover_duration > r->duration_max + 1e-6) {
+            if (fix->too_long == TP_TOO_LONG_REJECT) {
+                plan_reject(out,
+                            "duration %.2f s + the cover's %.3f s > %.0f s and fix.too_long is "
+                            "reject (set fix.too_long=split or trim)",
+                            dur, out->cover_duration, r->duration_max);
+                return 0;
+            }
+            too_long = true;
+        }
+        char *f = out->cover_filter;
+        /* A picture is RGB (or full-range JPEG): into BT.709 limited range first, as the
+         * encoder tags the output, or its colours shift (red came out orange). */
+        if (!appendf(f, sizeof(out->cover_filter),
+                     "scale=out_color_matrix=bt709:out_range=tv,format=yuv420p,") ||
+            !append_fill(f, sizeof(out->cover_filter), fix, cover->width, cover->height,
+                         out->out_fps) ||
+            !appendf(f, sizeof(out->cover_filter), ",format=yuv420p"))
+            return tp_error_set(err, TP_EINTERNAL, 0, "fit plan: cover filter chain too long");
+    }
     if (!plan_time(out, r, fix, dur, too_long, too_short) || !plan_bitrate(out, media, r, fix))
         return 0;
+    if (cover) {
+        out->out_duration += out->cover_duration;
+        if (out->trim_end > 0)
+            out->out_duration = out->trim_end;
+    }
     if (!plan_filter(out, media, fix, dw, dh))
         return tp_error_set(err, TP_EINTERNAL, 0, "fit plan: filter chain too long");
     return tp_fit_plan_check_limits(out, &p->limits, NULL, err);

@@ -17,6 +17,7 @@
 
 #include "upload/auth.h"
 #include "upload/chunk.h"
+#include "upload/fail_rules.h"
 #include "upload/http.h"
 #include "upload/tt_json.h"
 #include "upload/tt_limits.h"
@@ -748,9 +749,9 @@ static int preflight(tp_tiktok *tt, const char *path, double duration, tp_tiktok
     return 0;
 }
 
-static int do_init(tp_tiktok *tt, const char *caption, const tp_chunk_plan *plan,
-                   tp_tiktok_resume *rs, tp_tiktok_result *res, const tp_cancel *cancel,
-                   tp_error *err)
+static int do_init(tp_tiktok *tt, const char *caption, long long cover_ms,
+                   const tp_chunk_plan *plan, tp_tiktok_resume *rs, tp_tiktok_result *res,
+                   const tp_cancel *cancel, tp_error *err)
 {
     const tp_tiktok_conf *c = &tt->p->upload.tiktok;
     bool draft = c->mode == TP_POST_DRAFT;
@@ -767,7 +768,8 @@ static int do_init(tp_tiktok *tt, const char *caption, const tp_chunk_plan *plan
             !cJSON_AddBoolToObject(pi, "disable_duet", c->disable_duet) ||
             !cJSON_AddBoolToObject(pi, "disable_stitch", c->disable_stitch) ||
             !cJSON_AddNumberToObject(pi, "video_cover_timestamp_ms",
-                                     (double)c->video_cover_timestamp_ms) ||
+                                     (double)(cover_ms >= 0 ? cover_ms
+                                                            : c->video_cover_timestamp_ms)) ||
             !cJSON_AddBoolToObject(pi, "brand_content_toggle", c->brand_content_toggle) ||
             !cJSON_AddBoolToObject(pi, "brand_organic_toggle", c->brand_organic_toggle) ||
             !cJSON_AddBoolToObject(pi, "is_aigc", c->is_aigc)) {
@@ -885,7 +887,7 @@ static int refresh_url(upload_state *u, int *i, tp_error *err)
                             "up (retry later)",
                             u->path);
     tp_log(TP_LOG_WARN, "%s: upload URL expired; starting a new upload (init)", u->path);
-    int rc = do_init(u->tt, u->caption, u->plan, rs, u->res, u->o->cancel, err);
+    int rc = do_init(u->tt, u->caption, u->o->cover_timestamp_ms, u->plan, rs, u->res, u->o->cancel, err);
     if (rc < 0)
         return rc;
     emit(u->o, TP_TIKTOK_EV_INIT, 0, u->plan->count, 0, u->plan->total, rs, NULL);
@@ -1111,6 +1113,7 @@ static int fetch_status(tp_tiktok *tt, tp_tiktok_result *out, const char *publis
         return tp_error_set(err, TP_ENOMEM, 0, "out of memory");
     out->post_id = si.n_post_ids > 0 ? si.post_ids[0] : 0;
     out->still_processing = !terminal(si.status);
+    out->rule = !strcmp(si.status, "FAILED") ? tp_tiktok_fail_rule(si.fail_reason) : NULL;
     return 0;
 }
 
@@ -1127,13 +1130,17 @@ static int failed_status(const tp_profile *p, const char *path, tp_tiktok_result
                          tp_error *err)
 {
     int tp = TP_EREJECT;
-    const char *why = tp_tt_explain(res->fail_reason, &tp);
+    const char *why = tp_tt_explain(res->fail_reason ? res->fail_reason : "", &tp);
+    const tp_fail_rule *fr = tp_fail_rule_find(res->fail_reason);
     if (tp == TP_ECONFIG || tp == TP_EHTTP)
         tp = TP_EREJECT;
+    res->rule = fr->rule;
+    /* "rule CODE" names the check rule (README "Violation codes") that should have caught it. */
     char *full = with_login_command(p, why);
-    int rc = tp_error_set(err, tp, 0, "%s: TikTok reports FAILED (%s) for publish_id %s -- %s",
-                          path, res->fail_reason ? res->fail_reason : "no reason given",
-                          res->publish_id ? res->publish_id : "?", full ? full : why);
+    int rc = tp_error_set(
+        err, tp, 0, "%s: TikTok reports FAILED (%s, rule %s%s%s) for publish_id %s -- %s", path,
+        res->fail_reason ? res->fail_reason : "no reason given", fr->rule, fr->keys[0] ? ": " : "",
+        fr->keys, res->publish_id ? res->publish_id : "?", full ? full : why);
     free(full);
     return rc;
 }
@@ -1267,6 +1274,14 @@ int tp_tiktok_post_plan(tp_tiktok_result *out, tp_tiktok *tt, int fd, const char
     if ((rc = source_info(fd, path, &size, &ctype, err)) < 0)
         goto out;
     out->bytes = size;
+    long long cover_ms = o->cover_timestamp_ms >= 0 ? o->cover_timestamp_ms
+                                                    : c->video_cover_timestamp_ms;
+    if (c->mode == TP_POST_DIRECT && cover_ms > 0 && o->duration > 0 &&
+        (double)cover_ms >= o->duration * 1000.0)
+        tp_log(TP_LOG_WARN,
+               "%s: cover_outside: video_cover_timestamp_ms %lld is not inside the video "
+               "(%.3f s)",
+               path, cover_ms, o->duration);
     if (size != plan.total || plan.count <= 0 || !plan.chunks) {
         rc = tp_error_set(err, TP_EIO, 0,
                           "%s: changed since it was checked (%lld bytes, %lld checked); not "
@@ -1314,7 +1329,7 @@ int tp_tiktok_post_plan(tp_tiktok_result *out, tp_tiktok *tt, int fd, const char
         tp_log(TP_LOG_INFO, "%s: init %s: %lld bytes in %d chunk(s) of %lld", path,
                c->mode == TP_POST_DRAFT ? "draft" : "direct post", (long long)plan.total,
                plan.count, (long long)plan.chunk_size);
-        if ((rc = do_init(tt, caption, &plan, rs, out, o->cancel, err)) < 0) {
+        if ((rc = do_init(tt, caption, o->cover_timestamp_ms, &plan, rs, out, o->cancel, err)) < 0) {
             tp_error_prefix(err, "%s", path);
             /* An init whose answer was lost may have made a post: its slot stays counted. */
             if (tt->may_have_posted)

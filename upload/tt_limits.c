@@ -61,10 +61,7 @@ int tp_tt_limits_daily_key(char *buf, size_t size, const char *name, const char 
 static int daily_refusal(int limit, int64_t next, tp_error *err)
 {
     char when[64];
-    time_t t = (time_t)next;
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", &tm);
+    tp_time_format(when, sizeof(when), (double)next, TP_TIME_UTC);
     return tp_error_set(err, TP_ERATE, 0,
                         "daily limit of %d posts per 24 h reached for this account "
                         "(upload.tiktok.daily_limit, kept by tokprep because TikTok caps posts "

@@ -265,11 +265,29 @@ double tp_now_wall(void)
 
 void tp_iso8601(char *buf, size_t size, double t)
 {
+    tp_time_format(buf, size, t, TP_TIME_ISO8601);
+}
+
+void tp_time_format(char *buf, size_t size, double t, tp_time_style style)
+{
+    if (!buf || size == 0)
+        return;
+    buf[0] = '\0';
     time_t secs = (time_t)t;
     struct tm tm;
-    gmtime_r(&secs, &tm);
-    size_t n = strftime(buf, size, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(buf + n, size - n, ".%03dZ", (int)((t - (double)secs) * 1000.0) % 1000);
+    if (!(style == TP_TIME_LOCAL ? localtime_r(&secs, &tm) : gmtime_r(&secs, &tm)))
+        return;
+    size_t n;
+    switch (style) {
+    case TP_TIME_UTC: strftime(buf, size, "%Y-%m-%d %H:%M:%S UTC", &tm); break;
+    case TP_TIME_LOCAL: strftime(buf, size, "%Y-%m-%d %H:%M:%S", &tm); break;
+    case TP_TIME_ISO8601:
+    default:
+        n = strftime(buf, size, "%Y-%m-%dT%H:%M:%S", &tm);
+        if (n > 0)
+            snprintf(buf + n, size - n, ".%03dZ", (int)((t - (double)secs) * 1000.0) % 1000);
+        break;
+    }
 }
 
 int64_t tp_gcd64(int64_t a, int64_t b)

@@ -27,12 +27,16 @@ Random faults: --fault-rate P answers a fraction P of the API and upload request
 init, status, put; not the OAuth ones) with a fault drawn from --fault-kinds (default
 500,429,drop), from a generator seeded by --fault-seed (the draws follow the order requests
 arrive in). Nothing else is relaxed. /__inspect's "random_faults" counts them by kind:endpoint.
+Rejections after upload: --fail-reason R ends every publish FAILED with fail_reason R;
+--fail-post N=R only the Nth (1-based, in init order). Either way status/fetch answers as TikTok
+does: PROCESSING_* while processing, then {"status": "FAILED", "fail_reason": R,
+"uploaded_bytes", "publicaly_available_post_id": []}.
 --tls-cert/--tls-key serve HTTPS (self-signed certificates: clients must refuse them).
 --throttle B/s slows uploads down so tests can interrupt them.
 ENDPOINT is one of authorize, token, revoke, creator, init, status, put, any.
 
 GET /__inspect returns the server's state as JSON (publishes with SHA-256, request counts,
-rejections) so tests can assert what arrived. See "The fake TikTok server" in README.md.
+rejections) so tests can assert what arrived. See tests/fake_tiktok/README.md.
 """
 import argparse
 import hashlib
@@ -90,6 +94,11 @@ class State:
         for spec in args.fault or []:
             kind, ep, n = spec.split(":")
             self.faults.append({"kind": kind, "ep": ep, "n": int(n), "used": False})
+        # --fail-post N=REASON: the Nth publish (1-based, in init order) ends FAILED.
+        self.fail_posts = {}
+        for spec in args.fail_post or []:
+            n, reason = spec.split("=", 1)
+            self.fail_posts[int(n)] = reason
         self.fault_rng = random.Random(args.fault_seed)
         self.fault_kinds = [k for k in (args.fault_kinds or "").split(",") if k]
         self.random_faults = {}
@@ -562,6 +571,12 @@ class Handler(BaseHTTPRequestHandler):
                                       "privacy_level is not offered")
             if len(pi.get("title", "").encode("utf-16-le")) // 2 > 2200:
                 return self.api_error(ep, 400, "invalid_params", "title too long")
+            # The contract: an int32 of milliseconds, at least 0 (the frame TikTok shows as the
+            # cover). Its duration check runs after the upload, where this server has no decoder.
+            ct = pi.get("video_cover_timestamp_ms", 0)
+            if isinstance(ct, bool) or not isinstance(ct, int) or not 0 <= ct <= 2**31 - 1:
+                return self.api_error(ep, 400, "invalid_params",
+                                      "video_cover_timestamp_ms must be an int32 >= 0")
         elif pi is not None:
             return self.api_error(ep, 400, "invalid_params", "inbox init takes no post_info")
         why = self.check_plan(body["source_info"])
@@ -581,6 +596,7 @@ class Handler(BaseHTTPRequestHandler):
             "received": 0, "chunks": 0, "complete": False, "sha256": None, "status_polls": 0,
             "post_info": pi, "upload_token": ut, "url_expires_at": time.time() + self.st.args.upload_url_ttl,
             "hasher": hashlib.sha256(), "store": store,
+            "fail_reason": self.st.fail_posts.get(len(self.st.order) + 1),
         }
         self.st.order.append(pid)
         self.st.events.append("init " + pid)
@@ -683,8 +699,8 @@ class Handler(BaseHTTPRequestHandler):
             p["status_polls"] += 1
             if p["status_polls"] <= a.processing_polls:
                 data["status"] = "PROCESSING_DOWNLOAD"
-            elif a.fail_reason:
-                data.update(status="FAILED", fail_reason=a.fail_reason)
+            elif p.get("fail_reason") or a.fail_reason:
+                data.update(status="FAILED", fail_reason=p.get("fail_reason") or a.fail_reason)
             elif p["mode"] == "draft":
                 data["status"] = "SEND_TO_USER_INBOX"
             else:
@@ -727,6 +743,9 @@ def main():
     ap.add_argument("--processing-polls", type=int, default=1,
                     help="status polls answering PROCESSING_DOWNLOAD after the upload")
     ap.add_argument("--fail-reason", help="end every publish with FAILED and this reason")
+    ap.add_argument("--fail-post", action="append",
+                    help="N=REASON: end the Nth publish (1-based, in init order) with FAILED and "
+                         "this fail_reason; repeatable")
     ap.add_argument("--rate-window", type=float, default=60.0)
     ap.add_argument("--limit", action="append",
                     help="ENDPOINT=N: requests per window (creator 20, init 6, status 30)")

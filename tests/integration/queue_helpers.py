@@ -167,7 +167,7 @@ class Worker:
         self.name = name
         if "--root" not in extra:
             extra = [a for r in roots for a in ("--root", r)] + list(extra)
-        self.cmd = [TOKPREP, "worker", "--queue", url, "--name", name, "-o", workdir, "--json",
+        self.cmd = [TOKPREP, "worker", "--queue", url, "--name", name, "-w", workdir, "--json",
                     *extra]
         self.proc = subprocess.Popen(self.cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                      text=True, env=env)

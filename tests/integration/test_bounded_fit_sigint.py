@@ -97,7 +97,7 @@ def test_bounded_fit_sigint():
         # run: the pipeline's fit stage stops the same way and leaves no temporary file.
         work = os.path.join(t, "work")
         sink = os.path.join(t, "sink")
-        p = subprocess.Popen([b.TOKPREP, "run", "--json", "-o", work, *RAISED,
+        p = subprocess.Popen([b.TOKPREP, "run", "--json", "-w", work, *RAISED,
                               "--set", "upload.sink=directory",
                               "--set", f"upload.directory.path={sink}", bomb],
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -46,7 +46,7 @@ def test_bounded_gap_bomb():
         # `run` plans through the same code: the file fails with the limit's name, the run ends.
         work = os.path.join(t, "work")
         sink = os.path.join(t, "sink")
-        out = refused(["run", "--json", "-o", work, "--set", "upload.sink=directory",
+        out = refused(["run", "--json", "-w", work, "--set", "upload.sink=directory",
                        "--set", f"upload.directory.path={sink}", bomb],
                       "limits.max_output_frames")
         assert h.temp_files(work) == [], h.temp_files(work)

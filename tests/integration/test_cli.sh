@@ -58,9 +58,9 @@ printf 'extends: tiktok\nfix:\n  fill: blurr\n' > "$T/bad_fill.yaml"
 expect_status 2 "bad fill in a file" -- "$TOKPREP" profiles validate "$T/bad_fill.yaml"
 expect_grep "bad_fill.yaml:3:9: fix.fill: 'blurr' is not one of" "$T/err" "file value: FILE:LINE:COL"
 
-# -o naming a file: said so, before any work.
+# -w naming a file: said so, before any work.
 printf 'x\n' > "$T/a_file"
 # (Sink none: what a delivery needs is checked before the work folder; issue 16.)
-expect_status 2 "run -o FILE" -- "$TOKPREP" run -o "$T/a_file" --set upload.sink=none "$T/a_file"
-expect_grep "a_file: is a file, not a folder" "$T/err" "run -o FILE: says it is a file"
+expect_status 2 "run -w FILE" -- "$TOKPREP" run -w "$T/a_file" --set upload.sink=none "$T/a_file"
+expect_grep "a_file: is a file, not a folder" "$T/err" "run -w FILE: says it is a file"
 finish

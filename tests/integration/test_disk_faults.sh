@@ -118,7 +118,7 @@ fi
 mkdir -p "$T/prun/src" "$T/prun/work"
 cp "$T/src.mkv" "$T/prun/src/a.mkv"
 RUN=(run --set upload.sink=directory --set "upload.directory.path=$T/prun/ready" "${SETS[@]}"
-     --state "$T/prun/ledger.db" -o "$T/prun/work")
+     --state "$T/prun/ledger.db" -w "$T/prun/work")
 if [ "$(id -u)" = 0 ] && mount -t tmpfs -o size=100k,mode=0755 tmpfs "$T/prun/work" 2>/dev/null; then
     expect_status 2 "run with a full work folder" -- timeout 60 "$TOKPREP" "${RUN[@]}" "$T/prun/src"
     expect_grep "No space left on device" "$T/out" "run, disk full: says why"

@@ -141,7 +141,7 @@ def test_fit_footage():
         h.make_landscape(os.path.join(src, "good.mp4"))
         sink = os.path.join(t, "ready")
         work = os.path.join(t, "work")
-        args = ["run", "--json", "-o", work] + h.set_args(
+        args = ["run", "--json", "-w", work] + h.set_args(
             ["upload.sink=directory", f"upload.directory.path={sink}"]) + [src]
         p = h.run(args, timeout=120)
         assert p.returncode == 2, (p.returncode, p.stderr)
@@ -149,7 +149,7 @@ def test_fit_footage():
         ev = term[os.path.join(src, "tail.avi")][0]
         assert ev["event"] == "failed" and "footage would be lost" in json.dumps(ev), ev
         assert term[os.path.join(src, "good.mp4")][0]["event"] == "uploaded", term
-        st = json.loads(h.run(["status", "--json", "-o", work], check_rc=0).stdout)
+        st = json.loads(h.run(["status", "--json", "-w", work], check_rc=0).stdout)
         assert st["by_status"].get("failed") == 1 and st["by_status"].get("done") == 1, st
         assert st["failed"][0]["path"].endswith("tail.avi"), st
         delivered = sorted(os.listdir(sink))

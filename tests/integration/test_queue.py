@@ -122,6 +122,44 @@ def test_dead_letter(t, r):
     assert "already queued, dead" in p.stdout, p.stdout
 
 
+def test_enqueue_set(t, r):
+    """enqueue --set (issue 16): checked at once, stored with each job (other overrides, another
+    job), applied only by a worker started with --allow-job-set (dead-lettered by others)."""
+    src = os.path.join(t, "es")
+    os.makedirs(src)
+    a, b = os.path.join(src, "a.mp4"), os.path.join(src, "b.mp4")
+    h.make_vertical(a, seconds=1)
+    h.make_vertical(b, seconds=1, freq=880)
+    url = r.url("es")
+    # Only vp9 passes: the clip (H.264) is transcoded, and the output (H.264) fails too.
+    vp9_only = "rules.video_codecs=[vp9]"
+    p = q.run(["enqueue", "--queue", url, "--set", "fix.fil=pad", a])
+    assert p.returncode == 2 and "did you mean 'fix.fill'" in p.stderr, (p.returncode, p.stderr)
+    p = q.run(["enqueue", "--queue", url, "--set", vp9_only, a])
+    assert p.returncode == 0 and "1 added" in p.stdout, (p.stdout, p.stderr)
+    p = q.run(["enqueue", "--queue", url, "--set", vp9_only, a])
+    assert "0 added, 1 already queued" in p.stdout, p.stdout
+    p = q.run(["enqueue", "--queue", url, "--set", vp9_only, "--set", "fix.fill=pad", a])
+    assert "1 added" in p.stdout, p.stdout  # other overrides: another job
+    st = q.status(url)
+    assert st["jobs"] == 2, st
+    out = os.path.join(t, "es-out")
+    w = q.Worker(url, "w-es", os.path.join(t, "w-es"), ["--drain"] + sets(out))
+    assert w.wait(60 * q.SLOW) == 0, w.output()
+    fin = [e for e in w.events() if e["event"] == "job_finished"]
+    assert [e["state"] for e in fin] == ["dead", "dead"], fin
+    assert all("--allow-job-set" in e["reason"] for e in fin), fin
+    p = q.run(["enqueue", "--queue", url, "--set", vp9_only, b])
+    assert "1 added" in p.stdout, p.stdout
+    w = q.Worker(url, "w-es2", os.path.join(t, "w-es2"),
+                 ["--drain", "--allow-job-set"] + sets(out))
+    assert w.wait(60 * q.SLOW) == 0, w.output()
+    fin = [e for e in w.events() if e["event"] == "job_finished"]
+    # The job's override reached the worker's profile: H.264 out of the fit fails it.
+    assert fin and all(os.path.basename(e["path"]) == "b.mp4" for e in fin), fin
+    assert "h264 not in [vp9]" in fin[0]["reason"], fin
+
+
 def test_crashing_file(t, r):
     """A file whose workers keep dying: each death used an attempt, so the next worker that
     takes it over dead-letters it instead of running it a fourth time."""

@@ -27,7 +27,7 @@ def test_run_directory():
         # Sink and work folder inside the input folder: never taken as input.
         sink = os.path.join(src, "ready")
         work = os.path.join(src, "work")
-        args = ["run", "--json", "-o", work] + h.set_args(
+        args = ["run", "--json", "-w", work] + h.set_args(
             ["upload.sink=directory", f"upload.directory.path={sink}"]) + [src]
 
         p = h.run(args, timeout=120)
@@ -89,11 +89,11 @@ def test_run_directory():
                                os.path.join(work, "tokprep.db")], check_rc=0).stdout)
         assert st["by_status"].get("done") == 3 and st["by_status"].get("failed") == 1, st
         assert st["failed"][0]["path"].endswith("broken.mp4") and st["failed"][0]["reason"]
-        txt = h.run(["status", "-o", work], check_rc=0).stdout
+        txt = h.run(["status", "-w", work], check_rc=0).stdout
         assert "broken.mp4" in txt and "failed" in txt, txt
-        r = h.run(["retry", "-o", work], check_rc=0)
+        r = h.run(["retry", "-w", work], check_rc=0)
         assert "1 failed file(s) re-queued" in r.stdout, r.stdout
-        st = json.loads(h.run(["status", "--json", "-o", work], check_rc=0).stdout)
+        st = json.loads(h.run(["status", "--json", "-w", work], check_rc=0).stdout)
         assert st["by_status"].get("queued") == 1, st
         # The re-queued file is processed (and fails again) on the next run.
         p4 = h.run(args, timeout=60)

@@ -6,18 +6,18 @@ t=$(mktemp -d)
 trap 'kill "$pid" 2>/dev/null || true; rm -rf "$t"' EXIT
 mkdir -p "$t/in"
 # A watching run holds the ledger until interrupted.
-"$TOKPREP" run --watch --json -o "$t/work" --set upload.sink=none "$t/in" >"$t/first.out" 2>&1 &
+"$TOKPREP" run --watch --json -w "$t/work" --set upload.sink=none "$t/in" >"$t/first.out" 2>&1 &
 pid=$!
 for _ in $(seq 50); do [ -s "$t/work/tokprep.db.lock" ] && break; sleep 0.1; done
 set +e
-"$TOKPREP" run -o "$t/work" --set upload.sink=none "$t/in" >"$t/second.out" 2>&1
+"$TOKPREP" run -w "$t/work" --set upload.sink=none "$t/in" >"$t/second.out" 2>&1
 rc=$?
 set -e
 cat "$t/second.out"
 [ "$rc" = 2 ] || { echo "second run exited $rc, expected 2"; exit 1; }
 grep -q "in use by another tokprep (pid $pid)" "$t/second.out" || { echo "unclear message"; exit 1; }
-"$TOKPREP" status -o "$t/work" >/dev/null || { echo "status failed while locked"; exit 1; }
-if "$TOKPREP" retry -o "$t/work" >"$t/retry.out" 2>&1; then echo "retry should refuse"; exit 1; fi
+"$TOKPREP" status -w "$t/work" >/dev/null || { echo "status failed while locked"; exit 1; }
+if "$TOKPREP" retry -w "$t/work" >"$t/retry.out" 2>&1; then echo "retry should refuse"; exit 1; fi
 grep -q "in use" "$t/retry.out"
 kill -INT "$pid"
 set +e

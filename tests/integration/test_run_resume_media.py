@@ -60,7 +60,7 @@ def passed_as_is_is_probed_again():
         h.make_vertical(os.path.join(src, "tall.mp4"))
         sink = os.path.join(t, "ready")
         work = os.path.join(t, "work")
-        args = ["run", "--json", "-o", work] + h.set_args(
+        args = ["run", "--json", "-w", work] + h.set_args(
             ["upload.sink=directory", f"upload.directory.path={sink}"]) + [src]
         probed = kill_after("chunk", args, work, t)
         r = h.run(args, timeout=120)
@@ -81,7 +81,7 @@ def main():
         h.make_landscape(os.path.join(src, "wide.mp4"))
         sink = os.path.join(t, "ready")
         work = os.path.join(t, "work")
-        args = ["run", "--json", "-o", work] + h.set_args(
+        args = ["run", "--json", "-w", work] + h.set_args(
             ["upload.sink=directory", f"upload.directory.path={sink}"]) + [src]
         m = kill_after("fit", args, work, t)
         assert m["video"]["width"] == 320 and m["video"]["height"] == 180, m

@@ -25,7 +25,7 @@ def test_run_sigint():
         work = os.path.join(t, "work")
         sets = h.set_args(["upload.sink=directory", f"upload.directory.path={sink}",
                            "fix.width=360", "fix.height=640", "fix.video.preset=medium"])
-        args = [h.TOKPREP, "run", "--json", "-o", work] + sets + [src]
+        args = [h.TOKPREP, "run", "--json", "-w", work] + sets + [src]
         p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         lines = []
 
@@ -57,7 +57,7 @@ def test_run_sigint():
         delivered = {e["path"] for e in evs if e["event"] == "uploaded"}
         if os.path.isdir(sink):
             assert len([f for f in os.listdir(sink) if f.endswith(".mp4")]) == len(delivered)
-        st = json.loads(subprocess.run([h.TOKPREP, "status", "--json", "-o", work],
+        st = json.loads(subprocess.run([h.TOKPREP, "status", "--json", "-w", work],
                                        capture_output=True, text=True, check=True).stdout)
         assert "running" not in st["by_status"], st
         assert st["by_status"].get("queued", 0) + st["by_status"].get("done", 0) == 3, st
@@ -72,7 +72,7 @@ def test_run_sigint():
         # The re-run (same profile: same ledger rows) finishes everything.
         r = subprocess.run(args, capture_output=True, text=True, timeout=180)
         assert r.returncode == 0, r.stderr
-        st = json.loads(subprocess.run([h.TOKPREP, "status", "--json", "-o", work],
+        st = json.loads(subprocess.run([h.TOKPREP, "status", "--json", "-w", work],
                                        capture_output=True, text=True, check=True).stdout)
         assert st["by_status"] == {"done": 3}, st
         assert len([f for f in os.listdir(sink) if f.endswith(".mp4")]) == 3

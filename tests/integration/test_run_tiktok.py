@@ -61,7 +61,7 @@ def test_run_tiktok():
         try:
             c = Client(srv, t, sets=SMALL_SETS)
             c.login()
-            cmd = [c.binary, "run", "--json", "-o", work] + c.args(*(h.set_args() + [src]))
+            cmd = [c.binary, "run", "--json", "-w", work] + c.args(*(h.set_args() + [src]))
             outputs = []
 
             # 1. Killed once the ledger records the first chunk of the first upload as
@@ -122,7 +122,7 @@ def test_run_tiktok():
             assert all(v[0]["event"] == "skipped"
                        for v in h.terminal_events(h.events(r.stdout)).values())
             assert srv.inspect()["counts"].get("init") == 2
-            st = json.loads(subprocess.run([c.binary, "status", "--json", "-o", work],
+            st = json.loads(subprocess.run([c.binary, "status", "--json", "-w", work],
                                            capture_output=True, text=True, check=True).stdout)
             assert st["by_status"] == {"done": 2}, st
 
@@ -147,7 +147,7 @@ def test_transient_retry():
         try:
             c = Client(srv, t, sets=SMALL_SETS + ["upload.tiktok.max_retries=0"])
             c.login()
-            cmd = [c.binary, "run", "--json", "-o", work] + c.args(*(h.set_args() + [src]))
+            cmd = [c.binary, "run", "--json", "-w", work] + c.args(*(h.set_args() + [src]))
             r = subprocess.run(cmd, env=c.env, capture_output=True, text=True, timeout=60)
             assert r.returncode == 0, r.stderr
             evs = h.events(r.stdout)

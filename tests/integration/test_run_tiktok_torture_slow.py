@@ -87,7 +87,7 @@ class Session:
         self.c.login()
         self.work = os.path.join(self.dir, "work")
         self.db = os.path.join(self.work, "tokprep.db")
-        self.cmd = [self.c.binary, "run", "--json", "-o", self.work] + self.c.args(
+        self.cmd = [self.c.binary, "run", "--json", "-w", self.work] + self.c.args(
             *(h.set_args(["rules.duration=[1,3]"]) + [src]))
         self.outputs = []
 
@@ -142,7 +142,7 @@ def check_round(ses, expected, n_contents, label):
         title = (by_sha[sha]["post_info"] or {}).get("title", "")
         assert title.endswith("(%d/%d)" % (i + 1, len(expected["s0.mp4"]))), (label, title)
     # The ledger: every job done, its posts are exactly the completed publishes.
-    status = json.loads(subprocess.run([h.TOKPREP, "status", "--json", "-o", ses.work],
+    status = json.loads(subprocess.run([h.TOKPREP, "status", "--json", "-w", ses.work],
                                        capture_output=True, text=True, check=True).stdout)
     assert status["total"] == n_contents and status["by_status"] == {"done": n_contents}, \
         (label, status)

@@ -38,7 +38,7 @@ def test_run_torture_slow():
         n_contents = len(names)
         sink = os.path.join(t, "sink")
         work = os.path.join(t, "work")
-        args = [h.TOKPREP, "run", "--json", "-o", work] + h.set_args(
+        args = [h.TOKPREP, "run", "--json", "-w", work] + h.set_args(
             ["upload.sink=directory", f"upload.directory.path={sink}"]) + [src]
 
         # Kill at a random point of each run: after a random number of its events (so kills
@@ -77,7 +77,7 @@ def test_run_torture_slow():
         for path in discovered:
             assert len(term.get(path, [])) == 1, (path, term.get(path))
         # The ledger: one row per content, all done.
-        st = json.loads(subprocess.run([h.TOKPREP, "status", "--json", "-o", work],
+        st = json.loads(subprocess.run([h.TOKPREP, "status", "--json", "-w", work],
                                        capture_output=True, text=True, check=True).stdout)
         assert st["total"] == n_contents, st
         assert st["by_status"] == {"done": n_contents}, st

@@ -23,7 +23,7 @@ def test_run_watch():
         os.makedirs(watch)
         for i, n in enumerate(["a", "slow", "c", "d", "e"]):
             h.make_vertical(os.path.join(fx, n + ".mp4"), seconds=2, freq=300 + 100 * i)
-        args = [h.TOKPREP, "run", "--watch", "--json", "-o", work] + h.set_args(
+        args = [h.TOKPREP, "run", "--watch", "--json", "-w", work] + h.set_args(
             ["upload.sink=none", "pipeline.settle_seconds=1"]) + [watch]
         p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         lines = []

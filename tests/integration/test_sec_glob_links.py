@@ -46,7 +46,7 @@ def glob_run(*args):
 
 def test_run_delivers_no_planted_link():
     sink = os.path.join(T, "sink")
-    r = glob_run("run", "-o", os.path.join(T, "work"),
+    r = glob_run("run", "-w", os.path.join(T, "work"),
                  *set_args(["upload.sink=directory", "upload.directory.path=" + sink]))
     delivered = sorted(os.listdir(sink))
     assert "secret.mp4" not in delivered and "z.mp4" not in delivered, delivered

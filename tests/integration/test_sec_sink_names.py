@@ -28,7 +28,7 @@ def run_split(name, planted):
     for p in planted:
         with open(os.path.join(sink, p), "wb") as f:
             f.write(PRECIOUS)
-    args = [TOKPREP, "run", "-o", os.path.join(base, "work"),
+    args = [TOKPREP, "run", "-w", os.path.join(base, "work"),
             *set_args(["rules.duration=[1,3]", "fix.too_long=split", "upload.sink=directory",
                        "upload.directory.path=" + sink]), "--", drop]
     r = subprocess.run(args, capture_output=True, text=True, timeout=60)

@@ -60,7 +60,7 @@ def assert_clean(what, out, own_prefixes):
 def test_run_and_status():
     work = os.path.join(T, "work").encode()
     sink = os.path.join(T, "sink").encode()
-    args = [b"run", b"-o", work] + [a.encode() for a in set_args(
+    args = [b"run", b"-w", work] + [a.encode() for a in set_args(
         ["upload.sink=directory", "upload.directory.path=" + sink.decode()])] + [b"--", DROP]
     r = tokprep(*args, env={"TP_LOG": "info"})
     assert r.returncode == 2, (r.returncode, r.stdout, r.stderr)
@@ -71,7 +71,7 @@ def test_run_and_status():
     assert b"link\\x1b[2J.mp4" in r.stderr, r.stderr      # the log line names the link
     forged = [l for l in r.stdout.splitlines() if l.startswith(b"summary   9 file(s)")]
     assert not forged, "a file name forged an output line: %r" % forged
-    s = tokprep(b"status", b"-o", work)
+    s = tokprep(b"status", b"-w", work)
     assert s.returncode == 0, (s.returncode, s.stdout, s.stderr)
     assert_clean("status", s.stdout, (b"  ", b"by status", b"failed (", b"rejected by",
                                       b"queued or", b"done", work))

@@ -47,7 +47,7 @@ def test_upload_url_elsewhere_gets_nothing():
         os.makedirs(drop)
         make_vertical(os.path.join(drop, "w.mp4"), seconds=1)
         inits = srv.inspect()["counts"].get("init", 0)
-        r = c.run("run", "-o", os.path.join(wd, "work"), "--json",
+        r = c.run("run", "-w", os.path.join(wd, "work"), "--json",
                   *(set_args(["upload.sink=tiktok"]) + ["--", drop]), timeout=60)
         assert srv.inspect()["counts"].get("init", 0) > inits, "run never reached the upload"
         counts, _ = received(other)

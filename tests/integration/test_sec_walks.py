@@ -89,7 +89,7 @@ def test_fit_and_run_do_not_take_outside_files():
 
     work = os.path.join(T, "work")
     sink = os.path.join(T, "sink")
-    r = run(["run", "--json", "-o", work, *set_args(["upload.sink=directory",
+    r = run(["run", "--json", "-w", work, *set_args(["upload.sink=directory",
                                                       "upload.directory.path=" + sink]), DROP])
     assert r.returncode == 0, (r.returncode, r.stdout, r.stderr)
     evs = [json.loads(x) for x in r.stdout.splitlines() if x.strip()]
@@ -98,7 +98,7 @@ def test_fit_and_run_do_not_take_outside_files():
     summ = [e for e in evs if e["event"] == "summary"][0]
     assert summ["symlinks_skipped"] == 5, summ
     assert sorted(f for f in os.listdir(sink) if f.endswith(".mp4")) == ["good.mp4"]
-    r = run(["run", "-o", work + "2", *set_args(["upload.sink=directory",
+    r = run(["run", "-w", work + "2", *set_args(["upload.sink=directory",
                                                   "upload.directory.path=" + sink + "2"]), DROP])
     assert "5 symbolic links skipped" in r.stdout, r.stdout
 

@@ -3,7 +3,7 @@
 tokprep run -- *` uses ./tokprep-work, which lies in the drop folder. A drop-folder writer
 plants it first: a folder of their own holding a 0666 tokprep.db (they read the ledger's upload
 URLs and rewrite what counts as done), a symbolic link of theirs to such a folder, or the
-operator points -o at a world-writable folder; likewise a relative sink folder
+operator points -w at a world-writable folder; likewise a relative sink folder
 (upload.directory.path=ready) planted as their link. `run` must refuse each with exit 2 before writing
 anything there; a work folder of our own still works. The cases that need another user run
 when the test is root (it chowns to nobody); otherwise only the world-writable case runs.
@@ -98,14 +98,14 @@ def test_work_folder_inside_another_users_folder():
     theirs = os.path.join(drop, "sub")
     os.mkdir(theirs)
     os.chown(theirs, NOBODY, -1)
-    r, _ = run_in(drop, "-o", os.path.join(theirs, "work"))
+    r, _ = run_in(drop, "-w", os.path.join(theirs, "work"))
     assert r.returncode == 2, (r.returncode, r.stdout, r.stderr)
     assert "which belongs to another user" in r.stderr, r.stderr
     # a world-writable parent without the sticky bit
     wide = os.path.join(T, "wide-parent")
     os.mkdir(wide)
     os.chmod(wide, 0o777)
-    r, _ = run_in(drop, "-o", os.path.join(wide, "work"))
+    r, _ = run_in(drop, "-w", os.path.join(wide, "work"))
     assert r.returncode == 2, (r.returncode, r.stdout, r.stderr)
     assert "no sticky bit" in r.stderr, r.stderr
 
@@ -115,7 +115,7 @@ def test_world_writable_work_folder():
     work = os.path.join(T, "wide-work")
     os.mkdir(work)
     os.chmod(work, 0o777)
-    r, _ = run_in(drop, "-o", work)
+    r, _ = run_in(drop, "-w", work)
     assert os.listdir(work) == [], os.listdir(work)
     assert r.returncode == 2, (r.returncode, r.stdout, r.stderr)
     assert "writable by every user" in r.stderr, r.stderr

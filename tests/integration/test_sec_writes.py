@@ -39,7 +39,7 @@ def test_planted_symlinks_at_old_temp_names():
     # (.tokprep-tmp-PID-NAME) until it ends: the copy's at a new file outside (written through
     # = created), the manifest's at an existing one (written through = overwritten).
     links = {"wide.mp4": os.path.join(victims, "created.mp4"), "wide.json": keep}
-    cmd = [TOKPREP, "run", "-o", os.path.join(T, "p_work"),
+    cmd = [TOKPREP, "run", "-w", os.path.join(T, "p_work"),
            *set_args(["upload.sink=directory", "upload.directory.path=" + sink]), drop]
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     planted = 0
@@ -77,7 +77,7 @@ def test_permissions_follow_a_private_source():
     assert r.returncode == 0, (r.returncode, r.stdout, r.stderr)
     for n in ("pass.mp4", "wide.mp4"):
         assert mode(os.path.join(out, n)) == 0o600, (n, oct(mode(os.path.join(out, n))))
-    r = run(["run", "-o", os.path.join(T, "m_work"),
+    r = run(["run", "-w", os.path.join(T, "m_work"),
              *set_args(["upload.sink=directory", "upload.directory.path=" + sink]), drop])
     assert r.returncode == 0, (r.returncode, r.stdout, r.stderr)
     for n in ("pass.mp4", "pass.json", "wide.mp4", "wide.json"):

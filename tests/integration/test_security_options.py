@@ -44,7 +44,7 @@ def drop_folder(t, name, clip):
 
 def run_in(c, drop, work, operands, shell_glob=False):
     """`tokprep run OPTIONS OPERANDS` from inside drop, as `cd drop && tokprep run ... *`."""
-    opts = ["-o", work, "--json"] + c.args(*h.set_args())
+    opts = ["-w", work, "--json"] + c.args(*h.set_args())
     env = env_without_posixly_correct(c.env)
     if shell_glob:
         cmd = " ".join("'%s'" % a for a in [c.binary, "run"] + opts) + " " + operands

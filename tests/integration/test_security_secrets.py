@@ -73,7 +73,7 @@ def test_worker_argv_and_dumpable(t, r):
     assert SECRET in url
     # Sink none: a worker checks what delivery needs before it takes work (issue 16), and this
     # one has no TikTok login; the shared limits URL is still parsed and held.
-    p = subprocess.Popen([BINARY, "worker", "--queue", url, "-o", work, "--root", t,
+    p = subprocess.Popen([BINARY, "worker", "--queue", url, "-w", work, "--root", t,
                           "--set", "upload.sink=none",
                           "--set", "upload.tiktok.shared_limits=" + url],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE,

@@ -92,7 +92,7 @@ def directory_case(t, label, make, stage, swap, expect):
     make(src, freq=440)
     make(private, freq=880, seconds=3)
     original = h.sha256_file(src)
-    cmd = [h.TOKPREP, "run", "--json", "-o", work] + h.set_args(
+    cmd = [h.TOKPREP, "run", "--json", "-w", work] + h.set_args(
         ["upload.sink=directory", f"upload.directory.path={sink}"]) + [src_dir]
     rc, out, err = run_paused(cmd, os.environ, stage, lambda: swap(src, private),
                               os.path.join(d, "pause"))
@@ -137,7 +137,7 @@ def tiktok_case(t, label, swap, expect):
     with FakeTikTok(workdir=d) as srv:
         c = Client(srv, d)
         c.login()
-        cmd = [c.binary, "run", "--json", "-o", work] + c.args(*(h.set_args() + [src_dir]))
+        cmd = [c.binary, "run", "--json", "-w", work] + c.args(*(h.set_args() + [src_dir]))
         rc, out, err = run_paused(cmd, c.env, "chunk", lambda: swap(src, private),
                                   os.path.join(d, "pause"))
         st = srv.inspect()
@@ -193,7 +193,7 @@ def resume_case(t):
     with FakeTikTok(*(SMALL_SERVER + ["--throttle", "300000"]), workdir=d) as srv:
         c = Client(srv, d, sets=SMALL_SETS)
         c.login()
-        cmd = [c.binary, "run", "--json", "-o", work] + c.args(*(h.set_args() + [src_dir]))
+        cmd = [c.binary, "run", "--json", "-w", work] + c.args(*(h.set_args() + [src_dir]))
         p = subprocess.Popen(cmd, env=c.env, stdout=subprocess.DEVNULL,
                              stderr=subprocess.DEVNULL)
         db = os.path.join(work, "tokprep.db")

@@ -105,7 +105,7 @@ def test_security_url_names():
         # run (directory sink): the same for what is delivered.
         sink = os.path.join(t, "sink")
         work = os.path.join(t, "work")
-        args = ["run", "--json", "-o", work] + h.set_args(
+        args = ["run", "--json", "-w", work] + h.set_args(
             ["upload.sink=directory", f"upload.directory.path={sink}"]) + ["--"] + names
         p, left = run_with_stdin(args, d, payload)
         assert p.returncode == 0, (p.returncode, p.stdout, p.stderr)

@@ -102,7 +102,7 @@ def test_two_runs_share_the_daily_cap(redis):
                                   "pipeline.upload_workers=2"])
         CLIENTS.append(c)
         c.login()
-        procs = [subprocess.Popen([c.binary, "run", "--json", "-o", os.path.join(wd, "w%d" % k)]
+        procs = [subprocess.Popen([c.binary, "run", "--json", "-w", os.path.join(wd, "w%d" % k)]
                                   + c.args(*(h.set_args() + [srcs[k]])), env=c.env,
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
                  for k in range(2)]

@@ -67,7 +67,7 @@ def test_run_ledger_and_status():
     work = os.path.join(T, "work")
     sink = os.path.join(T, "sink")
     sets = set_args(["upload.sink=directory", "upload.directory.path=" + sink])
-    r = run(["run", "--json", "-o", work, *sets, DROP])
+    r = run(["run", "--json", "-w", work, *sets, DROP])
     assert r.returncode == 2, (r.returncode, r.stdout, r.stderr)
     evs = [json.loads(x) for x in r.stdout.splitlines() if x.strip()]
     failed = {os.path.basename(e["path"]): e for e in evs
@@ -79,14 +79,14 @@ def test_run_ledger_and_status():
     assert summ["failed"] == 3 and summ["done"] == 2 and summ["non_media_skipped"] == 2, summ
     delivered = sorted(f for f in os.listdir(sink) if f.endswith(".mp4"))
     assert delivered == ["a_good.mp4", "z_good.mp4"], delivered
-    st = run(["status", "--json", "-o", work])
+    st = run(["status", "--json", "-w", work])
     doc = json.loads(st.stdout)
     rows = {os.path.basename(f["path"]): f for f in doc["failed"]}
     assert sorted(rows) == sorted(BAD), doc
     for name, why in BAD.items():
         assert "not media: " + why in rows[name]["reason"], rows[name]
     # Human form of the run's summary.
-    r = run(["run", "-o", os.path.join(T, "work2"), *set_args(
+    r = run(["run", "-w", os.path.join(T, "work2"), *set_args(
         ["upload.sink=directory", "upload.directory.path=" + sink + "2"]), DROP])
     assert r.returncode == 2 and "2 non-media files skipped" in r.stdout, r.stdout
 
@@ -99,7 +99,7 @@ def test_watch():
     os.makedirs(watch)
     secret = os.path.join(T, "secret_outside.mp4")
     make_vertical(secret, seconds=1, freq=880)
-    args = [TOKPREP, "run", "--watch", "--json", "-o", work, *set_args(
+    args = [TOKPREP, "run", "--watch", "--json", "-w", work, *set_args(
         ["upload.sink=none", "pipeline.settle_seconds=0.5"]), watch]
     p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     lines = []

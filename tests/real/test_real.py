@@ -30,7 +30,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 import tprunner  # noqa: E402
 
 TOKPREP = os.environ.get("TOKPREP", "tokprep")
-FIT_CAP = 600  # rules.duration max: no file is trimmed (see the README's real-corpus notes)
+FIT_CAP = 600  # rules.duration max: no file is trimmed (see docs/RELIABILITY.md, "Real-media corpus")
 OUT_W, OUT_H = 180, 320
 FIT = ["--set", "fix.width=%d" % OUT_W, "--set", "fix.height=%d" % OUT_H,
        "--set", "fix.video.preset=ultrafast", "--set", "rules.min_side=180",

@@ -104,6 +104,23 @@ static void test_options_init(void **state)
     assert_null(fo.cancel);
     assert_int_equal(tp_fit_options_init(&fo, 7), TP_EINVAL);
 
+    tp_preview_options pvo;
+    memset(&pvo, 0xff, sizeof(pvo));
+    assert_int_equal(tp_preview_options_init(&pvo, TP_PREVIEW_OPTIONS_VERSION), 0);
+    assert_int_equal(pvo.version, TP_PREVIEW_OPTIONS_VERSION);
+    assert_int_equal(pvo.frames, 0);
+    assert_int_equal(pvo.tile_width, 0);
+    assert_null(pvo.cancel);
+    assert_int_equal(tp_preview_options_init(&pvo, 2), TP_EINVAL);
+    /* A NULL result reads as empty; freeing it is a no-op. */
+    assert_null(tp_preview_result_png(NULL));
+    assert_int_equal(tp_preview_result_frame_count(NULL), 0);
+    assert_true(tp_preview_result_frame_overlap(NULL, 0) < 0);
+    assert_null(tp_preview_result_frame_region(NULL, 0));
+    assert_int_equal(tp_preview_result_ui_overlap(NULL), 0);
+    assert_null(tp_preview_result_to_json(NULL));
+    tp_preview_result_free(NULL);
+
     /* Defaults that are not zero come from the INIT macro and _init() alike. */
     tp_tiktok_post_options po, pi = TP_TIKTOK_POST_OPTIONS_INIT;
     memset(&po, 0xff, sizeof(po));
@@ -152,10 +169,19 @@ static void test_unknown_version_refused(void **state)
     tp_fit_result *fr = (tp_fit_result *)&err; /* must be reset to NULL */
     tp_fit_options fo = TP_FIT_OPTIONS_INIT;
     fo.version = 2;
-    memset(&err, 0, sizeof(err));
+    tp_error_clear(&err);
     assert_int_equal(tp_fit_file(&fr, "/nonexistent.mp4", p, "/tmp", &fo, &err), TP_EINVAL);
     assert_null(fr);
     assert_non_null(strstr(tp_error_message(&err), "version"));
+
+    tp_preview_result *pr = (tp_preview_result *)&err; /* must be reset to NULL */
+    tp_preview_options pvo = TP_PREVIEW_OPTIONS_INIT;
+    pvo.version = 2;
+    tp_error_clear(&err);
+    assert_int_equal(tp_preview_file(&pr, p, "/nonexistent.mp4", "/tmp", &pvo, &err), TP_EINVAL);
+    assert_null(pr);
+    assert_non_null(strstr(tp_error_message(&err), "version"));
+    tp_error_clear(&err);
 
     /* The pipeline's version 2 of before v1 is not a version of v1. */
     char dir[] = "/tmp/tp_apiobj_XXXXXX";
@@ -164,7 +190,7 @@ static void test_unknown_version_refused(void **state)
     tp_pipeline_options plo = TP_PIPELINE_OPTIONS_INIT;
     plo.workdir = dir;
     plo.version = 2;
-    memset(&err, 0, sizeof(err));
+    tp_error_clear(&err);
     assert_int_equal(tp_pipeline_new(&pl, p, &plo, &err), TP_EINVAL);
     assert_null(pl);
     assert_non_null(strstr(tp_error_message(&err), "version"));
@@ -173,12 +199,14 @@ static void test_unknown_version_refused(void **state)
     tp_rqueue_worker_options wo = TP_RQUEUE_WORKER_OPTIONS_INIT;
     wo.version = 0;
     tp_rqueue_worker_summary sum;
-    memset(&err, 0, sizeof(err));
+    tp_error_clear(&err);
     assert_int_equal(tp_rqueue_worker_run(&sum, "redis://127.0.0.1:1/q", &wo, &err), TP_EINVAL);
     assert_non_null(strstr(tp_error_message(&err), "version"));
     assert_int_equal(sum.version, TP_RQUEUE_WORKER_SUMMARY_VERSION);
 
+    tp_error_clear(&err);
     tp_profile_free(p);
+    tp_error_clear(&err);
 }
 
 /* ---- ledger status ----------------------------------------------------------------------- */
@@ -287,6 +315,7 @@ static void test_ledger_status(void **state)
     char cmd[128];
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
     assert_int_equal(system(cmd), 0);
+    tp_error_clear(&err);
 }
 
 int main(void)

@@ -169,6 +169,7 @@ static tp_profile *profile_for(const fixture *fx)
     int rc = tp_profile_open(&p, "tiktok", sets, sizeof(sets) / sizeof(sets[0]), &err);
     if (rc < 0)
         fail_msg("profile: %s", tp_error_message(&err));
+    tp_error_clear(&err);
     return p;
 }
 
@@ -190,6 +191,7 @@ static int run_once(const fixture *fx, tp_profile *profile, log_t *l, tp_pipelin
     tp_pipeline_free(p);
     tp_cancel_free(l->cancel);
     l->cancel = NULL;
+    tp_error_clear(&err);
     return rc;
 }
 
@@ -304,6 +306,8 @@ static void test_ledger_held(void **state)
     assert_int_equal(tp_pipeline_new(&b, profile, &opts, &err2), 0); /* released */
     tp_pipeline_free(b);
     tp_profile_free(profile);
+    tp_error_clear(&err);
+    tp_error_clear(&err2);
 }
 
 int main(void)
@@ -318,5 +322,6 @@ int main(void)
         cmocka_unit_test(test_cancel_from_callback),
         cmocka_unit_test(test_ledger_held),
     };
+    tp_error_clear(&err);
     return cmocka_run_group_tests(tests, setup, teardown);
 }

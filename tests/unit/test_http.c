@@ -227,6 +227,7 @@ static void test_get_ok_body_and_headers_sent(void **state)
     assert_null(strcasestr(s.request, "Expect:")); /* no 100-continue round trip */
     tp_http_resp_clear(&resp);
     assert_null(resp.body);
+    tp_error_clear(&err);
 }
 
 static void test_post_sends_the_body(void **state)
@@ -252,6 +253,7 @@ static void test_post_sends_the_body(void **state)
     assert_int_equal(s.body_len, strlen(body));
     assert_non_null(strstr(s.request, "\r\n\r\ngrant_type=refresh_token&a=%20b"));
     tp_http_resp_clear(&resp);
+    tp_error_clear(&err);
 }
 
 /* Any status is 0 with the status for the caller to judge, and the layer retries nothing
@@ -285,6 +287,7 @@ static void test_status_codes_returned_not_retried(void **state)
         if (cases[i].status == 302)
             assert_string_equal(resp.location, "http://127.0.0.1:9/elsewhere");
         tp_http_resp_clear(&resp);
+        tp_error_clear(&err);
     }
 }
 
@@ -329,6 +332,7 @@ static void test_rate_limit_headers(void **state)
         assert_float_equal(resp.ratelimit_reset, cases[i].reset, 1e-9);
         assert_string_equal(resp.content_range, cases[i].range);
         tp_http_resp_clear(&resp);
+        tp_error_clear(&err);
     }
 }
 
@@ -351,6 +355,7 @@ static void test_rate_limit_reset_epoch(void **state)
     assert_int_equal(do_one(&s, &req, &resp, &err), 0);
     assert_true(resp.ratelimit_reset > 35 && resp.ratelimit_reset <= 41);
     tp_http_resp_clear(&resp);
+    tp_error_clear(&err);
 }
 
 /* A closed port: a transport error, the message naming `what` and never the URL. */
@@ -377,6 +382,7 @@ static void test_connection_refused(void **state)
     assert_null(strstr(tp_error_message(&err), "127.0.0.1"));
     assert_null(resp.body);
     tp_http_free(h);
+    tp_error_clear(&err);
 }
 
 /* A server that accepts and never answers: given up after the timeout, not held. */
@@ -398,6 +404,7 @@ static void test_timeout(void **state)
     assert_true(took >= 0.9 && took < 5);
     assert_int_equal(s.requests, 1);
     assert_non_null(strstr(tp_error_message(&err), "TEST request"));
+    tp_error_clear(&err);
 }
 
 /* A cancel flag already set stops a request that would otherwise wait its timeout out. */
@@ -420,6 +427,7 @@ static void test_cancel(void **state)
     assert_int_equal(do_one(&s, &req, &resp, &err), TP_ECANCELED);
     assert_true(now() - t0 < 5);
     assert_int_equal(err.code, TP_ECANCELED);
+    tp_error_clear(&err);
 }
 
 /* An answer longer than 1 MiB: reading stops there, an HTTP error, no body handed out. */
@@ -437,6 +445,7 @@ static void test_body_cap(void **state)
     assert_null(resp.body);
     assert_int_equal(resp.body_len, 0);
     assert_non_null(strstr(tp_error_message(&err), "longer than"));
+    tp_error_clear(&err);
 }
 
 /* Just under the cap is still an answer. */
@@ -455,6 +464,7 @@ static void test_body_under_cap(void **state)
     assert_int_equal(resp.body_len, 1u << 20);
     assert_int_equal(resp.body[resp.body_len], '\0');
     tp_http_resp_clear(&resp);
+    tp_error_clear(&err);
 }
 
 /* A URL that is neither https nor http to loopback is refused before any connection. */
@@ -469,6 +479,7 @@ static void test_plain_http_to_remote_refused(void **state)
     assert_int_equal(tp_http_do(h, &req, &resp, &err), TP_EINVAL);
     assert_int_equal(err.code, TP_EINVAL);
     tp_http_free(h);
+    tp_error_clear(&err);
 }
 
 typedef struct {
@@ -540,6 +551,7 @@ static void test_put_file_range(void **state)
     assert_int_equal(seen.last, 200000);
     tp_http_resp_clear(&resp);
     close(fd);
+    tp_error_clear(&err);
 }
 
 /* A file whose bytes no longer match the SHA-256 they were checked with: aborted before the
@@ -571,6 +583,7 @@ static void test_put_changed_file_not_sent_whole(void **state)
     assert_true(s.requests == 0 || s.content_length == sizeof(data));
     assert_true(s.body_len < sizeof(data));
     close(fd);
+    tp_error_clear(&err);
 }
 
 /* A file shorter than the range (truncated since): a read error, not a padded body. */
@@ -593,6 +606,7 @@ static void test_put_short_file(void **state)
     assert_non_null(strstr(tp_error_message(&err), "reading the file failed"));
     assert_true(s.body_len < 100);
     close(fd);
+    tp_error_clear(&err);
 }
 
 /* One handle serves several requests in a row (keep-alive or not), each response reset. */
@@ -626,6 +640,7 @@ static void test_handle_reused(void **state)
     }
     tp_http_free(h);
     tp_http_free(NULL);
+    tp_error_clear(&err);
 }
 
 static void test_form_escape(void **state)
@@ -706,5 +721,6 @@ int main(void)
         cmocka_unit_test(test_url_is_loopback),
         cmocka_unit_test(test_sleep_and_cancel),
     };
+    tp_error_clear(&err);
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -91,6 +91,7 @@ static void test_media_round_trip(void **state)
     /* Not what the serializer writes: refused, not half-read. */
     assert_int_equal(tp_jobrec_media_from_json(&back, "{\"container\":\"mp4\"}", &err), TP_EINVAL);
     assert_int_equal(tp_jobrec_media_from_json(&back, "not json", &err), TP_EINVAL);
+    tp_error_clear(&err);
 }
 
 /* Two outputs: the first chunked (3 chunks) with media and a delivered path, the second not
@@ -170,6 +171,7 @@ static void test_outputs_round_trip(void **state)
     assert_false(back.v[0].chunked);
     tp_job_outputs_clear(&back);
     tp_job_outputs_clear(&o);
+    tp_error_clear(&err);
 }
 
 /* A chunk plan that does not cover the file contiguously, or a chunk without a SHA-256, is
@@ -205,6 +207,7 @@ static void test_outputs_damaged(void **state)
         assert_int_equal(tp_jobrec_outputs_from_json(&o, bad[i], &err), TP_EINVAL);
         assert_int_equal(o.n, 0);
         assert_non_null(strstr(tp_error_message(&err), "damaged"));
+        tp_error_clear(&err);
     }
 }
 
@@ -233,6 +236,7 @@ static void test_posts_round_trip(void **state)
     assert_int_equal(tp_jobrec_posts_from_json(&back, "{\"publish_id\":1}", &err), TP_EINVAL);
     tp_job_posts_clear(&back);
     tp_job_posts_clear(&p);
+    tp_error_clear(&err);
 }
 
 int main(void)

@@ -189,7 +189,7 @@ static void m_no_video(tp_media_info *m)
 static const plan_case cases[] = {
     {"landscape blur", {"fix.fill=blur"}, NULL, TP_VERDICT_FIX, TP_ACTION_TRANSCODE, 0, false,
      TP_ACTION_TRANSCODE,
-     {"fps=fps=30/1:start_time=0", "split=2",
+     {"fps=fps=30/1:start_time=0", "split=2[tpbg][tpfg];[tpbg]select=not(mod(n\\,10)),",
       "crop=w=trunc(ih*1080/1920/sar/2)*2:h=ih,scale=136:240", "boxblur",
       "[tpb1]crop=136:82:0:0,scale=1080:656", "[tpb2]crop=136:84:0:156,scale=1080:658",
       "[tpfg]scale=1080:606", "vstack=inputs=3"},
@@ -614,6 +614,72 @@ static void test_trim_hold_fields(void **state)
     assert_true(fabs(sum - 1500.0) < 1e-9);
 }
 
+/* Covers: an image makes a passing or remuxable file a transcode, its frames come first at the
+ * output rate (>= 1), the timestamp is the middle of its span, and a trim keeps the total in
+ * the limit; a timestamp alone is a frame of the video and changes nothing else. */
+static void plan_cover(tp_fit_plan *plan, const char *set, tp_verdict verdict, tp_action action,
+                       double duration, bool image)
+{
+    tp_error err = TP_ERROR_INIT;
+    tp_profile *p = NULL;
+    const char *sets[2] = {set, "fix.too_long=trim"};
+    assert_int_equal(tp_profile_open(&p, "tiktok", sets, set ? 2 : 0, &err), 0);
+    tp_media_info m;
+    base_media(&m);
+    m.duration = duration;
+    m.video.display_width = m.video.width = 1080;
+    m.video.display_height = m.video.height = 1920;
+    if (image) {
+        m.cover.source = TP_COVER_SIDECAR;
+        strcpy(m.cover.path, "clip.cover.png");
+        m.cover.width = 100;
+        m.cover.height = 100;
+    }
+    tp_check_result chk;
+    memset(&chk, 0, sizeof(chk));
+    chk.verdict = verdict;
+    chk.action = action;
+    assert_int_equal(tp_fit_plan_make(plan, &m, &chk, p, &err), 0);
+    tp_profile_free(p);
+    tp_error_clear(&err);
+}
+
+static void test_cover_plan(void **state)
+{
+    (void)state;
+    tp_fit_plan plan;
+    plan_cover(&plan, NULL, TP_VERDICT_PASS, TP_ACTION_NONE, 10.0, true);
+    assert_int_equal(plan.action, TP_ACTION_TRANSCODE);
+    assert_int_equal(plan.cover_source, TP_COVER_SIDECAR);
+    assert_int_equal(plan.cover_frames, 3); /* 100 ms at 30 fps */
+    assert_true(fabs(plan.cover_duration - 0.1) < 1e-9);
+    assert_true(plan.cover_timestamp_ms == 50);
+    assert_true(fabs(plan.out_duration - 10.1) < 1e-9);
+    assert_non_null(strstr(plan.reason, "cover image clip.cover.png"));
+    /* RGB into BT.709 first, then the video's fill (blur: a square into 9:16). */
+    assert_non_null(strstr(plan.cover_filter, "scale=out_color_matrix=bt709"));
+    assert_non_null(strstr(plan.cover_filter, "boxblur"));
+    plan_cover(&plan, NULL, TP_VERDICT_FIX, TP_ACTION_REMUX, 10.0, true);
+    assert_int_equal(plan.action, TP_ACTION_TRANSCODE);
+    plan_cover(&plan, "fix.cover.duration_ms=1", TP_VERDICT_PASS, TP_ACTION_NONE, 10.0, true);
+    assert_int_equal(plan.cover_frames, 1);
+    assert_true(plan.cover_timestamp_ms == 17);
+    /* 599.95 s + the cover would pass 600 s: trimmed so the whole stays at 600 s. */
+    plan_cover(&plan, "fix.cover.duration_ms=100", TP_VERDICT_PASS, TP_ACTION_NONE, 599.95, true);
+    assert_int_equal(plan.action, TP_ACTION_TRANSCODE);
+    assert_true(plan.trim_frames == 18000 - 3);
+    assert_true(fabs(plan.trim_end - 600.0) < 1e-9 && fabs(plan.out_duration - 600.0) < 1e-9);
+    /* A timestamp alone: a frame of the video; a passing file still passes. */
+    plan_cover(&plan, "upload.tiktok.video_cover_timestamp_ms=2500", TP_VERDICT_PASS,
+               TP_ACTION_NONE, 10.0, false);
+    assert_int_equal(plan.action, TP_ACTION_NONE);
+    assert_int_equal(plan.cover_source, TP_COVER_FRAME);
+    assert_true(plan.cover_timestamp_ms == 2500 && plan.cover_frames == 0);
+    plan_cover(&plan, NULL, TP_VERDICT_PASS, TP_ACTION_NONE, 10.0, false);
+    assert_int_equal(plan.cover_source, TP_COVER_NONE);
+    assert_string_equal(tp_cover_source_name(TP_COVER_PROFILE), "profile");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -623,6 +689,7 @@ int main(void)
         cmocka_unit_test(test_bad_args),
         cmocka_unit_test(test_coverage),
         cmocka_unit_test(test_trim_hold_fields),
+        cmocka_unit_test(test_cover_plan),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

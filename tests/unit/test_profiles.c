@@ -285,13 +285,48 @@ static int teardown(void **state)
     return system(cmd) == 0 ? 0 : -1;
 }
 
+/* The schema as documentation sees it (tokprep-profile.5): every key, with a type, a default
+ * and a help line; a choice lists its values. */
+static void test_schema_table(void **state)
+{
+    (void)state;
+    size_t n = tp_profile_schema_count();
+    assert_true(n > 50);
+    tp_profile_key_info k;
+    assert_int_equal(tp_profile_schema_at(n, &k), TP_EINVAL);
+    assert_int_equal(tp_profile_schema_at(0, NULL), TP_EINVAL);
+    bool saw_fill = false, saw_secret = false;
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(tp_profile_schema_at(i, &k), 0);
+        assert_non_null(k.key);
+        assert_non_null(k.type);
+        if (!strcmp(k.type, "map"))
+            continue;
+        if (!k.help[0] || !k.default_value[0])
+            fail_msg("profile key %s has no help or default in profiles/schema_doc.c", k.key);
+        if (!strcmp(k.key, "fix.fill")) {
+            saw_fill = true;
+            assert_string_equal(k.type, "choice");
+            assert_string_equal(k.choices[0], "blur");
+            assert_string_equal(k.default_value, "blur");
+        }
+        if (!strcmp(k.key, "upload.tiktok.client_secret"))
+            saw_secret = k.secret != 0;
+        if (!strcmp(k.key, "rules.min_side")) {
+            assert_string_equal(k.type, "int");
+            assert_true(k.min == 1 && k.max == 65536);
+        }
+    }
+    assert_true(saw_fill && saw_secret);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_builtins_load),      cmocka_unit_test(test_extends_merge),
         cmocka_unit_test(test_env_expansion),      cmocka_unit_test(test_sets),
         cmocka_unit_test(test_errors_with_positions), cmocka_unit_test(test_hostile_yaml),
-        cmocka_unit_test(test_parse_size),
+        cmocka_unit_test(test_parse_size),         cmocka_unit_test(test_schema_table),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
