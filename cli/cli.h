@@ -153,6 +153,17 @@ void tp_cli_set_signal_handler(void (*handler)(int));
 /* Small helpers of the tool itself (the library's own are internal): a malloc'd printf (NULL on
  * OOM) and the monotonic clock in seconds. */
 char *tp_cli_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* s as one shell word for a command shown to the user: as is when plain, else single-quoted.
+ * malloc'd; NULL when out of memory. */
+char *tp_cli_shell_word(const char *s);
+/* Columns of the terminal on fd (TIOCGWINSZ, else $COLUMNS), or 0 when fd is not a terminal
+ * or the width is unknown. */
+int tp_cli_term_columns(int fd);
+/* Display width of UTF-8 text: code points, wide ones (wcwidth) counting 2. */
+size_t tp_cli_text_width(const char *s);
+/* s cut to at most `width` columns: the middle replaced by "…" (very_long_…_name.mp4).
+ * malloc'd; NULL when out of memory. */
+char *tp_cli_ellipsize(const char *s, size_t width);
 double tp_cli_monotonic(void);
 
 /* The subcommands, defined one per cli/cmd_*.c file. */

@@ -75,7 +75,8 @@ static int do_status(const tp_profile *p, const char *path, bool json)
                expires_at > now ? "valid until" : "expired at", a,
                refresh_ok ? "valid until" : "expired at", refresh_expires_at ? r : "(unknown)");
         if (!refresh_ok)
-            printf("Run 'tokprep auth login --profile %s' to log in again.\n", tp_profile_name(p));
+            printf("Run 'tokprep auth login --profile %s' to log in again.\n",
+                   tp_profile_opened_as(p));
     }
     tp_auth_info_free(info);
     return refresh_ok ? TP_EXIT_OK : TP_EXIT_FAIL;

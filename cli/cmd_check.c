@@ -30,6 +30,7 @@ static const tp_cli_option options[] = {
 /* What the per-file callback needs and collects: the report is printed as results arrive. */
 typedef struct {
     bool json, color;
+    int cols; /* stdout is a terminal this wide: one violation per line, none longer; else 0 */
     size_t counts[4], remux, transcode, n;
     cJSON *files; /* --json: the file objects, in order */
     FILE *junit;  /* --junit: the testcases, in order (a memory stream) */
@@ -50,6 +51,59 @@ static const char *strip_path(const char *msg, const char *path)
     if (!strncmp(msg, path, n) && msg[n] == ':' && msg[n + 1] == ' ')
         return msg + n + 2;
     return msg;
+}
+
+/* "  text" cut in the middle to the terminal's width, made printable. */
+static void put_indented(const char *prefix, const char *text, int cols)
+{
+    char *shown = tp_str_printable(text);
+    char *line = tp_cli_asprintf("%s%s", prefix, shown ? shown : "?");
+    /* The last column is left free: a terminal may wrap a line that fills it. */
+    char *cut = line ? tp_cli_ellipsize(line, (size_t)(cols > 1 ? cols - 1 : 1)) : NULL;
+    puts(cut ? cut : "?");
+    free(cut);
+    free(line);
+    free(shown);
+}
+
+/* On a terminal: the verdict and the path on the first line, then each violation on its own
+ * indented line (warnings marked), none longer than the terminal. */
+static void print_lines_tty(const tp_check_files_item *s, bool color, int cols)
+{
+    static const char *const sym[] = {"✔", "↻", "✖", "!"};
+    static const char *const col[] = {"\033[32m", "\033[33m", "\033[31m", "\033[35m"};
+    const tp_verdict v = item_verdict(s);
+    const tp_check *c = s->check;
+    const char *what = v == TP_VERDICT_FIX      ? tp_action_name(tp_check_action(c))
+                       : v == TP_VERDICT_REJECT ? "reject"
+                       : v == TP_VERDICT_ERROR  ? "error"
+                                                : NULL;
+    /* Room for the symbol, a space, and "  what" after the path. */
+    size_t room = (size_t)(cols > 1 ? cols - 1 : 1), tail = what ? strlen(what) + 2 : 0;
+    size_t name_w = room > tail + 2 + 8 ? room - tail - 2 : 8;
+    char *shown = tp_str_printable(s->path);
+    char *name = tp_cli_ellipsize(shown ? shown : "?", name_w);
+    printf("%s%s%s %s%s%s\n", color ? col[v] : "", sym[v], color ? "\033[0m" : "",
+           name ? name : "?", what ? "  " : "", what ? what : "");
+    free(name);
+    free(shown);
+    if (!c || v == TP_VERDICT_ERROR) {
+        put_indented("    ",
+                     !c ? strip_path(tp_error_message(s->error), s->path)
+                        : strip_path(tp_check_error(c), s->path),
+                     cols);
+        return;
+    }
+    if (v == TP_VERDICT_REJECT)
+        put_indented("    ", tp_check_reason(c), cols);
+    for (int pass = 0; pass < 2; pass++)
+        for (size_t i = 0; i < tp_check_violation_count(c); i++) {
+            const char *msg;
+            tp_severity sev;
+            tp_check_violation(c, i, NULL, &sev, &msg);
+            if ((pass == 0) == (sev == TP_SEV_ERROR))
+                put_indented(sev == TP_SEV_WARN ? "    warning: " : "    ", msg, cols);
+        }
 }
 
 static void print_line(const tp_check_files_item *s, bool color)
@@ -266,7 +320,10 @@ static void on_file(const tp_check_files_item *it, void *payload)
         else
             rp->transcode++;
     }
-    if (!rp->json) {
+    if (!rp->json && rp->cols > 0) {
+        print_lines_tty(it, rp->color, rp->cols);
+        fflush(stdout);
+    } else if (!rp->json) {
         print_line(it, rp->color);
         fflush(stdout);
     } else {
@@ -339,6 +396,7 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
     }
     rp.json = json;
     rp.color = !json && tp_cli_stdout_is_tty() && !getenv("NO_COLOR");
+    rp.cols = json || !tp_cli_stdout_is_tty() ? 0 : tp_cli_term_columns(STDOUT_FILENO);
     if (json) {
         doc = cJSON_CreateObject();
         if (!doc || !cJSON_AddStringToObject(doc, "profile", tp_profile_name(profile)) ||
@@ -370,8 +428,15 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
         goto out;
     }
     const double total = tp_cli_monotonic() - t0;
-    if (sum.files == 0)
-        fprintf(stderr, "tokprep check: no media files found\n");
+    /* A file named on the command line is always listed: nothing at all means every PATH is a
+     * folder without media. Said per folder, exit 2, as `fit` does. */
+    if (sum.files == 0) {
+        for (int i = optind; i < argc; i++) {
+            char *e = tp_str_printable(argv[i]);
+            fprintf(stderr, "tokprep check: no media files found in %s\n", e ? e : "?");
+            free(e);
+        }
+    }
     if (rp.junit && fflush(rp.junit) != 0)
         rp.oom = true;
     if (rp.oom) {
@@ -403,10 +468,20 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
         puts(text);
         free(text);
     } else {
-        printf("%zu file%s: %zu pass, %zu fix (%zu remux, %zu transcode), %zu reject, "
-               "%zu error (%.2f s)\n",
-               rp.n, rp.n == 1 ? "" : "s", counts[0], counts[1], rp.remux, rp.transcode, counts[2],
-               counts[3], total);
+        char *head =
+            tp_cli_asprintf("%zu file%s: %zu pass, %zu fix (%zu remux, %zu transcode),", rp.n,
+                            rp.n == 1 ? "" : "s", counts[0], counts[1], rp.remux, rp.transcode);
+        char *rest = tp_cli_asprintf("%zu reject, %zu error (%.2f s)", counts[2], counts[3], total);
+        if (head && rest && rp.cols > 0 &&
+            strlen(head) + 1 + strlen(rest) > (size_t)(rp.cols > 1 ? rp.cols - 1 : 1)) {
+            /* On a narrow terminal: two lines, neither longer than it. */
+            put_indented("", head, rp.cols);
+            put_indented("  ", rest, rp.cols);
+        } else {
+            printf("%s %s\n", head ? head : "?", rest ? rest : "?");
+        }
+        free(head);
+        free(rest);
         print_skipped(sum.non_media, sum.symlinks);
     }
     if (junit && write_junit(junit, &rp, tp_profile_name(profile), total) < 0)
@@ -416,7 +491,7 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
         fprintf(stderr, "tokprep check: interrupted; files not yet probed are listed as "
                         "errors\n");
         rc = TP_EXIT_INTERRUPTED;
-    } else if (counts[3])
+    } else if (counts[3] || sum.files == 0)
         rc = TP_EXIT_ERROR;
     else if (counts[1] || counts[2])
         rc = TP_EXIT_FAIL;

@@ -42,6 +42,7 @@ typedef struct {
 typedef struct {
     progress_state progress;
     bool dry_run, tty;
+    const char *outdir; /* -o, may be NULL in a dry run */
     int n_ok, n_reject, n_fail;
     size_t n;
     cJSON *files; /* --json */
@@ -202,8 +203,23 @@ static void print_text(const report *rp, const tp_fit_files_item *j)
     if (rp->dry_run) {
         for (size_t i = 0; j->check && i < tp_check_violation_count(j->check); i++) {
             const char *msg;
-            tp_check_violation(j->check, i, NULL, NULL, &msg);
-            printf("  violation: %s\n", msg);
+            tp_severity sev = TP_SEV_ERROR;
+            tp_check_violation(j->check, i, NULL, &sev, &msg);
+            /* Advisory findings do not make the plan: said as what they are. */
+            printf("  %s: %s\n", sev == TP_SEV_WARN ? "warning" : "violation", msg);
+        }
+        if (pl->action == TP_ACTION_NONE) {
+            /* The file passes: its output is a copy of it, under its own name. */
+            const char *base = strrchr(j->path, '/');
+            base = base ? base + 1 : j->path;
+            fputs("  output: ", stdout);
+            if (rp->outdir && *rp->outdir) {
+                print_escaped(rp->outdir);
+                if (rp->outdir[strlen(rp->outdir) - 1] != '/')
+                    putchar('/');
+            }
+            print_escaped(base);
+            puts(" (a copy of the source: nothing re-encoded)");
         }
         if (pl->action == TP_ACTION_TRANSCODE && pl->copy_video)
             printf("  video: copied as it is (%dx%d; the picture passes)\n", pl->width,
@@ -355,6 +371,7 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
     if ((rc = tp_cli_open_profile(&profile, profile_name, &sets)) != 0)
         goto out;
     rp.dry_run = dry_run;
+    rp.outdir = outdir;
     rp.tty = !json && !dry_run && isatty(STDERR_FILENO);
     if (json) {
         doc = cJSON_CreateObject();

@@ -67,6 +67,13 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
     }
     if ((rc = tp_cli_open_profile(&profile, profile_name, &sets)) != 0)
         goto out;
+    /* Check before work: a missing login or an unwritable sink stops the run before any fit. */
+    if (tp_pipeline_preflight(profile, (const char *const *)argv + optind, (size_t)(argc - optind),
+                              &err) < 0) {
+        fprintf(stderr, "tokprep run: %s\n", tp_error_message(&err));
+        rc = TP_EXIT_ERROR;
+        goto out;
+    }
     display = tp_display_new(json                     ? TP_DISPLAY_JSON
                              : tp_cli_stdout_is_tty() ? TP_DISPLAY_TTY
                                                       : TP_DISPLAY_LOG,
@@ -94,7 +101,7 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
     else if (prc < 0) {
         fprintf(stderr, "tokprep: %s\n", tp_error_message(&err));
         rc = TP_EXIT_ERROR;
-    } else if (sum.failed > 0)
+    } else if (sum.failed > 0 || sum.earlier_failed > 0)
         rc = TP_EXIT_ERROR;
     else if (sum.rejected > 0)
         rc = TP_EXIT_FAIL;

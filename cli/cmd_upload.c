@@ -7,7 +7,7 @@
 
 #include "cli.h"
 
-enum { OPT_CAPTION = TP_OPT_USER, OPT_NO_WAIT, OPT_RESUME, OPT_COVER_AT };
+enum { OPT_CAPTION = TP_OPT_USER, OPT_NO_WAIT, OPT_RESUME, OPT_COVER_AT, OPT_NO_CHECK };
 
 static const tp_cli_option options[] = {
     {"profile", 'p', "NAME|PATH", "profile to use (default tiktok; tiktok-draft for drafts)",
@@ -24,6 +24,9 @@ static const tp_cli_option options[] = {
      "keep resume state in FILE (one input file): an interrupted upload "
      "continues where it stopped when run again",
      OPT_RESUME},
+    {"no-check", 0, NULL,
+     "post files the profile's rules would refuse or fix (default: refuse them, as 'check')",
+     OPT_NO_CHECK},
     {NULL, 0, NULL, NULL, 0},
 };
 
@@ -101,9 +104,13 @@ static void print_human(const char *path, int rc, const tp_tiktok_result *r, con
     /* A PATH reached by a glob is a name someone else chose: no terminal escapes from it. */
     char *line;
     const char *status = r->status ? r->status : "", *id = r->publish_id ? r->publish_id : "";
-    if (rc < 0)
-        line = tp_cli_asprintf("tokprep upload: %s", tp_error_message(err));
-    else if (r->still_processing)
+    if (rc < 0) {
+        /* Every error names its file, whichever layer wrote the message. */
+        const char *m = tp_error_message(err);
+        size_t n = strlen(path);
+        bool named = !strncmp(m, path, n) && m[n] == ':';
+        line = tp_cli_asprintf("tokprep upload: %s%s%s", named ? "" : path, named ? "" : ": ", m);
+    } else if (r->still_processing)
         line = tp_cli_asprintf("%s: uploaded, TikTok still processing (status %s, publish_id %s)", path,
                            status, id);
     else if (r->post_id)
@@ -117,6 +124,59 @@ static void print_human(const char *path, int rc, const tp_tiktok_result *r, con
     free(line);
 }
 
+/* The profile's rules first, with check's verdict: a file check would reject or fix is not
+ * posted (TikTok would refuse it, or take a file that breaks the profile's rules). A file check
+ * cannot read is left to the post, as before. Returns 0 to post, else the CLI exit status for
+ * the file, with the message in err. */
+static int check_first(const tp_profile *p, const char *profile_arg, const char *path,
+                       tp_error *err)
+{
+    tp_check *chk = NULL;
+    if (tp_check_file(&chk, p, path, NULL, err) < 0)
+        return TP_EXIT_ERROR;
+    int rc = 0;
+    char *pw = tp_cli_shell_word(profile_arg ? profile_arg : tp_profile_opened_as(p));
+    char *fw = tp_cli_shell_word(path);
+    const char *reason = tp_check_reason(chk);
+    char *what = NULL; /* the violations, as check lists them */
+    for (size_t i = 0; i < tp_check_violation_count(chk); i++) {
+        const char *msg;
+        tp_severity sev;
+        tp_check_violation(chk, i, NULL, &sev, &msg);
+        if (sev != TP_SEV_ERROR)
+            continue;
+        char *more = tp_cli_asprintf("%s%s%s", what ? what : "", what ? "; " : "", msg);
+        free(what);
+        what = more;
+    }
+    switch (tp_check_verdict(chk)) {
+    case TP_VERDICT_PASS: break;
+    case TP_VERDICT_FIX:
+        tp_error_set(err, TP_EREJECT, 0,
+                     "%s: not posted: 'check' says it needs a %s (%s); make it conformant with "
+                     "'tokprep fit --profile %s -o fitted %s' and upload the file it writes "
+                     "(or --no-check to post it as it is)",
+                     path, tp_action_name(tp_check_action(chk)), what ? what : "see 'check'",
+                     pw ? pw : "?", fw ? fw : "?");
+        rc = TP_EXIT_FAIL;
+        break;
+    case TP_VERDICT_REJECT:
+        tp_error_set(err, TP_EREJECT, 0,
+                     "%s: not posted: the profile's rules reject it (%s); 'tokprep fit "
+                     "--profile %s -o fitted %s' cannot make it conformant "
+                     "(--no-check posts it as it is)",
+                     path, reason && *reason ? reason : "rejected", pw ? pw : "?", fw ? fw : "?");
+        rc = TP_EXIT_FAIL;
+        break;
+    default: break; /* unreadable as media: the post says why (or sends what TikTok judges) */
+    }
+    free(what);
+    free(pw);
+    free(fw);
+    tp_check_free(chk);
+    return rc;
+}
+
 static int run(const tp_cli_command *cmd, int argc, char **argv)
 {
     tp_cli_parser parser;
@@ -126,7 +186,7 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
     tp_error err = TP_ERROR_INIT;
     tp_tiktok_resume resume = TP_TIKTOK_RESUME_INIT;
     const char *profile = NULL, *caption = NULL, *resume_file = NULL;
-    bool json = false, wait = true;
+    bool json = false, wait = true, no_check = false;
     int rc = TP_EXIT_OK, c;
     char cover_set[96];
     if (tp_cli_parser_init(&parser, cmd) < 0)
@@ -141,6 +201,7 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
         case OPT_CAPTION: caption = optarg; break;
         case OPT_NO_WAIT: wait = false; break;
         case OPT_RESUME: resume_file = optarg; break;
+        case OPT_NO_CHECK: no_check = true; break;
         case OPT_COVER_AT:
             if (tp_cli_cover_at(&sets, cover_set, sizeof(cover_set), optarg) < 0) {
                 rc = tp_cli_usage_error(cmd, "--cover-at wants seconds >= 0 (have %s)", optarg);
@@ -173,6 +234,9 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
         rc = TP_EXIT_ERROR;
         goto out;
     }
+    if (no_check)
+        fprintf(stderr, "tokprep upload: warning: --no-check: posting without checking the files "
+                        "against the profile's rules\n");
     tp_cancel *interrupted = tp_cli_install_interrupt();
     double deferred_until = 0;
     for (int i = optind; i < argc; i++) {
@@ -193,6 +257,16 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
                 fprintf(stderr, "tokprep upload: %s\n", tp_error_message(&err));
             if (rc == TP_EXIT_OK)
                 rc = TP_EXIT_FAIL;
+            continue;
+        }
+        int crc = no_check ? 0 : check_first(p, profile, path, &err);
+        if (crc != 0) {
+            if (json)
+                print_json(path, err.code, &res, &err, false);
+            else
+                print_human(path, err.code, &res, &err);
+            if (crc > rc)
+                rc = crc;
             continue;
         }
         progress_state ps = {path, !json && isatty(2), -1, resume_file};
@@ -254,14 +328,15 @@ const tp_cli_command tp_cmd_upload = {
     .name = "upload",
     .summary = "post files to TikTok (Content Posting API: direct post or draft)",
     .usage = "[--profile P] [--set KEY=VALUE] [--caption TEXT] [--no-wait] [--resume FILE] "
-             "[--json] FILE...",
+             "[--no-check] [--json] FILE...",
     .description =
-        "Posts each FILE as it is (run 'tokprep fit' first for files that fail 'check'):\n"
+        "Checks each FILE against the profile's rules first (as 'check'; a file check would\n"
+        "fix or reject is not posted: run 'tokprep fit' first, or --no-check), then posts it:\n"
         "creator_info checks (direct mode), init, chunked PUTs to the upload URL with\n"
         "retries, then status polling until PUBLISH_COMPLETE / SEND_TO_USER_INBOX / FAILED\n"
         "or upload.tiktok.status_deadline. Needs 'tokprep auth login' first.\n"
-        "Exit status: 0 all posted (or still processing), 1 a file was refused or deferred\n"
-        "by a limit, 2 an error, 130 interrupted.",
+        "Exit status: 0 all posted (or still processing), 1 a file was refused (by TikTok or\n"
+        "by the profile's rules) or deferred by a limit, 2 an error, 130 interrupted.",
     .options = options,
     .example = "tokprep upload --profile tiktok-draft clip.mp4",
     .run = run,

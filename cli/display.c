@@ -113,25 +113,45 @@ static void redraw(tp_display *d, bool force)
     double fraction = d->discovered ? (double)finished / d->discovered : 0;
     double elapsed = now - d->t0;
     char b[41], eta[32] = "--";
-    bar(b, 40, fraction);
     if (finished > 0 && finished < d->discovered) {
         int secs = (int)(elapsed / finished * (d->discovered - finished));
         snprintf(eta, sizeof(eta), "%d:%02d", secs / 60, secs % 60);
     }
-    fprintf(d->out, "[%s] %d/%d files  ETA %s\n", b, finished, d->discovered, eta);
-    fprintf(d->out,
-            "probed %d  fitting %d  fitted %d  chunked %d  delivered %d  skipped %d  "
-            "rejected %d  failed %d\n",
-            d->probed, d->fitting, d->fitted, d->chunked, d->delivered, d->skipped, d->rejected,
-            d->failed);
+    /* No line longer than the terminal (a wrapped line would break the redraw's count): the
+     * last column stays free; the bar shrinks, names are cut in the middle. */
+    int cols = tp_cli_term_columns(fileno(d->out));
+    size_t room = cols > 1 ? (size_t)cols - 1 : 0;
+    char tail[96];
+    snprintf(tail, sizeof(tail), "] %d/%d files  ETA %s", finished, d->discovered, eta);
+    int bar_w = 40;
+    if (room && room < 40 + 1 + strlen(tail))
+        bar_w = room > strlen(tail) + 1 + 5 ? (int)(room - strlen(tail) - 1) : 5;
+    bar(b, bar_w, fraction);
+    char counts[256];
+    snprintf(counts, sizeof(counts),
+             "probed %d  fitting %d  fitted %d  chunked %d  delivered %d  skipped %d  "
+             "rejected %d  failed %d",
+             d->probed, d->fitting, d->fitted, d->chunked, d->delivered, d->skipped, d->rejected,
+             d->failed);
+    if (room && strlen(counts) > room)
+        counts[room] = '\0';
+    fprintf(d->out, "[%s%s\n", b, tail);
+    fprintf(d->out, "%s\n", counts);
     int lines = 2;
     for (int i = 0; i < BUSY_MAX; i++) {
         if (!d->busy[i].path)
             continue;
         const char *name = strrchr(d->busy[i].path, '/');
         name = name ? name + 1 : d->busy[i].path;
-        put_line(d->out, "  %-8s %5.1f%%  %.60s", d->busy[i].stage, d->busy[i].fraction * 100,
-                 name);
+        /* "  %-8s %5.1f%%  " is 19 columns. */
+        char *shown = tp_str_printable(name);
+        char *cut = tp_cli_ellipsize(shown ? shown : "?", room > 19 + 8 ? room - 19
+                                                          : room        ? 8
+                                                                        : 60);
+        fprintf(d->out, "  %-8s %5.1f%%  %s\n", d->busy[i].stage, d->busy[i].fraction * 100,
+                cut ? cut : "?");
+        free(cut);
+        free(shown);
         lines++;
     }
     d->lines_drawn = lines;
@@ -186,6 +206,16 @@ static void log_line(tp_display *d, const tp_event *ev)
                      "summary   %zu symbolic link%s skipped (not followed; see "
                      "--follow-symlinks)",
                     ev->n_symlinks, ev->n_symlinks == 1 ? "" : "s");
+        if (ev->version >= 2 && (ev->n_earlier_rejected || ev->n_earlier_failed))
+            put_line(o,
+                     "summary   from earlier runs of this ledger: %zu rejected, %zu failed (see "
+                     "'tokprep status'; 'tokprep retry' queues the failed ones again)",
+                     ev->n_earlier_rejected, ev->n_earlier_failed);
+        if (ev->version >= 2 && ev->n_queued)
+            put_line(o,
+                     "summary   %zu file%s still queued: run the same command again to resume "
+                     "%s",
+                     ev->n_queued, ev->n_queued == 1 ? "" : "s", ev->n_queued == 1 ? "it" : "them");
         break;
     default: break;
     }

@@ -165,6 +165,10 @@ TP_EXTERN int tp_profile_open(tp_profile **out, const char *name_or_path, const 
 TP_EXTERN void tp_profile_free(tp_profile *profile);
 /* The profile's `name`. Owned by the profile. */
 TP_EXTERN const char *tp_profile_name(const tp_profile *profile);
+/* The name or path as given to tp_profile_open() ("fake.yaml"; "tiktok" for NULL): what a
+ * command shown to the user names (`--profile fake.yaml`), since `name` may not resolve to the
+ * file. Owned by the profile. */
+TP_EXTERN const char *tp_profile_opened_as(const tp_profile *profile);
 
 /* Names of the built-in profiles ("tiktok", "tiktok-draft", ...), NULL-terminated, static.
  * Thread-safe. */
@@ -829,9 +833,13 @@ typedef struct tp_event {
     double retry_at; /* skipped (deferred by a daily cap or a long rate limit): epoch seconds
                       * when it can be tried again; else 0 */
     const char *worker; /* events of a queue worker's job: the worker's name; else NULL */
+    /* Added in version 2. summary: files left queued in the ledger (a run stopped early: the
+     * same command resumes them); files of this run skipped because an earlier run of the same
+     * ledger rejected them / recorded them as failed (also counted in n_skipped). */
+    size_t n_queued, n_earlier_rejected, n_earlier_failed;
 } tp_event;
 
-#define TP_EVENT_VERSION 1
+#define TP_EVENT_VERSION 2
 
 /* Called on the thread that runs tp_pipeline_run(), never concurrently, in order. It should
  * return quickly (the coordinator waits for it). */
@@ -872,9 +880,11 @@ typedef struct tp_pipeline_summary {
     size_t discovered, done, skipped, rejected, failed;
     int canceled; /* 1 when stopped by the options' cancel token */
     size_t non_media, symlinks; /* left out by the folder walk: see tp_event */
+    /* Added in version 2: see tp_event's n_queued, n_earlier_rejected, n_earlier_failed. */
+    size_t queued, earlier_rejected, earlier_failed;
 } tp_pipeline_summary;
 
-#define TP_PIPELINE_SUMMARY_VERSION 1
+#define TP_PIPELINE_SUMMARY_VERSION 2
 
 typedef struct tp_pipeline tp_pipeline;
 
@@ -894,6 +904,19 @@ TP_EXTERN int tp_pipeline_new(tp_pipeline **out, const tp_profile *profile, cons
  * failure of the run itself (ledger, work folder). Call at most once per pipeline. */
 TP_EXTERN int tp_pipeline_run(tp_pipeline *pipeline, const char *const *paths, size_t n_paths,
                     tp_pipeline_summary *summary, tp_error *err);
+
+/* Check before work, without network and without creating anything: what the profile's sink
+ * needs to deliver the outputs of `paths` (may be 0 paths: then no space estimate).
+ * tiktok: the client key and secret are set and the token file exists and holds a usable
+ * access token or an unexpired refresh token; directory: upload.directory.path exists or can
+ * be created, a file can be created in it, and its file system has free space for the planned
+ * outputs (estimated as the total size of the input files: an upper bound for pass-through and
+ * remux, and for transcodes that fit to the profile's limits); none: nothing.
+ * Returns 0, or TP_EAUTH (not logged in, login expired), TP_ECONFIG (client key/secret or sink
+ * folder not set), TP_EIO (folder not writable, not enough space) with a message that names the
+ * command to run (`tokprep auth login --profile P` with tp_profile_opened_as()). Thread-safe. */
+TP_EXTERN int tp_pipeline_preflight(const tp_profile *profile, const char *const *paths,
+                                    size_t n_paths, tp_error *err);
 
 /* Close the ledger and free. Accepts NULL. Not while tp_pipeline_run() is running. */
 TP_EXTERN void tp_pipeline_free(tp_pipeline *pipeline);

@@ -87,6 +87,11 @@ char *tp_event_to_json(const tp_event *ev)
         cJSON_AddNumberToObject(o, "failed", ev->n_failed);
         cJSON_AddNumberToObject(o, "non_media_skipped", ev->n_non_media);
         cJSON_AddNumberToObject(o, "symlinks_skipped", ev->n_symlinks);
+        if (ev->version >= 2) {
+            cJSON_AddNumberToObject(o, "queued", ev->n_queued);
+            cJSON_AddNumberToObject(o, "earlier_rejected", ev->n_earlier_rejected);
+            cJSON_AddNumberToObject(o, "earlier_failed", ev->n_earlier_failed);
+        }
         cJSON_AddNumberToObject(o, "elapsed", round3(ev->elapsed));
         break;
     default: break;

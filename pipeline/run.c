@@ -509,6 +509,12 @@ static void after_scan(run_state *rs, tp_job *job)
             break;
         }
         char *v = tp_strdup(verdict);
+        /* Still skipped (as before), and also counted so a resumed run's summary and exit
+         * status do not hide what earlier runs could not do. */
+        if (row.status == TP_JOB_REJECTED)
+            rs->sum.earlier_rejected++;
+        else if (row.status == TP_JOB_FAILED)
+            rs->sum.earlier_failed++;
         tp_ledger_row_clear(&row);
         finish_skipped(rs, job, why ? why : "already known", v);
         free(v);
@@ -580,6 +586,12 @@ static void after_scan(run_state *rs, tp_job *job)
 static void after_probe(run_state *rs, tp_job *job)
 {
     const tp_check_result *c = &job->check;
+    /* A probe cut short by the cancel token may judge the file unreadable: not a verdict on
+     * the file, which stays queued for the next run. */
+    if (c->verdict == TP_VERDICT_ERROR && tp_cancel_requested(&rs->pl->cancel)) {
+        finish_canceled(rs, job);
+        return;
+    }
     const char *verdict = tp_verdict_name(c->verdict);
     tp_event ev = {.kind = TP_EVENT_PROBED,
                    .path = job->path,
@@ -1478,7 +1490,12 @@ static int run_finish(run_state *rs, tp_watch *watch, int rc, tp_pipeline_summar
     drop_backlog(rs);
     tp_watch_close(watch);
     rs->sum.canceled = tp_cancel_requested(&pl->cancel) ? 1 : 0;
+    size_t finished = rs->sum.done + rs->sum.skipped + rs->sum.rejected + rs->sum.failed;
+    rs->sum.queued = rs->sum.discovered > finished ? rs->sum.discovered - finished : 0;
     tp_event ev = {.kind = TP_EVENT_SUMMARY,
+                   .n_queued = rs->sum.queued,
+                   .n_earlier_rejected = rs->sum.earlier_rejected,
+                   .n_earlier_failed = rs->sum.earlier_failed,
                    .n_discovered = rs->sum.discovered,
                    .n_done = rs->sum.done,
                    .n_skipped = rs->sum.skipped,

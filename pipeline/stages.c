@@ -38,6 +38,10 @@ static int probe_source(struct tp_pipeline *pl, tp_job *job)
 {
     int rc = tp_check_fd_for_fit(&job->media, &job->check, job->src_fd, job->path, pl->profile,
                                  &pl->cancel, &job->err);
+    /* A probe stopped by the cancel token fails with whatever the demuxer made of the cut
+     * read ("Invalid data found"): that says nothing about the file, which stays queued. */
+    if (rc < 0 && rc != TP_ECANCELED && tp_cancel_requested(&pl->cancel))
+        rc = tp_error_set(&job->err, TP_ECANCELED, 0, "%s: cancelled", job->path);
     if (rc < 0)
         return rc;
     job->have_media = true;

@@ -1018,6 +1018,10 @@ int tp_rqueue_worker_run(tp_rqueue_worker_summary *summary, const char *url,
         goto out;
     if ((rc = tp_rqueue_ensure_group(&w.q, err)) < 0)
         goto out;
+    /* Check before work (after the queue's URL, which is what a typo is most likely in):
+     * every job is delivered through the default profile's sink. */
+    if ((rc = tp_pipeline_preflight(w.defprof, NULL, 0, err)) < 0)
+        goto out;
     if ((rc = tp_rqueue_open(&w.hq, url, 5, err)) < 0)
         goto out;
     if ((rc = tp_tt_limits_redis_new(&w.limits, &w.q.url, err)) < 0)

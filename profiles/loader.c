@@ -927,6 +927,7 @@ void tp_profile_free(tp_profile *p)
         return;
     free(p->name);
     free(p->source);
+    free(p->opened_as);
     free(p->upload.directory_path);
     free(p->fix.cover_image);
     tp_tiktok_conf *t = &p->upload.tiktok;
@@ -946,6 +947,11 @@ void tp_profile_free(tp_profile *p)
 const char *tp_profile_name(const tp_profile *p)
 {
     return p ? p->name : NULL;
+}
+
+const char *tp_profile_opened_as(const tp_profile *p)
+{
+    return !p ? NULL : p->opened_as ? p->opened_as : p->name;
 }
 
 const char *tp_profile_sink_name(const tp_profile *p)
@@ -1063,6 +1069,7 @@ static int profile_open(tp_profile **out, const char *name_or_path, const char *
     if ((rc = walk(p, pp, pp->tree, "", err)) < 0)
         goto fail;
     p->source = tp_strdup(pp->n_files ? pp->files[pp->n_files - 1] : name_or_path);
+    p->opened_as = tp_strdup(name_or_path);
     if (!p->name || !*p->name) {
         rc = tp_error_set(err, TP_ECONFIG, 0, "%s: the profile has no name", p->source);
         goto fail;

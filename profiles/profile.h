@@ -169,6 +169,9 @@ struct tp_profile {
     tp_preview_conf preview;
     /* Internal: the merged tree for `profiles show`, and deferred ${VAR} errors. */
     void *priv;
+    /* The name or path as the caller gave it to tp_profile_open ("fake.yaml", "tiktok"): what a
+     * command the user is told to run must name (`--profile fake.yaml`), not `name`. */
+    char *opened_as;
 };
 
 /* As tp_profile_open, from YAML text in memory (label names it in error messages). */

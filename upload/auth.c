@@ -127,14 +127,26 @@ out:
     return rc;
 }
 
-int tp_tt_token_load(tp_tt_token *tok, const char *path, tp_error *err)
+char *tp_tt_login_command(const tp_profile *p)
+{
+    /* The profile as the user typed it: `auth login --profile NAME` cannot find a file's name. */
+    char word[1024];
+    tp_shell_word(word, sizeof(word), p ? tp_profile_opened_as(p) : "tiktok");
+    return tp_asprintf("tokprep auth login --profile %s", word);
+}
+
+int tp_tt_token_load(tp_tt_token *tok, const tp_profile *p, const char *path, tp_error *err)
 {
     char *text = NULL;
     size_t len = 0;
     int rc = read_small_file(path, &text, &len, true, err);
-    if (rc == TP_EAUTH)
-        return tp_error_set(err, TP_EAUTH, 0,
-                            "not logged in: %s does not exist; run 'tokprep auth login'", path);
+    if (rc == TP_EAUTH) {
+        char *cmd = tp_tt_login_command(p);
+        rc = tp_error_set(err, TP_EAUTH, 0, "not logged in: %s does not exist; run '%s'", path,
+                          cmd ? cmd : "tokprep auth login");
+        free(cmd);
+        return rc;
+    }
     if (rc < 0)
         return rc;
     rc = tp_tt_token_parse(tok, text, len, err);
@@ -746,8 +758,10 @@ int tp_tt_login(tp_tt_token *out, tp_http *h, const tp_profile *p, const char *p
     FILE *f = o->out ? o->out : stdout;
     fprintf(f, "Open this address in a browser and approve tokprep:\n%s\n", url);
     if (o->no_wait) {
-        fprintf(f, "Then run: tokprep auth login --profile %s --code 'ADDRESS-YOU-LANDED-ON'\n",
-                p->name);
+        char *cmd = tp_tt_login_command(p);
+        fprintf(f, "Then run: %s --code 'ADDRESS-YOU-LANDED-ON'\n",
+                cmd ? cmd : "tokprep auth login");
+        free(cmd);
         fflush(f);
         drop_pending = false; /* kept for the --code that follows */
         rc = 1;
@@ -786,17 +800,19 @@ static int refresh_locked(tp_tt_token *tok, tp_http *h, const tp_profile *p, con
                           bool only_if_needed, tp_error *err)
 {
     /* Re-read under the lock: another process may have rotated the tokens already. */
-    int rc = tp_tt_token_load(tok, path, err);
+    int rc = tp_tt_token_load(tok, p, path, err);
     if (rc < 0)
         return rc;
     int64_t now = (int64_t)tp_now_wall();
     if (only_if_needed && tok->expires_at - now > TP_TT_REFRESH_MARGIN)
         return 0;
-    if (tok->refresh_expires_at && tok->refresh_expires_at <= now)
-        return tp_error_set(err, TP_EAUTH, 0,
-                            "the refresh token has expired; run 'tokprep auth login --profile "
-                            "%s'",
-                            p->name);
+    if (tok->refresh_expires_at && tok->refresh_expires_at <= now) {
+        char *cmd = tp_tt_login_command(p);
+        rc = tp_error_set(err, TP_EAUTH, 0, "the refresh token has expired; run '%s'",
+                          cmd ? cmd : "tokprep auth login");
+        free(cmd);
+        return rc;
+    }
     if ((rc = require_client(p, true, err)) < 0)
         return rc;
     const tp_tiktok_conf *t = &p->upload.tiktok;
@@ -808,10 +824,10 @@ static int refresh_locked(tp_tt_token *tok, tp_http *h, const tp_profile *p, con
     rc = token_request(&fresh, h, p, "POST /v2/oauth/token/ (refresh_token)", fields,
                        TP_ARRAY_LEN(fields), err);
     if (rc == TP_EAUTH) {
-        tp_error_prefix(err,
-                        "cannot refresh the access token (run 'tokprep auth login "
-                        "--profile %s')",
-                        p->name);
+        char *cmd = tp_tt_login_command(p);
+        tp_error_prefix(err, "cannot refresh the access token (run '%s')",
+                        cmd ? cmd : "tokprep auth login");
+        free(cmd);
         return rc;
     }
     if (rc < 0)
@@ -862,7 +878,7 @@ int tp_tt_refresh(tp_tt_token *tok, tp_http *h, const tp_profile *p, const char 
 int tp_tt_token_fresh(tp_tt_token *tok, tp_http *h, const tp_profile *p, const char *path,
                       tp_error *err)
 {
-    int rc = tp_tt_token_load(tok, path, err);
+    int rc = tp_tt_token_load(tok, p, path, err);
     if (rc < 0)
         return rc;
     if (tok->expires_at - (int64_t)tp_now_wall() > TP_TT_REFRESH_MARGIN)
@@ -873,7 +889,7 @@ int tp_tt_token_fresh(tp_tt_token *tok, tp_http *h, const tp_profile *p, const c
 int tp_tt_logout(tp_http *h, const tp_profile *p, const char *path, tp_error *err)
 {
     tp_tt_token tok = {0};
-    int rc = tp_tt_token_load(&tok, path, err);
+    int rc = tp_tt_token_load(&tok, p, path, err);
     if (rc < 0)
         return rc;
     if (require_client(p, true, NULL) == 0) {
@@ -894,4 +910,40 @@ int tp_tt_logout(tp_http *h, const tp_profile *p, const char *path, tp_error *er
     if (unlink(path) < 0 && errno != ENOENT)
         return tp_error_set(err, TP_EIO, errno, "%s: cannot delete: %s", path, strerror(errno));
     return 0;
+}
+
+int tp_tt_preflight(const tp_profile *p, tp_error *err)
+{
+    /* Without network: what a delivery will need, so that no fit is spent on a file that
+     * cannot go up. The access token may be stale: a live refresh token renews it. */
+    char path[4096];
+    tp_tt_token tok = {0};
+    int rc = require_client(p, true, err);
+    if (rc < 0)
+        return rc;
+    if ((rc = tp_tt_token_path(path, sizeof(path), p, err)) < 0)
+        return rc;
+    if ((rc = tp_tt_token_load(&tok, p, path, err)) < 0) {
+        tp_tt_token_clear(&tok);
+        return rc;
+    }
+    int64_t now = (int64_t)tp_now_wall();
+    bool access_ok = tok.access_token && *tok.access_token && tok.expires_at > now;
+    bool refresh_ok = tok.refresh_token && *tok.refresh_token &&
+                      (!tok.refresh_expires_at || tok.refresh_expires_at > now);
+    if (!access_ok && !refresh_ok) {
+        char *cmd = tp_tt_login_command(p);
+        char when[40] = "";
+        if (tok.refresh_expires_at) {
+            time_t t = (time_t)tok.refresh_expires_at;
+            struct tm tm;
+            gmtime_r(&t, &tm);
+            strftime(when, sizeof(when), " on %Y-%m-%d %H:%M UTC", &tm);
+        }
+        rc = tp_error_set(err, TP_EAUTH, 0, "%s: the login expired%s; run '%s'", path, when,
+                          cmd ? cmd : "tokprep auth login");
+        free(cmd);
+    }
+    tp_tt_token_clear(&tok);
+    return rc;
 }

@@ -27,7 +27,14 @@ int tp_tt_token_path(char *buf, size_t size, const tp_profile *p, tp_error *err)
 
 /* Load the token file. TP_EAUTH "not logged in" when it does not exist; TP_EIO when it is
  * readable or writable by group/others, not owned by us, or not a regular file. */
-int tp_tt_token_load(tp_tt_token *tok, const char *path, tp_error *err);
+int tp_tt_token_load(tp_tt_token *tok, const tp_profile *p, const char *path, tp_error *err);
+/* "tokprep auth login --profile WORD" with the profile as the user gave it, shell-quoted when
+ * needed (malloc'd; NULL when out of memory). */
+char *tp_tt_login_command(const tp_profile *p);
+/* Before any work (no network): the client key and secret are set and the token file exists
+ * and can be used or refreshed. 0, or TP_ECONFIG / TP_EAUTH / TP_EIO with a message that names
+ * the command to run. */
+int tp_tt_preflight(const tp_profile *p, tp_error *err);
 /* Write atomically (temporary file in the same directory, fsync, rename), mode 0600; creates
  * the directory with mode 0700 when missing. */
 int tp_tt_token_save(const char *path, const tp_tt_token *tok, tp_error *err);

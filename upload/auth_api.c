@@ -57,7 +57,7 @@ int tp_auth_status(tp_auth_info **out, const tp_profile *profile, tp_error *err)
         return tp_error_set(err, TP_EINVAL, 0, "tp_auth_status: missing argument");
     *out = NULL;
     if ((rc = tp_tt_token_path(path, sizeof(path), profile, err)) < 0 ||
-        (rc = tp_tt_token_load(&tok, path, err)) < 0) {
+        (rc = tp_tt_token_load(&tok, profile, path, err)) < 0) {
         tp_tt_token_clear(&tok);
         return rc;
     }

@@ -492,3 +492,36 @@ out:
     }
     return rc;
 }
+
+void tp_http_net_error(tp_error *err, const char *url, const char *role, int tries, double seconds)
+{
+    if (!err || err->code != TP_ENET || !url)
+        return;
+    /* scheme://[user@]host[:port]/...: the authority, without user info. */
+    const char *a = strstr(url, "://");
+    bool https = !strncasecmp(url, "https:", 6);
+    a = a ? a + 3 : url;
+    size_t n = strcspn(a, "/?#");
+    const char *at = memchr(a, '@', n);
+    if (at) {
+        n -= (size_t)(at + 1 - a);
+        a = at + 1;
+    }
+    char host[300];
+    snprintf(host, sizeof(host), "%.*s", (int)(n < 250 ? n : 250), a);
+    const char *colon = strrchr(host, ':');
+    if (!colon || (host[0] == '[' && !strstr(host, "]:")))
+        snprintf(host + strlen(host), sizeof(host) - strlen(host), ":%d", https ? 443 : 80);
+    char *old = tp_strdup(tp_error_message(err));
+    /* The transport's own words follow "WHAT: " in the message tp_http_do() set. */
+    const char *reason = old ? strrchr(old, ':') : NULL;
+    reason = reason && reason[1] == ' ' ? reason + 2 : old ? old : "network error";
+    int raw = err->raw;
+    if (raw == CURLE_COULDNT_CONNECT)
+        tp_error_set(err, TP_ENET, raw, "cannot connect to %s (%s) after %d tr%s in %.1f s", host,
+                     role, tries, tries == 1 ? "y" : "ies", seconds);
+    else
+        tp_error_set(err, TP_ENET, raw, "%s at %s (%s) after %d tr%s in %.1f s", reason, host, role,
+                     tries, tries == 1 ? "y" : "ies", seconds);
+    free(old);
+}

@@ -61,6 +61,12 @@ void tp_http_free(tp_http *h);
  * big, and a body that never ends must not hold the client).
  * resp is reset first; free its body with tp_http_resp_clear. */
 int tp_http_do(tp_http *h, const tp_http_req *req, tp_http_resp *resp, tp_error *err);
+
+/* After the last try of a request that failed with TP_ENET: err's message becomes "cannot
+ * connect to HOST:PORT (ROLE) after N tries in T s" (or the transport's reason, then "at
+ * HOST:PORT (ROLE) after ..."), where ROLE names the profile key the address comes from
+ * (api_base). Only the host and port of url are shown, never its path or query (tokens). */
+void tp_http_net_error(tp_error *err, const char *url, const char *role, int tries, double seconds);
 void tp_http_resp_clear(tp_http_resp *resp);
 
 /* Retry-After and X-RateLimit-Reset are clamped to [0, one day] when parsed ("inf" too). */

@@ -464,7 +464,20 @@ static void fill_api(tp_tiktok_result *res, const tp_tt_api_error *api)
     set_string(&res->log_id, api->log_id);
 }
 
-static int api_error(tp_tiktok_result *res, const char *what, long status,
+/* An explanation's "run 'tokprep auth login'" with the profile as the user gave it (malloc'd;
+ * NULL when out of memory or when there is nothing to replace). */
+static char *with_login_command(const tp_profile *p, const char *why)
+{
+    static const char plain[] = "'tokprep auth login'";
+    const char *at = strstr(why, plain);
+    char *cmd = at ? tp_tt_login_command(p) : NULL;
+    char *out = cmd ? tp_asprintf("%.*s'%s'%s", (int)(at - why), why, cmd, at + strlen(plain))
+                    : NULL;
+    free(cmd);
+    return out;
+}
+
+static int api_error(const tp_profile *p, tp_tiktok_result *res, const char *what, long status,
                      const tp_tt_api_error *api, tp_error *err)
 {
     fill_api(res, api);
@@ -473,11 +486,14 @@ static int api_error(tp_tiktok_result *res, const char *what, long status,
                             what, status);
     int tp = TP_EHTTP;
     const char *why = tp_tt_explain(api->code, &tp);
-    return tp_error_set(err, tp, (int)status,
-                        "%s: TikTok answered %s (HTTP %ld): %s [log_id %s] "
-                        "-- %s",
-                        what, api->code, status, api->message[0] ? api->message : "no message",
-                        api->log_id[0] ? api->log_id : "none", why);
+    char *full = with_login_command(p, why);
+    int rc = tp_error_set(err, tp, (int)status,
+                          "%s: TikTok answered %s (HTTP %ld): %s [log_id %s] "
+                          "-- %s",
+                          what, api->code, status, api->message[0] ? api->message : "no message",
+                          api->log_id[0] ? api->log_id : "none", full ? full : why);
+    free(full);
+    return rc;
 }
 
 /* POST JSON to a data endpoint. Transient failures (network, 5xx, 429) are retried only when
@@ -495,6 +511,7 @@ static int api_call(tp_tiktok *tt, int ep, const char *path, const cJSON *body, 
     tp_http_resp resp = {0};
     int rc = 0, attempt = 0;
     bool refreshed = false;
+    const double t0 = tp_now_monotonic();
     *data = NULL;
     if (!url || (body && !json)) {
         rc = tp_error_set(err, TP_ENOMEM, 0, "out of memory");
@@ -555,6 +572,8 @@ static int api_call(tp_tiktok *tt, int ep, const char *path, const cJSON *body, 
             }
             continue;
         }
+        if (rc == TP_ENET)
+            tp_http_net_error(err, url, "api_base", attempt + 1, tp_now_monotonic() - t0);
         if (rc < 0)
             goto out;
         tp_tt_api_error api;
@@ -601,7 +620,7 @@ static int api_call(tp_tiktok *tt, int ep, const char *path, const cJSON *body, 
         /* TikTok's own daily cap: it does not say when, a day is the safe answer. */
         if (!strcmp(api.code, "spam_risk_too_many_posts") && res)
             res->retry_at = tp_now_wall() + 86400;
-        rc = api_error(res, what, resp.status, &api, err);
+        rc = api_error(tt->p, res, what, resp.status, &api, err);
         if (limited && rc != TP_ERATE) {
             err->code = TP_ERATE;
             rc = TP_ERATE;
@@ -1107,7 +1126,8 @@ int tp_tiktok_fetch_status(tp_tiktok_result *out, tp_tiktok *tt, const char *pub
     return fetch_status(tt, out, publish_id, NULL, err);
 }
 
-static int failed_status(const char *path, tp_tiktok_result *res, tp_error *err)
+static int failed_status(const tp_profile *p, const char *path, tp_tiktok_result *res,
+                         tp_error *err)
 {
     int tp = TP_EREJECT;
     const char *why = tp_tt_explain(res->fail_reason ? res->fail_reason : "", &tp);
@@ -1116,10 +1136,13 @@ static int failed_status(const char *path, tp_tiktok_result *res, tp_error *err)
         tp = TP_EREJECT;
     res->rule = fr->rule;
     /* "rule CODE" names the check rule (README "Violation codes") that should have caught it. */
-    return tp_error_set(
+    char *full = with_login_command(p, why);
+    int rc = tp_error_set(
         err, tp, 0, "%s: TikTok reports FAILED (%s, rule %s%s%s) for publish_id %s -- %s", path,
         res->fail_reason ? res->fail_reason : "no reason given", fr->rule, fr->keys[0] ? ": " : "",
-        fr->keys, res->publish_id ? res->publish_id : "?", why);
+        fr->keys, res->publish_id ? res->publish_id : "?", full ? full : why);
+    free(full);
+    return rc;
 }
 
 static int poll_status(tp_tiktok *tt, const char *path, tp_tiktok_result *res,
@@ -1136,7 +1159,7 @@ static int poll_status(tp_tiktok *tt, const char *path, tp_tiktok_result *res,
         emit(o, TP_TIKTOK_EV_STATUS, 0, 0, res->bytes, res->bytes, o->resume, res->status);
         tp_log(TP_LOG_INFO, "%s: status %s", path, res->status);
         if (!strcmp(res->status, "FAILED"))
-            return failed_status(path, res, err);
+            return failed_status(tt->p, path, res, err);
         if (!res->still_processing)
             return 0;
         double left = deadline - tp_now_monotonic();

@@ -123,3 +123,36 @@ size_t tp_str_strip_controls(char *s)
     *w = '\0';
     return (size_t)(w - (unsigned char *)s);
 }
+
+void tp_shell_word(char *buf, size_t size, const char *s)
+{
+    if (!size)
+        return;
+    if (!s)
+        s = "";
+    bool plain = *s != '\0';
+    for (const char *c = s; *c && plain; c++)
+        plain = strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_./:=@+,-",
+                       *c) != NULL;
+    if (plain) {
+        tp_strlcpy(buf, s, size);
+        return;
+    }
+    if (size < 3) {
+        buf[0] = '\0';
+        return;
+    }
+    size_t n = 0;
+    buf[n++] = '\'';
+    for (const char *c = s; *c && n + 5 < size; c++) {
+        if (*c == '\'') {
+            memcpy(buf + n, "'\\''", 4);
+            n += 4;
+        } else {
+            buf[n++] = *c;
+        }
+    }
+    if (n + 1 < size)
+        buf[n++] = '\'';
+    buf[n < size ? n : size - 1] = '\0';
+}

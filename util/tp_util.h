@@ -46,6 +46,10 @@ char *tp_strdup(const char *s);
 /* malloc'd printf. */
 char *tp_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* s as one shell word into buf (size bytes, always terminated): as is when it holds only
+ * [A-Za-z0-9_./:=@+,-], else in single quotes ('\'' for a quote). For commands shown to users. */
+void tp_shell_word(char *buf, size_t size, const char *s);
+
 /* Levenshtein distance, capped at 255; for "did you mean". */
 int tp_edit_distance(const char *a, const char *b);
 

@@ -166,9 +166,10 @@ expect_grep "not a regular file" "$T/out" "FIFO: not a regular file"
 expect_status 2 "/dev/zero symlinked as .mp4" -- timeout 10 "$TOKPREP" check "$T/in/zero.mp4"
 expect_status 2 "symlink loop" -- timeout 10 "$TOKPREP" check "$T/in/loop_a.mp4"
 expect_grep "Too many levels of symbolic links" "$T/out" "symlink loop named"
-# A folder named .mp4 is a folder: walked (documented), here empty: 0 files, exit 0.
-expect_status 0 "empty folder named .mp4" -- timeout 10 "$TOKPREP" check "$T/in/folder.mp4"
-expect_grep "no media files found" "$T/err" "folder.mp4: no media files found"
+# A folder named .mp4 is a folder: walked (documented), here empty: 0 files, said, exit 2
+# (as `fit`: issue 16).
+expect_status 2 "empty folder named .mp4" -- timeout 10 "$TOKPREP" check "$T/in/folder.mp4"
+expect_grep "no media files found in $T/in/folder.mp4" "$T/err" "folder.mp4: no media files found in DIR"
 # Walking a folder holding all of them: FIFO, device, loop and folder are skipped, not waited on.
 mkdir "$T/walk"
 mkfifo "$T/walk/fifo.mp4"

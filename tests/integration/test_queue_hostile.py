@@ -197,8 +197,9 @@ def test_escapes(t, r):
     os.makedirs(src)
     put_job(r, qn, src + "/\x1b]0;pwned\x07x.mp4", fp="3" * 64)
     put_job(r, qn, "relative.mp4", fp="4" * 64, profile="\x1b[2Jevil.yaml")
+    # Sink none: a worker checks what delivery needs at start (issue 16); no login here.
     p = q.run(["worker", "--queue", r.url(qn), "--root", src, "--drain", "-w",
-               os.path.join(t, "w-esc")], timeout=60)
+               os.path.join(t, "w-esc"), "--set", "upload.sink=none"], timeout=60)
     assert p.returncode == 0, p.stderr
     assert "\x1b" not in p.stdout + p.stderr, repr(p.stdout + p.stderr)
     assert p.stdout.count(" dead ") == 2, p.stdout

@@ -71,7 +71,10 @@ def test_worker_argv_and_dumpable(t, r):
     os.chmod(work, 0o777)
     url = r.url("sec")
     assert SECRET in url
+    # Sink none: a worker checks what delivery needs before it takes work (issue 16), and this
+    # one has no TikTok login; the shared limits URL is still parsed and held.
     p = subprocess.Popen([BINARY, "worker", "--queue", url, "-w", work, "--root", t,
+                          "--set", "upload.sink=none",
                           "--set", "upload.tiktok.shared_limits=" + url],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                          preexec_fn=raise_core_limit, **as_user)
