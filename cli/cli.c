@@ -116,39 +116,14 @@ static int hide_password(tp_cli_parser *p)
     return 0;
 }
 
-/* Levenshtein distance (capped at 255), the CLI's own small copy of the library's. */
-static int edit_distance(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b);
-    if (la > 64 || lb > 64)
-        return 255;
-    int row[65];
-    for (size_t j = 0; j <= lb; j++)
-        row[j] = (int)j;
-    for (size_t i = 1; i <= la; i++) {
-        int diag = row[0];
-        row[0] = (int)i;
-        for (size_t j = 1; j <= lb; j++) {
-            int up = row[j];
-            int best = diag + (a[i - 1] != b[j - 1]);
-            if (up + 1 < best)
-                best = up + 1;
-            if (row[j - 1] + 1 < best)
-                best = row[j - 1] + 1;
-            row[j] = best;
-            diag = up;
-        }
-    }
-    return row[lb];
-}
-
+/* The candidate closest to word (tp_edit_distance), or NULL when none is close. */
 const char *tp_cli_suggest(const char *word, const char *const *candidates, size_t n)
 {
     const char *best = NULL;
     int best_d = 3;
     int limit = (int)strlen(word) / 2;
     for (size_t i = 0; i < n; i++) {
-        int d = edit_distance(word, candidates[i]);
+        int d = tp_edit_distance(word, candidates[i]);
         if (d < best_d && d <= limit && d > 0) {
             best_d = d;
             best = candidates[i];

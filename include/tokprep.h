@@ -118,6 +118,10 @@ TP_EXTERN void tp_error_clear(tp_error *err);
 TP_EXTERN int tp_global_init(tp_error *err);
 TP_EXTERN void tp_global_cleanup(void);
 
+/* Levenshtein distance of two strings, capped at 255 (strings over 64 bytes give 255): what
+ * "did you mean" suggestions use, for commands, options and profile keys. Thread-safe. */
+TP_EXTERN int tp_edit_distance(const char *a, const char *b);
+
 /* How tp_time_format() writes a time. */
 typedef enum {
     TP_TIME_ISO8601 = 0, /* 2026-11-26T01:02:03.456Z (UTC, milliseconds): JSON and NDJSON */

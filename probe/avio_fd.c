@@ -158,3 +158,59 @@ const AVInputFormat *tp_demuxer_find(const char *name)
             return f;
     return NULL;
 }
+
+/* ---- a caller's buffer ------------------------------------------------------------------- */
+
+typedef struct {
+    const uint8_t *data;
+    size_t len, pos;
+} mem_reader;
+
+static int mem_read(void *opaque, uint8_t *buf, int n)
+{
+    mem_reader *m = opaque;
+    if (m->pos >= m->len)
+        return AVERROR_EOF;
+    size_t k = m->len - m->pos;
+    if (n >= 0 && (size_t)n < k)
+        k = (size_t)n;
+    memcpy(buf, m->data + m->pos, k);
+    m->pos += k;
+    return (int)k;
+}
+
+static int64_t mem_seek(void *opaque, int64_t off, int whence)
+{
+    mem_reader *m = opaque;
+    int64_t base;
+    switch (whence & ~AVSEEK_FORCE) {
+    case AVSEEK_SIZE: return (int64_t)m->len;
+    case SEEK_SET: base = 0; break;
+    case SEEK_CUR: base = (int64_t)m->pos; break;
+    case SEEK_END: base = (int64_t)m->len; break;
+    default: return AVERROR(EINVAL);
+    }
+    /* Offsets come from the media: a huge one must not overflow, and past the end is EOF. */
+    if ((off > 0 && off > INT64_MAX - base) || base + off < 0)
+        return AVERROR(EINVAL);
+    m->pos = base + off > (int64_t)m->len ? m->len : (size_t)(base + off);
+    return base + off;
+}
+
+int tp_avio_mem_new(AVIOContext **out, const uint8_t *data, size_t len, int bufsize)
+{
+    *out = NULL;
+    mem_reader *m = av_mallocz(sizeof(*m));
+    unsigned char *buf = av_malloc((size_t)bufsize);
+    AVIOContext *pb =
+        m && buf ? avio_alloc_context(buf, bufsize, 0, m, mem_read, NULL, mem_seek) : NULL;
+    if (!pb) {
+        av_free(m);
+        av_free(buf);
+        return AVERROR(ENOMEM);
+    }
+    m->data = data;
+    m->len = len;
+    *out = pb;
+    return 0;
+}

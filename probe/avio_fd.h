@@ -22,6 +22,11 @@ int tp_avio_fd_open(AVIOContext **out, int fd, bool write, const AVIOInterruptCB
  * open. Returns the context's write error, if any (< 0), else 0. Accepts NULL. */
 int tp_avio_fd_close(AVIOContext **pb);
 
+/* Read-only, seekable AVIOContext over a caller's buffer (data must outlive it), with a
+ * bufsize-byte I/O buffer: probing bytes already in memory, decoding a cover image read through
+ * the sidecar rules. Free with tp_avio_fd_free. Returns 0 or AVERROR(ENOMEM). */
+int tp_avio_mem_new(AVIOContext **out, const uint8_t *data, size_t len, int bufsize);
+
 /* Lock a demuxer down before avformat_open_input: ic->io_open refuses every nested open (HLS
  * segments, concat entries, MOV data references), and *opts gets protocol_whitelist "none" and
  * format_whitelist fmt_name (the probed demuxer's name), which nested demuxers inherit. */

@@ -29,54 +29,19 @@ static const char *demuxer_for(const char *path)
     return NULL;
 }
 
-typedef struct {
-    const uint8_t *data;
-    size_t len, pos;
-} mem_reader;
-
-static int mem_read(void *opaque, uint8_t *buf, int size)
-{
-    mem_reader *m = opaque;
-    size_t left = m->len - m->pos, n = (size_t)size < left ? (size_t)size : left;
-    if (n == 0)
-        return AVERROR_EOF;
-    memcpy(buf, m->data + m->pos, n);
-    m->pos += n;
-    return (int)n;
-}
-
-static int64_t mem_seek(void *opaque, int64_t offset, int whence)
-{
-    mem_reader *m = opaque;
-    int64_t base;
-    switch (whence & ~AVSEEK_FORCE) {
-    case AVSEEK_SIZE: return (int64_t)m->len;
-    case SEEK_SET: base = 0; break;
-    case SEEK_CUR: base = (int64_t)m->pos; break;
-    case SEEK_END: base = (int64_t)m->len; break;
-    default: return AVERROR(EINVAL);
-    }
-    if (offset > (int64_t)m->len - base || base + offset < 0)
-        return AVERROR(EINVAL);
-    m->pos = (size_t)(base + offset);
-    return (int64_t)m->pos;
-}
-
 /* Decode the one picture in data (an image file of the kind demuxer reads) into *out. */
 static int decode_image(AVFrame **out, const uint8_t *data, size_t len, const char *demuxer,
                         const char *path, int64_t max_pixels, tp_error *err)
 {
-    mem_reader m = {data, len, 0};
     AVFormatContext *ic = NULL;
     AVIOContext *pb = NULL;
     AVCodecContext *dec = NULL;
     AVPacket *pkt = av_packet_alloc();
     AVFrame *frame = av_frame_alloc();
     AVDictionary *opts = NULL;
-    uint8_t *buf = av_malloc(4096);
     int rc = 0, ret;
     const AVInputFormat *fmt = tp_demuxer_find(demuxer);
-    if (!pkt || !frame || !buf || !(ic = avformat_alloc_context())) {
+    if (!pkt || !frame || !(ic = avformat_alloc_context())) {
         rc = tp_error_set(err, TP_ENOMEM, 0, "out of memory");
         goto out;
     }
@@ -85,12 +50,10 @@ static int decode_image(AVFrame **out, const uint8_t *data, size_t len, const ch
                           demuxer);
         goto out;
     }
-    pb = avio_alloc_context(buf, 4096, 0, &m, mem_read, NULL, mem_seek);
-    if (!pb) {
+    if (tp_avio_mem_new(&pb, data, len, 4096) < 0) {
         rc = tp_error_set(err, TP_ENOMEM, 0, "out of memory");
         goto out;
     }
-    buf = NULL; /* pb owns it */
     ic->pb = pb;
     ic->flags |= AVFMT_FLAG_CUSTOM_IO;
     tp_demux_lock(ic, &opts, demuxer);
@@ -140,11 +103,7 @@ out:
     av_dict_free(&opts);
     avcodec_free_context(&dec);
     avformat_close_input(&ic);
-    if (pb) {
-        av_freep(&pb->buffer);
-        avio_context_free(&pb);
-    }
-    av_free(buf);
+    tp_avio_fd_free(&pb);
     av_packet_free(&pkt);
     av_frame_free(&frame);
     return rc;

@@ -1295,54 +1295,15 @@ int tp_probe_file(tp_media_info *out, const char *path, const tp_probe_options *
     return tp_probe_path(out, path, false, opts, err);
 }
 
-/* Read-only AVIOContext callbacks over a caller's buffer. */
-typedef struct {
-    const uint8_t *data;
-    size_t len, pos;
-} mem_reader;
-
-static int mem_read(void *opaque, uint8_t *buf, int n)
-{
-    mem_reader *m = opaque;
-    if (m->pos >= m->len)
-        return AVERROR_EOF;
-    size_t k = m->len - m->pos;
-    if (n >= 0 && (size_t)n < k)
-        k = (size_t)n;
-    memcpy(buf, m->data + m->pos, k);
-    m->pos += k;
-    return (int)k;
-}
-
-static int64_t mem_seek(void *opaque, int64_t off, int whence)
-{
-    mem_reader *m = opaque;
-    int64_t base;
-    switch (whence & ~AVSEEK_FORCE) {
-    case AVSEEK_SIZE: return (int64_t)m->len;
-    case SEEK_SET: base = 0; break;
-    case SEEK_CUR: base = (int64_t)m->pos; break;
-    case SEEK_END: base = (int64_t)m->len; break;
-    default: return AVERROR(EINVAL);
-    }
-    /* Offsets come from the media: a huge one must not overflow, and past the end is EOF. */
-    if (off > INT64_MAX - base || base + off < 0)
-        return AVERROR(EINVAL);
-    m->pos = base + off > (int64_t)m->len ? m->len : (size_t)(base + off);
-    return base + off;
-}
-
 int tp_probe_buffer(tp_media_info *out, const uint8_t *data, size_t len, const tp_probe_options *opts,
                     tp_error *err)
 {
     static const char name[] = "<buffer>";
     const tp_limits *lim = opts && opts->limits ? opts->limits : &default_limits;
     interrupt_state is = {INFINITY, opts ? opts->cancel : NULL, false};
-    mem_reader mem = {data, len, 0};
     byte_source src = {-1, data, len};
     file_facts facts = {0};
     AVIOContext *pb = NULL;
-    unsigned char *iobuf = NULL;
     int ret;
 
     memset(out, 0, sizeof(*out));
@@ -1355,17 +1316,11 @@ int tp_probe_buffer(tp_media_info *out, const uint8_t *data, size_t len, const t
         return tp_error_set(err, TP_EMEDIA, AVERROR_INVALIDDATA, "%s: empty file (0 bytes)", name);
     read_facts(&src, out->size, lim, &facts);
 
-    iobuf = av_malloc(IO_BUFFER_SIZE);
-    pb =
-        iobuf ? avio_alloc_context(iobuf, IO_BUFFER_SIZE, 0, &mem, mem_read, NULL, mem_seek) : NULL;
-    if (!pb) {
-        av_free(iobuf);
+    if (tp_avio_mem_new(&pb, data, len, IO_BUFFER_SIZE) < 0)
         return tp_error_set(err, TP_ENOMEM, 0, "%s: out of memory", name);
-    }
     /* No protocol at all: a buffer must never make a demuxer open files or URLs. */
     ret = probe_io(out, pb, &facts, name, lim, opts && opts->deep, opts && opts->bars,
                    opts && opts->loudness, &is, err);
-    av_freep(&pb->buffer); /* libavformat may have replaced iobuf */
-    avio_context_free(&pb);
+    tp_avio_fd_free(&pb);
     return ret;
 }

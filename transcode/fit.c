@@ -544,6 +544,34 @@ static int open_input(fit_ctx *c, tp_error *err)
 
 /* ---- remux ------------------------------------------------------------------------------ */
 
+
+/* A new output stream with the parameters of the input stream `is`, for its packets copied as
+ * they are (remux, or the video of an audio-only fix). The rotation is part of the picture, not
+ * location data: its display matrix is kept. */
+static int new_copied_stream(AVStream **out, fit_ctx *c, fit_output *o, const AVStream *is,
+                             tp_error *err)
+{
+    AVStream *os = avformat_new_stream(o->mux, NULL);
+    if (!os)
+        return tp_error_set(err, TP_ENOMEM, 0, "out of memory");
+    int ret = avcodec_parameters_copy(os->codecpar, is->codecpar);
+    if (ret < 0)
+        return av_fail(err, ret, c->src, "cannot copy stream parameters");
+    os->codecpar->codec_tag = 0;
+    os->time_base = is->time_base;
+    os->sample_aspect_ratio = is->sample_aspect_ratio;
+    size_t sz = 0;
+    const uint8_t *dm = av_stream_get_side_data(is, AV_PKT_DATA_DISPLAYMATRIX, &sz);
+    if (dm) {
+        uint8_t *d = av_stream_new_side_data(os, AV_PKT_DATA_DISPLAYMATRIX, sz);
+        if (!d)
+            return tp_error_set(err, TP_ENOMEM, 0, "out of memory");
+        memcpy(d, dm, sz);
+    }
+    *out = os;
+    return 0;
+}
+
 static int run_remux(fit_ctx *c, const char *outdir, tp_error *err)
 {
     int rc = open_input(c, err);
@@ -560,24 +588,9 @@ static int run_remux(fit_ctx *c, const char *outdir, tp_error *err)
     for (int i = 0; i < 2; i++) {
         if (map[i] < 0)
             continue;
-        AVStream *is = c->in->streams[map[i]];
-        AVStream *os = avformat_new_stream(o->mux, NULL);
-        if (!os)
-            return tp_error_set(err, TP_ENOMEM, 0, "out of memory");
-        int ret = avcodec_parameters_copy(os->codecpar, is->codecpar);
-        if (ret < 0)
-            return av_fail(err, ret, c->src, "cannot copy stream parameters");
-        os->codecpar->codec_tag = 0;
-        os->time_base = is->time_base;
-        os->sample_aspect_ratio = is->sample_aspect_ratio;
-        /* The rotation is part of the picture, not location data: keep it. */
-        size_t sz = 0;
-        const uint8_t *dm = av_stream_get_side_data(is, AV_PKT_DATA_DISPLAYMATRIX, &sz);
-        if (dm) {
-            uint8_t *d = av_stream_new_side_data(os, AV_PKT_DATA_DISPLAYMATRIX, sz);
-            if (d)
-                memcpy(d, dm, sz);
-        }
+        AVStream *os = NULL;
+        if ((rc = new_copied_stream(&os, c, o, c->in->streams[map[i]], err)) < 0)
+            return rc;
         if (i == 0)
             omap_v = os->index;
         else
@@ -820,24 +833,11 @@ static void report_progress(fit_ctx *c, int64_t frame_index);
 static int add_copied_video(fit_ctx *c, fit_output *o, tp_error *err)
 {
     const AVStream *is = c->in->streams[c->vidx];
-    AVStream *os = avformat_new_stream(o->mux, NULL);
-    if (!os)
-        return tp_error_set(err, TP_ENOMEM, 0, "out of memory");
-    int ret = avcodec_parameters_copy(os->codecpar, is->codecpar);
-    if (ret < 0)
-        return av_fail(err, ret, c->src, "cannot copy stream parameters");
-    os->codecpar->codec_tag = 0;
-    os->time_base = is->time_base;
-    os->sample_aspect_ratio = is->sample_aspect_ratio;
+    AVStream *os = NULL;
+    int rc = new_copied_stream(&os, c, o, is, err);
+    if (rc < 0)
+        return rc;
     os->avg_frame_rate = is->avg_frame_rate;
-    size_t sz = 0;
-    const uint8_t *dm = av_stream_get_side_data(is, AV_PKT_DATA_DISPLAYMATRIX, &sz);
-    if (dm) {
-        uint8_t *d = av_stream_new_side_data(os, AV_PKT_DATA_DISPLAYMATRIX, sz);
-        if (!d)
-            return tp_error_set(err, TP_ENOMEM, 0, "out of memory");
-        memcpy(d, dm, sz);
-    }
     o->vst = os->index;
     return 0;
 }

@@ -49,9 +49,7 @@ char *tp_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* s as one shell word into buf (size bytes, always terminated): as is when it holds only
  * [A-Za-z0-9_./:=@+,-], else in single quotes ('\'' for a quote). For commands shown to users. */
 void tp_shell_word(char *buf, size_t size, const char *s);
-
-/* Levenshtein distance, capped at 255; for "did you mean". */
-int tp_edit_distance(const char *a, const char *b);
+/* tp_edit_distance(): public (tokprep.h). */
 
 /* Greatest common divisor, never negative (0 when both are 0); for reducing ratios. */
 int64_t tp_gcd64(int64_t a, int64_t b);
