@@ -374,7 +374,12 @@ static void on_failure(run_state *rs, tp_job *job)
 {
     tp_pipeline *pl = rs->pl;
     const char *stage = tp_stage_name(job->stage);
-    if (job->err.code == TP_ECANCELED && tp_cancel_requested(&pl->cancel)) {
+    /* Cancelled, or failed while a cancel was under way before delivery: a probe or fit cut
+     * short fails with whatever the demuxer made of the cut read ("Invalid data found"), which
+     * says nothing about the file. It stays queued; the same command resumes it. A delivery's
+     * failure keeps its meaning (TikTok's answer, recorded). */
+    if (tp_cancel_requested(&pl->cancel) &&
+        (job->err.code == TP_ECANCELED || job->stage != TP_STAGE_DELIVER)) {
         finish_canceled(rs, job);
         return;
     }
