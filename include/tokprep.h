@@ -625,6 +625,53 @@ typedef struct {
 /* Called on the posting thread; keep it short. `ev` is valid during the call only. */
 typedef void (*tp_tiktok_progress_cb)(const tp_tiktok_event *ev, void *payload);
 
+/* The settings of one direct post chosen by a person (upload.tiktok.review, `tokprep review
+ * approve`, the console's review page), replacing the profile's upload.tiktok.privacy_level,
+ * disable_comment/duet/stitch and brand toggles for that post. Zero means off: interactions not
+ * allowed, no commercial content. Strings are borrowed. */
+typedef struct tp_post_settings {
+    unsigned version;          /* TP_POST_SETTINGS_VERSION */
+    const char *privacy_level; /* required: one of the creator's privacy_level_options */
+    const char *caption;       /* NULL: the caption the pipeline proposed (sidecar, template) */
+    int allow_comment, allow_duet, allow_stitch; /* sent as disable_* = !allow_* */
+    int brand_organic;         /* "Your brand" (promotional content): brand_organic_toggle */
+    int brand_content;         /* "Branded content" (paid partnership): brand_content_toggle;
+                                * TikTok refuses it with SELF_ONLY */
+} tp_post_settings;
+
+#define TP_POST_SETTINGS_VERSION 1
+#define TP_POST_SETTINGS_INIT {.version = TP_POST_SETTINGS_VERSION}
+
+/* Defaults of `version` into *s: 0, or TP_EINVAL (NULL, unknown version). Thread-safe. */
+TP_EXTERN int tp_post_settings_init(tp_post_settings *s, unsigned version);
+/* Is s a post TikTok can accept: privacy_level set and one of TikTok's four levels, branded
+ * content not SELF_ONLY, caption (when set) valid UTF-8 of at most 2,200 UTF-16 code units.
+ * 0, or TP_EINVAL with a message that says what to change. Thread-safe. */
+TP_EXTERN int tp_post_settings_validate(const tp_post_settings *s, tp_error *err);
+
+/* What creator_info says of the logged-in creator. Opaque, immutable; strings owned by it. */
+typedef struct tp_creator_info tp_creator_info;
+
+/* Ask TikTok (creator_info/query, rate-limited 20/min per token: cache it). 0 and *out, or a
+ * negative TP_E* as tp_tiktok_post_file(). Not thread-safe for one session. */
+TP_EXTERN int tp_tiktok_creator_info(tp_creator_info **out, tp_tiktok *tt, tp_error *err);
+TP_EXTERN const char *tp_creator_info_username(const tp_creator_info *ci);
+TP_EXTERN const char *tp_creator_info_nickname(const tp_creator_info *ci);
+/* The avatar's URL as TikTok sent it (expires after about 2 h), "" when none. */
+TP_EXTERN const char *tp_creator_info_avatar_url(const tp_creator_info *ci);
+TP_EXTERN size_t tp_creator_info_privacy_count(const tp_creator_info *ci);
+/* privacy_level_options[i] in TikTok's order, or NULL when i is out of range. */
+TP_EXTERN const char *tp_creator_info_privacy(const tp_creator_info *ci, size_t i);
+TP_EXTERN int tp_creator_info_comment_disabled(const tp_creator_info *ci);
+TP_EXTERN int tp_creator_info_duet_disabled(const tp_creator_info *ci);
+TP_EXTERN int tp_creator_info_stitch_disabled(const tp_creator_info *ci);
+/* max_video_post_duration_sec, 0 when not sent. */
+TP_EXTERN int64_t tp_creator_info_max_duration(const tp_creator_info *ci);
+/* {"username", "nickname", "avatar_url", "privacy_level_options": [...], "comment_disabled",
+ * "duet_disabled", "stitch_disabled", "max_video_post_duration_sec"}; malloc'd, NULL on OOM. */
+TP_EXTERN char *tp_creator_info_to_json(const tp_creator_info *ci);
+TP_EXTERN void tp_creator_info_free(tp_creator_info *ci);
+
 typedef struct tp_tiktok_post_options {
     unsigned version;          /* TP_TIKTOK_POST_OPTIONS_VERSION */
     const char *caption;       /* NULL: sidecar <stem>.txt, else the profile's template */
@@ -638,9 +685,12 @@ typedef struct tp_tiktok_post_options {
     /* >= 0: post_info.video_cover_timestamp_ms (the fit placed a cover image there); -1: the
      * profile's upload.tiktok.video_cover_timestamp_ms */
     long long cover_timestamp_ms;
+    /* Added in version 2. Non-NULL: this post's settings as a person approved them (its
+     * caption, when set, replaces `caption`); NULL: the profile's. */
+    const tp_post_settings *settings;
 } tp_tiktok_post_options;
 
-#define TP_TIKTOK_POST_OPTIONS_VERSION 1
+#define TP_TIKTOK_POST_OPTIONS_VERSION 2
 #define TP_TIKTOK_POST_OPTIONS_INIT                                                                \
     {.version = TP_TIKTOK_POST_OPTIONS_VERSION, .duration = -1.0, .wait_status = 1,              \
      .cover_timestamp_ms = -1}
@@ -800,7 +850,9 @@ typedef enum {
     TP_EVENT_UPLOADED,       /* handed to the sink: outputs, publish_id (tiktok) */
     TP_EVENT_FAILED,         /* stage, error_code, reason; final_failure = not retried */
     TP_EVENT_SKIPPED,        /* reason (done before, duplicate, rejected, deferred), verdict */
-    TP_EVENT_SUMMARY         /* counts; path is NULL */
+    TP_EVENT_SUMMARY,        /* counts; path is NULL */
+    TP_EVENT_AWAITING_REVIEW /* (version 3) fitted and parked for review (upload.tiktok.review):
+                              * outputs; ends the file's run like UPLOADED */
 } tp_event_kind;
 /* Each discovered file ends a run with exactly one UPLOADED, SKIPPED, or FAILED with
  * final_failure set, unless the run is cancelled first. */
@@ -841,9 +893,13 @@ typedef struct tp_event {
      * same command resumes them); files of this run skipped because an earlier run of the same
      * ledger rejected them / recorded them as failed (also counted in n_skipped). */
     size_t n_queued, n_earlier_rejected, n_earlier_failed;
+    /* Added in version 3. summary: files parked for review in this run; awaiting_review: the
+     * ledger row's id (also set on uploaded and failed events from version 3, else 0) */
+    size_t n_awaiting_review;
+    int64_t id;
 } tp_event;
 
-#define TP_EVENT_VERSION 2
+#define TP_EVENT_VERSION 3
 
 /* Called on the thread that runs tp_pipeline_run(), never concurrently, in order. It should
  * return quickly (the coordinator waits for it). */
@@ -886,9 +942,11 @@ typedef struct tp_pipeline_summary {
     size_t non_media, symlinks; /* left out by the folder walk: see tp_event */
     /* Added in version 2: see tp_event's n_queued, n_earlier_rejected, n_earlier_failed. */
     size_t queued, earlier_rejected, earlier_failed;
+    /* Added in version 3: files parked for review (upload.tiktok.review) in this run. */
+    size_t awaiting_review;
 } tp_pipeline_summary;
 
-#define TP_PIPELINE_SUMMARY_VERSION 2
+#define TP_PIPELINE_SUMMARY_VERSION 3
 
 typedef struct tp_pipeline tp_pipeline;
 
@@ -984,8 +1042,91 @@ TP_EXTERN char *tp_ledger_status_to_json(const tp_ledger_status *status);
  * ledger. Thread-safe. */
 TP_EXTERN int tp_pipeline_retry(size_t *n_requeued, const char *state_path, tp_error *err);
 
+/* Every file of a ledger with what the console and `/api/files` show of it. Read-only: works
+ * while a run holds the ledger. Opaque and immutable once returned; strings are owned by it. */
+typedef struct tp_ledger_files tp_ledger_files;
+
+typedef struct tp_ledger_file {
+    int64_t id;              /* the ledger row: stable, the console's /files/ID */
+    const char *path;        /* the source file */
+    const char *status;      /* queued, running, done, failed, rejected, awaiting_review */
+    const char *stage;       /* scan, probe, fit, chunk, deliver, done */
+    const char *verdict;     /* pass, fix, reject, error; "" before probing */
+    const char *action;      /* none, remux, transcode; "" before probing */
+    const char *sink;        /* none, directory:PATH, tiktok:PROFILE */
+    const char *profile;     /* the profile's name */
+    const char *fingerprint; /* content fingerprint (SHA-256 hex) */
+    int64_t source_size;     /* bytes */
+    int64_t output_size;     /* bytes of all fitted outputs, 0 before the fit */
+    double created, updated, finished; /* epoch seconds; finished 0 while not final */
+    const char *error;       /* tp_error_name() of the failure, "" when none */
+    const char *reason;      /* the failure's or rejection's message, "" when none */
+    size_t attempts;
+    /* JSON texts, "" when none: the source's media info (as `check --json`'s "media"), the
+     * outputs with their chunk plans and SHA-256, the TikTok posts (as tp_ledger_item.posts),
+     * and the review ({"caption"} while awaiting, then the approved settings) */
+    const char *media, *outputs, *posts, *review;
+} tp_ledger_file;
+
+typedef struct tp_ledger_files_options {
+    unsigned version;   /* TP_LEDGER_FILES_OPTIONS_VERSION */
+    int64_t id;         /* > 0: only this row */
+    const char *status; /* NULL: all; else only this status (e.g. "awaiting_review") */
+} tp_ledger_files_options;
+
+#define TP_LEDGER_FILES_OPTIONS_VERSION 1
+#define TP_LEDGER_FILES_OPTIONS_INIT {.version = TP_LEDGER_FILES_OPTIONS_VERSION}
+TP_EXTERN int tp_ledger_files_options_init(tp_ledger_files_options *opts, unsigned version);
+
+/* Read the ledger at state_path (opts may be NULL: all rows), ordered by id. 0 and *out (free
+ * with tp_ledger_files_free()), TP_EIO when there is no ledger. Thread-safe. */
+TP_EXTERN int tp_ledger_files_read(tp_ledger_files **out, const char *state_path,
+                                   const tp_ledger_files_options *opts, tp_error *err);
+TP_EXTERN size_t tp_ledger_files_count(const tp_ledger_files *files);
+/* File i (< count), or NULL. */
+TP_EXTERN const tp_ledger_file *tp_ledger_files_at(const tp_ledger_files *files, size_t i);
+/* One file as a JSON object: the scalar fields by their names above, times as
+ * tp_time_format() ISO strings, and "media", "outputs", "posts", "review" embedded as JSON
+ * (null when none). malloc'd, NULL on OOM. Thread-safe. */
+TP_EXTERN char *tp_ledger_file_to_json(const tp_ledger_file *file);
+/* {"state": PATH, "files": [tp_ledger_file_to_json()...]}; malloc'd, NULL on OOM. */
+TP_EXTERN char *tp_ledger_files_to_json(const tp_ledger_files *files);
+TP_EXTERN void tp_ledger_files_free(tp_ledger_files *files);
+
+/* What `check` says of a ledger file's recorded media under `profile`, without opening the
+ * source: violations with codes and hints, verdict, action (read it with tp_check_*(), free
+ * with tp_check_free()). TP_EINVAL when the file has no recorded media (not probed yet, or a
+ * ledger from before schema 2). Thread-safe. */
+TP_EXTERN int tp_ledger_file_check(tp_check **out, const tp_profile *profile,
+                                   const tp_ledger_file *file, tp_error *err);
+
+/* The events log of a ledger: every tp_pipeline_run() on state_path appends each of its events
+ * as one line of tp_event_to_json() (progress events at most twice a second per file) to
+ * STATE.events (mode 0600; renamed to STATE.events.1 past 8 MiB), so another process (`tokprep
+ * serve`) can follow a run. Writes that path into buf. 0, or TP_EINVAL when it does not fit. */
+TP_EXTERN int tp_events_log_path(char *buf, size_t size, const char *state_path);
 
 /* === end section: pipeline ============================================================= */
+
+/* === section: review =================================================================== */
+
+/* upload.tiktok.review: true parks each fitted file for the TikTok sink as `awaiting_review`
+ * instead of posting it. A person approves it with the post's settings (tp_post_settings) or
+ * rejects it; an approved file is queued at the deliver stage and posted by the running
+ * pipeline (within a few seconds) or the next run on that ledger, with exactly those settings.
+ * These calls write the ledger while a run holds it (one conditional UPDATE each). */
+
+/* Approve row `id`: record the settings and queue it for posting. 0; TP_EINVAL (bad settings,
+ * see tp_post_settings_validate(), or no such id); TP_ECONFLICT when the row is not awaiting
+ * review (already approved, rejected, or never parked); TP_EIO. Thread-safe. */
+TP_EXTERN int tp_review_approve(const char *state_path, int64_t id,
+                                const tp_post_settings *settings, tp_error *err);
+/* Reject row `id` (final: status rejected, reason "rejected in review[: REASON]"). reason may be
+ * NULL. Returns as tp_review_approve(). Thread-safe. */
+TP_EXTERN int tp_review_reject(const char *state_path, int64_t id, const char *reason,
+                               tp_error *err);
+
+/* === end section: review =============================================================== */
 
 /* === section: queue ==================================================================== */
 

@@ -17,13 +17,16 @@ struct tp_ledger {
     sqlite3 *db;
     int lock_fd; /* -1 when opened read-only */
     char *path;
-    bool has_media; /* the jobs table has the `media` column (schema 2; a read-only opener of
-                     * a ledger no run has migrated yet reads NULL instead) */
+    bool has_media;  /* the jobs table has the `media` column (schema 2; a read-only opener of
+                      * a ledger no run has migrated yet reads NULL instead) */
+    bool has_review; /* the `review` column (schema 3), the same way */
 };
 
 /* 1: first release; 2: `media` (the source's media info, so a resumed job is not probed
- * again). A version-1 ledger is migrated when a run opens it (migrate()). */
-#define SCHEMA_VERSION "2"
+ * again); 3: `review` (upload.tiktok.review: the caption proposed while a post awaits review,
+ * then the settings chosen when it was approved). An older ledger is migrated when a run opens
+ * it (migrate()). */
+#define SCHEMA_VERSION "3"
 
 static const char schema_sql[] =
     "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
@@ -32,7 +35,7 @@ static const char schema_sql[] =
     " fingerprint TEXT NOT NULL, profile_hash TEXT NOT NULL, sink TEXT NOT NULL,"
     " profile_name TEXT NOT NULL, source_path TEXT NOT NULL, source_size INTEGER NOT NULL,"
     " stage TEXT NOT NULL, status TEXT NOT NULL, verdict TEXT, outputs TEXT, media TEXT,"
-    " dest TEXT,"
+    " dest TEXT, review TEXT,"
     " publish_id TEXT, upload_url TEXT, upload_url_expiry REAL NOT NULL DEFAULT 0,"
     " upload_part INTEGER NOT NULL DEFAULT 0, last_chunk INTEGER NOT NULL DEFAULT -1,"
     " posts TEXT, error TEXT, error_code TEXT, attempts INTEGER NOT NULL DEFAULT 0,"
@@ -47,17 +50,20 @@ static const char schema_sql[] =
     "status, verdict, outputs, dest, publish_id, upload_url, upload_url_expiry, upload_part, "     \
     "last_chunk, posts, error, error_code, attempts, created, updated, finished, "
 
-/* The column list of a SELECT: ROW_COLUMNS and the media column (NULL before schema 2). */
+/* The column list of a SELECT: ROW_COLUMNS, the media column (NULL before schema 2) and the
+ * review column (NULL before schema 3). */
 static int prepare_select(tp_ledger *l, sqlite3_stmt **st, const char *tail)
 {
-    char *sql = tp_asprintf("SELECT " ROW_COLUMNS "%s %s", l->has_media ? "media" : "NULL", tail);
+    char *sql = tp_asprintf("SELECT " ROW_COLUMNS "%s, %s %s", l->has_media ? "media" : "NULL",
+                            l->has_review ? "review" : "NULL", tail);
     int sc = sql ? sqlite3_prepare_v2(l->db, sql, -1, st, NULL) : SQLITE_NOMEM;
     free(sql);
     return sc == SQLITE_OK ? 0 : -1;
 }
 
 static const char *const stage_names[] = {"scan", "probe", "fit", "chunk", "deliver", "done"};
-static const char *const status_names[] = {"queued", "running", "done", "failed", "rejected"};
+static const char *const status_names[] = {"queued",   "running",  "done",
+                                           "failed",   "rejected", "awaiting_review"};
 
 const char *tp_stage_name(tp_stage s)
 {
@@ -141,16 +147,28 @@ static bool has_column(tp_ledger *l, const char *name)
  * version 1 have no media info: a job resumed from one is probed once more (as before). */
 static int migrate(tp_ledger *l, tp_error *err)
 {
-    if (has_column(l, "media"))
-        return 0;
-    if (sqlite3_exec(l->db,
-                     "BEGIN IMMEDIATE; ALTER TABLE jobs ADD COLUMN media TEXT;"
-                     "UPDATE meta SET value='" SCHEMA_VERSION "' WHERE key='schema_version';"
-                     "COMMIT;",
-                     NULL, NULL, NULL) != SQLITE_OK) {
-        int rc = db_error(l, err, "migration");
-        sqlite3_exec(l->db, "ROLLBACK;", NULL, NULL, NULL);
-        return rc;
+    static const struct {
+        const char *column, *sql;
+    } steps[] = {
+        {"media", "ALTER TABLE jobs ADD COLUMN media TEXT;"},
+        {"review", "ALTER TABLE jobs ADD COLUMN review TEXT;"},
+    };
+    for (size_t i = 0; i < TP_ARRAY_LEN(steps); i++) {
+        if (has_column(l, steps[i].column))
+            continue;
+        char *sql = tp_asprintf("BEGIN IMMEDIATE; %s"
+                                "UPDATE meta SET value='" SCHEMA_VERSION "' WHERE key='schema_version';"
+                                "COMMIT;",
+                                steps[i].sql);
+        if (!sql)
+            return tp_error_set(err, TP_ENOMEM, 0, "out of memory");
+        int sc = sqlite3_exec(l->db, sql, NULL, NULL, NULL);
+        free(sql);
+        if (sc != SQLITE_OK) {
+            int rc = db_error(l, err, "migration");
+            sqlite3_exec(l->db, "ROLLBACK;", NULL, NULL, NULL);
+            return rc;
+        }
     }
     return 0;
 }
@@ -203,6 +221,7 @@ int tp_ledger_open(tp_ledger **out, const char *path, bool exclusive, tp_error *
             goto fail;
     }
     l->has_media = has_column(l, "media");
+    l->has_review = has_column(l, "review");
     *out = l;
     return 0;
 fail:
@@ -230,6 +249,7 @@ void tp_ledger_row_clear(tp_ledger_row *row)
     free(row->verdict);
     free(row->outputs);
     free(row->media);
+    free(row->review);
     free(row->dest);
     free(row->publish_id);
     free(row->upload_url);
@@ -276,6 +296,7 @@ static void row_from_stmt(tp_ledger_row *row, sqlite3_stmt *st)
     row->updated = sqlite3_column_double(st, 22);
     row->finished = sqlite3_column_double(st, 23);
     row->media = col_text(st, 24);
+    row->review = col_text(st, 25);
 }
 
 static void bind_text(sqlite3_stmt *st, int i, const char *s)
@@ -366,7 +387,7 @@ int tp_ledger_update(tp_ledger *l, tp_ledger_row *row, tp_error *err)
             "UPDATE jobs SET source_path=?2, source_size=?3, stage=?4, status=?5, verdict=?6, "
             "outputs=?7, dest=?8, publish_id=?9, upload_url=?10, upload_url_expiry=?11, "
             "upload_part=?12, last_chunk=?13, posts=?14, error=?15, error_code=?16, "
-            "attempts=?17, updated=?18, finished=?19, media=?20 WHERE id=?1",
+            "attempts=?17, updated=?18, finished=?19, media=?20, review=?21 WHERE id=?1",
             -1, &st, NULL) != SQLITE_OK)
         return db_error(l, err, "update");
     if (row->status == TP_JOB_DONE || row->status == TP_JOB_FAILED ||
@@ -394,6 +415,7 @@ int tp_ledger_update(tp_ledger *l, tp_ledger_row *row, tp_error *err)
     sqlite3_bind_double(st, 18, now);
     sqlite3_bind_double(st, 19, row->finished);
     bind_text(st, 20, row->media);
+    bind_text(st, 21, row->review);
     int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : db_error(l, err, "update");
     if (rc == 0)
         row->updated = now;

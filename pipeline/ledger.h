@@ -24,7 +24,9 @@ typedef enum {
     TP_JOB_RUNNING,    /* a worker has it; a crash leaves it here until tp_ledger_recover() */
     TP_JOB_DONE,
     TP_JOB_FAILED,  /* see error; `tokprep retry` re-queues it */
-    TP_JOB_REJECTED /* the profile refuses the file: final, not retried */
+    TP_JOB_REJECTED, /* the profile refuses the file, or review rejected the post: final */
+    TP_JOB_AWAITING_REVIEW /* upload.tiktok.review: fitted and chunked, waiting for a person to
+                            * approve (then queued at deliver with `review` set) or reject it */
 } tp_job_status;
 
 typedef struct {
@@ -41,6 +43,9 @@ typedef struct {
     char *outputs; /* outputs and their chunk plans (pipeline/jobrec.h writes and reads it) */
     char *media;   /* the source's media info (pipeline/jobrec.h); NULL before probing */
     char *dest;    /* delivery stem chosen for the sink, NULL before delivery */
+    /* upload.tiktok.review (jobrec.h): {"caption": proposed} while awaiting review, then the
+     * approved settings {"approved": true, "privacy_level", ...}; NULL when not reviewed */
+    char *review;
     /* Upload resume state (tiktok sink). upload_url is a credential: never print it. */
     char *publish_id;
     char *upload_url;

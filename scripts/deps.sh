@@ -7,7 +7,7 @@ TOKPREP_PKGS=(
     build-essential cmake pkg-config git ca-certificates
     libavformat-dev libavcodec-dev libavfilter-dev libavutil-dev libswscale-dev libswresample-dev
     libcurl4-openssl-dev libcjson-dev libyaml-dev libsqlite3-dev libhiredis-dev libcmocka-dev
-    nettle-dev
+    nettle-dev libmicrohttpd-dev
     ffmpeg python3 procps
 )
 

@@ -11,6 +11,10 @@ cd "$here"
 tokprep_install_deps
 # The scale-out tests need a real redis-server on loopback; they skip with a message without it.
 tokprep_install_deps redis-server || echo "tokprep: redis-server could not be installed; the queue tests will skip" >&2
+# The console's browser tests (ctest label `browser`) drive Debian's Chromium with Debian's
+# python3-selenium; they skip with a message without them.
+tokprep_install_deps chromium chromium-driver python3-selenium ||
+    echo "tokprep: chromium/python3-selenium could not be installed; the browser tests will skip" >&2
 
 build=build
 cmake_args=(-DCMAKE_BUILD_TYPE=RelWithDebInfo)

@@ -1201,9 +1201,10 @@ static int source_info(int fd, const char *path, int64_t *size, const char **cty
 
 int tp_tiktok_post_options_init(tp_tiktok_post_options *opts, unsigned version)
 {
-    if (!opts || version != TP_TIKTOK_POST_OPTIONS_VERSION)
+    if (!opts || version < 1 || version > TP_TIKTOK_POST_OPTIONS_VERSION)
         return TP_EINVAL;
     *opts = (tp_tiktok_post_options)TP_TIKTOK_POST_OPTIONS_INIT;
+    opts->version = version;
     return 0;
 }
 
@@ -1268,7 +1269,7 @@ int tp_tiktok_post_plan(tp_tiktok_result *out, tp_tiktok *tt, int fd, const char
     int rc;
     tp_tt_slot slot = {{0}, false};
     memset(out, 0, sizeof(*out));
-    if (o->version != TP_TIKTOK_POST_OPTIONS_VERSION)
+    if (o->version < 1 || o->version > TP_TIKTOK_POST_OPTIONS_VERSION)
         return tp_error_set(err, TP_EINVAL, 0, "tp_tiktok_post_file: unknown opts version %u",
                             o->version);
     if ((rc = source_info(fd, path, &size, &ctype, err)) < 0)

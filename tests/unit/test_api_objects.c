@@ -131,7 +131,7 @@ static void test_options_init(void **state)
     assert_null(po.caption);
     assert_int_equal(pi.wait_status, 1);
     assert_true(pi.duration < 0);
-    assert_int_equal(tp_tiktok_post_options_init(&po, 2), TP_EINVAL);
+    assert_int_equal(tp_tiktok_post_options_init(&po, 3), TP_EINVAL);
 
     tp_pipeline_options plo;
     memset(&plo, 0xff, sizeof(plo));

@@ -337,8 +337,22 @@ static void test_migrate_v1(void **state)
         sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key='schema_version'", -1, &st, NULL),
         SQLITE_OK);
     assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    assert_string_equal((const char *)sqlite3_column_text(st, 0), "2");
+    assert_string_equal((const char *)sqlite3_column_text(st, 0), "3");
     sqlite3_finalize(st);
+    /* Schema 3: the review column exists and round-trips. */
+    assert_int_equal(tp_ledger_open(&l, f->db, true, &err), 0);
+    assert_int_equal(tp_ledger_get(l, &got, id, &err), 1);
+    assert_null(got.review);
+    got.review = tp_strdup("{\"caption\":\"hi\"}");
+    got.status = TP_JOB_AWAITING_REVIEW;
+    assert_int_equal(tp_ledger_update(l, &got, &err), 0);
+    tp_ledger_row_clear(&got);
+    assert_int_equal(tp_ledger_get(l, &got, id, &err), 1);
+    assert_string_equal(got.review, "{\"caption\":\"hi\"}");
+    assert_int_equal(got.status, TP_JOB_AWAITING_REVIEW);
+    assert_string_equal(tp_job_status_name(got.status), "awaiting_review");
+    tp_ledger_row_clear(&got);
+    tp_ledger_close(l);
     sqlite3_close(db);
 }
 
