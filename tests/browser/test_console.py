@@ -62,6 +62,8 @@ def fixture():
     t = tempfile.mkdtemp(prefix="tp_browser_")
     TMP.append(t)
     with contextlib.ExitStack() as stack:
+        b = ch.Browser(SHOTS)  # first: skips before any work when Chromium cannot start
+        stack.callback(b.quit)
         # The reviewed ledger: the tiktok sink with review on, against the fake server.
         src = os.path.join(t, "in")
         os.makedirs(src)
@@ -104,8 +106,6 @@ def fixture():
         live = ch.Serve(binary, live_work, live_args, logdir=t)
         stack.callback(live.stop)
 
-        b = ch.Browser(SHOTS)
-        stack.callback(b.quit)
         yield {"b": b, "serve": serve, "live": live, "c": c, "srv": srv, "work": work,
                "src": src, "files": files, "nickname": nickname, "binary": binary,
                "live_cmd": [binary, "run", "--json", "-w", live_work] + live_args + [later],
