@@ -291,5 +291,18 @@ def test_review_draft_refused():
         in r.stderr, r
 
 
+
+def test_review_worker_refused():
+    """A queue job has no person to wait for: workers refuse a profile with review on."""
+    with h.TempDir() as t:
+        env = dict(os.environ, TIKTOK_CLIENT_KEY="k", TIKTOK_CLIENT_SECRET="s",
+                   XDG_CONFIG_HOME=os.path.join(t, "config"))
+        r = subprocess.run([os.environ.get("TOKPREP", "tokprep"), "worker", "--root", t,
+                            "--queue", "redis://127.0.0.1:1/q", "-w", os.path.join(t, "w"),
+                            "--set", "upload.tiktok.review=true"],
+                           capture_output=True, text=True, timeout=30, env=env)
+        assert r.returncode == 2 and "queue workers post without review" in r.stderr, r
+
+
 if __name__ == "__main__":
     sys.exit(tprunner.main(globals()))
