@@ -176,6 +176,7 @@ extern const tp_cli_command tp_cmd_fit;
 extern const tp_cli_command tp_cmd_run;
 extern const tp_cli_command tp_cmd_status;
 extern const tp_cli_command tp_cmd_retry;
+extern const tp_cli_command tp_cmd_review;
 extern const tp_cli_command tp_cmd_upload;
 extern const tp_cli_command tp_cmd_auth;
 extern const tp_cli_command tp_cmd_profiles;
