@@ -609,7 +609,7 @@ static void after_probe(run_state *rs, tp_job *job)
     set_str(&job->row.verdict, verdict);
     if (job->have_media) {
         free(job->row.media);
-        job->row.media = tp_jobrec_media_to_json(&job->media);
+        job->row.media = tp_jobrec_probe_to_json(&job->media, c);
     }
     switch (c->verdict) {
     case TP_VERDICT_REJECT:
