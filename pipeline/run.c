@@ -56,6 +56,7 @@ static void emit(tp_pipeline *pl, tp_event *ev)
 {
     ev->version = TP_EVENT_VERSION;
     ev->ts = tp_now_wall();
+    tp_eventlog_write(&pl->evlog, pl->state_path, ev); /* STATE.events, for `tokprep serve` */
     if (pl->opts.on_event)
         pl->opts.on_event(ev, pl->opts.payload);
 }
@@ -1307,6 +1308,8 @@ void tp_pipeline_free(tp_pipeline *pl)
         return;
     tp_ledger_close(pl->ledger);
     pl->ledger = NULL;
+    tp_eventlog_close(pl->evlog);
+    pl->evlog = NULL;
     if (pl->abandoned)
         return; /* stuck workers still reference it: see stop_stages() */
     pthread_mutex_destroy(&pl->mu);
