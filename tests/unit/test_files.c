@@ -387,6 +387,12 @@ static void test_check_recorded(void **state)
     tp_ledger_files_free(fs);
 }
 
+static int count_recorded(const tp_ledger_row *row, void *payload)
+{
+    *(int *)payload += tp_jobrec_media_action(row->media) != NULL;
+    return 0;
+}
+
 /* The real pipeline over real files (ffmpeg): the ledger's action and the check of the recorded
  * media agree with tp_check_file on each file. */
 static void test_pipeline_files(void **state)
@@ -455,6 +461,13 @@ static void test_pipeline_files(void **state)
     assert_int_equal(seen, 3);
     tp_ledger_files_free(fs);
     tp_profile_free(p);
+    /* The action came from the ledger's record (written at the probe), not a guess. */
+    tp_ledger *l = NULL;
+    assert_int_equal(tp_ledger_open(&l, db, false, &err), 0);
+    int recorded = 0;
+    assert_int_equal(tp_ledger_foreach(l, -1, count_recorded, &recorded, &err), 0);
+    assert_int_equal(recorded, 3);
+    tp_ledger_close(l);
 }
 
 int main(void)
