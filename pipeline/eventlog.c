@@ -23,9 +23,9 @@ typedef struct progress_mark {
 } progress_mark;
 
 struct tp_eventlog {
-    int fd;             /* -1: not open (failed: `off` says whether to try again) */
-    bool off;           /* refused or failed for good: no more attempts */
-    bool said;          /* a failure was logged already */
+    int fd;    /* -1: not open (failed: `off` says whether to try again) */
+    bool off;  /* refused or failed for good: no more attempts */
+    bool said; /* a failure was logged already */
     char *path, *rotated;
     long long size, cap;
     progress_mark *marks;
@@ -55,8 +55,8 @@ static long long cap_from_env(void)
  * when it is a regular file of ours. */
 static void open_log(tp_eventlog *lg)
 {
-    int fd = open(lg->path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK,
-                  0600);
+    int fd =
+        open(lg->path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0600);
     if (fd < 0) {
         lg->off = true;
         fail_once(lg, "cannot be opened", errno);

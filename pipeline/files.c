@@ -30,8 +30,9 @@ int tp_ledger_files_options_init(tp_ledger_files_options *opts, unsigned version
 
 /* The string fields of a tp_ledger_file, each owned (malloc'd) by the list. */
 #define FILE_STRINGS(X)                                                                            \
-    X(path) X(status) X(stage) X(verdict) X(action) X(sink) X(profile) X(fingerprint) X(error)    \
-        X(reason) X(media) X(outputs) X(posts) X(review)
+    X(path)                                                                                        \
+    X(status) X(stage) X(verdict) X(action) X(sink) X(profile) X(fingerprint) X(error) X(reason)   \
+        X(media) X(outputs) X(posts) X(review)
 
 static void file_clear(tp_ledger_file *f)
 {
@@ -65,12 +66,11 @@ static const char *derive_action(const tp_ledger_row *row, const tp_job_outputs 
     if (outs->n == 0 || !outs->v[0].have_media || !have_src)
         return "";
     const tp_media_info *o = &outs->v[0].media;
-    bool same = !strcmp(o->video.codec, src->video.codec) &&
-                o->video.width == src->video.width && o->video.height == src->video.height &&
-                o->video.fps.num == src->video.fps.num && o->video.fps.den == src->video.fps.den &&
-                !strcmp(o->audio.codec, src->audio.codec) &&
-                o->audio.sample_rate == src->audio.sample_rate &&
-                o->audio.channels == src->audio.channels;
+    bool same =
+        !strcmp(o->video.codec, src->video.codec) && o->video.width == src->video.width &&
+        o->video.height == src->video.height && o->video.fps.num == src->video.fps.num &&
+        o->video.fps.den == src->video.fps.den && !strcmp(o->audio.codec, src->audio.codec) &&
+        o->audio.sample_rate == src->audio.sample_rate && o->audio.channels == src->audio.channels;
     return tp_action_name(same ? TP_ACTION_REMUX : TP_ACTION_TRANSCODE);
 }
 
@@ -330,8 +330,10 @@ char *tp_ledger_files_to_json(const tp_ledger_files *files)
     if (!files)
         return NULL;
     cJSON *o = cJSON_CreateObject();
-    cJSON *arr = o ? cJSON_AddArrayToObject(o, "files") : NULL;
-    bool ok = arr && cJSON_AddStringToObject(o, "state", files->state_path);
+    cJSON *arr = o && cJSON_AddStringToObject(o, "state", files->state_path)
+                     ? cJSON_AddArrayToObject(o, "files")
+                     : NULL;
+    bool ok = arr != NULL;
     for (size_t i = 0; ok && i < files->n; i++) {
         cJSON *f = file_json(&files->v[i]);
         ok = f && cJSON_AddItemToArray(arr, f);
@@ -342,9 +344,6 @@ char *tp_ledger_files_to_json(const tp_ledger_files *files)
         cJSON_Delete(o);
         return NULL;
     }
-    /* "state" first, as documented. */
-    cJSON_DetachItemViaPointer(o, arr);
-    cJSON_AddItemToObject(o, "files", arr);
     return print_utf8(o);
 }
 

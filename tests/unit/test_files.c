@@ -72,15 +72,21 @@ static void landscape_media(tp_media_info *m)
     m->bit_rate = 571000;
     m->faststart = false;
     m->n_video = m->n_audio = 1;
-    m->video = (tp_video_info){.present = true, .width = 1920, .height = 1080,
-                               .sar = {1, 1}, .display_width = 1920, .display_height = 1080,
-                               .fps = {30000, 1001}, .bit_depth = 8, .frames = 20986};
+    m->video = (tp_video_info){.present = true,
+                               .width = 1920,
+                               .height = 1080,
+                               .sar = {1, 1},
+                               .display_width = 1920,
+                               .display_height = 1080,
+                               .fps = {30000, 1001},
+                               .bit_depth = 8,
+                               .frames = 20986};
     strcpy(m->video.codec, "h264");
     strcpy(m->video.profile, "High");
     strcpy(m->video.pix_fmt, "yuv420p");
     strcpy(m->video.chroma, "420");
-    m->audio = (tp_audio_info){.present = true, .stream_index = 1, .channels = 2,
-                               .sample_rate = 48000};
+    m->audio =
+        (tp_audio_info){.present = true, .stream_index = 1, .channels = 2, .sample_rate = 48000};
     strcpy(m->audio.codec, "aac");
     strcpy(m->audio.layout, "stereo");
     m->audio.loudness = (tp_loudness){true, -23.04, 5.2, -3.1};
@@ -122,8 +128,11 @@ static void write_ledger(const char *db, int64_t ids[3])
     assert_int_equal(tp_job_outputs_set(&outs, paths, om, 2), 0);
     for (int i = 0; i < 2; i++) {
         tp_job_output *o = &outs.v[i];
-        tp_chunk_rules rules = {.size = 10000000, .min = 5000000, .max = 64000000,
-                                .final_max = 128000000, .max_count = 1000};
+        tp_chunk_rules rules = {.size = 10000000,
+                                .min = 5000000,
+                                .max = 64000000,
+                                .final_max = 128000000,
+                                .max_count = 1000};
         assert_int_equal(tp_chunk_plan_make(&o->plan, 12000000, &rules, &err), 0);
         o->size = 12000000;
         o->chunked = true;
@@ -150,9 +159,8 @@ static void write_ledger(const char *db, int64_t ids[3])
     row.posts = "[{\"publish_id\":\"v_pub_file~v2-1.776\",\"status\":\"PUBLISH_COMPLETE\","
                 "\"still_processing\":false}]";
     assert_int_equal(tp_ledger_update(l, &row, &err), 0);
-    assert_int_equal(tp_ledger_save_upload(l, row.id, row.publish_id, SECRET_URL, 4e9, 1, 0,
-                                           NULL, &err),
-                     0);
+    assert_int_equal(
+        tp_ledger_save_upload(l, row.id, row.publish_id, SECRET_URL, 4e9, 1, 0, NULL, &err), 0);
     free(row.media);
     char *outputs_text = row.outputs;
 
@@ -225,10 +233,9 @@ static void test_read_and_json(void **state)
     cJSON *o = cJSON_Parse(js);
     assert_non_null(o);
     static const char *const keys[] = {
-        "id",     "path",        "status",      "stage",  "verdict", "action",   "sink",
-        "profile", "fingerprint", "source_size", "output_size", "created", "updated",
-        "finished", "error",     "reason",      "attempts", "media",  "outputs",  "posts",
-        "review"};
+        "id",      "path",        "status",      "stage",       "verdict", "action",  "sink",
+        "profile", "fingerprint", "source_size", "output_size", "created", "updated", "finished",
+        "error",   "reason",      "attempts",    "media",       "outputs", "posts",   "review"};
     for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
         item(o, keys[i]);
     assert_int_equal((int64_t)item(o, "id")->valuedouble, ids[0]);
@@ -416,13 +423,16 @@ static void test_pipeline_files(void **state)
     snprintf(sink, sizeof(sink), "upload.directory.path=%s/sink", f->dir);
     snprintf(work, sizeof(work), "%s/work", f->dir);
     snprintf(in, sizeof(in), "%s/in", f->dir);
-    const char *sets[] = {"upload.sink=directory", sink, "fix.width=180", "fix.height=320",
-                          "fix.video.preset=ultrafast", "rules.min_side=100",
+    const char *sets[] = {"upload.sink=directory",
+                          sink,
+                          "fix.width=180",
+                          "fix.height=320",
+                          "fix.video.preset=ultrafast",
+                          "rules.min_side=100",
                           "rules.duration=[1,600]"};
     tp_profile *p = NULL;
     tp_error err = TP_ERROR_INIT;
-    assert_int_equal(tp_profile_open(&p, "tiktok", sets, sizeof(sets) / sizeof(sets[0]), &err),
-                     0);
+    assert_int_equal(tp_profile_open(&p, "tiktok", sets, sizeof(sets) / sizeof(sets[0]), &err), 0);
     tp_pipeline_options opts = TP_PIPELINE_OPTIONS_INIT;
     opts.workdir = work;
     tp_pipeline *pl = NULL;
