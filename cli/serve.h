@@ -28,8 +28,15 @@ const char *serve_state_path(const serve_ctx *c);
 const tp_profile *serve_profile(const serve_ctx *c);
 const char *serve_csrf(const serve_ctx *c); /* for <meta name="csrf-token"> */
 int serve_has_queue(const serve_ctx *c);
-/* creator_info, cached 60 s; 0 and *out (caller frees with tp_creator_info_free) or <0 + err */
-int serve_creator(serve_ctx *c, tp_creator_info **out, tp_error *err);
+/* creator_info of the serve profile's login, cached 60 s (TikTok allows 20 calls a minute per
+ * token); a failure is cached too. 0 and *out, or <0 + err (TP_EAUTH when not logged in).
+ * *out is SHARED with the cache (there is no way to copy a tp_creator_info): give it back with
+ * serve_creator_release() once the page is written, never tp_creator_info_free() it. */
+int serve_creator(serve_ctx *c, const tp_creator_info **out, tp_error *err);
+void serve_creator_release(serve_ctx *c, const tp_creator_info *ci);
+/* NULL when the ledger exists, else the note the dashboard shows instead of the files:
+ * "no ledger yet at PATH: start `tokprep run -w WORKDIR ...`" (serve never creates it). */
+const char *serve_ledger_note(const serve_ctx *c);
 /* The origin (scheme://host:port) of upload.tiktok.api_base when it is http://127.0.0.1:...
  * or http://localhost:... (the fake TikTok server), else NULL: avatars from it are allowed by
  * the CSP next to https: ones. */

@@ -22,6 +22,12 @@ int serve_page_dashboard(serve_ctx *c, const char *status_filter, serve_buf *out
     tp_ledger_files *files = NULL;
     tp_error err = TP_ERROR_INIT;
     head(c, out, "dashboard");
+    if (serve_ledger_note(c)) {
+        sb_puts(out, "<p class=\"note\">");
+        sb_html(out, serve_ledger_note(c));
+        sb_puts(out, "</p></body></html>\n");
+        return 200;
+    }
     if (status_filter && *status_filter && strcmp(status_filter, "all") != 0)
         opts.status = status_filter;
     if (tp_ledger_files_read(&files, serve_state_path(c), &opts, &err) < 0) {
