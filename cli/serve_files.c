@@ -29,16 +29,20 @@ static bool under(const char *real, const char *root)
 }
 
 /* Open `path` (from the ledger) for reading when it is allowed: its real path lies under the
- * work folder's or the directory sink's, its last component is no link (O_NOFOLLOW), and what
- * was opened is a regular file and the very file the real path names. fd, or -1. */
-static int open_confined(const serve_ctx *c, const char *path, struct stat *st)
+ * work folder's or the directory sink's, or is the row's own source (a file that passed as it
+ * is has the source as its output); its last component is no link (O_NOFOLLOW), and what was
+ * opened is a regular file and the very file the real path names. fd, or -1. */
+static int open_confined(const serve_ctx *c, const char *path, const char *source,
+                         struct stat *st)
 {
     char *real = path && *path ? realpath(path, NULL) : NULL;
     char *work = realpath(c->workdir, NULL);
     char *sink = c->sinkdir ? realpath(c->sinkdir, NULL) : NULL;
+    char *src = source && *source ? realpath(source, NULL) : NULL;
     int fd = -1;
     struct stat rs;
-    if (real && (under(real, work) || under(real, sink)) && stat(real, &rs) == 0) {
+    if (real && (under(real, work) || under(real, sink) || (src && !strcmp(real, src))) &&
+        stat(real, &rs) == 0) {
         fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
         if (fd >= 0 && (fstat(fd, st) < 0 || !S_ISREG(st->st_mode) || st->st_dev != rs.st_dev ||
                         st->st_ino != rs.st_ino)) {
@@ -49,6 +53,7 @@ static int open_confined(const serve_ctx *c, const char *path, struct stat *st)
     free(real);
     free(work);
     free(sink);
+    free(src);
     return fd;
 }
 
@@ -65,7 +70,7 @@ static int open_output(const serve_ctx *c, const tp_ledger_file *f, long n, stru
     for (size_t i = 0; i < 2 && fd < 0; i++) {
         if (!cands[i])
             continue;
-        fd = open_confined(c, cands[i], st);
+        fd = open_confined(c, cands[i], f->path, st);
         if (fd >= 0 && used)
             *used = strdup(cands[i]);
     }

@@ -136,14 +136,14 @@ def fixture():
         src = os.path.join(t, "in")
         os.makedirs(src)
         h.make_vertical(os.path.join(src, "plain.mp4"), freq=440)
-        h.make_vertical(os.path.join(src, XSS), freq=660)
+        h.make_landscape(os.path.join(src, XSS), freq=660)  # fitted: its output is in work/
         work = os.path.join(t, "work")
         r = h.run(["run", "-w", work] + h.set_args(RUN_SETS) + [src], timeout=120)
         assert r.returncode == 0, r.stdout + r.stderr
         db = os.path.join(work, "tokprep.db")
         ids = {os.path.basename(p): i for i, p, _ in rows(db)}
         assert set(ids) == {"plain.mp4", XSS}, ids
-        with Serve(t, "-w", work) as srv:
+        with Serve(t, "-w", work, *h.set_args(RUN_SETS)) as srv:
             yield {"t": t, "work": work, "db": db, "ids": ids, "srv": srv}
 
 
@@ -238,6 +238,17 @@ def test_post_body_cap(srv, ids):
     big = json.dumps({"reason": "x" * (70 * 1024)})
     st, _, out = srv.post(path, big)
     assert st == 413, (st, out)
+    # Without Content-Length (chunked): counted as it arrives.
+    hd = {"Content-Type": "application/json", "Origin": srv.origin,
+          "X-CSRF-Token": srv.csrf()}
+    c = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=30)
+    try:
+        parts = (big[i:i + 8192].encode() for i in range(0, len(big), 8192))
+        c.request("POST", path, body=parts, headers=hd, encode_chunked=True)
+        r = c.getresponse()
+        assert r.status == 413, (r.status, r.read())
+    finally:
+        c.close()
 
 
 # ---- the token ------------------------------------------------------------------------------
@@ -312,13 +323,20 @@ def output_path(db, row_id):
     raise AssertionError("no row %d" % row_id)
 
 
-def test_output_and_range(srv, db, ids):
-    rid = ids["plain.mp4"]
+def test_output_and_range(srv, db, ids, work):
+    # The XSS row was fitted (its output is under work/); plain.mp4 passed as it is (its output
+    # is its source, outside the work folder, served as the row's own file).
+    assert output_path(db, ids[XSS]).startswith(work + "/")
+    sources = {i: p for i, p, _ in rows(db)}
+    assert output_path(db, ids["plain.mp4"]) == sources[ids["plain.mp4"]]
+    st, _, body = srv.get("/files/%d/outputs/0" % ids["plain.mp4"])
+    assert st == 200 and len(body) == os.path.getsize(output_path(db, ids["plain.mp4"])), st
+    rid = ids[XSS]
     path = output_path(db, rid)
     with open(path, "rb") as f:
         data = f.read()
     st, hd, body = srv.get("/files/%d/outputs/0" % rid)
-    assert st == 200 and body == data, (st, len(body), len(data))
+    assert st == 200 and body == data, (st, body[:300], len(data))
     assert hd["content-type"] == "video/mp4" and hd.get("accept-ranges") == "bytes", hd
     st, hd, body = srv.get("/files/%d/outputs/0" % rid, {"Range": "bytes=100-1099"})
     assert st == 206 and body == data[100:1100], (st, len(body))
@@ -334,7 +352,7 @@ def test_output_and_range(srv, db, ids):
 def test_output_confined(t, srv, db, work, ids):
     """The ledger names the file to serve; a row whose output lies outside the work folder (an
     edited or hostile ledger), reaches it through '..', or is a symbolic link, gets 404."""
-    rid = ids["plain.mp4"]
+    rid = ids[XSS]
     real = output_path(db, rid)
     secret = os.path.join(t, "outside.mp4")
     with open(secret, "wb") as f:
