@@ -8,12 +8,10 @@ import os
 import re
 import shutil
 import signal
-import socket
 import sqlite3
 import stat
 import subprocess
 import sys
-import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -21,87 +19,11 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(os.environ.get("TP_SOURCE_DIR", os.path.join(HERE, "..", "..")),
                                 "tests", "fake_tiktok"))
 import pipeline_helpers as h  # noqa: E402
+from serve_helpers import SSE, TOKPREP, Serve  # noqa: E402
 import tprunner  # noqa: E402
 
-TOKPREP = os.environ.get("TOKPREP", "tokprep")
 XSS = "<img src=x onerror=alert(1)>.mp4"
 RUN_SETS = ["upload.sink=none"]
-
-
-class Serve:
-    """One `tokprep serve --listen 127.0.0.1:0 --port-file F` and HTTP requests to it."""
-
-    def __init__(self, tmp, *args, env=None):
-        self.port_file = os.path.join(tmp, "port.%d" % time.monotonic_ns())
-        self.err_path = self.port_file + ".stderr"
-        self.err = open(self.err_path, "w")
-        cmd = [TOKPREP, "serve", "--listen", "127.0.0.1:0", "--port-file", self.port_file]
-        self.proc = subprocess.Popen(cmd + list(args), stdout=subprocess.DEVNULL,
-                                     stderr=self.err, env=env)
-        deadline = time.time() + 10
-        while not os.path.exists(self.port_file):
-            if self.proc.poll() is not None or time.time() > deadline:
-                self.stop()
-                raise AssertionError("serve did not start: %s" % self.stderr())
-            time.sleep(0.02)
-        with open(self.port_file) as f:
-            self.port = int(f.read())
-        self.host = "127.0.0.1:%d" % self.port
-        self.origin = "http://" + self.host
-
-    def stderr(self):
-        self.err.flush()
-        with open(self.err_path) as f:
-            return f.read()
-
-    def request(self, method, path, body=None, headers=None, timeout=30):
-        """(status, headers as a dict of lower-case names, body bytes)."""
-        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
-        try:
-            c.request(method, path, body=body, headers=headers or {})
-            r = c.getresponse()
-            data = r.read()
-            return r.status, {k.lower(): v for k, v in r.getheaders()}, data
-        finally:
-            c.close()
-
-    def get(self, path, headers=None):
-        return self.request("GET", path, headers=headers)
-
-    def json(self, path, headers=None):
-        st, hd, body = self.get(path, headers)
-        assert st == 200, (path, st, body)
-        assert hd["content-type"].startswith("application/json"), hd
-        return json.loads(body)
-
-    def csrf(self, headers=None):
-        return self.json("/api/session", headers)["csrf_token"]
-
-    def post(self, path, obj, headers=None, csrf=True):
-        hd = {"Content-Type": "application/json", "Origin": self.origin}
-        if csrf:
-            hd["X-CSRF-Token"] = self.csrf()
-        hd.update(headers or {})
-        hd = {k: v for k, v in hd.items() if v is not None}
-        body = obj if isinstance(obj, (bytes, str)) else json.dumps(obj)
-        return self.request("POST", path, body=body, headers=hd)
-
-    def stop(self, sig=signal.SIGTERM, timeout=5):
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.err.close()
-        return self.proc.returncode
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.stop()
 
 
 def serve_exit(*args, timeout=10):
@@ -430,45 +352,6 @@ def test_preview(srv, work, ids):
 # ---- events ----------------------------------------------------------------------------------
 
 
-class SSE:
-    """A raw /api/events reader: data lines as they come."""
-
-    def __init__(self, srv, query="", headers=None):
-        self.sock = socket.create_connection(("127.0.0.1", srv.port), timeout=5)
-        extra = "".join("%s: %s\r\n" % kv for kv in (headers or {}).items())
-        self.sock.sendall(("GET /api/events%s HTTP/1.1\r\nHost: %s\r\n%s"
-                           "Accept: text/event-stream\r\n\r\n" % (query, srv.host, extra)
-                           ).encode())
-        self.buf = b""
-        self.head = self._until(b"\r\n\r\n", 5).decode()
-
-    def _until(self, sep, timeout):
-        deadline = time.time() + timeout
-        while sep not in self.buf:
-            left = deadline - time.time()
-            if left <= 0:
-                raise TimeoutError("nothing within %.1f s; have %r" % (timeout, self.buf[-300:]))
-            self.sock.settimeout(left)
-            b = self.sock.recv(65536)
-            if not b:
-                raise EOFError("closed; have %r" % self.buf[-300:])
-            self.buf += b
-        i = self.buf.index(sep) + len(sep)
-        out, self.buf = self.buf[:i], self.buf[i:]
-        return out
-
-    def data(self, timeout=2.0):
-        """The next `data:` line's text (comments and chunk framing skipped)."""
-        deadline = time.time() + timeout
-        while True:
-            line = self._until(b"\n", max(0.01, deadline - time.time())).decode().rstrip("\r\n")
-            if line.startswith("data: "):
-                return line[6:]
-
-    def close(self):
-        self.sock.close()
-
-
 def test_events_stream(srv, db):
     log = db + ".events"
     with open(log, "a") as f:
@@ -536,6 +419,20 @@ def test_no_ledger(t):
         assert srv.get("/files/1/outputs/0")[0] == 404
         assert srv.get("/files/1/preview.png?of=source")[0] == 404
     assert not os.path.exists(work), os.listdir(t)
+
+
+def test_only_the_program_links_libmicrohttpd():
+    """The server is the tool's: the library (libtokprep.so) does not need libmicrohttpd."""
+    build = os.environ.get("TP_BUILD_DIR")
+    lib = os.path.join(build or "", "libtokprep.so")
+    if not build or not os.path.exists(lib) or not shutil.which("readelf"):
+        tprunner.skip("no build folder with libtokprep.so, or no readelf")
+    needed = subprocess.run(["readelf", "-d", lib], capture_output=True, text=True,
+                            check=True).stdout
+    assert "libmicrohttpd" not in needed, needed
+    prog = subprocess.run(["readelf", "-d", TOKPREP], capture_output=True, text=True,
+                          check=True).stdout
+    assert "libmicrohttpd" in prog, prog
 
 
 if __name__ == "__main__":
