@@ -25,8 +25,9 @@ class Serve:
         deadline = time.time() + 10
         while not os.path.exists(self.port_file):
             if self.proc.poll() is not None or time.time() > deadline:
+                err = self.stderr()
                 self.stop()
-                raise AssertionError("serve did not start: %s" % self.stderr())
+                raise AssertionError("serve did not start: %s" % err)
             time.sleep(0.02)
         with open(self.port_file) as f:
             self.port = int(f.read())
