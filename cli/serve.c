@@ -25,11 +25,26 @@ struct serve_creator_entry {
     serve_creator_entry *next;
 };
 
-const char *serve_state_path(const serve_ctx *c) { return c->state_path; }
-const tp_profile *serve_profile(const serve_ctx *c) { return c->profile; }
-const char *serve_csrf(const serve_ctx *c) { return c->csrf; }
-int serve_has_queue(const serve_ctx *c) { return c->queue != NULL; }
-const char *serve_avatar_origin(const serve_ctx *c) { return c->avatar_origin; }
+const char *serve_state_path(const serve_ctx *c)
+{
+    return c->state_path;
+}
+const tp_profile *serve_profile(const serve_ctx *c)
+{
+    return c->profile;
+}
+const char *serve_csrf(const serve_ctx *c)
+{
+    return c->csrf;
+}
+int serve_has_queue(const serve_ctx *c)
+{
+    return c->queue != NULL;
+}
+const char *serve_avatar_origin(const serve_ctx *c)
+{
+    return c->avatar_origin;
+}
 
 const char *serve_ledger_note(const serve_ctx *c)
 {
@@ -281,8 +296,8 @@ static char *profile_value(const tp_profile *p, const char *key)
 /* http://127.0.0.1:PORT[/...] (the fake TikTok server of the tests and demos) -> its origin. */
 static char *local_origin(const char *url)
 {
-    static const char *const prefixes[] = {"http://127.0.0.1:", "http://localhost:",
-                                           "http://[::1]:"};
+    static const char *const prefixes[] = {
+        "http://127.0.0.1:", "http://localhost:", "http://[::1]:"};
     if (!url)
         return NULL;
     for (size_t i = 0; i < TP_ARRAY_LEN(prefixes); i++) {
@@ -315,8 +330,9 @@ static int parse_listen(serve_ctx *c, const char *listen, struct sockaddr_storag
     long port = colon ? strtol(colon + 1, &end, 10) : -1;
     if (!colon || hlen == 0 || hlen >= sizeof(c->listen_host) || !colon[1] || *end || errno ||
         port < 0 || port > 65535) {
-        fprintf(stderr, "tokprep serve: --listen wants ADDR:PORT (e.g. 127.0.0.1:8724 or "
-                        "[::1]:8724), not '%s'\n",
+        fprintf(stderr,
+                "tokprep serve: --listen wants ADDR:PORT (e.g. 127.0.0.1:8724 or "
+                "[::1]:8724), not '%s'\n",
                 listen);
         return -1;
     }
@@ -478,16 +494,17 @@ int serve_run(const serve_options *opts, const tp_cancel *stop)
     etag_of(c->css_etag, serve_asset_app_css, serve_asset_app_css_len);
     etag_of(c->js_etag, serve_asset_app_js, serve_asset_app_js_len);
 
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
-                     MHD_USE_ITC | MHD_USE_ERROR_LOG | (c->listen_v6 ? MHD_USE_IPv6 : 0);
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ITC |
+                     MHD_USE_ERROR_LOG | (c->listen_v6 ? MHD_USE_IPv6 : 0);
     d = MHD_start_daemon(flags, 0, NULL, NULL, serve_http_request, c, MHD_OPTION_SOCK_ADDR,
                          (struct sockaddr *)&sa, MHD_OPTION_CONNECTION_LIMIT, 64u,
                          MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_NOTIFY_COMPLETED,
                          serve_http_completed, c, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, c,
                          MHD_OPTION_END);
     if (!d) {
-        fprintf(stderr, "tokprep serve: cannot listen on %s (in use, or not an address of this "
-                        "machine?)\n",
+        fprintf(stderr,
+                "tokprep serve: cannot listen on %s (in use, or not an address of this "
+                "machine?)\n",
                 opts->listen);
         goto out;
     }
@@ -501,7 +518,8 @@ int serve_run(const serve_options *opts, const tp_cancel *stop)
     }
     {
         char *where = tp_str_printable(c->state_path);
-        const char *shown_host = c->wildcard ? (c->listen_v6 ? "::1" : "127.0.0.1") : c->listen_host;
+        const char *shown_host =
+            c->wildcard ? (c->listen_v6 ? "::1" : "127.0.0.1") : c->listen_host;
         bool v6 = strchr(shown_host, ':') != NULL;
         fprintf(stderr, "tokprep serve: http://%s%s%s:%u/ (ledger %s)%s\n", v6 ? "[" : "",
                 shown_host, v6 ? "]" : "", c->port, where ? where : "?",

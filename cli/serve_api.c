@@ -48,8 +48,8 @@ void serve_api_session(serve_ctx *c, serve_reply *r)
     cJSON_Delete(o);
 }
 
-static const char *const statuses[] = {"queued", "running", "done", "failed", "rejected",
-                                       "awaiting_review"};
+static const char *const statuses[] = {"queued", "running",  "done",
+                                       "failed", "rejected", "awaiting_review"};
 
 void serve_api_files(serve_ctx *c, const char *status, serve_reply *r)
 {
@@ -123,8 +123,7 @@ void serve_api_creator(serve_ctx *c, serve_reply *r)
         serve_reply_error(r, 503, rc, "%s (log in with: tokprep auth login)",
                           tp_error_message(&err));
     else
-        serve_reply_error(r, rc == TP_EUNSUPPORTED ? 501 : 502, rc, "%s",
-                          tp_error_message(&err));
+        serve_reply_error(r, rc == TP_EUNSUPPORTED ? 501 : 502, rc, "%s", tp_error_message(&err));
     serve_creator_release(c, ci);
     tp_error_clear(&err);
 }
@@ -199,8 +198,10 @@ static void review_result(serve_reply *r, int64_t id, int rc, tp_error *err, con
         cJSON_Delete(o);
         return;
     }
-    unsigned http = rc == TP_EINVAL ? 400 : rc == TP_ECONFLICT ? 409
-                  : rc == TP_EUNSUPPORTED ? 501 : 500;
+    unsigned http = rc == TP_EINVAL         ? 400
+                    : rc == TP_ECONFLICT    ? 409
+                    : rc == TP_EUNSUPPORTED ? 501
+                                            : 500;
     serve_reply_error(r, http, rc, "%s", tp_error_message(err));
 }
 
@@ -405,8 +406,7 @@ static ssize_t sse_read(void *cls, uint64_t pos, char *buf, size_t max)
     }
 }
 
-void serve_api_events(serve_ctx *c, struct MHD_Connection *conn, bool from_start,
-                      serve_reply *r)
+void serve_api_events(serve_ctx *c, struct MHD_Connection *conn, bool from_start, serve_reply *r)
 {
     sse *s = calloc(1, sizeof(*s));
     if (!s || tp_events_log_path(s->path, sizeof(s->path), c->state_path) < 0) {
@@ -424,8 +424,8 @@ void serve_api_events(serve_ctx *c, struct MHD_Connection *conn, bool from_start
     }
     s->last_write = serve_now();
     sb_puts(&s->out, ": tokprep events\nretry: 2000\n\n");
-    r->custom = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, sse_read, s,
-                                                  sse_free);
+    r->custom =
+        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, sse_read, s, sse_free);
     if (!r->custom) {
         sse_free(s);
         serve_reply_error(r, 500, TP_ENOMEM, "out of memory");

@@ -30,19 +30,19 @@ typedef struct serve_creator_entry serve_creator_entry;
 
 struct serve_ctx {
     char *state_path;
-    char *workdir;        /* the ledger's folder, as given */
-    char *sinkdir;        /* upload.directory.path as the profile says, or NULL */
+    char *workdir; /* the ledger's folder, as given */
+    char *sinkdir; /* upload.directory.path as the profile says, or NULL */
     char *queue;
     const tp_profile *profile;
     char csrf[65];
-    char *token;          /* NULL when no --auth-token-file */
-    char *avatar_origin;  /* see serve_avatar_origin() */
-    char *csp;            /* the Content-Security-Policy value */
-    char *ledger_note;    /* see serve_ledger_note() */
-    char listen_host[256];/* as given, without brackets */
+    char *token;           /* NULL when no --auth-token-file */
+    char *avatar_origin;   /* see serve_avatar_origin() */
+    char *csp;             /* the Content-Security-Policy value */
+    char *ledger_note;     /* see serve_ledger_note() */
+    char listen_host[256]; /* as given, without brackets */
     bool listen_v6, loopback, wildcard;
     unsigned port;
-    char *hosts[5];       /* the accepted Host header values (lower case) */
+    char *hosts[5]; /* the accepted Host header values (lower case) */
     size_t n_hosts;
     char css_etag[24], js_etag[24];
     volatile int stopping; /* set on shutdown: SSE streams end */
@@ -57,12 +57,12 @@ struct serve_ctx {
 /* An answer being built by a route. */
 typedef struct serve_reply {
     unsigned status;
-    const char *type;  /* Content-Type */
+    const char *type; /* Content-Type */
     serve_buf body;
-    bool cacheable;    /* static assets: max-age=3600 instead of no-store */
+    bool cacheable; /* static assets: max-age=3600 instead of no-store */
     const char *etag;
     char location[64];
-    char *cookie;      /* Set-Cookie value, malloc'd */
+    char *cookie; /* Set-Cookie value, malloc'd */
     char content_range[96];
     const char *allow; /* 405: the Allow header */
     int fd;            /* >= 0: the body is fd's bytes [offset, offset + size) */
@@ -80,9 +80,8 @@ void serve_reply_json(serve_reply *r, unsigned status, char *json);
 int serve_run(const serve_options *opts, const tp_cancel *stop);
 /* libmicrohttpd's access handler and completion callback (cli/serve_http.c). */
 enum MHD_Result serve_http_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                   const char *method, const char *version,
-                                   const char *upload_data, size_t *upload_data_size,
-                                   void **req_cls);
+                                   const char *method, const char *version, const char *upload_data,
+                                   size_t *upload_data_size, void **req_cls);
 void serve_http_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
                           enum MHD_RequestTerminationCode toe);
 
@@ -95,8 +94,7 @@ void serve_api_creator(serve_ctx *c, serve_reply *r);
 void serve_api_queue(serve_ctx *c, serve_reply *r);
 void serve_api_approve(serve_ctx *c, int64_t id, const char *body, size_t len, serve_reply *r);
 void serve_api_reject(serve_ctx *c, int64_t id, const char *body, size_t len, serve_reply *r);
-void serve_api_events(serve_ctx *c, struct MHD_Connection *conn, bool from_start,
-                      serve_reply *r);
+void serve_api_events(serve_ctx *c, struct MHD_Connection *conn, bool from_start, serve_reply *r);
 /* /files/ID/outputs/N and /files/ID/preview.png (cli/serve_files.c). */
 void serve_output(serve_ctx *c, int64_t id, long n, const char *range, serve_reply *r);
 void serve_preview(serve_ctx *c, int64_t id, const char *of, serve_reply *r);

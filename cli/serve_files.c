@@ -32,8 +32,7 @@ static bool under(const char *real, const char *root)
  * work folder's or the directory sink's, or is the row's own source (a file that passed as it
  * is has the source as its output); its last component is no link (O_NOFOLLOW), and what was
  * opened is a regular file and the very file the real path names. fd, or -1. */
-static int open_confined(const serve_ctx *c, const char *path, const char *source,
-                         struct stat *st)
+static int open_confined(const serve_ctx *c, const char *path, const char *source, struct stat *st)
 {
     char *real = path && *path ? realpath(path, NULL) : NULL;
     char *work = realpath(c->workdir, NULL);
@@ -63,9 +62,8 @@ static int open_output(const serve_ctx *c, const tp_ledger_file *f, long n, stru
 {
     cJSON *arr = f->outputs && *f->outputs ? cJSON_Parse(f->outputs) : NULL;
     const cJSON *o = cJSON_IsArray(arr) ? cJSON_GetArrayItem(arr, (int)n) : NULL;
-    const char *cands[2] = {
-        cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "path")),
-        cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "delivered"))};
+    const char *cands[2] = {cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "path")),
+                            cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "delivered"))};
     int fd = -1;
     for (size_t i = 0; i < 2 && fd < 0; i++) {
         if (!cands[i])
@@ -275,8 +273,8 @@ void serve_preview(serve_ctx *c, int64_t id, const char *of, serve_reply *r)
             src = out_real;
         }
         if (!src || !*src) {
-            serve_reply_error(r, 404, TP_EINVAL, "file %lld has no %s to preview",
-                              (long long)id, output ? "output" : "source");
+            serve_reply_error(r, 404, TP_EINVAL, "file %lld has no %s to preview", (long long)id,
+                              output ? "output" : "source");
             goto out;
         }
         struct stat ws;

@@ -179,8 +179,7 @@ static void login(serve_ctx *c, struct MHD_Connection *conn, serve_reply *r)
             serve_reply_error(r, 401, TP_EAUTH, "wrong or missing token");
             return;
         }
-        r->cookie = tp_cli_asprintf("tokprep_auth=%s; HttpOnly; SameSite=Strict; Path=/",
-                                    c->token);
+        r->cookie = tp_cli_asprintf("tokprep_auth=%s; HttpOnly; SameSite=Strict; Path=/", c->token);
     }
     r->status = 303;
     snprintf(r->location, sizeof(r->location), "/");
@@ -198,8 +197,7 @@ static void method_not_allowed(serve_reply *r, const char *allow)
 }
 
 /* GET and HEAD routes. */
-static void route_get(serve_ctx *c, struct MHD_Connection *conn, const char *url,
-                      serve_reply *r)
+static void route_get(serve_ctx *c, struct MHD_Connection *conn, const char *url, serve_reply *r)
 {
     int64_t id;
     if (!strcmp(url, "/")) {
@@ -295,8 +293,7 @@ static void add_headers(const serve_ctx *c, struct MHD_Response *resp, const ser
     if (r->allow)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
     if (r->status == 401)
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
-                                "Bearer realm=\"tokprep\"");
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"tokprep\"");
 }
 
 static enum MHD_Result send_reply(serve_ctx *c, struct MHD_Connection *conn, serve_reply *r)
@@ -313,8 +310,8 @@ static enum MHD_Result send_reply(serve_ctx *c, struct MHD_Connection *conn, ser
         if (r->body.oom)
             serve_reply_error(r, 500, TP_ENOMEM, "out of memory");
         if (r->body.data && !r->body.oom) {
-            resp = MHD_create_response_from_buffer(r->body.len, r->body.data,
-                                                   MHD_RESPMEM_MUST_FREE);
+            resp =
+                MHD_create_response_from_buffer(r->body.len, r->body.data, MHD_RESPMEM_MUST_FREE);
             if (resp)
                 r->body = (serve_buf){0};
         } else {
@@ -350,9 +347,8 @@ static enum MHD_Result finish(serve_ctx *c, struct MHD_Connection *conn, serve_r
 }
 
 enum MHD_Result serve_http_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                   const char *method, const char *version,
-                                   const char *upload_data, size_t *upload_data_size,
-                                   void **req_cls)
+                                   const char *method, const char *version, const char *upload_data,
+                                   size_t *upload_data_size, void **req_cls)
 {
     serve_ctx *c = cls;
     request *rq = *req_cls;
