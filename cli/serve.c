@@ -370,14 +370,22 @@ static void lower(char *s)
         *s = (char)tolower((unsigned char)*s);
 }
 
-/* What a browser sends as Host for this server: the names of loopback, and the listen host. */
+/* What a browser sends as Host for this server: the names of loopback, and the listen host
+ * (without the port too on port 80, where browsers leave it out). */
 static int make_hosts(serve_ctx *c)
 {
-    c->hosts[c->n_hosts++] = tp_cli_asprintf("localhost:%u", c->port);
-    c->hosts[c->n_hosts++] = tp_cli_asprintf("127.0.0.1:%u", c->port);
-    c->hosts[c->n_hosts++] = tp_cli_asprintf("[::1]:%u", c->port);
-    c->hosts[c->n_hosts++] = c->listen_v6 ? tp_cli_asprintf("[%s]:%u", c->listen_host, c->port)
-                                          : tp_cli_asprintf("%s:%u", c->listen_host, c->port);
+    const char *names[4] = {"localhost", "127.0.0.1", "[::1]", NULL};
+    char *listen = c->listen_v6 ? tp_cli_asprintf("[%s]", c->listen_host)
+                                : tp_cli_asprintf("%s", c->listen_host);
+    if (!listen)
+        return -1;
+    names[3] = listen;
+    for (size_t i = 0; i < 4; i++) {
+        c->hosts[c->n_hosts++] = tp_cli_asprintf("%s:%u", names[i], c->port);
+        if (c->port == 80)
+            c->hosts[c->n_hosts++] = tp_cli_asprintf("%s", names[i]);
+    }
+    free(listen);
     for (size_t i = 0; i < c->n_hosts; i++) {
         if (!c->hosts[i])
             return -1;

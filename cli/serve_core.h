@@ -42,7 +42,7 @@ struct serve_ctx {
     char listen_host[256]; /* as given, without brackets */
     bool listen_v6, loopback, wildcard;
     unsigned port;
-    char *hosts[5]; /* the accepted Host header values (lower case) */
+    char *hosts[8]; /* the accepted Host header values (lower case) */
     size_t n_hosts;
     char css_etag[24], js_etag[24];
     volatile int stopping; /* set on shutdown: SSE streams end */
