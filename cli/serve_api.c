@@ -1,9 +1,11 @@
 /* `tokprep serve`: the JSON API under /api/ (docs/API.md, "HTTP API") and the events stream. */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -263,6 +265,7 @@ out:
 typedef struct sse {
     serve_ctx *c;
     char path[4096];
+    int sock; /* the client's connection, to see it go away; -1 when unknown */
     int fd;
     dev_t dev;
     ino_t ino;
@@ -372,6 +375,21 @@ static void sse_poll(sse *s)
     }
 }
 
+/* Has the client closed its side? Seen between writes, so that a closed page does not hold a
+ * connection (and its thread) until the next ping. */
+static bool sse_gone(const sse *s)
+{
+    if (s->sock < 0)
+        return false;
+    struct pollfd p = {.fd = s->sock, .events = POLLIN | POLLRDHUP};
+    if (poll(&p, 1, 0) <= 0)
+        return false;
+    if (p.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL))
+        return true;
+    char b;
+    return recv(s->sock, &b, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
+}
+
 static ssize_t sse_read(void *cls, uint64_t pos, char *buf, size_t max)
 {
     sse *s = cls;
@@ -379,6 +397,8 @@ static ssize_t sse_read(void *cls, uint64_t pos, char *buf, size_t max)
     for (;;) {
         if (__atomic_load_n(&s->c->stopping, __ATOMIC_SEQ_CST))
             return MHD_CONTENT_READER_END_OF_STREAM;
+        if (sse_gone(s))
+            return MHD_CONTENT_READER_END_WITH_ERROR;
         if (s->out.oom)
             return MHD_CONTENT_READER_END_WITH_ERROR;
         if (s->out_pos < s->out.len) {
@@ -416,6 +436,9 @@ void serve_api_events(serve_ctx *c, struct MHD_Connection *conn, bool from_start
     }
     s->c = c;
     s->fd = -1;
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    s->sock = ci ? (int)ci->connect_fd : -1;
     /* Start at the end of the log as it is now (a log made later is read from its start). */
     if (sse_open(s) && !from_start) {
         struct stat st;

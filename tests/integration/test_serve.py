@@ -385,6 +385,17 @@ def test_events_stream(srv, db):
         ev.close()
 
 
+def test_sse_clients_that_leave(srv):
+    """A page closed (or reloaded) ends its events stream at once, not at the next ping: 80
+    streams opened and closed one after the other stay under the limit of 64 connections."""
+    for _ in range(80):
+        ev = SSE(srv)
+        ev.close()
+    t0 = time.time()
+    st, _, _ = srv.get("/api/session")
+    assert st == 200 and time.time() - t0 < 2, st
+
+
 def test_stop_with_sse_client(t, work):
     """SIGTERM with an events stream open: the server ends the stream and exits 0 within 2 s
     (libmicrohttpd joins every connection thread; a stream that never ends would hang it)."""
