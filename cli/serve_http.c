@@ -16,6 +16,7 @@
 
 typedef struct request {
     bool started; /* the POST's checks passed: collecting its body */
+    bool get;     /* a GET or HEAD that passed the checks: answered on the next call */
     bool too_big;
     serve_buf body;
 } request;
@@ -378,8 +379,10 @@ enum MHD_Result serve_http_request(void *cls, struct MHD_Connection *conn, const
             return finish(c, conn, &r);
         }
         if (is_get) {
-            route_get(c, conn, url, &r);
-            return finish(c, conn, &r);
+            /* Answered once the whole request is in (the next call): a response queued on the
+             * first call counts as early and ends the keep-alive connection. */
+            rq->get = true;
+            return MHD_YES;
         }
         if (!is_post) {
             method_not_allowed(&r, post_route(url, &id, &approve) == 0 ? "POST" : "GET, HEAD");
@@ -402,6 +405,14 @@ enum MHD_Result serve_http_request(void *cls, struct MHD_Connection *conn, const
         }
         rq->started = true;
         return MHD_YES;
+    }
+    if (rq->get) {
+        if (*upload_data_size > 0) { /* a GET with a body: ignored */
+            *upload_data_size = 0;
+            return MHD_YES;
+        }
+        route_get(c, conn, url, &r);
+        return finish(c, conn, &r);
     }
     if (*upload_data_size > 0) {
         if (rq->body.len + *upload_data_size > SERVE_BODY_MAX)
