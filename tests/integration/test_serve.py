@@ -401,6 +401,9 @@ def test_stop_with_sse_client(t, work):
     (libmicrohttpd joins every connection thread; a stream that never ends would hang it)."""
     srv = Serve(t, "-w", work)
     ev = SSE(srv)
+    idle = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=10)  # kept alive, idle
+    idle.request("GET", "/api/session")
+    assert idle.getresponse().read()
     try:
         time.sleep(0.3)
         t0 = time.time()
@@ -413,6 +416,7 @@ def test_stop_with_sse_client(t, work):
         assert time.time() - t0 < 2.0
     finally:
         ev.close()
+        idle.close()
         srv.stop()
 
 
