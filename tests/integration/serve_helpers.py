@@ -18,6 +18,7 @@ class Serve:
     def __init__(self, tmp, *args, env=None):
         self.port_file = os.path.join(tmp, "port.%d" % time.monotonic_ns())
         self.err_path = self.port_file + ".stderr"
+        self.final_stderr = ""
         self.err = open(self.err_path, "w")
         cmd = [TOKPREP, "serve", "--listen", "127.0.0.1:0", "--port-file", self.port_file]
         self.proc = subprocess.Popen(cmd + list(args), stdout=subprocess.DEVNULL,
@@ -35,6 +36,8 @@ class Serve:
         self.origin = "http://" + self.host
 
     def stderr(self):
+        if self.err.closed:
+            return self.final_stderr
         self.err.flush()
         with open(self.err_path) as f:
             return f.read()
@@ -79,14 +82,19 @@ class Serve:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-        self.err.close()
+        if not self.err.closed:
+            self.final_stderr = self.stderr()
+            self.err.close()
         return self.proc.returncode
 
     def __enter__(self):
         return self
 
-    def __exit__(self, *exc):
-        self.stop()
+    def __exit__(self, exc_type, *exc):
+        rc = self.stop()
+        if exc_type is None:  # a clean stop: exit 0, no sanitizer report
+            assert rc == 0, (rc, self.final_stderr)
+            assert "Sanitizer" not in self.final_stderr, self.final_stderr
 
 
 class SSE:
