@@ -679,11 +679,11 @@ static void file_render(serve_buf *b, const serve_ctx *c, const tp_ledger_file *
     render_plan(b, c, f, check, media);
     sb_puts(b, "</div>\n");
     render_facts(b, media, out_media);
-    render_loudness(b, media, out_media);
     sb_puts(b, "<div class=\"grid2\">\n");
+    render_loudness(b, media, out_media);
     render_outputs(b, f->id, outputs);
-    render_upload(b, f, posts, review);
     sb_puts(b, "</div>\n");
+    render_upload(b, f, posts, review);
     render_chunks(b, outputs);
     pg_foot(b);
     cJSON_Delete(media);
