@@ -455,7 +455,9 @@ int serve_page_dashboard(serve_ctx *c, const char *status_filter, serve_buf *out
             rows[i] = tp_ledger_files_at(files, i);
         dash_render(out, c, filter, rows, n, NULL);
     } else {
-        const char *msg = tp_error_message(&err);
+        const char *msg = serve_ledger_note(c);
+        if (!msg || !*msg)
+            msg = tp_error_message(&err);
         dash_render(out, c, filter, NULL, 0, msg && *msg ? msg : "The ledger cannot be read.");
     }
     free(rows);

@@ -243,7 +243,7 @@ static void review_render(serve_buf *b, const serve_ctx *c, const tp_ledger_file
 int serve_page_review(serve_ctx *c, serve_buf *out)
 {
     tp_ledger_files *files = NULL;
-    tp_creator_info *ci = NULL;
+    const tp_creator_info *ci = NULL;
     tp_error err = TP_ERROR_INIT, cerr = TP_ERROR_INIT;
     tp_ledger_files_options opts = TP_LEDGER_FILES_OPTIONS_INIT;
     const tp_ledger_file **rows = NULL;
@@ -292,7 +292,8 @@ int serve_page_review(serve_ctx *c, serve_buf *out)
     }
     review_render(out, c, rows, n, crp, creator_error, read_error);
     free(rows);
-    tp_creator_info_free(ci);
+    if (ci)
+        serve_creator_release(c, ci);
     tp_ledger_files_free(files);
     tp_error_clear(&err);
     tp_error_clear(&cerr);

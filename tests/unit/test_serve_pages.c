@@ -31,11 +31,21 @@ const tp_profile *serve_profile(const serve_ctx *c) { return c->profile; }
 const char *serve_csrf(const serve_ctx *c) { return c->csrf; }
 int serve_has_queue(const serve_ctx *c) { return c->queue; }
 const char *serve_avatar_origin(const serve_ctx *c) { return c->avatar_origin; }
-int serve_creator(serve_ctx *c, tp_creator_info **out, tp_error *err)
+int serve_creator(serve_ctx *c, const tp_creator_info **out, tp_error *err)
 {
     (void)c;
     *out = NULL;
     return tp_error_set(err, TP_EAUTH, 0, "not logged in");
+}
+void serve_creator_release(serve_ctx *c, const tp_creator_info *ci)
+{
+    (void)c;
+    (void)ci;
+}
+const char *serve_ledger_note(const serve_ctx *c)
+{
+    (void)c;
+    return NULL;
 }
 
 void sb_append(serve_buf *b, const void *data, size_t len)
