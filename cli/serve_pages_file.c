@@ -437,13 +437,19 @@ static void render_loudness(serve_buf *b, const cJSON *media, const cJSON *out_m
     sb_puts(b, "</section>\n");
 }
 
-static void render_previews(serve_buf *b, int64_t id, int has_outputs)
+/* The frames tokprep preview draws (the server renders them on request). No <img> without
+ * recorded video: the request could only fail. */
+static void render_previews(serve_buf *b, int64_t id, int has_video, int has_outputs)
 {
     sb_puts(b, "<section id=\"previews\" class=\"card\"><h2>Frames</h2>\n<div class=\"previews\">");
-    sb_printf(b, "<figure><img id=\"preview-source\" src=\"/files/%lld/preview.png?of=source\" "
-                 "alt=\"A frame of the source with the safe-zone overlay\" decoding=\"async\">"
-                 "<figcaption>Before</figcaption></figure>",
-              (long long)id);
+    if (has_video)
+        sb_printf(b, "<figure><img id=\"preview-source\" src=\"/files/%lld/preview.png?of=source\" "
+                     "alt=\"A frame of the source with the safe-zone overlay\" decoding=\"async\">"
+                     "<figcaption>Before</figcaption></figure>",
+                  (long long)id);
+    else
+        sb_puts(b, "<figure><div class=\"preview-missing\">No frame: the source has no video "
+                   "tokprep could read.</div><figcaption>Before</figcaption></figure>");
     if (has_outputs)
         sb_printf(b, "<figure><img id=\"preview-output\" src=\"/files/%lld/preview.png?of=output\" "
                      "alt=\"A frame of the output with the safe-zone overlay\" decoding=\"async\">"
@@ -673,7 +679,8 @@ static void file_render(serve_buf *b, const serve_ctx *c, const tp_ledger_file *
                    "</section>\n");
     }
 
-    render_previews(b, f->id, has_outputs);
+    render_previews(b, f->id, cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(media, "video")),
+                    has_outputs);
     sb_puts(b, "<div class=\"grid2\">\n");
     render_violations(b, check, check_note);
     render_plan(b, c, f, check, media);
