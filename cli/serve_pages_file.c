@@ -253,6 +253,10 @@ static void render_violations(serve_buf *b, const tp_check *check, const char *c
             continue;
         code = code ? code : "";
         msg = msg ? msg : "";
+        /* Messages start with their code ("aspect: displayed ..."), shown next to it already. */
+        size_t cl = strlen(code);
+        if (cl && !strncmp(msg, code, cl) && msg[cl] == ':' && msg[cl + 1] == ' ')
+            msg += cl + 2;
         /* Some messages carry their own advice after " — ": show it as the hint. */
         const char *dash = strstr(msg, " — ");
         sb_printf(b, "<li class=\"violation sev-%s\" data-code=\"",
@@ -511,7 +515,7 @@ static void render_chunks(serve_buf *b, const cJSON *outputs)
         any = 1;
         sb_puts(b, "<h3>");
         sb_html(b, pg_basename(pg_jstr(o, "path")));
-        sb_printf(b, " <span class=\"muted\">%d chunk%s of ", cJSON_GetArraySize(chunks),
+        sb_printf(b, " <span class=\"muted\">%d chunk%s, chunk size ", cJSON_GetArraySize(chunks),
                   cJSON_GetArraySize(chunks) == 1 ? "" : "s");
         sb_html(b, sz);
         sb_puts(b, "</span></h3>\n<table class=\"chunks\"><thead><tr><th>Chunk</th><th>Offset"
@@ -569,15 +573,14 @@ static void render_upload(serve_buf *b, const tp_ledger_file *f, const cJSON *po
         if (pg_jtrue(review, "brand_content_toggle"))
             sb_puts(b, "; branded content");
         sb_puts(b, ".</p>\n");
-    } else if (f->status && !strcmp(f->status, "awaiting_review")) {
-        sb_puts(b, "<p>Waiting for your review before it is posted. "
-                   "<a href=\"/review\">Review it</a></p>\n");
     }
     int n = cJSON_IsArray(posts) ? cJSON_GetArraySize(posts) : 0;
     if (n == 0) {
         const char *sink = f->sink ? f->sink : "";
         p_text(b, "muted",
-               !strncmp(sink, "tiktok", 6)      ? "Not posted yet."
+               f->status && !strcmp(f->status, "awaiting_review")
+                   ? "Not posted yet: it waits for your review."
+               : !strncmp(sink, "tiktok", 6)    ? "Not posted yet."
                : !strncmp(sink, "directory", 9) ? "Delivered to a folder: no TikTok post."
                : !strcmp(sink, "none")          ? "No upload: the profile's sink is none."
                                                 : "Not posted.");
