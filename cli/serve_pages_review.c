@@ -92,7 +92,9 @@ static void render_form(serve_buf *b, const tp_ledger_file *f, const review_crea
     const cJSON *out_media = cJSON_GetObjectItemCaseSensitive(out0, "media");
     const char *caption = pg_jstr(review, "caption");
     const long long id = (long long)f->id;
-    double duration = media_duration(cJSON_IsObject(out_media) ? out_media : media);
+    double duration = -1;
+    if (!pg_jnum(out0, "duration", &duration))
+        duration = media_duration(cJSON_IsObject(out_media) ? out_media : media);
     double size = 0;
     if (!pg_jnum(out0, "size", &size))
         size = (double)f->output_size;

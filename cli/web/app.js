@@ -430,6 +430,7 @@
       var ok = !blocked && radios.length > 0 && level && !tooLong && !needType &&
         !(branded.checked && level === "SELF_ONLY");
       post.disabled = !ok || busy;
+      post.textContent = busy === "post" ? "Posting…" : "Post";
       reject.disabled = busy;
       why.textContent = reason;
       why.hidden = !reason;
@@ -465,7 +466,7 @@
       e.preventDefault();
       update();
       if (post.disabled) return;
-      busy = true;
+      busy = "post";
       update();
       result.hidden = true;
       var allow = function (name) {
@@ -484,7 +485,7 @@
     });
     reject.addEventListener("click", function () {
       if (busy) return;
-      busy = true;
+      busy = "reject";
       update();
       result.hidden = true;
       postJSON("/api/files/" + encodeURIComponent(id) + "/reject", {})
