@@ -383,7 +383,8 @@ static void dash_render(serve_buf *b, const serve_ctx *c, const char *filter,
         if (files[i]->status && !strcmp(files[i]->status, "awaiting_review"))
             n_review++;
     char attrs[96];
-    snprintf(attrs, sizeof(attrs), "data-filter=\"%s\"", filter);
+    snprintf(attrs, sizeof(attrs), "data-filter=\"%s\"%s", filter,
+             read_error ? " data-ledger=\"none\"" : "");
     pg_head(b, c, "Dashboard", "dashboard", attrs, "dashboard", read_error ? -1 : (long)n_review);
 
     sb_puts(b, "<div class=\"page-head\"><h1>Files</h1><p class=\"sub\" title=\"");

@@ -267,7 +267,10 @@
       inflight = true;
       setTimeout(function () {
         last = Date.now();
-        getJSON("/api/files").then(function (data) { renderFiles(data, filter); })
+        getJSON("/api/files").then(function (data) {
+          delete document.body.dataset.ledger;
+          renderFiles(data, filter);
+        })
           .catch(function () { /* the next event tries again */ })
           .then(function () {
             inflight = false;
@@ -283,7 +286,12 @@
 
     if (window.EventSource) {
       var es = new EventSource("/api/events");
-      es.onopen = function () { setLive(true); refresh(); };
+      /* Catch up on what happened before the stream opened (nothing to read without a ledger:
+       * the first event of a run brings it). */
+      es.onopen = function () {
+        setLive(true);
+        if (document.body.dataset.ledger !== "none") refresh();
+      };
       es.onerror = function () { setLive(false); };
       es.onmessage = function (msg) {
         var ev;

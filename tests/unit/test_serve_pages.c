@@ -296,6 +296,7 @@ static void dashboard_empty_and_unknown_filter(void **state)
     sb_free(&b);
     dash_render(&b, &ctx, "all", NULL, 0, "<b>no ledger</b>");
     assert_true(has(&b, "&lt;b&gt;no ledger&lt;/b&gt;"));
+    assert_true(has(&b, "data-ledger=\"none\""));
     assert_csp_clean(&b);
     sb_free(&b);
 }
