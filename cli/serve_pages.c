@@ -414,11 +414,6 @@ static void dash_render(serve_buf *b, const serve_ctx *c, const char *filter,
 
     /* The empty states; app.js shows or hides #empty as rows come and go. */
     sb_printf(b, "<div id=\"empty\" class=\"card empty\"%s>", shown ? " hidden" : "");
-    if (read_error) {
-        sb_puts(b, "<p><strong>No ledger to show yet.</strong> ");
-        sb_html(b, read_error);
-        sb_puts(b, "</p>");
-    }
     /* Both texts are there; app.js shows the one that fits as rows come and go. */
     int none = n == 0 || read_error;
     sb_printf(b, "<p class=\"empty-none\"%s>No files yet. Start a run: <code>tokprep run ",
@@ -433,6 +428,11 @@ static void dash_render(serve_buf *b, const serve_ctx *c, const char *filter,
     sb_printf(b, " FOLDER</code></p><p class=\"empty-filter\"%s>No files with this status. "
                  "<a href=\"/?status=all\">Show all files</a></p>",
               none ? " hidden" : "");
+    if (read_error) {
+        sb_puts(b, "<p class=\"small\">");
+        sb_html(b, read_error);
+        sb_puts(b, "</p>");
+    }
     sb_puts(b, "</div>\n");
     pg_foot(b);
 }
