@@ -305,6 +305,13 @@ static int shows_progress(const tp_ledger_file *f)
            (!strcmp(f->stage, "fit") || !strcmp(f->stage, "deliver"));
 }
 
+/* Why a file failed or was refused, under its name. */
+static int shows_reason(const tp_ledger_file *f)
+{
+    return f->reason && *f->reason && f->status &&
+           (!strcmp(f->status, "failed") || !strcmp(f->status, "rejected"));
+}
+
 static void dash_cell_text(serve_buf *b, const char *cls, const char *label, const char *text)
 {
     sb_printf(b, "<td class=\"%s\" data-label=\"%s\">", cls, label);
@@ -328,7 +335,15 @@ static void dash_row(serve_buf *b, const tp_ledger_file *f)
     sb_html(b, f->path ? f->path : "");
     sb_puts(b, "\">");
     sb_html(b, pg_basename(f->path));
-    sb_puts(b, "</a></td><td class=\"status\" data-label=\"Status\">");
+    sb_puts(b, "</a>");
+    if (shows_reason(f)) {
+        sb_puts(b, "<div class=\"row-reason\" title=\"");
+        sb_html(b, f->reason);
+        sb_puts(b, "\">");
+        sb_html(b, f->reason);
+        sb_puts(b, "</div>");
+    }
+    sb_puts(b, "</td><td class=\"status\" data-label=\"Status\">");
     pg_badge(b, f->status);
     sb_printf(b, "<progress class=\"progress\" max=\"1\"%s></progress></td>",
               shows_progress(f) ? "" : " hidden");

@@ -165,6 +165,15 @@
     var a = $("td.name a", tr);
     setText(a, basename(f.path));
     a.title = f.path || "";
+    var why = $(".row-reason", tr);
+    var reason = (f.status === "failed" || f.status === "rejected") && f.reason ? String(f.reason) : "";
+    if (reason) {
+      if (!why) { why = el("div", { "class": "row-reason" }); a.parentNode.appendChild(why); }
+      setText(why, reason);
+      why.title = reason;
+    } else if (why) {
+      why.remove();
+    }
     var badge = $("td.status .badge", tr);
     badge.className = "badge badge-" + statusClass(f.status);
     setText(badge, statusLabel(f.status));

@@ -230,6 +230,7 @@ static void dashboard_rows_filters_and_escaping(void **state)
     (void)state;
     tp_ledger_file a = row(7, HOSTILE, "running", "fit"), d = row(8, "/in/b.mp4", "done", "done");
     tp_ledger_file r = row(9, "/in/c.mp4", "awaiting_review", "deliver");
+    d.reason = "not shown: done";
     const tp_ledger_file *rows[] = {&a, &d, &r};
     serve_buf b = {0};
     dash_render(&b, &ctx, "all", rows, 3, NULL);
@@ -268,6 +269,7 @@ static void dashboard_rows_filters_and_escaping(void **state)
     dash_render(&b, &ctx, "done", rows, 3, NULL);
     assert_int_equal(count(&b, "<tr id=\"file-"), 1);
     assert_true(has(&b, "id=\"file-8\""));
+    assert_false(has(&b, "row-reason"));
     assert_true(has(&b, "class=\"filter active\" data-filter=\"done\""));
     assert_true(has(&b, "data-status=\"all\"><span class=\"n\">3</span>"));
     sb_free(&b);
@@ -293,6 +295,14 @@ static void dashboard_empty_and_unknown_filter(void **state)
                         "FOLDER</code>"));
     assert_true(has(&b, "<table id=\"files\""));
     dump("dashboard-empty", &b);
+    sb_free(&b);
+    /* a failed file says why under its name, escaped */
+    tp_ledger_file f = row(3, "/in/f.mp4", "failed", "deliver");
+    f.reason = "TikTok said <script>x</script>";
+    const tp_ledger_file *one[] = {&f};
+    dash_render(&b, &ctx, "all", one, 1, NULL);
+    assert_true(has(&b, "<div class=\"row-reason\" title=\"TikTok said &lt;script&gt;x&lt;/script&gt;\">"));
+    assert_csp_clean(&b);
     sb_free(&b);
     dash_render(&b, &ctx, "all", NULL, 0, "<b>no ledger</b>");
     assert_true(has(&b, "&lt;b&gt;no ledger&lt;/b&gt;"));
@@ -558,6 +568,8 @@ static void dump_demo(void)
         rows[i].updated = (double)time(NULL) - i * 700;
         p[i] = &rows[i];
     }
+    rows[3].reason = "TikTok refused the post: picture_size_check_failed";
+    rows[4].reason = "too_short: reject (1.2 s < 3 s)";
     rows[4].verdict = "reject";
     rows[4].action = "none";
     rows[0].verdict = "pass";
