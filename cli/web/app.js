@@ -343,8 +343,10 @@
     ];
     rows.forEach(function (r) {
       if (r[1] === undefined) return;
-      dl.appendChild(el("dt", null, r[0]));
-      dl.appendChild(el("dd", null, r[1] === null ? "—" : String(r[1])));
+      var pair = el("div", { "class": "qstat" });
+      pair.appendChild(el("dt", null, r[0]));
+      pair.appendChild(el("dd", null, r[1] === null ? "—" : String(r[1])));
+      dl.appendChild(pair);
     });
     if (q.exists === false) {
       var p = el("p", { "class": "muted queue-body" }, "No job was ever added to this queue.");

@@ -575,7 +575,9 @@ static void dump_demo(void)
     rows[0].verdict = "pass";
     rows[0].action = "none";
     serve_buf b = {0};
+    ctx.queue = 1;
     dash_render(&b, &ctx, "all", p, 7, NULL);
+    ctx.queue = 0;
     dump("dashboard-demo", &b);
     sb_free(&b);
 }
