@@ -197,11 +197,15 @@ static void render_form(serve_buf *b, const tp_ledger_file *f, const review_crea
             "content promotes yourself, a third party, or both.</p>"
             "</div></fieldset>\n");
 
-    /* Consent, then the actions. */
-    sb_puts(b, "<p class=\"consent\">By posting, you agree to TikTok's <a href=\"" MUSIC_URL
-               "\" target=\"_blank\" rel=\"noopener noreferrer\">Music Usage Confirmation</a>"
-               "<span class=\"bc-consent\" hidden> and <a href=\"" BC_URL "\" target=\"_blank\" "
-               "rel=\"noopener noreferrer\">Branded Content Policy</a></span>.</p>\n");
+    /* Consent, in TikTok's words: with branded content its policy comes first. app.js shows
+     * the sentence that applies. */
+    sb_puts(b, "<p class=\"consent\"><span class=\"consent-music\">By posting, you agree to "
+               "TikTok's <a href=\"" MUSIC_URL "\" target=\"_blank\" rel=\"noopener noreferrer\">"
+               "Music Usage Confirmation</a>.</span><span class=\"bc-consent\" hidden>By posting, "
+               "you agree to TikTok's <a href=\"" BC_URL "\" target=\"_blank\" "
+               "rel=\"noopener noreferrer\">Branded Content Policy</a> and <a href=\"" MUSIC_URL
+               "\" target=\"_blank\" rel=\"noopener noreferrer\">Music Usage Confirmation</a>."
+               "</span></p>\n");
     sb_puts(b, "<div class=\"actions\"><button type=\"submit\" class=\"post\" disabled>Post"
                "</button><button type=\"button\" class=\"reject\">Reject</button></div>\n");
     sb_printf(b, "<p class=\"why\">%s</p>\n",

@@ -434,6 +434,7 @@
       show(".private-note", branded.checked);
       show(".branded-note", level === "SELF_ONLY");
       show(".bc-consent", disclose.checked && branded.checked);
+      show(".consent-music", !(disclose.checked && branded.checked));
       var needType = disclose.checked && !organic.checked && !branded.checked;
       show(".disclose-note", needType);
 
