@@ -110,8 +110,16 @@ static void fact_fps(char *buf, size_t size, const cJSON *m)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(m, "video");
     double fps;
-    if (pg_jnum(v, "fps", &fps) && fps > 0)
-        snprintf(buf, size, "%.3g fps%s", fps, pg_jtrue(v, "vfr") ? " (variable)" : "");
+    if (pg_jnum(v, "fps", &fps) && fps > 0 && fps < 1e6) {
+        char n[32];
+        snprintf(n, sizeof(n), "%.3f", fps); /* 23.976, 29.97, 30 */
+        char *end = n + strlen(n) - 1;
+        while (*end == '0')
+            *end-- = '\0';
+        if (*end == '.')
+            *end = '\0';
+        snprintf(buf, size, "%s fps%s", n, pg_jtrue(v, "vfr") ? " (variable)" : "");
+    }
     else
         snprintf(buf, size, "—");
 }

@@ -361,6 +361,7 @@ static void report_sections_and_hostile_strings(void **state)
     assert_true(has(&b, "bytes 2000000-3999999/4000000"));
     assert_true(has(&b, "-20.1 LUFS integrated"));
     assert_true(has(&b, "1920×1080"));
+    assert_true(has(&b, "29.97 fps"));
     dump("report", &b);
     sb_free(&b);
 
