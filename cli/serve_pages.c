@@ -179,7 +179,7 @@ size_t pg_utf16_len(const char *s)
     size_t n = 0;
     for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
         if ((*p & 0xC0) == 0x80)
-            continue; /* continuation byte */
+            continue;            /* continuation byte */
         n += *p >= 0xF0 ? 2 : 1; /* 4-byte sequences are surrogate pairs */
     }
     return n;
@@ -364,13 +364,15 @@ static void dash_summary(serve_buf *b, const tp_ledger_file *const *files, size_
         for (size_t s = 0; s < N_STATUSES; s++)
             if (files[i]->status && !strcmp(files[i]->status, statuses[s].status))
                 counts[s]++;
-    sb_printf(b, "<section id=\"summary\" class=\"summary\" aria-label=\"Files by status\">"
-                 "<div class=\"stat\" data-status=\"all\"><span class=\"n\">%zu</span>"
-                 "<span class=\"what\">files</span></div>",
+    sb_printf(b,
+              "<section id=\"summary\" class=\"summary\" aria-label=\"Files by status\">"
+              "<div class=\"stat\" data-status=\"all\"><span class=\"n\">%zu</span>"
+              "<span class=\"what\">files</span></div>",
               n);
     for (size_t s = 0; s < N_STATUSES; s++) {
-        sb_printf(b, "<div class=\"stat stat-%s\" data-status=\"%s\"><span class=\"n\">%zu</span>"
-                     "<span class=\"what\">%s</span></div>",
+        sb_printf(b,
+                  "<div class=\"stat stat-%s\" data-status=\"%s\"><span class=\"n\">%zu</span>"
+                  "<span class=\"what\">%s</span></div>",
                   statuses[s].status, statuses[s].status, counts[s], statuses[s].label);
     }
     sb_puts(b, "</section>\n");
@@ -440,8 +442,9 @@ static void dash_render(serve_buf *b, const serve_ctx *c, const char *filter,
         sb_puts(b, "--state ");
         sb_html(b, serve_state_path(c));
     }
-    sb_printf(b, " FOLDER</code></p><p class=\"empty-filter\"%s>No files with this status. "
-                 "<a href=\"/?status=all\">Show all files</a></p>",
+    sb_printf(b,
+              " FOLDER</code></p><p class=\"empty-filter\"%s>No files with this status. "
+              "<a href=\"/?status=all\">Show all files</a></p>",
               none ? " hidden" : "");
     if (read_error) {
         sb_puts(b, "<p class=\"small\">");

@@ -55,9 +55,9 @@ const char *pg_privacy_label(const char *level);
 const char *pg_workdir(char *buf, size_t size, const char *state);
 
 /* cJSON helpers that tolerate anything (missing keys, wrong types, NULL objects). */
-const char *pg_jstr(const cJSON *o, const char *key);        /* NULL unless a string */
-int pg_jnum(const cJSON *o, const char *key, double *out);   /* 1 when a number */
-int pg_jtrue(const cJSON *o, const char *key);               /* 1 when true */
+const char *pg_jstr(const cJSON *o, const char *key);      /* NULL unless a string */
+int pg_jnum(const cJSON *o, const char *key, double *out); /* 1 when a number */
+int pg_jtrue(const cJSON *o, const char *key);             /* 1 when true */
 /* Parse a ledger JSON text; NULL for "" or NULL or bad JSON. Free with cJSON_Delete(). */
 cJSON *pg_parse(const char *json);
 

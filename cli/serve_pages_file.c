@@ -35,8 +35,8 @@ static const struct {
     {"loudness", "Set fix.audio.loudness (e.g. {target: -14}) and fit normalises it."},
     {"corrupt", "The file has decode errors: export it again from its source if you can."},
     {"burned_in_bars", "Set fix.autocrop: true to fill the frame from the picture alone."},
-    {"cover_outside",
-     "Choose a cover time inside the video (--cover-at or upload.tiktok.video_cover_timestamp_ms)."},
+    {"cover_outside", "Choose a cover time inside the video (--cover-at or "
+                      "upload.tiktok.video_cover_timestamp_ms)."},
 };
 
 static const char *hint_for(const char *code)
@@ -119,8 +119,7 @@ static void fact_fps(char *buf, size_t size, const cJSON *m)
         if (*end == '.')
             *end = '\0';
         snprintf(buf, size, "%s fps%s", n, pg_jtrue(v, "vfr") ? " (variable)" : "");
-    }
-    else
+    } else
         snprintf(buf, size, "—");
 }
 
@@ -171,7 +170,10 @@ static void fact_audio(char *buf, size_t size, const cJSON *m)
     pg_jnum(a, "channels", &ch);
     pg_jnum(a, "sample_rate", &rate);
     snprintf(buf, size, "%s, %s, %.0f Hz", codec,
-             layout && *layout ? layout : (ch == 1 ? "mono" : ch == 2 ? "stereo" : "channels"),
+             layout && *layout ? layout
+                               : (ch == 1   ? "mono"
+                                  : ch == 2 ? "stereo"
+                                            : "channels"),
              rate);
 }
 
@@ -341,11 +343,12 @@ static void render_plan(serve_buf *b, const serve_ctx *c, const tp_ledger_file *
         if (why && *why)
             p_text(b, "reason", why);
     } else if (action == TP_ACTION_REMUX) {
-        p_text(b, "", "Remux: the streams are copied into a new MP4 with its index at the "
-                      "front. No re-encoding, no quality loss.");
+        p_text(b, "",
+               "Remux: the streams are copied into a new MP4 with its index at the "
+               "front. No re-encoding, no quality loss.");
     } else {
-        static const char *const geom[] = {"aspect", "too_small", "too_large_dims", "rotation",
-                                           "sar", NULL};
+        static const char *const geom[] = {"aspect",   "too_small", "too_large_dims",
+                                           "rotation", "sar",       NULL};
         static const char *const vcodec[] = {"video_codec", "pix_fmt", "hdr", NULL};
         static const char *const rate[] = {"fps", "vfr", NULL};
         static const char *const inter[] = {"interlaced", NULL};
@@ -367,7 +370,7 @@ static void render_plan(serve_buf *b, const serve_ctx *c, const tp_ledger_file *
             double dw = 0, dh = 0;
             pg_jnum(v, "display_width", &dw);
             pg_jnum(v, "display_height", &dh);
-            const char *how = !fill ? "the profile's fill"
+            const char *how = !fill                   ? "the profile's fill"
                               : !strcmp(fill, "pad")  ? "bars (pad)"
                               : !strcmp(fill, "blur") ? "a blurred copy of the picture (blur)"
                               : !strcmp(fill, "crop") ? "cropping the edges (crop)"
@@ -455,17 +458,19 @@ static void render_previews(serve_buf *b, int64_t id, int has_video, int has_out
 {
     sb_puts(b, "<section id=\"previews\" class=\"card\"><h2>Frames</h2>\n<div class=\"previews\">");
     if (has_video)
-        sb_printf(b, "<figure><img id=\"preview-source\" src=\"/files/%lld/preview.png?of=source\" "
-                     "alt=\"A frame of the source with the safe-zone overlay\" decoding=\"async\">"
-                     "<figcaption>Before</figcaption></figure>",
+        sb_printf(b,
+                  "<figure><img id=\"preview-source\" src=\"/files/%lld/preview.png?of=source\" "
+                  "alt=\"A frame of the source with the safe-zone overlay\" decoding=\"async\">"
+                  "<figcaption>Before</figcaption></figure>",
                   (long long)id);
     else
         sb_puts(b, "<figure><div class=\"preview-missing\">No frame: the source has no video "
                    "tokprep could read.</div><figcaption>Before</figcaption></figure>");
     if (has_outputs)
-        sb_printf(b, "<figure><img id=\"preview-output\" src=\"/files/%lld/preview.png?of=output\" "
-                     "alt=\"A frame of the output with the safe-zone overlay\" decoding=\"async\">"
-                     "<figcaption>After</figcaption></figure>",
+        sb_printf(b,
+                  "<figure><img id=\"preview-output\" src=\"/files/%lld/preview.png?of=output\" "
+                  "alt=\"A frame of the output with the safe-zone overlay\" decoding=\"async\">"
+                  "<figcaption>After</figcaption></figure>",
                   (long long)id);
     sb_puts(b, "</div>\n<p class=\"muted caption\">safe-zone overlay: red = TikTok UI</p>\n"
                "</section>\n");
@@ -537,8 +542,9 @@ static void render_chunks(serve_buf *b, const cJSON *outputs)
             pg_jnum(ch, "offset", &off);
             pg_jnum(ch, "length", &len);
             pg_size(lz, sizeof(lz), len);
-            sb_printf(b, "<tr><td data-label=\"Chunk\">%.0f</td><td data-label=\"Offset\">%.0f</td>"
-                         "<td data-label=\"Size\">",
+            sb_printf(b,
+                      "<tr><td data-label=\"Chunk\">%.0f</td><td data-label=\"Offset\">%.0f</td>"
+                      "<td data-label=\"Size\">",
                       idx, off);
             sb_html(b, lz);
             sb_puts(b, "</td><td data-label=\"Bytes\" class=\"mono\">");
@@ -605,8 +611,9 @@ static void render_upload(serve_buf *b, const tp_ledger_file *f, const cJSON *po
         double post_id = 0, part = 0;
         sb_puts(b, "<tr class=\"post\"><td class=\"publish-id mono\" data-label=\"Publish id\">");
         sb_html(b, pid && *pid ? pid : "—");
-        sb_printf(b, "</td><td class=\"post-status\" data-label=\"Status\">"
-                     "<span class=\"badge badge-%s\">",
+        sb_printf(b,
+                  "</td><td class=\"post-status\" data-label=\"Status\">"
+                  "<span class=\"badge badge-%s\">",
                   post_status_class(st));
         sb_html(b, st && *st ? st : "unknown");
         sb_puts(b, "</span></td><td class=\"fail-reason\" data-label=\"Details\">");
@@ -728,8 +735,7 @@ int serve_page_file(serve_ctx *c, int64_t id, serve_buf *out)
     const tp_ledger_file *f = tp_ledger_files_at(files, 0);
     tp_error_clear(&err);
     const char *note = "Not checked yet: the file has not been probed.";
-    if (f->media && *f->media &&
-        tp_ledger_file_check(&check, serve_profile(c), f, &err) != 0) {
+    if (f->media && *f->media && tp_ledger_file_check(&check, serve_profile(c), f, &err) != 0) {
         check = NULL;
         note = tp_error_message(&err) && *tp_error_message(&err)
                    ? tp_error_message(&err)

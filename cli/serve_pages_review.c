@@ -73,8 +73,9 @@ static void render_creator(serve_buf *b, const serve_ctx *c, const review_creato
 /* A checkbox wrapped in its label. */
 static void toggle(serve_buf *b, const char *name, const char *label, int disabled)
 {
-    sb_printf(b, "<label class=\"choice%s\"><input type=\"checkbox\" name=\"%s\"%s><span>%s"
-                 "</span></label>",
+    sb_printf(b,
+              "<label class=\"choice%s\"><input type=\"checkbox\" name=\"%s\"%s><span>%s"
+              "</span></label>",
               disabled ? " disabled" : "", name, disabled ? " disabled" : "", label);
 }
 
@@ -108,9 +109,10 @@ static void render_form(serve_buf *b, const tp_ledger_file *f, const review_crea
 
     sb_printf(b, "<form class=\"review\" data-id=\"%lld\"%s novalidate>\n", id,
               blocked ? " data-blocked=\"1\"" : "");
-    sb_printf(b, "<div class=\"review-media\"><video src=\"/files/%lld/outputs/0\" controls "
-                 "preload=\"metadata\" playsinline></video>"
-                 "<p class=\"muted\">What will be posted: %s",
+    sb_printf(b,
+              "<div class=\"review-media\"><video src=\"/files/%lld/outputs/0\" controls "
+              "preload=\"metadata\" playsinline></video>"
+              "<p class=\"muted\">What will be posted: %s",
               id, dur);
     sb_puts(b, " · ");
     sb_html(b, sz);
@@ -120,17 +122,20 @@ static void render_form(serve_buf *b, const tp_ledger_file *f, const review_crea
     sb_html(b, pg_basename(f->path));
     sb_printf(b, "</h2><p class=\"muted small\"><a href=\"/files/%lld\">File report</a></p>\n", id);
     if (too_long)
-        sb_printf(b, "<p class=\"note note-warn too-long\">This video is longer than the %.0f s "
-                     "this account may post. Reject it, or shorten it and run again.</p>\n",
+        sb_printf(b,
+                  "<p class=\"note note-warn too-long\">This video is longer than the %.0f s "
+                  "this account may post. Reject it, or shorten it and run again.</p>\n",
                   cr->max_duration);
 
     /* Caption */
     size_t units = pg_utf16_len(caption);
-    sb_printf(b, "<label class=\"field\" for=\"caption-%lld\">Caption</label>"
-                 "<textarea id=\"caption-%lld\" name=\"caption\" rows=\"4\"%s>",
+    sb_printf(b,
+              "<label class=\"field\" for=\"caption-%lld\">Caption</label>"
+              "<textarea id=\"caption-%lld\" name=\"caption\" rows=\"4\"%s>",
               id, id, units > PG_CAPTION_MAX ? " class=\"invalid\"" : "");
     sb_html(b, caption);
-    sb_printf(b, "</textarea>\n<div class=\"caption-count%s\" aria-live=\"polite\">%zu / %d</div>\n",
+    sb_printf(b,
+              "</textarea>\n<div class=\"caption-count%s\" aria-live=\"polite\">%zu / %d</div>\n",
               units > PG_CAPTION_MAX ? " invalid" : "", units, PG_CAPTION_MAX);
 
     /* Privacy: no default, exactly the creator's options. */
@@ -138,8 +143,9 @@ static void render_form(serve_buf *b, const tp_ledger_file *f, const review_crea
     if (cr && cr->n_privacy) {
         sb_puts(b, "<div class=\"choices\">");
         for (size_t i = 0; i < cr->n_privacy; i++) {
-            sb_printf(b, "<label class=\"choice\"><input type=\"radio\" name=\"privacy_level-%lld\" "
-                         "value=\"",
+            sb_printf(b,
+                      "<label class=\"choice\"><input type=\"radio\" name=\"privacy_level-%lld\" "
+                      "value=\"",
                       id);
             sb_html(b, cr->privacy[i]);
             sb_puts(b, "\"><span>");
@@ -233,8 +239,9 @@ static void review_render(serve_buf *b, const serve_ctx *c, const tp_ledger_file
         render_creator(b, c, cr, creator_error);
     for (size_t i = 0; i < n; i++)
         render_form(b, files[i], cr);
-    sb_printf(b, "<section id=\"review-empty\" class=\"card empty\"%s><p><strong>Nothing is "
-                 "waiting for review</strong></p>",
+    sb_printf(b,
+              "<section id=\"review-empty\" class=\"card empty\"%s><p><strong>Nothing is "
+              "waiting for review</strong></p>",
               n ? " hidden" : "");
     if (read_error) {
         sb_puts(b, "<p>");

@@ -26,11 +26,26 @@ struct serve_ctx {
     const tp_profile *profile;
 };
 
-const char *serve_state_path(const serve_ctx *c) { return c->state; }
-const tp_profile *serve_profile(const serve_ctx *c) { return c->profile; }
-const char *serve_csrf(const serve_ctx *c) { return c->csrf; }
-int serve_has_queue(const serve_ctx *c) { return c->queue; }
-const char *serve_avatar_origin(const serve_ctx *c) { return c->avatar_origin; }
+const char *serve_state_path(const serve_ctx *c)
+{
+    return c->state;
+}
+const tp_profile *serve_profile(const serve_ctx *c)
+{
+    return c->profile;
+}
+const char *serve_csrf(const serve_ctx *c)
+{
+    return c->csrf;
+}
+int serve_has_queue(const serve_ctx *c)
+{
+    return c->queue;
+}
+const char *serve_avatar_origin(const serve_ctx *c)
+{
+    return c->avatar_origin;
+}
 int serve_creator(serve_ctx *c, const tp_creator_info **out, tp_error *err)
 {
     (void)c;
@@ -66,7 +81,10 @@ void sb_append(serve_buf *b, const void *data, size_t len)
     b->len += len;
     b->data[b->len] = '\0';
 }
-void sb_puts(serve_buf *b, const char *s) { sb_append(b, s, strlen(s)); }
+void sb_puts(serve_buf *b, const char *s)
+{
+    sb_append(b, s, strlen(s));
+}
 void sb_printf(serve_buf *b, const char *fmt, ...)
 {
     char tmp[4096];
@@ -156,7 +174,8 @@ static void assert_csp_clean(const serve_buf *b)
                 break;
             char name[64] = {0};
             size_t n = 0;
-            while (*p && !isspace((unsigned char)*p) && *p != '=' && *p != '>' && n + 1 < sizeof(name))
+            while (*p && !isspace((unsigned char)*p) && *p != '=' && *p != '>' &&
+                   n + 1 < sizeof(name))
                 name[n++] = (char)tolower((unsigned char)*p++);
             assert_true(n > 0);
             if (!strncmp(name, "on", 2) || !strcmp(name, "style")) {
@@ -242,9 +261,9 @@ static void dashboard_rows_filters_and_escaping(void **state)
     assert_false(has(&b, "<img src=x"));
     assert_true(has(&b, ">" HOSTILE_ESC "</a>")); /* basename shown, escaped */
     assert_int_equal(count(&b, "<tr id=\"file-"), 3);
-    static const char *const cells[] = {"td class=\"name\"", "td class=\"status\"",
-                                        "td class=\"stage\"", "td class=\"verdict\"",
-                                        "td class=\"action\"", "td class=\"size\"",
+    static const char *const cells[] = {"td class=\"name\"",     "td class=\"status\"",
+                                        "td class=\"stage\"",    "td class=\"verdict\"",
+                                        "td class=\"action\"",   "td class=\"size\"",
                                         "td class=\"out-size\"", "td class=\"updated\""};
     for (size_t i = 0; i < sizeof(cells) / sizeof(cells[0]); i++)
         assert_int_equal(count(&b, cells[i]), 3);
@@ -301,7 +320,8 @@ static void dashboard_empty_and_unknown_filter(void **state)
     f.reason = "TikTok said <script>x</script>";
     const tp_ledger_file *one[] = {&f};
     dash_render(&b, &ctx, "all", one, 1, NULL);
-    assert_true(has(&b, "<div class=\"row-reason\" title=\"TikTok said &lt;script&gt;x&lt;/script&gt;\">"));
+    assert_true(
+        has(&b, "<div class=\"row-reason\" title=\"TikTok said &lt;script&gt;x&lt;/script&gt;\">"));
     assert_csp_clean(&b);
     sb_free(&b);
     dash_render(&b, &ctx, "all", NULL, 0, "<b>no ledger</b>");
@@ -313,17 +333,18 @@ static void dashboard_empty_and_unknown_filter(void **state)
 
 /* ---- report ------------------------------------------------------------------------------- */
 
-/* A source's media as tp_ledger_file.media holds it (tp_media_to_json, `check --json`'s "media"). */
+/* A source's media as tp_ledger_file.media holds it (tp_media_to_json, `check --json`'s "media").
+ */
 #define MEDIA                                                                                      \
-    "{\"container\":\"mov\",\"duration\":12.5,\"duration_source\":\"packets\","                  \
-    "\"start_time\":0,\"size\":5242880,\"bit_rate\":3355443,\"faststart\":false,"                 \
-    "\"video\":{\"codec\":\"hevc\",\"profile\":\"Main\",\"width\":1920,\"height\":1080,"          \
-    "\"display_width\":1920,\"display_height\":1080,\"rotation\":0,\"sar\":\"1:1\","             \
-    "\"fps\":29.97,\"fps_rational\":\"30000/1001\",\"vfr\":false,\"pix_fmt\":\"yuv420p\","       \
-    "\"bit_depth\":8,\"chroma\":\"4:2:0\",\"hdr\":null,\"interlaced\":false,\"frames\":375,"      \
-    "\"stream_index\":0,\"active_area\":null},\"audio\":{\"codec\":\"aac\",\"channels\":2,"       \
-    "\"layout\":\"stereo\",\"sample_rate\":48000,\"stream_index\":1,\"loudness\":{"               \
-    "\"integrated\":-20.1,\"range\":5,\"true_peak\":-3}},\"streams\":{\"video\":1,\"audio\":1,"   \
+    "{\"container\":\"mov\",\"duration\":12.5,\"duration_source\":\"packets\","                    \
+    "\"start_time\":0,\"size\":5242880,\"bit_rate\":3355443,\"faststart\":false,"                  \
+    "\"video\":{\"codec\":\"hevc\",\"profile\":\"Main\",\"width\":1920,\"height\":1080,"           \
+    "\"display_width\":1920,\"display_height\":1080,\"rotation\":0,\"sar\":\"1:1\","               \
+    "\"fps\":29.97,\"fps_rational\":\"30000/1001\",\"vfr\":false,\"pix_fmt\":\"yuv420p\","         \
+    "\"bit_depth\":8,\"chroma\":\"4:2:0\",\"hdr\":null,\"interlaced\":false,\"frames\":375,"       \
+    "\"stream_index\":0,\"active_area\":null},\"audio\":{\"codec\":\"aac\",\"channels\":2,"        \
+    "\"layout\":\"stereo\",\"sample_rate\":48000,\"stream_index\":1,\"loudness\":{"                \
+    "\"integrated\":-20.1,\"range\":5,\"true_peak\":-3}},\"streams\":{\"video\":1,\"audio\":1,"    \
     "\"subtitle\":0,\"data\":0,\"attachments\":0},\"decode_errors\":null}"
 
 static void report_sections_and_hostile_strings(void **state)
@@ -345,8 +366,8 @@ static void report_sections_and_hostile_strings(void **state)
     assert_false(b.oom);
     assert_frame(&b, "file");
     assert_true(has(&b, "<body data-page=\"file\" data-id=\"12\""));
-    static const char *const ids[] = {"id=\"facts\"",   "id=\"violations\"", "id=\"plan\"",
-                                      "id=\"loudness\"", "id=\"chunks\"",    "id=\"upload\"",
+    static const char *const ids[] = {"id=\"facts\"",    "id=\"violations\"", "id=\"plan\"",
+                                      "id=\"loudness\"", "id=\"chunks\"",     "id=\"upload\"",
                                       "id=\"outputs\"",  "id=\"error\""};
     for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++)
         assert_true(has(&b, ids[i]));
@@ -422,7 +443,8 @@ static void review_form_follows_tiktok_rules(void **state)
 {
     (void)state;
     /* caption: hostile, with an emoji (2 UTF-16 units) and an é (1) */
-    tp_ledger_file f = awaiting(21, "{\"caption\":\"</textarea><script>x</script> \xF0\x9F\x98\x80\xC3\xA9\"}");
+    tp_ledger_file f =
+        awaiting(21, "{\"caption\":\"</textarea><script>x</script> \xF0\x9F\x98\x80\xC3\xA9\"}");
     const tp_ledger_file *rows[] = {&f};
     review_creator cr = {.nickname = "Nick <b>",
                          .username = "user\"x",
@@ -502,8 +524,11 @@ static void review_creator_error_and_avatar_origins(void **state)
     assert_null(allowed_avatar(&ctx, "http://127.0.0.1:5000/__avatar.png"));
 
     /* longer than the creator may post: Post stays off */
-    review_creator cr = {.nickname = "n", .username = "u", .privacy = {"SELF_ONLY"},
-                         .n_privacy = 1, .max_duration = 10};
+    review_creator cr = {.nickname = "n",
+                         .username = "u",
+                         .privacy = {"SELF_ONLY"},
+                         .n_privacy = 1,
+                         .max_duration = 10};
     review_render(&b, &ctx, rows, 1, &cr, NULL, NULL);
     assert_true(has(&b, "data-blocked=\"1\""));
     assert_true(has(&b, "longer than the 10 s"));
@@ -552,20 +577,24 @@ static void dump_demo(void)
 {
     if (!getenv("TP_PAGES_DUMP"))
         return;
-    static const char *const names[] = {"/videos/holiday/beach_sunset_4k.mov", "/videos/clip_02.mp4",
-                                         "/videos/interview-part-1-final-final.mp4",
-                                         "/videos/drone.mkv", "/videos/short.mp4",
-                                         "/videos/podcast_episode_12_vertical.mp4", HOSTILE};
-    static const char *const st[][2] = {{"done", "done"},        {"running", "fit"},
-                                        {"awaiting_review", "deliver"}, {"failed", "deliver"},
-                                        {"rejected", "probe"},   {"queued", "probe"},
-                                        {"done", "done"}};
+    static const char *const names[] = {"/videos/holiday/beach_sunset_4k.mov",
+                                        "/videos/clip_02.mp4",
+                                        "/videos/interview-part-1-final-final.mp4",
+                                        "/videos/drone.mkv",
+                                        "/videos/short.mp4",
+                                        "/videos/podcast_episode_12_vertical.mp4",
+                                        HOSTILE};
+    static const char *const st[][2] = {
+        {"done", "done"},      {"running", "fit"},    {"awaiting_review", "deliver"},
+        {"failed", "deliver"}, {"rejected", "probe"}, {"queued", "probe"},
+        {"done", "done"}};
     tp_ledger_file rows[7];
     const tp_ledger_file *p[7];
     for (int i = 0; i < 7; i++) {
         rows[i] = row(i + 1, names[i], st[i][0], st[i][1]);
         rows[i].source_size = (int64_t)(i + 1) * 37 * 1024 * 1024;
-        rows[i].output_size = st[i][0][0] == 'd' || st[i][0][0] == 'a' ? rows[i].source_size / 3 : 0;
+        rows[i].output_size =
+            st[i][0][0] == 'd' || st[i][0][0] == 'a' ? rows[i].source_size / 3 : 0;
         rows[i].updated = (double)time(NULL) - i * 700;
         p[i] = &rows[i];
     }
