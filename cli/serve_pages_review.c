@@ -109,6 +109,11 @@ static void render_form(serve_buf *b, const tp_ledger_file *f, const review_crea
 
     sb_printf(b, "<form class=\"review\" data-id=\"%lld\"%s novalidate>\n", id,
               blocked ? " data-blocked=\"1\"" : "");
+    sb_puts(b, "<div class=\"review-head\"><h2 class=\"review-title\" title=\"");
+    sb_html(b, f->path ? f->path : "");
+    sb_puts(b, "\">");
+    sb_html(b, pg_basename(f->path));
+    sb_printf(b, "</h2><a class=\"small\" href=\"/files/%lld\">File report</a></div>\n", id);
     sb_printf(b,
               "<div class=\"review-media\"><video src=\"/files/%lld/outputs/0\" controls "
               "preload=\"metadata\" playsinline></video>"
@@ -116,11 +121,7 @@ static void render_form(serve_buf *b, const tp_ledger_file *f, const review_crea
               id, dur);
     sb_puts(b, " · ");
     sb_html(b, sz);
-    sb_puts(b, "</p></div>\n<div class=\"review-fields\">\n<h2 title=\"");
-    sb_html(b, f->path ? f->path : "");
-    sb_puts(b, "\">");
-    sb_html(b, pg_basename(f->path));
-    sb_printf(b, "</h2><p class=\"muted small\"><a href=\"/files/%lld\">File report</a></p>\n", id);
+    sb_puts(b, "</p></div>\n<div class=\"review-fields\">\n");
     if (too_long)
         sb_printf(b,
                   "<p class=\"note note-warn too-long\">This video is longer than the %.0f s "

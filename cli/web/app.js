@@ -458,7 +458,7 @@
 
     function done(kind, text) {
       var box = el("section", { "class": "review-done " + kind, "data-id": id });
-      var title = $(".review-fields h2", form);
+      var title = $(".review-title", form);
       box.appendChild(el("h2", { title: title ? title.title : "" }, title ? title.textContent : ""));
       box.appendChild(el("p", { "class": "result", role: "status" }, text));
       var link = el("a", { href: "/files/" + encodeURIComponent(id) }, "File report");
