@@ -25,6 +25,21 @@ static const tp_cli_option options[] = {
     {NULL, 0, NULL, NULL, 0},
 };
 
+/* upload.tiktok.review: what waits for a person, and the command that shows it. */
+static void print_awaiting(const tp_pipeline_summary *sum, const tp_pipeline_options *opts)
+{
+    if (sum->version < 3 || sum->awaiting_review == 0)
+        return;
+    const char *flag = opts->state_path ? "--state" : "-w";
+    char *word = tp_cli_shell_word(opts->state_path ? opts->state_path
+                                   : opts->workdir  ? opts->workdir
+                                                    : "./tokprep-work");
+    printf("summary   %zu awaiting review: tokprep review list %s %s\n", sum->awaiting_review, flag,
+           word ? word : "?");
+    fflush(stdout);
+    free(word);
+}
+
 static int run(const tp_cli_command *cmd, int argc, char **argv)
 {
     tp_error err = TP_ERROR_INIT;
@@ -96,6 +111,8 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
     int prc = tp_pipeline_run(pl, (const char *const *)argv + optind, (size_t)(argc - optind), &sum,
                               &err);
     tp_cli_set_signal_handler(SIG_DFL);
+    if (!json)
+        print_awaiting(&sum, &opts);
     if (prc == TP_ECANCELED)
         rc = TP_EXIT_INTERRUPTED;
     else if (prc < 0) {

@@ -22,6 +22,7 @@ struct tp_display {
     FILE *out;
     /* live display state */
     int discovered, probed, fitting, fitted, chunked, delivered, skipped, rejected, failed;
+    int awaiting; /* parked for review (upload.tiktok.review) */
     busy_line busy[BUSY_MAX];
     int lines_drawn;
     double t0, last_draw;
@@ -109,7 +110,7 @@ static void redraw(tp_display *d, bool force)
     /* Move back to the top of what we drew last time and clear below. */
     if (d->lines_drawn > 0)
         fprintf(d->out, "\r\033[%dA\033[J", d->lines_drawn);
-    int finished = d->delivered + d->skipped + d->rejected + d->failed;
+    int finished = d->delivered + d->skipped + d->rejected + d->failed + d->awaiting;
     double fraction = d->discovered ? (double)finished / d->discovered : 0;
     double elapsed = now - d->t0;
     char b[41], eta[32] = "--";
@@ -184,6 +185,9 @@ static void log_line(tp_display *d, const tp_event *ev)
         break;
     case TP_EVENT_SKIPPED:
         put_line(o, "skipped   %s: %s", ev->path, ev->reason ? ev->reason : "");
+        break;
+    case TP_EVENT_AWAITING_REVIEW:
+        put_line(o, "review    %s: awaiting review (id %lld)", ev->path, (long long)ev->id);
         break;
     case TP_EVENT_FAILED: {
         /* Error messages name the file already. */
@@ -264,6 +268,10 @@ void tp_display_event(const tp_event *ev, void *payload)
     case TP_EVENT_CHUNKED: d->chunked++; break;
     case TP_EVENT_UPLOADED:
         d->delivered++;
+        busy_remove(d, ev->path);
+        break;
+    case TP_EVENT_AWAITING_REVIEW:
+        d->awaiting++;
         busy_remove(d, ev->path);
         break;
     case TP_EVENT_SKIPPED:

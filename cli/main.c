@@ -9,7 +9,7 @@
 
 const tp_cli_command *const tp_cli_commands[] = {
     &tp_cmd_check,   &tp_cmd_fit,    &tp_cmd_preview, &tp_cmd_run,
-    &tp_cmd_status,  &tp_cmd_retry,  &tp_cmd_upload,  &tp_cmd_auth,
+    &tp_cmd_status,  &tp_cmd_retry,  &tp_cmd_review, &tp_cmd_upload,  &tp_cmd_auth,
     &tp_cmd_profiles, &tp_cmd_enqueue, &tp_cmd_worker, &tp_cmd_completion, NULL,
 };
 

@@ -10,6 +10,7 @@
 static const char *const event_names[] = {
     "discovered",      "probed",   "fit_started", "fit_progress", "fit_done", "chunked",
     "upload_progress", "uploaded", "failed",      "skipped",      "summary",
+    "awaiting_review",
 };
 
 const char *tp_event_name(tp_event_kind kind)
@@ -92,11 +93,14 @@ char *tp_event_to_json(const tp_event *ev)
             cJSON_AddNumberToObject(o, "earlier_rejected", ev->n_earlier_rejected);
             cJSON_AddNumberToObject(o, "earlier_failed", ev->n_earlier_failed);
         }
+        if (ev->version >= 3)
+            cJSON_AddNumberToObject(o, "awaiting_review", ev->n_awaiting_review);
         cJSON_AddNumberToObject(o, "elapsed", round3(ev->elapsed));
         break;
     default: break;
     }
-    if (ev->kind == TP_EVENT_FIT_DONE || ev->kind == TP_EVENT_UPLOADED) {
+    if (ev->kind == TP_EVENT_FIT_DONE || ev->kind == TP_EVENT_UPLOADED ||
+        ev->kind == TP_EVENT_AWAITING_REVIEW) {
         cJSON *arr = cJSON_AddArrayToObject(o, "outputs");
         for (size_t i = 0; arr && i < ev->n_outputs; i++)
             cJSON_AddItemToArray(arr, cJSON_CreateString(ev->outputs[i]));
@@ -105,6 +109,9 @@ char *tp_event_to_json(const tp_event *ev)
         ev->kind != TP_EVENT_UPLOAD_PROGRESS)
         cJSON_AddStringToObject(o, "fingerprint", ev->fingerprint);
     add_str(o, "worker", ev->worker);
+    /* The ledger row (`tokprep review approve ID`, the console's /files/ID). */
+    if (ev->version >= 3 && ev->id > 0)
+        cJSON_AddNumberToObject(o, "id", (double)ev->id);
     char *s = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
     return s;

@@ -229,6 +229,43 @@ fail:
     return rc;
 }
 
+int tp_ledger_open_shared(tp_ledger **out, const char *path, tp_error *err)
+{
+    *out = NULL;
+    struct stat st;
+    if (lstat(path, &st) < 0)
+        return tp_error_set(err, TP_EIO, errno, "%s: no ledger here (has `tokprep run` used it?)",
+                            path);
+    /* As a run refuses it (check_work_folder): we are about to write it. */
+    if (!S_ISREG(st.st_mode) || (st.st_uid != geteuid() && st.st_uid != 0))
+        return tp_error_set(err, TP_ECONFIG, 0, "%s: the ledger is %s; refusing it", path,
+                            S_ISLNK(st.st_mode)   ? "a symbolic link"
+                            : !S_ISREG(st.st_mode) ? "not a regular file"
+                                                   : "owned by another user");
+    tp_ledger *l = calloc(1, sizeof(*l));
+    if (!l || !(l->path = tp_strdup(path))) {
+        free(l);
+        return tp_error_set(err, TP_ENOMEM, 0, "out of memory");
+    }
+    l->lock_fd = -1;
+    /* No SQLITE_OPEN_CREATE: a missing ledger is never made here. The WAL's -shm/-wal files may
+     * be: owner-only, like the ledger. */
+    mode_t old_mask = umask(077);
+    int sc = sqlite3_open_v2(path, &l->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+    umask(old_mask);
+    if (sc != SQLITE_OK) {
+        int rc = tp_error_set(err, TP_EIO, sc, "%s: cannot open ledger: %s", path,
+                              l->db ? sqlite3_errmsg(l->db) : sqlite3_errstr(sc));
+        tp_ledger_close(l);
+        return rc;
+    }
+    sqlite3_busy_timeout(l->db, 5000);
+    l->has_media = has_column(l, "media");
+    l->has_review = has_column(l, "review");
+    *out = l;
+    return 0;
+}
+
 void tp_ledger_close(tp_ledger *l)
 {
     if (!l)
@@ -420,6 +457,51 @@ int tp_ledger_update(tp_ledger *l, tp_ledger_row *row, tp_error *err)
     if (rc == 0)
         row->updated = now;
     sqlite3_finalize(st);
+    return rc;
+}
+
+int tp_ledger_review_set(tp_ledger *l, int64_t id, tp_job_status from, tp_job_status to,
+                         const char *review_json, const char *error, const char *error_code,
+                         tp_error *err)
+{
+    sqlite3_stmt *st = NULL;
+    bool final = to == TP_JOB_DONE || to == TP_JOB_FAILED || to == TP_JOB_REJECTED;
+    double now = tp_now_wall();
+    if (!l->has_review)
+        return tp_error_set(err, TP_ECONFLICT, 0,
+                            "%s: file %lld is not awaiting review (the ledger predates review)",
+                            l->path, (long long)id);
+    if (sqlite3_prepare_v2(l->db,
+                           "UPDATE jobs SET status=?3, review=?4, error=?5, error_code=?6, "
+                           "updated=?7, finished=?8, stage=CASE WHEN ?9 THEN 'done' ELSE stage "
+                           "END WHERE id=?1 AND status=?2",
+                           -1, &st, NULL) != SQLITE_OK)
+        return db_error(l, err, "review update");
+    sqlite3_bind_int64(st, 1, id);
+    bind_text(st, 2, tp_job_status_name(from));
+    bind_text(st, 3, tp_job_status_name(to));
+    bind_text(st, 4, review_json);
+    bind_text(st, 5, error);
+    bind_text(st, 6, error_code);
+    sqlite3_bind_double(st, 7, now);
+    sqlite3_bind_double(st, 8, final ? now : 0);
+    sqlite3_bind_int(st, 9, to == TP_JOB_REJECTED);
+    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : db_error(l, err, "review update");
+    int changed = rc == 0 ? sqlite3_changes(l->db) : 0;
+    sqlite3_finalize(st);
+    if (rc < 0 || changed > 0)
+        return rc;
+    /* Nothing changed: no such row, or it is not in `from` (any more). */
+    tp_ledger_row row;
+    int found = tp_ledger_get(l, &row, id, err);
+    if (found < 0)
+        return found;
+    if (!found)
+        return tp_error_set(err, TP_EINVAL, 0, "%s: no file with id %lld in the ledger", l->path,
+                            (long long)id);
+    rc = tp_error_set(err, TP_ECONFLICT, 0, "file %lld is %s, not %s", (long long)id,
+                      tp_job_status_name(row.status), tp_job_status_name(from));
+    tp_ledger_row_clear(&row);
     return rc;
 }
 

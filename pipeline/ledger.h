@@ -65,6 +65,11 @@ typedef struct tp_ledger tp_ledger;
  * (flock, released by the kernel even on kill -9); a second exclusive opener gets TP_ECONFLICT
  * and a message naming the holder's pid. Without it, open read-only (for `status`). */
 int tp_ledger_open(tp_ledger **out, const char *path, bool exclusive, tp_error *err);
+/* Open an existing ledger read-write WITHOUT the lock file, for a one-statement writer that runs
+ * beside a pipeline holding it (`tokprep review`, the console): never creates, sets up or
+ * migrates a ledger (TP_EIO "no ledger here" when it is missing); refuses a ledger that is not a
+ * regular file of ours (TP_ECONFIG). Waits up to 5 s for the run's write transactions. */
+int tp_ledger_open_shared(tp_ledger **out, const char *path, tp_error *err);
 void tp_ledger_close(tp_ledger *l);
 
 /* Look a row up by its key. Returns 1 and fills *row (caller clears it), 0 when absent, or <0. */
@@ -75,6 +80,15 @@ int tp_ledger_get(tp_ledger *l, tp_ledger_row *row, int64_t id, tp_error *err);
 int tp_ledger_insert(tp_ledger *l, tp_ledger_row *row, tp_error *err);
 /* Write every mutable field of row (by id) and bump `updated`. One transaction. */
 int tp_ledger_update(tp_ledger *l, tp_ledger_row *row, tp_error *err);
+/* Review (upload.tiktok.review): move row `id` from status `from` to `to` in ONE conditional
+ * UPDATE (... WHERE id=? AND status=from), setting `review` (JSON) and, when not NULL, error and
+ * error_code (else cleared); `to` rejected also sets stage done and `finished`. 0; TP_EINVAL when
+ * there is no such row; TP_ECONFLICT when the row is not in `from` (message names its status);
+ * TP_EIO. Safe beside the run that holds the ledger's lock: the run never keeps such a row in
+ * flight (a parked row has left the pipeline; an approved one is taken only once queued). */
+int tp_ledger_review_set(tp_ledger *l, int64_t id, tp_job_status from, tp_job_status to,
+                         const char *review_json, const char *error, const char *error_code,
+                         tp_error *err);
 /* Persist upload progress only (called after every acknowledged chunk). posts NULL keeps the
  * stored value. */
 int tp_ledger_save_upload(tp_ledger *l, int64_t id, const char *publish_id, const char *upload_url,

@@ -15,13 +15,17 @@
 #include <unistd.h>
 
 #include "pipeline/internal.h"
+#include "pipeline/review.h"
 #include "pipeline/scan.h"
 #include "pipeline/watch.h"
 #include "probe/rules.h"
+#include "upload/tiktok.h"
 #include "util/tp_util.h"
 
 #define TICK_SECONDS 0.1
 #define PROGRESS_INTERVAL 0.5
+/* How often a run looks for posts approved in review (by another process) to deliver. */
+#define APPROVED_POLL_SECONDS 1.0
 
 typedef struct path_node {
     struct path_node *next;
@@ -45,6 +49,9 @@ typedef struct {
     job_list waiting[TP_PS_COUNT];
     job_list delayed; /* transient failures waiting for their backoff */
     tp_pipeline_summary sum;
+    size_t parked;     /* parked for review in this run (sum.awaiting_review also counts the
+                        * files found already awaiting review, which are skipped) */
+    double next_poll;  /* monotonic: next look for approved posts (pick_up_approved) */
     double t0;
     const char *exclude[2];
     tp_error fatal;
@@ -56,6 +63,7 @@ static void emit(tp_pipeline *pl, tp_event *ev)
 {
     ev->version = TP_EVENT_VERSION;
     ev->ts = tp_now_wall();
+    tp_eventlog_write(&pl->evlog, pl->state_path, ev); /* STATE.events, for `tokprep serve` */
     if (pl->opts.on_event)
         pl->opts.on_event(ev, pl->opts.payload);
 }
@@ -230,7 +238,8 @@ static void finish_failed(run_state *rs, tp_job *job, const char *stage)
                    .error_code = tp_error_name(job->err.code),
                    .reason = tp_error_message(&job->err),
                    .final_failure = 1,
-                   .fingerprint = job->fingerprint[0] ? job->fingerprint : NULL};
+                   .fingerprint = job->fingerprint[0] ? job->fingerprint : NULL,
+                   .id = job->has_row ? job->row.id : 0};
     emit(rs->pl, &ev);
     rs->sum.failed++;
     finish(rs, job);
@@ -282,9 +291,39 @@ static bool try_dispatch(run_state *rs, tp_job *job)
     return true;
 }
 
+static void park_for_review(run_state *rs, tp_job *job);
+
+/* upload.tiktok.review: may this job be delivered? 1 yes, 0 it must wait for a person (park it),
+ * <0 with job->err: its record says approved but cannot be read (never post it otherwise). An
+ * upload TikTok already initiated (publish_id) goes on as it began: its settings are TikTok's. */
+static int review_allows(tp_pipeline *pl, tp_job *job)
+{
+    if (!pl->profile->upload.tiktok.review || pl->profile->upload.sink != TP_SINK_TIKTOK ||
+        !job->has_row || (job->row.publish_id && *job->row.publish_id))
+        return 1;
+    tp_review_approved a;
+    int rc = tp_review_approved_read(&a, job->row.review, &job->err);
+    tp_review_approved_clear(&a);
+    if (rc < 0)
+        tp_error_prefix(&job->err, "%s", job->path);
+    return rc;
+}
+
 /* Send job to `stage`, recording it in the ledger first (so a crash resumes there). */
 static void advance(run_state *rs, tp_job *job, tp_stage stage)
 {
+    if (stage == TP_STAGE_DELIVER) {
+        int ok = review_allows(rs->pl, job);
+        if (ok == 0) {
+            park_for_review(rs, job);
+            return;
+        }
+        if (ok < 0) {
+            job->stage = stage;
+            finish_failed(rs, job, tp_stage_name(stage));
+            return;
+        }
+    }
     job->stage = stage;
     if (job->has_row) {
         job->row.stage = stage;
@@ -419,7 +458,8 @@ static void on_failure(run_state *rs, tp_job *job)
                        .error_code = tp_error_name(job->err.code),
                        .reason = tp_error_message(&job->err),
                        .final_failure = 0,
-                       .fingerprint = job->fingerprint};
+                       .fingerprint = job->fingerprint,
+                       .id = job->row.id};
         emit(pl, &ev);
         double backoff = 1.0;
         for (int i = 1; i < job->row.attempts && backoff < 60; i++)
@@ -507,6 +547,11 @@ static void after_scan(run_state *rs, tp_job *job)
             why = tp_asprintf("failed earlier: %s (run `tokprep retry` to try again)",
                               row.error ? row.error : "");
             break;
+        case TP_JOB_AWAITING_REVIEW:
+            /* Never posted before a person approves it (tokprep review approve ID). */
+            why = tp_asprintf("awaiting review (id %lld: tokprep review list)", (long long)row.id);
+            rs->sum.awaiting_review++;
+            break;
         default:
             why = other
                       ? tp_asprintf("duplicate of %s (same content, in progress)", row.source_path)
@@ -555,6 +600,8 @@ static void after_scan(run_state *rs, tp_job *job)
             set_str(&job->row.posts, NULL);
             set_str(&job->row.error, NULL);
             set_str(&job->row.error_code, NULL);
+            /* A new delivery is a new post: reviewed again (--force never skips review). */
+            set_str(&job->row.review, NULL);
             job->row.upload_url_expiry = 0;
             job->row.upload_part = 0;
             job->row.last_chunk = -1;
@@ -609,7 +656,7 @@ static void after_probe(run_state *rs, tp_job *job)
     set_str(&job->row.verdict, verdict);
     if (job->have_media) {
         free(job->row.media);
-        job->row.media = tp_jobrec_media_to_json(&job->media);
+        job->row.media = tp_jobrec_probe_to_json(&job->media, c);
     }
     switch (c->verdict) {
     case TP_VERDICT_REJECT:
@@ -699,7 +746,8 @@ static void delivered(run_state *rs, tp_job *job)
                    .outputs = paths ? paths : (const char *const *)job->delivered,
                    .n_outputs = n,
                    .publish_id = job->publish_id,
-                   .fingerprint = job->fingerprint};
+                   .fingerprint = job->fingerprint,
+                   .id = job->has_row ? job->row.id : 0};
     emit(pl, &ev);
     free(paths);
     /* Delivered: the work folder copy is no longer needed (with the none sink it is the
@@ -712,6 +760,170 @@ static void delivered(run_state *rs, tp_job *job)
     }
     rs->sum.done++;
     finish(rs, job);
+}
+
+/* upload.tiktok.review: the file is fitted and chunked; instead of posting it, park it in the
+ * ledger (awaiting_review, at the deliver stage, with the caption the uploader would send) until
+ * a person approves (queued again, with the settings) or rejects it (tp_review_approve/reject).
+ * Its outputs stay in the work folder. The file's run ends here, like an upload. */
+static void park_for_review(run_state *rs, tp_job *job)
+{
+    tp_pipeline *pl = rs->pl;
+    char *caption = NULL;
+    tp_error cerr = TP_ERROR_INIT;
+    /* The caption proposed is the one a post would get now: sidecar, else the template. One
+     * that TikTok would refuse (not UTF-8, too long) is said, and the person types one. */
+    int crc = tp_tt_caption(&caption, job->path, pl->profile->upload.tiktok.caption, &cerr);
+    char *json = crc == TP_ENOMEM ? NULL
+                                  : tp_review_parked_json(crc == 0 ? caption : NULL,
+                                                          crc < 0 ? tp_error_message(&cerr) : NULL);
+    free(caption);
+    tp_error_clear(&cerr);
+    if (!json) {
+        tp_error_set(&job->err, TP_ENOMEM, 0, "out of memory");
+        finish_failed(rs, job, "deliver");
+        return;
+    }
+    job->stage = TP_STAGE_DELIVER;
+    job->row.stage = TP_STAGE_DELIVER;
+    job->row.status = TP_JOB_AWAITING_REVIEW;
+    free(job->row.review);
+    job->row.review = json;
+    set_str(&job->row.error, NULL);
+    set_str(&job->row.error_code, NULL);
+    if (ledger_write(rs, job) < 0) {
+        finish(rs, job);
+        return;
+    }
+    int n;
+    const char **paths = output_paths(&job->outputs, &n);
+    tp_event ev = {.kind = TP_EVENT_AWAITING_REVIEW,
+                   .path = job->path,
+                   .outputs = paths,
+                   .n_outputs = (size_t)n,
+                   .fingerprint = job->fingerprint,
+                   .id = job->row.id};
+    emit(pl, &ev);
+    free(paths);
+    rs->sum.awaiting_review++;
+    rs->parked++;
+    finish(rs, job);
+}
+
+/* A post approved in review, found in the ledger (not by a path): straight to delivery from what
+ * the ledger recorded (outputs with their chunk plans and SHA-256s, which the delivery checks
+ * again; posts already made; media info). The source need not be where it was: the outputs are
+ * in the work folder (a file that passed as is is its own output, opened without following a
+ * symbolic link). */
+static void take_approved(run_state *rs, tp_ledger_row *row)
+{
+    tp_job *job = calloc(1, sizeof(*job));
+    if (!job || !(job->path = tp_strdup(row->source_path ? row->source_path : ""))) {
+        free(job);
+        tp_ledger_row_clear(row);
+        return;
+    }
+    job->src_fd = -1;
+    job->src_nofollow = true;
+    job->row = *row; /* takes its strings */
+    memset(row, 0, sizeof(*row));
+    job->has_row = true;
+    tp_strlcpy(job->fingerprint, job->row.fingerprint, sizeof(job->fingerprint));
+    job->size = job->row.source_size;
+    job->next = rs->active;
+    if (rs->active)
+        rs->active->prev = job;
+    rs->active = job;
+    rs->n_active++;
+    rs->sum.discovered++;
+    tp_event ev = {.kind = TP_EVENT_DISCOVERED, .path = job->path, .id = job->row.id};
+    emit(rs->pl, &ev);
+    tp_error perr = TP_ERROR_INIT;
+    if (job->row.media && tp_jobrec_media_from_json(&job->media, job->row.media, &perr) == 0) {
+        tp_rules_check(&job->check, &job->media, rs->pl->profile);
+        job->have_media = true;
+    }
+    tp_error_clear(&perr);
+    if (!job->row.outputs ||
+        tp_jobrec_outputs_from_json(&job->outputs, job->row.outputs, &job->err) < 0 ||
+        tp_jobrec_posts_from_json(&job->posts, job->row.posts, &job->err) < 0) {
+        if (!job->err.code)
+            tp_error_set(&job->err, TP_EINTERNAL, 0, "%s: approved, but no outputs recorded",
+                         job->path);
+        job->stage = TP_STAGE_DELIVER;
+        finish_failed(rs, job, "deliver");
+        return;
+    }
+    advance(rs, job, TP_STAGE_DELIVER);
+}
+
+typedef struct {
+    const char *sink, *profile_hash;
+    int64_t *ids;
+    size_t n, cap;
+} approved_scan;
+
+static int collect_approved(const tp_ledger_row *row, void *payload)
+{
+    approved_scan *a = payload;
+    if (strcmp(row->sink, a->sink) || strcmp(row->profile_hash, a->profile_hash) ||
+        !row->review || !strstr(row->review, "\"approved\""))
+        return 0;
+    tp_review_approved ap;
+    tp_error e = TP_ERROR_INIT;
+    int ok = tp_review_approved_read(&ap, row->review, &e);
+    tp_review_approved_clear(&ap);
+    tp_error_clear(&e);
+    if (ok == 0)
+        return 0; /* < 0: taken, and failed with the reason by review_allows() */
+    if (a->n == a->cap) {
+        size_t cap = a->cap ? a->cap * 2 : 16;
+        int64_t *ids = realloc(a->ids, cap * sizeof(*ids));
+        if (!ids)
+            return 1;
+        a->ids = ids;
+        a->cap = cap;
+    }
+    a->ids[a->n++] = row->id;
+    return 0;
+}
+
+/* Posts approved in review (queued, with approved settings) of this ledger, sink and profile,
+ * not in flight: taken at the start of a run, whatever paths it was given, and every
+ * APPROVED_POLL_SECONDS while it runs (`run --watch` posts what is approved while it waits).
+ * force: look now. Returns how many were taken. Only the tiktok sink has review. */
+static size_t pick_up_approved(run_state *rs, bool force)
+{
+    tp_pipeline *pl = rs->pl;
+    double now = tp_now_monotonic();
+    if (pl->profile->upload.sink != TP_SINK_TIKTOK || tp_cancel_requested(&pl->cancel) ||
+        (!force && now < rs->next_poll))
+        return 0;
+    rs->next_poll = now + APPROVED_POLL_SECONDS;
+    approved_scan a = {.sink = pl->sink_key, .profile_hash = pl->profile->hash};
+    tp_error err = TP_ERROR_INIT;
+    if (tp_ledger_foreach(pl->ledger, TP_JOB_QUEUED, collect_approved, &a, &err) < 0)
+        tp_log(TP_LOG_WARN, "%s", tp_error_message(&err));
+    tp_error_clear(&err);
+    size_t taken = 0;
+    for (size_t i = 0; i < a.n && rs->n_active < rs->max_active; i++) {
+        bool in_flight = false;
+        for (tp_job *j = rs->active; j && !in_flight; j = j->next)
+            in_flight = j->has_row && j->row.id == a.ids[i];
+        tp_ledger_row row;
+        if (in_flight || tp_ledger_get(pl->ledger, &row, a.ids[i], &err) <= 0) {
+            tp_error_clear(&err);
+            continue;
+        }
+        if (row.status != TP_JOB_QUEUED) {
+            tp_ledger_row_clear(&row);
+            continue;
+        }
+        take_approved(rs, &row);
+        taken++;
+    }
+    free(a.ids);
+    return taken;
 }
 
 static void after_chunk(run_state *rs, tp_job *job)
@@ -1307,6 +1519,8 @@ void tp_pipeline_free(tp_pipeline *pl)
         return;
     tp_ledger_close(pl->ledger);
     pl->ledger = NULL;
+    tp_eventlog_close(pl->evlog);
+    pl->evlog = NULL;
     if (pl->abandoned)
         return; /* stuck workers still reference it: see stop_stages() */
     pthread_mutex_destroy(&pl->mu);
@@ -1430,10 +1644,12 @@ static void coordinate(run_state *rs, tp_watch *watch)
     tp_pipeline *pl = rs->pl;
     for (;;) {
         admit(rs);
+        pick_up_approved(rs, false);
         pump_waiting(rs);
         if (tp_cancel_requested(&pl->cancel))
             break;
-        if (!pl->opts.watch && !rs->backlog && rs->n_active == 0)
+        /* Before ending, one more look: a post approved meanwhile goes out with this run. */
+        if (!pl->opts.watch && !rs->backlog && rs->n_active == 0 && !pick_up_approved(rs, true))
             break;
         take_results(rs);
         tick(rs);
@@ -1495,7 +1711,8 @@ static int run_finish(run_state *rs, tp_watch *watch, int rc, tp_pipeline_summar
     drop_backlog(rs);
     tp_watch_close(watch);
     rs->sum.canceled = tp_cancel_requested(&pl->cancel) ? 1 : 0;
-    size_t finished = rs->sum.done + rs->sum.skipped + rs->sum.rejected + rs->sum.failed;
+    size_t finished =
+        rs->sum.done + rs->sum.skipped + rs->sum.rejected + rs->sum.failed + rs->parked;
     rs->sum.queued = rs->sum.discovered > finished ? rs->sum.discovered - finished : 0;
     tp_event ev = {.kind = TP_EVENT_SUMMARY,
                    .n_queued = rs->sum.queued,
@@ -1508,6 +1725,7 @@ static int run_finish(run_state *rs, tp_watch *watch, int rc, tp_pipeline_summar
                    .n_failed = rs->sum.failed,
                    .n_non_media = rs->sum.non_media,
                    .n_symlinks = rs->sum.symlinks,
+                   .n_awaiting_review = rs->sum.awaiting_review,
                    .elapsed = tp_now_monotonic() - rs->t0};
     emit(pl, &ev);
     if (summary)

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "pipeline/internal.h"
+#include "pipeline/review.h"
 #include "probe/cover.h"
 #include "probe/probe.h"
 #include "transcode/fit.h"
@@ -26,6 +27,9 @@ typedef struct {
     tp_job *job;
     int part;
     int64_t done_bytes, all_bytes; /* of earlier parts, of all parts */
+    /* upload.tiktok.review: the settings a person approved (caption NULL: each part's caption
+     * is given as usual), else NULL: the profile's */
+    const tp_post_settings *settings;
 } post_ctx;
 
 static void on_progress(const tp_tiktok_event *ev, void *payload)
@@ -143,6 +147,7 @@ static int refit_and_post(struct tp_pipeline *pl, tp_job *job, tp_tiktok *tt, in
     }
     tp_tiktok_post_options po = TP_TIKTOK_POST_OPTIONS_INIT;
     po.caption = caption;
+    po.settings = ctx->settings;
     po.cover_timestamp_ms = part == 0 ? cover_ms_for(pl, job) : -1;
     po.progress = on_refit_progress;
     po.payload = ctx;
@@ -190,6 +195,7 @@ static int post_part(struct tp_pipeline *pl, tp_job *job, tp_tiktok *tt, int i, 
     }
     tp_tiktok_post_options po = TP_TIKTOK_POST_OPTIONS_INIT;
     po.caption = caption;
+    po.settings = ctx->settings;
     po.cover_timestamp_ms = i == 0 ? cover_ms_for(pl, job) : -1; /* the cover opens part 1 */
     po.resume = &resume;
     po.progress = on_progress;
@@ -265,6 +271,8 @@ static int tiktok_deliver(struct tp_pipeline *pl, tp_job *job)
     int rc = 0;
     char *caption = NULL;
     int n = job->outputs.n;
+    tp_review_approved approved = {0};
+    tp_post_settings settings;
     if (n <= 0)
         return tp_error_set(&job->err, TP_EINTERNAL, 0, "%s: no outputs to upload", job->path);
     tp_worker *w = job->worker;
@@ -278,11 +286,27 @@ static int tiktok_deliver(struct tp_pipeline *pl, tp_job *job)
         w->ctx_free = session_free;
     }
     const tp_tiktok_conf *tc = &pl->profile->upload.tiktok;
-    /* The caption comes from the source (its sidecar <stem>.txt), not from the work copy. */
-    if (tc->mode == TP_POST_DIRECT &&
-        (rc = tp_tt_caption(&caption, job->path, tc->caption, &job->err)) < 0)
+    /* Approved in review: exactly the settings and caption the person chose (a record that
+     * says approved but cannot be read fails the file: never posted with other settings). */
+    int reviewed = tp_review_approved_read(&approved, job->row.review, &job->err);
+    if (reviewed < 0) {
+        rc = reviewed;
+        tp_error_prefix(&job->err, "%s", job->path);
         goto out;
-    post_ctx ctx = {pl, job, 0, 0, 0};
+    }
+    if (reviewed) {
+        settings = approved.s;
+        settings.caption = NULL; /* goes as `caption`, with the part numbers of a split file */
+        if (!(caption = tp_strdup(approved.caption ? approved.caption : ""))) {
+            rc = tp_error_set(&job->err, TP_ENOMEM, 0, "out of memory");
+            goto out;
+        }
+    } else if (tc->mode == TP_POST_DIRECT &&
+               (rc = tp_tt_caption(&caption, job->path, tc->caption, &job->err)) < 0) {
+        /* The caption comes from the source (its sidecar <stem>.txt), not from the work copy. */
+        goto out;
+    }
+    post_ctx ctx = {pl, job, 0, 0, 0, reviewed ? &settings : NULL};
     for (int i = 0; i < n; i++)
         ctx.all_bytes += job->outputs.v[i].size;
     for (int i = 0; i < n; i++) {
@@ -326,6 +350,7 @@ static int tiktok_deliver(struct tp_pipeline *pl, tp_job *job)
         job->publish_id = tp_strdup(job->delivered[0]);
 out:
     free(caption);
+    tp_review_approved_clear(&approved);
     return rc;
 }
 

@@ -355,6 +355,19 @@ static char *json_strings(const char *const *items, size_t n)
     return s;
 }
 
+/* upload.tiktok.review parks posts in the ledger of the process that fitted them, for a person:
+ * a queue job has no such end (it would be taken again and again), so workers refuse it. */
+static int no_review(const tp_profile *p, tp_error *err)
+{
+    if (!p->upload.tiktok.review || p->upload.sink != TP_SINK_TIKTOK)
+        return 0;
+    return tp_error_set(err, TP_ECONFIG, 0,
+                        "profile '%s': upload.tiktok.review is for `tokprep run` (a person "
+                        "approves each post with `tokprep review`); queue workers post without "
+                        "review: set upload.tiktok.review: false for them",
+                        p->name);
+}
+
 static void on_pipeline_event(const tp_event *ev, void *payload)
 {
     job_run *jr = payload;
@@ -613,6 +626,8 @@ static int run_job(worker *w, job_run *jr, const redisReply *job, const char *pa
             goto out;
         prof = own;
     }
+    if ((rc = no_review(prof, err)) < 0)
+        goto out;
     tp_pipeline_options po = TP_PIPELINE_OPTIONS_INIT;
     po.workdir = w->workdir;
     po.state_path = w->o->state_path;
@@ -999,6 +1014,8 @@ int tp_rqueue_worker_run(tp_rqueue_worker_summary *summary, const char *url,
                               w.o->n_sets, err)) < 0)
         goto out;
     if ((rc = allow_lists(&w, err)) < 0)
+        goto out;
+    if ((rc = no_review(w.defprof, err)) < 0)
         goto out;
     w.qc = w.defprof->queue;
     if (w.qc.max_attempts < 1)

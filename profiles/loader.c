@@ -144,6 +144,7 @@ static const schema_row schema[] = {
     {"upload.tiktok.shared_limits", T_PSTR, F(upload.tiktok.shared_limits), 0, 0, 0, NULL, false},
     {"upload.tiktok.on_failed", T_ENUM, F(upload.tiktok.on_failed), 0, 0, 0, on_failed_names,
      false},
+    {"upload.tiktok.review", T_BOOL, F(upload.tiktok.review), 0, 0, 0, NULL, false},
     {"pipeline", T_MAP, 0, 0, 0, 0, NULL, false},
     {"pipeline.probe_workers", T_INT, F(pipeline.probe_workers), 0, 0, 256, NULL, false},
     {"pipeline.fit_workers", T_INT, F(pipeline.fit_workers), 0, 0, 256, NULL, false},
@@ -779,6 +780,14 @@ static int check_consistency(const tp_profile *p, tp_error *err)
     if ((p->fix.width & 1) || (p->fix.height & 1))
         return tp_error_set(err, TP_ECONFIG, 0, "%s: fix.width and fix.height must be even (%dx%d)",
                             src, p->fix.width, p->fix.height);
+    /* An inbox draft is finished (privacy, interactions, disclosure) by the creator in the TikTok
+     * app: there is nothing to review before it is sent. */
+    if (p->upload.tiktok.review && p->upload.tiktok.mode == TP_POST_DRAFT)
+        return tp_error_set(err, TP_ECONFIG, 0,
+                            "%s: upload.tiktok.review needs upload.tiktok.mode: direct (a draft "
+                            "is reviewed and posted by the creator in the TikTok app's inbox); "
+                            "set upload.tiktok.review: false or mode: direct",
+                            src);
     const tp_chunk_rules *c = &p->chunk;
     if (c->min > c->max || c->size < c->min || c->size > c->max || c->final_max < c->max)
         return tp_error_set(err, TP_ECONFIG, 0,
@@ -795,8 +804,11 @@ static bool unhashed(const char *path)
 {
     /* queue.*: how `tokprep worker` retries and takes jobs over, not what it makes. */
     /* on_failed: what happens after a refused post, not what a first post is made of. */
+    /* review: whether a person approves each post first; the outputs are the same, and a
+     * ledger whose posts are done must not see them as new (and offer them again) when review
+     * is turned on. */
     return !strcmp(path, "upload.tiktok.shared_limits") ||
-           !strcmp(path, "upload.tiktok.on_failed") ||
+           !strcmp(path, "upload.tiktok.on_failed") || !strcmp(path, "upload.tiktok.review") ||
            !strcmp(path, "upload.tiktok.rate_window") || !strcmp(path, "queue") ||
            /* preview.*: what `tokprep preview` draws, not what fit makes. */
            !strcmp(path, "preview");

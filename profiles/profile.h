@@ -112,6 +112,9 @@ typedef struct {
     char *shared_limits;    /* "" = rate windows and daily cap in this process; redis://HOST:PORT/NAME
                                = shared with every process using that Redis (upload/tt_limits.h) */
     tp_on_failed on_failed;
+    /* upload.tiktok.review: park each fitted file as awaiting_review until a person approves it
+     * with its post settings (`tokprep review`, the console); direct mode only */
+    bool review;
 } tp_tiktok_conf;
 
 typedef struct {

@@ -73,6 +73,9 @@ static const struct {
     {"upload.tiktok.on_failed", "fail",
      "a post TikTok ends FAILED: fail = report the rule; refit = re-fit once (strict) and post "
      "again"},
+    {"upload.tiktok.review", "false",
+     "park each fitted file as `awaiting_review` until `tokprep review approve` (or the "
+     "console) chooses its post settings; direct mode only; not hashed"},
     {"upload.tiktok.brand_content_toggle", "false", "disclosure flags"},
     {"upload.tiktok.brand_organic_toggle", "false", "disclosure flags"},
     {"upload.tiktok.is_aigc", "false", "disclosure flags"},

@@ -704,10 +704,44 @@ static bool has_privacy(const tp_tt_creator_info *ci, const char *level)
     return false;
 }
 
-static int preflight(tp_tiktok *tt, const char *path, double duration, tp_tiktok_result *res,
-                     const tp_cancel *cancel, tp_error *err)
+/* What post_info says of one post: the profile's upload.tiktok settings, or the settings a
+ * person approved (upload.tiktok.review, options version 2). */
+typedef struct {
+    const char *privacy_level;
+    bool disable_comment, disable_duet, disable_stitch;
+    bool brand_content_toggle, brand_organic_toggle;
+    bool reviewed; /* from tp_post_settings */
+} post_fields;
+
+static void post_fields_make(post_fields *pf, const tp_tiktok_conf *c,
+                             const tp_post_settings *s)
 {
-    const tp_tiktok_conf *c = &tt->p->upload.tiktok;
+    if (s) {
+        *pf = (post_fields){.privacy_level = s->privacy_level ? s->privacy_level : "",
+                            .disable_comment = !s->allow_comment,
+                            .disable_duet = !s->allow_duet,
+                            .disable_stitch = !s->allow_stitch,
+                            .brand_content_toggle = s->brand_content != 0,
+                            .brand_organic_toggle = s->brand_organic != 0,
+                            .reviewed = true};
+        return;
+    }
+    *pf = (post_fields){.privacy_level = c->privacy_level,
+                        .disable_comment = c->disable_comment,
+                        .disable_duet = c->disable_duet,
+                        .disable_stitch = c->disable_stitch,
+                        .brand_content_toggle = c->brand_content_toggle,
+                        .brand_organic_toggle = c->brand_organic_toggle};
+}
+
+/* creator_info before a direct post: the privacy level must be one the creator is offered, an
+ * interaction the creator turned off may not be allowed, and the video must fit the creator's
+ * longest post. A person's approved settings (pf->reviewed) that allow an interaction the
+ * creator has turned off since are sent with it off (TikTok's rule; the review page greys it
+ * out), with a warning; the profile's own settings are refused instead (fix the profile). */
+static int preflight(tp_tiktok *tt, const char *path, double duration, post_fields *pf,
+                     tp_tiktok_result *res, const tp_cancel *cancel, tp_error *err)
+{
     cJSON *data = NULL;
     int rc = api_call(tt, EP_CREATOR, "/v2/post/publish/creator_info/query/", NULL, true, &data,
                       res, cancel, err);
@@ -718,7 +752,7 @@ static int preflight(tp_tiktok *tt, const char *path, double duration, tp_tiktok
     cJSON_Delete(data);
     if (rc < 0)
         return tp_error_set(err, TP_EHTTP, 0, "creator_info: answer lacks privacy_level_options");
-    if (!has_privacy(&ci, c->privacy_level)) {
+    if (!has_privacy(&ci, pf->privacy_level)) {
         char opts[512] = "";
         for (int i = 0; i < ci.n_privacy; i++) {
             strncat(opts, i ? ", " : "", sizeof(opts) - strlen(opts) - 1);
@@ -726,18 +760,31 @@ static int preflight(tp_tiktok *tt, const char *path, double duration, tp_tiktok
         }
         return tp_error_set(err, TP_ECONFIG, 0,
                             "%s: privacy_level %s is not offered for this creator (offered: %s); "
-                            "set upload.tiktok.privacy_level. Nothing was uploaded.",
-                            path, c->privacy_level, opts);
+                            "%s. Nothing was uploaded.",
+                            path, pf->privacy_level, opts,
+                            pf->reviewed ? "it was chosen in review"
+                                         : "set upload.tiktok.privacy_level");
     }
-    const char *off = !c->disable_comment && ci.comment_disabled ? "comment"
-                      : !c->disable_duet && ci.duet_disabled     ? "duet"
-                      : !c->disable_stitch && ci.stitch_disabled ? "stitch"
-                                                                 : NULL;
-    if (off)
+    const char *off = !pf->disable_comment && ci.comment_disabled ? "comment"
+                      : !pf->disable_duet && ci.duet_disabled     ? "duet"
+                      : !pf->disable_stitch && ci.stitch_disabled ? "stitch"
+                                                                  : NULL;
+    if (off && pf->reviewed) {
+        tp_log(TP_LOG_WARN,
+               "%s: the creator has %s%s%s turned off in the TikTok app; posting with %s off",
+               path, ci.comment_disabled && !pf->disable_comment ? "comment " : "",
+               ci.duet_disabled && !pf->disable_duet ? "duet " : "",
+               ci.stitch_disabled && !pf->disable_stitch ? "stitch " : "",
+               ci.comment_disabled + ci.duet_disabled + ci.stitch_disabled > 1 ? "them" : "it");
+        pf->disable_comment = pf->disable_comment || ci.comment_disabled;
+        pf->disable_duet = pf->disable_duet || ci.duet_disabled;
+        pf->disable_stitch = pf->disable_stitch || ci.stitch_disabled;
+    } else if (off) {
         return tp_error_set(err, TP_ECONFIG, 0,
                             "%s: the creator has %s turned off in the TikTok app; set "
                             "upload.tiktok.disable_%s: true. Nothing was uploaded.",
                             path, off, off);
+    }
     if (duration > 0 && ci.max_duration > 0 && duration > (double)ci.max_duration)
         return tp_error_set(err, TP_EREJECT, 0,
                             "%s: the video lasts %.1f s but this creator may post at most %lld s "
@@ -750,7 +797,7 @@ static int preflight(tp_tiktok *tt, const char *path, double duration, tp_tiktok
 }
 
 static int do_init(tp_tiktok *tt, const char *caption, long long cover_ms,
-                   const tp_chunk_plan *plan, tp_tiktok_resume *rs, tp_tiktok_result *res,
+                   const post_fields *pf, const tp_chunk_plan *plan, tp_tiktok_resume *rs, tp_tiktok_result *res,
                    const tp_cancel *cancel, tp_error *err)
 {
     const tp_tiktok_conf *c = &tt->p->upload.tiktok;
@@ -763,15 +810,15 @@ static int do_init(tp_tiktok *tt, const char *caption, long long cover_ms,
     if (!draft) {
         cJSON *pi = cJSON_AddObjectToObject(body, "post_info");
         if (!pi || !cJSON_AddStringToObject(pi, "title", caption ? caption : "") ||
-            !cJSON_AddStringToObject(pi, "privacy_level", c->privacy_level) ||
-            !cJSON_AddBoolToObject(pi, "disable_comment", c->disable_comment) ||
-            !cJSON_AddBoolToObject(pi, "disable_duet", c->disable_duet) ||
-            !cJSON_AddBoolToObject(pi, "disable_stitch", c->disable_stitch) ||
+            !cJSON_AddStringToObject(pi, "privacy_level", pf->privacy_level) ||
+            !cJSON_AddBoolToObject(pi, "disable_comment", pf->disable_comment) ||
+            !cJSON_AddBoolToObject(pi, "disable_duet", pf->disable_duet) ||
+            !cJSON_AddBoolToObject(pi, "disable_stitch", pf->disable_stitch) ||
             !cJSON_AddNumberToObject(pi, "video_cover_timestamp_ms",
                                      (double)(cover_ms >= 0 ? cover_ms
                                                             : c->video_cover_timestamp_ms)) ||
-            !cJSON_AddBoolToObject(pi, "brand_content_toggle", c->brand_content_toggle) ||
-            !cJSON_AddBoolToObject(pi, "brand_organic_toggle", c->brand_organic_toggle) ||
+            !cJSON_AddBoolToObject(pi, "brand_content_toggle", pf->brand_content_toggle) ||
+            !cJSON_AddBoolToObject(pi, "brand_organic_toggle", pf->brand_organic_toggle) ||
             !cJSON_AddBoolToObject(pi, "is_aigc", c->is_aigc)) {
             rc = tp_error_set(err, TP_ENOMEM, 0, "out of memory");
             goto out;
@@ -853,6 +900,7 @@ typedef struct {
     int fd;
     const char *const *sha; /* per-chunk SHA-256 (hex) as checked, or NULL */
     const char *ctype, *caption;
+    const post_fields *pf;
     const tp_chunk_plan *plan;
     tp_tiktok_resume *rs;
     const tp_tiktok_post_options *o;
@@ -887,7 +935,7 @@ static int refresh_url(upload_state *u, int *i, tp_error *err)
                             "up (retry later)",
                             u->path);
     tp_log(TP_LOG_WARN, "%s: upload URL expired; starting a new upload (init)", u->path);
-    int rc = do_init(u->tt, u->caption, u->o->cover_timestamp_ms, u->plan, rs, u->res, u->o->cancel, err);
+    int rc = do_init(u->tt, u->caption, u->o->cover_timestamp_ms, u->pf, u->plan, rs, u->res, u->o->cancel, err);
     if (rc < 0)
         return rc;
     emit(u->o, TP_TIKTOK_EV_INIT, 0, u->plan->count, 0, u->plan->total, rs, NULL);
@@ -1044,7 +1092,8 @@ static int retry_pause(upload_state *u, const char *what, int rc, const tp_http_
 }
 
 static int upload_chunks(tp_tiktok *tt, const char *path, int fd, const char *const *sha,
-                         const char *ctype, const char *caption, const tp_chunk_plan *plan,
+                         const char *ctype, const char *caption, const post_fields *pf,
+                         const tp_chunk_plan *plan,
                          tp_tiktok_resume *rs, const tp_tiktok_post_options *o, tp_tiktok_result *res,
                          tp_error *err)
 {
@@ -1054,6 +1103,7 @@ static int upload_chunks(tp_tiktok *tt, const char *path, int fd, const char *co
                       .sha = sha,
                       .ctype = ctype,
                       .caption = caption,
+                      .pf = pf,
                       .plan = plan,
                       .rs = rs,
                       .o = o,
@@ -1301,16 +1351,26 @@ int tp_tiktok_post_plan(tp_tiktok_result *out, tp_tiktok *tt, int fd, const char
                           path, rs->publish_id);
         goto out;
     }
+    /* Options version 2 carry a person's approved settings (upload.tiktok.review). */
+    const tp_post_settings *settings = o->version >= 2 ? o->settings : NULL;
+    if (settings && c->mode == TP_POST_DIRECT &&
+        (rc = tp_post_settings_validate(settings, err)) < 0) {
+        tp_error_prefix(err, "%s", path);
+        goto out;
+    }
+    post_fields pf;
+    post_fields_make(&pf, c, settings);
+    const char *given = settings && settings->caption ? settings->caption : o->caption;
     /* The caption is needed on resume too: an expired upload URL means a new init. */
-    if (c->mode == TP_POST_DIRECT && o->caption) {
-        long units = tp_tt_utf16_units(o->caption);
+    if (c->mode == TP_POST_DIRECT && given) {
+        long units = tp_tt_utf16_units(given);
         if (units < 0 || units > CAPTION_MAX_UNITS) {
             rc = tp_error_set(err, TP_EREJECT, 0,
                               "%s: the caption is %s (TikTok allows %d UTF-16 units)", path,
                               units < 0 ? "not valid UTF-8" : "too long", CAPTION_MAX_UNITS);
             goto out;
         }
-        if (!(caption = tp_strdup(o->caption))) {
+        if (!(caption = tp_strdup(given))) {
             rc = tp_error_set(err, TP_ENOMEM, 0, "out of memory");
             goto out;
         }
@@ -1325,12 +1385,12 @@ int tp_tiktok_post_plan(tp_tiktok_result *out, tp_tiktok *tt, int fd, const char
             goto out;
         }
         if (c->mode == TP_POST_DIRECT &&
-            (rc = preflight(tt, path, o->duration, out, o->cancel, err)) < 0)
+            (rc = preflight(tt, path, o->duration, &pf, out, o->cancel, err)) < 0)
             goto out;
         tp_log(TP_LOG_INFO, "%s: init %s: %lld bytes in %d chunk(s) of %lld", path,
                c->mode == TP_POST_DRAFT ? "draft" : "direct post", (long long)plan.total,
                plan.count, (long long)plan.chunk_size);
-        if ((rc = do_init(tt, caption, o->cover_timestamp_ms, &plan, rs, out, o->cancel, err)) < 0) {
+        if ((rc = do_init(tt, caption, o->cover_timestamp_ms, &pf, &plan, rs, out, o->cancel, err)) < 0) {
             tp_error_prefix(err, "%s", path);
             /* An init whose answer was lost may have made a post: its slot stays counted. */
             if (tt->may_have_posted)
@@ -1349,7 +1409,7 @@ int tp_tiktok_post_plan(tp_tiktok_result *out, tp_tiktok *tt, int fd, const char
         goto out;
     }
     if (rs->next_chunk < plan.count) {
-        if ((rc = upload_chunks(tt, path, fd, chunk_sha256, ctype, caption, &plan, rs, o, out,
+        if ((rc = upload_chunks(tt, path, fd, chunk_sha256, ctype, caption, &pf, &plan, rs, o, out,
                                 err)) < 0)
             goto out;
         daily_note(tt, &slot, false);
@@ -1373,4 +1433,22 @@ out:
     tp_tiktok_resume_clear(&local);
     free(caption);
     return rc;
+}
+
+/* ---- creator_info for a person choosing a post's settings (upload/creator.c) ----------- */
+
+int tp_tt_creator_query(tp_tiktok *tt, tp_tt_creator_info *out, tp_error *err)
+{
+    cJSON *data = NULL;
+    const bool posted = tt->may_have_posted; /* a query posts nothing */
+    int rc = api_call(tt, EP_CREATOR, "/v2/post/publish/creator_info/query/", NULL, true, &data,
+                      NULL, NULL, err);
+    tt->may_have_posted = posted;
+    if (rc < 0)
+        return rc;
+    rc = tp_tt_parse_creator_info(out, data);
+    cJSON_Delete(data);
+    if (rc < 0)
+        return tp_error_set(err, TP_EHTTP, 0, "creator_info: answer lacks privacy_level_options");
+    return 0;
 }

@@ -89,9 +89,35 @@ static void test_event_json(void **state)
     /* Every kind has a stable name. */
     const char *names[] = {"discovered", "probed",  "fit_started",     "fit_progress",
                            "fit_done",   "chunked", "upload_progress", "uploaded",
-                           "failed",     "skipped", "summary"};
-    for (int k = 0; k <= TP_EVENT_SUMMARY; k++)
+                           "failed",     "skipped", "summary", "awaiting_review"};
+    for (int k = 0; k <= TP_EVENT_AWAITING_REVIEW; k++)
         assert_string_equal(tp_event_name((tp_event_kind)k), names[k]);
+
+    /* Version 3: a parked file carries its ledger id and outputs; the summary counts it. */
+    const char *parked_outs[] = {"/w/out/7/a.mp4"};
+    tp_event a = {.version = TP_EVENT_VERSION,
+                  .kind = TP_EVENT_AWAITING_REVIEW,
+                  .ts = 1,
+                  .path = "a.mp4",
+                  .outputs = parked_outs,
+                  .n_outputs = 1,
+                  .id = 7};
+    o = parse_event(&a);
+    assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(o, "event")), "awaiting_review");
+    assert_int_equal((int)cJSON_GetNumberValue(cJSON_GetObjectItem(o, "id")), 7);
+    assert_string_equal(
+        cJSON_GetStringValue(cJSON_GetArrayItem(cJSON_GetObjectItem(o, "outputs"), 0)),
+        "/w/out/7/a.mp4");
+    cJSON_Delete(o);
+    a.id = 0; /* no row (a scan failure): no id */
+    o = parse_event(&a);
+    assert_null(cJSON_GetObjectItem(o, "id"));
+    cJSON_Delete(o);
+    tp_event sm = {.version = TP_EVENT_VERSION, .kind = TP_EVENT_SUMMARY, .ts = 1,
+                   .n_awaiting_review = 2};
+    o = parse_event(&sm);
+    assert_int_equal((int)cJSON_GetNumberValue(cJSON_GetObjectItem(o, "awaiting_review")), 2);
+    cJSON_Delete(o);
 }
 
 /* Blocking pop in the old stage-queue form: NULL once closed and drained. */

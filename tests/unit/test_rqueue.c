@@ -49,7 +49,8 @@ static char *dump_without_queue(const tp_profile *p)
         in_queue = false;
         /* rules.loudness and fix.audio.loudness: hashed only when set (not null). */
         if (strstr(line, "shared_limits:") || strstr(line, "rate_window:") ||
-            strstr(line, "on_failed:") || strstr(line, "loudness: null"))
+            strstr(line, "on_failed:") || strstr(line, "    review:") ||
+            strstr(line, "loudness: null"))
             continue;
         strcat(out, line);
         strcat(out, "\n");
