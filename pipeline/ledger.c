@@ -505,6 +505,46 @@ int tp_ledger_review_set(tp_ledger *l, int64_t id, tp_job_status from, tp_job_st
     return rc;
 }
 
+int tp_ledger_reviewed_queued(tp_ledger *l, const char *sink, const char *profile_hash,
+                              int64_t **ids, size_t *n, tp_error *err)
+{
+    sqlite3_stmt *st = NULL;
+    *ids = NULL;
+    *n = 0;
+    if (!l->has_review)
+        return 0;
+    if (sqlite3_prepare_v2(l->db,
+                           "SELECT id FROM jobs WHERE status='queued' AND sink=?1 AND "
+                           "profile_hash=?2 AND review IS NOT NULL ORDER BY id",
+                           -1, &st, NULL) != SQLITE_OK)
+        return db_error(l, err, "listing");
+    bind_text(st, 1, sink);
+    bind_text(st, 2, profile_hash);
+    int rc = 0, sc;
+    size_t cap = 0;
+    while ((sc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 16;
+            int64_t *v = realloc(*ids, cap * sizeof(*v));
+            if (!v) {
+                rc = tp_error_set(err, TP_ENOMEM, 0, "out of memory");
+                break;
+            }
+            *ids = v;
+        }
+        (*ids)[(*n)++] = sqlite3_column_int64(st, 0);
+    }
+    if (rc == 0 && sc != SQLITE_DONE)
+        rc = db_error(l, err, "listing");
+    sqlite3_finalize(st);
+    if (rc < 0) {
+        free(*ids);
+        *ids = NULL;
+        *n = 0;
+    }
+    return rc;
+}
+
 int tp_ledger_save_upload(tp_ledger *l, int64_t id, const char *publish_id, const char *upload_url,
                           double expiry, int part, int last_chunk, const char *posts, tp_error *err)
 {

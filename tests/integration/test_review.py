@@ -105,6 +105,10 @@ def test_review_flow():
             stj = json.loads(subprocess.run([c.binary, "status", "--json", "-w", work],
                                             capture_output=True, text=True, check=True).stdout)
             assert stj["by_status"] == {"awaiting_review": 2}, stj
+            st_txt = subprocess.run([c.binary, "status", "-w", work], capture_output=True,
+                                    text=True, check=True).stdout
+            assert "2 awaiting review: tokprep review list --state " + \
+                os.path.join(work, "tokprep.db") in st_txt, st_txt
 
             # 2. A re-run neither posts nor re-parks them; the human summary names the command.
             r = run(c, work, src, json_out=False)
