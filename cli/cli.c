@@ -1,6 +1,7 @@
 /* Shared CLI plumbing: options-table-driven getopt_long, generated help, profile opening. */
 #include "cli.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <math.h>
 #include <signal.h>
@@ -273,6 +274,19 @@ int tp_cli_usage_error(const tp_cli_command *cmd, const char *fmt, ...)
     va_end(ap);
     fprintf(stderr, " (see 'tokprep %s --help')\n", cmd->name);
     return TP_EXIT_ERROR;
+}
+
+int tp_cli_number(const tp_cli_command *cmd, const char *option, const char *arg, long min,
+                  long max, long *out)
+{
+    char *end = NULL;
+    errno = 0;
+    long v = strtol(arg, &end, 10);
+    if (errno || end == arg || *end || v < min || v > max)
+        return tp_cli_usage_error(cmd, "%s needs a number from %ld to %ld, not '%s'", option, min,
+                                  max, arg);
+    *out = v;
+    return 0;
 }
 
 int tp_cli_sets_add(tp_cli_sets *s, const char *v)

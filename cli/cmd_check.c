@@ -374,12 +374,9 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
         case OPT_JUNIT: junit = optarg; break;
         case OPT_FOLLOW: opts.follow_symlinks = 1; break;
         case OPT_JOBS: {
-            char *end;
-            long v = strtol(optarg, &end, 10);
-            if (*end || v < 1 || v > 1024) {
-                rc = tp_cli_usage_error(cmd, "-j needs a number from 1 to 1024, not '%s'", optarg);
+            long v;
+            if ((rc = tp_cli_number(cmd, "-j", optarg, 1, 1024, &v)) != 0)
                 goto out;
-            }
             opts.threads = (unsigned)v;
             break;
         }

@@ -349,12 +349,10 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
         case OPT_DRY_RUN: dry_run = true; break;
         case OPT_FOLLOW: opts.follow_symlinks = 1; break;
         case OPT_JOBS: {
-            int jobs_n = atoi(optarg);
-            if (jobs_n < 1 || jobs_n > 256) {
-                rc = tp_cli_usage_error(cmd, "-j needs a number from 1 to 256");
+            long v;
+            if ((rc = tp_cli_number(cmd, "-j", optarg, 1, 256, &v)) != 0)
                 goto out;
-            }
-            opts.threads = (unsigned)jobs_n;
+            opts.threads = (unsigned)v;
             break;
         }
         default: break;

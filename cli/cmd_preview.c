@@ -88,12 +88,9 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
         case TP_OPT_JSON: json = true; break;
         case OPT_OUT: outdir = optarg; break;
         case OPT_FRAMES: {
-            char *end;
-            long v = strtol(optarg, &end, 10);
-            if (*end || v < 1 || v > 64) {
-                rc = tp_cli_usage_error(cmd, "--frames needs a number from 1 to 64");
+            long v;
+            if ((rc = tp_cli_number(cmd, "--frames", optarg, 1, 64, &v)) != 0)
                 goto out;
-            }
             opts.frames = (size_t)v;
             break;
         }

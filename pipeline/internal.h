@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "pipeline/eventlog.h"
 #include "pipeline/jobrec.h"
 #include "pipeline/ledger.h"
 #include "probe/media.h"
@@ -116,6 +117,7 @@ struct tp_pipeline {
     char *sink_key; /* ledger's sink column */
     char *sink_dir; /* directory sink: absolute path */
     tp_ledger *ledger;
+    struct tp_eventlog *evlog; /* STATE.events (pipeline/eventlog.h); coordinator only */
     const tp_sink_ops *sink;
     struct tp_tt_limits *tt_limits; /* borrowed; NULL = each TikTok session's default */
     /* Requested by the pipeline itself (a fatal error), by a queue worker (tp_pipeline_stop())

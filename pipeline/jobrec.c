@@ -333,6 +333,39 @@ char *tp_jobrec_media_to_json(const tp_media_info *m)
     return print_delete(media_json(m));
 }
 
+/* What the coordinator does with a probed file (pipeline/run.c, after_probe): a fix is fitted by
+ * the rules' action; a pass goes as is unless a cover image must become its first frames. */
+static const char *probe_action(const tp_check_result *c, const tp_media_info *m)
+{
+    if (c->verdict == TP_VERDICT_FIX)
+        return tp_action_name(c->action);
+    if (c->verdict == TP_VERDICT_PASS && m->video.present &&
+        (m->cover.source == TP_COVER_SIDECAR || m->cover.source == TP_COVER_PROFILE))
+        return tp_action_name(TP_ACTION_TRANSCODE);
+    return tp_action_name(TP_ACTION_NONE);
+}
+
+char *tp_jobrec_probe_to_json(const tp_media_info *m, const tp_check_result *check)
+{
+    cJSON *o = media_json(m);
+    if (o && check)
+        cJSON_AddStringToObject(o, "action", probe_action(check, m));
+    return print_delete(o);
+}
+
+const char *tp_jobrec_media_action(const char *json)
+{
+    static const tp_action actions[] = {TP_ACTION_NONE, TP_ACTION_REMUX, TP_ACTION_TRANSCODE};
+    cJSON *o = json ? cJSON_Parse(json) : NULL;
+    const char *s = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "action"));
+    const char *found = NULL;
+    for (size_t i = 0; s && !found && i < TP_ARRAY_LEN(actions); i++)
+        if (!strcmp(s, tp_action_name(actions[i])))
+            found = tp_action_name(actions[i]);
+    cJSON_Delete(o);
+    return found;
+}
+
 int tp_jobrec_media_from_json(tp_media_info *m, const char *json, tp_error *err)
 {
     cJSON *o = json ? cJSON_Parse(json) : NULL;

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "probe/media.h"
+#include "probe/rules.h"
 #include "tokprep.h"
 #include "upload/chunk.h"
 
@@ -86,6 +87,13 @@ struct cJSON *tp_jobrec_chunks_json(const tp_job_output *out);
 char *tp_jobrec_outputs_to_json(const tp_job_outputs *o);
 int tp_jobrec_outputs_from_json(tp_job_outputs *o, const char *json, tp_error *err);
 char *tp_jobrec_media_to_json(const tp_media_info *m);
+/* The media record with the action the probe chose ("none", "remux", "transcode") in an extra
+ * key "action" that readers of the media ignore (rows written before it have none):
+ * tp_ledger_files_read() shows it. NULL when out of memory. */
+char *tp_jobrec_probe_to_json(const tp_media_info *m, const tp_check_result *check);
+/* The action recorded by tp_jobrec_probe_to_json() (a static name), or NULL when the record has
+ * none or is not JSON. */
+const char *tp_jobrec_media_action(const char *json);
 int tp_jobrec_media_from_json(tp_media_info *m, const char *json, tp_error *err);
 char *tp_jobrec_posts_to_json(const tp_job_posts *p);
 int tp_jobrec_posts_from_json(tp_job_posts *p, const char *json, tp_error *err);

@@ -63,6 +63,7 @@ static void emit(tp_pipeline *pl, tp_event *ev)
 {
     ev->version = TP_EVENT_VERSION;
     ev->ts = tp_now_wall();
+    tp_eventlog_write(&pl->evlog, pl->state_path, ev); /* STATE.events, for `tokprep serve` */
     if (pl->opts.on_event)
         pl->opts.on_event(ev, pl->opts.payload);
 }
@@ -655,7 +656,7 @@ static void after_probe(run_state *rs, tp_job *job)
     set_str(&job->row.verdict, verdict);
     if (job->have_media) {
         free(job->row.media);
-        job->row.media = tp_jobrec_media_to_json(&job->media);
+        job->row.media = tp_jobrec_probe_to_json(&job->media, c);
     }
     switch (c->verdict) {
     case TP_VERDICT_REJECT:
@@ -1495,6 +1496,8 @@ void tp_pipeline_free(tp_pipeline *pl)
         return;
     tp_ledger_close(pl->ledger);
     pl->ledger = NULL;
+    tp_eventlog_close(pl->evlog);
+    pl->evlog = NULL;
     if (pl->abandoned)
         return; /* stuck workers still reference it: see stop_stages() */
     pthread_mutex_destroy(&pl->mu);

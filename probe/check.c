@@ -19,6 +19,18 @@ int tp_check_options_init(tp_check_options *opts, unsigned version)
     return 0;
 }
 
+/* The measured c->media against the profile, with the cover image found for c->path (the same
+ * for a fresh probe and for media recorded in the ledger). */
+static int judge(tp_check *c, const tp_profile *profile, tp_error *err)
+{
+    c->has_media = true;
+    int ret = tp_cover_find(&c->media.cover, c->path, profile, err);
+    if (ret < 0)
+        return ret;
+    tp_rules_check(&c->result, &c->media, profile);
+    return 0;
+}
+
 int tp_check_source(tp_check **out, const tp_profile *profile, const char *path, bool nofollow,
                     const tp_check_options *opts, tp_error *err)
 {
@@ -69,16 +81,33 @@ int tp_check_source(tp_check **out, const tp_profile *profile, const char *path,
         *out = c;
         return 0;
     }
-    c->has_media = true;
-    if ((ret = tp_cover_find(&c->media.cover, path, profile, err)) < 0)
+    if ((ret = judge(c, profile, err)) < 0)
         goto fail;
-    tp_rules_check(&c->result, &c->media, profile);
     *out = c;
     return 0;
 fail:
     tp_error_clear(&perr);
     tp_check_free(c);
     return ret;
+}
+
+int tp_check_media_new(tp_check **out, const tp_profile *profile, const char *path,
+                       const tp_media_info *media, tp_error *err)
+{
+    *out = NULL;
+    tp_check *c = calloc(1, sizeof(*c));
+    if (!c || !(c->path = tp_strdup(path))) {
+        tp_check_free(c);
+        return tp_error_set(err, TP_ENOMEM, 0, "%s: out of memory", path);
+    }
+    c->media = *media;
+    int ret = judge(c, profile, err);
+    if (ret < 0) {
+        tp_check_free(c);
+        return ret;
+    }
+    *out = c;
+    return 0;
 }
 
 int tp_check_file(tp_check **out, const tp_profile *profile, const char *path,

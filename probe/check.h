@@ -23,6 +23,11 @@ struct tp_check {
 int tp_check_source(tp_check **out, const tp_profile *profile, const char *path, bool nofollow,
                     const tp_check_options *opts, tp_error *err);
 
+/* A check of media measured earlier (the ledger's record), without opening path: the cover
+ * image is looked up for path and the rules run as tp_check_file() runs them. */
+int tp_check_media_new(tp_check **out, const tp_profile *profile, const char *path,
+                       const tp_media_info *media, tp_error *err);
+
 /* Probe the open source fd for fit (path names it in messages) and judge it: *media and *check.
  * The frames sampled for burned-in bars (fix.autocrop) are decoded only when the file is to be
  * re-encoded, the only case that can use them. Thread-safe. */

@@ -4,6 +4,9 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <string.h>
+
+#include "util/tp_util.h"
 
 static bool put_str(cJSON *o, const char *k, const char *v)
 {
@@ -123,6 +126,120 @@ fail_sub:
 fail:
     cJSON_Delete(o);
     return NULL;
+}
+
+/* Readers for tp_media_from_json: a missing or mistyped key clears *ok. */
+static double get_num(const cJSON *o, const char *k, bool *ok)
+{
+    const cJSON *j = cJSON_GetObjectItemCaseSensitive(o, k);
+    if (!cJSON_IsNumber(j)) {
+        *ok = false;
+        return 0;
+    }
+    return j->valuedouble;
+}
+
+static bool get_bool(const cJSON *o, const char *k, bool *ok)
+{
+    const cJSON *j = cJSON_GetObjectItemCaseSensitive(o, k);
+    if (!cJSON_IsBool(j))
+        *ok = false;
+    return cJSON_IsTrue(j);
+}
+
+/* null reads as "" (hdr). */
+static void get_str(char *dst, size_t cap, const cJSON *o, const char *k, bool *ok)
+{
+    const cJSON *j = cJSON_GetObjectItemCaseSensitive(o, k);
+    const char *s = cJSON_GetStringValue(j);
+    if ((!s && !cJSON_IsNull(j)) || (s && strlen(s) >= cap))
+        *ok = false;
+    tp_strlcpy(dst, s ? s : "", cap);
+}
+
+static tp_rational get_ratio(const cJSON *o, const char *k, char sep, bool *ok)
+{
+    const char *s = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, k));
+    int num = 0, den = 0, end = -1;
+    char c = 0;
+    if (!s || sscanf(s, "%d%c%d%n", &num, &c, &den, &end) != 3 || c != sep || s[end] != '\0')
+        *ok = false;
+    return (tp_rational){num, den};
+}
+
+int tp_media_from_json(tp_media_info *m, const cJSON *o, tp_error *err)
+{
+    bool ok = cJSON_IsObject(o);
+    memset(m, 0, sizeof(*m));
+    get_str(m->container, sizeof(m->container), o, "container", &ok);
+    const cJSON *d = cJSON_GetObjectItemCaseSensitive(o, "duration");
+    m->duration = cJSON_IsNull(d) ? -1.0 : get_num(o, "duration", &ok);
+    get_str(m->duration_source, sizeof(m->duration_source), o, "duration_source", &ok);
+    m->start_time = get_num(o, "start_time", &ok);
+    m->size = (int64_t)get_num(o, "size", &ok);
+    m->bit_rate = (int64_t)get_num(o, "bit_rate", &ok);
+    m->faststart = get_bool(o, "faststart", &ok);
+    const cJSON *vo = cJSON_GetObjectItemCaseSensitive(o, "video");
+    if (cJSON_IsObject(vo)) {
+        tp_video_info *v = &m->video;
+        v->present = true;
+        get_str(v->codec, sizeof(v->codec), vo, "codec", &ok);
+        get_str(v->profile, sizeof(v->profile), vo, "profile", &ok);
+        v->width = (int)get_num(vo, "width", &ok);
+        v->height = (int)get_num(vo, "height", &ok);
+        v->display_width = (int)get_num(vo, "display_width", &ok);
+        v->display_height = (int)get_num(vo, "display_height", &ok);
+        v->rotation = (int)get_num(vo, "rotation", &ok);
+        v->sar = get_ratio(vo, "sar", ':', &ok);
+        v->fps = get_ratio(vo, "fps_rational", '/', &ok);
+        v->vfr = get_bool(vo, "vfr", &ok);
+        get_str(v->pix_fmt, sizeof(v->pix_fmt), vo, "pix_fmt", &ok);
+        v->bit_depth = (int)get_num(vo, "bit_depth", &ok);
+        get_str(v->chroma, sizeof(v->chroma), vo, "chroma", &ok);
+        get_str(v->hdr, sizeof(v->hdr), vo, "hdr", &ok);
+        v->interlaced = get_bool(vo, "interlaced", &ok);
+        v->frames = (int64_t)get_num(vo, "frames", &ok);
+        v->stream_index = (int)get_num(vo, "stream_index", &ok);
+        const cJSON *a = cJSON_GetObjectItemCaseSensitive(vo, "active_area");
+        if (cJSON_IsObject(a)) {
+            v->bars_scanned = true;
+            v->active_area = (tp_rect){(int)get_num(a, "x", &ok), (int)get_num(a, "y", &ok),
+                                       (int)get_num(a, "width", &ok),
+                                       (int)get_num(a, "height", &ok)};
+        }
+    } else if (!cJSON_IsNull(vo)) {
+        ok = false;
+    }
+    const cJSON *ao = cJSON_GetObjectItemCaseSensitive(o, "audio");
+    if (cJSON_IsObject(ao)) {
+        tp_audio_info *a = &m->audio;
+        a->present = true;
+        get_str(a->codec, sizeof(a->codec), ao, "codec", &ok);
+        a->channels = (int)get_num(ao, "channels", &ok);
+        get_str(a->layout, sizeof(a->layout), ao, "layout", &ok);
+        a->sample_rate = (int)get_num(ao, "sample_rate", &ok);
+        a->stream_index = (int)get_num(ao, "stream_index", &ok);
+        const cJSON *l = cJSON_GetObjectItemCaseSensitive(ao, "loudness");
+        if (cJSON_IsObject(l))
+            a->loudness = (tp_loudness){true, get_num(l, "integrated", &ok),
+                                        get_num(l, "range", &ok), get_num(l, "true_peak", &ok)};
+    } else if (!cJSON_IsNull(ao)) {
+        ok = false;
+    }
+    const cJSON *st = cJSON_GetObjectItemCaseSensitive(o, "streams");
+    m->n_video = (int)get_num(st, "video", &ok);
+    m->n_audio = (int)get_num(st, "audio", &ok);
+    m->n_subtitle = (int)get_num(st, "subtitle", &ok);
+    m->n_data = (int)get_num(st, "data", &ok);
+    m->n_attachments = (int)get_num(st, "attachments", &ok);
+    const cJSON *de = cJSON_GetObjectItemCaseSensitive(o, "decode_errors");
+    if (!cJSON_IsNull(de)) {
+        m->deep = true;
+        m->decode_errors = (int)get_num(o, "decode_errors", &ok);
+    }
+    if (!ok)
+        return tp_error_set(err, TP_EINVAL, 0, "the recorded media info is damaged");
+    return 0;
 }
 
 cJSON *tp_violations_to_json(const tp_check_result *r)

@@ -17,6 +17,12 @@
  * when out of memory. Thread-safe. */
 cJSON *tp_media_to_json(const tp_media_info *m);
 
+/* The inverse of tp_media_to_json(): MEDIA (a "cover" key is ignored) back into *m, for media
+ * recorded in that form (the ledger files' "media"). Figures come back as printed (duration to
+ * the millisecond, loudness to 0.1); the demuxer name is not in MEDIA and stays "". 0, or
+ * TP_EINVAL (message in err) when a key is missing or of the wrong type. Thread-safe. */
+int tp_media_from_json(tp_media_info *m, const cJSON *o, tp_error *err);
+
 /* Violations as [{code, severity, message}]. */
 cJSON *tp_violations_to_json(const tp_check_result *r);
 

@@ -1434,3 +1434,21 @@ out:
     free(caption);
     return rc;
 }
+
+/* ---- creator_info for a person choosing a post's settings (upload/creator.c) ----------- */
+
+int tp_tt_creator_query(tp_tiktok *tt, tp_tt_creator_info *out, tp_error *err)
+{
+    cJSON *data = NULL;
+    const bool posted = tt->may_have_posted; /* a query posts nothing */
+    int rc = api_call(tt, EP_CREATOR, "/v2/post/publish/creator_info/query/", NULL, true, &data,
+                      NULL, NULL, err);
+    tt->may_have_posted = posted;
+    if (rc < 0)
+        return rc;
+    rc = tp_tt_parse_creator_info(out, data);
+    cJSON_Delete(data);
+    if (rc < 0)
+        return tp_error_set(err, TP_EHTTP, 0, "creator_info: answer lacks privacy_level_options");
+    return 0;
+}

@@ -16,6 +16,7 @@
 
 #include "profiles/profile.h"
 #include "upload/chunk.h"
+#include "upload/tt_json.h"
 #include "upload/tt_window.h" /* tp_tt_rate, tp_tt_daily_next (moved there) */
 
 /* Where the session keeps TikTok's limits (upload/tt_limits.h). limits is borrowed (it must
@@ -66,6 +67,11 @@ int tp_tiktok_post_fd(tp_tiktok_result *out, tp_tiktok *tt, int fd, const char *
 int tp_tiktok_post_plan(tp_tiktok_result *out, tp_tiktok *tt, int fd, const char *path,
                         const tp_chunk_plan *plan, const char *const *chunk_sha256,
                         const tp_tiktok_post_options *opts, tp_error *err);
+
+/* POST creator_info/query with the session's rate limiting, retries and token refresh, parsed
+ * into *out (strings cleaned: tt_json.h). 0, or a negative TP_E* (TP_EHTTP when the answer has
+ * no privacy_level_options). Posts nothing. Not thread-safe for one session. */
+int tp_tt_creator_query(tp_tiktok *tt, tp_tt_creator_info *out, tp_error *err);
 
 /* The profile the session was opened with. */
 const tp_profile *tp_tiktok_profile(const tp_tiktok *tt);

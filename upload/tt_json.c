@@ -220,6 +220,14 @@ int tp_tt_parse_creator_info(tp_tt_creator_info *out, const cJSON *data)
              cJSON_GetObjectItemCaseSensitive(data, "creator_username"));
     copy_str(out->nickname, sizeof(out->nickname),
              cJSON_GetObjectItemCaseSensitive(data, "creator_nickname"));
+    /* A cut URL would point somewhere else: whole or nothing. */
+    const cJSON *avatar = cJSON_GetObjectItemCaseSensitive(data, "creator_avatar_url");
+    if (cJSON_IsString(avatar) && avatar->valuestring &&
+        strlen(avatar->valuestring) < sizeof(out->avatar_url)) {
+        copy_str(out->avatar_url, sizeof(out->avatar_url), avatar);
+        if (strcmp(out->avatar_url, avatar->valuestring))
+            out->avatar_url[0] = '\0'; /* it had control characters or bad UTF-8 */
+    }
     const cJSON *opts = cJSON_GetObjectItemCaseSensitive(data, "privacy_level_options");
     if (!cJSON_IsArray(opts))
         return TP_EHTTP;
@@ -228,8 +236,11 @@ int tp_tt_parse_creator_info(tp_tt_creator_info *out, const cJSON *data)
     {
         if (out->n_privacy >= (int)TP_ARRAY_LEN(out->privacy_options))
             break;
-        if (cJSON_IsString(it) && it->valuestring)
-            copy_str(out->privacy_options[out->n_privacy++], sizeof(out->privacy_options[0]), it);
+        if (cJSON_IsString(it) && it->valuestring) {
+            copy_str(out->privacy_options[out->n_privacy], sizeof(out->privacy_options[0]), it);
+            if (out->privacy_options[out->n_privacy][0])
+                out->n_privacy++;
+        }
     }
     out->comment_disabled =
         cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(data, "comment_disabled"));

@@ -31,9 +31,12 @@ typedef struct {
     int64_t refresh_expires_at; /* epoch seconds */
 } tp_tt_token;
 
+/* Strings as sent, control characters removed and cut to fit (a URL that does not fit whole is
+ * dropped: ""); a field of the wrong type reads as "" / false / absent. */
 typedef struct {
     char username[TP_TT_STR];
     char nickname[TP_TT_STR];
+    char avatar_url[TP_TT_URL]; /* creator_avatar_url */
     int n_privacy;
     char privacy_options[8][48];
     bool comment_disabled, duet_disabled, stitch_disabled;

@@ -53,6 +53,7 @@ import tempfile
 import threading
 import time
 import urllib.parse
+import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 PRIVACY_ALL = ["PUBLIC_TO_EVERYONE", "MUTUAL_FOLLOW_FRIENDS", "FOLLOWER_OF_CREATOR", "SELF_ONLY"]
@@ -64,6 +65,22 @@ RANDOM_FAULT_EPS = {"creator", "init", "status", "put"}
 RANDOM_FAULT_KINDS = {"500", "429", "drop"}
 HOSTILE = {"huge", "endless", "garbage", "no-envelope", "wrong-types", "missing-fields", "stall",
            "drip", "redirect"}
+
+
+def avatar_png(size=64, rgb=(0xfe, 0x2c, 0x55)):
+    """A size×size PNG of one colour (8-bit RGB, no filter), made with zlib and struct."""
+    import struct
+
+    def chunk(kind, data):
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data) & 0xffffffff))
+    row = b"\x00" + bytes(rgb) * size
+    return (b"\x89PNG\r\n\x1a\n"
+            + chunk(b"IHDR", struct.pack(">IIBBBBB", size, size, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(row * size, 9)) + chunk(b"IEND", b""))
+
+
+AVATAR_PNG = avatar_png()
 
 
 def log_id():
@@ -80,6 +97,7 @@ class State:
         self.publishes = {}
         self.order = []
         self.counts = {}
+        self.avatar_gets = 0  # GET /__avatar.png (not an API endpoint: not in counts)
         self.rejections = []
         self.rate = {}
         self.faults = []
@@ -157,6 +175,7 @@ class State:
             "refresh_count": sum(1 for e in self.events if e == "refresh"),
             "redirected": self.redirected,
             "random_faults": self.random_faults,
+            "avatar_gets": self.avatar_gets,
         }
 
 
@@ -387,6 +406,10 @@ class Handler(BaseHTTPRequestHandler):
                 return self.redirected()
             if u.path == "/__inspect":
                 return self.send(200, self.st.snapshot())
+            if u.path == "/__avatar.png":  # the creator's picture: no auth, like a CDN
+                self.st.avatar_gets += 1
+                return self.send(200, AVATAR_PNG, "image/png",
+                                 headers={"Cache-Control": "max-age=3600"})
             if u.path == "/v2/auth/authorize/":
                 return self.authorize(urllib.parse.parse_qs(u.query))
         self.send(404, {"error": "not found"})
@@ -521,9 +544,13 @@ class Handler(BaseHTTPRequestHandler):
         if not self.bearer("creator", ["video.publish"]):
             return
         a = self.st.args
+        avatar = a.avatar_url
+        if avatar is None:
+            avatar = "%s://127.0.0.1:%d/__avatar.png" % (
+                "https" if a.tls_cert else "http", self.server.server_address[1])
         self.envelope(200, data={
-            "creator_avatar_url": "https://example.invalid/a.jpg",
-            "creator_username": "fake_creator", "creator_nickname": "Fake Creator",
+            "creator_avatar_url": avatar,
+            "creator_username": a.username, "creator_nickname": a.nickname,
             "privacy_level_options": a.privacy_options.split(","),
             "comment_disabled": a.comment_disabled, "duet_disabled": a.duet_disabled,
             "stitch_disabled": a.stitch_disabled,
@@ -737,6 +764,10 @@ def main():
     ap.add_argument("--max-size", type=int, default=4_000_000_000)
     ap.add_argument("--privacy-options", default=",".join(PRIVACY_ALL))
     ap.add_argument("--max-duration", type=int, default=600)
+    ap.add_argument("--nickname", default="Fake Creator", help="creator_info's creator_nickname")
+    ap.add_argument("--username", default="fake_creator", help="creator_info's creator_username")
+    ap.add_argument("--avatar-url", help="creator_info's creator_avatar_url (default: this "
+                    "server's own http://127.0.0.1:PORT/__avatar.png, served without auth)")
     ap.add_argument("--comment-disabled", action="store_true")
     ap.add_argument("--duet-disabled", action="store_true")
     ap.add_argument("--stitch-disabled", action="store_true")

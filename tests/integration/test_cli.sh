@@ -23,6 +23,14 @@ expect_grep "unknown command 'frobnicate'" "$T/err" "names the unknown command"
 expect_status 2 "unknown option" -- "$TOKPREP" profiles --bogus list
 expect_grep "unknown option" "$T/err" "unknown option message"
 
+# Numbers: one parser (tp_cli_number) for every count option, whole numbers in range only.
+expect_status 2 "fit -j 3x" -- "$TOKPREP" fit -j 3x -o "$T/o" "$T/none.mp4"
+expect_grep "fit: -j needs a number from 1 to 256, not '3x'" "$T/err" "fit -j names the bad value"
+expect_status 2 "check -j 0" -- "$TOKPREP" check -j 0 "$T/none.mp4"
+expect_grep "check: -j needs a number from 1 to 1024, not '0'" "$T/err" "check -j range"
+expect_status 2 "preview --frames 65" -- "$TOKPREP" preview --frames 65 -o "$T/o" "$T/none.mp4"
+expect_grep "preview: --frames needs a number from 1 to 64, not '65'" "$T/err" "--frames range"
+
 expect_status 0 "profiles list" -- "$TOKPREP" profiles list
 expect_grep '^tiktok ' "$T/out" "lists tiktok"
 expect_grep '^tiktok-draft ' "$T/out" "lists tiktok-draft"

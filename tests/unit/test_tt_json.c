@@ -165,6 +165,33 @@ static void test_payloads(void **state)
     j = parse("{\"creator_username\":\"u\"}");
     assert_int_equal(tp_tt_parse_creator_info(&ci, j), TP_EHTTP);
     cJSON_Delete(j);
+    /* The avatar whole or not at all; wrong types read as empty / off; empty options dropped. */
+    j = parse("{\"creator_avatar_url\":\"https://p16.example/a.jpeg?x=1\",\"creator_nickname\":"
+              "7,\"creator_username\":\"a\\u001b[2Jb\",\"privacy_level_options\":[\"\",\"SELF_ONLY\"],"
+              "\"duet_disabled\":\"yes\",\"max_video_post_duration_sec\":\"600\"}");
+    assert_int_equal(tp_tt_parse_creator_info(&ci, j), 0);
+    assert_string_equal(ci.avatar_url, "https://p16.example/a.jpeg?x=1");
+    assert_string_equal(ci.nickname, "");
+    assert_string_equal(ci.username, "a[2Jb");
+    assert_int_equal(ci.n_privacy, 1);
+    assert_string_equal(ci.privacy_options[0], "SELF_ONLY");
+    assert_false(ci.duet_disabled);
+    assert_int_equal(ci.max_duration, -1);
+    cJSON_Delete(j);
+    char big[2100];
+    memset(big, 'a', sizeof(big));
+    static const char head[] = "{\"creator_avatar_url\":\"https://";
+    memcpy(big, head, strlen(head));
+    snprintf(big + 2000, sizeof(big) - 2000, "\",\"privacy_level_options\":[\"SELF_ONLY\"]}");
+    j = parse(big);
+    assert_non_null(j);
+    assert_int_equal(tp_tt_parse_creator_info(&ci, j), 0);
+    assert_string_equal(ci.avatar_url, ""); /* too long for the buffer: dropped, not cut */
+    cJSON_Delete(j);
+    j = parse("{\"creator_avatar_url\":\"https://x/\\u0007a\",\"privacy_level_options\":[]}");
+    assert_int_equal(tp_tt_parse_creator_info(&ci, j), 0);
+    assert_string_equal(ci.avatar_url, ""); /* a control character: dropped, not changed */
+    cJSON_Delete(j);
 
     tp_tt_init_info ii;
     j = parse("{\"publish_id\":\"v_pub_file~v2-1.123\",\"upload_url\":\"https://u/?t=1\"}");
