@@ -56,8 +56,9 @@ static void test_settings_validate(void **state)
         {"PUBLIC_TO_EVERYONE", 0, 6, TP_EINVAL, "not valid UTF-8"},
         {"PUBLIC_TO_EVERYONE", 0, 7, TP_EINVAL, "not valid UTF-8"},
     };
-    const char *captions[] = {NULL,      "h\xC3\xA9llo \xF0\x9F\x91\x8B", long_ok, long_bad,
-                              emoji_ok,  emoji_bad, "bad \xC3", "\xED\xA0\x80 surrogate"};
+    const char *captions[] = {
+        NULL,       "h\xC3\xA9llo \xF0\x9F\x91\x8B", long_ok, long_bad, emoji_ok, emoji_bad,
+        "bad \xC3", "\xED\xA0\x80 surrogate"};
     for (size_t i = 0; i < TP_ARRAY_LEN(cases); i++) {
         tp_post_settings s;
         assert_int_equal(tp_post_settings_init(&s, TP_POST_SETTINGS_VERSION), 0);
@@ -67,11 +68,9 @@ static void test_settings_validate(void **state)
         tp_error err = TP_ERROR_INIT;
         int rc = tp_post_settings_validate(&s, &err);
         if (rc != cases[i].rc)
-            fail_msg("case %zu: rc %d, want %d (%s)", i, rc, cases[i].rc,
-                     tp_error_message(&err));
+            fail_msg("case %zu: rc %d, want %d (%s)", i, rc, cases[i].rc, tp_error_message(&err));
         if (cases[i].says && !strstr(tp_error_message(&err), cases[i].says))
-            fail_msg("case %zu: '%s' does not say '%s'", i, tp_error_message(&err),
-                     cases[i].says);
+            fail_msg("case %zu: '%s' does not say '%s'", i, tp_error_message(&err), cases[i].says);
         tp_error_clear(&err);
     }
     tp_post_settings s;
