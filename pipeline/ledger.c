@@ -239,7 +239,7 @@ int tp_ledger_open_shared(tp_ledger **out, const char *path, tp_error *err)
     /* As a run refuses it (check_work_folder): we are about to write it. */
     if (!S_ISREG(st.st_mode) || (st.st_uid != geteuid() && st.st_uid != 0))
         return tp_error_set(err, TP_ECONFIG, 0, "%s: the ledger is %s; refusing it", path,
-                            S_ISLNK(st.st_mode)   ? "a symbolic link"
+                            S_ISLNK(st.st_mode)    ? "a symbolic link"
                             : !S_ISREG(st.st_mode) ? "not a regular file"
                                                    : "owned by another user");
     tp_ledger *l = calloc(1, sizeof(*l));

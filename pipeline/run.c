@@ -49,9 +49,9 @@ typedef struct {
     job_list waiting[TP_PS_COUNT];
     job_list delayed; /* transient failures waiting for their backoff */
     tp_pipeline_summary sum;
-    size_t parked;     /* parked for review in this run (sum.awaiting_review also counts the
-                        * files found already awaiting review, which are skipped) */
-    double next_poll;  /* monotonic: next look for approved posts (pick_up_approved) */
+    size_t parked;    /* parked for review in this run (sum.awaiting_review also counts the
+                       * files found already awaiting review, which are skipped) */
+    double next_poll; /* monotonic: next look for approved posts (pick_up_approved) */
     double t0;
     const char *exclude[2];
     tp_error fatal;
