@@ -269,7 +269,7 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
             goto out;
         }
         printf("Approved file %lld (%s): the running `tokprep run` posts it within a few "
-               "seconds, else the next `tokprep run %s %s` does.\n",
+               "seconds, else the next run on this ledger does (tokprep run %s %s PATH...).\n",
                (long long)id, settings.privacy_level, w.flag, w.word);
     } else {
         if (tp_review_reject(state, id, reason, &err) < 0) {
