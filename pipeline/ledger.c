@@ -249,10 +249,9 @@ int tp_ledger_open_shared(tp_ledger **out, const char *path, tp_error *err)
     }
     l->lock_fd = -1;
     /* No SQLITE_OPEN_CREATE: a missing ledger is never made here. The WAL's -shm/-wal files may
-     * be: owner-only, like the ledger. */
-    mode_t old_mask = umask(077);
+     * be: SQLite gives them the ledger's own mode (0600). No umask() here: it is process-wide,
+     * and a server calls this from many threads at once. */
     int sc = sqlite3_open_v2(path, &l->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
-    umask(old_mask);
     if (sc != SQLITE_OK) {
         int rc = tp_error_set(err, TP_EIO, sc, "%s: cannot open ledger: %s", path,
                               l->db ? sqlite3_errmsg(l->db) : sqlite3_errstr(sc));
