@@ -253,6 +253,40 @@ def test_review_watch_and_disabled_toggle():
             srv.stop()
 
 
+def test_review_privacy_not_offered():
+    """A privacy level the creator is not offered when the post goes out: the post fails before
+    anything is uploaded, the message says the level was chosen in review; `run --force` over
+    the file parks it again for a new choice."""
+    with h.TempDir() as t:
+        src = os.path.join(t, "in")
+        os.makedirs(src)
+        a = os.path.join(src, "p.mp4")
+        h.make_vertical(a, freq=770)
+        work = os.path.join(t, "work")
+        srv = FakeTikTok(*(SMALL_SERVER + ["--privacy-options", "SELF_ONLY"]), workdir=t)
+        try:
+            c = Client(srv, t, sets=REVIEW)
+            c.login()
+            ids = parked(h.events(run(c, work, src).stdout))
+            r = review(c, "approve", str(ids[a]), "--privacy", "PUBLIC_TO_EVERYONE", work=work)
+            assert r.returncode == 0, r
+            r = run(c, work, src, check=2)
+            fails = [e for e in h.events(r.stdout) if e["event"] == "failed"]
+            assert len(fails) == 1 and fails[0]["final"] and fails[0]["id"] == ids[a], fails
+            assert "PUBLIC_TO_EVERYONE is not offered" in fails[0]["reason"] and \
+                "chosen in review" in fails[0]["reason"], fails
+            assert not srv.inspect()["counts"].get("init"), srv.inspect()["counts"]
+            cmd = [c.binary, "run", "--json", "--force", "-w", work] + \
+                c.args(*(h.set_args() + [src]))
+            r = subprocess.run(cmd, env=c.env, capture_output=True, text=True, timeout=180)
+            assert r.returncode == 0, r.stderr
+            assert list(parked(h.events(r.stdout))) == [a]
+            assert ledger(work)[ids[a]]["status"] == "awaiting_review"
+            assert not srv.inspect()["counts"].get("init")
+        finally:
+            srv.stop()
+
+
 def test_review_list():
     """`review list`: the waiting posts, human and --json (one tp_ledger_file object each)."""
     with h.TempDir() as t:
