@@ -1,6 +1,8 @@
 /* The job ledger: one SQLite (WAL) row per source content × profile × sink, so a run can be
  * resumed after a crash and the same content is never delivered twice. Only one thread (the
- * pipeline's coordinator) may use a tp_ledger; a lock file makes one process the only writer. */
+ * pipeline's coordinator) may use a tp_ledger; a lock file makes one process the only writer,
+ * except for review (tp_ledger_open_shared, tp_ledger_review_set): one conditional UPDATE of a
+ * row parked for review, which no run holds in flight. */
 #ifndef TP_LEDGER_H
 #define TP_LEDGER_H
 
