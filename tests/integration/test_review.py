@@ -311,6 +311,16 @@ def test_review_list():
             r = review(c, "list", work=work)
             assert r.returncode == 0 and str(ids[a]) in r.stdout and a in r.stdout, r
             assert 'caption: "l"' in r.stdout, r.stdout
+            # Hostile names and captions are shown escaped, never sent to the terminal raw.
+            e = os.path.join(src, "e\x1b[2J.mp4")
+            h.make_vertical(e, freq=990)
+            with open(os.path.join(src, "e\x1b[2J.txt"), "w") as f:
+                f.write("cap\x1b]0;owned\x07tion\n")
+            ids.update(parked(h.events(run(c, work, e).stdout)))
+            r = review(c, "list", work=work)
+            assert r.returncode == 0 and "\x1b" not in r.stdout and "\x07" not in r.stdout, r
+            assert str(ids[e]) in r.stdout, r.stdout
+            review(c, "reject", str(ids[e]), work=work)
             review(c, "reject", str(ids[a]), work=work)
             r = review(c, "list", "--json", work=work)
             assert r.returncode == 0 and json.loads(r.stdout) == [], r
