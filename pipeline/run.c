@@ -865,8 +865,9 @@ static size_t pick_up_approved(run_state *rs, bool force)
 {
     tp_pipeline *pl = rs->pl;
     double now = tp_now_monotonic();
-    if (pl->profile->upload.sink != TP_SINK_TIKTOK || tp_cancel_requested(&pl->cancel) ||
-        (!force && now < rs->next_poll))
+    /* A queue worker's pipeline (mirror set) runs one job: its outcome must be that file's. */
+    if (pl->profile->upload.sink != TP_SINK_TIKTOK || pl->mirror ||
+        tp_cancel_requested(&pl->cancel) || (!force && now < rs->next_poll))
         return 0;
     rs->next_poll = now + APPROVED_POLL_SECONDS;
     int64_t *ids = NULL;
