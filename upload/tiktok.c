@@ -769,12 +769,13 @@ static int preflight(tp_tiktok *tt, const char *path, double duration, post_fiel
                       : !pf->disable_stitch && ci.stitch_disabled ? "stitch"
                                                                   : NULL;
     if (off && pf->reviewed) {
+        bool c_off = ci.comment_disabled && !pf->disable_comment,
+             d_off = ci.duet_disabled && !pf->disable_duet,
+             s_off = ci.stitch_disabled && !pf->disable_stitch;
         tp_log(TP_LOG_WARN,
                "%s: the creator has %s%s%s turned off in the TikTok app; posting with %s off", path,
-               ci.comment_disabled && !pf->disable_comment ? "comment " : "",
-               ci.duet_disabled && !pf->disable_duet ? "duet " : "",
-               ci.stitch_disabled && !pf->disable_stitch ? "stitch " : "",
-               ci.comment_disabled + ci.duet_disabled + ci.stitch_disabled > 1 ? "them" : "it");
+               c_off ? "comments " : "", d_off ? "duets " : "", s_off ? "stitches " : "",
+               c_off + d_off + s_off > 1 ? "them" : "it");
         pf->disable_comment = pf->disable_comment || ci.comment_disabled;
         pf->disable_duet = pf->disable_duet || ci.duet_disabled;
         pf->disable_stitch = pf->disable_stitch || ci.stitch_disabled;
