@@ -93,7 +93,8 @@ def test_review_flow():
             assert sorted(ids) == [a, b], evs
             assert not [e for e in evs if e["event"] == "uploaded"], evs
             summary = [e for e in evs if e["event"] == "summary"][-1]
-            assert summary["awaiting_review"] == 2, summary
+            assert summary["awaiting_review"] == 2 and summary["queued"] == 0 and \
+                summary["done"] == 0 and summary["skipped"] == 0, summary
             st, pubs = sent(srv)
             assert pubs == [] and not st["counts"].get("init") and \
                 not st["counts"].get("creator"), st

@@ -241,6 +241,24 @@ static void test_reject(void **state)
     tp_ledger_row_clear(&row);
 }
 
+/* A crash leaves parked and approved rows as they are: recovery only re-queues `running`. */
+static void test_recovery_leaves_review(void **state)
+{
+    fixture *f = *state;
+    tp_error err = TP_ERROR_INIT;
+    int n = -1;
+    assert_int_equal(tp_ledger_recover(f->run, &n, &err), 0);
+    assert_int_equal(n, 0);
+    tp_ledger_row row;
+    get(f, f->parked, &row);
+    assert_int_equal(row.status, TP_JOB_AWAITING_REVIEW);
+    tp_ledger_row_clear(&row);
+    assert_int_equal(tp_ledger_retry_failed(f->run, &n, &err), 0);
+    get(f, f->parked, &row);
+    assert_int_equal(row.status, TP_JOB_AWAITING_REVIEW);
+    tp_ledger_row_clear(&row);
+}
+
 static void test_no_ledger(void **state)
 {
     fixture *f = *state;
@@ -357,6 +375,7 @@ int main(void)
         cmocka_unit_test(test_settings_validate),
         cmocka_unit_test_setup_teardown(test_approve, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reject, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_recovery_leaves_review, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_ledger, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_proposed_caption, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent, setup, teardown),
