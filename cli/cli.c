@@ -252,6 +252,8 @@ void tp_cli_print_help(const tp_cli_command *cmd, FILE *out)
     fprintf(out, "\nOptions:\n");
     for (const tp_cli_option *o = cmd->options; o && o->name; o++) {
         char left[64];
+        if (!o->help) /* hidden (a test hook): no help, manual or completion */
+            continue;
         if (o->short_name && o->short_name < 128)
             snprintf(left, sizeof(left), "-%c, --%s%s%s", o->short_name, o->name,
                      o->arg_name ? " " : "", o->arg_name ? o->arg_name : "");

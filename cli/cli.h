@@ -25,7 +25,7 @@ typedef struct {
     const char *name;     /* long name without dashes */
     int short_name;       /* 0 for none; also the getopt return value when non-zero */
     const char *arg_name; /* NULL for flags */
-    const char *help;
+    const char *help;     /* NULL: a hidden option (test hooks): not in help, man, completion */
     int id;               /* value getopt_long returns (short_name, or >= 256) */
 } tp_cli_option;
 
@@ -183,6 +183,7 @@ extern const tp_cli_command tp_cmd_profiles;
 extern const tp_cli_command tp_cmd_enqueue;
 extern const tp_cli_command tp_cmd_worker;
 extern const tp_cli_command tp_cmd_preview;
+extern const tp_cli_command tp_cmd_serve;
 extern const tp_cli_command tp_cmd_completion;
 
 #endif

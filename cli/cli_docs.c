@@ -34,6 +34,8 @@ static bool takes_paths(const tp_cli_command *cmd)
 static void bash_words(FILE *out, const tp_cli_command *cmd)
 {
     for (const tp_cli_option *o = cmd->options; o && o->name; o++) {
+        if (!o->help) /* hidden */
+            continue;
         fprintf(out, " --%s", o->name);
         if (o->short_name && o->short_name < 128)
             fprintf(out, " -%c", o->short_name);
@@ -70,7 +72,7 @@ static void print_bash(FILE *out)
         for (int kind = ARG_TEXT; kind <= ARG_PROFILE; kind++) {
             bool any = false;
             for (const tp_cli_option *o = cmd->options; o && o->name; o++) {
-                if ((int)arg_kind_of(o) != kind)
+                if ((int)arg_kind_of(o) != kind || !o->help)
                     continue;
                 fprintf(out, "%s--%s", any ? "|" : "        ", o->name);
                 if (o->short_name && o->short_name < 128)
@@ -176,6 +178,8 @@ static void print_zsh(FILE *out)
         const tp_cli_command *cmd = tp_cli_commands[i];
         fprintf(out, "    %s)\n        _arguments -S \\\n", cmd->name);
         for (const tp_cli_option *o = cmd->options; o && o->name; o++) {
+            if (!o->help) /* hidden */
+                continue;
             bool has_short = o->short_name && o->short_name < 128;
             if (has_short) {
                 fprintf(out, "            '(-%c --%s)-%c[", o->short_name, o->name, o->short_name);
@@ -318,7 +322,8 @@ static int man_command(const tp_cli_command *cmd, FILE *out)
     }
     fputs(".SH OPTIONS\n", out);
     for (const tp_cli_option *o = cmd->options; o && o->name; o++)
-        man_option(out, cmd, o);
+        if (o->help) /* NULL: hidden */
+            man_option(out, cmd, o);
     fputs(".TP\n\\fB\\-h\\fR, \\fB\\-\\-help\\fR\nshow the help (as \\fBtokprep help ", out);
     roff_text(out, cmd->name);
     fputs("\\fR does)\n", out);

@@ -64,10 +64,10 @@ static char *proposed_caption(const char *review_json)
     cJSON *o = review_json && *review_json ? cJSON_Parse(review_json) : NULL;
     const cJSON *c = cJSON_GetObjectItemCaseSensitive(o, "caption");
     const cJSON *e = cJSON_GetObjectItemCaseSensitive(o, "caption_error");
-    char *s = cJSON_IsString(c)   ? tp_cli_asprintf("\"%s\"", c->valuestring)
-              : cJSON_IsString(e) ? tp_cli_asprintf("none (%s): give one with --caption",
-                                                    e->valuestring)
-                                  : tp_cli_asprintf("none: give one with --caption");
+    char *s = cJSON_IsString(c) ? tp_cli_asprintf("\"%s\"", c->valuestring)
+              : cJSON_IsString(e)
+                  ? tp_cli_asprintf("none (%s): give one with --caption", e->valuestring)
+                  : tp_cli_asprintf("none: give one with --caption");
     cJSON_Delete(o);
     return s;
 }
@@ -119,8 +119,8 @@ static int do_list(const char *state, bool json, const where *w)
         const tp_ledger_file *f = tp_ledger_files_at(files, i);
         char since[40];
         tp_time_format(since, sizeof(since), f->updated, TP_TIME_LOCAL);
-        print_line(tp_cli_asprintf("%lld  %s  (waiting since %s)", (long long)f->id, f->path,
-                                   since));
+        print_line(
+            tp_cli_asprintf("%lld  %s  (waiting since %s)", (long long)f->id, f->path, since));
         char *cap = proposed_caption(f->review);
         print_line(tp_cli_asprintf("    caption: %s", cap ? cap : "?"));
         free(cap);
@@ -139,8 +139,8 @@ static int do_list(const char *state, bool json, const where *w)
 static int review_failed(const char *verb, int64_t id, const tp_error *err, const where *w)
 {
     fprintf(stderr, "tokprep review %s: %s\n", verb, tp_error_message(err));
-    if (err->code == TP_ECONFLICT || (err->code == TP_EINVAL && id > 0 &&
-                                      strstr(tp_error_message(err), "no file with id")))
+    if (err->code == TP_ECONFLICT ||
+        (err->code == TP_EINVAL && id > 0 && strstr(tp_error_message(err), "no file with id")))
         fprintf(stderr, "tokprep review: see what is waiting with: tokprep review list %s %s\n",
                 w->flag, w->word);
     return err->code == TP_EINVAL || err->code == TP_ECONFLICT ? TP_EXIT_FAIL : TP_EXIT_ERROR;
@@ -247,10 +247,9 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
         goto out;
     }
     if (approve && !settings.privacy_level) {
-        rc = tp_cli_usage_error(cmd,
-                                "approve needs --privacy LEVEL: who can see the post "
-                                "(PUBLIC_TO_EVERYONE, MUTUAL_FOLLOW_FRIENDS, "
-                                "FOLLOWER_OF_CREATOR or SELF_ONLY); there is no default");
+        rc = tp_cli_usage_error(cmd, "approve needs --privacy LEVEL: who can see the post "
+                                     "(PUBLIC_TO_EVERYONE, MUTUAL_FOLLOW_FRIENDS, "
+                                     "FOLLOWER_OF_CREATOR or SELF_ONLY); there is no default");
         goto out;
     }
     if (!state)
@@ -270,7 +269,7 @@ static int run(const tp_cli_command *cmd, int argc, char **argv)
             goto out;
         }
         printf("Approved file %lld (%s): the running `tokprep run` posts it within a few "
-               "seconds, else the next `tokprep run %s %s` does.\n",
+               "seconds, else the next run on this ledger does (tokprep run %s %s PATH...).\n",
                (long long)id, settings.privacy_level, w.flag, w.word);
     } else {
         if (tp_review_reject(state, id, reason, &err) < 0) {

@@ -1,5 +1,6 @@
 /* `tokprep status`: what the job ledger says, by stage and status, with failures. */
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "cli.h"
@@ -61,8 +62,18 @@ static void print_ledger(const tp_ledger_status *st)
     }
     print_files("failed (tokprep retry re-queues them)", st, tp_ledger_status_failed,
                 tp_ledger_status_failed_count(st));
-    print_files("rejected by the profile", st, tp_ledger_status_rejected,
+    print_files("rejected (by the profile, or in review)", st, tp_ledger_status_rejected,
                 tp_ledger_status_rejected_count(st));
+    /* upload.tiktok.review: say where the waiting posts are decided. */
+    for (size_t i = 0; i < tp_ledger_status_status_count(st); i++) {
+        const char *name = NULL;
+        size_t n = 0;
+        if (tp_ledger_status_status(st, i, &name, &n) == 0 && !strcmp(name, "awaiting_review")) {
+            char *word = tp_cli_shell_word(tp_ledger_status_state_path(st));
+            printf("%zu awaiting review: tokprep review list --state %s\n", n, word ? word : "?");
+            free(word);
+        }
+    }
 }
 
 static void print_queue(const tp_rqueue_report *q)

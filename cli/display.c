@@ -134,6 +134,10 @@ static void redraw(tp_display *d, bool force)
              "rejected %d  failed %d",
              d->probed, d->fitting, d->fitted, d->chunked, d->delivered, d->skipped, d->rejected,
              d->failed);
+    if (d->awaiting > 0) {
+        size_t used = strlen(counts);
+        snprintf(counts + used, sizeof(counts) - used, "  review %d", d->awaiting);
+    }
     if (room && strlen(counts) > room)
         counts[room] = '\0';
     fprintf(d->out, "[%s%s\n", b, tail);

@@ -10,7 +10,7 @@
 const tp_cli_command *const tp_cli_commands[] = {
     &tp_cmd_check,   &tp_cmd_fit,    &tp_cmd_preview, &tp_cmd_run,
     &tp_cmd_status,  &tp_cmd_retry,  &tp_cmd_review, &tp_cmd_upload,  &tp_cmd_auth,
-    &tp_cmd_profiles, &tp_cmd_enqueue, &tp_cmd_worker, &tp_cmd_completion, NULL,
+    &tp_cmd_profiles, &tp_cmd_enqueue, &tp_cmd_worker, &tp_cmd_serve, &tp_cmd_completion, NULL,
 };
 
 const tp_cli_command *tp_cli_find_command(const char *name)
@@ -57,7 +57,8 @@ static int hidden_mode(int argc, char **argv)
 /* The commands that hold tokens, the client secret or the Redis password in memory: a core
  * dump or a same-user ptrace would hand them out (docs/SECURITY.md, class 9). */
 static const char *const secret_commands[] = {"run",     "upload", "auth",
-                                              "enqueue", "worker", "status"};
+                                              "enqueue", "worker", "status",
+                                              "serve"};
 
 static void print_main_help(FILE *out)
 {

@@ -854,8 +854,8 @@ typedef enum {
     TP_EVENT_AWAITING_REVIEW /* (version 3) fitted and parked for review (upload.tiktok.review):
                               * outputs; ends the file's run like UPLOADED */
 } tp_event_kind;
-/* Each discovered file ends a run with exactly one UPLOADED, SKIPPED, or FAILED with
- * final_failure set, unless the run is cancelled first. */
+/* Each discovered file ends a run with exactly one UPLOADED, AWAITING_REVIEW, SKIPPED, or FAILED
+ * with final_failure set, unless the run is cancelled first. */
 
 /* One event. Every pointer is owned by the pipeline and valid only during the callback.
  * Fields may be added at the end in later versions: check `version` before reading a field

@@ -239,7 +239,7 @@ int tp_ledger_open_shared(tp_ledger **out, const char *path, tp_error *err)
     /* As a run refuses it (check_work_folder): we are about to write it. */
     if (!S_ISREG(st.st_mode) || (st.st_uid != geteuid() && st.st_uid != 0))
         return tp_error_set(err, TP_ECONFIG, 0, "%s: the ledger is %s; refusing it", path,
-                            S_ISLNK(st.st_mode)   ? "a symbolic link"
+                            S_ISLNK(st.st_mode)    ? "a symbolic link"
                             : !S_ISREG(st.st_mode) ? "not a regular file"
                                                    : "owned by another user");
     tp_ledger *l = calloc(1, sizeof(*l));
@@ -249,10 +249,9 @@ int tp_ledger_open_shared(tp_ledger **out, const char *path, tp_error *err)
     }
     l->lock_fd = -1;
     /* No SQLITE_OPEN_CREATE: a missing ledger is never made here. The WAL's -shm/-wal files may
-     * be: owner-only, like the ledger. */
-    mode_t old_mask = umask(077);
+     * be: SQLite gives them the ledger's own mode (0600). No umask() here: it is process-wide,
+     * and a server calls this from many threads at once. */
     int sc = sqlite3_open_v2(path, &l->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
-    umask(old_mask);
     if (sc != SQLITE_OK) {
         int rc = tp_error_set(err, TP_EIO, sc, "%s: cannot open ledger: %s", path,
                               l->db ? sqlite3_errmsg(l->db) : sqlite3_errstr(sc));
@@ -502,6 +501,46 @@ int tp_ledger_review_set(tp_ledger *l, int64_t id, tp_job_status from, tp_job_st
     rc = tp_error_set(err, TP_ECONFLICT, 0, "file %lld is %s, not %s", (long long)id,
                       tp_job_status_name(row.status), tp_job_status_name(from));
     tp_ledger_row_clear(&row);
+    return rc;
+}
+
+int tp_ledger_reviewed_queued(tp_ledger *l, const char *sink, const char *profile_hash,
+                              int64_t **ids, size_t *n, tp_error *err)
+{
+    sqlite3_stmt *st = NULL;
+    *ids = NULL;
+    *n = 0;
+    if (!l->has_review)
+        return 0;
+    if (sqlite3_prepare_v2(l->db,
+                           "SELECT id FROM jobs WHERE status='queued' AND sink=?1 AND "
+                           "profile_hash=?2 AND review IS NOT NULL ORDER BY id",
+                           -1, &st, NULL) != SQLITE_OK)
+        return db_error(l, err, "listing");
+    bind_text(st, 1, sink);
+    bind_text(st, 2, profile_hash);
+    int rc = 0, sc;
+    size_t cap = 0;
+    while ((sc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 16;
+            int64_t *v = realloc(*ids, cap * sizeof(*v));
+            if (!v) {
+                rc = tp_error_set(err, TP_ENOMEM, 0, "out of memory");
+                break;
+            }
+            *ids = v;
+        }
+        (*ids)[(*n)++] = sqlite3_column_int64(st, 0);
+    }
+    if (rc == 0 && sc != SQLITE_DONE)
+        rc = db_error(l, err, "listing");
+    sqlite3_finalize(st);
+    if (rc < 0) {
+        free(*ids);
+        *ids = NULL;
+        *n = 0;
+    }
     return rc;
 }
 

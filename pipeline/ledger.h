@@ -1,6 +1,8 @@
 /* The job ledger: one SQLite (WAL) row per source content × profile × sink, so a run can be
  * resumed after a crash and the same content is never delivered twice. Only one thread (the
- * pipeline's coordinator) may use a tp_ledger; a lock file makes one process the only writer. */
+ * pipeline's coordinator) may use a tp_ledger; a lock file makes one process the only writer,
+ * except for review (tp_ledger_open_shared, tp_ledger_review_set): one conditional UPDATE of a
+ * row parked for review, which no run holds in flight. */
 #ifndef TP_LEDGER_H
 #define TP_LEDGER_H
 
@@ -89,6 +91,11 @@ int tp_ledger_update(tp_ledger *l, tp_ledger_row *row, tp_error *err);
 int tp_ledger_review_set(tp_ledger *l, int64_t id, tp_job_status from, tp_job_status to,
                          const char *review_json, const char *error, const char *error_code,
                          tp_error *err);
+/* Ids of the queued rows of sink and profile_hash that carry a review record (approved posts
+ * among them: the caller reads each row), ordered by id. *ids is malloc'd (free it), *n how
+ * many. One indexed SELECT of ids: cheap enough to run every second. */
+int tp_ledger_reviewed_queued(tp_ledger *l, const char *sink, const char *profile_hash,
+                              int64_t **ids, size_t *n, tp_error *err);
 /* Persist upload progress only (called after every acknowledged chunk). posts NULL keeps the
  * stored value. */
 int tp_ledger_save_upload(tp_ledger *l, int64_t id, const char *publish_id, const char *upload_url,

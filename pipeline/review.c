@@ -97,8 +97,7 @@ int tp_review_approved_read(tp_review_approved *out, const char *review_json, tp
 
 /* The row's review JSON while it awaits review, parsed. 0, or TP_EINVAL (no such id),
  * TP_ECONFLICT (not awaiting review), TP_EIO. */
-static int read_parked(tp_ledger *l, const char *state_path, int64_t id, cJSON **out,
-                       tp_error *err)
+static int read_parked(tp_ledger *l, const char *state_path, int64_t id, cJSON **out, tp_error *err)
 {
     tp_ledger_row row;
     *out = NULL;
@@ -106,8 +105,8 @@ static int read_parked(tp_ledger *l, const char *state_path, int64_t id, cJSON *
     if (found < 0)
         return found;
     if (!found)
-        return tp_error_set(err, TP_EINVAL, 0, "%s: no file with id %lld in the ledger",
-                            state_path, (long long)id);
+        return tp_error_set(err, TP_EINVAL, 0, "%s: no file with id %lld in the ledger", state_path,
+                            (long long)id);
     int rc = 0;
     if (row.status != TP_JOB_AWAITING_REVIEW)
         rc = tp_error_set(err, TP_ECONFLICT, 0, "file %lld is %s, not awaiting review",
@@ -129,8 +128,8 @@ static int review_open(tp_ledger **l, const char *state_path, int64_t id, tp_err
     if (!state_path || !*state_path)
         return tp_error_set(err, TP_EINVAL, 0, "no ledger given");
     if (id <= 0)
-        return tp_error_set(err, TP_EINVAL, 0, "%s: no file with id %lld in the ledger",
-                            state_path, (long long)id);
+        return tp_error_set(err, TP_EINVAL, 0, "%s: no file with id %lld in the ledger", state_path,
+                            (long long)id);
     return tp_ledger_open_shared(l, state_path, err);
 }
 

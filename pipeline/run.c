@@ -49,9 +49,9 @@ typedef struct {
     job_list waiting[TP_PS_COUNT];
     job_list delayed; /* transient failures waiting for their backoff */
     tp_pipeline_summary sum;
-    size_t parked;     /* parked for review in this run (sum.awaiting_review also counts the
-                        * files found already awaiting review, which are skipped) */
-    double next_poll;  /* monotonic: next look for approved posts (pick_up_approved) */
+    size_t parked;    /* parked for review in this run (sum.awaiting_review also counts the
+                       * files found already awaiting review, which are skipped) */
+    double next_poll; /* monotonic: next look for approved posts (pick_up_approved) */
     double t0;
     const char *exclude[2];
     tp_error fatal;
@@ -857,37 +857,6 @@ static void take_approved(run_state *rs, tp_ledger_row *row)
     advance(rs, job, TP_STAGE_DELIVER);
 }
 
-typedef struct {
-    const char *sink, *profile_hash;
-    int64_t *ids;
-    size_t n, cap;
-} approved_scan;
-
-static int collect_approved(const tp_ledger_row *row, void *payload)
-{
-    approved_scan *a = payload;
-    if (strcmp(row->sink, a->sink) || strcmp(row->profile_hash, a->profile_hash) ||
-        !row->review || !strstr(row->review, "\"approved\""))
-        return 0;
-    tp_review_approved ap;
-    tp_error e = TP_ERROR_INIT;
-    int ok = tp_review_approved_read(&ap, row->review, &e);
-    tp_review_approved_clear(&ap);
-    tp_error_clear(&e);
-    if (ok == 0)
-        return 0; /* < 0: taken, and failed with the reason by review_allows() */
-    if (a->n == a->cap) {
-        size_t cap = a->cap ? a->cap * 2 : 16;
-        int64_t *ids = realloc(a->ids, cap * sizeof(*ids));
-        if (!ids)
-            return 1;
-        a->ids = ids;
-        a->cap = cap;
-    }
-    a->ids[a->n++] = row->id;
-    return 0;
-}
-
 /* Posts approved in review (queued, with approved settings) of this ledger, sink and profile,
  * not in flight: taken at the start of a run, whatever paths it was given, and every
  * APPROVED_POLL_SECONDS while it runs (`run --watch` posts what is approved while it waits).
@@ -896,33 +865,42 @@ static size_t pick_up_approved(run_state *rs, bool force)
 {
     tp_pipeline *pl = rs->pl;
     double now = tp_now_monotonic();
-    if (pl->profile->upload.sink != TP_SINK_TIKTOK || tp_cancel_requested(&pl->cancel) ||
-        (!force && now < rs->next_poll))
+    /* A queue worker's pipeline (mirror set) runs one job: its outcome must be that file's. */
+    if (pl->profile->upload.sink != TP_SINK_TIKTOK || pl->mirror ||
+        tp_cancel_requested(&pl->cancel) || (!force && now < rs->next_poll))
         return 0;
     rs->next_poll = now + APPROVED_POLL_SECONDS;
-    approved_scan a = {.sink = pl->sink_key, .profile_hash = pl->profile->hash};
+    int64_t *ids = NULL;
+    size_t n = 0;
     tp_error err = TP_ERROR_INIT;
-    if (tp_ledger_foreach(pl->ledger, TP_JOB_QUEUED, collect_approved, &a, &err) < 0)
+    if (tp_ledger_reviewed_queued(pl->ledger, pl->sink_key, pl->profile->hash, &ids, &n, &err) < 0)
         tp_log(TP_LOG_WARN, "%s", tp_error_message(&err));
     tp_error_clear(&err);
     size_t taken = 0;
-    for (size_t i = 0; i < a.n && rs->n_active < rs->max_active; i++) {
+    for (size_t i = 0; i < n && rs->n_active < rs->max_active; i++) {
         bool in_flight = false;
         for (tp_job *j = rs->active; j && !in_flight; j = j->next)
-            in_flight = j->has_row && j->row.id == a.ids[i];
+            in_flight = j->has_row && j->row.id == ids[i];
         tp_ledger_row row;
-        if (in_flight || tp_ledger_get(pl->ledger, &row, a.ids[i], &err) <= 0) {
+        if (in_flight || tp_ledger_get(pl->ledger, &row, ids[i], &err) <= 0) {
             tp_error_clear(&err);
             continue;
         }
-        if (row.status != TP_JOB_QUEUED) {
+        /* Only approvals (a proposal alone stays until a person decides; a record that says
+         * approved but cannot be read is taken, and failed with the reason before any post). */
+        tp_review_approved ap;
+        tp_error aerr = TP_ERROR_INIT;
+        int approved = tp_review_approved_read(&ap, row.review, &aerr);
+        tp_review_approved_clear(&ap);
+        tp_error_clear(&aerr);
+        if (row.status != TP_JOB_QUEUED || approved == 0) {
             tp_ledger_row_clear(&row);
             continue;
         }
         take_approved(rs, &row);
         taken++;
     }
-    free(a.ids);
+    free(ids);
     return taken;
 }
 

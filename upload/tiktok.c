@@ -713,8 +713,7 @@ typedef struct {
     bool reviewed; /* from tp_post_settings */
 } post_fields;
 
-static void post_fields_make(post_fields *pf, const tp_tiktok_conf *c,
-                             const tp_post_settings *s)
+static void post_fields_make(post_fields *pf, const tp_tiktok_conf *c, const tp_post_settings *s)
 {
     if (s) {
         *pf = (post_fields){.privacy_level = s->privacy_level ? s->privacy_level : "",
@@ -770,12 +769,13 @@ static int preflight(tp_tiktok *tt, const char *path, double duration, post_fiel
                       : !pf->disable_stitch && ci.stitch_disabled ? "stitch"
                                                                   : NULL;
     if (off && pf->reviewed) {
+        bool c_off = ci.comment_disabled && !pf->disable_comment,
+             d_off = ci.duet_disabled && !pf->disable_duet,
+             s_off = ci.stitch_disabled && !pf->disable_stitch;
         tp_log(TP_LOG_WARN,
-               "%s: the creator has %s%s%s turned off in the TikTok app; posting with %s off",
-               path, ci.comment_disabled && !pf->disable_comment ? "comment " : "",
-               ci.duet_disabled && !pf->disable_duet ? "duet " : "",
-               ci.stitch_disabled && !pf->disable_stitch ? "stitch " : "",
-               ci.comment_disabled + ci.duet_disabled + ci.stitch_disabled > 1 ? "them" : "it");
+               "%s: the creator has %s%s%s turned off in the TikTok app; posting with %s off", path,
+               c_off ? "comments " : "", d_off ? "duets " : "", s_off ? "stitches " : "",
+               c_off + d_off + s_off > 1 ? "them" : "it");
         pf->disable_comment = pf->disable_comment || ci.comment_disabled;
         pf->disable_duet = pf->disable_duet || ci.duet_disabled;
         pf->disable_stitch = pf->disable_stitch || ci.stitch_disabled;
@@ -796,8 +796,8 @@ static int preflight(tp_tiktok *tt, const char *path, double duration, post_fiel
     return 0;
 }
 
-static int do_init(tp_tiktok *tt, const char *caption, long long cover_ms,
-                   const post_fields *pf, const tp_chunk_plan *plan, tp_tiktok_resume *rs, tp_tiktok_result *res,
+static int do_init(tp_tiktok *tt, const char *caption, long long cover_ms, const post_fields *pf,
+                   const tp_chunk_plan *plan, tp_tiktok_resume *rs, tp_tiktok_result *res,
                    const tp_cancel *cancel, tp_error *err)
 {
     const tp_tiktok_conf *c = &tt->p->upload.tiktok;
@@ -935,7 +935,8 @@ static int refresh_url(upload_state *u, int *i, tp_error *err)
                             "up (retry later)",
                             u->path);
     tp_log(TP_LOG_WARN, "%s: upload URL expired; starting a new upload (init)", u->path);
-    int rc = do_init(u->tt, u->caption, u->o->cover_timestamp_ms, u->pf, u->plan, rs, u->res, u->o->cancel, err);
+    int rc = do_init(u->tt, u->caption, u->o->cover_timestamp_ms, u->pf, u->plan, rs, u->res,
+                     u->o->cancel, err);
     if (rc < 0)
         return rc;
     emit(u->o, TP_TIKTOK_EV_INIT, 0, u->plan->count, 0, u->plan->total, rs, NULL);
@@ -1093,9 +1094,8 @@ static int retry_pause(upload_state *u, const char *what, int rc, const tp_http_
 
 static int upload_chunks(tp_tiktok *tt, const char *path, int fd, const char *const *sha,
                          const char *ctype, const char *caption, const post_fields *pf,
-                         const tp_chunk_plan *plan,
-                         tp_tiktok_resume *rs, const tp_tiktok_post_options *o, tp_tiktok_result *res,
-                         tp_error *err)
+                         const tp_chunk_plan *plan, tp_tiktok_resume *rs,
+                         const tp_tiktok_post_options *o, tp_tiktok_result *res, tp_error *err)
 {
     upload_state u = {.tt = tt,
                       .path = path,
@@ -1390,7 +1390,8 @@ int tp_tiktok_post_plan(tp_tiktok_result *out, tp_tiktok *tt, int fd, const char
         tp_log(TP_LOG_INFO, "%s: init %s: %lld bytes in %d chunk(s) of %lld", path,
                c->mode == TP_POST_DRAFT ? "draft" : "direct post", (long long)plan.total,
                plan.count, (long long)plan.chunk_size);
-        if ((rc = do_init(tt, caption, o->cover_timestamp_ms, &pf, &plan, rs, out, o->cancel, err)) < 0) {
+        if ((rc = do_init(tt, caption, o->cover_timestamp_ms, &pf, &plan, rs, out, o->cancel,
+                          err)) < 0) {
             tp_error_prefix(err, "%s", path);
             /* An init whose answer was lost may have made a post: its slot stays counted. */
             if (tt->may_have_posted)

@@ -93,7 +93,8 @@ def test_review_flow():
             assert sorted(ids) == [a, b], evs
             assert not [e for e in evs if e["event"] == "uploaded"], evs
             summary = [e for e in evs if e["event"] == "summary"][-1]
-            assert summary["awaiting_review"] == 2, summary
+            assert summary["awaiting_review"] == 2 and summary["queued"] == 0 and \
+                summary["done"] == 0 and summary["skipped"] == 0, summary
             st, pubs = sent(srv)
             assert pubs == [] and not st["counts"].get("init") and \
                 not st["counts"].get("creator"), st
@@ -105,6 +106,10 @@ def test_review_flow():
             stj = json.loads(subprocess.run([c.binary, "status", "--json", "-w", work],
                                             capture_output=True, text=True, check=True).stdout)
             assert stj["by_status"] == {"awaiting_review": 2}, stj
+            st_txt = subprocess.run([c.binary, "status", "-w", work], capture_output=True,
+                                    text=True, check=True).stdout
+            assert "2 awaiting review: tokprep review list --state " + \
+                os.path.join(work, "tokprep.db") in st_txt, st_txt
 
             # 2. A re-run neither posts nor re-parks them; the human summary names the command.
             r = run(c, work, src, json_out=False)
@@ -249,6 +254,40 @@ def test_review_watch_and_disabled_toggle():
             srv.stop()
 
 
+def test_review_privacy_not_offered():
+    """A privacy level the creator is not offered when the post goes out: the post fails before
+    anything is uploaded, the message says the level was chosen in review; `run --force` over
+    the file parks it again for a new choice."""
+    with h.TempDir() as t:
+        src = os.path.join(t, "in")
+        os.makedirs(src)
+        a = os.path.join(src, "p.mp4")
+        h.make_vertical(a, freq=770)
+        work = os.path.join(t, "work")
+        srv = FakeTikTok(*(SMALL_SERVER + ["--privacy-options", "SELF_ONLY"]), workdir=t)
+        try:
+            c = Client(srv, t, sets=REVIEW)
+            c.login()
+            ids = parked(h.events(run(c, work, src).stdout))
+            r = review(c, "approve", str(ids[a]), "--privacy", "PUBLIC_TO_EVERYONE", work=work)
+            assert r.returncode == 0, r
+            r = run(c, work, src, check=2)
+            fails = [e for e in h.events(r.stdout) if e["event"] == "failed"]
+            assert len(fails) == 1 and fails[0]["final"] and fails[0]["id"] == ids[a], fails
+            assert "PUBLIC_TO_EVERYONE is not offered" in fails[0]["reason"] and \
+                "chosen in review" in fails[0]["reason"], fails
+            assert not srv.inspect()["counts"].get("init"), srv.inspect()["counts"]
+            cmd = [c.binary, "run", "--json", "--force", "-w", work] + \
+                c.args(*(h.set_args() + [src]))
+            r = subprocess.run(cmd, env=c.env, capture_output=True, text=True, timeout=180)
+            assert r.returncode == 0, r.stderr
+            assert list(parked(h.events(r.stdout))) == [a]
+            assert ledger(work)[ids[a]]["status"] == "awaiting_review"
+            assert not srv.inspect()["counts"].get("init")
+        finally:
+            srv.stop()
+
+
 def test_review_list():
     """`review list`: the waiting posts, human and --json (one tp_ledger_file object each)."""
     with h.TempDir() as t:
@@ -273,6 +312,16 @@ def test_review_list():
             r = review(c, "list", work=work)
             assert r.returncode == 0 and str(ids[a]) in r.stdout and a in r.stdout, r
             assert 'caption: "l"' in r.stdout, r.stdout
+            # Hostile names and captions are shown escaped, never sent to the terminal raw.
+            e = os.path.join(src, "e\x1b[2J.mp4")
+            h.make_vertical(e, freq=990)
+            with open(os.path.join(src, "e\x1b[2J.txt"), "w") as f:
+                f.write("cap\x1b]0;owned\x07tion\n")
+            ids.update(parked(h.events(run(c, work, e).stdout)))
+            r = review(c, "list", work=work)
+            assert r.returncode == 0 and "\x1b" not in r.stdout and "\x07" not in r.stdout, r
+            assert str(ids[e]) in r.stdout, r.stdout
+            review(c, "reject", str(ids[e]), work=work)
             review(c, "reject", str(ids[a]), work=work)
             r = review(c, "list", "--json", work=work)
             assert r.returncode == 0 and json.loads(r.stdout) == [], r

@@ -56,8 +56,9 @@ static void test_settings_validate(void **state)
         {"PUBLIC_TO_EVERYONE", 0, 6, TP_EINVAL, "not valid UTF-8"},
         {"PUBLIC_TO_EVERYONE", 0, 7, TP_EINVAL, "not valid UTF-8"},
     };
-    const char *captions[] = {NULL,      "h\xC3\xA9llo \xF0\x9F\x91\x8B", long_ok, long_bad,
-                              emoji_ok,  emoji_bad, "bad \xC3", "\xED\xA0\x80 surrogate"};
+    const char *captions[] = {
+        NULL,       "h\xC3\xA9llo \xF0\x9F\x91\x8B", long_ok, long_bad, emoji_ok, emoji_bad,
+        "bad \xC3", "\xED\xA0\x80 surrogate"};
     for (size_t i = 0; i < TP_ARRAY_LEN(cases); i++) {
         tp_post_settings s;
         assert_int_equal(tp_post_settings_init(&s, TP_POST_SETTINGS_VERSION), 0);
@@ -67,11 +68,9 @@ static void test_settings_validate(void **state)
         tp_error err = TP_ERROR_INIT;
         int rc = tp_post_settings_validate(&s, &err);
         if (rc != cases[i].rc)
-            fail_msg("case %zu: rc %d, want %d (%s)", i, rc, cases[i].rc,
-                     tp_error_message(&err));
+            fail_msg("case %zu: rc %d, want %d (%s)", i, rc, cases[i].rc, tp_error_message(&err));
         if (cases[i].says && !strstr(tp_error_message(&err), cases[i].says))
-            fail_msg("case %zu: '%s' does not say '%s'", i, tp_error_message(&err),
-                     cases[i].says);
+            fail_msg("case %zu: '%s' does not say '%s'", i, tp_error_message(&err), cases[i].says);
         tp_error_clear(&err);
     }
     tp_post_settings s;
@@ -242,6 +241,24 @@ static void test_reject(void **state)
     tp_ledger_row_clear(&row);
 }
 
+/* A crash leaves parked and approved rows as they are: recovery only re-queues `running`. */
+static void test_recovery_leaves_review(void **state)
+{
+    fixture *f = *state;
+    tp_error err = TP_ERROR_INIT;
+    int n = -1;
+    assert_int_equal(tp_ledger_recover(f->run, &n, &err), 0);
+    assert_int_equal(n, 0);
+    tp_ledger_row row;
+    get(f, f->parked, &row);
+    assert_int_equal(row.status, TP_JOB_AWAITING_REVIEW);
+    tp_ledger_row_clear(&row);
+    assert_int_equal(tp_ledger_retry_failed(f->run, &n, &err), 0);
+    get(f, f->parked, &row);
+    assert_int_equal(row.status, TP_JOB_AWAITING_REVIEW);
+    tp_ledger_row_clear(&row);
+}
+
 static void test_no_ledger(void **state)
 {
     fixture *f = *state;
@@ -358,6 +375,7 @@ int main(void)
         cmocka_unit_test(test_settings_validate),
         cmocka_unit_test_setup_teardown(test_approve, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reject, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_recovery_leaves_review, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_ledger, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_proposed_caption, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent, setup, teardown),
