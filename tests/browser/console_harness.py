@@ -6,7 +6,8 @@ waiting helpers. A test skips (exit 77 through tprunner) when selenium, /usr/bin
 Browser keeps every SEVERE entry of the browser console (console.error, a failed load, a CSP
 violation) with the page it came from, so a test can assert that no page logged an error;
 screenshot() saves NAME-desktop.png (1280x800) and NAME-phone.png (390x844, mobile) plus a
-full-height NAME-phone-full.png (the whole page at phone width, for looking below the fold)."""
+full-height NAME-desktop-full.png and NAME-phone-full.png (the whole page, for looking below
+the fold)."""
 import json
 import os
 import signal
@@ -43,7 +44,8 @@ def require_browser():
 
 def wait_for(cond, timeout=10.0, what="the condition", interval=0.1):
     """Poll cond() until it returns something true; return that. AssertionError naming `what`
-    (and the last exception cond raised, if any) when timeout seconds pass."""
+    (a string, or a function giving one then) and the last exception cond raised, if any, when
+    timeout seconds pass."""
     deadline = time.time() + timeout
     last = None
     while True:
@@ -58,7 +60,8 @@ def wait_for(cond, timeout=10.0, what="the condition", interval=0.1):
             last = e
         if time.time() > deadline:
             raise AssertionError("timed out after %.0f s waiting for %s%s"
-                                 % (timeout, what, " (last error: %r)" % last if last else ""))
+                                 % (timeout, what() if callable(what) else what,
+                                    " (last error: %r)" % last if last else ""))
         time.sleep(interval)
 
 
@@ -144,25 +147,27 @@ class Browser:
         self.kind = kind
 
     def screenshot(self, name):
-        """NAME-desktop.png and NAME-phone.png of the current page as it is (no reload), and
-        NAME-phone-full.png (the whole height at phone width). Returns the paths."""
+        """NAME-desktop.png and NAME-phone.png of the top of the current page as it is (no
+        reload), and NAME-desktop-full.png, NAME-phone-full.png (the whole height, up to 6000
+        px). Returns the paths."""
         if not self.shots_dir:
             return []
         os.makedirs(self.shots_dir, exist_ok=True)
         paths = []
         for kind in ("desktop", "phone"):
             self.viewport(kind)
+            self.js("window.scrollTo(0, 0)")
             time.sleep(0.3)  # layout after the resize, images at the new size
             p = os.path.join(self.shots_dir, "%s-%s.png" % (name, kind))
             self.driver.save_screenshot(p)
             paths.append(p)
-        full = self.js("return Math.min(Math.max(document.documentElement.scrollHeight, "
-                       "document.body.scrollHeight), 6000)")
-        self.viewport("phone", height=max(int(full), VIEWPORTS["phone"][1]))
-        time.sleep(0.3)
-        p = os.path.join(self.shots_dir, "%s-phone-full.png" % name)
-        self.driver.save_screenshot(p)
-        paths.append(p)
+            full = self.js("return Math.min(Math.max(document.documentElement.scrollHeight, "
+                           "document.body.scrollHeight), 6000)")
+            self.viewport(kind, height=max(int(full), VIEWPORTS[kind][1]))
+            time.sleep(0.3)
+            p = os.path.join(self.shots_dir, "%s-%s-full.png" % (name, kind))
+            self.driver.save_screenshot(p)
+            paths.append(p)
         self.viewport("desktop")
         time.sleep(0.2)
         return paths

@@ -162,7 +162,8 @@ def test_dashboard_live(b, live, live_cmd):
                 return False
             seen.add(row.get_attribute("data-status"))
             return row.get_attribute("data-status") == "done"
-        ch.wait_for(done, 60, "the row of second.mp4 with data-status=done (seen: %s)" % seen)
+        ch.wait_for(done, 60, lambda: "the row of second.mp4 with data-status=done (seen: %s)"
+                    % sorted(seen))
         out, err = p.communicate(timeout=60)
         assert p.returncode == 0, err
     finally:
