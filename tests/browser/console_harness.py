@@ -26,6 +26,25 @@ CHROMEDRIVER = os.environ.get("TP_CHROMEDRIVER", "/usr/bin/chromedriver")
 # (width, height, mobile) of the CSS viewport; device scale factor 1 keeps the PNGs small.
 VIEWPORTS = {"desktop": (1280, 800, False), "phone": (390, 844, True)}
 
+# Runs in every document before its own scripts (CDP; not subject to the page's CSP): records
+# every <img src="x"> the document ever holds (parsed or inserted, even if a script removes it
+# later) and every Content-Security-Policy violation.
+WATCH_JS = r"""
+window.__tpSeen = {imgX: 0, csp: []};
+new MutationObserver(function (ms) {
+  for (const m of ms) for (const n of m.addedNodes) {
+    if (n.nodeType !== 1) continue;
+    const imgs = n.matches('img') ? [n] : [];
+    imgs.push(...n.querySelectorAll('img'));
+    for (const i of imgs) if (i.getAttribute('src') === 'x') window.__tpSeen.imgX++;
+  }
+}).observe(document, {childList: true, subtree: true});
+document.addEventListener('securitypolicyviolation', function (e) {
+  window.__tpSeen.csp.push(e.violatedDirective + ' ' + (e.blockedURI || '') + ' ' +
+                           (e.sourceFile || '') + ':' + (e.lineNumber || ''));
+});
+"""
+
 # Tests talk to 127.0.0.1 only: never through a proxy from the environment.
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
@@ -87,6 +106,7 @@ class Browser:
         except WebDriverException as e:
             tprunner.skip("Chromium cannot start here: %s" % str(e).strip().splitlines()[0])
         self.driver.set_page_load_timeout(30)
+        self.driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": WATCH_JS})
         self.shots_dir = shots_dir
         self.severe = []   # (page URL, message) of every SEVERE console entry
         self.visited = []
@@ -135,6 +155,10 @@ class Browser:
             return self.driver.switch_to.alert.text
         except NoAlertPresentException:
             return None
+
+    def seen(self):
+        """What WATCH_JS recorded in the current document: {"imgX": N, "csp": [...]}."""
+        return self.js("return window.__tpSeen || null")
 
     def image_loaded(self, el):
         return self.js("return arguments[0].complete && arguments[0].naturalWidth > 0", el)

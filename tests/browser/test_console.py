@@ -113,11 +113,17 @@ def fixture():
 
 
 def no_xss(b, where):
-    """No alert open and no <img src=x> anywhere in the DOM of the current page."""
+    """No alert open, no <img src=x> in the DOM of the current page now or at any time since it
+    began loading (a script re-rendering the row would hide markup the server let through), and
+    no Content-Security-Policy violation."""
     assert b.alert_text() is None, "an alert is open on %s: %r" % (where, b.alert_text())
     n = b.js("return [...document.querySelectorAll('img')]"
              ".filter(i => i.getAttribute('src') === 'x').length")
     assert n == 0, "%d <img src=x> in the DOM of %s" % (n, where)
+    seen = b.seen()
+    assert seen is not None, "the watch script did not run on %s" % where
+    assert seen["imgX"] == 0, "an <img src=x> was in the DOM of %s while it loaded" % where
+    assert not seen["csp"], "CSP violations on %s: %s" % (where, seen["csp"])
 
 
 def text_has_xss(b, css):
@@ -339,6 +345,9 @@ def test_review_and_post(b, serve, c, srv, files, nickname, work, src):
                 "t.getAttribute('aria-invalid') === 'true'", form)
     assert over, "a caption over 2200 is not marked invalid"
     set_value(b, cap, caption)
+    # The page's own checks have run (input events): still no privacy level, still no Post.
+    time.sleep(0.2)
+    assert not post.is_enabled(), "Post enabled without a privacy level (after an edit)"
 
     # A privacy level enables Post; disclosure without a choice disables it again.
     click(b, radio["SELF_ONLY"])
