@@ -163,6 +163,19 @@ class Browser:
     def image_loaded(self, el):
         return self.js("return arguments[0].complete && arguments[0].naturalWidth > 0", el)
 
+    def wait_image(self, css, timeout=30):
+        """Wait until the image css has loaded; AssertionError as soon as it is broken (with
+        the console's new SEVERE entries) or after timeout seconds."""
+        def state():
+            el = self.must(css)
+            st = self.js("const i = arguments[0]; return !i.complete ? 'loading' : "
+                         "i.naturalWidth > 0 ? 'loaded' : 'broken'", el)
+            if st == "broken":
+                raise AssertionError("%s on %s did not load (%s): %s" % (
+                    css, self.url, el.get_attribute("src"), self.drain() or "no console entry"))
+            return st == "loaded"
+        wait_for(state, timeout, "%s to load" % css)
+
     # --- viewports and screenshots -----------------------------------------------------------
     def viewport(self, kind, height=None):
         w, h, mobile = VIEWPORTS[kind]

@@ -13,10 +13,13 @@ the live dashboard watches."""
 import contextlib
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRC_DIR = os.environ.get("TP_SOURCE_DIR", os.path.join(HERE, "..", ".."))
@@ -211,12 +214,9 @@ def test_report(b, serve, c, files, src):
     img = b.must("img#preview-source")
     assert img.get_attribute("src").endswith("/files/%d/preview.png?of=source" % fid), \
         img.get_attribute("src")
-    ch.wait_for(lambda: b.image_loaded(b.must("img#preview-source")), 30,
-                "img#preview-source to load (naturalWidth > 0)")
-    out = b.q("img#preview-output")
-    if out is not None:
-        ch.wait_for(lambda: b.image_loaded(b.must("img#preview-output")), 30,
-                    "img#preview-output to load")
+    b.wait_image("img#preview-source")
+    if b.q("img#preview-output") is not None:
+        b.wait_image("img#preview-output")
     links = [a.get_attribute("href") for a in b.qa("#outputs a")]
     assert links and all(re.search(r"/files/%d/outputs/\d+$" % fid, x) for x in links), links
     no_overflow(b, "the report")
@@ -295,7 +295,7 @@ def test_review_and_post(b, serve, c, srv, files, nickname, work, src):
     assert b.q("#creator-error") is None, b.must("#creator-error").text
     nick = b.must("#creator .nickname")
     assert b.js("return arguments[0].textContent.trim()", nick) == nickname, nick.text
-    ch.wait_for(lambda: b.image_loaded(b.must("#creator img.avatar")), 10, "the avatar to load")
+    b.wait_image("#creator img.avatar", 10)
     form = b.must("form.review[data-id='%d']" % fid)
     video = b.must("video", form)
     assert video.get_attribute("src").endswith("/files/%d/outputs/0" % fid)
@@ -409,6 +409,40 @@ def test_review_and_post(b, serve, c, srv, files, nickname, work, src):
     states = {os.path.basename(x["path"]): x["status"] for x in serve.api("/api/files")["files"]}
     assert states["landscape.mp4"] == "done", states
     assert states[XSS_FILE] == "awaiting_review", states
+
+
+def test_posted_report(b, serve, srv, files, work):
+    """The report of the file posted in test_review_and_post, opened as for the first time (no
+    cached preview): the publish id and status; every preview it offers loads and every output
+    link it offers answers (the TikTok sink removes the work copy once it is posted)."""
+    fid = files["landscape.mp4"]["id"]
+    pubs = srv.inspect()["publishes"]
+    f = serve.api("/api/files/%d" % fid)
+    f = f.get("file", f)
+    if f["status"] != "done" or len(pubs) != 1:
+        tprunner.skip("test_review_and_post did not post the file")
+    shutil.rmtree(os.path.join(work, "serve-cache"), ignore_errors=True)
+    b.get(serve.url("/files/%d" % fid))
+    upload = b.must("#upload").text
+    assert pubs[0]["publish_id"] in upload, upload
+    assert "PUBLISH_COMPLETE" in upload, upload
+    problems = []
+    for css in ("img#preview-source", "img#preview-output"):
+        if b.q(css) is not None:
+            try:
+                b.wait_image(css)
+            except AssertionError as e:
+                problems.append(str(e))
+    for a in b.qa("#outputs a"):
+        href = a.get_attribute("href")
+        req = urllib.request.Request(href, headers={"Range": "bytes=0-0"})
+        try:
+            with ch._OPENER.open(req, timeout=10) as r:
+                if r.status not in (200, 206):
+                    problems.append("%s answers %d" % (href, r.status))
+        except urllib.error.HTTPError as e:
+            problems.append("the report links to %s, which answers %d" % (href, e.code))
+    assert not problems, "\n".join(problems)
 
 
 def check_no_console_errors(b):

@@ -1,0 +1,98 @@
+"""Make the screenshots of docs/CONSOLE.md: a small demo ledger (a landscape clip fitted and
+posted, one waiting for review, one that passed as it is and waits too, a broken file) made by a
+real `tokprep run` against the fake TikTok, shown by `tokprep serve` in headless Chromium.
+
+    TOKPREP=build/tokprep /usr/bin/python3 tests/browser/docs_screenshots.py OUTDIR
+
+writes OUTDIR/{dashboard,report,review}-{desktop,phone}[-full].png; docs/img/console_*.png are
+copies of some of them, scaled down with ffmpeg when large. Not a test (ctest does not run it)."""
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SRC_DIR = os.path.join(HERE, "..", "..")
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(SRC_DIR, "tests", "integration"))
+sys.path.insert(0, os.path.join(SRC_DIR, "tests", "fake_tiktok"))
+import console_harness as ch  # noqa: E402
+import pipeline_helpers as h  # noqa: E402
+from harness import Client, FakeTikTok  # noqa: E402
+
+
+def clip(path, source, seconds=4, freq=440, faststart=True):
+    h.ff("-f", "lavfi", "-i", "%s:rate=24" % source, "-t", str(seconds),
+         "-f", "lavfi", "-i", "sine=frequency=%d:duration=%s" % (freq, seconds),
+         "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac",
+         "-b:a", "64k", "-shortest", *(["-movflags", "+faststart"] if faststart else []), path)
+
+
+def main(out):
+    ch.require_browser()
+    binary = os.environ.get("TOKPREP") or "tokprep"
+    t = tempfile.mkdtemp(prefix="tokprep-demo.")
+    stack = []
+    try:
+        src = os.path.join(t, "Videos")
+        os.makedirs(src)
+        clip(os.path.join(src, "harbour-timelapse.mp4"), "mandelbrot=size=640x360", freq=330,
+             faststart=False)
+        clip(os.path.join(src, "studio-intro.mp4"), "testsrc2=size=360x640", freq=550)
+        clip(os.path.join(src, "bts-clip-03.mp4"), "smptehdbars=size=640x360", freq=660)
+        with open(os.path.join(src, "export-broken.mp4"), "wb") as f:
+            f.write(b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 3000)
+        srv = FakeTikTok("--duet-disabled", "--nickname", "North Harbour Studio",
+                         "--privacy-options", "PUBLIC_TO_EVERYONE,MUTUAL_FOLLOW_FRIENDS,SELF_ONLY",
+                         workdir=t)
+        stack.append(srv.stop)
+        c = Client(srv, t, sets=["upload.tiktok.review=true"])
+        c.binary = binary
+        c.login()
+        work = os.path.join(t, "tokprep-work")
+        sets = h.set_args(["fix.width=360", "fix.height=640"])
+        c.run("run", "-w", work, *sets, src, timeout=300)
+        # One approved and posted, so the dashboard and its report show a done file.
+        serve = ch.Serve(binary, work, c.args(*sets), env=c.env, logdir=t)
+        stack.append(serve.stop)
+        files = {os.path.basename(f["path"]): f for f in serve.api("/api/files")["files"]}
+        subprocess.run([binary, "review", "approve", str(files["harbour-timelapse.mp4"]["id"]),
+                        "--privacy", "PUBLIC_TO_EVERYONE", "--allow-comment",
+                        "--caption", "Harbour at dusk, 8 hours in 4 seconds", "-w", work],
+                       check=True, env=c.env)
+        c.run("run", "-w", work, *sets, src, timeout=300)
+        b = ch.Browser(out)
+        stack.append(b.quit)
+        b.get(serve.url("/"))
+        ch.wait_for(lambda: b.js("return document.body.dataset.live") == "on", 5, "live")
+        time.sleep(0.5)
+        print(b.screenshot("dashboard"))
+        b.get(serve.url("/files/%d" % files["harbour-timelapse.mp4"]["id"]))
+        ch.wait_for(lambda: b.image_loaded(b.must("img#preview-source")), 60, "the preview")
+        out_img = b.q("img#preview-output")
+        if out_img is not None:
+            try:
+                ch.wait_for(lambda: b.image_loaded(b.must("img#preview-output")), 30, "output")
+            except AssertionError as e:
+                print("report:", e, b.drain(), serve.stderr()[-2000:])
+        print(b.screenshot("report"))
+        b.get(serve.url("/review"))
+        ch.wait_for(lambda: b.image_loaded(b.must("#creator img.avatar")), 10, "the avatar")
+        form = b.must("form.review[data-id='%d']" % files["bts-clip-03.mp4"]["id"])
+        b.must("input[value=MUTUAL_FOLLOW_FRIENDS]", form).click()
+        b.must("input[name=allow_comment]", form).click()
+        time.sleep(0.3)
+        print(b.screenshot("review"))
+        b.drain()
+        if b.severe:
+            print("console errors:", b.severe)
+    finally:
+        for stop in reversed(stack):
+            stop()
+        shutil.rmtree(t, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1] if len(sys.argv) > 1 else "screenshots-docs"))
