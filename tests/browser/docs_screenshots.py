@@ -4,7 +4,8 @@ real `tokprep run` against the fake TikTok, shown by `tokprep serve` in headless
 
     TOKPREP=build/tokprep /usr/bin/python3 tests/browser/docs_screenshots.py OUTDIR
 
-writes OUTDIR/{dashboard,report,review}-{desktop,phone}[-full].png; docs/img/console_*.png are
+writes OUTDIR/{dashboard,report,review}-{desktop,phone}[-full].png and review-branded.png
+(the disclosure with branded content on); docs/img/console_*.png are
 copies of some of them, scaled down with ffmpeg when large. Not a test (ctest does not run it)."""
 import os
 import shutil
@@ -58,25 +59,26 @@ def main(out):
         serve = ch.Serve(binary, work, c.args(*sets), env=c.env, logdir=t)
         stack.append(serve.stop)
         files = {os.path.basename(f["path"]): f for f in serve.api("/api/files")["files"]}
+        b = ch.Browser(out)
+        stack.append(b.quit)
+        # The report's previews are drawn (and cached) while the fitted output is still in the
+        # work folder: the TikTok sink removes it once posted.
+        harbour = serve.url("/files/%d" % files["harbour-timelapse.mp4"]["id"])
+        b.get(harbour)
+        b.wait_image("img#preview-source", 60)
+        b.wait_image("img#preview-output", 60)
         subprocess.run([binary, "review", "approve", str(files["harbour-timelapse.mp4"]["id"]),
                         "--privacy", "PUBLIC_TO_EVERYONE", "--allow-comment",
                         "--caption", "Harbour at dusk, 8 hours in 4 seconds", "-w", work],
                        check=True, env=c.env)
         c.run("run", "-w", work, *sets, src, timeout=300)
-        b = ch.Browser(out)
-        stack.append(b.quit)
         b.get(serve.url("/"))
         ch.wait_for(lambda: b.js("return document.body.dataset.live") == "on", 5, "live")
         time.sleep(0.5)
         print(b.screenshot("dashboard"))
-        b.get(serve.url("/files/%d" % files["harbour-timelapse.mp4"]["id"]))
-        ch.wait_for(lambda: b.image_loaded(b.must("img#preview-source")), 60, "the preview")
-        out_img = b.q("img#preview-output")
-        if out_img is not None:
-            try:
-                ch.wait_for(lambda: b.image_loaded(b.must("img#preview-output")), 30, "output")
-            except AssertionError as e:
-                print("report:", e, b.drain(), serve.stderr()[-2000:])
+        b.get(harbour)
+        b.wait_image("img#preview-source", 60)
+        b.wait_image("img#preview-output", 60)
         print(b.screenshot("report"))
         b.get(serve.url("/review"))
         ch.wait_for(lambda: b.image_loaded(b.must("#creator img.avatar")), 10, "the avatar")
@@ -85,6 +87,20 @@ def main(out):
         b.must("input[name=allow_comment]", form).click()
         time.sleep(0.3)
         print(b.screenshot("review"))
+        # The disclosure with branded content on: "Only me" greyed out, the policy linked.
+        form2 = b.must("form.review[data-id='%d']" % files["studio-intro.mp4"]["id"])
+        b.must("input[value=PUBLIC_TO_EVERYONE]", form2).click()
+        for name in ("disclose", "brand_content"):
+            box = b.must("input[name=%s]" % name, form2)
+            b.js("arguments[0].scrollIntoView({block: 'center'})", box)
+            b.js("(arguments[0].closest('label') || arguments[0]).click()", box)
+            time.sleep(0.2)
+        controls = b.q(".review-fields", form2) or form2
+        b.js("arguments[0].scrollIntoView({block: 'start'})", controls)
+        time.sleep(0.3)
+        path = os.path.join(out, "review-branded.png")
+        controls.screenshot(path)
+        print(path)
         b.drain()
         if b.severe:
             print("console errors:", b.severe)
