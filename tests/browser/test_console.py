@@ -51,11 +51,6 @@ def clip(path, size, seconds=3.5, freq=440, faststart=True):
          "-b:a", "32k", "-shortest", *(["-movflags", "+faststart"] if faststart else []), path)
 
 
-def fake_supports(option):
-    with open(os.path.join(SRC_DIR, "tests", "fake_tiktok", "fake_tiktok.py")) as f:
-        return option in f.read()
-
-
 @contextlib.contextmanager
 def fixture():
     ch.require_browser()
@@ -74,12 +69,8 @@ def fixture():
         clip(os.path.join(src, XSS_FILE), "180x320", freq=660)
         with open(os.path.join(src, "broken.mp4"), "wb") as f:
             f.write(b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 3000)
-        fake_args = SMALL_SERVER + ["--duet-disabled", "--privacy-options", ",".join(PRIVACY)]
-        nickname = "Fake Creator"
-        if fake_supports('"--nickname"'):
-            fake_args += ["--nickname", NICKNAME]
-            nickname = NICKNAME
-        srv = FakeTikTok(*fake_args, workdir=t)
+        srv = FakeTikTok(*SMALL_SERVER, "--duet-disabled", "--nickname", NICKNAME,
+                         "--privacy-options", ",".join(PRIVACY), workdir=t)
         stack.callback(srv.stop)
         c = Client(srv, t, sets=SMALL_SETS + ["upload.tiktok.review=true"])
         c.login()
@@ -110,7 +101,7 @@ def fixture():
         stack.callback(live.stop)
 
         yield {"b": b, "serve": serve, "live": live, "c": c, "srv": srv, "work": work,
-               "src": src, "files": files, "nickname": nickname, "binary": binary,
+               "src": src, "files": files, "nickname": NICKNAME, "binary": binary,
                "live_cmd": [binary, "run", "--json", "-w", live_work] + live_args + [later],
                "t": t}
 
