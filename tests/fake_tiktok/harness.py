@@ -17,6 +17,15 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 CLIENT_KEY = "test-client-key"
 CLIENT_SECRET = "test-client-secret-5ecret"
 
+# 1/100 of TikTok's chunk rules, for the server (SMALL_SERVER) and the profile (small_sets()),
+# so a file of a few hundred KB is several chunks.
+SMALL_SERVER = ["--min-chunk", "50000", "--max-chunk", "640000", "--final-max", "1280000"]
+
+
+def small_sets(chunk_size="100k"):
+    return ["chunk.min=50k", "chunk.size=" + chunk_size, "chunk.max=640k",
+            "chunk.final_max=1280k"]
+
 
 class FakeTikTok:
     def __init__(self, *args, workdir=None):

@@ -101,11 +101,10 @@ def test_directory_sink(t, r):
 
 
 def test_tiktok_sink(t, r):
+    import harness
     from harness import Client, FakeTikTok, sha256_file
-    small_server = ["--min-chunk", "50000", "--max-chunk", "640000", "--final-max", "1280000",
-                    "--throttle", "150000"]
-    small_sets = ["chunk.min=50k", "chunk.size=100k", "chunk.max=640k", "chunk.final_max=1280k",
-                  "upload.tiktok.daily_limit=1000"]
+    small_server = harness.SMALL_SERVER + ["--throttle", "150000"]
+    small_sets = harness.small_sets() + ["upload.tiktok.daily_limit=1000"]
     d = os.path.join(t, "tt")
     os.makedirs(d)
     base = os.path.join(d, "base.mp4")

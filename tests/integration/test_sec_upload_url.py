@@ -12,13 +12,14 @@ import tempfile
 sys.path.insert(0, os.path.join(os.environ.get("TP_SOURCE_DIR", os.path.join(
     os.path.dirname(__file__), "..", "..")), "tests", "fake_tiktok"))
 from harness import Client, FakeTikTok, random_file  # noqa: E402
+import harness  # noqa: E402
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import tprunner  # noqa: E402
 from pipeline_helpers import make_vertical, set_args  # noqa: E402
 
-SMALL_SERVER = ["--min-chunk", "50000", "--max-chunk", "640000", "--final-max", "1280000"]
-SETS = ["chunk.min=50k", "chunk.size=200k", "chunk.max=640k", "chunk.final_max=1280k",
-        "upload.tiktok.max_retries=1", "upload.tiktok.status_deadline=5"]
+SMALL_SERVER = harness.SMALL_SERVER
+SETS = harness.small_sets("200k") + ["upload.tiktok.max_retries=1",
+                                      "upload.tiktok.status_deadline=5"]
 ROOT = tempfile.mkdtemp(prefix="tp_sec_upload_url.")
 
 

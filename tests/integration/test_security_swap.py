@@ -26,6 +26,7 @@ sys.path.insert(0, os.path.join(os.environ.get("TP_SOURCE_DIR", os.path.join(HER
                                 "tests", "fake_tiktok"))
 import pipeline_helpers as h  # noqa: E402
 from harness import Client, FakeTikTok  # noqa: E402
+import harness  # noqa: E402
 import tprunner  # noqa: E402
 
 MARK = b"PRIVATE-BYTES-" * 300
@@ -157,8 +158,8 @@ def tiktok_case(t, label, swap, expect):
 
 
 # 1/100 of TikTok's chunk rules: a 5 MB file is fifty chunks.
-SMALL_SERVER = ["--min-chunk", "50000", "--max-chunk", "640000", "--final-max", "1280000"]
-SMALL_SETS = ["chunk.min=50k", "chunk.size=100k", "chunk.max=640k", "chunk.final_max=1280k"]
+SMALL_SERVER = harness.SMALL_SERVER
+SMALL_SETS = harness.small_sets()
 
 
 def last_acknowledged(db):

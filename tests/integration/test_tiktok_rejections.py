@@ -17,9 +17,10 @@ sys.path.insert(0, os.path.join(os.environ.get("TP_SOURCE_DIR", os.path.join(HER
 import pipeline_helpers as h  # noqa: E402
 import tprunner  # noqa: E402
 from harness import Client, FakeTikTok, random_file  # noqa: E402
+import harness  # noqa: E402
 
-SMALL_SERVER = ["--min-chunk", "50000", "--max-chunk", "640000", "--final-max", "1280000"]
-SMALL_SETS = ["chunk.min=50k", "chunk.size=200k", "chunk.max=640k", "chunk.final_max=1280k"]
+SMALL_SERVER = harness.SMALL_SERVER
+SMALL_SETS = harness.small_sets("200k")
 ROOT = tempfile.mkdtemp(prefix="tp_rejections.")
 
 # fail_reason -> the rule code (README "When TikTok rejects a post").

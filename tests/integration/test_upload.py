@@ -16,11 +16,12 @@ sys.path.insert(0, os.path.join(os.environ.get("TP_SOURCE_DIR", os.path.join(
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import tprunner  # noqa: E402
 from harness import Client, FakeTikTok, random_file, sha256_file  # noqa: E402
+import harness  # noqa: E402
 
 # Small-scale chunk rules (1/100 of TikTok's) so multi-chunk files stay around 1 MB. The fake
 # server enforces TikTok's real rules unless told otherwise, as here.
-SMALL_SERVER = ["--min-chunk", "50000", "--max-chunk", "640000", "--final-max", "1280000"]
-SMALL_SETS = ["chunk.min=50k", "chunk.size=200k", "chunk.max=640k", "chunk.final_max=1280k"]
+SMALL_SERVER = harness.SMALL_SERVER
+SMALL_SETS = harness.small_sets("200k")
 
 ROOT = tempfile.mkdtemp(prefix="tp_upload_test.")
 ALL_OUTPUTS = []  # (secrets, outputs) of every client

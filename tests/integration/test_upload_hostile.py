@@ -19,11 +19,11 @@ sys.path.insert(0, os.path.join(os.environ.get("TP_SOURCE_DIR", os.path.join(
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import tprunner  # noqa: E402
 from harness import Client, FakeTikTok, random_file  # noqa: E402
+import harness  # noqa: E402
 
-SMALL_SERVER = ["--min-chunk", "50000", "--max-chunk", "640000", "--final-max", "1280000"]
+SMALL_SERVER = harness.SMALL_SERVER
 # timeout=1: the slow-loris cases cost seconds, not minutes; one retry keeps them short too.
-SETS = ["chunk.min=50k", "chunk.size=200k", "chunk.max=640k", "chunk.final_max=1280k",
-        "upload.tiktok.max_retries=1", "upload.tiktok.status_deadline=5"]
+SETS = harness.small_sets("200k") + ["upload.tiktok.max_retries=1", "upload.tiktok.status_deadline=5"]
 SIZE = 300_000
 ROOT = tempfile.mkdtemp(prefix="tp_upload_hostile.")
 ALL_OUTPUTS = []
