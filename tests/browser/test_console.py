@@ -29,15 +29,13 @@ sys.path.insert(0, os.path.join(SRC_DIR, "tests", "fake_tiktok"))
 import console_harness as ch  # noqa: E402
 import pipeline_helpers as h  # noqa: E402
 import tprunner  # noqa: E402
-from harness import Client, FakeTikTok  # noqa: E402
+from harness import SMALL_SERVER, Client, FakeTikTok, small_sets  # noqa: E402
 
 XSS = "<img src=x onerror=alert(1)>"
 XSS_FILE = XSS + ".mp4"
 PRIVACY = ["PUBLIC_TO_EVERYONE", "SELF_ONLY"]
 # Angle brackets and an ampersand in the creator's nickname: it must render as text too.
 NICKNAME = "Fake <b>Creator</b> & Co"
-SMALL_SERVER = ["--min-chunk", "50000", "--max-chunk", "640000", "--final-max", "1280000"]
-SMALL_SETS = ["chunk.min=50k", "chunk.size=100k", "chunk.max=640k", "chunk.final_max=1280k"]
 SHOTS = os.environ.get("TP_SCREENSHOT_DIR") or os.path.join(
     os.environ.get("TP_BUILD_DIR", os.getcwd()), "screenshots")
 TMP = []
@@ -72,7 +70,7 @@ def fixture():
         srv = FakeTikTok(*SMALL_SERVER, "--duet-disabled", "--nickname", NICKNAME,
                          "--privacy-options", ",".join(PRIVACY), workdir=t)
         stack.callback(srv.stop)
-        c = Client(srv, t, sets=SMALL_SETS + ["upload.tiktok.review=true"])
+        c = Client(srv, t, sets=small_sets() + ["upload.tiktok.review=true"])
         c.login()
         work = os.path.join(t, "work")
         r = c.run("run --json", "-w", work, *h.set_args(), src, timeout=120)
