@@ -209,6 +209,19 @@ class Browser:
         time.sleep(0.2)
         return paths
 
+    def shot(self, name, el=None):
+        """One screenshot at the current viewport: of element el (scrolled into view) or of the
+        window. Returns the path (None without a screenshot folder)."""
+        if not self.shots_dir:
+            return None
+        os.makedirs(self.shots_dir, exist_ok=True)
+        p = os.path.join(self.shots_dir, name + ".png")
+        if el is not None:
+            self.js("arguments[0].scrollIntoView({block: 'center'})", el)
+            time.sleep(0.2)
+        self.driver.save_screenshot(p)
+        return p
+
     def layout_problems(self):
         """What overflows horizontally at the current viewport: the page wider than the
         window, or visible elements sticking out of it (a few, by tag#id.class)."""

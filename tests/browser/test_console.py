@@ -380,6 +380,7 @@ def test_review_and_post(b, serve, c, srv, files, nickname, work, src):
     click(b, post)
     ch.wait_for(lambda: any("Queued" in r.text for r in b.qa(".result")), 10,
                 "the result 'Queued for posting'")
+    b.shot("review-posted-desktop", [r for r in b.qa(".result") if "Queued" in r.text][0])
     f = serve.api("/api/files/%d" % fid)
     f = f.get("file", f)
     assert f["status"] == "queued", f
