@@ -176,6 +176,12 @@ def test_dashboard_live(b, live, live_cmd):
     ch.wait_for(lambda: b.js(row_js(XSS_FILE)) is not None, 10, "the row of the XSS file")
     assert text_has_xss(b, "tr.file td.name"), "the XSS file's name is not shown as text"
     no_xss(b, "the live dashboard")
+    # Rows built by app.js lay out like the server's, at both widths.
+    no_overflow(b, "the live dashboard")
+    b.shot("dashboard-live-desktop")
+    b.viewport("phone")
+    b.shot("dashboard-live-phone")
+    b.viewport("desktop")
     assert b.js("return window.__noReload") == 1, "the page was reloaded"
 
 
