@@ -448,6 +448,18 @@ def check_no_console_errors(b):
     assert not b.severe, "console errors:\n" + "\n".join("%s: %s" % e for e in b.severe)
 
 
+def check_servers_stop(b, serve, live):
+    """Both servers stop on SIGTERM with exit 0 and no sanitizer report (in an ASan build this
+    is the leak check of everything the browser made them do)."""
+    b.drain()  # the pages' event streams end with the servers: not a page's error
+    b.driver.get("about:blank")
+    for s in (serve, live):
+        rc = s.stop()
+        err = s.stderr()
+        assert rc == 0, "tokprep serve exited %s:\n%s" % (rc, err[-3000:])
+        assert "Sanitizer" not in err, err[-3000:]
+
+
 def check_screenshots():
     """(f) Every page at both sizes was saved (a person looks at them)."""
     missing = [p for p in ("%s-%s.png" % (n, k) for n in ("dashboard", "report", "review")
@@ -458,5 +470,6 @@ def check_screenshots():
 
 
 if __name__ == "__main__":
-    sys.exit(tprunner.main(globals(), fixture=fixture,
-                           after=(check_no_console_errors, check_screenshots), cleanup=TMP))
+    sys.exit(tprunner.main(globals(), fixture=fixture, cleanup=TMP,
+                           after=(check_no_console_errors, check_screenshots,
+                                  check_servers_stop)))
