@@ -11,6 +11,7 @@ landscape clip that needs a fix (parked for review), a broken file (failed), a f
 `<img src=x onerror=alert(1)>.mp4` (parked). A second work folder with the sink none is what
 the live dashboard watches."""
 import contextlib
+import json
 import os
 import re
 import shutil
@@ -100,7 +101,7 @@ def fixture():
 
         yield {"b": b, "serve": serve, "live": live, "c": c, "srv": srv, "work": work,
                "src": src, "files": files, "nickname": NICKNAME, "binary": binary,
-               "live_cmd": [binary, "run", "--json", "-w", live_work] + live_args + [later],
+               "live_cmd": [binary, "run", "-w", live_work] + live_args + [later],
                "t": t}
 
 
@@ -150,7 +151,7 @@ def test_dashboard_live(b, live, live_cmd):
                 "body[data-live=on] (the event stream open)")
     assert b.js(row_js("first.mp4")).get_attribute("data-status") == "done"
     b.js("window.__noReload = 1")
-    p = subprocess.Popen(live_cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    p = subprocess.Popen(live_cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         seen = set()
 
@@ -162,7 +163,7 @@ def test_dashboard_live(b, live, live_cmd):
             return row.get_attribute("data-status") == "done"
         ch.wait_for(done, 60, lambda: "the row of second.mp4 with data-status=done (seen: %s)"
                     % sorted(seen))
-        out, err = p.communicate(timeout=60)
+        _, err = p.communicate(timeout=60)
         assert p.returncode == 0, err
     finally:
         if p.poll() is None:
@@ -188,7 +189,6 @@ def test_dashboard_live(b, live, live_cmd):
 def test_report(b, serve, c, files, src):
     """(b) The report of the landscape file: the violations `check --json` gives, and the
     source preview loads."""
-    import json
     fid = files["landscape.mp4"]["id"]
     r = subprocess.run([c.binary, "check", "--json"] + c.args(*h.set_args())
                        + [os.path.join(src, "landscape.mp4")],
