@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include <tokprep.h>
@@ -91,6 +92,18 @@ void pg_time(serve_buf *b, double t)
     sb_puts(b, "\">");
     sb_html(b, rel);
     sb_puts(b, "</time>");
+}
+
+int pg_regular_file(const char *path)
+{
+    struct stat st;
+    return path && *path && lstat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+const cJSON *pg_output_on_disk(const cJSON *outputs, int n)
+{
+    const cJSON *o = cJSON_IsArray(outputs) ? cJSON_GetArrayItem(outputs, n) : NULL;
+    return o && pg_regular_file(pg_jstr(o, "path")) ? o : NULL;
 }
 
 const char *pg_basename(const char *path)

@@ -453,29 +453,38 @@ static void render_loudness(serve_buf *b, const cJSON *media, const cJSON *out_m
 }
 
 /* The frames tokprep preview draws (the server renders them on request). No <img> without
- * recorded video: the request could only fail. */
-static void render_previews(serve_buf *b, int64_t id, int has_video, int has_outputs)
+ * recorded video or without the output file on disk: the request could only fail. The source's
+ * frame is what fit plans to make of it; the output's is what it made. */
+static void render_previews(serve_buf *b, int64_t id, int has_video, int has_outputs,
+                            int output_present)
 {
     sb_puts(b, "<section id=\"previews\" class=\"card\"><h2>Frames</h2>\n<div class=\"previews\">");
     if (has_video)
         sb_printf(b,
                   "<figure><img id=\"preview-source\" src=\"/files/%lld/preview.png?of=source\" "
-                  "alt=\"A frame of the source with the safe-zone overlay\" decoding=\"async\">"
-                  "<figcaption>Before</figcaption></figure>",
+                  "alt=\"The planned output, drawn from the source, with the safe-zone overlay\" "
+                  "decoding=\"async\"><figcaption>Planned (from the source)</figcaption></figure>",
                   (long long)id);
     else
         sb_puts(b, "<figure><div class=\"preview-missing\">No frame: the source has no video "
-                   "tokprep could read.</div><figcaption>Before</figcaption></figure>");
-    if (has_outputs)
+                   "tokprep could read.</div><figcaption>Planned (from the source)</figcaption>"
+                   "</figure>");
+    if (has_outputs && output_present)
         sb_printf(b,
                   "<figure><img id=\"preview-output\" src=\"/files/%lld/preview.png?of=output\" "
-                  "alt=\"A frame of the output with the safe-zone overlay\" decoding=\"async\">"
-                  "<figcaption>After</figcaption></figure>",
+                  "alt=\"A frame of the fitted output with the safe-zone overlay\" "
+                  "decoding=\"async\"><figcaption>Fitted output</figcaption></figure>",
                   (long long)id);
+    else if (has_outputs)
+        sb_puts(b, "<figure><div class=\"preview-missing\">No frame: the output is no longer on "
+                   "disk (removed after delivery).</div><figcaption>Fitted output</figcaption>"
+                   "</figure>");
     sb_puts(b, "</div>\n<p class=\"muted caption\">safe-zone overlay: red = TikTok UI</p>\n"
                "</section>\n");
 }
 
+/* Each output with its size; a link only while its file is on disk (the TikTok sink removes
+ * its work copy once posted). */
 static void render_outputs(serve_buf *b, int64_t id, const cJSON *outputs)
 {
     section_open(b, "outputs", "Outputs");
@@ -489,17 +498,24 @@ static void render_outputs(serve_buf *b, int64_t id, const cJSON *outputs)
     for (int i = 0; i < n; i++) {
         const cJSON *o = cJSON_GetArrayItem(outputs, i);
         const char *path = pg_jstr(o, "path"), *delivered = pg_jstr(o, "delivered");
+        int present = pg_output_on_disk(outputs, i) != NULL;
         double size = 0;
         char sz[32];
         if (!pg_jnum(o, "size", &size))
             pg_jnum(cJSON_GetObjectItemCaseSensitive(o, "media"), "size", &size);
         pg_size(sz, sizeof(sz), size);
-        sb_printf(b, "<li><a href=\"/files/%lld/outputs/%d\" title=\"", (long long)id, i);
+        if (present)
+            sb_printf(b, "<li><a href=\"/files/%lld/outputs/%d\" title=\"", (long long)id, i);
+        else
+            sb_puts(b, "<li class=\"gone\"><span class=\"name\" title=\"");
         sb_html(b, path ? path : "");
         sb_puts(b, "\">");
         sb_html(b, path ? pg_basename(path) : "output");
-        sb_puts(b, "</a> <span class=\"muted\">");
+        sb_puts(b, present ? "</a>" : "</span>");
+        sb_puts(b, " <span class=\"muted\">");
         sb_html(b, sz);
+        if (!present)
+            sb_puts(b, " (removed after delivery)");
         sb_puts(b, "</span>");
         if (delivered && *delivered) {
             sb_puts(b, "<div class=\"muted small\">Delivered: ");
@@ -698,7 +714,7 @@ static void file_render(serve_buf *b, const serve_ctx *c, const tp_ledger_file *
     }
 
     render_previews(b, f->id, cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(media, "video")),
-                    has_outputs);
+                    has_outputs, pg_output_on_disk(outputs, 0) != NULL);
     sb_puts(b, "<div class=\"grid2\">\n");
     render_violations(b, check, check_note);
     render_plan(b, c, f, check, media);
