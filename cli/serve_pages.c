@@ -94,6 +94,15 @@ void pg_time(serve_buf *b, double t)
     sb_puts(b, "</time>");
 }
 
+const char *pg_reason_text(const char *path, const char *reason)
+{
+    size_t n = path ? strlen(path) : 0;
+    if (n && reason && !strncmp(reason, path, n) && reason[n] == ':' && reason[n + 1] == ' ' &&
+        reason[n + 2])
+        return reason + n + 2;
+    return reason;
+}
+
 int pg_regular_file(const char *path)
 {
     struct stat st;
@@ -353,7 +362,7 @@ static void dash_row(serve_buf *b, const tp_ledger_file *f)
         sb_puts(b, "<div class=\"row-reason\" title=\"");
         sb_html(b, f->reason);
         sb_puts(b, "\">");
-        sb_html(b, f->reason);
+        sb_html(b, pg_reason_text(f->path, f->reason));
         sb_puts(b, "</div>");
     }
     sb_puts(b, "</td><td class=\"status\" data-label=\"Status\">");

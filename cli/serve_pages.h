@@ -44,6 +44,8 @@ int pg_regular_file(const char *path);
 /* Output n of a ledger row's outputs array when its file is still on disk (the TikTok sink
  * removes its work copy once posted), else NULL. */
 const cJSON *pg_output_on_disk(const cJSON *outputs, int n);
+/* A failure reason without a leading "PATH: " when PATH is the row's path (shown next to it). */
+const char *pg_reason_text(const char *path, const char *reason);
 /* The last path component (the whole string when it has no slash). */
 const char *pg_basename(const char *path);
 /* <span class="name" title="PATH">BASENAME</span> */

@@ -405,10 +405,10 @@ static void render_loudness(serve_buf *b, const cJSON *media, const cJSON *out_m
         loudness_row(b, "Source", media);
         loudness_row(b, "Output", out_media);
         sb_puts(b, "</tbody></table>\n");
-        p_text(b, "muted hint",
-               "TikTok publishes no target; −14 LUFS with a −1 dBTP peak is the usual choice. "
-               "tokprep check --deep measures a file; fit measures and normalises it when the "
-               "profile sets fix.audio.loudness.");
+        sb_puts(b, "<p class=\"muted hint\">TikTok publishes no target; −14 LUFS with a −1 dBTP "
+                   "peak is the usual choice. <code>tokprep check --deep</code> measures a file; "
+                   "fit measures and normalises it when the profile sets "
+                   "<code>fix.audio.loudness</code>.</p>\n");
     }
     sb_puts(b, "</section>\n");
 }
@@ -488,6 +488,30 @@ static void render_outputs(serve_buf *b, int64_t id, const cJSON *outputs)
     sb_puts(b, "</ul>\n</section>\n");
 }
 
+/* "1 chunk of 142 KiB", "3 chunks of 64.0 MiB (last 80.2 MiB)": from the chunks' own lengths
+ * (the last one absorbs the remainder, so it can be larger than the chunk size). */
+static void chunk_summary(serve_buf *b, const cJSON *chunks)
+{
+    int n = cJSON_GetArraySize(chunks);
+    double first = 0, last = 0;
+    pg_jnum(cJSON_GetArrayItem(chunks, 0), "length", &first);
+    pg_jnum(cJSON_GetArrayItem(chunks, n - 1), "length", &last);
+    char a[32], z[32];
+    pg_size(a, sizeof(a), first);
+    pg_size(z, sizeof(z), last);
+    if (n <= 0) {
+        sb_puts(b, "no chunks");
+        return;
+    }
+    sb_printf(b, "%d chunk%s of ", n, n == 1 ? "" : "s");
+    sb_html(b, a);
+    if (n > 1 && strcmp(a, z)) {
+        sb_puts(b, " (last ");
+        sb_html(b, z);
+        sb_puts(b, ")");
+    }
+}
+
 static void render_chunks(serve_buf *b, const cJSON *outputs)
 {
     section_open(b, "chunks", "Chunk plan");
@@ -498,16 +522,11 @@ static void render_chunks(serve_buf *b, const cJSON *outputs)
         const cJSON *chunks = cJSON_GetObjectItemCaseSensitive(o, "chunks");
         if (!cJSON_IsArray(chunks))
             continue;
-        double cs = 0;
-        char sz[32];
-        pg_jnum(o, "chunk_size", &cs);
-        pg_size(sz, sizeof(sz), cs);
         any = 1;
         sb_puts(b, "<h3>");
         sb_html(b, pg_basename(pg_jstr(o, "path")));
-        sb_printf(b, " <span class=\"muted\">%d chunk%s, chunk size ", cJSON_GetArraySize(chunks),
-                  cJSON_GetArraySize(chunks) == 1 ? "" : "s");
-        sb_html(b, sz);
+        sb_puts(b, " <span class=\"muted\">");
+        chunk_summary(b, chunks);
         sb_puts(b, "</span></h3>\n<table class=\"chunks\"><thead><tr><th>Chunk</th><th>Offset"
                    "</th><th>Size</th><th>Bytes</th></tr></thead><tbody>\n");
         const cJSON *ch;

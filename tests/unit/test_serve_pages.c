@@ -320,6 +320,21 @@ static void dashboard_rows_filters_and_escaping(void **state)
     assert_true(has(&b, "data-status=\"all\"><span class=\"n\">3</span>"));
     sb_free(&b);
 
+    /* a failure reason that starts with the row's path: shown without it (kept in the title) */
+    tp_ledger_file x = row(10, "/tmp/in/x.mp4", "failed", "probe");
+    x.reason = "/tmp/in/x.mp4: not readable <perm>";
+    tp_ledger_file y = row(11, "/tmp/in/y.mp4", "failed", "probe");
+    y.reason = "/tmp/in/other.mp4: gone";
+    const tp_ledger_file *failed[] = {&x, &y};
+    dash_render(&b, &ctx, "all", failed, 2, NULL);
+    assert_true(has(&b, "<div class=\"row-reason\" title=\"/tmp/in/x.mp4: not readable "
+                        "&lt;perm&gt;\">not readable &lt;perm&gt;</div>"));
+    assert_true(has(&b, "\">/tmp/in/other.mp4: gone</div>"));
+    assert_string_equal(pg_reason_text("/a.mp4", "/a.mp4: "), "/a.mp4: ");
+    assert_string_equal(pg_reason_text("/a.mp4", "/a.mp4x: y"), "/a.mp4x: y");
+    assert_string_equal(pg_reason_text(NULL, "r"), "r");
+    sb_free(&b);
+
     /* --queue: the queue box */
     ctx.queue = 1;
     dash_render(&b, &ctx, "all", rows, 3, NULL);
@@ -412,6 +427,7 @@ static void report_sections_and_hostile_strings(void **state)
     assert_true(has(&b, "&lt;b&gt;x.mp4"));
     assert_false(has(&b, "removed after delivery"));
     assert_true(has(&b, "bytes 2000000-3999999/4000000"));
+    assert_true(has(&b, "<span class=\"muted\">2 chunks of 1.9 MiB</span>"));
     assert_true(has(&b, "-20.1 LUFS integrated"));
     assert_true(has(&b, "1920×1080"));
     assert_true(has(&b, "29.97 fps"));
@@ -642,6 +658,24 @@ static void formatting(void **state)
     assert_null(pg_workdir(buf, sizeof(buf), "/w/other.db"));
     assert_string_equal(pg_status_class("<x>"), "other");
     assert_string_equal(pg_status_label("awaiting_review"), "awaiting review");
+    /* the chunk plan from the chunks' lengths: the last one absorbs the remainder */
+    static const struct {
+        const char *json, *want;
+    } plans[] = {
+        {"[{\"length\":145592}]", "1 chunk of 142 KiB"},
+        {"[{\"length\":1000000},{\"length\":1500000}]", "2 chunks of 977 KiB (last 1.4 MiB)"},
+        {"[{\"length\":1000000},{\"length\":1000000}]", "2 chunks of 977 KiB"},
+    };
+    for (size_t i = 0; i < sizeof(plans) / sizeof(plans[0]); i++) {
+        cJSON *ch = cJSON_Parse(plans[i].json);
+        serve_buf sb = {0};
+        chunk_summary(&sb, ch);
+        sb_puts(&sb, "");
+        assert_non_null(sb.data);
+        assert_string_equal(sb.data, plans[i].want);
+        sb_free(&sb);
+        cJSON_Delete(ch);
+    }
 }
 
 /* With TP_PAGES_DUMP: a fuller dashboard to look at (not a test). */
