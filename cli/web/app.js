@@ -391,7 +391,7 @@
   /* ---- review ----------------------------------------------------------------------------- */
 
   var QUEUED = "Queued for posting: it goes out with the running pipeline or the next run; " +
-    "TikTok may take a few minutes to process it";
+    "TikTok may take a few minutes to process it.";
   var REJECTED = "Rejected: it will not be posted.";
 
   function initReviewForm(form) {
