@@ -112,7 +112,9 @@ int pg_regular_file(const char *path)
 const cJSON *pg_output_on_disk(const cJSON *outputs, int n)
 {
     const cJSON *o = cJSON_IsArray(outputs) ? cJSON_GetArrayItem(outputs, n) : NULL;
-    return o && pg_regular_file(pg_jstr(o, "path")) ? o : NULL;
+    return o && (pg_regular_file(pg_jstr(o, "path")) || pg_regular_file(pg_jstr(o, "delivered")))
+               ? o
+               : NULL;
 }
 
 const char *pg_basename(const char *path)

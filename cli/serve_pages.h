@@ -41,8 +41,9 @@ void pg_ago(char *buf, size_t size, double t);
  * pages offer a preview or a link to an output only then; the server checks again when it
  * serves it. */
 int pg_regular_file(const char *path);
-/* Output n of a ledger row's outputs array when its file is still on disk (the TikTok sink
- * removes its work copy once posted), else NULL. */
+/* Output n of a ledger row's outputs array when its file is still on disk, as the fitted file
+ * ("path") or where the directory sink delivered it ("delivered") — the two the server serves —
+ * else NULL (the TikTok sink removes its work copy once posted). */
 const cJSON *pg_output_on_disk(const cJSON *outputs, int n);
 /* A failure reason without a leading "PATH: " when PATH is the row's path (shown next to it). */
 const char *pg_reason_text(const char *path, const char *reason);

@@ -446,6 +446,18 @@ static void report_sections_and_hostile_strings(void **state)
                         "(removed after delivery)</span>"));
     sb_free(&b);
 
+    /* moved by the directory sink: what it delivered is there, so are the link and the frame */
+    char moved[512];
+    snprintf(moved, sizeof(moved),
+             "[{\"path\":\"/nonexistent/x.mp4\",\"delivered\":\"%s\",\"size\":1000}]", out_a);
+    f.outputs = moved;
+    file_render(&b, &ctx, &f, NULL, "Not checked yet.", 0);
+    assert_true(has(&b, "<img id=\"preview-output\""));
+    assert_true(has(&b, "<a href=\"/files/12/outputs/0\""));
+    assert_false(has(&b, "removed after delivery"));
+    sb_free(&b);
+    f.outputs = outputs;
+
     /* a link in its place is not a file */
     char link[160];
     snprintf(link, sizeof(link), "%s/link.mp4", outdir);
