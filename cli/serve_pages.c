@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include <tokprep.h>
@@ -91,6 +92,29 @@ void pg_time(serve_buf *b, double t)
     sb_puts(b, "\">");
     sb_html(b, rel);
     sb_puts(b, "</time>");
+}
+
+const char *pg_reason_text(const char *path, const char *reason)
+{
+    size_t n = path ? strlen(path) : 0;
+    if (n && reason && !strncmp(reason, path, n) && reason[n] == ':' && reason[n + 1] == ' ' &&
+        reason[n + 2])
+        return reason + n + 2;
+    return reason;
+}
+
+int pg_regular_file(const char *path)
+{
+    struct stat st;
+    return path && *path && lstat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+const cJSON *pg_output_on_disk(const cJSON *outputs, int n)
+{
+    const cJSON *o = cJSON_IsArray(outputs) ? cJSON_GetArrayItem(outputs, n) : NULL;
+    return o && (pg_regular_file(pg_jstr(o, "path")) || pg_regular_file(pg_jstr(o, "delivered")))
+               ? o
+               : NULL;
 }
 
 const char *pg_basename(const char *path)
@@ -340,7 +364,7 @@ static void dash_row(serve_buf *b, const tp_ledger_file *f)
         sb_puts(b, "<div class=\"row-reason\" title=\"");
         sb_html(b, f->reason);
         sb_puts(b, "\">");
-        sb_html(b, f->reason);
+        sb_html(b, pg_reason_text(f->path, f->reason));
         sb_puts(b, "</div>");
     }
     sb_puts(b, "</td><td class=\"status\" data-label=\"Status\">");

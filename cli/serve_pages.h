@@ -37,6 +37,16 @@ void pg_duration(char *buf, size_t size, double s);
 void pg_time(serve_buf *b, double t);
 /* Relative text for epoch seconds t ("just now", "5 min ago", "2 h ago", "3 d ago", a date). */
 void pg_ago(char *buf, size_t size, double t);
+/* 1 when path names a regular file (lstat: a link is not followed, so it does not count). The
+ * pages offer a preview or a link to an output only then; the server checks again when it
+ * serves it. */
+int pg_regular_file(const char *path);
+/* Output n of a ledger row's outputs array when its file is still on disk, as the fitted file
+ * ("path") or where the directory sink delivered it ("delivered") — the two the server serves —
+ * else NULL (the TikTok sink removes its work copy once posted). */
+const cJSON *pg_output_on_disk(const cJSON *outputs, int n);
+/* A failure reason without a leading "PATH: " when PATH is the row's path (shown next to it). */
+const char *pg_reason_text(const char *path, const char *reason);
 /* The last path component (the whole string when it has no slash). */
 const char *pg_basename(const char *path);
 /* <span class="name" title="PATH">BASENAME</span> */

@@ -8,45 +8,6 @@
 
 #include "serve_pages.h"
 
-/* What to do about each violation code (probe/rules.c), when its message carries no hint. */
-static const struct {
-    const char *code, *hint;
-} hints[] = {
-    {"container", "fit writes an MP4: a remux when the streams can be copied, else a re-encode."},
-    {"not_faststart", "fit moves the index to the front (a remux: no re-encoding)."},
-    {"no_video", "Nothing can fix this: TikTok needs a video stream. Use another file."},
-    {"video_codec", "fit re-encodes the video as H.264."},
-    {"too_small", "fit scales it up to the profile's size; use a larger source if you have one."},
-    {"too_large_dims", "fit scales it down to the profile's size."},
-    {"aspect", "fit fills the 9:16 frame the way fix.fill says (pad, blur or crop)."},
-    {"rotation", "fit turns the pixels upright."},
-    {"sar", "fit resamples it to square pixels."},
-    {"fps", "fit converts it to a constant frame rate within the limits."},
-    {"vfr", "fit converts it to a constant frame rate."},
-    {"interlaced", "fit deinterlaces it."},
-    {"hdr", "fit tone-maps it to SDR (BT.709)."},
-    {"pix_fmt", "fit converts it to 8-bit 4:2:0."},
-    {"audio_codec", "fit re-encodes the audio as AAC."},
-    {"audio_missing", "It is posted without sound. Add an audio track first if it needs one."},
-    {"duration_unknown", "The length limits were not checked: tokprep check --deep measures it."},
-    {"duration_too_short", "fix.too_short decides: extend it, or refuse it."},
-    {"duration_too_long", "fix.too_long decides: split it into parts, trim it, or refuse it."},
-    {"file_too_large", "fit re-encodes it at a bitrate that fits the size limit."},
-    {"loudness", "Set fix.audio.loudness (e.g. {target: -14}) and fit normalises it."},
-    {"corrupt", "The file has decode errors: export it again from its source if you can."},
-    {"burned_in_bars", "Set fix.autocrop: true to fill the frame from the picture alone."},
-    {"cover_outside", "Choose a cover time inside the video (--cover-at or "
-                      "upload.tiktok.video_cover_timestamp_ms)."},
-};
-
-static const char *hint_for(const char *code)
-{
-    for (size_t i = 0; code && i < sizeof(hints) / sizeof(hints[0]); i++)
-        if (!strcmp(code, hints[i].code))
-            return hints[i].hint;
-    return "tokprep check FILE explains it.";
-}
-
 /* ---- small pieces ------------------------------------------------------------------------- */
 
 static void section_open(serve_buf *b, const char *id, const char *heading)
@@ -286,7 +247,7 @@ static void render_violations(serve_buf *b, const tp_check *check, const char *c
             sb_html(b, msg);
         }
         sb_puts(b, "</span><span class=\"hint\">");
-        sb_html(b, dash ? dash + strlen(" — ") : hint_for(code));
+        sb_html(b, dash ? dash + strlen(" — ") : tp_violation_hint(code));
         sb_puts(b, "</span></li>\n");
     }
     sb_puts(b, "</ul>\n");
@@ -444,38 +405,47 @@ static void render_loudness(serve_buf *b, const cJSON *media, const cJSON *out_m
         loudness_row(b, "Source", media);
         loudness_row(b, "Output", out_media);
         sb_puts(b, "</tbody></table>\n");
-        p_text(b, "muted hint",
-               "TikTok publishes no target; −14 LUFS with a −1 dBTP peak is the usual choice. "
-               "tokprep check --deep measures a file; fit measures and normalises it when the "
-               "profile sets fix.audio.loudness.");
+        sb_puts(b, "<p class=\"muted hint\">TikTok publishes no target; −14 LUFS with a −1 dBTP "
+                   "peak is the usual choice. <code>tokprep check --deep</code> measures a file; "
+                   "fit measures and normalises it when the profile sets "
+                   "<code>fix.audio.loudness</code>.</p>\n");
     }
     sb_puts(b, "</section>\n");
 }
 
 /* The frames tokprep preview draws (the server renders them on request). No <img> without
- * recorded video: the request could only fail. */
-static void render_previews(serve_buf *b, int64_t id, int has_video, int has_outputs)
+ * recorded video or without the output file on disk: the request could only fail. The source's
+ * frame is what fit plans to make of it; the output's is what it made. */
+static void render_previews(serve_buf *b, int64_t id, int has_video, int has_outputs,
+                            int output_present)
 {
     sb_puts(b, "<section id=\"previews\" class=\"card\"><h2>Frames</h2>\n<div class=\"previews\">");
     if (has_video)
         sb_printf(b,
                   "<figure><img id=\"preview-source\" src=\"/files/%lld/preview.png?of=source\" "
-                  "alt=\"A frame of the source with the safe-zone overlay\" decoding=\"async\">"
-                  "<figcaption>Before</figcaption></figure>",
+                  "alt=\"The planned output, drawn from the source, with the safe-zone overlay\" "
+                  "decoding=\"async\"><figcaption>Planned (from the source)</figcaption></figure>",
                   (long long)id);
     else
         sb_puts(b, "<figure><div class=\"preview-missing\">No frame: the source has no video "
-                   "tokprep could read.</div><figcaption>Before</figcaption></figure>");
-    if (has_outputs)
+                   "tokprep could read.</div><figcaption>Planned (from the source)</figcaption>"
+                   "</figure>");
+    if (has_outputs && output_present)
         sb_printf(b,
                   "<figure><img id=\"preview-output\" src=\"/files/%lld/preview.png?of=output\" "
-                  "alt=\"A frame of the output with the safe-zone overlay\" decoding=\"async\">"
-                  "<figcaption>After</figcaption></figure>",
+                  "alt=\"A frame of the fitted output with the safe-zone overlay\" "
+                  "decoding=\"async\"><figcaption>Fitted output</figcaption></figure>",
                   (long long)id);
+    else if (has_outputs)
+        sb_puts(b, "<figure><div class=\"preview-missing\">No frame: the output is no longer on "
+                   "disk (removed after delivery).</div><figcaption>Fitted output</figcaption>"
+                   "</figure>");
     sb_puts(b, "</div>\n<p class=\"muted caption\">safe-zone overlay: red = TikTok UI</p>\n"
                "</section>\n");
 }
 
+/* Each output with its size; a link only while its file is on disk (the TikTok sink removes
+ * its work copy once posted). */
 static void render_outputs(serve_buf *b, int64_t id, const cJSON *outputs)
 {
     section_open(b, "outputs", "Outputs");
@@ -489,17 +459,24 @@ static void render_outputs(serve_buf *b, int64_t id, const cJSON *outputs)
     for (int i = 0; i < n; i++) {
         const cJSON *o = cJSON_GetArrayItem(outputs, i);
         const char *path = pg_jstr(o, "path"), *delivered = pg_jstr(o, "delivered");
+        int present = pg_output_on_disk(outputs, i) != NULL;
         double size = 0;
         char sz[32];
         if (!pg_jnum(o, "size", &size))
             pg_jnum(cJSON_GetObjectItemCaseSensitive(o, "media"), "size", &size);
         pg_size(sz, sizeof(sz), size);
-        sb_printf(b, "<li><a href=\"/files/%lld/outputs/%d\" title=\"", (long long)id, i);
+        if (present)
+            sb_printf(b, "<li><a href=\"/files/%lld/outputs/%d\" title=\"", (long long)id, i);
+        else
+            sb_puts(b, "<li class=\"gone\"><span class=\"name\" title=\"");
         sb_html(b, path ? path : "");
         sb_puts(b, "\">");
         sb_html(b, path ? pg_basename(path) : "output");
-        sb_puts(b, "</a> <span class=\"muted\">");
+        sb_puts(b, present ? "</a>" : "</span>");
+        sb_puts(b, " <span class=\"muted\">");
         sb_html(b, sz);
+        if (!present)
+            sb_puts(b, " (removed after delivery)");
         sb_puts(b, "</span>");
         if (delivered && *delivered) {
             sb_puts(b, "<div class=\"muted small\">Delivered: ");
@@ -509,6 +486,30 @@ static void render_outputs(serve_buf *b, int64_t id, const cJSON *outputs)
         sb_puts(b, "</li>\n");
     }
     sb_puts(b, "</ul>\n</section>\n");
+}
+
+/* "1 chunk of 142 KiB", "3 chunks of 64.0 MiB (last 80.2 MiB)": from the chunks' own lengths
+ * (the last one absorbs the remainder, so it can be larger than the chunk size). */
+static void chunk_summary(serve_buf *b, const cJSON *chunks)
+{
+    int n = cJSON_GetArraySize(chunks);
+    double first = 0, last = 0;
+    pg_jnum(cJSON_GetArrayItem(chunks, 0), "length", &first);
+    pg_jnum(cJSON_GetArrayItem(chunks, n - 1), "length", &last);
+    char a[32], z[32];
+    pg_size(a, sizeof(a), first);
+    pg_size(z, sizeof(z), last);
+    if (n <= 0) {
+        sb_puts(b, "no chunks");
+        return;
+    }
+    sb_printf(b, "%d chunk%s of ", n, n == 1 ? "" : "s");
+    sb_html(b, a);
+    if (n > 1 && strcmp(a, z)) {
+        sb_puts(b, " (last ");
+        sb_html(b, z);
+        sb_puts(b, ")");
+    }
 }
 
 static void render_chunks(serve_buf *b, const cJSON *outputs)
@@ -521,16 +522,11 @@ static void render_chunks(serve_buf *b, const cJSON *outputs)
         const cJSON *chunks = cJSON_GetObjectItemCaseSensitive(o, "chunks");
         if (!cJSON_IsArray(chunks))
             continue;
-        double cs = 0;
-        char sz[32];
-        pg_jnum(o, "chunk_size", &cs);
-        pg_size(sz, sizeof(sz), cs);
         any = 1;
         sb_puts(b, "<h3>");
         sb_html(b, pg_basename(pg_jstr(o, "path")));
-        sb_printf(b, " <span class=\"muted\">%d chunk%s, chunk size ", cJSON_GetArraySize(chunks),
-                  cJSON_GetArraySize(chunks) == 1 ? "" : "s");
-        sb_html(b, sz);
+        sb_puts(b, " <span class=\"muted\">");
+        chunk_summary(b, chunks);
         sb_puts(b, "</span></h3>\n<table class=\"chunks\"><thead><tr><th>Chunk</th><th>Offset"
                    "</th><th>Size</th><th>Bytes</th></tr></thead><tbody>\n");
         const cJSON *ch;
@@ -698,7 +694,7 @@ static void file_render(serve_buf *b, const serve_ctx *c, const tp_ledger_file *
     }
 
     render_previews(b, f->id, cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(media, "video")),
-                    has_outputs);
+                    has_outputs, pg_output_on_disk(outputs, 0) != NULL);
     sb_puts(b, "<div class=\"grid2\">\n");
     render_violations(b, check, check_note);
     render_plan(b, c, f, check, media);

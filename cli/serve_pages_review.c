@@ -100,7 +100,10 @@ static void render_form(serve_buf *b, const tp_ledger_file *f, const review_crea
     if (!pg_jnum(out0, "size", &size))
         size = (double)f->output_size;
     int too_long = cr && cr->max_duration > 0 && duration > cr->max_duration + 0.001;
-    int blocked = !cr || too_long;
+    /* The output should be there while the file waits; if it is gone there is nothing to play
+     * and nothing to post. */
+    int missing = !pg_output_on_disk(outputs, 0);
+    int blocked = !cr || too_long || missing;
     char dur[32], sz[32];
     pg_duration(dur, sizeof(dur), duration);
     pg_size(sz, sizeof(sz), size);
@@ -114,11 +117,26 @@ static void render_form(serve_buf *b, const tp_ledger_file *f, const review_crea
     sb_puts(b, "\">");
     sb_html(b, pg_basename(f->path));
     sb_printf(b, "</h2><a class=\"small\" href=\"/files/%lld\">File report</a></div>\n", id);
-    sb_printf(b,
-              "<div class=\"review-media\"><video src=\"/files/%lld/outputs/0\" controls "
-              "preload=\"metadata\" playsinline></video>"
-              "<p class=\"muted\">What will be posted: %s",
-              id, dur);
+    if (missing) {
+        const char *path = pg_jstr(out0, "path");
+        sb_puts(b, "<div class=\"review-media\"><div class=\"preview-missing output-missing\" "
+                   "role=\"note\">The fitted output is not on disk");
+        if (path && *path) {
+            sb_puts(b, " (<span class=\"mono\">");
+            sb_html(b, path);
+            sb_puts(b, "</span>)");
+        }
+        sb_printf(b, ": there is nothing to play or post. Reject it, or run the file "
+                     "again.</div><p class=\"muted\">Recorded output: %s",
+                  dur);
+    } else {
+        sb_printf(b,
+                  "<div class=\"review-media\"><video src=\"/files/%lld/outputs/0\" controls "
+                  "preload=\"metadata\" playsinline aria-label=\"Preview of ",
+                  id);
+        sb_html(b, pg_basename(f->path));
+        sb_printf(b, "\"></video><p class=\"muted\">What will be posted: %s", dur);
+    }
     sb_puts(b, " · ");
     sb_html(b, sz);
     sb_puts(b, "</p></div>\n<div class=\"review-fields\">\n");
@@ -217,6 +235,7 @@ static void render_form(serve_buf *b, const tp_ledger_file *f, const review_crea
                "</button><button type=\"button\" class=\"reject\">Reject</button></div>\n");
     sb_printf(b, "<p class=\"why\">%s</p>\n",
               !cr        ? "Posting is off: the TikTok account cannot be read."
+              : missing  ? "Posting is off: the fitted output is missing."
               : too_long ? "Posting is off: the video is too long for this account."
                          : "Choose who can watch this video to post it.");
     sb_puts(b, "<p class=\"result\" role=\"status\" aria-live=\"polite\" hidden></p>\n"

@@ -275,6 +275,10 @@ TP_EXTERN size_t tp_check_violation_count(const tp_check *check);
  * Returns 0, or TP_EINVAL when i is out of range. */
 TP_EXTERN int tp_check_violation(const tp_check *check, size_t i, const char **code, tp_severity *severity,
                        const char **message);
+/* What to do about a violation code ("aspect" → "fit fills the 9:16 frame the way fix.fill says
+ * (pad, blur or crop)."): one static sentence per code tp_check can report, a general one for
+ * an unknown code or NULL. Never NULL. Thread-safe. */
+TP_EXTERN const char *tp_violation_hint(const char *code);
 /* The result as the JSON object documented in docs (path, verdict, action, violations, error,
  * media). malloc'd, NUL-terminated; the caller frees it with free(). NULL when out of memory. */
 TP_EXTERN char *tp_check_json(const tp_check *check);

@@ -256,7 +256,8 @@ cJSON *tp_violations_to_json(const tp_check_result *r)
         }
         if (!put_str(o, "code", v->code) ||
             !put_str(o, "severity", tp_severity_name(v->severity)) ||
-            !put_str(o, "message", v->message))
+            !put_str(o, "message", v->message) ||
+            !put_str(o, "hint", tp_violation_hint(v->code)))
             goto fail;
     }
     return arr;

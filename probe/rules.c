@@ -35,6 +35,49 @@ const char *tp_severity_name(tp_severity s)
     return s == TP_SEV_WARN ? "warn" : "error";
 }
 
+/* What to do about each code add() below can emit, and the read errors probe/check.c reports.
+ * test_rules reads both files and fails when a code has no row here. */
+static const struct {
+    const char *code, *hint;
+} hints[] = {
+    {"container", "fit writes an MP4: a remux when the streams can be copied, else a re-encode."},
+    {"not_faststart", "fit moves the index to the front (a remux: no re-encoding)."},
+    {"no_video", "Nothing can fix this: TikTok needs a video stream. Use another file."},
+    {"video_codec", "fit re-encodes the video as H.264."},
+    {"too_small", "fit scales it up to the profile's size; use a larger source if you have one."},
+    {"too_large_dims", "fit scales it down to the profile's size."},
+    {"aspect", "fit fills the 9:16 frame the way fix.fill says (pad, blur or crop)."},
+    {"rotation", "fit turns the pixels upright."},
+    {"sar", "fit resamples it to square pixels."},
+    {"fps", "fit converts it to a constant frame rate within the limits."},
+    {"vfr", "fit converts it to a constant frame rate."},
+    {"interlaced", "fit deinterlaces it."},
+    {"hdr", "fit tone-maps it to SDR (BT.709)."},
+    {"pix_fmt", "fit converts it to 8-bit 4:2:0."},
+    {"audio_codec", "fit re-encodes the audio as AAC."},
+    {"audio_missing", "It is posted without sound. Add an audio track first if it needs one."},
+    {"duration_unknown", "The length limits were not checked: tokprep check --deep measures it."},
+    {"duration_too_short", "fix.too_short decides: extend it, or refuse it."},
+    {"duration_too_long", "fix.too_long decides: split it into parts, trim it, or refuse it."},
+    {"file_too_large", "fit re-encodes it at a bitrate that fits the size limit."},
+    {"loudness", "fit normalises it when the profile sets fix.audio.loudness "
+                 "(e.g. {target: -14})."},
+    {"corrupt", "The file has decode errors: export it again from its source if you can."},
+    {"burned_in_bars", "Set fix.autocrop: true to fill the frame from the picture alone."},
+    {"cover_outside", "Choose a cover time inside the video (--cover-at or "
+                      "upload.tiktok.video_cover_timestamp_ms)."},
+    {"not_media", "tokprep cannot read it as a video: check the file, or export it again."},
+    {"truncated", "The file ends early (an unfinished copy or download): copy it again in full."},
+};
+
+const char *tp_violation_hint(const char *code)
+{
+    for (size_t i = 0; code && i < sizeof(hints) / sizeof(hints[0]); i++)
+        if (!strcmp(code, hints[i].code))
+            return hints[i].hint;
+    return "tokprep check FILE explains it.";
+}
+
 static void add(tp_check_result *r, const char *code, tp_severity sev, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 

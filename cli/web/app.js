@@ -154,6 +154,15 @@
     return tr;
   }
 
+  // A failure reason without a leading "PATH: " when PATH is the row's path (as the server's
+  // pg_reason_text).
+  function reasonText(path, reason) {
+    var p = path ? String(path) : "";
+    if (p && reason.length > p.length + 2 && reason.lastIndexOf(p + ": ", 0) === 0)
+      return reason.slice(p.length + 2);
+    return reason;
+  }
+
   function setText(node, text) {
     if (node && node.textContent !== text) node.textContent = text;
   }
@@ -169,7 +178,7 @@
     var reason = (f.status === "failed" || f.status === "rejected") && f.reason ? String(f.reason) : "";
     if (reason) {
       if (!why) { why = el("div", { "class": "row-reason" }); a.parentNode.appendChild(why); }
-      setText(why, reason);
+      setText(why, reasonText(f.path, reason));
       why.title = reason;
     } else if (why) {
       why.remove();
@@ -382,7 +391,7 @@
   /* ---- review ----------------------------------------------------------------------------- */
 
   var QUEUED = "Queued for posting: it goes out with the running pipeline or the next run; " +
-    "TikTok may take a few minutes to process it";
+    "TikTok may take a few minutes to process it.";
   var REJECTED = "Rejected: it will not be posted.";
 
   function initReviewForm(form) {

@@ -3,7 +3,9 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <ctype.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -523,6 +525,71 @@ static void test_codes_covered(void **state)
     }
 }
 
+/* The codes a source file emits: the first argument after `add(X, ` in probe/rules.c, every
+ * string literal on a `code = ` line in probe/check.c (the read errors). Returns the count. */
+static size_t source_codes(const char *file, int assignments, char codes[][32], size_t max)
+{
+    char path[512];
+    snprintf(path, sizeof(path), "%s/%s", TP_SOURCE_DIR, file);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        fail_msg("cannot read %s", path);
+    static char text[1 << 20];
+    size_t len = fread(text, 1, sizeof(text) - 1, f);
+    fclose(f);
+    text[len] = '\0';
+    size_t n = 0;
+    for (const char *p = text; *p && n < max; p++) {
+        const char *q = NULL, *end = NULL;
+        if (!assignments && !strncmp(p, "add(", 4) && (p == text || !(isalnum((unsigned char)p[-1]) || p[-1] == '_'))) {
+            q = p + 4;
+            while (isalnum((unsigned char)*q) || *q == '_')
+                q++;
+            if (*q++ != ',')
+                continue;
+            while (isspace((unsigned char)*q))
+                q++;
+            if (*q != '"')
+                continue;
+            end = q + 1;
+            while (*end && *end != '"')
+                end++;
+            snprintf(codes[n++], 32, "%.*s", (int)(end - q - 1), q + 1);
+        } else if (assignments && !strncmp(p, "code = ", 7)) {
+            for (q = p + 7; *q && *q != ';' && n < max; q++) {
+                if (*q != '"')
+                    continue;
+                end = q + 1;
+                while (*end && *end != '"')
+                    end++;
+                snprintf(codes[n++], 32, "%.*s", (int)(end - q - 1), q + 1);
+                q = end;
+            }
+        }
+    }
+    return n;
+}
+
+/* Every code the rules or a failed read can report has its own hint, not the general one. */
+static void test_hints(void **state)
+{
+    (void)state;
+    static char codes[128][32];
+    const char *fallback = tp_violation_hint("no_such_code");
+    assert_non_null(fallback);
+    assert_ptr_equal(tp_violation_hint(NULL), fallback);
+    size_t n = source_codes("probe/rules.c", 0, codes, 120);
+    assert_true(n >= 24); /* the scan found the add() calls */
+    size_t m = source_codes("probe/check.c", 1, codes + n, 8);
+    assert_true(m >= 2); /* not_media, truncated */
+    for (size_t i = 0; i < n + m; i++) {
+        const char *h = tp_violation_hint(codes[i]);
+        assert_non_null(h);
+        if (h == fallback || !*h)
+            fail_msg("no hint for the violation code \"%s\" (probe/rules.c hints[])", codes[i]);
+    }
+}
+
 static void test_error_result(void **state)
 {
     (void)state;
@@ -558,6 +625,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_table),
         cmocka_unit_test(test_codes_covered),
+        cmocka_unit_test(test_hints),
         cmocka_unit_test(test_error_result),
         cmocka_unit_test(test_names),
     };

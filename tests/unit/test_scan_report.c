@@ -113,6 +113,8 @@ static void test_report(void **state)
     cJSON *viol = cJSON_GetArrayItem(cJSON_GetObjectItem(o, "violations"), 0);
     assert_string_equal(cJSON_GetObjectItem(viol, "code")->valuestring, "not_media");
     assert_string_equal(cJSON_GetObjectItem(viol, "severity")->valuestring, "error");
+    assert_string_equal(cJSON_GetObjectItem(viol, "hint")->valuestring,
+                        tp_violation_hint("not_media"));
     cJSON_Delete(o);
 }
 

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/serve_pages.c"
 #include "cli/serve_pages_file.c"
@@ -242,6 +243,32 @@ static tp_ledger_file row(int64_t id, const char *path, const char *status, cons
     return f;
 }
 
+/* Outputs the pages may link to must be regular files on disk: a folder with two of them. */
+static char outdir[64];
+static char out_hostile[128], out_a[128];
+
+static void make_outputs(void)
+{
+    snprintf(outdir, sizeof(outdir), "%s", "/tmp/tp_serve_pagesXXXXXX");
+    if (!mkdtemp(outdir))
+        abort();
+    snprintf(out_hostile, sizeof(out_hostile), "%s/<b>x.mp4", outdir);
+    snprintf(out_a, sizeof(out_a), "%s/a.mp4", outdir);
+    const char *paths[] = {out_hostile, out_a};
+    for (size_t i = 0; i < 2; i++) {
+        FILE *fp = fopen(paths[i], "w");
+        if (!fp || fputs("mp4", fp) < 0 || fclose(fp) != 0)
+            abort();
+    }
+}
+
+static void remove_outputs(void)
+{
+    unlink(out_hostile);
+    unlink(out_a);
+    rmdir(outdir);
+}
+
 /* ---- dashboard ----------------------------------------------------------------------------- */
 
 static void dashboard_rows_filters_and_escaping(void **state)
@@ -291,6 +318,21 @@ static void dashboard_rows_filters_and_escaping(void **state)
     assert_false(has(&b, "row-reason"));
     assert_true(has(&b, "class=\"filter active\" data-filter=\"done\""));
     assert_true(has(&b, "data-status=\"all\"><span class=\"n\">3</span>"));
+    sb_free(&b);
+
+    /* a failure reason that starts with the row's path: shown without it (kept in the title) */
+    tp_ledger_file x = row(10, "/tmp/in/x.mp4", "failed", "probe");
+    x.reason = "/tmp/in/x.mp4: not readable <perm>";
+    tp_ledger_file y = row(11, "/tmp/in/y.mp4", "failed", "probe");
+    y.reason = "/tmp/in/other.mp4: gone";
+    const tp_ledger_file *failed[] = {&x, &y};
+    dash_render(&b, &ctx, "all", failed, 2, NULL);
+    assert_true(has(&b, "<div class=\"row-reason\" title=\"/tmp/in/x.mp4: not readable "
+                        "&lt;perm&gt;\">not readable &lt;perm&gt;</div>"));
+    assert_true(has(&b, "\">/tmp/in/other.mp4: gone</div>"));
+    assert_string_equal(pg_reason_text("/a.mp4", "/a.mp4: "), "/a.mp4: ");
+    assert_string_equal(pg_reason_text("/a.mp4", "/a.mp4x: y"), "/a.mp4x: y");
+    assert_string_equal(pg_reason_text(NULL, "r"), "r");
     sb_free(&b);
 
     /* --queue: the queue box */
@@ -354,11 +396,15 @@ static void report_sections_and_hostile_strings(void **state)
     f.media = MEDIA;
     f.error = "TP_EREJECT";
     f.reason = "TikTok said <script>alert(2)</script>";
-    f.outputs = "[{\"path\":\"/out/<b>x</b>.mp4\",\"size\":4000000,\"sha256\":\"00\","
-                "\"chunk_size\":2000000,\"chunk_count\":2,\"chunks\":[{\"index\":0,\"offset\":0,"
-                "\"length\":2000000,\"content_range\":\"bytes 0-1999999/4000000\"},{\"index\":1,"
-                "\"offset\":2000000,\"length\":2000000,\"content_range\":\"bytes "
-                "2000000-3999999/4000000\"}],\"media\":" MEDIA "}]";
+    char outputs[4096];
+#define OUTPUTS_FMT                                                                               \
+    "[{\"path\":\"%s\",\"size\":4000000,\"sha256\":\"00\","                                      \
+    "\"chunk_size\":2000000,\"chunk_count\":2,\"chunks\":[{\"index\":0,\"offset\":0,"               \
+    "\"length\":2000000,\"content_range\":\"bytes 0-1999999/4000000\"},{\"index\":1,"               \
+    "\"offset\":2000000,\"length\":2000000,\"content_range\":\"bytes "                               \
+    "2000000-3999999/4000000\"}],\"media\":" MEDIA "}]"
+    snprintf(outputs, sizeof(outputs), OUTPUTS_FMT, out_hostile);
+    f.outputs = outputs;
     f.posts = "[{\"publish_id\":\"v_pub_<i>1</i>\",\"status\":\"FAILED\",\"failed\":true,"
               "\"part\":0,\"fail_reason\":\"<svg onload=alert(3)>\",\"rule\":\"tiktok_failed\"}]";
     serve_buf b = {0};
@@ -378,13 +424,51 @@ static void report_sections_and_hostile_strings(void **state)
     assert_true(has(&b, "TikTok said &lt;script&gt;alert(2)&lt;/script&gt;"));
     assert_true(has(&b, "v_pub_&lt;i&gt;1&lt;/i&gt;"));
     assert_true(has(&b, "&lt;svg onload=alert(3)&gt;"));
-    assert_true(has(&b, "&lt;b&gt;x&lt;/b&gt;.mp4"));
+    assert_true(has(&b, "&lt;b&gt;x.mp4"));
+    assert_false(has(&b, "removed after delivery"));
     assert_true(has(&b, "bytes 2000000-3999999/4000000"));
+    assert_true(has(&b, "<span class=\"muted\">2 chunks of 1.9 MiB</span>"));
     assert_true(has(&b, "-20.1 LUFS integrated"));
     assert_true(has(&b, "1920×1080"));
     assert_true(has(&b, "29.97 fps"));
     dump("report", &b);
     sb_free(&b);
+
+    /* posted: the TikTok sink removed the output; no preview or link that could only 404 */
+    snprintf(outputs, sizeof(outputs), OUTPUTS_FMT, "/nonexistent/<b>x.mp4");
+    f.status = "done";
+    file_render(&b, &ctx, &f, NULL, "Not checked yet.", 0);
+    assert_frame(&b, "file");
+    assert_true(has(&b, "<img id=\"preview-source\""));
+    assert_false(has(&b, "preview-output"));
+    assert_false(has(&b, "/outputs/0"));
+    assert_true(has(&b, "&lt;b&gt;x.mp4</span> <span class=\"muted\">3.8 MiB "
+                        "(removed after delivery)</span>"));
+    sb_free(&b);
+
+    /* moved by the directory sink: what it delivered is there, so are the link and the frame */
+    char moved[512];
+    snprintf(moved, sizeof(moved),
+             "[{\"path\":\"/nonexistent/x.mp4\",\"delivered\":\"%s\",\"size\":1000}]", out_a);
+    f.outputs = moved;
+    file_render(&b, &ctx, &f, NULL, "Not checked yet.", 0);
+    assert_true(has(&b, "<img id=\"preview-output\""));
+    assert_true(has(&b, "<a href=\"/files/12/outputs/0\""));
+    assert_false(has(&b, "removed after delivery"));
+    sb_free(&b);
+    f.outputs = outputs;
+
+    /* a link in its place is not a file */
+    char link[160];
+    snprintf(link, sizeof(link), "%s/link.mp4", outdir);
+    assert_int_equal(symlink(out_a, link), 0);
+    snprintf(outputs, sizeof(outputs), OUTPUTS_FMT, link);
+    file_render(&b, &ctx, &f, NULL, "Not checked yet.", 0);
+    assert_false(has(&b, "preview-output"));
+    assert_false(has(&b, "/outputs/0"));
+    unlink(link);
+    sb_free(&b);
+#undef OUTPUTS_FMT
 
     /* no outputs: no output preview; not failed: no #error */
     tp_ledger_file q = row(13, "/in/q.mp4", "queued", "probe");
@@ -431,11 +515,15 @@ static void report_violations_from_a_real_check(void **state)
 
 /* ---- review ------------------------------------------------------------------------------- */
 
+static char awaiting_outputs[256];
+
 static tp_ledger_file awaiting(int64_t id, const char *review)
 {
     tp_ledger_file f = row(id, HOSTILE, "awaiting_review", "deliver");
     f.review = review;
-    f.outputs = "[{\"path\":\"/out/a.mp4\",\"size\":1000,\"media\":{\"duration\":30}}]";
+    snprintf(awaiting_outputs, sizeof(awaiting_outputs),
+             "[{\"path\":\"%s\",\"size\":1000,\"media\":{\"duration\":30}}]", out_a);
+    f.outputs = awaiting_outputs;
     return f;
 }
 
@@ -465,6 +553,8 @@ static void review_form_follows_tiktok_rules(void **state)
     assert_true(has(&b, "<img class=\"avatar\" src=\"https://p16.tiktokcdn.com/a.jpg\""));
     assert_true(has(&b, "<form class=\"review\" data-id=\"21\""));
     assert_true(has(&b, "<video src=\"/files/21/outputs/0\" controls preload=\"metadata\""));
+    assert_true(has(&b, "aria-label=\"Preview of &lt;img src=x"));
+    assert_false(has(&b, "data-blocked"));
     assert_true(has(&b, "&lt;/textarea&gt;&lt;script&gt;x&lt;/script&gt;"));
     assert_int_equal(count(&b, "<script"), 1); /* app.js only */
     /* 28 ASCII + space... counted: "</textarea><script>x</script> " is 30, emoji 2, é 1 */
@@ -494,6 +584,16 @@ static void review_form_follows_tiktok_rules(void **state)
     assert_true(has(&b, "class=\"result\""));
     assert_true(has(&b, "id=\"review-empty\" class=\"card empty\" hidden"));
     dump("review", &b);
+    sb_free(&b);
+
+    /* the output is gone: no player, a note, Post off with its reason */
+    f.outputs = "[{\"path\":\"/nonexistent/a.mp4\",\"size\":1000}]";
+    review_render(&b, &ctx, rows, 1, &cr, NULL, NULL);
+    assert_false(has(&b, "<video"));
+    assert_true(has(&b, "class=\"preview-missing output-missing\""));
+    assert_true(has(&b, "data-blocked=\"1\""));
+    assert_true(has(&b, "class=\"post\" disabled>"));
+    assert_true(has(&b, "<p class=\"why\">Posting is off: the fitted output is missing.</p>"));
     sb_free(&b);
 }
 
@@ -570,6 +670,24 @@ static void formatting(void **state)
     assert_null(pg_workdir(buf, sizeof(buf), "/w/other.db"));
     assert_string_equal(pg_status_class("<x>"), "other");
     assert_string_equal(pg_status_label("awaiting_review"), "awaiting review");
+    /* the chunk plan from the chunks' lengths: the last one absorbs the remainder */
+    static const struct {
+        const char *json, *want;
+    } plans[] = {
+        {"[{\"length\":145592}]", "1 chunk of 142 KiB"},
+        {"[{\"length\":1000000},{\"length\":1500000}]", "2 chunks of 977 KiB (last 1.4 MiB)"},
+        {"[{\"length\":1000000},{\"length\":1000000}]", "2 chunks of 977 KiB"},
+    };
+    for (size_t i = 0; i < sizeof(plans) / sizeof(plans[0]); i++) {
+        cJSON *ch = cJSON_Parse(plans[i].json);
+        serve_buf sb = {0};
+        chunk_summary(&sb, ch);
+        sb_puts(&sb, "");
+        assert_non_null(sb.data);
+        assert_string_equal(sb.data, plans[i].want);
+        sb_free(&sb);
+        cJSON_Delete(ch);
+    }
 }
 
 /* With TP_PAGES_DUMP: a fuller dashboard to look at (not a test). */
@@ -614,6 +732,7 @@ static void dump_demo(void)
 
 int main(void)
 {
+    make_outputs();
     dump_demo();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(dashboard_rows_filters_and_escaping),
@@ -624,5 +743,7 @@ int main(void)
         cmocka_unit_test(review_creator_error_and_avatar_origins),
         cmocka_unit_test(formatting),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    remove_outputs();
+    return rc;
 }
