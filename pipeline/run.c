@@ -857,17 +857,29 @@ static void take_approved(run_state *rs, tp_ledger_row *row)
     advance(rs, job, TP_STAGE_DELIVER);
 }
 
+/* Is a file of this run still being scanned (its content, so its row, not known yet)? */
+static bool scanning(const run_state *rs)
+{
+    if (rs->backlog)
+        return true;
+    for (const tp_job *j = rs->active; j; j = j->next)
+        if (!j->has_row)
+            return true;
+    return false;
+}
+
 /* Posts approved in review (queued, with approved settings) of this ledger, sink and profile,
- * not in flight: taken at the start of a run, whatever paths it was given, and every
- * APPROVED_POLL_SECONDS while it runs (`run --watch` posts what is approved while it waits).
- * force: look now. Returns how many were taken. Only the tiktok sink has review. */
+ * not in flight: taken once the paths the run was given are scanned (an approved file among
+ * them resumes through its own scan: one file, one discovery), whatever those paths were, and
+ * every APPROVED_POLL_SECONDS while it runs (`run --watch` posts what is approved while it
+ * waits). force: look now. Returns how many were taken. Only the tiktok sink has review. */
 static size_t pick_up_approved(run_state *rs, bool force)
 {
     tp_pipeline *pl = rs->pl;
     double now = tp_now_monotonic();
     /* A queue worker's pipeline (mirror set) runs one job: its outcome must be that file's. */
     if (pl->profile->upload.sink != TP_SINK_TIKTOK || pl->mirror ||
-        tp_cancel_requested(&pl->cancel) || (!force && now < rs->next_poll))
+        tp_cancel_requested(&pl->cancel) || (!force && (now < rs->next_poll || scanning(rs))))
         return 0;
     rs->next_poll = now + APPROVED_POLL_SECONDS;
     int64_t *ids = NULL;

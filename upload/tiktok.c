@@ -772,10 +772,18 @@ static int preflight(tp_tiktok *tt, const char *path, double duration, post_fiel
         bool c_off = ci.comment_disabled && !pf->disable_comment,
              d_off = ci.duet_disabled && !pf->disable_duet,
              s_off = ci.stitch_disabled && !pf->disable_stitch;
+        const char *names[3] = {"", "", ""};
+        int n = 0;
+        if (c_off)
+            names[n++] = "comments";
+        if (d_off)
+            names[n++] = "duets";
+        if (s_off)
+            names[n++] = "stitches";
         tp_log(TP_LOG_WARN,
-               "%s: the creator has %s%s%s turned off in the TikTok app; posting with %s off", path,
-               c_off ? "comments " : "", d_off ? "duets " : "", s_off ? "stitches " : "",
-               c_off + d_off + s_off > 1 ? "them" : "it");
+               "%s: the creator has %s%s%s%s%s turned off in the TikTok app; posting with %s off",
+               path, names[0], n > 1 ? (n > 2 ? ", " : " and ") : "", n > 1 ? names[1] : "",
+               n > 2 ? " and " : "", n > 2 ? names[2] : "", n > 1 ? "them" : "it");
         pf->disable_comment = pf->disable_comment || ci.comment_disabled;
         pf->disable_duet = pf->disable_duet || ci.duet_disabled;
         pf->disable_stitch = pf->disable_stitch || ci.stitch_disabled;
@@ -900,7 +908,8 @@ typedef struct {
     int fd;
     const char *const *sha; /* per-chunk SHA-256 (hex) as checked, or NULL */
     const char *ctype, *caption;
-    const post_fields *pf;
+    post_fields *pf;
+    bool preflighted; /* creator_info was asked in this call (not when resuming) */
     const tp_chunk_plan *plan;
     tp_tiktok_resume *rs;
     const tp_tiktok_post_options *o;
@@ -935,7 +944,17 @@ static int refresh_url(upload_state *u, int *i, tp_error *err)
                             "up (retry later)",
                             u->path);
     tp_log(TP_LOG_WARN, "%s: upload URL expired; starting a new upload (init)", u->path);
-    int rc = do_init(u->tt, u->caption, u->o->cover_timestamp_ms, u->pf, u->plan, rs, u->res,
+    int rc;
+    /* A resumed upload skipped creator_info; a new init is a new direct post: ask it first,
+     * so the privacy level is still offered and interactions the creator has turned off since
+     * are sent off (TikTok's rule for every direct post). */
+    if (!u->preflighted && u->tt->p->upload.tiktok.mode == TP_POST_DIRECT) {
+        if ((rc = preflight(u->tt, u->path, u->o->duration, u->pf, u->res, u->o->cancel, err)) <
+            0)
+            return rc;
+        u->preflighted = true;
+    }
+    rc = do_init(u->tt, u->caption, u->o->cover_timestamp_ms, u->pf, u->plan, rs, u->res,
                      u->o->cancel, err);
     if (rc < 0)
         return rc;
@@ -1093,8 +1112,8 @@ static int retry_pause(upload_state *u, const char *what, int rc, const tp_http_
 }
 
 static int upload_chunks(tp_tiktok *tt, const char *path, int fd, const char *const *sha,
-                         const char *ctype, const char *caption, const post_fields *pf,
-                         const tp_chunk_plan *plan, tp_tiktok_resume *rs,
+                         const char *ctype, const char *caption, post_fields *pf,
+                         bool preflighted, const tp_chunk_plan *plan, tp_tiktok_resume *rs,
                          const tp_tiktok_post_options *o, tp_tiktok_result *res, tp_error *err)
 {
     upload_state u = {.tt = tt,
@@ -1104,6 +1123,7 @@ static int upload_chunks(tp_tiktok *tt, const char *path, int fd, const char *co
                       .ctype = ctype,
                       .caption = caption,
                       .pf = pf,
+                      .preflighted = preflighted,
                       .plan = plan,
                       .rs = rs,
                       .o = o,
@@ -1410,8 +1430,8 @@ int tp_tiktok_post_plan(tp_tiktok_result *out, tp_tiktok *tt, int fd, const char
         goto out;
     }
     if (rs->next_chunk < plan.count) {
-        if ((rc = upload_chunks(tt, path, fd, chunk_sha256, ctype, caption, &pf, &plan, rs, o, out,
-                                err)) < 0)
+        if ((rc = upload_chunks(tt, path, fd, chunk_sha256, ctype, caption, &pf, !resuming,
+                                &plan, rs, o, out, err)) < 0)
             goto out;
         daily_note(tt, &slot, false);
     }

@@ -255,6 +255,50 @@ def test_review_watch_and_disabled_toggle():
             srv.stop()
 
 
+def test_review_resumed_reinit_asks_creator_info():
+    """An approved post whose upload stopped mid-way is resumed by the next run; when its upload
+    URL has expired meanwhile, the new init is a new direct post: creator_info is asked first,
+    and a toggle the creator turned off is sent off there too."""
+    with h.TempDir() as t:
+        src = os.path.join(t, "in")
+        os.makedirs(src)
+        a = os.path.join(src, "r.mp4")
+        h.make_vertical(a, freq=770)
+        work = os.path.join(t, "work")
+        # PUT 2 fails (no retries: the run records the failure, the upload's state stays in
+        # the ledger); PUT 3, the resumed chunk, finds its URL expired.
+        srv = FakeTikTok(*(SMALL_SERVER + ["--duet-disabled", "--fault", "500:put:2",
+                                           "--fault", "expire-url:put:3"]), workdir=t)
+        try:
+            sets = harness.small_sets("50k") + ["upload.tiktok.review=true",
+                                                "upload.tiktok.max_retries=0"]
+            c = Client(srv, t, sets=sets)
+            c.login()
+            ids = parked(h.events(run(c, work, src).stdout))
+            r = review(c, "approve", str(ids[a]), "--privacy", "SELF_ONLY", "--allow-duet",
+                       work=work)
+            assert r.returncode == 0, r
+            # The run retries the delivery itself: it resumes at chunk 2, finds the URL expired
+            # and starts a new upload.
+            r = run(c, work, src)
+            assert "resuming publish_id" in r.stderr and "upload URL expired" in r.stderr, r.stderr
+            assert "the creator has duets turned off" in r.stderr, r.stderr
+            evs = h.events(r.stdout)
+            summary = [e for e in evs if e["event"] == "summary"][0]
+            assert summary["discovered"] == 1 and summary["done"] == 1, summary
+            st = srv.inspect()
+            assert st["counts"].get("init") == 2, st["counts"]
+            # creator_info before the second init, not only before the first.
+            assert st["counts"].get("creator") == 2, st["counts"]
+            pubs = st["publishes"]
+            assert pubs[-1]["complete"], pubs
+            for pb in pubs:
+                pi = pb["post_info"]
+                assert pi["privacy_level"] == "SELF_ONLY" and pi["disable_duet"] is True, pi
+        finally:
+            srv.stop()
+
+
 def test_review_privacy_not_offered():
     """A privacy level the creator is not offered when the post goes out: the post fails before
     anything is uploaded, the message says the level was chosen in review; `run --force` over
