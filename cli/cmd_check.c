@@ -66,8 +66,34 @@ static void put_indented(const char *prefix, const char *text, int cols)
     free(shown);
 }
 
+/* "      → text" wrapped at spaces to the terminal's width (continuation lines indented under
+ * the text). For tp_violation_hint()'s advice: our own words, so cut at words, not in the
+ * middle like a path. */
+static void put_wrapped(const char *first, const char *rest, const char *text, int cols)
+{
+    size_t room = (size_t)(cols > 1 ? cols - 1 : 1), indent = tp_cli_text_width(rest);
+    size_t width = room > indent + 20 ? room - indent : 20;
+    const char *p = text;
+    for (bool head = true; *p; head = false) {
+        size_t len = strlen(p), cut = len;
+        if (tp_cli_text_width(p) > width) {
+            cut = 0;
+            for (size_t i = 0; i < len && i <= width; i++)
+                if (p[i] == ' ')
+                    cut = i;
+            if (cut == 0)
+                cut = strcspn(p, " ");
+        }
+        printf("%s%.*s\n", head ? first : rest, (int)cut, p);
+        p += cut;
+        while (*p == ' ')
+            p++;
+    }
+}
+
 /* On a terminal: the verdict and the path on the first line, then each violation on its own
- * indented line (warnings marked), none longer than the terminal. */
+ * indented line (warnings marked) with what to do about it under it (tp_violation_hint()),
+ * none longer than the terminal. */
 static void print_lines_tty(const tp_check_files_item *s, bool color, int cols)
 {
     static const char *const sym[] = {"✔", "↻", "✖", "!"};
@@ -98,11 +124,15 @@ static void print_lines_tty(const tp_check_files_item *s, bool color, int cols)
         put_indented("    ", tp_check_reason(c), cols);
     for (int pass = 0; pass < 2; pass++)
         for (size_t i = 0; i < tp_check_violation_count(c); i++) {
-            const char *msg;
+            const char *msg, *code;
             tp_severity sev;
-            tp_check_violation(c, i, NULL, &sev, &msg);
-            if ((pass == 0) == (sev == TP_SEV_ERROR))
-                put_indented(sev == TP_SEV_WARN ? "    warning: " : "    ", msg, cols);
+            tp_check_violation(c, i, &code, &sev, &msg);
+            if ((pass == 0) != (sev == TP_SEV_ERROR))
+                continue;
+            put_indented(sev == TP_SEV_WARN ? "    warning: " : "    ", msg, cols);
+            /* A message with its own advice (after " — ") needs no second one. */
+            if (!strstr(msg, " — "))
+                put_wrapped("      → ", "        ", tp_violation_hint(code), cols);
         }
 }
 

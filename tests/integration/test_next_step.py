@@ -137,8 +137,12 @@ def test_check_on_a_terminal_fits_the_width():
     too_long = [ln for ln in shown if len(ln) > cols - 1]
     assert not too_long, too_long
     # One violation per indented line: several of them here (size, aspect, frame rate...).
-    indented = [ln for ln in shown if ln.startswith("    ")]
+    indented = [ln for ln in shown if ln.startswith("    ") and not ln.startswith("      ")]
     assert len(indented) >= 2, shown
+    # Under each violation, what to do about it (tp_violation_hint), wrapped at words.
+    hints = [ln for ln in shown if ln.startswith("      → ")]
+    assert len(hints) == len(indented), shown
+    assert any("fit fills the 9:16 frame" in ln for ln in shown), shown
     assert "…" in shown[0] and shown[0].rstrip().endswith("transcode"), shown
     # Not a terminal: one line per file, as before.
     p = h.run(["check", name])
