@@ -386,6 +386,25 @@
       if (img.complete && img.naturalWidth === 0 && img.getAttribute("src")) failed();
       else img.addEventListener("error", failed);
     });
+    /* Live: when an event arrives, look at the row; once it has changed since this page was
+     * drawn (a stage ended, a post went out), draw the page again. */
+    var id = document.body.dataset.id, drawn = parseFloat(document.body.dataset.updated || "0");
+    if (!window.EventSource || !id) return;
+    var es = new EventSource("/api/events"), busy = false;
+    es.onopen = function () { document.body.dataset.live = "on"; };
+    es.onerror = function () { document.body.dataset.live = "off"; };
+    es.onmessage = function (msg) {
+      var ev;
+      try { ev = JSON.parse(msg.data); } catch (e) { return; }
+      if (!ev || busy || ev.event === "fit_progress" || ev.event === "upload_progress") return;
+      busy = true;
+      getJSON("/api/files/" + encodeURIComponent(id)).then(function (f) {
+        var t = f && f.updated ? Date.parse(f.updated) / 1000 : 0;
+        if (t && Math.abs(t - drawn) > 0.002) { es.close(); location.reload(); }
+      }).catch(function () { /* the next event tries again */ })
+        .then(function () { busy = false; });
+    };
+    window.addEventListener("pagehide", function () { es.close(); });
   }
 
   /* ---- review ----------------------------------------------------------------------------- */

@@ -391,6 +391,12 @@ def test_review_and_post(b, serve, c, srv, files, nickname, work, src):
     f = f.get("file", f)
     assert f["status"] == "queued", f
 
+    # The report of the file, open while the next run posts it, follows the run by itself.
+    b.get(serve.url("/files/%d" % fid))
+    ch.wait_for(lambda: b.js("return document.body.dataset.live") == "on", 5,
+                "the report's event stream open")
+    assert "PUBLISH_COMPLETE" not in b.must("#upload").text
+
     # The next run posts it with exactly these settings; the other parked file stays parked.
     assert srv.inspect()["publishes"] == []
     r = c.run("run --json", "-w", work, *h.set_args(), src, timeout=120)
@@ -402,6 +408,8 @@ def test_review_and_post(b, serve, c, srv, files, nickname, work, src):
             "brand_organic_toggle": False}
     assert {k: pi.get(k) for k in want} == want, pi
     assert pubs[0]["complete"], pubs[0]
+    ch.wait_for(lambda: "PUBLISH_COMPLETE" in b.must("#upload").text, 10,
+                "the open report showing the post (drawn again when its row changed)")
     states = {os.path.basename(x["path"]): x["status"] for x in serve.api("/api/files")["files"]}
     assert states["landscape.mp4"] == "done", states
     assert states[XSS_FILE] == "awaiting_review", states
