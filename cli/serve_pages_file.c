@@ -642,11 +642,14 @@ static void render_upload(serve_buf *b, const tp_ledger_file *f, const cJSON *po
 static void file_render(serve_buf *b, const serve_ctx *c, const tp_ledger_file *f,
                         const tp_check *check, const char *check_note, long n_review)
 {
-    char attrs[128];
+    char attrs[160];
     /* data-updated: app.js reloads the report when the ledger row changes (live, like the
-     * dashboard). */
-    snprintf(attrs, sizeof(attrs), "data-id=\"%lld\" data-updated=\"%.6f\"", (long long)f->id,
-             f->updated);
+     * dashboard); data-status: it also looks now and then while the file is in progress. */
+    snprintf(attrs, sizeof(attrs), "data-id=\"%lld\" data-updated=\"%.6f\" data-status=\"%s\"",
+             (long long)f->id, f->updated,
+             f->status && strspn(f->status, "abcdefghijklmnopqrstuvwxyz_") == strlen(f->status)
+                 ? f->status
+                 : "");
     pg_head(b, c, pg_basename(f->path), "file", attrs, NULL, n_review);
     cJSON *media = pg_parse(f->media), *outputs = pg_parse(f->outputs);
     cJSON *posts = pg_parse(f->posts), *review = pg_parse(f->review);

@@ -18,6 +18,7 @@
 #include "pipeline/review.h"
 #include "pipeline/scan.h"
 #include "pipeline/watch.h"
+#include "util/path.h"
 #include "probe/rules.h"
 #include "upload/tiktok.h"
 #include "util/tp_util.h"
@@ -1748,12 +1749,31 @@ int tp_pipeline_run(tp_pipeline *pl, const char *const *paths, size_t n_paths,
     int rc = recover_ledger(pl, err);
     if (rc < 0)
         return rc;
-    if ((rc = run_setup(&rs, paths, n_paths, &watch, err)) == 0) {
-        feed_paths(&rs, paths, n_paths);
+    /* Absolute from here on (lexically: a file given through a link keeps its name), so the
+     * ledger's paths mean the same file to `status`, `serve` and a later run started in another
+     * folder (an approved post is picked up whatever the run's folder). */
+    char **abs = calloc(n_paths ? n_paths : 1, sizeof(*abs));
+    if (!abs)
+        return tp_error_set(err, TP_ENOMEM, 0, "out of memory");
+    for (size_t i = 0; i < n_paths; i++)
+        if (!(abs[i] = tp_path_absolute(paths[i]))) {
+            for (size_t j = 0; j < i; j++)
+                free(abs[j]);
+            free(abs);
+            return tp_error_set(err, TP_EIO, errno, "%s: cannot make the path absolute: %s",
+                                paths[i], strerror(errno));
+        }
+    const char *const *roots = (const char *const *)abs;
+    if ((rc = run_setup(&rs, roots, n_paths, &watch, err)) == 0) {
+        feed_paths(&rs, roots, n_paths);
         tp_test_pause(pl, "walk");
         coordinate(&rs, watch);
         if (tp_cancel_requested(&pl->cancel))
             drain_canceled(&rs);
     }
-    return run_finish(&rs, watch, rc, summary, err);
+    rc = run_finish(&rs, watch, rc, summary, err);
+    for (size_t i = 0; i < n_paths; i++)
+        free(abs[i]);
+    free(abs);
+    return rc;
 }

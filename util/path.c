@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "util/tp_util.h"
 
@@ -47,6 +48,40 @@ char *tp_path_join(const char *dir, const char *name)
 {
     size_t n = strlen(dir);
     return tp_asprintf("%s%s%s", dir, n && dir[n - 1] == '/' ? "" : "/", name);
+}
+
+char *tp_path_absolute(const char *path)
+{
+    char *joined;
+    if (path[0] == '/') {
+        joined = tp_strdup(path);
+    } else {
+        char *cwd = getcwd(NULL, 0);
+        joined = cwd ? tp_path_join(cwd, path) : NULL;
+        free(cwd);
+    }
+    if (!joined)
+        return NULL;
+    /* Rewrite in place: segments "" and "." are dropped; the result is never longer. */
+    char *out = joined, *seg = joined;
+    size_t len = 0;
+    while (*seg) {
+        while (*seg == '/')
+            seg++;
+        size_t n = strcspn(seg, "/");
+        if (n == 0)
+            break;
+        if (!(n == 1 && seg[0] == '.')) {
+            out[len++] = '/';
+            memmove(out + len, seg, n);
+            len += n;
+        }
+        seg += n;
+    }
+    if (len == 0)
+        out[len++] = '/';
+    out[len] = '\0';
+    return out;
 }
 
 int tp_mkdir_p(const char *path, unsigned mode, tp_error *err)

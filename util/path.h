@@ -20,6 +20,10 @@ char *tp_path_sidecar(const char *path, const char *suffix);
 char *tp_path_part_name(const char *stem, int part, int parts, const char *ext);
 /* "dir/name", without doubling a '/' that ends dir; malloc'd, NULL on OOM. */
 char *tp_path_join(const char *dir, const char *name);
+/* path made absolute against the current folder, lexically: no link is resolved (a file given
+ * through a link keeps its own name), "." segments and repeated or trailing slashes go, ".."
+ * stays. malloc'd; NULL when out of memory or the current folder cannot be read. */
+char *tp_path_absolute(const char *path);
 
 /* mkdir -p with mode (the umask applies) for each folder it creates. Something other than a
  * folder in the way fails with TP_EIO naming it ("x: is a file, not a folder"), rather than

@@ -390,19 +390,32 @@
      * drawn (a stage ended, a post went out), draw the page again. */
     var id = document.body.dataset.id, drawn = parseFloat(document.body.dataset.updated || "0");
     if (!window.EventSource || !id) return;
-    var es = new EventSource("/api/events"), busy = false;
+    var es = new EventSource("/api/events"), busy = false, again = false;
+    /* One look at a time; an event that arrives meanwhile asks for one more look after it (the
+     * last event of a post may come while the look before it is still on its way). */
+    var look = function () {
+      if (busy) { again = true; return; }
+      busy = true;
+      getJSON("/api/files/" + encodeURIComponent(id)).then(function (f) {
+        var t = f && f.updated ? Date.parse(f.updated) / 1000 : 0;
+        if (t && Math.abs(t - drawn) > 0.002) { es.close(); again = false; location.reload(); }
+      }).catch(function () { /* the next event tries again */ })
+        .then(function () {
+          busy = false;
+          if (again) { again = false; look(); }
+        });
+    };
+    /* The row's last write may come after the run's last event: while the file is in
+     * progress, look every 2 s as well. */
+    var st = document.body.dataset.status;
+    if (st === "queued" || st === "running") setInterval(look, 2000);
     es.onopen = function () { document.body.dataset.live = "on"; };
     es.onerror = function () { document.body.dataset.live = "off"; };
     es.onmessage = function (msg) {
       var ev;
       try { ev = JSON.parse(msg.data); } catch (e) { return; }
-      if (!ev || busy || ev.event === "fit_progress" || ev.event === "upload_progress") return;
-      busy = true;
-      getJSON("/api/files/" + encodeURIComponent(id)).then(function (f) {
-        var t = f && f.updated ? Date.parse(f.updated) / 1000 : 0;
-        if (t && Math.abs(t - drawn) > 0.002) { es.close(); location.reload(); }
-      }).catch(function () { /* the next event tries again */ })
-        .then(function () { busy = false; });
+      if (!ev || ev.event === "fit_progress" || ev.event === "upload_progress") return;
+      look();
     };
     window.addEventListener("pagehide", function () { es.close(); });
   }

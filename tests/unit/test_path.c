@@ -59,6 +59,26 @@ static void test_part_names_and_joins(void **state)
     expect_str(tp_path_join("a//b", "c"), "a//b/c");
 }
 
+static void test_absolute(void **state)
+{
+    (void)state;
+    expect_str(tp_path_absolute("/a/b.mp4"), "/a/b.mp4");
+    expect_str(tp_path_absolute("/a//./b/"), "/a/b");
+    expect_str(tp_path_absolute("/"), "/");
+    expect_str(tp_path_absolute("/a/../b"), "/a/../b"); /* ".." stays: links are not resolved */
+    char *cwd = getcwd(NULL, 0);
+    assert_non_null(cwd);
+    char *want = tp_asprintf("%s/in/a.mp4", strcmp(cwd, "/") ? cwd : "");
+    expect_str(tp_path_absolute("./in//a.mp4"), want);
+    free(want);
+    expect_str(tp_path_absolute("."), cwd);
+    /* A name that looks like an option stays a file name under the folder. */
+    want = tp_asprintf("%s/-rf.mp4", strcmp(cwd, "/") ? cwd : "");
+    expect_str(tp_path_absolute("-rf.mp4"), want);
+    free(want);
+    free(cwd);
+}
+
 static void test_mkdir_p(void **state)
 {
     (void)state;
@@ -225,6 +245,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_names),   cmocka_unit_test(test_part_names_and_joins),
+        cmocka_unit_test(test_absolute),
         cmocka_unit_test(test_mkdir_p), cmocka_unit_test(test_iso8601),
         cmocka_unit_test(test_copy),
     };
