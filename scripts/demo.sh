@@ -45,3 +45,5 @@ echo "tokprep run exited with status $status (2 is expected: broken.mp4 cannot b
 echo "Delivered files and their JSON manifests: $demo/delivered/"
 ls -l "$demo/delivered" 2>/dev/null || true
 echo "Sample inputs: $in"
+echo "See the same run in a browser: $tp serve --profile scripts/demo-profile.yaml -w $demo/work"
+echo "  (then open http://127.0.0.1:8724/ — Ctrl-C stops it)"
