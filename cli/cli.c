@@ -278,6 +278,14 @@ int tp_cli_usage_error(const tp_cli_command *cmd, const char *fmt, ...)
     return TP_EXIT_ERROR;
 }
 
+const char *tp_cli_strip_path(const char *msg, const char *path)
+{
+    size_t n = strlen(path);
+    if (n && !strncmp(msg, path, n) && msg[n] == ':' && msg[n + 1] == ' ')
+        return msg + n + 2;
+    return msg;
+}
+
 int tp_cli_number(const tp_cli_command *cmd, const char *option, const char *arg, long min,
                   long max, long *out)
 {

@@ -106,6 +106,8 @@ int tp_cli_print_man_profile(FILE *out);                    /* tokprep-profile.5
 /* "tokprep NAME: message" + hint to --help on stderr; returns TP_EXIT_ERROR. */
 int tp_cli_usage_error(const tp_cli_command *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/* msg without a leading "PATH: " when it names path (the line already shows the path). */
+const char *tp_cli_strip_path(const char *msg, const char *path);
 /* A whole decimal number in [min, max] for `option` (e.g. "-j"): 0 and *out, or the usage
  * error "OPTION needs a number from MIN to MAX, not 'ARG'" (TP_EXIT_ERROR). */
 int tp_cli_number(const tp_cli_command *cmd, const char *option, const char *arg, long min,

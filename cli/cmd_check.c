@@ -45,14 +45,6 @@ static tp_verdict item_verdict(const tp_check_files_item *it)
 }
 
 /* "PATH: reason" → "reason": the line already starts with the path. */
-static const char *strip_path(const char *msg, const char *path)
-{
-    size_t n = strlen(path);
-    if (!strncmp(msg, path, n) && msg[n] == ':' && msg[n + 1] == ' ')
-        return msg + n + 2;
-    return msg;
-}
-
 /* "  text" cut in the middle to the terminal's width, made printable. */
 static void put_indented(const char *prefix, const char *text, int cols)
 {
@@ -115,8 +107,8 @@ static void print_lines_tty(const tp_check_files_item *s, bool color, int cols)
     free(shown);
     if (!c || v == TP_VERDICT_ERROR) {
         put_indented("    ",
-                     !c ? strip_path(tp_error_message(s->error), s->path)
-                        : strip_path(tp_check_error(c), s->path),
+                     !c ? tp_cli_strip_path(tp_error_message(s->error), s->path)
+                        : tp_cli_strip_path(tp_check_error(c), s->path),
                      cols);
         return;
     }
@@ -147,9 +139,10 @@ static void print_line(const tp_check_files_item *s, bool color)
     printf("%s%s%s %s", color ? col[v] : "", sym[v], color ? "\033[0m" : "", shown ? shown : "?");
     free(shown);
     if (!s->check || v == TP_VERDICT_ERROR || v == TP_VERDICT_REJECT) {
-        const char *text = !s->check               ? strip_path(tp_error_message(s->error), path)
-                           : v == TP_VERDICT_ERROR ? strip_path(tp_check_error(s->check), path)
-                                                   : tp_check_reason(s->check);
+        const char *text = !s->check ? tp_cli_strip_path(tp_error_message(s->error), path)
+                           : v == TP_VERDICT_ERROR
+                               ? tp_cli_strip_path(tp_check_error(s->check), path)
+                               : tp_check_reason(s->check);
         why = tp_str_printable(text);
         if (v != TP_VERDICT_REJECT) {
             printf("  error: %s\n", why ? why : "?");

@@ -47,7 +47,8 @@ static void print_files(const char *title, const tp_ledger_status *st,
     printf("%s:\n", title);
     for (size_t i = 0; i < n; i++) {
         const tp_ledger_item *it = at(st, i);
-        print_line(tp_cli_asprintf("  %s [%s, %s]: %s", it->path, it->stage, it->error, it->reason));
+        print_line(tp_cli_asprintf("  %s [%s, %s]: %s", it->path, it->stage, it->error,
+                                   tp_cli_strip_path(it->reason, it->path)));
     }
 }
 

@@ -91,6 +91,9 @@ def test_run_directory():
         assert st["failed"][0]["path"].endswith("broken.mp4") and st["failed"][0]["reason"]
         txt = h.run(["status", "-w", work], check_rc=0).stdout
         assert "broken.mp4" in txt and "failed" in txt, txt
+        # The failed file's line names its path once (the reason's own "PATH: " goes).
+        line = [ln for ln in txt.splitlines() if "broken.mp4" in ln][0]
+        assert line.count("broken.mp4") == 1, line
         r = h.run(["retry", "-w", work], check_rc=0)
         assert "1 failed file(s) re-queued" in r.stdout, r.stdout
         st = json.loads(h.run(["status", "--json", "-w", work], check_rc=0).stdout)
